@@ -1,0 +1,1 @@
+//! Live DNS over hickory-resolver with local DNSSEC validation.

@@ -1,0 +1,1 @@
+//! Answers from RFC 1035 zone files, offline.

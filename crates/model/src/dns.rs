@@ -1,0 +1,330 @@
+//! DNS answers as evidence.
+//!
+//! Every query mailwarden makes ends in an [`Answer`], whatever happened: the
+//! records with their DNSSEC proof, a negative answer (NXDOMAIN or NODATA,
+//! which are facts about the domain), or a failure (timeout, SERVFAIL,
+//! REFUSED, a budget running out), which means *we could not look* and is
+//! never to be read as "record missing".
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use serde::{Deserialize, Serialize};
+
+/// The record types mailwarden asks for. Anything else is kept by number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RType {
+    A,
+    Aaaa,
+    Cname,
+    Mx,
+    Ns,
+    Ptr,
+    Soa,
+    Txt,
+    /// The obsolete SPF RR type 99 (RFC 7208 §3.1 and §14.1).
+    Spf,
+    Ds,
+    Dnskey,
+    Tlsa,
+}
+
+impl RType {
+    /// The type's mnemonic, as in zone files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RType::A => "A",
+            RType::Aaaa => "AAAA",
+            RType::Cname => "CNAME",
+            RType::Mx => "MX",
+            RType::Ns => "NS",
+            RType::Ptr => "PTR",
+            RType::Soa => "SOA",
+            RType::Txt => "TXT",
+            RType::Spf => "SPF",
+            RType::Ds => "DS",
+            RType::Dnskey => "DNSKEY",
+            RType::Tlsa => "TLSA",
+        }
+    }
+
+    /// The type's number on the wire.
+    pub fn code(self) -> u16 {
+        match self {
+            RType::A => 1,
+            RType::Ns => 2,
+            RType::Cname => 5,
+            RType::Soa => 6,
+            RType::Ptr => 12,
+            RType::Mx => 15,
+            RType::Txt => 16,
+            RType::Aaaa => 28,
+            RType::Ds => 43,
+            RType::Dnskey => 48,
+            RType::Tlsa => 52,
+            RType::Spf => 99,
+        }
+    }
+
+    /// Every type mailwarden knows, for parsers and tests.
+    pub const ALL: [RType; 12] = [
+        RType::A,
+        RType::Aaaa,
+        RType::Cname,
+        RType::Mx,
+        RType::Ns,
+        RType::Ptr,
+        RType::Soa,
+        RType::Txt,
+        RType::Spf,
+        RType::Ds,
+        RType::Dnskey,
+        RType::Tlsa,
+    ];
+
+    /// Parse a mnemonic, case-insensitively.
+    pub fn from_mnemonic(s: &str) -> Option<RType> {
+        RType::ALL.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for RType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One question: a normalised name (lower case, no trailing dot) and a type.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct QueryKey {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub rtype: RType,
+}
+
+impl QueryKey {
+    pub fn new(name: &str, rtype: RType) -> Self {
+        Self { name: crate::name::normalise(name), rtype }
+    }
+}
+
+impl fmt::Display for QueryKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.name, self.rtype)
+    }
+}
+
+/// Record data, typed for what the checks read, with presentation text for
+/// the rest. Names are normalised (lower case, no trailing dot).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "UPPERCASE")]
+pub enum RData {
+    A { address: Ipv4Addr },
+    Aaaa { address: Ipv6Addr },
+    Cname { target: String },
+    Mx { preference: u16, exchange: String },
+    Ns { target: String },
+    Ptr { target: String },
+    Soa { mname: String, rname: String, serial: u32, minimum: u32 },
+    /// The character-strings exactly as received, before concatenation
+    /// (RFC 7208 §3.3), in zone-file presentation form: bytes outside
+    /// printable ASCII, `"` and `\` are written `\DDD` / `\"` / `\\`.
+    Txt { strings: Vec<String> },
+    /// The obsolete SPF RR type, same shape as TXT.
+    Spf { strings: Vec<String> },
+    /// Anything else (DS, DNSKEY, TLSA, RRSIG ...) in presentation format.
+    Other { rtype: u16, text: String },
+}
+
+impl RData {
+    /// Concatenate TXT/SPF character-strings into the bytes a record parser
+    /// reads (RFC 7208 §3.3: "joined together without adding spaces").
+    pub fn txt_bytes(&self) -> Option<Vec<u8>> {
+        match self {
+            RData::Txt { strings } | RData::Spf { strings } => {
+                let mut out = Vec::new();
+                for s in strings {
+                    out.extend(unescape_presentation(s));
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Write raw character-string bytes in presentation form (see [`RData::Txt`]).
+pub fn escape_presentation(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\{b:03}")),
+        }
+    }
+    out
+}
+
+/// Inverse of [`escape_presentation`]; lenient: a malformed escape is kept
+/// as written.
+pub fn unescape_presentation(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 1 < bytes.len() {
+            let digits = &bytes[i + 1..bytes.len().min(i + 4)];
+            if digits.len() == 3 && digits.iter().all(u8::is_ascii_digit) {
+                let v = (digits[0] - b'0') as u16 * 100
+                    + (digits[1] - b'0') as u16 * 10
+                    + (digits[2] - b'0') as u16;
+                if v <= 255 {
+                    out.push(v as u8);
+                    i += 4;
+                    continue;
+                }
+            }
+            out.push(bytes[i + 1]);
+            i += 2;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// What the DNS said, or why we could not hear it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "status", content = "detail")]
+pub enum Status {
+    /// NOERROR with records of the asked type.
+    Records,
+    /// NOERROR, the name exists, no records of that type.
+    NoData,
+    /// NXDOMAIN: the name does not exist.
+    NxDomain,
+    /// RCODE 2.
+    ServFail,
+    /// RCODE 5.
+    Refused,
+    /// No answer within the timeout, after retries.
+    Timeout,
+    /// DNSSEC validation failed: the answer cannot be trusted.
+    Bogus(String),
+    /// Any other transport or protocol failure (FORMERR, NOTIMP, I/O).
+    Error(String),
+    /// Not asked because the per-domain query or time budget ran out.
+    BudgetExhausted,
+    /// Not in the evidence: the saved Observation predates the rule that
+    /// needs this query. Only ever produced when judging saved evidence.
+    NotCollected,
+}
+
+impl Status {
+    /// True when the DNS gave a definite answer (records, NODATA, NXDOMAIN).
+    pub fn is_definite(&self) -> bool {
+        matches!(self, Status::Records | Status::NoData | Status::NxDomain)
+    }
+
+    /// True for NODATA and NXDOMAIN: the record definitely does not exist.
+    pub fn is_negative(&self) -> bool {
+        matches!(self, Status::NoData | Status::NxDomain)
+    }
+
+    /// A short description for reports ("timed out", "SERVFAIL").
+    pub fn describe(&self) -> String {
+        match self {
+            Status::Records => "answered".into(),
+            Status::NoData => "no records of this type (NODATA)".into(),
+            Status::NxDomain => "the name does not exist (NXDOMAIN)".into(),
+            Status::ServFail => "the server failed (SERVFAIL)".into(),
+            Status::Refused => "the server refused (REFUSED)".into(),
+            Status::Timeout => "timed out".into(),
+            Status::Bogus(why) => format!("DNSSEC validation failed (bogus): {why}"),
+            Status::Error(why) => format!("lookup failed: {why}"),
+            Status::BudgetExhausted => "not asked: the per-domain query budget ran out".into(),
+            Status::NotCollected => "not in the saved evidence".into(),
+        }
+    }
+}
+
+/// The DNSSEC status of an answer (RFC 4035 §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Proof {
+    /// Validated from the trust anchor.
+    Secure,
+    /// Provably unsigned (an unsigned delegation on the way).
+    Insecure,
+    /// Signed, but validation failed.
+    Bogus,
+    /// Validation could not be completed.
+    Indeterminate,
+    /// No validation was attempted (validation off, or a zone-file source).
+    NotValidated,
+}
+
+/// One answered (or failed) query: the evidence unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    #[serde(flatten)]
+    pub status: Status,
+    /// Records of the asked type, sorted, with aliases already followed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<RData>,
+    /// CNAMEs followed to reach the records, in order (owner → target).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cname_chain: Vec<String>,
+    /// The smallest TTL of the answer RRset (or of the SOA for negatives).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u32>,
+    /// DNSSEC proof of the records, or of the denial for negatives.
+    pub proof: Proof,
+    /// The AD bit set by the upstream resolver, when one was asked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub upstream_ad: bool,
+}
+
+impl Answer {
+    /// An answer with no records: negative or failed.
+    pub fn empty(status: Status, proof: Proof) -> Self {
+        Self { status, records: Vec::new(), cname_chain: Vec::new(), ttl: None, proof, upstream_ad: false }
+    }
+
+    /// A positive answer. Records are sorted for deterministic output.
+    pub fn with_records(mut records: Vec<RData>, proof: Proof) -> Self {
+        records.sort();
+        let status = if records.is_empty() { Status::NoData } else { Status::Records };
+        Self { status, records, cname_chain: Vec::new(), ttl: None, proof, upstream_ad: false }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presentation_escaping_round_trips_every_byte() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(unescape_presentation(&escape_presentation(&all)), all);
+    }
+
+    #[test]
+    fn txt_bytes_joins_strings_without_spaces() {
+        let rd = RData::Txt { strings: vec!["v=spf1 ip4:192.0.2.0/24".into(), " -all".into()] };
+        assert_eq!(rd.txt_bytes().unwrap(), b"v=spf1 ip4:192.0.2.0/24 -all");
+    }
+
+    #[test]
+    fn answer_serialises_status_flat() {
+        let a = Answer::empty(Status::Timeout, Proof::Indeterminate);
+        let v = serde_json::to_value(&a).unwrap();
+        assert_eq!(v["status"], "timeout");
+        let back: Answer = serde_json::from_value(v).unwrap();
+        assert_eq!(back, a);
+    }
+}

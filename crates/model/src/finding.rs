@@ -1,0 +1,141 @@
+//! Findings: what a judge concludes, as data.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The four outcomes every check has. `Indeterminate` means we could not
+/// look (timeout, SERVFAIL, budget): it is never a failure of the domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    NotApplicable,
+    Indeterminate,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::NotApplicable => "not-applicable",
+            Outcome::Indeterminate => "indeterminate",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How much a failing finding matters. Ordered: `Info < ... < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical]
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One conclusion about one subject (the domain, an MX host, an SPF term).
+///
+/// Judges fill `id`, `outcome`, `subject`, `message`, `evidence` and, where
+/// they know the concrete fix, `remediation`. The policy layer fills
+/// `severity`, `title` and `reference` from the rule catalogue, and the
+/// catalogue's generic remediation where the judge gave none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable rule id from the catalogue, e.g. `mx.target-cname`.
+    pub id: String,
+    pub outcome: Outcome,
+    pub severity: Severity,
+    /// What the finding is about: the domain, an MX host, a record name.
+    pub subject: String,
+    #[serde(default)]
+    pub title: String,
+    pub message: String,
+    /// Raw data behind the finding: records as received, counts, paths.
+    #[serde(default)]
+    pub evidence: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub reference: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+    /// Set when the judge overrides the catalogue severity (context matters).
+    #[serde(skip)]
+    pub severity_override: bool,
+}
+
+impl Finding {
+    /// A finding with catalogue fields left for the policy layer to fill.
+    pub fn new(id: &str, outcome: Outcome, subject: &str, message: impl Into<String>) -> Self {
+        Self {
+            id: id.to_string(),
+            outcome,
+            severity: Severity::Info,
+            subject: subject.to_string(),
+            title: String::new(),
+            message: message.into(),
+            evidence: BTreeMap::new(),
+            reference: String::new(),
+            remediation: None,
+            severity_override: false,
+        }
+    }
+
+    /// Attach one piece of evidence.
+    pub fn evidence(mut self, key: &str, value: impl Serialize) -> Self {
+        let v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        self.evidence.insert(key.to_string(), v);
+        self
+    }
+
+    /// Give the concrete fix (the record to publish).
+    pub fn remediation(mut self, text: impl Into<String>) -> Self {
+        self.remediation = Some(text.into());
+        self
+    }
+
+    /// Override the catalogue severity for this instance.
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self.severity_override = true;
+        self
+    }
+
+    /// The order findings are reported in: by id, then subject, then message.
+    pub fn sort_key(&self) -> (&str, &str, &str) {
+        (&self.id, &self.subject, &self.message)
+    }
+}

@@ -1,0 +1,21 @@
+//! # mailwarden-model
+//!
+//! The pure data that flows through mailwarden: `collect` fills an
+//! [`Observation`] with every DNS query and answer ([`Answer`]), `judge`
+//! turns it into [`Finding`]s. Nothing here does I/O.
+//!
+//! - [`name`]: domain-name normalisation and validation.
+//! - [`dns`]: query keys, answers as data (records, negative answers,
+//!   failures) and their DNSSEC proof.
+//! - [`observation`]: the versioned, serialisable evidence of one scan.
+//! - [`finding`]: outcomes, severities and findings.
+
+pub mod dns;
+pub mod finding;
+pub mod name;
+pub mod observation;
+
+pub use dns::{Answer, Proof, QueryKey, RData, RType, Status};
+pub use finding::{Finding, Outcome, Severity};
+pub use name::{DomainName, NameError};
+pub use observation::{DnsView, Lookup, Observation, SourceInfo, Transcript};

@@ -1,0 +1,193 @@
+//! The Observation: everything one scan saw, serialisable and versioned, so
+//! it can be judged again later, diffed, or shown as evidence.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::dns::{Answer, Proof, QueryKey, RType, Status};
+
+/// The version of the Observation format. Bump on incompatible change.
+pub const OBSERVATION_SCHEMA: u32 = 1;
+
+/// Where the answers came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    /// `live` (a resolver over the network) or `zone-file`.
+    pub backend: String,
+    /// The resolvers asked (address:port), when live.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolvers: Vec<String>,
+    /// The zone files read, when offline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zone_files: Vec<String>,
+    /// Whether DNSSEC was validated locally from a trust anchor.
+    pub dnssec_validation: bool,
+}
+
+/// Every query and answer of one scan, keyed by question. A `BTreeMap` so
+/// the serialised form is sorted and stable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transcript {
+    entries: BTreeMap<QueryKey, Answer>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TranscriptEntry {
+    name: String,
+    #[serde(rename = "type")]
+    rtype: RType,
+    #[serde(flatten)]
+    answer: Answer,
+}
+
+impl Serialize for Transcript {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.entries.iter().map(|(k, a)| TranscriptEntry {
+            name: k.name.clone(),
+            rtype: k.rtype,
+            answer: a.clone(),
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for Transcript {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let list = Vec::<TranscriptEntry>::deserialize(d)?;
+        Ok(Self {
+            entries: list.into_iter().map(|e| (QueryKey::new(&e.name, e.rtype), e.answer)).collect(),
+        })
+    }
+}
+
+impl Transcript {
+    pub fn insert(&mut self, key: QueryKey, answer: Answer) {
+        self.entries.insert(key, answer);
+    }
+
+    pub fn get(&self, key: &QueryKey) -> Option<&Answer> {
+        self.entries.get(key)
+    }
+
+    pub fn contains(&self, key: &QueryKey) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&QueryKey, &Answer)> {
+        self.entries.iter()
+    }
+}
+
+/// Everything one scan of one domain observed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// [`OBSERVATION_SCHEMA`] at the time of writing.
+    pub schema: u32,
+    /// The mailwarden version that collected it.
+    pub tool_version: String,
+    pub domain: String,
+    /// RFC 3339 start time; absent in deterministic test output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    pub source: SourceInfo,
+    /// True when the query or time budget ran out: some answers are
+    /// `budget-exhausted` and the findings that need them indeterminate.
+    #[serde(default)]
+    pub budget_exhausted: bool,
+    /// Every query and answer.
+    pub dns: Transcript,
+}
+
+/// A lookup as a judge sees it.
+pub type Lookup<'a> = &'a Answer;
+
+static NOT_COLLECTED: Answer = Answer {
+    status: Status::NotCollected,
+    records: Vec::new(),
+    cname_chain: Vec::new(),
+    ttl: None,
+    proof: Proof::Indeterminate,
+    upstream_ad: false,
+};
+
+/// The read-only DNS a judge sees: the transcript, plus a note of every
+/// question the judge asked that the transcript cannot answer.
+///
+/// `collect` runs the judges against a view, fetches what they were
+/// missing, and repeats until nothing is missing; so the queries a scan
+/// makes are exactly those the judges need, and judging is pure.
+#[derive(Debug)]
+pub struct DnsView<'a> {
+    transcript: &'a Transcript,
+    missing: RefCell<BTreeSet<QueryKey>>,
+}
+
+impl<'a> DnsView<'a> {
+    pub fn new(transcript: &'a Transcript) -> Self {
+        Self { transcript, missing: RefCell::new(BTreeSet::new()) }
+    }
+
+    /// The answer to `name`/`rtype`. If the transcript has none, the
+    /// question is remembered and a `not-collected` answer returned, which
+    /// judges treat like any other failure to look: indeterminate.
+    pub fn get(&self, name: &str, rtype: RType) -> Lookup<'a> {
+        let key = QueryKey::new(name, rtype);
+        match self.transcript.get(&key) {
+            Some(answer) => answer,
+            None => {
+                self.missing.borrow_mut().insert(key);
+                &NOT_COLLECTED
+            }
+        }
+    }
+
+    /// The questions asked that the transcript could not answer.
+    pub fn into_missing(self) -> BTreeSet<QueryKey> {
+        self.missing.into_inner()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::RData;
+
+    #[test]
+    fn view_records_missing_questions_and_answers_known_ones() {
+        let mut t = Transcript::default();
+        t.insert(
+            QueryKey::new("Example.com.", RType::Mx),
+            Answer::with_records(
+                vec![RData::Mx { preference: 10, exchange: "mx.example.com".into() }],
+                Proof::Secure,
+            ),
+        );
+        let view = DnsView::new(&t);
+        assert_eq!(view.get("example.com", RType::Mx).status, Status::Records);
+        assert_eq!(view.get("mx.example.com", RType::A).status, Status::NotCollected);
+        let missing = view.into_missing();
+        assert_eq!(missing.into_iter().collect::<Vec<_>>(), vec![QueryKey::new("mx.example.com", RType::A)]);
+    }
+
+    #[test]
+    fn transcript_round_trips_through_json_sorted() {
+        let mut t = Transcript::default();
+        t.insert(QueryKey::new("b.test", RType::A), Answer::empty(Status::NxDomain, Proof::Insecure));
+        t.insert(QueryKey::new("a.test", RType::Txt), Answer::empty(Status::Timeout, Proof::Indeterminate));
+        let json = serde_json::to_string(&t).unwrap();
+        assert!(json.find("a.test").unwrap() < json.find("b.test").unwrap());
+        let back: Transcript = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, t);
+    }
+}

@@ -1,0 +1,1 @@
+//! Strict record parsers with character positions, one module per protocol.

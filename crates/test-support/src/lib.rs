@@ -1,0 +1,1 @@
+//! Test-only helpers: signed in-process DNS zones on loopback.

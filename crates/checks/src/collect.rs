@@ -35,7 +35,12 @@ pub struct Budget {
 
 impl Default for Budget {
     fn default() -> Self {
-        Self { max_queries: 400, max_time: Duration::from_secs(30), max_rounds: 40, parallel: 16 }
+        Self {
+            max_queries: 400,
+            max_time: Duration::from_secs(30),
+            max_rounds: 40,
+            parallel: 16,
+        }
     }
 }
 
@@ -49,7 +54,12 @@ pub struct CollectStats {
 
 /// Run `judge` to a fixpoint, fetching from `source` what it asks for.
 /// Returns the transcript and the judge's result on the complete view.
-pub async fn fixpoint<S, F, R>(source: &S, budget: Budget, mut transcript: Transcript, judge: F) -> (Transcript, R, CollectStats)
+pub async fn fixpoint<S, F, R>(
+    source: &S,
+    budget: Budget,
+    mut transcript: Transcript,
+    judge: F,
+) -> (Transcript, R, CollectStats)
 where
     S: DnsSource + ?Sized,
     F: Fn(&DnsView<'_>) -> R,

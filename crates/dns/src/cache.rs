@@ -20,7 +20,10 @@ pub struct SharedCache<S> {
 impl<S: DnsSource> SharedCache<S> {
     /// `capacity` is the number of answers kept (least recently used go first).
     pub fn new(inner: S, capacity: usize) -> Self {
-        Self { inner, cache: Cache::new(capacity.max(1)) }
+        Self {
+            inner,
+            cache: Cache::new(capacity.max(1)),
+        }
     }
 
     /// The wrapped source.
@@ -77,7 +80,13 @@ mod tests {
 
     #[tokio::test]
     async fn definite_answers_are_asked_once() {
-        let cache = SharedCache::new(Counting { calls: AtomicUsize::new(0), status: Status::NxDomain }, 16);
+        let cache = SharedCache::new(
+            Counting {
+                calls: AtomicUsize::new(0),
+                status: Status::NxDomain,
+            },
+            16,
+        );
         let key = QueryKey::new("x.test", RType::A);
         for _ in 0..3 {
             assert_eq!(cache.query(&key).await.status, Status::NxDomain);
@@ -87,7 +96,13 @@ mod tests {
 
     #[tokio::test]
     async fn failures_are_not_cached() {
-        let cache = SharedCache::new(Counting { calls: AtomicUsize::new(0), status: Status::Timeout }, 16);
+        let cache = SharedCache::new(
+            Counting {
+                calls: AtomicUsize::new(0),
+                status: Status::Timeout,
+            },
+            16,
+        );
         let key = QueryKey::new("x.test", RType::A);
         cache.query(&key).await;
         cache.query(&key).await;

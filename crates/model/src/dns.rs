@@ -105,7 +105,10 @@ pub struct QueryKey {
 
 impl QueryKey {
     pub fn new(name: &str, rtype: RType) -> Self {
-        Self { name: crate::name::normalise(name), rtype }
+        Self {
+            name: crate::name::normalise(name),
+            rtype,
+        }
     }
 }
 
@@ -120,21 +123,46 @@ impl fmt::Display for QueryKey {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "UPPERCASE")]
 pub enum RData {
-    A { address: Ipv4Addr },
-    Aaaa { address: Ipv6Addr },
-    Cname { target: String },
-    Mx { preference: u16, exchange: String },
-    Ns { target: String },
-    Ptr { target: String },
-    Soa { mname: String, rname: String, serial: u32, minimum: u32 },
+    A {
+        address: Ipv4Addr,
+    },
+    Aaaa {
+        address: Ipv6Addr,
+    },
+    Cname {
+        target: String,
+    },
+    Mx {
+        preference: u16,
+        exchange: String,
+    },
+    Ns {
+        target: String,
+    },
+    Ptr {
+        target: String,
+    },
+    Soa {
+        mname: String,
+        rname: String,
+        serial: u32,
+        minimum: u32,
+    },
     /// The character-strings exactly as received, before concatenation
     /// (RFC 7208 §3.3), in zone-file presentation form: bytes outside
     /// printable ASCII, `"` and `\` are written `\DDD` / `\"` / `\\`.
-    Txt { strings: Vec<String> },
+    Txt {
+        strings: Vec<String>,
+    },
     /// The obsolete SPF RR type, same shape as TXT.
-    Spf { strings: Vec<String> },
+    Spf {
+        strings: Vec<String>,
+    },
     /// Anything else (DS, DNSKEY, TLSA, RRSIG ...) in presentation format.
-    Other { rtype: u16, text: String },
+    Other {
+        rtype: u16,
+        text: String,
+    },
 }
 
 impl RData {
@@ -178,9 +206,7 @@ pub fn unescape_presentation(s: &str) -> Vec<u8> {
         if bytes[i] == b'\\' && i + 1 < bytes.len() {
             let digits = &bytes[i + 1..bytes.len().min(i + 4)];
             if digits.len() == 3 && digits.iter().all(u8::is_ascii_digit) {
-                let v = (digits[0] - b'0') as u16 * 100
-                    + (digits[1] - b'0') as u16 * 10
-                    + (digits[2] - b'0') as u16;
+                let v = (digits[0] - b'0') as u16 * 100 + (digits[1] - b'0') as u16 * 10 + (digits[2] - b'0') as u16;
                 if v <= 255 {
                     out.push(v as u8);
                     i += 4;
@@ -292,14 +318,32 @@ pub struct Answer {
 impl Answer {
     /// An answer with no records: negative or failed.
     pub fn empty(status: Status, proof: Proof) -> Self {
-        Self { status, records: Vec::new(), cname_chain: Vec::new(), ttl: None, proof, upstream_ad: false }
+        Self {
+            status,
+            records: Vec::new(),
+            cname_chain: Vec::new(),
+            ttl: None,
+            proof,
+            upstream_ad: false,
+        }
     }
 
     /// A positive answer. Records are sorted for deterministic output.
     pub fn with_records(mut records: Vec<RData>, proof: Proof) -> Self {
         records.sort();
-        let status = if records.is_empty() { Status::NoData } else { Status::Records };
-        Self { status, records, cname_chain: Vec::new(), ttl: None, proof, upstream_ad: false }
+        let status = if records.is_empty() {
+            Status::NoData
+        } else {
+            Status::Records
+        };
+        Self {
+            status,
+            records,
+            cname_chain: Vec::new(),
+            ttl: None,
+            proof,
+            upstream_ad: false,
+        }
     }
 }
 
@@ -315,7 +359,9 @@ mod tests {
 
     #[test]
     fn txt_bytes_joins_strings_without_spaces() {
-        let rd = RData::Txt { strings: vec!["v=spf1 ip4:192.0.2.0/24".into(), " -all".into()] };
+        let rd = RData::Txt {
+            strings: vec!["v=spf1 ip4:192.0.2.0/24".into(), " -all".into()],
+        };
         assert_eq!(rd.txt_bytes().unwrap(), b"v=spf1 ip4:192.0.2.0/24 -all");
     }
 

@@ -96,7 +96,10 @@ mod tests {
         assert_eq!(DomainName::parse(""), Err(NameError::Empty));
         assert!(matches!(DomainName::parse("192.0.2.1"), Err(NameError::IpLiteral(_))));
         assert!(matches!(DomainName::parse("a..b"), Err(NameError::BadLabelLength(_))));
-        assert!(matches!(DomainName::parse("exa mple.com"), Err(NameError::BadCharacter(_))));
+        assert!(matches!(
+            DomainName::parse("exa mple.com"),
+            Err(NameError::BadCharacter(_))
+        ));
         assert!(matches!(
             DomainName::parse(&format!("{}.com", "a".repeat(64))),
             Err(NameError::BadLabelLength(_))

@@ -56,7 +56,10 @@ impl<'de> Deserialize<'de> for Transcript {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let list = Vec::<TranscriptEntry>::deserialize(d)?;
         Ok(Self {
-            entries: list.into_iter().map(|e| (QueryKey::new(&e.name, e.rtype), e.answer)).collect(),
+            entries: list
+                .into_iter()
+                .map(|e| (QueryKey::new(&e.name, e.rtype), e.answer))
+                .collect(),
         })
     }
 }
@@ -135,7 +138,10 @@ pub struct DnsView<'a> {
 
 impl<'a> DnsView<'a> {
     pub fn new(transcript: &'a Transcript) -> Self {
-        Self { transcript, missing: RefCell::new(BTreeSet::new()) }
+        Self {
+            transcript,
+            missing: RefCell::new(BTreeSet::new()),
+        }
     }
 
     /// The answer to `name`/`rtype`. If the transcript has none, the
@@ -169,7 +175,10 @@ mod tests {
         t.insert(
             QueryKey::new("Example.com.", RType::Mx),
             Answer::with_records(
-                vec![RData::Mx { preference: 10, exchange: "mx.example.com".into() }],
+                vec![RData::Mx {
+                    preference: 10,
+                    exchange: "mx.example.com".into(),
+                }],
                 Proof::Secure,
             ),
         );
@@ -177,14 +186,23 @@ mod tests {
         assert_eq!(view.get("example.com", RType::Mx).status, Status::Records);
         assert_eq!(view.get("mx.example.com", RType::A).status, Status::NotCollected);
         let missing = view.into_missing();
-        assert_eq!(missing.into_iter().collect::<Vec<_>>(), vec![QueryKey::new("mx.example.com", RType::A)]);
+        assert_eq!(
+            missing.into_iter().collect::<Vec<_>>(),
+            vec![QueryKey::new("mx.example.com", RType::A)]
+        );
     }
 
     #[test]
     fn transcript_round_trips_through_json_sorted() {
         let mut t = Transcript::default();
-        t.insert(QueryKey::new("b.test", RType::A), Answer::empty(Status::NxDomain, Proof::Insecure));
-        t.insert(QueryKey::new("a.test", RType::Txt), Answer::empty(Status::Timeout, Proof::Indeterminate));
+        t.insert(
+            QueryKey::new("b.test", RType::A),
+            Answer::empty(Status::NxDomain, Proof::Insecure),
+        );
+        t.insert(
+            QueryKey::new("a.test", RType::Txt),
+            Answer::empty(Status::Timeout, Proof::Indeterminate),
+        );
         let json = serde_json::to_string(&t).unwrap();
         assert!(json.find("a.test").unwrap() < json.find("b.test").unwrap());
         let back: Transcript = serde_json::from_str(&json).unwrap();

@@ -1,1 +1,237 @@
-//! mailwarden-policy
+//! # mailwarden-policy
+//!
+//! The rule catalogue is data: `rules/*.toml` in the repository, embedded
+//! at build time, one `[[rule]]` table per rule with its id, area, title,
+//! severity, rationale, references and generic remediation. `mailwarden
+//! rules` lists it, `mailwarden explain ID` prints one, and every finding a
+//! judge emits is completed from it ([`Catalogue::enrich`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+use mailwarden_model::{Finding, Severity};
+use serde::{Deserialize, Serialize};
+
+/// The catalogue files, embedded. Add a file here when adding a protocol.
+const SOURCES: &[(&str, &str)] = &[
+    ("rules/dns.toml", include_str!("../../../rules/dns.toml")),
+    ("rules/mx.toml", include_str!("../../../rules/mx.toml")),
+    ("rules/spf.toml", include_str!("../../../rules/spf.toml")),
+];
+
+/// The part of the mail setup a rule is about; the text report groups by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Area {
+    Routing,
+    SenderAuthentication,
+    TransportSecurity,
+    DnsIntegrity,
+}
+
+impl Area {
+    pub fn title(self) -> &'static str {
+        match self {
+            Area::Routing => "Mail routing (MX)",
+            Area::SenderAuthentication => "Sender authentication (SPF, DKIM, DMARC)",
+            Area::TransportSecurity => "Transport security (STARTTLS, MTA-STS, DANE)",
+            Area::DnsIntegrity => "DNS integrity (DNSSEC, nameservers)",
+        }
+    }
+}
+
+/// One rule, as written in the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub id: String,
+    pub area: Area,
+    pub title: String,
+    /// The severity of a failure of this rule.
+    pub severity: Severity,
+    pub rationale: String,
+    pub references: Vec<String>,
+    pub remediation: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    rule: Vec<Rule>,
+}
+
+/// Why a catalogue file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("{file}: {message}")]
+    Syntax { file: String, message: String },
+    #[error("{file}: rule {id:?} is defined twice")]
+    Duplicate { file: String, id: String },
+    #[error("{file}: rule id {id:?} must be lower-case words joined by '.' and '-', starting with its protocol")]
+    BadId { file: String, id: String },
+}
+
+/// All rules, by id.
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    rules: BTreeMap<String, Rule>,
+}
+
+impl Catalogue {
+    /// The catalogue built into this binary.
+    pub fn builtin() -> &'static Catalogue {
+        static BUILTIN: OnceLock<Catalogue> = OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            let mut c = Catalogue::default();
+            for (file, text) in SOURCES {
+                c.add_file(file, text)
+                    .unwrap_or_else(|e| panic!("built-in rule catalogue is invalid: {e}"));
+            }
+            c
+        })
+    }
+
+    /// Add the rules of one TOML file; `file` names it in errors.
+    pub fn add_file(&mut self, file: &str, text: &str) -> Result<(), CatalogueError> {
+        let parsed: RuleFile = toml::from_str(text).map_err(|e| CatalogueError::Syntax {
+            file: file.to_string(),
+            message: e.to_string(),
+        })?;
+        for rule in parsed.rule {
+            if !valid_id(&rule.id) {
+                return Err(CatalogueError::BadId {
+                    file: file.to_string(),
+                    id: rule.id,
+                });
+            }
+            if self.rules.contains_key(&rule.id) {
+                return Err(CatalogueError::Duplicate {
+                    file: file.to_string(),
+                    id: rule.id,
+                });
+            }
+            self.rules.insert(rule.id.clone(), rule);
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.get(id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Fill a finding's title, reference, severity (unless the judge set
+    /// one) and remediation (unless the judge gave a concrete one).
+    /// A finding whose id is not in the catalogue keeps what it has; the
+    /// test suite makes sure that never happens.
+    pub fn enrich(&self, finding: &mut Finding) {
+        let Some(rule) = self.get(&finding.id) else { return };
+        finding.title.clone_from(&rule.title);
+        finding.reference = rule.references.join("; ");
+        if !finding.severity_override {
+            finding.severity = rule.severity;
+        }
+        if finding.remediation.is_none() && finding.outcome == mailwarden_model::Outcome::Fail {
+            finding.remediation = Some(rule.remediation.clone());
+        }
+    }
+
+    /// The area of a rule id, for grouping; unknown ids go under DNS integrity.
+    pub fn area_of(&self, id: &str) -> Area {
+        self.get(id).map_or(Area::DnsIntegrity, |r| r.area)
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    let mut parts = id.split('.');
+    let first_ok = parts
+        .next()
+        .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()));
+    first_ok
+        && id.contains('.')
+        && id.split('.').all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}: {}", self.id, self.title)?;
+        writeln!(f, "area:        {:?}", self.area)?;
+        writeln!(f, "severity:    {}", self.severity)?;
+        writeln!(f, "references:  {}", self.references.join("; "))?;
+        writeln!(f, "\nWhy it matters\n  {}", self.rationale)?;
+        write!(f, "\nRemediation\n  {}", self.remediation)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mailwarden_model::Outcome;
+
+    use super::*;
+
+    #[test]
+    fn builtin_catalogue_loads_and_is_complete() {
+        let c = Catalogue::builtin();
+        assert!(c.len() >= 10, "catalogue has {} rules", c.len());
+        for rule in c.iter() {
+            assert!(
+                !rule.title.is_empty() && !rule.rationale.is_empty(),
+                "{} lacks prose",
+                rule.id
+            );
+            assert!(!rule.references.is_empty(), "{} has no reference", rule.id);
+            assert!(!rule.remediation.is_empty(), "{} has no remediation", rule.id);
+        }
+    }
+
+    #[test]
+    fn duplicate_and_malformed_ids_are_refused() {
+        let rule = |id: &str| {
+            format!(
+                "[[rule]]\nid = \"{id}\"\narea = \"routing\"\ntitle = \"t\"\nseverity = \"low\"\nrationale = \"r\"\nreferences = [\"x\"]\nremediation = \"m\"\n"
+            )
+        };
+        let mut c = Catalogue::default();
+        c.add_file("a.toml", &rule("mx.one")).unwrap();
+        assert!(matches!(
+            c.add_file("b.toml", &rule("mx.one")),
+            Err(CatalogueError::Duplicate { .. })
+        ));
+        assert!(matches!(
+            c.add_file("c.toml", &rule("MX One")),
+            Err(CatalogueError::BadId { .. })
+        ));
+        let err = c.add_file("d.toml", "[[rule]]\nid = 3").unwrap_err();
+        assert!(err.to_string().starts_with("d.toml: "), "{err}");
+    }
+
+    #[test]
+    fn enrich_fills_catalogue_fields_but_keeps_concrete_remediation() {
+        let c = Catalogue::builtin();
+        let id = c.iter().next().unwrap().id.clone();
+        let mut f = Finding::new(&id, Outcome::Fail, "example.com", "m");
+        c.enrich(&mut f);
+        assert_eq!(f.severity, c.get(&id).unwrap().severity);
+        assert_eq!(f.remediation.as_deref(), Some(c.get(&id).unwrap().remediation.as_str()));
+        let mut g = Finding::new(&id, Outcome::Fail, "example.com", "m").remediation("publish X");
+        c.enrich(&mut g);
+        assert_eq!(g.remediation.as_deref(), Some("publish X"));
+    }
+}

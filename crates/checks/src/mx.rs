@@ -1,0 +1,886 @@
+//! Mail routing: the MX records of a domain and the hosts they name.
+//!
+//! Pure over a [`DnsView`]: asks for `MX` at the domain, `A`/`AAAA` of each
+//! target (and of the apex when there is no MX), and `TXT` at the domain
+//! when it publishes a null MX.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use mailwarden_model::{Answer, DnsView, Finding, Outcome, Proof, RData, RType, Severity, Status};
+
+use crate::net::non_global_reason;
+
+/// One MX record as the judge reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Mx {
+    preference: u16,
+    /// Normalised target; empty for the null MX (`.`).
+    exchange: String,
+}
+
+/// What is known about one MX target's addresses.
+struct Target<'a> {
+    name: String,
+    a: &'a Answer,
+    aaaa: &'a Answer,
+}
+
+impl Target<'_> {
+    fn addresses(&self) -> Vec<IpAddr> {
+        let mut out = Vec::new();
+        for rd in self.a.records.iter().chain(&self.aaaa.records) {
+            match rd {
+                RData::A { address } => out.push(IpAddr::V4(*address)),
+                RData::Aaaa { address } => out.push(IpAddr::V6(*address)),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Both lookups gave definite answers.
+    fn complete(&self) -> bool {
+        self.a.status.is_definite() && self.aaaa.status.is_definite()
+    }
+
+    fn failure(&self) -> Option<String> {
+        [self.a, self.aaaa]
+            .iter()
+            .find(|a| !a.status.is_definite())
+            .map(|a| a.status.describe())
+    }
+}
+
+/// Judge the mail routing of `domain`.
+pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
+    let answer = view.get(domain, RType::Mx);
+    match &answer.status {
+        Status::Records => judge_mx_set(domain, view, answer),
+        Status::NoData | Status::NxDomain => vec![judge_implicit_mx(domain, view, answer)],
+        other => vec![Finding::new(
+            "mx.present",
+            Outcome::Indeterminate,
+            domain,
+            format!("Could not look up the MX records: {}", other.describe()),
+        )],
+    }
+}
+
+fn parse_mx(answer: &Answer) -> Vec<Mx> {
+    answer
+        .records
+        .iter()
+        .filter_map(|rd| match rd {
+            RData::Mx { preference, exchange } => Some(Mx {
+                preference: *preference,
+                exchange: mailwarden_model::name::normalise(exchange),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// RFC 5321 §5.1: "If an empty list of MXs is returned, the address is
+/// treated as if it was associated with an implicit MX RR, with a
+/// preference of 0, pointing to that host."
+fn judge_implicit_mx(domain: &str, view: &DnsView<'_>, mx: &Answer) -> Finding {
+    if mx.status == Status::NxDomain {
+        return Finding::new(
+            "mx.present",
+            Outcome::Fail,
+            domain,
+            "The domain does not exist (NXDOMAIN): it can neither receive nor legitimately send mail.",
+        )
+        .evidence("mx", "NXDOMAIN");
+    }
+    let apex = Target {
+        name: domain.to_string(),
+        a: view.get(domain, RType::A),
+        aaaa: view.get(domain, RType::Aaaa),
+    };
+    let addresses = apex.addresses();
+    if !addresses.is_empty() {
+        return Finding::new(
+            "mx.present",
+            Outcome::Fail,
+            domain,
+            format!("No MX records: senders fall back to the domain's own address ({}) as an implicit MX.", join(&addresses)),
+        )
+        .evidence("mx", "NODATA")
+        .evidence("implicit_mx_addresses", &addresses)
+        .remediation(format!(
+            "If {domain} receives mail, publish `{domain}. IN MX 10 <your mail server>.`; if it does not, publish a null MX: `{domain}. IN MX 0 .`"
+        ));
+    }
+    if let Some(why) = apex.failure() {
+        return Finding::new(
+            "mx.present",
+            Outcome::Indeterminate,
+            domain,
+            format!("No MX records, and the implicit-MX address lookup failed: {why}"),
+        );
+    }
+    Finding::new(
+        "mx.present",
+        Outcome::Fail,
+        domain,
+        "No MX records and no address records: the domain cannot receive mail, but does not say so with a null MX.",
+    )
+    .evidence("mx", "NODATA")
+    .remediation(format!(
+        "Publish a null MX to declare that {domain} accepts no mail: `{domain}. IN MX 0 .`"
+    ))
+}
+
+fn judge_mx_set(domain: &str, view: &DnsView<'_>, answer: &Answer) -> Vec<Finding> {
+    let set = parse_mx(answer);
+    let listing: Vec<String> = set
+        .iter()
+        .map(|m| format!("{} {}", m.preference, display_exchange(&m.exchange)))
+        .collect();
+    let mut out = vec![
+        Finding::new(
+            "mx.present",
+            Outcome::Pass,
+            domain,
+            format!("MX: {}", listing.join(", ")),
+        )
+        .evidence("mx", &listing),
+    ];
+    let (null, real): (Vec<&Mx>, Vec<&Mx>) = set.iter().partition(|m| m.exchange.is_empty());
+    if !null.is_empty() {
+        out.extend(judge_null_mx(domain, view, &null, &real));
+    }
+    if real.is_empty() {
+        return out;
+    }
+    out.push(judge_duplicates(domain, &real));
+    let mut targets = Vec::new();
+    let unique: BTreeSet<&str> = real.iter().map(|m| m.exchange.as_str()).collect();
+    for name in unique {
+        if let Some(f) = judge_ip_literal(name) {
+            out.push(f);
+            continue;
+        }
+        let target = Target {
+            name: name.to_string(),
+            a: view.get(name, RType::A),
+            aaaa: view.get(name, RType::Aaaa),
+        };
+        out.extend(judge_target(&target));
+        targets.push(target);
+    }
+    out.extend(judge_targets_together(domain, &targets));
+    out
+}
+
+fn display_exchange(exchange: &str) -> &str {
+    if exchange.is_empty() { "." } else { exchange }
+}
+
+/// RFC 7505 §3: "A domain that advertises a null MX MUST NOT advertise any
+/// other MX RR." and the null MX has "preference number 0".
+fn judge_null_mx(domain: &str, view: &DnsView<'_>, null: &[&Mx], real: &[&Mx]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    out.push(if real.is_empty() {
+        Finding::new(
+            "mx.null-mx-mixed",
+            Outcome::Pass,
+            domain,
+            "The null MX is the only MX record.",
+        )
+    } else {
+        let others: Vec<&str> = real.iter().map(|m| m.exchange.as_str()).collect();
+        Finding::new(
+            "mx.null-mx-mixed",
+            Outcome::Fail,
+            domain,
+            format!("A null MX is published together with {}.", others.join(", ")),
+        )
+        .evidence("other_mx", &others)
+    });
+    let bad: Vec<u16> = null.iter().map(|m| m.preference).filter(|p| *p != 0).collect();
+    out.push(if bad.is_empty() {
+        Finding::new(
+            "mx.null-mx-preference",
+            Outcome::Pass,
+            domain,
+            "The null MX has preference 0.",
+        )
+    } else {
+        Finding::new(
+            "mx.null-mx-preference",
+            Outcome::Fail,
+            domain,
+            format!("The null MX has preference {} instead of 0.", bad[0]),
+        )
+        .remediation(format!("Publish the null MX as `{domain}. IN MX 0 .`"))
+    });
+    if real.is_empty() {
+        out.push(judge_null_mx_spf(domain, view));
+    }
+    out
+}
+
+/// A null-MX domain should authorise no sender: `v=spf1 -all`.
+fn judge_null_mx_spf(domain: &str, view: &DnsView<'_>) -> Finding {
+    let txt = view.get(domain, RType::Txt);
+    if !txt.status.is_definite() {
+        return Finding::new(
+            "mx.null-mx-spf",
+            Outcome::Indeterminate,
+            domain,
+            format!("Could not read the TXT records: {}", txt.status.describe()),
+        );
+    }
+    let spf: Vec<String> = txt
+        .records
+        .iter()
+        .filter_map(RData::txt_bytes)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .filter(|t| t.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("v=spf1 ")) || t.eq_ignore_ascii_case("v=spf1"))
+        .collect();
+    let normalised: Vec<String> = spf
+        .iter()
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase())
+        .collect();
+    if normalised.len() == 1 && normalised[0] == "v=spf1 -all" {
+        return Finding::new(
+            "mx.null-mx-spf",
+            Outcome::Pass,
+            domain,
+            "The null-MX domain publishes `v=spf1 -all`.",
+        );
+    }
+    let what = if spf.is_empty() {
+        "no SPF record".to_string()
+    } else {
+        format!("SPF {:?}", spf)
+    };
+    Finding::new(
+        "mx.null-mx-spf",
+        Outcome::Fail,
+        domain,
+        format!("The domain accepts no mail (null MX) but publishes {what} instead of `v=spf1 -all`."),
+    )
+    .evidence("spf", &spf)
+    .remediation(format!(
+        "Publish `{domain}. IN TXT \"v=spf1 -all\"` (and remove any other v=spf1 record)."
+    ))
+}
+
+fn judge_duplicates(domain: &str, real: &[&Mx]) -> Finding {
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for m in real {
+        *count.entry(m.exchange.as_str()).or_default() += 1;
+    }
+    let dups: Vec<&str> = count
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(name, _)| name)
+        .collect();
+    if dups.is_empty() {
+        Finding::new("mx.duplicate", Outcome::Pass, domain, "Every MX host is listed once.")
+    } else {
+        Finding::new(
+            "mx.duplicate",
+            Outcome::Fail,
+            domain,
+            format!("Listed more than once: {}.", dups.join(", ")),
+        )
+        .evidence("duplicates", &dups)
+    }
+}
+
+/// RFC 1035 §3.3.9: EXCHANGE is "A <domain-name> which specifies a host
+/// willing to act as a mail exchange for the owner name."
+fn judge_ip_literal(name: &str) -> Option<Finding> {
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>().ok().map(|_| {
+        Finding::new(
+            "mx.target-ip-literal",
+            Outcome::Fail,
+            name,
+            format!("The MX target {name} is an IP address; it will be looked up as a host name and fail."),
+        )
+    })
+}
+
+fn judge_target(t: &Target<'_>) -> Vec<Finding> {
+    vec![judge_cname(t), judge_resolvable(t), judge_global(t), judge_dnssec(t)]
+}
+
+/// RFC 2181 §10.3: "The domain name used as the value of a NS resource
+/// record, or part of the value of a MX resource record must not be an
+/// alias."
+fn judge_cname(t: &Target<'_>) -> Finding {
+    let chain = if t.a.cname_chain.is_empty() {
+        &t.aaaa.cname_chain
+    } else {
+        &t.a.cname_chain
+    };
+    if !chain.is_empty() {
+        return Finding::new(
+            "mx.target-cname",
+            Outcome::Fail,
+            &t.name,
+            format!("{} is an alias: {} → {}", t.name, t.name, chain.join(" → ")),
+        )
+        .evidence("cname_chain", chain)
+        .remediation(format!(
+            "Point the MX record at {} instead of the alias {}.",
+            chain.last().map_or("the canonical name", String::as_str),
+            t.name
+        ));
+    }
+    match t.failure() {
+        Some(why) if !t.a.status.is_definite() && !t.aaaa.status.is_definite() => Finding::new(
+            "mx.target-cname",
+            Outcome::Indeterminate,
+            &t.name,
+            format!("Could not look up {}: {why}", t.name),
+        ),
+        _ => Finding::new(
+            "mx.target-cname",
+            Outcome::Pass,
+            &t.name,
+            format!("{} is not an alias.", t.name),
+        ),
+    }
+}
+
+/// RFC 5321 §5.1: "If MX records are present, but none of them are usable,
+/// or the implicit MX is unusable, this situation MUST be reported as an
+/// error."
+fn judge_resolvable(t: &Target<'_>) -> Finding {
+    let addresses = t.addresses();
+    if !addresses.is_empty() {
+        return Finding::new(
+            "mx.target-unresolvable",
+            Outcome::Pass,
+            &t.name,
+            format!("{} has {}.", t.name, join(&addresses)),
+        )
+        .evidence("addresses", &addresses);
+    }
+    if let Some(why) = t.failure() {
+        return Finding::new(
+            "mx.target-unresolvable",
+            Outcome::Indeterminate,
+            &t.name,
+            format!("Could not look up the addresses of {}: {why}", t.name),
+        );
+    }
+    let why = if t.a.status == Status::NxDomain {
+        "does not exist (NXDOMAIN)"
+    } else {
+        "has neither A nor AAAA records"
+    };
+    Finding::new(
+        "mx.target-unresolvable",
+        Outcome::Fail,
+        &t.name,
+        format!("The MX host {} {why}.", t.name),
+    )
+}
+
+fn judge_global(t: &Target<'_>) -> Finding {
+    let addresses = t.addresses();
+    if addresses.is_empty() {
+        let outcome = if t.complete() {
+            Outcome::NotApplicable
+        } else {
+            Outcome::Indeterminate
+        };
+        return Finding::new(
+            "mx.target-non-global",
+            outcome,
+            &t.name,
+            format!("{} has no addresses to check.", t.name),
+        );
+    }
+    let bad: Vec<String> = addresses
+        .iter()
+        .filter_map(|ip| non_global_reason(*ip).map(|r| format!("{ip}: {r}")))
+        .collect();
+    if bad.is_empty() {
+        Finding::new(
+            "mx.target-non-global",
+            Outcome::Pass,
+            &t.name,
+            format!("Every address of {} is a global unicast address.", t.name),
+        )
+    } else {
+        Finding::new(
+            "mx.target-non-global",
+            Outcome::Fail,
+            &t.name,
+            format!("{} has non-global addresses: {}.", t.name, bad.join("; ")),
+        )
+        .evidence("non_global", &bad)
+    }
+}
+
+/// RFC 7672 §2.2: DANE for SMTP needs the MX host's address records (and
+/// TLSA) to be DNSSEC-secure.
+fn judge_dnssec(t: &Target<'_>) -> Finding {
+    let proofs: Vec<Proof> = [t.a, t.aaaa]
+        .iter()
+        .filter(|a| a.status.is_definite())
+        .map(|a| a.proof)
+        .collect();
+    let Some(proof) = combine(&proofs) else {
+        return Finding::new(
+            "mx.dnssec",
+            Outcome::Indeterminate,
+            &t.name,
+            format!("Could not look up {}: {}", t.name, t.failure().unwrap_or_default()),
+        );
+    };
+    let finding = |outcome, msg: String| Finding::new("mx.dnssec", outcome, &t.name, msg).evidence("proof", proof);
+    match proof {
+        Proof::Secure => finding(Outcome::Pass, format!("{} is DNSSEC-secure.", t.name)),
+        Proof::Insecure => finding(
+            Outcome::Fail,
+            format!(
+                "{} is in an unsigned zone (DNSSEC insecure): DANE cannot protect it.",
+                t.name
+            ),
+        ),
+        Proof::Bogus => finding(
+            Outcome::Fail,
+            format!(
+                "{}'s DNSSEC signatures fail validation (bogus): validating senders cannot reach it.",
+                t.name
+            ),
+        )
+        .severity(Severity::Critical),
+        Proof::Indeterminate => finding(
+            Outcome::Indeterminate,
+            format!("The DNSSEC status of {} could not be determined.", t.name),
+        ),
+        Proof::NotValidated => finding(
+            Outcome::NotApplicable,
+            "DNSSEC was not validated in this scan (zone-file input or validation off).".to_string(),
+        ),
+    }
+}
+
+/// The weakest of several proofs (bogus < indeterminate < insecure < secure).
+fn combine(proofs: &[Proof]) -> Option<Proof> {
+    let rank = |p: &Proof| match p {
+        Proof::Bogus => 0,
+        Proof::Indeterminate => 1,
+        Proof::NotValidated => 2,
+        Proof::Insecure => 3,
+        Proof::Secure => 4,
+    };
+    proofs.iter().copied().min_by_key(rank)
+}
+
+fn judge_targets_together(domain: &str, targets: &[Target<'_>]) -> Vec<Finding> {
+    let addresses: BTreeSet<IpAddr> = targets.iter().flat_map(Target::addresses).collect();
+    let complete = targets.iter().all(Target::complete);
+    vec![
+        judge_redundancy(domain, targets.len(), &addresses, complete),
+        judge_diversity(domain, &addresses, complete),
+        judge_ipv6(domain, &addresses, complete),
+    ]
+}
+
+fn judge_redundancy(domain: &str, hosts: usize, addresses: &BTreeSet<IpAddr>, complete: bool) -> Finding {
+    let evidence = |f: Finding| f.evidence("mx_hosts", hosts).evidence("addresses", addresses);
+    if hosts >= 2 && addresses.len() >= 2 {
+        return evidence(Finding::new(
+            "mx.redundancy",
+            Outcome::Pass,
+            domain,
+            format!("{hosts} MX hosts with {} addresses.", addresses.len()),
+        ));
+    }
+    if !complete && addresses.len() < 2 {
+        return evidence(Finding::new(
+            "mx.redundancy",
+            Outcome::Indeterminate,
+            domain,
+            "Some MX address lookups failed.",
+        ));
+    }
+    let msg = if hosts < 2 {
+        format!("Only one MX host ({} address(es)): no failover.", addresses.len())
+    } else {
+        "All MX hosts share a single address: no failover.".to_string()
+    };
+    evidence(Finding::new("mx.redundancy", Outcome::Fail, domain, msg))
+}
+
+fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -> Finding {
+    if addresses.len() < 2 {
+        let outcome = if complete {
+            Outcome::NotApplicable
+        } else {
+            Outcome::Indeterminate
+        };
+        return Finding::new("mx.network-diversity", outcome, domain, "Fewer than two MX addresses.");
+    }
+    let v4: BTreeSet<[u8; 3]> = addresses
+        .iter()
+        .filter_map(|ip| match ip {
+            IpAddr::V4(a) => {
+                let o = a.octets();
+                Some([o[0], o[1], o[2]])
+            }
+            _ => None,
+        })
+        .collect();
+    let v6: BTreeSet<[u16; 3]> = addresses
+        .iter()
+        .filter_map(|ip| match ip {
+            IpAddr::V6(a) => {
+                let s = a.segments();
+                Some([s[0], s[1], s[2]])
+            }
+            _ => None,
+        })
+        .collect();
+    if v4.len() <= 1 && v6.len() <= 1 {
+        Finding::new(
+            "mx.network-diversity",
+            Outcome::Fail,
+            domain,
+            "Every MX address is in one IPv4 /24 (and one IPv6 /48).",
+        )
+        .evidence("addresses", addresses)
+    } else {
+        Finding::new(
+            "mx.network-diversity",
+            Outcome::Pass,
+            domain,
+            format!(
+                "MX addresses span {} IPv4 /24 and {} IPv6 /48 networks.",
+                v4.len(),
+                v6.len()
+            ),
+        )
+    }
+}
+
+fn judge_ipv6(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -> Finding {
+    let v6: Vec<&IpAddr> = addresses.iter().filter(|ip| ip.is_ipv6()).collect();
+    if !v6.is_empty() {
+        Finding::new(
+            "mx.ipv6",
+            Outcome::Pass,
+            domain,
+            format!("{} MX address(es) over IPv6.", v6.len()),
+        )
+    } else if !complete {
+        Finding::new("mx.ipv6", Outcome::Indeterminate, domain, "Some AAAA lookups failed.")
+    } else {
+        Finding::new(
+            "mx.ipv6",
+            Outcome::Fail,
+            domain,
+            "No MX host has an IPv6 (AAAA) address.",
+        )
+    }
+}
+
+fn join(addresses: &[IpAddr]) -> String {
+    addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use mailwarden_model::{Outcome::*, Proof, RData, RType, Status};
+
+    use super::judge;
+    use crate::testutil::{Dns, find, outcome};
+
+    const D: &str = "example.com";
+
+    /// Two well-run MX hosts on different networks, dual-stack.
+    fn healthy() -> Dns {
+        Dns::new()
+            .mx(D, &[(10, "mx1.example.com"), (20, "mx2.example.net")])
+            .a("mx1.example.com", &["8.8.4.1"])
+            .aaaa("mx1.example.com", &["2a00:1450:4001::1"])
+            .a("mx2.example.net", &["9.9.9.1"])
+            .aaaa("mx2.example.net", &[])
+    }
+
+    fn run(dns: &Dns) -> Vec<mailwarden_model::Finding> {
+        dns.judge(|v| judge(D, v))
+    }
+
+    #[test]
+    fn healthy_domain_passes_every_rule() {
+        let f = run(&healthy());
+        for id in [
+            "mx.present",
+            "mx.duplicate",
+            "mx.redundancy",
+            "mx.network-diversity",
+            "mx.ipv6",
+        ] {
+            assert_eq!(outcome(&f, id, D), Pass, "{id}");
+        }
+        for host in ["mx1.example.com", "mx2.example.net"] {
+            for id in ["mx.target-cname", "mx.target-unresolvable", "mx.target-non-global"] {
+                assert_eq!(outcome(&f, id, host), Pass, "{id} {host}");
+            }
+            assert_eq!(outcome(&f, "mx.dnssec", host), NotApplicable);
+        }
+        assert!(f.iter().all(|x| x.outcome != Fail), "{f:#?}");
+    }
+
+    #[test]
+    fn mx_lookup_timeout_is_indeterminate_never_missing() {
+        let f = run(&Dns::new().status(D, RType::Mx, Status::Timeout));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].outcome, Indeterminate);
+        assert!(f[0].message.contains("timed out"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn servfail_is_indeterminate() {
+        let f = run(&Dns::new().status(D, RType::Mx, Status::ServFail));
+        assert_eq!(outcome(&f, "mx.present", D), Indeterminate);
+    }
+
+    #[test]
+    fn no_mx_with_apex_address_is_implicit_mx() {
+        let dns = Dns::new()
+            .status(D, RType::Mx, Status::NoData)
+            .a(D, &["8.8.8.8"])
+            .aaaa(D, &[]);
+        let f = run(&dns);
+        let p = find(&f, "mx.present", D);
+        assert_eq!(p.outcome, Fail);
+        assert!(p.message.contains("implicit MX"), "{}", p.message);
+        assert!(p.remediation.as_deref().unwrap().contains("MX 0 ."));
+    }
+
+    #[test]
+    fn no_mx_and_no_address_recommends_null_mx() {
+        let dns = Dns::new().status(D, RType::Mx, Status::NoData).a(D, &[]).aaaa(D, &[]);
+        let p = run(&dns).remove(0);
+        assert_eq!(p.outcome, Fail);
+        assert!(p.message.contains("null MX"));
+    }
+
+    #[test]
+    fn no_mx_with_failed_apex_lookup_is_indeterminate() {
+        let dns = Dns::new()
+            .status(D, RType::Mx, Status::NoData)
+            .status(D, RType::A, Status::Timeout)
+            .aaaa(D, &[]);
+        assert_eq!(outcome(&run(&dns), "mx.present", D), Indeterminate);
+    }
+
+    #[test]
+    fn nxdomain_domain_fails() {
+        let f = run(&Dns::new().status(D, RType::Mx, Status::NxDomain));
+        assert_eq!(outcome(&f, "mx.present", D), Fail);
+    }
+
+    fn null_mx(spf: &[&str]) -> Dns {
+        Dns::new().mx(D, &[(0, ".")]).txt(D, spf)
+    }
+
+    #[test]
+    fn proper_null_mx_passes() {
+        let f = run(&null_mx(&["v=spf1 -all"]));
+        for id in [
+            "mx.present",
+            "mx.null-mx-mixed",
+            "mx.null-mx-preference",
+            "mx.null-mx-spf",
+        ] {
+            assert_eq!(outcome(&f, id, D), Pass, "{id}");
+        }
+        assert!(
+            f.iter().all(|x| !x.id.starts_with("mx.target")),
+            "no target checks for a null MX"
+        );
+    }
+
+    #[test]
+    fn null_mx_without_spf_all_fails() {
+        let f = run(&null_mx(&[
+            "v=spf1 include:_spf.example.net ~all",
+            "google-site-verification=x",
+        ]));
+        let spf = find(&f, "mx.null-mx-spf", D);
+        assert_eq!(spf.outcome, Fail);
+        assert!(spf.remediation.as_deref().unwrap().contains("v=spf1 -all"));
+        let none = run(&null_mx(&[]));
+        assert_eq!(outcome(&none, "mx.null-mx-spf", D), Fail);
+    }
+
+    #[test]
+    fn null_mx_spf_lookup_failure_is_indeterminate() {
+        let dns = Dns::new().mx(D, &[(0, ".")]).status(D, RType::Txt, Status::Refused);
+        assert_eq!(outcome(&run(&dns), "mx.null-mx-spf", D), Indeterminate);
+    }
+
+    #[test]
+    fn null_mx_with_other_mx_and_bad_preference_fails() {
+        let dns = Dns::new()
+            .mx(D, &[(10, "."), (20, "mx.example.com")])
+            .a("mx.example.com", &["8.8.8.8"])
+            .aaaa("mx.example.com", &[]);
+        let f = run(&dns);
+        assert_eq!(outcome(&f, "mx.null-mx-mixed", D), Fail);
+        assert_eq!(outcome(&f, "mx.null-mx-preference", D), Fail);
+    }
+
+    #[test]
+    fn cname_target_fails_with_chain() {
+        let mut dns = healthy();
+        let alias = |rt| {
+            let mut a = mailwarden_model::Answer::with_records(
+                vec![RData::A {
+                    address: "8.8.4.1".parse().unwrap(),
+                }],
+                Proof::NotValidated,
+            );
+            if rt == RType::Aaaa {
+                a = mailwarden_model::Answer::with_records(vec![], Proof::NotValidated);
+            }
+            a.cname_chain = vec!["host.provider.net".into()];
+            a
+        };
+        dns.0.insert(
+            mailwarden_model::QueryKey::new("mx1.example.com", RType::A),
+            alias(RType::A),
+        );
+        dns.0.insert(
+            mailwarden_model::QueryKey::new("mx1.example.com", RType::Aaaa),
+            alias(RType::Aaaa),
+        );
+        let f = run(&dns);
+        let c = find(&f, "mx.target-cname", "mx1.example.com");
+        assert_eq!(c.outcome, Fail);
+        assert!(c.remediation.as_deref().unwrap().contains("host.provider.net"));
+    }
+
+    #[test]
+    fn ip_literal_target_fails_and_is_not_looked_up() {
+        let dns = Dns::new()
+            .mx(D, &[(10, "192.0.2.25"), (20, "mx.example.com")])
+            .a("mx.example.com", &["8.8.8.8"])
+            .aaaa("mx.example.com", &[]);
+        let f = run(&dns);
+        assert_eq!(outcome(&f, "mx.target-ip-literal", "192.0.2.25"), Fail);
+    }
+
+    #[test]
+    fn unresolvable_targets_fail_and_failed_lookups_are_indeterminate() {
+        let dns = Dns::new()
+            .mx(
+                D,
+                &[
+                    (10, "gone.example.com"),
+                    (20, "empty.example.com"),
+                    (30, "slow.example.com"),
+                ],
+            )
+            .status("gone.example.com", RType::A, Status::NxDomain)
+            .status("gone.example.com", RType::Aaaa, Status::NxDomain)
+            .a("empty.example.com", &[])
+            .aaaa("empty.example.com", &[])
+            .status("slow.example.com", RType::A, Status::Timeout)
+            .status("slow.example.com", RType::Aaaa, Status::Timeout);
+        let f = run(&dns);
+        assert_eq!(outcome(&f, "mx.target-unresolvable", "gone.example.com"), Fail);
+        assert!(
+            find(&f, "mx.target-unresolvable", "gone.example.com")
+                .message
+                .contains("NXDOMAIN")
+        );
+        assert_eq!(outcome(&f, "mx.target-unresolvable", "empty.example.com"), Fail);
+        assert_eq!(outcome(&f, "mx.target-unresolvable", "slow.example.com"), Indeterminate);
+        assert_eq!(outcome(&f, "mx.target-cname", "slow.example.com"), Indeterminate);
+        assert_eq!(outcome(&f, "mx.redundancy", D), Indeterminate);
+    }
+
+    #[test]
+    fn non_global_addresses_fail() {
+        let dns = Dns::new()
+            .mx(D, &[(10, "mx.example.com")])
+            .a("mx.example.com", &["10.0.0.25", "8.8.8.8"])
+            .aaaa("mx.example.com", &["::1"]);
+        let f = find(&run(&dns), "mx.target-non-global", "mx.example.com").clone();
+        assert_eq!(f.outcome, Fail);
+        assert!(
+            f.message.contains("10.0.0.25: private") && f.message.contains("::1: loopback"),
+            "{}",
+            f.message
+        );
+        assert!(!f.message.contains("8.8.8.8"));
+    }
+
+    #[test]
+    fn duplicate_mx_differing_only_in_case_fails() {
+        let dns = Dns::new()
+            .mx(D, &[(10, "mx.example.com"), (20, "MX.example.com.")])
+            .a("mx.example.com", &["8.8.8.8"])
+            .aaaa("mx.example.com", &[]);
+        assert_eq!(outcome(&run(&dns), "mx.duplicate", D), Fail);
+    }
+
+    #[test]
+    fn single_mx_single_network_no_ipv6_fail() {
+        let dns = Dns::new()
+            .mx(D, &[(10, "mx.example.com")])
+            .a("mx.example.com", &["8.8.8.8", "8.8.8.9"])
+            .aaaa("mx.example.com", &[]);
+        let f = run(&dns);
+        assert_eq!(outcome(&f, "mx.redundancy", D), Fail);
+        assert_eq!(outcome(&f, "mx.network-diversity", D), Fail);
+        assert_eq!(outcome(&f, "mx.ipv6", D), Fail);
+    }
+
+    #[test]
+    fn two_hosts_sharing_one_address_fail_redundancy() {
+        let dns = Dns::new()
+            .mx(D, &[(10, "a.example.com"), (20, "b.example.com")])
+            .a("a.example.com", &["8.8.8.8"])
+            .aaaa("a.example.com", &[])
+            .a("b.example.com", &["8.8.8.8"])
+            .aaaa("b.example.com", &[]);
+        let f = run(&dns);
+        assert_eq!(outcome(&f, "mx.redundancy", D), Fail);
+        assert_eq!(outcome(&f, "mx.network-diversity", D), NotApplicable);
+    }
+
+    fn with_proof(proof: Proof) -> Dns {
+        Dns::new()
+            .mx(D, &[(10, "mx.example.com")])
+            .rec(
+                "mx.example.com",
+                RType::A,
+                vec![RData::A {
+                    address: "8.8.8.8".parse().unwrap(),
+                }],
+                proof,
+            )
+            .rec("mx.example.com", RType::Aaaa, vec![], proof)
+    }
+
+    #[test]
+    fn dnssec_secure_passes_insecure_fails_bogus_is_critical() {
+        let h = "mx.example.com";
+        assert_eq!(outcome(&run(&with_proof(Proof::Secure)), "mx.dnssec", h), Pass);
+        assert_eq!(outcome(&run(&with_proof(Proof::Insecure)), "mx.dnssec", h), Fail);
+        let bogus = run(&with_proof(Proof::Bogus));
+        let b = find(&bogus, "mx.dnssec", h);
+        assert_eq!((b.outcome, b.severity), (Fail, mailwarden_model::Severity::Critical));
+        assert_eq!(
+            outcome(&run(&with_proof(Proof::Indeterminate)), "mx.dnssec", h),
+            Indeterminate
+        );
+    }
+}

@@ -1,1 +1,2 @@
 //! Strict record parsers with character positions, one module per protocol.
+pub mod spf;

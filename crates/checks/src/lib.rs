@@ -19,3 +19,57 @@ pub fn judge_domain(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings
 }
+
+/// The result of collecting and judging one domain.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub observation: mailwarden_model::Observation,
+    pub findings: Vec<Finding>,
+    pub stats: collect::CollectStats,
+}
+
+/// Collect the evidence for `domain` from `source` and judge it.
+/// Findings are raw: the caller completes them from the rule catalogue.
+pub async fn audit<S: mailwarden_dns::DnsSource + ?Sized>(source: &S, domain: &str, budget: collect::Budget) -> Audit {
+    let transcript = mailwarden_model::Transcript::default();
+    let (dns, findings, stats) = collect::fixpoint(source, budget, transcript, |view| judge_domain(domain, view)).await;
+    let observation = mailwarden_model::Observation {
+        schema: mailwarden_model::observation::OBSERVATION_SCHEMA,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        domain: domain.to_string(),
+        started_at: None,
+        duration_ms: None,
+        source: source.describe(),
+        budget_exhausted: stats.budget_exhausted,
+        dns,
+    };
+    let findings = with_scan_findings(&observation, findings);
+    Audit {
+        observation,
+        findings,
+        stats,
+    }
+}
+
+/// Judge saved evidence again, with the current rules, without any I/O.
+/// Questions the evidence cannot answer are `not-collected`, so rules newer
+/// than the evidence come out indeterminate rather than guessed.
+pub fn judge_observation(observation: &mailwarden_model::Observation) -> Vec<Finding> {
+    let view = DnsView::new(&observation.dns);
+    let findings = judge_domain(&observation.domain, &view);
+    with_scan_findings(observation, findings)
+}
+
+/// Add findings about the scan itself (budget exhaustion).
+fn with_scan_findings(observation: &mailwarden_model::Observation, mut findings: Vec<Finding>) -> Vec<Finding> {
+    if observation.budget_exhausted {
+        findings.push(Finding::new(
+            "dns.budget-exhausted",
+            mailwarden_model::Outcome::Indeterminate,
+            &observation.domain,
+            "The per-domain query or time budget ran out; checks that needed the missing answers are indeterminate.",
+        ));
+        findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    }
+    findings
+}

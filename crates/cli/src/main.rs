@@ -1,1 +1,58 @@
-fn main() {}
+//! The `mailwarden` binary: parse arguments, run the command, map the
+//! result to an exit code (0 clean, 1 findings at or above `--fail-on`,
+//! 2 usage or runtime error). A closed standard output is not an error.
+
+mod args;
+mod config;
+mod judge;
+mod output;
+mod rules;
+mod scan;
+mod sources;
+mod spf;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command, SpfCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mailwarden: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // Do not wait for lingering DNS tasks of a finished run.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("mailwarden: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Scan(args) => scan::run(args).await,
+        Command::Judge(args) => judge::run(args),
+        Command::Rules(args) => rules::list(args),
+        Command::Explain { rule_id } => rules::explain(&rule_id),
+        Command::Spf(SpfCommand::Check(args)) => spf::check(args).await,
+    }
+}
+
+/// Whether the error chain ends in a closed pipe (`mailwarden scan | head`).
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

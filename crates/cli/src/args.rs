@@ -1,0 +1,154 @@
+//! Command-line arguments as clap parses them. [`crate::config`] turns them
+//! into a validated configuration; nothing here is trusted yet.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mailwarden",
+    version,
+    about = "Audit and guard an organisation's email infrastructure."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Audit one or more domains (MX routing, SPF, DNSSEC status).
+    Scan(ScanArgs),
+    /// Judge saved evidence (from --save-evidence) again, offline, with the current rules.
+    Judge(JudgeArgs),
+    /// List the rule catalogue.
+    Rules(RulesArgs),
+    /// Explain one rule: rationale, references, remediation.
+    Explain {
+        /// A rule id, e.g. mx.target-cname.
+        rule_id: String,
+    },
+    /// SPF tools.
+    #[command(subcommand)]
+    Spf(SpfCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpfCommand {
+    /// Run check_host() (RFC 7208 §4) for a client IP and sender, and print the result with a trace.
+    Check(SpfCheckArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Where answers come from; shared by every command that asks DNS.
+#[derive(Debug, Args)]
+pub struct DnsArgs {
+    /// Recursive resolver to ask, IP or IP:PORT (repeatable). Default: the system's.
+    #[arg(long = "resolver", value_name = "IP[:PORT]")]
+    pub resolvers: Vec<String>,
+    /// Seconds to wait for one DNS answer.
+    #[arg(long, default_value_t = 3.0, value_name = "SECS")]
+    pub timeout: f64,
+    /// Extra attempts per DNS query after a timeout.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub retries: u32,
+    /// DNSSEC trust anchor: DNSKEY or DS lines in zone-file format. Default: the IANA root KSK.
+    #[arg(long, value_name = "FILE")]
+    pub trust_anchor: Option<PathBuf>,
+    /// Do not validate DNSSEC (every answer's proof is `not-validated`).
+    #[arg(long, conflicts_with = "trust_anchor")]
+    pub no_dnssec: bool,
+    /// Answer only from these zone files, offline (repeatable; `ORIGIN=FILE` when the file has no $ORIGIN).
+    #[arg(long = "zone-file", value_name = "[ORIGIN=]FILE", conflicts_with_all = ["resolvers", "trust_anchor"])]
+    pub zone_files: Vec<String>,
+    /// Most DNS queries for one domain.
+    #[arg(long, default_value_t = 400, value_name = "N")]
+    pub query_budget: usize,
+    /// Most seconds spent on one domain (RFC 7208 asks that SPF evaluation be allowed at least 20 s).
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub time_budget: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Exit with 1 when a failing finding has at least this severity (info, low, medium, high, critical, or none).
+    #[arg(long, default_value = "high", value_name = "SEVERITY")]
+    pub fail_on: String,
+    /// Colour in text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Print evidence and references under failing findings (text output).
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Domains to audit.
+    pub domains: Vec<String>,
+    /// Read domains from a file, one per line, `#` comments; `-` for standard input.
+    #[arg(long, short, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Domains audited at once.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub concurrency: usize,
+    /// Write the evidence (one Observation per line, JSON) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub save_evidence: Option<PathBuf>,
+    #[command(flatten)]
+    pub dns: DnsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct JudgeArgs {
+    /// Evidence written by `scan --save-evidence`, or the JSON output of `scan`.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Output format (text or json).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct SpfCheckArgs {
+    /// The domain whose SPF policy is evaluated.
+    pub domain: String,
+    /// The SMTP client's IP address.
+    #[arg(long)]
+    pub ip: String,
+    /// The MAIL FROM address (default: postmaster@DOMAIN).
+    #[arg(long)]
+    pub sender: Option<String>,
+    /// The HELO/EHLO name (default: DOMAIN).
+    #[arg(long)]
+    pub helo: Option<String>,
+    /// Output format (text or json).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    pub dns: DnsArgs,
+}

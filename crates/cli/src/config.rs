@@ -1,0 +1,137 @@
+//! Validated configuration, built from the raw arguments: every value here
+//! has been checked, and errors say which flag and what was wrong.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use mailwarden_checks::collect::Budget;
+use mailwarden_dns::{DnsSource, SharedCache};
+use mailwarden_model::Severity;
+
+use crate::args::{ColorChoice, DnsArgs, Format, OutputArgs};
+
+/// Answers kept in the run-wide cache. About 1 KiB each at most, so this
+/// bounds the cache near 100 MiB in the worst case and far less in practice.
+const CACHE_CAPACITY: usize = 50_000;
+
+/// How results are printed and judged for the exit code.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputConfig {
+    pub format: Format,
+    /// `None`: never exit 1 for findings.
+    pub fail_on: Option<Severity>,
+    pub color: bool,
+    pub verbose: bool,
+}
+
+impl OutputConfig {
+    pub fn from_args(args: &OutputArgs) -> Result<Self> {
+        let fail_on = match args.fail_on.as_str() {
+            "none" | "never" => None,
+            s => Some(Severity::parse(s).with_context(|| {
+                format!("--fail-on {s:?}: expected one of info, low, medium, high, critical, none")
+            })?),
+        };
+        let color = match args.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                use std::io::IsTerminal;
+                std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+            }
+        };
+        Ok(Self {
+            format: args.format,
+            fail_on,
+            color,
+            verbose: args.verbose,
+        })
+    }
+}
+
+/// Parse `IP` or `IP:PORT` (IPv6 with a port as `[::1]:53`).
+pub fn parse_resolver(s: &str) -> Result<SocketAddr> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = s.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    bail!(
+        "--resolver {s:?}: expected an IP address, optionally with a port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:53)"
+    )
+}
+
+fn seconds(flag: &str, value: f64) -> Result<Duration> {
+    if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
+        bail!("{flag} {value}: expected a number of seconds above 0");
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// The per-domain budget from the DNS flags.
+pub fn budget(args: &DnsArgs) -> Result<Budget> {
+    if args.query_budget == 0 {
+        bail!("--query-budget 0: a domain needs at least one query");
+    }
+    Ok(Budget {
+        max_queries: args.query_budget,
+        max_time: seconds("--time-budget", args.time_budget)?,
+        ..Budget::default()
+    })
+}
+
+/// Build the DNS source the flags describe, wrapped in the run-wide cache.
+pub async fn dns_source(args: &DnsArgs) -> Result<Arc<dyn DnsSource>> {
+    if !args.zone_files.is_empty() {
+        let source = crate::sources::zone_files(&args.zone_files)?;
+        return Ok(Arc::new(source));
+    }
+    let resolvers = args
+        .resolvers
+        .iter()
+        .map(|r| parse_resolver(r))
+        .collect::<Result<Vec<_>>>()?;
+    let timeout = seconds("--timeout", args.timeout)?;
+    let live = crate::sources::live(
+        resolvers,
+        timeout,
+        args.retries,
+        args.trust_anchor.clone(),
+        args.no_dnssec,
+    )
+    .await?;
+    Ok(Arc::new(SharedCache::new(live, CACHE_CAPACITY)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolver_forms() {
+        assert_eq!(parse_resolver("127.0.0.1").unwrap(), "127.0.0.1:53".parse().unwrap());
+        assert_eq!(
+            parse_resolver("127.0.0.1:5353").unwrap(),
+            "127.0.0.1:5353".parse().unwrap()
+        );
+        assert_eq!(parse_resolver("[::1]:5353").unwrap(), "[::1]:5353".parse().unwrap());
+        assert_eq!(parse_resolver("::1").unwrap(), "[::1]:53".parse().unwrap());
+        let err = parse_resolver("dns.example").unwrap_err().to_string();
+        assert!(err.starts_with("--resolver \"dns.example\""), "{err}");
+    }
+
+    #[test]
+    fn bad_numbers_name_their_flag() {
+        assert!(
+            seconds("--timeout", 0.0)
+                .unwrap_err()
+                .to_string()
+                .starts_with("--timeout")
+        );
+        assert!(seconds("--timeout", f64::NAN).is_err());
+        assert!(seconds("--timeout", 2.5).is_ok());
+    }
+}

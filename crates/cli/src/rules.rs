@@ -1,0 +1,48 @@
+//! `mailwarden rules` and `mailwarden explain`.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use mailwarden_policy::Catalogue;
+
+use crate::args::{Format, RulesArgs};
+
+pub fn list(args: RulesArgs) -> Result<ExitCode> {
+    let catalogue = Catalogue::builtin();
+    let mut out = io::BufWriter::new(io::stdout());
+    match args.format {
+        Format::Text => {
+            for r in catalogue.iter() {
+                writeln!(out, "{:<28} {:<9} {}", r.id, r.severity, r.title)?;
+            }
+        }
+        Format::Json | Format::Jsonl => {
+            let rules: Vec<_> = catalogue.iter().collect();
+            serde_json::to_writer_pretty(&mut out, &rules)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn explain(id: &str) -> Result<ExitCode> {
+    let catalogue = Catalogue::builtin();
+    let Some(rule) = catalogue.get(id) else {
+        let near: Vec<&str> = catalogue
+            .iter()
+            .map(|r| r.id.as_str())
+            .filter(|r| r.starts_with(id.split('.').next().unwrap_or(id)))
+            .collect();
+        let hint = if near.is_empty() {
+            String::new()
+        } else {
+            format!("; rules with that prefix: {}", near.join(", "))
+        };
+        bail!("unknown rule {id:?} (`mailwarden rules` lists them){hint}");
+    };
+    let mut out = io::stdout().lock();
+    writeln!(out, "{rule}")?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,197 @@
+//! `mailwarden scan`: read domains (arguments, a file or standard input),
+//! audit them concurrently, and stream each report as it finishes.
+//!
+//! Memory stays flat however long the list: domains are read through a
+//! bounded channel, at most `--concurrency` are in flight, and each report
+//! is written and dropped as soon as it is done.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use futures::stream::{self, StreamExt};
+use indicatif::{ProgressBar, ProgressStyle};
+use mailwarden_checks::collect::Budget;
+use mailwarden_dns::DnsSource;
+use mailwarden_model::DomainName;
+use mailwarden_render::DomainReport;
+use tokio::sync::mpsc;
+
+use crate::args::ScanArgs;
+use crate::config::{self, OutputConfig};
+use crate::output::{Sink, report};
+
+/// One line of input: where it came from, and what it said (or why it
+/// could not be read).
+struct InputLine {
+    origin: String,
+    text: Result<String, String>,
+}
+
+impl InputLine {
+    fn parse(self) -> Result<DomainName, String> {
+        let text = self.text.map_err(|e| format!("{}: cannot read: {e}", self.origin))?;
+        DomainName::parse(&text).map_err(|e| format!("{}: invalid domain name {text:?}: {e}", self.origin))
+    }
+}
+
+pub async fn run(args: ScanArgs) -> Result<ExitCode> {
+    let output = OutputConfig::from_args(&args.output)?;
+    let budget = config::budget(&args.dns)?;
+    if args.concurrency == 0 {
+        bail!("--concurrency 0: at least one domain must be audited at a time");
+    }
+    if args.domains.is_empty() && args.input.is_none() {
+        bail!(
+            "nothing to scan: give a domain (mailwarden scan example.com) or a list (--input FILE, - for standard input)"
+        );
+    }
+    let mut evidence = match &args.save_evidence {
+        Some(path) => {
+            Some(BufWriter::new(File::create(path).with_context(|| {
+                format!("--save-evidence {}: cannot create", path.display())
+            })?))
+        }
+        None => None,
+    };
+    let lines = spawn_reader(&args)?;
+    let source = config::dns_source(&args.dns).await?;
+    let progress = progress_bar(args.input.is_some() || args.domains.len() > 1);
+    let mut sink = Sink::new(output)?;
+    let mut bad_input = 0usize;
+
+    let mut lines = lines;
+    let reports = stream::poll_fn(move |cx| lines.poll_recv(cx))
+        .map(|line| {
+            line.parse().map_err(|e| {
+                progress.suspend(|| eprintln!("mailwarden: {e}"));
+            })
+        })
+        .map(|item| {
+            let source = Arc::clone(&source);
+            async move {
+                match item {
+                    Ok(name) => Some(scan_one(source.as_ref(), &name, budget).await),
+                    Err(()) => None,
+                }
+            }
+        })
+        .buffer_unordered(args.concurrency);
+    futures::pin_mut!(reports);
+    while let Some(result) = reports.next().await {
+        let Some(report) = result else {
+            bad_input += 1;
+            continue;
+        };
+        if let Some(ev) = evidence.as_mut() {
+            serde_json::to_writer(&mut *ev, &report.observation)?;
+            ev.write_all(b"\n")?;
+        }
+        progress.suspend(|| sink.push(&report))?;
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    if let Some(mut ev) = evidence {
+        ev.flush().context("--save-evidence: cannot write")?;
+    }
+    let failed = sink.finish()?;
+    Ok(exit_code(bad_input > 0, failed))
+}
+
+/// 2 when some input was unusable (even if the rest ran), 1 when a finding
+/// reached `--fail-on`, else 0.
+pub fn exit_code(had_errors: bool, failed: bool) -> ExitCode {
+    if had_errors {
+        ExitCode::from(2)
+    } else if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Audit one domain and complete its findings from the catalogue.
+pub async fn scan_one(source: &dyn DnsSource, name: &DomainName, budget: Budget) -> DomainReport {
+    let started = time::OffsetDateTime::now_utc();
+    let clock = Instant::now();
+    let audit = mailwarden_checks::audit(source, name.as_str(), budget).await;
+    let mut observation = audit.observation;
+    observation.started_at = started.format(&time::format_description::well_known::Rfc3339).ok();
+    observation.duration_ms = Some(clock.elapsed().as_millis() as u64);
+    report(audit.findings, observation)
+}
+
+/// Read arguments, then the input file or standard input, on a blocking
+/// thread, into a bounded channel (so a huge list is never held whole).
+fn spawn_reader(args: &ScanArgs) -> Result<mpsc::Receiver<InputLine>> {
+    let (tx, rx) = mpsc::channel::<InputLine>(1024);
+    let positional: Vec<String> = args.domains.clone();
+    let input: Option<Box<dyn BufRead + Send>> = match args.input.as_deref() {
+        None => None,
+        Some(p) if p == Path::new("-") => Some(Box::new(BufReader::new(io::stdin()))),
+        Some(p) => Some(Box::new(BufReader::new(
+            File::open(p).with_context(|| format!("--input {}: cannot open", p.display()))?,
+        ))),
+    };
+    let label = args.input.as_ref().map(|p| {
+        if p == Path::new("-") {
+            "<stdin>".to_string()
+        } else {
+            p.display().to_string()
+        }
+    });
+    std::thread::spawn(move || {
+        for (i, d) in positional.into_iter().enumerate() {
+            if tx
+                .blocking_send(InputLine {
+                    origin: format!("argument {}", i + 1),
+                    text: Ok(d),
+                })
+                .is_err()
+            {
+                return;
+            }
+        }
+        let (Some(input), Some(label)) = (input, label) else {
+            return;
+        };
+        for (n, line) in input.lines().enumerate() {
+            let origin = format!("{label}:{}", n + 1);
+            let text = match line {
+                Ok(text) => text,
+                Err(e) => {
+                    let _ = tx.blocking_send(InputLine {
+                        origin,
+                        text: Err(e.to_string()),
+                    });
+                    return;
+                }
+            };
+            let text = text.split('#').next().unwrap_or("").trim().to_string();
+            if text.is_empty() {
+                continue;
+            }
+            if tx.blocking_send(InputLine { origin, text: Ok(text) }).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(rx)
+}
+
+fn progress_bar(list: bool) -> ProgressBar {
+    if !list || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {pos} domains scanned, {per_sec}, {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}

@@ -1,0 +1,132 @@
+//! The readable report: one block per domain, findings grouped by area,
+//! failures first. Colour only when asked (the caller decides from the
+//! terminal and `NO_COLOR`).
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use mailwarden_model::{Finding, Outcome};
+use mailwarden_policy::{Area, Catalogue};
+
+use crate::DomainReport;
+
+/// How to print.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextStyle {
+    pub color: bool,
+    /// Also print evidence under each failing or indeterminate finding.
+    pub verbose: bool,
+}
+
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const GREEN: &str = "\x1b[32m";
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+impl TextStyle {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// Write one domain's report.
+pub fn write_domain<W: Write>(
+    out: &mut W,
+    report: &DomainReport,
+    catalogue: &Catalogue,
+    style: TextStyle,
+) -> io::Result<()> {
+    let s = &report.summary;
+    writeln!(
+        out,
+        "{}  {} fail, {} indeterminate, {} pass, {} not applicable",
+        style.paint(BOLD, &report.domain),
+        s.count(Outcome::Fail),
+        s.count(Outcome::Indeterminate),
+        s.count(Outcome::Pass),
+        s.count(Outcome::NotApplicable),
+    )?;
+    if report.observation.budget_exhausted {
+        writeln!(
+            out,
+            "  {}",
+            style.paint(YELLOW, "incomplete: the per-domain query or time budget ran out")
+        )?;
+    }
+    let mut by_area: BTreeMap<Area, Vec<&Finding>> = BTreeMap::new();
+    for f in &report.findings {
+        by_area.entry(catalogue.area_of(&f.id)).or_default().push(f);
+    }
+    for (area, mut findings) in by_area {
+        findings.sort_by_key(|f| {
+            (
+                outcome_rank(f.outcome),
+                std::cmp::Reverse(f.severity),
+                f.id.clone(),
+                f.subject.clone(),
+            )
+        });
+        writeln!(out, "\n  {}", style.paint(BOLD, area.title()))?;
+        for f in findings {
+            write_finding(out, f, style)?;
+        }
+    }
+    writeln!(out)
+}
+
+fn outcome_rank(o: Outcome) -> u8 {
+    match o {
+        Outcome::Fail => 0,
+        Outcome::Indeterminate => 1,
+        Outcome::Pass => 2,
+        Outcome::NotApplicable => 3,
+    }
+}
+
+fn write_finding<W: Write>(out: &mut W, f: &Finding, style: TextStyle) -> io::Result<()> {
+    let (label, color) = match f.outcome {
+        Outcome::Fail => ("FAIL", RED),
+        Outcome::Indeterminate => ("????", YELLOW),
+        Outcome::Pass => ("pass", GREEN),
+        Outcome::NotApplicable => ("n/a ", DIM),
+    };
+    let severity = if f.outcome == Outcome::Fail {
+        f.severity.as_str()
+    } else {
+        ""
+    };
+    let subject = if f.subject.is_empty() {
+        String::new()
+    } else {
+        format!("[{}] ", f.subject)
+    };
+    writeln!(
+        out,
+        "    {} {:<8} {:<24} {}{}",
+        style.paint(color, label),
+        severity,
+        f.id,
+        subject,
+        f.message
+    )?;
+    if matches!(f.outcome, Outcome::Fail | Outcome::Indeterminate) {
+        if let Some(fix) = &f.remediation {
+            writeln!(out, "{:>39}fix: {}", "", fix)?;
+        }
+        if style.verbose {
+            for (k, v) in &f.evidence {
+                writeln!(out, "{:>39}{}: {}", "", k, v)?;
+            }
+            if !f.reference.is_empty() {
+                writeln!(out, "{:>39}see: {}", "", f.reference)?;
+            }
+        }
+    }
+    Ok(())
+}

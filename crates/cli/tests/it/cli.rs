@@ -1,0 +1,66 @@
+//! Commands that need no DNS: rules, explain, usage errors.
+
+use crate::support::run_args;
+
+#[test]
+fn rules_lists_the_catalogue_and_json_is_parseable() {
+    let (code, out, _) = run_args(&["rules"]);
+    assert_eq!(code, 0);
+    assert!(out.lines().any(|l| l.starts_with("mx.target-cname")), "{out}");
+    let (code, out, _) = run_args(&["rules", "--format", "json"]);
+    assert_eq!(code, 0);
+    let rules: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(rules.as_array().unwrap().iter().any(|r| r["id"] == "mx.null-mx-mixed"));
+}
+
+#[test]
+fn explain_prints_rationale_references_and_remediation() {
+    let (code, out, _) = run_args(&["explain", "mx.null-mx-mixed"]);
+    assert_eq!(code, 0);
+    for want in ["RFC 7505 §3", "Why it matters", "Remediation"] {
+        assert!(out.contains(want), "missing {want:?} in {out}");
+    }
+}
+
+#[test]
+fn explain_unknown_rule_is_a_usage_error_with_hint() {
+    let (code, _, err) = run_args(&["explain", "mx.nope"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unknown rule \"mx.nope\"") && err.contains("mx.present"),
+        "{err}"
+    );
+}
+
+#[test]
+fn scan_without_domains_is_a_usage_error() {
+    let (code, _, err) = run_args(&["scan"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("nothing to scan"), "{err}");
+}
+
+#[test]
+fn bad_flag_values_name_the_flag() {
+    let (code, _, err) = run_args(&["scan", "example.com", "--fail-on", "severe"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--fail-on \"severe\""), "{err}");
+    let (code, _, err) = run_args(&["scan", "example.com", "--resolver", "dns.example"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--resolver \"dns.example\""), "{err}");
+    let (code, _, err) = run_args(&["scan", "example.com", "--input", "/nonexistent/list.txt"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--input /nonexistent/list.txt: cannot open"), "{err}");
+}
+
+#[test]
+fn judge_reports_unreadable_and_malformed_evidence() {
+    let (code, _, err) = run_args(&["judge", "/nonexistent/evidence.jsonl"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/evidence.jsonl: cannot read"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"schema\":1}\nnot json\n").unwrap();
+    let (code, _, err) = run_args(&["judge", bad.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.jsonl:1: not an Observation"), "{err}");
+}

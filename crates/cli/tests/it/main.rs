@@ -1,0 +1,6 @@
+//! Integration tests of the `mailwarden` binary: one test binary, split by
+//! subject. Tests run the real binary; DNS comes from zone files under
+//! `examples/` and `testdata/`, or from in-process servers on loopback.
+
+mod cli;
+mod support;

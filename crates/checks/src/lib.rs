@@ -8,6 +8,7 @@
 pub mod collect;
 pub mod mx;
 pub mod net;
+pub mod spf;
 #[cfg(test)]
 mod testutil;
 

@@ -1,0 +1,284 @@
+//! hickory lookups and errors → `mailwarden_model::Answer`.
+
+use hickory_resolver::lookup::Lookup;
+use hickory_resolver::net::{DnsError, NetError, NoRecords};
+use hickory_resolver::proto::dnssec::Proof as HickoryProof;
+use hickory_resolver::proto::op::{DnsResponse, ResponseCode};
+use hickory_resolver::proto::rr::{Name, RData as HRData, Record, RecordType};
+use mailwarden_model::dns::escape_presentation;
+use mailwarden_model::name::normalise;
+use mailwarden_model::{Answer, Proof, RData, Status};
+
+/// Longest CNAME chain we follow inside one answer (hickory stops at 8).
+const MAX_CHAIN: usize = 16;
+
+/// Whether the answer was validated locally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Validated,
+    NotValidated,
+}
+
+/// Map a finished lookup. DNSSEC-bogus results are the caller's business
+/// (see `LiveSource::confirm_bogus`); here they map to `Status::Bogus`.
+pub(crate) fn answer(result: Result<Lookup, NetError>, qname: &Name, rtype: RecordType, mode: Mode) -> Answer {
+    match result {
+        Ok(lookup) => positive(&lookup, qname, rtype, mode),
+        Err(NetError::Dns(DnsError::NoRecordsFound(no))) => negative(&no, mode),
+        Err(NetError::Dns(DnsError::Nsec { response, proof, .. })) => unproven_negative(&response, proof),
+        Err(err) => Answer::empty(failure_status(&err), Proof::Indeterminate),
+    }
+}
+
+/// True when hickory judged the answer bogus.
+pub(crate) fn is_bogus(result: &Result<Lookup, NetError>) -> bool {
+    match result {
+        Err(NetError::Dns(DnsError::DnssecBogus)) => true,
+        Err(NetError::Dns(DnsError::Nsec { proof, .. })) => *proof == HickoryProof::Bogus,
+        Ok(lookup) => lookup.answers().iter().any(|r| r.proof == HickoryProof::Bogus),
+        Err(_) => false,
+    }
+}
+
+/// The status of a failed lookup, or `None` when the DNS gave a definite
+/// answer (records, NODATA or NXDOMAIN).
+pub(crate) fn transport_failure(result: &Result<Lookup, NetError>) -> Option<Status> {
+    match result {
+        Ok(_) => None,
+        Err(NetError::Dns(DnsError::NoRecordsFound(no))) => {
+            let status = rcode_status(no.response_code);
+            (!status.is_negative()).then_some(status)
+        }
+        Err(err) => Some(failure_status(err)),
+    }
+}
+
+fn failure_status(err: &NetError) -> Status {
+    match err {
+        NetError::Timeout => Status::Timeout,
+        NetError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => Status::Timeout,
+        NetError::Dns(DnsError::ResponseCode(code)) => rcode_status(*code),
+        NetError::Dns(DnsError::DnssecBogus) => {
+            Status::Bogus("the answer does not validate from the trust anchor".into())
+        }
+        other => Status::Error(other.to_string()),
+    }
+}
+
+fn rcode_status(code: ResponseCode) -> Status {
+    match code {
+        ResponseCode::ServFail => Status::ServFail,
+        ResponseCode::Refused => Status::Refused,
+        ResponseCode::NXDomain => Status::NxDomain,
+        ResponseCode::NoError => Status::NoData,
+        other => Status::Error(format!("the server answered {other}")),
+    }
+}
+
+fn positive(lookup: &Lookup, qname: &Name, rtype: RecordType, mode: Mode) -> Answer {
+    let answers = lookup.answers();
+    let (chain, chain_records) = follow_cnames(answers, qname, rtype);
+    let owner = chain_records.last().map_or(qname, |r| cname_target(r).unwrap_or(qname));
+    let matching: Vec<&Record> =
+        answers.iter().filter(|r| r.record_type() == rtype && &r.name == owner).collect();
+
+    let proof = match mode {
+        Mode::NotValidated => Proof::NotValidated,
+        Mode::Validated => combine(matching.iter().chain(&chain_records).map(|r| r.proof)),
+    };
+    let mut out = Answer::with_records(matching.iter().map(|r| rdata(&r.data)).collect(), proof);
+    if out.status == Status::Records
+        && proof == Proof::Bogus
+    {
+        out = Answer::empty(Status::Bogus("a record in the answer does not validate".into()), Proof::Bogus);
+    }
+    out.cname_chain = chain;
+    out.ttl = matching.iter().chain(&chain_records).map(|r| r.ttl).min();
+    out.upstream_ad = lookup.message().metadata.authentic_data;
+    out
+}
+
+/// The CNAMEs leading from `qname`, as normalised targets, and their records.
+fn follow_cnames<'a>(answers: &'a [Record], qname: &Name, rtype: RecordType) -> (Vec<String>, Vec<&'a Record>) {
+    let mut targets = Vec::new();
+    let mut records = Vec::new();
+    if rtype == RecordType::CNAME {
+        return (targets, records);
+    }
+    let mut current = qname;
+    while records.len() < MAX_CHAIN {
+        let Some(record) = answers.iter().find(|r| r.record_type() == RecordType::CNAME && &r.name == current)
+        else {
+            break;
+        };
+        let Some(target) = cname_target(record) else { break };
+        targets.push(norm(target));
+        records.push(record);
+        current = target;
+    }
+    (targets, records)
+}
+
+fn cname_target(record: &Record) -> Option<&Name> {
+    match &record.data {
+        HRData::CNAME(cname) => Some(&cname.0),
+        _ => None,
+    }
+}
+
+/// NXDOMAIN or NODATA, with the proof of the denial.
+fn negative(no: &NoRecords, mode: Mode) -> Answer {
+    let status = rcode_status(no.response_code);
+    if !status.is_negative() {
+        return Answer::empty(status, Proof::Indeterminate);
+    }
+    if no.soa.is_none() && no.ns.is_some() {
+        // A referral: the server is not recursive and not authoritative for
+        // the name. That says nothing about whether the record exists.
+        let why = "the server sent a referral instead of an answer (is it a recursive resolver?)";
+        return Answer::empty(Status::Error(why.into()), Proof::Indeterminate);
+    }
+    let proof = match mode {
+        Mode::NotValidated => Proof::NotValidated,
+        Mode::Validated => denial_proof(no),
+    };
+    let mut out = Answer::empty(status, proof);
+    out.ttl = no.soa.as_ref().map(|soa| negative_ttl(soa.ttl, soa.data.minimum));
+    out
+}
+
+/// A negative answer whose NSEC proof hickory could not complete (but did
+/// not find bogus): keep the denial, marked with that proof.
+fn unproven_negative(response: &DnsResponse, proof: HickoryProof) -> Answer {
+    let status = rcode_status(response.response_code);
+    if !status.is_negative() {
+        return Answer::empty(status, Proof::Indeterminate);
+    }
+    let mut out = Answer::empty(status, proof_of(proof));
+    out.ttl = response.authorities.iter().find_map(|r| match &r.data {
+        HRData::SOA(soa) => Some(negative_ttl(r.ttl, soa.minimum)),
+        _ => None,
+    });
+    out
+}
+
+/// RFC 2308 §5: "the TTL of this record is set from the minimum of the
+/// MINIMUM field of the SOA record and the TTL of the SOA itself".
+fn negative_ttl(soa_ttl: u32, soa_minimum: u32) -> u32 {
+    soa_ttl.min(soa_minimum)
+}
+
+/// The proof of a denial: the SOA and NSEC/NSEC3 records that carry it.
+fn denial_proof(no: &NoRecords) -> Proof {
+    let from_authorities = no.authorities.iter().flat_map(|a| a.iter()).filter(|r| {
+        matches!(r.record_type(), RecordType::SOA | RecordType::NSEC | RecordType::NSEC3)
+    });
+    let proofs: Vec<Proof> = from_authorities.map(|r| proof_of(r.proof)).collect();
+    if proofs.is_empty() {
+        return no.soa.as_ref().map_or(Proof::Indeterminate, |soa| proof_of(soa.proof));
+    }
+    combine_proofs(proofs)
+}
+
+fn combine(proofs: impl Iterator<Item = HickoryProof>) -> Proof {
+    combine_proofs(proofs.map(proof_of))
+}
+
+/// The weakest proof wins: Secure only if every record is secure; no
+/// records at all prove nothing.
+fn combine_proofs(proofs: impl IntoIterator<Item = Proof>) -> Proof {
+    proofs.into_iter().max_by_key(|p| weakness(*p)).unwrap_or(Proof::Indeterminate)
+}
+
+/// How little a proof says: one bogus record makes the whole answer bogus,
+/// one unvalidated record makes it indeterminate, one insecure record
+/// makes it insecure.
+fn weakness(proof: Proof) -> u8 {
+    match proof {
+        Proof::Secure => 0,
+        Proof::Insecure => 1,
+        Proof::Indeterminate => 2,
+        Proof::Bogus => 3,
+        Proof::NotValidated => 4,
+    }
+}
+
+fn proof_of(proof: HickoryProof) -> Proof {
+    match proof {
+        HickoryProof::Secure => Proof::Secure,
+        HickoryProof::Insecure => Proof::Insecure,
+        HickoryProof::Bogus => Proof::Bogus,
+        _ => Proof::Indeterminate,
+    }
+}
+
+fn norm(name: &Name) -> String {
+    normalise(&name.to_ascii())
+}
+
+/// hickory record data → model record data.
+pub(crate) fn rdata(data: &HRData) -> RData {
+    match data {
+        HRData::A(a) => RData::A { address: a.0 },
+        HRData::AAAA(aaaa) => RData::Aaaa { address: aaaa.0 },
+        HRData::CNAME(cname) => RData::Cname { target: norm(&cname.0) },
+        HRData::MX(mx) => RData::Mx { preference: mx.preference, exchange: norm(&mx.exchange) },
+        HRData::NS(ns) => RData::Ns { target: norm(&ns.0) },
+        HRData::PTR(ptr) => RData::Ptr { target: norm(&ptr.0) },
+        HRData::SOA(soa) => RData::Soa {
+            mname: norm(&soa.mname),
+            rname: norm(&soa.rname),
+            serial: soa.serial,
+            minimum: soa.minimum,
+        },
+        HRData::TXT(txt) => RData::Txt { strings: txt.txt_data.iter().map(|s| escape_presentation(s)).collect() },
+        HRData::Unknown { code, rdata } if u16::from(*code) == SPF_TYPE => {
+            RData::Spf { strings: character_strings(&rdata.anything) }
+        }
+        other => RData::Other { rtype: u16::from(other.record_type()), text: other.to_string() },
+    }
+}
+
+/// The obsolete SPF RR type (RFC 7208 §3.1), unknown to hickory.
+pub(crate) const SPF_TYPE: u16 = 99;
+
+/// Split RFC 1035 §3.3 <character-string>s (a length octet, then that many
+/// octets) and write each in presentation form. A truncated last string is
+/// kept as far as it goes.
+fn character_strings(mut bytes: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Some((&len, rest)) = bytes.split_first() {
+        let take = usize::from(len).min(rest.len());
+        out.push(escape_presentation(&rest[..take]));
+        bytes = &rest[take..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spf_rdata_keeps_character_strings_apart() {
+        assert_eq!(character_strings(b"\x06v=spf1\x05 -all"), vec!["v=spf1", " -all"]);
+        assert_eq!(character_strings(b"\x02a\""), vec!["a\\\""]);
+        assert_eq!(character_strings(b"\x05ab"), vec!["ab"]);
+    }
+
+    #[test]
+    fn the_weakest_proof_wins() {
+        assert_eq!(combine_proofs([Proof::Secure, Proof::Secure]), Proof::Secure);
+        assert_eq!(combine_proofs([Proof::Secure, Proof::Insecure]), Proof::Insecure);
+        assert_eq!(combine_proofs([Proof::Insecure, Proof::Bogus]), Proof::Bogus);
+        assert_eq!(combine_proofs([Proof::Bogus, Proof::Indeterminate]), Proof::Bogus);
+        assert_eq!(combine_proofs([Proof::Secure, Proof::Indeterminate]), Proof::Indeterminate);
+        assert_eq!(combine_proofs([]), Proof::Indeterminate);
+    }
+
+    #[test]
+    fn negative_ttl_is_the_smaller_of_soa_ttl_and_minimum() {
+        assert_eq!(negative_ttl(3600, 300), 300);
+        assert_eq!(negative_ttl(60, 300), 60);
+    }
+}

@@ -102,15 +102,30 @@ pub enum LiveError {
     #[error("trust anchor file {}: {source}", path.display())]
     ReadAnchor { path: PathBuf, source: std::io::Error },
     #[error("{input}: line {line}: {message}")]
-    AnchorSyntax { input: String, line: usize, message: String },
+    AnchorSyntax {
+        input: String,
+        line: usize,
+        message: String,
+    },
     #[error("{input}: no DNSKEY or DS records")]
     EmptyAnchor { input: String },
     #[error(
         "{input}: line {line}: the DS for {owner} (key tag {key_tag}) matches none of the {served} DNSKEY records served for {owner}"
     )]
-    DsMatchesNothing { input: String, line: usize, owner: String, key_tag: u16, served: usize },
+    DsMatchesNothing {
+        input: String,
+        line: usize,
+        owner: String,
+        key_tag: u16,
+        served: usize,
+    },
     #[error("{input}: line {line}: cannot check the DS for {owner}: fetching its DNSKEY records failed: {reason}")]
-    DnskeyFetch { input: String, line: usize, owner: String, reason: String },
+    DnskeyFetch {
+        input: String,
+        line: usize,
+        owner: String,
+        reason: String,
+    },
     #[error("reading the system resolver configuration (/etc/resolv.conf): {0}")]
     SystemConfig(String),
     #[error("the system resolver configuration (/etc/resolv.conf) lists no name servers")]
@@ -163,16 +178,21 @@ impl LiveSource {
                 Some(TrustAnchors::default()),
             )?)),
             TrustAnchor::File(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| LiveError::ReadAnchor { path: path.clone(), source })?;
+                let text = std::fs::read_to_string(path).map_err(|source| LiveError::ReadAnchor {
+                    path: path.clone(),
+                    source,
+                })?;
                 let input = format!("trust anchor file {}", path.display());
                 Some(Validator::from_text(&text, input, config, options)?)
             }
-            TrustAnchor::Text(text) => {
-                Some(Validator::from_text(text, "trust anchor text".into(), config, options)?)
-            }
+            TrustAnchor::Text(text) => Some(Validator::from_text(text, "trust anchor text".into(), config, options)?),
         };
-        Ok(Self { plain, validator, resolvers, in_flight: Semaphore::new(MAX_IN_FLIGHT) })
+        Ok(Self {
+            plain,
+            validator,
+            resolvers,
+            in_flight: Semaphore::new(MAX_IN_FLIGHT),
+        })
     }
 
     /// Resolve DS trust anchors into keys now, so a DS that matches no key
@@ -197,7 +217,12 @@ impl LiveSource {
         };
         let rtype = RecordType::from(key.rtype.code());
         match &self.validator {
-            None => map::answer(self.plain.lookup(name.clone(), rtype).await, &name, rtype, Mode::NotValidated),
+            None => map::answer(
+                self.plain.lookup(name.clone(), rtype).await,
+                &name,
+                rtype,
+                Mode::NotValidated,
+            ),
             Some(validator) => self.validated(validator, &name, rtype).await,
         }
     }
@@ -237,7 +262,9 @@ impl LiveSource {
     /// the data really does not validate.
     async fn confirm_bogus(&self, name: &Name, rtype: RecordType) -> Answer {
         let questions = chain_questions(name, rtype);
-        let lookups = questions.iter().map(|(qname, qtype)| self.plain.lookup(qname.clone(), *qtype));
+        let lookups = questions
+            .iter()
+            .map(|(qname, qtype)| self.plain.lookup(qname.clone(), *qtype));
         let results = join_all(lookups).await;
         if let Some(status) = results.iter().find_map(map::transport_failure) {
             return Answer::empty(status, Proof::Indeterminate);
@@ -251,7 +278,10 @@ impl LiveSource {
         validator
             .resolver
             .get_or_try_init(|| async {
-                let pending = validator.pending.as_ref().expect("an unbuilt validator has pending anchors");
+                let pending = validator
+                    .pending
+                    .as_ref()
+                    .expect("an unbuilt validator has pending anchors");
                 self.resolve_ds_anchors(pending).await
             })
             .await
@@ -266,14 +296,19 @@ impl LiveSource {
         for entry in &pending.ds {
             let AnchorKey::Ds(ds) = &entry.key else { continue };
             let owner = display_name(&entry.owner);
-            let served = self.fetch_dnskeys(&entry.owner).await.map_err(|reason| LiveError::DnskeyFetch {
-                input: pending.input.clone(),
-                line: entry.line,
-                owner: owner.clone(),
-                reason,
-            })?;
-            let matching: Vec<&DNSKEY> =
-                served.iter().filter(|key| ds.covers(&entry.owner, key).unwrap_or(false)).collect();
+            let served = self
+                .fetch_dnskeys(&entry.owner)
+                .await
+                .map_err(|reason| LiveError::DnskeyFetch {
+                    input: pending.input.clone(),
+                    line: entry.line,
+                    owner: owner.clone(),
+                    reason,
+                })?;
+            let matching: Vec<&DNSKEY> = served
+                .iter()
+                .filter(|key| ds.covers(&entry.owner, key).unwrap_or(false))
+                .collect();
             if matching.is_empty() {
                 return Err(LiveError::DsMatchesNothing {
                     input: pending.input.clone(),
@@ -291,7 +326,11 @@ impl LiveSource {
     }
 
     async fn fetch_dnskeys(&self, owner: &Name) -> Result<Vec<DNSKEY>, String> {
-        let lookup = self.plain.lookup(owner.clone(), RecordType::DNSKEY).await.map_err(|e| e.to_string())?;
+        let lookup = self
+            .plain
+            .lookup(owner.clone(), RecordType::DNSKEY)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(lookup
             .answers()
             .iter()
@@ -330,7 +369,10 @@ impl fmt::Debug for LiveSource {
 
 impl Validator {
     fn ready(resolver: TokioResolver) -> Self {
-        Self { resolver: OnceCell::new_with(Some(resolver)), pending: None }
+        Self {
+            resolver: OnceCell::new_with(Some(resolver)),
+            pending: None,
+        }
     }
 
     fn from_text(text: &str, input: String, config: ResolverConfig, options: ResolverOpts) -> Result<Self, LiveError> {
@@ -350,8 +392,17 @@ impl Validator {
         if ds.is_empty() {
             return Ok(Self::ready(build_resolver(config, options, Some(anchors))?));
         }
-        let pending = PendingAnchors { input, anchors, ds, config, options };
-        Ok(Self { resolver: OnceCell::new(), pending: Some(pending) })
+        let pending = PendingAnchors {
+            input,
+            anchors,
+            ds,
+            config,
+            options,
+        };
+        Ok(Self {
+            resolver: OnceCell::new(),
+            pending: Some(pending),
+        })
     }
 }
 
@@ -410,8 +461,7 @@ fn build_resolver(
     options: ResolverOpts,
     anchors: Option<TrustAnchors>,
 ) -> Result<TokioResolver, LiveError> {
-    let mut builder =
-        TokioResolver::builder_with_config(config, TokioRuntimeProvider::default()).with_options(options);
+    let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default()).with_options(options);
     if let Some(anchors) = anchors {
         builder = builder.with_trust_anchor(Arc::new(anchors));
     }
@@ -433,7 +483,11 @@ fn chain_questions(name: &Name, rtype: RecordType) -> Vec<(Name, RecordType)> {
 }
 
 fn display_name(name: &Name) -> String {
-    if name.is_root() { ".".into() } else { mailwarden_model::name::normalise(&name.to_ascii()) }
+    if name.is_root() {
+        ".".into()
+    } else {
+        mailwarden_model::name::normalise(&name.to_ascii())
+    }
 }
 
 #[cfg(test)]
@@ -443,8 +497,10 @@ mod tests {
     #[test]
     fn chain_questions_cover_every_zone_cut_above_the_name() {
         let name = Name::from_ascii("www.example.test.").unwrap();
-        let asked: Vec<String> =
-            chain_questions(&name, RecordType::TXT).iter().map(|(n, t)| format!("{n} {t}")).collect();
+        let asked: Vec<String> = chain_questions(&name, RecordType::TXT)
+            .iter()
+            .map(|(n, t)| format!("{n} {t}"))
+            .collect();
         assert_eq!(
             asked,
             [

@@ -59,7 +59,9 @@ impl BrokenServer {
     ///
     /// If `rtype` is not a record type mnemonic.
     pub async fn dropping(upstream: SocketAddr, rtype: &str) -> Self {
-        let drop = rtype.parse().unwrap_or_else(|e| panic!("bad record type {rtype:?}: {e}"));
+        let drop = rtype
+            .parse()
+            .unwrap_or_else(|e| panic!("bad record type {rtype:?}: {e}"));
         Self::start(Behaviour::Dropping { upstream, drop }).await
     }
 
@@ -71,7 +73,10 @@ impl BrokenServer {
     async fn start(behaviour: Behaviour) -> Self {
         let (udp, tcp) = bind_loopback_pair().await;
         let addr = udp.local_addr().expect("local addr");
-        let tasks = [tokio::spawn(serve_udp(Arc::new(udp), behaviour)), tokio::spawn(serve_tcp(tcp, behaviour))];
+        let tasks = [
+            tokio::spawn(serve_udp(Arc::new(udp), behaviour)),
+            tokio::spawn(serve_tcp(tcp, behaviour)),
+        ];
         Self { addr, tasks }
     }
 }

@@ -22,11 +22,7 @@ pub(crate) struct DsAwareCatalog {
 
 #[async_trait::async_trait]
 impl RequestHandler for DsAwareCatalog {
-    async fn handle_request<R: ResponseHandler, T: Time>(
-        &self,
-        request: &Request,
-        response_handle: R,
-    ) -> ResponseInfo {
+    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, response_handle: R) -> ResponseInfo {
         if let Ok(info) = request.request_info()
             && info.query.query_type() == RecordType::DS
             && let Some(parent) = self.without_child.get(info.query.name())

@@ -102,8 +102,11 @@ impl TestDnsBuilder {
         if !self.zones.iter().any(|(name, _)| name.is_root()) {
             self.zones.push((Name::root(), ZoneKind::Signed));
         }
-        let keys: HashMap<Name, ZoneKey> =
-            self.zones.iter().map(|(name, _)| (name.clone(), ZoneKey::generate())).collect();
+        let keys: HashMap<Name, ZoneKey> = self
+            .zones
+            .iter()
+            .map(|(name, _)| (name.clone(), ZoneKey::generate()))
+            .collect();
 
         let mut handlers: Vec<(LowerName, Arc<dyn ZoneHandler>)> = Vec::new();
         for (origin, kind) in &self.zones {
@@ -115,7 +118,12 @@ impl TestDnsBuilder {
         let trust_anchor = root_key.dnskey_line(&Name::root());
         let root_ds = root_key.ds_line(&Name::root());
         let server = serve(catalog_for(&handlers)).await;
-        TestDns { trust_anchor, root_ds, addr: server.addr, _server: server.server }
+        TestDns {
+            trust_anchor,
+            root_ds,
+            addr: server.addr,
+            _server: server.server,
+        }
     }
 
     fn build_zone(&self, origin: &Name, kind: ZoneKind, keys: &HashMap<Name, ZoneKey>) -> InMemoryZoneHandler {
@@ -182,7 +190,11 @@ impl TestDnsBuilder {
                 ZoneKind::Unsigned => None,
             };
             if let Some(ds) = ds {
-                out.push(Record::from_rdata(child.clone(), TTL, RData::DNSSEC(DNSSECRData::DS(ds))));
+                out.push(Record::from_rdata(
+                    child.clone(),
+                    TTL,
+                    RData::DNSSEC(DNSSECRData::DS(ds)),
+                ));
             }
         }
         out
@@ -232,7 +244,10 @@ impl ZoneKey {
         let pkcs8 = Ed25519SigningKey::generate_pkcs8().expect("generate Ed25519 key");
         let key = Ed25519SigningKey::from_pkcs8(&pkcs8).expect("load Ed25519 key");
         let public = key.to_public_key().expect("public key");
-        Self { pkcs8: pkcs8.secret_pkcs8_der().to_vec(), public }
+        Self {
+            pkcs8: pkcs8.secret_pkcs8_der().to_vec(),
+            public,
+        }
     }
 
     fn signing_key(&self) -> Ed25519SigningKey {
@@ -269,11 +284,17 @@ fn fqdn(name: &str) -> Name {
 }
 
 fn ns_name(origin: &Name) -> Name {
-    Name::from_ascii("ns").expect("label").append_domain(origin).expect("ns name")
+    Name::from_ascii("ns")
+        .expect("label")
+        .append_domain(origin)
+        .expect("ns name")
 }
 
 fn apex_records(origin: &Name) -> [Record; 2] {
-    let hostmaster = Name::from_ascii("hostmaster").expect("label").append_domain(origin).expect("rname");
+    let hostmaster = Name::from_ascii("hostmaster")
+        .expect("label")
+        .append_domain(origin)
+        .expect("rname");
     let soa = SOA::new(ns_name(origin), hostmaster, 1, 3600, 600, 86_400, TTL);
     [
         Record::from_rdata(origin.clone(), TTL, RData::SOA(soa)),
@@ -292,7 +313,9 @@ fn parse_record(owner: &Name, origin: &Name, rdata: &str) -> Vec<Record> {
     let (_, sets) = Parser::new(line.as_str(), None, Some(origin.clone()))
         .parse()
         .unwrap_or_else(|e| panic!("test record {owner} {rdata:?} does not parse: {e}"));
-    sets.into_values().flat_map(|set| set.records_without_rrsigs().cloned().collect::<Vec<_>>()).collect()
+    sets.into_values()
+        .flat_map(|set| set.records_without_rrsigs().cloned().collect::<Vec<_>>())
+        .collect()
 }
 
 /// Re-sign every RRset with signatures that expired a week ago.
@@ -302,7 +325,11 @@ fn expire_signatures(zone: &mut InMemoryZoneHandler, signer: &DnssecSigner) {
         let rrset = Arc::make_mut(rrset);
         rrset.clear_rrsigs();
         let rrsig = RRSIG::from_rrset(rrset, DNSClass::IN, inception, signer).expect("sign rrset");
-        let record = Record::from_rdata(rrset.name().clone(), rrset.ttl(), RData::DNSSEC(DNSSECRData::RRSIG(rrsig)));
+        let record = Record::from_rdata(
+            rrset.name().clone(),
+            rrset.ttl(),
+            RData::DNSSEC(DNSSECRData::RRSIG(rrsig)),
+        );
         rrset.insert_rrsig(record);
     }
 }
@@ -322,7 +349,10 @@ fn catalog_for(handlers: &[(LowerName, Arc<dyn ZoneHandler>)]) -> DsAwareCatalog
         .filter(|(name, _)| !name.is_root())
         .map(|(name, _)| (name.clone(), catalog_without(Some(name))))
         .collect();
-    DsAwareCatalog { all: catalog_without(None), without_child }
+    DsAwareCatalog {
+        all: catalog_without(None),
+        without_child,
+    }
 }
 
 struct Serving {
@@ -342,7 +372,9 @@ async fn serve(catalog: DsAwareCatalog) -> Serving {
 /// A UDP socket and a TCP listener on the same OS-assigned loopback port.
 pub(crate) async fn bind_loopback_pair() -> (UdpSocket, TcpListener) {
     for _ in 0..50 {
-        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind UDP on loopback");
+        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("bind UDP on loopback");
         let addr = udp.local_addr().expect("local addr");
         if let Ok(tcp) = TcpListener::bind(addr).await {
             return (udp, tcp);

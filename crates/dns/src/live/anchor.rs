@@ -30,12 +30,19 @@ pub(crate) enum AnchorKey {
 /// order for TTL and class, with `;` comments, parentheses across lines,
 /// a blank owner meaning "the previous owner", `@`, `$ORIGIN` and `$TTL`.
 pub(crate) fn parse(text: &str, source: &str) -> Result<Vec<Entry>, LiveError> {
-    let mut parser = AnchorParser { source, origin: Name::root(), last_owner: None, entries: Vec::new() };
+    let mut parser = AnchorParser {
+        source,
+        origin: Name::root(),
+        last_owner: None,
+        entries: Vec::new(),
+    };
     for logical in logical_lines(text).map_err(|(line, message)| syntax(source, line, message))? {
         parser.line(logical)?;
     }
     if parser.entries.is_empty() {
-        return Err(LiveError::EmptyAnchor { input: source.to_string() });
+        return Err(LiveError::EmptyAnchor {
+            input: source.to_string(),
+        });
     }
     Ok(parser.entries)
 }
@@ -60,7 +67,11 @@ fn logical_lines(text: &str) -> Result<Vec<LogicalLine>, (usize, String)> {
                 continue;
             }
             let owner_omitted = content.starts_with([' ', '\t']);
-            current = Some(LogicalLine { line, owner_omitted, tokens: Vec::new() });
+            current = Some(LogicalLine {
+                line,
+                owner_omitted,
+                tokens: Vec::new(),
+            });
         }
         let record = current.as_mut().expect("a record is open");
         for token in content.replace('(', " ( ").replace(')', " ) ").split_whitespace() {
@@ -89,17 +100,24 @@ struct AnchorParser<'a> {
 
 impl AnchorParser<'_> {
     fn line(&mut self, logical: LogicalLine) -> Result<(), LiveError> {
-        let LogicalLine { line, owner_omitted, tokens } = logical;
+        let LogicalLine {
+            line,
+            owner_omitted,
+            tokens,
+        } = logical;
         let err = |message: String| syntax(self.source, line, message);
         let mut tokens = tokens.into_iter().peekable();
         if tokens.peek().is_some_and(|t| t.starts_with('$')) {
             return self.directive(line, tokens.collect());
         }
         let owner = if owner_omitted {
-            self.last_owner.clone().ok_or_else(|| err("a record without an owner name".into()))?
+            self.last_owner
+                .clone()
+                .ok_or_else(|| err("a record without an owner name".into()))?
         } else {
             let token = tokens.next().unwrap_or_default();
-            self.name(&token).map_err(|e| err(format!("bad owner name {token:?}: {e}")))?
+            self.name(&token)
+                .map_err(|e| err(format!("bad owner name {token:?}: {e}")))?
         };
         self.last_owner = Some(owner.clone());
 
@@ -128,8 +146,7 @@ impl AnchorParser<'_> {
         match (tokens[0].to_ascii_uppercase().as_str(), tokens.get(1)) {
             ("$TTL", Some(_)) => Ok(()),
             ("$ORIGIN", Some(origin)) => {
-                let mut name =
-                    Name::from_ascii(origin).map_err(|e| err(format!("bad $ORIGIN {origin:?}: {e}")))?;
+                let mut name = Name::from_ascii(origin).map_err(|e| err(format!("bad $ORIGIN {origin:?}: {e}")))?;
                 name.set_fqdn(true);
                 self.origin = name;
                 Ok(())
@@ -165,7 +182,9 @@ fn parse_ds(rdata: &str) -> Result<DS, String> {
 /// generated"); its trust-anchor parser reads them, so hand it one line.
 fn parse_dnskey(rdata: &str) -> Result<DNSKEY, String> {
     let line = format!(". IN DNSKEY {rdata}\n");
-    let entries = trust_anchor::Parser::new(line.as_str()).parse().map_err(|e| e.to_string())?;
+    let entries = trust_anchor::Parser::new(line.as_str())
+        .parse()
+        .map_err(|e| e.to_string())?;
     entries
         .into_iter()
         .find_map(|entry| match entry {
@@ -183,7 +202,11 @@ fn is_ttl(token: &str) -> bool {
 }
 
 fn syntax(source: &str, line: usize, message: String) -> LiveError {
-    LiveError::AnchorSyntax { input: source.to_string(), line, message }
+    LiveError::AnchorSyntax {
+        input: source.to_string(),
+        line,
+        message,
+    }
 }
 
 #[cfg(test)]
@@ -202,7 +225,9 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert!(matches!(entries[0].key, AnchorKey::Dnskey(_)));
         assert_eq!(entries[0].line, 3);
-        let AnchorKey::Ds(ds) = &entries[1].key else { panic!("expected DS") };
+        let AnchorKey::Ds(ds) = &entries[1].key else {
+            panic!("expected DS")
+        };
         assert_eq!(ds.key_tag(), 20326);
         assert_eq!(entries[1].line, 4);
         assert!(entries[1].owner.is_root());
@@ -220,7 +245,10 @@ mod tests {
     #[test]
     fn errors_name_the_source_and_line() {
         let err = parse("; c\n\n. IN A 192.0.2.1\n", "trust anchor file /x").unwrap_err();
-        assert_eq!(err.to_string(), "trust anchor file /x: line 3: expected DNSKEY or DS, found \"A\"");
+        assert_eq!(
+            err.to_string(),
+            "trust anchor file /x: line 3: expected DNSKEY or DS, found \"A\""
+        );
         let err = parse(". IN DS 1 8 2 (\n AB\n", "t").unwrap_err();
         assert_eq!(err.to_string(), "t: line 1: '(' is never closed");
         let err = parse(". IN DNSKEY 257 3 8 !!!\n", "t").unwrap_err();

@@ -79,18 +79,21 @@ fn positive(lookup: &Lookup, qname: &Name, rtype: RecordType, mode: Mode) -> Ans
     let answers = lookup.answers();
     let (chain, chain_records) = follow_cnames(answers, qname, rtype);
     let owner = chain_records.last().map_or(qname, |r| cname_target(r).unwrap_or(qname));
-    let matching: Vec<&Record> =
-        answers.iter().filter(|r| r.record_type() == rtype && &r.name == owner).collect();
+    let matching: Vec<&Record> = answers
+        .iter()
+        .filter(|r| r.record_type() == rtype && &r.name == owner)
+        .collect();
 
     let proof = match mode {
         Mode::NotValidated => Proof::NotValidated,
         Mode::Validated => combine(matching.iter().chain(&chain_records).map(|r| r.proof)),
     };
     let mut out = Answer::with_records(matching.iter().map(|r| rdata(&r.data)).collect(), proof);
-    if out.status == Status::Records
-        && proof == Proof::Bogus
-    {
-        out = Answer::empty(Status::Bogus("a record in the answer does not validate".into()), Proof::Bogus);
+    if out.status == Status::Records && proof == Proof::Bogus {
+        out = Answer::empty(
+            Status::Bogus("a record in the answer does not validate".into()),
+            Proof::Bogus,
+        );
     }
     out.cname_chain = chain;
     out.ttl = matching.iter().chain(&chain_records).map(|r| r.ttl).min();
@@ -107,7 +110,9 @@ fn follow_cnames<'a>(answers: &'a [Record], qname: &Name, rtype: RecordType) -> 
     }
     let mut current = qname;
     while records.len() < MAX_CHAIN {
-        let Some(record) = answers.iter().find(|r| r.record_type() == RecordType::CNAME && &r.name == current)
+        let Some(record) = answers
+            .iter()
+            .find(|r| r.record_type() == RecordType::CNAME && &r.name == current)
         else {
             break;
         };
@@ -170,9 +175,11 @@ fn negative_ttl(soa_ttl: u32, soa_minimum: u32) -> u32 {
 
 /// The proof of a denial: the SOA and NSEC/NSEC3 records that carry it.
 fn denial_proof(no: &NoRecords) -> Proof {
-    let from_authorities = no.authorities.iter().flat_map(|a| a.iter()).filter(|r| {
-        matches!(r.record_type(), RecordType::SOA | RecordType::NSEC | RecordType::NSEC3)
-    });
+    let from_authorities = no
+        .authorities
+        .iter()
+        .flat_map(|a| a.iter())
+        .filter(|r| matches!(r.record_type(), RecordType::SOA | RecordType::NSEC | RecordType::NSEC3));
     let proofs: Vec<Proof> = from_authorities.map(|r| proof_of(r.proof)).collect();
     if proofs.is_empty() {
         return no.soa.as_ref().map_or(Proof::Indeterminate, |soa| proof_of(soa.proof));
@@ -187,7 +194,10 @@ fn combine(proofs: impl Iterator<Item = HickoryProof>) -> Proof {
 /// The weakest proof wins: Secure only if every record is secure; no
 /// records at all prove nothing.
 fn combine_proofs(proofs: impl IntoIterator<Item = Proof>) -> Proof {
-    proofs.into_iter().max_by_key(|p| weakness(*p)).unwrap_or(Proof::Indeterminate)
+    proofs
+        .into_iter()
+        .max_by_key(|p| weakness(*p))
+        .unwrap_or(Proof::Indeterminate)
 }
 
 /// How little a proof says: one bogus record makes the whole answer bogus,
@@ -222,7 +232,10 @@ pub(crate) fn rdata(data: &HRData) -> RData {
         HRData::A(a) => RData::A { address: a.0 },
         HRData::AAAA(aaaa) => RData::Aaaa { address: aaaa.0 },
         HRData::CNAME(cname) => RData::Cname { target: norm(&cname.0) },
-        HRData::MX(mx) => RData::Mx { preference: mx.preference, exchange: norm(&mx.exchange) },
+        HRData::MX(mx) => RData::Mx {
+            preference: mx.preference,
+            exchange: norm(&mx.exchange),
+        },
         HRData::NS(ns) => RData::Ns { target: norm(&ns.0) },
         HRData::PTR(ptr) => RData::Ptr { target: norm(&ptr.0) },
         HRData::SOA(soa) => RData::Soa {
@@ -231,11 +244,16 @@ pub(crate) fn rdata(data: &HRData) -> RData {
             serial: soa.serial,
             minimum: soa.minimum,
         },
-        HRData::TXT(txt) => RData::Txt { strings: txt.txt_data.iter().map(|s| escape_presentation(s)).collect() },
-        HRData::Unknown { code, rdata } if u16::from(*code) == SPF_TYPE => {
-            RData::Spf { strings: character_strings(&rdata.anything) }
-        }
-        other => RData::Other { rtype: u16::from(other.record_type()), text: other.to_string() },
+        HRData::TXT(txt) => RData::Txt {
+            strings: txt.txt_data.iter().map(|s| escape_presentation(s)).collect(),
+        },
+        HRData::Unknown { code, rdata } if u16::from(*code) == SPF_TYPE => RData::Spf {
+            strings: character_strings(&rdata.anything),
+        },
+        other => RData::Other {
+            rtype: u16::from(other.record_type()),
+            text: other.to_string(),
+        },
     }
 }
 
@@ -272,7 +290,10 @@ mod tests {
         assert_eq!(combine_proofs([Proof::Secure, Proof::Insecure]), Proof::Insecure);
         assert_eq!(combine_proofs([Proof::Insecure, Proof::Bogus]), Proof::Bogus);
         assert_eq!(combine_proofs([Proof::Bogus, Proof::Indeterminate]), Proof::Bogus);
-        assert_eq!(combine_proofs([Proof::Secure, Proof::Indeterminate]), Proof::Indeterminate);
+        assert_eq!(
+            combine_proofs([Proof::Secure, Proof::Indeterminate]),
+            Proof::Indeterminate
+        );
         assert_eq!(combine_proofs([]), Proof::Indeterminate);
     }
 

@@ -522,9 +522,7 @@ impl<'p, 'v, 'a> Eval<'p, 'v, 'a> {
     /// which the mechanisms treat as no match (RFC 7208 §4.8 leaves this
     /// open; the test suite accepts it).
     fn expand_target(&self, spec: &MacroString, domain: &str) -> Option<String> {
-        let expanded = spec.expand(|letter| self.macro_value(letter, domain));
-        let name = truncate_name(expanded.strip_suffix('.').unwrap_or(&expanded));
-        is_queryable(name).then(|| name.to_string())
+        target_name(&spec.expand(|letter| self.macro_value(letter, domain)))
     }
 
     /// RFC 7208 §6.2: "If there are any DNS processing errors (any RCODE
@@ -656,6 +654,13 @@ fn dotted_ip(ip: IpAddr) -> String {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => nibbles(v6).join(".").to_ascii_uppercase(),
     }
+}
+
+/// An expanded domain-spec as a name to query: trailing dot dropped,
+/// truncated (§7.3), `None` if a label is empty or too long.
+pub(crate) fn target_name(expanded: &str) -> Option<String> {
+    let name = truncate_name(expanded.strip_suffix('.').unwrap_or(expanded));
+    is_queryable(name).then(|| name.to_string())
 }
 
 /// RFC 7208 §7.3: "if the expanded domain name exceeds 253 characters ...

@@ -6,8 +6,12 @@
 //!   processing limits over the whole include/redirect tree, weak `all`,
 //!   and the inventory of every network it authorises.
 
+mod audit;
 mod check_host;
+#[cfg(test)]
+mod tests;
 
+pub use audit::judge;
 pub use check_host::{
     CheckHost, MAX_DNS_TERMS, MAX_NAMES, MAX_VOID_LOOKUPS, Params, SpfResult, check_host, check_host_with,
     check_mail_from,

@@ -184,7 +184,7 @@ pub(super) fn generic_octets(tokens: &[Token]) -> Result<Vec<u8>, String> {
 }
 
 fn decode_hex(hex: &[u8]) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);

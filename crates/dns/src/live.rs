@@ -21,15 +21,15 @@
 //! Every lookup ends in an [`Answer`]: records with their combined DNSSEC
 //! proof, a negative answer with the proof of the denial, or a failure
 //! status. A DNSSEC failure is reported as bogus only once transport
-//! trouble has been ruled out (see [`LiveSource::confirm_bogus`]).
+//! trouble has been ruled out (see `LiveSource::confirm_bogus`).
 
 mod anchor;
 mod map;
+mod stack;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::{BoxFuture, join_all};
@@ -45,16 +45,18 @@ use tokio::sync::{OnceCell, Semaphore};
 use crate::DnsSource;
 use anchor::{AnchorKey, Entry};
 use map::Mode;
+use stack::ValidatingResolver;
 
-/// Answers hickory keeps. Our outer `SharedCache` holds final answers;
-/// this one mostly saves repeated DNSKEY fetches of the non-validating
-/// resolver and negative answers.
+/// Answers each hickory response cache keeps (least recently used go
+/// first). The outer `SharedCache` already holds final answers, so this
+/// matters little; the validator's DNSKEY/DS/NS fetches have their own
+/// cache (see `stack`).
 const HICKORY_CACHE_SIZE: u64 = 8192;
 
 /// Lookups in flight at once. Each UDP query opens its own socket and a
-/// validated lookup may add DNSKEY/DS sub-queries, so this bounds sockets
-/// and memory; at loopback round-trip times it still allows well over
-/// 10^4 queries per second.
+/// validated lookup may add DNSKEY/DS sub-queries, so this bounds sockets,
+/// memory and bursts that overflow a server's receive buffer; at
+/// loopback round-trip times it still allows well over 10^4 queries/s.
 const MAX_IN_FLIGHT: usize = 512;
 
 /// Where DNSSEC validation starts.
@@ -148,7 +150,7 @@ pub struct LiveSource {
 
 /// The validating resolver, built once its trust anchors are known.
 struct Validator {
-    resolver: OnceCell<TokioResolver>,
+    resolver: OnceCell<ValidatingResolver>,
     /// DS anchors whose keys must be fetched before `resolver` can be built.
     pending: Option<PendingAnchors>,
 }
@@ -169,13 +171,13 @@ impl LiveSource {
     pub fn new(cfg: LiveConfig) -> Result<Self, LiveError> {
         let (config, resolvers) = resolver_config(&cfg.resolvers)?;
         let options = resolver_options(&cfg);
-        let plain = build_resolver(config.clone(), options.clone(), None)?;
+        let plain = plain_resolver(config.clone(), options.clone())?;
         let validator = match &cfg.trust_anchor {
             TrustAnchor::Disabled => None,
-            TrustAnchor::IanaRoot => Some(Validator::ready(build_resolver(
-                config,
-                options,
-                Some(TrustAnchors::default()),
+            TrustAnchor::IanaRoot => Some(Validator::ready(ValidatingResolver::new(
+                &config,
+                &options,
+                TrustAnchors::default(),
             )?)),
             TrustAnchor::File(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| LiveError::ReadAnchor {
@@ -274,7 +276,7 @@ impl LiveSource {
         Answer::empty(Status::Bogus(why.into()), Proof::Bogus)
     }
 
-    async fn validating_resolver<'a>(&self, validator: &'a Validator) -> Result<&'a TokioResolver, LiveError> {
+    async fn validating_resolver<'a>(&self, validator: &'a Validator) -> Result<&'a ValidatingResolver, LiveError> {
         validator
             .resolver
             .get_or_try_init(|| async {
@@ -291,7 +293,7 @@ impl LiveSource {
     /// RRset without validation and trust the keys a DS digest matches
     /// (RFC 4034 §5: "The DS RR refers to a DNSKEY RR by storing the key
     /// tag, algorithm number, and a digest of the DNSKEY RR").
-    async fn resolve_ds_anchors(&self, pending: &PendingAnchors) -> Result<TokioResolver, LiveError> {
+    async fn resolve_ds_anchors(&self, pending: &PendingAnchors) -> Result<ValidatingResolver, LiveError> {
         let mut anchors = pending.anchors.clone();
         for entry in &pending.ds {
             let AnchorKey::Ds(ds) = &entry.key else { continue };
@@ -322,7 +324,7 @@ impl LiveSource {
                 anchors.insert_with_name(key.public_key(), LowerName::new(&entry.owner));
             }
         }
-        build_resolver(pending.config.clone(), pending.options.clone(), Some(anchors))
+        ValidatingResolver::new(&pending.config, &pending.options, anchors)
     }
 
     async fn fetch_dnskeys(&self, owner: &Name) -> Result<Vec<DNSKEY>, String> {
@@ -368,7 +370,7 @@ impl fmt::Debug for LiveSource {
 }
 
 impl Validator {
-    fn ready(resolver: TokioResolver) -> Self {
+    fn ready(resolver: ValidatingResolver) -> Self {
         Self {
             resolver: OnceCell::new_with(Some(resolver)),
             pending: None,
@@ -390,7 +392,7 @@ impl Validator {
             }
         }
         if ds.is_empty() {
-            return Ok(Self::ready(build_resolver(config, options, Some(anchors))?));
+            return Ok(Self::ready(ValidatingResolver::new(&config, &options, anchors)?));
         }
         let pending = PendingAnchors {
             input,
@@ -456,16 +458,12 @@ fn resolver_options(cfg: &LiveConfig) -> ResolverOpts {
     options
 }
 
-fn build_resolver(
-    config: ResolverConfig,
-    options: ResolverOpts,
-    anchors: Option<TrustAnchors>,
-) -> Result<TokioResolver, LiveError> {
-    let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default()).with_options(options);
-    if let Some(anchors) = anchors {
-        builder = builder.with_trust_anchor(Arc::new(anchors));
-    }
-    builder.build().map_err(|e| LiveError::Build(e.to_string()))
+/// The non-validating resolver.
+fn plain_resolver(config: ResolverConfig, options: ResolverOpts) -> Result<TokioResolver, LiveError> {
+    TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+        .with_options(options)
+        .build()
+        .map_err(|e| LiveError::Build(e.to_string()))
 }
 
 /// The question, then DNSKEY and DS for every name from it up to the root.

@@ -201,9 +201,10 @@ impl fmt::Display for MacroString {
     }
 }
 
-/// RFC 7208 §7.3: "split the macro value into parts ... on the delimiters",
-/// "r indicates reversal", "DIGIT transformer indicates the number of
-/// right-hand parts to use", "then joined using '.'".
+/// RFC 7208 §7.3 transformers: split the value on the delimiters (default
+/// `.`), reverse if `r`, keep the DIGIT right-hand parts ("The DIGIT
+/// transformer indicates the number of right-hand parts to use, after
+/// optional reversal"), join with `.`.
 fn transform(raw: &str, digits: Option<u32>, reverse: bool, delimiters: &str) -> String {
     let delims: &str = if delimiters.is_empty() { "." } else { delimiters };
     let mut parts: Vec<&str> = raw.split(|c: char| delims.contains(c)).collect();
@@ -828,8 +829,7 @@ impl Parser<'_> {
         }
     }
 
-    /// RFC 7208 §6: "The modifiers defined in this document ('redirect' and
-    /// 'exp') MAY appear anywhere in the record, but SHOULD NOT appear more
+    /// RFC 7208 §6: "These two modifiers MUST NOT appear in a record more
     /// than once each. If they do, then check_host() exits with a result of
     /// 'permerror'."
     fn check_modifier_counts(&mut self) {

@@ -20,8 +20,8 @@ use super::check_host::{
     MAX_DNS_TERMS, MAX_NAMES, MAX_VOID_LOOKUPS, address_of, is_checkable_domain, mx_exchange, spf_records, target_name,
 };
 
-/// RFC 7208 §3.4: "it might be wise to keep the size of the SPF record
-/// under 450 octets".
+/// RFC 7208 §3.4 advises keeping SPF records under 450 octets so the whole
+/// DNS answer fits in 512 octets of UDP.
 const MAX_RECORD_OCTETS: usize = 450;
 /// RFC 1035 §3.3: a character-string is at most 255 octets.
 const MAX_STRING_OCTETS: usize = 255;
@@ -278,9 +278,9 @@ fn merge_records(records: &[RawRecord]) -> String {
         .join(" ")
 }
 
-/// RFC 7208 §3.3: "a single text DNS record can be composed of more than
-/// one string"; RFC 1035 caps each at 255 octets. §3.4: keep the record
-/// under 450 octets.
+/// RFC 7208 §3.3: "a single 'TXT' record can be composed of more than one
+/// string"; RFC 1035 caps each at 255 octets. §3.4: keep the record under
+/// 450 octets.
 fn raw_string_checks(domain: &str, record: &RawRecord) -> Vec<Finding> {
     let lengths: Vec<usize> = record
         .strings
@@ -644,7 +644,7 @@ impl<'v, 'a> Tree<'v, 'a> {
         let mut records = spf_records(answer);
         if records.len() != 1 {
             let reason = if records.is_empty() {
-                format!("no SPF record ({})", answer.status.describe())
+                format!("no SPF record: {}", answer.status.describe())
             } else {
                 format!("{} SPF records", records.len())
             };
@@ -1084,10 +1084,10 @@ impl Tree<'_, '_> {
         )
     }
 
-    /// RFC 7208 §5.2: "If the <domain> of the recursive check_host() ...
-    /// returns 'none' ... return 'permerror'"; §6.1: "If no SPF record is
-    /// found, or if the <target-name> is malformed, the result is a
-    /// 'permerror' rather than 'none'."
+    /// RFC 7208 §5.2: an include whose recursive check_host() gives none
+    /// returns permerror; §6.1: for redirect, "if no SPF record is found, or
+    /// if the <target-name> is malformed, the result is a 'permerror' rather
+    /// than 'none'."
     fn include_missing(&self, domain: &str) -> Finding {
         if !self.missing.is_empty() {
             let list: Vec<String> = self
@@ -1299,8 +1299,9 @@ impl Tree<'_, '_> {
             Outcome::Fail,
             domain,
             format!(
-                "{} term(s) depend on the message or the client (macros other than %{{d}}); they were not expanded and the counts are lower bounds.",
-                self.unevaluable.len()
+                "{} term(s) depend on the message or the client (macros other than %{{d}}); they were not expanded, so what they authorise cannot be listed{}.",
+                self.unevaluable.len(),
+                if self.lower_bound { " and the lookup counts are lower bounds" } else { "" }
             ),
         )
         .evidence("terms", &self.unevaluable)

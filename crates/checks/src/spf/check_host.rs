@@ -177,9 +177,8 @@ impl Verdict {
 
 struct Eval<'p, 'v, 'a> {
     view: &'v DnsView<'a>,
-    /// The client address; IPv4-mapped IPv6 addresses are IPv4 (RFC 7208
-    /// §5: "an IPv4-mapped IPv6 IP address ... MUST still be considered an
-    /// IPv4 address").
+    /// The client address. An IPv4-mapped IPv6 address is an IPv4 client
+    /// (RFC 7208 §5; the test suite's 5/9/2 cases require it).
     ip: IpAddr,
     params: &'p Params<'p>,
     local: String,
@@ -239,7 +238,7 @@ impl<'p, 'v, 'a> Eval<'p, 'v, 'a> {
         self.note(format!("{domain}: \"{}\"", parsed.record.text));
         // RFC 7208 §4.6: "If there are any syntax errors anywhere in the
         // record, check_host() returns immediately with the result
-        // 'permerror', without further interpretation."
+        // 'permerror', without further interpretation or evaluation."
         if let Some(err) = parsed.errors().next() {
             return Err(Stop::Perm(format!("{domain}: {}", err.message)));
         }
@@ -297,10 +296,10 @@ impl<'p, 'v, 'a> Eval<'p, 'v, 'a> {
         }
     }
 
-    /// RFC 7208 §6.1: "the result is exactly what would be obtained ...
-    /// check_host() with the domain-spec as the <domain>"; "If no SPF record
-    /// is found, or if the <target-name> is malformed, the result is a
-    /// 'permerror' rather than 'none'."
+    /// RFC 7208 §6.1: the result of the new check_host() "is then considered
+    /// the result of the current evaluation with the exception that if no
+    /// SPF record is found, or if the <target-name> is malformed, the result
+    /// is a 'permerror' rather than 'none'."
     fn redirect(&mut self, spec: &MacroString, domain: &str) -> Step<Verdict> {
         self.count_dns_term("redirect")?;
         let Some(target) = self.expand_target(spec, domain) else {
@@ -351,8 +350,8 @@ impl<'p, 'v, 'a> Eval<'p, 'v, 'a> {
         }
     }
 
-    /// RFC 7208 §5.2: pass matches; fail, softfail and neutral do not;
-    /// "temperror" and "permerror" propagate; "none" becomes permerror.
+    /// RFC 7208 §5.2 (its table): pass matches; fail, softfail and neutral
+    /// do not; temperror and permerror propagate; none becomes permerror.
     fn include(&mut self, spec: &MacroString, domain: &str) -> Step<bool> {
         self.count_dns_term("include")?;
         let verdict = match self.expand_target(spec, domain) {
@@ -479,10 +478,11 @@ impl<'p, 'v, 'a> Eval<'p, 'v, 'a> {
         }
     }
 
-    /// RFC 7208 §4.6.4: "the 'include', 'a', 'mx', 'ptr', and 'exists'
-    /// mechanisms as well as the 'redirect' modifier do count against this
-    /// limit ... If this limit is exceeded, the implementation MUST return
-    /// 'permerror'."
+    /// RFC 7208 §4.6.4: "The following terms cause DNS queries: the
+    /// 'include', 'a', 'mx', 'ptr', and 'exists' mechanisms, and the
+    /// 'redirect' modifier. SPF implementations MUST limit the total number
+    /// of those terms to 10 during SPF evaluation ... If this limit is
+    /// exceeded, the implementation MUST return 'permerror'."
     fn count_dns_term(&mut self, what: &str) -> Step<()> {
         self.dns_terms += 1;
         if self.dns_terms > MAX_DNS_TERMS {
@@ -610,8 +610,8 @@ pub(crate) fn address_of(record: &RData) -> Option<IpAddr> {
     }
 }
 
-/// RFC 7208 §5.3: "the <ip> is compared to the returned address(es) ...
-/// using the CIDR prefix length".
+/// RFC 7208 §5.3: the client matches when it is in the network of a
+/// returned address with the mechanism's CIDR prefix length.
 fn in_cidr(record: &RData, ip: IpAddr, cidr: DualCidr) -> bool {
     match (record, ip) {
         (RData::A { address }, IpAddr::V4(ip)) => Ipv4Net::new(*address, cidr.v4).is_ok_and(|n| n.contains(&ip)),
@@ -647,8 +647,9 @@ fn nibbles(v6: Ipv6Addr) -> Vec<String> {
         .collect()
 }
 
-/// RFC 7208 §7.3 `i`: "For IPv6 addresses, the 'i' and 'c' macros expand
-/// to a dot-format address" (nibbles, upper case as in §7.4's example).
+/// RFC 7208 §7.3: "For IPv6 addresses, the 'i' macro expands to a
+/// dot-format address; it is intended for use in %{ir}" (nibbles, upper
+/// case as in the §7.4 example).
 fn dotted_ip(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),

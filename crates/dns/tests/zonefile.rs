@@ -557,6 +557,23 @@ fn a_wildcard_answers_for_missing_names_with_the_query_name_as_owner() {
 }
 
 #[test]
+fn a_wildcard_cname_is_synthesised_and_followed() {
+    let z = parse(&format!("{SOA}*.w CNAME target\ntarget A 192.0.2.7\n"));
+    let got = ask(&z, "x.w.example.com", RType::A);
+    assert_eq!(
+        (got.records.clone(), got.cname_chain),
+        (vec![a("192.0.2.7")], vec!["target.example.com".to_string()])
+    );
+    assert_eq!(
+        ask(&z, "x.w.example.com", RType::Cname).records,
+        [RData::Cname {
+            target: "target.example.com".into()
+        }]
+    );
+    assert_eq!(ask(&z, "x.other.example.com", RType::A).status, Status::NxDomain);
+}
+
+#[test]
 fn a_wildcard_does_not_match_an_existing_name_or_below_it() {
     let z = both();
     assert_eq!(ask(&z, "host.wild.example.com", RType::Mx).status, Status::NoData);
@@ -684,4 +701,14 @@ fn tempdir() -> PathBuf {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+#[test]
+fn the_quick_start_example_zones_load() {
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    for file in ["example.com.zone", "parked.example.zone"] {
+        let z = ZoneFileSource::load(&[examples.join(file)]).unwrap_or_else(|e| panic!("{e}"));
+        let origin = z.origins()[0].to_owned();
+        assert_eq!(ask(&z, &origin, RType::Soa).status, Status::Records, "{file}");
+    }
 }

@@ -605,3 +605,57 @@ fn end_of(tokens: &[Token]) -> Position {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tok(text: &str, quoted: bool) -> Token {
+        Token {
+            text: text.as_bytes().to_vec(),
+            quoted,
+            at: Position { line: 1, column: 1 },
+        }
+    }
+
+    #[test]
+    fn type_names_and_rfc3597_numbers() {
+        assert_eq!(type_code(&tok("mx", false)), Some(15));
+        assert_eq!(type_code(&tok("CAA", false)), Some(257));
+        assert_eq!(type_code(&tok("type65534", false)), Some(65534));
+        assert_eq!(type_code(&tok("TYPE65536", false)), None);
+        assert_eq!(type_code(&tok("TYPE", false)), None);
+        assert_eq!(type_code(&tok("MX", true)), None);
+        assert_eq!(type_name(99), "SPF");
+        assert_eq!(type_name(4242), "TYPE4242");
+    }
+
+    #[test]
+    fn classes_are_recognised_and_only_in_accepted() {
+        assert_eq!(class(&tok("in", false)), Some(true));
+        assert_eq!(class(&tok("CLASS1", false)), Some(true));
+        assert_eq!(class(&tok("CH", false)), Some(false));
+        assert_eq!(class(&tok("CLASS3", false)), Some(false));
+        assert_eq!(class(&tok("A", false)), None);
+    }
+
+    #[test]
+    fn presentation_matches_the_live_backend() {
+        let words = |s: &str| s.split(' ').map(|w| tok(w, false)).collect::<Vec<_>>();
+        assert_eq!(presentation(43, &words("1 13 2 ab cd")), "1 13 2 ABCD");
+        assert_eq!(presentation(52, &words("3 1 1 AB CD")), "3 1 1 abcd");
+        assert_eq!(presentation(48, &words("257 3 13 ab= cd")), "257 3 13 ab=cd");
+        let caa = [tok("0", false), tok("issue", false), tok("ca. x", true)];
+        assert_eq!(presentation(257, &caa), "0 issue \"ca. x\"");
+        assert_eq!(presentation_word(&tok("caf\u{e9}", true)), "\"caf\\195\\169\"");
+    }
+
+    #[test]
+    fn containment_respects_label_boundaries() {
+        assert!(is_at_or_below("a.example.com", "example.com"));
+        assert!(is_at_or_below("example.com", "example.com"));
+        assert!(is_at_or_below("anything", ""));
+        assert!(!is_at_or_below("xexample.com", "example.com"));
+        assert!(!is_at_or_below("com", "example.com"));
+    }
+}

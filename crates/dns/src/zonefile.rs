@@ -17,7 +17,12 @@
 //!   is not loaded, the answer is `Status::Error` with
 //!   `Proof::Indeterminate`: we could not look, which is not "missing".
 //! - Data a server would refuse but an audit should *report* (a TXT
-//!   character-string over 255 octets, CNAME beside other data) is kept.
+//!   character-string over 255 octets, CNAME beside other data, a zone
+//!   without an SOA, whose negative answers then carry no TTL) is kept.
+//! - `cname_chain` lists each CNAME target in order, as the live backend
+//!   does; the answer's TTL is the smallest of the chain and the RRset.
+//! - Not interpreted: DNAME (RFC 6672) is loaded as data but does not
+//!   redirect lookups; `$GENERATE` is refused.
 
 mod lexer;
 mod parser;

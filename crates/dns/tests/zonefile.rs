@@ -131,6 +131,16 @@ fn parentheses_span_lines_and_comments_are_ignored() {
 }
 
 #[test]
+fn crlf_line_ends_and_a_byte_order_mark_are_accepted() {
+    let z = parse(&format!(
+        "\u{feff}{}t TXT \"x\"\r\n  A 192.0.2.1\r\n",
+        SOA.replace('\n', "\r\n")
+    ));
+    assert_eq!(ask(&z, "t.example.com", RType::Txt).records, [txt(&["x"])]);
+    assert_eq!(ask(&z, "t.example.com", RType::A).records, [a("192.0.2.1")]);
+}
+
+#[test]
 fn a_semicolon_inside_quotes_is_text_not_a_comment() {
     let z = parse(&format!("{SOA}t TXT \"a;b\" ; c\n"));
     assert_eq!(ask(&z, "t.example.com", RType::Txt).records, [txt(&["a;b"])]);

@@ -48,6 +48,7 @@ pub(super) fn parse(
         ..Parser::default()
     };
     let file: Arc<str> = Arc::from(label);
+    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text); // a UTF-8 byte-order mark
     parser.parse_file(text, &file, dir)?;
     let origin = hint
         .or(parser.first_origin_directive)

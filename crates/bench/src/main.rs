@@ -25,11 +25,16 @@ const AAAA: u16 = 28;
 const SOA: u16 = 6;
 
 fn main() -> std::io::Result<()> {
-    let addr: SocketAddr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into()).parse().map_err(|e| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("listen address: {e}"))
-    })?;
+    let addr: SocketAddr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:0".into())
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("listen address: {e}")))?;
     if !addr.ip().is_loopback() {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "bench-dns listens on loopback only"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "bench-dns listens on loopback only",
+        ));
     }
     let socket = UdpSocket::bind(addr)?;
     println!("{}", socket.local_addr()?);
@@ -43,7 +48,7 @@ fn main() -> std::io::Result<()> {
 }
 
 /// What the synthetic zone holds for one name.
-enum Data {
+enum Lookup {
     Records(Vec<Vec<u8>>),
     NoData,
     NxDomain,
@@ -61,11 +66,11 @@ fn respond(query: &[u8]) -> Option<Vec<u8>> {
     let data = lookup(&qname, qtype);
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(&query[0..2]);
-    let rcode = if matches!(data, Data::NxDomain) { 3 } else { 0 };
+    let rcode = if matches!(data, Lookup::NxDomain) { 3 } else { 0 };
     out.push(0x84 | (query[2] & 0x01)); // QR, AA, copy RD
     out.push(rcode);
     let (answers, authority) = match &data {
-        Data::Records(r) => (r.len() as u16, 0u16),
+        Lookup::Records(r) => (r.len() as u16, 0u16),
         _ => (0, 1),
     };
     out.extend_from_slice(&1u16.to_be_bytes());
@@ -74,14 +79,18 @@ fn respond(query: &[u8]) -> Option<Vec<u8>> {
     out.extend_from_slice(&0u16.to_be_bytes());
     out.extend_from_slice(&query[12..qend + 4]);
     match data {
-        Data::Records(records) => {
+        Lookup::Records(records) => {
             for rdata in records {
                 out.extend_from_slice(&[0xc0, 0x0c]);
                 push_rr_tail(&mut out, qtype, &rdata);
             }
         }
         _ => {
-            let zone = if qname.ends_with("provider.test") { "provider.test" } else { "bench.test" };
+            let zone = if qname.ends_with("provider.test") {
+                "provider.test"
+            } else {
+                "bench.test"
+            };
             push_name(&mut out, zone);
             push_rr_tail(&mut out, SOA, &soa(zone));
         }
@@ -161,27 +170,31 @@ fn domain_number(label: &str) -> Option<u32> {
     label.strip_prefix('d')?.parse().ok()
 }
 
-fn lookup(name: &str, qtype: u16) -> Data {
+fn lookup(name: &str, qtype: u16) -> Lookup {
     let labels: Vec<&str> = name.split('.').collect();
     let by_type = |pairs: Vec<(u16, Vec<Vec<u8>>)>| match pairs.into_iter().find(|(t, _)| *t == qtype) {
-        Some((_, r)) => Data::Records(r),
-        None => Data::NoData,
+        Some((_, r)) => Lookup::Records(r),
+        None => Lookup::NoData,
     };
     match labels.as_slice() {
-        ["_spf", "provider", "test"] => {
-            by_type(vec![(TXT, vec![txt("v=spf1 ip4:192.0.2.0/24 ip6:2001:db8:ffff::/48 -all")])])
-        }
+        ["_spf", "provider", "test"] => by_type(vec![(
+            TXT,
+            vec![txt("v=spf1 ip4:192.0.2.0/24 ip6:2001:db8:ffff::/48 -all")],
+        )]),
         [host, "provider", "test"] => match host.strip_prefix("mx").and_then(|k| k.parse::<u32>().ok()) {
             Some(k) if k < 50 => by_type(vec![(A, vec![a(60000 + k)]), (AAAA, vec![aaaa(60000 + k)])]),
-            _ => Data::NxDomain,
+            _ => Lookup::NxDomain,
         },
-        ["provider", "test"] | ["bench", "test"] => Data::NoData,
+        ["provider", "test"] | ["bench", "test"] => Lookup::NoData,
         [d, "bench", "test"] => match domain_number(d) {
             Some(n) => {
                 let mxs = if n % 2 == 0 {
                     vec![mx(10, &format!("mx1.{name}")), mx(20, &format!("mx2.{name}"))]
                 } else {
-                    vec![mx(10, &format!("mx{}.provider.test", n % 50)), mx(20, &format!("mx{}.provider.test", (n + 1) % 50))]
+                    vec![
+                        mx(10, &format!("mx{}.provider.test", n % 50)),
+                        mx(20, &format!("mx{}.provider.test", (n + 1) % 50)),
+                    ]
                 };
                 by_type(vec![
                     (MX, mxs),
@@ -189,14 +202,14 @@ fn lookup(name: &str, qtype: u16) -> Data {
                     (TXT, vec![txt("v=spf1 mx include:_spf.provider.test -all")]),
                 ])
             }
-            None => Data::NxDomain,
+            None => Lookup::NxDomain,
         },
         [host, d, "bench", "test"] => match (domain_number(d), *host) {
             (Some(n), "mx1") => by_type(vec![(A, vec![a(n % 60000)]), (AAAA, vec![aaaa(n)])]),
             (Some(n), "mx2") => by_type(vec![(A, vec![a((n + 1) % 60000)])]),
-            _ => Data::NxDomain,
+            _ => Lookup::NxDomain,
         },
-        _ => Data::NxDomain,
+        _ => Lookup::NxDomain,
     }
 }
 
@@ -217,7 +230,15 @@ mod tests {
         let r = respond(&query("d4.bench.test", MX)).unwrap();
         assert_eq!((r[3] & 0x0f, u16::from_be_bytes([r[6], r[7]])), (0, 2), "two MX");
         let r = respond(&query("mx2.d4.bench.test", AAAA)).unwrap();
-        assert_eq!((r[3] & 0x0f, u16::from_be_bytes([r[6], r[7]]), u16::from_be_bytes([r[8], r[9]])), (0, 0, 1), "NODATA with SOA");
+        assert_eq!(
+            (
+                r[3] & 0x0f,
+                u16::from_be_bytes([r[6], r[7]]),
+                u16::from_be_bytes([r[8], r[9]])
+            ),
+            (0, 0, 1),
+            "NODATA with SOA"
+        );
         let r = respond(&query("nope.d4.bench.test", A)).unwrap();
         assert_eq!(r[3] & 0x0f, 3, "NXDOMAIN");
         assert_eq!(&r[0..2], &[0x12, 0x34], "id echoed");

@@ -17,6 +17,7 @@ use mailwarden_model::{DnsView, Finding};
 /// Run every judge for `domain`. Findings come out sorted.
 pub fn judge_domain(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
     let mut findings = mx::judge(domain, view);
+    findings.extend(spf::judge(domain, view));
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings
 }

@@ -4,36 +4,39 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
-use mailwarden_dns::DnsSource;
+use anyhow::{Context, Result};
+use mailwarden_dns::live::{LiveConfig, LiveSource, TrustAnchor};
+use mailwarden_dns::zonefile::ZoneFileSource;
 
-pub fn zone_files(_args: &[String]) -> Result<impl DnsSource + 'static> {
-    bail!("zone files: not built yet");
-    #[allow(unreachable_code)]
-    Ok(Dummy)
+/// The offline backend: answers only from the given zone files
+/// (`[ORIGIN=]FILE` each).
+pub fn zone_files(args: &[String]) -> Result<ZoneFileSource> {
+    let paths: Vec<PathBuf> = args.iter().map(PathBuf::from).collect();
+    ZoneFileSource::load(&paths).context("--zone-file")
 }
 
+/// The live backend: the given resolvers (or the system's), validating
+/// DNSSEC from the trust anchor unless told not to. DS anchors are resolved
+/// now, so a wrong anchor fails before any domain is scanned.
 pub async fn live(
-    _resolvers: Vec<SocketAddr>,
-    _timeout: Duration,
-    _retries: u32,
-    _anchor: Option<PathBuf>,
-    _no_dnssec: bool,
-) -> Result<impl DnsSource + 'static> {
-    bail!("live: not built yet");
-    #[allow(unreachable_code)]
-    Ok(Dummy)
-}
-
-struct Dummy;
-impl DnsSource for Dummy {
-    fn query<'a>(
-        &'a self,
-        _key: &'a mailwarden_model::QueryKey,
-    ) -> futures::future::BoxFuture<'a, mailwarden_model::Answer> {
-        unimplemented!()
-    }
-    fn describe(&self) -> mailwarden_model::SourceInfo {
-        unimplemented!()
-    }
+    resolvers: Vec<SocketAddr>,
+    timeout: Duration,
+    retries: u32,
+    anchor: Option<PathBuf>,
+    no_dnssec: bool,
+) -> Result<LiveSource> {
+    let trust_anchor = match (no_dnssec, anchor) {
+        (true, _) => TrustAnchor::Disabled,
+        (false, Some(path)) => TrustAnchor::File(path),
+        (false, None) => TrustAnchor::IanaRoot,
+    };
+    let source = LiveSource::new(LiveConfig {
+        resolvers,
+        timeout,
+        retries,
+        trust_anchor,
+    })
+    .context("--trust-anchor")?;
+    source.prepare().await.context("--trust-anchor")?;
+    Ok(source)
 }

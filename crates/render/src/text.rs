@@ -14,7 +14,8 @@ use crate::DomainReport;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TextStyle {
     pub color: bool,
-    /// Also print evidence under each failing or indeterminate finding.
+    /// List passing findings one by one, with evidence and references
+    /// under problems; otherwise passes are summarised by rule id.
     pub verbose: bool,
 }
 
@@ -24,6 +25,8 @@ const GREEN: &str = "\x1b[32m";
 const DIM: &str = "\x1b[2m";
 const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
+/// Where details under a finding start.
+const INDENT: &str = "          ";
 
 impl TextStyle {
     fn paint(&self, code: &str, text: &str) -> String {
@@ -64,20 +67,43 @@ pub fn write_domain<W: Write>(
         by_area.entry(catalogue.area_of(&f.id)).or_default().push(f);
     }
     for (area, mut findings) in by_area {
-        findings.sort_by_key(|f| {
-            (
-                outcome_rank(f.outcome),
-                std::cmp::Reverse(f.severity),
-                f.id.clone(),
-                f.subject.clone(),
-            )
-        });
+        findings.sort_by(|a, b| display_order(a).cmp(&display_order(b)));
         writeln!(out, "\n  {}", style.paint(BOLD, area.title()))?;
-        for f in findings {
+        let (shown, quiet): (Vec<&Finding>, Vec<&Finding>) = findings
+            .into_iter()
+            .partition(|f| style.verbose || is_problem(f.outcome));
+        for f in shown {
             write_finding(out, f, style)?;
         }
+        write_quiet_summary(out, &quiet, style)?;
     }
     writeln!(out)
+}
+
+fn is_problem(o: Outcome) -> bool {
+    matches!(o, Outcome::Fail | Outcome::Indeterminate)
+}
+
+/// Failures first, worst first; then indeterminate, pass, not applicable.
+fn display_order(f: &Finding) -> (u8, std::cmp::Reverse<Option<mailwarden_model::Severity>>, &str, &str) {
+    let severity = (f.outcome == Outcome::Fail).then_some(f.severity);
+    (outcome_rank(f.outcome), std::cmp::Reverse(severity), &f.id, &f.subject)
+}
+
+/// Passing and not-applicable findings in one line each, by rule id.
+fn write_quiet_summary<W: Write>(out: &mut W, quiet: &[&Finding], style: TextStyle) -> io::Result<()> {
+    for (outcome, label, color) in [(Outcome::Pass, "pass", GREEN), (Outcome::NotApplicable, "n/a ", DIM)] {
+        let mut ids: Vec<&str> = quiet
+            .iter()
+            .filter(|f| f.outcome == outcome)
+            .map(|f| f.id.as_str())
+            .collect();
+        ids.dedup();
+        if !ids.is_empty() {
+            writeln!(out, "    {} {}", style.paint(color, label), ids.join(", "))?;
+        }
+    }
+    Ok(())
 }
 
 fn outcome_rank(o: Outcome) -> u8 {
@@ -117,14 +143,14 @@ fn write_finding<W: Write>(out: &mut W, f: &Finding, style: TextStyle) -> io::Re
     )?;
     if matches!(f.outcome, Outcome::Fail | Outcome::Indeterminate) {
         if let Some(fix) = &f.remediation {
-            writeln!(out, "{:>39}fix: {}", "", fix)?;
+            writeln!(out, "{INDENT}fix: {fix}")?;
         }
         if style.verbose {
             for (k, v) in &f.evidence {
-                writeln!(out, "{:>39}{}: {}", "", k, v)?;
+                writeln!(out, "{INDENT}{k}: {v}")?;
             }
             if !f.reference.is_empty() {
-                writeln!(out, "{:>39}see: {}", "", f.reference)?;
+                writeln!(out, "{INDENT}see: {}", f.reference)?;
             }
         }
     }

@@ -32,7 +32,7 @@ for n in "${counts[@]}"; do
   read -r secs rss_kb <"$work/time"
   lines=$(wc -l <"$work/out")
   [ "$lines" -eq "$n" ] || { echo "expected $n reports, got $lines" >&2; exit 1; }
-  findings=$(grep -o '"outcome":"indeterminate"' "$work/out" | wc -l)
+  findings=$(grep -o '"outcome":"indeterminate"' "$work/out" | wc -l || true)
   awk -v n="$n" -v s="$secs" -v kb="$rss_kb" -v ind="$findings" \
     'BEGIN { printf "%-10d %-10.2f %-12.0f %-14.1f %d indeterminate\n", n, s, n / (s > 0 ? s : 0.01), kb / 1024, ind }'
 done

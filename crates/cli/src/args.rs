@@ -94,7 +94,7 @@ pub struct OutputArgs {
     /// Colour in text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
-    /// Print evidence and references under failing findings (text output).
+    /// Text output: list every finding (passes too), with evidence and references under problems.
     #[arg(long, short)]
     pub verbose: bool,
 }

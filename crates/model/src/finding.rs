@@ -96,7 +96,8 @@ pub struct Finding {
     pub evidence: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub reference: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The concrete fix; `null` when nothing needs fixing.
+    #[serde(default)]
     pub remediation: Option<String>,
     /// Set when the judge overrides the catalogue severity (context matters).
     #[serde(skip)]

@@ -114,3 +114,138 @@ fn mark_exhausted(transcript: &mut Transcript, keys: BTreeSet<QueryKey>) {
         transcript.insert(key, Answer::empty(Status::BudgetExhausted, Proof::Indeterminate));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use futures::future::BoxFuture;
+    use mailwarden_model::{RData, RType, SourceInfo};
+
+    use super::*;
+
+    /// A source that answers from a map (NXDOMAIN otherwise), counting
+    /// the questions it is asked, optionally slowly.
+    struct MapSource {
+        answers: BTreeMap<QueryKey, Answer>,
+        asked: Mutex<Vec<QueryKey>>,
+        delay: Duration,
+    }
+
+    impl MapSource {
+        fn chain(n: usize, delay: Duration) -> Self {
+            // name0 → CNAME-like pointer via TXT "name1", ... : each answer names the next question.
+            let answers = (0..n)
+                .map(|i| {
+                    let rd = RData::Txt {
+                        strings: vec![format!("n{}.test", i + 1)],
+                    };
+                    (
+                        QueryKey::new(&format!("n{i}.test"), RType::Txt),
+                        Answer::with_records(vec![rd], Proof::NotValidated),
+                    )
+                })
+                .collect();
+            Self {
+                answers,
+                asked: Mutex::new(Vec::new()),
+                delay,
+            }
+        }
+    }
+
+    impl DnsSource for MapSource {
+        fn query<'a>(&'a self, key: &'a QueryKey) -> BoxFuture<'a, Answer> {
+            self.asked.lock().unwrap().push(key.clone());
+            Box::pin(async move {
+                tokio::time::sleep(self.delay).await;
+                self.answers
+                    .get(key)
+                    .cloned()
+                    .unwrap_or_else(|| Answer::empty(Status::NxDomain, Proof::NotValidated))
+            })
+        }
+        fn describe(&self) -> SourceInfo {
+            SourceInfo::default()
+        }
+    }
+
+    /// Follow the chain n0 → n1 → ... as far as the transcript allows;
+    /// returns how far it got.
+    fn follow(view: &DnsView<'_>) -> usize {
+        let mut name = "n0.test".to_string();
+        let mut steps = 0;
+        loop {
+            let answer = view.get(&name, RType::Txt);
+            match answer.records.first().and_then(RData::txt_bytes) {
+                Some(next) => {
+                    name = String::from_utf8(next).unwrap();
+                    steps += 1;
+                }
+                None => return steps,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn fixpoint_follows_dependencies_and_asks_each_question_once() {
+        let source = MapSource::chain(5, Duration::ZERO);
+        let (transcript, steps, stats) = fixpoint(&source, Budget::default(), Transcript::default(), follow).await;
+        assert_eq!(steps, 5);
+        assert_eq!(transcript.len(), 6, "five answers and the final NXDOMAIN");
+        assert_eq!(source.asked.lock().unwrap().len(), 6, "no question asked twice");
+        assert_eq!((stats.queries, stats.rounds, stats.budget_exhausted), (6, 6, false));
+    }
+
+    #[tokio::test]
+    async fn query_budget_stops_collection_and_marks_the_rest() {
+        let source = MapSource::chain(50, Duration::ZERO);
+        let budget = Budget {
+            max_queries: 3,
+            ..Budget::default()
+        };
+        let (transcript, steps, stats) = fixpoint(&source, budget, Transcript::default(), follow).await;
+        assert_eq!(steps, 3);
+        assert!(stats.budget_exhausted);
+        assert_eq!(source.asked.lock().unwrap().len(), 3);
+        let last = transcript.get(&QueryKey::new("n3.test", RType::Txt)).unwrap();
+        assert_eq!(
+            last.status,
+            Status::BudgetExhausted,
+            "the unasked question is marked, not missing"
+        );
+    }
+
+    #[tokio::test]
+    async fn time_budget_stops_a_slow_source() {
+        let source = MapSource::chain(1000, Duration::from_millis(20));
+        let budget = Budget {
+            max_time: Duration::from_millis(150),
+            ..Budget::default()
+        };
+        let (_, steps, stats) = fixpoint(&source, budget, Transcript::default(), follow).await;
+        assert!(stats.budget_exhausted);
+        assert!(steps < 20, "stopped after {steps} steps");
+    }
+
+    #[tokio::test]
+    async fn budget_exhaustion_becomes_an_indeterminate_finding() {
+        let source = MapSource::chain(0, Duration::ZERO);
+        let tight = Budget {
+            max_queries: 1,
+            ..Budget::default()
+        };
+        let audit = crate::audit(&source, "example.test", tight).await;
+        assert!(audit.observation.budget_exhausted);
+        let f = audit
+            .findings
+            .iter()
+            .find(|f| f.id == "dns.budget-exhausted")
+            .expect("budget finding");
+        assert_eq!(f.outcome, mailwarden_model::Outcome::Indeterminate);
+        let roomy = crate::audit(&source, "example.test", Budget::default()).await;
+        assert!(!roomy.observation.budget_exhausted);
+        assert!(roomy.findings.iter().all(|f| f.id != "dns.budget-exhausted"));
+    }
+}

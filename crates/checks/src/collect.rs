@@ -236,7 +236,7 @@ mod tests {
             max_queries: 1,
             ..Budget::default()
         };
-        let audit = crate::audit(&source, "example.test", tight).await;
+        let audit = crate::audit(&source, "example.test", Default::default(), tight, 0).await;
         assert!(audit.observation.budget_exhausted);
         let f = audit
             .findings
@@ -244,7 +244,7 @@ mod tests {
             .find(|f| f.id == "dns.budget-exhausted")
             .expect("budget finding");
         assert_eq!(f.outcome, mailwarden_model::Outcome::Indeterminate);
-        let roomy = crate::audit(&source, "example.test", Budget::default()).await;
+        let roomy = crate::audit(&source, "example.test", Default::default(), Budget::default(), 0).await;
         assert!(!roomy.observation.budget_exhausted);
         assert!(roomy.findings.iter().all(|f| f.id != "dns.budget-exhausted"));
     }

@@ -12,10 +12,25 @@ pub mod spf;
 #[cfg(test)]
 mod testutil;
 
-use mailwarden_model::{DnsView, Finding};
+use mailwarden_model::{DnsView, Finding, ScanOptions, SourceInfo};
 
-/// Run every judge for `domain`. Findings come out sorted.
-pub fn judge_domain(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
+/// What a judge knows besides the DNS.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub domain: &'a str,
+    /// What the user told the scan (`--dkim-selector`, `--parked`).
+    pub options: &'a ScanOptions,
+    /// Where the answers came from (live or zone files; validated or not).
+    pub source: &'a SourceInfo,
+    /// The judge's "now", seconds since the Unix epoch: when the evidence
+    /// was collected, so judging saved evidence gives the same verdicts
+    /// about signature expiry as the scan did.
+    pub now: i64,
+}
+
+/// Run every judge for the context's domain. Findings come out sorted.
+pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+    let domain = ctx.domain;
     let mut findings = mx::judge(domain, view);
     findings.extend(spf::judge(domain, view));
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -30,18 +45,33 @@ pub struct Audit {
     pub stats: collect::CollectStats,
 }
 
-/// Collect the evidence for `domain` from `source` and judge it.
-/// Findings are raw: the caller completes them from the rule catalogue.
-pub async fn audit<S: mailwarden_dns::DnsSource + ?Sized>(source: &S, domain: &str, budget: collect::Budget) -> Audit {
+/// Collect the evidence for `domain` from `source` and judge it, as of
+/// `now` (seconds since the Unix epoch). Findings are raw: the caller
+/// completes them from the rule catalogue.
+pub async fn audit<S: mailwarden_dns::DnsSource + ?Sized>(
+    source: &S,
+    domain: &str,
+    options: ScanOptions,
+    budget: collect::Budget,
+    now: i64,
+) -> Audit {
     let transcript = mailwarden_model::Transcript::default();
-    let (dns, findings, stats) = collect::fixpoint(source, budget, transcript, |view| judge_domain(domain, view)).await;
+    let described = source.describe();
+    let ctx = Context {
+        domain,
+        options: &options,
+        source: &described,
+        now,
+    };
+    let (dns, findings, stats) = collect::fixpoint(source, budget, transcript, |view| judge_domain(&ctx, view)).await;
     let observation = mailwarden_model::Observation {
         schema: mailwarden_model::observation::OBSERVATION_SCHEMA,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         domain: domain.to_string(),
         started_at: None,
         duration_ms: None,
-        source: source.describe(),
+        source: described.clone(),
+        options: options.clone(),
         budget_exhausted: stats.budget_exhausted,
         dns,
     };
@@ -53,12 +83,19 @@ pub async fn audit<S: mailwarden_dns::DnsSource + ?Sized>(source: &S, domain: &s
     }
 }
 
-/// Judge saved evidence again, with the current rules, without any I/O.
+/// Judge saved evidence again, with the current rules, without any I/O,
+/// as of `now` (normally when the evidence was collected).
 /// Questions the evidence cannot answer are `not-collected`, so rules newer
 /// than the evidence come out indeterminate rather than guessed.
-pub fn judge_observation(observation: &mailwarden_model::Observation) -> Vec<Finding> {
+pub fn judge_observation(observation: &mailwarden_model::Observation, now: i64) -> Vec<Finding> {
     let view = DnsView::new(&observation.dns);
-    let findings = judge_domain(&observation.domain, &view);
+    let ctx = Context {
+        domain: &observation.domain,
+        options: &observation.options,
+        source: &observation.source,
+        now,
+    };
+    let findings = judge_domain(&ctx, &view);
     with_scan_findings(observation, findings)
 }
 

@@ -109,6 +109,13 @@ pub struct ScanArgs {
     /// Domains audited at once.
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub concurrency: usize,
+    /// A DKIM selector to try besides the built-in list (repeatable).
+    #[arg(long = "dkim-selector", value_name = "SELECTOR")]
+    pub dkim_selectors: Vec<String>,
+    /// The domains are parked: they should neither send nor receive mail
+    /// (null MX, `v=spf1 -all`, DMARC `p=reject`).
+    #[arg(long)]
+    pub parked: bool,
     /// Write the evidence (one Observation per line, JSON) to FILE.
     #[arg(long, value_name = "FILE")]
     pub save_evidence: Option<PathBuf>,

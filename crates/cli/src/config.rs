@@ -51,6 +51,25 @@ impl OutputConfig {
     }
 }
 
+/// The options the judges see, checked.
+pub fn scan_options(args: &crate::args::ScanArgs) -> Result<mailwarden_model::ScanOptions> {
+    let mut dkim_selectors = Vec::new();
+    for s in &args.dkim_selectors {
+        let valid = !s.is_empty()
+            && s.split('.').all(|l| {
+                !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            });
+        if !valid {
+            bail!("--dkim-selector {s:?}: a selector is one or more DNS labels (letters, digits, '-', '_')");
+        }
+        dkim_selectors.push(s.to_ascii_lowercase());
+    }
+    Ok(mailwarden_model::ScanOptions {
+        dkim_selectors,
+        parked: args.parked,
+    })
+}
+
 /// Parse `IP` or `IP:PORT` (IPv6 with a port as `[::1]:53`).
 pub fn parse_resolver(s: &str) -> Result<SocketAddr> {
     if let Ok(addr) = s.parse::<SocketAddr>() {

@@ -20,7 +20,8 @@ pub fn run(args: JudgeArgs) -> Result<ExitCode> {
     let observations = parse_evidence(&text, &label)?;
     let mut sink = Sink::new(output)?;
     for observation in observations {
-        let findings = mailwarden_checks::judge_observation(&observation);
+        let now = evidence_time(&observation);
+        let findings = mailwarden_checks::judge_observation(&observation, now);
         sink.push(&report(findings, observation))?;
     }
     let failed = sink.finish()?;
@@ -66,4 +67,17 @@ pub fn parse_evidence(text: &str, label: &str) -> Result<Vec<Observation>> {
         }
     }
     Ok(observations)
+}
+
+/// The judge's "now" for saved evidence: when it was collected, so a
+/// signature that was valid then is judged valid; the current time if the
+/// evidence does not say.
+fn evidence_time(observation: &Observation) -> i64 {
+    let parse = |s: &String| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok();
+    observation
+        .started_at
+        .as_ref()
+        .and_then(parse)
+        .unwrap_or_else(time::OffsetDateTime::now_utc)
+        .unix_timestamp()
 }

@@ -17,7 +17,7 @@ use futures::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use mailwarden_checks::collect::Budget;
 use mailwarden_dns::DnsSource;
-use mailwarden_model::DomainName;
+use mailwarden_model::{DomainName, ScanOptions};
 use mailwarden_render::DomainReport;
 use tokio::sync::mpsc;
 
@@ -42,6 +42,7 @@ impl InputLine {
 pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     let output = OutputConfig::from_args(&args.output)?;
     let budget = config::budget(&args.dns)?;
+    let options = &config::scan_options(&args)?;
     if args.concurrency == 0 {
         bail!("--concurrency 0: at least one domain must be audited at a time");
     }
@@ -75,7 +76,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
             let source = Arc::clone(&source);
             async move {
                 match item {
-                    Ok(name) => Some(scan_one(source.as_ref(), &name, budget).await),
+                    Ok(name) => Some(scan_one(source.as_ref(), &name, options, budget).await),
                     Err(()) => None,
                 }
             }
@@ -115,10 +116,16 @@ pub fn exit_code(had_errors: bool, failed: bool) -> ExitCode {
 }
 
 /// Audit one domain and complete its findings from the catalogue.
-pub async fn scan_one(source: &dyn DnsSource, name: &DomainName, budget: Budget) -> DomainReport {
+pub async fn scan_one(
+    source: &dyn DnsSource,
+    name: &DomainName,
+    options: &ScanOptions,
+    budget: Budget,
+) -> DomainReport {
     let started = time::OffsetDateTime::now_utc();
     let clock = Instant::now();
-    let audit = mailwarden_checks::audit(source, name.as_str(), budget).await;
+    let audit =
+        mailwarden_checks::audit(source, name.as_str(), options.clone(), budget, started.unix_timestamp()).await;
     let mut observation = audit.observation;
     observation.started_at = started.format(&time::format_description::well_known::Rfc3339).ok();
     observation.duration_ms = Some(clock.elapsed().as_millis() as u64);

@@ -7,7 +7,7 @@
 //! never to be read as "record missing".
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +28,8 @@ pub enum RType {
     Ds,
     Dnskey,
     Tlsa,
+    /// NSEC3 parameters at a zone apex (RFC 5155 §4).
+    Nsec3param,
 }
 
 impl RType {
@@ -46,6 +48,7 @@ impl RType {
             RType::Ds => "DS",
             RType::Dnskey => "DNSKEY",
             RType::Tlsa => "TLSA",
+            RType::Nsec3param => "NSEC3PARAM",
         }
     }
 
@@ -64,11 +67,12 @@ impl RType {
             RType::Dnskey => 48,
             RType::Tlsa => 52,
             RType::Spf => 99,
+            RType::Nsec3param => 51,
         }
     }
 
     /// Every type mailwarden knows, for parsers and tests.
-    pub const ALL: [RType; 12] = [
+    pub const ALL: [RType; 13] = [
         RType::A,
         RType::Aaaa,
         RType::Cname,
@@ -81,7 +85,13 @@ impl RType {
         RType::Ds,
         RType::Dnskey,
         RType::Tlsa,
+        RType::Nsec3param,
     ];
+
+    /// The type with this wire number, if mailwarden knows it.
+    pub fn from_code(code: u16) -> Option<RType> {
+        RType::ALL.into_iter().find(|t| t.code() == code)
+    }
 
     /// Parse a mnemonic, case-insensitively.
     pub fn from_mnemonic(s: &str) -> Option<RType> {
@@ -95,12 +105,21 @@ impl fmt::Display for RType {
     }
 }
 
-/// One question: a normalised name (lower case, no trailing dot) and a type.
+/// One question: a normalised name (lower case, no trailing dot), a type,
+/// and optionally the server to ask directly.
+///
+/// Without a server the question goes to the configured resolver
+/// (recursive, validated). With one, it goes to that authoritative server
+/// with recursion off, so answers of different servers can be compared
+/// (nameserver consistency, lame delegations); such answers carry the AA
+/// bit in [`Answer::authoritative`] and are never DNSSEC-validated.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct QueryKey {
     pub name: String,
     #[serde(rename = "type")]
     pub rtype: RType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<IpAddr>,
 }
 
 impl QueryKey {
@@ -108,13 +127,26 @@ impl QueryKey {
         Self {
             name: crate::name::normalise(name),
             rtype,
+            server: None,
+        }
+    }
+
+    /// A question for one authoritative server, asked directly.
+    pub fn at(server: IpAddr, name: &str, rtype: RType) -> Self {
+        Self {
+            server: Some(server),
+            ..Self::new(name, rtype)
         }
     }
 }
 
 impl fmt::Display for QueryKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.name, self.rtype)
+        write!(f, "{}/{}", self.name, self.rtype)?;
+        if let Some(server) = self.server {
+            write!(f, " @{server}")?;
+        }
+        Ok(())
     }
 }
 
@@ -313,6 +345,30 @@ pub struct Answer {
     /// The AD bit set by the upstream resolver, when one was asked.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub upstream_ad: bool,
+    /// The AA bit: the server answered with authority (server-directed
+    /// questions only; see [`QueryKey::at`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub authoritative: bool,
+    /// The RRSIGs that cover the answer's records (or, for negative
+    /// answers, the SOA), as received; empty when unsigned or not asked
+    /// with DNSSEC.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<Signature>,
+}
+
+/// What an RRSIG says about the signature it carries (RFC 4034 §3.1).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Signature {
+    /// The type the signature covers.
+    pub type_covered: u16,
+    /// The DNSSEC algorithm number (RFC 8624 §3.1 lists which may be used).
+    pub algorithm: u8,
+    pub key_tag: u16,
+    /// The signer's name (the zone apex), normalised.
+    pub signer: String,
+    /// Validity window, seconds since the Unix epoch.
+    pub inception: u32,
+    pub expiration: u32,
 }
 
 impl Answer {
@@ -325,6 +381,8 @@ impl Answer {
             ttl: None,
             proof,
             upstream_ad: false,
+            authoritative: false,
+            signatures: Vec::new(),
         }
     }
 
@@ -339,10 +397,7 @@ impl Answer {
         Self {
             status,
             records,
-            cname_chain: Vec::new(),
-            ttl: None,
-            proof,
-            upstream_ad: false,
+            ..Self::empty(Status::NoData, proof)
         }
     }
 }

@@ -15,7 +15,7 @@ pub mod finding;
 pub mod name;
 pub mod observation;
 
-pub use dns::{Answer, Proof, QueryKey, RData, RType, Status};
+pub use dns::{Answer, Proof, QueryKey, RData, RType, Signature, Status};
 pub use finding::{Finding, Outcome, Severity};
 pub use name::{DomainName, NameError};
-pub use observation::{DnsView, Lookup, Observation, SourceInfo, Transcript};
+pub use observation::{DnsView, Lookup, Observation, ScanOptions, SourceInfo, Transcript};

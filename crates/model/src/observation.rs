@@ -38,6 +38,8 @@ struct TranscriptEntry {
     name: String,
     #[serde(rename = "type")]
     rtype: RType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    server: Option<std::net::IpAddr>,
     #[serde(flatten)]
     answer: Answer,
 }
@@ -47,6 +49,7 @@ impl Serialize for Transcript {
         s.collect_seq(self.entries.iter().map(|(k, a)| TranscriptEntry {
             name: k.name.clone(),
             rtype: k.rtype,
+            server: k.server,
             answer: a.clone(),
         }))
     }
@@ -90,6 +93,17 @@ impl Transcript {
     }
 }
 
+/// What the user told the scan about the domain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanOptions {
+    /// DKIM selectors to try besides the built-in list (`--dkim-selector`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dkim_selectors: Vec<String>,
+    /// The domain is parked: it should neither send nor receive mail (`--parked`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub parked: bool,
+}
+
 /// Everything one scan of one domain observed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
@@ -104,6 +118,9 @@ pub struct Observation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
     pub source: SourceInfo,
+    /// What the user told the scan; judging the evidence again uses it.
+    #[serde(default)]
+    pub options: ScanOptions,
     /// True when the query or time budget ran out: some answers are
     /// `budget-exhausted` and the findings that need them indeterminate.
     #[serde(default)]
@@ -122,6 +139,8 @@ static NOT_COLLECTED: Answer = Answer {
     ttl: None,
     proof: Proof::Indeterminate,
     upstream_ad: false,
+    authoritative: false,
+    signatures: Vec::new(),
 };
 
 /// The read-only DNS a judge sees: the transcript, plus a note of every
@@ -148,7 +167,15 @@ impl<'a> DnsView<'a> {
     /// question is remembered and a `not-collected` answer returned, which
     /// judges treat like any other failure to look: indeterminate.
     pub fn get(&self, name: &str, rtype: RType) -> Lookup<'a> {
-        let key = QueryKey::new(name, rtype);
+        self.get_key(QueryKey::new(name, rtype))
+    }
+
+    /// The answer of one authoritative server, asked directly.
+    pub fn get_at(&self, server: std::net::IpAddr, name: &str, rtype: RType) -> Lookup<'a> {
+        self.get_key(QueryKey::at(server, name, rtype))
+    }
+
+    fn get_key(&self, key: QueryKey) -> Lookup<'a> {
         match self.transcript.get(&key) {
             Some(answer) => answer,
             None => {

@@ -15,8 +15,13 @@ use serde::{Deserialize, Serialize};
 
 /// The catalogue files, embedded. Add a file here when adding a protocol.
 const SOURCES: &[(&str, &str)] = &[
+    ("rules/bimi.toml", include_str!("../../../rules/bimi.toml")),
+    ("rules/dkim.toml", include_str!("../../../rules/dkim.toml")),
+    ("rules/dmarc.toml", include_str!("../../../rules/dmarc.toml")),
     ("rules/dns.toml", include_str!("../../../rules/dns.toml")),
+    ("rules/dnssec.toml", include_str!("../../../rules/dnssec.toml")),
     ("rules/mx.toml", include_str!("../../../rules/mx.toml")),
+    ("rules/ns.toml", include_str!("../../../rules/ns.toml")),
     ("rules/spf.toml", include_str!("../../../rules/spf.toml")),
 ];
 

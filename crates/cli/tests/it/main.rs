@@ -3,4 +3,6 @@
 //! `examples/` and `testdata/`, or from in-process servers on loopback.
 
 mod cli;
+mod live_scan;
 mod support;
+mod zone_scan;

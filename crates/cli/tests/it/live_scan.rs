@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use mailwarden_test_support::{BrokenServer, TestDns};
 use tempfile::NamedTempFile;
 
-use crate::support::{assert_report_shape, finding, findings, json, mailwarden, only_domain, run_blocking};
+use crate::support::{assert_report_shape, finding, findings, json, mailwarden, only_domain, run, run_blocking};
 
 /// `.` → `test.` → a signed, an unsigned and a bogus zone.
 /// `secure.test` is signed throughout and routes mail to a host in its own
@@ -266,4 +266,51 @@ async fn spf_check_live_passes_authorised_ips_and_fails_others() {
         assert_eq!(doc["result"], want, "{ip}: {doc:#}");
         assert_eq!(doc["budget_exhausted"], false);
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn judge_of_live_evidence_reproduces_the_dnssec_findings() {
+    let net = world().await;
+    let anchor = anchor_file(&net);
+    let dir = tempfile::tempdir().unwrap();
+    let evidence = dir.path().join("evidence.jsonl");
+    let evidence_arg = evidence.to_str().unwrap();
+    let cmd = against(
+        &[
+            "scan",
+            "secure.test",
+            "mixed.secure.test",
+            "--format",
+            "json",
+            "--save-evidence",
+            evidence_arg,
+        ],
+        net.addr(),
+        &["--timeout", "1", "--trust-anchor", anchor.path().to_str().unwrap()],
+    );
+    let (scan_code, out, err) = run_blocking(cmd).await;
+    let scanned = json(&out);
+    assert_eq!(scanned["domains"].as_array().unwrap().len(), 2, "{err}");
+    drop(net); // judging is offline
+    let (code, out, err) = run(mailwarden().arg("judge").arg(&evidence).args(["--format", "json"]));
+    assert_eq!(code, scan_code, "{err}");
+    let judged = json(&out);
+    let by_domain = |doc: &serde_json::Value| {
+        let mut v: Vec<(String, serde_json::Value)> = doc["domains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["domain"].as_str().unwrap().to_string(), r["findings"].clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    assert_eq!(by_domain(&judged), by_domain(&scanned));
+    let secure = judged["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["domain"] == "secure.test")
+        .unwrap();
+    assert_eq!(finding(secure, "mx.dnssec", "mx.secure.test")["outcome"], "pass");
 }

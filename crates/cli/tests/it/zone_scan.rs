@@ -383,3 +383,87 @@ fn network_diversity_is_indeterminate_while_an_mx_address_is_unknown() {
     let f = finding(report, "mx.network-diversity", "partial.example");
     assert_eq!(f["outcome"], "indeterminate", "{f:#}");
 }
+
+#[test]
+fn domain_outside_every_loaded_zone_is_indeterminate_not_missing() {
+    let (code, out, err) = scan(
+        &["elsewhere.example"],
+        &[EXAMPLE],
+        &["--format", "json", "--fail-on", "info"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let doc = json(&out);
+    let report = only_domain(&doc);
+    assert_report_shape(report);
+    for f in findings(report) {
+        assert_eq!(f["outcome"], "indeterminate", "{f:#}");
+    }
+    assert_eq!(
+        finding(report, "mx.present", "elsewhere.example")["outcome"],
+        "indeterminate"
+    );
+    assert_eq!(
+        finding(report, "spf.missing", "elsewhere.example")["outcome"],
+        "indeterminate"
+    );
+}
+
+#[test]
+fn spf_check_with_include_outside_the_loaded_zones_is_temperror() {
+    let (code, out, err) = run_args(&[
+        "spf",
+        "check",
+        "offsite.example",
+        "--ip",
+        "192.0.2.1",
+        "--zone-file",
+        OFFSITE,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let doc = json(&out);
+    assert_eq!(doc["result"], "temperror", "{doc:#}");
+    // Text output, first line.
+    let (_, out, _) = run_args(&[
+        "spf",
+        "check",
+        "offsite.example",
+        "--ip",
+        "192.0.2.1",
+        "--zone-file",
+        OFFSITE,
+    ]);
+    assert_eq!(out.lines().next(), Some("temperror"), "{out}");
+}
+
+#[test]
+fn input_with_only_invalid_lines_still_prints_a_complete_json_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("bad.txt");
+    std::fs::write(&list, "exa mple.com\r\nbad/name.example\r\n").unwrap();
+    let (code, out, err) = scan(
+        &[],
+        &[EXAMPLE],
+        &["--format", "json", "--input", list.to_str().unwrap()],
+    );
+    assert_eq!(code, 2);
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(err.contains("bad.txt:1: invalid domain name"), "{err}");
+    assert!(err.contains("bad.txt:2: invalid domain name"), "{err}");
+    let doc = json(&out);
+    assert_eq!(doc["domains"], serde_json::json!([]), "{doc:#}");
+}
+
+#[test]
+fn domain_arguments_are_normalised_to_lower_case_without_trailing_dot() {
+    let (code, out, err) = scan(
+        &["Example.COM."],
+        &[EXAMPLE],
+        &["--format", "jsonl", "--fail-on", "none"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let report = json(&out);
+    assert_eq!(report["domain"], "example.com");
+    assert_eq!(finding(&report, "mx.present", "example.com")["outcome"], "pass");
+}

@@ -314,3 +314,22 @@ async fn judge_of_live_evidence_reproduces_the_dnssec_findings() {
         .unwrap();
     assert_eq!(finding(secure, "mx.dnssec", "mx.secure.test")["outcome"], "pass");
 }
+
+/// Caught: an Ed25519 DNSKEY whose key is 3 bytes (RFC 8080 §3: 32) was
+/// accepted as the trust anchor; every answer then came back bogus, with
+/// no hint that the anchor itself was broken.
+#[tokio::test(flavor = "multi_thread")]
+async fn truncated_dnskey_trust_anchor_is_exit_2_naming_file_and_line() {
+    let net = world().await;
+    let mut anchor = NamedTempFile::new().unwrap();
+    writeln!(anchor, ". 3600 IN DNSKEY 257 3 15 AAAA").unwrap();
+    let path = anchor.path().to_str().unwrap();
+    let cmd = against(
+        &["scan", "secure.test", "--format", "jsonl"],
+        net.addr(),
+        &["--timeout", "1", "--trust-anchor", path],
+    );
+    let (code, out, err) = run_blocking(cmd).await;
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains(path) && err.contains("line 1"), "{err}");
+}

@@ -425,9 +425,11 @@ fn judge_global(t: &Target<'_>) -> Finding {
 /// RFC 7672 §2.2: DANE for SMTP needs the MX host's address records (and
 /// TLSA) to be DNSSEC-secure.
 fn judge_dnssec(t: &Target<'_>) -> Finding {
+    // A bogus answer is the strongest DNSSEC evidence there is, not a
+    // failure to look: keep it next to the definite answers.
     let proofs: Vec<Proof> = [t.a, t.aaaa]
         .iter()
-        .filter(|a| a.status.is_definite())
+        .filter(|a| a.status.is_definite() || matches!(a.status, Status::Bogus(_)))
         .map(|a| a.proof)
         .collect();
     let Some(proof) = combine(&proofs) else {
@@ -544,7 +546,16 @@ fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -
             _ => None,
         })
         .collect();
-    if v4.len() <= 1 && v6.len() <= 1 {
+    if v4.len() <= 1 && v6.len() <= 1 && !complete {
+        // An address we could not look up may be in another network.
+        Finding::new(
+            "mx.network-diversity",
+            Outcome::Indeterminate,
+            domain,
+            "The known MX addresses share one network, but some MX address lookups failed.",
+        )
+        .evidence("addresses", addresses)
+    } else if v4.len() <= 1 && v6.len() <= 1 {
         Finding::new(
             "mx.network-diversity",
             Outcome::Fail,
@@ -882,5 +893,47 @@ mod tests {
             outcome(&run(&with_proof(Proof::Indeterminate)), "mx.dnssec", h),
             Indeterminate
         );
+    }
+
+    /// Regression: the live backend pairs `Proof::Bogus` with
+    /// `Status::Bogus`, and the judge used to drop non-definite answers, so
+    /// a bogus MX host came out indeterminate instead of critical.
+    #[test]
+    fn bogus_status_answers_make_mx_dnssec_critical_not_indeterminate() {
+        let bogus = |rt| {
+            let _ = rt;
+            mailwarden_model::Answer::empty(Status::Bogus("signature expired".into()), Proof::Bogus)
+        };
+        let mut dns = Dns::new().mx(D, &[(10, "mx.example.com")]);
+        dns.0.insert(
+            mailwarden_model::QueryKey::new("mx.example.com", RType::A),
+            bogus(RType::A),
+        );
+        dns.0.insert(
+            mailwarden_model::QueryKey::new("mx.example.com", RType::Aaaa),
+            bogus(RType::Aaaa),
+        );
+        let f = run(&dns);
+        let d = find(&f, "mx.dnssec", "mx.example.com");
+        assert_eq!((d.outcome, d.severity), (Fail, mailwarden_model::Severity::Critical));
+        assert_eq!(outcome(&f, "mx.target-unresolvable", "mx.example.com"), Indeterminate);
+    }
+
+    /// Regression: two known addresses in one /24 failed the rule although
+    /// a third MX host's address could not be looked up.
+    #[test]
+    fn network_diversity_is_indeterminate_while_an_address_is_unknown() {
+        let dns = Dns::new()
+            .mx(
+                D,
+                &[(10, "a.example.com"), (20, "b.example.com"), (30, "c.example.com")],
+            )
+            .a("a.example.com", &["8.8.8.1"])
+            .aaaa("a.example.com", &[])
+            .a("b.example.com", &["8.8.8.2"])
+            .aaaa("b.example.com", &[])
+            .status("c.example.com", RType::A, Status::Timeout)
+            .status("c.example.com", RType::Aaaa, Status::Timeout);
+        assert_eq!(outcome(&run(&dns), "mx.network-diversity", D), Indeterminate);
     }
 }

@@ -39,7 +39,7 @@ pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
             "spf.missing",
             Outcome::Indeterminate,
             &domain,
-            format!("Could not tell whether {domain} publishes SPF: the TXT lookup {why}."),
+            format!("Could not tell whether {domain} publishes SPF: the TXT lookup did not succeed ({why})."),
         ));
         let failed = [FailedLookup {
             name: domain.clone(),
@@ -123,7 +123,7 @@ fn type99(domain: &str, view: &DnsView<'_>) -> Finding {
             Outcome::Indeterminate,
             domain,
             format!(
-                "Could not tell whether {domain} publishes the obsolete SPF RR type: the lookup {}.",
+                "Could not tell whether {domain} publishes the obsolete SPF RR type: the lookup did not succeed ({}).",
                 answer.status.describe()
             ),
         );

@@ -4,6 +4,7 @@
 //! turned into keys later (see `LiveSource`): fetch the owner's DNSKEY
 //! RRset and keep the keys a DS digest matches (RFC 4034 §5.1.4).
 
+use hickory_resolver::proto::dnssec::PublicKey;
 use hickory_resolver::proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS};
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::proto::serialize::txt::trust_anchor;
@@ -193,6 +194,48 @@ fn parse_dnskey(rdata: &str) -> Result<DNSKEY, String> {
             _ => None,
         })
         .ok_or_else(|| "no key".to_string())
+        .and_then(|key| {
+            let public = key.public_key();
+            check_key_shape(u8::from(public.algorithm()), public.public_bytes())?;
+            Ok(key)
+        })
+}
+
+/// Refuse a key that cannot be what its algorithm says: a truncated or
+/// mistyped anchor would otherwise make every answer bogus with nothing
+/// pointing at the anchor. Sizes: RFC 3110 §2 (RSA: exponent length,
+/// exponent, modulus), RFC 6605 §4 (P-256: 64 octets, P-384: 96), RFC 8080
+/// §3 (Ed25519: 32, Ed448: 57).
+fn check_key_shape(algorithm: u8, key: &[u8]) -> Result<(), String> {
+    let fixed = match algorithm {
+        13 => Some(64),
+        14 => Some(96),
+        15 => Some(32),
+        16 => Some(57),
+        5 | 7 | 8 | 10 => None,
+        other => return Err(format!("DNSSEC algorithm {other} is not supported for trust anchors")),
+    };
+    if let Some(len) = fixed {
+        if key.len() != len {
+            return Err(format!(
+                "an algorithm {algorithm} key is {len} octets, this one is {}",
+                key.len()
+            ));
+        }
+        return Ok(());
+    }
+    let (exponent_len, header) = match key {
+        [0, hi, lo, ..] => (usize::from(*hi) << 8 | usize::from(*lo), 3),
+        [n, ..] => (usize::from(*n), 1),
+        [] => return Err("the RSA key is empty".into()),
+    };
+    let modulus = key.len().saturating_sub(header + exponent_len);
+    if exponent_len == 0 || modulus < 64 {
+        return Err(format!(
+            "the RSA key is malformed (exponent {exponent_len} octets, modulus {modulus} octets)"
+        ));
+    }
+    Ok(())
 }
 
 /// A TTL: digits, or BIND units such as `1d12h`.
@@ -212,6 +255,19 @@ fn syntax(source: &str, line: usize, message: String) -> LiveError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn truncated_keys_are_refused_by_algorithm() {
+        assert!(check_key_shape(15, &[0; 32]).is_ok());
+        assert!(check_key_shape(15, &[0; 3]).unwrap_err().contains("32 octets"));
+        assert!(check_key_shape(13, &[0; 64]).is_ok());
+        assert!(check_key_shape(13, &[0; 63]).is_err());
+        let mut rsa = vec![3, 1, 0, 1];
+        rsa.extend([0xab; 256]);
+        assert!(check_key_shape(8, &rsa).is_ok());
+        assert!(check_key_shape(8, &[3, 1, 0, 1, 9]).unwrap_err().contains("malformed"));
+        assert!(check_key_shape(99, &[0; 32]).unwrap_err().contains("not supported"));
+    }
 
     const KEY: &str = "AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3+/4RgWOq7HrxRixHlFlExOLAJr5emLvN7SWXgnLh4+B5xQlNVz8Og8kvArMtNROxVQuCaSnIDdD5LKyWbRd2n9WGe2R8PzgCmr3EgVLrjyBxWezF0jLHwVN8efS3rCj/EWgvIWgb9tarpVUDK/b58Da+sqqls3eNbuv7pr+eoZG+SrDK6nWeL3c6H5Apxz7LjVc1uTIdsIXxuOLYA4/ilBmSVIzuDWfdRUfhHdY6+cn8HFRm+2hM8AnXGXws9555KrUB5qihylGa8subX2Nn6UwNR1AkUTV74bU=";
 

@@ -6,6 +6,7 @@
 //! [`judge_domain`] runs them all.
 
 pub mod collect;
+pub mod dnssec;
 pub mod mx;
 pub mod net;
 pub mod spf;
@@ -33,6 +34,7 @@ pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let domain = ctx.domain;
     let mut findings = mx::judge(domain, view);
     findings.extend(spf::judge(domain, view));
+    findings.extend(dnssec::judge(ctx, view));
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings
 }

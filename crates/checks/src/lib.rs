@@ -9,6 +9,7 @@ pub mod collect;
 pub mod dnssec;
 pub mod mx;
 pub mod net;
+pub mod ns;
 pub mod spf;
 #[cfg(test)]
 mod testutil;
@@ -34,6 +35,7 @@ pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let domain = ctx.domain;
     let mut findings = mx::judge(domain, view);
     findings.extend(spf::judge(domain, view));
+    findings.extend(ns::judge(ctx, view));
     findings.extend(dnssec::judge(ctx, view));
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings

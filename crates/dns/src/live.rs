@@ -12,6 +12,7 @@
 //!     timeout: Duration::from_secs(2),
 //!     retries: 1,
 //!     trust_anchor: TrustAnchor::File("root.key".into()),
+//!     authoritative_port: 53,
 //! })?;
 //! source.prepare().await?; // optional: resolve DS anchors now, fail fast
 //! let answer = source.query(&QueryKey::new("example.com", RType::Mx)).await;
@@ -24,6 +25,7 @@
 //! trouble has been ruled out (see `LiveSource::confirm_bogus`).
 
 mod anchor;
+mod direct;
 mod map;
 mod stack;
 
@@ -43,6 +45,7 @@ use mailwarden_model::{Answer, Proof, QueryKey, SourceInfo, Status};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::DnsSource;
+pub use direct::REFERRAL_PREFIX;
 use anchor::{AnchorKey, Entry};
 use map::Mode;
 use stack::ValidatingResolver;
@@ -83,6 +86,9 @@ pub struct LiveConfig {
     /// Further tries after a failed one.
     pub retries: u32,
     pub trust_anchor: TrustAnchor,
+    /// The port server-directed questions ([`QueryKey::at`]) are sent to
+    /// on each authoritative server: 53, except in tests.
+    pub authoritative_port: u16,
 }
 
 impl Default for LiveConfig {
@@ -94,6 +100,7 @@ impl Default for LiveConfig {
             timeout: Duration::from_secs(5),
             retries: 2,
             trust_anchor: TrustAnchor::IanaRoot,
+            authoritative_port: 53,
         }
     }
 }
@@ -146,6 +153,8 @@ pub struct LiveSource {
     validator: Option<Validator>,
     resolvers: Vec<String>,
     in_flight: Semaphore,
+    /// Server-directed questions (see `direct`).
+    direct: direct::Direct,
 }
 
 /// The validating resolver, built once its trust anchors are known.
@@ -194,6 +203,11 @@ impl LiveSource {
             validator,
             resolvers,
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
+            direct: direct::Direct {
+                port: cfg.authoritative_port,
+                timeout: cfg.timeout,
+                attempts: cfg.retries.saturating_add(1),
+            },
         })
     }
 
@@ -210,6 +224,9 @@ impl LiveSource {
         let Ok(_permit) = self.in_flight.acquire().await else {
             return Answer::empty(Status::Error("the resolver is shut down".into()), Proof::Indeterminate);
         };
+        if let Some(server) = key.server {
+            return self.direct.answer(server, key).await;
+        }
         let name = match Name::from_ascii(format!("{}.", key.name)) {
             Ok(name) => name,
             Err(e) => {

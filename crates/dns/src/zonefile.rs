@@ -190,7 +190,14 @@ impl ZoneFileSource {
     /// in the response ... 2. Search the available zones for the zone which
     /// is the nearest ancestor to QNAME." Then step 3 in that zone, and
     /// round again for each CNAME.
+    ///
+    /// A server-directed question ([`QueryKey::at`]) cannot be answered
+    /// offline: zone files have no servers to ask, so it is a failure to
+    /// look (indeterminate), never a negative answer.
     pub fn answer(&self, key: &QueryKey) -> Answer {
+        if key.server.is_some() {
+            return failure("zone files have no servers to ask".to_owned(), Vec::new());
+        }
         let code = key.rtype.code();
         let mut name = key.name.clone();
         let mut chain: Vec<String> = Vec::new();

@@ -1,0 +1,388 @@
+//! Server-directed questions: ask one authoritative server directly.
+//!
+//! A [`QueryKey`] with `server: Some(ip)` is sent straight to
+//! `ip:authoritative_port` over UDP (TCP when the answer is truncated),
+//! with recursion desired off and EDNS on, and is never validated
+//! (`Proof::NotValidated`): the point is to compare what each of a zone's
+//! servers says, not to trust any one of them.
+//!
+//! The response maps to an [`Answer`] like the resolver path's: records of
+//! the asked type (aliases inside the answer followed), NXDOMAIN and
+//! NODATA as data, SERVFAIL / REFUSED / timeout as failure statuses. The
+//! AA bit goes to [`Answer::authoritative`]; RFC 1035 §4.1.1: "Authoritative
+//! Answer - this bit is valid in responses, and specifies that the
+//! responding name server is an authority for the domain name in question
+//! section."
+//!
+//! **Referrals.** A server that is not authoritative for the name may
+//! answer NOERROR with no answer and NS records in the authority section
+//! (a referral, the classic lame-delegation reply). That says nothing about
+//! whether the record exists, so it is *not* NODATA: it maps to
+//! `Status::Error("referral: …")` (see [`REFERRAL_PREFIX`]) with
+//! `authoritative: false`. The nameserver judge reads it, like any answer
+//! without the AA bit, as a lame delegation.
+//!
+//! **Aliases.** An authoritative server answers a CNAME at the name with the
+//! CNAME and, when it also serves the target, the target's records. When it
+//! does not, the answer has the alias chain and no records: that maps to
+//! NODATA with `cname_chain` set (the server said everything it knows).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::tcp::TcpClientStream;
+use hickory_resolver::net::udp::UdpClientStream;
+use hickory_resolver::net::xfer::{DnsRequestSender, FirstAnswer};
+use hickory_resolver::net::{DnsHandle, NetError};
+use hickory_resolver::proto::op::{DnsRequest, DnsRequestOptions, Message, Query, ResponseCode};
+use hickory_resolver::proto::rr::{Name, RData as HRData, Record, RecordType};
+use mailwarden_model::name::normalise;
+use mailwarden_model::{Answer, Proof, QueryKey, Status};
+
+use super::map;
+
+/// Every `Status::Error` for a referral starts with this.
+pub const REFERRAL_PREFIX: &str = "referral";
+
+/// Longest CNAME chain followed inside one answer.
+const MAX_CHAIN: usize = 16;
+
+/// How to reach authoritative servers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Direct {
+    /// The port every authoritative server is asked on (53 but in tests).
+    pub(crate) port: u16,
+    /// How long to wait for each try.
+    pub(crate) timeout: Duration,
+    /// Tries in all (the configured retries plus one).
+    pub(crate) attempts: u32,
+}
+
+impl Direct {
+    /// Ask `server` the question `key` (whose `server` field is ignored).
+    pub(crate) async fn answer(&self, server: IpAddr, key: &QueryKey) -> Answer {
+        let name = match Name::from_ascii(format!("{}.", key.name)) {
+            Ok(name) => name,
+            Err(e) => {
+                let why = format!("{:?} is not a domain name: {e}", key.name);
+                return Answer::empty(Status::Error(why), Proof::Indeterminate);
+            }
+        };
+        let rtype = RecordType::from(key.rtype.code());
+        let addr = SocketAddr::new(server, self.port);
+        match self.exchange(addr, &name, rtype).await {
+            Ok(response) => from_response(&response, &name, rtype),
+            Err(err) => Answer::empty(failure_status(&err), Proof::Indeterminate),
+        }
+    }
+
+    /// UDP, retried on timeout; TCP once the UDP answer is truncated.
+    async fn exchange(&self, addr: SocketAddr, name: &Name, rtype: RecordType) -> Result<Message, NetError> {
+        let mut last = NetError::Timeout;
+        for _ in 0..self.attempts.max(1) {
+            match self.udp(addr, request(name, rtype)).await {
+                Ok(response) if response.metadata.truncation => {
+                    return self.tcp(addr, request(name, rtype)).await;
+                }
+                Ok(response) => return Ok(response),
+                Err(err) if is_timeout(&err) => last = err,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(last)
+    }
+
+    async fn udp(&self, addr: SocketAddr, request: DnsRequest) -> Result<Message, NetError> {
+        // One send per try: the retries are ours, each with the full timeout.
+        let mut stream = UdpClientStream::builder(addr, TokioRuntimeProvider::default())
+            .with_timeout(Some(self.timeout))
+            .with_max_retries(1)
+            .build();
+        let response = stream.send_message(request).first_answer().await?;
+        Ok(response.into_message())
+    }
+
+    async fn tcp(&self, addr: SocketAddr, request: DnsRequest) -> Result<Message, NetError> {
+        let ask = async {
+            let exchange =
+                TcpClientStream::exchange(addr, None, self.timeout, Some(1), TokioRuntimeProvider::default()).await?;
+            exchange.send(request).first_answer().await
+        };
+        match tokio::time::timeout(self.timeout, ask).await {
+            Ok(response) => Ok(response?.into_message()),
+            Err(_) => Err(NetError::Timeout),
+        }
+    }
+}
+
+/// The question, recursion off, EDNS on, DO off (nothing is validated).
+fn request(name: &Name, rtype: RecordType) -> DnsRequest {
+    let mut options = DnsRequestOptions::default();
+    options.recursion_desired = false;
+    options.use_edns = true;
+    options.edns_set_dnssec_ok = false;
+    DnsRequest::from_query(Query::query(name.clone(), rtype), options)
+}
+
+fn is_timeout(err: &NetError) -> bool {
+    match err {
+        NetError::Timeout => true,
+        NetError::Io(io) => io.kind() == std::io::ErrorKind::TimedOut,
+        _ => false,
+    }
+}
+
+fn failure_status(err: &NetError) -> Status {
+    if is_timeout(err) {
+        Status::Timeout
+    } else {
+        Status::Error(err.to_string())
+    }
+}
+
+/// Map one server's response (see the module documentation).
+pub(crate) fn from_response(response: &Message, qname: &Name, rtype: RecordType) -> Answer {
+    let aa = response.metadata.authoritative;
+    let mut out = match response.metadata.response_code {
+        ResponseCode::NoError => no_error(response, qname, rtype, aa),
+        ResponseCode::NXDomain => negative(Status::NxDomain, response),
+        ResponseCode::ServFail => Answer::empty(Status::ServFail, Proof::Indeterminate),
+        ResponseCode::Refused => Answer::empty(Status::Refused, Proof::Indeterminate),
+        other => Answer::empty(
+            Status::Error(format!("the server answered {other}")),
+            Proof::Indeterminate,
+        ),
+    };
+    out.authoritative = aa;
+    out
+}
+
+fn no_error(response: &Message, qname: &Name, rtype: RecordType, aa: bool) -> Answer {
+    let (chain, chain_records) = follow_cnames(&response.answers, qname, rtype);
+    let owner = chain_records.last().and_then(|r| cname_target(r)).unwrap_or(qname);
+    let matching: Vec<&Record> = response
+        .answers
+        .iter()
+        .filter(|r| r.record_type() == rtype && &r.name == owner)
+        .collect();
+    if matching.is_empty()
+        && chain.is_empty()
+        && !aa
+        && let Some(why) = referral(response)
+    {
+        return Answer::empty(Status::Error(why), Proof::Indeterminate);
+    }
+    if matching.is_empty() {
+        let mut out = negative(Status::NoData, response);
+        out.cname_chain = chain;
+        return out;
+    }
+    let mut out = Answer::with_records(
+        matching.iter().map(|r| map::rdata(&r.data)).collect(),
+        Proof::NotValidated,
+    );
+    out.ttl = matching.iter().chain(&chain_records).map(|r| r.ttl).min();
+    out.cname_chain = chain;
+    out
+}
+
+/// A referral: NS records in the authority section and no SOA. Returns the
+/// status text.
+fn referral(response: &Message) -> Option<String> {
+    let has_soa = response.authorities.iter().any(|r| r.record_type() == RecordType::SOA);
+    let ns: Vec<&Record> = response
+        .authorities
+        .iter()
+        .filter(|r| r.record_type() == RecordType::NS)
+        .collect();
+    if has_soa || ns.is_empty() {
+        return None;
+    }
+    let cut = norm(&ns[0].name);
+    let mut targets: Vec<String> = ns
+        .iter()
+        .filter_map(|r| match &r.data {
+            HRData::NS(target) => Some(norm(&target.0)),
+            _ => None,
+        })
+        .collect();
+    targets.sort();
+    targets.dedup();
+    Some(format!(
+        "{REFERRAL_PREFIX}: not authoritative; the server refers to {} for {}",
+        targets.join(", "),
+        if cut.is_empty() { "." } else { &cut }
+    ))
+}
+
+/// NODATA or NXDOMAIN, with the negative TTL from the SOA when present.
+fn negative(status: Status, response: &Message) -> Answer {
+    let mut out = Answer::empty(status, Proof::NotValidated);
+    // RFC 2308 §5: the negative TTL is the smaller of the SOA's TTL and MINIMUM.
+    out.ttl = response.authorities.iter().find_map(|r| match &r.data {
+        HRData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+        _ => None,
+    });
+    out
+}
+
+/// The CNAMEs leading from `qname` inside the answer section.
+fn follow_cnames<'a>(answers: &'a [Record], qname: &Name, rtype: RecordType) -> (Vec<String>, Vec<&'a Record>) {
+    let mut targets = Vec::new();
+    let mut records = Vec::new();
+    if rtype == RecordType::CNAME {
+        return (targets, records);
+    }
+    let mut current = qname;
+    while records.len() < MAX_CHAIN {
+        let Some(record) = answers
+            .iter()
+            .find(|r| r.record_type() == RecordType::CNAME && &r.name == current)
+        else {
+            break;
+        };
+        let Some(target) = cname_target(record) else { break };
+        targets.push(norm(target));
+        records.push(record);
+        current = target;
+    }
+    (targets, records)
+}
+
+fn cname_target(record: &Record) -> Option<&Name> {
+    match &record.data {
+        HRData::CNAME(cname) => Some(&cname.0),
+        _ => None,
+    }
+}
+
+fn norm(name: &Name) -> String {
+    normalise(&name.to_ascii())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use hickory_resolver::proto::op::MessageType;
+    use hickory_resolver::proto::rr::rdata::{A, CNAME, NS, SOA};
+    use mailwarden_model::RData;
+
+    use super::*;
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn response(code: ResponseCode, aa: bool) -> Message {
+        let mut m = Message::query();
+        m.metadata.message_type = MessageType::Response;
+        m.metadata.response_code = code;
+        m.metadata.authoritative = aa;
+        m
+    }
+
+    fn soa(owner: &str) -> Record {
+        let soa = SOA::new(
+            name("ns1.example.test."),
+            name("h.example.test."),
+            7,
+            3600,
+            600,
+            86400,
+            300,
+        );
+        Record::from_rdata(name(owner), 3600, HRData::SOA(soa))
+    }
+
+    #[test]
+    fn records_carry_the_aa_bit_and_are_not_validated() {
+        let mut m = response(ResponseCode::NoError, true);
+        m.answers.push(Record::from_rdata(
+            name("example.test."),
+            60,
+            HRData::A(A(Ipv4Addr::new(192, 0, 2, 1))),
+        ));
+        let a = from_response(&m, &name("example.test."), RecordType::A);
+        assert_eq!(a.status, Status::Records);
+        assert!(a.authoritative);
+        assert_eq!(a.proof, Proof::NotValidated);
+        assert_eq!(a.ttl, Some(60));
+        assert_eq!(
+            a.records,
+            vec![RData::A {
+                address: Ipv4Addr::new(192, 0, 2, 1)
+            }]
+        );
+    }
+
+    #[test]
+    fn negative_answers_are_data_with_the_soa_ttl() {
+        let mut m = response(ResponseCode::NXDomain, true);
+        m.authorities.push(soa("example.test."));
+        let a = from_response(&m, &name("nope.example.test."), RecordType::TXT);
+        assert_eq!(a.status, Status::NxDomain);
+        assert_eq!(a.ttl, Some(300));
+        assert!(a.authoritative);
+
+        let mut m = response(ResponseCode::NoError, true);
+        m.authorities.push(soa("example.test."));
+        let a = from_response(&m, &name("example.test."), RecordType::TXT);
+        assert_eq!(a.status, Status::NoData);
+    }
+
+    #[test]
+    fn a_referral_is_not_nodata() {
+        let mut m = response(ResponseCode::NoError, false);
+        m.authorities.push(Record::from_rdata(
+            name("example.test."),
+            60,
+            HRData::NS(NS(name("ns2.example.test."))),
+        ));
+        m.authorities.push(Record::from_rdata(
+            name("example.test."),
+            60,
+            HRData::NS(NS(name("ns1.example.test."))),
+        ));
+        let a = from_response(&m, &name("example.test."), RecordType::MX);
+        let Status::Error(why) = &a.status else { panic!("{a:?}") };
+        assert!(why.starts_with(REFERRAL_PREFIX), "{why}");
+        assert!(
+            why.contains("ns1.example.test, ns2.example.test for example.test"),
+            "{why}"
+        );
+        assert!(!a.authoritative);
+    }
+
+    #[test]
+    fn failures_keep_their_rcode() {
+        for (code, status) in [
+            (ResponseCode::ServFail, Status::ServFail),
+            (ResponseCode::Refused, Status::Refused),
+        ] {
+            let a = from_response(&response(code, false), &name("example.test."), RecordType::MX);
+            assert_eq!(a.status, status);
+            assert_eq!(a.proof, Proof::Indeterminate);
+        }
+        let a = from_response(
+            &response(ResponseCode::NotImp, false),
+            &name("example.test."),
+            RecordType::MX,
+        );
+        assert!(matches!(a.status, Status::Error(_)), "{a:?}");
+    }
+
+    #[test]
+    fn an_alias_to_data_elsewhere_is_nodata_with_the_chain() {
+        let mut m = response(ResponseCode::NoError, true);
+        m.answers.push(Record::from_rdata(
+            name("_dmarc.example.test."),
+            60,
+            HRData::CNAME(CNAME(name("dmarc.provider.test."))),
+        ));
+        let a = from_response(&m, &name("_dmarc.example.test."), RecordType::TXT);
+        assert_eq!(a.status, Status::NoData);
+        assert_eq!(a.cname_chain, vec!["dmarc.provider.test".to_string()]);
+    }
+}

@@ -6,6 +6,7 @@
 //! [`judge_domain`] runs them all.
 
 pub mod collect;
+pub mod dmarc;
 pub mod dnssec;
 pub mod mx;
 pub mod net;
@@ -37,6 +38,7 @@ pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     findings.extend(spf::judge(domain, view));
     findings.extend(ns::judge(ctx, view));
     findings.extend(dnssec::judge(ctx, view));
+    findings.extend(dmarc::judge(ctx, view));
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings
 }

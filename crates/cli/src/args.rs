@@ -81,6 +81,9 @@ pub struct DnsArgs {
     /// Most seconds spent on one domain (RFC 7208 asks that SPF evaluation be allowed at least 20 s).
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     pub time_budget: f64,
+    /// Port used for direct queries to authoritative servers (nameserver checks); for tests.
+    #[arg(long, default_value_t = 53, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub ns_port: u16,
 }
 
 #[derive(Debug, Args)]
@@ -158,4 +161,28 @@ pub struct SpfCheckArgs {
     pub format: Format,
     #[command(flatten)]
     pub dns: DnsArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn scan_ns_port(args: &[&str]) -> Result<u16, clap::Error> {
+        let cli = Cli::try_parse_from(["mailwarden", "scan"].iter().chain(args))?;
+        match cli.command {
+            Command::Scan(scan) => Ok(scan.dns.ns_port),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ns_port_defaults_to_53_and_parses() {
+        assert_eq!(scan_ns_port(&["example.com"]).unwrap(), 53);
+        assert_eq!(scan_ns_port(&["--ns-port", "5353", "example.com"]).unwrap(), 5353);
+        for bad in ["0", "65536", "x"] {
+            assert!(scan_ns_port(&["--ns-port", bad, "example.com"]).is_err(), "{bad}");
+        }
+    }
 }

@@ -120,6 +120,7 @@ pub async fn dns_source(args: &DnsArgs) -> Result<Arc<dyn DnsSource>> {
         args.retries,
         args.trust_anchor.clone(),
         args.no_dnssec,
+        args.ns_port,
     )
     .await?;
     Ok(Arc::new(SharedCache::new(live, CACHE_CAPACITY)))

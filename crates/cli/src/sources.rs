@@ -16,7 +16,8 @@ pub fn zone_files(args: &[String]) -> Result<ZoneFileSource> {
 }
 
 /// The live backend: the given resolvers (or the system's), validating
-/// DNSSEC from the trust anchor unless told not to. DS anchors are resolved
+/// DNSSEC from the trust anchor unless told not to; server-directed
+/// questions (nameserver checks) go to `authoritative_port`. DS anchors are resolved
 /// now, so a wrong anchor fails before any domain is scanned.
 pub async fn live(
     resolvers: Vec<SocketAddr>,
@@ -24,6 +25,7 @@ pub async fn live(
     retries: u32,
     anchor: Option<PathBuf>,
     no_dnssec: bool,
+    authoritative_port: u16,
 ) -> Result<LiveSource> {
     let trust_anchor = match (no_dnssec, anchor) {
         (true, _) => TrustAnchor::Disabled,
@@ -35,6 +37,7 @@ pub async fn live(
         timeout,
         retries,
         trust_anchor,
+        authoritative_port,
     })
     .context("--trust-anchor")?;
     source.prepare().await.context("--trust-anchor")?;

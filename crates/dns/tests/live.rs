@@ -36,6 +36,7 @@ fn config(server: std::net::SocketAddr, trust_anchor: TrustAnchor) -> LiveConfig
         timeout: Duration::from_millis(500),
         retries: 1,
         trust_anchor,
+        authoritative_port: 53,
     }
 }
 

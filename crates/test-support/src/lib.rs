@@ -26,7 +26,9 @@
 
 mod broken;
 mod catalog;
+mod multi;
 mod zones;
 
 pub use broken::BrokenServer;
+pub use multi::{MultiServer, MultiServerBuilder, NsServer};
 pub use zones::{TestDns, TestDnsBuilder};

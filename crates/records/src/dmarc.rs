@@ -438,7 +438,7 @@ pub fn parse(bytes: &[u8]) -> Record {
             None => diags.push(error(
                 Span::new(text.len(), text.len()),
                 "missing-p",
-                "no `p` tag: RFC 7489 requires it; receivers treat the record as `p=none` only if `rua` has a valid URI, otherwise they apply no DMARC at all",
+                "no `p` tag: RFC 7489 requires it (its receivers read the record as `p=none` only if `rua` has a valid URI, otherwise they apply no DMARC at all); RFC 9989 reads it as `p=none`",
             )),
             Some(0) => {}
             Some(at) => diags.push(warning(

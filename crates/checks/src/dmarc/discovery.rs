@@ -6,8 +6,8 @@
 //!   the largest number of labels found in the subject DNS domain. Let that
 //!   number be "x"." ... "prefixing to it the "x+1"th label from the
 //!   subject domain. This new name is the Organizational Domain.").
-//! - RFC 9989 §4.9/§4.10: the DNS tree walk, querying `_dmarc` at the
-//!   domain and its parents, at most eight names, stopping at `psd=n`/`psd=y`.
+//! - RFC 9989 §4.10: the DNS tree walk, querying `_dmarc` at the domain
+//!   and its parents, at most eight names, stopping at `psd=n`/`psd=y`.
 //!
 //! Both are computed, so the audit can say which record applied, from
 //! where, why, and whether receivers of the two generations disagree.
@@ -18,9 +18,9 @@ use serde::Serialize;
 
 use super::{Applied, RawRecord};
 
-/// RFC 9989 §4.9: the tree walk makes at most this many queries ("a
-/// shortcut is built into the process so that domains that have more than
-/// eight labels do not result in more than eight DNS queries").
+/// RFC 9989 §4.10: the tree walk makes at most this many queries ("a
+/// shortcut is built into the process so that Author Domains with more
+/// than eight labels do not result in more than eight DNS queries").
 pub const MAX_WALK_QUERIES: usize = 8;
 
 /// How the applied record was found.
@@ -126,7 +126,7 @@ impl Step {
 }
 
 /// The names the RFC 9989 tree walk queries (without `_dmarc`), starting
-/// with the domain itself. RFC 9989 §4.9 step 5: "If x < 8, remove the
+/// with the domain itself. RFC 9989 §4.10 step 4: "If x < 8, remove the
 /// left-most (highest-numbered) label from the subject domain. If x >= 8,
 /// remove the left-most (highest-numbered) labels from the subject domain
 /// until 7 labels remain."
@@ -231,13 +231,14 @@ impl Discovery {
     }
 
     /// The RFC 9989 organisational domain (§4.10.2): from the longest name
-    /// to the shortest with a valid record, "If a valid DMARC record
-    /// contains the psd= tag set to 'n' (psd=n), this is the
-    /// Organizational Domain" ... "If a valid DMARC record, other than the
-    /// one for the domain where the tree walk started, contains the psd=
-    /// tag set to 'y' (psd=y), the Organizational Domain is the domain one
-    /// label below this one" ... "Otherwise, select the record for the
-    /// domain with the fewest number of labels." ... "If this process does
+    /// to the shortest with a valid record, "If a valid DMARC Policy Record
+    /// contains the "psd" tag set to "n" ("psd=n"), this is the
+    /// Organizational Domain" ... "If a valid DMARC Policy Record, other
+    /// than the one for the domain where the tree walk started, contains
+    /// the "psd" tag set to "y" ("psd=y"), the Organizational Domain is the
+    /// domain one label below this one" ... "Otherwise, select the DMARC
+    /// Policy Record found at the name with the fewest number of labels."
+    /// ... "If this process does
     /// not determine the Organizational Domain, then the initial target
     /// domain is the Organizational Domain."
     pub fn walk_org(&self) -> String {
@@ -263,9 +264,11 @@ impl Discovery {
         self.walk.iter().chain(&self.org_step).find(|s| s.domain == domain)
     }
 
-    /// The step whose record applies by RFC 9989 §4.10.1: the domain's
-    /// own, else the organisational domain's, else the public suffix
-    /// domain's.
+    /// The step whose record applies by RFC 9989 §4.10.1: "The DMARC Policy
+    /// Record to be applied to an email message will be the record found at
+    /// any of the following locations, listed from highest preference to
+    /// lowest: The Author Domain; The Organizational Domain of the Author
+    /// Domain; The Public Suffix Domain of the Author Domain".
     pub fn source_9989(&self) -> Option<&Step> {
         if self.own.single().is_some() {
             return Some(&self.own);

@@ -14,8 +14,6 @@
 //! need it indeterminate: it never becomes "no record".
 
 mod discovery;
-#[cfg(test)]
-mod tests;
 
 use std::collections::BTreeSet;
 
@@ -94,16 +92,28 @@ struct Effective {
 }
 
 impl Applied {
-    /// RFC 9989 §4.10.1: "If a retrieved policy record does not contain a
-    /// valid "p" tag, or contains an "sp" or "np" tag that is not valid,
-    /// then: If a "rua" tag is present and contains at least one
+    /// RFC 9989 §4.10.1: "If a retrieved DMARC Policy Record does not
+    /// contain a valid "p" tag, or contains an "sp" or "np" tag that is not
+    /// valid, then: If a "rua" tag is present and contains at least one
     /// syntactically valid reporting URI, the Mail Receiver MUST act as if
     /// a record containing "p=none" was retrieved and continue processing;
     /// Otherwise, the Mail Receiver applies no DMARC processing to this
-    /// message." (RFC 7489 §6.6.3 step 6 says the same with SHOULD.)
+    /// message." (RFC 7489 §6.6.3 step 6 says the same with SHOULD.) And
+    /// §4.7 on `p`: "If this tag is not present in an otherwise
+    /// syntactically valid DMARC Policy Record, then the record is treated
+    /// as if it included "p=none"".
     fn effective(&self) -> Effective {
         let r = &self.record;
         let bad_sub = (r.tag("sp").is_some() && r.sp.is_none()) || (r.tag("np").is_some() && r.np.is_none());
+        if r.tag("p").is_none() && !bad_sub {
+            let sub = r.sp.unwrap_or(Policy::None);
+            return Effective {
+                domain: Some(if self.own { Policy::None } else { sub }),
+                subdomains: Some(sub),
+                nonexistent: Some(r.np.unwrap_or(sub)),
+                as_none: true,
+            };
+        }
         if r.p.is_none() || bad_sub {
             let p = r.has_valid_rua().then_some(Policy::None);
             return Effective {
@@ -223,11 +233,10 @@ fn fix_version(text: &str) -> String {
     }
 }
 
-/// RFC 7208 §4.5 discards at `_dmarc` anything not SPF, and RFC 9989 §4.9
-/// "Records that do not start with a "v=" tag that identifies the current
-/// version of DMARC are discarded": an SPF record there does nothing, and
-/// usually means the DMARC record was published at the wrong name or
-/// overwritten.
+/// RFC 9989 §4.10 step 2: "Records that do not start with a "v" tag that
+/// identifies the current version of DMARC are discarded." An SPF record at
+/// `_dmarc` does nothing, and usually means the DMARC record was published
+/// at the wrong name or overwritten.
 fn spf_at_dmarc(domain: &str, own: &Step) -> Finding {
     if own.spf.is_empty() {
         return Finding::new(
@@ -253,9 +262,8 @@ fn spf_at_dmarc(domain: &str, own: &Step) -> Finding {
     ))
 }
 
-/// RFC 9989 §4.9 step 2: "If multiple records starting with a "v=" tag
-/// that identify any version of DMARC remain, all such records are
-/// discarded." RFC 7489 §6.6.3 step 5: "If the remaining set contains
+/// RFC 9989 §4.10 step 2: "If multiple DMARC Policy Records are returned,
+/// they are all discarded." RFC 7489 §6.6.3 step 5: "If the remaining set contains
 /// multiple records or no records, policy discovery terminates and DMARC
 /// processing is not applied to this message."
 fn multiple_records(domain: &str, own: &Step) -> Option<Finding> {
@@ -285,9 +293,9 @@ fn multiple_records(domain: &str, own: &Step) -> Option<Finding> {
     }
 }
 
-/// RFC 9989 §4.8: "Domain Owner and PSO DMARC preferences are stored as
-/// DNS TXT records in subdomains named "_dmarc"." A DMARC record at the
-/// domain itself is never read.
+/// RFC 9989 §4.5: "Domain Owner and PSO DMARC preferences are stored as
+/// DNS TXT records in subdomains named "_dmarc"." (RFC 7489 §6.1 has the
+/// same sentence.) A DMARC record at the domain itself is never read.
 fn apex_record(domain: &str, view: &DnsView<'_>) -> Finding {
     let answer = view.get(domain, RType::Txt);
     if !answer.status.is_definite() {
@@ -334,7 +342,7 @@ fn apex_record(domain: &str, view: &DnsView<'_>) -> Finding {
 }
 
 /// RFC 9989 §4.10.1: "If the set produced by the DNS Tree Walk contains no
-/// DMARC policy record (i.e., any indication that there is no such record
+/// DMARC Policy Record (i.e., any indication that there is no such record
 /// as opposed to a transient DNS error), Mail Receivers MUST NOT apply the
 /// DMARC mechanism to the message."
 fn missing(domain: &str, d: &Discovery) -> Finding {
@@ -380,8 +388,8 @@ fn missing(domain: &str, d: &Discovery) -> Finding {
 }
 
 /// RFC 7489 §3.2 (public suffix list) and RFC 9989 §4.10.2 (DNS tree
-/// walk: "If a valid DMARC record contains the psd= tag set to 'n'
-/// (psd=n), this is the Organizational Domain"). Receivers on either RFC
+/// walk: "If a valid DMARC Policy Record contains the "psd" tag set to "n"
+/// ("psd=n"), this is the Organizational Domain"). Receivers on either RFC
 /// meet during the transition; where they disagree on the organisational
 /// domain or on the record that applies, mail is judged differently.
 fn org_domain(domain: &str, d: &Discovery) -> Finding {
@@ -453,7 +461,7 @@ struct Located<'d> {
     caret: String,
 }
 
-/// RFC 9989 §4.7: "A DMARC policy record MUST comply with the formal
+/// RFC 9989 §4.7: "A DMARC Policy Record MUST comply with the formal
 /// specification found in Section 4.8 in that the "v" tag MUST be present
 /// and MUST appear first. Unknown tags MUST be ignored. Syntax errors in
 /// the remainder of the record MUST be discarded in favor of default
@@ -554,7 +562,7 @@ fn repaired(r: &Record) -> String {
 }
 
 /// RFC 9989 §4.7 on `p`: "none: The Domain Owner offers no expression of
-/// preference." and §5.5: "discovered policies of "p=none" MUST NOT
+/// preference." and §5.4: "discovered policies of "p=none" MUST NOT
 /// modify existing mail handling processes." A policy of `none` lets
 /// anyone send as the domain.
 fn policy_none(domain: &str, a: &Applied, eff: &Effective) -> Finding {
@@ -576,7 +584,7 @@ fn policy_none(domain: &str, a: &Applied, eff: &Effective) -> Finding {
         .remediation(format!("Publish {}", suggested_record(domain))),
         Some(Policy::None) => {
             let why = if eff.as_none {
-                "the record has no valid p tag, so receivers read it as p=none"
+                "the record has no valid p tag, so receivers read it as p=none (RFC 7489 receivers only if rua holds a valid URI)"
             } else if a.own {
                 "p=none"
             } else {
@@ -611,8 +619,8 @@ fn verb(p: Policy) -> &'static str {
 
 /// RFC 7489 §6.3 on `sp`: "If absent, the policy specified by the "p" tag
 /// MUST be applied for subdomains." RFC 9989 §4.7: "Note that "sp" will be
-/// ignored for DMARC records published on subdomains of Organizational
-/// Domains".
+/// ignored for DMARC Policy Records published on subdomains of
+/// Organizational Domains and PSDs".
 fn subdomain_policy(domain: &str, a: &Applied, eff: &Effective) -> Finding {
     if !a.is_org {
         let note = if a.own && a.record.tag("sp").is_some() {
@@ -729,8 +737,10 @@ fn pct(domain: &str, a: &Applied, eff: &Effective) -> Finding {
 }
 
 /// RFC 9989 §4.7 on `t=y`: "A request that the actor performing the DMARC
-/// verification check not apply the policy, but instead apply any special
-/// handling rules it might have in place".
+/// validation check not apply the policy, but instead apply any special
+/// handling rules it might have in place" ... "if the policy is "reject"
+/// and the value of the "t" tag is "y", a policy of "quarantine" will be
+/// applied to failing messages".
 fn testing(domain: &str, a: &Applied) -> Finding {
     if a.record.t == Some(true) {
         return Finding::new(
@@ -738,7 +748,7 @@ fn testing(domain: &str, a: &Applied) -> Finding {
             Outcome::Fail,
             domain,
             format!(
-                "t=y: the record at {} is in testing mode; RFC 9989 receivers do not apply its policy.",
+                "t=y: the record at {} is in testing mode; RFC 9989 receivers apply one level below the stated policy (reject as quarantine, quarantine as none).",
                 a.describe_source()
             ),
         )
@@ -755,8 +765,9 @@ fn testing(domain: &str, a: &Applied) -> Finding {
     )
 }
 
-/// RFC 9989 removed `pct`, `rf` and `ri` (Appendix A): receivers following
-/// it ignore them.
+/// RFC 9989 removed `pct`, `rf` and `ri` (Appendix A.6 replaces `pct=0`
+/// by `t=y`); the IANA registry marks them historic and receivers following
+/// RFC 9989 treat them as unknown tags, which "MUST be ignored" (§4.7).
 fn removed_tags(domain: &str, a: &Applied) -> Finding {
     let tags: Vec<String> = a
         .record
@@ -789,9 +800,9 @@ fn removed_tags(domain: &str, a: &Applied) -> Finding {
     ))
 }
 
-/// RFC 9989 §4.7 on `adkim`/`aspf`: "(plain-text; OPTIONAL; default is
-/// "r".) Indicates whether the Domain Owner requires strict or relaxed
-/// DKIM Identifier Alignment mode." Relaxed is the usual and safe choice;
+/// RFC 7489 §6.3 on `adkim`: "(plain-text; OPTIONAL; default is "r".)
+/// Indicates whether strict or relaxed DKIM Identifier Alignment mode is
+/// required by the Domain Owner." Relaxed is the usual and safe choice;
 /// strict makes any mail signed or bounced with a subdomain fail.
 fn alignment(domain: &str, a: &Applied) -> Finding {
     let adkim = a.record.adkim.unwrap_or(Alignment::Relaxed);
@@ -1291,3 +1302,6 @@ fn lookup_failed(domain: &str, failed: &[String]) -> Finding {
     )
     .evidence("failed_lookups", failed)
 }
+
+#[cfg(test)]
+mod tests;

@@ -80,8 +80,8 @@ pub const COMMON_SELECTORS: &[&str] = &[
 /// Providers recognised from the final target of a CNAME-delegated selector.
 const PROVIDERS: &[(&str, &str)] = &[
     ("onmicrosoft.com", "Microsoft 365"),
-    ("dkim.mail.microsoft", "Microsoft 365"),
-    ("dkim.amazonses.com", "Amazon SES"),
+    ("mail.microsoft", "Microsoft 365"),
+    ("amazonses.com", "Amazon SES"),
     ("sendgrid.net", "SendGrid"),
     ("mcsv.net", "Mailchimp"),
     ("mandrillapp.com", "Mailchimp Transactional (Mandrill)"),

@@ -5,7 +5,9 @@
 //! [`collect::fixpoint`] gathers the answers the judges need, and
 //! [`judge_domain`] runs them all.
 
+pub mod bimi;
 pub mod collect;
+pub mod dkim;
 pub mod dmarc;
 pub mod dnssec;
 pub mod mx;
@@ -39,6 +41,8 @@ pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     findings.extend(ns::judge(ctx, view));
     findings.extend(dnssec::judge(ctx, view));
     findings.extend(dmarc::judge(ctx, view));
+    findings.extend(dkim::judge(ctx, view));
+    findings.extend(bimi::judge(ctx, view));
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings
 }

@@ -252,6 +252,9 @@ impl LiveSource {
             Err(e) => return Answer::empty(Status::Error(e.to_string()), Proof::Indeterminate),
         };
         let first = resolver.lookup(name.clone(), rtype).await;
+        if map::is_servfail(&first) {
+            return self.checking_disabled(resolver, name, rtype).await;
+        }
         if !map::is_bogus(&first) {
             return map::answer(first, name, rtype, Mode::Validated);
         }
@@ -262,7 +265,22 @@ impl LiveSource {
         if !map::is_bogus(&second) {
             return map::answer(second, name, rtype, Mode::Validated);
         }
-        self.confirm_bogus(name, rtype).await
+        self.confirm_bogus(resolver, name, rtype, false).await
+    }
+
+    /// SERVFAIL from the resolver. A validating recursive resolver gives
+    /// SERVFAIL for data it finds bogus as well as for a broken server, so
+    /// ask again with the CD bit on every query and validate here: bogus
+    /// data then comes back (and is judged bogus), while a broken server
+    /// still fails and stays `serv-fail`.
+    async fn checking_disabled(&self, resolver: &ValidatingResolver, name: &Name, rtype: RecordType) -> Answer {
+        for _ in 0..2 {
+            let result = resolver.lookup_checking_disabled(name.clone(), rtype).await;
+            if !map::is_bogus(&result) {
+                return map::answer(result, name, rtype, Mode::Validated);
+            }
+        }
+        self.confirm_bogus(resolver, name, rtype, true).await
     }
 
     /// Decide whether a twice-bogus answer is really bogus.
@@ -279,18 +297,36 @@ impl LiveSource {
     /// completed: the answer carries that failure and
     /// `Proof::Indeterminate`. If they all arrive, nothing was missing and
     /// the data really does not validate.
-    async fn confirm_bogus(&self, name: &Name, rtype: RecordType) -> Answer {
+    ///
+    /// The bogus answer keeps, as evidence, the RRSIGs received over the
+    /// records (expired ones show why), and for DNSKEY and DS questions the
+    /// records themselves (and NSEC3PARAM's), unvalidated, so a DS that
+    /// matches no key can be diagnosed. `checking_disabled` asks with the CD bit, for a
+    /// validating upstream that would otherwise withhold the data.
+    async fn confirm_bogus(
+        &self,
+        resolver: &ValidatingResolver,
+        name: &Name,
+        rtype: RecordType,
+        checking_disabled: bool,
+    ) -> Answer {
         let questions = chain_questions(name, rtype);
         let lookups = questions
             .iter()
-            .map(|(qname, qtype)| self.plain.lookup(qname.clone(), *qtype));
+            .map(|(qname, qtype)| resolver.lookup_raw(qname.clone(), *qtype, checking_disabled));
         let results = join_all(lookups).await;
         if let Some(status) = results.iter().find_map(map::transport_failure) {
             return Answer::empty(status, Proof::Indeterminate);
         }
         let why = "the signatures do not validate from the trust anchor (asked twice; the records and \
                    every DNSKEY and DS record set above them arrive intact, so this is not a transport failure)";
-        Answer::empty(Status::Bogus(why.into()), Proof::Bogus)
+        let mut answer = Answer::empty(Status::Bogus(why.into()), Proof::Bogus);
+        let (records, signatures) = map::received(&results[0], name, rtype);
+        if matches!(rtype, RecordType::DNSKEY | RecordType::DS | RecordType::NSEC3PARAM) {
+            answer.records = records;
+        }
+        answer.signatures = signatures;
+        answer
     }
 
     async fn validating_resolver<'a>(&self, validator: &'a Validator) -> Result<&'a ValidatingResolver, LiveError> {

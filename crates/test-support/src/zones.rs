@@ -7,13 +7,17 @@ use std::time::Duration;
 
 use hickory_proto::dnssec::crypto::Ed25519SigningKey;
 use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS, RRSIG};
-use hickory_proto::dnssec::{DigestType, DnssecSigner, PublicKeyBuf, SigningKey};
+use hickory_proto::dnssec::{Algorithm, DigestType, DnssecSigner, Nsec3HashAlgorithm, PublicKeyBuf, SigningKey};
+use hickory_proto::op::{Header, HeaderCounts, ResponseCode};
 use hickory_proto::rr::rdata::{NS, SOA};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record};
 use hickory_proto::serialize::txt::Parser;
 use hickory_server::Server;
 use hickory_server::dnssec::NxProofKind;
+use hickory_server::net::runtime::Time;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
+use hickory_server::zone_handler::MessageResponseBuilder;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneHandler, ZoneType};
 use tokio::net::{TcpListener, UdpSocket};
 
@@ -35,19 +39,36 @@ enum ZoneKind {
     BogusDs,
     /// Signed with a matching DS, but every signature expired days ago.
     Expired,
+    /// Signed, with a matching DS, but the signatures expire in two days.
+    Expiring,
+    /// Signed, but the parent publishes no DS: an island of security.
+    Island,
 }
 
 impl ZoneKind {
     fn is_signed(self) -> bool {
         self != ZoneKind::Unsigned
     }
+
+    /// Zones whose answers a validating resolver finds bogus.
+    fn is_bogus(self) -> bool {
+        matches!(self, ZoneKind::BogusDs | ZoneKind::Expired)
+    }
 }
+
+/// How long signatures of an [`ZoneKind::Expiring`] zone stay valid.
+const EXPIRING_VALIDITY: Duration = Duration::from_secs(2 * 86_400);
 
 /// Builds a tree of zones under a private root. See the crate docs.
 #[derive(Debug, Default)]
 pub struct TestDnsBuilder {
     zones: Vec<(Name, ZoneKind)>,
     records: Vec<(Name, String)>,
+    /// Zones denying with NSEC3 instead of NSEC: iterations and salt.
+    nsec3: HashMap<Name, (u16, Vec<u8>)>,
+    /// Further DNSKEYs to publish (unused for signing) at a zone apex.
+    extra_keys: Vec<(Name, DNSKEY)>,
+    validating_upstream: bool,
 }
 
 impl TestDnsBuilder {
@@ -74,6 +95,47 @@ impl TestDnsBuilder {
     /// expiration), so its answers validate as bogus.
     pub fn expired_zone(self, origin: &str) -> Self {
         self.zone(origin, ZoneKind::Expired)
+    }
+
+    /// A signed zone whose signatures expire two days from now (RFC 4035
+    /// §5.3.1): it still validates, but its re-signing is overdue.
+    pub fn expiring_zone(self, origin: &str) -> Self {
+        self.zone(origin, ZoneKind::Expiring)
+    }
+
+    /// A signed zone whose parent publishes no DS for it (RFC 4033 §2, an
+    /// "island of security"): its answers validate as insecure.
+    pub fn island_zone(self, origin: &str) -> Self {
+        self.zone(origin, ZoneKind::Island)
+    }
+
+    /// Deny existence in the (signed) zone `origin` with NSEC3, using
+    /// `iterations` additional hash iterations and `salt`; the zone apex
+    /// then publishes NSEC3PARAM.
+    pub fn nsec3(mut self, origin: &str, iterations: u16, salt: &[u8]) -> Self {
+        self.nsec3.insert(fqdn(origin), (iterations, salt.to_vec()));
+        self
+    }
+
+    /// Publish one more DNSKEY at the apex of the (signed) zone `origin`,
+    /// with DNSKEY `flags` (257 for a KSK, 256 for a ZSK), `algorithm` and
+    /// the raw `public_key` bytes; it signs nothing but sits in the signed
+    /// DNSKEY RRset, as a pre-published or forgotten key would, so an
+    /// auditor sees its algorithm and size (hickory cannot sign with
+    /// RSASHA1 or short RSA keys, so such keys can only be published).
+    pub fn extra_dnskey(mut self, origin: &str, flags: u16, algorithm: u8, public_key: &[u8]) -> Self {
+        let key = PublicKeyBuf::new(public_key.to_vec(), Algorithm::from_u8(algorithm));
+        let dnskey = DNSKEY::new(flags & 0x0100 != 0, flags & 0x0001 != 0, flags & 0x0080 != 0, key);
+        self.extra_keys.push((fqdn(origin), dnskey));
+        self
+    }
+
+    /// Answer like a validating recursive resolver would: a query without
+    /// the CD bit for a name at or below a bogus or expired zone gets
+    /// SERVFAIL; with CD set (RFC 4035 §3.2.2) it gets the data.
+    pub fn validating_upstream(mut self) -> Self {
+        self.validating_upstream = true;
+        self
     }
 
     /// A record at `owner`, in zone-file syntax without the owner:
@@ -117,7 +179,20 @@ impl TestDnsBuilder {
         let root_key = &keys[&Name::root()];
         let trust_anchor = root_key.dnskey_line(&Name::root());
         let root_ds = root_key.ds_line(&Name::root());
-        let server = serve(catalog_for(&handlers)).await;
+        let hidden = if self.validating_upstream {
+            self.zones
+                .iter()
+                .filter(|(_, kind)| kind.is_bogus())
+                .map(|(name, _)| LowerName::new(name))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let handler = Upstream {
+            catalog: catalog_for(&handlers),
+            hidden,
+        };
+        let server = serve(handler).await;
         TestDns {
             trust_anchor,
             root_ds,
@@ -127,7 +202,15 @@ impl TestDnsBuilder {
     }
 
     fn build_zone(&self, origin: &Name, kind: ZoneKind, keys: &HashMap<Name, ZoneKey>) -> InMemoryZoneHandler {
-        let proof_kind = kind.is_signed().then_some(NxProofKind::Nsec);
+        let proof_kind = kind.is_signed().then(|| match self.nsec3.get(origin) {
+            Some((iterations, salt)) => NxProofKind::Nsec3 {
+                algorithm: Nsec3HashAlgorithm::SHA1,
+                salt: salt.clone().into(),
+                iterations: *iterations,
+                opt_out: false,
+            },
+            None => NxProofKind::Nsec,
+        });
         let mut zone: InMemoryZoneHandler =
             InMemoryZoneHandler::empty(origin.clone(), ZoneType::Primary, AxfrPolicy::Deny, proof_kind);
         for record in apex_records(origin) {
@@ -139,9 +222,18 @@ impl TestDnsBuilder {
         for record in self.delegations_from(origin, keys) {
             zone.upsert_mut(record, 0);
         }
+        for (_, dnskey) in self.extra_keys.iter().filter(|(apex, _)| apex == origin) {
+            let rdata = RData::DNSSEC(DNSSECRData::DNSKEY(dnskey.clone()));
+            zone.upsert_mut(Record::from_rdata(origin.clone(), TTL, rdata), 0);
+        }
         if kind.is_signed() {
             let key = &keys[origin];
-            zone.add_zone_signing_key_mut(key.signer(origin, Duration::from_secs(14 * 86_400)))
+            let validity = if kind == ZoneKind::Expiring {
+                EXPIRING_VALIDITY
+            } else {
+                Duration::from_secs(14 * 86_400)
+            };
+            zone.add_zone_signing_key_mut(key.signer(origin, validity))
                 .expect("add zone signing key");
             zone.secure_zone_mut().expect("sign zone");
             if kind == ZoneKind::Expired {
@@ -185,9 +277,9 @@ impl TestDnsBuilder {
             }
             out.push(Record::from_rdata(child.clone(), TTL, RData::NS(NS(ns_name(child)))));
             let ds = match kind {
-                ZoneKind::Signed | ZoneKind::Expired => Some(keys[child].ds(child)),
+                ZoneKind::Signed | ZoneKind::Expired | ZoneKind::Expiring => Some(keys[child].ds(child)),
                 ZoneKind::BogusDs => Some(ZoneKey::generate().ds(child)),
-                ZoneKind::Unsigned => None,
+                ZoneKind::Unsigned | ZoneKind::Island => None,
             };
             if let Some(ds) = ds {
                 out.push(Record::from_rdata(
@@ -206,7 +298,7 @@ pub struct TestDns {
     addr: SocketAddr,
     trust_anchor: String,
     root_ds: String,
-    _server: Server<DsAwareCatalog>,
+    _server: Server<Upstream>,
 }
 
 impl TestDns {
@@ -355,12 +447,49 @@ fn catalog_for(handlers: &[(LowerName, Arc<dyn ZoneHandler>)]) -> DsAwareCatalog
     }
 }
 
-struct Serving {
-    addr: SocketAddr,
-    server: Server<DsAwareCatalog>,
+/// The catalog, optionally behind a validating resolver's SERVFAIL for
+/// bogus zones (see [`TestDnsBuilder::validating_upstream`]).
+struct Upstream {
+    catalog: DsAwareCatalog,
+    /// Origins of the zones whose names get SERVFAIL unless CD is set.
+    hidden: Vec<LowerName>,
 }
 
-async fn serve(catalog: DsAwareCatalog) -> Serving {
+#[async_trait::async_trait]
+impl RequestHandler for Upstream {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        if !request.metadata.checking_disabled
+            && let Ok(info) = request.request_info()
+            && self.hidden.iter().any(|zone| zone.zone_of(info.query.name()))
+        {
+            let response = MessageResponseBuilder::new(&request.queries, None)
+                .error_msg(&request.metadata, ResponseCode::ServFail);
+            return match response_handle.send_response(response).await {
+                Ok(info) => info,
+                Err(_) => {
+                    let mut metadata = request.metadata;
+                    metadata.response_code = ResponseCode::ServFail;
+                    ResponseInfo::from(Header {
+                        metadata,
+                        counts: HeaderCounts::default(),
+                    })
+                }
+            };
+        }
+        self.catalog.handle_request::<R, T>(request, response_handle).await
+    }
+}
+
+struct Serving {
+    addr: SocketAddr,
+    server: Server<Upstream>,
+}
+
+async fn serve(catalog: Upstream) -> Serving {
     let (udp, tcp) = bind_loopback_pair().await;
     let addr = udp.local_addr().expect("local addr");
     let mut server = Server::new(catalog);

@@ -3,11 +3,12 @@
 use hickory_resolver::lookup::Lookup;
 use hickory_resolver::net::{DnsError, NetError, NoRecords};
 use hickory_resolver::proto::dnssec::Proof as HickoryProof;
+use hickory_resolver::proto::dnssec::rdata::DNSSECRData;
 use hickory_resolver::proto::op::{DnsResponse, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData as HRData, Record, RecordType};
 use mailwarden_model::dns::escape_presentation;
 use mailwarden_model::name::normalise;
-use mailwarden_model::{Answer, Proof, RData, Status};
+use mailwarden_model::{Answer, Proof, RData, Signature, Status};
 
 /// Longest CNAME chain we follow inside one answer (hickory stops at 8).
 const MAX_CHAIN: usize = 16;
@@ -37,6 +38,16 @@ pub(crate) fn is_bogus(result: &Result<Lookup, NetError>) -> bool {
         Err(NetError::Dns(DnsError::Nsec { proof, .. })) => *proof == HickoryProof::Bogus,
         Ok(lookup) => lookup.answers().iter().any(|r| r.proof == HickoryProof::Bogus),
         Err(_) => false,
+    }
+}
+
+/// True when the server answered SERVFAIL: through a validating
+/// recursive resolver, that may be data it found bogus.
+pub(crate) fn is_servfail(result: &Result<Lookup, NetError>) -> bool {
+    match result {
+        Err(NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail))) => true,
+        Err(NetError::Dns(DnsError::NoRecordsFound(no))) => no.response_code == ResponseCode::ServFail,
+        _ => false,
     }
 }
 
@@ -98,7 +109,74 @@ fn positive(lookup: &Lookup, qname: &Name, rtype: RecordType, mode: Mode) -> Ans
     out.cname_chain = chain;
     out.ttl = matching.iter().chain(&chain_records).map(|r| r.ttl).min();
     out.upstream_ad = lookup.message().metadata.authentic_data;
+    if out.status == Status::Records {
+        out.signatures = signatures(answers, |covered, name| covered == rtype && name == owner);
+    }
     out
+}
+
+/// The RRSIGs among `records` whose covered type and owner `covers` accepts.
+fn signatures<'a>(
+    records: impl IntoIterator<Item = &'a Record>,
+    covers: impl Fn(RecordType, &Name) -> bool,
+) -> Vec<Signature> {
+    let mut out: Vec<Signature> = records
+        .into_iter()
+        .filter_map(|r| match &r.data {
+            HRData::DNSSEC(DNSSECRData::RRSIG(rrsig)) if covers(rrsig.input().type_covered, &r.name) => {
+                let input = rrsig.input();
+                Some(Signature {
+                    type_covered: u16::from(input.type_covered),
+                    algorithm: u8::from(input.algorithm),
+                    key_tag: input.key_tag,
+                    signer: norm(&input.signer_name),
+                    inception: input.sig_inception.get(),
+                    expiration: input.sig_expiration.get(),
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The RRSIGs of a negative answer: those over its SOA and NSEC/NSEC3.
+fn denial_signatures<'a>(authorities: impl IntoIterator<Item = &'a Record>) -> Vec<Signature> {
+    signatures(authorities, |covered, _| {
+        matches!(covered, RecordType::SOA | RecordType::NSEC | RecordType::NSEC3)
+    })
+}
+
+/// What an unvalidated lookup (DO bit set) received for `qname`/`rtype`:
+/// the records of that type at the name (CNAMEs followed) and the RRSIGs
+/// over them, or over the denial. Kept as evidence on a bogus answer.
+pub(crate) fn received(
+    result: &Result<Lookup, NetError>,
+    qname: &Name,
+    rtype: RecordType,
+) -> (Vec<RData>, Vec<Signature>) {
+    match result {
+        Ok(lookup) => {
+            let answers = lookup.answers();
+            let (_, chain_records) = follow_cnames(answers, qname, rtype);
+            let owner = chain_records.last().map_or(qname, |r| cname_target(r).unwrap_or(qname));
+            let mut records: Vec<RData> = answers
+                .iter()
+                .filter(|r| r.record_type() == rtype && &r.name == owner)
+                .map(|r| rdata(&r.data))
+                .collect();
+            records.sort();
+            let sigs = signatures(answers, |covered, name| covered == rtype && name == owner);
+            (records, sigs)
+        }
+        Err(NetError::Dns(DnsError::NoRecordsFound(no))) => (
+            Vec::new(),
+            denial_signatures(no.authorities.iter().flat_map(|a| a.iter())),
+        ),
+        Err(_) => (Vec::new(), Vec::new()),
+    }
 }
 
 /// The CNAMEs leading from `qname`, as normalised targets, and their records.
@@ -149,6 +227,7 @@ fn negative(no: &NoRecords, mode: Mode) -> Answer {
     };
     let mut out = Answer::empty(status, proof);
     out.ttl = no.soa.as_ref().map(|soa| negative_ttl(soa.ttl, soa.data.minimum));
+    out.signatures = denial_signatures(no.authorities.iter().flat_map(|a| a.iter()));
     out
 }
 
@@ -164,6 +243,7 @@ fn unproven_negative(response: &DnsResponse, proof: HickoryProof) -> Answer {
         HRData::SOA(soa) => Some(negative_ttl(r.ttl, soa.minimum)),
         _ => None,
     });
+    out.signatures = denial_signatures(&response.authorities);
     out
 }
 

@@ -10,6 +10,16 @@
 //!
 //! The cache holds raw, unvalidated responses; the validator above it
 //! checks them on every use, so caching cannot turn bogus into secure.
+//!
+//! The same layers, over the same servers, also give:
+//!
+//! - a *checking-disabled* validating client: every query it sends, the
+//!   validator's own DNSKEY and DS fetches included, carries the CD bit,
+//!   so a validating upstream hands over data it judged bogus instead of
+//!   SERVFAIL, and the validator here judges it (RFC 4035 §3.2.2);
+//! - *raw* clients that do not validate but ask with the DO bit (and
+//!   optionally CD), to tell bogus data from transport failures and to
+//!   keep the records and RRSIGs of a bogus answer as evidence.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,10 +47,19 @@ const KEY_CACHE_MAX_TTL: Duration = Duration::from_secs(600);
 
 type Pool = NameServerPool<TokioRuntimeProvider>;
 type Validating = CachingClient<DnssecDnsHandle<KeyCache<RetryDnsHandle<Pool>>>>;
+type Raw = CachingClient<KeyCache<RetryDnsHandle<Pool>>>;
+
+/// Answers each raw (unvalidated) client keeps.
+const RAW_CACHE_SIZE: u64 = 1024;
 
 /// A DNSSEC-validating stub resolver.
 pub(crate) struct ValidatingResolver {
     client: Validating,
+    /// The same, with the CD bit on every query it sends.
+    checking_disabled: Validating,
+    /// No validation, DO bit set; without and with CD.
+    raw: Raw,
+    raw_checking_disabled: Raw,
     options: DnsRequestOptions,
 }
 
@@ -54,16 +73,54 @@ impl ValidatingResolver {
         let context = Arc::new(PoolContext::new(options.clone(), tls));
         let pool = Pool::from_config(config.name_servers().to_vec(), context, TokioRuntimeProvider::default());
         let retry = RetryDnsHandle::new(pool, options.attempts);
-        let validator = DnssecDnsHandle::with_trust_anchor(KeyCache::new(retry), Arc::new(anchors));
-        let client = CachingClient::new(options.cache_size, validator, true);
+        let anchors = Arc::new(anchors);
+        let validating = |checking_disabled| {
+            let keys = KeyCache::new(retry.clone(), checking_disabled);
+            let validator = DnssecDnsHandle::with_trust_anchor(keys, anchors.clone());
+            CachingClient::new(options.cache_size, validator, true)
+        };
+        let raw = |checking_disabled| {
+            CachingClient::new(RAW_CACHE_SIZE, KeyCache::new(retry.clone(), checking_disabled), true)
+        };
         Ok(Self {
-            client,
+            client: validating(false),
+            checking_disabled: validating(true),
+            raw: raw(false),
+            raw_checking_disabled: raw(true),
             options: request_options(options),
         })
     }
 
     pub(crate) async fn lookup(&self, name: Name, rtype: RecordType) -> Result<Lookup, NetError> {
         self.client.lookup(Query::query(name, rtype), self.options).await
+    }
+
+    /// A validated lookup whose queries, the validator's DNSKEY and DS
+    /// fetches included, all carry the CD bit. RFC 4035 §3.2.2: "When the
+    /// CD bit is set, the recursive name server SHOULD, if possible, return
+    /// the requested data to the originating resolver, even if the
+    /// recursive name server's local authentication policy would reject
+    /// the records in question." So the verdict is ours alone.
+    pub(crate) async fn lookup_checking_disabled(&self, name: Name, rtype: RecordType) -> Result<Lookup, NetError> {
+        self.checking_disabled
+            .lookup(Query::query(name, rtype), self.options)
+            .await
+    }
+
+    /// An unvalidated lookup with the DO bit (so RRSIGs come along), and
+    /// the CD bit when `checking_disabled`.
+    pub(crate) async fn lookup_raw(
+        &self,
+        name: Name,
+        rtype: RecordType,
+        checking_disabled: bool,
+    ) -> Result<Lookup, NetError> {
+        let client = if checking_disabled {
+            &self.raw_checking_disabled
+        } else {
+            &self.raw
+        };
+        client.lookup(Query::query(name, rtype), self.options).await
     }
 }
 
@@ -82,18 +139,22 @@ fn request_options(options: &ResolverOpts) -> DnsRequestOptions {
 type Key = (LowerName, RecordType);
 type Cached = (Result<DnsResponse, NetError>, Instant);
 
-/// Caches the validator's DNSKEY, DS and NS fetches, positive or negative.
+/// Caches the validator's DNSKEY, DS and NS fetches, positive or negative;
+/// sets the CD bit on every query when asked to (below the validator,
+/// which clears it on the queries it makes).
 #[derive(Clone)]
 pub(crate) struct KeyCache<H> {
     inner: H,
     cache: Arc<Cache<Key, Cached>>,
+    checking_disabled: bool,
 }
 
 impl<H> KeyCache<H> {
-    fn new(inner: H) -> Self {
+    fn new(inner: H, checking_disabled: bool) -> Self {
         Self {
             inner,
             cache: Arc::new(Cache::new(KEY_CACHE_SIZE)),
+            checking_disabled,
         }
     }
 }
@@ -102,7 +163,10 @@ impl<H: DnsHandle> DnsHandle for KeyCache<H> {
     type Response = BoxStream<'static, Result<DnsResponse, NetError>>;
     type Runtime = H::Runtime;
 
-    fn send(&self, request: DnsRequest) -> Self::Response {
+    fn send(&self, mut request: DnsRequest) -> Self::Response {
+        if self.checking_disabled {
+            request.metadata.checking_disabled = true;
+        }
         let Some(key) = cache_key(&request) else {
             return self.inner.send(request).boxed();
         };

@@ -61,7 +61,13 @@ impl<'de> Deserialize<'de> for Transcript {
         Ok(Self {
             entries: list
                 .into_iter()
-                .map(|e| (QueryKey::new(&e.name, e.rtype), e.answer))
+                .map(|e| {
+                    let key = QueryKey {
+                        server: e.server,
+                        ..QueryKey::new(&e.name, e.rtype)
+                    };
+                    (key, e.answer)
+                })
                 .collect(),
         })
     }
@@ -234,5 +240,23 @@ mod tests {
         assert!(json.find("a.test").unwrap() < json.find("b.test").unwrap());
         let back: Transcript = serde_json::from_str(&json).unwrap();
         assert_eq!(back, t);
+    }
+
+    #[test]
+    fn server_directed_answers_keep_their_server_through_json() {
+        let server: std::net::IpAddr = "192.0.2.53".parse().unwrap();
+        let mut t = Transcript::default();
+        t.insert(
+            QueryKey::new("a.test", RType::Mx),
+            Answer::empty(Status::NoData, Proof::NotValidated),
+        );
+        t.insert(
+            QueryKey::at(server, "a.test", RType::Mx),
+            Answer::empty(Status::Timeout, Proof::Indeterminate),
+        );
+        let json = serde_json::to_string(&t).unwrap();
+        let back: Transcript = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, t);
+        assert_eq!(back.len(), 2);
     }
 }

@@ -678,18 +678,18 @@ fn key_findings(domain: &str, s: &Selector<'_>, key: &Published) -> Vec<Finding>
         .delegated_to()
         .map(|t| format!(" The key is delegated to {t}: fix it there (or ask that provider)."))
         .unwrap_or_default();
-    let mut out = Vec::new();
-    out.push(with_record(syntax(r, name, Level::Error)));
-    out.push(with_record(syntax(r, name, Level::Warning)));
-    out.push(with_record(version(r, name)));
-    out.push(with_record(key_type(r, name)));
-    out.push(with_record(revoked(r, name, &s.selector, domain)));
-    out.push(with_record(invalid(r, name, &s.selector, domain, &delegated_note)));
-    out.push(with_record(rsa_weak(r, name, &s.selector, domain, &delegated_note)));
-    out.push(with_record(testing(r, name)));
-    out.push(with_record(sha1(r, name)));
-    out.push(with_record(service(r, name)));
-    out
+    vec![
+        with_record(syntax(r, name, Level::Error)),
+        with_record(syntax(r, name, Level::Warning)),
+        with_record(version(r, name)),
+        with_record(key_type(r, name)),
+        with_record(revoked(r, name, &s.selector, domain)),
+        with_record(invalid(r, name, &s.selector, domain, &delegated_note)),
+        with_record(rsa_weak(r, name, &s.selector, domain, &delegated_note)),
+        with_record(testing(r, name)),
+        with_record(sha1(r, name)),
+        with_record(service(r, name)),
+    ]
 }
 
 fn codes<'r>(r: &'r KeyRecord, wanted: &[&str]) -> Vec<&'r Diagnostic> {

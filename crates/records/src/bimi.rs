@@ -138,8 +138,11 @@ pub fn parse(text: &str) -> BimiRecord {
         diagnostics.extend(check_uri(a, "authority"));
     }
 
-    if let Some(avp) = first("avp") {
-        if avp.value != "brand" && avp.value != "personal" {
+    if let Some(avp) = first("avp")
+        && avp.value != "brand"
+        && avp.value != "personal"
+    {
+        {
             diagnostics.push(warning(
                 avp.value_span,
                 "avp",

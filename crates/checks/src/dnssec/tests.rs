@@ -323,11 +323,12 @@ fn bogus_answers_on_the_way_up_locate_the_bogus_zone() {
 fn ds_matching_no_key_fails_critical_and_names_the_ds_to_publish() {
     let ksk = ksk13();
     let wrong = ds_for(D, &rsa_key(257, 8, 2048));
-    let w =
-        World::new()
-            .mx(&[])
-            .secure_zone(D)
-            .records(D, RType::Ds, other(RType::Ds, &[wrong.clone()]), Proof::Secure);
+    let w = World::new().mx(&[]).secure_zone(D).records(
+        D,
+        RType::Ds,
+        other(RType::Ds, std::slice::from_ref(&wrong)),
+        Proof::Secure,
+    );
     let f = w.run();
     let m = find(&f, "dnssec.ds-mismatch", D);
     assert_eq!(m.outcome, Fail);

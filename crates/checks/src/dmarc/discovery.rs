@@ -12,7 +12,7 @@
 //! Both are computed, so the audit can say which record applied, from
 //! where, why, and whether receivers of the two generations disagree.
 
-use mailwarden_model::{DnsView, RType};
+use mailwarden_model::{DnsView, RType, Status};
 use mailwarden_records::dmarc::{self, Psd};
 use serde::Serialize;
 
@@ -195,8 +195,11 @@ impl Discovery {
                 _ => None,
             };
             step.stopped = stop.map(str::to_string);
+            // Not asked yet: the collect fixpoint fetches it and judges
+            // again, so names above it are asked only if the walk goes on.
+            let pending = step.status == Status::NotCollected.describe();
             d.walk.push(step);
-            if stop.is_some() {
+            if stop.is_some() || pending {
                 break;
             }
         }

@@ -16,9 +16,8 @@
 //! indeterminate for that server. A server that cannot be asked is never
 //! read as "record missing": it is left out of the comparison.
 //!
-//! Zone files have no servers to ask: for `zone-file` input only
-//! `ns.count` is judged (the zone's own NS RRset is in the file), and the
-//! rules that need the servers are not applicable.
+//! Zone files have no servers to ask: for `zone-file` input every rule is
+//! not applicable and nothing is asked.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -44,6 +43,9 @@ const COMPARED: [(&str, RType, &str); 5] = [
 /// Judge the nameservers of the zone `ctx.domain` is in.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let domain = ctx.domain;
+    if ctx.source.backend == "zone-file" {
+        return offline(domain);
+    }
     let apex = match find_apex(domain, view) {
         Ok(apex) => apex,
         Err(Stop::NoSuchDomain) => {
@@ -78,10 +80,6 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     };
     let mut out = vec![judge_count(&apex, &names)];
     if names.is_empty() {
-        return out;
-    }
-    if ctx.source.backend == "zone-file" {
-        out.extend(offline(domain, &apex));
         return out;
     }
     let hosts: Vec<Host<'_>> = names
@@ -187,16 +185,19 @@ fn judge_count(apex: &str, names: &[String]) -> Finding {
     }
 }
 
-/// The rules that need servers to ask, for zone-file input.
-fn offline(domain: &str, apex: &str) -> Vec<Finding> {
-    let why = "Zone-file input: there are no servers to ask.";
-    let mut out: Vec<Finding> = ["ns.network-diversity", "ns.soa-serial"]
-        .into_iter()
-        .map(|id| Finding::new(id, Outcome::NotApplicable, apex, why))
-        .collect();
-    out.push(Finding::new("ns.lame", Outcome::NotApplicable, apex, why));
-    out.push(Finding::new("ns.consistency", Outcome::NotApplicable, domain, why));
-    out
+/// Zone-file input: every rule is not applicable, and nothing is asked.
+fn offline(domain: &str) -> Vec<Finding> {
+    let why = "Zone-file input: the nameserver checks ask the zone's servers, and zone files have none.";
+    [
+        "ns.count",
+        "ns.network-diversity",
+        "ns.consistency",
+        "ns.soa-serial",
+        "ns.lame",
+    ]
+    .into_iter()
+    .map(|id| Finding::new(id, Outcome::NotApplicable, domain, why))
+    .collect()
 }
 
 /// One nameserver name and its address lookups.

@@ -265,7 +265,8 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
         looked: &looked,
         summaries: &summaries,
         failed: &failed,
-        parked: ctx.options.parked,
+        // A parked domain (declared, or with a null MX) sends no mail.
+        parked: ctx.options.parked || crate::mx::publishes_null_mx(view, &domain) == Some(true),
     };
     out.push(context.keys_found());
     out.push(context.probe_finding());
@@ -364,7 +365,7 @@ impl Discovery<'_, '_> {
                 "dkim.keys-found",
                 Outcome::NotApplicable,
                 self.domain,
-                "The domain is declared parked (it sends no mail), so it needs no DKIM key.",
+                "The domain is parked (declared with --parked, or it publishes a null MX): it sends no mail, so it needs no DKIM key.",
             ));
         }
         if !self.summaries.is_empty() {
@@ -1021,7 +1022,7 @@ mod tests {
     /// Every selector NXDOMAIN, the probe as given, and `records` at some.
     fn dns(probe: Status, records: &[(&str, &[&str])]) -> Dns {
         let (tried, _) = selectors(&["custom".to_string()]);
-        let mut d = Dns::new();
+        let mut d = Dns::new().mx(D, &[(10, "mx.example.com")]);
         for s in &tried {
             d = d.status(&name(s), RType::Txt, Status::NxDomain);
         }
@@ -1197,6 +1198,16 @@ mod tests {
     fn parked_domain_needs_no_key() {
         let f = run_with(&dns(Status::NxDomain, &[]), true);
         assert_eq!(outcome(&f, "dkim.keys-found", D), NotApplicable);
+    }
+
+    /// Regression: a null-MX domain (it accepts no mail and, per the
+    /// parked-domain practice, sends none) was told to publish a DKIM key.
+    #[test]
+    fn null_mx_domain_needs_no_key() {
+        let f = run(&dns(Status::NxDomain, &[]).mx(D, &[(0, ".")]));
+        assert_eq!(outcome(&f, "dkim.keys-found", D), NotApplicable);
+        let with_mx = run(&dns(Status::NxDomain, &[]));
+        assert_eq!(outcome(&with_mx, "dkim.keys-found", D), Fail);
     }
 
     #[test]

@@ -38,9 +38,9 @@ pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let domain = ctx.domain;
     let mut findings = mx::judge(domain, view);
     findings.extend(spf::judge(domain, view));
-    findings.extend(ns::judge(ctx, view));
     findings.extend(dnssec::judge(ctx, view));
     findings.extend(dmarc::judge(ctx, view));
+    findings.extend(ns::judge(ctx, view));
     findings.extend(dkim::judge(ctx, view));
     findings.extend(bimi::judge(ctx, view));
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));

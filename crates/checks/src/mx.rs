@@ -67,6 +67,17 @@ pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
     }
 }
 
+/// Whether `domain` publishes only a null MX (RFC 7505: it accepts no
+/// mail); `None` when the MX lookup could not be completed.
+pub fn publishes_null_mx(view: &DnsView<'_>, domain: &str) -> Option<bool> {
+    let answer = view.get(domain, RType::Mx);
+    if !answer.status.is_definite() {
+        return None;
+    }
+    let set = parse_mx(answer);
+    Some(!set.is_empty() && set.iter().all(|m| m.exchange.is_empty()))
+}
+
 fn parse_mx(answer: &Answer) -> Vec<Mx> {
     answer
         .records

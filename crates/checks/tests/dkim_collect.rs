@@ -36,7 +36,9 @@ fn dkim_asks_the_probe_and_every_selector_in_one_round() {
             "{s}"
         );
     }
-    assert_eq!(missing.len(), dkim::COMMON_SELECTORS.len() + 2);
+    // The MX set too: a null-MX domain needs no key (the MX judge asks it anyway).
+    assert!(missing.contains(&QueryKey::new(D, RType::Mx)));
+    assert_eq!(missing.len(), dkim::COMMON_SELECTORS.len() + 3);
     // Nothing collected yet: indeterminate, never "missing".
     let keys = findings.iter().find(|f| f.id == "dkim.keys-found").unwrap();
     assert_eq!(keys.outcome, Outcome::Indeterminate);
@@ -64,6 +66,16 @@ fn saved_evidence_with_a_real_2048_bit_key_is_judged_offline() {
     t.insert(
         QueryKey::new(&format!("_domainkey.{D}"), RType::Txt),
         Answer::empty(Status::NoData, Proof::NotValidated),
+    );
+    t.insert(
+        QueryKey::new(D, RType::Mx),
+        Answer::with_records(
+            vec![RData::Mx {
+                preference: 10,
+                exchange: format!("mx.{D}"),
+            }],
+            Proof::NotValidated,
+        ),
     );
     let json = serde_json::to_string(&t).unwrap();
     let saved: Transcript = serde_json::from_str(&json).unwrap();

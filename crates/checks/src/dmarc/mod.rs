@@ -1232,10 +1232,7 @@ fn parked(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, applied: Option<&
                 ),
             );
         }
-        let null_mx = mx.status == Status::Records
-            && mx.records.iter().all(
-                |r| matches!(r, RData::Mx { exchange, .. } if mailwarden_model::name::normalise(exchange).is_empty()),
-            );
+        let null_mx = crate::mx::publishes_null_mx(view, domain) == Some(true);
         null_mx.then(|| "it publishes a null MX (RFC 7505)".to_string())
     };
     let Some(reason) = reason else {

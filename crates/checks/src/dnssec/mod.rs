@@ -1019,53 +1019,32 @@ impl<'a> Zone<'a> {
     }
 }
 
-/// `dnssec.lookup-failed` over some answers: fail when a server answered
+/// `dnssec.lookup-failed` over some answers: indeterminate when a lookup
+/// could not be completed (formerly: fail when a server answered
 /// SERVFAIL, REFUSED or an error (it is unreachable or broken, and not
 /// because of DNSSEC), indeterminate when we could not ask (timeout,
 /// budget, not collected), pass when every lookup was answered.
 fn lookup_failed_finding(subject: &str, answers: &[(String, &Answer)]) -> Finding {
     const ID: &str = "dnssec.lookup-failed";
-    let failed: Vec<String> = answers
+    // Every failure to look is indeterminate: a SERVFAIL or REFUSED from the
+    // resolver cannot be pinned on the domain (the resolver itself may be
+    // refusing us); `ns.lame` asks the domain's own servers directly.
+    let unanswered: Vec<String> = answers
         .iter()
-        .filter(|(_, a)| matches!(a.status, Status::ServFail | Status::Refused | Status::Error(_)))
+        .filter(|(_, a)| !a.status.is_definite() && !matches!(a.status, Status::Bogus(_)))
         .map(|(q, a)| format!("{q}: {}", a.status.describe()))
         .collect();
-    let unknown: Vec<String> = answers
-        .iter()
-        .filter(|(_, a)| {
-            matches!(
-                a.status,
-                Status::Timeout | Status::BudgetExhausted | Status::NotCollected
-            )
-        })
-        .map(|(q, a)| format!("{q}: {}", a.status.describe()))
-        .collect();
-    if !failed.is_empty() {
-        return Finding::new(
-            ID,
-            Outcome::Fail,
-            subject,
-            format!(
-                "DNS lookups for {subject} failed, also with DNSSEC checking disabled (so not because of DNSSEC): {}.",
-                failed.join("; ")
-            ),
-        )
-        .evidence("failed", &failed)
-        .remediation(format!(
-            "Check that every name server of the zone of {subject} answers these queries (`dig +cd +dnssec @<server> {subject} SOA`); a server that fails them also fails senders looking up your MX, SPF and DMARC records."
-        ));
-    }
-    if !unknown.is_empty() {
+    if !unanswered.is_empty() {
         return Finding::new(
             ID,
             Outcome::Indeterminate,
             subject,
-            format!(
-                "Could not complete the DNSSEC lookups for {subject}: {}.",
-                unknown.join("; ")
-            ),
+            format!("Could not complete the DNSSEC lookups for {subject}: {}.", unanswered.join("; ")),
         )
-        .evidence("unanswered", &unknown);
+        .evidence("unanswered", &unanswered)
+        .remediation(format!(
+            "If this persists, check that every name server of the zone of {subject} answers these queries (`dig +cd +dnssec @<server> {subject} SOA`); the nameserver checks (ns.lame) ask each server directly."
+        ));
     }
     Finding::new(
         ID,

@@ -361,7 +361,8 @@ fn missing(domain: &str, d: &Discovery) -> Finding {
             .evidence("method", applied.method.as_str())
             .evidence("record", &applied.strings);
     }
-    if !d.complete() {
+    let unchecked_suffix = unchecked_public_suffix_steps(d);
+    if !d.complete() && unchecked_suffix.is_none() {
         return Finding::new(
             "dmarc.missing",
             Outcome::Indeterminate,
@@ -377,14 +378,35 @@ fn missing(domain: &str, d: &Discovery) -> Finding {
     } else {
         "neither it nor its organisational domain publishes a DMARC record"
     };
+    let note = unchecked_suffix
+        .map(|names| format!(" (whether a public-suffix operator publishes a policy above it could not be checked: {})", names.join(", ")))
+        .unwrap_or_default();
     Finding::new(
         "dmarc.missing",
         Outcome::Fail,
         domain,
-        format!("{domain} has no DMARC policy: {why}. Anyone can send mail as {domain} and receivers are not asked to reject it."),
+        format!("{domain} has no DMARC policy: {why}{note}. Anyone can send mail as {domain} and receivers are not asked to reject it."),
     )
     .evidence("walk", &d.walk)
     .remediation(format!("Publish {}", suggested_record(domain)))
+}
+
+/// When every failed step of the discovery lies above the organisational
+/// domain (at the public suffix), the names that failed. Then the domain and
+/// its organisational domain definitely publish no record; only a public
+/// suffix operator's policy (RFC 9989 `psd=y`) could still apply, and that
+/// is not the domain owner's record. `None` when a step at or below the
+/// organisational domain failed, or nothing failed.
+fn unchecked_public_suffix_steps(d: &Discovery) -> Option<Vec<String>> {
+    let org = &d.psl_org;
+    let at_or_below = |name: &str| name == org || name.ends_with(&format!(".{org}"));
+    let failed: Vec<&Step> = d.walk.iter().chain(&d.psl_step).chain(&d.org_step).filter(|s| !s.definite).collect();
+    if failed.is_empty() || failed.iter().any(|s| at_or_below(&s.domain)) {
+        return None;
+    }
+    let mut names: Vec<String> = failed.iter().map(|s| format!("_dmarc.{}", s.domain)).collect();
+    names.dedup();
+    Some(names)
 }
 
 /// RFC 7489 §3.2 (public suffix list) and RFC 9989 §4.10.2 (DNS tree

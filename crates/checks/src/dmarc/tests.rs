@@ -107,6 +107,22 @@ fn a_timeout_is_never_missing() {
     assert_eq!(f.len(), 2);
 }
 
+/// Regression: in a zone-file audit the tree walk's `_dmarc.com` is
+/// outside the loaded zones, and a domain with no record of its own came
+/// out indeterminate. Only a public-suffix operator's policy could apply
+/// above the organisational domain, so the domain's own absence is a fact.
+#[test]
+fn a_failed_lookup_above_the_organisational_domain_still_reports_missing() {
+    let dns = base()
+        .status("_dmarc.example.com", RType::Txt, Status::NxDomain)
+        .status("_dmarc.com", RType::Txt, Status::Error("outside the loaded zone files".into()));
+    let f = run(&dns);
+    let m = find(&f, "dmarc.missing", D);
+    assert_eq!(m.outcome, Outcome::Fail);
+    assert!(m.message.contains("could not be checked: _dmarc.com"), "{}", m.message);
+    assert_eq!(outcome(&f, "dmarc.lookup-failed", D), Outcome::Indeterminate);
+}
+
 #[test]
 fn a_failed_parent_lookup_makes_inheritance_indeterminate() {
     let dns = Dns::new()

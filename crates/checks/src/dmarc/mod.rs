@@ -37,7 +37,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
             Outcome::Indeterminate,
             &domain,
             format!(
-                "Could not tell whether {domain} publishes DMARC: the TXT lookup of _dmarc.{domain} {}.",
+                "Could not tell whether {domain} publishes DMARC: the TXT lookup of _dmarc.{domain} did not succeed ({}).",
                 own.status
             ),
         ));
@@ -52,7 +52,8 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     out.push(org_domain(&domain, &d));
     let applied = d.applied();
     if let Some(applied) = &applied {
-        out.extend(policy_findings(&domain, applied));
+        let parked = ctx.options.parked || crate::mx::publishes_null_mx(view, &domain) == Some(true);
+        out.extend(policy_findings(&domain, applied, parked));
         out.extend(reporting_findings(&domain, view, applied));
     }
     out.push(parked(ctx, &domain, view, applied.as_ref()));
@@ -379,7 +380,12 @@ fn missing(domain: &str, d: &Discovery) -> Finding {
         "neither it nor its organisational domain publishes a DMARC record"
     };
     let note = unchecked_suffix
-        .map(|names| format!(" (whether a public-suffix operator publishes a policy above it could not be checked: {})", names.join(", ")))
+        .map(|names| {
+            format!(
+                " (whether a public-suffix operator publishes a policy above it could not be checked: {})",
+                names.join(", ")
+            )
+        })
         .unwrap_or_default();
     Finding::new(
         "dmarc.missing",
@@ -400,7 +406,13 @@ fn missing(domain: &str, d: &Discovery) -> Finding {
 fn unchecked_public_suffix_steps(d: &Discovery) -> Option<Vec<String>> {
     let org = &d.psl_org;
     let at_or_below = |name: &str| name == org || name.ends_with(&format!(".{org}"));
-    let failed: Vec<&Step> = d.walk.iter().chain(&d.psl_step).chain(&d.org_step).filter(|s| !s.definite).collect();
+    let failed: Vec<&Step> = d
+        .walk
+        .iter()
+        .chain(&d.psl_step)
+        .chain(&d.org_step)
+        .filter(|s| !s.definite)
+        .collect();
     if failed.is_empty() || failed.iter().any(|s| at_or_below(&s.domain)) {
         return None;
     }
@@ -458,7 +470,7 @@ fn org_domain(domain: &str, d: &Discovery) -> Finding {
 }
 
 /// Findings about the record that applies: syntax and policy strength.
-fn policy_findings(domain: &str, a: &Applied) -> Vec<Finding> {
+fn policy_findings(domain: &str, a: &Applied, parked: bool) -> Vec<Finding> {
     let eff = a.effective();
     vec![
         syntax(domain, a, Level::Error),
@@ -469,7 +481,7 @@ fn policy_findings(domain: &str, a: &Applied) -> Vec<Finding> {
         pct(domain, a, &eff),
         testing(domain, a),
         removed_tags(domain, a),
-        alignment(domain, a),
+        alignment(domain, a, parked),
         fo(domain, a),
     ]
 }
@@ -826,11 +838,21 @@ fn removed_tags(domain: &str, a: &Applied) -> Finding {
 /// Indicates whether strict or relaxed DKIM Identifier Alignment mode is
 /// required by the Domain Owner." Relaxed is the usual and safe choice;
 /// strict makes any mail signed or bounced with a subdomain fail.
-fn alignment(domain: &str, a: &Applied) -> Finding {
+fn alignment(domain: &str, a: &Applied, parked: bool) -> Finding {
     let adkim = a.record.adkim.unwrap_or(Alignment::Relaxed);
     let aspf = a.record.aspf.unwrap_or(Alignment::Relaxed);
     let modes = format!("adkim={}, aspf={}", adkim.as_str(), aspf.as_str());
-    if adkim == Alignment::Strict || aspf == Alignment::Strict {
+    let strict = adkim == Alignment::Strict || aspf == Alignment::Strict;
+    if strict && parked {
+        // A parked domain sends no legitimate mail: strict costs nothing.
+        return Finding::new(
+            "dmarc.alignment",
+            Outcome::Pass,
+            domain,
+            format!("Strict alignment ({modes}) on a parked domain, which sends no mail."),
+        );
+    }
+    if strict {
         return Finding::new(
             "dmarc.alignment",
             Outcome::Fail,

@@ -115,7 +115,11 @@ fn a_timeout_is_never_missing() {
 fn a_failed_lookup_above_the_organisational_domain_still_reports_missing() {
     let dns = base()
         .status("_dmarc.example.com", RType::Txt, Status::NxDomain)
-        .status("_dmarc.com", RType::Txt, Status::Error("outside the loaded zone files".into()));
+        .status(
+            "_dmarc.com",
+            RType::Txt,
+            Status::Error("outside the loaded zone files".into()),
+        );
     let f = run(&dns);
     let m = find(&f, "dmarc.missing", D);
     assert_eq!(m.outcome, Outcome::Fail);
@@ -535,4 +539,15 @@ fn psd_n_below_the_psl_org_domain_is_a_disagreement() {
     assert_eq!(walk.len(), 2);
     let p = find(&f, "dmarc.policy-none", "a.b.example.com");
     assert_eq!(p.outcome, Outcome::Pass);
+}
+
+/// Regression: `dmarc.parked` recommends `adkim=s; aspf=s`, and
+/// `dmarc.alignment` then flagged the very record it recommended.
+#[test]
+fn strict_alignment_passes_on_a_parked_domain_only() {
+    let strict = "v=DMARC1; p=reject; sp=reject; adkim=s; aspf=s; rua=mailto:dmarc@example.com";
+    let parked = run_as(&with_record(strict), D, true);
+    assert_eq!(outcome(&parked, "dmarc.alignment", D), Outcome::Pass);
+    let sending = run(&with_record(strict));
+    assert_eq!(outcome(&sending, "dmarc.alignment", D), Outcome::Fail);
 }

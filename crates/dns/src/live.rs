@@ -45,8 +45,8 @@ use mailwarden_model::{Answer, Proof, QueryKey, SourceInfo, Status};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::DnsSource;
-pub use direct::REFERRAL_PREFIX;
 use anchor::{AnchorKey, Entry};
+pub use direct::REFERRAL_PREFIX;
 use map::Mode;
 use stack::ValidatingResolver;
 

@@ -251,6 +251,10 @@ fn names_outside_the_loaded_zones_are_indeterminate_not_missing() {
     assert_report_shape(report);
     for f in findings(report) {
         assert_ne!(f["outcome"], "fail", "{f:#}");
+        if f["outcome"] == "pass" {
+            // A pass may well say "no SPF record at _dmarc": that is good news.
+            continue;
+        }
         let message = f["message"].as_str().unwrap().to_lowercase();
         for word in [
             "missing",
@@ -396,7 +400,13 @@ fn domain_outside_every_loaded_zone_is_indeterminate_not_missing() {
     let report = only_domain(&doc);
     assert_report_shape(report);
     for f in findings(report) {
-        assert_eq!(f["outcome"], "indeterminate", "{f:#}");
+        // Nameserver checks cannot run on zone files at all: not applicable.
+        let allowed = if f["id"].as_str().unwrap().starts_with("ns.") {
+            "not-applicable"
+        } else {
+            "indeterminate"
+        };
+        assert_eq!(f["outcome"], allowed, "{f:#}");
     }
     assert_eq!(
         finding(report, "mx.present", "elsewhere.example")["outcome"],

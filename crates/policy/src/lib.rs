@@ -6,6 +6,10 @@
 //! rules` lists it, `mailwarden explain ID` prints one, and every finding a
 //! judge emits is completed from it ([`Catalogue::enrich`]).
 
+pub mod frameworks;
+pub mod profile;
+pub mod score;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::OnceLock;

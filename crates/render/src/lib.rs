@@ -49,6 +49,12 @@ pub struct DomainReport {
     pub domain: String,
     pub summary: Summary,
     pub findings: Vec<Finding>,
+    /// Scores per area and overall (see the README for the formula).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scores: Option<mailwarden_policy::score::Scores>,
+    /// Verdicts of the profiles asked for with `--profile`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<mailwarden_policy::profile::ProfileResult>,
     pub observation: Observation,
 }
 
@@ -58,6 +64,8 @@ impl DomainReport {
             domain: observation.domain.clone(),
             summary: Summary::of(&findings),
             findings,
+            scores: None,
+            profiles: Vec::new(),
             observation,
         }
     }

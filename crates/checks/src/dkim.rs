@@ -185,9 +185,23 @@ struct KeySummary<'a> {
 /// Judge the DKIM keys of `ctx.domain`. Findings carry ids `dkim.*`.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
-    let (tried, ignored) = selectors(&ctx.options.dkim_selectors);
+    let (mut tried, ignored) = selectors(&ctx.options.dkim_selectors);
     let probe_name = format!("_domainkey.{domain}");
     let probe = view.get(&probe_name, RType::Txt);
+    if matches!(probe.status, Status::NxDomain | Status::NotCollected) {
+        // RFC 8020 §2: NXDOMAIN "means that there are no names at or below
+        // it", so no built-in selector can hold a key: ask the probe first
+        // and skip them (one query instead of dozens per domain). The
+        // user's own selectors are still asked, which also catches servers
+        // that wrongly answer NXDOMAIN for names with children below.
+        let user: BTreeSet<String> = ctx
+            .options
+            .dkim_selectors
+            .iter()
+            .map(|s| s.trim().trim_end_matches('.').to_ascii_lowercase())
+            .collect();
+        tried.retain(|s| user.contains(s));
+    }
     let looked: Vec<Selector<'_>> = tried
         .iter()
         .map(|sel| {
@@ -1137,7 +1151,12 @@ mod tests {
         let k = find(&f, "dkim.keys-found", D);
         assert_eq!(k.outcome, Fail);
         assert!(k.message.contains("RFC 8020"), "{}", k.message);
-        assert!(k.message.contains("custom") && k.message.contains("everlytickey1"));
+        // Under an NXDOMAIN probe only the user's selector is asked (RFC 8020).
+        assert!(
+            k.message.contains("custom") && !k.message.contains("everlytickey1"),
+            "{}",
+            k.message
+        );
         assert!(k.remediation.as_deref().unwrap().contains("v=DKIM1; k=rsa; p="));
         assert_eq!(outcome(&f, "dkim.domainkey-probe", D), Pass);
     }
@@ -1156,14 +1175,45 @@ mod tests {
     #[test]
     fn probe_nxdomain_with_keys_below_violates_rfc8020() {
         let text = key(RSA2048);
-        let f = run(&dns(Status::NxDomain, &[("google", &[&text])]));
+        let f = run(&dns(Status::NxDomain, &[("custom", &[&text])]));
         assert_eq!(outcome(&f, "dkim.domainkey-probe", D), Fail);
         assert_eq!(outcome(&f, "dkim.keys-found", D), Pass);
     }
 
+    /// The built-in selectors cost dozens of queries per domain; under an
+    /// NXDOMAIN probe they cannot exist (RFC 8020), so they are not asked.
+    #[test]
+    fn nxdomain_probe_skips_the_built_in_selectors() {
+        let d = Dns::new().mx(D, &[(10, "mx.example.com")]).status(
+            &format!("_domainkey.{D}"),
+            RType::Txt,
+            Status::NxDomain,
+        );
+        let view = mailwarden_model::DnsView::new(&d.0);
+        let options = ScanOptions {
+            dkim_selectors: vec!["custom".into()],
+            parked: false,
+        };
+        let source = SourceInfo::default();
+        judge(
+            &Context {
+                domain: D,
+                options: &options,
+                source: &source,
+                now: 0,
+            },
+            &view,
+        );
+        let missing = view.into_missing();
+        assert_eq!(
+            missing.into_iter().map(|k| k.name).collect::<Vec<_>>(),
+            vec![name("custom")]
+        );
+    }
+
     #[test]
     fn failed_lookups_are_indeterminate_never_missing() {
-        let d = dns(Status::NxDomain, &[]).status(&name("google"), RType::Txt, Status::Timeout);
+        let d = dns(Status::NoData, &[]).status(&name("google"), RType::Txt, Status::Timeout);
         let f = run(&d);
         assert_eq!(outcome(&f, "dkim.keys-found", D), Indeterminate);
         let lf = find(&f, "dkim.lookup-failed", D);

@@ -1001,6 +1001,9 @@ fn rua_missing(domain: &str, a: &Applied) -> Finding {
         domain,
         format!("Aggregate reports are requested ({} URI(s)).", a.record.rua.len()),
     )
+    // The URIs as written, for profile checks such as BOD 18-01's required
+    // report address (`dmarc-rua-includes`).
+    .evidence("rua", a.record.rua.iter().map(|u| u.text.as_str()).collect::<Vec<_>>())
 }
 
 /// RFC 7489 §6.2: "A Mail Receiver MUST implement support for a "mailto:"

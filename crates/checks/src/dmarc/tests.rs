@@ -332,6 +332,19 @@ fn rua_missing_and_invalid() {
 }
 
 #[test]
+fn rua_uris_are_evidence_for_profile_checks() {
+    let f = run(&with_record(
+        "v=DMARC1; p=reject; rua=mailto:dmarc@example.com,mailto:reports@dmarc.cyber.dhs.gov",
+    ));
+    let m = find(&f, "dmarc.rua-missing", D);
+    assert_eq!(m.outcome, Outcome::Pass);
+    assert_eq!(
+        m.evidence["rua"],
+        serde_json::json!(["mailto:dmarc@example.com", "mailto:reports@dmarc.cyber.dhs.gov"])
+    );
+}
+
+#[test]
 fn more_than_two_destinations() {
     let f = run(&with_record(
         "v=DMARC1; p=reject; rua=mailto:a@example.com,mailto:b@example.com,mailto:c@example.com",

@@ -27,7 +27,7 @@ printf '%-10s %-10s %-12s %-14s %s\n' domains seconds domains/s peak_rss_MB find
 for n in "${counts[@]}"; do
   seq 0 $((n - 1)) | sed 's/^/d/; s/$/.bench.test/' >"$work/list"
   /usr/bin/time -f '%e %M' -o "$work/time" ./target/release/mailwarden scan --input "$work/list" \
-    --resolver "$addr" --no-dnssec --timeout 5 --concurrency "$concurrency" --format jsonl --fail-on none \
+    --resolver "$addr" --ns-port "${addr##*:}" --no-dnssec --timeout 5 --concurrency "$concurrency" --format jsonl --fail-on none \
     >"$work/out"
   read -r secs rss_kb <"$work/time"
   lines=$(wc -l <"$work/out")

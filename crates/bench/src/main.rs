@@ -7,8 +7,13 @@
 //! output, and serves until killed. Answers are small enough for UDP.
 //!
 //! The synthetic zone, for each N:
-//! - `d<N>.bench.test`: MX 10 mx1.<d>, MX 20 mx2.<d> (even N) or two shared
-//!   provider hosts (odd N); A 192.0.2.1; TXT `v=spf1 mx include:_spf.provider.test -all`.
+//! - `d<N>.bench.test`, a zone apex: SOA; NS ns1.<d> and ns2.<d> (both
+//!   127.0.0.1, so `--ns-port` sends the direct nameserver queries here);
+//!   MX 10 mx1.<d>, MX 20 mx2.<d> (even N) or two shared provider hosts
+//!   (odd N); A 192.0.2.1; TXT `v=spf1 mx include:_spf.provider.test -all`.
+//! - `_dmarc.<d>`: a DMARC record when N is not a multiple of 3.
+//! - `selector1._domainkey.<d>`: a DKIM key when N is even (so
+//!   `_domainkey.<d>` exists); otherwise nothing under `_domainkey`.
 //! - `mx1.<d>`: A and AAAA; `mx2.<d>`: A only.
 //! - `mx<K>.provider.test`: A and AAAA, K < 50.
 //! - `_spf.provider.test`: TXT with ip4 and ip6 ranges.
@@ -23,6 +28,7 @@ const MX: u16 = 15;
 const TXT: u16 = 16;
 const AAAA: u16 = 28;
 const SOA: u16 = 6;
+const NS: u16 = 2;
 
 fn main() -> std::io::Result<()> {
     let addr: SocketAddr = std::env::args()
@@ -141,6 +147,15 @@ fn soa(zone: &str) -> Vec<u8> {
     r
 }
 
+/// A 2048-bit RSA DKIM key (testdata/dkim/rsa2048.spki.b64).
+const DKIM_KEY: &str = concat!("v=DKIM1; k=rsa; p=", include_str!("../../../testdata/dkim/rsa2048.spki.b64"));
+
+fn host(name: &str) -> Vec<u8> {
+    let mut r = Vec::new();
+    push_name(&mut r, name);
+    r
+}
+
 fn mx(pref: u16, host: &str) -> Vec<u8> {
     let mut r = pref.to_be_bytes().to_vec();
     push_name(&mut r, host);
@@ -185,7 +200,7 @@ fn lookup(name: &str, qtype: u16) -> Lookup {
             Some(k) if k < 50 => by_type(vec![(A, vec![a(60000 + k)]), (AAAA, vec![aaaa(60000 + k)])]),
             _ => Lookup::NxDomain,
         },
-        ["provider", "test"] | ["bench", "test"] => Lookup::NoData,
+        [zone @ ("provider" | "bench"), "test"] => by_type(vec![(SOA, vec![soa(&format!("{zone}.test"))])]),
         [d, "bench", "test"] => match domain_number(d) {
             Some(n) => {
                 let mxs = if n % 2 == 0 {
@@ -197,6 +212,8 @@ fn lookup(name: &str, qtype: u16) -> Lookup {
                     ]
                 };
                 by_type(vec![
+                    (SOA, vec![soa(name)]),
+                    (NS, vec![host(&format!("ns1.{name}")), host(&format!("ns2.{name}"))]),
                     (MX, mxs),
                     (A, vec![vec![192, 0, 2, 1]]),
                     (TXT, vec![txt("v=spf1 mx include:_spf.provider.test -all")]),
@@ -207,6 +224,15 @@ fn lookup(name: &str, qtype: u16) -> Lookup {
         [host, d, "bench", "test"] => match (domain_number(d), *host) {
             (Some(n), "mx1") => by_type(vec![(A, vec![a(n % 60000)]), (AAAA, vec![aaaa(n)])]),
             (Some(n), "mx2") => by_type(vec![(A, vec![a((n + 1) % 60000)])]),
+            (Some(_), "ns1" | "ns2") => by_type(vec![(A, vec![vec![127, 0, 0, 1]])]),
+            (Some(n), "_dmarc") if n % 3 != 0 => {
+                by_type(vec![(TXT, vec![txt(&format!("v=DMARC1; p=reject; rua=mailto:dmarc@{d}.bench.test"))])])
+            }
+            (Some(n), "_domainkey") if n % 2 == 0 => Lookup::NoData,
+            _ => Lookup::NxDomain,
+        },
+        ["selector1", "_domainkey", d, "bench", "test"] => match domain_number(d) {
+            Some(n) if n % 2 == 0 => by_type(vec![(TXT, vec![txt(DKIM_KEY)])]),
             _ => Lookup::NxDomain,
         },
         _ => Lookup::NxDomain,

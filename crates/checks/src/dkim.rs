@@ -1055,6 +1055,7 @@ mod tests {
         let options = ScanOptions {
             dkim_selectors: vec!["custom".to_string()],
             parked,
+            ..ScanOptions::default()
         };
         let source = SourceInfo::default();
         let ctx = Context {
@@ -1193,6 +1194,7 @@ mod tests {
         let options = ScanOptions {
             dkim_selectors: vec!["custom".into()],
             parked: false,
+            ..ScanOptions::default()
         };
         let source = SourceInfo::default();
         judge(

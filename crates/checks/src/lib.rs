@@ -35,17 +35,28 @@ pub struct Context<'a> {
 
 /// Run every judge for the context's domain. Findings come out sorted.
 pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
-    let domain = ctx.domain;
-    let mut findings = mx::judge(domain, view);
-    findings.extend(spf::judge(domain, view));
-    findings.extend(dnssec::judge(ctx, view));
-    findings.extend(dmarc::judge(ctx, view));
-    findings.extend(ns::judge(ctx, view));
-    findings.extend(dkim::judge(ctx, view));
-    findings.extend(bimi::judge(ctx, view));
+    let mut findings = Vec::new();
+    for (name, judge) in JUDGES {
+        if ctx.options.runs(name) {
+            findings.extend(judge(ctx, view));
+        }
+    }
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings
 }
+
+type Judge = fn(&Context<'_>, &DnsView<'_>) -> Vec<Finding>;
+
+/// Every protocol judge, by the name `--checks` selects it with.
+pub const JUDGES: [(&str, Judge); 7] = [
+    ("mx", |ctx, view| mx::judge(ctx.domain, view)),
+    ("spf", |ctx, view| spf::judge(ctx.domain, view)),
+    ("dmarc", dmarc::judge),
+    ("dkim", dkim::judge),
+    ("bimi", bimi::judge),
+    ("dnssec", dnssec::judge),
+    ("ns", ns::judge),
+];
 
 /// The result of collecting and judging one domain.
 #[derive(Debug, Clone)]
@@ -121,4 +132,52 @@ fn with_scan_findings(observation: &mailwarden_model::Observation, mut findings:
         findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     }
     findings
+}
+
+#[cfg(test)]
+mod tests {
+    use mailwarden_model::{Answer, Proof, QueryKey, RType, ScanOptions, SourceInfo, Status, Transcript};
+
+    use super::*;
+
+    fn judge_with(checks: &[&str]) -> Vec<Finding> {
+        let mut t = Transcript::default();
+        t.insert(
+            QueryKey::new("example.com", RType::Mx),
+            Answer::empty(Status::Timeout, Proof::Indeterminate),
+        );
+        let options = ScanOptions {
+            checks: checks.iter().map(|c| c.to_string()).collect(),
+            ..ScanOptions::default()
+        };
+        let source = SourceInfo::default();
+        let ctx = Context {
+            domain: "example.com",
+            options: &options,
+            source: &source,
+            now: 0,
+        };
+        judge_domain(&ctx, &DnsView::new(&t))
+    }
+
+    #[test]
+    fn checks_option_selects_the_judges_that_run() {
+        let only_mx = judge_with(&["mx"]);
+        assert!(!only_mx.is_empty());
+        assert!(only_mx.iter().all(|f| f.id.starts_with("mx.")), "{only_mx:#?}");
+        let mx_spf = judge_with(&["mx", "spf"]);
+        assert!(mx_spf.iter().any(|f| f.id.starts_with("spf.")));
+        assert!(
+            mx_spf
+                .iter()
+                .all(|f| f.id.starts_with("mx.") || f.id.starts_with("spf."))
+        );
+        let all = judge_with(&[]);
+        for (name, _) in JUDGES {
+            assert!(
+                all.iter().any(|f| f.id.starts_with(&format!("{name}."))),
+                "{name} ran no check"
+            );
+        }
+    }
 }

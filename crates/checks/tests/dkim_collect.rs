@@ -25,6 +25,7 @@ fn dkim_asks_the_probe_first_then_every_selector_in_one_round() {
     let options = ScanOptions {
         dkim_selectors: vec!["mysel".into()],
         parked: false,
+        ..ScanOptions::default()
     };
     let source = SourceInfo::default();
     let mut transcript = Transcript::default();

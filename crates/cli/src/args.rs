@@ -32,6 +32,10 @@ pub enum Command {
     /// SPF tools.
     #[command(subcommand)]
     Spf(SpfCommand),
+    /// Print the JSON Schema (draft 2020-12) of the `--format json` report.
+    Schema,
+    /// Build recommended records (zone-file syntax, with comments) from a domain's current state.
+    Generate(GenerateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,6 +49,25 @@ pub enum Format {
     Text,
     Json,
     Jsonl,
+}
+
+/// Report formats of `scan` and `judge`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Grouped by area, for a terminal.
+    Text,
+    /// One document per run (streamed); `mailwarden schema` describes it.
+    Json,
+    /// One domain object per line, as each finishes.
+    Jsonl,
+    /// SARIF 2.1.0, for code-scanning and CI systems.
+    Sarif,
+    /// One row per finding, for spreadsheets (formula cells neutralised).
+    Csv,
+    /// One self-contained document for an auditor (prints to PDF).
+    Html,
+    /// For pasting into tickets.
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -89,8 +112,11 @@ pub struct DnsArgs {
 #[derive(Debug, Args)]
 pub struct OutputArgs {
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Write the report to FILE (created or truncated) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// Exit with 1 when a failing finding has at least this severity (info, low, medium, high, critical, or none).
     #[arg(long, default_value = "high", value_name = "SEVERITY")]
     pub fail_on: String,
@@ -115,6 +141,10 @@ pub struct ScanArgs {
     /// A DKIM selector to try besides the built-in list (repeatable).
     #[arg(long = "dkim-selector", value_name = "SELECTOR")]
     pub dkim_selectors: Vec<String>,
+    /// Run only these checks (comma-separated: mx, spf, dmarc, dkim, bimi,
+    /// dnssec, ns). Default: all.
+    #[arg(long, value_delimiter = ',', value_name = "CHECK,...")]
+    pub checks: Vec<String>,
     /// The domains are parked: they should neither send nor receive mail
     /// (null MX, `v=spf1 -all`, DMARC `p=reject`).
     #[arg(long)]
@@ -134,6 +164,52 @@ pub struct JudgeArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// What `generate` builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateKind {
+    /// SPF from the senders in use (flattened too when over the 10-lookup limit).
+    Spf,
+    /// A staged DMARC rollout: none, quarantine, reject, with rua.
+    Dmarc,
+    /// The MTA-STS TXT record and policy file, from the MX set.
+    MtaSts,
+    /// The TLS-RPT record.
+    Tlsrpt,
+    /// TLSA 3 1 1 records for the MX hosts, from a certificate file.
+    Tlsa,
+    /// Null MX, `v=spf1 -all` and DMARC p=reject, for a domain that sends no mail.
+    NullMx,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to build.
+    #[arg(value_enum)]
+    pub kind: GenerateKind,
+    /// The domain (its current records are read through the DNS flags).
+    pub domain: String,
+    /// Report address for dmarc, tlsrpt and null-mx (mailto:ADDRESS; tlsrpt also https://URL).
+    #[arg(long, value_name = "URI")]
+    pub rua: Option<String>,
+    /// tlsa: the MX host's certificate, PEM or DER.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// tlsa: the host names to publish for (repeatable). Default: every MX host.
+    #[arg(long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
+    /// mta-sts: the policy id. Default: the current UTC time, YYYYMMDDHHMMSS.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// spf: also print a flattened variant when under the lookup limit.
+    #[arg(long)]
+    pub flatten: bool,
+    /// Write to FILE (created or truncated) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub dns: DnsArgs,
 }
 
 #[derive(Debug, Args)]

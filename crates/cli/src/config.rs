@@ -10,16 +10,18 @@ use mailwarden_checks::collect::Budget;
 use mailwarden_dns::{DnsSource, SharedCache};
 use mailwarden_model::Severity;
 
-use crate::args::{ColorChoice, DnsArgs, Format, OutputArgs};
+use crate::args::{ColorChoice, DnsArgs, OutputArgs, ReportFormat};
 
 /// Answers kept in the run-wide cache. About 1 KiB each at most, so this
 /// bounds the cache near 100 MiB in the worst case and far less in practice.
 const CACHE_CAPACITY: usize = 50_000;
 
 /// How results are printed and judged for the exit code.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct OutputConfig {
-    pub format: Format,
+    pub format: ReportFormat,
+    /// `--output FILE`; standard output when `None`.
+    pub output: Option<std::path::PathBuf>,
     /// `None`: never exit 1 for findings.
     pub fail_on: Option<Severity>,
     pub color: bool,
@@ -44,6 +46,7 @@ impl OutputConfig {
         };
         Ok(Self {
             format: args.format,
+            output: args.output.clone(),
             fail_on,
             color,
             verbose: args.verbose,
@@ -64,9 +67,21 @@ pub fn scan_options(args: &crate::args::ScanArgs) -> Result<mailwarden_model::Sc
         }
         dkim_selectors.push(s.to_ascii_lowercase());
     }
+    let known: Vec<&str> = mailwarden_checks::JUDGES.iter().map(|(name, _)| *name).collect();
+    let mut checks = Vec::new();
+    for c in &args.checks {
+        let c = c.trim().to_ascii_lowercase();
+        if !known.contains(&c.as_str()) {
+            bail!("--checks {c:?}: expected some of {}", known.join(", "));
+        }
+        if !checks.contains(&c) {
+            checks.push(c);
+        }
+    }
     Ok(mailwarden_model::ScanOptions {
         dkim_selectors,
         parked: args.parked,
+        checks,
     })
 }
 

@@ -108,6 +108,16 @@ pub struct ScanOptions {
     /// The domain is parked: it should neither send nor receive mail (`--parked`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub parked: bool,
+    /// The protocol checks to run (`--checks`); empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
+}
+
+impl ScanOptions {
+    /// Whether the check named `name` (`mx`, `spf`, `dmarc`, ...) runs.
+    pub fn runs(&self, name: &str) -> bool {
+        self.checks.is_empty() || self.checks.iter().any(|c| c == name)
+    }
 }
 
 /// Everything one scan of one domain observed.

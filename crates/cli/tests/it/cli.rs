@@ -64,3 +64,34 @@ fn judge_reports_unreadable_and_malformed_evidence() {
     assert_eq!(code, 2);
     assert!(err.contains("bad.jsonl:1: not an Observation"), "{err}");
 }
+
+#[test]
+fn unknown_check_names_are_refused_with_the_list() {
+    let (code, _, err) = run_args(&["scan", "example.com", "--checks", "mx,dane"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--checks \"dane\"") && err.contains("mx, spf"), "{err}");
+}
+
+#[test]
+fn checks_option_limits_the_findings() {
+    let (code, out, err) = run_args(&[
+        "scan",
+        "example.com",
+        "--zone-file",
+        "examples/example.com.zone",
+        "--checks",
+        "mx,spf",
+        "--format",
+        "json",
+        "--fail-on",
+        "none",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let findings = doc["domains"][0]["findings"].as_array().unwrap();
+    assert!(findings.iter().any(|f| f["id"].as_str().unwrap().starts_with("spf.")));
+    assert!(findings.iter().all(|f| {
+        let id = f["id"].as_str().unwrap();
+        id.starts_with("mx.") || id.starts_with("spf.")
+    }));
+}

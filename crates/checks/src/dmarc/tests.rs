@@ -334,13 +334,13 @@ fn rua_missing_and_invalid() {
 #[test]
 fn rua_uris_are_evidence_for_profile_checks() {
     let f = run(&with_record(
-        "v=DMARC1; p=reject; rua=mailto:dmarc@example.com,mailto:reports@dmarc.cyber.dhs.gov",
+        "v=DMARC1; p=reject; rua=mailto:dmarc@example.com,mailto:second@example.com",
     ));
     let m = find(&f, "dmarc.rua-missing", D);
     assert_eq!(m.outcome, Outcome::Pass);
     assert_eq!(
         m.evidence["rua"],
-        serde_json::json!(["mailto:dmarc@example.com", "mailto:reports@dmarc.cyber.dhs.gov"])
+        serde_json::json!(["mailto:dmarc@example.com", "mailto:second@example.com"])
     );
 }
 

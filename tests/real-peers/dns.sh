@@ -5,6 +5,7 @@
 #   tests/real-peers/dns.sh start    generate keys and zones, start the peers, wait until they answer
 #   tests/real-peers/dns.sh stop     stop them (by pid file) and remove the pid files
 #   tests/real-peers/dns.sh status   say what runs; exit 0 only when everything does
+#   tests/real-peers/dns.sh install  only install the Debian packages, if missing (start does too)
 #
 # Peers (all on port 5300 but Unbound):
 #   127.0.53.1   NSD  "root"  .            (signed; the trust anchor)
@@ -327,6 +328,8 @@ server:
   interface-automatic: no
   access-control: 127.0.0.0/8 allow
   do-not-query-localhost: no
+  # Queries leave from a loopback address, so they cannot leave the machine.
+  outgoing-interface: $RESOLVER_ADDR
   username: ""
   chroot: ""
   directory: "$d"
@@ -490,8 +493,9 @@ case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
+  install) ensure_tools ;;
   *)
-    echo "usage: $0 start|stop|status" >&2
+    echo "usage: $0 start|stop|status|install" >&2
     exit 2
     ;;
 esac

@@ -24,7 +24,9 @@ pub enum Command {
     Judge(JudgeArgs),
     /// List the rule catalogue.
     Rules(RulesArgs),
-    /// Explain one rule: rationale, references, remediation.
+    /// List the compliance frameworks, their controls, and how many rules map to each.
+    Frameworks(FrameworksArgs),
+    /// Explain one rule: rationale, references, remediation, framework controls.
     Explain {
         /// A rule id, e.g. mx.target-cname.
         rule_id: String,
@@ -117,9 +119,14 @@ pub struct OutputArgs {
     /// Write the report to FILE (created or truncated) instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Exit with 1 when a failing finding has at least this severity (info, low, medium, high, critical, or none).
-    #[arg(long, default_value = "high", value_name = "SEVERITY")]
+    /// Exit with 1 when a failing finding has at least this severity (info, low, medium, high, critical, or none);
+    /// `profile`: when a --profile is not met. Combine with commas: `high,profile`.
+    #[arg(long, default_value = "high", value_name = "SEVERITY[,profile]")]
     pub fail_on: String,
+    /// Judge the findings against a profile: a built-in name (baseline, bod-18-01, bsi-tr-03108,
+    /// nist-800-177, pci-dss-4, hipaa, gdpr, iso-27001, nis2, ncsc-uk) or a profile file (repeatable).
+    #[arg(long = "profile", value_name = "NAME|PATH")]
+    pub profiles: Vec<String>,
     /// Colour in text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -214,6 +221,13 @@ pub struct GenerateArgs {
 
 #[derive(Debug, Args)]
 pub struct RulesArgs {
+    /// Output format (text or json).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct FrameworksArgs {
     /// Output format (text or json).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

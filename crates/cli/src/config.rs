@@ -30,12 +30,17 @@ pub struct OutputConfig {
 
 impl OutputConfig {
     pub fn from_args(args: &OutputArgs) -> Result<Self> {
-        let fail_on = match args.fail_on.as_str() {
-            "none" | "never" => None,
-            s => Some(Severity::parse(s).with_context(|| {
-                format!("--fail-on {s:?}: expected one of info, low, medium, high, critical, none")
-            })?),
-        };
+        let mut fail_on = None;
+        for part in args.fail_on.split(',').map(str::trim) {
+            fail_on = match part {
+                "none" | "never" => None,
+                p if p.eq_ignore_ascii_case("profile") => fail_on,
+                s => Some(Severity::parse(s).with_context(|| {
+                    format!("--fail-on {s:?}: expected one of info, low, medium, high, critical, none, profile")
+                })?),
+            };
+        }
+        crate::compliance::configure(&args.profiles, &args.fail_on)?;
         let color = match args.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,

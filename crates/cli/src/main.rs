@@ -3,6 +3,7 @@
 //! 2 usage or runtime error). A closed standard output is not an error.
 
 mod args;
+mod compliance;
 mod config;
 mod judge;
 mod output;
@@ -44,6 +45,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan::run(args).await,
         Command::Judge(args) => judge::run(args),
         Command::Rules(args) => rules::list(args),
+        Command::Frameworks(args) => compliance::list_frameworks(args),
         Command::Explain { rule_id } => rules::explain(&rule_id),
         Command::Spf(SpfCommand::Check(args)) => spf::check(args).await,
     }

@@ -43,6 +43,7 @@ impl Sink {
         if let Some(threshold) = self.config.fail_on {
             self.failed |= report.fails_at(threshold);
         }
+        self.failed |= crate::compliance::fails(report);
         match &mut self.writer {
             Writer::Text(out) => {
                 let style = TextStyle {
@@ -78,5 +79,7 @@ pub fn report(
     for f in &mut findings {
         catalogue.enrich(f);
     }
-    DomainReport::new(findings, observation)
+    let mut report = DomainReport::new(findings, observation);
+    crate::compliance::complete(&mut report);
+    report
 }

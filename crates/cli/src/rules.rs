@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use mailwarden_policy::Catalogue;
+use mailwarden_policy::frameworks::Frameworks;
 
 use crate::args::{Format, RulesArgs};
 
@@ -44,5 +45,21 @@ pub fn explain(id: &str) -> Result<ExitCode> {
     };
     let mut out = io::stdout().lock();
     writeln!(out, "{rule}")?;
+    let mappings = Frameworks::builtin().mappings_for(id);
+    if !mappings.is_empty() {
+        writeln!(out, "\nFramework controls")?;
+        for m in mappings {
+            let c = m.control;
+            writeln!(out, "  {} {}: {}", c.framework, c.id, c.title)?;
+            writeln!(
+                out,
+                "    citation: {} (checked against {} text: {})",
+                c.citation,
+                c.checked.as_str(),
+                c.checked_source
+            )?;
+            writeln!(out, "    basis:    {}", m.basis)?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

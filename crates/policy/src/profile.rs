@@ -16,6 +16,11 @@
 //! - `check`: a parameter check on a finding's evidence, e.g.
 //!   `{ kind = "dmarc-rua-includes", value = "mailto:reports@dmarc.cyber.dhs.gov" }`.
 //!
+//! A rule listed under `rules` that has no finding while other rules of
+//! its protocol do (judges report some rules only when relevant) counts as
+//! nothing to object to; with no finding of its protocol at all it is not
+//! determinable.
+//!
 //! Verdict of a requirement: **not met** if any finding behind it fails
 //! (or a check finds the value absent); else **not determinable** if any is
 //! indeterminate, missing, or a planned rule does not exist yet; else
@@ -370,6 +375,15 @@ fn evaluate_requirement(r: &Requirement, findings: &[Finding], catalogue: &Catal
     let judge = |rule: &str, strict: bool, behind: &mut Vec<String>, notes: &mut Vec<String>| {
         let of_rule: Vec<&Finding> = findings.iter().filter(|f| f.id == rule).collect();
         if of_rule.is_empty() {
+            // Some judges report a rule only when it is relevant (a null MX
+            // next to other MX, a delegated DKIM selector): silence from a
+            // judge that ran is nothing to object to. Silence from a judge
+            // that did not run, or for a rule that must pass, is not evidence.
+            let protocol = rule.split('.').next().unwrap_or(rule);
+            let judged = findings.iter().any(|f| f.id.split('.').next() == Some(protocol));
+            if !strict && judged {
+                return Verdict::Met;
+            }
             notes.push(format!("no finding of {rule} (not collected or not judged)"));
             return Verdict::NotDeterminable;
         }
@@ -411,7 +425,8 @@ fn evaluate_requirement(r: &Requirement, findings: &[Finding], catalogue: &Catal
     if let Some(note) = &r.note {
         notes.push(note.clone());
     }
-    behind.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    behind.retain(|b| seen.insert(b.clone()));
     RequirementResult {
         id: r.id.clone(),
         title: r.title.clone(),
@@ -592,9 +607,13 @@ mod tests {
             Catalogue::builtin(),
         );
         assert_eq!(nd.verdict, Verdict::NotDeterminable);
-        let missing = p.evaluate(&[f("dmarc.policy-none", Outcome::Pass)], Catalogue::builtin());
+        // A rule the DMARC judge did not report while it ran: nothing to object to.
+        let silent = p.evaluate(&[f("dmarc.policy-none", Outcome::Pass)], Catalogue::builtin());
+        assert_eq!(silent.verdict, Verdict::Met);
+        // No DMARC finding at all: the judge did not run; not evidence.
+        let missing = p.evaluate(&[f("spf.missing", Outcome::Pass)], Catalogue::builtin());
         assert_eq!(missing.verdict, Verdict::NotDeterminable);
-        assert!(missing.requirements[0].notes[0].contains("no finding of dmarc.subdomain-policy"));
+        assert!(missing.requirements[0].notes[0].contains("no finding of dmarc.policy-none"));
     }
 
     #[test]

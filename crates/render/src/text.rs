@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use mailwarden_model::{Finding, Outcome};
+use mailwarden_policy::profile::{ProfileResult, Verdict};
 use mailwarden_policy::{Area, Catalogue};
 
 use crate::DomainReport;
@@ -46,9 +47,13 @@ pub fn write_domain<W: Write>(
     style: TextStyle,
 ) -> io::Result<()> {
     let s = &report.summary;
+    let score = report
+        .scores
+        .as_ref()
+        .map_or(String::new(), |sc| format!(", score {}/100", sc.overall));
     writeln!(
         out,
-        "{}  {} fail, {} indeterminate, {} pass, {} not applicable",
+        "{}  {} fail, {} indeterminate, {} pass, {} not applicable{score}",
         style.paint(BOLD, &report.domain),
         s.count(Outcome::Fail),
         s.count(Outcome::Indeterminate),
@@ -68,7 +73,33 @@ pub fn write_domain<W: Write>(
     }
     for (area, mut findings) in by_area {
         findings.sort_by(|a, b| display_order(a).cmp(&display_order(b)));
-        writeln!(out, "\n  {}", style.paint(BOLD, area.title()))?;
+        let area_score = report.scores.as_ref().and_then(|sc| sc.areas.get(&area));
+        let suffix = area_score.map_or(String::new(), |a| format!("  score {}/100", a.score));
+        writeln!(out, "\n  {}{suffix}", style.paint(BOLD, area.title()))?;
+        if let (Some(a), true) = (area_score, style.verbose) {
+            if !a.lost.is_empty() {
+                writeln!(
+                    out,
+                    "    {}",
+                    style.paint(
+                        DIM,
+                        &format!(
+                            "lost {} of {} points: {}",
+                            a.points_lost,
+                            a.points_possible,
+                            a.lost.join(", ")
+                        )
+                    )
+                )?;
+            }
+            if !a.excluded.is_empty() {
+                writeln!(
+                    out,
+                    "    {}",
+                    style.paint(DIM, &format!("not scored (indeterminate): {}", a.excluded.join(", ")))
+                )?;
+            }
+        }
         let (shown, quiet): (Vec<&Finding>, Vec<&Finding>) = findings
             .into_iter()
             .partition(|f| style.verbose || is_problem(f.outcome));
@@ -77,7 +108,50 @@ pub fn write_domain<W: Write>(
         }
         write_quiet_summary(out, &quiet, style)?;
     }
+    for profile in &report.profiles {
+        write_profile(out, profile, style)?;
+    }
     writeln!(out)
+}
+
+fn verdict_label(v: Verdict, style: TextStyle) -> String {
+    match v {
+        Verdict::Met => style.paint(GREEN, "met             "),
+        Verdict::NotMet => style.paint(RED, "NOT MET         "),
+        Verdict::NotDeterminable => style.paint(YELLOW, "not determinable"),
+    }
+}
+
+/// A profile's verdict, its requirements, and the findings behind those
+/// that are not met (all of them with `--verbose`).
+fn write_profile<W: Write>(out: &mut W, p: &ProfileResult, style: TextStyle) -> io::Result<()> {
+    writeln!(
+        out,
+        "\n  {} {}",
+        style.paint(BOLD, &format!("Profile {} ({}):", p.profile, p.title)),
+        verdict_label(p.verdict, style).trim_end()
+    )?;
+    for r in &p.requirements {
+        writeln!(out, "    {} {:<24} {}", verdict_label(r.verdict, style), r.id, r.title)?;
+        if style.verbose || r.verdict != Verdict::Met {
+            let shown: Vec<&String> = if style.verbose {
+                r.findings.iter().collect()
+            } else {
+                // The findings that decided it: not the passes.
+                r.findings
+                    .iter()
+                    .filter(|f| !f.ends_with(" pass") && !f.ends_with(" not-applicable"))
+                    .collect()
+            };
+            for f in shown {
+                writeln!(out, "{INDENT}{f}")?;
+            }
+            for n in &r.notes {
+                writeln!(out, "{INDENT}{}", style.paint(DIM, n))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn is_problem(o: Outcome) -> bool {

@@ -11,12 +11,12 @@
 //! lost        = Σ weight(severity) over the area's fail findings
 //! ```
 //!
-//! The overall score is the same formula over all areas together (so an
+//! An area with no weighted pass or fail finding has no score (it is left
+//! out of `areas`, never shown as 100). The overall score is the same formula over all areas together (so an
 //! area with more evaluated checks weighs more). `indeterminate` findings
 //! are excluded and listed (we could not look; that is never the domain's
-//! failure); `not-applicable` findings are excluded. An area with no
-//! weighted finding has no score and is left out; with none anywhere the
-//! overall score is 100. Integer arithmetic, so the same findings always
+//! failure); `not-applicable` findings are excluded. With no weighted
+//! finding anywhere the overall score is 100. Integer arithmetic, so the same findings always
 //! give the same scores.
 
 use std::collections::BTreeMap;
@@ -56,7 +56,13 @@ pub struct AreaScore {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
     pub overall: u8,
+    /// Areas with at least one scored (pass or fail, weight > 0) finding.
     pub areas: BTreeMap<Area, AreaScore>,
+    /// Every indeterminate finding, `rule-id subject`, of all areas
+    /// (including areas that have no score because nothing in them could
+    /// be scored).
+    #[serde(default)]
+    pub excluded: Vec<String>,
 }
 
 fn label(f: &Finding) -> String {
@@ -105,10 +111,13 @@ impl Scores {
         }
         let (mut total_possible, mut total_lost) = (0u32, 0u32);
         let mut areas = BTreeMap::new();
+        let mut excluded = Vec::new();
         for (area, mut a) in acc {
             total_possible += a.possible;
             total_lost += a.lost;
-            if a.possible == 0 && a.excluded.is_empty() {
+            excluded.extend(a.excluded.iter().cloned());
+            if a.possible == 0 {
+                // Nothing scored: no score, rather than a 100 nobody earned.
                 continue;
             }
             a.lost_list.sort();
@@ -124,9 +133,11 @@ impl Scores {
                 },
             );
         }
+        excluded.sort();
         Scores {
             overall: percent(total_possible, total_lost),
             areas,
+            excluded,
         }
     }
 }
@@ -190,6 +201,13 @@ mod tests {
         assert_eq!(sa.excluded, vec!["spf.lookup-failed example.com"]);
         assert!(sa.lost.is_empty());
         assert!(!a.areas.contains_key(&Area::Routing), "n/a only: no routing score");
+        assert_eq!(a.excluded, vec!["spf.lookup-failed example.com"]);
+        let only_indeterminate = Scores::compute(
+            &[f("dnssec.lookup-failed", Outcome::Indeterminate, Severity::Medium)],
+            cat(),
+        );
+        assert!(only_indeterminate.areas.is_empty(), "no score nobody earned");
+        assert_eq!(only_indeterminate.excluded, vec!["dnssec.lookup-failed example.com"]);
     }
 
     #[test]

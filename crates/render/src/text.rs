@@ -74,7 +74,11 @@ pub fn write_domain<W: Write>(
     for (area, mut findings) in by_area {
         findings.sort_by(|a, b| display_order(a).cmp(&display_order(b)));
         let area_score = report.scores.as_ref().and_then(|sc| sc.areas.get(&area));
-        let suffix = area_score.map_or(String::new(), |a| format!("  score {}/100", a.score));
+        let suffix = match (&report.scores, area_score) {
+            (_, Some(a)) => format!("  score {}/100", a.score),
+            (Some(_), None) => "  (not scored)".to_string(),
+            (None, None) => String::new(),
+        };
         writeln!(out, "\n  {}{suffix}", style.paint(BOLD, area.title()))?;
         if let (Some(a), true) = (area_score, style.verbose) {
             if !a.lost.is_empty() {

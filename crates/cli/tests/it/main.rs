@@ -3,6 +3,7 @@
 //! `examples/` and `testdata/`, or from in-process servers on loopback.
 
 mod cli;
+mod compliance;
 mod live_scan;
 mod support;
 mod zone_scan;

@@ -5,6 +5,7 @@
 mod args;
 mod compliance;
 mod config;
+mod generate;
 mod judge;
 mod output;
 mod rules;
@@ -48,6 +49,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Frameworks(args) => compliance::list_frameworks(args),
         Command::Explain { rule_id } => rules::explain(&rule_id),
         Command::Spf(SpfCommand::Check(args)) => spf::check(args).await,
+        Command::Schema => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(mailwarden_render::schema::REPORT_JSON_SCHEMA.as_bytes())?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate(args) => generate::run(args).await,
     }
 }
 

@@ -1,20 +1,50 @@
-//! Where reports go: standard output in the chosen format, plus the exit
-//! status the findings call for.
+//! Where reports go: standard output or `--output FILE`, in the chosen
+//! format, plus the exit status the findings call for.
+//!
+//! text, json, jsonl and csv stream each domain as it finishes; sarif, html
+//! and markdown are single documents, collected and written at the end.
 
-use std::io::{self, BufWriter, Stdout, Write};
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
 
+use anyhow::Context;
 use mailwarden_policy::Catalogue;
+use mailwarden_policy::frameworks::Frameworks;
 use mailwarden_render::DomainReport;
+use mailwarden_render::csv::CsvWriter;
+use mailwarden_render::html::HtmlReport;
 use mailwarden_render::json::{JsonDocument, write_jsonl};
+use mailwarden_render::markdown::MarkdownReport;
+use mailwarden_render::sarif::SarifLog;
 use mailwarden_render::text::{TextStyle, write_domain};
 
-use crate::args::Format;
+use crate::args::ReportFormat;
 use crate::config::OutputConfig;
 
+/// Standard output or a file, buffered.
+pub type Out = BufWriter<Box<dyn Write + Send>>;
+
+/// Open `--output FILE` (created or truncated), or standard output.
+pub fn open_output(path: Option<&Path>) -> anyhow::Result<Out> {
+    let inner: Box<dyn Write + Send> = match path {
+        Some(p) => Box::new(File::create(p).with_context(|| format!("--output {}: cannot create", p.display()))?),
+        None => Box::new(io::stdout()),
+    };
+    Ok(BufWriter::new(inner))
+}
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 enum Writer {
-    Text(BufWriter<Stdout>),
-    Json(JsonDocument<BufWriter<Stdout>>),
-    Jsonl(BufWriter<Stdout>),
+    Text(Out),
+    Json(JsonDocument<Out>),
+    Jsonl(Out),
+    Csv(CsvWriter<'static, Out>),
+    Sarif(Box<SarifLog<'static>>, BTreeSet<String>, Out),
+    Html(HtmlReport<'static>, Out),
+    Markdown(MarkdownReport<'static>, Out),
 }
 
 /// Streams reports to standard output and remembers whether any failed.
@@ -25,12 +55,21 @@ pub struct Sink {
 }
 
 impl Sink {
-    pub fn new(config: OutputConfig) -> io::Result<Self> {
-        let out = BufWriter::new(io::stdout());
+    pub fn new(config: OutputConfig) -> anyhow::Result<Self> {
+        let out = open_output(config.output.as_deref())?;
+        let (catalogue, frameworks) = (Catalogue::builtin(), Frameworks::builtin());
         let writer = match config.format {
-            Format::Text => Writer::Text(out),
-            Format::Json => Writer::Json(JsonDocument::start(out, env!("CARGO_PKG_VERSION"))?),
-            Format::Jsonl => Writer::Jsonl(out),
+            ReportFormat::Text => Writer::Text(out),
+            ReportFormat::Json => Writer::Json(JsonDocument::start(out, VERSION)?),
+            ReportFormat::Jsonl => Writer::Jsonl(out),
+            ReportFormat::Csv => Writer::Csv(CsvWriter::start(out, frameworks)?),
+            ReportFormat::Sarif => Writer::Sarif(
+                Box::new(SarifLog::new(catalogue, frameworks, VERSION)),
+                BTreeSet::new(),
+                out,
+            ),
+            ReportFormat::Html => Writer::Html(HtmlReport::new(catalogue, frameworks, VERSION), out),
+            ReportFormat::Markdown => Writer::Markdown(MarkdownReport::new(catalogue, frameworks, VERSION), out),
         };
         Ok(Self {
             writer,
@@ -55,6 +94,24 @@ impl Sink {
             }
             Writer::Json(doc) => doc.push(report),
             Writer::Jsonl(out) => write_jsonl(out, report),
+            Writer::Csv(csv) => csv.push(report),
+            Writer::Sarif(log, indexed, _) => {
+                for label in &report.observation.source.zone_files {
+                    if indexed.insert(label.clone()) {
+                        log.zones_mut().add(label, &zone_text(label), zone_origin(label).as_deref());
+                    }
+                }
+                log.push(report);
+                Ok(())
+            }
+            Writer::Html(doc, _) => {
+                doc.push(report);
+                Ok(())
+            }
+            Writer::Markdown(doc, _) => {
+                doc.push(report);
+                Ok(())
+            }
         }
     }
 
@@ -65,9 +122,32 @@ impl Sink {
             Writer::Json(doc) => {
                 doc.finish()?;
             }
+            Writer::Csv(csv) => {
+                csv.finish()?;
+            }
+            Writer::Sarif(log, _, out) => {
+                log.finish(out)?;
+            }
+            Writer::Html(doc, out) => {
+                doc.finish(out)?;
+            }
+            Writer::Markdown(doc, out) => {
+                doc.finish(out)?;
+            }
         }
         Ok(self.failed)
     }
+}
+
+/// The text of a zone file the scan read (for SARIF line numbers); empty
+/// when it cannot be read now (judging old evidence elsewhere).
+fn zone_text(label: &str) -> String {
+    let (_, path) = mailwarden_dns::zonefile::parse_zone_arg(label);
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn zone_origin(label: &str) -> Option<String> {
+    mailwarden_dns::zonefile::parse_zone_arg(label).0
 }
 
 /// Complete raw findings from the catalogue and wrap them in a report.

@@ -3,11 +3,19 @@
 //! Output sinks for audit results. A [`DomainReport`] (one domain's
 //! findings and the Observation behind them) is written as text
 //! ([`text`]), as part of one JSON document ([`json::JsonDocument`]), or as
-//! one JSON object per line ([`json::write_jsonl`]). Everything that came
-//! from DNS is data here; escaping for HTML and CSV belongs to their
-//! renderers.
+//! one JSON object per line ([`json::write_jsonl`]), SARIF ([`sarif`]),
+//! CSV ([`csv`]), HTML ([`html`]) or Markdown ([`markdown`]). Everything
+//! that came from DNS is data here; escaping for HTML, CSV and Markdown
+//! belongs to their renderers, at the output boundary. [`generate`] builds
+//! recommended DNS records (pure; the CLI gathers the inputs).
 
+pub mod csv;
+pub mod generate;
+pub mod html;
 pub mod json;
+pub mod markdown;
+pub mod sarif;
+pub mod schema;
 pub mod text;
 
 use std::collections::BTreeMap;

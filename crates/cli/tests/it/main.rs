@@ -4,6 +4,7 @@
 
 mod cli;
 mod compliance;
+mod formats;
 mod live_scan;
 mod support;
 mod zone_scan;

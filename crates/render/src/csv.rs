@@ -1,0 +1,119 @@
+//! CSV output: one header, then one row per finding (every outcome), for
+//! spreadsheets. RFC 4180: CRLF line ends, fields quoted when they hold a
+//! comma, quote, CR or LF, quotes doubled.
+//!
+//! Spreadsheet formula injection (OWASP "CSV Injection"; dnsrecon #151 was
+//! a crafted `_spf` TXT record): any cell that starts with `=`, `+`, `-`,
+//! `@`, a tab or a carriage return is prefixed with `'`, so a spreadsheet
+//! shows it as text and never evaluates it. Streamed: each report is
+//! written as it arrives.
+
+use std::io::{self, Write};
+
+use mailwarden_policy::frameworks::Frameworks;
+
+use crate::DomainReport;
+
+/// The header row.
+pub const HEADER: [&str; 9] = [
+    "domain",
+    "rule",
+    "outcome",
+    "severity",
+    "subject",
+    "title",
+    "message",
+    "frameworks",
+    "remediation",
+];
+
+/// Neutralise a cell a spreadsheet would read as a formula.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+/// One field, neutralised and quoted as RFC 4180 asks.
+pub fn field(cell: &str) -> String {
+    let cell = neutralise(cell);
+    if cell.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    } else {
+        cell.into_owned()
+    }
+}
+
+fn write_row<W: Write>(out: &mut W, cells: &[&str]) -> io::Result<()> {
+    let line: Vec<String> = cells.iter().map(|c| field(c)).collect();
+    out.write_all(line.join(",").as_bytes())?;
+    out.write_all(b"\r\n")
+}
+
+/// The frameworks cell: `framework:control` pairs joined with `; `.
+pub fn frameworks_cell(frameworks: &Frameworks, rule_id: &str) -> String {
+    crate::sarif::control_labels(frameworks, rule_id).join("; ")
+}
+
+/// Streams findings as CSV rows.
+pub struct CsvWriter<'a, W: Write> {
+    out: W,
+    frameworks: &'a Frameworks,
+}
+
+impl<'a, W: Write> CsvWriter<'a, W> {
+    /// Start the file: write the header.
+    pub fn start(mut out: W, frameworks: &'a Frameworks) -> io::Result<Self> {
+        write_row(&mut out, &HEADER)?;
+        Ok(Self { out, frameworks })
+    }
+
+    pub fn push(&mut self, report: &DomainReport) -> io::Result<()> {
+        for f in &report.findings {
+            let frameworks = frameworks_cell(self.frameworks, &f.id);
+            write_row(
+                &mut self.out,
+                &[
+                    &report.domain,
+                    &f.id,
+                    f.outcome.as_str(),
+                    f.severity.as_str(),
+                    &f.subject,
+                    &f.title,
+                    &f.message,
+                    &frameworks,
+                    f.remediation.as_deref().unwrap_or(""),
+                ],
+            )?;
+        }
+        self.out.flush()
+    }
+
+    pub fn finish(mut self) -> io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        for bad in ["=cmd|' /c calc'!A1", "+1", "-1", "@SUM(1)", "\tx", "\rx"] {
+            assert!(field(bad).trim_start_matches('"').starts_with('\''), "{bad:?}");
+        }
+        assert_eq!(field("v=spf1 -all"), "v=spf1 -all");
+    }
+
+    #[test]
+    fn quoting_follows_rfc_4180() {
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(field("two\nlines"), "\"two\nlines\"");
+        assert_eq!(field("=a,b"), "\"'=a,b\"");
+    }
+}

@@ -148,7 +148,10 @@ fn soa(zone: &str) -> Vec<u8> {
 }
 
 /// A 2048-bit RSA DKIM key (testdata/dkim/rsa2048.spki.b64).
-const DKIM_KEY: &str = concat!("v=DKIM1; k=rsa; p=", include_str!("../../../testdata/dkim/rsa2048.spki.b64"));
+const DKIM_KEY: &str = concat!(
+    "v=DKIM1; k=rsa; p=",
+    include_str!("../../../testdata/dkim/rsa2048.spki.b64")
+);
 
 fn host(name: &str) -> Vec<u8> {
     let mut r = Vec::new();
@@ -225,9 +228,10 @@ fn lookup(name: &str, qtype: u16) -> Lookup {
             (Some(n), "mx1") => by_type(vec![(A, vec![a(n % 60000)]), (AAAA, vec![aaaa(n)])]),
             (Some(n), "mx2") => by_type(vec![(A, vec![a((n + 1) % 60000)])]),
             (Some(_), "ns1" | "ns2") => by_type(vec![(A, vec![vec![127, 0, 0, 1]])]),
-            (Some(n), "_dmarc") if n % 3 != 0 => {
-                by_type(vec![(TXT, vec![txt(&format!("v=DMARC1; p=reject; rua=mailto:dmarc@{d}.bench.test"))])])
-            }
+            (Some(n), "_dmarc") if n % 3 != 0 => by_type(vec![(
+                TXT,
+                vec![txt(&format!("v=DMARC1; p=reject; rua=mailto:dmarc@{d}.bench.test"))],
+            )]),
             (Some(n), "_domainkey") if n % 2 == 0 => Lookup::NoData,
             _ => Lookup::NxDomain,
         },

@@ -98,7 +98,8 @@ impl Sink {
             Writer::Sarif(log, indexed, _) => {
                 for label in &report.observation.source.zone_files {
                     if indexed.insert(label.clone()) {
-                        log.zones_mut().add(label, &zone_text(label), zone_origin(label).as_deref());
+                        log.zones_mut()
+                            .add(label, &zone_text(label), zone_origin(label).as_deref());
                     }
                 }
                 log.push(report);

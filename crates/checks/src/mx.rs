@@ -457,7 +457,7 @@ fn judge_dnssec(t: &Target<'_>) -> Finding {
         Proof::Insecure => finding(
             Outcome::Fail,
             format!(
-                "{} is in an unsigned zone (DNSSEC insecure): DANE cannot protect it.",
+                "{} is DNSSEC-insecure (its zone is unsigned, or signed without a DS record at the parent): DANE cannot protect it.",
                 t.name
             ),
         ),

@@ -2,4 +2,7 @@
 pub mod bimi;
 pub mod dkim;
 pub mod dmarc;
+pub mod mta_sts;
 pub mod spf;
+pub mod tlsa;
+pub mod tlsrpt;

@@ -9,10 +9,12 @@
 //!   failures) and their DNSSEC proof.
 //! - [`observation`]: the versioned, serialisable evidence of one scan.
 //! - [`finding`]: outcomes, severities and findings.
+//! - [`net`]: address classes (global unicast or not, and why).
 
 pub mod dns;
 pub mod finding;
 pub mod name;
+pub mod net;
 pub mod observation;
 
 pub use dns::{Answer, Proof, QueryKey, RData, RType, Signature, Status};

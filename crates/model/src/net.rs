@@ -1,5 +1,6 @@
 //! Address classification: which addresses can receive mail from the
-//! Internet. Used by the MX audit and, later, by the egress guard.
+//! Internet. Used by the MX audit (`mailwarden_checks::net` re-exports it)
+//! and by the egress guard of `mailwarden-probe`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -1,0 +1,26 @@
+//! # mailwarden-probe
+//!
+//! Connections mailwarden makes because a scanned domain said so. This is
+//! the start of the transport-security probe (issue 4):
+//!
+//! - [`egress`]: the guard every such connection passes first. It refuses
+//!   loopback, private and other non-global addresses unless the caller
+//!   explicitly allows them (tests do, against loopback servers).
+//! - [`smtp`]: an SMTP STARTTLS probe (RFC 3207) that records the TLS
+//!   version, cipher suite and the full certificate chain the server
+//!   presents, and never sends `MAIL` or `RCPT`.
+//!
+//! Callers resolve names themselves and pass the address they checked, so
+//! the address validated is the address connected to (no DNS rebinding).
+//! TLS uses rustls with the `ring` provider only.
+//!
+//! With the `test-server` feature, [`test_server`] is a fake SMTP server
+//! with STARTTLS on loopback for other crates' tests.
+
+pub mod egress;
+pub mod smtp;
+#[cfg(any(test, feature = "test-server"))]
+pub mod test_server;
+
+pub use egress::check_target;
+pub use smtp::{ProbeError, Reply, Stage, TlsCapture, fetch_certificates};

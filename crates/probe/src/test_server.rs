@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, PublicKeyData};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -32,6 +32,10 @@ pub enum Behaviour {
     Silent,
     /// Answers like a web server.
     NotSmtp,
+    /// Like `Good`, but speaks only TLS 1.2.
+    Tls12Only,
+    /// Reads the ClientHello and answers with a fatal `handshake_failure` alert.
+    TlsAlert,
 }
 
 /// What the server saw, shared with the test.
@@ -67,8 +71,13 @@ impl FakeSmtp {
     pub async fn start(behaviour: Behaviour, host: &str) -> FakeSmtp {
         let (chain, key, leaf_spki) = test_chain(host);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let versions: &[&rustls::SupportedProtocolVersion] = if behaviour == Behaviour::Tls12Only {
+            &[&rustls::version::TLS12]
+        } else {
+            rustls::DEFAULT_VERSIONS
+        };
         let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .expect("TLS versions")
             .with_no_client_auth()
             .with_single_cert(chain.iter().map(|c| CertificateDer::from(c.clone())).collect(), key)
@@ -175,6 +184,12 @@ async fn converse(
                         .await?;
                 } else {
                     io.write_all(b"220 2.0.0 Ready to start TLS\r\n").await?;
+                }
+                if behaviour == Behaviour::TlsAlert {
+                    let mut hello = [0u8; 512];
+                    let _ = io.read(&mut hello).await?;
+                    // A TLS 1.2 record: alert, fatal (2), handshake_failure (40).
+                    return io.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]).await;
                 }
                 let tls = acceptor.accept(io.into_inner()).await?;
                 let sni = tls.get_ref().1.server_name().map(str::to_string);

@@ -96,6 +96,30 @@ async fn bytes_injected_after_the_starttls_reply_are_detected() {
 }
 
 #[tokio::test]
+async fn tls12_only_server() {
+    let server = FakeSmtp::start(Behaviour::Tls12Only, HOST).await;
+    let capture = probe(&server).await.expect("probe");
+    assert_eq!(capture.tls_version, "TLSv1.2");
+    assert!(
+        capture.cipher_suite.starts_with("TLS_ECDHE_"),
+        "{}",
+        capture.cipher_suite
+    );
+    assert_eq!(capture.chain, server.chain);
+}
+
+#[tokio::test]
+async fn handshake_alert_is_reported() {
+    let server = FakeSmtp::start(Behaviour::TlsAlert, HOST).await;
+    let err = probe(&server).await.expect_err("alert");
+    let ProbeError::Handshake { alert, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(alert.as_deref(), Some("HandshakeFailure"));
+    assert!(err.to_string().starts_with("TLS handshake failed: "), "{err}");
+}
+
+#[tokio::test]
 async fn server_closing_early_is_named() {
     let server = FakeSmtp::start(Behaviour::CloseAfterEhlo, HOST).await;
     let err = probe(&server).await.expect_err("closed");

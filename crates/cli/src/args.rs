@@ -184,7 +184,7 @@ pub enum GenerateKind {
     MtaSts,
     /// The TLS-RPT record.
     Tlsrpt,
-    /// TLSA 3 1 1 records for the MX hosts, from a certificate file.
+    /// TLSA 3 1 1 records for the MX hosts, from a certificate file (--cert) or the live MX (STARTTLS).
     Tlsa,
     /// Null MX, `v=spf1 -all` and DMARC p=reject, for a domain that sends no mail.
     NullMx,
@@ -200,12 +200,24 @@ pub struct GenerateArgs {
     /// Report address for dmarc, tlsrpt and null-mx (mailto:ADDRESS; tlsrpt also https://URL).
     #[arg(long, value_name = "URI")]
     pub rua: Option<String>,
-    /// tlsa: the MX host's certificate, PEM or DER.
+    /// tlsa: the MX host's certificate, PEM or DER. Without it, each MX host is probed over STARTTLS.
     #[arg(long, value_name = "FILE")]
     pub cert: Option<PathBuf>,
     /// tlsa: the host names to publish for (repeatable). Default: every MX host.
     #[arg(long = "host", value_name = "HOST")]
     pub hosts: Vec<String>,
+    /// tlsa without --cert: the SMTP port to probe (25 is what senders use; others are for tests).
+    #[arg(long, default_value_t = 25, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub smtp_port: u16,
+    /// tlsa without --cert: the name sent in EHLO.
+    #[arg(long, default_value = "mailwarden.invalid", value_name = "NAME")]
+    pub ehlo_name: String,
+    /// tlsa without --cert: also probe loopback, private and other non-global addresses.
+    #[arg(long)]
+    pub allow_private_targets: bool,
+    /// tlsa without --cert: seconds allowed for one STARTTLS probe (one address).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub probe_timeout: f64,
     /// mta-sts: the policy id. Default: the current UTC time, YYYYMMDDHHMMSS.
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,

@@ -1,18 +1,22 @@
 //! `mailwarden generate KIND DOMAIN`: recommended records from the domain's
 //! current state. This is the I/O edge: scan the domain through the same
 //! DNS flags as `scan` (so `--zone-file` works offline), read the
-//! certificate file for TLSA, and hand plain data to the pure builders in
-//! `mailwarden_render::generate`.
+//! certificate file for TLSA or probe the MX hosts over STARTTLS
+//! (`mailwarden_probe`, behind the egress guard), and hand plain data to
+//! the pure builders in `mailwarden_render::generate`.
 
 use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use mailwarden_model::dns::{QueryKey, RData, RType};
+use mailwarden_dns::DnsSource;
+use mailwarden_model::dns::{QueryKey, RData, RType, Status};
 use mailwarden_model::{DomainName, ScanOptions};
 use mailwarden_render::DomainReport;
-use mailwarden_render::generate::{self as gen_records, CertInfo, DomainState};
+use mailwarden_render::generate::{self as gen_records, CertInfo, DomainState, ProbedAddress, ProbedHost};
 use sha2::{Digest, Sha256};
 
 use crate::args::{GenerateArgs, GenerateKind};
@@ -22,8 +26,12 @@ pub async fn run(args: GenerateArgs) -> Result<ExitCode> {
     let name =
         DomainName::parse(&args.domain).map_err(|e| anyhow::anyhow!("invalid domain name {:?}: {e}", args.domain))?;
     // Check the flags before asking DNS anything.
-    let cert = match args.kind {
-        GenerateKind::Tlsa => Some(read_certificate(args.cert.as_deref())?),
+    let cert = match (&args.kind, &args.cert) {
+        (GenerateKind::Tlsa, Some(path)) => Some(read_certificate(path)?),
+        _ => None,
+    };
+    let live = match args.kind {
+        GenerateKind::Tlsa if cert.is_none() => Some(LiveProbe::from_args(&args)?),
         _ => None,
     };
     if let Some(rua) = &args.rua {
@@ -50,7 +58,23 @@ pub async fn run(args: GenerateArgs) -> Result<ExitCode> {
         GenerateKind::Dmarc => gen_records::dmarc(&state, rua),
         GenerateKind::MtaSts => gen_records::mta_sts(&state, &id),
         GenerateKind::Tlsrpt => gen_records::tlsrpt(&state, rua),
-        GenerateKind::Tlsa => gen_records::tlsa(&state, cert.as_ref().expect("read above"), &args.hosts),
+        GenerateKind::Tlsa => match (&cert, &live) {
+            (Some(cert), _) => gen_records::tlsa(&state, cert, &args.hosts),
+            (None, Some(live)) => {
+                let hosts = if args.hosts.is_empty() {
+                    state.mx_hosts()
+                } else {
+                    args.hosts.clone()
+                };
+                let probed = live.probe_hosts(source.as_ref(), &hosts).await;
+                // Without any record the error lists every failure; with some, warn here too.
+                if probed.iter().any(|h| !h.keys().is_empty()) {
+                    probed.iter().for_each(warn_about);
+                }
+                gen_records::tlsa_live(&state, &probed, live.port)
+            }
+            (None, None) => unreachable!("tlsa has --cert or the live probe settings"),
+        },
         GenerateKind::NullMx => gen_records::null_mx(&state, rua),
     }
     .map_err(anyhow::Error::msg)?;
@@ -126,15 +150,125 @@ pub fn domain_state(report: &DomainReport) -> DomainState {
     }
 }
 
+/// How `generate tlsa` without `--cert` probes the MX hosts.
+struct LiveProbe {
+    port: u16,
+    ehlo_name: String,
+    allow_private: bool,
+    timeout: Duration,
+}
+
+impl LiveProbe {
+    fn from_args(args: &GenerateArgs) -> Result<Self> {
+        let t = args.probe_timeout;
+        if !(t.is_finite() && t > 0.0 && t <= 3600.0) {
+            bail!("--probe-timeout {t}: expected a number of seconds above 0 (at most 3600)");
+        }
+        let e = &args.ehlo_name;
+        if e.is_empty() || e.len() > 255 || !e.bytes().all(|b| b.is_ascii_graphic()) {
+            bail!("--ehlo-name {e:?}: expected a host name (printable ASCII, no spaces)");
+        }
+        Ok(Self {
+            port: args.smtp_port,
+            ehlo_name: e.clone(),
+            allow_private: args.allow_private_targets,
+            timeout: Duration::from_secs_f64(t),
+        })
+    }
+
+    /// Every address (A, then AAAA) of every host, probed one at a time.
+    async fn probe_hosts(&self, source: &dyn DnsSource, hosts: &[String]) -> Vec<ProbedHost> {
+        let mut out = Vec::new();
+        for host in hosts {
+            let host = host.trim_end_matches('.').to_ascii_lowercase();
+            let (addresses, lookup_failures) = addresses(source, &host).await;
+            let mut probed = ProbedHost {
+                host: host.clone(),
+                addresses: Vec::new(),
+                error: None,
+            };
+            if addresses.is_empty() {
+                probed.error = Some(if lookup_failures.is_empty() {
+                    "no A or AAAA record".to_string()
+                } else {
+                    format!("no address found ({})", lookup_failures.join("; "))
+                });
+            }
+            for address in addresses {
+                let result = self.probe_one(&host, address).await;
+                probed.addresses.push(ProbedAddress { address, result });
+            }
+            out.push(probed);
+        }
+        out
+    }
+
+    async fn probe_one(&self, host: &str, address: IpAddr) -> Result<CertInfo, String> {
+        mailwarden_probe::check_target(address, self.allow_private)
+            .map_err(|e| format!("refused: {e} (pass --allow-private-targets to probe it)"))?;
+        let addr = SocketAddr::new(address, self.port);
+        let capture = mailwarden_probe::fetch_certificates(addr, host, &self.ehlo_name, self.timeout)
+            .await
+            .map_err(|e| e.to_string())?;
+        let leaf = capture.leaf().ok_or("the server presented no certificate")?;
+        let info = cert_info(leaf).map_err(|e| format!("the leaf certificate: {e}"))?;
+        if let Some(bytes) = &capture.pre_handshake_bytes {
+            eprintln!(
+                "mailwarden: warning: {host} ({address}) sent {} byte(s) between its reply to STARTTLS and the \
+                 handshake (STARTTLS response injection?); they were discarded",
+                bytes.len()
+            );
+        }
+        Ok(info)
+    }
+}
+
+/// The host's addresses, and the lookups that failed (not NODATA/NXDOMAIN).
+async fn addresses(source: &dyn DnsSource, host: &str) -> (Vec<IpAddr>, Vec<String>) {
+    let mut found = Vec::new();
+    let mut failures = Vec::new();
+    for rtype in [RType::A, RType::Aaaa] {
+        let answer = source.query(&QueryKey::new(host, rtype)).await;
+        match &answer.status {
+            Status::Records => {}
+            s if s.is_definite() => continue,
+            s => {
+                failures.push(format!("{rtype} lookup: {}", s.describe()));
+                continue;
+            }
+        }
+        for r in &answer.records {
+            let ip = match r {
+                RData::A { address } => IpAddr::V4(*address),
+                RData::Aaaa { address } => IpAddr::V6(*address),
+                _ => continue,
+            };
+            if !found.contains(&ip) {
+                found.push(ip);
+            }
+        }
+    }
+    (found, failures)
+}
+
+/// Tell stderr what the comments in the output say: failed probes and
+/// hosts presenting different keys.
+fn warn_about(h: &ProbedHost) {
+    let keys = h.keys().len();
+    if keys > 1 {
+        eprintln!(
+            "mailwarden: warning: the addresses of {} present {keys} different keys; a record is printed for each",
+            h.host
+        );
+    }
+    for f in h.failures() {
+        eprintln!("mailwarden: warning: {}: {f}", h.host);
+    }
+}
+
 /// Read a certificate (PEM or DER; the first certificate of a PEM chain)
 /// and hash its SubjectPublicKeyInfo.
-fn read_certificate(path: Option<&Path>) -> Result<CertInfo> {
-    let Some(path) = path else {
-        bail!(
-            "generate tlsa needs --cert FILE (the MX host's certificate, PEM or DER); reading it from the live MX \
-             needs the STARTTLS probe of the transport-security issue (#4), which is not built yet"
-        );
-    };
+fn read_certificate(path: &Path) -> Result<CertInfo> {
     let label = path.display();
     let bytes = std::fs::read(path).with_context(|| format!("--cert {label}: cannot read"))?;
     let der = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
@@ -150,8 +284,14 @@ fn read_certificate(path: Option<&Path>) -> Result<CertInfo> {
     } else {
         bytes
     };
-    let (_, cert) = x509_parser::parse_x509_certificate(&der)
-        .map_err(|e| anyhow::anyhow!("--cert {label}: not an X.509 certificate (PEM or DER): {e}"))?;
+    cert_info(&der).map_err(|e| anyhow::anyhow!("--cert {label}: {e}"))
+}
+
+/// Subject, expiry and the SHA-256 of the SubjectPublicKeyInfo (TLSA
+/// selector 1, matching type 1) of a DER certificate.
+fn cert_info(der: &[u8]) -> Result<CertInfo, String> {
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(der).map_err(|e| format!("not an X.509 certificate (PEM or DER): {e}"))?;
     let spki = cert.tbs_certificate.subject_pki.raw;
     let spki_sha256 = Sha256::digest(spki).iter().map(|b| format!("{b:02x}")).collect();
     Ok(CertInfo {

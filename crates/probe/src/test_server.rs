@@ -67,8 +67,18 @@ impl Drop for FakeSmtp {
 }
 
 impl FakeSmtp {
-    /// Start a server presenting a certificate for `host`.
+    /// Start a server presenting a certificate for `host`, on 127.0.0.1
+    /// with an OS-assigned port.
     pub async fn start(behaviour: Behaviour, host: &str) -> FakeSmtp {
+        FakeSmtp::start_at(behaviour, host, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .expect("bind 127.0.0.1:0")
+    }
+
+    /// Start a server on `addr` (a loopback address; port 0 for an
+    /// OS-assigned one), with its own test CA and leaf for `host`.
+    pub async fn start_at(behaviour: Behaviour, host: &str, addr: SocketAddr) -> std::io::Result<FakeSmtp> {
+        assert!(addr.ip().is_loopback(), "test servers listen on loopback only");
         let (chain, key, leaf_spki) = test_chain(host);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let versions: &[&rustls::SupportedProtocolVersion] = if behaviour == Behaviour::Tls12Only {
@@ -83,10 +93,8 @@ impl FakeSmtp {
             .with_single_cert(chain.iter().map(|c| CertificateDer::from(c.clone())).collect(), key)
             .expect("server certificate");
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local address");
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
         let seen = Arc::new(Mutex::new(Seen::default()));
         let (host, shared) = (host.to_string(), seen.clone());
         let task = tokio::spawn(async move {
@@ -97,13 +105,13 @@ impl FakeSmtp {
                 });
             }
         });
-        FakeSmtp {
+        Ok(FakeSmtp {
             addr,
             chain,
             leaf_spki,
             seen,
             task,
-        }
+        })
     }
 
     /// The commands received so far.

@@ -5,6 +5,7 @@
 mod cli;
 mod compliance;
 mod formats;
+mod generate_live;
 mod live_scan;
 mod support;
 mod zone_scan;

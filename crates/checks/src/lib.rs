@@ -7,15 +7,18 @@
 
 pub mod bimi;
 pub mod collect;
+pub mod dane;
 pub mod dkim;
 pub mod dmarc;
 pub mod dnssec;
+pub mod mta_sts;
 pub mod mx;
 pub mod net;
 pub mod ns;
 pub mod spf;
 #[cfg(test)]
 mod testutil;
+pub mod tlsrpt;
 
 use mailwarden_model::{DnsView, Finding, ScanOptions, SourceInfo};
 
@@ -48,7 +51,7 @@ pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
 type Judge = fn(&Context<'_>, &DnsView<'_>) -> Vec<Finding>;
 
 /// Every protocol judge, by the name `--checks` selects it with.
-pub const JUDGES: [(&str, Judge); 7] = [
+pub const JUDGES: [(&str, Judge); 10] = [
     ("mx", |ctx, view| mx::judge(ctx.domain, view)),
     ("spf", |ctx, view| spf::judge(ctx.domain, view)),
     ("dmarc", dmarc::judge),
@@ -56,6 +59,9 @@ pub const JUDGES: [(&str, Judge); 7] = [
     ("bimi", bimi::judge),
     ("dnssec", dnssec::judge),
     ("ns", ns::judge),
+    ("mta-sts", mta_sts::judge),
+    ("tlsrpt", tlsrpt::judge),
+    ("dane", dane::judge),
 ];
 
 /// The result of collecting and judging one domain.

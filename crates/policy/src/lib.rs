@@ -20,13 +20,16 @@ use serde::{Deserialize, Serialize};
 /// The catalogue files, embedded. Add a file here when adding a protocol.
 const SOURCES: &[(&str, &str)] = &[
     ("rules/bimi.toml", include_str!("../../../rules/bimi.toml")),
+    ("rules/dane.toml", include_str!("../../../rules/dane.toml")),
     ("rules/dkim.toml", include_str!("../../../rules/dkim.toml")),
     ("rules/dmarc.toml", include_str!("../../../rules/dmarc.toml")),
     ("rules/dns.toml", include_str!("../../../rules/dns.toml")),
     ("rules/dnssec.toml", include_str!("../../../rules/dnssec.toml")),
+    ("rules/mta-sts.toml", include_str!("../../../rules/mta-sts.toml")),
     ("rules/mx.toml", include_str!("../../../rules/mx.toml")),
     ("rules/ns.toml", include_str!("../../../rules/ns.toml")),
     ("rules/spf.toml", include_str!("../../../rules/spf.toml")),
+    ("rules/tlsrpt.toml", include_str!("../../../rules/tlsrpt.toml")),
 ];
 
 /// The part of the mail setup a rule is about; the text report groups by it.
@@ -166,9 +169,11 @@ impl Catalogue {
 
 fn valid_id(id: &str) -> bool {
     let mut parts = id.split('.');
-    let first_ok = parts
-        .next()
-        .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()));
+    let first_ok = parts.next().is_some_and(|p| {
+        p.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+            && p.starts_with(|c: char| c.is_ascii_lowercase())
+            && !p.ends_with('-')
+    });
     first_ok
         && id.contains('.')
         && id.split('.').all(|p| {

@@ -71,7 +71,7 @@ fn field(word: &str, what: &str) -> Result<u8, String> {
 }
 
 fn hex(s: &str) -> Result<String, String> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(format!("the data has an odd number of hex digits ({})", s.len()));
     }
     if let Some(c) = s.chars().find(|c| !c.is_ascii_hexdigit()) {

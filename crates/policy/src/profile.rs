@@ -735,6 +735,38 @@ mod tests {
     }
 
     #[test]
+    fn bsi_dane_is_never_met_on_tlsa_records_alone() {
+        let p = Profile::builtin("bsi-tr-03108").unwrap();
+        let mx = "mx.example.com";
+        let mut findings: Vec<Finding> = [
+            "dane.tlsa-present",
+            "dane.insecure",
+            "dane.bogus",
+            "dane.syntax",
+            "dane.usage",
+        ]
+        .iter()
+        .map(|id| Finding::new(id, Outcome::Pass, mx, "ok"))
+        .collect();
+        findings.push(Finding::new(
+            "dane.match",
+            Outcome::Indeterminate,
+            mx,
+            "needs the probe",
+        ));
+        let dane = |f: &[Finding]| {
+            p.evaluate(f, Catalogue::builtin())
+                .requirements
+                .into_iter()
+                .find(|r| r.id == "dane")
+                .unwrap()
+        };
+        assert_eq!(dane(&findings).verdict, Verdict::NotDeterminable);
+        findings[0].outcome = Outcome::Fail;
+        assert_eq!(dane(&findings).verdict, Verdict::NotMet);
+    }
+
+    #[test]
     fn syntax_errors_name_file_and_line() {
         let e = Profile::parse(
             "custom.toml",

@@ -750,10 +750,7 @@ mod tests {
         let p = parse_policy(b"version: STSv1\nmode: testing\nmx: mail.example.com\nmax_age: 12345678901\n");
         assert_eq!(pcodes(&p), vec![(4, "max-age")]);
         let p = parse_policy(b"version: STSv1\nmode: testing\nmx: mail.*.example.com\nmx: *\nmax_age: 86400\n");
-        assert_eq!(
-            pcodes(&p),
-            vec![(3, "mx-pattern"), (4, "mx-pattern")]
-        );
+        assert_eq!(pcodes(&p), vec![(3, "mx-pattern"), (4, "mx-pattern")]);
     }
 
     #[test]

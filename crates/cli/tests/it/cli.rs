@@ -69,7 +69,10 @@ fn judge_reports_unreadable_and_malformed_evidence() {
 fn unknown_check_names_are_refused_with_the_list() {
     let (code, _, err) = run_args(&["scan", "example.com", "--checks", "mx,starttls"]);
     assert_eq!(code, 2);
-    assert!(err.contains("--checks \"starttls\"") && err.contains("mx, spf"), "{err}");
+    assert!(
+        err.contains("--checks \"starttls\"") && err.contains("mx, spf"),
+        "{err}"
+    );
 }
 
 #[test]

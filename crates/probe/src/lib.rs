@@ -9,6 +9,10 @@
 //! - [`smtp`]: an SMTP STARTTLS probe (RFC 3207) that records the TLS
 //!   version, cipher suite and the full certificate chain the server
 //!   presents, and never sends `MAIL` or `RCPT`.
+//! - [`https`]: the hardened HTTPS client for what a domain points at on the
+//!   web (the MTA-STS policy; later BIMI logos and report URIs): pinned
+//!   addresses, https only, pinned roots, no redirects, status 200 only,
+//!   body and time caps, no cache.
 //!
 //! Callers resolve names themselves and pass the address they checked, so
 //! the address validated is the address connected to (no DNS rebinding).
@@ -18,9 +22,11 @@
 //! with STARTTLS on loopback for other crates' tests.
 
 pub mod egress;
+pub mod https;
 pub mod smtp;
 #[cfg(any(test, feature = "test-server"))]
 pub mod test_server;
 
 pub use egress::check_target;
+pub use https::{FetchFailure, FetchOptions, PolicyFetch, Roots, fetch, fetch_mta_sts_policy};
 pub use smtp::{ProbeError, Reply, Stage, TlsCapture, fetch_certificates};

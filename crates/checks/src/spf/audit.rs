@@ -1172,6 +1172,22 @@ impl Tree<'_, '_> {
         .remediation("Replace \"ptr\" with ip4:/ip6: networks (or a:/mx) of the sending hosts.")
     }
 
+    /// The fix for an open policy: the top record's ending, and each open
+    /// term where it actually is (often inside an include).
+    fn permissive_remediation(&self, domain: &str, top: &str, weak_ending: bool) -> String {
+        let mut fixes = Vec::new();
+        if weak_ending {
+            fixes.push(format!("{domain}. IN TXT \"{}\"", with_all(top, "-all")));
+        }
+        for open in &self.open {
+            fixes.push(format!(
+                "remove \"{}\" from the record reached by {} (or drop the include that leads there)",
+                open.term, open.path
+            ));
+        }
+        fixes.join("; ")
+    }
+
     /// Best practice (M3AAWG, RFC 7208 §8.1): a policy should end in
     /// `-all` or `~all`; `+all` authorises the whole Internet and `?all`
     /// asserts nothing.
@@ -1196,7 +1212,7 @@ impl Tree<'_, '_> {
                 format!("The SPF policy lets any host send as {domain}: {}.", why.join("; ")),
             )
             .evidence("open_terms", &self.open)
-            .remediation(format!("{domain}. IN TXT \"{}\"", with_all(top, "-all")));
+            .remediation(self.permissive_remediation(domain, top, weak));
         }
         match self.ending {
             Ending::All(_) => Finding::new(

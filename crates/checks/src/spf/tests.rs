@@ -414,7 +414,15 @@ fn permissive_softfail_and_missing_all() {
         );
     }
     let open_include = with_record("v=spf1 include:lax.example.net -all").txt("lax.example.net", "v=spf1 +all");
-    assert_outcome(&open_include, "spf.permissive-all", Outcome::Fail);
+    let f = assert_outcome(&open_include, "spf.permissive-all", Outcome::Fail);
+    // Regression: the fix used to rewrite the (already strict) top record,
+    // which still included the open one. It must point at the include.
+    let fix = f.remediation.unwrap();
+    assert!(
+        fix.contains("\"+all\"") && fix.contains("include:lax.example.net"),
+        "{fix}"
+    );
+    assert!(!fix.contains("IN TXT"), "{fix}");
     let open_cidr = with_record("v=spf1 ip4:0.0.0.0/0 -all");
     assert_outcome(&open_cidr, "spf.permissive-all", Outcome::Fail);
 

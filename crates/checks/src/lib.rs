@@ -18,6 +18,7 @@ pub mod ns;
 pub mod spf;
 #[cfg(test)]
 mod testutil;
+pub mod tls;
 pub mod tlsrpt;
 
 use mailwarden_model::{DnsView, Finding, ScanOptions, SourceInfo};

@@ -1,0 +1,66 @@
+//! TLS building blocks for the STARTTLS findings of issue 4: pure
+//! functions over a certificate chain as the probe captured it (DER, leaf
+//! first). No I/O; the caller supplies "now" (seconds since the Unix
+//! epoch) and the trust store.
+//!
+//! - [`cert::analyse_chain`]: parse errors, leaf validity, names, PKIX
+//!   verdict, key and signature algorithm, fingerprints;
+//! - [`dane::match_tlsa`]: TLSA records against the chain (RFC 6698, RFC
+//!   7671, RFC 7672).
+//!
+//! Neither is a judge: `scan` wires them in once the probe runs per MX.
+
+pub mod cert;
+pub mod dane;
+
+use sha2::{Digest, Sha256, Sha512};
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+pub(crate) fn sha512(bytes: &[u8]) -> Vec<u8> {
+    Sha512::digest(bytes).to_vec()
+}
+
+pub(crate) fn sha256(bytes: &[u8]) -> Vec<u8> {
+    Sha256::digest(bytes).to_vec()
+}
+
+/// A `UnixTime` for webpki from seconds since the epoch (clamped at 0).
+pub(crate) fn unix_time(now: i64) -> rustls_pki_types::UnixTime {
+    rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(now.max(0) as u64))
+}
+
+/// A webpki error in words.
+pub(crate) fn describe_webpki(e: &webpki::Error) -> String {
+    use webpki::Error as E;
+    match e {
+        E::UnknownIssuer => "no chain to a trusted root (unknown issuer)".into(),
+        E::CertExpired { .. } => "a certificate in the chain has expired".into(),
+        E::CertNotValidYet { .. } => "a certificate in the chain is not valid yet".into(),
+        E::InvalidSignatureForPublicKey => "a signature in the chain does not verify".into(),
+        E::UnsupportedSignatureAlgorithmContext(_) | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+            "a certificate is signed with an unsupported algorithm (e.g. SHA-1)".into()
+        }
+        E::CaUsedAsEndEntity => "the leaf certificate is a CA certificate".into(),
+        E::EndEntityUsedAsCa => "a non-CA certificate was used as an issuer".into(),
+        E::CertNotValidForName(_) => "the certificate is not valid for the name".into(),
+        E::BadDer | E::BadDerTime => "a certificate is not valid DER".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Parse a (possibly trailing-dot, any-case) DNS name for webpki.
+pub(crate) fn server_name(host: &str) -> Result<rustls_pki_types::ServerName<'static>, String> {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    rustls_pki_types::ServerName::try_from(host.clone()).map_err(|_| format!("`{host}` is not a valid DNS name"))
+}
+
+#[cfg(test)]
+pub(crate) mod testcerts;

@@ -45,9 +45,6 @@ use super::map;
 /// Every `Status::Error` for a referral starts with this.
 pub const REFERRAL_PREFIX: &str = "referral";
 
-/// Longest CNAME chain followed inside one answer.
-const MAX_CHAIN: usize = 16;
-
 /// How to reach authoritative servers.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Direct {
@@ -159,8 +156,8 @@ pub(crate) fn from_response(response: &Message, qname: &Name, rtype: RecordType)
 }
 
 fn no_error(response: &Message, qname: &Name, rtype: RecordType, aa: bool) -> Answer {
-    let (chain, chain_records) = follow_cnames(&response.answers, qname, rtype);
-    let owner = chain_records.last().and_then(|r| cname_target(r)).unwrap_or(qname);
+    let (chain, chain_records) = map::follow_cnames(&response.answers, qname, rtype);
+    let owner = chain_records.last().and_then(|r| map::cname_target(r)).unwrap_or(qname);
     let matching: Vec<&Record> = response
         .answers
         .iter()
@@ -225,36 +222,6 @@ fn negative(status: Status, response: &Message) -> Answer {
         _ => None,
     });
     out
-}
-
-/// The CNAMEs leading from `qname` inside the answer section.
-fn follow_cnames<'a>(answers: &'a [Record], qname: &Name, rtype: RecordType) -> (Vec<String>, Vec<&'a Record>) {
-    let mut targets = Vec::new();
-    let mut records = Vec::new();
-    if rtype == RecordType::CNAME {
-        return (targets, records);
-    }
-    let mut current = qname;
-    while records.len() < MAX_CHAIN {
-        let Some(record) = answers
-            .iter()
-            .find(|r| r.record_type() == RecordType::CNAME && &r.name == current)
-        else {
-            break;
-        };
-        let Some(target) = cname_target(record) else { break };
-        targets.push(norm(target));
-        records.push(record);
-        current = target;
-    }
-    (targets, records)
-}
-
-fn cname_target(record: &Record) -> Option<&Name> {
-    match &record.data {
-        HRData::CNAME(cname) => Some(&cname.0),
-        _ => None,
-    }
 }
 
 fn norm(name: &Name) -> String {

@@ -180,7 +180,11 @@ pub(crate) fn received(
 }
 
 /// The CNAMEs leading from `qname`, as normalised targets, and their records.
-fn follow_cnames<'a>(answers: &'a [Record], qname: &Name, rtype: RecordType) -> (Vec<String>, Vec<&'a Record>) {
+pub(crate) fn follow_cnames<'a>(
+    answers: &'a [Record],
+    qname: &Name,
+    rtype: RecordType,
+) -> (Vec<String>, Vec<&'a Record>) {
     let mut targets = Vec::new();
     let mut records = Vec::new();
     if rtype == RecordType::CNAME {
@@ -202,7 +206,7 @@ fn follow_cnames<'a>(answers: &'a [Record], qname: &Name, rtype: RecordType) -> 
     (targets, records)
 }
 
-fn cname_target(record: &Record) -> Option<&Name> {
+pub(crate) fn cname_target(record: &Record) -> Option<&Name> {
     match &record.data {
         HRData::CNAME(cname) => Some(&cname.0),
         _ => None,

@@ -581,12 +581,13 @@ async fn an_untrusted_certificate_is_a_tls_untrusted_failure() {
 
 #[tokio::test]
 async fn a_server_that_never_answers_times_out_within_the_configured_time() {
+    const LIMIT: Duration = Duration::from_secs(1);
     for (script, stage) in [
         (Script::Silent, Stage::Handshake),
         (Script::SilentAfterTls, Stage::Response),
     ] {
         let (server, mut o) = serve(script).await;
-        o.timeout = Duration::from_millis(400);
+        o.timeout = LIMIT;
         let started = Instant::now();
         let f = failure(policy(&o).await);
         let took = started.elapsed();
@@ -595,17 +596,14 @@ async fn a_server_that_never_answers_times_out_within_the_configured_time() {
             FetchFailure::Timeout {
                 address: server.addr,
                 stage,
-                limit: Duration::from_millis(400)
+                limit: LIMIT
             }
         );
-        assert!(
-            took >= Duration::from_millis(350) && took < Duration::from_secs(3),
-            "{took:?}"
-        );
+        assert!(took >= LIMIT && took < LIMIT * 4, "{took:?}");
     }
-    // The same short limit is plenty for a server that answers.
+    // The same limit is plenty for a server that answers.
     let (_server, mut o) = serve(text(POLICY)).await;
-    o.timeout = Duration::from_millis(400);
+    o.timeout = LIMIT;
     assert!(policy(&o).await.fetched().is_some());
 }
 

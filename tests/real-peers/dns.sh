@@ -17,7 +17,11 @@
 # Child zones: secure.test (signed, DS in test.), insecure.test (unsigned),
 # bogus.test (signed; its DS in test. matches no key), island.test (signed,
 # no DS), weak.test (RSASHA1, 1024-bit key), nsec3.test (NSEC3, 10
-# iterations, salt), split.test (unsigned; servers disagree).
+# iterations, salt), split.test (unsigned; servers disagree), and for the
+# mail peers of tests/real-peers/mail.sh: mail.test (signed, DS; MX hosts,
+# TLSA records for the test CA's keys) and sts.test (signed, DS; MTA-STS and
+# TLS-RPT records). Their records come from `mail.sh zone`, which makes the
+# test CA's keys when they are missing.
 #
 # Everything lives in target/real-peers/ (gitignored): root.key (the trust
 # anchor: root DNSKEY and DS lines), root.anchors (the same for delv),
@@ -50,9 +54,9 @@ PEERS=(
 )
 
 # Child zones served by a and b, and whether each is signed / has a DS in test.
-SIGNED_CHILDREN=(secure bogus island weak nsec3)
+SIGNED_CHILDREN=(secure bogus island weak nsec3 mail sts)
 UNSIGNED_CHILDREN=(insecure split)
-WITH_DS=(secure bogus weak nsec3)
+WITH_DS=(secure bogus weak nsec3 mail sts)
 
 # An Ed25519 DKIM public key (RFC 8463 appendix A.2).
 DKIM_KEY="11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
@@ -65,7 +69,7 @@ die() {
 
 # --- tools -----------------------------------------------------------------
 
-TOOLS=(nsd nsd-checkconf unbound unbound-checkconf ldns-keygen ldns-signzone ldns-key2ds dig delv)
+TOOLS=(nsd nsd-checkconf unbound unbound-checkconf ldns-keygen ldns-signzone ldns-key2ds dig delv openssl)
 
 missing_tools() {
   local t
@@ -90,7 +94,7 @@ ensure_tools() {
   fi
   local rc=0
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    nsd unbound ldnsutils bind9-dnsutils >/dev/null; } || rc=$?
+    nsd unbound ldnsutils bind9-dnsutils openssl >/dev/null; } || rc=$?
   [ "$made_policy" = yes ] && rm -f "$policy"
   [ "$rc" = 0 ] || die "apt-get install failed ($rc)"
   missing="$(missing_tools)"
@@ -193,7 +197,10 @@ child_zone() { # LABEL [VARIANT]
   soa "$zone" "$serial"
   printf '%s NS a.ns.test.\n%s NS b.ns.test.\n' "$zone" "$zone"
   [ "$1" = split ] && printf '%s NS c.ns.test.\n' "$zone"
-  mail_records "$zone" "$variant"
+  case "$1" in
+    mail | sts) "$REPO/tests/real-peers/mail.sh" zone "$zone" ;;
+    *) mail_records "$zone" "$variant" ;;
+  esac
 }
 
 # sign ZONEFILE ORIGIN KEYBASE [ldns-signzone options]: writes ZONEFILE.signed.
@@ -216,7 +223,7 @@ generate() {
   root_key="$(keygen . ECDSAP256SHA256)"
   tld_key="$(keygen test. ECDSAP256SHA256)"
   declare -A child_key
-  for label in secure bogus island nsec3; do
+  for label in secure bogus island nsec3 mail sts; do
     child_key[$label]="$(keygen "$label.test." ECDSAP256SHA256)"
   done
   child_key[weak]="$(keygen weak.test. RSASHA1 1024)"
@@ -445,7 +452,7 @@ real-peers: DNS peers running (loopback only; logs and pid files in $WORK)
   NSD a      children   $A_ADDR:$PORT
   NSD b      children   $B_ADDR:$PORT
   NSD c      split.test $C_ADDR:$PORT   (different data)
-  zones: secure insecure bogus island weak nsec3 split (.test)
+  zones: secure insecure bogus island weak nsec3 split mail sts (.test)
   try:   dig +dnssec @$RESOLVER_ADDR -p $RESOLVER_PORT secure.test MX
 EOF
 }

@@ -521,3 +521,341 @@ fn oracle_unbound_and_delv_agree_with_mailwarden() {
     }
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
+
+// --- the mail peers (tests/real-peers/mail.sh) ----------------------------------
+//
+// Postfix instances offering STARTTLS with certificates from a test CA (and
+// one without STARTTLS), nginx serving MTA-STS policies; the zones mail.test
+// and sts.test (served by dns.sh) name them. Start both scripts:
+//
+// ```sh
+// tests/real-peers/dns.sh start && tests/real-peers/mail.sh start
+// ```
+
+/// What `mail.sh start` wrote to `target/real-peers/mail.env`.
+struct MailPeers {
+    env: BTreeMap<String, String>,
+}
+
+impl MailPeers {
+    fn get(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .unwrap_or_else(|| panic!("mail.env: no {key}= line; re-run tests/real-peers/mail.sh start"))
+    }
+}
+
+/// The running mail peers (and the DNS peers they need); panics, saying
+/// what to do, when they are not up.
+fn mail_peers() -> &'static MailPeers {
+    static MAIL: OnceLock<MailPeers> = OnceLock::new();
+    MAIL.get_or_init(|| {
+        peers();
+        let path = repo().join("target/real-peers/mail.env");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "the real-peer mail tier is not running ({}: {e}): start it with `tests/real-peers/mail.sh start`",
+                path.display()
+            )
+        });
+        let env = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mail = MailPeers { env };
+        for key in ["SMTP_VALID", "SMTP_PLAIN", "STS_ENFORCE"] {
+            let port = if key.starts_with("SMTP") {
+                "SMTP_PORT"
+            } else {
+                "HTTPS_PORT"
+            };
+            let addr: SocketAddr = format!("{}:{}", mail.get(key), mail.get(port))
+                .parse()
+                .expect("address:port");
+            assert!(
+                std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok(),
+                "nothing listens on {addr} ({key}): the real-peer mail tier is not running; start it with \
+                 `tests/real-peers/mail.sh start`"
+            );
+        }
+        mail
+    })
+}
+
+/// `mailwarden generate tlsa DOMAIN` probing the real Postfix instances
+/// through Unbound: exit code, stdout, stderr.
+fn generate_tlsa(domain: &str) -> (Option<i32>, String, String) {
+    let (p, m) = (peers(), mail_peers());
+    let output = Command::new(env!("CARGO_BIN_EXE_mailwarden"))
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .args([
+            "generate",
+            "tlsa",
+            domain,
+            "--allow-private-targets",
+            "--probe-timeout",
+            "5",
+        ])
+        .args(["--smtp-port", m.get("SMTP_PORT")])
+        .args(["--resolver", &p.resolver.to_string()])
+        .args(["--trust-anchor", &p.trust_anchor])
+        .args(["--ns-port", &p.ns_port])
+        .args(["--timeout", "2"])
+        .output()
+        .expect("run mailwarden");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `sh -c SCRIPT`'s stdout, trimmed; panics on failure.
+fn sh(script: &str) -> String {
+    let out = tool("sh", &["-c", &format!("set -e; {script}")]);
+    out.trim().to_string()
+}
+
+/// The SHA-256 of the SubjectPublicKeyInfo of the leaf certificate the
+/// server at ADDRESS presents over STARTTLS, computed by OpenSSL.
+fn served_spki_sha256(address: &str, host: &str) -> String {
+    let port = mail_peers().get("SMTP_PORT");
+    let hash = sh(&format!(
+        "openssl s_client -starttls smtp -connect {address}:{port} -servername {host} </dev/null 2>/dev/null \
+         | openssl x509 -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1"
+    ));
+    assert_eq!(hash.len(), 64, "no certificate from {address}:{port}: {hash:?}");
+    hash
+}
+
+/// The same hash of a PEM certificate file.
+fn file_spki_sha256(pem: &str) -> String {
+    sh(&format!(
+        "openssl x509 -in {pem} -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1"
+    ))
+}
+
+/// The TLSA records Unbound returns for NAME, as `u s m hex` (lower case).
+fn published_tlsa(name: &str) -> Vec<String> {
+    let p = peers();
+    let out = dig(p, &["+short", name, "TLSA"]);
+    // +short with +dnssec also prints the RRSIG ("TLSA 13 ..."): skip it.
+    out.lines()
+        .filter(|l| l.split_whitespace().next().is_some_and(|u| u.parse::<u8>().is_ok()))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            format!("{} {} {} {}", f[0], f[1], f[2], f[3..].concat().to_ascii_lowercase())
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn generate_tlsa_from_real_postfix_matches_openssl() {
+    let m = mail_peers();
+    let served = served_spki_sha256(m.get("SMTP_VALID"), "mx.secure.test");
+    assert_eq!(
+        served,
+        file_spki_sha256(m.get("CERT_VALID")),
+        "Postfix serves the valid certificate"
+    );
+
+    let (code, out, err) = generate_tlsa("secure.test");
+    assert_eq!(code, Some(0), "{err}\n{out}");
+    let record = format!("_25._tcp.mx.secure.test. 3600 IN TLSA 3 1 1 {served}");
+    assert!(out.lines().any(|l| l == record), "expected {record:?} in:\n{out}");
+    assert!(out.contains("(probed on port 2525)"), "{out}");
+    assert!(out.contains("CN=mx.secure.test"), "{out}");
+
+    // mail.test publishes (signed) the TLSA record for this key: the live
+    // probe agrees with it, and a DANE-EE record ignores expiry.
+    for (domain, host, cert) in [
+        ("mail.test", "mx.mail.test", "CERT_VALID"),
+        ("expired.mail.test", "mx.expired.mail.test", "CERT_EXPIRED"),
+    ] {
+        let (code, out, err) = generate_tlsa(domain);
+        assert_eq!(code, Some(0), "{domain}: {err}\n{out}");
+        let hash = file_spki_sha256(m.get(cert));
+        let record = format!("_25._tcp.{host}. 3600 IN TLSA 3 1 1 {hash}");
+        assert!(
+            out.lines().any(|l| l == record),
+            "{domain}: expected {record:?} in:\n{out}"
+        );
+        assert_eq!(
+            published_tlsa(&format!("_25._tcp.{host}")),
+            [format!("3 1 1 {hash}")],
+            "the record in the zone"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn generate_tlsa_reads_wrong_name_and_dane_ta_chains_and_flags_a_mismatch() {
+    let m = mail_peers();
+    // Names are not checked for 3 1 1: the wrong-name key is still its key.
+    for (domain, host, cert) in [
+        ("wrongname.mail.test", "mx.wrongname.mail.test", "CERT_WRONGNAME"),
+        ("daneta.mail.test", "mx.daneta.mail.test", "CERT_DANETA"),
+    ] {
+        let (code, out, err) = generate_tlsa(domain);
+        assert_eq!(code, Some(0), "{domain}: {err}\n{out}");
+        let hash = file_spki_sha256(m.get(cert));
+        assert_eq!(
+            hash,
+            served_spki_sha256(m.get(&format!("SMTP_{}", domain_key(domain))), host)
+        );
+        let record = format!("_25._tcp.{host}. 3600 IN TLSA 3 1 1 {hash}");
+        assert!(
+            out.lines().any(|l| l == record),
+            "{domain}: expected {record:?} in:\n{out}"
+        );
+    }
+    // The DANE-TA host sends its intermediate, the one its 2 1 1 record names.
+    let port = m.get("SMTP_PORT");
+    let chain = sh(&format!(
+        "openssl s_client -starttls smtp -showcerts -connect {}:{port} -servername mx.daneta.mail.test \
+         </dev/null 2>/dev/null | grep -c 'BEGIN CERTIFICATE'",
+        m.get("SMTP_DANETA")
+    ));
+    assert_eq!(chain, "2", "leaf and intermediate");
+    assert_eq!(
+        published_tlsa("_25._tcp.mx.daneta.mail.test"),
+        [format!("2 1 1 {}", file_spki_sha256(m.get("CERT_INT")))]
+    );
+    // mismatch.mail.test publishes a key nobody serves.
+    let (code, out, err) = generate_tlsa("mismatch.mail.test");
+    assert_eq!(code, Some(0), "{err}\n{out}");
+    let live = file_spki_sha256(m.get("CERT_VALID"));
+    assert!(out.contains(&format!("3 1 1 {live}")), "{out}");
+    let published = published_tlsa("_25._tcp.mx.mismatch.mail.test");
+    assert_eq!(published.len(), 1);
+    assert_ne!(
+        published[0],
+        format!("3 1 1 {live}"),
+        "the published record matches no served key"
+    );
+}
+
+/// `daneta.mail.test` → `DANETA`.
+fn domain_key(domain: &str) -> String {
+    domain.split('.').next().unwrap().to_ascii_uppercase()
+}
+
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn generate_tlsa_says_no_starttls_for_the_plain_postfix() {
+    let m = mail_peers();
+    let plain = m.get("SMTP_PLAIN");
+    // Alone: no record at all, exit 2, and the reason.
+    let (code, out, err) = generate_tlsa("plain.mail.test");
+    assert_eq!(code, Some(2), "{err}\n{out}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains(&format!(
+            "mx.plain.mail.test: {plain}: the server does not offer STARTTLS"
+        )),
+        "{err}"
+    );
+    // Beside a STARTTLS host: its record, and a comment for the plain one.
+    let (code, out, err) = generate_tlsa("mixed.mail.test");
+    assert_eq!(code, Some(0), "{err}\n{out}");
+    assert!(out.contains("\n_25._tcp.mx.mail.test. 3600 IN TLSA 3 1 1 "), "{out}");
+    assert!(!out.contains("_25._tcp.mx.plain.mail.test."), "{out}");
+    assert!(
+        out.contains("; mx.plain.mail.test: no record, the probe failed:"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            ";   {plain}: the server does not offer STARTTLS (EHLO keywords: "
+        )),
+        "{out}"
+    );
+}
+
+/// `curl --cacert` against nginx: (curl's exit code, status line, content
+/// type, body) for mta-sts.LABEL.sts.test.
+fn fetch_policy(label: &str) -> (i32, String, String, String) {
+    let m = mail_peers();
+    let (addr, port) = (
+        m.get(&format!("STS_{}", label.to_ascii_uppercase())),
+        m.get("HTTPS_PORT"),
+    );
+    let host = format!("mta-sts.{label}.sts.test");
+    let output = Command::new("curl")
+        .args(["-sS", "--max-time", "5", "--cacert", m.get("CA_FILE"), "-D", "-"])
+        .args(["--resolve", &format!("{host}:{port}:{addr}")])
+        .arg(format!("https://{host}:{port}/.well-known/mta-sts.txt"))
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.lines().next().unwrap_or("").to_string();
+    let ctype = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type:")
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    (output.status.code().unwrap_or(-1), status, ctype, body.to_string())
+}
+
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn nginx_serves_the_mta_sts_policies_with_their_faults() {
+    // The DNS side: each domain's TXT record and policy host, validated.
+    let p = peers();
+    for label in ["enforce", "testing", "malformed", "redirect", "ctype", "wrongcert"] {
+        let txt = dig(p, &["+short", &format!("_mta-sts.{label}.sts.test"), "TXT"]);
+        let txt: Vec<&str> = txt.lines().filter(|l| l.starts_with('"')).collect();
+        assert_eq!(txt, ["\"v=STSv1; id=20260101000000\""], "{label}");
+        let a = dig(p, &["+short", &format!("mta-sts.{label}.sts.test"), "A"]);
+        let a: Vec<&str> = a.lines().filter(|l| l.parse::<std::net::Ipv4Addr>().is_ok()).collect();
+        assert_eq!(a, [mail_peers().get(&format!("STS_{}", label.to_ascii_uppercase()))]);
+    }
+
+    let (rc, status, ctype, body) = fetch_policy("enforce");
+    assert_eq!(
+        (rc, status.as_str(), ctype.as_str()),
+        (0, "HTTP/1.1 200 OK", "text/plain")
+    );
+    assert_eq!(
+        body,
+        "version: STSv1\r\nmode: enforce\r\nmx: mx.mail.test\r\nmax_age: 86400\r\n"
+    );
+
+    let (rc, status, ctype, body) = fetch_policy("testing");
+    assert_eq!(
+        (rc, status.as_str(), ctype.as_str()),
+        (0, "HTTP/1.1 200 OK", "text/plain")
+    );
+    assert!(body.contains("mode: testing\n"), "{body:?}");
+
+    let (rc, status, ctype, body) = fetch_policy("malformed");
+    assert_eq!(
+        (rc, status.as_str(), ctype.as_str()),
+        (0, "HTTP/1.1 200 OK", "text/plain")
+    );
+    assert!(body.starts_with("version: STSv2\n"), "{body:?}");
+
+    let (rc, status, _, _) = fetch_policy("redirect");
+    assert_eq!((rc, status.as_str()), (0, "HTTP/1.1 301 Moved Permanently"));
+
+    let (rc, status, ctype, body) = fetch_policy("ctype");
+    assert_eq!(
+        (rc, status.as_str(), ctype.as_str()),
+        (0, "HTTP/1.1 200 OK", "text/html")
+    );
+    assert!(body.contains("mode: enforce"), "{body:?}");
+
+    // curl exit 60: the certificate does not verify (it is for another name).
+    let (rc, _, _, _) = fetch_policy("wrongcert");
+    assert_eq!(rc, 60, "curl must refuse mta-sts.wrongcert.sts.test's certificate");
+}

@@ -2,6 +2,7 @@
 pub mod bimi;
 pub mod dkim;
 pub mod dmarc;
+mod fields;
 pub mod mta_sts;
 pub mod spf;
 pub mod tlsa;

@@ -20,6 +20,8 @@
 
 use serde::Serialize;
 
+use crate::fields::{self, First, Piece, diag, valid_ext_name, valid_ext_value};
+
 pub use crate::spf::{Diagnostic, Level, Span};
 
 /// The largest `max_age` RFC 8461 §3.2 allows: "maximum value of 31557600".
@@ -62,15 +64,6 @@ impl Record {
     }
 }
 
-fn diag(level: Level, span: Span, code: &'static str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic {
-        span,
-        level,
-        code,
-        message: message.into(),
-    }
-}
-
 /// True when the record begins with `v=STSv1` followed by a delimiter or
 /// the end: the records senders keep (RFC 8461 §3.1: "records that do not
 /// begin with "v=STSv1;" are discarded").
@@ -94,19 +87,6 @@ pub fn looks_like_sts(text: &str) -> bool {
     squashed.starts_with("v=sts")
 }
 
-fn valid_ext_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= 32
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
-}
-
-fn valid_ext_value(value: &str) -> bool {
-    !value.is_empty() && value.bytes().all(|c| matches!(c, 0x21..=0x3a | 0x3c | 0x3e..=0x7e))
-}
-
 /// A valid `id`: 1 to 32 ASCII letters and digits.
 pub fn valid_id(id: &str) -> bool {
     (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -120,77 +100,42 @@ pub fn parse(bytes: &[u8]) -> Record {
         ..Record::default()
     };
     let mut diags = Vec::new();
-    if let Some(at) = bytes.iter().position(|b| !(0x20..=0x7e).contains(b) && *b != b'\t') {
-        diags.push(diag(
-            Level::Error,
-            Span::new(at, at + 1),
-            "bad-character",
-            format!("byte 0x{:02x} is not printable ASCII", bytes[at]),
-        ));
-    }
-    let mut start = 0;
-    let pieces: Vec<&str> = text.split(';').collect();
-    let last = pieces.len() - 1;
     let mut ids = 0;
-    for (i, piece) in pieces.iter().enumerate() {
-        let lead = piece.len() - piece.trim_start_matches([' ', '\t']).len();
-        let trimmed = piece.trim_matches([' ', '\t']);
-        let seg_start = start + lead;
-        start += piece.len() + 1;
-        let span = Span::new(seg_start, seg_start + trimmed.len());
-        if i == 0 {
-            if trimmed == "v=STSv1" && lead == 0 {
-                record.version_ok = true;
-            } else {
-                let why = if trimmed.eq_ignore_ascii_case("v=STSv1") || trimmed.replace([' ', '\t'], "") == "v=STSv1" {
-                    format!("the record must begin with exactly `v=STSv1` (case-sensitive, no spaces), not `{piece}`")
+    for piece in fields::lex(bytes, &text) {
+        let raw = match piece {
+            Piece::Problem(d) => {
+                diags.push(d);
+                continue;
+            }
+            Piece::Version(First { piece, trimmed, lead }) => {
+                if trimmed == "v=STSv1" && lead == 0 {
+                    record.version_ok = true;
                 } else {
-                    format!("the record must begin with `v=STSv1`, not `{trimmed}`")
-                };
-                diags.push(diag(Level::Error, Span::new(0, piece.len().max(1)), "version", why));
+                    let why = if trimmed.eq_ignore_ascii_case("v=STSv1")
+                        || trimmed.replace([' ', '\t'], "") == "v=STSv1"
+                    {
+                        format!(
+                            "the record must begin with exactly `v=STSv1` (case-sensitive, no spaces), not `{piece}`"
+                        )
+                    } else {
+                        format!("the record must begin with `v=STSv1`, not `{trimmed}`")
+                    };
+                    diags.push(diag(Level::Error, Span::new(0, piece.len().max(1)), "version", why));
+                }
+                continue;
             }
-            continue;
-        }
-        if trimmed.is_empty() {
-            if i != last {
-                diags.push(diag(
-                    Level::Error,
-                    Span::new(seg_start.saturating_sub(1), seg_start),
-                    "empty-field",
-                    "an empty field between two `;`",
-                ));
-            }
-            continue;
-        }
-        let Some(eq) = trimmed.find('=') else {
-            diags.push(diag(
-                Level::Error,
-                span,
-                "missing-equals",
-                format!("`{trimmed}` is not a `name=value` field"),
-            ));
-            continue;
+            Piece::Field(raw) => raw,
         };
-        let name = &trimmed[..eq];
-        let value = &trimmed[eq + 1..];
-        let value_span = Span::new(seg_start + eq + 1, span.end);
-        let field = Field {
+        let (name, value, span, value_span) = (raw.name, raw.value, raw.span, raw.value_span);
+        record.fields.push(Field {
             name: name.to_string(),
             value: value.to_string(),
             span,
             value_span,
-        };
-        if record.fields.iter().any(|f| f.name == name) {
-            diags.push(diag(
-                Level::Error,
-                span,
-                "duplicate-field",
-                format!("the `{name}` field appears more than once"),
-            ));
-            record.fields.push(field);
+        });
+        if raw.duplicate {
             continue;
         }
-        record.fields.push(field);
         match name {
             "v" => diags.push(diag(
                 Level::Error,

@@ -15,6 +15,8 @@
 
 use serde::Serialize;
 
+use crate::fields::{self, First, Piece, diag, valid_ext_name, valid_ext_value};
+
 pub use crate::spf::{Diagnostic, Level, Span};
 
 /// One reporting URI of `rua`.
@@ -68,24 +70,6 @@ pub fn looks_like_tlsrpt(text: &str) -> bool {
         .collect::<String>()
         .to_ascii_lowercase();
     squashed.starts_with("v=tlsrpt") || squashed.contains("rua=mailto:") && squashed.contains("tlsrpt")
-}
-
-fn diag(level: Level, span: Span, code: &'static str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic {
-        span,
-        level,
-        code,
-        message: message.into(),
-    }
-}
-
-fn valid_ext_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= 32
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
 }
 
 fn check_uri(text: &str, span: Span, diags: &mut Vec<Diagnostic>) -> ReportUri {
@@ -164,69 +148,33 @@ pub fn parse(bytes: &[u8]) -> Record {
         ..Record::default()
     };
     let mut diags = Vec::new();
-    if let Some(at) = bytes.iter().position(|b| !(0x20..=0x7e).contains(b) && *b != b'\t') {
-        diags.push(diag(
-            Level::Error,
-            Span::new(at, at + 1),
-            "bad-character",
-            format!("byte 0x{:02x} is not printable ASCII", bytes[at]),
-        ));
-    }
-    let pieces: Vec<&str> = text.split(';').collect();
-    let last = pieces.len() - 1;
-    let mut start = 0;
     let mut names: Vec<String> = Vec::new();
-    for (i, piece) in pieces.iter().enumerate() {
-        let lead = piece.len() - piece.trim_start_matches([' ', '\t']).len();
-        let trimmed = piece.trim_matches([' ', '\t']);
-        let seg_start = start + lead;
-        start += piece.len() + 1;
-        let span = Span::new(seg_start, seg_start + trimmed.len());
-        if i == 0 {
-            if trimmed == "v=TLSRPTv1" && lead == 0 {
-                record.version_ok = true;
-            } else {
-                diags.push(diag(
-                    Level::Error,
-                    Span::new(0, piece.len().max(1)),
-                    "version",
-                    format!("the record must begin with exactly `v=TLSRPTv1`, not `{piece}`"),
-                ));
+    for piece in fields::lex(bytes, &text) {
+        let raw = match piece {
+            Piece::Problem(d) => {
+                diags.push(d);
+                continue;
             }
-            continue;
-        }
-        if trimmed.is_empty() {
-            if i != last {
-                diags.push(diag(
-                    Level::Error,
-                    Span::new(seg_start.saturating_sub(1), seg_start),
-                    "empty-field",
-                    "an empty field between two `;`",
-                ));
+            Piece::Version(First { piece, trimmed, lead }) => {
+                if trimmed == "v=TLSRPTv1" && lead == 0 {
+                    record.version_ok = true;
+                } else {
+                    diags.push(diag(
+                        Level::Error,
+                        Span::new(0, piece.len().max(1)),
+                        "version",
+                        format!("the record must begin with exactly `v=TLSRPTv1`, not `{piece}`"),
+                    ));
+                }
+                continue;
             }
-            continue;
-        }
-        let Some(eq) = trimmed.find('=') else {
-            diags.push(diag(
-                Level::Error,
-                span,
-                "missing-equals",
-                format!("`{trimmed}` is not a `name=value` field"),
-            ));
-            continue;
+            Piece::Field(raw) => raw,
         };
-        let name = &trimmed[..eq];
-        let value = &trimmed[eq + 1..];
-        let value_start = seg_start + eq + 1;
-        if names.iter().any(|n| n == name) {
-            diags.push(diag(
-                Level::Error,
-                span,
-                "duplicate-field",
-                format!("the `{name}` field appears more than once"),
-            ));
+        if raw.duplicate {
             continue;
         }
+        let (name, value, span) = (raw.name, raw.value, raw.span);
+        let value_start = raw.value_span.start;
         names.push(name.to_string());
         match name {
             "v" => diags.push(diag(
@@ -265,7 +213,7 @@ pub fn parse(bytes: &[u8]) -> Record {
                         "rua-case",
                         format!("`{name}` is not `rua` (field names are case-sensitive)"),
                     ));
-                } else if value.is_empty() || !value.bytes().all(|c| matches!(c, 0x21..=0x3a | 0x3c | 0x3e..=0x7e)) {
+                } else if !valid_ext_value(value) {
                     diags.push(diag(
                         Level::Error,
                         span,

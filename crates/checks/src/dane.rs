@@ -158,6 +158,14 @@ impl<'a> Host<'a> {
         self.records.iter().map(|p| p.text.as_str()).collect()
     }
 
+    /// The records that parsed, with their text as published.
+    fn parsed(&self) -> Vec<(&str, &Tlsa)> {
+        self.records
+            .iter()
+            .filter_map(|p| p.record.as_ref().ok().map(|t| (p.text.as_str(), t)))
+            .collect()
+    }
+
     fn usable(&self) -> Vec<&Tlsa> {
         self.records
             .iter()
@@ -390,11 +398,7 @@ impl<'a> Host<'a> {
     /// so SMTP servers should not publish them (paraphrased).
     fn usage(&self) -> Finding {
         const ID: &str = "dane.usage";
-        let parsed: Vec<(&str, &Tlsa)> = self
-            .records
-            .iter()
-            .filter_map(|p| p.record.as_ref().ok().map(|t| (p.text.as_str(), t)))
-            .collect();
+        let parsed = self.parsed();
         if parsed.is_empty() {
             return self.finding(ID, Outcome::NotApplicable, "No TLSA records to check.");
         }
@@ -440,11 +444,7 @@ impl<'a> Host<'a> {
     /// TCP fallback), and a renewal without a key change breaks `x 0 0`.
     fn full_certificate(&self) -> Finding {
         const ID: &str = "dane.full-certificate";
-        let parsed: Vec<(&str, &Tlsa)> = self
-            .records
-            .iter()
-            .filter_map(|p| p.record.as_ref().ok().map(|t| (p.text.as_str(), t)))
-            .collect();
+        let parsed = self.parsed();
         if parsed.is_empty() {
             return self.finding(ID, Outcome::NotApplicable, "No TLSA records to check.");
         }

@@ -61,44 +61,13 @@ WITH_DS=(secure bogus weak nsec3 mail sts)
 # An Ed25519 DKIM public key (RFC 8463 appendix A.2).
 DKIM_KEY="11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 
-log() { printf 'real-peers: %s\n' "$*" >&2; }
-die() {
-  log "error: $*"
-  exit 1
-}
+# shellcheck source=tests/real-peers/common.sh
+. "$REPO/tests/real-peers/common.sh"
 
 # --- tools -----------------------------------------------------------------
 
-TOOLS=(nsd nsd-checkconf unbound unbound-checkconf ldns-keygen ldns-signzone ldns-key2ds dig delv openssl)
-
-missing_tools() {
-  local t
-  for t in "${TOOLS[@]}"; do
-    command -v "$t" >/dev/null 2>&1 || printf '%s\n' "$t"
-  done
-}
-
 ensure_tools() {
-  local missing
-  missing="$(missing_tools)"
-  [ -z "$missing" ] && return 0
-  log "installing from Debian (missing: $(echo "$missing" | tr '\n' ' '))"
-  [ "$(id -u)" = 0 ] || die "not root: install nsd unbound ldnsutils bind9-dnsutils first"
-  # The packages' own services must not start: they would listen on port 53
-  # and unbound's would fetch the real root's key from the network.
-  local policy=/usr/sbin/policy-rc.d made_policy=no
-  if ! [ -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod 755 "$policy"
-    made_policy=yes
-  fi
-  local rc=0
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    nsd unbound ldnsutils bind9-dnsutils openssl >/dev/null; } || rc=$?
-  [ "$made_policy" = yes ] && rm -f "$policy"
-  [ "$rc" = 0 ] || die "apt-get install failed ($rc)"
-  missing="$(missing_tools)"
-  [ -z "$missing" ] || die "still missing after install: $missing"
+  ensure_packages "nsd nsd-checkconf unbound unbound-checkconf ldns-keygen ldns-signzone ldns-key2ds dig delv openssl" nsd unbound ldnsutils bind9-dnsutils openssl
 }
 
 # --- processes -------------------------------------------------------------

@@ -65,11 +65,8 @@ STS_HOSTS=(
   "wrongcert:127.0.58.6"
 )
 
-log() { printf 'real-peers: %s\n' "$*" >&2; }
-die() {
-  log "error: $*"
-  exit 1
-}
+# shellcheck source=tests/real-peers/common.sh
+. "$REPO/tests/real-peers/common.sh"
 
 addr_of() { # NAME: the address of a Postfix instance
   local peer name addr
@@ -82,40 +79,13 @@ addr_of() { # NAME: the address of a Postfix instance
 
 # --- tools -----------------------------------------------------------------
 
-TOOLS=(postfix postconf nginx openssl curl)
-
-missing_tools() {
-  local t
-  for t in "${TOOLS[@]}"; do
-    command -v "$t" >/dev/null 2>&1 || printf '%s\n' "$t"
-  done
+# debconf answers for postfix: no configuration of its own.
+preseed() {
+  printf '%s\n' "postfix postfix/main_mailer_type select No configuration" \
+    "postfix postfix/mailname string mailwarden.invalid" | debconf-set-selections
 }
-
 ensure_tools() {
-  local missing
-  missing="$(missing_tools)"
-  [ -z "$missing" ] && return 0
-  log "installing from Debian (missing: $(echo "$missing" | tr '\n' ' '))"
-  [ "$(id -u)" = 0 ] || die "not root: install postfix nginx-light openssl curl first"
-  # The packages' own services must not start (Postfix on *:25, nginx on *:80).
-  local policy=/usr/sbin/policy-rc.d made_policy=no
-  if ! [ -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod 755 "$policy"
-    made_policy=yes
-  fi
-  local rc=0
-  {
-    printf '%s\n' "postfix postfix/main_mailer_type select No configuration" \
-      "postfix postfix/mailname string mailwarden.invalid" | debconf-set-selections &&
-      apt-get update -qq &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        postfix nginx-light openssl curl >/dev/null
-  } || rc=$?
-  [ "$made_policy" = yes ] && rm -f "$policy"
-  [ "$rc" = 0 ] || die "apt-get install failed ($rc)"
-  missing="$(missing_tools)"
-  [ -z "$missing" ] || die "still missing after install: $missing"
+  ensure_packages "postfix postconf nginx openssl curl" postfix nginx-light openssl curl
 }
 
 # --- the test CA and certificates --------------------------------------------

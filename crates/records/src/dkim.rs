@@ -975,7 +975,13 @@ mod tests {
             "a=b=c",
             "p= = =",
         ] {
-            let _ = parse_key_record(text);
+            // None of these holds a usable key: each must say so, not just not panic.
+            let parsed = parse_key_record(text);
+            assert!(
+                parsed.diagnostics.iter().any(|d| d.level == Level::Error),
+                "{text:?} got no error: {:?}",
+                parsed.diagnostics
+            );
         }
     }
 }

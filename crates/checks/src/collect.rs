@@ -7,18 +7,23 @@
 //! run once more, see every answer they need, so judging saved evidence
 //! later gives the same findings without any I/O.
 //!
+//! Probes work the same way: a judge that reads an SMTP probe or an
+//! HTTPS fetch the evidence lacks makes it wanted, and the [`Prober`]
+//! answers it in the next round, alongside that round's DNS questions.
+//!
 //! The loop is bounded three ways: a query budget and a wall-clock budget
 //! per domain (RFC 7208 §4.6.4 asks that SPF evaluation be allowed at
 //! least 20 s, so the default is 30 s), and a cap on rounds. Questions left
 //! when a budget runs out are answered `budget-exhausted`, which judges
 //! report as indeterminate.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use mailwarden_dns::DnsSource;
-use mailwarden_model::{Answer, DnsView, Proof, QueryKey, Status, Transcript};
+use mailwarden_model::{
+    Answer, DnsView, HttpsFetch, HttpsStatus, Probes, Proof, Prober, SmtpProbe, SmtpStatus, Status, Transcript, Wants,
+};
 
 /// Limits on what one domain may cost.
 #[derive(Debug, Clone, Copy)]
@@ -52,14 +57,27 @@ pub struct CollectStats {
     pub budget_exhausted: bool,
 }
 
-/// Run `judge` to a fixpoint, fetching from `source` what it asks for.
-/// Returns the transcript and the judge's result on the complete view.
+/// The evidence collected for one domain: DNS answers and probe results.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evidence {
+    pub dns: Transcript,
+    pub probes: Probes,
+}
+
+/// Run `judge` to a fixpoint, fetching from `source` the DNS answers and
+/// from `prober` the SMTP probes and HTTPS fetches it asks for. Returns the
+/// evidence and the judge's result on the complete view.
+///
+/// Probes do not count against the query budget (they are few, and the
+/// prober shares and paces them across domains) but do against the time
+/// budget: one unanswered in time is `budget-exhausted`.
 pub async fn fixpoint<S, F, R>(
     source: &S,
+    prober: &dyn Prober,
     budget: Budget,
-    mut transcript: Transcript,
+    mut evidence: Evidence,
     judge: F,
-) -> (Transcript, R, CollectStats)
+) -> (Evidence, R, CollectStats)
 where
     S: DnsSource + ?Sized,
     F: Fn(&DnsView<'_>) -> R,
@@ -67,51 +85,115 @@ where
     let started = Instant::now();
     let mut stats = CollectStats::default();
     loop {
-        let view = DnsView::new(&transcript);
+        let view = DnsView::with_probes(&evidence.dns, &evidence.probes);
         let result = judge(&view);
-        let missing = view.into_missing();
-        if missing.is_empty() {
-            return (transcript, result, stats);
+        let wants = view.into_wants();
+        if wants.is_empty() {
+            return (evidence, result, stats);
         }
         stats.rounds += 1;
         let out_of_budget = stats.rounds > budget.max_rounds
             || started.elapsed() >= budget.max_time
-            || stats.queries >= budget.max_queries;
+            || (stats.queries >= budget.max_queries && !wants.dns.is_empty());
         if out_of_budget {
             stats.budget_exhausted = true;
-            mark_exhausted(&mut transcript, missing);
+            mark_exhausted(&mut evidence, wants);
             continue;
         }
-        let room = budget.max_queries - stats.queries;
-        let (ask, skip): (Vec<_>, Vec<_>) = missing.into_iter().enumerate().partition(|(i, _)| *i < room);
+        let room = budget.max_queries - stats.queries.min(budget.max_queries);
+        let (ask, skip): (Vec<_>, Vec<_>) = wants.dns.into_iter().enumerate().partition(|(i, _)| *i < room);
         if !skip.is_empty() {
             stats.budget_exhausted = true;
-            mark_exhausted(&mut transcript, skip.into_iter().map(|(_, k)| k).collect());
+            for (_, key) in skip {
+                evidence.dns.insert(key, exhausted_answer());
+            }
         }
         stats.queries += ask.len();
         let deadline = budget.max_time.saturating_sub(started.elapsed());
-        let answers: Vec<(QueryKey, Answer)> = stream::iter(ask.into_iter().map(|(_, key)| async move {
-            let answer = match tokio::time::timeout(deadline, source.query(&key)).await {
-                Ok(answer) => answer,
-                Err(_) => Answer::empty(Status::BudgetExhausted, Proof::Indeterminate),
-            };
+        let dns = stream::iter(ask.into_iter().map(|(_, key)| async move {
+            let answer = tokio::time::timeout(deadline, source.query(&key))
+                .await
+                .unwrap_or_else(|_| exhausted_answer());
             (key, answer)
         }))
         .buffer_unordered(budget.parallel.max(1))
-        .collect()
-        .await;
+        .collect::<Vec<_>>();
+        let smtp = futures::future::join_all(wants.smtp.into_iter().map(|target| async move {
+            let probe = tokio::time::timeout(deadline, prober.smtp(&target))
+                .await
+                .unwrap_or_else(|_| exhausted_smtp());
+            (target, probe)
+        }));
+        let https = futures::future::join_all(wants.https.into_iter().map(|(url, addresses)| async move {
+            let fetch = tokio::time::timeout(deadline, prober.https(&url, &addresses))
+                .await
+                .unwrap_or_else(|_| exhausted_https());
+            (url, fetch)
+        }));
+        let (answers, probes, fetches) = futures::join!(dns, smtp, https);
         for (key, answer) in answers {
-            if answer.status == Status::BudgetExhausted {
-                stats.budget_exhausted = true;
-            }
-            transcript.insert(key, answer);
+            stats.budget_exhausted |= answer.status == Status::BudgetExhausted;
+            evidence.dns.insert(key, answer);
+        }
+        for (target, probe) in probes {
+            stats.budget_exhausted |= probe.status == SmtpStatus::BudgetExhausted;
+            evidence.probes.smtp.insert(target, probe);
+        }
+        for (url, fetch) in fetches {
+            stats.budget_exhausted |= fetch.status == HttpsStatus::BudgetExhausted;
+            evidence.probes.https.insert(url, fetch);
         }
     }
 }
 
-fn mark_exhausted(transcript: &mut Transcript, keys: BTreeSet<QueryKey>) {
-    for key in keys {
-        transcript.insert(key, Answer::empty(Status::BudgetExhausted, Proof::Indeterminate));
+/// [`fixpoint`] for judges that read DNS only (SPF evaluation, tests): a
+/// probe they asked for would be answered `not-probed`.
+pub async fn dns_fixpoint<S, F, R>(
+    source: &S,
+    budget: Budget,
+    transcript: Transcript,
+    judge: F,
+) -> (Transcript, R, CollectStats)
+where
+    S: DnsSource + ?Sized,
+    F: Fn(&DnsView<'_>) -> R,
+{
+    let prober = mailwarden_model::probe::NoProber::new("this command makes no connections besides DNS");
+    let evidence = Evidence {
+        dns: transcript,
+        probes: Probes::default(),
+    };
+    let (evidence, result, stats) = fixpoint(source, &prober, budget, evidence, judge).await;
+    (evidence.dns, result, stats)
+}
+
+fn exhausted_answer() -> Answer {
+    Answer::empty(Status::BudgetExhausted, Proof::Indeterminate)
+}
+
+fn exhausted_smtp() -> SmtpProbe {
+    SmtpProbe::status(
+        SmtpStatus::BudgetExhausted,
+        Some("the domain's time budget ran out before the probe finished".into()),
+    )
+}
+
+fn exhausted_https() -> HttpsFetch {
+    HttpsFetch::status(
+        HttpsStatus::BudgetExhausted,
+        Some("the domain's time budget ran out before the fetch finished".into()),
+    )
+}
+
+fn mark_exhausted(evidence: &mut Evidence, wants: Wants) {
+    for key in wants.dns {
+        evidence.dns.insert(key, exhausted_answer());
+    }
+    for target in wants.smtp {
+        evidence.probes.smtp.insert(target, exhausted_smtp());
+    }
+    for url in wants.https.into_keys() {
+        evidence.probes.https.insert(url, exhausted_https());
     }
 }
 
@@ -121,9 +203,12 @@ mod tests {
     use std::sync::Mutex;
 
     use futures::future::BoxFuture;
-    use mailwarden_model::{RData, RType, SourceInfo};
+    use mailwarden_model::{QueryKey, RData, RType, SourceInfo};
 
     use super::*;
+
+    static NO_PROBER: std::sync::LazyLock<mailwarden_model::probe::NoProber> =
+        std::sync::LazyLock::new(|| mailwarden_model::probe::NoProber::new("tests"));
 
     /// A source that answers from a map (NXDOMAIN otherwise), counting
     /// the questions it is asked, optionally slowly.
@@ -191,9 +276,9 @@ mod tests {
     #[tokio::test]
     async fn fixpoint_follows_dependencies_and_asks_each_question_once() {
         let source = MapSource::chain(5, Duration::ZERO);
-        let (transcript, steps, stats) = fixpoint(&source, Budget::default(), Transcript::default(), follow).await;
+        let (evidence, steps, stats) = fixpoint(&source, &*NO_PROBER, Budget::default(), Evidence::default(), follow).await;
         assert_eq!(steps, 5);
-        assert_eq!(transcript.len(), 6, "five answers and the final NXDOMAIN");
+        assert_eq!(evidence.dns.len(), 6, "five answers and the final NXDOMAIN");
         assert_eq!(source.asked.lock().unwrap().len(), 6, "no question asked twice");
         assert_eq!((stats.queries, stats.rounds, stats.budget_exhausted), (6, 6, false));
     }
@@ -205,11 +290,11 @@ mod tests {
             max_queries: 3,
             ..Budget::default()
         };
-        let (transcript, steps, stats) = fixpoint(&source, budget, Transcript::default(), follow).await;
+        let (evidence, steps, stats) = fixpoint(&source, &*NO_PROBER, budget, Evidence::default(), follow).await;
         assert_eq!(steps, 3);
         assert!(stats.budget_exhausted);
         assert_eq!(source.asked.lock().unwrap().len(), 3);
-        let last = transcript.get(&QueryKey::new("n3.test", RType::Txt)).unwrap();
+        let last = evidence.dns.get(&QueryKey::new("n3.test", RType::Txt)).unwrap();
         assert_eq!(
             last.status,
             Status::BudgetExhausted,
@@ -224,7 +309,7 @@ mod tests {
             max_time: Duration::from_millis(150),
             ..Budget::default()
         };
-        let (_, steps, stats) = fixpoint(&source, budget, Transcript::default(), follow).await;
+        let (_, steps, stats) = fixpoint(&source, &*NO_PROBER, budget, Evidence::default(), follow).await;
         assert!(stats.budget_exhausted);
         assert!(steps < 20, "stopped after {steps} steps");
     }
@@ -236,7 +321,7 @@ mod tests {
             max_queries: 1,
             ..Budget::default()
         };
-        let audit = crate::audit(&source, "example.test", Default::default(), tight, 0).await;
+        let audit = crate::audit(&source, &*NO_PROBER, "example.test", Default::default(), tight, 0).await;
         assert!(audit.observation.budget_exhausted);
         let f = audit
             .findings
@@ -244,7 +329,7 @@ mod tests {
             .find(|f| f.id == "dns.budget-exhausted")
             .expect("budget finding");
         assert_eq!(f.outcome, mailwarden_model::Outcome::Indeterminate);
-        let roomy = crate::audit(&source, "example.test", Default::default(), Budget::default(), 0).await;
+        let roomy = crate::audit(&source, &*NO_PROBER, "example.test", Default::default(), Budget::default(), 0).await;
         assert!(!roomy.observation.budget_exhausted);
         assert!(roomy.findings.iter().all(|f| f.id != "dns.budget-exhausted"));
     }

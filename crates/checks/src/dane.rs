@@ -567,6 +567,7 @@ mod tests {
             ..SourceInfo::default()
         };
         let ctx = Context {
+            roots: &crate::tls::cert::Roots::WebPki,
             domain: D,
             options: &options,
             source: &source,

@@ -1059,6 +1059,7 @@ mod tests {
         };
         let source = SourceInfo::default();
         let ctx = Context {
+            roots: &crate::tls::cert::Roots::WebPki,
             domain: D,
             options: &options,
             source: &source,
@@ -1199,6 +1200,7 @@ mod tests {
         let source = SourceInfo::default();
         judge(
             &Context {
+                roots: &crate::tls::cert::Roots::WebPki,
                 domain: D,
                 options: &options,
                 source: &source,

@@ -35,6 +35,18 @@ pub struct Context<'a> {
     /// was collected, so judging saved evidence gives the same verdicts
     /// about signature expiry as the scan did.
     pub now: i64,
+    /// The trust anchors certificates are judged against: the built-in
+    /// webpki roots, or the `--ca-file` kept in the options.
+    pub roots: &'a tls::cert::Roots,
+}
+
+/// The trust anchors the options name: the `--ca-file` PEM they carry, or
+/// the built-in webpki roots.
+pub fn roots_for(options: &ScanOptions) -> Result<tls::cert::Roots, tls::cert::RootsError> {
+    match &options.ca_pem {
+        Some(pem) => tls::cert::Roots::from_pem(pem.as_bytes()),
+        None => Ok(tls::cert::Roots::WebPki),
+    }
 }
 
 /// Run every judge for the context's domain. Findings come out sorted.
@@ -73,25 +85,33 @@ pub struct Audit {
     pub stats: collect::CollectStats,
 }
 
-/// Collect the evidence for `domain` from `source` and judge it, as of
-/// `now` (seconds since the Unix epoch). Findings are raw: the caller
-/// completes them from the rule catalogue.
+/// Collect the evidence for `domain` from `source` (DNS) and `prober`
+/// (SMTP, HTTPS) and judge it, as of `now` (seconds since the Unix epoch).
+/// Findings are raw: the caller completes them from the rule catalogue.
+/// The caller has checked `options.ca_pem` ([`roots_for`]); a CA file that
+/// does not parse here falls back to no trust anchors at all, never to the
+/// built-in ones.
 pub async fn audit<S: mailwarden_dns::DnsSource + ?Sized>(
     source: &S,
+    prober: &dyn mailwarden_model::Prober,
     domain: &str,
     options: ScanOptions,
     budget: collect::Budget,
     now: i64,
 ) -> Audit {
-    let transcript = mailwarden_model::Transcript::default();
     let described = source.describe();
+    let roots = roots_for(&options).unwrap_or(tls::cert::Roots::Custom(Vec::new()));
     let ctx = Context {
         domain,
         options: &options,
         source: &described,
         now,
+        roots: &roots,
     };
-    let (dns, findings, stats) = collect::fixpoint(source, budget, transcript, |view| judge_domain(&ctx, view)).await;
+    let (evidence, findings, stats) = collect::fixpoint(source, prober, budget, collect::Evidence::default(), |view| {
+        judge_domain(&ctx, view)
+    })
+    .await;
     let observation = mailwarden_model::Observation {
         schema: mailwarden_model::observation::OBSERVATION_SCHEMA,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -101,7 +121,8 @@ pub async fn audit<S: mailwarden_dns::DnsSource + ?Sized>(
         source: described.clone(),
         options: options.clone(),
         budget_exhausted: stats.budget_exhausted,
-        dns,
+        dns: evidence.dns,
+        probes: evidence.probes,
     };
     let findings = with_scan_findings(&observation, findings);
     Audit {
@@ -116,12 +137,14 @@ pub async fn audit<S: mailwarden_dns::DnsSource + ?Sized>(
 /// Questions the evidence cannot answer are `not-collected`, so rules newer
 /// than the evidence come out indeterminate rather than guessed.
 pub fn judge_observation(observation: &mailwarden_model::Observation, now: i64) -> Vec<Finding> {
-    let view = DnsView::new(&observation.dns);
+    let view = DnsView::with_probes(&observation.dns, &observation.probes);
+    let roots = roots_for(&observation.options).unwrap_or(tls::cert::Roots::Custom(Vec::new()));
     let ctx = Context {
         domain: &observation.domain,
         options: &observation.options,
         source: &observation.source,
         now,
+        roots: &roots,
     };
     let findings = judge_domain(&ctx, &view);
     with_scan_findings(observation, findings)
@@ -163,6 +186,7 @@ mod tests {
             options: &options,
             source: &source,
             now: 0,
+            roots: &tls::cert::Roots::WebPki,
         };
         judge_domain(&ctx, &DnsView::new(&t))
     }

@@ -298,6 +298,7 @@ mod tests {
         let options = ScanOptions::default();
         let source = SourceInfo::default();
         let ctx = Context {
+            roots: &crate::tls::cert::Roots::WebPki,
             domain: D,
             options: &options,
             source: &source,

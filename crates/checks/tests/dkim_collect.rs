@@ -10,6 +10,7 @@ const D: &str = "example.org";
 
 fn ctx<'a>(options: &'a ScanOptions, source: &'a SourceInfo) -> Context<'a> {
     Context {
+        roots: &mailwarden_checks::tls::cert::Roots::WebPki,
         domain: D,
         options,
         source,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mailwarden_checks::collect::{Budget, fixpoint};
+use mailwarden_checks::collect::{Budget, dns_fixpoint};
 use mailwarden_checks::{Context, mx, ns};
 use mailwarden_dns::DnsSource;
 use mailwarden_dns::live::{LiveConfig, LiveSource, TrustAnchor};
@@ -40,12 +40,13 @@ async fn audit(net: &MultiServer) -> Vec<Finding> {
     let described = source.describe();
     let options = ScanOptions::default();
     let ctx = Context {
+        roots: &mailwarden_checks::tls::cert::Roots::WebPki,
         domain: D,
         options: &options,
         source: &described,
         now: 0,
     };
-    let (_, findings, stats) = fixpoint(&source, Budget::default(), Transcript::default(), |view| {
+    let (_, findings, stats) = dns_fixpoint(&source, Budget::default(), Transcript::default(), |view| {
         let mut f = mx::judge(D, view);
         f.extend(ns::judge(&ctx, view));
         f

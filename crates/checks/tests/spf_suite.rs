@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use mailwarden_checks::collect::{Budget, fixpoint};
+use mailwarden_checks::collect::{Budget, dns_fixpoint};
 use mailwarden_checks::spf::{SpfResult, check_mail_from};
 use mailwarden_dns::DnsSource;
 use mailwarden_model::dns::escape_presentation;
@@ -271,7 +271,7 @@ async fn run_case(zone: &Zone, case: &Case) -> (SpfResult, Option<String>, Vec<S
         max_rounds: 500,
         parallel: 4,
     };
-    let (_, outcome, stats) = fixpoint(zone, budget, Transcript::default(), |view| {
+    let (_, outcome, stats) = dns_fixpoint(zone, budget, Transcript::default(), |view| {
         check_mail_from(view, ip, &case.mailfrom, &case.helo)
     })
     .await;

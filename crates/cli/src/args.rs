@@ -111,6 +111,23 @@ pub struct DnsArgs {
     pub ns_port: u16,
 }
 
+/// How mailwarden connects to the hosts a domain names (STARTTLS probes).
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The SMTP port to probe (25 is what senders use; others are for tests).
+    #[arg(long, default_value_t = 25, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub smtp_port: u16,
+    /// The name sent in EHLO.
+    #[arg(long, default_value = "mailwarden.invalid", value_name = "NAME")]
+    pub ehlo_name: String,
+    /// Also connect to loopback, private and other non-global addresses (refused by default).
+    #[arg(long)]
+    pub allow_private_targets: bool,
+    /// Seconds allowed for one STARTTLS probe (one address, connect to end of handshake).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub probe_timeout: f64,
+}
+
 #[derive(Debug, Args)]
 pub struct OutputArgs {
     /// Output format.
@@ -159,6 +176,23 @@ pub struct ScanArgs {
     /// Write the evidence (one Observation per line, JSON) to FILE.
     #[arg(long, value_name = "FILE")]
     pub save_evidence: Option<PathBuf>,
+    /// Do not connect to the MX hosts (no STARTTLS probe); their TLS checks are indeterminate.
+    #[arg(long)]
+    pub no_smtp: bool,
+    /// Do not fetch over HTTPS (the MTA-STS policy); its checks are indeterminate.
+    #[arg(long)]
+    pub no_https: bool,
+    /// Most addresses (A and AAAA) probed per MX host.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub max_mx_addresses: usize,
+    /// Trust anchors (PEM) for certificate checks instead of the built-in webpki roots: a private CA, or a test CA.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Port for HTTPS fetches (MTA-STS policies); 443 is what senders use, others are for tests.
+    #[arg(long, default_value_t = 443, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub https_port: u16,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
     #[command(flatten)]
     pub dns: DnsArgs,
     #[command(flatten)]
@@ -206,18 +240,9 @@ pub struct GenerateArgs {
     /// tlsa: the host names to publish for (repeatable). Default: every MX host.
     #[arg(long = "host", value_name = "HOST")]
     pub hosts: Vec<String>,
-    /// tlsa without --cert: the SMTP port to probe (25 is what senders use; others are for tests).
-    #[arg(long, default_value_t = 25, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
-    pub smtp_port: u16,
-    /// tlsa without --cert: the name sent in EHLO.
-    #[arg(long, default_value = "mailwarden.invalid", value_name = "NAME")]
-    pub ehlo_name: String,
-    /// tlsa without --cert: also probe loopback, private and other non-global addresses.
-    #[arg(long)]
-    pub allow_private_targets: bool,
-    /// tlsa without --cert: seconds allowed for one STARTTLS probe (one address).
-    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
-    pub probe_timeout: f64,
+    /// How tlsa without --cert probes the MX hosts.
+    #[command(flatten)]
+    pub probe: ProbeArgs,
     /// mta-sts: the policy id. Default: the current UTC time, YYYYMMDDHHMMSS.
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,

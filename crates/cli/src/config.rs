@@ -59,6 +59,44 @@ impl OutputConfig {
     }
 }
 
+/// The EHLO name and probe timeout, checked.
+pub fn probe_basics(args: &crate::args::ProbeArgs) -> Result<(String, Duration)> {
+    let t = args.probe_timeout;
+    if !(t.is_finite() && t > 0.0 && t <= 3600.0) {
+        bail!("--probe-timeout {t}: expected a number of seconds above 0 (at most 3600)");
+    }
+    let e = &args.ehlo_name;
+    if e.is_empty() || e.len() > 255 || !e.bytes().all(|b| b.is_ascii_graphic()) {
+        bail!("--ehlo-name {e:?}: expected a host name (printable ASCII, no spaces)");
+    }
+    Ok((e.clone(), Duration::from_secs_f64(t)))
+}
+
+/// The prober `scan` connects through, from the probe flags. `--ca-file`
+/// is the trust store of the HTTPS fetches as well as of the judges.
+pub fn prober(args: &crate::args::ScanArgs, options: &mailwarden_model::ScanOptions) -> Result<mailwarden_probe::LiveProber> {
+    let (ehlo_name, smtp_timeout) = probe_basics(&args.probe)?;
+    let roots = match &options.ca_pem {
+        Some(pem) => mailwarden_probe::Roots::from_pem(pem.as_bytes())
+            .map_err(|e| anyhow::anyhow!("--ca-file: {e}"))?,
+        None => mailwarden_probe::Roots::webpki(),
+    };
+    Ok(mailwarden_probe::LiveProber::new(mailwarden_probe::ProbeConfig {
+        smtp: !args.no_smtp,
+        https: !args.no_https,
+        smtp_port: args.probe.smtp_port,
+        ehlo_name,
+        smtp_timeout,
+        allow_private: args.probe.allow_private_targets,
+        max_connections: args.concurrency.clamp(1, 256),
+        fetch: mailwarden_probe::FetchOptions {
+            port: args.https_port,
+            roots,
+            ..mailwarden_probe::FetchOptions::default()
+        },
+    }))
+}
+
 /// The options the judges see, checked.
 pub fn scan_options(args: &crate::args::ScanArgs) -> Result<mailwarden_model::ScanOptions> {
     let mut dkim_selectors = Vec::new();
@@ -83,10 +121,25 @@ pub fn scan_options(args: &crate::args::ScanArgs) -> Result<mailwarden_model::Sc
             checks.push(c);
         }
     }
+    if args.max_mx_addresses == 0 {
+        bail!("--max-mx-addresses 0: at least one address of each MX host must be probed (--no-smtp skips probing)");
+    }
+    let ca_pem = match &args.ca_file {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path).with_context(|| format!("--ca-file {}: cannot read", path.display()))?;
+            mailwarden_checks::tls::cert::Roots::from_pem(pem.as_bytes())
+                .map_err(|e| anyhow::anyhow!("--ca-file {}: {e}", path.display()))?;
+            Some(pem)
+        }
+        None => None,
+    };
     Ok(mailwarden_model::ScanOptions {
         dkim_selectors,
         parked: args.parked,
         checks,
+        max_mx_addresses: (args.max_mx_addresses != mailwarden_model::ScanOptions::DEFAULT_MX_ADDRESSES)
+            .then_some(args.max_mx_addresses),
+        ca_pem,
     })
 }
 

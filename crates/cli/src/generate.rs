@@ -49,7 +49,14 @@ pub async fn run(args: GenerateArgs) -> Result<ExitCode> {
 
     let budget = config::budget(&args.dns)?;
     let source = config::dns_source(&args.dns).await?;
-    let report = crate::scan::scan_one(source.as_ref(), &name, &ScanOptions::default(), budget).await;
+    let report = crate::scan::scan_one(
+        source.as_ref(),
+        &mailwarden_model::probe::NoProber::new("generate reads DNS only"),
+        &name,
+        &ScanOptions::default(),
+        budget,
+    )
+    .await;
     let state = domain_state(&report);
 
     let rua = args.rua.as_deref();
@@ -160,19 +167,12 @@ struct LiveProbe {
 
 impl LiveProbe {
     fn from_args(args: &GenerateArgs) -> Result<Self> {
-        let t = args.probe_timeout;
-        if !(t.is_finite() && t > 0.0 && t <= 3600.0) {
-            bail!("--probe-timeout {t}: expected a number of seconds above 0 (at most 3600)");
-        }
-        let e = &args.ehlo_name;
-        if e.is_empty() || e.len() > 255 || !e.bytes().all(|b| b.is_ascii_graphic()) {
-            bail!("--ehlo-name {e:?}: expected a host name (printable ASCII, no spaces)");
-        }
+        let (ehlo_name, timeout) = crate::config::probe_basics(&args.probe)?;
         Ok(Self {
-            port: args.smtp_port,
-            ehlo_name: e.clone(),
-            allow_private: args.allow_private_targets,
-            timeout: Duration::from_secs_f64(t),
+            port: args.probe.smtp_port,
+            ehlo_name,
+            allow_private: args.probe.allow_private_targets,
+            timeout,
         })
     }
 

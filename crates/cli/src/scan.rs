@@ -17,7 +17,7 @@ use futures::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use mailwarden_checks::collect::Budget;
 use mailwarden_dns::DnsSource;
-use mailwarden_model::{DomainName, ScanOptions};
+use mailwarden_model::{DomainName, Prober, ScanOptions};
 use mailwarden_render::DomainReport;
 use tokio::sync::mpsc;
 
@@ -61,6 +61,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     };
     let lines = spawn_reader(&args)?;
     let source = config::dns_source(&args.dns).await?;
+    let prober = &config::prober(&args, options)?;
     let progress = progress_bar(args.input.is_some() || args.domains.len() > 1);
     let mut sink = Sink::new(output)?;
     let mut bad_input = 0usize;
@@ -76,7 +77,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
             let source = Arc::clone(&source);
             async move {
                 match item {
-                    Ok(name) => Some(scan_one(source.as_ref(), &name, options, budget).await),
+                    Ok(name) => Some(scan_one(source.as_ref(), prober, &name, options, budget).await),
                     Err(()) => None,
                 }
             }
@@ -118,6 +119,7 @@ pub fn exit_code(had_errors: bool, failed: bool) -> ExitCode {
 /// Audit one domain and complete its findings from the catalogue.
 pub async fn scan_one(
     source: &dyn DnsSource,
+    prober: &dyn Prober,
     name: &DomainName,
     options: &ScanOptions,
     budget: Budget,
@@ -125,7 +127,7 @@ pub async fn scan_one(
     let started = time::OffsetDateTime::now_utc();
     let clock = Instant::now();
     let audit =
-        mailwarden_checks::audit(source, name.as_str(), options.clone(), budget, started.unix_timestamp()).await;
+        mailwarden_checks::audit(source, prober, name.as_str(), options.clone(), budget, started.unix_timestamp()).await;
     let mut observation = audit.observation;
     observation.started_at = started.format(&time::format_description::well_known::Rfc3339).ok();
     observation.duration_ms = Some(clock.elapsed().as_millis() as u64);

@@ -30,7 +30,7 @@ pub async fn check(args: SpfCheckArgs) -> Result<ExitCode> {
         ..config::budget(&args.dns)?
     };
     let source = config::dns_source(&args.dns).await?;
-    let (_, result, stats) = collect::fixpoint(source.as_ref(), budget, Transcript::default(), |view| {
+    let (_, result, stats) = collect::dns_fixpoint(source.as_ref(), budget, Transcript::default(), |view| {
         check_host(view, ip, domain.as_str(), &sender, &helo)
     })
     .await;

@@ -10,14 +10,18 @@
 //! - [`observation`]: the versioned, serialisable evidence of one scan.
 //! - [`finding`]: outcomes, severities and findings.
 //! - [`net`]: address classes (global unicast or not, and why).
+//! - [`probe`]: SMTP STARTTLS and HTTPS results as evidence, and the
+//!   [`probe::Prober`] that `collect` asks for them.
 
 pub mod dns;
 pub mod finding;
 pub mod name;
 pub mod net;
 pub mod observation;
+pub mod probe;
 
 pub use dns::{Answer, Proof, QueryKey, RData, RType, Signature, Status};
 pub use finding::{Finding, Outcome, Severity};
 pub use name::{DomainName, NameError};
-pub use observation::{DnsView, Lookup, Observation, ScanOptions, SourceInfo, Transcript};
+pub use observation::{DnsView, Lookup, Observation, ScanOptions, SourceInfo, Transcript, Wants};
+pub use probe::{HttpsFetch, HttpsStatus, Prober, Probes, SmtpProbe, SmtpStatus, SmtpTarget, TlsSession};

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::dns::{Answer, Proof, QueryKey, RType, Status};
+use crate::probe::{HttpsFetch, HttpsStatus, Probes, SmtpProbe, SmtpStatus, SmtpTarget};
 
 /// The version of the Observation format. Bump on incompatible change.
 pub const OBSERVATION_SCHEMA: u32 = 1;
@@ -111,9 +112,25 @@ pub struct ScanOptions {
     /// The protocol checks to run (`--checks`); empty means all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<String>,
+    /// Most addresses probed per MX host (`--max-mx-addresses`); `None`
+    /// means [`ScanOptions::DEFAULT_MX_ADDRESSES`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_mx_addresses: Option<usize>,
+    /// The PEM trust anchors certificates were judged against
+    /// (`--ca-file`); `None` means the built-in webpki roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
 }
 
 impl ScanOptions {
+    /// Addresses probed per MX host unless told otherwise.
+    pub const DEFAULT_MX_ADDRESSES: usize = 8;
+
+    /// Most addresses probed per MX host.
+    pub fn mx_address_limit(&self) -> usize {
+        self.max_mx_addresses.unwrap_or(Self::DEFAULT_MX_ADDRESSES)
+    }
+
     /// Whether the check named `name` (`mx`, `spf`, `dmarc`, ...) runs.
     pub fn runs(&self, name: &str) -> bool {
         self.checks.is_empty() || self.checks.iter().any(|c| c == name)
@@ -143,6 +160,9 @@ pub struct Observation {
     pub budget_exhausted: bool,
     /// Every query and answer.
     pub dns: Transcript,
+    /// Every SMTP probe and HTTPS fetch.
+    #[serde(default, skip_serializing_if = "Probes::is_empty")]
+    pub probes: Probes,
 }
 
 /// A lookup as a judge sees it.
@@ -159,8 +179,51 @@ static NOT_COLLECTED: Answer = Answer {
     signatures: Vec::new(),
 };
 
-/// The read-only DNS a judge sees: the transcript, plus a note of every
-/// question the judge asked that the transcript cannot answer.
+static NO_PROBES: Probes = Probes::new();
+
+static SMTP_NOT_COLLECTED: SmtpProbe = SmtpProbe {
+    status: SmtpStatus::NotCollected,
+    port: None,
+    detail: None,
+    greeting: None,
+    ehlo_keywords: Vec::new(),
+    reply: None,
+    alert: None,
+    tls: None,
+    pre_handshake_bytes: None,
+};
+
+static HTTPS_NOT_COLLECTED: HttpsFetch = HttpsFetch {
+    status: HttpsStatus::NotCollected,
+    detail: None,
+    addresses: Vec::new(),
+    address: None,
+    http_status: None,
+    location: None,
+    content_type: None,
+    tls_problem: None,
+    body: None,
+    tls_version: None,
+    chain: Vec::new(),
+};
+
+/// Everything a judge asked for that the evidence could not answer.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Wants {
+    pub dns: BTreeSet<QueryKey>,
+    pub smtp: BTreeSet<SmtpTarget>,
+    /// URL → the addresses to fetch it from.
+    pub https: BTreeMap<String, Vec<std::net::IpAddr>>,
+}
+
+impl Wants {
+    pub fn is_empty(&self) -> bool {
+        self.dns.is_empty() && self.smtp.is_empty() && self.https.is_empty()
+    }
+}
+
+/// The read-only evidence a judge sees (DNS answers and probe results),
+/// plus a note of every question the judge asked that it cannot answer.
 ///
 /// `collect` runs the judges against a view, fetches what they were
 /// missing, and repeats until nothing is missing; so the queries a scan
@@ -168,14 +231,50 @@ static NOT_COLLECTED: Answer = Answer {
 #[derive(Debug)]
 pub struct DnsView<'a> {
     transcript: &'a Transcript,
-    missing: RefCell<BTreeSet<QueryKey>>,
+    probes: &'a Probes,
+    missing: RefCell<Wants>,
 }
 
 impl<'a> DnsView<'a> {
+    /// A view of DNS answers only (every probe is wanted).
     pub fn new(transcript: &'a Transcript) -> Self {
+        Self::with_probes(transcript, &NO_PROBES)
+    }
+
+    /// A view of DNS answers and probe results.
+    pub fn with_probes(transcript: &'a Transcript, probes: &'a Probes) -> Self {
         Self {
             transcript,
-            missing: RefCell::new(BTreeSet::new()),
+            probes,
+            missing: RefCell::new(Wants::default()),
+        }
+    }
+
+    /// The STARTTLS probe of `host` at `address`; `not-collected` (and
+    /// remembered as wanted) when the evidence has none.
+    pub fn smtp(&self, host: &str, address: std::net::IpAddr) -> &'a SmtpProbe {
+        let target = SmtpTarget::new(host, address);
+        match self.probes.smtp.get(&target) {
+            Some(p) => p,
+            None => {
+                self.missing.borrow_mut().smtp.insert(target);
+                &SMTP_NOT_COLLECTED
+            }
+        }
+    }
+
+    /// The fetch of `url` from `addresses`; `not-collected` (and remembered
+    /// as wanted) when the evidence has none.
+    pub fn https(&self, url: &str, addresses: &[std::net::IpAddr]) -> &'a HttpsFetch {
+        match self.probes.https.get(url) {
+            Some(f) => f,
+            None => {
+                self.missing
+                    .borrow_mut()
+                    .https
+                    .insert(url.to_string(), addresses.to_vec());
+                &HTTPS_NOT_COLLECTED
+            }
         }
     }
 
@@ -195,14 +294,19 @@ impl<'a> DnsView<'a> {
         match self.transcript.get(&key) {
             Some(answer) => answer,
             None => {
-                self.missing.borrow_mut().insert(key);
+                self.missing.borrow_mut().dns.insert(key);
                 &NOT_COLLECTED
             }
         }
     }
 
-    /// The questions asked that the transcript could not answer.
+    /// The DNS questions asked that the transcript could not answer.
     pub fn into_missing(self) -> BTreeSet<QueryKey> {
+        self.missing.into_inner().dns
+    }
+
+    /// Everything asked (DNS and probes) that the evidence could not answer.
+    pub fn into_wants(self) -> Wants {
         self.missing.into_inner()
     }
 }

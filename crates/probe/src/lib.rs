@@ -1,7 +1,7 @@
 //! # mailwarden-probe
 //!
 //! Connections mailwarden makes because a scanned domain said so. This is
-//! the start of the transport-security probe (issue 4):
+//! how mailwarden reaches the hosts a domain names:
 //!
 //! - [`egress`]: the guard every such connection passes first. It refuses
 //!   loopback, private and other non-global addresses unless the caller
@@ -18,15 +18,21 @@
 //! the address validated is the address connected to (no DNS rebinding).
 //! TLS uses rustls with the `ring` provider only.
 //!
+//! - [`prober`]: [`LiveProber`], the `mailwarden_model::Prober` a scan
+//!   uses: results as evidence, each SMTP target probed once per run and
+//!   shared between domains, one connection at a time per address.
+//!
 //! With the `test-server` feature, [`test_server`] is a fake SMTP server
 //! with STARTTLS on loopback for other crates' tests.
 
 pub mod egress;
 pub mod https;
+pub mod prober;
 pub mod smtp;
 #[cfg(any(test, feature = "test-server"))]
 pub mod test_server;
 
 pub use egress::check_target;
+pub use prober::{LiveProber, ProbeConfig};
 pub use https::{FetchFailure, FetchOptions, PolicyFetch, Roots, fetch, fetch_mta_sts_policy};
 pub use smtp::{ProbeError, Reply, Stage, TlsCapture, fetch_certificates};

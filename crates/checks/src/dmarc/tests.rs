@@ -28,6 +28,7 @@ fn run_as(dns: &Dns, domain: &str, parked: bool) -> Vec<Finding> {
     };
     let source = SourceInfo::default();
     let ctx = Context {
+        roots: &crate::tls::cert::Roots::WebPki,
         domain,
         options: &options,
         source: &source,

@@ -168,6 +168,7 @@ impl World {
             ..SourceInfo::default()
         };
         let ctx = Context {
+            roots: &crate::tls::cert::Roots::WebPki,
             domain: D,
             options: &options,
             source: &source,
@@ -605,6 +606,7 @@ fn the_walk_asks_for_soa_up_the_labels_until_it_finds_the_apex() {
     let options = ScanOptions::default();
     let source = SourceInfo::default();
     let ctx = Context {
+        roots: &crate::tls::cert::Roots::WebPki,
         domain: "a.b.example.com",
         options: &options,
         source: &source,

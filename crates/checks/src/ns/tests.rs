@@ -98,6 +98,7 @@ fn run(dns: &Dns, source: &SourceInfo) -> Vec<Finding> {
 fn run_for(domain: &str, dns: &Dns, source: &SourceInfo) -> Vec<Finding> {
     let options = ScanOptions::default();
     let ctx = Context {
+        roots: &crate::tls::cert::Roots::WebPki,
         domain,
         options: &options,
         source,

@@ -10,7 +10,7 @@ use mailwarden_dns::DnsSource;
 use mailwarden_model::{Answer, Finding, Outcome, Proof, QueryKey, RData, RType, SourceInfo, Status, Transcript};
 
 use super::*;
-use crate::collect::{Budget, fixpoint};
+use crate::collect::{Budget, dns_fixpoint};
 use crate::testutil::find;
 
 /// A tiny in-memory DNS: names with no data are NXDOMAIN, names with other
@@ -95,7 +95,7 @@ impl Zone {
             .build()
             .unwrap();
         let (transcript, result, stats) =
-            runtime.block_on(fixpoint(self, Budget::default(), Transcript::default(), &judge));
+            runtime.block_on(dns_fixpoint(self, Budget::default(), Transcript::default(), &judge));
         assert!(!stats.budget_exhausted);
         // Judging the saved transcript again asks for nothing new.
         let view = mailwarden_model::DnsView::new(&transcript);

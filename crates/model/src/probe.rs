@@ -1,0 +1,483 @@
+//! Connections as evidence: what the SMTP STARTTLS probe and the HTTPS
+//! fetch saw, keyed by what was asked, serialisable like DNS answers.
+//!
+//! Judges read these through [`crate::DnsView::smtp`] and
+//! [`crate::DnsView::https`]; a result the evidence lacks is recorded as
+//! wanted and answered `not-collected`, exactly as for DNS, so `collect`
+//! probes what the rules need and `judge` re-runs offline. A [`Prober`]
+//! does the connecting; this crate only describes it.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+
+use serde::{Deserialize, Serialize};
+
+/// One SMTP server to probe: the MX host name (the TLS server name and
+/// the TLSA owner) and one of its addresses.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SmtpTarget {
+    pub host: String,
+    pub address: IpAddr,
+}
+
+impl SmtpTarget {
+    pub fn new(host: &str, address: IpAddr) -> Self {
+        Self {
+            host: crate::name::normalise(host),
+            address,
+        }
+    }
+}
+
+impl std::fmt::Display for SmtpTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.host, self.address)
+    }
+}
+
+/// How far an SMTP probe got. The first group are facts about the server;
+/// the second mean mailwarden could not look, and judges report them as
+/// indeterminate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SmtpStatus {
+    /// STARTTLS and the handshake succeeded; `tls` holds the session.
+    Tls,
+    /// The EHLO reply did not advertise STARTTLS.
+    NoStarttls,
+    /// STARTTLS was answered with something other than 220.
+    StarttlsRefused,
+    /// The TLS handshake failed (`alert`, `detail`).
+    HandshakeFailed,
+    /// Nothing accepted the TCP connection (refused or no answer).
+    Unreachable,
+    /// Connected, then the server stopped answering in time.
+    Timeout,
+    /// The greeting or EHLO was refused, or the server does not speak SMTP.
+    SmtpError,
+    /// The egress guard refused the address (not global unicast).
+    EgressRefused,
+    /// No route from the scanner (e.g. no IPv6 here): says nothing of the server.
+    NoRoute,
+    /// Probes were switched off (`--no-smtp`).
+    NotProbed,
+    /// The domain's time budget ran out first.
+    BudgetExhausted,
+    /// The evidence has no probe of this target (older evidence, or a rule
+    /// newer than it).
+    NotCollected,
+}
+
+impl SmtpStatus {
+    /// True when the result says something about the server (the probe
+    /// reached it, or nothing accepted the connection).
+    pub fn is_definite(self) -> bool {
+        !matches!(
+            self,
+            SmtpStatus::EgressRefused
+                | SmtpStatus::NoRoute
+                | SmtpStatus::NotProbed
+                | SmtpStatus::BudgetExhausted
+                | SmtpStatus::NotCollected
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmtpStatus::Tls => "tls",
+            SmtpStatus::NoStarttls => "no-starttls",
+            SmtpStatus::StarttlsRefused => "starttls-refused",
+            SmtpStatus::HandshakeFailed => "handshake-failed",
+            SmtpStatus::Unreachable => "unreachable",
+            SmtpStatus::Timeout => "timeout",
+            SmtpStatus::SmtpError => "smtp-error",
+            SmtpStatus::EgressRefused => "egress-refused",
+            SmtpStatus::NoRoute => "no-route",
+            SmtpStatus::NotProbed => "not-probed",
+            SmtpStatus::BudgetExhausted => "budget-exhausted",
+            SmtpStatus::NotCollected => "not-collected",
+        }
+    }
+}
+
+/// A DER certificate, serialised as base64.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Der(pub Vec<u8>);
+
+impl Serialize for Der {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine;
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Der {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use base64::Engine;
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map(Der)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A negotiated TLS session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsSession {
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub version: String,
+    /// IANA name, e.g. `TLS13_AES_256_GCM_SHA384`.
+    pub cipher_suite: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_exchange_group: Option<String>,
+    /// The certificates presented, leaf first.
+    pub chain: Vec<Der>,
+}
+
+impl TlsSession {
+    /// The chain as plain DER, for the certificate checks.
+    pub fn chain_der(&self) -> Vec<Vec<u8>> {
+        self.chain.iter().map(|c| c.0.clone()).collect()
+    }
+}
+
+/// What the STARTTLS probe of one target saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmtpProbe {
+    pub status: SmtpStatus,
+    /// The port connected to (25 unless `--smtp-port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// What went wrong, in words, when something did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The 220 greeting, lines joined by ` / `.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greeting: Option<String>,
+    /// The EHLO keywords advertised (upper case).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ehlo_keywords: Vec<String>,
+    /// The refusing reply (greeting, EHLO or STARTTLS), when refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+    /// The TLS alert the server sent, when the handshake failed with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<String>,
+    /// The session, when the handshake succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSession>,
+    /// Plaintext the server sent between its 220 to STARTTLS and the
+    /// handshake (escaped): STARTTLS command injection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_handshake_bytes: Option<String>,
+}
+
+impl SmtpProbe {
+    /// A result with only a status and, optionally, why.
+    pub fn status(status: SmtpStatus, detail: Option<String>) -> Self {
+        Self {
+            status,
+            port: None,
+            detail,
+            greeting: None,
+            ehlo_keywords: Vec::new(),
+            reply: None,
+            alert: None,
+            tls: None,
+            pre_handshake_bytes: None,
+        }
+    }
+
+    /// The detail, or the status name.
+    pub fn describe(&self) -> String {
+        match &self.detail {
+            Some(d) => format!("{}: {d}", self.status.as_str()),
+            None => self.status.as_str().to_string(),
+        }
+    }
+}
+
+/// How an HTTPS fetch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HttpsStatus {
+    /// 200 within the size cap and UTF-8: `body` and `content_type` (the
+    /// judge decides whether the type is acceptable).
+    Fetched,
+    /// The host name has no address.
+    NoAddresses,
+    /// No address accepted a TCP connection.
+    Unreachable,
+    /// Timed out after connecting.
+    Timeout,
+    /// The certificate or handshake failed (`tls_problem`).
+    TlsFailed,
+    /// A 3xx: not followed.
+    Redirect,
+    /// Another status than 200 (`http_status`).
+    HttpStatus,
+    /// The body is over the size cap.
+    TooLarge,
+    /// The body is not UTF-8.
+    NotUtf8,
+    /// The HTTP exchange failed.
+    HttpError,
+    /// The URL cannot be fetched (not https, no host).
+    InvalidUrl,
+    /// The egress guard refused every address.
+    EgressRefused,
+    /// Fetching was switched off.
+    NotProbed,
+    BudgetExhausted,
+    NotCollected,
+}
+
+impl HttpsStatus {
+    /// True when the result says something about the server.
+    pub fn is_definite(self) -> bool {
+        !matches!(
+            self,
+            HttpsStatus::EgressRefused | HttpsStatus::NotProbed | HttpsStatus::BudgetExhausted | HttpsStatus::NotCollected
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpsStatus::Fetched => "fetched",
+            HttpsStatus::NoAddresses => "no-addresses",
+            HttpsStatus::Unreachable => "unreachable",
+            HttpsStatus::Timeout => "timeout",
+            HttpsStatus::TlsFailed => "tls-failed",
+            HttpsStatus::Redirect => "redirect",
+            HttpsStatus::HttpStatus => "http-status",
+            HttpsStatus::TooLarge => "too-large",
+            HttpsStatus::NotUtf8 => "not-utf8",
+            HttpsStatus::HttpError => "http-error",
+            HttpsStatus::InvalidUrl => "invalid-url",
+            HttpsStatus::EgressRefused => "egress-refused",
+            HttpsStatus::NotProbed => "not-probed",
+            HttpsStatus::BudgetExhausted => "budget-exhausted",
+            HttpsStatus::NotCollected => "not-collected",
+        }
+    }
+}
+
+/// What fetching one URL gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpsFetch {
+    pub status: HttpsStatus,
+    /// What went wrong, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The addresses tried (the judge's resolution of the host).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<IpAddr>,
+    /// The address that answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<SocketAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// The `Location` of a redirect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// Why the certificate or handshake failed: `name`, `untrusted`,
+    /// `expired`, `not-yet-valid`, `certificate`, `handshake`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_problem: Option<String>,
+    /// The body, when fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// `TLSv1.2` or `TLSv1.3`, when the handshake succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_version: Option<String>,
+    /// The certificates the server presented, leaf first, when it got
+    /// that far.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<Der>,
+}
+
+impl HttpsFetch {
+    /// A result with only a status and, optionally, why.
+    pub fn status(status: HttpsStatus, detail: Option<String>) -> Self {
+        Self {
+            status,
+            detail,
+            addresses: Vec::new(),
+            address: None,
+            http_status: None,
+            location: None,
+            content_type: None,
+            tls_problem: None,
+            body: None,
+            tls_version: None,
+            chain: Vec::new(),
+        }
+    }
+
+    /// The detail, or the status name.
+    pub fn describe(&self) -> String {
+        match &self.detail {
+            Some(d) => format!("{}: {d}", self.status.as_str()),
+            None => self.status.as_str().to_string(),
+        }
+    }
+}
+
+/// Every probe of one scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Probes {
+    pub smtp: BTreeMap<SmtpTarget, SmtpProbe>,
+    pub https: BTreeMap<String, HttpsFetch>,
+}
+
+impl Probes {
+    pub const fn new() -> Self {
+        Self {
+            smtp: BTreeMap::new(),
+            https: BTreeMap::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.smtp.is_empty() && self.https.is_empty()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SmtpEntry {
+    host: String,
+    address: IpAddr,
+    #[serde(flatten)]
+    probe: SmtpProbe,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HttpsEntry {
+    url: String,
+    #[serde(flatten)]
+    fetch: HttpsFetch,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ProbesDoc {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    smtp: Vec<SmtpEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    https: Vec<HttpsEntry>,
+}
+
+impl Serialize for Probes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ProbesDoc {
+            smtp: (self.smtp.iter())
+                .map(|(t, p)| SmtpEntry {
+                    host: t.host.clone(),
+                    address: t.address,
+                    probe: p.clone(),
+                })
+                .collect(),
+            https: (self.https.iter())
+                .map(|(url, f)| HttpsEntry {
+                    url: url.clone(),
+                    fetch: f.clone(),
+                })
+                .collect(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Probes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let doc = ProbesDoc::deserialize(d)?;
+        Ok(Probes {
+            smtp: (doc.smtp.into_iter())
+                .map(|e| (SmtpTarget::new(&e.host, e.address), e.probe))
+                .collect(),
+            https: doc.https.into_iter().map(|e| (e.url, e.fetch)).collect(),
+        })
+    }
+}
+
+/// A boxed future, `Send`, without a dependency on an async crate.
+pub type ProbeFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Who makes the connections `collect` was asked for. Implementations
+/// answer every question with data (a failure is a status), never panic.
+pub trait Prober: Send + Sync {
+    /// Probe STARTTLS on `target`.
+    fn smtp<'a>(&'a self, target: &'a SmtpTarget) -> ProbeFuture<'a, SmtpProbe>;
+    /// Fetch `url` from `addresses` (the caller's resolution of its host).
+    fn https<'a>(&'a self, url: &'a str, addresses: &'a [IpAddr]) -> ProbeFuture<'a, HttpsFetch>;
+}
+
+/// A prober that connects to nothing: every answer `not-probed`, with why.
+#[derive(Debug, Clone)]
+pub struct NoProber {
+    pub smtp_reason: String,
+    pub https_reason: String,
+}
+
+impl NoProber {
+    pub fn new(reason: &str) -> Self {
+        Self {
+            smtp_reason: reason.to_string(),
+            https_reason: reason.to_string(),
+        }
+    }
+}
+
+impl Prober for NoProber {
+    fn smtp<'a>(&'a self, _target: &'a SmtpTarget) -> ProbeFuture<'a, SmtpProbe> {
+        let probe = SmtpProbe::status(SmtpStatus::NotProbed, Some(self.smtp_reason.clone()));
+        Box::pin(async move { probe })
+    }
+
+    fn https<'a>(&'a self, _url: &'a str, _addresses: &'a [IpAddr]) -> ProbeFuture<'a, HttpsFetch> {
+        let fetch = HttpsFetch::status(HttpsStatus::NotProbed, Some(self.https_reason.clone()));
+        Box::pin(async move { fetch })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_round_trip_through_json_with_chains_as_base64() {
+        let mut p = Probes::default();
+        let mut probe = SmtpProbe::status(SmtpStatus::Tls, None);
+        probe.tls = Some(TlsSession {
+            version: "TLSv1.3".into(),
+            cipher_suite: "TLS13_AES_128_GCM_SHA256".into(),
+            key_exchange_group: Some("X25519".into()),
+            chain: vec![Der(vec![0x30, 0x82, 0xff])],
+        });
+        p.smtp
+            .insert(SmtpTarget::new("MX.Example.com.", "192.0.2.25".parse().unwrap()), probe);
+        p.https.insert(
+            "https://mta-sts.example.com/.well-known/mta-sts.txt".into(),
+            HttpsFetch::status(HttpsStatus::Redirect, Some("301".into())),
+        );
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(json.contains("\"MIL/\""), "DER as base64: {json}");
+        assert!(json.contains("\"host\":\"mx.example.com\""), "{json}");
+        let back: Probes = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn could_not_look_is_not_definite() {
+        assert!(SmtpStatus::Unreachable.is_definite());
+        assert!(SmtpStatus::NoStarttls.is_definite());
+        assert!(!SmtpStatus::EgressRefused.is_definite());
+        assert!(!SmtpStatus::NotCollected.is_definite());
+        assert!(HttpsStatus::Redirect.is_definite());
+        assert!(!HttpsStatus::NotProbed.is_definite());
+    }
+}

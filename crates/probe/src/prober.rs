@@ -1,0 +1,415 @@
+//! [`LiveProber`]: the [`Prober`] a scan uses. It turns the probes'
+//! results into evidence (`mailwarden_model::probe`), and is polite:
+//!
+//! - each SMTP target (MX host, address) is probed once per run and the
+//!   result shared by every domain that names it (large providers host
+//!   thousands of domains), in a bounded cache;
+//! - at most one connection at a time to any one address;
+//! - at most [`ProbeConfig::max_connections`] connections at once overall;
+//! - every target passes the egress guard first, and the address checked
+//!   is the address connected to.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mailwarden_model::probe::{Der, ProbeFuture};
+use mailwarden_model::{HttpsFetch, HttpsStatus, Prober, SmtpProbe, SmtpStatus, SmtpTarget, TlsSession};
+use quick_cache::sync::Cache;
+use tokio::sync::Semaphore;
+
+use crate::https::{FetchFailure, FetchOptions, Stage as HttpsStage};
+use crate::smtp::{ProbeError, Stage as SmtpStage};
+
+/// SMTP results kept for sharing between domains.
+const SMTP_CACHE: usize = 20_000;
+
+/// How the live prober connects.
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    /// Probe SMTP at all (`--no-smtp` turns it off).
+    pub smtp: bool,
+    /// Fetch over HTTPS at all (MTA-STS policies).
+    pub https: bool,
+    /// The SMTP port (25; tests give their server's).
+    pub smtp_port: u16,
+    /// The name sent in `EHLO`.
+    pub ehlo_name: String,
+    /// Longest SMTP conversation, connect to end of handshake.
+    pub smtp_timeout: Duration,
+    /// Probe loopback, private and other non-global addresses too.
+    pub allow_private: bool,
+    /// Connections open at once, all targets together.
+    pub max_connections: usize,
+    /// How HTTPS fetches are made (its `allow_private` is overridden by ours).
+    pub fetch: FetchOptions,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        Self {
+            smtp: true,
+            https: true,
+            smtp_port: 25,
+            ehlo_name: "mailwarden.invalid".into(),
+            smtp_timeout: Duration::from_secs(10),
+            allow_private: false,
+            max_connections: 64,
+            fetch: FetchOptions::default(),
+        }
+    }
+}
+
+/// The prober of a live scan; share one across all domains of a run.
+pub struct LiveProber {
+    config: ProbeConfig,
+    smtp_results: Cache<SmtpTarget, SmtpProbe>,
+    per_address: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
+    connections: Semaphore,
+}
+
+impl LiveProber {
+    pub fn new(mut config: ProbeConfig) -> Self {
+        config.fetch.allow_private = config.allow_private;
+        let connections = Semaphore::new(config.max_connections.max(1));
+        Self {
+            config,
+            smtp_results: Cache::new(SMTP_CACHE),
+            per_address: Mutex::new(HashMap::new()),
+            connections,
+        }
+    }
+
+    /// The one-at-a-time lock of `ip`.
+    fn address_lock(&self, ip: IpAddr) -> Arc<Semaphore> {
+        let mut map = self.per_address.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(ip).or_insert_with(|| Arc::new(Semaphore::new(1))).clone()
+    }
+
+    /// Forget `ip`'s lock when nobody else holds or waits for it, so the
+    /// map does not grow with the run.
+    fn release_address(&self, ip: IpAddr, lock: Arc<Semaphore>) {
+        let mut map = self.per_address.lock().unwrap_or_else(|e| e.into_inner());
+        if Arc::strong_count(&lock) == 2 {
+            map.remove(&ip);
+        }
+    }
+
+    async fn probe_smtp(&self, target: &SmtpTarget) -> SmtpProbe {
+        if !self.config.smtp {
+            return SmtpProbe::status(SmtpStatus::NotProbed, Some("SMTP probes are off (--no-smtp)".into()));
+        }
+        if let Err(reason) = crate::check_target(target.address, self.config.allow_private) {
+            return SmtpProbe::status(
+                SmtpStatus::EgressRefused,
+                Some(format!(
+                    "not probed: {reason}; pass --allow-private-targets to probe such addresses"
+                )),
+            );
+        }
+        let lock = self.address_lock(target.address);
+        let result = {
+            let _one = lock.acquire().await;
+            let _slot = self.connections.acquire().await;
+            let addr = SocketAddr::new(target.address, self.config.smtp_port);
+            crate::fetch_certificates(addr, &target.host, &self.config.ehlo_name, self.config.smtp_timeout).await
+        };
+        self.release_address(target.address, lock);
+        let mut probe = smtp_evidence(result);
+        probe.port = Some(self.config.smtp_port);
+        probe
+    }
+}
+
+impl Prober for LiveProber {
+    fn smtp<'a>(&'a self, target: &'a SmtpTarget) -> ProbeFuture<'a, SmtpProbe> {
+        Box::pin(async move {
+            match self.smtp_results.get_value_or_guard_async(target).await {
+                Ok(probe) => probe,
+                Err(guard) => {
+                    let probe = self.probe_smtp(target).await;
+                    let _ = guard.insert(probe.clone());
+                    probe
+                }
+            }
+        })
+    }
+
+    fn https<'a>(&'a self, url: &'a str, addresses: &'a [IpAddr]) -> ProbeFuture<'a, HttpsFetch> {
+        Box::pin(async move {
+            if !self.config.https {
+                return HttpsFetch::status(HttpsStatus::NotProbed, Some("HTTPS fetches are off".into()));
+            }
+            let result = {
+                let _slot = self.connections.acquire().await;
+                crate::fetch(url, addresses, &self.config.fetch).await
+            };
+            let mut fetch = https_evidence(result);
+            fetch.addresses = addresses.to_vec();
+            fetch
+        })
+    }
+}
+
+/// A probe's outcome as evidence.
+pub fn smtp_evidence(result: Result<crate::TlsCapture, ProbeError>) -> SmtpProbe {
+    let capture = match result {
+        Ok(c) => c,
+        Err(e) => return smtp_failure(e),
+    };
+    let mut probe = SmtpProbe::status(SmtpStatus::Tls, None);
+    probe.greeting = Some(capture.greeting.to_string());
+    probe.ehlo_keywords = capture.ehlo.ehlo_keywords();
+    probe.pre_handshake_bytes = capture
+        .pre_handshake_bytes
+        .as_ref()
+        .map(|b| b.escape_ascii().to_string());
+    probe.tls = Some(TlsSession {
+        version: capture.tls_version,
+        cipher_suite: capture.cipher_suite,
+        key_exchange_group: capture.key_exchange_group,
+        chain: capture.chain.into_iter().map(Der).collect(),
+    });
+    probe
+}
+
+fn smtp_failure(e: ProbeError) -> SmtpProbe {
+    let detail = Some(e.to_string());
+    let mut probe = SmtpProbe::status(SmtpStatus::SmtpError, detail);
+    probe.status = match e {
+        ProbeError::InvalidEhloName(_) | ProbeError::InvalidServerName(_) => SmtpStatus::NotProbed,
+        ProbeError::ConnectionRefused { .. } => SmtpStatus::Unreachable,
+        ProbeError::Connect { source, .. } if no_route(&source) => SmtpStatus::NoRoute,
+        ProbeError::Connect { .. } => SmtpStatus::Unreachable,
+        ProbeError::Timeout {
+            stage: SmtpStage::Connect,
+            ..
+        } => SmtpStatus::Unreachable,
+        ProbeError::Timeout { .. } => SmtpStatus::Timeout,
+        ProbeError::Closed {
+            stage: SmtpStage::Handshake,
+        }
+        | ProbeError::Io {
+            stage: SmtpStage::Handshake,
+            ..
+        } => SmtpStatus::HandshakeFailed,
+        ProbeError::Closed { .. } | ProbeError::Io { .. } | ProbeError::Protocol { .. } => SmtpStatus::SmtpError,
+        ProbeError::Rejected { reply, .. } => {
+            probe.reply = Some(reply.to_string());
+            SmtpStatus::SmtpError
+        }
+        ProbeError::NoStartTls { ehlo } => {
+            probe.ehlo_keywords = ehlo.ehlo_keywords();
+            SmtpStatus::NoStarttls
+        }
+        ProbeError::StartTlsRefused { reply } => {
+            probe.reply = Some(reply.to_string());
+            SmtpStatus::StarttlsRefused
+        }
+        ProbeError::Handshake { alert, .. } => {
+            probe.alert = alert;
+            SmtpStatus::HandshakeFailed
+        }
+    };
+    probe
+}
+
+/// Errors that say the scanner has no path there (no IPv6 here, say),
+/// not that the server is down.
+fn no_route(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable | io::ErrorKind::AddrNotAvailable
+    )
+}
+
+/// A fetch's outcome as evidence.
+pub fn https_evidence(result: Result<crate::https::Response, FetchFailure>) -> HttpsFetch {
+    let response = match result {
+        Ok(r) => r,
+        Err(f) => return https_failure(f),
+    };
+    let mut fetch = HttpsFetch::status(HttpsStatus::Fetched, None);
+    fetch.address = Some(response.address);
+    fetch.http_status = Some(response.status);
+    fetch.content_type = response.content_type;
+    fetch.tls_version = Some(response.tls_version);
+    fetch.chain = response.chain.into_iter().map(Der).collect();
+    match String::from_utf8(response.body) {
+        Ok(body) => fetch.body = Some(body),
+        Err(e) => {
+            fetch.status = HttpsStatus::NotUtf8;
+            fetch.detail = Some(format!(
+                "the body is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ));
+        }
+    }
+    fetch
+}
+
+fn https_failure(f: FetchFailure) -> HttpsFetch {
+    let mut fetch = HttpsFetch::status(HttpsStatus::HttpError, Some(f.to_string()));
+    fetch.status = match f {
+        FetchFailure::InvalidUrl { .. } => HttpsStatus::InvalidUrl,
+        FetchFailure::NoAddresses => HttpsStatus::NoAddresses,
+        FetchFailure::EgressRefused { .. } => HttpsStatus::EgressRefused,
+        FetchFailure::Connect { address, .. } => {
+            fetch.address = Some(address);
+            HttpsStatus::Unreachable
+        }
+        FetchFailure::Timeout { address, stage, .. } => {
+            fetch.address = Some(address);
+            if stage == HttpsStage::Connect {
+                HttpsStatus::Unreachable
+            } else {
+                HttpsStatus::Timeout
+            }
+        }
+        FetchFailure::Tls {
+            address,
+            problem,
+            chain,
+            ..
+        } => {
+            fetch.address = Some(address);
+            fetch.tls_problem = Some(tls_problem_name(problem).into());
+            fetch.chain = chain.into_iter().map(Der).collect();
+            HttpsStatus::TlsFailed
+        }
+        FetchFailure::Redirect {
+            address,
+            status,
+            location,
+        } => {
+            fetch.address = Some(address);
+            fetch.http_status = Some(status);
+            fetch.location = location;
+            HttpsStatus::Redirect
+        }
+        FetchFailure::Status { address, code } => {
+            fetch.address = Some(address);
+            fetch.http_status = Some(code);
+            HttpsStatus::HttpStatus
+        }
+        FetchFailure::ContentType { address, got } => {
+            fetch.address = Some(address);
+            fetch.content_type = got;
+            HttpsStatus::HttpError
+        }
+        FetchFailure::TooLarge { address, .. } => {
+            fetch.address = Some(address);
+            HttpsStatus::TooLarge
+        }
+        FetchFailure::NotUtf8 { address, .. } => {
+            fetch.address = Some(address);
+            HttpsStatus::NotUtf8
+        }
+        FetchFailure::Http { address, .. } => {
+            fetch.address = Some(address);
+            HttpsStatus::HttpError
+        }
+    };
+    fetch
+}
+
+fn tls_problem_name(p: crate::https::TlsProblem) -> &'static str {
+    use crate::https::TlsProblem as P;
+    match p {
+        P::Name => "name",
+        P::Untrusted => "untrusted",
+        P::Expired => "expired",
+        P::NotYetValid => "not-yet-valid",
+        P::Certificate => "certificate",
+        P::Handshake => "handshake",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_server::{Behaviour, FakeSmtp};
+
+    fn config(port: u16) -> ProbeConfig {
+        ProbeConfig {
+            smtp_port: port,
+            allow_private: true,
+            smtp_timeout: Duration::from_secs(5),
+            ..ProbeConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn one_probe_per_target_shared_by_every_asker() {
+        let server = FakeSmtp::start(Behaviour::Good, "mx.example.test").await;
+        let prober = LiveProber::new(config(server.addr.port()));
+        let target = SmtpTarget::new("mx.example.test", server.addr.ip());
+        let results = ask_repeatedly(&prober, &target, 5).await;
+        assert!(results.iter().all(|p| p.status == SmtpStatus::Tls), "{results:#?}");
+        let ehlos = server.commands().iter().filter(|c| c.starts_with("EHLO")).count();
+        assert_eq!(ehlos, 1, "five domains asked, one connection made");
+        let session = results[0].tls.as_ref().unwrap();
+        assert_eq!(session.chain_der(), server.chain);
+        assert_eq!(results[0].port, Some(server.addr.port()));
+    }
+
+    async fn ask_repeatedly(prober: &LiveProber, target: &SmtpTarget, n: usize) -> Vec<SmtpProbe> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.push(prober.smtp(target).await);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn egress_guard_refuses_loopback_without_the_flag_and_connects_nowhere() {
+        let server = FakeSmtp::start(Behaviour::Good, "mx.example.test").await;
+        let prober = LiveProber::new(ProbeConfig {
+            allow_private: false,
+            ..config(server.addr.port())
+        });
+        let probe = prober.smtp(&SmtpTarget::new("mx.example.test", server.addr.ip())).await;
+        assert_eq!(probe.status, SmtpStatus::EgressRefused);
+        assert!(probe.describe().contains("--allow-private-targets"), "{}", probe.describe());
+        assert!(server.commands().is_empty());
+    }
+
+    #[tokio::test]
+    async fn failures_become_statuses() {
+        for (behaviour, status) in [
+            (Behaviour::NoStartTls, SmtpStatus::NoStarttls),
+            (Behaviour::StartTlsRefused, SmtpStatus::StarttlsRefused),
+            (Behaviour::TlsAlert, SmtpStatus::HandshakeFailed),
+            (Behaviour::NotSmtp, SmtpStatus::SmtpError),
+        ] {
+            let server = FakeSmtp::start(behaviour, "mx.example.test").await;
+            let prober = LiveProber::new(config(server.addr.port()));
+            let probe = prober.smtp(&SmtpTarget::new("mx.example.test", server.addr.ip())).await;
+            assert_eq!(probe.status, status, "{behaviour:?}: {probe:#?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_unreachable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let prober = LiveProber::new(config(port));
+        let probe = prober.smtp(&SmtpTarget::new("mx.example.test", "127.0.0.1".parse().unwrap())).await;
+        assert_eq!(probe.status, SmtpStatus::Unreachable, "{probe:#?}");
+    }
+
+    #[tokio::test]
+    async fn no_smtp_makes_no_connection() {
+        let server = FakeSmtp::start(Behaviour::Good, "mx.example.test").await;
+        let prober = LiveProber::new(ProbeConfig {
+            smtp: false,
+            ..config(server.addr.port())
+        });
+        let probe = prober.smtp(&SmtpTarget::new("mx.example.test", server.addr.ip())).await;
+        assert_eq!(probe.status, SmtpStatus::NotProbed);
+        assert!(server.commands().is_empty());
+    }
+}

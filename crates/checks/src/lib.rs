@@ -20,6 +20,7 @@ pub mod spf;
 mod testutil;
 pub mod tls;
 pub mod tlsrpt;
+pub(crate) mod transport;
 
 use mailwarden_model::{DnsView, Finding, ScanOptions, SourceInfo};
 

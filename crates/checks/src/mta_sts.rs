@@ -12,8 +12,8 @@
 //! fail; the policy-file parser ([`mailwarden_records::mta_sts::parse_policy`])
 //! is ready for it.
 
-use mailwarden_model::{DnsView, Finding, Outcome, RData, RType};
-use mailwarden_records::mta_sts::{self, Diagnostic, Level, Record};
+use mailwarden_model::{DnsView, Finding, HttpsFetch, HttpsStatus, Outcome, RData, RType};
+use mailwarden_records::mta_sts::{self, Diagnostic, Level, Mode, Policy, Record};
 use serde::Serialize;
 
 use crate::Context;
@@ -65,6 +65,143 @@ pub(crate) fn discover(domain: &str, view: &DnsView<'_>) -> Discovery {
             Discovery::One(strings, text)
         }
         _ => Discovery::Many(sts.into_iter().map(|(_, t)| t).collect()),
+    }
+}
+
+/// `https://mta-sts.<domain>/.well-known/mta-sts.txt` (RFC 8461 §3.2).
+pub(crate) fn policy_url(domain: &str) -> String {
+    format!("https://mta-sts.{domain}/.well-known/mta-sts.txt")
+}
+
+/// The policy a sender would hold for the domain, from the record and
+/// the fetched file.
+#[derive(Debug)]
+pub(crate) enum PolicyState<'a> {
+    /// No usable record (none, several, or invalid): no policy.
+    NoPolicy,
+    /// Could not look (a lookup or the fetch could not be made): why.
+    Unknown(String),
+    /// A record, but the policy cannot be fetched (a fact about the
+    /// server): the fetch result, or why there was nothing to fetch from.
+    Unreachable {
+        why: String,
+        fetch: Option<&'a HttpsFetch>,
+    },
+    /// Fetched, but senders cannot use it: wrong content type, or
+    /// syntax errors (in `policy`).
+    Invalid {
+        why: String,
+        fetch: &'a HttpsFetch,
+        policy: Option<Policy>,
+    },
+    /// A valid policy.
+    Active { fetch: &'a HttpsFetch, policy: Policy },
+}
+
+impl PolicyState<'_> {
+    /// The mode of a valid policy.
+    pub fn mode(&self) -> Option<Mode> {
+        match self {
+            PolicyState::Active { policy, .. } => policy.mode,
+            _ => None,
+        }
+    }
+
+    /// `Some(true)` when a valid policy covers `host` (RFC 8461 §4.1),
+    /// `Some(false)` when there is none or it does not, `None` when we
+    /// could not tell.
+    pub fn covers(&self, host: &str) -> Option<bool> {
+        match self {
+            PolicyState::Active { policy, .. } => Some(policy.mx.iter().any(|p| mx_matches(&p.pattern, host))),
+            PolicyState::Unknown(_) => None,
+            _ => Some(false),
+        }
+    }
+}
+
+/// The record, the address of `mta-sts.<domain>` and the policy file,
+/// each asked only once the step before it says there is something to ask.
+pub(crate) fn policy_state<'a>(domain: &str, view: &DnsView<'a>) -> PolicyState<'a> {
+    let record = match discover(domain, view) {
+        Discovery::Failed(why) => return PolicyState::Unknown(format!("could not look up {why}")),
+        Discovery::None(_) | Discovery::Many(_) => return PolicyState::NoPolicy,
+        Discovery::One(_, text) => mta_sts::parse(text.as_bytes()),
+    };
+    if record.has_errors() {
+        return PolicyState::NoPolicy;
+    }
+    let host = format!("mta-sts.{domain}");
+    let mut addresses = Vec::new();
+    let mut failed = Vec::new();
+    for rtype in [RType::A, RType::Aaaa] {
+        let answer = view.get(&host, rtype);
+        if !answer.status.is_definite() {
+            failed.push(format!("{host}/{rtype} {}", answer.status.describe()));
+        }
+        addresses.extend(answer.records.iter().filter_map(|rd| match rd {
+            RData::A { address } => Some(std::net::IpAddr::V4(*address)),
+            RData::Aaaa { address } => Some(std::net::IpAddr::V6(*address)),
+            _ => None,
+        }));
+    }
+    if addresses.is_empty() {
+        return if failed.is_empty() {
+            PolicyState::Unreachable {
+                why: format!("{host} has no address (no A or AAAA record), so the policy cannot be fetched"),
+                fetch: None,
+            }
+        } else {
+            PolicyState::Unknown(format!("could not look up {}", failed.join("; ")))
+        };
+    }
+    let fetch = view.https(&policy_url(domain), &addresses);
+    if !fetch.status.is_definite() {
+        return PolicyState::Unknown(format!("the policy was not fetched ({})", fetch.describe()));
+    }
+    let Some(body) = fetch.body.as_deref().filter(|_| fetch.status == HttpsStatus::Fetched) else {
+        return PolicyState::Unreachable {
+            why: fetch.describe(),
+            fetch: Some(fetch),
+        };
+    };
+    let content_type = fetch.content_type.as_deref().unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if !media.eq_ignore_ascii_case("text/plain") {
+        return PolicyState::Invalid {
+            why: format!(
+                "the policy is served as {}, not text/plain (RFC 8461 §3.2)",
+                if content_type.is_empty() { "no Content-Type".to_string() } else { format!("{content_type:?}") }
+            ),
+            fetch,
+            policy: None,
+        };
+    }
+    let policy = mta_sts::parse_policy(body.as_bytes());
+    if !policy.is_valid() {
+        let n = policy.errors().count();
+        return PolicyState::Invalid {
+            why: format!("the policy file has {n} error(s)"),
+            fetch,
+            policy: Some(policy),
+        };
+    }
+    PolicyState::Active { fetch, policy }
+}
+
+/// RFC 8461 §4.1: "Matching is identical to the rules given in
+/// [RFC6125], with restriction that the wildcard character "*" may only
+/// be used to match the entire left-most label in the presented
+/// identifier." So `*.example.com` covers `mx.example.com` but neither
+/// `example.com` nor `a.b.example.com`. Case-insensitive, trailing dots
+/// ignored.
+pub(crate) fn mx_matches(pattern: &str, host: &str) -> bool {
+    let pattern = mailwarden_model::name::normalise(pattern);
+    let host = mailwarden_model::name::normalise(host);
+    match pattern.strip_prefix("*.") {
+        Some(parent) => host
+            .split_once('.')
+            .is_some_and(|(first, rest)| !first.is_empty() && rest == parent),
+        None => pattern == host,
     }
 }
 

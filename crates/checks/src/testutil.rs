@@ -1,10 +1,43 @@
 //! Test helpers: build transcripts by hand.
 
-use mailwarden_model::{Answer, DnsView, Finding, Outcome, Proof, QueryKey, RData, RType, Status, Transcript};
+use mailwarden_model::probe::Der;
+use mailwarden_model::{
+    Answer, DnsView, Finding, HttpsFetch, HttpsStatus, Outcome, Probes, Proof, QueryKey, RData, RType, SmtpProbe,
+    SmtpStatus, SmtpTarget, Status, TlsSession, Transcript,
+};
 
-/// A transcript under construction.
+/// Evidence under construction: a transcript and probe results.
 #[derive(Default)]
-pub struct Dns(pub Transcript);
+pub struct Dns(pub Transcript, pub Probes);
+
+/// A successful STARTTLS probe that saw `chain` over `version`.
+pub fn tls_probe(chain: &[Vec<u8>], version: &str) -> SmtpProbe {
+    let mut p = SmtpProbe::status(SmtpStatus::Tls, None);
+    p.port = Some(25);
+    p.greeting = Some("220 mx ESMTP".into());
+    p.ehlo_keywords = vec!["PIPELINING".into(), "STARTTLS".into()];
+    p.tls = Some(TlsSession {
+        version: version.into(),
+        cipher_suite: if version == "TLSv1.3" {
+            "TLS13_AES_256_GCM_SHA384".into()
+        } else {
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384".into()
+        },
+        key_exchange_group: Some("X25519".into()),
+        chain: chain.iter().cloned().map(Der).collect(),
+    });
+    p
+}
+
+/// A fetched 200 `text/plain` body.
+pub fn fetched(body: &str) -> HttpsFetch {
+    let mut f = HttpsFetch::status(HttpsStatus::Fetched, None);
+    f.http_status = Some(200);
+    f.content_type = Some("text/plain".into());
+    f.body = Some(body.into());
+    f.tls_version = Some("TLSv1.3".into());
+    f
+}
 
 impl Dns {
     pub fn new() -> Self {
@@ -69,12 +102,26 @@ impl Dns {
         self.rec(name, RType::Txt, records, Proof::NotValidated)
     }
 
+    /// The STARTTLS probe result of `host` at `address`.
+    pub fn smtp(mut self, host: &str, address: &str, probe: SmtpProbe) -> Self {
+        self.1
+            .smtp
+            .insert(SmtpTarget::new(host, address.parse().unwrap()), probe);
+        self
+    }
+
+    /// The fetch result of `url`.
+    pub fn https(mut self, url: &str, fetch: HttpsFetch) -> Self {
+        self.1.https.insert(url.to_string(), fetch);
+        self
+    }
+
     /// Run a judge; panics if the judge asked for something not provided,
     /// so tests state every answer they rely on.
     pub fn judge(&self, judge: impl Fn(&DnsView<'_>) -> Vec<Finding>) -> Vec<Finding> {
-        let view = DnsView::new(&self.0);
+        let view = DnsView::with_probes(&self.0, &self.1);
         let findings = judge(&view);
-        let missing = view.into_missing();
+        let missing = view.into_wants();
         assert!(
             missing.is_empty(),
             "the judge asked for answers the test did not give: {missing:?}"

@@ -1,0 +1,175 @@
+//! What a sending server would experience at each MX: shared by the
+//! judges of transport security (`smtp`, `dane`, `mta-sts`, failover
+//! parity), so that they ask the same questions and agree on the answers.
+//!
+//! Pure over a [`DnsView`]: MX at the domain, A and AAAA of each MX host,
+//! and the STARTTLS probe of each address (up to
+//! [`mailwarden_model::ScanOptions::mx_address_limit`] per host).
+
+use std::net::IpAddr;
+
+use mailwarden_model::{DnsView, RData, RType, SmtpProbe, SmtpStatus};
+
+use crate::Context;
+use crate::tls::cert::{self, ChainReport};
+
+/// One MX host with its preference and the addresses a sender would try.
+#[derive(Debug, Clone)]
+pub(crate) struct MxHost {
+    pub name: String,
+    pub preference: u16,
+    /// A then AAAA, or why neither could be looked up. Empty when the
+    /// host has no address (a fact: `mx.target-unresolvable` reports it).
+    pub addresses: Result<Vec<IpAddr>, String>,
+}
+
+/// The MX hosts of `domain` in preference order (null MX and IP literals
+/// left out: there is no TLS to judge), or why MX could not be looked up.
+pub(crate) fn mx_hosts(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>) -> Result<Vec<MxHost>, String> {
+    let mx = view.get(domain, RType::Mx);
+    if !mx.status.is_definite() {
+        return Err(format!("{domain}/MX {}", mx.status.describe()));
+    }
+    let mut hosts: Vec<MxHost> = Vec::new();
+    for rd in &mx.records {
+        let RData::Mx { preference, exchange } = rd else {
+            continue;
+        };
+        let name = mailwarden_model::name::normalise(exchange);
+        let bare = name.trim_start_matches('[').trim_end_matches(']');
+        if name.is_empty() || bare.parse::<IpAddr>().is_ok() || hosts.iter().any(|h| h.name == name) {
+            continue;
+        }
+        let addresses = addresses(view, &name, ctx.options.mx_address_limit());
+        hosts.push(MxHost {
+            name,
+            preference: *preference,
+            addresses,
+        });
+    }
+    hosts.sort_by(|a, b| (a.preference, &a.name).cmp(&(b.preference, &b.name)));
+    Ok(hosts)
+}
+
+/// A then AAAA addresses of `host`, at most `limit`; an error when a
+/// lookup failed and nothing was found.
+fn addresses(view: &DnsView<'_>, host: &str, limit: usize) -> Result<Vec<IpAddr>, String> {
+    let mut out = Vec::new();
+    let mut failed = Vec::new();
+    for rtype in [RType::A, RType::Aaaa] {
+        let answer = view.get(host, rtype);
+        if !answer.status.is_definite() {
+            failed.push(format!("{host}/{rtype} {}", answer.status.describe()));
+        }
+        for rd in &answer.records {
+            match rd {
+                RData::A { address } => out.push(IpAddr::V4(*address)),
+                RData::Aaaa { address } => out.push(IpAddr::V6(*address)),
+                _ => {}
+            }
+        }
+    }
+    if out.is_empty() && !failed.is_empty() {
+        return Err(failed.join("; "));
+    }
+    out.truncate(limit);
+    Ok(out)
+}
+
+/// One address of an MX host: its probe, and its chain judged.
+#[derive(Debug)]
+pub(crate) struct AddressTls<'a> {
+    pub host: String,
+    pub address: IpAddr,
+    pub probe: &'a SmtpProbe,
+    /// The chain against the trust store, for the MX name, as of `now`;
+    /// `None` when no handshake succeeded.
+    pub chain: Option<ChainReport>,
+}
+
+impl AddressTls<'_> {
+    /// `host (address)`: the subject of per-address findings.
+    pub fn subject(&self) -> String {
+        format!("{} ({})", self.host, self.address)
+    }
+
+    /// The DER chain presented, when a handshake succeeded.
+    pub fn chain_der(&self) -> Option<Vec<Vec<u8>>> {
+        self.probe.tls.as_ref().map(|t| t.chain_der())
+    }
+
+    /// `Some(true)` when STARTTLS worked, `Some(false)` when the server
+    /// does not offer or complete it, `None` when we could not look.
+    pub fn starttls(&self) -> Option<bool> {
+        match self.probe.status {
+            SmtpStatus::Tls => Some(true),
+            SmtpStatus::NoStarttls | SmtpStatus::StarttlsRefused | SmtpStatus::HandshakeFailed => Some(false),
+            _ => None,
+        }
+    }
+
+    /// `Some(true)` when the certificate is valid for the MX name under
+    /// the trust store (PKIX, dates, name); `None` without a handshake.
+    pub fn pkix_valid(&self) -> Option<bool> {
+        match (self.starttls()?, &self.chain) {
+            (true, Some(report)) => Some(
+                report.pkix == cert::Pkix::Trusted && report.leaf.as_ref().is_some_and(|l| l.valid_for_host()),
+            ),
+            _ => Some(false),
+        }
+    }
+}
+
+/// Every probed address of `host`, with its chain judged.
+pub(crate) fn probe_host<'a>(ctx: &Context<'_>, view: &DnsView<'a>, host: &MxHost) -> Vec<AddressTls<'a>> {
+    let Ok(addresses) = &host.addresses else {
+        return Vec::new();
+    };
+    addresses
+        .iter()
+        .map(|&address| {
+            let probe = view.smtp(&host.name, address);
+            let chain = probe
+                .tls
+                .as_ref()
+                .filter(|t| !t.chain.is_empty())
+                .map(|t| cert::analyse_chain(&t.chain_der(), &host.name, ctx.now, ctx.roots));
+            AddressTls {
+                host: host.name.clone(),
+                address,
+                probe,
+                chain,
+            }
+        })
+        .collect()
+}
+
+/// Combine per-address answers: `Some(false)` if any address is `false`,
+/// `None` if any could not be looked at (and none is `false`), `Some(true)`
+/// when every address is `true`; `None` for no addresses.
+pub(crate) fn all_of(values: impl IntoIterator<Item = Option<bool>>) -> Option<bool> {
+    let mut any = false;
+    let mut unknown = false;
+    for v in values {
+        any = true;
+        match v {
+            Some(false) => return Some(false),
+            None => unknown = true,
+            Some(true) => {}
+        }
+    }
+    (any && !unknown).then_some(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_of_prefers_a_fact_of_failure_over_unknowns() {
+        assert_eq!(all_of([Some(true), None, Some(false)]), Some(false));
+        assert_eq!(all_of([Some(true), None]), None);
+        assert_eq!(all_of([Some(true), Some(true)]), Some(true));
+        assert_eq!(all_of([]), None);
+    }
+}

@@ -11,10 +11,12 @@ pub mod dane;
 pub mod dkim;
 pub mod dmarc;
 pub mod dnssec;
+pub mod failover;
 pub mod mta_sts;
 pub mod mx;
 pub mod net;
 pub mod ns;
+pub mod smtp;
 pub mod spf;
 #[cfg(test)]
 mod testutil;
@@ -65,7 +67,7 @@ pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
 type Judge = fn(&Context<'_>, &DnsView<'_>) -> Vec<Finding>;
 
 /// Every protocol judge, by the name `--checks` selects it with.
-pub const JUDGES: [(&str, Judge); 10] = [
+pub const JUDGES: [(&str, Judge); 12] = [
     ("mx", |ctx, view| mx::judge(ctx.domain, view)),
     ("spf", |ctx, view| spf::judge(ctx.domain, view)),
     ("dmarc", dmarc::judge),
@@ -76,6 +78,8 @@ pub const JUDGES: [(&str, Judge); 10] = [
     ("mta-sts", mta_sts::judge),
     ("tlsrpt", tlsrpt::judge),
     ("dane", dane::judge),
+    ("smtp", smtp::judge),
+    ("failover", failover::judge),
 ];
 
 /// The result of collecting and judging one domain.

@@ -166,7 +166,7 @@ pub struct ScanArgs {
     #[arg(long = "dkim-selector", value_name = "SELECTOR")]
     pub dkim_selectors: Vec<String>,
     /// Run only these checks (comma-separated: mx, spf, dmarc, dkim, bimi,
-    /// dnssec, ns). Default: all.
+    /// dnssec, ns, mta-sts, tlsrpt, dane, smtp, failover). Default: all.
     #[arg(long, value_delimiter = ',', value_name = "CHECK,...")]
     pub checks: Vec<String>,
     /// The domains are parked: they should neither send nor receive mail

@@ -25,9 +25,11 @@ const SOURCES: &[(&str, &str)] = &[
     ("rules/dmarc.toml", include_str!("../../../rules/dmarc.toml")),
     ("rules/dns.toml", include_str!("../../../rules/dns.toml")),
     ("rules/dnssec.toml", include_str!("../../../rules/dnssec.toml")),
+    ("rules/failover.toml", include_str!("../../../rules/failover.toml")),
     ("rules/mta-sts.toml", include_str!("../../../rules/mta-sts.toml")),
     ("rules/mx.toml", include_str!("../../../rules/mx.toml")),
     ("rules/ns.toml", include_str!("../../../rules/ns.toml")),
+    ("rules/smtp.toml", include_str!("../../../rules/smtp.toml")),
     ("rules/spf.toml", include_str!("../../../rules/spf.toml")),
     ("rules/tlsrpt.toml", include_str!("../../../rules/tlsrpt.toml")),
 ];

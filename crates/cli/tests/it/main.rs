@@ -8,4 +8,5 @@ mod formats;
 mod generate_live;
 mod live_scan;
 mod support;
+mod transport_scan;
 mod zone_scan;

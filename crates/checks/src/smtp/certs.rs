@@ -1,0 +1,321 @@
+//! The certificate chain an MX presented after STARTTLS, as a sender
+//! that authenticates the server would judge it.
+//!
+//! RFC 8461 §4.2: "The certificate presented by the receiving MTA MUST not
+//! be expired and MUST chain to a root CA that is trusted by the Sending
+//! MTA. The certificate MUST have a subject alternative name (SAN)
+//! [RFC5280] with a DNS-ID [RFC6125] matching the hostname". Names are
+//! matched per RFC 6125 §6.4 (see [`crate::tls::cert::name_matches`]);
+//! validity per RFC 5280 §4.1.2.5 (notBefore to notAfter, inclusive).
+//! Expired, not yet valid, wrong name and untrusted are what MTA-STS
+//! senders refuse: critical when the domain's policy enforces for the MX.
+
+use mailwarden_model::{Finding, Outcome, Severity};
+
+use super::{Address, Reached, Sts};
+use crate::tls::cert::{ChainReport, Pkix, Validity};
+
+const CERT_RULES: [&str; 7] = [
+    "smtp.cert-expired",
+    "smtp.cert-not-yet-valid",
+    "smtp.cert-name",
+    "smtp.cert-untrusted",
+    "smtp.cert-expiring",
+    "smtp.cert-weak-key",
+    "smtp.cert-sha1",
+];
+
+impl Address<'_> {
+    /// The certificate rules: not-applicable or indeterminate without a
+    /// TLS session, judged on the chain otherwise.
+    pub(super) fn certificates(&self, sts: &Sts<'_, '_>) -> Vec<Finding> {
+        let Some(report) = self.chain.as_ref().filter(|_| self.reached() == Reached::Session) else {
+            return CERT_RULES
+                .iter()
+                .map(|id| {
+                    self.short_of(id, Reached::Session).unwrap_or_else(|| {
+                        self.finding(
+                            id,
+                            Outcome::Indeterminate,
+                            "No TLS session was recorded for this probe.",
+                        )
+                    })
+                })
+                .collect();
+        };
+        vec![
+            self.expired(report, sts),
+            self.not_yet_valid(report, sts),
+            self.name(report, sts),
+            self.untrusted(report, sts),
+            self.expiring(report),
+            self.weak_key(report),
+            self.sha1(report),
+        ]
+    }
+
+    /// The finding of rule `id` when the leaf could not be read.
+    fn no_leaf(&self, id: &str, report: &ChainReport) -> Finding {
+        self.finding(
+            id,
+            Outcome::Indeterminate,
+            format!(
+                "The leaf certificate could not be read: {}.",
+                report.parse_errors.join("; ")
+            ),
+        )
+        .evidence("parse_errors", &report.parse_errors)
+    }
+
+    /// `smtp.cert-expired`: RFC 8461 §4.2 "MUST not be expired".
+    fn expired(&self, report: &ChainReport, sts: &Sts<'_, '_>) -> Finding {
+        const ID: &str = "smtp.cert-expired";
+        let Some(leaf) = &report.leaf else {
+            return self.no_leaf(ID, report);
+        };
+        if leaf.validity != Validity::Expired {
+            return with_leaf(
+                self.finding(ID, Outcome::Pass, "The certificate has not expired."),
+                report,
+            );
+        }
+        let message = format!(
+            "The certificate of {} expired {} day(s) ago.",
+            self.subject, -leaf.days_left
+        );
+        self.refused(ID, message, report, sts).remediation(format!(
+            "Renew the certificate of {} and install it in the MTA; automate renewal (ACME) so that it cannot lapse again.",
+            self.host
+        ))
+    }
+
+    /// `smtp.cert-not-yet-valid`: RFC 5280 §4.1.2.5, the certificate is
+    /// valid from notBefore on.
+    fn not_yet_valid(&self, report: &ChainReport, sts: &Sts<'_, '_>) -> Finding {
+        const ID: &str = "smtp.cert-not-yet-valid";
+        let Some(leaf) = &report.leaf else {
+            return self.no_leaf(ID, report);
+        };
+        if leaf.validity != Validity::NotYetValid {
+            return with_leaf(
+                self.finding(ID, Outcome::Pass, "The certificate's validity period has begun."),
+                report,
+            );
+        }
+        let message = format!(
+            "The certificate of {} is not valid yet (its notBefore is in the future): a wrong server clock, or a certificate installed too early.",
+            self.subject
+        );
+        self.refused(ID, message, report, sts)
+    }
+
+    /// `smtp.cert-name`: RFC 8461 §4.2, a SAN DNS-ID matching the MX host
+    /// name (RFC 6125 §6.4.4: the subject CN is not consulted).
+    fn name(&self, report: &ChainReport, sts: &Sts<'_, '_>) -> Finding {
+        const ID: &str = "smtp.cert-name";
+        let Some(leaf) = &report.leaf else {
+            return self.no_leaf(ID, report);
+        };
+        if let Some(matched) = &leaf.matched_name {
+            let message = format!("The certificate is valid for {} (SAN {matched}).", self.host);
+            return with_leaf(self.finding(ID, Outcome::Pass, message), report);
+        }
+        let names = if leaf.names.is_empty() {
+            "no DNS names".to_string()
+        } else {
+            leaf.names.join(", ")
+        };
+        let message = format!(
+            "The certificate of {} is not valid for the MX name {}: its subjectAltName holds {names}.",
+            self.subject, self.host
+        );
+        self.refused(ID, message, report, sts).remediation(format!(
+            "Install a certificate whose subjectAltName includes {} (or a wildcard for its parent domain), or point the MX record at a name the certificate covers.",
+            self.host
+        ))
+    }
+
+    /// `smtp.cert-untrusted`: RFC 8461 §4.2 "MUST chain to a root CA that
+    /// is trusted by the Sending MTA". When the leaf is merely out of its
+    /// dates, the chain is judged as of a day inside them, so that one
+    /// problem is not reported twice.
+    fn untrusted(&self, report: &ChainReport, sts: &Sts<'_, '_>) -> Finding {
+        const ID: &str = "smtp.cert-untrusted";
+        let Pkix::Untrusted { reason } = &report.pkix else {
+            return with_leaf(
+                self.finding(ID, Outcome::Pass, "The chain verifies to a trusted root."),
+                report,
+            );
+        };
+        if self.undated_pkix == Some(Pkix::Trusted) {
+            let message = "Apart from the leaf's validity dates (see smtp.cert-expired, smtp.cert-not-yet-valid), the chain verifies to a trusted root.";
+            return with_leaf(self.finding(ID, Outcome::Pass, message), report);
+        }
+        let message = format!("The certificate chain of {} does not verify: {reason}.", self.subject);
+        self.refused(ID, message, report, sts)
+            .evidence("reason", reason)
+            .evidence("chain_length", report.certificates.len())
+    }
+
+    /// A certificate problem that senders which authenticate the MX refuse:
+    /// critical when the domain's MTA-STS policy enforces for this MX,
+    /// the catalogue's medium otherwise (SMTP TLS is opportunistic).
+    fn refused(&self, id: &str, message: String, report: &ChainReport, sts: &Sts<'_, '_>) -> Finding {
+        if sts.enforces(&self.host) {
+            let message = format!(
+                "{message} The domain's MTA-STS policy is in enforce mode and covers {}: senders that apply it refuse to deliver to this server (RFC 8461 §5).",
+                self.host
+            );
+            return with_leaf(self.finding(id, Outcome::Fail, message), report)
+                .evidence("mta_sts_mode", "enforce")
+                .severity(Severity::Critical);
+        }
+        let message = format!(
+            "{message} SMTP TLS is opportunistic, so most senders still deliver, encrypted but without authenticating the server; senders that require authentication (MTA-STS in enforce mode, strict TLS policies) refuse."
+        );
+        with_leaf(self.finding(id, Outcome::Fail, message), report)
+    }
+
+    /// `smtp.cert-expiring`: within [`crate::tls::cert::EXPIRY_WARNING_DAYS`].
+    fn expiring(&self, report: &ChainReport) -> Finding {
+        const ID: &str = "smtp.cert-expiring";
+        let Some(leaf) = &report.leaf else {
+            return self.no_leaf(ID, report);
+        };
+        let finding = match leaf.validity {
+            Validity::Valid => self.finding(
+                ID,
+                Outcome::Pass,
+                format!("The certificate expires in {} days.", leaf.days_left),
+            ),
+            Validity::ExpiringSoon => self.finding(
+                ID,
+                Outcome::Fail,
+                format!(
+                    "The certificate of {} expires in {} day(s).",
+                    self.subject, leaf.days_left
+                ),
+            ),
+            Validity::Expired => self.finding(
+                ID,
+                Outcome::NotApplicable,
+                "The certificate has already expired (see smtp.cert-expired).",
+            ),
+            Validity::NotYetValid => self.finding(
+                ID,
+                Outcome::NotApplicable,
+                "The certificate is not valid yet (see smtp.cert-not-yet-valid).",
+            ),
+        };
+        with_leaf(finding, report).evidence("days_left", leaf.days_left)
+    }
+
+    /// `smtp.cert-weak-key`: an RSA key below 2048 bits in the chain.
+    fn weak_key(&self, report: &ChainReport) -> Finding {
+        const ID: &str = "smtp.cert-weak-key";
+        let parsed: Vec<_> = report
+            .certificates
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((i, c.as_ref()?)))
+            .collect();
+        if parsed.is_empty() {
+            return self.unreadable(ID, report);
+        }
+        let weak: Vec<String> = parsed
+            .iter()
+            .filter_map(|(i, c)| Some(format!("certificate {i} ({}): {}", c.subject, c.key.weak.as_ref()?)))
+            .collect();
+        if weak.is_empty() {
+            return with_leaf(
+                self.finding(ID, Outcome::Pass, "No certificate in the chain has a weak key."),
+                report,
+            );
+        }
+        let message = format!("{} presents weak keys: {}.", self.subject, weak.join("; "));
+        with_leaf(self.finding(ID, Outcome::Fail, message), report).evidence("weak", weak)
+    }
+
+    /// `smtp.cert-sha1`: a SHA-1 signature on a certificate below the root
+    /// (a self-signed root's own signature is never checked).
+    fn sha1(&self, report: &ChainReport) -> Finding {
+        const ID: &str = "smtp.cert-sha1";
+        if report.certificates.iter().all(Option::is_none) {
+            return self.unreadable(ID, report);
+        }
+        let signed: Vec<String> = report
+            .sha1_signed()
+            .into_iter()
+            .filter_map(|i| {
+                let c = report.certificates[i].as_ref()?;
+                Some(format!("certificate {i} ({}): {}", c.subject, c.signature.algorithm))
+            })
+            .collect();
+        if signed.is_empty() {
+            return with_leaf(
+                self.finding(ID, Outcome::Pass, "No certificate in the chain is signed with SHA-1."),
+                report,
+            );
+        }
+        let message = format!("{} presents SHA-1 signatures: {}.", self.subject, signed.join("; "));
+        with_leaf(self.finding(ID, Outcome::Fail, message), report).evidence("sha1_signed", signed)
+    }
+
+    fn unreadable(&self, id: &str, report: &ChainReport) -> Finding {
+        self.finding(
+            id,
+            Outcome::Indeterminate,
+            format!(
+                "No certificate of the chain could be read: {}.",
+                report.parse_errors.join("; ")
+            ),
+        )
+        .evidence("parse_errors", &report.parse_errors)
+    }
+}
+
+/// The leaf's identity as evidence: subject, issuer, validity, SAN names
+/// and SHA-256 fingerprint.
+fn with_leaf(finding: Finding, report: &ChainReport) -> Finding {
+    let Some(Some(cert)) = report.certificates.first() else {
+        return finding;
+    };
+    let names = report.leaf.as_ref().map(|l| l.names.clone()).unwrap_or_default();
+    finding
+        .evidence("subject", &cert.subject)
+        .evidence("issuer", &cert.issuer)
+        .evidence("not_before", utc(cert.not_before))
+        .evidence("not_after", utc(cert.not_after))
+        .evidence("san", names)
+        .evidence("sha256", &cert.sha256)
+}
+
+/// Seconds since the Unix epoch as an RFC 3339 UTC time.
+fn utc(secs: i64) -> String {
+    match x509_parser::time::ASN1Time::from_timestamp(secs) {
+        Ok(t) => {
+            let d = t.to_datetime();
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                d.year(),
+                u8::from(d.month()),
+                d.day(),
+                d.hour(),
+                d.minute(),
+                d.second()
+            )
+        }
+        Err(_) => secs.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc;
+
+    #[test]
+    fn utc_is_rfc3339() {
+        assert_eq!(utc(crate::tls::testcerts::NOW), "2026-01-01T00:00:00Z");
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+    }
+}

@@ -16,7 +16,7 @@
 //! ```
 //!
 //! The policy file is parsed by [`parse_policy`], a pure function over the
-//! bytes of the body, ready for the HTTPS fetch (not built yet).
+//! bytes of the body as the HTTPS fetch returned it.
 
 use serde::Serialize;
 
@@ -246,6 +246,34 @@ pub struct PolicyDiagnostic {
     pub message: String,
 }
 
+impl PolicyDiagnostic {
+    /// The diagnostic's line of `body` (the body it was found in) and a
+    /// caret line under the offending bytes; a problem at the end of the
+    /// file gets its caret just after the last line.
+    pub fn caret(&self, body: &str) -> String {
+        let mut line_start = 0;
+        let mut text = "";
+        for (index, raw) in body.split('\n').enumerate() {
+            if index + 1 == self.line {
+                text = raw.strip_suffix('\r').unwrap_or(raw);
+                break;
+            }
+            line_start += raw.len() + 1;
+        }
+        let boundary = |at: usize| {
+            (0..=at.min(text.len()))
+                .rev()
+                .find(|&c| text.is_char_boundary(c))
+                .unwrap_or(0)
+        };
+        let column = boundary(self.span.start.saturating_sub(line_start));
+        let end = boundary(column + self.span.end.saturating_sub(self.span.start));
+        let pad = text[..column].chars().count();
+        let width = text[column..end].chars().count().max(1);
+        format!("{text}\n{}{}", " ".repeat(pad), "^".repeat(width))
+    }
+}
+
 /// One `mx` pattern as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MxPattern {
@@ -326,6 +354,17 @@ pub fn parse_policy(body: &[u8]) -> Policy {
         (0, _) => LineEndings::Lf,
         _ => LineEndings::Mixed,
     };
+    if line_endings == LineEndings::Lf {
+        let first_end = text.find('\n').unwrap_or(0);
+        push(
+            &mut diags,
+            1,
+            Span::new(first_end, first_end + 1),
+            Level::Warning,
+            "lf-line-endings",
+            "lines end in a bare LF: RFC 8461 §3.2 describes the policy as CRLF-separated key/value pairs (its grammar also accepts LF, but a strict reader may not)".into(),
+        );
+    }
     if line_endings == LineEndings::Mixed {
         push(
             &mut diags,
@@ -421,14 +460,18 @@ pub fn parse_policy(body: &[u8]) -> Policy {
             );
         }
         let key = key.trim_end_matches([' ', '\t']);
+        // RFC 8461 §3.2: of a repeated field other than `mx`, "all entries
+        // except for the first SHALL be ignored": legal, but a trap.
         if key != "mx" && seen.contains(&key) {
             push(
                 &mut diags,
                 n,
                 key_span,
-                Level::Error,
+                Level::Warning,
                 "duplicate-key",
-                format!("`{key}` appears more than once; only `mx` may repeat"),
+                format!(
+                    "`{key}` appears more than once; senders use the first and ignore this one (only `mx` may repeat)"
+                ),
             );
             continue;
         }
@@ -654,8 +697,13 @@ mod tests {
         assert!(codes(&parse(b"v=STSv1; id=1\x01")).contains(&"bad-character"));
     }
 
+    /// Line and code of every diagnostic but the LF warning, which most
+    /// of these LF-terminated test bodies would otherwise all carry.
     fn pcodes(p: &Policy) -> Vec<(usize, &'static str)> {
-        p.diagnostics.iter().map(|d| (d.line, d.code)).collect()
+        (p.diagnostics.iter())
+            .filter(|d| d.code != "lf-line-endings")
+            .map(|d| (d.line, d.code))
+            .collect()
     }
 
     #[test]
@@ -671,8 +719,39 @@ mod tests {
         assert_eq!(p.mx[1].line, 4);
         assert_eq!(p.line_endings, LineEndings::Crlf);
         let lf = parse_policy(b"version: STSv1\nmode: none\nmax_age: 86400");
-        assert!(lf.diagnostics.is_empty(), "{:?}", lf.diagnostics);
+        assert!(lf.is_valid(), "{:?}", lf.diagnostics);
         assert_eq!(lf.line_endings, LineEndings::Lf);
+        // Legal (the grammar's `sts-policy-term = LF / CRLF`), but not the
+        // CRLF the prose describes: a warning at the end of line 1.
+        let w: Vec<_> = lf.diagnostics.iter().map(|d| (d.line, d.level, d.code)).collect();
+        assert_eq!(w, vec![(1, Level::Warning, "lf-line-endings")]);
+        assert_eq!(lf.diagnostics[0].span.start, "version: STSv1".len());
+        let single = parse_policy(b"version: STSv1");
+        assert_eq!(single.line_endings, LineEndings::None);
+        assert!(!single.diagnostics.iter().any(|d| d.code == "lf-line-endings"));
+    }
+
+    #[test]
+    fn carets_point_into_the_right_line() {
+        let body = "version: STSv1\r\nmode: Enforce\r\nmx: mail.example.com\r\nmax_age: 86400\r\n";
+        let p = parse_policy(body.as_bytes());
+        let d = p.diagnostics.iter().find(|d| d.code == "mode").unwrap();
+        assert_eq!(d.line, 2);
+        assert_eq!(d.caret(body), "mode: Enforce\n      ^^^^^^^");
+        // A missing key is reported after the last line.
+        let body = "version: STSv1\nmode: enforce\nmx: mail.example.com\n";
+        let p = parse_policy(body.as_bytes());
+        let d = p.diagnostics.iter().find(|d| d.code == "max-age-missing").unwrap();
+        assert_eq!(d.line, 3);
+        assert_eq!(d.caret(body), "mx: mail.example.com\n                    ^");
+        // The LF warning points at the end of line 1.
+        let d = p.diagnostics.iter().find(|d| d.code == "lf-line-endings").unwrap();
+        assert_eq!(d.caret(body), "version: STSv1\n              ^");
+        // Columns count characters, not bytes.
+        let body = "version: STSv1\r\nmode: enforcé\r\n";
+        let p = parse_policy(body.as_bytes());
+        let d = p.diagnostics.iter().find(|d| d.code == "mode").unwrap();
+        assert_eq!(d.caret(body), "mode: enforcé\n      ^^^^^^^");
     }
 
     #[test]
@@ -687,7 +766,7 @@ mod tests {
     fn bad_values_are_reported_on_their_lines() {
         let p = parse_policy(b"version: STSv2\nmode: Enforce\nmx: mail.example.com\nmax_age: 31557601\n");
         assert_eq!(pcodes(&p), vec![(1, "version"), (2, "mode"), (4, "max-age-too-long")]);
-        let d = &p.diagnostics[1];
+        let d = p.diagnostics.iter().find(|d| d.code == "mode").unwrap();
         assert_eq!(&"version: STSv2\nmode: Enforce\n"[d.span.start..d.span.end], "Enforce");
         let p = parse_policy(b"version: STSv1\nmode: testing\nmx: mail.example.com\nmax_age: 3600\n");
         assert_eq!(pcodes(&p), vec![(4, "max-age-too-short")]);
@@ -700,12 +779,15 @@ mod tests {
 
     #[test]
     fn missing_duplicate_and_unknown_keys() {
-        let p = parse_policy(b"mode: enforce\nmax_age: 86400\n");
+        let p = parse_policy(b"mode: enforce\r\nmax_age: 86400\r\n");
         let c: Vec<&str> = p.diagnostics.iter().map(|d| d.code).collect();
         assert_eq!(c, vec!["version-missing", "mx-missing"]);
         let p = parse_policy(b"version: STSv1\nmode: none\nmode: enforce\nmax_age: 86400\nfoo: bar\n");
         assert_eq!(pcodes(&p), vec![(3, "duplicate-key"), (5, "unknown-key")]);
         assert_eq!(p.mode, Some(Mode::None), "the first value is kept");
+        // RFC 8461 §3.2: later entries of a repeated field are ignored, so
+        // the policy stays usable.
+        assert!(p.is_valid(), "{:?}", p.diagnostics);
         let p = parse_policy(b"version: STSv1\nmode: none\nmax_age: 86400\njust words\n mx : a.example\n");
         assert_eq!(
             pcodes(&p),
@@ -718,11 +800,7 @@ mod tests {
         let p = parse_policy(b"version: STSv1\n\nmode: none\nmax_age: 86400\n");
         assert_eq!(pcodes(&p), vec![(2, "empty-line")]);
         // mode none needs no mx.
-        assert!(
-            parse_policy(b"version: STSv1\nmode: none\nmax_age: 86400\n")
-                .diagnostics
-                .is_empty()
-        );
+        assert!(pcodes(&parse_policy(b"version: STSv1\nmode: none\nmax_age: 86400\n")).is_empty());
         // No mode at all.
         let p = parse_policy(b"version: STSv1\nmax_age: 86400\n");
         assert_eq!(pcodes(&p), vec![(2, "mode-missing")]);

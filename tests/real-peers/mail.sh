@@ -14,10 +14,22 @@
 # SMTP on port 2525 (not 25: no clash with a host MTA on *:25, and a default
 # scan never meets them by accident; probe with --smtp-port 2525):
 #   127.0.53.25   pf-valid      mx.secure.test, mx.mail.test (dns.sh's MX address): valid certificate
-#   127.0.56.2    pf-expired    mx.expired.mail.test: expired certificate
+#   127.0.56.2    pf-expired    mx.expired.mail.test (TLSA 3 1 1), mx.lapsed.mail.test (no TLSA):
+#                               expired certificate
 #   127.0.56.3    pf-wrongname  mx.wrongname.mail.test: certificate for mx.elsewhere.test
 #   127.0.56.4    pf-daneta     mx.daneta.mail.test: leaf signed by an intermediate (DANE-TA 2 1 1)
 #   127.0.56.5    pf-plain      mx.plain.mail.test: no STARTTLS
+#   127.0.56.6    pf-refused    mx.refused.mail.test: STARTTLS advertised, answered 454 (key and
+#                               certificate do not belong together, so TLS is unavailable)
+#   127.0.56.7    pf-tls12      mx.tls12.mail.test: TLS 1.2 only
+#   127.0.56.8    pf-legacy     mx.legacy.mail.test: TLS 1.0 and 1.1 only (OpenSSL security level 0)
+#   127.0.56.9    pf-sha1       mx.sha1.mail.test: leaf signed with ecdsa-with-SHA1
+#   127.0.56.10   pf-weakkey    mx.weakkey.mail.test: 1024-bit RSA key
+#   127.0.56.11   pf-expiring   mx.expiring.mail.test: expires in 5 days (signed again at every start)
+#   127.0.56.12   pf-future     mx.future.mail.test: valid only from 30 days on (likewise)
+#   127.0.56.13   pf-shared     mx.shared.mail.test: valid; only the test that counts connections
+#                               scans its domains (shared, shared2.mail.test)
+#   127.0.56.99   (nothing)     mx.down.mail.test: connection refused
 # Every instance: mynetworks empty, relayhost empty, mydestination empty,
 # default/relay/local transport "error", smtpd_recipient_restrictions =
 # reject: nothing is ever accepted, relayed or delivered.
@@ -27,6 +39,11 @@
 #   127.0.58.1 enforce   127.0.58.2 testing   127.0.58.3 malformed
 #   127.0.58.4 redirect (301)   127.0.58.5 ctype (text/html)
 #   127.0.58.6 wrongcert (valid policy, certificate for mx.elsewhere.test)
+#   127.0.58.7 unreachable (nothing listens)   127.0.58.8 short (max_age 3600)
+#   127.0.58.9 wildcard (mx: *.mail.test; MX mx.mail.test and mx.lapsed.mail.test)
+#   127.0.58.10 badcert (enforce over MX mx.expired and mx.wrongname.mail.test)
+# Each <label>.sts.test has MX mx.mail.test (but wildcard and badcert, see
+# sts_mx), an _mta-sts TXT record and a TLS-RPT record.
 #
 # Everything lives in target/real-peers/mail/ (pki/: the CA and the
 # certificates, kept between runs and regenerated when the valid ones near
@@ -46,6 +63,8 @@ WORK="$MAIL/work"
 SMTP_PORT=2525
 HTTPS_PORT=8443
 POLICY_ID=20260101000000
+# Bump when make_pki makes other certificates: an older PKI is made again.
+PKI_VERSION=3
 
 # name:address:certificate (- for none):host name, one per Postfix instance.
 POSTFIXES=(
@@ -54,6 +73,14 @@ POSTFIXES=(
   "pf-wrongname:127.0.56.3:wrongname:mx.wrongname.mail.test"
   "pf-daneta:127.0.56.4:daneta:mx.daneta.mail.test"
   "pf-plain:127.0.56.5:-:mx.plain.mail.test"
+  "pf-refused:127.0.56.6:mismatched:mx.refused.mail.test"
+  "pf-tls12:127.0.56.7:tls12:mx.tls12.mail.test"
+  "pf-legacy:127.0.56.8:legacy:mx.legacy.mail.test"
+  "pf-sha1:127.0.56.9:sha1:mx.sha1.mail.test"
+  "pf-weakkey:127.0.56.10:weakkey:mx.weakkey.mail.test"
+  "pf-expiring:127.0.56.11:expiring:mx.expiring.mail.test"
+  "pf-future:127.0.56.12:future:mx.future.mail.test"
+  "pf-shared:127.0.56.13:shared:mx.shared.mail.test"
 )
 # label:address, one per MTA-STS host mta-sts.<label>.sts.test.
 STS_HOSTS=(
@@ -63,7 +90,13 @@ STS_HOSTS=(
   "redirect:127.0.58.4"
   "ctype:127.0.58.5"
   "wrongcert:127.0.58.6"
+  "unreachable:127.0.58.7"
+  "short:127.0.58.8"
+  "wildcard:127.0.58.9"
+  "badcert:127.0.58.10"
 )
+# An MX address where nothing listens (smtp.reachable's case).
+DOWN_ADDR=127.0.56.99
 
 # shellcheck source=tests/real-peers/common.sh
 . "$REPO/tests/real-peers/common.sh"
@@ -92,7 +125,8 @@ ensure_tools() {
 
 # sign NAME ISSUER DAYS_OR_DATES SANS... : NAME.pem from NAME.key, signed by
 # ISSUER (ca or int). DAYS_OR_DATES is a number of days, or START,END
-# (YYYYMMDDHHMMSSZ) for certificates valid in the past.
+# (YYYYMMDDHHMMSSZ) for certificates valid in the past or the future. MD
+# in the environment picks the digest (sha256 unless set).
 sign() {
   local name=$1 issuer=$2 validity=$3 san="" s ext
   shift 3
@@ -115,7 +149,7 @@ sign() {
   else
     dates=(-days "$validity")
   fi
-  local ca_args=(-cert "$PKI/$issuer.pem" -keyfile "$PKI/$issuer.key")
+  local ca_args=(-md "${MD:-sha256}" -cert "$PKI/$issuer.pem" -keyfile "$PKI/$issuer.key")
   [ "$issuer" = root ] && ca_args=(-selfsign -keyfile "$PKI/$name.key")
   openssl ca -batch -notext -config "$PKI/ca.cnf" "${ca_args[@]}" "${dates[@]}" \
     -extfile "$ext" -in "$PKI/$name.csr" -out "$PKI/$name.pem" 2>"$PKI/$name.log" ||
@@ -145,33 +179,54 @@ organizationName = optional
 commonName = supplied
 EOF
   local k
-  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/valid.key" 2>/dev/null
-  for k in ca int expired wrongname daneta sts spare; do
+  for k in valid sha1; do
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/$k.key" 2>/dev/null
+  done
+  # An RSA key below 2048 bits: smtp.cert-weak-key's case.
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$PKI/weakkey.key" 2>/dev/null
+  for k in ca int expired wrongname daneta sts spare tls12 legacy shared expiring future; do
     openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/$k.key" 2>/dev/null
   done
   sign ca root 3650
   sign int ca 3650
   sign valid ca 365 mx.secure.test mx.mail.test
-  sign expired ca 20250101000000Z,20250201000000Z mx.expired.mail.test
+  sign expired ca 20250101000000Z,20250201000000Z mx.expired.mail.test mx.lapsed.mail.test
   sign wrongname ca 365 mx.elsewhere.test
   sign daneta int 365 mx.daneta.mail.test
+  for k in tls12 legacy shared weakkey; do sign "$k" ca 365 "mx.$k.mail.test"; done
+  MD=sha1 sign sha1 ca 365 mx.sha1.mail.test
   local l names=()
   for l in "${STS_HOSTS[@]}"; do
-    [ "${l%%:*}" = wrongcert ] || names+=("mta-sts.${l%%:*}.sts.test")
+    case "${l%%:*}" in
+      wrongcert | unreachable) ;;
+      *) names+=("mta-sts.${l%%:*}.sts.test") ;;
+    esac
   done
   sign sts ca 365 "${names[@]}"
+  sign_dated_certs
   # Chains as servers send them: leaf, then intermediate.
-  for k in valid expired wrongname sts; do cp "$PKI/$k.pem" "$PKI/$k.chain.pem"; done
+  for k in valid expired wrongname sts tls12 legacy shared weakkey sha1; do cp "$PKI/$k.pem" "$PKI/$k.chain.pem"; done
   cat "$PKI/daneta.pem" "$PKI/int.pem" >"$PKI/daneta.chain.pem"
   chmod 600 "$PKI"/*.key
-  touch "$PKI/complete"
+  printf '%s\n' "$PKI_VERSION" >"$PKI/complete"
   log "made a test CA and certificates in $PKI (restart dns.sh if it runs: its TLSA records name the old keys)"
 }
 
+# The certificates whose validity is relative to today, signed again at
+# every start (same keys): one that expires in 5 days (inside the 14 days
+# smtp.cert-expiring warns about), one valid only from 30 days on.
+sign_dated_certs() {
+  local k
+  sign expiring ca "$(date -u -d '-1 day' +%Y%m%d%H%M%SZ),$(date -u -d '+5 days' +%Y%m%d%H%M%SZ)" mx.expiring.mail.test
+  sign future ca "$(date -u -d '+30 days' +%Y%m%d%H%M%SZ),$(date -u -d '+400 days' +%Y%m%d%H%M%SZ)" mx.future.mail.test
+  for k in expiring future; do cp "$PKI/$k.pem" "$PKI/$k.chain.pem"; done
+}
+
 # Keep the CA between runs (the TLSA records in dns.sh's zones name these
-# keys); renew everything when the valid certificates expire within 30 days.
+# keys); make everything again when the set of certificates changed
+# (PKI_VERSION) or the valid certificates expire within 30 days.
 ensure_pki() {
-  if [ -e "$PKI/complete" ] &&
+  if [ "$(cat "$PKI/complete" 2>/dev/null)" = "$PKI_VERSION" ] &&
     openssl x509 -in "$PKI/valid.pem" -noout -checkend 2592000 >/dev/null &&
     openssl x509 -in "$PKI/sts.pem" -noout -checkend 2592000 >/dev/null; then
     return 0
@@ -188,6 +243,20 @@ spki_sha256() { # FILE.pem (certificate) or FILE.key (private key)
 
 # --- DNS records (printed for dns.sh) -----------------------------------------
 
+# The domains of mail.test and what each shows (MX host → instance):
+#   mail          mx.mail.test → pf-valid, TLSA 3 1 1 that matches
+#   expired       mx.expired → pf-expired, TLSA 3 1 1 that matches (DANE-EE ignores expiry)
+#   lapsed        mx.lapsed → pf-expired, no TLSA: just an expired certificate
+#   wrongname, daneta (TLSA 2 1 1), plain, and one per quirk instance
+#     (refused tls12 legacy sha1 weakkey expiring future shared): mx.<name> → pf-<name>
+#   mismatch      mx.mismatch → pf-valid, TLSA 3 1 1 for a key nobody serves
+#   notls         mx.notls → pf-plain, TLSA 3 1 1: DANE without STARTTLS
+#   down          mx.down → $DOWN_ADDR, where nothing listens
+#   mixed         MX 10 mx.mail.test, 20 mx.plain (backup without STARTTLS)
+#   weakbackup    MX 10 mx.mail.test, 20 mx.wrongname (backup with a wrong name)
+#   twins         MX 10 mx.mail.test, 20 mx.daneta (backup as strong as the primary)
+#   duo           MX 10 mx.mail.test, 20 mx.secure.test (another registrable domain, no TLSA)
+#   shared2       MX 10 mx.shared.mail.test, like shared (one probe for both)
 zone_records() {
   local zone=${1%.}
   ensure_pki
@@ -213,19 +282,47 @@ mx.plain.mail.test. A $(addr_of pf-plain)
 mismatch.mail.test. MX 10 mx.mismatch.mail.test.
 mx.mismatch.mail.test. A $(addr_of pf-valid)
 _25._tcp.mx.mismatch.mail.test. TLSA 3 1 1 $(spki_sha256 "$PKI/spare.key")
+notls.mail.test. MX 10 mx.notls.mail.test.
+mx.notls.mail.test. A $(addr_of pf-plain)
+_25._tcp.mx.notls.mail.test. TLSA 3 1 1 $(spki_sha256 "$PKI/valid.pem")
+lapsed.mail.test. MX 10 mx.lapsed.mail.test.
+mx.lapsed.mail.test. A $(addr_of pf-expired)
+down.mail.test. MX 10 mx.down.mail.test.
+mx.down.mail.test. A $DOWN_ADDR
+shared2.mail.test. MX 10 mx.shared.mail.test.
+weakbackup.mail.test. MX 10 mx.mail.test.
+weakbackup.mail.test. MX 20 mx.wrongname.mail.test.
+twins.mail.test. MX 10 mx.mail.test.
+twins.mail.test. MX 20 mx.daneta.mail.test.
+duo.mail.test. MX 10 mx.mail.test.
+duo.mail.test. MX 20 mx.secure.test.
 EOF
+      local n
+      for n in refused tls12 legacy sha1 weakkey expiring future shared; do
+        printf '%s.mail.test. MX 10 mx.%s.mail.test.\n' "$n" "$n"
+        printf 'mx.%s.mail.test. A %s\n' "$n" "$(addr_of "pf-$n")"
+      done
       ;;
     sts.test)
       local h label addr
       for h in "${STS_HOSTS[@]}"; do
         IFS=: read -r label addr <<<"$h"
-        printf '%s.sts.test. MX 10 mx.mail.test.\n' "$label"
+        sts_mx "$label" | sed "s/^/$label.sts.test. MX /"
         printf '_mta-sts.%s.sts.test. TXT "v=STSv1; id=%s"\n' "$label" "$POLICY_ID"
         printf 'mta-sts.%s.sts.test. A %s\n' "$label" "$addr"
         printf '_smtp._tls.%s.sts.test. TXT "v=TLSRPTv1; rua=mailto:tlsrpt@%s.sts.test"\n' "$label" "$label"
       done
       ;;
     *) die "zone: expected mail.test. or sts.test., not $1" ;;
+  esac
+}
+
+# The MX records (preference and host) of LABEL.sts.test.
+sts_mx() {
+  case "$1" in
+    wildcard) printf '10 mx.mail.test.\n20 mx.lapsed.mail.test.\n' ;;
+    badcert) printf '10 mx.expired.mail.test.\n20 mx.wrongname.mail.test.\n' ;;
+    *) printf '10 mx.mail.test.\n' ;;
   esac
 }
 
@@ -328,17 +425,50 @@ smtpd_banner = \$myhostname ESMTP mailwarden real-peer test MTA
 alias_maps =
 alias_database =
 biff = no
+# No notices to postmaster (pf-refused's TLS failure would queue one).
+notify_classes =
 disable_vrfy_command = yes
 smtpd_tls_loglevel = 1
 smtpd_tls_session_cache_database =
 EOF
-  if [ "$cert" = - ]; then
-    printf 'smtpd_tls_security_level = none\n' >>"$d/conf/main.cf"
-  else
-    printf 'smtpd_tls_security_level = may\nsmtpd_tls_chain_files = %s, %s\n' \
-      "$PKI/$cert.key" "$PKI/$cert.chain.pem" >>"$d/conf/main.cf"
-  fi
+  case "$cert" in
+    -) printf 'smtpd_tls_security_level = none\n' ;;
+    # A renewed certificate installed without its key: Postfix cannot
+    # load them, still advertises STARTTLS and answers it with 454.
+    mismatched) printf 'smtpd_tls_security_level = may\nsmtpd_tls_chain_files = %s, %s\n' \
+      "$PKI/valid.key" "$PKI/wrongname.chain.pem" ;;
+    *) printf 'smtpd_tls_security_level = may\nsmtpd_tls_chain_files = %s, %s\n' \
+      "$PKI/$cert.key" "$PKI/$cert.chain.pem" ;;
+  esac >>"$d/conf/main.cf"
+  postfix_tls_quirks "$name" >>"$d/conf/main.cf"
   postconf -c "$d/conf" -F '*/*/chroot = n' >/dev/null
+}
+
+# Settings of the instances that exist to show one TLS weakness.
+postfix_tls_quirks() { # NAME
+  case "$1" in
+    pf-tls12) printf 'smtpd_tls_protocols = >=TLSv1.2, <=TLSv1.2\n' ;;
+    # TLS 1.0 and 1.1 only: rustls speaks neither.
+    pf-legacy) printf 'tls_config_file = %s\ntls_config_name = mailwarden_legacy\nsmtpd_tls_protocols = >=TLSv1, <=TLSv1.1\n' \
+      "$WORK/openssl-legacy.cnf" ;;
+    # OpenSSL (security level 2) refuses to load a 1024-bit key or a SHA-1 signature.
+    pf-sha1 | pf-weakkey) printf 'tls_config_file = %s\ntls_config_name = mailwarden_legacy\n' "$WORK/openssl-legacy.cnf" ;;
+  esac
+}
+
+# OpenSSL settings for the legacy instances (Postfix's tls_config_file,
+# selected by tls_config_name): security level 0, TLS 1.0 allowed.
+openssl_legacy_conf() {
+  cat >"$WORK/openssl-legacy.cnf" <<EOF
+mailwarden_legacy = legacy_init
+[legacy_init]
+ssl_conf = legacy_ssl
+[legacy_ssl]
+system_default = legacy_tls
+[legacy_tls]
+CipherString = DEFAULT:@SECLEVEL=0
+MinProtocol = TLSv1
+EOF
 }
 
 nginx_conf() {
@@ -368,7 +498,11 @@ EOF
       IFS=: read -r label addr <<<"$h"
       local cert=sts type=text/plain body="return 200 \"$enforce\";"
       case "$label" in
+        unreachable) continue ;; # the host's address, where nothing listens
         testing) body='return 200 "version: STSv1\nmode: testing\nmx: mx.mail.test\nmax_age: 604800\n";' ;;
+        short) body='return 200 "version: STSv1\nmode: enforce\nmx: mx.mail.test\nmax_age: 3600\n";' ;;
+        wildcard) body='return 200 "version: STSv1\nmode: enforce\nmx: *.mail.test\nmax_age: 86400\n";' ;;
+        badcert) body='return 200 "version: STSv1\nmode: enforce\nmx: mx.expired.mail.test\nmx: mx.wrongname.mail.test\nmax_age: 86400\n";' ;;
         malformed) body='return 200 "version: STSv2\nmode: enforcing\nmx: *.*.test\nmax_age: forever\nmax_age: 1\n";' ;;
         redirect) body="return 301 https://mta-sts.enforce.sts.test:$HTTPS_PORT/.well-known/mta-sts.txt;" ;;
         ctype) type=text/html ;;
@@ -396,6 +530,7 @@ EOF
 configure() {
   rm -rf "$WORK"
   mkdir -p "$WORK"
+  openssl_legacy_conf
   local peer name addr cert host
   for peer in "${POSTFIXES[@]}"; do
     IFS=: read -r name addr cert host <<<"$peer"
@@ -480,9 +615,10 @@ write_env() {
     for peer in "${POSTFIXES[@]}"; do
       IFS=: read -r name addr _ <<<"$peer"
       key="$(printf '%s' "${name#pf-}" | tr '[:lower:]' '[:upper:]')"
-      printf 'SMTP_%s=%s\n' "$key" "$addr"
+      printf 'SMTP_%s=%s\nLOG_%s=%s\n' "$key" "$addr" "$key" "$WORK/$name/postfix.log"
     done
-    for key in valid expired wrongname daneta int sts; do
+    printf 'SMTP_DOWN=%s\n' "$DOWN_ADDR"
+    for key in valid expired wrongname daneta int sts tls12 legacy sha1 weakkey expiring future shared; do
       printf 'CERT_%s=%s\n' "$(printf '%s' "$key" | tr '[:lower:]' '[:upper:]')" "$PKI/$key.pem"
     done
     for h in "${STS_HOSTS[@]}"; do
@@ -501,7 +637,10 @@ real-peers: mail peers running (loopback only; logs and pid files in $WORK)
   Postfix  127.0.56.3:$SMTP_PORT   mx.wrongname.mail.test         certificate for mx.elsewhere.test
   Postfix  127.0.56.4:$SMTP_PORT   mx.daneta.mail.test            leaf from an intermediate (TLSA 2 1 1)
   Postfix  127.0.56.5:$SMTP_PORT   mx.plain.mail.test             no STARTTLS
-  nginx    127.0.58.1-6:$HTTPS_PORT  mta-sts.{enforce,testing,malformed,redirect,ctype,wrongcert}.sts.test
+  Postfix  127.0.56.6-13:$SMTP_PORT  mx.{refused,tls12,legacy,sha1,weakkey,expiring,future,shared}.mail.test
+  nothing  $DOWN_ADDR:$SMTP_PORT  mx.down.mail.test              (unreachable on purpose)
+  nginx    127.0.58.1-10:$HTTPS_PORT  mta-sts.{enforce,testing,malformed,redirect,ctype,wrongcert,short,wildcard,badcert}.sts.test
+           (127.0.58.7, mta-sts.unreachable.sts.test: nothing listens, on purpose)
   try:     openssl s_client -starttls smtp -connect 127.0.53.25:$SMTP_PORT -servername mx.secure.test -CAfile $PKI/ca.pem
 EOF
 }
@@ -520,6 +659,7 @@ cmd_start() {
   # Whatever fails from here on, leave nothing running.
   trap 'rc=$?; if [ "$rc" != 0 ]; then stop_all; fi' EXIT
   ensure_pki
+  sign_dated_certs
   configure
   start_all
   write_env
@@ -554,12 +694,13 @@ cmd_status() {
     local h label status
     for h in "${STS_HOSTS[@]}"; do
       IFS=: read -r label addr <<<"$h"
+      [ "$label" = unreachable ] && continue
       status="$(https_get "$label" 2>&1 | sed -n '1s/\r$//p;s/^[Cc]ontent-[Tt]ype: \(.*\)\r$/  \1/p' | tr -d '\n')" ||
         status="(curl failed)"
       printf '%-13s %-12s running (pid %s), mta-sts.%s.sts.test: %s\n' nginx "$addr" "$pid" "$label" "${status:-no answer}"
     done
   else
-    printf '%-13s %-12s stopped\n' nginx 127.0.58.1-6
+    printf '%-13s %-12s stopped\n' nginx 127.0.58.1-10
     rc=3
   fi
   return "$rc"

@@ -2,13 +2,15 @@
 //! recursive resolver) in front of NSD serving a DNSSEC-signed hierarchy
 //! under a private test root, all started by `tests/real-peers/dns.sh
 //! start` on loopback addresses. `dig` and `delv` (BIND) are the oracle.
+//! The mail peers of `tests/real-peers/mail.sh start` (Postfix, nginx)
+//! are what the STARTTLS probes and MTA-STS fetches meet.
 //!
 //! Every test is ignored: run them with the peers up,
 //!
 //! ```sh
-//! tests/real-peers/dns.sh start
+//! tests/real-peers/dns.sh start && tests/real-peers/mail.sh start
 //! cargo test -p mailwarden --test real_peers -- --ignored
-//! tests/real-peers/dns.sh stop
+//! tests/real-peers/mail.sh stop; tests/real-peers/dns.sh stop
 //! ```
 //!
 //! Run without the peers, they fail and say so: an explicitly requested
@@ -110,6 +112,11 @@ fn assert_resolver_answers(resolver: SocketAddr) {
 /// `mailwarden scan DOMAINS --format json` through Unbound, validating
 /// from the test root; the domain reports by name.
 fn scan(domains: &[&str]) -> BTreeMap<String, Value> {
+    scan_with(domains, &[])
+}
+
+/// [`scan`] with more arguments (the probe flags).
+fn scan_with(domains: &[&str], extra: &[&str]) -> BTreeMap<String, Value> {
     let p = peers();
     let output = Command::new(env!("CARGO_BIN_EXE_mailwarden"))
         .current_dir(repo())
@@ -121,6 +128,7 @@ fn scan(domains: &[&str]) -> BTreeMap<String, Value> {
         .args(["--resolver", &p.resolver.to_string()])
         .args(["--trust-anchor", &p.trust_anchor])
         .args(["--ns-port", &p.ns_port])
+        .args(extra)
         .output()
         .expect("run mailwarden");
     let (stdout, stderr) = (
@@ -858,4 +866,685 @@ fn nginx_serves_the_mta_sts_policies_with_their_faults() {
     // curl exit 60: the certificate does not verify (it is for another name).
     let (rc, _, _, _) = fetch_policy("wrongcert");
     assert_eq!(rc, 60, "curl must refuse mta-sts.wrongcert.sts.test's certificate");
+}
+
+// --- scanning the mail peers: STARTTLS probes and MTA-STS fetches --------------
+//
+// `mailwarden scan` connects to the Postfix instances (SMTP on their port)
+// and nginx (HTTPS on its port) because the zones name them, then judges
+// what it saw: the smtp, dane, mta-sts and failover rules.
+
+/// The probe flags that point a scan at the mail peers; with the test CA
+/// as the trust anchor unless `trusted_ca` is false (then the built-in
+/// webpki roots, which know nothing of it).
+fn probe_args(trusted_ca: bool) -> Vec<String> {
+    let m = mail_peers();
+    let mut args: Vec<String> = [
+        "--smtp-port",
+        m.get("SMTP_PORT"),
+        "--https-port",
+        m.get("HTTPS_PORT"),
+        "--allow-private-targets",
+        "--probe-timeout",
+        "5",
+        "--ehlo-name",
+        "scanner.mailwarden.test",
+    ]
+    .map(String::from)
+    .to_vec();
+    if trusted_ca {
+        args.extend(["--ca-file".to_string(), m.get("CA_FILE").to_string()]);
+    }
+    args
+}
+
+/// Scan DOMAINS with the probes pointed at the mail peers, trusting the test CA.
+fn probe_scan(domains: &[&str], extra: &[&str]) -> BTreeMap<String, Value> {
+    let mut args = probe_args(true);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    scan_with(domains, &args)
+}
+
+/// `HOST (ADDRESS)`, the subject of per-address smtp findings, with the
+/// address of the mail peer KEY (`VALID` → `SMTP_VALID`).
+fn at(host: &str, key: &str) -> String {
+    format!("{host} ({})", mail_peers().get(&format!("SMTP_{key}")))
+}
+
+/// The finding ID for SUBJECT, asserted to have OUTCOME.
+fn expect<'a>(report: &'a Value, id: &str, subject: &str, outcome: &str) -> &'a Value {
+    let f = finding(report, id, subject);
+    assert_eq!(f["outcome"], outcome, "{id} for {subject}: {f:#}");
+    f
+}
+
+/// [`expect`], and the finding's severity.
+fn expect_severity<'a>(report: &'a Value, id: &str, subject: &str, outcome: &str, severity: &str) -> &'a Value {
+    let f = expect(report, id, subject, outcome);
+    assert_eq!(f["severity"], severity, "{id} for {subject}: {f:#}");
+    f
+}
+
+/// Every smtp rule, for the host whose probe found nothing wrong.
+const SMTP_RULES: [&str; 15] = [
+    "smtp.probed",
+    "smtp.reachable",
+    "smtp.starttls",
+    "smtp.starttls-refused",
+    "smtp.handshake",
+    "smtp.tls-version",
+    "smtp.cipher",
+    "smtp.injection",
+    "smtp.cert-expired",
+    "smtp.cert-not-yet-valid",
+    "smtp.cert-name",
+    "smtp.cert-untrusted",
+    "smtp.cert-expiring",
+    "smtp.cert-weak-key",
+    "smtp.cert-sha1",
+];
+
+/// The STARTTLS probe of HOST at the address of mail peer KEY, from the
+/// report's evidence.
+fn smtp_probe<'a>(report: &'a Value, host: &str, key: &str) -> &'a Value {
+    let address = mail_peers().get(&format!("SMTP_{key}"));
+    let probes = report["observation"]["probes"]["smtp"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no SMTP probes in {:#}", report["observation"]));
+    let hits: Vec<&Value> = probes
+        .iter()
+        .filter(|p| p["host"] == host && p["address"] == address)
+        .collect();
+    assert_eq!(hits.len(), 1, "one probe of {host} ({address}) in {probes:#?}");
+    hits[0]
+}
+
+/// The HTTPS fetch of mta-sts.LABEL.sts.test's policy, from the evidence.
+fn policy_fetch<'a>(report: &'a Value, label: &str) -> &'a Value {
+    let host = format!("https://mta-sts.{label}.sts.test");
+    let fetches = report["observation"]["probes"]["https"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no HTTPS fetches in {:#}", report["observation"]));
+    let hits: Vec<&Value> = fetches
+        .iter()
+        .filter(|f| f["url"].as_str().is_some_and(|u| u.starts_with(&host)))
+        .collect();
+    assert_eq!(hits.len(), 1, "one fetch from {host} in {fetches:#?}");
+    hits[0]
+}
+
+/// A PEM certificate file as base64 DER, the way the evidence records chains.
+fn der_base64(pem: &str) -> String {
+    sh(&format!("openssl x509 -in {pem} -outform DER | base64 -w0"))
+}
+
+fn message(f: &Value) -> String {
+    f["message"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn valid_postfix_passes_every_smtp_check_and_its_chain_is_the_one_served() {
+    let m = mail_peers();
+    let report = probe_scan(&["mail.test"], &[]).remove("mail.test").unwrap();
+    let subject = at("mx.mail.test", "VALID");
+    for id in SMTP_RULES {
+        expect(&report, id, &subject, "pass");
+    }
+    // The evidence: what Postfix said and presented, as OpenSSL reads it.
+    let probe = smtp_probe(&report, "mx.mail.test", "VALID");
+    assert_eq!(probe["status"], "tls", "{probe:#}");
+    assert_eq!(probe["port"].to_string(), m.get("SMTP_PORT"), "{probe:#}");
+    let greeting = probe["greeting"].as_str().unwrap_or_default();
+    assert!(greeting.starts_with("220 mx.secure.test ESMTP"), "{probe:#}");
+    let keywords = probe["ehlo_keywords"].as_array().expect("EHLO keywords");
+    assert!(keywords.iter().any(|k| k == "STARTTLS"), "{probe:#}");
+    assert_eq!(probe["tls"]["version"], "TLSv1.3", "{probe:#}");
+    let chain = probe["tls"]["chain"].as_array().expect("chain");
+    assert_eq!(chain.len(), 1, "{probe:#}");
+    assert_eq!(chain[0], der_base64(m.get("CERT_VALID")).as_str());
+    assert!(probe.get("pre_handshake_bytes").is_none(), "{probe:#}");
+    // Its TLSA record (3 1 1, signed) matches that chain.
+    expect(&report, "dane.match", "mx.mail.test", "pass");
+}
+
+/// secure.test's MX is the valid Postfix (mx.secure.test is in its
+/// certificate) with neither TLSA records nor an MTA-STS policy.
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn test_ca_unknown_to_the_webpki_roots_is_untrusted_medium() {
+    let mut reports = scan_with(
+        &["secure.test", "mail.test"],
+        &probe_args(false).iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let report = reports.remove("secure.test").unwrap();
+    let subject = at("mx.secure.test", "VALID");
+    let f = expect_severity(&report, "smtp.cert-untrusted", &subject, "fail", "medium");
+    assert!(message(f).contains("webpki-roots"), "says against what: {f:#}");
+    // Only the trust is in question: the name and the dates are right.
+    expect(&report, "smtp.cert-name", &subject, "pass");
+    expect(&report, "smtp.cert-expired", &subject, "pass");
+    // The same server, which the test CA makes trusted (see above).
+    let report = reports.remove("mail.test").unwrap();
+    expect(&report, "smtp.cert-untrusted", &at("mx.mail.test", "VALID"), "fail");
+    // DANE-EE needs no CA: the 3 1 1 record still matches.
+    expect(&report, "dane.match", "mx.mail.test", "pass");
+}
+
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn certificate_faults_of_real_postfix_are_each_reported_once() {
+    // (domain, MX host, peer, the rule that fails, its severity). None of
+    // these MX hosts has TLSA records or an MTA-STS policy, so an expired,
+    // misnamed or untrusted certificate is medium (SMTP TLS is opportunistic).
+    let cases = [
+        (
+            "lapsed.mail.test",
+            "mx.lapsed.mail.test",
+            "EXPIRED",
+            "smtp.cert-expired",
+            "medium",
+        ),
+        (
+            "wrongname.mail.test",
+            "mx.wrongname.mail.test",
+            "WRONGNAME",
+            "smtp.cert-name",
+            "medium",
+        ),
+        (
+            "future.mail.test",
+            "mx.future.mail.test",
+            "FUTURE",
+            "smtp.cert-not-yet-valid",
+            "medium",
+        ),
+        (
+            "expiring.mail.test",
+            "mx.expiring.mail.test",
+            "EXPIRING",
+            "smtp.cert-expiring",
+            "low",
+        ),
+        (
+            "sha1.mail.test",
+            "mx.sha1.mail.test",
+            "SHA1",
+            "smtp.cert-sha1",
+            "medium",
+        ),
+    ];
+    let mut domains: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    domains.push("expired.mail.test");
+    let reports = probe_scan(&domains, &[]);
+    for (domain, host, key, failing, severity) in cases {
+        let report = &reports[domain];
+        let subject = at(host, key);
+        assert_eq!(smtp_probe(report, host, key)["status"], "tls", "{domain}");
+        expect_severity(report, failing, &subject, "fail", severity);
+        // No other certificate rule fails: each fault is named by its rule alone.
+        for id in SMTP_RULES
+            .iter()
+            .filter(|id| id.starts_with("smtp.cert-") && **id != failing)
+        {
+            // An ecdsa-with-SHA1 signature does not verify under webpki either.
+            if (key, *id) == ("SHA1", "smtp.cert-untrusted") {
+                continue;
+            }
+            let other = finding(report, id, &subject);
+            assert_ne!(other["outcome"], "fail", "{domain}: {other:#}");
+        }
+    }
+    let expired = finding(
+        &reports["lapsed.mail.test"],
+        "smtp.cert-expired",
+        &at("mx.lapsed.mail.test", "EXPIRED"),
+    );
+    assert_eq!(
+        expired["evidence"]["not_after"], "2025-02-01T00:00:00Z",
+        "says when: {expired:#}"
+    );
+    let name = finding(
+        &reports["wrongname.mail.test"],
+        "smtp.cert-name",
+        &at("mx.wrongname.mail.test", "WRONGNAME"),
+    );
+    assert!(message(name).contains("mx.elsewhere.test"), "says which name: {name:#}");
+    // The same server under mx.expired.mail.test, which has a TLSA 3 1 1
+    // record: DANE-EE ignores expiry (RFC 7672 §3.1.1), so it still matches.
+    let expired = &reports["expired.mail.test"];
+    expect(
+        expired,
+        "smtp.cert-expired",
+        &at("mx.expired.mail.test", "EXPIRED"),
+        "fail",
+    );
+    expect(expired, "dane.match", "mx.expired.mail.test", "pass");
+}
+
+/// A 1024-bit RSA key: the server completes the handshake (OpenSSL at
+/// security level 0); the probe must record its chain so that the weak key
+/// is reported as such, not as a failed handshake.
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn weak_rsa_key_is_reported_as_a_weak_key() {
+    let report = probe_scan(&["weakkey.mail.test"], &[])
+        .remove("weakkey.mail.test")
+        .unwrap();
+    let subject = at("mx.weakkey.mail.test", "WEAKKEY");
+    let probe = smtp_probe(&report, "mx.weakkey.mail.test", "WEAKKEY");
+    let chain = probe["tls"]["chain"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no chain recorded: {probe:#}"));
+    assert_eq!(chain[0], der_base64(mail_peers().get("CERT_WEAKKEY")).as_str());
+    let f = expect(&report, "smtp.cert-weak-key", &subject, "fail");
+    assert!(message(f).contains("1024"), "{f:#}");
+}
+
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn starttls_faults_of_real_postfix() {
+    let reports = probe_scan(
+        &[
+            "plain.mail.test",
+            "refused.mail.test",
+            "legacy.mail.test",
+            "tls12.mail.test",
+            "down.mail.test",
+        ],
+        &[],
+    );
+
+    let plain = &reports["plain.mail.test"];
+    let subject = at("mx.plain.mail.test", "PLAIN");
+    assert_eq!(
+        smtp_probe(plain, "mx.plain.mail.test", "PLAIN")["status"],
+        "no-starttls"
+    );
+    expect(plain, "smtp.reachable", &subject, "pass");
+    expect(plain, "smtp.starttls", &subject, "fail");
+
+    let refused = &reports["refused.mail.test"];
+    let subject = at("mx.refused.mail.test", "REFUSED");
+    let probe = smtp_probe(refused, "mx.refused.mail.test", "REFUSED");
+    assert_eq!(probe["status"], "starttls-refused", "{probe:#}");
+    assert!(
+        probe["reply"].as_str().unwrap_or_default().starts_with("454 4.7.0"),
+        "{probe:#}"
+    );
+    let f = expect(refused, "smtp.starttls-refused", &subject, "fail");
+    assert!(message(f).contains("454"), "{f:#}");
+
+    // TLS 1.0 and 1.1 only: rustls cannot speak them, and says so.
+    let legacy = &reports["legacy.mail.test"];
+    let subject = at("mx.legacy.mail.test", "LEGACY");
+    assert_eq!(
+        smtp_probe(legacy, "mx.legacy.mail.test", "LEGACY")["status"],
+        "handshake-failed"
+    );
+    let f = expect(legacy, "smtp.handshake", &subject, "fail");
+    assert!(message(f).contains("only TLS below 1.2"), "says why: {f:#}");
+
+    let tls12 = &reports["tls12.mail.test"];
+    let subject = at("mx.tls12.mail.test", "TLS12");
+    let probe = smtp_probe(tls12, "mx.tls12.mail.test", "TLS12");
+    assert_eq!(probe["tls"]["version"], "TLSv1.2", "{probe:#}");
+    expect(tls12, "smtp.handshake", &subject, "pass");
+    let f = expect_severity(tls12, "smtp.tls-version", &subject, "fail", "low");
+    assert!(message(f).contains("TLS 1.3 not offered"), "{f:#}");
+    expect(tls12, "smtp.cipher", &subject, "pass");
+
+    let down = &reports["down.mail.test"];
+    let subject = at("mx.down.mail.test", "DOWN");
+    assert_eq!(smtp_probe(down, "mx.down.mail.test", "DOWN")["status"], "unreachable");
+    expect(down, "smtp.probed", &subject, "pass");
+    expect(down, "smtp.reachable", &subject, "fail");
+}
+
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn dane_tlsa_records_matched_against_the_chains_postfix_presents() {
+    let m = mail_peers();
+    let reports = probe_scan(
+        &["mail.test", "daneta.mail.test", "mismatch.mail.test", "notls.mail.test"],
+        &[],
+    );
+    // DANE-EE 3 1 1 on the leaf's key.
+    expect(&reports["mail.test"], "dane.match", "mx.mail.test", "pass");
+    // DANE-TA 2 1 1 on the intermediate the server sends after its leaf.
+    let daneta = &reports["daneta.mail.test"];
+    let chain = smtp_probe(daneta, "mx.daneta.mail.test", "DANETA")["tls"]["chain"]
+        .as_array()
+        .expect("chain")
+        .clone();
+    assert_eq!(chain, [der_base64(m.get("CERT_DANETA")), der_base64(m.get("CERT_INT"))]);
+    expect(daneta, "dane.match", "mx.daneta.mail.test", "pass");
+    // The same Postfix as mail.test, under a name whose TLSA names another key.
+    let mismatch = &reports["mismatch.mail.test"];
+    assert_eq!(smtp_probe(mismatch, "mx.mismatch.mail.test", "VALID")["status"], "tls");
+    expect_severity(mismatch, "dane.match", "mx.mismatch.mail.test", "fail", "critical");
+    // TLSA records for a server without STARTTLS: DANE senders do not deliver.
+    let notls = &reports["notls.mail.test"];
+    assert_eq!(
+        smtp_probe(notls, "mx.notls.mail.test", "PLAIN")["status"],
+        "no-starttls"
+    );
+    expect_severity(notls, "dane.match", "mx.notls.mail.test", "fail", "critical");
+}
+
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn mta_sts_policies_fetched_from_real_nginx() {
+    let labels = [
+        "enforce",
+        "testing",
+        "malformed",
+        "redirect",
+        "ctype",
+        "wrongcert",
+        "unreachable",
+        "short",
+    ];
+    let domains: Vec<String> = labels.iter().map(|l| format!("{l}.sts.test")).collect();
+    let reports = probe_scan(&domains.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    let report = |label: &str| &reports[&format!("{label}.sts.test")];
+
+    // enforce: everything in order, and mx.mail.test's TLS meets it.
+    let enforce = report("enforce");
+    let fetch = policy_fetch(enforce, "enforce");
+    assert_eq!(fetch["status"], "fetched", "{fetch:#}");
+    assert_eq!(fetch["content_type"], "text/plain", "{fetch:#}");
+    assert!(
+        fetch["body"].as_str().unwrap_or_default().contains("mode: enforce\r\n"),
+        "{fetch:#}"
+    );
+    for id in [
+        "mta-sts.policy",
+        "mta-sts.policy-syntax",
+        "mta-sts.mode",
+        "mta-sts.max-age",
+        "mta-sts.mx-match",
+        "mta-sts.enforce-tls",
+    ] {
+        expect(enforce, id, "enforce.sts.test", "pass");
+    }
+    // The MX is under an enforce policy now, and still passes.
+    expect(enforce, "smtp.cert-name", &at("mx.mail.test", "VALID"), "pass");
+
+    let testing = report("testing");
+    expect(testing, "mta-sts.policy", "testing.sts.test", "pass");
+    expect(testing, "mta-sts.policy-syntax", "testing.sts.test", "pass");
+    expect_severity(testing, "mta-sts.mode", "testing.sts.test", "fail", "medium");
+
+    let malformed = report("malformed");
+    let f = expect(malformed, "mta-sts.policy-syntax", "malformed.sts.test", "fail");
+    assert!(message(f).contains("STSv2") || message(f).contains("version"), "{f:#}");
+
+    // Fetched, but not a policy a sender may use.
+    let redirect = report("redirect");
+    let fetch = policy_fetch(redirect, "redirect");
+    assert_eq!(fetch["status"], "redirect", "{fetch:#}");
+    assert_eq!(fetch["http_status"], 301, "{fetch:#}");
+    assert!(
+        fetch["location"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("mta-sts.enforce.sts.test"),
+        "{fetch:#}"
+    );
+    expect(redirect, "mta-sts.policy", "redirect.sts.test", "fail");
+
+    let ctype = report("ctype");
+    assert_eq!(policy_fetch(ctype, "ctype")["content_type"], "text/html");
+    let f = expect(ctype, "mta-sts.policy", "ctype.sts.test", "fail");
+    assert!(message(f).contains("text/html"), "{f:#}");
+
+    let wrongcert = report("wrongcert");
+    let fetch = policy_fetch(wrongcert, "wrongcert");
+    assert_eq!(fetch["status"], "tls-failed", "{fetch:#}");
+    assert_eq!(fetch["tls_problem"], "name", "{fetch:#}");
+    expect(wrongcert, "mta-sts.policy", "wrongcert.sts.test", "fail");
+
+    let unreachable = report("unreachable");
+    assert_eq!(policy_fetch(unreachable, "unreachable")["status"], "unreachable");
+    expect(unreachable, "mta-sts.policy", "unreachable.sts.test", "fail");
+
+    let short = report("short");
+    expect(short, "mta-sts.policy", "short.sts.test", "pass");
+    let f = expect(short, "mta-sts.max-age", "short.sts.test", "fail");
+    assert!(message(f).contains("3600"), "{f:#}");
+}
+
+/// An enforce policy makes a certificate fault critical on the MX it
+/// covers (senders refuse to deliver), and only there.
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn enforce_policy_makes_certificate_faults_critical_on_the_mx_it_covers() {
+    let reports = probe_scan(&["badcert.sts.test", "wildcard.sts.test"], &[]);
+
+    // badcert: enforce over mx.expired and mx.wrongname.mail.test.
+    let badcert = &reports["badcert.sts.test"];
+    expect(badcert, "mta-sts.policy", "badcert.sts.test", "pass");
+    expect(badcert, "mta-sts.mx-match", "badcert.sts.test", "pass");
+    let f = expect(badcert, "mta-sts.enforce-tls", "badcert.sts.test", "fail");
+    for host in ["mx.expired.mail.test", "mx.wrongname.mail.test"] {
+        assert!(message(f).contains(host), "names {host}: {f:#}");
+    }
+    expect_severity(
+        badcert,
+        "smtp.cert-expired",
+        &at("mx.expired.mail.test", "EXPIRED"),
+        "fail",
+        "critical",
+    );
+    expect_severity(
+        badcert,
+        "smtp.cert-name",
+        &at("mx.wrongname.mail.test", "WRONGNAME"),
+        "fail",
+        "critical",
+    );
+
+    // wildcard: `mx: *.mail.test` covers mx.mail.test, not mx.lapsed.mail.test
+    // (a wildcard stands for exactly one label, RFC 8461 §4.1).
+    let wildcard = &reports["wildcard.sts.test"];
+    let f = expect(wildcard, "mta-sts.mx-match", "wildcard.sts.test", "fail");
+    assert!(message(f).contains("mx.lapsed.mail.test"), "{f:#}");
+    // So its expired certificate is not under the policy: medium, as without one.
+    expect_severity(
+        wildcard,
+        "smtp.cert-expired",
+        &at("mx.lapsed.mail.test", "EXPIRED"),
+        "fail",
+        "medium",
+    );
+}
+
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn a_backup_mx_weaker_than_the_primary_fails_parity() {
+    let reports = probe_scan(
+        &[
+            "mixed.mail.test",
+            "weakbackup.mail.test",
+            "twins.mail.test",
+            "duo.mail.test",
+        ],
+        &[],
+    );
+    // Primary mx.mail.test (valid, DANE); backups: no STARTTLS, a wrong name.
+    let f = expect_severity(
+        &reports["mixed.mail.test"],
+        "failover.tls-parity",
+        "mx.plain.mail.test",
+        "fail",
+        "high",
+    );
+    assert!(message(f).contains("mx.mail.test"), "names the stronger primary: {f:#}");
+    expect_severity(
+        &reports["weakbackup.mail.test"],
+        "failover.tls-parity",
+        "mx.wrongname.mail.test",
+        "fail",
+        "high",
+    );
+    // Two MX hosts, both with STARTTLS, a valid certificate and a matching TLSA record.
+    let twins = &reports["twins.mail.test"];
+    expect(twins, "dane.match", "mx.daneta.mail.test", "pass");
+    expect(twins, "failover.tls-parity", "mx.daneta.mail.test", "pass");
+    // The same Postfix as the primary, named mx.secure.test: STARTTLS and a
+    // valid certificate, but no TLSA record where the primary has one.
+    let duo = &reports["duo.mail.test"];
+    expect(duo, "smtp.cert-name", &at("mx.secure.test", "VALID"), "pass");
+    let f = expect_severity(duo, "failover.tls-parity", "mx.secure.test", "fail", "high");
+    assert!(f["evidence"]["backup_lacks"].get("dane").is_some(), "{f:#}");
+    assert!(f["evidence"]["backup_lacks"].get("starttls").is_none(), "{f:#}");
+}
+
+/// The registrable domain stands in for the provider (the test names are
+/// under `test.`, not in the public suffix list: mail.test, sts.test).
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn all_mx_hosts_at_one_provider_is_reported() {
+    let reports = scan_with(
+        &[
+            "wildcard.sts.test",
+            "twins.mail.test",
+            "duo.mail.test",
+            "enforce.sts.test",
+        ],
+        &["--no-smtp", "--no-https"],
+    );
+    // Both MX hosts under mail.test, the domain under sts.test.
+    let f = expect_severity(
+        &reports["wildcard.sts.test"],
+        "failover.single-provider",
+        "wildcard.sts.test",
+        "fail",
+        "low",
+    );
+    assert!(message(f).contains("mail.test"), "{f:#}");
+    // Under the domain's own organisational domain; under two.
+    expect(
+        &reports["twins.mail.test"],
+        "failover.single-provider",
+        "twins.mail.test",
+        "pass",
+    );
+    expect(
+        &reports["duo.mail.test"],
+        "failover.single-provider",
+        "duo.mail.test",
+        "pass",
+    );
+    // One MX host: mx.redundancy's business.
+    expect(
+        &reports["enforce.sts.test"],
+        "failover.single-provider",
+        "enforce.sts.test",
+        "not-applicable",
+    );
+}
+
+// --- politeness, read from Postfix's own log -------------------------------------
+
+/// The Postfix log of mail peer KEY (`LOG_KEY` in mail.env).
+fn postfix_log(key: &str) -> String {
+    let path = mail_peers().get(&format!("LOG_{key}"));
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// smtpd's connection lines (`connect from ...`) in the log of mail peer KEY.
+fn connections(key: &str) -> usize {
+    postfix_log(key)
+        .lines()
+        .filter(|l| l.contains("]: connect from "))
+        .count()
+}
+
+/// Wait until the log of mail peer KEY has COUNT `disconnect from` lines
+/// (postlogd writes a moment after the client left); return them.
+fn disconnects(key: &str, count: usize) -> Vec<String> {
+    let lines = || -> Vec<String> {
+        postfix_log(key)
+            .lines()
+            .filter(|l| l.contains("]: disconnect from "))
+            .map(String::from)
+            .collect()
+    };
+    for _ in 0..100 {
+        if lines().len() >= count {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    lines()
+}
+
+/// The commands a `disconnect from` line counts (`ehlo=1 starttls=1 quit=1
+/// commands=3` → ehlo, starttls, quit).
+fn commands_in(line: &str) -> Vec<&str> {
+    line.split_whitespace()
+        .filter_map(|w| w.split_once('=').map(|(k, _)| k))
+        .filter(|k| *k != "commands")
+        .collect()
+}
+
+/// mx.shared.mail.test (pf-shared) serves shared.mail.test and
+/// shared2.mail.test and no other test's domain, so its log counts this
+/// test's connections only.
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn probes_connect_once_per_address_and_never_send_mail_or_rcpt() {
+    let domains = ["shared.mail.test", "shared2.mail.test"];
+    let subject = at("mx.shared.mail.test", "SHARED");
+    let before = connections("SHARED");
+
+    // --no-smtp: nothing connects, and nothing is judged on what was not seen.
+    let reports = probe_scan(&domains, &["--no-smtp"]);
+    expect(&reports["shared.mail.test"], "smtp.probed", &subject, "indeterminate");
+    expect(&reports["shared.mail.test"], "smtp.starttls", &subject, "indeterminate");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(connections("SHARED"), before, "--no-smtp connected");
+
+    // Two domains, one MX: one connection, and both reports carry its result.
+    let reports = probe_scan(&domains, &[]);
+    for domain in domains {
+        assert_eq!(
+            smtp_probe(&reports[domain], "mx.shared.mail.test", "SHARED")["status"],
+            "tls"
+        );
+        expect(&reports[domain], "smtp.starttls", &subject, "pass");
+    }
+    let lines = disconnects("SHARED", before + 1);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(connections("SHARED"), before + 1, "one connection for both domains");
+    let last = lines.last().expect("a disconnect line");
+    assert!(
+        last.ends_with("ehlo=1 starttls=1 quit=1 commands=3"),
+        "EHLO, STARTTLS, QUIT and nothing else: {last}"
+    );
+
+    // No client of any peer (probes, openssl s_client, the scripts'
+    // readiness checks) ever sent anything but EHLO, STARTTLS and QUIT.
+    for peer in [
+        "VALID",
+        "EXPIRED",
+        "WRONGNAME",
+        "DANETA",
+        "PLAIN",
+        "REFUSED",
+        "TLS12",
+        "LEGACY",
+    ] {
+        for line in disconnects(peer, 0) {
+            assert!(
+                commands_in(&line)
+                    .iter()
+                    .all(|c| ["ehlo", "starttls", "quit"].contains(c)),
+                "{peer}: {line}"
+            );
+        }
+    }
 }

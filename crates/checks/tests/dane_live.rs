@@ -22,6 +22,7 @@ fn world() -> TestDnsBuilder {
         .record("mx.secure.test.", "A 127.0.0.1")
         .record("_25._tcp.mx.secure.test.", &format!("TLSA 3 1 1 {H1}"))
         .record("_25._tcp.mx.secure.test.", &format!("TLSA 2 1 1 {H2}"))
+        .record("mta-sts.secure.test.", "A 127.0.0.1")
         .record("_mta-sts.secure.test.", "TXT \"v=STSv1; id=20250101T000000\"")
         .record(
             "_smtp._tls.secure.test.",

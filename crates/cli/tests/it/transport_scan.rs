@@ -140,7 +140,7 @@ async fn without_the_flag_private_targets_are_refused_as_a_finding() {
     let good = FakeSmtp::start(Behaviour::Good, "mx1.example.test").await;
     let dir = tempfile::tempdir().unwrap();
     let z = zone(dir.path(), "example.test", &[("mx1.example.test.", "127.0.0.1")]);
-    let (code, doc, err) = scan(&["example.test"], &[z.clone()], good.addr.port(), &[]).await;
+    let (code, doc, err) = scan(&["example.test"], std::slice::from_ref(&z), good.addr.port(), &[]).await;
     assert_eq!(code, 0, "{err}");
     let report = only_domain(&doc);
     let probed = finding(report, "smtp.probed", "mx1.example.test (127.0.0.1)");

@@ -160,6 +160,11 @@ pub fn smtp_evidence(result: Result<crate::TlsCapture, ProbeError>) -> SmtpProbe
         Err(e) => return smtp_failure(e),
     };
     let mut probe = SmtpProbe::status(SmtpStatus::Tls, None);
+    if !capture.signature_verified {
+        probe.detail = Some(
+            "the server's handshake signature could not be verified (key or algorithm below what rustls accepts, e.g. RSA under 2048 bits); the chain is recorded as presented".into(),
+        );
+    }
     probe.greeting = Some(capture.greeting.to_string());
     probe.ehlo_keywords = capture.ehlo.ehlo_keywords();
     probe.pre_handshake_bytes = capture

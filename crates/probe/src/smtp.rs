@@ -20,6 +20,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -122,6 +123,11 @@ pub struct TlsCapture {
     /// handshake (at most 512 kept): STARTTLS response injection, or a
     /// server that pipelines its replies. `None` when there were none.
     pub pre_handshake_bytes: Option<Vec<u8>>,
+    /// False when the server's handshake signature could not be checked
+    /// with the algorithms rustls accepts (an RSA key under 2048 bits, a
+    /// legacy algorithm): the chain was still captured, so the weak key is
+    /// reported, but the server has not proved it holds the leaf's key.
+    pub signature_verified: bool,
 }
 
 impl TlsCapture {
@@ -252,7 +258,8 @@ pub async fn fetch_certificates(
     }
     let pre_handshake_bytes = smtp.take_pending();
 
-    let connector = tokio_rustls::TlsConnector::from(client_config()?);
+    let unverified = Arc::new(AtomicBool::new(false));
+    let connector = tokio_rustls::TlsConnector::from(client_config(unverified.clone())?);
     let tls = match timeout_at(deadline, connector.connect(sni, smtp.stream)).await {
         Err(_) => {
             return Err(ProbeError::Timeout {
@@ -280,6 +287,7 @@ pub async fn fetch_certificates(
             .map(|c| c.as_ref().to_vec())
             .collect(),
         pre_handshake_bytes,
+        signature_verified: !unverified.load(Ordering::Relaxed),
     };
     let mut smtp = Smtp::new(tls, Instant::now() + QUIT_WAIT, QUIT_WAIT);
     smtp.quit().await;
@@ -319,7 +327,7 @@ fn handshake_error(e: io::Error) -> ProbeError {
 
 /// TLS 1.2 and 1.3 with the ring provider, and a verifier that records
 /// every chain (see [`CaptureAll`]).
-fn client_config() -> Result<Arc<rustls::ClientConfig>, ProbeError> {
+fn client_config(unverified: Arc<AtomicBool>) -> Result<Arc<rustls::ClientConfig>, ProbeError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -328,7 +336,7 @@ fn client_config() -> Result<Arc<rustls::ClientConfig>, ProbeError> {
             message: e.to_string(),
         })?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(CaptureAll(provider)))
+        .with_custom_certificate_verifier(Arc::new(CaptureAll { provider, unverified }))
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
@@ -336,8 +344,26 @@ fn client_config() -> Result<Arc<rustls::ClientConfig>, ProbeError> {
 /// A verifier that accepts any certificate chain, so that the probe sees
 /// (and the caller judges) what the server presents, while still checking
 /// that the server's handshake signatures verify with the leaf's key.
+///
+/// ring refuses RSA keys under 2048 bits, so a server with such a key
+/// would fail the handshake and its certificate would go unreported. A
+/// signature that fails to verify is therefore let through and noted in
+/// `unverified`: this is an audit, not a delivery, and the weak key is
+/// exactly what the caller needs to see.
 #[derive(Debug)]
-struct CaptureAll(Arc<CryptoProvider>);
+struct CaptureAll {
+    provider: Arc<CryptoProvider>,
+    unverified: Arc<AtomicBool>,
+}
+
+impl CaptureAll {
+    fn noted(&self, result: Result<HandshakeSignatureValid, rustls::Error>) -> HandshakeSignatureValid {
+        result.unwrap_or_else(|_| {
+            self.unverified.store(true, Ordering::Relaxed);
+            HandshakeSignatureValid::assertion()
+        })
+    }
+}
 
 impl ServerCertVerifier for CaptureAll {
     fn verify_server_cert(
@@ -357,7 +383,8 @@ impl ServerCertVerifier for CaptureAll {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        let result = verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms);
+        Ok(self.noted(result))
     }
 
     fn verify_tls13_signature(
@@ -366,11 +393,12 @@ impl ServerCertVerifier for CaptureAll {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        let result = verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms);
+        Ok(self.noted(result))
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 

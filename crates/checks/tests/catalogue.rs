@@ -57,7 +57,7 @@ fn catalogue_ids(prefix: &str) -> BTreeSet<String> {
 #[test]
 fn every_emitted_rule_is_in_the_catalogue_and_every_rule_is_emitted() {
     for prefix in [
-        "mx", "spf", "dns", "dmarc", "ns", "dnssec", "dkim", "bimi", "mta-sts", "tlsrpt", "dane",
+        "mx", "spf", "dns", "dmarc", "ns", "dnssec", "dkim", "bimi", "mta-sts", "tlsrpt", "dane", "smtp", "failover",
     ] {
         let emitted = ids_in_source(&judge_sources(prefix), prefix);
         let catalogued = catalogue_ids(prefix);

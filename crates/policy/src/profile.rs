@@ -720,18 +720,31 @@ mod tests {
     }
 
     #[test]
-    fn bod_18_01_transport_requirements_are_not_determinable_without_rules() {
+    fn bod_18_01_weak_protocols_stay_not_determinable_and_starttls_is_judged() {
         let p = Profile::builtin("bod-18-01").unwrap();
         let r = p.evaluate(&[], Catalogue::builtin());
-        for id in ["starttls", "no-weak-tls"] {
-            let req = r.requirements.iter().find(|q| q.id == id).unwrap();
-            assert_eq!(req.verdict, Verdict::NotDeterminable, "{id}");
-            assert!(
-                req.notes.iter().any(|n| n.starts_with("no rule yet")),
-                "{id}: {:?}",
-                req.notes
-            );
-        }
+        let req = |r: &ProfileResult, id: &str| r.requirements.iter().find(|q| q.id == id).unwrap().clone();
+        let weak = req(&r, "no-weak-tls");
+        assert_eq!(weak.verdict, Verdict::NotDeterminable);
+        assert!(
+            weak.notes.iter().any(|n| n.starts_with("no rule yet")),
+            "{:?}",
+            weak.notes
+        );
+        let mx = "mx.example.com (192.0.2.25)";
+        let mut findings: Vec<Finding> = ["smtp.starttls", "smtp.starttls-refused", "smtp.handshake"]
+            .iter()
+            .map(|id| Finding::new(id, Outcome::Pass, mx, "ok"))
+            .collect();
+        assert_eq!(
+            req(&p.evaluate(&findings, Catalogue::builtin()), "starttls").verdict,
+            Verdict::Met
+        );
+        findings[0].outcome = Outcome::Fail;
+        assert_eq!(
+            req(&p.evaluate(&findings, Catalogue::builtin()), "starttls").verdict,
+            Verdict::NotMet
+        );
     }
 
     #[test]
@@ -762,6 +775,8 @@ mod tests {
                 .unwrap()
         };
         assert_eq!(dane(&findings).verdict, Verdict::NotDeterminable);
+        findings[5].outcome = Outcome::Pass;
+        assert_eq!(dane(&findings).verdict, Verdict::Met, "records and a matching chain");
         findings[0].outcome = Outcome::Fail;
         assert_eq!(dane(&findings).verdict, Verdict::NotMet);
     }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 use mailwarden_dns::DnsSource;
 use mailwarden_model::{
-    Answer, DnsView, HttpsFetch, HttpsStatus, Probes, Proof, Prober, SmtpProbe, SmtpStatus, Status, Transcript, Wants,
+    Answer, DnsView, HttpsFetch, HttpsStatus, Prober, Probes, Proof, SmtpProbe, SmtpStatus, Status, Transcript, Wants,
 };
 
 /// Limits on what one domain may cost.
@@ -276,7 +276,8 @@ mod tests {
     #[tokio::test]
     async fn fixpoint_follows_dependencies_and_asks_each_question_once() {
         let source = MapSource::chain(5, Duration::ZERO);
-        let (evidence, steps, stats) = fixpoint(&source, &*NO_PROBER, Budget::default(), Evidence::default(), follow).await;
+        let (evidence, steps, stats) =
+            fixpoint(&source, &*NO_PROBER, Budget::default(), Evidence::default(), follow).await;
         assert_eq!(steps, 5);
         assert_eq!(evidence.dns.len(), 6, "five answers and the final NXDOMAIN");
         assert_eq!(source.asked.lock().unwrap().len(), 6, "no question asked twice");
@@ -329,7 +330,15 @@ mod tests {
             .find(|f| f.id == "dns.budget-exhausted")
             .expect("budget finding");
         assert_eq!(f.outcome, mailwarden_model::Outcome::Indeterminate);
-        let roomy = crate::audit(&source, &*NO_PROBER, "example.test", Default::default(), Budget::default(), 0).await;
+        let roomy = crate::audit(
+            &source,
+            &*NO_PROBER,
+            "example.test",
+            Default::default(),
+            Budget::default(),
+            0,
+        )
+        .await;
         assert!(!roomy.observation.budget_exhausted);
         assert!(roomy.findings.iter().all(|f| f.id != "dns.budget-exhausted"));
     }

@@ -112,9 +112,9 @@ impl AddressTls<'_> {
     /// the trust store (PKIX, dates, name); `None` without a handshake.
     pub fn pkix_valid(&self) -> Option<bool> {
         match (self.starttls()?, &self.chain) {
-            (true, Some(report)) => Some(
-                report.pkix == cert::Pkix::Trusted && report.leaf.as_ref().is_some_and(|l| l.valid_for_host()),
-            ),
+            (true, Some(report)) => {
+                Some(report.pkix == cert::Pkix::Trusted && report.leaf.as_ref().is_some_and(|l| l.valid_for_host()))
+            }
             _ => Some(false),
         }
     }

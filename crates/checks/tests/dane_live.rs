@@ -59,7 +59,16 @@ async fn scan(net: &TestDns, domain: &str) -> Vec<Finding> {
             .collect(),
         ..ScanOptions::default()
     };
-    audit(&source, &mailwarden_model::probe::NoProber::new("tests"), domain, options, Budget::default(), now()).await.findings
+    audit(
+        &source,
+        &mailwarden_model::probe::NoProber::new("tests"),
+        domain,
+        options,
+        Budget::default(),
+        now(),
+    )
+    .await
+    .findings
 }
 
 fn find<'a>(findings: &'a [Finding], id: &str, subject: &str) -> &'a Finding {

@@ -54,7 +54,15 @@ async fn scan(net: &TestDns, domain: &str) -> Vec<Finding> {
         ..LiveConfig::default()
     })
     .unwrap();
-    let audit = audit(&source, &mailwarden_model::probe::NoProber::new("tests"), domain, ScanOptions::default(), Budget::default(), now()).await;
+    let audit = audit(
+        &source,
+        &mailwarden_model::probe::NoProber::new("tests"),
+        domain,
+        ScanOptions::default(),
+        Budget::default(),
+        now(),
+    )
+    .await;
     audit
         .findings
         .into_iter()

@@ -74,11 +74,15 @@ pub fn probe_basics(args: &crate::args::ProbeArgs) -> Result<(String, Duration)>
 
 /// The prober `scan` connects through, from the probe flags. `--ca-file`
 /// is the trust store of the HTTPS fetches as well as of the judges.
-pub fn prober(args: &crate::args::ScanArgs, options: &mailwarden_model::ScanOptions) -> Result<mailwarden_probe::LiveProber> {
+pub fn prober(
+    args: &crate::args::ScanArgs,
+    options: &mailwarden_model::ScanOptions,
+) -> Result<mailwarden_probe::LiveProber> {
     let (ehlo_name, smtp_timeout) = probe_basics(&args.probe)?;
     let roots = match &options.ca_pem {
-        Some(pem) => mailwarden_probe::Roots::from_pem(pem.as_bytes())
-            .map_err(|e| anyhow::anyhow!("--ca-file: {e}"))?,
+        Some(pem) => {
+            mailwarden_probe::Roots::from_pem(pem.as_bytes()).map_err(|e| anyhow::anyhow!("--ca-file: {e}"))?
+        }
         None => mailwarden_probe::Roots::webpki(),
     };
     Ok(mailwarden_probe::LiveProber::new(mailwarden_probe::ProbeConfig {
@@ -126,7 +130,8 @@ pub fn scan_options(args: &crate::args::ScanArgs) -> Result<mailwarden_model::Sc
     }
     let ca_pem = match &args.ca_file {
         Some(path) => {
-            let pem = std::fs::read_to_string(path).with_context(|| format!("--ca-file {}: cannot read", path.display()))?;
+            let pem =
+                std::fs::read_to_string(path).with_context(|| format!("--ca-file {}: cannot read", path.display()))?;
             mailwarden_checks::tls::cert::Roots::from_pem(pem.as_bytes())
                 .map_err(|e| anyhow::anyhow!("--ca-file {}: {e}", path.display()))?;
             Some(pem)

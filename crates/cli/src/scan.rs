@@ -126,8 +126,15 @@ pub async fn scan_one(
 ) -> DomainReport {
     let started = time::OffsetDateTime::now_utc();
     let clock = Instant::now();
-    let audit =
-        mailwarden_checks::audit(source, prober, name.as_str(), options.clone(), budget, started.unix_timestamp()).await;
+    let audit = mailwarden_checks::audit(
+        source,
+        prober,
+        name.as_str(),
+        options.clone(),
+        budget,
+        started.unix_timestamp(),
+    )
+    .await;
     let mut observation = audit.observation;
     observation.started_at = started.format(&time::format_description::well_known::Rfc3339).ok();
     observation.duration_ms = Some(clock.elapsed().as_millis() as u64);

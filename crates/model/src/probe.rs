@@ -240,7 +240,10 @@ impl HttpsStatus {
     pub fn is_definite(self) -> bool {
         !matches!(
             self,
-            HttpsStatus::EgressRefused | HttpsStatus::NotProbed | HttpsStatus::BudgetExhausted | HttpsStatus::NotCollected
+            HttpsStatus::EgressRefused
+                | HttpsStatus::NotProbed
+                | HttpsStatus::BudgetExhausted
+                | HttpsStatus::NotCollected
         )
     }
 

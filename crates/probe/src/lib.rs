@@ -33,6 +33,6 @@ pub mod smtp;
 pub mod test_server;
 
 pub use egress::check_target;
-pub use prober::{LiveProber, ProbeConfig};
 pub use https::{FetchFailure, FetchOptions, PolicyFetch, Roots, fetch, fetch_mta_sts_policy};
+pub use prober::{LiveProber, ProbeConfig};
 pub use smtp::{ProbeError, Reply, Stage, TlsCapture, fetch_certificates};

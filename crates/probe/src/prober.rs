@@ -377,7 +377,11 @@ mod tests {
         });
         let probe = prober.smtp(&SmtpTarget::new("mx.example.test", server.addr.ip())).await;
         assert_eq!(probe.status, SmtpStatus::EgressRefused);
-        assert!(probe.describe().contains("--allow-private-targets"), "{}", probe.describe());
+        assert!(
+            probe.describe().contains("--allow-private-targets"),
+            "{}",
+            probe.describe()
+        );
         assert!(server.commands().is_empty());
     }
 
@@ -402,7 +406,9 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         drop(listener);
         let prober = LiveProber::new(config(port));
-        let probe = prober.smtp(&SmtpTarget::new("mx.example.test", "127.0.0.1".parse().unwrap())).await;
+        let probe = prober
+            .smtp(&SmtpTarget::new("mx.example.test", "127.0.0.1".parse().unwrap()))
+            .await;
         assert_eq!(probe.status, SmtpStatus::Unreachable, "{probe:#?}");
     }
 

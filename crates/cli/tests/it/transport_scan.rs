@@ -61,9 +61,17 @@ async fn scan(domains: &[&str], zones: &[String], port: u16, extra: &[&str]) -> 
     for z in zones {
         cmd.args(["--zone-file", z]);
     }
-    cmd.args(["--format", "json", "--fail-on", "none", "--probe-timeout", "5", "--smtp-port"])
-        .arg(port.to_string())
-        .args(extra);
+    cmd.args([
+        "--format",
+        "json",
+        "--fail-on",
+        "none",
+        "--probe-timeout",
+        "5",
+        "--smtp-port",
+    ])
+    .arg(port.to_string())
+    .args(extra);
     let (code, out, err) = run_blocking(cmd).await;
     (code, json(&out), err)
 }
@@ -99,7 +107,9 @@ async fn probes_every_mx_judges_starttls_and_rejudges_offline_the_same() {
     .await;
     assert_eq!(code, 0, "{err}");
     let report = only_domain(&doc);
-    let probes = report["observation"]["probes"]["smtp"].as_array().expect("probes recorded");
+    let probes = report["observation"]["probes"]["smtp"]
+        .as_array()
+        .expect("probes recorded");
     let statuses: Vec<(&str, &str)> = probes
         .iter()
         .map(|p| (p["host"].as_str().unwrap(), p["status"].as_str().unwrap()))
@@ -110,8 +120,14 @@ async fn probes_every_mx_judges_starttls_and_rejudges_offline_the_same() {
     );
     assert_eq!(outcome(report, "smtp.starttls", "mx1.example.test (127.0.0.1)"), "pass");
     assert_eq!(outcome(report, "smtp.starttls", "mx2.example.test (127.0.0.2)"), "fail");
-    assert_eq!(outcome(report, "smtp.cert-untrusted", "mx1.example.test (127.0.0.1)"), "pass");
-    assert_eq!(outcome(report, "smtp.cert-name", "mx1.example.test (127.0.0.1)"), "pass");
+    assert_eq!(
+        outcome(report, "smtp.cert-untrusted", "mx1.example.test (127.0.0.1)"),
+        "pass"
+    );
+    assert_eq!(
+        outcome(report, "smtp.cert-name", "mx1.example.test (127.0.0.1)"),
+        "pass"
+    );
     assert_eq!(outcome(report, "failover.tls-parity", "mx2.example.test"), "fail");
     for server in [&good, &plain] {
         assert_eq!(ehlo_count(server), 1, "each address probed once");
@@ -127,7 +143,14 @@ async fn probes_every_mx_judges_starttls_and_rejudges_offline_the_same() {
 
     // Judging the saved evidence again makes no connection and agrees.
     let mut cmd = mailwarden();
-    cmd.args(["judge", evidence.to_str().unwrap(), "--format", "json", "--fail-on", "none"]);
+    cmd.args([
+        "judge",
+        evidence.to_str().unwrap(),
+        "--format",
+        "json",
+        "--fail-on",
+        "none",
+    ]);
     let (code, out, err) = run_blocking(cmd).await;
     assert_eq!(code, 0, "{err}");
     let again = json(&out);

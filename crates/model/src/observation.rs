@@ -181,31 +181,9 @@ static NOT_COLLECTED: Answer = Answer {
 
 static NO_PROBES: Probes = Probes::new();
 
-static SMTP_NOT_COLLECTED: SmtpProbe = SmtpProbe {
-    status: SmtpStatus::NotCollected,
-    port: None,
-    detail: None,
-    greeting: None,
-    ehlo_keywords: Vec::new(),
-    reply: None,
-    alert: None,
-    tls: None,
-    pre_handshake_bytes: None,
-};
+static SMTP_NOT_COLLECTED: SmtpProbe = SmtpProbe::status(SmtpStatus::NotCollected, None);
 
-static HTTPS_NOT_COLLECTED: HttpsFetch = HttpsFetch {
-    status: HttpsStatus::NotCollected,
-    detail: None,
-    addresses: Vec::new(),
-    address: None,
-    http_status: None,
-    location: None,
-    content_type: None,
-    tls_problem: None,
-    body: None,
-    tls_version: None,
-    chain: Vec::new(),
-};
+static HTTPS_NOT_COLLECTED: HttpsFetch = HttpsFetch::status(HttpsStatus::NotCollected, None);
 
 /// Everything a judge asked for that the evidence could not answer.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -177,7 +177,7 @@ pub struct SmtpProbe {
 
 impl SmtpProbe {
     /// A result with only a status and, optionally, why.
-    pub fn status(status: SmtpStatus, detail: Option<String>) -> Self {
+    pub const fn status(status: SmtpStatus, detail: Option<String>) -> Self {
         Self {
             status,
             port: None,
@@ -306,7 +306,7 @@ pub struct HttpsFetch {
 
 impl HttpsFetch {
     /// A result with only a status and, optionally, why.
-    pub fn status(status: HttpsStatus, detail: Option<String>) -> Self {
+    pub const fn status(status: HttpsStatus, detail: Option<String>) -> Self {
         Self {
             status,
             detail,

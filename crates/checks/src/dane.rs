@@ -33,30 +33,12 @@ use crate::Context;
 use crate::tls::dane::{DaneVerdict, match_tlsa};
 use crate::transport::{self, AddressTls, MxHost};
 
-/// The MX exchanges of `domain` with their preferences, in the order
-/// published (null MX, IP literals and repeats left out), or why MX could
-/// not be looked up. Asks nothing but MX, unlike [`transport::mx_hosts`].
-pub(crate) fn mx_exchanges(domain: &str, view: &DnsView<'_>) -> Result<Vec<(u16, String)>, String> {
-    let mx = view.get(domain, RType::Mx);
-    if !mx.status.is_definite() {
-        return Err(format!("{domain}/MX {}", mx.status.describe()));
-    }
-    let mut out: Vec<(u16, String)> = Vec::new();
-    for rd in &mx.records {
-        if let RData::Mx { preference, exchange } = rd {
-            let host = mailwarden_model::name::normalise(exchange);
-            let bare = host.trim_start_matches('[').trim_end_matches(']');
-            if !host.is_empty() && bare.parse::<IpAddr>().is_err() && !out.iter().any(|(_, h)| *h == host) {
-                out.push((*preference, host));
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// The MX host names of `domain`, or why they could not be looked up.
 pub(crate) fn mx_hosts(domain: &str, view: &DnsView<'_>) -> Result<Vec<String>, String> {
-    Ok(mx_exchanges(domain, view)?.into_iter().map(|(_, h)| h).collect())
+    Ok(transport::mx_exchanges(domain, view)?
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect())
 }
 
 /// The TLSA owner name for SMTP on port 25 (RFC 7672 §2.2.3).

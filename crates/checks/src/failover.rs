@@ -38,7 +38,7 @@ const PROVIDER: &str = "failover.single-provider";
 /// Judge the failover properties of `ctx.domain`'s MX hosts.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
-    let exchanges = match dane::mx_exchanges(&domain, view) {
+    let exchanges = match transport::mx_exchanges(&domain, view) {
         Ok(e) => e,
         Err(why) => {
             return [PARITY, PROVIDER]

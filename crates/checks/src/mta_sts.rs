@@ -136,29 +136,16 @@ pub(crate) fn policy_state<'a>(domain: &str, view: &DnsView<'a>) -> PolicyState<
         return PolicyState::NoPolicy;
     }
     let host = format!("mta-sts.{domain}");
-    let mut addresses = Vec::new();
-    let mut failed = Vec::new();
-    for rtype in [RType::A, RType::Aaaa] {
-        let answer = view.get(&host, rtype);
-        if !answer.status.is_definite() {
-            failed.push(format!("{host}/{rtype} {}", answer.status.describe()));
-        }
-        addresses.extend(answer.records.iter().filter_map(|rd| match rd {
-            RData::A { address } => Some(std::net::IpAddr::V4(*address)),
-            RData::Aaaa { address } => Some(std::net::IpAddr::V6(*address)),
-            _ => None,
-        }));
-    }
-    if addresses.is_empty() {
-        return if failed.is_empty() {
-            PolicyState::Unreachable {
+    let addresses = match crate::transport::addresses(view, &host, usize::MAX) {
+        Err(why) => return PolicyState::Unknown(format!("could not look up {why}")),
+        Ok(a) if a.is_empty() => {
+            return PolicyState::Unreachable {
                 why: format!("{host} has no address (no A or AAAA record), so the policy cannot be fetched"),
                 fetch: None,
-            }
-        } else {
-            PolicyState::Unknown(format!("could not look up {}", failed.join("; ")))
-        };
-    }
+            };
+        }
+        Ok(a) => a,
+    };
     let fetch = view.https(&policy_url(domain), &addresses);
     if !fetch.status.is_definite() {
         return PolicyState::Unknown(format!("the policy was not fetched ({})", fetch.describe()));

@@ -23,37 +23,45 @@ pub(crate) struct MxHost {
     pub addresses: Result<Vec<IpAddr>, String>,
 }
 
-/// The MX hosts of `domain` in preference order (null MX and IP literals
-/// left out: there is no TLS to judge), or why MX could not be looked up.
-pub(crate) fn mx_hosts(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>) -> Result<Vec<MxHost>, String> {
+/// The MX exchanges of `domain` with their preferences, in the order
+/// published (null MX, IP literals and repeats left out: there is no TLS
+/// to judge), or why MX could not be looked up. Asks nothing but MX.
+pub(crate) fn mx_exchanges(domain: &str, view: &DnsView<'_>) -> Result<Vec<(u16, String)>, String> {
     let mx = view.get(domain, RType::Mx);
     if !mx.status.is_definite() {
         return Err(format!("{domain}/MX {}", mx.status.describe()));
     }
-    let mut hosts: Vec<MxHost> = Vec::new();
+    let mut out: Vec<(u16, String)> = Vec::new();
     for rd in &mx.records {
-        let RData::Mx { preference, exchange } = rd else {
-            continue;
-        };
-        let name = mailwarden_model::name::normalise(exchange);
-        let bare = name.trim_start_matches('[').trim_end_matches(']');
-        if name.is_empty() || bare.parse::<IpAddr>().is_ok() || hosts.iter().any(|h| h.name == name) {
-            continue;
+        if let RData::Mx { preference, exchange } = rd {
+            let host = mailwarden_model::name::normalise(exchange);
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            if !host.is_empty() && bare.parse::<IpAddr>().is_err() && !out.iter().any(|(_, h)| *h == host) {
+                out.push((*preference, host));
+            }
         }
-        let addresses = addresses(view, &name, ctx.options.mx_address_limit());
-        hosts.push(MxHost {
-            name,
-            preference: *preference,
-            addresses,
-        });
     }
+    Ok(out)
+}
+
+/// The MX hosts of `domain` in preference order, with their addresses,
+/// or why MX could not be looked up.
+pub(crate) fn mx_hosts(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>) -> Result<Vec<MxHost>, String> {
+    let mut hosts: Vec<MxHost> = mx_exchanges(domain, view)?
+        .into_iter()
+        .map(|(preference, name)| MxHost {
+            addresses: addresses(view, &name, ctx.options.mx_address_limit()),
+            name,
+            preference,
+        })
+        .collect();
     hosts.sort_by(|a, b| (a.preference, &a.name).cmp(&(b.preference, &b.name)));
     Ok(hosts)
 }
 
 /// A then AAAA addresses of `host`, at most `limit`; an error when a
 /// lookup failed and nothing was found.
-fn addresses(view: &DnsView<'_>, host: &str, limit: usize) -> Result<Vec<IpAddr>, String> {
+pub(crate) fn addresses(view: &DnsView<'_>, host: &str, limit: usize) -> Result<Vec<IpAddr>, String> {
     let mut out = Vec::new();
     let mut failed = Vec::new();
     for rtype in [RType::A, RType::Aaaa] {

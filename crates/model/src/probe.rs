@@ -31,12 +31,6 @@ impl SmtpTarget {
     }
 }
 
-impl std::fmt::Display for SmtpTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.host, self.address)
-    }
-}
-
 /// How far an SMTP probe got. The first group are facts about the server;
 /// the second mean mailwarden could not look, and judges report them as
 /// indeterminate.

@@ -129,8 +129,21 @@ async fn probes_every_mx_judges_starttls_and_rejudges_offline_the_same() {
         "pass"
     );
     assert_eq!(outcome(report, "failover.tls-parity", "mx2.example.test"), "fail");
+    assert_eq!(
+        outcome(report, "smtp.legacy-protocol", "mx1.example.test (127.0.0.1)"),
+        "pass",
+        "the rustls server refuses TLS 1.1 and below"
+    );
+    assert_eq!(
+        outcome(report, "smtp.legacy-cipher", "mx2.example.test (127.0.0.2)"),
+        "not-applicable",
+        "no STARTTLS, no legacy hello"
+    );
+    // Each address probed once: STARTTLS, plus the two legacy hellos
+    // where STARTTLS was accepted.
+    assert_eq!(ehlo_count(&good), 3, "{:?}", good.commands());
+    assert_eq!(ehlo_count(&plain), 1, "{:?}", plain.commands());
     for server in [&good, &plain] {
-        assert_eq!(ehlo_count(server), 1, "each address probed once");
         assert!(
             server
                 .commands()
@@ -155,7 +168,7 @@ async fn probes_every_mx_judges_starttls_and_rejudges_offline_the_same() {
     assert_eq!(code, 0, "{err}");
     let again = json(&out);
     assert_eq!(only_domain(&again)["findings"], report["findings"]);
-    assert_eq!(ehlo_count(&good), 1, "judge connected to nothing");
+    assert_eq!(ehlo_count(&good), 3, "judge connected to nothing");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -199,5 +212,9 @@ async fn an_mx_shared_by_two_domains_is_probed_once() {
     for d in domains {
         assert_eq!(d["observation"]["probes"]["smtp"][0]["status"], "tls", "{d:#}");
     }
-    assert_eq!(ehlo_count(&shared), 1, "one probe shared by both domains");
+    assert_eq!(
+        ehlo_count(&shared),
+        3,
+        "one probe (STARTTLS and two legacy hellos) shared by both domains"
+    );
 }

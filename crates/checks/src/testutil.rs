@@ -34,7 +34,10 @@ pub fn tls_probe(chain: &[Vec<u8>], version: &str) -> SmtpProbe {
 /// `handshake_failure` alert.
 pub fn legacy_refused() -> LegacyTls {
     let refused = |alert: &str| {
-        let mut h = LegacyHello::new(HelloOutcome::Refused, format!("the server answered with a fatal alert, {alert}"));
+        let mut h = LegacyHello::new(
+            HelloOutcome::Refused,
+            format!("the server answered with a fatal alert, {alert}"),
+        );
         h.alert = Some(alert.into());
         h
     };

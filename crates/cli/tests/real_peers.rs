@@ -1604,7 +1604,12 @@ fn gnutls_tls10_3des(key: &str) -> String {
 #[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
 fn legacy_tls_and_3des_accepted_by_real_servers_are_reported_and_refusals_pass() {
     let reports = probe_scan(
-        &["oldtls.mail.test", "weakcipher.mail.test", "tls12.mail.test", "legacy.mail.test"],
+        &[
+            "oldtls.mail.test",
+            "weakcipher.mail.test",
+            "tls12.mail.test",
+            "legacy.mail.test",
+        ],
         &["--profile", "bod-18-01"],
     );
 
@@ -1619,7 +1624,10 @@ fn legacy_tls_and_3des_accepted_by_real_servers_are_reported_and_refusals_pass()
     assert_eq!(legacy["protocols"]["outcome"], "accepted", "{legacy:#}");
     assert_eq!(legacy["protocols"]["version"], "TLSv1.1", "{legacy:#}");
     assert_eq!(legacy["ciphers"]["outcome"], "refused", "{legacy:#}");
-    assert_eq!(legacy["ssl3"]["outcome"], "refused", "TLS 1.1 accepted, so SSL 3.0 asked: {legacy:#}");
+    assert_eq!(
+        legacy["ssl3"]["outcome"], "refused",
+        "TLS 1.1 accepted, so SSL 3.0 asked: {legacy:#}"
+    );
     assert!(
         openssl_tls10("OLDTLS").starts_with("TLSv1.0 "),
         "OpenSSL's client gets TLS 1.0 too: {}",
@@ -1662,7 +1670,11 @@ fn legacy_tls_and_3des_accepted_by_real_servers_are_reported_and_refusals_pass()
     assert_eq!(legacy["protocols"]["outcome"], "refused", "{legacy:#}");
     assert_eq!(legacy["ciphers"]["outcome"], "refused", "{legacy:#}");
     assert!(legacy.get("ssl3").is_none(), "{legacy:#}");
-    assert_eq!(openssl_tls10("TLS12"), "(NONE) (NONE)", "OpenSSL's client is refused too");
+    assert_eq!(
+        openssl_tls10("TLS12"),
+        "(NONE) (NONE)",
+        "OpenSSL's client is refused too"
+    );
     for id in ["smtp.legacy-protocol", "smtp.ssl3", "smtp.legacy-cipher"] {
         expect(tls12, id, &subject, "pass");
     }

@@ -23,17 +23,17 @@ use super::{Address, Reached};
 impl Address<'_> {
     /// The legacy results, or the finding of rule `id` when there are
     /// none to judge.
-    fn legacy(&self, id: &str) -> Result<&LegacyTls, Finding> {
+    fn legacy(&self, id: &str) -> Result<&LegacyTls, Box<Finding>> {
         if let Some(f) = self.short_of(id, Reached::Handshake) {
-            return Err(f);
+            return Err(Box::new(f));
         }
         self.probe.legacy.as_ref().ok_or_else(|| {
-            self.finding(
+            Box::new(self.finding(
                 id,
                 Outcome::Indeterminate,
                 "Not collected: the evidence holds no legacy-TLS probe of this address (recorded by a version of mailwarden without it).",
             )
-            .evidence("status", "not-collected")
+            .evidence("status", "not-collected"))
         })
     }
 
@@ -53,7 +53,7 @@ impl Address<'_> {
         const ID: &str = "smtp.legacy-protocol";
         let legacy = match self.legacy(ID) {
             Ok(l) => l,
-            Err(f) => return f,
+            Err(f) => return *f,
         };
         let hello = &legacy.protocols;
         match hello.outcome {
@@ -94,7 +94,7 @@ impl Address<'_> {
         const ID: &str = "smtp.ssl3";
         let legacy = match self.legacy(ID) {
             Ok(l) => l,
-            Err(f) => return f,
+            Err(f) => return *f,
         };
         let protocols = &legacy.protocols;
         let hello = match protocols.outcome {
@@ -148,7 +148,7 @@ impl Address<'_> {
         const ID: &str = "smtp.legacy-cipher";
         let legacy = match self.legacy(ID) {
             Ok(l) => l,
-            Err(f) => return f,
+            Err(f) => return *f,
         };
         let chosen = [&legacy.ciphers, &legacy.protocols]
             .into_iter()

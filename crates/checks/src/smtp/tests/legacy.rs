@@ -42,7 +42,11 @@ fn tls10_with_3des_fails_protocol_and_cipher_and_a_refused_ssl3_hello_passes() {
     );
     let p = find(&f, "smtp.legacy-protocol", S);
     assert_eq!(p.outcome, Fail);
-    assert!(p.message.contains("TLSv1.0") && p.message.contains("RFC 8996"), "{}", p.message);
+    assert!(
+        p.message.contains("TLSv1.0") && p.message.contains("RFC 8996"),
+        "{}",
+        p.message
+    );
     assert_eq!(p.evidence["version"], "TLSv1.0");
     let c = find(&f, "smtp.legacy-cipher", S);
     assert_eq!(c.outcome, Fail);
@@ -154,7 +158,10 @@ fn rc4_chosen_for_the_protocols_hello_fails_the_cipher_rule_whatever_the_cipher_
 #[test]
 fn a_tls10_only_server_fails_the_handshake_and_the_legacy_protocol_rule() {
     let fx = Fixture::new();
-    let mut probe = status(SmtpStatus::HandshakeFailed, "TLS handshake failed: peer is incompatible");
+    let mut probe = status(
+        SmtpStatus::HandshakeFailed,
+        "TLS handshake failed: peer is incompatible",
+    );
     probe.alert = Some("ProtocolVersion".into());
     probe.legacy = Some(LegacyTls {
         protocols: accepted("TLSv1.0", "TLS_RSA_WITH_3DES_EDE_CBC_SHA"),

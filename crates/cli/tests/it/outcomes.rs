@@ -106,3 +106,18 @@ fn a_domain_that_was_seen_exits_by_its_findings_not_2() {
         "{out}"
     );
 }
+
+#[test]
+fn html_and_markdown_say_not_scored_for_a_domain_nothing_was_seen_of() {
+    let resolver = dead_resolver();
+    for format in ["html", "markdown"] {
+        let (code, out, err) = scan_through(resolver, &["--format", format]);
+        assert_eq!(code, 2, "{format}: {err}");
+        assert!(out.contains("not scored: "), "{format}:\n{out}");
+        assert!(all_could_not_look(&out), "{format}:\n{out}");
+        assert!(
+            !out.contains("<strong>100</strong>") && !out.contains("**Score: 100**"),
+            "{format}:\n{out}"
+        );
+    }
+}

@@ -46,6 +46,7 @@ pub fn write_domain<W: Write>(
     catalogue: &Catalogue,
     style: TextStyle,
 ) -> io::Result<()> {
+    let report = &*crate::inert::displayable(report);
     let s = &report.summary;
     let score = report
         .scores

@@ -667,7 +667,13 @@ const SYNTAX_CODES: &[&str] = &[
 fn key_findings(domain: &str, s: &Selector<'_>, key: &Published) -> Vec<Finding> {
     let r = &key.parsed;
     let name = s.name.as_str();
-    let with_record = |f: Finding| f.evidence("record", &r.text).evidence("strings", &key.strings);
+    // The record backs what is wrong with it; a pass needs no copy (the
+    // Observation has it), which keeps a selector's dozen findings from
+    // carrying a 60 KB record each.
+    let with_record = |f: Finding| match f.outcome {
+        Outcome::Pass => f,
+        _ => f.evidence("record", &r.text).evidence("strings", &key.strings),
+    };
     let delegated_note = s
         .delegated_to()
         .map(|t| format!(" The key is delegated to {t}: fix it there (or ask that provider)."))

@@ -52,14 +52,14 @@ pub(crate) fn cap_finding(f: &mut Finding) {
 }
 
 /// The report as a human-readable writer may print it: every string it
-/// shows escaped ([`line`] for names, [`block`] for messages, evidence
-/// strings too). Borrowed unchanged when nothing needs escaping.
+/// shows escaped ([`line`] for names, [`block`] for messages; evidence is
+/// printed with [`json_text`]). Borrowed unchanged when nothing needs
+/// escaping.
 pub fn displayable(report: &DomainReport) -> Cow<'_, DomainReport> {
     let unsafe_in = |s: &str| s.chars().any(is_unsafe);
     let finding_unsafe = |f: &Finding| {
         [&f.subject, &f.message, &f.title, &f.id].iter().any(|s| unsafe_in(s))
             || f.remediation.as_deref().is_some_and(unsafe_in)
-            || f.evidence.values().any(value_unsafe)
     };
     let profiles_unsafe = report
         .profiles
@@ -79,7 +79,6 @@ pub fn displayable(report: &DomainReport) -> Cow<'_, DomainReport> {
         if let Some(fix) = &mut f.remediation {
             *fix = block(fix).into_owned();
         }
-        f.evidence.values_mut().for_each(escape_value);
     }
     for req in r.profiles.iter_mut().flat_map(|p| &mut p.requirements) {
         for s in req.findings.iter_mut().chain(&mut req.notes) {
@@ -89,28 +88,13 @@ pub fn displayable(report: &DomainReport) -> Cow<'_, DomainReport> {
     Cow::Owned(r)
 }
 
-fn value_unsafe(v: &serde_json::Value) -> bool {
-    match v {
-        serde_json::Value::String(s) => s.chars().any(is_unsafe),
-        serde_json::Value::Array(a) => a.iter().any(value_unsafe),
-        serde_json::Value::Object(o) => o.iter().any(|(k, v)| k.chars().any(is_unsafe) || value_unsafe(v)),
-        _ => false,
-    }
-}
-
-/// Escape every string in a JSON value with [`block`] (keys with [`line`]).
-fn escape_value(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::String(s) => *s = block(s).into_owned(),
-        serde_json::Value::Array(a) => a.iter_mut().for_each(escape_value),
-        serde_json::Value::Object(o) => {
-            let entries = std::mem::take(o);
-            for (k, mut v) in entries {
-                escape_value(&mut v);
-                o.insert(line(&k).into_owned(), v);
-            }
-        }
-        _ => {}
+/// A JSON value on one line, inert: [`JsonFormatter`] escapes (`\u001b`,
+/// `\u202e`), for readers that print evidence as JSON.
+pub fn json_text(v: &serde_json::Value) -> String {
+    let mut out = Vec::new();
+    match to_writer(&mut out, v) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(_) => String::new(),
     }
 }
 
@@ -171,7 +155,7 @@ impl<F: Formatter> Formatter for JsonFormatter<F> {
     fn write_string_fragment<W: ?Sized + io::Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
         let mut rest = fragment;
         while let Some((at, c)) = rest.char_indices().find(|&(_, c)| is_unsafe(c)) {
-            writer.write_all(rest[..at].as_bytes())?;
+            writer.write_all(&rest.as_bytes()[..at])?;
             // Every unsafe character is in the Basic Multilingual Plane.
             write!(writer, "\\u{:04x}", u32::from(c))?;
             rest = &rest[at + c.len_utf8()..];

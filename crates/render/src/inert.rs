@@ -257,7 +257,7 @@ mod writers {
     use mailwarden_policy::Catalogue;
     use mailwarden_policy::frameworks::Frameworks;
 
-    use super::is_unsafe;
+    use super::{MESSAGE_CAP, is_unsafe};
     use crate::DomainReport;
 
     const HOSTILE: &str = "v=spf1 \u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}]8;;https://evil.example\u{1b}\\x\0 \u{202e}lla-";
@@ -327,6 +327,18 @@ mod writers {
         let mut md = crate::markdown::MarkdownReport::new(catalogue, frameworks, "test");
         md.push(&r);
         assert_inert("markdown", &md.finish(Vec::new()).unwrap());
+    }
+
+    #[test]
+    fn reports_cap_every_message_and_remediation() {
+        let mut r = report();
+        let long = "x".repeat(10 * MESSAGE_CAP);
+        let f = Finding::new("spf.syntax", Outcome::Fail, "s", long.clone()).remediation(long);
+        r = DomainReport::new(vec![f], r.observation);
+        for text in [&r.findings[0].message, r.findings[0].remediation.as_ref().unwrap()] {
+            assert!(text.len() < MESSAGE_CAP + 40, "{}", text.len());
+            assert!(text.ends_with(&format!("… ({} bytes more)", 9 * MESSAGE_CAP)));
+        }
     }
 
     #[test]

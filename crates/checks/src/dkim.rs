@@ -667,12 +667,15 @@ const SYNTAX_CODES: &[&str] = &[
 fn key_findings(domain: &str, s: &Selector<'_>, key: &Published) -> Vec<Finding> {
     let r = &key.parsed;
     let name = s.name.as_str();
-    // The record backs what is wrong with it; a pass needs no copy (the
-    // Observation has it), which keeps a selector's dozen findings from
-    // carrying a 60 KB record each.
-    let with_record = |f: Finding| match f.outcome {
-        Outcome::Pass => f,
-        _ => f.evidence("record", &r.text).evidence("strings", &key.strings),
+    // Every finding cites the record; the strings as received (how it is
+    // split) only where something is wrong, so a selector's dozen
+    // findings do not carry a 60 KB record twice each.
+    let with_record = |f: Finding| {
+        let f = f.evidence("record", &r.text);
+        match f.outcome {
+            Outcome::Pass => f,
+            _ => f.evidence("strings", &key.strings),
+        }
     };
     let delegated_note = s
         .delegated_to()

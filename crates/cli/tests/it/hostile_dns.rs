@@ -204,6 +204,11 @@ async fn judge_generate_and_spf_check_of_hostile_records_are_inert() {
     scan.args(["--format", "json", "--save-evidence", &evidence_arg]);
     let run = tokio::task::spawn_blocking(move || run_measured(scan)).await.unwrap();
     assert!(run.code == 0 || run.code == 1, "exit {}: {}", run.code, run.stderr);
+    // The saved evidence is JSON written inert too, and complete.
+    let saved = std::fs::read_to_string(&evidence).unwrap();
+    assert_eq!(saved.lines().count(), 2);
+    let raw: Vec<char> = saved.chars().filter(|&c| is_unsafe(c) && c != '\n').take(5).collect();
+    assert!(raw.is_empty(), "raw {raw:?} in the saved evidence");
 
     let mut runs: Vec<(String, Command)> = Vec::new();
     for format in ["text", "markdown", "csv"] {

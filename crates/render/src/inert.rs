@@ -57,9 +57,11 @@ pub(crate) fn cap_finding(f: &mut Finding) {
 /// escaping.
 pub fn displayable(report: &DomainReport) -> Cow<'_, DomainReport> {
     let unsafe_in = |s: &str| s.chars().any(is_unsafe);
+    let unsafe_in_block = |s: &str| s.chars().any(|c| is_unsafe(c) && c != '\n');
     let finding_unsafe = |f: &Finding| {
-        [&f.subject, &f.message, &f.title, &f.id].iter().any(|s| unsafe_in(s))
-            || f.remediation.as_deref().is_some_and(unsafe_in)
+        [&f.subject, &f.title, &f.id].iter().any(|s| unsafe_in(s))
+            || unsafe_in_block(&f.message)
+            || f.remediation.as_deref().is_some_and(unsafe_in_block)
     };
     let profiles_unsafe = report
         .profiles

@@ -8,6 +8,7 @@ mod formats;
 mod generate_live;
 mod hostile_dns;
 mod live_scan;
+mod outcomes;
 mod support;
 mod transport_scan;
 mod zone_scan;

@@ -9,4 +9,5 @@ mod generate_live;
 mod live_scan;
 mod support;
 mod transport_scan;
+mod verdicts;
 mod zone_scan;

@@ -24,7 +24,7 @@ pub mod tls;
 pub mod tlsrpt;
 pub(crate) mod transport;
 
-use mailwarden_model::{DnsView, Finding, ScanOptions, SourceInfo};
+use mailwarden_model::{DnsView, Finding, Outcome, Proof, RType, ScanOptions, SourceInfo, Status};
 
 /// What a judge knows besides the DNS.
 #[derive(Debug, Clone, Copy)]
@@ -77,14 +77,12 @@ pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
 /// chain, not from a bogus proof) means there is nothing to audit.
 fn nonexistent(domain: &str, view: &DnsView<'_>) -> Option<Finding> {
     let domain = mailwarden_model::name::normalise(domain);
-    let mx = view.get(&domain, mailwarden_model::RType::Mx);
-    let denied = mx.status == mailwarden_model::Status::NxDomain
-        && mx.cname_chain.is_empty()
-        && mx.proof != mailwarden_model::Proof::Bogus;
+    let mx = view.get(&domain, RType::Mx);
+    let denied = mx.status == Status::NxDomain && mx.cname_chain.is_empty() && mx.proof != Proof::Bogus;
     denied.then(|| {
         Finding::new(
             "dns.nxdomain",
-            mailwarden_model::Outcome::Fail,
+            Outcome::Fail,
             &domain,
             format!(
                 "NXDOMAIN: the domain does not exist (typo?). {domain} has no DNS records at all, so there is no mail routing, SPF, DKIM or DMARC to audit; no other check was run."
@@ -195,7 +193,7 @@ fn with_scan_findings(observation: &mailwarden_model::Observation, mut findings:
     if observation.budget_exhausted {
         findings.push(Finding::new(
             "dns.budget-exhausted",
-            mailwarden_model::Outcome::Indeterminate,
+            Outcome::Indeterminate,
             &observation.domain,
             "The per-domain query or time budget ran out; checks that needed the missing answers are indeterminate.",
         ));
@@ -265,10 +263,7 @@ mod tests {
         );
         assert_eq!(asked, 0, "nothing more is asked of a domain that does not exist");
         assert_eq!(f.len(), 1, "{f:#?}");
-        assert_eq!(
-            (f[0].id.as_str(), f[0].outcome),
-            ("dns.nxdomain", mailwarden_model::Outcome::Fail)
-        );
+        assert_eq!((f[0].id.as_str(), f[0].outcome), ("dns.nxdomain", Outcome::Fail));
         assert_eq!(f[0].subject, "doesnotexist.test");
         assert!(
             f[0].message.starts_with("NXDOMAIN: the domain does not exist (typo?)"),
@@ -278,7 +273,7 @@ mod tests {
     }
 
     #[test]
-    fn an_existing_domain_without_mx_is_audited_and_gets_no_nxdomain_finding() {
+    fn an_existing_domain_is_audited_and_gets_no_nxdomain_finding() {
         let (_, asked) = judge_answers("example.com", &[]);
         assert!(
             asked > 5,

@@ -99,6 +99,10 @@ fn records() -> Vec<(String, String)> {
     // MX hosts in a provider's signed zone, named directly.
     r.extend(mx_hosts("provider.test"));
     r.extend(mail_records("outsourced.test", "provider.test"));
+    // A subdomain that inherits the organisational domain's DMARC policy.
+    r.extend(mail_records_but("inherits.secure.test", |owner, _| {
+        owner.starts_with("_dmarc.")
+    }));
     // An in-zone CNAME chain to the DMARC record.
     r.extend(mail_records_but("chain.test", |owner, _| owner == "_dmarc.chain.test"));
     // DMARC and DKIM delegated to a provider's signed zone by CNAME.
@@ -150,12 +154,13 @@ fn records() -> Vec<(String, String)> {
 }
 
 /// Every domain scanned, one per shape.
-const SCANNED: [&str; 12] = [
+const SCANNED: [&str; 13] = [
     "secure.test",
     "nsec3.test",
     "plain.test",
     "child.secure.test",
     "sub.secure.test",
+    "inherits.secure.test",
     "outsourced.test",
     "chain.test",
     "cname.test",
@@ -334,6 +339,7 @@ async fn delegated_signed_child_zone_has_no_false_critical() {
 #[tokio::test]
 async fn subdomain_that_is_not_a_zone_apex_has_no_false_critical() {
     assert_no_false_critical("sub.secure.test").await;
+    assert_no_false_critical("inherits.secure.test").await;
 }
 
 #[tokio::test]

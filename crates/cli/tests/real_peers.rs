@@ -1646,3 +1646,60 @@ fn correctly_configured_real_zones_have_no_false_critical() {
         assert_outcome(finding(&report, "dmarc.missing", &domain), "pass");
     }
 }
+
+/// Issue 9: a certificate problem on an MX whose DNSSEC-secure TLSA record
+/// matches the chain real Postfix presents: DANE senders authenticate it,
+/// so the PKIX finding says so and is low (RFC 7672 §3.1.1: DANE-EE
+/// ignores expiry; RFC 6698 §2.1.1: DANE-TA replaces the public CAs);
+/// the same server without TLSA stays medium, and under an MTA-STS
+/// enforce policy it stays critical.
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn certificate_problems_that_a_matching_dane_record_waives_are_low_and_say_so() {
+    let reports = probe_scan(&["expired.mail.test", "lapsed.mail.test", "badcert.sts.test"], &[]);
+    let waived = expect_severity(
+        &reports["expired.mail.test"],
+        "smtp.cert-expired",
+        &at("mx.expired.mail.test", "EXPIRED"),
+        "fail",
+        "low",
+    );
+    assert!(
+        message(waived).contains("DANE senders authenticate the server"),
+        "{waived:#}"
+    );
+    assert_eq!(waived["evidence"]["dane_usage"], "DANE-EE(3)", "{waived:#}");
+    expect_severity(
+        &reports["lapsed.mail.test"],
+        "smtp.cert-expired",
+        &at("mx.lapsed.mail.test", "EXPIRED"),
+        "fail",
+        "medium",
+    );
+    let enforced = expect_severity(
+        &reports["badcert.sts.test"],
+        "smtp.cert-expired",
+        &at("mx.expired.mail.test", "EXPIRED"),
+        "fail",
+        "critical",
+    );
+    assert!(
+        message(enforced).contains("DANE senders authenticate it"),
+        "{enforced:#}"
+    );
+    // Without the test CA, the DANE-TA server's chain is untrusted by PKIX,
+    // but its TLSA 2 1 1 names the intermediate it presents.
+    let untrusted_args = probe_args(false);
+    let args: Vec<&str> = untrusted_args.iter().map(String::as_str).collect();
+    let report = scan_with(&["daneta.mail.test"], &args)
+        .remove("daneta.mail.test")
+        .unwrap();
+    let ta = expect_severity(
+        &report,
+        "smtp.cert-untrusted",
+        &at("mx.daneta.mail.test", "DANETA"),
+        "fail",
+        "low",
+    );
+    assert_eq!(ta["evidence"]["dane_usage"], "DANE-TA(2)", "{ta:#}");
+}

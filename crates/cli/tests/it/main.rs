@@ -11,4 +11,5 @@ mod live_scan;
 mod outcomes;
 mod support;
 mod transport_scan;
+mod verdicts;
 mod zone_scan;

@@ -7,9 +7,15 @@ use std::time::Duration;
 use mailwarden_checks::collect::{Budget, dns_fixpoint};
 use mailwarden_checks::{Context, mx, ns};
 use mailwarden_dns::DnsSource;
-use mailwarden_dns::live::{LiveConfig, LiveSource, TrustAnchor};
+use mailwarden_dns::live::{DirectGuard, LiveConfig, LiveSource, TrustAnchor};
 use mailwarden_model::{Finding, Outcome, ScanOptions, Transcript};
 use mailwarden_test_support::{MultiServer, NsServer};
+
+/// The test servers are on loopback: allow it (the guard is tested on its own).
+const LOOPBACK_ALLOWED: DirectGuard = DirectGuard {
+    allow_private: true,
+    max_targets: DirectGuard::DEFAULT_MAX_TARGETS,
+};
 
 const D: &str = "example.test";
 
@@ -35,6 +41,7 @@ async fn audit(net: &MultiServer) -> Vec<Finding> {
         retries: 0,
         trust_anchor: TrustAnchor::Disabled,
         authoritative_port: net.port(),
+        direct_guard: LOOPBACK_ALLOWED,
     })
     .unwrap();
     let described = source.describe();

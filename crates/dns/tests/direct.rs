@@ -7,11 +7,17 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use mailwarden_dns::live::{LiveConfig, LiveSource, REFERRAL_PREFIX, TrustAnchor};
+use mailwarden_dns::live::{DirectGuard, LiveConfig, LiveSource, REFERRAL_PREFIX, TrustAnchor};
 use mailwarden_dns::zonefile::ZoneFileSource;
 use mailwarden_dns::{DnsSource, SharedCache};
 use mailwarden_model::{Answer, Proof, QueryKey, RData, RType, SourceInfo, Status};
 use mailwarden_test_support::{MultiServer, NsServer};
+
+/// The test servers are on loopback: allow it (the guard is tested on its own).
+const LOOPBACK_ALLOWED: DirectGuard = DirectGuard {
+    allow_private: true,
+    max_targets: DirectGuard::DEFAULT_MAX_TARGETS,
+};
 
 /// ns1: authoritative; ns2: authoritative with another MX and serial;
 /// ns3: silent; ns4: answers without AA; ns5: sends referrals.
@@ -40,6 +46,7 @@ fn source(net: &MultiServer) -> LiveSource {
         retries: 1,
         trust_anchor: TrustAnchor::Disabled,
         authoritative_port: net.port(),
+        direct_guard: LOOPBACK_ALLOWED,
     })
     .unwrap()
 }
@@ -127,6 +134,7 @@ async fn nothing_listens_on_the_port_is_a_timeout() {
         retries: 0,
         trust_anchor: TrustAnchor::Disabled,
         authoritative_port: net.port(),
+        direct_guard: LOOPBACK_ALLOWED,
     })
     .unwrap();
     // 127.0.0.200 has no server on this port.

@@ -356,6 +356,36 @@ mod tests {
         assert!(steps < 20, "stopped after {steps} steps");
     }
 
+    /// Asks SOA of `n.test` directly at 192.0.2.0 .. 192.0.2.(count-1).
+    fn fan_out(count: u8) -> impl Fn(&DnsView<'_>) -> Vec<Status> {
+        move |view| {
+            (0..count)
+                .map(|i| {
+                    let server = std::net::IpAddr::from([192, 0, 2, i]);
+                    view.get_at(server, "n.test", RType::Soa).status.clone()
+                })
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_domain_naming_hundreds_of_servers_gets_only_the_per_domain_cap_asked() {
+        let source = MapSource::chain(0, Duration::ZERO);
+        let budget = Budget {
+            max_direct_targets: 4,
+            ..Budget::default()
+        };
+        let (_, statuses, _) = fixpoint(&source, &*NO_PROBER, budget, Evidence::default(), fan_out(200)).await;
+        let asked = source.asked.lock().unwrap().clone();
+        assert_eq!(asked.len(), 4, "{asked:?}");
+        assert!(statuses[..4].iter().all(|s| *s == Status::NxDomain), "{statuses:?}");
+        let Status::EgressRefused(why) = &statuses[4] else {
+            panic!("{:?}", statuses[4])
+        };
+        assert!(why.contains("--max-direct-targets") && why.contains("192.0.2.4"), "{why}");
+        assert_eq!(statuses.iter().filter(|s| matches!(s, Status::EgressRefused(_))).count(), 196);
+    }
+
     #[tokio::test]
     async fn budget_exhaustion_becomes_an_indeterminate_finding() {
         let source = MapSource::chain(0, Duration::ZERO);

@@ -125,6 +125,66 @@ async fn an_answer_without_aa_and_a_referral_are_not_authoritative() {
     assert_eq!(referral.proof, Proof::Indeterminate);
 }
 
+fn guarded(net: &MultiServer, direct_guard: DirectGuard) -> LiveSource {
+    LiveSource::new(LiveConfig {
+        resolvers: vec![net.resolver()],
+        timeout: Duration::from_millis(300),
+        retries: 0,
+        trust_anchor: TrustAnchor::Disabled,
+        authoritative_port: net.port(),
+        direct_guard,
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn direct_queries_to_loopback_are_refused_by_the_egress_guard_without_allow_private() {
+    let net = servers().await;
+    let live = guarded(&net, DirectGuard::default());
+    let answer = ask_at(&live, net.ip(0), "example.test", RType::Soa).await;
+    let Status::EgressRefused(why) = &answer.status else {
+        panic!("{answer:?}")
+    };
+    assert!(why.starts_with("127.0.0.2 is loopback"), "{why}");
+    assert!(why.contains("--allow-private-targets"), "{why}");
+    assert_eq!(answer.proof, Proof::Indeterminate);
+    // The configured resolver is the operator's choice: never guarded.
+    let resolved = live.query(&QueryKey::new("example.test", RType::Mx)).await;
+    assert_eq!(resolved.status, Status::Records);
+}
+
+#[tokio::test]
+async fn the_run_wide_cap_on_direct_query_targets_refuses_new_servers_but_not_known_ones() {
+    let net = servers().await;
+    let live = guarded(
+        &net,
+        DirectGuard {
+            allow_private: true,
+            max_targets: 1,
+        },
+    );
+    assert_eq!(ask_at(&live, net.ip(0), "example.test", RType::Soa).await.status, Status::Records);
+    let second = ask_at(&live, net.ip(1), "example.test", RType::Soa).await;
+    let Status::EgressRefused(why) = &second.status else {
+        panic!("{second:?}")
+    };
+    assert!(why.contains("--max-direct-targets-per-run"), "{why}");
+    assert_eq!(ask_at(&live, net.ip(0), "example.test", RType::Mx).await.status, Status::Records);
+}
+
+#[tokio::test]
+async fn a_referral_asked_for_the_delegated_names_ns_is_the_delegation() {
+    let net = servers().await;
+    let live = source(&net);
+    let answer = ask_at(&live, net.ip(4), "example.test", RType::Ns).await;
+    assert_eq!(answer.status, Status::Records, "{answer:?}");
+    assert!(!answer.authoritative);
+    assert_eq!(answer.records.len(), 5, "{answer:?}");
+    assert!(answer.records.contains(&RData::Ns {
+        target: "ns1.example.test".into()
+    }));
+}
+
 #[tokio::test]
 async fn nothing_listens_on_the_port_is_a_timeout() {
     let net = servers().await;

@@ -428,6 +428,38 @@ mod tests {
     }
 
     #[test]
+    fn a_referral_to_the_asked_name_is_its_delegation_with_glue() {
+        let mut m = response(ResponseCode::NoError, false);
+        for ns in ["ns1.child.test.", "ns.elsewhere.test."] {
+            m.authorities
+                .push(Record::from_rdata(name("child.test."), 60, HRData::NS(NS(name(ns)))));
+        }
+        m.additionals.push(Record::from_rdata(
+            name("ns1.child.test."),
+            60,
+            HRData::A(A(Ipv4Addr::new(192, 0, 2, 53))),
+        ));
+        // Not glue for a delegated server: ignored.
+        m.additionals.push(Record::from_rdata(
+            name("other.test."),
+            60,
+            HRData::A(A(Ipv4Addr::new(192, 0, 2, 99))),
+        ));
+        let a = from_response(&m, &name("child.test."), RecordType::NS);
+        assert_eq!(a.status, Status::Records);
+        assert!(!a.authoritative);
+        assert_eq!(a.records.len(), 2);
+        assert_eq!(a.glue.len(), 1, "{:?}", a.glue);
+        assert_eq!(a.glue["ns1.child.test"], vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 53))]);
+        // The same referral to another question is still a referral.
+        let mx = from_response(&m, &name("child.test."), RecordType::MX);
+        assert!(matches!(mx.status, Status::Error(_)), "{mx:?}");
+        // A referral further down is not the delegation of the name asked.
+        let deeper = from_response(&m, &name("a.child.test."), RecordType::NS);
+        assert!(matches!(deeper.status, Status::Error(_)), "{deeper:?}");
+    }
+
+    #[test]
     fn failures_keep_their_rcode() {
         for (code, status) in [
             (ResponseCode::ServFail, Status::ServFail),

@@ -382,8 +382,17 @@ mod tests {
         let Status::EgressRefused(why) = &statuses[4] else {
             panic!("{:?}", statuses[4])
         };
-        assert!(why.contains("--max-direct-targets") && why.contains("192.0.2.4"), "{why}");
-        assert_eq!(statuses.iter().filter(|s| matches!(s, Status::EgressRefused(_))).count(), 196);
+        assert!(
+            why.contains("--max-direct-targets") && why.contains("192.0.2.4"),
+            "{why}"
+        );
+        assert_eq!(
+            statuses
+                .iter()
+                .filter(|s| matches!(s, Status::EgressRefused(_)))
+                .count(),
+            196
+        );
     }
 
     #[tokio::test]

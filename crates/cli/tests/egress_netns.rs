@@ -51,7 +51,10 @@ const TARGETS: &[(&str, &str)] = &[
     ("2002:a00:35::53", "2002:a00:35::53"),
     ("::ffff:0:a00:35", "::ffff:0:a00:35"),
     ("::a00:36", "::a00:36"),
-    ("2001:0:4136:e378:8000:63bf:f5ff:ffca", "2001:0:4136:e378:8000:63bf:f5ff:ffca"),
+    (
+        "2001:0:4136:e378:8000:63bf:f5ff:ffca",
+        "2001:0:4136:e378:8000:63bf:f5ff:ffca",
+    ),
     ("2001:db8::53", "2001:db8::53"),
     ("2001:2::53", "2001:2::53"),
     ("2001:10::53", "2001:10::53"),
@@ -71,7 +74,9 @@ fn egress_guard_lets_nothing_reach_non_global_addresses_without_the_flag_and_eve
         return;
     }
     if let Err(why) = have("ip", &["-V"]) {
-        return skip(&format!("`ip` (iproute2) is needed to set up the network namespace: {why}"));
+        return skip(&format!(
+            "`ip` (iproute2) is needed to set up the network namespace: {why}"
+        ));
     }
     let Some(unshare) = [&["--net"][..], &["--user", "--map-root-user", "--net"][..]]
         .into_iter()
@@ -144,7 +149,11 @@ async fn inside() {
     assert_eq!(taken(&hits), BTreeSet::new(), "reached without --allow-private-targets");
     the_refusal_is_a_finding_not_a_failure(&refused);
     mailwarden(&net, &["generate", "tlsa", "all.hostile.test"], false).await;
-    assert_eq!(taken(&hits), BTreeSet::new(), "generate tlsa reached without --allow-private-targets");
+    assert_eq!(
+        taken(&hits),
+        BTreeSet::new(),
+        "generate tlsa reached without --allow-private-targets"
+    );
 
     mailwarden(&net, &scan_args(), true).await;
     let reached = taken(&hits);
@@ -154,7 +163,10 @@ async fn inside() {
         .filter(|hit| !reached.contains(hit))
         .map(|(a, s)| format!("{a} {s}"))
         .collect();
-    assert!(missing.is_empty(), "never reached with --allow-private-targets: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "never reached with --allow-private-targets: {missing:?}"
+    );
 
     mailwarden(&net, &["generate", "tlsa", "all.hostile.test"], true).await;
     let reached = taken(&hits);
@@ -215,7 +227,12 @@ async fn mailwarden<S: AsRef<str>>(net: &MultiServer, args: &[S], allow: bool) -
     tokio::time::sleep(Duration::from_millis(200)).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if args[0].as_ref() == "scan" {
-        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
     } else {
         Value::Null
@@ -234,7 +251,10 @@ fn the_refusal_is_a_finding_not_a_failure(report: &Value) {
     assert!(!lame.is_empty(), "no ns.lame finding");
     for f in lame {
         assert_eq!(f["outcome"], "indeterminate", "{f:#}");
-        assert!(f["message"].as_str().unwrap().contains("--allow-private-targets"), "{f:#}");
+        assert!(
+            f["message"].as_str().unwrap().contains("--allow-private-targets"),
+            "{f:#}"
+        );
     }
     let probed: Vec<&&Value> = findings.iter().filter(|f| f["id"] == "smtp.probed").collect();
     assert!(!probed.is_empty(), "no smtp.probed finding");

@@ -163,13 +163,19 @@ async fn the_run_wide_cap_on_direct_query_targets_refuses_new_servers_but_not_kn
             max_targets: 1,
         },
     );
-    assert_eq!(ask_at(&live, net.ip(0), "example.test", RType::Soa).await.status, Status::Records);
+    assert_eq!(
+        ask_at(&live, net.ip(0), "example.test", RType::Soa).await.status,
+        Status::Records
+    );
     let second = ask_at(&live, net.ip(1), "example.test", RType::Soa).await;
     let Status::EgressRefused(why) = &second.status else {
         panic!("{second:?}")
     };
     assert!(why.contains("--max-direct-targets-per-run"), "{why}");
-    assert_eq!(ask_at(&live, net.ip(0), "example.test", RType::Mx).await.status, Status::Records);
+    assert_eq!(
+        ask_at(&live, net.ip(0), "example.test", RType::Mx).await.status,
+        Status::Records
+    );
 }
 
 #[tokio::test]

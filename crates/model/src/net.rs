@@ -91,12 +91,10 @@ fn v6_reason(ip: Ipv6Addr) -> Option<String> {
 /// The global blocks inside 2001::/23 (the IANA registry's "Global: True"
 /// rows): PCP, TURN and DNS-SD SRP anycast, AMT and AS112-v6.
 fn ietf_global(s: [u16; 8]) -> bool {
-    match s {
-        [0x2001, 0x0001, 0, 0, 0, 0, 0, 1..=3] => true,
-        [0x2001, 0x0003, ..] => true,
-        [0x2001, 0x0004, 0x0112, ..] => true,
-        _ => false,
-    }
+    matches!(
+        s,
+        [0x2001, 0x0001, 0, 0, 0, 0, 0, 1..=3] | [0x2001, 0x0003, ..] | [0x2001, 0x0004, 0x0112, ..]
+    )
 }
 
 /// The IPv6 forms that carry an IPv4 address.
@@ -118,12 +116,7 @@ enum Embedding {
 
 fn embedded_v4(ip: Ipv6Addr) -> Option<(Embedding, Ipv4Addr)> {
     let s = ip.segments();
-    let low = Ipv4Addr::new(
-        (s[6] >> 8) as u8,
-        s[6] as u8,
-        (s[7] >> 8) as u8,
-        s[7] as u8,
-    );
+    let low = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
     let form = match s {
         [0, 0, 0, 0, 0, 0xffff, ..] => Embedding::Mapped,
         [0, 0, 0, 0, 0xffff, 0, ..] => Embedding::Translated,
@@ -180,12 +173,21 @@ mod tests {
         }
     }
 
+    /// (below, first, last, above, reason); see [`RANGES`].
+    type Range = (
+        Option<&'static str>,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        &'static str,
+    );
+
     /// Every range, with the last address below it, its first and last
     /// address, and the first above it: (below, first, last, above, reason).
     /// `below`/`above` are `None` when they belong to a neighbouring
     /// non-global range (tested there).
     #[rustfmt::skip]
-    const RANGES: &[(Option<&str>, &str, &str, Option<&str>, &str)] = &[
+    const RANGES: &[Range] = &[
         // IPv4 (IANA IPv4 Special-Purpose Address Registry).
         (None, "0.0.0.0", "0.255.255.255", Some("1.0.0.0"), "this network"),
         (Some("9.255.255.255"), "10.0.0.0", "10.255.255.255", Some("11.0.0.0"), "private"),
@@ -287,7 +289,10 @@ mod tests {
     fn check_target_refuses_non_global_addresses_unless_allowed() {
         let ip: IpAddr = "64:ff9b::7f00:1".parse().unwrap();
         let err = check_target(ip, false).unwrap_err();
-        assert!(err.starts_with("64:ff9b::7f00:1 is NAT64") && err.contains("loopback"), "{err}");
+        assert!(
+            err.starts_with("64:ff9b::7f00:1 is NAT64") && err.contains("loopback"),
+            "{err}"
+        );
         assert_eq!(check_target(ip, true), Ok(()));
         assert_eq!(check_target("8.8.8.8".parse().unwrap(), false), Ok(()));
     }

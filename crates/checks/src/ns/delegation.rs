@@ -55,7 +55,12 @@ pub(super) fn judge_at_parent(domain: &str, view: &DnsView<'_>, why: String) -> 
         .flat_map(|(ips, _)| ips.iter().copied())
         .collect::<BTreeSet<_>>()
         .into_iter()
-        .map(|ip| (ip, classify(&delegation.zone, view.get_at(ip, &delegation.zone, RType::Soa))))
+        .map(|ip| {
+            (
+                ip,
+                classify(&delegation.zone, view.get_at(ip, &delegation.zone, RType::Soa)),
+            )
+        })
         .collect();
     let note = format!(
         "{why}. The parent zone {} (asked directly at {}) delegates {} to {}.",
@@ -89,7 +94,10 @@ fn find(domain: &str, view: &DnsView<'_>) -> Result<Delegation, String> {
             other => failures.push(format!("{ip}: {}", other.describe())),
         }
     }
-    Err(format!("no server of {parent} gave the delegation of {child}: {}", failures.join("; ")))
+    Err(format!(
+        "no server of {parent} gave the delegation of {child}: {}",
+        failures.join("; ")
+    ))
 }
 
 /// The closest zone above `domain` whose SOA resolves, and its child on

@@ -359,7 +359,8 @@ fn a_server_that_times_out_is_indeterminate_not_lame_and_never_makes_a_record_mi
 
 #[test]
 fn a_server_the_egress_guard_refused_is_indeterminate_with_the_flag_to_pass() {
-    let why = "127.0.0.1 is loopback (RFC 1122), not a global address; pass --allow-private-targets to ask such servers";
+    let why =
+        "127.0.0.1 is loopback (RFC 1122), not a global address; pass --allow-private-targets to ask such servers";
     let dns = zone(&TWO);
     let dns = server(dns, "192.0.2.1", 7, "mx.example.com");
     let dns = at_status(
@@ -510,7 +511,9 @@ fn a_failed_ns_lookup_is_indeterminate_never_missing() {
     let failed = find(&f, "ns.lookup-failed", D);
     assert_eq!(failed.outcome, Indeterminate);
     assert!(
-        failed.message.contains("the delegation at the parent could not be read either"),
+        failed
+            .message
+            .contains("the delegation at the parent could not be read either"),
         "{}",
         failed.message
     );
@@ -602,7 +605,11 @@ fn a_delegation_to_servers_that_time_out_is_indeterminate_and_a_failing_parent_s
     let f = run(&dns, &live());
     assert_eq!(outcome(&f, "ns.lame", "ns1.example.com"), Indeterminate);
     assert_eq!(outcome(&f, "ns.lame", "ns2.example.net"), Fail);
-    assert!(find(&f, "ns.lookup-failed", D).message.contains("asked directly at 198.51.100.53"));
+    assert!(
+        find(&f, "ns.lookup-failed", D)
+            .message
+            .contains("asked directly at 198.51.100.53")
+    );
 }
 
 #[test]
@@ -612,7 +619,11 @@ fn a_parent_that_delegates_nothing_leaves_the_lookup_failure_alone() {
     let f = run(&lame_at_parent(nothing), &live());
     assert_eq!(f.len(), 1);
     let failed = find(&f, "ns.lookup-failed", D);
-    assert!(failed.message.contains("the parent delegates nothing there"), "{}", failed.message);
+    assert!(
+        failed.message.contains("the parent delegates nothing there"),
+        "{}",
+        failed.message
+    );
 }
 
 #[test]

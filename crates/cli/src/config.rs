@@ -236,6 +236,41 @@ mod tests {
     }
 
     #[test]
+    fn a_per_domain_direct_target_cap_above_the_per_run_cap_names_both_flags() {
+        use clap::Parser;
+        let cli = crate::args::Cli::try_parse_from([
+            "mailwarden",
+            "scan",
+            "example.com",
+            "--max-direct-targets",
+            "50",
+            "--max-direct-targets-per-run",
+            "10",
+        ])
+        .unwrap();
+        let crate::args::Command::Scan(scan) = cli.command else {
+            panic!("not scan")
+        };
+        let err = budget(&scan.dns).unwrap_err().to_string();
+        assert!(
+            err.starts_with("--max-direct-targets 50 is above --max-direct-targets-per-run 10"),
+            "{err}"
+        );
+        let defaults = crate::args::Cli::try_parse_from(["mailwarden", "scan", "example.com"]).unwrap();
+        let crate::args::Command::Scan(scan) = defaults.command else {
+            panic!("not scan")
+        };
+        assert_eq!(
+            budget(&scan.dns).unwrap().max_direct_targets,
+            Budget::DEFAULT_DIRECT_TARGETS
+        );
+        assert_eq!(
+            scan.dns.max_direct_targets_per_run,
+            mailwarden_dns::live::DirectGuard::DEFAULT_MAX_TARGETS
+        );
+    }
+
+    #[test]
     fn bad_numbers_name_their_flag() {
         assert!(
             seconds("--timeout", 0.0)

@@ -916,7 +916,7 @@ fn probe_args(trusted_ca: bool) -> Vec<String> {
         m.get("SMTP_PORT"),
         "--https-port",
         m.get("HTTPS_PORT"),
-        "--allow-private-targets",
+        // (--allow-private-targets: every scan_with passes it.)
         "--probe-timeout",
         "5",
         "--ehlo-name",

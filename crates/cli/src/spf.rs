@@ -34,7 +34,8 @@ pub async fn check(args: SpfCheckArgs) -> Result<ExitCode> {
         max_rounds: SPF_CHECK_ROUNDS,
         ..config::budget(&args.dns)?
     };
-    let source = config::dns_source(&args.dns).await?;
+    // check_host() asks only the resolver, never a server a domain names.
+    let source = config::dns_source(&args.dns, false).await?;
     let (_, result, stats) = collect::dns_fixpoint(source.as_ref(), budget, Transcript::default(), |view| {
         check_host(view, ip, &domain, &sender, &helo)
     })

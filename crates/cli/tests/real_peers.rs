@@ -48,6 +48,8 @@ struct Peers {
     delv_anchors: String,
     child_servers: Vec<String>,
     odd_server: String,
+    /// The test. zone's server (the parent of every child zone).
+    tld_server: String,
 }
 
 /// The running peers; panics, saying what to do, when they are not up.
@@ -83,6 +85,7 @@ fn peers() -> &'static Peers {
             delv_anchors: get("DELV_ANCHORS"),
             child_servers: get("CHILD_SERVERS").split_whitespace().map(String::from).collect(),
             odd_server: get("SPLIT_ODD_SERVER"),
+            tld_server: get("TLD_SERVER"),
         };
         assert_resolver_answers(peers.resolver);
         peers
@@ -128,6 +131,8 @@ fn scan_with(domains: &[&str], extra: &[&str]) -> BTreeMap<String, Value> {
         .args(["--resolver", &p.resolver.to_string()])
         .args(["--trust-anchor", &p.trust_anchor])
         .args(["--ns-port", &p.ns_port])
+        // Every peer is on loopback: the egress guard must let them through.
+        .arg("--allow-private-targets")
         .args(extra)
         .output()
         .expect("run mailwarden");
@@ -409,6 +414,33 @@ fn consistent_servers_on_two_networks_pass_every_ns_rule() {
     }
     for f in ns {
         assert_outcome(f, "pass");
+    }
+}
+
+/// lame.test is delegated (in test.) to a.ns.test and b.ns.test, which
+/// answer REFUSED for it; Unbound answers SERVFAIL for everything in it.
+/// mailwarden used to report 45 indeterminate findings and score 100.
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start"]
+fn lame_delegation_to_servers_that_refuse_the_zone_fails_ns_lame_at_the_parent() {
+    let p = peers();
+    let report = scan_one("lame.test");
+    let failed = finding(&report, "ns.lookup-failed", "lame.test");
+    assert_outcome(failed, "indeterminate");
+    let message = failed["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("The parent zone test (asked directly at {})", p.tld_server))
+            && message.contains("delegates lame.test to a.ns.test, b.ns.test"),
+        "{failed:#}"
+    );
+    for (host, server) in ["a.ns.test", "b.ns.test"].iter().zip(&p.child_servers) {
+        let lame = finding(&report, "ns.lame", host);
+        assert_outcome(lame, "fail");
+        assert_eq!(
+            lame["evidence"]["servers"][server.as_str()],
+            "lame: the server refused (REFUSED)",
+            "{lame:#}"
+        );
     }
 }
 
@@ -884,7 +916,7 @@ fn probe_args(trusted_ca: bool) -> Vec<String> {
         m.get("SMTP_PORT"),
         "--https-port",
         m.get("HTTPS_PORT"),
-        "--allow-private-targets",
+        // (--allow-private-targets: every scan_with passes it.)
         "--probe-timeout",
         "5",
         "--ehlo-name",

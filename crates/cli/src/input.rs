@@ -118,12 +118,23 @@ pub struct Line {
     pub terminated: bool,
 }
 
+/// How far past its limit a line is skipped before the input is given up
+/// on as not line-oriented text at all (`/dev/zero` has no line end).
+pub const GIVE_UP: usize = 256 << 20;
+
 /// Read one line into `buf` (without its `\n` or `\r\n`), keeping at most
-/// `max + 1` bytes of it, or `None` at the end of the input.
+/// `max + 1` bytes of it, or `None` at the end of the input. A line longer
+/// than [`GIVE_UP`] is an error.
 pub fn read_bounded_line(input: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<Line>> {
     buf.clear();
     let mut length = 0usize;
     loop {
+        if length > GIVE_UP.max(max) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a line longer than {} MiB: not line-oriented text", GIVE_UP.max(max) >> 20),
+            ));
+        }
         let chunk = match input.fill_buf() {
             Ok(chunk) => chunk,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -105,8 +105,8 @@ pub fn explain(id: &str) -> Result<ExitCode> {
             .filter(|r| r.starts_with(lower.split('.').next().unwrap_or(&lower)))
             .collect();
         let mut hint = did_you_mean(&lower, &ids);
-        if hint.is_empty() && !near.is_empty() {
-            hint = format!("; rules with that prefix: {}", near.join(", "));
+        if !near.is_empty() {
+            hint.push_str(&format!("; rules with that prefix: {}", near.join(", ")));
         }
         bail!("unknown rule {id:?} (`mailwarden rules` lists them){hint}");
     };

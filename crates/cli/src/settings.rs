@@ -332,6 +332,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_settings_file_parses() {
+        let example = include_str!("../../../examples/mailwarden.toml");
+        let layer = Layer::parse(example, "examples/mailwarden.toml").unwrap();
+        assert_eq!(layer.format.as_deref(), Some("text"));
+        assert!(layer.resolver.is_some() && layer.dkim_selector.is_some());
+    }
+
+    #[test]
     fn unknown_key_in_the_settings_file_is_an_error_naming_key_and_line() {
         let err = Layer::parse("format = \"json\"\n\nresolvers = \"192.0.2.1\"\n", "mailwarden.toml").unwrap_err();
         let err = err.to_string();

@@ -135,7 +135,8 @@ pub fn scan_options(args: &crate::args::ScanArgs) -> Result<mailwarden_model::Sc
     }
     let ca_pem = match &args.ca_file {
         Some(path) => {
-            let pem = read_text(path, CA_FILE_LIMIT).with_context(|| format!("--ca-file {}: cannot read", path.display()))?;
+            let pem =
+                read_text(path, CA_FILE_LIMIT).with_context(|| format!("--ca-file {}: cannot read", path.display()))?;
             mailwarden_checks::tls::cert::Roots::from_pem(pem.as_bytes())
                 .map_err(|e| anyhow::anyhow!("--ca-file {}: {e}", path.display()))?;
             Some(pem)
@@ -178,7 +179,8 @@ pub fn load_profile(name_or_path: &str) -> Result<mailwarden_policy::profile::Pr
     let text = read_text(path, PROFILE_LIMIT).with_context(|| format!("--profile {name_or_path}: cannot read"))?;
     let catalogue = mailwarden_policy::Catalogue::builtin();
     let frameworks = mailwarden_policy::frameworks::Frameworks::builtin();
-    Profile::parse(name_or_path, &text, catalogue, frameworks).map_err(|e| anyhow::anyhow!("--profile {name_or_path}: {e}"))
+    Profile::parse(name_or_path, &text, catalogue, frameworks)
+        .map_err(|e| anyhow::anyhow!("--profile {name_or_path}: {e}"))
 }
 
 /// Parse `IP` or `IP:PORT` (IPv6 with a port as `[::1]:53`).

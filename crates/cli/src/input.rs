@@ -91,7 +91,11 @@ pub fn read_lines(input: &mut dyn BufRead, label: &str, mut send: impl FnMut(Inp
                 return;
             }
         };
-        let bytes = if n == 1 { buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buf) } else { &buf };
+        let bytes = if n == 1 {
+            buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buf)
+        } else {
+            &buf
+        };
         let text = match std::str::from_utf8(bytes) {
             _ if length > MAX_LINE => Err(format!(
                 "line of {length} bytes, longer than {MAX_LINE}: not a domain name (skipped)"
@@ -132,7 +136,10 @@ pub fn read_bounded_line(input: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize)
         if length > GIVE_UP.max(max) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("a line longer than {} MiB: not line-oriented text", GIVE_UP.max(max) >> 20),
+                format!(
+                    "a line longer than {} MiB: not line-oriented text",
+                    GIVE_UP.max(max) >> 20
+                ),
             ));
         }
         let chunk = match input.fill_buf() {
@@ -203,7 +210,10 @@ mod tests {
         input.extend_from_slice(b"\nok.example\n");
         let got = lines(&input);
         let error = got[0].1.as_ref().unwrap_err();
-        assert_eq!(error, "line of 10485760 bytes, longer than 1024: not a domain name (skipped)");
+        assert_eq!(
+            error,
+            "line of 10485760 bytes, longer than 1024: not a domain name (skipped)"
+        );
         assert_eq!(got[1], ("list:2".into(), Ok("ok.example".into())));
     }
 

@@ -61,11 +61,7 @@ pub struct ReadOutcome {
 
 /// Read evidence in any accepted shape and hand each valid Observation to
 /// `each`; problems with single lines go to stderr, naming file and line.
-pub fn read_evidence(
-    path: &Path,
-    label: &str,
-    mut each: impl FnMut(Observation) -> Result<()>,
-) -> Result<ReadOutcome> {
+pub fn read_evidence(path: &Path, label: &str, mut each: impl FnMut(Observation) -> Result<()>) -> Result<ReadOutcome> {
     let file = File::open(path).with_context(|| format!("{label}: cannot read"))?;
     let mut input = BufReader::new(file);
     let mut buf = Vec::new();
@@ -139,8 +135,7 @@ fn parse_line(bytes: &[u8], line: Line) -> Result<Option<Observation>, String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let observation: Observation =
-        serde_json::from_slice(bytes).map_err(|e| format!("not an Observation: {e}"))?;
+    let observation: Observation = serde_json::from_slice(bytes).map_err(|e| format!("not an Observation: {e}"))?;
     validate(&observation)?;
     Ok(Some(observation))
 }

@@ -48,17 +48,22 @@ fn filter(args: &RulesArgs) -> Result<impl Fn(&Rule) -> bool> {
             if named.is_none() && !catalogue.iter().any(|r| r.id.starts_with(&prefix)) {
                 let mut known: Vec<String> = AREAS.iter().map(|x| area_name(*x)).collect();
                 known.extend(protocols(catalogue));
-                bail!("--area {a:?}: expected one of {}{}", known.join(", "), did_you_mean(&a, &known));
+                bail!(
+                    "--area {a:?}: expected one of {}{}",
+                    known.join(", "),
+                    did_you_mean(&a, &known)
+                );
             }
             Some((named, prefix))
         }
     };
-    let severity = match &args.severity {
-        None => None,
-        Some(s) => Some(Severity::parse(s).ok_or_else(|| {
-            anyhow::anyhow!("--severity {s:?}: expected one of info, low, medium, high, critical")
-        })?),
-    };
+    let severity =
+        match &args.severity {
+            None => None,
+            Some(s) => Some(Severity::parse(s).ok_or_else(|| {
+                anyhow::anyhow!("--severity {s:?}: expected one of info, low, medium, high, critical")
+            })?),
+        };
     Ok(move |r: &Rule| {
         let area_ok = match &area {
             None => true,
@@ -175,6 +180,9 @@ mod tests {
 
     #[test]
     fn upper_case_rule_id_is_found() {
-        assert_eq!(find_rule("MX.Null-MX-Mixed").map(|r| r.id.as_str()), Some("mx.null-mx-mixed"));
+        assert_eq!(
+            find_rule("MX.Null-MX-Mixed").map(|r| r.id.as_str()),
+            Some("mx.null-mx-mixed")
+        );
     }
 }

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::ArgMatches;
-use clap::parser::ValueSource;
 use clap::ValueEnum;
+use clap::parser::ValueSource;
 use serde::Deserialize;
 
 use crate::args::{Cli, Command, DnsArgs, OutputArgs, ReportFormat, SpfCommand};
@@ -84,9 +84,10 @@ impl Settings {
         let env = Layer::from_env(|k| std::env::var(k).ok())?;
         let (file, origin) = match explicit {
             Some(path) => (Layer::from_file(path)?, Some(path.display().to_string())),
-            None if Path::new(DEFAULT_FILE).is_file() => {
-                (Layer::from_file(Path::new(DEFAULT_FILE))?, Some(DEFAULT_FILE.to_string()))
-            }
+            None if Path::new(DEFAULT_FILE).is_file() => (
+                Layer::from_file(Path::new(DEFAULT_FILE))?,
+                Some(DEFAULT_FILE.to_string()),
+            ),
             None => (Layer::default(), None),
         };
         Ok(Self {
@@ -106,7 +107,9 @@ impl Settings {
                 if !set("allow_private_targets") {
                     args.probe.allow_private_targets |= self.allow_private_targets();
                 }
-                if !set("dkim_selectors") && let Some(v) = self.pick(|l| l.dkim_selector.clone()) {
+                if !set("dkim_selectors")
+                    && let Some(v) = self.pick(|l| l.dkim_selector.clone())
+                {
                     args.dkim_selectors = v.into_vec();
                 }
                 if !set("ca_file") && args.ca_file.is_none() {
@@ -132,7 +135,9 @@ impl Settings {
         if !dns.zone_files.is_empty() {
             return;
         }
-        if !set("resolvers") && let Some(v) = self.pick(|l| l.resolver.clone()) {
+        if !set("resolvers")
+            && let Some(v) = self.pick(|l| l.resolver.clone())
+        {
             dns.resolvers = v.into_vec();
         }
         if !set("trust_anchor") && !dns.no_dnssec && dns.trust_anchor.is_none() {
@@ -141,7 +146,9 @@ impl Settings {
     }
 
     fn output(&self, output: &mut OutputArgs, set: &dyn Fn(&str) -> bool) -> Result<()> {
-        if !set("profiles") && let Some(v) = self.pick(|l| l.profile.clone()) {
+        if !set("profiles")
+            && let Some(v) = self.pick(|l| l.profile.clone())
+        {
             output.profiles = v.into_vec();
         }
         if !set("format") {
@@ -182,7 +189,14 @@ impl Layer {
     fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let get = |k: &str| var(k).filter(|v| !v.trim().is_empty());
         let list = |k: &str| {
-            get(k).map(|v| OneOrMany::Many(v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()))
+            get(k).map(|v| {
+                OneOrMany::Many(
+                    v.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                )
+            })
         };
         let allow_private_targets = match get("MAILWARDEN_ALLOW_PRIVATE_TARGETS") {
             None => None,
@@ -273,7 +287,14 @@ mod tests {
     fn flag_beats_environment_beats_file() {
         let file = "resolver = \"192.0.2.3\"\nformat = \"html\"\nprofile = [\"baseline\"]\n";
         let env = [("MAILWARDEN_RESOLVER", "192.0.2.2"), ("MAILWARDEN_FORMAT", "json")];
-        let s = scan(layered(&["mailwarden", "scan", "x.example", "--resolver", "192.0.2.1"], &env, file).unwrap());
+        let s = scan(
+            layered(
+                &["mailwarden", "scan", "x.example", "--resolver", "192.0.2.1"],
+                &env,
+                file,
+            )
+            .unwrap(),
+        );
         assert_eq!(s.dns.resolvers, ["192.0.2.1"]);
         assert_eq!(s.output.format, ReportFormat::Json);
         assert_eq!(s.output.profiles, ["baseline"]);
@@ -288,11 +309,21 @@ mod tests {
 
     #[test]
     fn lists_come_from_commas_in_variables_and_arrays_in_the_file() {
-        let env = [("MAILWARDEN_DKIM_SELECTOR", "s1, s2"), ("MAILWARDEN_ALLOW_PRIVATE_TARGETS", "yes")];
+        let env = [
+            ("MAILWARDEN_DKIM_SELECTOR", "s1, s2"),
+            ("MAILWARDEN_ALLOW_PRIVATE_TARGETS", "yes"),
+        ];
         let s = scan(layered(&["mailwarden", "scan", "x.example"], &env, "dkim-selector = [\"f\"]\n").unwrap());
         assert_eq!(s.dkim_selectors, ["s1", "s2"]);
         assert!(s.probe.allow_private_targets);
-        let s = scan(layered(&["mailwarden", "scan", "x.example", "--dkim-selector", "a,b,c"], &env, "").unwrap());
+        let s = scan(
+            layered(
+                &["mailwarden", "scan", "x.example", "--dkim-selector", "a,b,c"],
+                &env,
+                "",
+            )
+            .unwrap(),
+        );
         assert_eq!(s.dkim_selectors, ["a", "b", "c"]);
     }
 
@@ -315,14 +346,21 @@ mod tests {
             Command::Judge(j) => assert_eq!(j.output.format, ReportFormat::Sarif),
             other => panic!("{other:?}"),
         }
-        match layered(&["mailwarden", "spf", "check", "x.example", "--ip", "192.0.2.1"], &[], file)
-            .unwrap()
-            .command
+        match layered(
+            &["mailwarden", "spf", "check", "x.example", "--ip", "192.0.2.1"],
+            &[],
+            file,
+        )
+        .unwrap()
+        .command
         {
             Command::Spf(SpfCommand::Check(c)) => assert_eq!(c.dns.resolvers, ["192.0.2.3"]),
             other => panic!("{other:?}"),
         }
-        match layered(&["mailwarden", "generate", "spf", "x.example"], &[], file).unwrap().command {
+        match layered(&["mailwarden", "generate", "spf", "x.example"], &[], file)
+            .unwrap()
+            .command
+        {
             Command::Generate(g) => {
                 assert_eq!(g.dns.resolvers, ["192.0.2.3"]);
                 assert!(g.probe.allow_private_targets);
@@ -349,10 +387,20 @@ mod tests {
     #[test]
     fn bad_values_name_where_they_came_from() {
         let err = layered(&["mailwarden", "scan", "x"], &[("MAILWARDEN_FORMAT", "pdf")], "").unwrap_err();
-        assert!(format!("{err:#}").starts_with("MAILWARDEN_FORMAT: \"pdf\": expected one of text, json"), "{err:#}");
+        assert!(
+            format!("{err:#}").starts_with("MAILWARDEN_FORMAT: \"pdf\": expected one of text, json"),
+            "{err:#}"
+        );
         let err = layered(&["mailwarden", "scan", "x"], &[], "format = \"pdf\"\n").unwrap_err();
-        assert!(format!("{err:#}").starts_with("conf/mailwarden.toml: format: \"pdf\""), "{err:#}");
-        let err = layered(&["mailwarden", "scan", "x"], &[("MAILWARDEN_ALLOW_PRIVATE_TARGETS", "maybe")], "");
+        assert!(
+            format!("{err:#}").starts_with("conf/mailwarden.toml: format: \"pdf\""),
+            "{err:#}"
+        );
+        let err = layered(
+            &["mailwarden", "scan", "x"],
+            &[("MAILWARDEN_ALLOW_PRIVATE_TARGETS", "maybe")],
+            "",
+        );
         assert!(err.unwrap_err().to_string().contains("expected true or false"));
     }
 }

@@ -458,7 +458,9 @@ fn include_of_a_file_outside_the_zone_directory_is_refused_without_quoting_it() 
     for include in [secret.display().to_string(), "link".to_string()] {
         std::fs::write(&main, format!("{SOA}$INCLUDE {include}\n")).unwrap();
         let _ = std::os::unix::fs::symlink(&secret, dir.join("link"));
-        let err = ZoneFileSource::load(std::slice::from_ref(&main)).unwrap_err().to_string();
+        let err = ZoneFileSource::load(std::slice::from_ref(&main))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("is outside the zone file's directory"), "{err}");
         assert!(err.contains("--zone-include-dir"), "{err}");
         assert!(!err.contains("secret-hash"), "{err}");
@@ -467,7 +469,9 @@ fn include_of_a_file_outside_the_zone_directory_is_refused_without_quoting_it() 
     let options = LoadOptions {
         include_dirs: vec![outside.clone()],
     };
-    let err = ZoneFileSource::load_with(std::slice::from_ref(&main), options).unwrap_err().to_string();
+    let err = ZoneFileSource::load_with(std::slice::from_ref(&main), options)
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with(&format!("{}:1:", dir.join("link").display())), "{err}");
     // Below the zone's directory is allowed without the option.
     std::fs::create_dir(dir.join("sub")).unwrap();
@@ -481,7 +485,9 @@ fn include_of_a_file_outside_the_zone_directory_is_refused_without_quoting_it() 
 
 #[test]
 fn dev_zero_as_zone_file_or_include_is_refused_at_the_size_limit() {
-    let err = ZoneFileSource::load(&[PathBuf::from("example.com=/dev/zero")]).unwrap_err().to_string();
+    let err = ZoneFileSource::load(&[PathBuf::from("example.com=/dev/zero")])
+        .unwrap_err()
+        .to_string();
     assert_eq!(err, "/dev/zero: cannot read: larger than the limit of 16 MiB");
 
     let dir = tempdir();
@@ -491,14 +497,18 @@ fn dev_zero_as_zone_file_or_include_is_refused_at_the_size_limit() {
     let options = LoadOptions {
         include_dirs: vec![PathBuf::from("/dev")],
     };
-    let err = ZoneFileSource::load_with(std::slice::from_ref(&main), options).unwrap_err().to_string();
+    let err = ZoneFileSource::load_with(std::slice::from_ref(&main), options)
+        .unwrap_err()
+        .to_string();
     assert!(err.ends_with("makes the zone larger than the limit of 16 MiB"), "{err}");
 
     // Each include counts against one budget for the zone: 9 × 2 MiB > 16 MiB.
     let big = format!("; {}\n", "x".repeat(2 << 20));
     std::fs::write(dir.join("big.inc"), big).unwrap();
     std::fs::write(&main, format!("{SOA}{}", "$INCLUDE big.inc\n".repeat(9))).unwrap();
-    let err = ZoneFileSource::load(std::slice::from_ref(&main)).unwrap_err().to_string();
+    let err = ZoneFileSource::load(std::slice::from_ref(&main))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(":11:10: included file") && err.contains("16 MiB"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -509,7 +519,9 @@ fn binary_included_file_is_refused_without_showing_it() {
     std::fs::write(dir.join("blob.inc"), b"\x7fELF\0\0secret").unwrap();
     let main = dir.join("main.zone");
     std::fs::write(&main, format!("{SOA}$INCLUDE blob.inc\n")).unwrap();
-    let err = ZoneFileSource::load(std::slice::from_ref(&main)).unwrap_err().to_string();
+    let err = ZoneFileSource::load(std::slice::from_ref(&main))
+        .unwrap_err()
+        .to_string();
     assert!(err.ends_with("is not a zone file (it holds binary data)"), "{err}");
     assert!(!err.contains("secret"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();

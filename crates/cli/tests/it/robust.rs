@@ -16,17 +16,33 @@ const ZONE: &str = "examples/example.com.zone";
 #[test]
 fn dev_zero_as_any_input_file_is_refused_at_its_limit() {
     let cases: [(&[&str], &str); 4] = [
-        (&["scan", "example.com", "--zone-file", "example.com=/dev/zero"], "16 MiB"),
+        (
+            &["scan", "example.com", "--zone-file", "example.com=/dev/zero"],
+            "16 MiB",
+        ),
         (&["scan", "example.com", "--trust-anchor", "/dev/zero"], "1 MiB"),
-        (&["scan", "example.com", "--zone-file", ZONE, "--ca-file", "/dev/zero"], "4 MiB"),
-        (&["scan", "example.com", "--zone-file", ZONE, "--profile", "/dev/zero"], "1 MiB"),
+        (
+            &["scan", "example.com", "--zone-file", ZONE, "--ca-file", "/dev/zero"],
+            "4 MiB",
+        ),
+        (
+            &["scan", "example.com", "--zone-file", ZONE, "--profile", "/dev/zero"],
+            "1 MiB",
+        ),
     ];
     for (args, limit) in cases {
         let started = Instant::now();
         let (code, _, err) = run_args(args);
         assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(err.contains("/dev/zero") && err.contains(&format!("larger than the limit of {limit}")), "{err}");
-        assert!(started.elapsed() < Duration::from_secs(20), "{args:?} took {:?}", started.elapsed());
+        assert!(
+            err.contains("/dev/zero") && err.contains(&format!("larger than the limit of {limit}")),
+            "{err}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{args:?} took {:?}",
+            started.elapsed()
+        );
     }
 }
 
@@ -54,7 +70,10 @@ fn include_outside_the_zone_directory_is_refused_unless_allowed() {
     let zone = zone.to_str().unwrap();
     let (code, _, err) = run_args(&["scan", "z.example", "--zone-file", zone]);
     assert_eq!(code, 2);
-    assert!(err.contains("outside the zone file's directory") && !err.contains("hunter2"), "{err}");
+    assert!(
+        err.contains("outside the zone file's directory") && !err.contains("hunter2"),
+        "{err}"
+    );
     let dir_arg = outside.path().to_str().unwrap();
     let (code, _, err) = run_args(&["scan", "z.example", "--zone-file", zone, "--zone-include-dir", dir_arg]);
     assert_eq!(code, 2, "{err}");
@@ -64,7 +83,17 @@ fn include_outside_the_zone_directory_is_refused_unless_allowed() {
 /// `--input -` fed `stdin`; returns (code, stdout, stderr).
 fn scan_stdin(stdin: &[u8]) -> (i32, String, String) {
     let mut child = mailwarden()
-        .args(["scan", "--input", "-", "--zone-file", ZONE, "--format", "jsonl", "--fail-on", "none"])
+        .args([
+            "scan",
+            "--input",
+            "-",
+            "--zone-file",
+            ZONE,
+            "--format",
+            "jsonl",
+            "--fail-on",
+            "none",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -101,7 +130,10 @@ fn input_list_survives_non_utf8_bom_and_huge_lines() {
 fn empty_stdin_says_nothing_to_scan_and_exits_2() {
     let (code, _, err) = scan_stdin(b"");
     assert_eq!(code, 2);
-    assert!(err.contains("nothing to scan: standard input held no domain names"), "{err}");
+    assert!(
+        err.contains("nothing to scan: standard input held no domain names"),
+        "{err}"
+    );
     let (code, _, err) = scan_stdin(b"# only a comment\n\n");
     assert_eq!(code, 2, "{err}");
 }
@@ -134,9 +166,16 @@ fn judge_rejects_evidence_whose_domain_is_not_a_domain_name() {
     std::fs::write(&path, format!("{line}{bad}\n")).unwrap();
     let (code, out, err) = run_args(&["judge", path.to_str().unwrap(), "--format", "json"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("bad.jsonl:2: invalid domain name \"\\u{1b}]0;pwned"), "{err}");
+    assert!(
+        err.contains("bad.jsonl:2: invalid domain name \"\\u{1b}]0;pwned"),
+        "{err}"
+    );
     assert!(err.len() < 1000, "{err}");
-    assert_eq!(json(&out)["domains"].as_array().unwrap().len(), 1, "the good line is judged");
+    assert_eq!(
+        json(&out)["domains"].as_array().unwrap().len(),
+        1,
+        "the good line is judged"
+    );
 }
 
 #[test]
@@ -147,7 +186,10 @@ fn judge_reads_every_complete_line_of_a_truncated_evidence_file() {
     std::fs::write(&path, format!("{line}{line}{}", &line[..line.len() / 2])).unwrap();
     let (code, out, err) = run_args(&["judge", path.to_str().unwrap(), "--format", "json", "--fail-on", "none"]);
     assert_eq!(code, 0, "a cut tail is a warning: {err}");
-    assert!(err.contains("warning: ") && err.contains("cut.jsonl:3: the last line is incomplete"), "{err}");
+    assert!(
+        err.contains("warning: ") && err.contains("cut.jsonl:3: the last line is incomplete"),
+        "{err}"
+    );
     assert_eq!(json(&out)["domains"].as_array().unwrap().len(), 2);
 
     // Nothing complete at all: an error.
@@ -165,11 +207,19 @@ fn write_errors_name_the_flag_and_the_path() {
     let base = ["scan", "example.com", "--zone-file", ZONE, "--fail-on", "none"];
     let (code, _, err) = run(mailwarden().args(base).args(["--save-evidence", "/dev/full"]));
     assert_eq!(code, 2);
-    assert!(err.contains("--save-evidence /dev/full: No space left on device"), "{err}");
+    assert!(
+        err.contains("--save-evidence /dev/full: No space left on device"),
+        "{err}"
+    );
     for format in ["text", "json", "html"] {
-        let (code, _, err) = run(mailwarden().args(base).args(["--format", format, "--output", "/dev/full"]));
+        let (code, _, err) = run(mailwarden()
+            .args(base)
+            .args(["--format", format, "--output", "/dev/full"]));
         assert_eq!(code, 2, "{format}");
-        assert!(err.contains("--output /dev/full: No space left on device"), "{format}: {err}");
+        assert!(
+            err.contains("--output /dev/full: No space left on device"),
+            "{format}: {err}"
+        );
     }
 }
 
@@ -183,15 +233,24 @@ async fn ctrl_c_mid_scan_leaves_valid_json_and_whole_evidence_lines_and_exits_13
     let evidence = dir.path().join("e.jsonl");
     let domains: Vec<String> = (0..200).map(|i| format!("d{i}.example")).collect();
     let mut cmd = mailwarden();
-    cmd.args(["scan", "--format", "json", "--fail-on", "none", "--concurrency", "1", "--no-dnssec"])
-        .args(["--no-smtp", "--no-https", "--timeout", "0.2", "--retries", "0"])
-        .arg("--resolver")
-        .arg(silent.addr().to_string())
-        .arg("--save-evidence")
-        .arg(&evidence)
-        .args(&domains)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "scan",
+        "--format",
+        "json",
+        "--fail-on",
+        "none",
+        "--concurrency",
+        "1",
+        "--no-dnssec",
+    ])
+    .args(["--no-smtp", "--no-https", "--timeout", "0.2", "--retries", "0"])
+    .arg("--resolver")
+    .arg(silent.addr().to_string())
+    .arg("--save-evidence")
+    .arg(&evidence)
+    .args(&domains)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let evidence_path = evidence.clone();
     let (code, out, err) = tokio::task::spawn_blocking(move || interrupt_after_first_line(cmd, &evidence_path))
         .await
@@ -223,7 +282,10 @@ fn interrupt_after_first_line(mut cmd: Command, evidence: &std::path::Path) -> (
         assert!(Instant::now() < deadline, "no domain finished in 120 s");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let mut err = String::new();
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
@@ -234,12 +296,17 @@ fn interrupt_after_first_line(mut cmd: Command, evidence: &std::path::Path) -> (
 #[test]
 fn settings_file_in_the_working_directory_and_environment_are_applied_flag_first() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("mailwarden.toml"), "format = \"jsonl\"\nprofile = \"baseline\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("mailwarden.toml"),
+        "format = \"jsonl\"\nprofile = \"baseline\"\n",
+    )
+    .unwrap();
     let zone = crate::support::repo().join(ZONE);
     let zone = zone.to_str().unwrap();
     let scan = |extra: &[&str], env: Option<&str>| {
         let mut cmd = mailwarden();
-        cmd.current_dir(dir.path()).args(["scan", "example.com", "--zone-file", zone, "--fail-on", "none"]);
+        cmd.current_dir(dir.path())
+            .args(["scan", "example.com", "--zone-file", zone, "--fail-on", "none"]);
         cmd.args(extra);
         if let Some(format) = env {
             cmd.env("MAILWARDEN_FORMAT", format);
@@ -249,14 +316,24 @@ fn settings_file_in_the_working_directory_and_environment_are_applied_flag_first
     let (code, out, err) = scan(&[], None);
     assert_eq!(code, 0, "{err}");
     let line = json(out.lines().next().unwrap());
-    assert!(line["profiles"].to_string().contains("baseline"), "the file's profile applies");
+    assert!(
+        line["profiles"].to_string().contains("baseline"),
+        "the file's profile applies"
+    );
     let (_, out, _) = scan(&[], Some("json"));
     assert!(json(&out)["domains"].is_array(), "the environment beats the file");
     let (_, out, _) = scan(&["--format", "csv"], Some("json"));
-    assert!(out.starts_with("domain,") || out.contains(','), "the flag beats both: {out}");
+    assert!(
+        out.starts_with("domain,") || out.contains(','),
+        "the flag beats both: {out}"
+    );
     assert!(serde_json::from_str::<serde_json::Value>(&out).is_err());
 
-    std::fs::write(dir.path().join("mailwarden.toml"), "format = \"json\"\nresolvers = \"192.0.2.1\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("mailwarden.toml"),
+        "format = \"json\"\nresolvers = \"192.0.2.1\"\n",
+    )
+    .unwrap();
     let (code, _, err) = scan(&[], None);
     assert_eq!(code, 2);
     assert!(err.contains("mailwarden.toml:2: unknown field `resolvers`"), "{err}");
@@ -271,7 +348,11 @@ fn completions_and_man_page_are_generated_from_the_cli() {
     }
     let (code, out, _) = run_args(&["man"]);
     assert_eq!(code, 0);
-    assert!(out.starts_with(".ie") || out.contains(".TH mailwarden"), "{}", &out[..200.min(out.len())]);
+    assert!(
+        out.starts_with(".ie") || out.contains(".TH mailwarden"),
+        "{}",
+        &out[..200.min(out.len())]
+    );
 }
 
 #[test]
@@ -293,8 +374,14 @@ fn rules_filter_by_area_and_severity() {
     assert_eq!(code, 0);
     let lines: Vec<&str> = out.lines().collect();
     assert!(!lines.is_empty());
-    assert!(lines.iter().all(|l| l.split_whitespace().nth(1) == Some("critical")), "{out}");
-    assert!(lines.iter().all(|l| !l.starts_with("spf.") && !l.starts_with("mx.")), "{out}");
+    assert!(
+        lines.iter().all(|l| l.split_whitespace().nth(1) == Some("critical")),
+        "{out}"
+    );
+    assert!(
+        lines.iter().all(|l| !l.starts_with("spf.") && !l.starts_with("mx.")),
+        "{out}"
+    );
     let (_, out, _) = run_args(&["rules", "--area", "spf"]);
     assert!(out.lines().all(|l| l.starts_with("spf.")) && !out.is_empty(), "{out}");
     let (code, _, err) = run_args(&["rules", "--area", "transprt-security"]);
@@ -306,5 +393,8 @@ fn rules_filter_by_area_and_severity() {
 fn dev_zero_as_input_list_is_given_up_on_not_read_forever() {
     let (code, _, err) = run_args(&["scan", "--input", "/dev/zero", "--zone-file", ZONE]);
     assert_eq!(code, 2);
-    assert!(err.contains("/dev/zero:1: cannot read: a line longer than 256 MiB"), "{err}");
+    assert!(
+        err.contains("/dev/zero:1: cannot read: a line longer than 256 MiB"),
+        "{err}"
+    );
 }

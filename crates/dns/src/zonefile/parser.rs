@@ -237,7 +237,9 @@ impl Parser {
             _ => format!("cannot read included file \"{shown}\": {e}"),
         })?;
         if bytes.contains(&0) {
-            return Err(format!("included file \"{shown}\" is not a zone file (it holds binary data)"));
+            return Err(format!(
+                "included file \"{shown}\" is not a zone file (it holds binary data)"
+            ));
         }
         self.includes.remaining -= bytes.len() as u64;
         Ok(bytes)

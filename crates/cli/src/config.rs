@@ -171,7 +171,7 @@ pub fn load_profile(name_or_path: &str) -> Result<mailwarden_policy::profile::Pr
     if !looks_like_path {
         let known: Vec<String> = Profile::builtins().iter().map(|p| p.id.clone()).collect();
         bail!(
-            "--profile {name_or_path}: unknown profile: built-in profiles are {}; or give the path of a profile file (.toml){}",
+            "--profile {name_or_path}: unknown profile {name_or_path:?}: built-in profiles are {}; or give the path of a profile file (.toml){}",
             known.join(", "),
             crate::rules::did_you_mean(name_or_path, &known)
         );

@@ -22,7 +22,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Audit one or more domains (MX routing, SPF, DNSSEC status).
+    /// Audit one or more domains: MX routing, SPF, DMARC, DKIM, BIMI, DNSSEC, nameservers,
+    /// STARTTLS on every MX address, DANE, MTA-STS, TLS-RPT and failover parity.
     Scan(ScanArgs),
     /// Judge saved evidence (from --save-evidence) again, offline, with the current rules.
     Judge(JudgeArgs),

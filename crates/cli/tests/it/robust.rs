@@ -231,12 +231,54 @@ async fn ctrl_c_mid_scan_leaves_valid_json_and_whole_evidence_lines_and_exits_13
     let silent = BrokenServer::silent().await;
     let dir = tempfile::tempdir().unwrap();
     let evidence = dir.path().join("e.jsonl");
+    let (code, out, err, domains) = interrupted_scan(&silent, "json", &evidence).await;
+    assert_eq!(code, 130, "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let doc = json(&out);
+    let reported = doc["domains"].as_array().unwrap().len();
+    let saved = std::fs::read_to_string(&evidence).unwrap();
+    assert!(saved.ends_with('\n'), "evidence ends in a whole line");
+    for line in saved.lines() {
+        serde_json::from_str::<serde_json::Value>(line).expect("every evidence line is complete JSON");
+    }
+    assert!(reported >= 1 && reported < domains, "{reported} domains reported");
+    assert_eq!(saved.lines().count(), reported);
+}
+
+/// The single-document formats are written, complete, for what was finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_mid_scan_still_writes_html_sarif_and_markdown() {
+    let silent = BrokenServer::silent().await;
+    let dir = tempfile::tempdir().unwrap();
+    for (format, end) in [("html", "</html>"), ("sarif", "}"), ("markdown", "")] {
+        let evidence = dir.path().join(format!("{format}.jsonl"));
+        let (code, out, err, _) = interrupted_scan(&silent, format, &evidence).await;
+        assert_eq!(code, 130, "{format}: {err}");
+        assert!(out.trim_end().ends_with(end), "{format} is complete: {out}");
+        assert!(
+            out.contains("d0.example"),
+            "{format}: the finished domain is in the report: {out}"
+        );
+        if format == "sarif" {
+            json(&out);
+        }
+    }
+}
+
+/// A list of 200 domains scanned one at a time through a resolver that
+/// never answers, interrupted once the first is finished; returns (code,
+/// stdout, stderr, domains in the list).
+async fn interrupted_scan(
+    silent: &BrokenServer,
+    format: &str,
+    evidence: &std::path::Path,
+) -> (i32, String, String, usize) {
     let domains: Vec<String> = (0..200).map(|i| format!("d{i}.example")).collect();
     let mut cmd = mailwarden();
     cmd.args([
         "scan",
         "--format",
-        "json",
+        format,
         "--fail-on",
         "none",
         "--concurrency",
@@ -247,25 +289,15 @@ async fn ctrl_c_mid_scan_leaves_valid_json_and_whole_evidence_lines_and_exits_13
     .arg("--resolver")
     .arg(silent.addr().to_string())
     .arg("--save-evidence")
-    .arg(&evidence)
+    .arg(evidence)
     .args(&domains)
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    let evidence_path = evidence.clone();
+    let evidence_path = evidence.to_path_buf();
     let (code, out, err) = tokio::task::spawn_blocking(move || interrupt_after_first_line(cmd, &evidence_path))
         .await
         .unwrap();
-    assert_eq!(code, 130, "{err}");
-    assert!(err.contains("interrupted"), "{err}");
-    let doc = json(&out);
-    let reported = doc["domains"].as_array().unwrap().len();
-    let saved = std::fs::read_to_string(&evidence).unwrap();
-    assert!(saved.ends_with('\n'), "evidence ends in a whole line");
-    for line in saved.lines() {
-        serde_json::from_str::<serde_json::Value>(line).expect("every evidence line is complete JSON");
-    }
-    assert!(reported >= 1 && reported < domains.len(), "{reported} domains reported");
-    assert_eq!(saved.lines().count(), reported);
+    (code, out, err, domains.len())
 }
 
 /// Start `cmd`, wait until `evidence` holds a complete line, send SIGINT.

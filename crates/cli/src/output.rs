@@ -161,10 +161,11 @@ impl Sink {
 }
 
 /// The text of a zone file the scan read (for SARIF line numbers); empty
-/// when it cannot be read now (judging old evidence elsewhere).
+/// when it cannot be read now (judging old evidence elsewhere) or is over
+/// the zone-file size cap.
 fn zone_text(label: &str) -> String {
     let (_, path) = mailwarden_dns::zonefile::parse_zone_arg(label);
-    std::fs::read_to_string(path).unwrap_or_default()
+    crate::config::read_text(&path, mailwarden_dns::bounded::ZONE_LIMIT).unwrap_or_default()
 }
 
 fn zone_origin(label: &str) -> Option<String> {

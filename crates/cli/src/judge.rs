@@ -24,6 +24,7 @@ use crate::args::JudgeArgs;
 use crate::config::OutputConfig;
 use crate::input::{Line, read_bounded_line, shown};
 use crate::output::{Sink, report};
+use crate::seen::RunSight;
 
 /// Longest evidence line (one Observation): room for a domain's full query
 /// budget of maximal answers and its probes' certificate chains.
@@ -37,17 +38,23 @@ pub fn run(args: JudgeArgs) -> Result<ExitCode> {
     let label = args.file.display().to_string();
     let mut sink = Sink::new(output)?;
     let mut judged = 0usize;
+    let mut sight = RunSight::default();
     let outcome = read_evidence(&args.file, &label, |observation| {
         let now = evidence_time(&observation);
         let findings = mailwarden_checks::judge_observation(&observation, now);
         judged += 1;
-        sink.push(&report(findings, observation))
+        let report = report(findings, observation);
+        sink.push(&report)?;
+        if let Some(line) = sight.record(&report) {
+            eprintln!("mailwarden: {line}");
+        }
+        Ok(())
     })?;
     let failed = sink.finish()?;
     if judged == 0 {
         bail!("{label}: no evidence could be read");
     }
-    Ok(crate::scan::exit_code(outcome.bad_lines > 0, failed))
+    Ok(crate::scan::finish(&sight, outcome.bad_lines > 0, failed))
 }
 
 /// What reading the evidence came to, besides the Observations handed on.

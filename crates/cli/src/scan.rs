@@ -23,6 +23,7 @@ use mailwarden_render::DomainReport;
 use crate::args::ScanArgs;
 use crate::config::{self, OutputConfig};
 use crate::output::{Sink, report};
+use crate::seen::RunSight;
 
 pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     let output = OutputConfig::from_args(&args.output)?;
@@ -44,6 +45,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     let progress = progress_bar(args.input.is_some() || args.domains.len() > 1);
     let mut sink = Sink::new(output)?;
     let mut bad_input = 0usize;
+    let mut sight = RunSight::default();
 
     let mut lines = lines;
     let reports = stream::poll_fn(move |cx| lines.poll_recv(cx))
@@ -74,6 +76,9 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
             ev.write(&report.observation)?;
         }
         progress.suspend(|| sink.push(&report))?;
+        if let Some(line) = sight.record(&report) {
+            progress.suspend(|| eprintln!("mailwarden: {line}"));
+        }
         progress.inc(1);
         scanned += 1;
     }
@@ -86,7 +91,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     if scanned == 0 && bad_input == 0 {
         bail!("nothing to scan: {} held no domain names", input_label(&args));
     }
-    Ok(exit_code(bad_input > 0, failed))
+    Ok(finish(&sight, bad_input > 0, failed))
 }
 
 /// How the list was given, for messages.
@@ -124,8 +129,18 @@ impl Evidence {
     }
 }
 
-/// 2 when some input was unusable (even if the rest ran), 1 when a finding
-/// reached `--fail-on`, else 0.
+/// The exit code of a run, after saying on standard error when no domain
+/// saw anything (that run exits 2: it is no audit result).
+pub fn finish(sight: &RunSight, had_errors: bool, failed: bool) -> ExitCode {
+    let blind = sight.nothing_at_all();
+    if let Some(message) = &blind {
+        eprintln!("mailwarden: {message}");
+    }
+    exit_code(had_errors || blind.is_some(), failed)
+}
+
+/// 2 when some input was unusable (even if the rest ran) or nothing could
+/// be seen at all, 1 when a finding reached `--fail-on`, else 0.
 pub fn exit_code(had_errors: bool, failed: bool) -> ExitCode {
     if had_errors {
         ExitCode::from(2)

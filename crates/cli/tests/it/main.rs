@@ -7,6 +7,7 @@ mod compliance;
 mod formats;
 mod generate_live;
 mod live_scan;
+mod outcomes;
 mod robust;
 mod support;
 mod transport_scan;

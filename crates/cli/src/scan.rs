@@ -120,7 +120,9 @@ impl Evidence {
     }
 
     fn write(&mut self, observation: &mailwarden_model::Observation) -> Result<()> {
-        let mut line = serde_json::to_vec(observation)?;
+        // The inert formatter: record text cannot reach a terminal that shows the file.
+        let mut line = Vec::new();
+        mailwarden_render::inert::to_writer(&mut line, observation)?;
         line.push(b'\n');
         self.out
             .write_all(&line)

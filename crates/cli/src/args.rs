@@ -12,13 +12,18 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Audit and guard an organisation's email infrastructure."
 )]
 pub struct Cli {
+    /// Settings file (TOML) for the options every command shares; default: ./mailwarden.toml if it exists.
+    /// Precedence: command-line flag, then MAILWARDEN_* environment variable, then this file.
+    #[arg(long, global = true, value_name = "FILE", env = "MAILWARDEN_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Audit one or more domains (MX routing, SPF, DNSSEC status).
+    /// Audit one or more domains: MX routing, SPF, DMARC, DKIM, BIMI, DNSSEC, nameservers,
+    /// STARTTLS on every MX address, DANE, MTA-STS, TLS-RPT and failover parity.
     Scan(ScanArgs),
     /// Judge saved evidence (from --save-evidence) again, offline, with the current rules.
     Judge(JudgeArgs),
@@ -40,6 +45,14 @@ pub enum Command {
     Schema,
     /// Build recommended records (zone-file syntax, with comments) from a domain's current state.
     Generate(GenerateArgs),
+    /// Print a shell completion script (e.g. `mailwarden completions bash > /etc/bash_completion.d/mailwarden`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; `mailwarden man | man -l -`).
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +115,9 @@ pub struct DnsArgs {
     /// Answer only from these zone files, offline (repeatable; `ORIGIN=FILE` when the file has no $ORIGIN).
     #[arg(long = "zone-file", value_name = "[ORIGIN=]FILE", conflicts_with_all = ["resolvers", "trust_anchor"])]
     pub zone_files: Vec<String>,
+    /// A directory $INCLUDE may read from besides the zone file's own directory (repeatable).
+    #[arg(long = "zone-include-dir", value_name = "DIR")]
+    pub zone_include_dirs: Vec<PathBuf>,
     /// Most DNS queries for one domain.
     #[arg(long, default_value_t = 400, value_name = "N")]
     pub query_budget: usize,
@@ -171,8 +187,8 @@ pub struct ScanArgs {
     /// Domains audited at once.
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub concurrency: usize,
-    /// A DKIM selector to try besides the built-in list (repeatable).
-    #[arg(long = "dkim-selector", value_name = "SELECTOR")]
+    /// DKIM selectors to try besides the built-in list (repeatable, or comma-separated).
+    #[arg(long = "dkim-selector", value_name = "SELECTOR[,...]", value_delimiter = ',')]
     pub dkim_selectors: Vec<String>,
     /// Run only these checks (comma-separated: mx, spf, dmarc, dkim, bimi,
     /// dnssec, ns, mta-sts, tlsrpt, dane, smtp, failover). Default: all.
@@ -270,6 +286,13 @@ pub struct RulesArgs {
     /// Output format (text or json).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Only rules of this area: routing, sender-authentication, transport-security, dns-integrity
+    /// (or a protocol prefix such as spf, dmarc, mta-sts).
+    #[arg(long, value_name = "AREA")]
+    pub area: Option<String>,
+    /// Only rules of this severity (info, low, medium, high, critical).
+    #[arg(long, value_name = "SEVERITY")]
+    pub severity: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -39,7 +39,7 @@ pub fn fail_on_profile(fail_on: &str) -> bool {
 pub fn configure(profiles: &[String], fail_on: &str) -> Result<()> {
     let mut loaded = Vec::new();
     for p in profiles {
-        let profile = Profile::load(p).map_err(|e| anyhow::anyhow!("--profile {p}: {e}"))?;
+        let profile = crate::config::load_profile(p)?;
         if !loaded.iter().any(|l: &Profile| l.id == profile.id) {
             loaded.push(profile);
         }

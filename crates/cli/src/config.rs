@@ -12,6 +12,11 @@ use mailwarden_model::Severity;
 
 use crate::args::{ColorChoice, DnsArgs, OutputArgs, ReportFormat};
 
+/// Largest `--ca-file` (the whole Mozilla root bundle is about 220 KiB).
+pub const CA_FILE_LIMIT: u64 = 4 << 20;
+/// Largest `--profile` file.
+pub const PROFILE_LIMIT: u64 = 1 << 20;
+
 /// Answers kept in the run-wide cache. About 1 KiB each at most, so this
 /// bounds the cache near 100 MiB in the worst case and far less in practice.
 const CACHE_CAPACITY: usize = 50_000;
@@ -131,7 +136,7 @@ pub fn scan_options(args: &crate::args::ScanArgs) -> Result<mailwarden_model::Sc
     let ca_pem = match &args.ca_file {
         Some(path) => {
             let pem =
-                std::fs::read_to_string(path).with_context(|| format!("--ca-file {}: cannot read", path.display()))?;
+                read_text(path, CA_FILE_LIMIT).with_context(|| format!("--ca-file {}: cannot read", path.display()))?;
             mailwarden_checks::tls::cert::Roots::from_pem(pem.as_bytes())
                 .map_err(|e| anyhow::anyhow!("--ca-file {}: {e}", path.display()))?;
             Some(pem)
@@ -146,6 +151,36 @@ pub fn scan_options(args: &crate::args::ScanArgs) -> Result<mailwarden_model::Sc
             .then_some(args.max_mx_addresses),
         ca_pem,
     })
+}
+
+/// Read a whole operator-supplied file as UTF-8, at most `limit` bytes.
+pub fn read_text(path: &std::path::Path, limit: u64) -> std::io::Result<String> {
+    let bytes = mailwarden_dns::bounded::read_capped(path, limit)?;
+    String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
+/// `--profile NAME|PATH`: a built-in profile, or a file of at most
+/// [`PROFILE_LIMIT`]; an unknown name gets the nearest built-in suggested.
+pub fn load_profile(name_or_path: &str) -> Result<mailwarden_policy::profile::Profile> {
+    use mailwarden_policy::profile::Profile;
+    if let Some(p) = Profile::builtin(name_or_path) {
+        return Ok(p.clone());
+    }
+    let path = std::path::Path::new(name_or_path);
+    let looks_like_path = name_or_path.contains(['/', '\\']) || name_or_path.ends_with(".toml") || path.exists();
+    if !looks_like_path {
+        let known: Vec<String> = Profile::builtins().iter().map(|p| p.id.clone()).collect();
+        bail!(
+            "--profile {name_or_path}: unknown profile {name_or_path:?}: built-in profiles are {}; or give the path of a profile file (.toml){}",
+            known.join(", "),
+            crate::rules::did_you_mean(name_or_path, &known)
+        );
+    }
+    let text = read_text(path, PROFILE_LIMIT).with_context(|| format!("--profile {name_or_path}: cannot read"))?;
+    let catalogue = mailwarden_policy::Catalogue::builtin();
+    let frameworks = mailwarden_policy::frameworks::Frameworks::builtin();
+    Profile::parse(name_or_path, &text, catalogue, frameworks)
+        .map_err(|e| anyhow::anyhow!("--profile {name_or_path}: {e}"))
 }
 
 /// Parse `IP` or `IP:PORT` (IPv6 with a port as `[::1]:53`).
@@ -193,7 +228,7 @@ pub fn budget(args: &DnsArgs) -> Result<Budget> {
 /// non-global addresses (`--allow-private-targets`; the egress guard).
 pub async fn dns_source(args: &DnsArgs, allow_private_targets: bool) -> Result<Arc<dyn DnsSource>> {
     if !args.zone_files.is_empty() {
-        let source = crate::sources::zone_files(&args.zone_files)?;
+        let source = crate::sources::zone_files(&args.zone_files, &args.zone_include_dirs)?;
         return Ok(Arc::new(source));
     }
     let resolvers = args

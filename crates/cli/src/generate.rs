@@ -88,8 +88,9 @@ pub async fn run(args: GenerateArgs) -> Result<ExitCode> {
 
     let mut out = crate::output::open_output(args.output.as_deref())?;
     // TXT data is already `\DDD`-escaped; this catches names and comments.
-    out.write_all(mailwarden_render::inert::block(&text).as_bytes())?;
-    out.flush().context("cannot write the output")?;
+    out.write_all(mailwarden_render::inert::block(&text).as_bytes())
+        .and_then(|()| out.flush())
+        .with_context(|| crate::output::target_label(args.output.as_deref()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -272,7 +273,8 @@ fn warn_about(h: &ProbedHost) {
 /// and hash its SubjectPublicKeyInfo.
 fn read_certificate(path: &Path) -> Result<CertInfo> {
     let label = path.display();
-    let bytes = std::fs::read(path).with_context(|| format!("--cert {label}: cannot read"))?;
+    let bytes = mailwarden_dns::bounded::read_capped(path, crate::config::CA_FILE_LIMIT)
+        .with_context(|| format!("--cert {label}: cannot read"))?;
     let der = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
         let (_, pem) = x509_parser::pem::parse_x509_pem(&bytes)
             .map_err(|e| anyhow::anyhow!("--cert {label}: not a PEM certificate: {e}"))?;

@@ -7,22 +7,31 @@ mod args;
 mod compliance;
 mod config;
 mod generate;
+mod input;
+mod interrupt;
 mod judge;
 mod output;
 mod rules;
 mod scan;
 mod seen;
+mod settings;
 mod sources;
 mod spf;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::args::{Cli, Command, SpfCommand};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            eprintln!("mailwarden: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -44,6 +53,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// The command line, with the shared options it leaves unset filled from
+/// the environment and the settings file ([`settings`]).
+fn parse() -> anyhow::Result<Cli> {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if matches!(
+        cli.command,
+        Command::Scan(_) | Command::Judge(_) | Command::Spf(_) | Command::Generate(_)
+    ) {
+        settings::Settings::load(cli.config.as_deref())?.apply(&mut cli, &matches)?;
+    }
+    Ok(cli)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Scan(args) => scan::run(args).await,
@@ -61,6 +84,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => generate::run(args).await,
+        Command::Completions { shell } => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "mailwarden", &mut out);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -52,17 +52,25 @@ pub struct Sink {
     writer: Writer,
     config: OutputConfig,
     failed: bool,
+    /// `--output PATH` or `standard output`, for write errors.
+    target: String,
+}
+
+/// How `path` (from `--output`) is named in errors.
+pub fn target_label(path: Option<&Path>) -> String {
+    path.map_or_else(|| "standard output".into(), |p| format!("--output {}", p.display()))
 }
 
 impl Sink {
     pub fn new(config: OutputConfig) -> anyhow::Result<Self> {
         let out = open_output(config.output.as_deref())?;
+        let target = target_label(config.output.as_deref());
         let (catalogue, frameworks) = (Catalogue::builtin(), Frameworks::builtin());
         let writer = match config.format {
             ReportFormat::Text => Writer::Text(out),
-            ReportFormat::Json => Writer::Json(JsonDocument::start(out, VERSION)?),
+            ReportFormat::Json => Writer::Json(JsonDocument::start(out, VERSION).with_context(|| target.clone())?),
             ReportFormat::Jsonl => Writer::Jsonl(out),
-            ReportFormat::Csv => Writer::Csv(CsvWriter::start(out, frameworks)?),
+            ReportFormat::Csv => Writer::Csv(CsvWriter::start(out, frameworks).with_context(|| target.clone())?),
             ReportFormat::Sarif => Writer::Sarif(
                 Box::new(SarifLog::new(catalogue, frameworks, VERSION)),
                 BTreeSet::new(),
@@ -75,10 +83,16 @@ impl Sink {
             writer,
             config,
             failed: false,
+            target,
         })
     }
 
-    pub fn push(&mut self, report: &DomainReport) -> io::Result<()> {
+    /// Write one domain's report; errors name the output.
+    pub fn push(&mut self, report: &DomainReport) -> anyhow::Result<()> {
+        self.write(report).with_context(|| self.target.clone())
+    }
+
+    fn write(&mut self, report: &DomainReport) -> io::Result<()> {
         if let Some(threshold) = self.config.fail_on {
             self.failed |= report.fails_at(threshold);
         }
@@ -117,8 +131,14 @@ impl Sink {
     }
 
     /// Close the output; returns whether a finding reached `--fail-on`.
-    pub fn finish(self) -> io::Result<bool> {
-        match self.writer {
+    pub fn finish(self) -> anyhow::Result<bool> {
+        let target = self.target;
+        Self::close(self.writer).with_context(|| target)?;
+        Ok(self.failed)
+    }
+
+    fn close(writer: Writer) -> io::Result<()> {
+        match writer {
             Writer::Text(mut out) | Writer::Jsonl(mut out) => out.flush()?,
             Writer::Json(doc) => {
                 doc.finish()?;
@@ -136,15 +156,16 @@ impl Sink {
                 doc.finish(out)?;
             }
         }
-        Ok(self.failed)
+        Ok(())
     }
 }
 
 /// The text of a zone file the scan read (for SARIF line numbers); empty
-/// when it cannot be read now (judging old evidence elsewhere).
+/// when it cannot be read now (judging old evidence elsewhere) or is over
+/// the zone-file size cap.
 fn zone_text(label: &str) -> String {
     let (_, path) = mailwarden_dns::zonefile::parse_zone_arg(label);
-    std::fs::read_to_string(path).unwrap_or_default()
+    crate::config::read_text(&path, mailwarden_dns::bounded::ZONE_LIMIT).unwrap_or_default()
 }
 
 fn zone_origin(label: &str) -> Option<String> {

@@ -6,7 +6,7 @@
 //! is written and dropped as soon as it is done.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,26 +19,11 @@ use mailwarden_checks::collect::Budget;
 use mailwarden_dns::DnsSource;
 use mailwarden_model::{DomainName, Prober, ScanOptions};
 use mailwarden_render::DomainReport;
-use tokio::sync::mpsc;
 
 use crate::args::ScanArgs;
 use crate::config::{self, OutputConfig};
 use crate::output::{Sink, report};
 use crate::seen::RunSight;
-
-/// One line of input: where it came from, and what it said (or why it
-/// could not be read).
-struct InputLine {
-    origin: String,
-    text: Result<String, String>,
-}
-
-impl InputLine {
-    fn parse(self) -> Result<DomainName, String> {
-        let text = self.text.map_err(|e| format!("{}: cannot read: {e}", self.origin))?;
-        DomainName::parse(&text).map_err(|e| format!("{}: invalid domain name {text:?}: {e}", self.origin))
-    }
-}
 
 pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     let output = OutputConfig::from_args(&args.output)?;
@@ -52,15 +37,9 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
             "nothing to scan: give a domain (mailwarden scan example.com) or a list (--input FILE, - for standard input)"
         );
     }
-    let mut evidence = match &args.save_evidence {
-        Some(path) => {
-            Some(BufWriter::new(File::create(path).with_context(|| {
-                format!("--save-evidence {}: cannot create", path.display())
-            })?))
-        }
-        None => None,
-    };
-    let lines = spawn_reader(&args)?;
+    let interrupt = crate::interrupt::Interrupt::install()?;
+    let mut evidence = args.save_evidence.as_deref().map(Evidence::create).transpose()?;
+    let lines = crate::input::spawn_reader(&args.domains, args.input.as_deref())?;
     let source = config::dns_source(&args.dns, args.probe.allow_private_targets).await?;
     let prober = &config::prober(&args, options)?;
     let progress = progress_bar(args.input.is_some() || args.domains.len() > 1);
@@ -86,27 +65,70 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
         })
         .buffer_unordered(args.concurrency);
     futures::pin_mut!(reports);
-    while let Some(result) = reports.next().await {
+    let mut scanned = 0usize;
+    // Ctrl-C stops taking results; what is done is still written whole.
+    while let Some(result) = interrupt.until(reports.next()).await.flatten() {
         let Some(report) = result else {
             bad_input += 1;
             continue;
         };
         if let Some(ev) = evidence.as_mut() {
-            mailwarden_render::inert::to_writer(&mut *ev, &report.observation)?;
-            ev.write_all(b"\n")?;
+            ev.write(&report.observation)?;
         }
         progress.suspend(|| sink.push(&report))?;
         if let Some(line) = sight.record(&report) {
             progress.suspend(|| eprintln!("mailwarden: {line}"));
         }
         progress.inc(1);
+        scanned += 1;
     }
     progress.finish_and_clear();
-    if let Some(mut ev) = evidence {
-        ev.flush().context("--save-evidence: cannot write")?;
-    }
     let failed = sink.finish()?;
+    if interrupt.happened() {
+        eprintln!("mailwarden: interrupted: the report holds the {scanned} domain(s) finished before Ctrl-C");
+        return Ok(ExitCode::from(crate::interrupt::EXIT_INTERRUPTED));
+    }
+    if scanned == 0 && bad_input == 0 {
+        bail!("nothing to scan: {} held no domain names", input_label(&args));
+    }
     Ok(finish(&sight, bad_input > 0, failed))
+}
+
+/// How the list was given, for messages.
+fn input_label(args: &ScanArgs) -> String {
+    match args.input.as_deref() {
+        Some(p) if p == Path::new("-") => "standard input".into(),
+        Some(p) => format!("--input {}", p.display()),
+        None => "the arguments".into(),
+    }
+}
+
+/// `--save-evidence FILE`: one Observation per line, each line flushed
+/// whole as its domain finishes (an interrupted run leaves complete lines).
+struct Evidence {
+    path: std::path::PathBuf,
+    out: BufWriter<File>,
+}
+
+impl Evidence {
+    fn create(path: &Path) -> Result<Self> {
+        let file = File::create(path).with_context(|| format!("--save-evidence {}: cannot create", path.display()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+        })
+    }
+
+    fn write(&mut self, observation: &mailwarden_model::Observation) -> Result<()> {
+        // The inert formatter: record text cannot reach a terminal that shows the file.
+        let mut line = Vec::new();
+        mailwarden_render::inert::to_writer(&mut line, observation)?;
+        line.push(b'\n');
+        self.out
+            .write_all(&line)
+            .and_then(|()| self.out.flush())
+            .with_context(|| format!("--save-evidence {}", self.path.display()))
+    }
 }
 
 /// The exit code of a run, after saying on standard error when no domain
@@ -154,64 +176,6 @@ pub async fn scan_one(
     observation.started_at = started.format(&time::format_description::well_known::Rfc3339).ok();
     observation.duration_ms = Some(clock.elapsed().as_millis() as u64);
     report(audit.findings, observation)
-}
-
-/// Read arguments, then the input file or standard input, on a blocking
-/// thread, into a bounded channel (so a huge list is never held whole).
-fn spawn_reader(args: &ScanArgs) -> Result<mpsc::Receiver<InputLine>> {
-    let (tx, rx) = mpsc::channel::<InputLine>(1024);
-    let positional: Vec<String> = args.domains.clone();
-    let input: Option<Box<dyn BufRead + Send>> = match args.input.as_deref() {
-        None => None,
-        Some(p) if p == Path::new("-") => Some(Box::new(BufReader::new(io::stdin()))),
-        Some(p) => Some(Box::new(BufReader::new(
-            File::open(p).with_context(|| format!("--input {}: cannot open", p.display()))?,
-        ))),
-    };
-    let label = args.input.as_ref().map(|p| {
-        if p == Path::new("-") {
-            "<stdin>".to_string()
-        } else {
-            p.display().to_string()
-        }
-    });
-    std::thread::spawn(move || {
-        for (i, d) in positional.into_iter().enumerate() {
-            if tx
-                .blocking_send(InputLine {
-                    origin: format!("argument {}", i + 1),
-                    text: Ok(d),
-                })
-                .is_err()
-            {
-                return;
-            }
-        }
-        let (Some(input), Some(label)) = (input, label) else {
-            return;
-        };
-        for (n, line) in input.lines().enumerate() {
-            let origin = format!("{label}:{}", n + 1);
-            let text = match line {
-                Ok(text) => text,
-                Err(e) => {
-                    let _ = tx.blocking_send(InputLine {
-                        origin,
-                        text: Err(e.to_string()),
-                    });
-                    return;
-                }
-            };
-            let text = text.split('#').next().unwrap_or("").trim().to_string();
-            if text.is_empty() {
-                continue;
-            }
-            if tx.blocking_send(InputLine { origin, text: Ok(text) }).is_err() {
-                return;
-            }
-        }
-    });
-    Ok(rx)
 }
 
 fn progress_bar(list: bool) -> ProgressBar {

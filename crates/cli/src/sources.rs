@@ -6,13 +6,16 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use mailwarden_dns::live::{DirectGuard, LiveConfig, LiveSource, TrustAnchor};
-use mailwarden_dns::zonefile::ZoneFileSource;
+use mailwarden_dns::zonefile::{LoadOptions, ZoneFileSource};
 
 /// The offline backend: answers only from the given zone files
-/// (`[ORIGIN=]FILE` each).
-pub fn zone_files(args: &[String]) -> Result<ZoneFileSource> {
+/// (`[ORIGIN=]FILE` each), whose `$INCLUDE`s may also read `include_dirs`.
+pub fn zone_files(args: &[String], include_dirs: &[PathBuf]) -> Result<ZoneFileSource> {
     let paths: Vec<PathBuf> = args.iter().map(PathBuf::from).collect();
-    ZoneFileSource::load(&paths).context("--zone-file")
+    let options = LoadOptions {
+        include_dirs: include_dirs.to_vec(),
+    };
+    ZoneFileSource::load_with(&paths, options).context("--zone-file")
 }
 
 /// The live backend: the given resolvers (or the system's), validating

@@ -9,6 +9,7 @@
 //! - [`cache::SharedCache`]: one bounded cache for the whole run, so a name
 //!   many domains share (an SPF include, a provider's MX) is asked once.
 
+pub mod bounded;
 pub mod cache;
 pub mod live;
 pub mod zonefile;

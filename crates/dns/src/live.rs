@@ -194,10 +194,7 @@ impl LiveSource {
                 TrustAnchors::default(),
             )?)),
             TrustAnchor::File(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| LiveError::ReadAnchor {
-                    path: path.clone(),
-                    source,
-                })?;
+                let text = anchor::read_file(path)?;
                 let input = format!("trust anchor file {}", path.display());
                 Some(Validator::from_text(&text, input, config, options)?)
             }

@@ -13,6 +13,10 @@
 //!   first SOA; else the file is refused ([`ZoneError::NoOrigin`]).
 //! - **`$INCLUDE`** is followed, relative to the including file's
 //!   directory, at most 8 deep; origin and owner are restored after it.
+//!   It may read only inside the zone file's directory (and below) or a
+//!   directory allowed by [`LoadOptions::include_dirs`], symbolic links
+//!   resolved first; a zone and everything it includes is at most
+//!   [`ZONE_LIMIT`](crate::bounded::ZONE_LIMIT) bytes.
 //! - **Outside the loaded zones**, and below a delegation whose child file
 //!   is not loaded, the answer is `Status::Error` with
 //!   `Proof::Indeterminate`: we could not look, which is not "missing".
@@ -102,10 +106,19 @@ pub fn parse_zone_arg(arg: &str) -> (Option<String>, PathBuf) {
     (None, PathBuf::from(arg))
 }
 
+/// How zone files are read.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Directories `$INCLUDE` may read from besides the zone file's own
+    /// directory (and below): `--zone-include-dir`.
+    pub include_dirs: Vec<PathBuf>,
+}
+
 /// DNS answers from zone files. See the [module docs](self).
 #[derive(Debug, Default)]
 pub struct ZoneFileSource {
     zones: Vec<LoadedZone>,
+    options: LoadOptions,
 }
 
 #[derive(Debug)]
@@ -119,7 +132,15 @@ impl ZoneFileSource {
     /// Load zone files. Each path may carry an `ORIGIN=` prefix (see
     /// [`parse_zone_arg`]), so command-line arguments can be passed as is.
     pub fn load(paths: &[PathBuf]) -> Result<Self, ZoneError> {
-        let mut source = Self::default();
+        Self::load_with(paths, LoadOptions::default())
+    }
+
+    /// [`ZoneFileSource::load`] with options.
+    pub fn load_with(paths: &[PathBuf], options: LoadOptions) -> Result<Self, ZoneError> {
+        let mut source = Self {
+            options,
+            ..Self::default()
+        };
         for path in paths {
             let (origin, file) = match path.to_str() {
                 Some(arg) => parse_zone_arg(arg),
@@ -142,7 +163,7 @@ impl ZoneFileSource {
     /// Add one zone file. `given` is how the user named it (the evidence).
     pub fn add_file(&mut self, path: &Path, origin_hint: Option<&str>, given: &str) -> Result<(), ZoneError> {
         let label = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|error| ZoneError::Read {
+        let bytes = crate::bounded::read_capped(path, crate::bounded::ZONE_LIMIT).map_err(|error| ZoneError::Read {
             file: label.clone(),
             error,
         })?;
@@ -162,7 +183,7 @@ impl ZoneFileSource {
         given: &str,
     ) -> Result<(), ZoneError> {
         let dir = Path::new(label).parent();
-        let parsed = parser::parse(bytes, origin_hint, label, dir)?;
+        let parsed = parser::parse(bytes, origin_hint, label, dir, self.includes(dir, bytes.len()))?;
         if let Some(other) = self.zones.iter().find(|z| z.zone.apex == parsed.origin) {
             return Err(ZoneError::DuplicateZone {
                 origin: parsed.origin,
@@ -176,6 +197,24 @@ impl ZoneFileSource {
             zone,
         });
         Ok(())
+    }
+
+    /// What `$INCLUDE` may read for a zone file in `dir` that is `read`
+    /// bytes long. A directory that does not exist allows nothing.
+    fn includes(&self, dir: Option<&Path>, read: usize) -> parser::Includes {
+        let own = match dir {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let roots = std::iter::once(own)
+            .chain(self.options.include_dirs.iter().map(PathBuf::as_path))
+            .filter_map(|d| std::fs::canonicalize(d).ok())
+            .collect();
+        parser::Includes {
+            roots,
+            remaining: crate::bounded::ZONE_LIMIT.saturating_sub(read as u64),
+            limit: crate::bounded::ZONE_LIMIT,
+        }
     }
 
     /// The origins of the loaded zones, in load order.

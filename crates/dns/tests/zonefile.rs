@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use mailwarden_dns::DnsSource;
-use mailwarden_dns::zonefile::{ZoneError, ZoneFileSource, parse_zone_arg};
+use mailwarden_dns::zonefile::{LoadOptions, ZoneError, ZoneFileSource, parse_zone_arg};
 use mailwarden_model::{Answer, Proof, QueryKey, RData, RType, Status};
 
 fn zones_dir() -> PathBuf {
@@ -445,6 +445,85 @@ fn errors_in_an_included_file_name_that_file() {
     std::fs::write(dir.join("self.zone"), "$INCLUDE self.zone\n").unwrap();
     let err = ZoneFileSource::load(&[dir.join("self.zone")]).unwrap_err();
     assert!(err.to_string().contains("nested more than 8 deep"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn include_of_a_file_outside_the_zone_directory_is_refused_without_quoting_it() {
+    let outside = tempdir();
+    let secret = outside.join("shadow");
+    std::fs::write(&secret, "root:$6$secret-hash:19000:0:99999:7:::\n").unwrap();
+    let dir = tempdir();
+    let main = dir.join("main.zone");
+    for include in [secret.display().to_string(), "link".to_string()] {
+        std::fs::write(&main, format!("{SOA}$INCLUDE {include}\n")).unwrap();
+        let _ = std::os::unix::fs::symlink(&secret, dir.join("link"));
+        let err = ZoneFileSource::load(std::slice::from_ref(&main))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is outside the zone file's directory"), "{err}");
+        assert!(err.contains("--zone-include-dir"), "{err}");
+        assert!(!err.contains("secret-hash"), "{err}");
+    }
+    // Allowed explicitly, it is read (and, not being a zone, fails on its first line).
+    let options = LoadOptions {
+        include_dirs: vec![outside.clone()],
+    };
+    let err = ZoneFileSource::load_with(std::slice::from_ref(&main), options)
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with(&format!("{}:1:", dir.join("link").display())), "{err}");
+    // Below the zone's directory is allowed without the option.
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub/inc.zone"), "x A 192.0.2.9\n").unwrap();
+    std::fs::write(&main, format!("{SOA}$INCLUDE sub/inc.zone\n")).unwrap();
+    let z = ZoneFileSource::load(std::slice::from_ref(&main)).unwrap();
+    assert_eq!(ask(&z, "x.example.com", RType::A).records, [a("192.0.2.9")]);
+    std::fs::remove_dir_all(dir).unwrap();
+    std::fs::remove_dir_all(outside).unwrap();
+}
+
+#[test]
+fn dev_zero_as_zone_file_or_include_is_refused_at_the_size_limit() {
+    let err = ZoneFileSource::load(&[PathBuf::from("example.com=/dev/zero")])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "/dev/zero: cannot read: larger than the limit of 16 MiB");
+
+    let dir = tempdir();
+    let main = dir.join("main.zone");
+    let _ = std::os::unix::fs::symlink("/dev/zero", dir.join("zero"));
+    std::fs::write(&main, format!("{SOA}$INCLUDE zero\n")).unwrap();
+    let options = LoadOptions {
+        include_dirs: vec![PathBuf::from("/dev")],
+    };
+    let err = ZoneFileSource::load_with(std::slice::from_ref(&main), options)
+        .unwrap_err()
+        .to_string();
+    assert!(err.ends_with("makes the zone larger than the limit of 16 MiB"), "{err}");
+
+    // Each include counts against one budget for the zone: 9 × 2 MiB > 16 MiB.
+    let big = format!("; {}\n", "x".repeat(2 << 20));
+    std::fs::write(dir.join("big.inc"), big).unwrap();
+    std::fs::write(&main, format!("{SOA}{}", "$INCLUDE big.inc\n".repeat(9))).unwrap();
+    let err = ZoneFileSource::load(std::slice::from_ref(&main))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(":11:10: included file") && err.contains("16 MiB"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn binary_included_file_is_refused_without_showing_it() {
+    let dir = tempdir();
+    std::fs::write(dir.join("blob.inc"), b"\x7fELF\0\0secret").unwrap();
+    let main = dir.join("main.zone");
+    std::fs::write(&main, format!("{SOA}$INCLUDE blob.inc\n")).unwrap();
+    let err = ZoneFileSource::load(std::slice::from_ref(&main))
+        .unwrap_err()
+        .to_string();
+    assert!(err.ends_with("is not a zone file (it holds binary data)"), "{err}");
+    assert!(!err.contains("secret"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -9,6 +9,7 @@ mod generate_live;
 mod hostile_dns;
 mod live_scan;
 mod outcomes;
+mod robust;
 mod support;
 mod transport_scan;
 mod verdicts;

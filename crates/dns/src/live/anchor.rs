@@ -10,6 +10,7 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::proto::serialize::txt::trust_anchor;
 
 use super::LiveError;
+use crate::bounded::{TRUST_ANCHOR_LIMIT, read_capped};
 
 /// One anchor record and where it was written.
 #[derive(Debug, Clone)]
@@ -23,6 +24,17 @@ pub(crate) struct Entry {
 pub(crate) enum AnchorKey {
     Dnskey(DNSKEY),
     Ds(DS),
+}
+
+/// Read a `--trust-anchor` file: at most [`TRUST_ANCHOR_LIMIT`] bytes (the
+/// root's anchors are a few hundred), UTF-8.
+pub(crate) fn read_file(path: &std::path::Path) -> Result<String, LiveError> {
+    let fail = |source| LiveError::ReadAnchor {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bytes = read_capped(path, TRUST_ANCHOR_LIMIT).map_err(fail)?;
+    String::from_utf8(bytes).map_err(|_| fail(std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text")))
 }
 
 /// Parse `text`; `source` names it in errors ("trust anchor file /x").
@@ -255,6 +267,12 @@ fn syntax(source: &str, line: usize, message: String) -> LiveError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dev_zero_as_trust_anchor_is_refused_at_the_limit() {
+        let err = read_file(std::path::Path::new("/dev/zero")).unwrap_err().to_string();
+        assert_eq!(err, "trust anchor file /dev/zero: larger than the limit of 1 MiB");
+    }
 
     #[test]
     fn truncated_keys_are_refused_by_algorithm() {

@@ -34,6 +34,18 @@ pub(super) struct ParsedZone {
 /// A failure inside one file, before the file's label is attached.
 type Fail = (Position, String);
 
+/// What `$INCLUDE` may read while one zone is parsed.
+#[derive(Debug, Default)]
+pub(super) struct Includes {
+    /// Directories (canonical) an included file must be in or below.
+    pub(super) roots: Vec<PathBuf>,
+    /// Bytes that included files may still add to the zone (the zone's
+    /// size cap less what has been read).
+    pub(super) remaining: u64,
+    /// The zone's size cap, for the error message.
+    pub(super) limit: u64,
+}
+
 /// Parse one zone file's text. `dir` is where `$INCLUDE` paths are
 /// resolved from (the file's directory).
 pub(super) fn parse(
@@ -41,10 +53,12 @@ pub(super) fn parse(
     origin_hint: Option<&str>,
     label: &str,
     dir: Option<&Path>,
+    includes: Includes,
 ) -> Result<ParsedZone, ZoneError> {
     let hint = origin_hint.map(mailwarden_model::name::normalise);
     let mut parser = Parser {
         origin: hint.clone(),
+        includes,
         ..Parser::default()
     };
     let file: Arc<str> = Arc::from(label);
@@ -110,6 +124,7 @@ struct Parser {
     first_soa_owner: Option<String>,
     records: Vec<Record>,
     depth: usize,
+    includes: Includes,
 }
 
 impl Parser {
@@ -186,12 +201,7 @@ impl Parser {
         let raw = text::unescape(&path_token.text).map_err(|m| fail((path_token.at, m)))?;
         let relative = PathBuf::from(String::from_utf8_lossy(&raw).into_owned());
         let path = dir.map_or_else(|| relative.clone(), |d| d.join(&relative));
-        let bytes = std::fs::read(&path).map_err(|error| {
-            fail((
-                path_token.at,
-                format!("cannot read included file \"{}\": {error}", path.display()),
-            ))
-        })?;
+        let bytes = self.read_included(&path).map_err(|m| fail((path_token.at, m)))?;
 
         let saved = (self.origin.clone(), self.last_owner.clone());
         if origin.is_some() {
@@ -203,6 +213,36 @@ impl Parser {
         self.depth -= 1;
         (self.origin, self.last_owner) = saved;
         result
+    }
+
+    /// Read an `$INCLUDE`d file: only inside the allowed directories (a
+    /// zone file from elsewhere must not make us read, and quote in an
+    /// error, `/etc/shadow`), within what is left of the zone's size cap,
+    /// and only text (a binary file is not a zone file; nothing of it is
+    /// shown). Symbolic links are resolved before the directory check.
+    fn read_included(&mut self, path: &Path) -> Result<Vec<u8>, String> {
+        let shown = path.display();
+        let real = std::fs::canonicalize(path).map_err(|e| format!("cannot read included file \"{shown}\": {e}"))?;
+        if !self.includes.roots.iter().any(|root| real.starts_with(root)) {
+            return Err(format!(
+                "$INCLUDE \"{shown}\" is outside the zone file's directory; \
+                 allow its directory with --zone-include-dir"
+            ));
+        }
+        let limit = crate::bounded::human_size(self.includes.limit);
+        let bytes = crate::bounded::read_capped(&real, self.includes.remaining).map_err(|e| match e.kind() {
+            std::io::ErrorKind::FileTooLarge => {
+                format!("included file \"{shown}\" makes the zone larger than the limit of {limit}")
+            }
+            _ => format!("cannot read included file \"{shown}\": {e}"),
+        })?;
+        if bytes.contains(&0) {
+            return Err(format!(
+                "included file \"{shown}\" is not a zone file (it holds binary data)"
+            ));
+        }
+        self.includes.remaining -= bytes.len() as u64;
+        Ok(bytes)
     }
 
     /// `[<owner>] [<TTL>] [<class>] <type> <RDATA>`, TTL and class in

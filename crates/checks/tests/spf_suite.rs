@@ -352,7 +352,9 @@ fn escaped_name(name: &str) -> String {
 /// The zone file for `names` of a scenario's zonedata (A and SPF-as-TXT
 /// records, the ones the case below needs), under an `example.com.` apex.
 fn zone_file(zonedata: &BTreeMap<String, Vec<Value>>, names: &[&str]) -> String {
-    let mut text = String::from("$TTL 300\nexample.com. SOA ns.example.com. hostmaster.example.com. 1 3600 600 86400 300\nexample.com. NS ns.example.com.\n");
+    let mut text = String::from(
+        "$TTL 300\nexample.com. SOA ns.example.com. hostmaster.example.com. 1 3600 600 86400 300\nexample.com. NS ns.example.com.\n",
+    );
     for name in names {
         for value in &zonedata[*name] {
             let line = match entry(value) {

@@ -330,7 +330,11 @@ mod tests {
     #[test]
     fn escaped_owner_names_decode_to_the_name_a_macro_expansion_asks_for() {
         assert_eq!(
-            domain_name(&tok("macro\\037percent\\032\\032space\\03720url-space.Example.COM."), None).unwrap(),
+            domain_name(
+                &tok("macro\\037percent\\032\\032space\\03720url-space.Example.COM."),
+                None
+            )
+            .unwrap(),
             "macro%percent  space%20url-space.example.com"
         );
         assert_eq!(domain_name(&tok("a\\ b\\(c\\)"), Some("x")).unwrap(), "a b(c).x");

@@ -329,9 +329,12 @@ impl LiveSource {
         if map::strips_dnssec(&results) {
             return Answer::empty(Status::Error(NOT_DNSSEC_AWARE.into()), Proof::Indeterminate);
         }
-        let why = "the signatures do not validate from the trust anchor (asked twice; the records and \
-                   every DNSKEY and DS record set above them arrive intact, so this is not a transport failure)";
-        let mut answer = Answer::empty(Status::Bogus(why.into()), Proof::Bogus);
+        let why = format!(
+            "the {rtype} answer for {} does not validate from the trust anchor (asked twice; the records and \
+             every DNSKEY and DS record set above them arrive intact, so this is not a transport failure)",
+            display_name(name)
+        );
+        let mut answer = Answer::empty(Status::Bogus(why), Proof::Bogus);
         let (records, signatures) = map::received(&results[0], name, rtype);
         if matches!(rtype, RecordType::DNSKEY | RecordType::DS | RecordType::NSEC3PARAM) {
             answer.records = records;

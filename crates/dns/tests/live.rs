@@ -443,3 +443,39 @@ async fn negative_answers_from_a_validating_upstream_carry_the_ad_bit() {
     let direct = ask(&validating(&net), "secure.test", RType::Aaaa).await;
     assert!(!direct.upstream_ad, "an authoritative server never sets AD: {direct:?}");
 }
+
+/// Through a resolver that follows CNAMEs into another zone, the answer is
+/// the CNAME (signed by its own zone) and the target's records or denial
+/// (signed by the other): hickory checked such a denial against the alias
+/// and called it bogus.
+#[tokio::test]
+async fn a_cname_into_another_signed_zone_validates_through_a_recursive_resolver() {
+    let net = TestDns::builder()
+        .signed_zone("test.")
+        .signed_zone("example.test.")
+        .record("mail.example.test.", "CNAME mx1.provider.test.")
+        .signed_zone("provider.test.")
+        .record("mx1.provider.test.", "A 127.0.0.1")
+        .start()
+        .await;
+    let recursive = BrokenServer::recursive(net.addr()).await;
+    let source = LiveSource::new(config(recursive.addr(), TrustAnchor::Text(net.trust_anchor()))).unwrap();
+    let a = ask(&source, "mail.example.test", RType::A).await;
+    assert_eq!((&a.status, a.proof), (&Status::Records, Proof::Secure), "{a:?}");
+    assert_eq!(a.cname_chain, vec!["mx1.provider.test"]);
+    assert!(
+        a.signatures
+            .iter()
+            .any(|s| s.signer == "example.test" && s.type_covered == 5),
+        "the CNAME's own RRSIG is kept: {a:?}"
+    );
+    for rtype in [RType::Aaaa, RType::Soa] {
+        let denial = ask(&source, "mail.example.test", rtype).await;
+        assert_eq!(
+            (&denial.status, denial.proof),
+            (&Status::NoData, Proof::Secure),
+            "{rtype}: {denial:?}"
+        );
+        assert_eq!(denial.cname_chain, vec!["mx1.provider.test"]);
+    }
+}

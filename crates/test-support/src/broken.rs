@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, MX, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -31,6 +31,9 @@ enum Behaviour {
     /// Answer every query NOERROR with one record of the asked type owned
     /// by another name (`elsewhere.invalid.`).
     ForeignOwner,
+    /// Relay UDP queries to `upstream`, following CNAMEs into other zones
+    /// as a recursive resolver does.
+    Recursive { upstream: SocketAddr },
 }
 
 /// How a relay changes a response.
@@ -103,6 +106,16 @@ impl BrokenServer {
         Self::start(Behaviour::ForeignOwner).await
     }
 
+    /// A UDP relay to `upstream` (an authoritative [`crate::TestDns`])
+    /// that answers as a recursive resolver does: when an answer ends in a
+    /// CNAME whose target it does not answer (the target is in another
+    /// zone), it asks for the target too and returns the whole chain, with
+    /// the target's authority section (its SOA and NSEC for a denial) and
+    /// RCODE. Flags (DO, CD) are passed on as sent.
+    pub async fn recursive(upstream: SocketAddr) -> Self {
+        Self::start(Behaviour::Recursive { upstream }).await
+    }
+
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -151,6 +164,9 @@ async fn serve_udp(socket: Arc<UdpSocket>, behaviour: Behaviour) {
             Behaviour::Rewriting { upstream, rewrite } => {
                 relays.spawn(relay(socket.clone(), query, peer, upstream, Some(rewrite)));
             }
+            Behaviour::Recursive { upstream } => {
+                relays.spawn(recursive_relay(socket.clone(), query, peer, upstream));
+            }
             Behaviour::ForeignOwner => {
                 if let Some(reply) = foreign_reply(&query) {
                     let _ = socket.send_to(&reply, peer).await;
@@ -190,6 +206,66 @@ async fn relay(
         }
     };
     let _ = socket.send_to(&reply, peer).await;
+}
+
+/// Ask `upstream` once: the response, parsed.
+async fn exchange(query: &Message, upstream: SocketAddr) -> Option<Message> {
+    let out = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.ok()?;
+    out.send_to(&query.to_vec().ok()?, upstream).await.ok()?;
+    let mut buf = vec![0u8; 65_535];
+    let (len, _) = tokio::time::timeout(RELAY_TIMEOUT, out.recv_from(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    Message::from_vec(&buf[..len]).ok()
+}
+
+/// The end of the CNAME chain in `answers` that starts at `name`.
+fn chain_end(answers: &[Record], mut name: Name) -> Name {
+    for _ in 0..answers.len() {
+        let next = answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(cname) if r.name == name => Some(cname.0.clone()),
+            _ => None,
+        });
+        match next {
+            Some(target) => name = target,
+            None => break,
+        }
+    }
+    name
+}
+
+async fn recursive_relay(socket: Arc<UdpSocket>, query: Vec<u8>, peer: SocketAddr, upstream: SocketAddr) {
+    let Ok(request) = Message::from_vec(&query) else { return };
+    let Some(question) = request.queries.first().cloned() else {
+        return;
+    };
+    let Some(mut reply) = exchange(&request, upstream).await else {
+        return;
+    };
+    let mut asked = question.name().clone();
+    for _ in 0..8 {
+        let end = chain_end(&reply.answers, question.name().clone());
+        let answered = reply
+            .answers
+            .iter()
+            .any(|r| r.name == end && r.record_type() == question.query_type());
+        if end == asked || answered || question.query_type() == RecordType::CNAME {
+            break;
+        }
+        let mut next = request.clone();
+        next.queries = vec![Query::query(end.clone(), question.query_type())];
+        let Some(more) = exchange(&next, upstream).await else {
+            return;
+        };
+        reply.answers.extend(more.answers);
+        reply.authorities = more.authorities;
+        reply.metadata.response_code = more.metadata.response_code;
+        asked = end;
+    }
+    if let Ok(bytes) = reply.to_vec() {
+        let _ = socket.send_to(&bytes, peer).await;
+    }
 }
 
 /// Drop every DNSSEC record from every section.

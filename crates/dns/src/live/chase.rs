@@ -141,6 +141,52 @@ where
             let response = match sent.and_then(|r| denial_as_error(DnsError::from_response(r).map_err(NetError::from)?))
             {
                 Ok(response) => response,
+                Err(NetError::Dns(DnsError::Nsec { response, .. })) if has_cname_at(&response.answers, &current) => {
+                    // A CNAME, and the denial of its target: hickory checks
+                    // that denial against the name asked (the alias), not
+                    // the target it is about, and calls the whole answer
+                    // bogus (a CNAME into another signed zone whose target
+                    // has no AAAA, say). The CNAME itself was validated on
+                    // its own RRSIG; follow it and ask the target, whose
+                    // denial is then checked against the right name.
+                    *response
+                }
+                Err(err) if rtype == RecordType::SOA && denies_another_zone(&err, &current) => {
+                    // hickory's name-server layer keeps an SOA answer only
+                    // when it holds an SOA at or above the name: a resolver
+                    // that followed a CNAME to a name without an SOA sends
+                    // the CNAME and the target zone's denial, and the CNAME
+                    // is dropped. Ask for the CNAME itself, and go on at its
+                    // target.
+                    let mut alias = self
+                        .handle
+                        .lookup(Query::query(current.clone(), RecordType::CNAME), self.options);
+                    let Some(Ok(alias)) = alias.next().await else {
+                        return Chased {
+                            answers,
+                            result: Err(err),
+                            authentic_data: false,
+                        };
+                    };
+                    let hop = alias.into_message().answers;
+                    let Some(target) = cname_target_at(&hop, &current) else {
+                        return Chased {
+                            answers,
+                            result: Err(err),
+                            authentic_data: false,
+                        };
+                    };
+                    authentic_data = false;
+                    answers.extend(hop);
+                    if let Some(why) = extend_path(&mut path, target) {
+                        return Chased {
+                            answers,
+                            result: Err(NetError::from(why)),
+                            authentic_data: false,
+                        };
+                    }
+                    continue;
+                }
                 Err(err) => {
                     let key = (LowerName::new(&current), rtype, self.checking_disabled);
                     let ad = authentic_data && is_negative(&err) && self.flags.authentic_data(&key);
@@ -219,6 +265,49 @@ fn is_negative(err: &NetError) -> bool {
     matches!(err, NetError::Dns(DnsError::NoRecordsFound(_) | DnsError::Nsec { .. }))
 }
 
+fn has_cname_at(answers: &[Record], name: &Name) -> bool {
+    cname_target_at(answers, name).is_some()
+}
+
+/// The target of the CNAME at `name` in `answers`.
+fn cname_target_at(answers: &[Record], name: &Name) -> Option<Name> {
+    answers
+        .iter()
+        .filter(|r| r.record_type() == RecordType::CNAME && &r.name == name)
+        .find_map(|r| match &r.data {
+            HRData::CNAME(cname) => Some(cname.0.clone()),
+            _ => None,
+        })
+}
+
+/// Add one CNAME link to `path`; the reason when that makes a loop or a
+/// chain over [`MAX_CHAIN`] links.
+fn extend_path(path: &mut Vec<Name>, target: Name) -> Option<String> {
+    if path.contains(&target) {
+        path.push(target);
+        return Some(format!("a CNAME loop: {}", show(path)));
+    }
+    if path.len() > MAX_CHAIN {
+        return Some(format!(
+            "a CNAME chain longer than {MAX_CHAIN} links: {} → …",
+            show(path)
+        ));
+    }
+    path.push(target);
+    None
+}
+
+/// A denial whose SOA is not at or above `name`: it is about another name
+/// (the target of a CNAME the answer held), not about `name`.
+fn denies_another_zone(err: &NetError, name: &Name) -> bool {
+    let zone = match err {
+        NetError::Dns(DnsError::NoRecordsFound(no)) => no.soa.as_ref().map(|soa| soa.name.clone()),
+        NetError::Dns(DnsError::Nsec { response, .. }) => response.soa().map(|soa| soa.name().clone()),
+        _ => None,
+    };
+    zone.is_some_and(|zone| !zone.zone_of(name))
+}
+
 /// Walk `hop` from the end of `path`, pushing each CNAME target.
 fn follow(hop: &[Record], path: &mut Vec<Name>, rtype: RecordType) -> Step {
     let start = path.len();
@@ -227,25 +316,12 @@ fn follow(hop: &[Record], path: &mut Vec<Name>, rtype: RecordType) -> Step {
         if hop.iter().any(|r| r.record_type() == rtype && &r.name == current) {
             return Step::Found;
         }
-        let target = hop
-            .iter()
-            .filter(|r| r.record_type() == RecordType::CNAME && &r.name == current)
-            .find_map(|r| match &r.data {
-                HRData::CNAME(cname) => Some(cname.0.clone()),
-                _ => None,
-            });
-        match target {
-            Some(target) if path.contains(&target) => {
-                path.push(target);
-                return Step::Fail(format!("a CNAME loop: {}", show(path)));
+        match cname_target_at(hop, current) {
+            Some(target) => {
+                if let Some(why) = extend_path(path, target) {
+                    return Step::Fail(why);
+                }
             }
-            Some(_) if path.len() > MAX_CHAIN => {
-                return Step::Fail(format!(
-                    "a CNAME chain longer than {MAX_CHAIN} links: {} → …",
-                    show(path)
-                ));
-            }
-            Some(target) => path.push(target),
             None if path.len() > start => return Step::Follow,
             None => return Step::Fail(foreign(hop, current)),
         }

@@ -1644,4 +1644,10 @@ fn an_mx_target_cname_into_another_signed_zone_has_no_high_or_critical_failure()
         assert_eq!(a["proof"], "secure", "{a:#}");
         assert_eq!(a["cname_chain"], serde_json::json!(["mx1.provider.test"]), "{a:#}");
     }
+    // A secure denial through the CNAME keeps Unbound's AD bit (hickory
+    // drops the header of NODATA answers; mailwarden reads it off the wire).
+    let aaaa = answer(report, "mail.cnamemx.test", "AAAA");
+    assert_eq!(aaaa["status"], "no-data", "{aaaa:#}");
+    assert_eq!(aaaa["proof"], "secure", "{aaaa:#}");
+    assert_eq!(aaaa["upstream_ad"], true, "{aaaa:#}");
 }

@@ -168,3 +168,54 @@ async fn a_cname_loop_at_dmarc_is_indeterminate_not_missing() {
     assert_eq!(missing.outcome, Outcome::Indeterminate, "{missing:#?}");
     assert!(missing.message.contains("CNAME loop"), "{}", missing.message);
 }
+
+/// A resolver that strips DNSSEC records got the zone marked
+/// `dnssec.bogus` critical, "every DNSKEY and DS record set above them
+/// arrive intact". It is no verdict on the zone: indeterminate, saying
+/// the resolver is not DNSSEC-aware.
+#[tokio::test]
+async fn a_resolver_that_strips_dnssec_makes_no_zone_bogus() {
+    let net = world().await;
+    let stripping = BrokenServer::stripping_dnssec(net.addr()).await;
+    let findings = scan(stripping.addr(), net.trust_anchor(), "example.test").await;
+    for f in &findings {
+        assert!(
+            !(f.id.starts_with("dnssec.") && f.outcome == Outcome::Fail),
+            "no DNSSEC verdict through a resolver that strips DNSSEC: {f:#?}"
+        );
+    }
+    let chain = find(&findings, "dnssec.chain", "example.test");
+    assert_eq!(chain.outcome, Outcome::Indeterminate, "{chain:#?}");
+    assert!(chain.message.contains("not DNSSEC-aware"), "{}", chain.message);
+}
+
+/// Records owned by another name than the question read as NODATA, so
+/// `spf.missing`, `dmarc.missing` and `mx.present` failed.
+#[tokio::test]
+async fn an_answer_owned_by_another_name_makes_no_record_missing() {
+    let server = BrokenServer::foreign_owner().await;
+    let source = LiveSource::new(LiveConfig {
+        resolvers: vec![server.addr()],
+        timeout: Duration::from_millis(500),
+        retries: 0,
+        trust_anchor: TrustAnchor::Disabled,
+        ..LiveConfig::default()
+    })
+    .unwrap();
+    let prober = mailwarden_model::probe::NoProber::new("tests");
+    let findings = audit(
+        &source,
+        &prober,
+        "example.test",
+        ScanOptions::default(),
+        Budget::default(),
+        now(),
+    )
+    .await
+    .findings;
+    for id in ["spf.missing", "dmarc.missing", "mx.present"] {
+        let f = find(&findings, id, "example.test");
+        assert_eq!(f.outcome, Outcome::Indeterminate, "{f:#?}");
+        assert!(f.message.contains("elsewhere.invalid"), "{id}: {}", f.message);
+    }
+}

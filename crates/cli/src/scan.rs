@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use crate::args::ScanArgs;
 use crate::config::{self, OutputConfig};
 use crate::output::{Sink, report};
+use crate::seen::RunSight;
 
 /// One line of input: where it came from, and what it said (or why it
 /// could not be read).
@@ -65,6 +66,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     let progress = progress_bar(args.input.is_some() || args.domains.len() > 1);
     let mut sink = Sink::new(output)?;
     let mut bad_input = 0usize;
+    let mut sight = RunSight::default();
 
     let mut lines = lines;
     let reports = stream::poll_fn(move |cx| lines.poll_recv(cx))
@@ -94,6 +96,9 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
             ev.write_all(b"\n")?;
         }
         progress.suspend(|| sink.push(&report))?;
+        if let Some(line) = sight.record(&report) {
+            progress.suspend(|| eprintln!("mailwarden: {line}"));
+        }
         progress.inc(1);
     }
     progress.finish_and_clear();
@@ -101,11 +106,21 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
         ev.flush().context("--save-evidence: cannot write")?;
     }
     let failed = sink.finish()?;
-    Ok(exit_code(bad_input > 0, failed))
+    Ok(finish(&sight, bad_input > 0, failed))
 }
 
-/// 2 when some input was unusable (even if the rest ran), 1 when a finding
-/// reached `--fail-on`, else 0.
+/// The exit code of a run, after saying on standard error when no domain
+/// saw anything (that run exits 2: it is no audit result).
+pub fn finish(sight: &RunSight, had_errors: bool, failed: bool) -> ExitCode {
+    let blind = sight.nothing_at_all();
+    if let Some(message) = &blind {
+        eprintln!("mailwarden: {message}");
+    }
+    exit_code(had_errors || blind.is_some(), failed)
+}
+
+/// 2 when some input was unusable (even if the rest ran) or nothing could
+/// be seen at all, 1 when a finding reached `--fail-on`, else 0.
 pub fn exit_code(had_errors: bool, failed: bool) -> ExitCode {
     if had_errors {
         ExitCode::from(2)

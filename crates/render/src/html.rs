@@ -306,17 +306,24 @@ impl<'a> HtmlReport<'a> {
     fn scores(&self, h: &mut Html, scores: &Value) {
         h.raw("<h3>Scores</h3>\n<table>\n<thead><tr><th>Area</th><th>Score</th><th>Points lost to</th><th>Excluded (indeterminate)</th></tr></thead>\n<tbody>\n");
         h.raw("<tr><td><strong>Overall</strong></td><td><strong>")
-            .text(&scalar(&scores["overall"]))
+            .text(&score_cell(scores, &scores["not_scored"]))
             .raw("</strong></td><td></td><td></td></tr>\n");
         if let Some(areas) = scores["areas"].as_object() {
             for (area, s) in areas {
                 h.el("<tr><td>", area, "</td><td>")
-                    .text(&scalar(&s["score"]))
+                    .text(&score_cell(s, &Value::Null))
                     .raw("</td><td>")
                     .text(&list(&s["lost"]))
                     .raw("</td><td>")
                     .text(&list(&s["excluded"]))
                     .raw("</td></tr>\n");
+            }
+        }
+        if let Some(unscored) = scores["unscored_areas"].as_object() {
+            for (area, why) in unscored {
+                h.el("<tr><td>", area, "</td><td>")
+                    .text(&format!("not scored: {}", scalar(why)))
+                    .raw("</td><td></td><td></td></tr>\n");
             }
         }
         h.raw("</tbody>\n</table>\n");
@@ -420,6 +427,23 @@ pub fn presentation(rd: &RData) -> String {
             strings.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(" ")
         }
         RData::Other { text, .. } => text.clone(),
+    }
+}
+
+/// A score as shown: "87", "30 (capped by a critical failure)", or "not
+/// scored: why" when the value is null.
+pub(crate) fn score_cell(score: &Value, not_scored: &Value) -> String {
+    let value = if score.get("overall").is_some() {
+        &score["overall"]
+    } else {
+        &score["score"]
+    };
+    match value.as_u64() {
+        None => format!("not scored: {}", scalar(not_scored)),
+        Some(n) => match score["cap"]["severity"].as_str() {
+            Some(sev) => format!("{n} (capped by a {sev} failure)"),
+            None => n.to_string(),
+        },
     }
 }
 

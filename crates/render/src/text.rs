@@ -50,7 +50,7 @@ pub fn write_domain<W: Write>(
     let score = report
         .scores
         .as_ref()
-        .map_or(String::new(), |sc| format!(", score {}/100", sc.overall));
+        .map_or(String::new(), |sc| format!(", {}", sc.describe()));
     writeln!(
         out,
         "{}  {} fail, {} indeterminate, {} pass, {} not applicable{score}",
@@ -75,8 +75,14 @@ pub fn write_domain<W: Write>(
         findings.sort_by(|a, b| display_order(a).cmp(&display_order(b)));
         let area_score = report.scores.as_ref().and_then(|sc| sc.areas.get(&area));
         let suffix = match (&report.scores, area_score) {
-            (_, Some(a)) => format!("  score {}/100", a.score),
-            (Some(_), None) => "  (not scored)".to_string(),
+            (_, Some(a)) => match &a.cap {
+                Some(c) => format!("  score {}/100 (capped by a {} failure)", a.score, c.severity),
+                None => format!("  score {}/100", a.score),
+            },
+            (Some(sc), None) => match sc.unscored_areas.get(&area) {
+                Some(why) => format!("  (not scored: {why})"),
+                None => "  (not scored)".to_string(),
+            },
             (None, None) => String::new(),
         };
         writeln!(out, "\n  {}{suffix}", style.paint(BOLD, area.title()))?;

@@ -7,6 +7,7 @@ mod compliance;
 mod formats;
 mod generate_live;
 mod live_scan;
+mod outcomes;
 mod support;
 mod transport_scan;
 mod zone_scan;

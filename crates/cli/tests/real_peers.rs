@@ -1650,6 +1650,7 @@ fn an_mx_target_cname_into_another_signed_zone_has_no_high_or_critical_failure()
     assert_eq!(aaaa["status"], "no-data", "{aaaa:#}");
     assert_eq!(aaaa["proof"], "secure", "{aaaa:#}");
     assert_eq!(aaaa["upstream_ad"], true, "{aaaa:#}");
+}
 
 /// The requirement ID of the profile PROFILE in REPORT.
 fn profile_requirement<'a>(report: &'a Value, profile: &str, id: &str) -> &'a Value {

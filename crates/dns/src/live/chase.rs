@@ -126,6 +126,20 @@ where
         chased
     }
 
+    /// The CNAME at `name` (its answer section, RRSIGs included) and its
+    /// target. hickory's name-server layer keeps an SOA answer only when
+    /// it holds an SOA at or above the name: a resolver that followed a
+    /// CNAME to a name without an SOA sends the CNAME and the target
+    /// zone's denial, and the CNAME is dropped; so it is asked for itself.
+    async fn alias(&self, name: &Name) -> Option<(Vec<Record>, Name)> {
+        let mut sent = self
+            .handle
+            .lookup(Query::query(name.clone(), RecordType::CNAME), self.options);
+        let hop = sent.next().await?.ok()?.into_message().answers;
+        let target = cname_target_at(&hop, name)?;
+        Some((hop, target))
+    }
+
     async fn chase(&self, qname: Name, rtype: RecordType) -> Chased {
         let mut answers = Vec::new();
         let mut path = vec![qname];
@@ -152,38 +166,15 @@ where
                     *response
                 }
                 Err(err) if rtype == RecordType::SOA && denies_another_zone(&err, &current) => {
-                    // hickory's name-server layer keeps an SOA answer only
-                    // when it holds an SOA at or above the name: a resolver
-                    // that followed a CNAME to a name without an SOA sends
-                    // the CNAME and the target zone's denial, and the CNAME
-                    // is dropped. Ask for the CNAME itself, and go on at its
-                    // target.
-                    let mut alias = self
-                        .handle
-                        .lookup(Query::query(current.clone(), RecordType::CNAME), self.options);
-                    let Some(Ok(alias)) = alias.next().await else {
-                        return Chased {
-                            answers,
-                            result: Err(err),
-                            authentic_data: false,
-                        };
-                    };
-                    let hop = alias.into_message().answers;
-                    let Some(target) = cname_target_at(&hop, &current) else {
-                        return Chased {
-                            answers,
-                            result: Err(err),
-                            authentic_data: false,
-                        };
+                    // A denial from another zone: a CNAME was followed and
+                    // dropped (see `alias`).
+                    let Some((hop, target)) = self.alias(&current).await else {
+                        return Chased::failed(answers, err);
                     };
                     authentic_data = false;
                     answers.extend(hop);
                     if let Some(why) = extend_path(&mut path, target) {
-                        return Chased {
-                            answers,
-                            result: Err(NetError::from(why)),
-                            authentic_data: false,
-                        };
+                        return Chased::failed(answers, NetError::from(why));
                     }
                     continue;
                 }
@@ -210,14 +201,18 @@ where
                     };
                 }
                 Step::Follow => {}
-                Step::Fail(why) => {
-                    return Chased {
-                        answers,
-                        result: Err(NetError::from(why)),
-                        authentic_data: false,
-                    };
-                }
+                Step::Fail(why) => return Chased::failed(answers, NetError::from(why)),
             }
+        }
+    }
+}
+
+impl Chased {
+    fn failed(answers: Vec<Record>, err: NetError) -> Self {
+        Self {
+            answers,
+            result: Err(err),
+            authentic_data: false,
         }
     }
 }

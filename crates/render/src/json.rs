@@ -25,7 +25,7 @@ impl<W: Write> JsonDocument<W> {
     pub fn push(&mut self, report: &DomainReport) -> io::Result<()> {
         let sep = if self.written == 0 { "\n" } else { ",\n" };
         self.out.write_all(sep.as_bytes())?;
-        serde_json::to_writer_pretty(&mut self.out, report)?;
+        crate::inert::to_writer_pretty(&mut self.out, report)?;
         self.written += 1;
         self.out.flush()
     }
@@ -40,7 +40,7 @@ impl<W: Write> JsonDocument<W> {
 
 /// One domain as one line of JSON.
 pub fn write_jsonl<W: Write>(mut out: W, report: &DomainReport) -> io::Result<()> {
-    serde_json::to_writer(&mut out, report)?;
+    crate::inert::to_writer(&mut out, report)?;
     out.write_all(b"\n")?;
     out.flush()
 }

@@ -46,6 +46,7 @@ pub fn write_domain<W: Write>(
     catalogue: &Catalogue,
     style: TextStyle,
 ) -> io::Result<()> {
+    let report = &*crate::inert::displayable(report);
     let s = &report.summary;
     let score = report
         .scores
@@ -231,7 +232,7 @@ fn write_finding<W: Write>(out: &mut W, f: &Finding, style: TextStyle) -> io::Re
         }
         if style.verbose {
             for (k, v) in &f.evidence {
-                writeln!(out, "{INDENT}{k}: {v}")?;
+                writeln!(out, "{INDENT}{k}: {}", crate::inert::json_text(v))?;
             }
             if !f.reference.is_empty() {
                 writeln!(out, "{INDENT}see: {}", f.reference)?;

@@ -6,6 +6,7 @@ mod cli;
 mod compliance;
 mod formats;
 mod generate_live;
+mod hostile_dns;
 mod live_scan;
 mod outcomes;
 mod support;

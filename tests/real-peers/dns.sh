@@ -22,7 +22,8 @@
 # TLSA records for the test CA's keys) and sts.test (signed, DS; MTA-STS and
 # TLS-RPT records). Their records come from `mail.sh zone`, which makes the
 # test CA's keys when they are missing. lame.test is delegated to a and b,
-# which do not serve it (a lame delegation).
+# which do not serve it (a lame delegation). bogusmx.test (its MX RRSIG
+# corrupt), cnamemx.test and provider.test: see the block "dnsv" below.
 #
 # Everything lives in target/real-peers/ (gitignored): root.key (the trust
 # anchor: root DNSKEY and DS lines), root.anchors (the same for delv),
@@ -65,6 +66,17 @@ WITH_DS=(secure bogus weak nsec3 mail sts)
 # name in it. mailwarden must find the delegation at the parent and report
 # ns.lame failing for both servers (crates/cli/tests/real_peers.rs).
 LAME_CHILDREN=(lame)
+
+# --- block: dnsv (issue 9): a bogus RRset, and an MX target that is a CNAME
+# into another signed zone. All three are signed children with a DS in test.
+#   bogusmx.test   the usual mail records; only the RRSIG over its MX RRset is
+#                  corrupted after signing (its keys, SOA, TXT... validate)
+#   cnamemx.test   MX 10 mail.cnamemx.test., a CNAME to mx1.provider.test.
+#   provider.test  mx1.provider.test. A (the mail peer's address)
+DNSV_CHILDREN=(bogusmx cnamemx provider)
+SIGNED_CHILDREN+=("${DNSV_CHILDREN[@]}")
+WITH_DS+=("${DNSV_CHILDREN[@]}")
+# --- end of block dnsv
 
 # An Ed25519 DKIM public key (RFC 8463 appendix A.2).
 DKIM_KEY="11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
@@ -168,6 +180,36 @@ mail_records() {
   printf 'default._domainkey.%s TXT "v=DKIM1; k=ed25519; p=%s"\n' "$zone" "$DKIM_KEY"
 }
 
+# --- block: dnsv (issue 9) ---------------------------------------------------------
+
+# The records of cnamemx.test and provider.test (ZONE is the origin).
+dnsv_child_records() { # LABEL ZONE
+  case "$1" in
+    cnamemx)
+      printf '%s MX 10 mail.%s\n' "$2" "$2"
+      printf 'mail.%s CNAME mx1.provider.test.\n' "$2"
+      printf '%s TXT "v=spf1 a:mx1.provider.test -all"\n' "$2"
+      printf '_dmarc.%s TXT "v=DMARC1; p=reject; rua=mailto:dmarc@%s"\n' "$2" "${2%.}"
+      ;;
+    provider) printf 'mx1.%s A %s\n' "$2" "$MX_ADDR" ;;
+  esac
+}
+
+# Change one base64 character of the signature in the RRSIG over
+# bogusmx.test.'s MX RRset, in the signed zone file: the RRset is bogus,
+# everything else in the zone still validates.
+dnsv_corrupt_mx_rrsig() { # SIGNED_ZONE_FILE
+  local file=$1
+  awk '$1 == "bogusmx.test." && $4 == "RRSIG" && $5 == "MX" {
+         c = substr($NF, 1, 1); $NF = (c == "A" ? "B" : "A") substr($NF, 2); done = 1
+       }
+       { print }
+       END { if (!done) exit 1 }' "$file" >"$file.tmp" || die "no RRSIG over the MX RRset in $file"
+  mv "$file.tmp" "$file"
+}
+
+# --- end of block dnsv
+
 child_zone() { # LABEL [VARIANT]
   local zone="$1.test." variant=${2:-1} serial=2026010101
   [ "$variant" = 2 ] && serial=2026010202
@@ -176,6 +218,7 @@ child_zone() { # LABEL [VARIANT]
   [ "$1" = split ] && printf '%s NS c.ns.test.\n' "$zone"
   case "$1" in
     mail | sts) "$REPO/tests/real-peers/mail.sh" zone "$zone" ;;
+    cnamemx | provider) dnsv_child_records "$1" "$zone" ;;
     *) mail_records "$zone" "$variant" ;;
   esac
 }
@@ -204,6 +247,9 @@ generate() {
     child_key[$label]="$(keygen "$label.test." ECDSAP256SHA256)"
   done
   child_key[weak]="$(keygen weak.test. RSASHA1 1024)"
+  for label in "${DNSV_CHILDREN[@]}"; do
+    child_key[$label]="$(keygen "$label.test." ECDSAP256SHA256)"
+  done
   # bogus.test.'s DS at the parent is this key's, which never signs anything.
   stray_key="$(keygen bogus.test. ECDSAP256SHA256)"
 
@@ -219,6 +265,7 @@ generate() {
       sign "$z/$label.test.zone" "$label.test." "${child_key[$label]}"
     fi
   done
+  dnsv_corrupt_mx_rrsig "$z/bogusmx.test.zone.signed"
   for label in "${UNSIGNED_CHILDREN[@]}"; do
     cp "$z/$label.test.zone" "$z/$label.test.zone.signed"
   done
@@ -437,7 +484,7 @@ real-peers: DNS peers running (loopback only; logs and pid files in $WORK)
   NSD a      children   $A_ADDR:$PORT
   NSD b      children   $B_ADDR:$PORT
   NSD c      split.test $C_ADDR:$PORT   (different data)
-  zones: secure insecure bogus island weak nsec3 split mail sts (.test)
+  zones: secure insecure bogus island weak nsec3 split mail sts bogusmx cnamemx provider (.test)
          lame (.test; delegated to a and b, which refuse it)
   try:   dig +dnssec @$RESOLVER_ADDR -p $RESOLVER_PORT secure.test MX
 EOF

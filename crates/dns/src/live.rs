@@ -26,9 +26,11 @@
 //! trouble has been ruled out (see `LiveSource::confirm_bogus`).
 
 mod anchor;
+mod chase;
 mod direct;
 mod map;
 mod stack;
+mod tap;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -36,9 +38,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::future::{BoxFuture, join_all};
-use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::dnssec::TrustAnchors;
 use hickory_resolver::proto::dnssec::rdata::{DNSKEY, DNSSECRData};
 use hickory_resolver::proto::rr::{LowerName, Name, RData as HRData, RecordType};
@@ -49,7 +49,13 @@ use crate::DnsSource;
 use anchor::{AnchorKey, Entry};
 pub use direct::{DirectGuard, REFERRAL_PREFIX};
 use map::Mode;
-use stack::ValidatingResolver;
+use stack::{PlainResolver, ValidatingResolver};
+
+/// Why answers through a resolver that drops DNSSEC records cannot be
+/// judged: they are neither bogus nor insecure, just unvalidatable.
+const NOT_DNSSEC_AWARE: &str = "the resolver is not DNSSEC-aware: asked with the DO bit, it returned no RRSIG records \
+     and no DNSKEY records for the root zone, so no answer can be validated (it strips DNSSEC records, or a \
+     middlebox does); use a DNSSEC-aware resolver (--resolver), or --no-dnssec";
 
 /// Answers each hickory response cache keeps (least recently used go
 /// first). The outer `SharedCache` already holds final answers, so this
@@ -153,7 +159,7 @@ pub enum LiveError {
 pub struct LiveSource {
     /// Never validates: used when validation is off, to resolve DS trust
     /// anchors, and to tell bogus answers from transport failures.
-    plain: TokioResolver,
+    plain: PlainResolver,
     /// `None` when validation is disabled.
     validator: Option<Validator>,
     resolvers: Vec<String>,
@@ -185,7 +191,7 @@ impl LiveSource {
     pub fn new(cfg: LiveConfig) -> Result<Self, LiveError> {
         let (config, resolvers) = resolver_config(&cfg.resolvers)?;
         let options = resolver_options(&cfg);
-        let plain = plain_resolver(config.clone(), options.clone())?;
+        let plain = PlainResolver::new(&config, &options)?;
         let validator = match &cfg.trust_anchor {
             TrustAnchor::Disabled => None,
             TrustAnchor::IanaRoot => Some(Validator::ready(ValidatingResolver::new(
@@ -241,7 +247,7 @@ impl LiveSource {
         let rtype = RecordType::from(key.rtype.code());
         match &self.validator {
             None => map::answer(
-                self.plain.lookup(name.clone(), rtype).await,
+                &self.plain.lookup(name.clone(), rtype).await,
                 &name,
                 rtype,
                 Mode::NotValidated,
@@ -260,14 +266,14 @@ impl LiveSource {
             return self.checking_disabled(resolver, name, rtype).await;
         }
         if !map::is_bogus(&first) {
-            return map::answer(first, name, rtype, Mode::Validated);
+            return map::answer(&first, name, rtype, Mode::Validated);
         }
         // A DS or DNSKEY fetch that failed in transit comes back as bogus
         // (hickory #3932/#3964); such failures are not cached, so a second
         // try often completes.
         let second = resolver.lookup(name.clone(), rtype).await;
         if !map::is_bogus(&second) {
-            return map::answer(second, name, rtype, Mode::Validated);
+            return map::answer(&second, name, rtype, Mode::Validated);
         }
         self.confirm_bogus(resolver, name, rtype, false).await
     }
@@ -281,7 +287,7 @@ impl LiveSource {
         for _ in 0..2 {
             let result = resolver.lookup_checking_disabled(name.clone(), rtype).await;
             if !map::is_bogus(&result) {
-                return map::answer(result, name, rtype, Mode::Validated);
+                return map::answer(&result, name, rtype, Mode::Validated);
             }
         }
         self.confirm_bogus(resolver, name, rtype, true).await
@@ -299,7 +305,9 @@ impl LiveSource {
     /// the validator could have needed. If any of those fails in transit
     /// (timeout, SERVFAIL, REFUSED, I/O), validation could not be
     /// completed: the answer carries that failure and
-    /// `Proof::Indeterminate`. If they all arrive, nothing was missing and
+    /// `Proof::Indeterminate`. If they arrive without any RRSIG, or
+    /// without the root's DNSKEYs, the resolver is not DNSSEC-aware: that
+    /// is no verdict on the zone either. Otherwise nothing was missing and
     /// the data really does not validate.
     ///
     /// The bogus answer keeps, as evidence, the RRSIGs received over the
@@ -322,9 +330,15 @@ impl LiveSource {
         if let Some(status) = results.iter().find_map(map::transport_failure) {
             return Answer::empty(status, Proof::Indeterminate);
         }
-        let why = "the signatures do not validate from the trust anchor (asked twice; the records and \
-                   every DNSKEY and DS record set above them arrive intact, so this is not a transport failure)";
-        let mut answer = Answer::empty(Status::Bogus(why.into()), Proof::Bogus);
+        if map::strips_dnssec(&results) {
+            return Answer::empty(Status::Error(NOT_DNSSEC_AWARE.into()), Proof::Indeterminate);
+        }
+        let why = format!(
+            "the {rtype} answer for {} does not validate from the trust anchor (asked twice; the records and \
+             every DNSKEY and DS record set above them arrive intact, so this is not a transport failure)",
+            display_name(name)
+        );
+        let mut answer = Answer::empty(Status::Bogus(why), Proof::Bogus);
         let (records, signatures) = map::received(&results[0], name, rtype);
         if matches!(rtype, RecordType::DNSKEY | RecordType::DS | RecordType::NSEC3PARAM) {
             answer.records = records;
@@ -385,13 +399,10 @@ impl LiveSource {
     }
 
     async fn fetch_dnskeys(&self, owner: &Name) -> Result<Vec<DNSKEY>, String> {
-        let lookup = self
-            .plain
-            .lookup(owner.clone(), RecordType::DNSKEY)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(lookup
-            .answers()
+        let chased = self.plain.lookup(owner.clone(), RecordType::DNSKEY).await;
+        chased.result.map_err(|e| e.to_string())?;
+        Ok(chased
+            .answers
             .iter()
             .filter(|record| &record.name == owner)
             .filter_map(|record| match &record.data {
@@ -513,14 +524,6 @@ fn resolver_options(cfg: &LiveConfig) -> ResolverOpts {
     options.ndots = 0;
     options.max_active_requests = MAX_IN_FLIGHT;
     options
-}
-
-/// The non-validating resolver.
-fn plain_resolver(config: ResolverConfig, options: ResolverOpts) -> Result<TokioResolver, LiveError> {
-    TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
-        .with_options(options)
-        .build()
-        .map_err(|e| LiveError::Build(e.to_string()))
 }
 
 /// The question, then DNSKEY and DS for every name from it up to the root.

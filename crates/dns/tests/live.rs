@@ -321,3 +321,162 @@ async fn many_concurrent_queries_all_answer() {
         assert_eq!(answer.proof, Proof::Secure, "{key}: {answer:?}");
     }
 }
+
+/// A chain of `links` CNAMEs under secure.test: c0 → c1 → … → c<links>,
+/// the last with a TXT record.
+fn with_chain(
+    mut builder: mailwarden_test_support::TestDnsBuilder,
+    links: usize,
+) -> mailwarden_test_support::TestDnsBuilder {
+    for i in 0..links {
+        builder = builder.record(&format!("c{i}.secure.test."), &format!("CNAME c{}.secure.test.", i + 1));
+    }
+    builder.record(&format!("c{links}.secure.test."), "TXT \"v=DMARC1; p=reject\"")
+}
+
+fn signed_tree() -> mailwarden_test_support::TestDnsBuilder {
+    TestDns::builder().signed_zone("test.").signed_zone("secure.test.")
+}
+
+/// hickory's caching client stopped after 8 links and answered NODATA, so
+/// a long chain at `_dmarc` read as "no DMARC record" (`dmarc.missing`).
+#[tokio::test]
+async fn cname_chain_over_16_links_is_indeterminate_not_nodata() {
+    let net = with_chain(signed_tree(), 17).start().await;
+    let answer = ask(&validating(&net), "c0.secure.test", RType::Txt).await;
+    let Status::Error(why) = &answer.status else {
+        panic!("a chain over 16 links is a failure to look: {answer:?}");
+    };
+    assert!(
+        why.contains("a CNAME chain longer than 16 links: c0.secure.test → c1.secure.test"),
+        "{why}"
+    );
+    assert_eq!(answer.proof, Proof::Indeterminate);
+}
+
+#[tokio::test]
+async fn a_cname_chain_of_16_links_is_followed_and_secure() {
+    let net = with_chain(signed_tree(), 16).start().await;
+    let answer = ask(&validating(&net), "c0.secure.test", RType::Txt).await;
+    assert_eq!(answer.status, Status::Records, "{answer:?}");
+    assert_eq!(answer.cname_chain.len(), 16);
+    assert_eq!(answer.proof, Proof::Secure);
+}
+
+#[tokio::test]
+async fn cname_loop_is_indeterminate_not_nodata() {
+    let net = signed_tree()
+        .record("loop1.secure.test.", "CNAME loop2.secure.test.")
+        .record("loop2.secure.test.", "CNAME loop1.secure.test.")
+        .start()
+        .await;
+    for source in [validating(&net), unvalidated(&net)] {
+        let answer = ask(&source, "loop1.secure.test", RType::Mx).await;
+        let Status::Error(why) = &answer.status else {
+            panic!("a CNAME loop is a failure to look: {answer:?}");
+        };
+        assert_eq!(
+            why,
+            "a CNAME loop: loop1.secure.test → loop2.secure.test → loop1.secure.test"
+        );
+    }
+}
+
+fn unvalidated(net: &TestDns) -> LiveSource {
+    LiveSource::new(config(net.addr(), TrustAnchor::Disabled)).unwrap()
+}
+
+/// An answer of records owned by another name read as NODATA, so
+/// `spf.missing`, `dmarc.missing` and `mx.present` failed.
+#[tokio::test]
+async fn records_owned_by_another_name_are_indeterminate_not_nodata() {
+    let server = BrokenServer::foreign_owner().await;
+    let source = LiveSource::new(config(server.addr(), TrustAnchor::Disabled)).unwrap();
+    for rtype in [RType::Txt, RType::Mx] {
+        let answer = ask(&source, "example.test", rtype).await;
+        let Status::Error(why) = &answer.status else {
+            panic!("a foreign-owner answer is a failure to look: {answer:?}");
+        };
+        assert!(why.contains("none owned by example.test (the name asked)"), "{why}");
+        assert!(why.contains("elsewhere.invalid"), "{why}");
+    }
+}
+
+/// A resolver that strips RRSIGs (and has no DNSKEY for the root) made
+/// every answer "bogus", which the DNSSEC judge reported as critical with
+/// the claim that every DNSKEY and DS arrived intact.
+#[tokio::test]
+async fn a_resolver_that_strips_dnssec_is_not_dnssec_aware_not_bogus() {
+    let net = world().await;
+    let stripping = BrokenServer::stripping_dnssec(net.addr()).await;
+    let source = LiveSource::new(config(stripping.addr(), TrustAnchor::Text(net.trust_anchor()))).unwrap();
+    for (name, rtype) in [
+        ("secure.test", RType::Mx),
+        ("secure.test", RType::Soa),
+        ("nothing.secure.test", RType::Txt),
+    ] {
+        let answer = ask(&source, name, rtype).await;
+        let Status::Error(why) = &answer.status else {
+            panic!("{name}/{rtype}: not bogus, not a verdict: {answer:?}");
+        };
+        assert!(why.starts_with("the resolver is not DNSSEC-aware"), "{why}");
+        assert_eq!(answer.proof, Proof::Indeterminate);
+    }
+}
+
+/// hickory turns NODATA and NXDOMAIN into errors without the header, so
+/// the AD bit of a validating upstream's denial was lost.
+#[tokio::test]
+async fn negative_answers_from_a_validating_upstream_carry_the_ad_bit() {
+    let net = world().await;
+    let upstream = BrokenServer::setting_ad(net.addr()).await;
+    for source in [
+        LiveSource::new(config(upstream.addr(), TrustAnchor::Text(net.trust_anchor()))).unwrap(),
+        LiveSource::new(config(upstream.addr(), TrustAnchor::Disabled)).unwrap(),
+    ] {
+        let nodata = ask(&source, "secure.test", RType::Aaaa).await;
+        assert_eq!(nodata.status, Status::NoData, "{nodata:?}");
+        assert!(nodata.upstream_ad, "NODATA: {nodata:?}");
+        let nxdomain = ask(&source, "nothing.secure.test", RType::Txt).await;
+        assert_eq!(nxdomain.status, Status::NxDomain, "{nxdomain:?}");
+        assert!(nxdomain.upstream_ad, "NXDOMAIN: {nxdomain:?}");
+    }
+    let direct = ask(&validating(&net), "secure.test", RType::Aaaa).await;
+    assert!(!direct.upstream_ad, "an authoritative server never sets AD: {direct:?}");
+}
+
+/// Through a resolver that follows CNAMEs into another zone, the answer is
+/// the CNAME (signed by its own zone) and the target's records or denial
+/// (signed by the other): hickory checked such a denial against the alias
+/// and called it bogus.
+#[tokio::test]
+async fn a_cname_into_another_signed_zone_validates_through_a_recursive_resolver() {
+    let net = TestDns::builder()
+        .signed_zone("test.")
+        .signed_zone("example.test.")
+        .record("mail.example.test.", "CNAME mx1.provider.test.")
+        .signed_zone("provider.test.")
+        .record("mx1.provider.test.", "A 127.0.0.1")
+        .start()
+        .await;
+    let recursive = BrokenServer::recursive(net.addr()).await;
+    let source = LiveSource::new(config(recursive.addr(), TrustAnchor::Text(net.trust_anchor()))).unwrap();
+    let a = ask(&source, "mail.example.test", RType::A).await;
+    assert_eq!((&a.status, a.proof), (&Status::Records, Proof::Secure), "{a:?}");
+    assert_eq!(a.cname_chain, vec!["mx1.provider.test"]);
+    assert!(
+        a.signatures
+            .iter()
+            .any(|s| s.signer == "example.test" && s.type_covered == 5),
+        "the CNAME's own RRSIG is kept: {a:?}"
+    );
+    for rtype in [RType::Aaaa, RType::Soa] {
+        let denial = ask(&source, "mail.example.test", rtype).await;
+        assert_eq!(
+            (&denial.status, denial.proof),
+            (&Status::NoData, Proof::Secure),
+            "{rtype}: {denial:?}"
+        );
+        assert_eq!(denial.cname_chain, vec!["mx1.provider.test"]);
+    }
+}

@@ -10,7 +10,7 @@ use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS, RRSIG};
 use hickory_proto::dnssec::{Algorithm, DigestType, DnssecSigner, Nsec3HashAlgorithm, PublicKeyBuf, SigningKey};
 use hickory_proto::op::{Header, HeaderCounts, ResponseCode};
 use hickory_proto::rr::rdata::{NS, SOA};
-use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record};
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use hickory_proto::serialize::txt::Parser;
 use hickory_server::Server;
 use hickory_server::dnssec::NxProofKind;
@@ -68,6 +68,8 @@ pub struct TestDnsBuilder {
     nsec3: HashMap<Name, (u16, Vec<u8>)>,
     /// Further DNSKEYs to publish (unused for signing) at a zone apex.
     extra_keys: Vec<(Name, DNSKEY)>,
+    /// RRsets (owner, type) whose RRSIGs are published corrupt.
+    corrupt: Vec<(Name, RecordType)>,
     validating_upstream: bool,
 }
 
@@ -127,6 +129,22 @@ impl TestDnsBuilder {
         let key = PublicKeyBuf::new(public_key.to_vec(), Algorithm::from_u8(algorithm));
         let dnskey = DNSKEY::new(flags & 0x0100 != 0, flags & 0x0001 != 0, flags & 0x0080 != 0, key);
         self.extra_keys.push((fqdn(origin), dnskey));
+        self
+    }
+
+    /// Publish the RRSIGs over the `rtype` RRset at `owner` (in a signed
+    /// zone) with a corrupted signature, every other RRset signed as usual:
+    /// that one RRset validates as bogus, the zone's keys and chain are
+    /// fine.
+    ///
+    /// # Panics
+    ///
+    /// If `rtype` is not a record type mnemonic.
+    pub fn corrupt_rrsig(mut self, owner: &str, rtype: &str) -> Self {
+        let rtype: RecordType = rtype
+            .parse()
+            .unwrap_or_else(|e| panic!("bad record type {rtype:?}: {e}"));
+        self.corrupt.push((fqdn(owner), rtype));
         self
     }
 
@@ -238,6 +256,9 @@ impl TestDnsBuilder {
             zone.secure_zone_mut().expect("sign zone");
             if kind == ZoneKind::Expired {
                 expire_signatures(&mut zone, &key.signer(origin, Duration::from_secs(86_400)));
+            }
+            for (owner, rtype) in &self.corrupt {
+                corrupt_signatures(&mut zone, owner, *rtype);
             }
         }
         zone
@@ -423,6 +444,33 @@ fn expire_signatures(zone: &mut InMemoryZoneHandler, signer: &DnssecSigner) {
             RData::DNSSEC(DNSSECRData::RRSIG(rrsig)),
         );
         rrset.insert_rrsig(record);
+    }
+}
+
+/// Flip the first octet of every signature over `owner`/`rtype`.
+fn corrupt_signatures(zone: &mut InMemoryZoneHandler, owner: &Name, rtype: RecordType) {
+    for rrset in zone.records_get_mut().values_mut() {
+        if rrset.name() != owner || rrset.record_type() != rtype {
+            continue;
+        }
+        let rrset = Arc::make_mut(rrset);
+        let corrupted: Vec<Record> = rrset
+            .rrsigs()
+            .iter()
+            .filter_map(|record| match &record.data {
+                RData::DNSSEC(DNSSECRData::RRSIG(rrsig)) => {
+                    let mut sig = rrsig.sig().to_vec();
+                    sig[0] ^= 0xff;
+                    let rdata = RData::DNSSEC(DNSSECRData::RRSIG(RRSIG::from_sig(rrsig.input().clone(), sig)));
+                    Some(Record::from_rdata(record.name.clone(), record.ttl, rdata))
+                }
+                _ => None,
+            })
+            .collect();
+        rrset.clear_rrsigs();
+        for record in corrupted {
+            rrset.insert_rrsig(record);
+        }
     }
 }
 

@@ -4,9 +4,12 @@
 //! Pure over a [`DnsView`]. For the domain and each MX host it walks `SOA`
 //! queries up the labels to find the zone apex, then reads the apex's
 //! `DNSKEY`, `DS` (answered from the parent side of the cut) and
-//! `NSEC3PARAM`. Two kinds of rule come out:
+//! `NSEC3PARAM`. An MX host that is a CNAME belongs to its parent's zone
+//! (a CNAME is not a zone cut, so its owner is never taken for an apex);
+//! the zone of its target is judged too. Two kinds of rule come out:
 //!
-//! - **proof-based** (`dnssec.chain`, `dnssec.island`, `dnssec.bogus`):
+//! - **proof-based** (`dnssec.chain`, `dnssec.island`, `dnssec.bogus`,
+//!   and `dnssec.bogus-rrset` for one RRset senders need, in `rrsets`):
 //!   they need answers validated from a trust anchor, and are
 //!   not-applicable otherwise (zone files, `--no-dnssec`);
 //! - **data-based** (`dnssec.ds-mismatch`, `dnssec.signature-expiry`,
@@ -18,6 +21,7 @@
 //! out makes a rule indeterminate, never "unsigned" and never "bogus".
 
 mod keys;
+mod rrsets;
 
 use std::collections::BTreeMap;
 
@@ -46,6 +50,17 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
         }
     }
 
+    let mx_hosts = subjects[1..].to_vec();
+    // A name that is a CNAME lives in its parent's zone (a CNAME is not a
+    // zone cut); the zone of its target is judged as well, as the one
+    // senders' answers for the MX host come from.
+    for host in &mx_hosts {
+        let target = view.get(host, RType::Soa).cname_chain.last();
+        if let Some(target) = target.filter(|t| !subjects.contains(t)) {
+            subjects.push(target.clone());
+        }
+    }
+
     let mut zones: BTreeMap<String, (Apex<'_>, Vec<String>)> = BTreeMap::new();
     let mut out = Vec::new();
     for subject in subjects {
@@ -60,10 +75,15 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
             Err(failure) => out.extend(apex_failure(&subject, &failure)),
         }
     }
+    let mut bogus_zones = Vec::new();
     for (apex, names) in zones.values() {
         let zone = Zone::read(ctx, view, apex, names);
+        if matches!(zone.chain(), Chain::Bogus(_)) {
+            bogus_zones.push(zone.apex.clone());
+        }
         out.extend(zone.judge());
     }
+    out.push(rrsets::judge(ctx, view, &mx_hosts, &bogus_zones));
     out
 }
 

@@ -174,7 +174,43 @@ impl World {
             source: &source,
             now: NOW,
         };
-        self.dns.judge(|view| judge(&ctx, view))
+        self.with_sender_rrsets().dns.judge(|view| judge(&ctx, view))
+    }
+
+    /// The record sets `dnssec.bogus-rrset` reads (see `rrsets`), as
+    /// secure NODATA where the test gave none.
+    fn with_sender_rrsets(&self) -> World {
+        let mut world = World {
+            dns: Dns(self.dns.0.clone(), Default::default()),
+        };
+        let hosts: Vec<String> = match self.dns.0.get(&QueryKey::new(D, RType::Mx)) {
+            Some(answer) => answer
+                .records
+                .iter()
+                .filter_map(|r| match r {
+                    RData::Mx { exchange, .. } => Some(exchange.clone()),
+                    _ => None,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut wanted = vec![
+            (D.to_string(), RType::Mx),
+            (D.to_string(), RType::Txt),
+            (format!("_dmarc.{D}"), RType::Txt),
+            (format!("_mta-sts.{D}"), RType::Txt),
+        ];
+        for host in hosts {
+            wanted.push((format!("_25._tcp.{host}"), RType::Tlsa));
+            wanted.push((host.clone(), RType::A));
+            wanted.push((host, RType::Aaaa));
+        }
+        for (name, rtype) in wanted {
+            if !world.dns.0.contains(&QueryKey::new(&name, rtype)) {
+                world = world.negative(&name, rtype, Status::NoData, Proof::Secure);
+            }
+        }
+        world
     }
 }
 
@@ -217,7 +253,90 @@ fn secure_zones_pass_every_rule_for_domain_and_mx_zone() {
     let chain = find(&f, "dnssec.chain", D);
     assert_eq!(chain.evidence["zone_of"], serde_json::json!([D, "mx1.example.com"]));
     assert_eq!(chain.evidence["soa_proof"], "secure");
-    assert_eq!(f.len(), 20, "one zone each for the domain and the MX zone: {f:#?}");
+    assert_eq!(outcome(&f, "dnssec.bogus-rrset", D), Pass);
+    assert_eq!(
+        f.len(),
+        21,
+        "one zone each for the domain and the MX zone, and the domain's RRsets: {f:#?}"
+    );
+}
+
+fn bogus(why: &str) -> Status {
+    Status::Bogus(why.into())
+}
+
+#[test]
+fn a_bogus_mx_rrset_in_a_zone_that_validates_is_a_critical_failure_naming_it() {
+    let w = healthy().put(
+        D,
+        RType::Mx,
+        Answer::empty(bogus("the MX answer for example.com does not validate"), Proof::Bogus),
+    );
+    let f = w.run();
+    let rrset = find(&f, "dnssec.bogus-rrset", D);
+    assert_eq!(rrset.outcome, Fail);
+    assert!(rrset.message.contains("example.com MX"), "{}", rrset.message);
+    assert_eq!(rrset.evidence["bogus_rrsets"], serde_json::json!(["example.com MX"]));
+    assert_eq!(outcome(&f, "dnssec.bogus", D), Pass, "the zone itself validates");
+}
+
+#[test]
+fn bogus_address_records_of_an_mx_host_are_named() {
+    let w = healthy().failed(
+        "mx.mail.example.net",
+        RType::Aaaa,
+        bogus("the AAAA answer does not validate"),
+    );
+    let f = w.run();
+    let rrset = find(&f, "dnssec.bogus-rrset", D);
+    assert_eq!(rrset.outcome, Fail);
+    assert_eq!(
+        rrset.evidence["bogus_rrsets"],
+        serde_json::json!(["mx.mail.example.net AAAA"])
+    );
+}
+
+#[test]
+fn a_bogus_rrset_in_a_bogus_zone_is_left_to_dnssec_bogus() {
+    let w = healthy()
+        .failed("mail.example.net", RType::Soa, bogus("the zone does not validate"))
+        .soa("example.net", Proof::Secure)
+        .failed("mx.mail.example.net", RType::A, bogus("the zone does not validate"));
+    let f = w.run();
+    assert_eq!(outcome(&f, "dnssec.bogus", "mail.example.net"), Fail);
+    assert_eq!(outcome(&f, "dnssec.bogus-rrset", D), NotApplicable);
+}
+
+#[test]
+fn an_rrset_that_could_not_be_looked_up_leaves_bogus_rrset_indeterminate() {
+    let w = healthy().failed(&format!("_dmarc.{D}"), RType::Txt, Status::Timeout);
+    let rrset = find(&w.run(), "dnssec.bogus-rrset", D).clone();
+    assert_eq!(rrset.outcome, Indeterminate);
+    assert!(
+        rrset.message.contains("_dmarc.example.com TXT: timed out"),
+        "{}",
+        rrset.message
+    );
+}
+
+#[test]
+fn an_mx_host_that_is_a_cname_lives_in_its_parents_zone_and_its_target_zone_is_judged() {
+    let mut alias = Answer::empty(Status::NoData, Proof::Secure);
+    alias.cname_chain = vec!["mx1.provider.example".into()];
+    let w = World::new()
+        .mx(&["mail.example.com"])
+        .secure_zone(D)
+        .put("mail.example.com", RType::Soa, alias)
+        .below_apex("mx1.provider.example")
+        .secure_zone("provider.example");
+    let f = w.run();
+    assert_eq!(outcome(&f, "dnssec.chain", D), Pass);
+    assert_eq!(outcome(&f, "dnssec.chain", "provider.example"), Pass);
+    assert!(
+        !f.iter().any(|x| x.subject == "mail.example.com"),
+        "a CNAME owner is no zone apex: {f:#?}"
+    );
+    assert!(f.iter().all(|x| x.outcome != Fail), "{f:#?}");
 }
 
 #[test]
@@ -591,7 +710,7 @@ fn without_validation_proof_rules_are_not_applicable_but_parameters_are_checked(
             Proof::NotValidated,
         );
     let f = w.run_with(false);
-    for id in ["dnssec.chain", "dnssec.island", "dnssec.bogus"] {
+    for id in ["dnssec.chain", "dnssec.island", "dnssec.bogus", "dnssec.bogus-rrset"] {
         assert_eq!(outcome(&f, id, D), NotApplicable, "{id}");
     }
     assert_eq!(outcome(&f, "dnssec.algorithm", D), Fail);
@@ -613,8 +732,16 @@ fn the_walk_asks_for_soa_up_the_labels_until_it_finds_the_apex() {
         now: NOW,
     };
     let _ = judge(&ctx, &view);
-    let missing: Vec<String> = view.into_missing().iter().map(ToString::to_string).collect();
-    assert_eq!(missing, ["a.b.example.com/MX", "a.b.example.com/SOA"]);
+    // The zone walk asks SOA (and MX for the hosts); the RRsets senders
+    // need are asked for dnssec.bogus-rrset.
+    let walk = |missing: std::collections::BTreeSet<QueryKey>| -> Vec<String> {
+        missing
+            .iter()
+            .filter(|k| matches!(k.rtype, RType::Soa | RType::Mx))
+            .map(ToString::to_string)
+            .collect()
+    };
+    assert_eq!(walk(view.into_missing()), ["a.b.example.com/MX", "a.b.example.com/SOA"]);
 
     let mut dns = Dns::new();
     dns.0.insert(
@@ -629,6 +756,5 @@ fn the_walk_asks_for_soa_up_the_labels_until_it_finds_the_apex() {
     }
     let view = mailwarden_model::DnsView::new(&dns.0);
     let _ = judge(&ctx, &view);
-    let missing: Vec<String> = view.into_missing().iter().map(ToString::to_string).collect();
-    assert_eq!(missing, ["example.com/SOA"]);
+    assert_eq!(walk(view.into_missing()), ["example.com/SOA"]);
 }

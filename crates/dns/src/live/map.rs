@@ -1,6 +1,5 @@
 //! hickory lookups and errors → `mailwarden_model::Answer`.
 
-use hickory_resolver::lookup::Lookup;
 use hickory_resolver::net::{DnsError, NetError, NoRecords};
 use hickory_resolver::proto::dnssec::Proof as HickoryProof;
 use hickory_resolver::proto::dnssec::rdata::DNSSECRData;
@@ -10,8 +9,7 @@ use mailwarden_model::dns::escape_presentation;
 use mailwarden_model::name::normalise;
 use mailwarden_model::{Answer, Proof, RData, Signature, Status};
 
-/// Longest CNAME chain we follow inside one answer (hickory stops at 8).
-const MAX_CHAIN: usize = 16;
+use super::chase::{Chased, MAX_CHAIN};
 
 /// Whether the answer was validated locally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,29 +20,44 @@ pub(crate) enum Mode {
 
 /// Map a finished lookup. DNSSEC-bogus results are the caller's business
 /// (see `LiveSource::confirm_bogus`); here they map to `Status::Bogus`.
-pub(crate) fn answer(result: Result<Lookup, NetError>, qname: &Name, rtype: RecordType, mode: Mode) -> Answer {
-    match result {
-        Ok(lookup) => positive(&lookup, qname, rtype, mode),
-        Err(NetError::Dns(DnsError::NoRecordsFound(no))) => negative(&no, mode),
-        Err(NetError::Dns(DnsError::Nsec { response, proof, .. })) => unproven_negative(&response, proof),
-        Err(err) => Answer::empty(failure_status(&err), Proof::Indeterminate),
+pub(crate) fn answer(chased: &Chased, qname: &Name, rtype: RecordType, mode: Mode) -> Answer {
+    let mut out = match &chased.result {
+        Ok(()) => return positive(chased, qname, rtype, mode),
+        Err(NetError::Dns(DnsError::NoRecordsFound(no))) => negative(no, mode),
+        Err(NetError::Dns(DnsError::Nsec { response, proof, .. })) => unproven_negative(response, *proof),
+        Err(err) => Answer::empty(failure_status(err), Proof::Indeterminate),
+    };
+    // A denial (or failure) reached through CNAMEs: name the chain, and
+    // the denial is only as strong as the CNAMEs that led to it.
+    let (chain, chain_records) = follow_cnames(&chased.answers, qname, rtype);
+    if out.status.is_negative() {
+        if mode == Mode::Validated && !chain_records.is_empty() {
+            out.proof = combine_proofs(
+                chain_records
+                    .iter()
+                    .map(|r| proof_of(r.proof))
+                    .chain(std::iter::once(out.proof)),
+            );
+        }
+        out.upstream_ad = chased.authentic_data;
     }
+    out.cname_chain = chain;
+    out
 }
 
 /// True when hickory judged the answer bogus.
-pub(crate) fn is_bogus(result: &Result<Lookup, NetError>) -> bool {
-    match result {
+pub(crate) fn is_bogus(chased: &Chased) -> bool {
+    match &chased.result {
         Err(NetError::Dns(DnsError::DnssecBogus)) => true,
         Err(NetError::Dns(DnsError::Nsec { proof, .. })) => *proof == HickoryProof::Bogus,
-        Ok(lookup) => lookup.answers().iter().any(|r| r.proof == HickoryProof::Bogus),
-        Err(_) => false,
+        _ => chased.answers.iter().any(|r| r.proof == HickoryProof::Bogus),
     }
 }
 
 /// True when the server answered SERVFAIL: through a validating
 /// recursive resolver, that may be data it found bogus.
-pub(crate) fn is_servfail(result: &Result<Lookup, NetError>) -> bool {
-    match result {
+pub(crate) fn is_servfail(chased: &Chased) -> bool {
+    match &chased.result {
         Err(NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail))) => true,
         Err(NetError::Dns(DnsError::NoRecordsFound(no))) => no.response_code == ResponseCode::ServFail,
         _ => false,
@@ -53,15 +66,38 @@ pub(crate) fn is_servfail(result: &Result<Lookup, NetError>) -> bool {
 
 /// The status of a failed lookup, or `None` when the DNS gave a definite
 /// answer (records, NODATA or NXDOMAIN).
-pub(crate) fn transport_failure(result: &Result<Lookup, NetError>) -> Option<Status> {
-    match result {
-        Ok(_) => None,
+pub(crate) fn transport_failure(chased: &Chased) -> Option<Status> {
+    match &chased.result {
+        Ok(()) => None,
         Err(NetError::Dns(DnsError::NoRecordsFound(no))) => {
             let status = rcode_status(no.response_code);
             (!status.is_negative()).then_some(status)
         }
         Err(err) => Some(failure_status(err)),
     }
+}
+
+/// True when the answers to the chain questions (see `chain_questions`:
+/// the question, then DNSKEY and DS up to the root's DNSKEY, asked with
+/// the DO bit) show a resolver that drops DNSSEC records: not one RRSIG
+/// anywhere, or no DNSKEY for the root, which is always signed.
+pub(crate) fn strips_dnssec(results: &[Chased]) -> bool {
+    let root_keys = results
+        .last()
+        .is_some_and(|root| root.result.is_ok() && root.answers.iter().any(|r| r.record_type() == RecordType::DNSKEY));
+    !root_keys || !results.iter().any(carries_rrsig)
+}
+
+fn carries_rrsig(chased: &Chased) -> bool {
+    let is_rrsig = |r: &Record| r.record_type() == RecordType::RRSIG;
+    chased.answers.iter().any(is_rrsig)
+        || match &chased.result {
+            Err(NetError::Dns(DnsError::NoRecordsFound(no))) => {
+                no.authorities.iter().flat_map(|a| a.iter()).any(is_rrsig)
+            }
+            Err(NetError::Dns(DnsError::Nsec { response, .. })) => response.authorities.iter().any(is_rrsig),
+            _ => false,
+        }
 }
 
 fn failure_status(err: &NetError) -> Status {
@@ -86,8 +122,11 @@ fn rcode_status(code: ResponseCode) -> Status {
     }
 }
 
-fn positive(lookup: &Lookup, qname: &Name, rtype: RecordType, mode: Mode) -> Answer {
-    let answers = lookup.answers();
+/// The records asked for at the end of the chain, with the proof of every
+/// record on the way: the CNAMEs' own (validated over their RRSIGs) and
+/// the final RRset's.
+fn positive(chased: &Chased, qname: &Name, rtype: RecordType, mode: Mode) -> Answer {
+    let answers = &chased.answers;
     let (chain, chain_records) = follow_cnames(answers, qname, rtype);
     let owner = chain_records.last().map_or(qname, |r| cname_target(r).unwrap_or(qname));
     let matching: Vec<&Record> = answers
@@ -102,17 +141,32 @@ fn positive(lookup: &Lookup, qname: &Name, rtype: RecordType, mode: Mode) -> Ans
     let mut out = Answer::with_records(matching.iter().map(|r| rdata(&r.data)).collect(), proof);
     if out.status == Status::Records && proof == Proof::Bogus {
         out = Answer::empty(
-            Status::Bogus("a record in the answer does not validate".into()),
+            Status::Bogus(bogus_reason(&matching, &chain_records, rtype)),
             Proof::Bogus,
         );
     }
     out.cname_chain = chain;
     out.ttl = matching.iter().chain(&chain_records).map(|r| r.ttl).min();
-    out.upstream_ad = lookup.message().metadata.authentic_data;
+    out.upstream_ad = chased.authentic_data;
     if out.status == Status::Records {
-        out.signatures = signatures(answers, |covered, name| covered == rtype && name == owner);
+        // The CNAMEs' own RRSIGs too: their signers are zones on the way.
+        let aliases: Vec<&Name> = chain_records.iter().map(|r| &r.name).collect();
+        out.signatures = signatures(answers, |covered, name| {
+            (covered == rtype && name == owner) || (covered == RecordType::CNAME && aliases.contains(&name))
+        });
     }
     out
+}
+
+/// Which records of a bogus answer do not validate.
+fn bogus_reason(matching: &[&Record], chain: &[&Record], rtype: RecordType) -> String {
+    if let Some(cname) = chain.iter().find(|r| r.proof == HickoryProof::Bogus) {
+        return format!("the CNAME at {} on the way does not validate", norm(&cname.name));
+    }
+    match matching.first() {
+        Some(r) => format!("the {rtype} record set at {} does not validate", norm(&r.name)),
+        None => "a record in the answer does not validate".into(),
+    }
 }
 
 /// The RRSIGs among `records` whose covered type and owner `covers` accepts.
@@ -152,14 +206,10 @@ fn denial_signatures<'a>(authorities: impl IntoIterator<Item = &'a Record>) -> V
 /// What an unvalidated lookup (DO bit set) received for `qname`/`rtype`:
 /// the records of that type at the name (CNAMEs followed) and the RRSIGs
 /// over them, or over the denial. Kept as evidence on a bogus answer.
-pub(crate) fn received(
-    result: &Result<Lookup, NetError>,
-    qname: &Name,
-    rtype: RecordType,
-) -> (Vec<RData>, Vec<Signature>) {
-    match result {
-        Ok(lookup) => {
-            let answers = lookup.answers();
+pub(crate) fn received(chased: &Chased, qname: &Name, rtype: RecordType) -> (Vec<RData>, Vec<Signature>) {
+    match &chased.result {
+        Ok(()) => {
+            let answers = &chased.answers;
             let (_, chain_records) = follow_cnames(answers, qname, rtype);
             let owner = chain_records.last().map_or(qname, |r| cname_target(r).unwrap_or(qname));
             let mut records: Vec<RData> = answers
@@ -306,7 +356,7 @@ fn proof_of(proof: HickoryProof) -> Proof {
     }
 }
 
-fn norm(name: &Name) -> String {
+pub(crate) fn norm(name: &Name) -> String {
     normalise(&name.to_ascii())
 }
 

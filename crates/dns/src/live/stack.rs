@@ -6,7 +6,7 @@
 //! checks, which doubles or triples the queries per lookup. Here a small
 //! cache sits between the validator and the network instead:
 //!
-//! `CachingClient` → `DnssecDnsHandle` → [`KeyCache`] → `RetryDnsHandle` → `NameServerPool`
+//! [`Chaser`] → `DnssecDnsHandle` → [`KeyCache`] → `RetryDnsHandle` → `NameServerPool` (tapped)
 //!
 //! The cache holds raw, unvalidated responses; the validator above it
 //! checks them on every use, so caching cannot turn bogus into secure.
@@ -25,32 +25,64 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, BoxStream, StreamExt};
-use hickory_resolver::caching_client::CachingClient;
 use hickory_resolver::config::{ResolverConfig, ResolverOpts};
-use hickory_resolver::lookup::Lookup;
 use hickory_resolver::net::dnssec::DnssecDnsHandle;
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::xfer::DnsHandle;
 use hickory_resolver::net::{DnsError, NetError, RetryDnsHandle};
 use hickory_resolver::proto::dnssec::TrustAnchors;
-use hickory_resolver::proto::op::{DnsRequest, DnsRequestOptions, DnsResponse, Query};
+use hickory_resolver::proto::op::{DnsRequest, DnsRequestOptions, DnsResponse};
 use hickory_resolver::proto::rr::{LowerName, Name, RecordType};
 use hickory_resolver::{NameServerPool, PoolContext, TlsConfig};
 use quick_cache::sync::Cache;
 
 use super::LiveError;
+use super::chase::{Chased, Chaser};
+use super::tap::{NegativeFlags, TapProvider};
 
 /// Validator infrastructure responses kept (DNSKEY, DS and NS RRsets).
 const KEY_CACHE_SIZE: usize = 4096;
 /// Upper bound on how long one is kept, whatever its TTL says.
 const KEY_CACHE_MAX_TTL: Duration = Duration::from_secs(600);
 
-type Pool = NameServerPool<TokioRuntimeProvider>;
-type Validating = CachingClient<DnssecDnsHandle<KeyCache<RetryDnsHandle<Pool>>>>;
-type Raw = CachingClient<KeyCache<RetryDnsHandle<Pool>>>;
+type Pool = NameServerPool<TapProvider>;
+type Network = KeyCache<RetryDnsHandle<Pool>>;
+type Validating = Chaser<DnssecDnsHandle<Network>>;
+type Raw = Chaser<Network>;
 
-/// Answers each raw (unvalidated) client keeps.
-const RAW_CACHE_SIZE: u64 = 1024;
+/// The server pool (retries, UDP then TCP on truncation), every
+/// connection tapped for the flags of negative answers.
+fn network(
+    config: &ResolverConfig,
+    options: &ResolverOpts,
+    flags: &NegativeFlags,
+) -> Result<RetryDnsHandle<Pool>, LiveError> {
+    let tls = TlsConfig::new().map_err(|e| LiveError::Build(e.to_string()))?;
+    let context = Arc::new(PoolContext::new(options.clone(), tls));
+    let pool = Pool::from_config(config.name_servers().to_vec(), context, TapProvider::new(flags.clone()));
+    Ok(RetryDnsHandle::new(pool, options.attempts))
+}
+
+/// A resolver that does not validate and does not ask for DNSSEC records
+/// (validation off), CNAMEs followed as in [`Chaser`].
+pub(crate) struct PlainResolver {
+    client: Raw,
+}
+
+impl PlainResolver {
+    pub(crate) fn new(config: &ResolverConfig, options: &ResolverOpts) -> Result<Self, LiveError> {
+        let flags = NegativeFlags::new();
+        let retry = network(config, options, &flags)?;
+        let mut request = request_options(options);
+        request.edns_set_dnssec_ok = false;
+        Ok(Self {
+            client: Chaser::new(KeyCache::new(retry, false), request, false, flags),
+        })
+    }
+
+    pub(crate) async fn lookup(&self, name: Name, rtype: RecordType) -> Chased {
+        self.client.lookup(name, rtype).await
+    }
+}
 
 /// A DNSSEC-validating stub resolver.
 pub(crate) struct ValidatingResolver {
@@ -60,7 +92,6 @@ pub(crate) struct ValidatingResolver {
     /// No validation, DO bit set; without and with CD.
     raw: Raw,
     raw_checking_disabled: Raw,
-    options: DnsRequestOptions,
 }
 
 impl ValidatingResolver {
@@ -69,30 +100,33 @@ impl ValidatingResolver {
         options: &ResolverOpts,
         anchors: TrustAnchors,
     ) -> Result<Self, LiveError> {
-        let tls = TlsConfig::new().map_err(|e| LiveError::Build(e.to_string()))?;
-        let context = Arc::new(PoolContext::new(options.clone(), tls));
-        let pool = Pool::from_config(config.name_servers().to_vec(), context, TokioRuntimeProvider::default());
-        let retry = RetryDnsHandle::new(pool, options.attempts);
+        let flags = NegativeFlags::new();
+        let retry = network(config, options, &flags)?;
+        let request = request_options(options);
         let anchors = Arc::new(anchors);
         let validating = |checking_disabled| {
             let keys = KeyCache::new(retry.clone(), checking_disabled);
             let validator = DnssecDnsHandle::with_trust_anchor(keys, anchors.clone());
-            CachingClient::new(options.cache_size, validator, true)
+            Chaser::new(validator, request, checking_disabled, flags.clone())
         };
         let raw = |checking_disabled| {
-            CachingClient::new(RAW_CACHE_SIZE, KeyCache::new(retry.clone(), checking_disabled), true)
+            Chaser::new(
+                KeyCache::new(retry.clone(), checking_disabled),
+                request,
+                checking_disabled,
+                flags.clone(),
+            )
         };
         Ok(Self {
             client: validating(false),
             checking_disabled: validating(true),
             raw: raw(false),
             raw_checking_disabled: raw(true),
-            options: request_options(options),
         })
     }
 
-    pub(crate) async fn lookup(&self, name: Name, rtype: RecordType) -> Result<Lookup, NetError> {
-        self.client.lookup(Query::query(name, rtype), self.options).await
+    pub(crate) async fn lookup(&self, name: Name, rtype: RecordType) -> Chased {
+        self.client.lookup(name, rtype).await
     }
 
     /// A validated lookup whose queries, the validator's DNSKEY and DS
@@ -101,26 +135,19 @@ impl ValidatingResolver {
     /// the requested data to the originating resolver, even if the
     /// recursive name server's local authentication policy would reject
     /// the records in question." So the verdict is ours alone.
-    pub(crate) async fn lookup_checking_disabled(&self, name: Name, rtype: RecordType) -> Result<Lookup, NetError> {
-        self.checking_disabled
-            .lookup(Query::query(name, rtype), self.options)
-            .await
+    pub(crate) async fn lookup_checking_disabled(&self, name: Name, rtype: RecordType) -> Chased {
+        self.checking_disabled.lookup(name, rtype).await
     }
 
     /// An unvalidated lookup with the DO bit (so RRSIGs come along), and
     /// the CD bit when `checking_disabled`.
-    pub(crate) async fn lookup_raw(
-        &self,
-        name: Name,
-        rtype: RecordType,
-        checking_disabled: bool,
-    ) -> Result<Lookup, NetError> {
+    pub(crate) async fn lookup_raw(&self, name: Name, rtype: RecordType, checking_disabled: bool) -> Chased {
         let client = if checking_disabled {
             &self.raw_checking_disabled
         } else {
             &self.raw
         };
-        client.lookup(Query::query(name, rtype), self.options).await
+        client.lookup(name, rtype).await
     }
 }
 

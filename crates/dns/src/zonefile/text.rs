@@ -42,14 +42,18 @@ pub(super) fn character_string(token: &Token) -> Result<String, String> {
     Ok(escape_presentation(&unescape(&token.text)?))
 }
 
-/// A label's octets as normalised text: ASCII lower case, anything that
-/// would not survive a round trip through a zone file written `\DDD`.
+/// A label's octets as normalised text, in the form lookups ask with (an
+/// SPF macro expands to `macro%percent  space.example.com`, spaces and all):
+/// ASCII lower case, printable octets (space included) as themselves, and
+/// only what would change the name's meaning (`.` and `\`) or is not
+/// printable written `\DDD`. So `macro\037percent\032\032space` in a zone
+/// file is the name that query asks for (RFC 1035 §5.1 escapes).
 pub(super) fn label_text(label: &[u8]) -> String {
     let mut out = String::with_capacity(label.len());
     for &b in label {
         match b {
-            b'.' | b'\\' | b'"' | b'(' | b')' | b';' => out.push_str(&format!("\\{b:03}")),
-            0x21..=0x7e => out.push(b.to_ascii_lowercase() as char),
+            b'.' | b'\\' => out.push_str(&format!("\\{b:03}")),
+            0x20..=0x7e => out.push(b.to_ascii_lowercase() as char),
             _ => out.push_str(&format!("\\{b:03}")),
         }
     }
@@ -307,6 +311,7 @@ mod tests {
             "a\\046b.example.com"
         );
         assert_eq!(domain_name(&tok("\\065"), Some("x")).unwrap(), "a.x");
+        assert_eq!(domain_name(&tok("\\000\\255"), Some("x")).unwrap(), "\\000\\255.x");
         assert_eq!(domain_name(&tok("."), None).unwrap(), "");
     }
 
@@ -320,6 +325,19 @@ mod tests {
                 .unwrap_err()
                 .contains("63")
         );
+    }
+
+    #[test]
+    fn escaped_owner_names_decode_to_the_name_a_macro_expansion_asks_for() {
+        assert_eq!(
+            domain_name(
+                &tok("macro\\037percent\\032\\032space\\03720url-space.Example.COM."),
+                None
+            )
+            .unwrap(),
+            "macro%percent  space%20url-space.example.com"
+        );
+        assert_eq!(domain_name(&tok("a\\ b\\(c\\)"), Some("x")).unwrap(), "a b(c).x");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct OutputConfig {
     pub fail_on: Option<Severity>,
     pub color: bool,
     pub verbose: bool,
+    /// Columns the text report fills: the terminal's, or 100.
+    pub width: usize,
 }
 
 impl OutputConfig {
@@ -55,8 +57,20 @@ impl OutputConfig {
             fail_on,
             color,
             verbose: args.verbose,
+            width: text_width(args.output.is_some()),
         })
     }
+}
+
+/// The terminal's width when the report goes to one (at least 60
+/// columns), else [`mailwarden_render::text::DEFAULT_WIDTH`].
+fn text_width(to_file: bool) -> usize {
+    use std::io::IsTerminal;
+    if to_file || !std::io::stdout().is_terminal() {
+        return mailwarden_render::text::DEFAULT_WIDTH;
+    }
+    let (_, cols) = console::Term::stdout().size();
+    usize::from(cols).max(60)
 }
 
 /// The EHLO name and probe timeout, checked.

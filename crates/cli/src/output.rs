@@ -18,7 +18,7 @@ use mailwarden_render::html::HtmlReport;
 use mailwarden_render::json::{JsonDocument, write_jsonl};
 use mailwarden_render::markdown::MarkdownReport;
 use mailwarden_render::sarif::SarifLog;
-use mailwarden_render::text::{TextStyle, write_domain};
+use mailwarden_render::text::{TextReport, TextStyle};
 
 use crate::args::ReportFormat;
 use crate::config::OutputConfig;
@@ -38,7 +38,7 @@ pub fn open_output(path: Option<&Path>) -> anyhow::Result<Out> {
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 enum Writer {
-    Text(Out),
+    Text(TextReport<'static, Out>),
     Json(JsonDocument<Out>),
     Jsonl(Out),
     Csv(CsvWriter<'static, Out>),
@@ -59,7 +59,15 @@ impl Sink {
         let out = open_output(config.output.as_deref())?;
         let (catalogue, frameworks) = (Catalogue::builtin(), Frameworks::builtin());
         let writer = match config.format {
-            ReportFormat::Text => Writer::Text(out),
+            ReportFormat::Text => Writer::Text(TextReport::new(
+                out,
+                catalogue,
+                TextStyle {
+                    color: config.color,
+                    verbose: config.verbose,
+                    width: config.width,
+                },
+            )),
             ReportFormat::Json => Writer::Json(JsonDocument::start(out, VERSION)?),
             ReportFormat::Jsonl => Writer::Jsonl(out),
             ReportFormat::Csv => Writer::Csv(CsvWriter::start(out, frameworks)?),
@@ -84,14 +92,7 @@ impl Sink {
         }
         self.failed |= crate::compliance::fails(report);
         match &mut self.writer {
-            Writer::Text(out) => {
-                let style = TextStyle {
-                    color: self.config.color,
-                    verbose: self.config.verbose,
-                };
-                write_domain(out, report, Catalogue::builtin(), style)?;
-                out.flush()
-            }
+            Writer::Text(text) => text.push(report),
             Writer::Json(doc) => doc.push(report),
             Writer::Jsonl(out) => write_jsonl(out, report),
             Writer::Csv(csv) => csv.push(report),
@@ -119,7 +120,10 @@ impl Sink {
     /// Close the output; returns whether a finding reached `--fail-on`.
     pub fn finish(self) -> io::Result<bool> {
         match self.writer {
-            Writer::Text(mut out) | Writer::Jsonl(mut out) => out.flush()?,
+            Writer::Text(text) => {
+                text.finish()?;
+            }
+            Writer::Jsonl(mut out) => out.flush()?,
             Writer::Json(doc) => {
                 doc.finish()?;
             }

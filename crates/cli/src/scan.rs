@@ -1,10 +1,13 @@
 //! `mailwarden scan`: read domains (arguments, a file or standard input),
 //! audit them concurrently, and stream each report as it finishes.
 //!
-//! Memory stays flat however long the list: domains are read through a
-//! bounded channel, at most `--concurrency` are in flight, and each report
-//! is written and dropped as soon as it is done.
+//! Reports come out in the order the domains were given. Memory stays flat
+//! however long the list: domains are read through a bounded channel, at
+//! most `--concurrency` are in flight, a bounded reorder window holds the
+//! finished ones until those before them are written, and each report is
+//! dropped once written.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::Path;
@@ -19,11 +22,15 @@ use mailwarden_checks::collect::Budget;
 use mailwarden_dns::DnsSource;
 use mailwarden_model::{DomainName, Prober, ScanOptions};
 use mailwarden_render::DomainReport;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::args::ScanArgs;
 use crate::config::{self, OutputConfig};
 use crate::output::{Sink, report};
+
+/// How many times `--concurrency` reports may wait for an earlier, slower
+/// domain before the scan stops starting new ones.
+const REORDER_WINDOW: usize = 4;
 
 /// One line of input: where it came from, and what it said (or why it
 /// could not be read).
@@ -59,42 +66,59 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
         }
         None => None,
     };
+    let total = input_total(&args);
     let lines = spawn_reader(&args)?;
     let source = config::dns_source(&args.dns).await?;
     let prober = &config::prober(&args, options)?;
-    let progress = progress_bar(args.input.is_some() || args.domains.len() > 1);
+    let progress = progress_bar(args.input.is_some() || args.domains.len() > 1, total);
     let mut sink = Sink::new(output)?;
     let mut bad_input = 0usize;
 
+    // Reports are written in input order. Up to `--concurrency` domains are
+    // in flight; a finished one waits in `pending` until those before it
+    // are written. `window` bounds how far ahead of the oldest unwritten
+    // domain the scan may run, so `pending` never holds more than
+    // REORDER_WINDOW × `--concurrency` reports.
+    let window = Arc::new(Semaphore::new(args.concurrency.saturating_mul(REORDER_WINDOW)));
     let mut lines = lines;
     let reports = stream::poll_fn(move |cx| lines.poll_recv(cx))
-        .map(|line| {
-            line.parse().map_err(|e| {
-                progress.suspend(|| eprintln!("mailwarden: {e}"));
-            })
+        .enumerate()
+        .then(|(i, line)| {
+            let window = Arc::clone(&window);
+            async move { (i, line, window.acquire_owned().await) }
         })
-        .map(|item| {
+        .map(|(i, line, permit)| {
+            let item = line.parse().map_err(|e| {
+                progress.suspend(|| eprintln!("mailwarden: {e}"));
+            });
             let source = Arc::clone(&source);
             async move {
-                match item {
+                let report = match item {
                     Ok(name) => Some(scan_one(source.as_ref(), prober, &name, options, budget).await),
                     Err(()) => None,
-                }
+                };
+                (i, report, permit)
             }
         })
         .buffer_unordered(args.concurrency);
     futures::pin_mut!(reports);
-    while let Some(result) = reports.next().await {
-        let Some(report) = result else {
-            bad_input += 1;
-            continue;
-        };
-        if let Some(ev) = evidence.as_mut() {
-            serde_json::to_writer(&mut *ev, &report.observation)?;
-            ev.write_all(b"\n")?;
+    let mut pending = BTreeMap::new();
+    let mut next = 0usize;
+    while let Some((i, result, permit)) = reports.next().await {
+        pending.insert(i, (result, permit));
+        while let Some((result, _permit)) = pending.remove(&next) {
+            next += 1;
+            progress.inc(1);
+            let Some(report) = result else {
+                bad_input += 1;
+                continue;
+            };
+            if let Some(ev) = evidence.as_mut() {
+                serde_json::to_writer(&mut *ev, &report.observation)?;
+                ev.write_all(b"\n")?;
+            }
+            progress.suspend(|| sink.push(&report))?;
         }
-        progress.suspend(|| sink.push(&report))?;
-        progress.inc(1);
     }
     progress.finish_and_clear();
     if let Some(mut ev) = evidence {
@@ -199,15 +223,43 @@ fn spawn_reader(args: &ScanArgs) -> Result<mpsc::Receiver<InputLine>> {
     Ok(rx)
 }
 
-fn progress_bar(list: bool) -> ProgressBar {
+/// How many domains the run has, when that is known before it starts:
+/// the arguments plus the lines of an `--input` file (counted in one
+/// streaming pass; standard input cannot be counted ahead).
+fn input_total(args: &ScanArgs) -> Option<u64> {
+    let from_args = args.domains.len() as u64;
+    match args.input.as_deref() {
+        None => Some(from_args),
+        Some(p) if p == Path::new("-") => None,
+        Some(p) => {
+            let file = BufReader::new(File::open(p).ok()?);
+            let lines = file
+                .lines()
+                .map_while(Result::ok)
+                .filter(|l| !l.split('#').next().unwrap_or("").trim().is_empty())
+                .count();
+            Some(from_args + lines as u64)
+        }
+    }
+}
+
+/// Progress on standard error, for lists on a terminal: done/total, rate
+/// and ETA when the total is known; done and rate otherwise.
+fn progress_bar(list: bool, total: Option<u64>) -> ProgressBar {
     if !list || !io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {pos} domains scanned, {per_sec}, {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
+    let (bar, template) = match total {
+        Some(n) => (
+            ProgressBar::new(n),
+            "{bar:30} {pos}/{len} domains, {per_sec}, ETA {eta} ({elapsed} so far)",
+        ),
+        None => (
+            ProgressBar::new_spinner(),
+            "{spinner} {pos} domains scanned, {per_sec}, {elapsed}",
+        ),
+    };
+    bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
 }

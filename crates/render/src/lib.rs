@@ -14,9 +14,12 @@ pub mod generate;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod published;
 pub mod sarif;
 pub mod schema;
 pub mod text;
+pub mod triage;
+mod wrap;
 
 use std::collections::BTreeMap;
 
@@ -51,6 +54,79 @@ impl Summary {
     }
 }
 
+/// What a reader counts: failures that need fixing (by severity, info
+/// excluded), notes (failing info-level findings: advice, never a FAIL),
+/// checks that could not be decided, passes and not-applicable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Failing findings above info, by severity.
+    pub failures: BTreeMap<Severity, usize>,
+    pub notes: usize,
+    pub indeterminate: usize,
+    pub passed: usize,
+    pub not_applicable: usize,
+}
+
+impl Tally {
+    pub fn of(findings: &[Finding]) -> Self {
+        let mut t = Tally::default();
+        for f in findings {
+            match f.outcome {
+                Outcome::Fail if f.severity == Severity::Info => t.notes += 1,
+                Outcome::Fail => *t.failures.entry(f.severity).or_default() += 1,
+                Outcome::Indeterminate => t.indeterminate += 1,
+                Outcome::Pass => t.passed += 1,
+                Outcome::NotApplicable => t.not_applicable += 1,
+            }
+        }
+        t
+    }
+
+    /// Failures above info.
+    pub fn failed(&self) -> usize {
+        self.failures.values().sum()
+    }
+
+    /// The worst severity among failures above info.
+    pub fn worst(&self) -> Option<Severity> {
+        self.failures.keys().next_back().copied()
+    }
+
+    /// Nothing was decided: no pass, no failure, no note.
+    pub fn nothing_decided(&self) -> bool {
+        self.failed() == 0 && self.notes == 0 && self.passed == 0
+    }
+
+    /// The one-word verdict of a domain: the worst severity in capitals,
+    /// `OK`, or `UNKNOWN` when nothing could be decided.
+    pub fn verdict(&self) -> &'static str {
+        match self.worst() {
+            Some(Severity::Critical) => "CRITICAL",
+            Some(Severity::High) => "HIGH",
+            Some(Severity::Medium) => "MEDIUM",
+            Some(Severity::Low) => "LOW",
+            Some(Severity::Info) | None if self.nothing_decided() && self.indeterminate > 0 => "UNKNOWN",
+            Some(Severity::Info) | None => "OK",
+        }
+    }
+
+    /// Add another domain's tally (list totals).
+    pub fn add(&mut self, other: &Tally) {
+        for (s, n) in &other.failures {
+            *self.failures.entry(*s).or_default() += n;
+        }
+        self.notes += other.notes;
+        self.indeterminate += other.indeterminate;
+        self.passed += other.passed;
+        self.not_applicable += other.not_applicable;
+    }
+}
+
+/// `n thing` / `n things`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// One domain's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DomainReport {
@@ -76,6 +152,18 @@ impl DomainReport {
             profiles: Vec::new(),
             observation,
         }
+    }
+
+    /// The overall score as a reader sees it (`85/100`), when scored.
+    /// The one place renderers read the score from.
+    pub fn score_label(&self) -> Option<String> {
+        self.scores.as_ref().map(|s| format!("{}/100", s.overall))
+    }
+
+    /// The score of one area (`58/100`), when the area was scored.
+    pub fn area_score_label(&self, area: mailwarden_policy::Area) -> Option<String> {
+        let scores = self.scores.as_ref()?;
+        scores.areas.get(&area).map(|a| format!("{}/100", a.score))
     }
 
     /// Whether a failing finding reaches `threshold`.

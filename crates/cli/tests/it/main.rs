@@ -8,5 +8,6 @@ mod formats;
 mod generate_live;
 mod live_scan;
 mod support;
+mod text_report;
 mod transport_scan;
 mod zone_scan;

@@ -28,6 +28,10 @@ pub struct OutputConfig {
     pub verbose: bool,
     /// Columns the text report fills: the terminal's, or 100.
     pub width: usize,
+    /// `--summary`: one CSV row per domain.
+    pub summary: bool,
+    /// `--no-evidence`: JSON without the observations.
+    pub evidence: bool,
 }
 
 impl OutputConfig {
@@ -41,6 +45,12 @@ impl OutputConfig {
                     format!("--fail-on {s:?}: expected one of info, low, medium, high, critical, none, profile")
                 })?),
             };
+        }
+        if args.summary && args.format != ReportFormat::Csv {
+            bail!("--summary: only for --format csv (one row per domain)");
+        }
+        if args.no_evidence && !matches!(args.format, ReportFormat::Json | ReportFormat::Jsonl) {
+            bail!("--no-evidence: only for --format json or jsonl (other formats carry no raw observation)");
         }
         crate::compliance::configure(&args.profiles, &args.fail_on)?;
         let color = match args.color {
@@ -58,6 +68,8 @@ impl OutputConfig {
             color,
             verbose: args.verbose,
             width: text_width(args.output.is_some()),
+            summary: args.summary,
+            evidence: !args.no_evidence,
         })
     }
 }

@@ -13,7 +13,7 @@ use anyhow::Context;
 use mailwarden_policy::Catalogue;
 use mailwarden_policy::frameworks::Frameworks;
 use mailwarden_render::DomainReport;
-use mailwarden_render::csv::CsvWriter;
+use mailwarden_render::csv::{CsvWriter, SummaryCsvWriter};
 use mailwarden_render::html::HtmlReport;
 use mailwarden_render::json::{JsonDocument, write_jsonl};
 use mailwarden_render::markdown::MarkdownReport;
@@ -42,6 +42,7 @@ enum Writer {
     Json(JsonDocument<Out>),
     Jsonl(Out),
     Csv(CsvWriter<'static, Out>),
+    CsvSummary(SummaryCsvWriter<Out>),
     Sarif(Box<SarifLog<'static>>, BTreeSet<String>, Out),
     Html(HtmlReport<'static>, Out),
     Markdown(MarkdownReport<'static>, Out),
@@ -68,8 +69,10 @@ impl Sink {
                     width: config.width,
                 },
             )),
-            ReportFormat::Json => Writer::Json(JsonDocument::start(out, VERSION)?),
+            ReportFormat::Json if config.evidence => Writer::Json(JsonDocument::start(out, VERSION)?),
+            ReportFormat::Json => Writer::Json(JsonDocument::start(out, VERSION)?.without_evidence()),
             ReportFormat::Jsonl => Writer::Jsonl(out),
+            ReportFormat::Csv if config.summary => Writer::CsvSummary(SummaryCsvWriter::start(out)?),
             ReportFormat::Csv => Writer::Csv(CsvWriter::start(out, frameworks)?),
             ReportFormat::Sarif => Writer::Sarif(
                 Box::new(SarifLog::new(catalogue, frameworks, VERSION)),
@@ -94,8 +97,9 @@ impl Sink {
         match &mut self.writer {
             Writer::Text(text) => text.push(report),
             Writer::Json(doc) => doc.push(report),
-            Writer::Jsonl(out) => write_jsonl(out, report),
+            Writer::Jsonl(out) => write_jsonl(out, report, self.config.evidence),
             Writer::Csv(csv) => csv.push(report),
+            Writer::CsvSummary(csv) => csv.push(report),
             Writer::Sarif(log, indexed, _) => {
                 for label in &report.observation.source.zone_files {
                     if indexed.insert(label.clone()) {
@@ -128,6 +132,9 @@ impl Sink {
                 doc.finish()?;
             }
             Writer::Csv(csv) => {
+                csv.finish()?;
+            }
+            Writer::CsvSummary(csv) => {
                 csv.finish()?;
             }
             Writer::Sarif(log, _, out) => {

@@ -20,12 +20,13 @@ pub enum Shown {
 }
 
 impl Shown {
-    /// The value, `-` when absent, `?` when unknown (for table cells).
+    /// The value, `none` when absent, `unknown` when we could not look
+    /// (for table cells).
     pub fn cell(&self) -> &str {
         match self {
             Shown::Value(v) => v,
-            Shown::Absent => "-",
-            Shown::Unknown(_) => "?",
+            Shown::Absent => "none",
+            Shown::Unknown(_) => "unknown",
         }
     }
 
@@ -207,6 +208,9 @@ fn mta_sts_of(o: &Observation, domain: &str) -> (Shown, Shown) {
         }
         Err(shown) => shown,
     };
+    if !matches!(id, Shown::Value(_)) {
+        return (id.clone(), id);
+    }
     let url = format!("https://mta-sts.{domain}/.well-known/mta-sts.txt");
     let mode = match o.probes.https.get(&url) {
         Some(fetch) => match &fetch.body {

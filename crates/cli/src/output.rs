@@ -121,6 +121,13 @@ impl Sink {
         }
     }
 
+    /// What DNSSEC was validated against, for reports that state it (HTML).
+    pub fn set_trust_anchor(&mut self, anchor: &str) {
+        if let Writer::Html(doc, _) = &mut self.writer {
+            doc.set_trust_anchor(anchor);
+        }
+    }
+
     /// Close the output; returns whether a finding reached `--fail-on`.
     pub fn finish(self) -> io::Result<bool> {
         match self.writer {

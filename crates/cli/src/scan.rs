@@ -72,6 +72,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     let prober = &config::prober(&args, options)?;
     let progress = progress_bar(args.input.is_some() || args.domains.len() > 1, total);
     let mut sink = Sink::new(output)?;
+    sink.set_trust_anchor(&trust_anchor_label(&args.dns));
     let mut bad_input = 0usize;
 
     // Reports are written in input order. Up to `--concurrency` domains are
@@ -221,6 +222,16 @@ fn spawn_reader(args: &ScanArgs) -> Result<mpsc::Receiver<InputLine>> {
         }
     });
     Ok(rx)
+}
+
+/// What DNSSEC answers were validated against, in words.
+fn trust_anchor_label(dns: &crate::args::DnsArgs) -> String {
+    match (&dns.trust_anchor, dns.no_dnssec, dns.zone_files.is_empty()) {
+        (_, _, false) => "none (zone files are read offline, unvalidated)".into(),
+        (_, true, _) => "none (--no-dnssec)".into(),
+        (Some(path), _, _) => format!("{} (--trust-anchor)", path.display()),
+        (None, false, true) => "the IANA root KSK built into mailwarden".into(),
+    }
 }
 
 /// How many domains the run has, when that is known before it starts:

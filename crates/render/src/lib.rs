@@ -12,6 +12,7 @@
 pub mod csv;
 pub mod generate;
 pub mod html;
+mod html_sections;
 pub mod json;
 pub mod markdown;
 pub mod published;

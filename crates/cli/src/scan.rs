@@ -274,3 +274,32 @@ fn progress_bar(list: bool, total: Option<u64>) -> ProgressBar {
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn scan_args(args: &[&str]) -> ScanArgs {
+        match Cli::try_parse_from(["mailwarden", "scan"].iter().chain(args))
+            .unwrap()
+            .command
+        {
+            Command::Scan(scan) => scan,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn progress_total_counts_arguments_and_input_lines_but_not_comments_or_stdin() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("list");
+        std::fs::write(&list, "a.example\n\n# comment\nb.example # note\n  \nc.example\n").unwrap();
+        let path = list.to_str().unwrap();
+        assert_eq!(input_total(&scan_args(&["x.example", "y.example"])), Some(2));
+        assert_eq!(input_total(&scan_args(&["x.example", "--input", path])), Some(4));
+        assert_eq!(input_total(&scan_args(&["--input", "-"])), None);
+    }
+}

@@ -56,22 +56,12 @@ fn url(path: &Path) -> String {
     format!("file://{}", path.display())
 }
 
-/// The report of the two example domains, in `dir`.
-fn write_report(dir: &Path) -> PathBuf {
-    let path = dir.join("report.html");
-    let (code, _, err) = run_args(&[
-        "scan",
-        "example.com",
-        "parked.example",
-        "--zone-file",
-        "examples/example.com.zone",
-        "--zone-file",
-        "examples/parked.example.zone",
-        "--format",
-        "html",
-        "--output",
-        path.to_str().unwrap(),
-    ]);
+/// Run mailwarden with `args`, writing HTML to `dir/NAME.html`.
+fn write_report(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let path = dir.join(format!("{name}.html"));
+    let mut all = args.to_vec();
+    all.extend(["--format", "html", "--output", path.to_str().unwrap()]);
+    let (code, _, err) = run_args(&all);
     assert!(code == 0 || code == 1, "exit {code}: {err}");
     path
 }
@@ -100,8 +90,36 @@ fn html_report_prints_to_a_few_pages_per_domain_with_nothing_off_the_page() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let report = write_report(dir.path());
-    let html = std::fs::read_to_string(&report).unwrap();
+    let zones = [
+        "scan",
+        "example.com",
+        "parked.example",
+        "--zone-file",
+        "examples/example.com.zone",
+        "--zone-file",
+        "examples/parked.example.zone",
+    ];
+    let examples = write_report(dir.path(), "examples", &zones);
+    check_in_chromium(dir.path(), &examples, 2);
+    // A domain whose MX hosts were probed: certificates in the evidence.
+    let probed = write_report(
+        dir.path(),
+        "probed",
+        &["judge", "testdata/reports/probed.test.evidence.jsonl"],
+    );
+    let html = std::fs::read_to_string(&probed).unwrap();
+    assert!(
+        html.contains("<tr><td>STARTTLS mx1.probed.test (127.0.0.1)</td><td>tls<br>TLSv1."),
+        "no probe row"
+    );
+    check_in_chromium(dir.path(), &probed, 1);
+}
+
+/// Print `report` to PDF (at most 5 pages per domain, plus the first
+/// page), keep the pages as images, and check the layout at A4 width.
+fn check_in_chromium(dir: &Path, report: &Path, domains: usize) {
+    let name = report.file_stem().unwrap().to_str().unwrap();
+    let html = std::fs::read_to_string(report).unwrap();
     for part in [
         "Scope and method",
         "Rule catalogue",
@@ -110,14 +128,12 @@ fn html_report_prints_to_a_few_pages_per_domain_with_nothing_off_the_page() {
         "Fix first",
         "Appendix",
     ] {
-        assert!(html.contains(part), "no {part:?} in the report");
+        assert!(html.contains(part), "{name}: no {part:?} in the report");
     }
-
-    // Print to PDF and count the pages.
-    let pdf = dir.path().join("report.pdf");
-    let printed = chromium(&dir.path().join("profile-pdf"))
+    let pdf = dir.join(format!("{name}.pdf"));
+    let printed = chromium(&dir.join(format!("profile-pdf-{name}")))
         .arg(format!("--print-to-pdf={}", pdf.display()))
-        .arg(url(&report))
+        .arg(url(report))
         .output()
         .expect("run chromium");
     assert!(pdf.exists(), "no PDF: {}", String::from_utf8_lossy(&printed.stderr));
@@ -129,8 +145,8 @@ fn html_report_prints_to_a_few_pages_per_domain_with_nothing_off_the_page() {
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no page count in:\n{info}"));
     assert!(
-        (2..=10).contains(&pages),
-        "{pages} pages for 2 domains (at most 5 each)"
+        (2..=5 * domains + 1).contains(&pages),
+        "{name}: {pages} pages for {domains} domain(s)"
     );
 
     // Keep the pages as images for a person to look at.
@@ -139,7 +155,7 @@ fn html_report_prints_to_a_few_pages_per_domain_with_nothing_off_the_page() {
     let _ = Command::new("pdftoppm")
         .args(["-r", "60", "-png"])
         .arg(&pdf)
-        .arg(shots.join("page"))
+        .arg(shots.join(name))
         .status();
 
     // Lay out at A4 width (794 CSS px) with the overflow script; the copy
@@ -147,9 +163,9 @@ fn html_report_prints_to_a_few_pages_per_domain_with_nothing_off_the_page() {
     let start = html.find("<meta http-equiv=\"Content-Security-Policy\"").unwrap();
     let end = start + html[start..].find('>').unwrap() + 1;
     let probe = format!("{}{}", &html[..start], &html[end..]).replace("</body>", &format!("{OVERFLOW_SCRIPT}</body>"));
-    let probe_path = dir.path().join("probe.html");
+    let probe_path = dir.join(format!("{name}-probe.html"));
     std::fs::write(&probe_path, probe).unwrap();
-    let dom = chromium(&dir.path().join("profile-dom"))
+    let dom = chromium(&dir.join(format!("profile-dom-{name}")))
         .args(["--window-size=794,1123", "--virtual-time-budget=5000", "--dump-dom"])
         .arg(url(&probe_path))
         .output()
@@ -160,5 +176,5 @@ fn html_report_prints_to_a_few_pages_per_domain_with_nothing_off_the_page() {
         .nth(1)
         .and_then(|r| r.split("</pre>").next())
         .unwrap_or_else(|| panic!("the overflow script did not run:\n{}", &dom[..dom.len().min(2000)]));
-    assert_eq!(result, "[]", "content wider than its box at A4 width");
+    assert_eq!(result, "[]", "{name}: content wider than its box at A4 width");
 }

@@ -236,12 +236,13 @@ fn trust_anchor_label(dns: &crate::args::DnsArgs) -> String {
 
 /// How many domains the run has, when that is known before it starts:
 /// the arguments plus the lines of an `--input` file (counted in one
-/// streaming pass; standard input cannot be counted ahead).
+/// streaming pass). Standard input and pipes (`--input <(...)`) cannot be
+/// read twice, so their total is unknown.
 fn input_total(args: &ScanArgs) -> Option<u64> {
     let from_args = args.domains.len() as u64;
     match args.input.as_deref() {
         None => Some(from_args),
-        Some(p) if p == Path::new("-") => None,
+        Some(p) if p == Path::new("-") || !p.metadata().is_ok_and(|m| m.is_file()) => None,
         Some(p) => {
             let file = BufReader::new(File::open(p).ok()?);
             let lines = file

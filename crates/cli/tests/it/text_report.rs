@@ -114,3 +114,20 @@ fn lines_are_filled_to_100_columns_when_not_a_terminal() {
     let long: Vec<&str> = out.lines().filter(|l| l.chars().count() > 100).collect();
     assert!(long.is_empty(), "{long:#?}");
 }
+
+#[test]
+fn an_input_pipe_is_read_once_not_consumed_by_the_progress_count() {
+    // `--input <(...)` is a pipe: counting its lines for the progress total
+    // would swallow them before the scan reads them.
+    let script = format!(
+        "{} scan --input <(printf 'example.com\\nparked.example\\n') --zone-file {EXAMPLE} --zone-file {PARKED} --format csv --summary",
+        env!("CARGO_BIN_EXE_mailwarden")
+    );
+    let (_, out, err) = crate::support::run(&mut crate::support::mailwarden_shell(&script));
+    let rows: Vec<&str> = out.split("\r\n").skip(1).filter(|l| !l.is_empty()).collect();
+    assert_eq!(rows.len(), 2, "{out}{err}");
+    assert!(
+        rows[0].starts_with("example.com,") && rows[1].starts_with("parked.example,"),
+        "{out}"
+    );
+}

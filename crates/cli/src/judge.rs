@@ -39,6 +39,11 @@ pub fn parse_evidence(text: &str, label: &str) -> Result<Vec<Observation>> {
                 .iter()
                 .enumerate()
                 .map(|(i, d)| {
+                    if d.get("observation").is_none() {
+                        bail!(
+                            "{label}: domains[{i}] has no observation (written with --no-evidence?): nothing to judge"
+                        );
+                    }
                     serde_json::from_value(d["observation"].clone())
                         .with_context(|| format!("{label}: domains[{i}].observation is not an Observation"))
                 })

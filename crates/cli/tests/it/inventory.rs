@@ -118,3 +118,16 @@ fn csv_pass_rows_are_not_titled_with_the_problem_they_did_not_find() {
         .unwrap();
     assert!(!problem[title].is_empty(), "{problem:?}");
 }
+
+#[test]
+fn judge_of_json_without_evidence_says_there_is_nothing_to_judge() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lean.json");
+    std::fs::write(&path, scan(&["example.com", "--format", "json", "--no-evidence"])).unwrap();
+    let (code, _, err) = run_args(&["judge", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("domains[0] has no observation (written with --no-evidence?)"),
+        "{err}"
+    );
+}

@@ -26,6 +26,8 @@ pub enum Command {
     Rules(RulesArgs),
     /// List the compliance frameworks, their controls, and how many rules map to each.
     Frameworks(FrameworksArgs),
+    /// List the built-in profiles (for --profile) with their titles and requirement counts.
+    Profiles(ProfilesArgs),
     /// Explain one rule: rationale, references, remediation, framework controls.
     Explain {
         /// A rule id, e.g. mx.target-cname.
@@ -140,8 +142,8 @@ pub struct OutputArgs {
     /// `profile`: when a --profile is not met. Combine with commas: `high,profile`.
     #[arg(long, default_value = "high", value_name = "SEVERITY[,profile]")]
     pub fail_on: String,
-    /// Judge the findings against a profile: a built-in name (baseline, bod-18-01, bsi-tr-03108,
-    /// nist-800-177, pci-dss-4, hipaa, gdpr, iso-27001, nis2, ncsc-uk) or a profile file (repeatable).
+    /// Judge the findings against a profile: a built-in name (`mailwarden profiles` lists them:
+    /// baseline, pci-dss-4, hipaa, gdpr, nis2, sox ...) or a profile file (repeatable).
     #[arg(long = "profile", value_name = "NAME|PATH")]
     pub profiles: Vec<String>,
     /// Colour in text output.
@@ -272,6 +274,13 @@ pub struct RulesArgs {
 
 #[derive(Debug, Args)]
 pub struct FrameworksArgs {
+    /// Output format (text or json).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfilesArgs {
     /// Output format (text or json).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

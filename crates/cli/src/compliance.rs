@@ -1,6 +1,6 @@
 //! Compliance on every report: scores (always), the verdicts of the
 //! profiles asked for with `--profile`, and the `--fail-on profile` gate;
-//! and `mailwarden frameworks`.
+//! and `mailwarden frameworks` and `mailwarden profiles`.
 //!
 //! The profiles are loaded once per run ([`configure`], from the output
 //! flags that `scan` and `judge` share) and applied to every report as it
@@ -19,7 +19,7 @@ use mailwarden_policy::score::Scores;
 use mailwarden_render::DomainReport;
 use serde::Serialize;
 
-use crate::args::{Format, FrameworksArgs};
+use crate::args::{Format, FrameworksArgs, ProfilesArgs};
 
 #[derive(Debug, Default)]
 struct Config {
@@ -117,46 +117,92 @@ pub fn list_frameworks(args: FrameworksArgs) -> Result<ExitCode> {
                 .collect(),
         })
         .collect();
-    let mut out = io::BufWriter::new(io::stdout());
-    match args.format {
-        Format::Json | Format::Jsonl => {
-            serde_json::to_writer_pretty(&mut out, &rows)?;
+    write_listing(args.format, &rows, |out| {
+        for f in &rows {
+            writeln!(out, "{}  {} ({})", f.id, f.name, f.version)?;
+            writeln!(out, "  source: {}", f.source)?;
+            for c in &f.controls {
+                let mapped = if c.rules.is_empty() {
+                    format!(
+                        "unmapped: {}",
+                        c.control.unmapped.as_deref().unwrap_or("no rule maps here")
+                    )
+                } else {
+                    format!("{} rules", c.rules.len())
+                };
+                writeln!(
+                    out,
+                    "  {:<28} {:<9} {}  [{}]",
+                    c.control.id,
+                    c.control.checked.as_str(),
+                    c.control.title,
+                    mapped
+                )?;
+            }
             writeln!(out)?;
         }
-        Format::Text => {
-            for f in &rows {
-                writeln!(out, "{}  {} ({})", f.id, f.name, f.version)?;
-                writeln!(out, "  source: {}", f.source)?;
-                for c in &f.controls {
-                    let mapped = if c.rules.is_empty() {
-                        format!(
-                            "unmapped: {}",
-                            c.control.unmapped.as_deref().unwrap_or("no rule maps here")
-                        )
-                    } else {
-                        format!("{} rules", c.rules.len())
-                    };
-                    writeln!(
-                        out,
-                        "  {:<28} {:<9} {}  [{}]",
-                        c.control.id,
-                        c.control.checked.as_str(),
-                        c.control.title,
-                        mapped
-                    )?;
-                }
-                writeln!(out)?;
-            }
-            writeln!(
-                out,
-                "checked: primary = compared with the publisher's own text; secondary = only reproductions or summaries were found."
-            )?;
-            writeln!(
-                out,
-                "`mailwarden frameworks --format json` gives citations, sources and the mapped rules; `mailwarden explain RULE` the basis of each mapping."
-            )?;
+        writeln!(
+            out,
+            "checked: primary = compared with the publisher's own text; secondary = only reproductions or summaries were found."
+        )?;
+        writeln!(
+            out,
+            "`mailwarden frameworks --format json` gives citations, sources and the mapped rules; `mailwarden explain RULE` the basis of each mapping."
+        )
+    })
+}
+
+/// Print a listing to standard output: `rows` as pretty JSON, or as
+/// `text` writes it.
+fn write_listing<T: Serialize>(
+    format: Format,
+    rows: &T,
+    text: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<ExitCode> {
+    let mut out = io::BufWriter::new(io::stdout());
+    match format {
+        Format::Json | Format::Jsonl => {
+            serde_json::to_writer_pretty(&mut out, rows)?;
+            writeln!(out)?;
         }
+        Format::Text => text(&mut out)?,
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct ProfileRow<'a> {
+    id: &'a str,
+    title: &'a str,
+    framework: &'a str,
+    description: &'a str,
+    /// How many requirements the profile has.
+    requirements: usize,
+}
+
+/// `mailwarden profiles`: the built-in profiles, for `--profile NAME`.
+pub fn list_profiles(args: ProfilesArgs) -> Result<ExitCode> {
+    let rows: Vec<ProfileRow<'_>> = Profile::builtins()
+        .iter()
+        .map(|p| ProfileRow {
+            id: &p.id,
+            title: &p.title,
+            framework: &p.framework,
+            description: &p.description,
+            requirements: p.requirements.len(),
+        })
+        .collect();
+    write_listing(args.format, &rows, |out| {
+        let width = rows.iter().map(|r| r.id.len()).max().unwrap_or(0);
+        for r in &rows {
+            let plural = if r.requirements == 1 { "" } else { "s" };
+            let count = format!("{} requirement{plural}", r.requirements);
+            writeln!(out, "{:<width$}  {count:<16}  {}", r.id, r.title)?;
+        }
+        writeln!(
+            out,
+            "\nUse one with `scan --profile NAME` (repeatable), or give the path of your own profile file; README \"Profiles\" describes the format."
+        )
+    })
 }

@@ -12,6 +12,7 @@ use mailwarden_model::observation::OBSERVATION_SCHEMA;
 use crate::args::JudgeArgs;
 use crate::config::OutputConfig;
 use crate::output::{Sink, report};
+use crate::seen::RunSight;
 
 pub fn run(args: JudgeArgs) -> Result<ExitCode> {
     let output = OutputConfig::from_args(&args.output)?;
@@ -19,13 +20,18 @@ pub fn run(args: JudgeArgs) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.file).with_context(|| format!("{label}: cannot read"))?;
     let observations = parse_evidence(&text, &label)?;
     let mut sink = Sink::new(output)?;
+    let mut sight = RunSight::default();
     for observation in observations {
         let now = evidence_time(&observation);
         let findings = mailwarden_checks::judge_observation(&observation, now);
-        sink.push(&report(findings, observation))?;
+        let report = report(findings, observation);
+        sink.push(&report)?;
+        if let Some(line) = sight.record(&report) {
+            eprintln!("mailwarden: {line}");
+        }
     }
     let failed = sink.finish()?;
-    Ok(crate::scan::exit_code(false, failed))
+    Ok(crate::scan::finish(&sight, false, failed))
 }
 
 /// Read evidence in any of the accepted shapes; errors name file and line.

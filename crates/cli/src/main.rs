@@ -1,6 +1,7 @@
 //! The `mailwarden` binary: parse arguments, run the command, map the
 //! result to an exit code (0 clean, 1 findings at or above `--fail-on`,
-//! 2 usage or runtime error). A closed standard output is not an error.
+//! 2 usage or runtime error, or nothing could be seen for any domain). A
+//! closed standard output is not an error.
 
 mod args;
 mod compliance;
@@ -10,6 +11,7 @@ mod judge;
 mod output;
 mod rules;
 mod scan;
+mod seen;
 mod sources;
 mod spf;
 
@@ -47,6 +49,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Judge(args) => judge::run(args),
         Command::Rules(args) => rules::list(args),
         Command::Frameworks(args) => compliance::list_frameworks(args),
+        Command::Profiles(args) => compliance::list_profiles(args),
         Command::Explain { rule_id } => rules::explain(&rule_id),
         Command::Spf(SpfCommand::Check(args)) => spf::check(args).await,
         Command::Schema => {

@@ -27,6 +27,7 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::args::ScanArgs;
 use crate::config::{self, OutputConfig};
 use crate::output::{Sink, report};
+use crate::seen::RunSight;
 
 /// How many times `--concurrency` reports may wait for an earlier, slower
 /// domain before the scan stops starting new ones.
@@ -74,6 +75,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     let mut sink = Sink::new(output)?;
     sink.set_trust_anchor(&trust_anchor_label(&args.dns));
     let mut bad_input = 0usize;
+    let mut sight = RunSight::default();
 
     // Reports are written in input order. Up to `--concurrency` domains are
     // in flight; a finished one waits in `pending` until those before it
@@ -119,6 +121,9 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
                 ev.write_all(b"\n")?;
             }
             progress.suspend(|| sink.push(&report))?;
+            if let Some(line) = sight.record(&report) {
+                progress.suspend(|| eprintln!("mailwarden: {line}"));
+            }
         }
     }
     progress.finish_and_clear();
@@ -126,11 +131,21 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
         ev.flush().context("--save-evidence: cannot write")?;
     }
     let failed = sink.finish()?;
-    Ok(exit_code(bad_input > 0, failed))
+    Ok(finish(&sight, bad_input > 0, failed))
 }
 
-/// 2 when some input was unusable (even if the rest ran), 1 when a finding
-/// reached `--fail-on`, else 0.
+/// The exit code of a run, after saying on standard error when no domain
+/// saw anything (that run exits 2: it is no audit result).
+pub fn finish(sight: &RunSight, had_errors: bool, failed: bool) -> ExitCode {
+    let blind = sight.nothing_at_all();
+    if let Some(message) = &blind {
+        eprintln!("mailwarden: {message}");
+    }
+    exit_code(had_errors || blind.is_some(), failed)
+}
+
+/// 2 when some input was unusable (even if the rest ran) or nothing could
+/// be seen at all, 1 when a finding reached `--fail-on`, else 0.
 pub fn exit_code(had_errors: bool, failed: bool) -> ExitCode {
     if had_errors {
         ExitCode::from(2)

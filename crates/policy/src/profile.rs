@@ -67,6 +67,7 @@ const SOURCES: &[(&str, &str)] = &[
     ),
     ("profiles/nis2.toml", include_str!("../../../profiles/nis2.toml")),
     ("profiles/ncsc-uk.toml", include_str!("../../../profiles/ncsc-uk.toml")),
+    ("profiles/sox.toml", include_str!("../../../profiles/sox.toml")),
 ];
 
 /// Met, not met, or not determinable (some evidence is indeterminate).
@@ -169,6 +170,38 @@ pub struct Requirement {
     pub controls: Vec<String>,
     #[serde(default)]
     pub note: Option<String>,
+    /// Rules mapped to the requirement's controls that it deliberately
+    /// does not judge, each group with the reason (e.g. "judged by
+    /// requirement spf-valid of this profile").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exempt: Vec<Exemption>,
+}
+
+/// Rules a requirement leaves out although they map to its controls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exemption {
+    pub rules: Vec<String>,
+    pub reason: String,
+}
+
+impl Requirement {
+    /// Whether the requirement judges findings of `rule`.
+    pub fn judges(&self, rule: &str) -> bool {
+        self.rules
+            .iter()
+            .chain(&self.must_pass)
+            .chain(&self.planned)
+            .any(|r| r == rule)
+    }
+
+    /// The documented reason the requirement does not judge `rule`.
+    pub fn exemption(&self, rule: &str) -> Option<&str> {
+        self.exempt
+            .iter()
+            .find(|e| e.rules.iter().any(|r| r == rule))
+            .map(|e| e.reason.as_str())
+    }
 }
 
 /// A profile: a framework's required level.
@@ -289,6 +322,20 @@ impl Profile {
                     return Err(format!("{name}: check {:?} needs a value", c.kind));
                 }
             }
+            for e in &r.exempt {
+                if e.reason.trim().is_empty() || e.rules.is_empty() {
+                    return Err(format!("{name}: an exempt entry needs rules and a reason"));
+                }
+                for rule in &e.rules {
+                    if catalogue.get(rule).is_none() {
+                        return Err(format!("{name}: exempt rule {rule:?} is not in the rule catalogue"));
+                    }
+                    if r.judges(rule) {
+                        return Err(format!("{name}: rule {rule:?} is both judged and exempt"));
+                    }
+                }
+                self.check_judged_elsewhere(&name, e)?;
+            }
             for key in &r.controls {
                 if frameworks.control(key).is_none() {
                     return Err(format!(
@@ -298,6 +345,26 @@ impl Profile {
             }
         }
         Ok(())
+    }
+
+    /// An exemption whose reason reads "judged by requirement ID ..." must
+    /// be true: that requirement exists and judges every rule it exempts.
+    fn check_judged_elsewhere(&self, name: &str, e: &Exemption) -> Result<(), String> {
+        let Some(rest) = e.reason.strip_prefix("judged by requirement ") else {
+            return Ok(());
+        };
+        let other_id = rest.split_whitespace().next().unwrap_or("");
+        let Some(other) = self.requirements.iter().find(|o| o.id == other_id) else {
+            return Err(format!(
+                "{name}: exempt reason names requirement {other_id:?}, which this profile does not have"
+            ));
+        };
+        match e.rules.iter().find(|rule| !other.judges(rule)) {
+            Some(rule) => Err(format!(
+                "{name}: exempt reason says requirement {other_id:?} judges {rule:?}, but it does not"
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The profiles built into this binary.
@@ -555,255 +622,4 @@ fn run_check(check: &Check, findings: &[Finding], behind: &mut Vec<String>, note
 }
 
 #[cfg(test)]
-mod tests {
-    use mailwarden_model::Severity;
-
-    use super::*;
-
-    fn f(id: &str, outcome: Outcome) -> Finding {
-        let mut f = Finding::new(id, outcome, "example.com", "m");
-        f.severity = Severity::High;
-        f
-    }
-
-    fn profile(body: &str) -> Profile {
-        let text = format!("[profile]\nid = \"t\"\ntitle = \"T\"\nframework = \"mailwarden\"\n\n{body}");
-        Profile::parse("t.toml", &text, Catalogue::builtin(), Frameworks::builtin()).unwrap()
-    }
-
-    const DMARC_REJECT: &str = "[[requirement]]\nid = \"reject\"\ntitle = \"DMARC p=reject\"\nrules = [\"dmarc.policy-none\", \"dmarc.subdomain-policy\"]\n";
-
-    #[test]
-    fn met_not_met_and_not_determinable() {
-        let p = profile(DMARC_REJECT);
-        let met = p.evaluate(
-            &[
-                f("dmarc.policy-none", Outcome::Pass),
-                f("dmarc.subdomain-policy", Outcome::NotApplicable),
-            ],
-            Catalogue::builtin(),
-        );
-        assert_eq!(met.verdict, Verdict::Met);
-        assert_eq!(
-            met.requirements[0].findings,
-            vec![
-                "dmarc.policy-none example.com pass",
-                "dmarc.subdomain-policy example.com not-applicable"
-            ]
-        );
-        let not_met = p.evaluate(
-            &[
-                f("dmarc.policy-none", Outcome::Fail),
-                f("dmarc.subdomain-policy", Outcome::Indeterminate),
-            ],
-            Catalogue::builtin(),
-        );
-        assert_eq!(not_met.verdict, Verdict::NotMet, "a failure beats indeterminate");
-        let nd = p.evaluate(
-            &[
-                f("dmarc.policy-none", Outcome::Pass),
-                f("dmarc.subdomain-policy", Outcome::Indeterminate),
-            ],
-            Catalogue::builtin(),
-        );
-        assert_eq!(nd.verdict, Verdict::NotDeterminable);
-        // A rule the DMARC judge did not report while it ran: nothing to object to.
-        let silent = p.evaluate(&[f("dmarc.policy-none", Outcome::Pass)], Catalogue::builtin());
-        assert_eq!(silent.verdict, Verdict::Met);
-        // No DMARC finding at all: the judge did not run; not evidence.
-        let missing = p.evaluate(&[f("spf.missing", Outcome::Pass)], Catalogue::builtin());
-        assert_eq!(missing.verdict, Verdict::NotDeterminable);
-        assert!(missing.requirements[0].notes[0].contains("no finding of dmarc.policy-none"));
-    }
-
-    #[test]
-    fn planned_rule_is_not_determinable_never_met() {
-        let p = profile(
-            "[[requirement]]\nid = \"starttls\"\ntitle = \"STARTTLS on every MX\"\nplanned = [\"starttls.offered\"]\n",
-        );
-        let r = p.evaluate(&[f("mx.present", Outcome::Pass)], Catalogue::builtin());
-        assert_eq!(r.verdict, Verdict::NotDeterminable);
-        assert!(
-            r.requirements[0].notes[0].starts_with("no rule yet: starttls.offered"),
-            "{:?}",
-            r.requirements[0].notes
-        );
-    }
-
-    #[test]
-    fn must_pass_needs_a_pass() {
-        let p = profile("[[requirement]]\nid = \"signed\"\ntitle = \"DNSSEC\"\nmust_pass = [\"dnssec.chain\"]\n");
-        let na = p.evaluate(&[f("dnssec.chain", Outcome::NotApplicable)], Catalogue::builtin());
-        assert_eq!(na.verdict, Verdict::NotDeterminable);
-        let ok = p.evaluate(&[f("dnssec.chain", Outcome::Pass)], Catalogue::builtin());
-        assert_eq!(ok.verdict, Verdict::Met);
-    }
-
-    #[test]
-    fn overall_verdict_combines_requirements() {
-        let p = profile(&format!(
-            "{DMARC_REJECT}\n[[requirement]]\nid = \"starttls\"\ntitle = \"STARTTLS\"\nplanned = [\"starttls.offered\"]\n"
-        ));
-        let good = [
-            f("dmarc.policy-none", Outcome::Pass),
-            f("dmarc.subdomain-policy", Outcome::Pass),
-        ];
-        assert_eq!(
-            p.evaluate(&good, Catalogue::builtin()).verdict,
-            Verdict::NotDeterminable
-        );
-        let bad = [
-            f("dmarc.policy-none", Outcome::Fail),
-            f("dmarc.subdomain-policy", Outcome::Pass),
-        ];
-        assert_eq!(p.evaluate(&bad, Catalogue::builtin()).verdict, Verdict::NotMet);
-    }
-
-    #[test]
-    fn rua_includes_check() {
-        let p = profile(
-            "[[requirement]]\nid = \"rua\"\ntitle = \"rua\"\nrules = [\"dmarc.rua-invalid\"]\ncheck = { kind = \"dmarc-rua-includes\", value = \"mailto:reports@dmarc.cyber.dhs.gov\" }\n",
-        );
-        let with = |uris: &[&str]| {
-            let rua = f("dmarc.rua-missing", Outcome::Pass).evidence("rua", uris);
-            p.evaluate(&[rua, f("dmarc.rua-invalid", Outcome::Pass)], Catalogue::builtin())
-                .verdict
-        };
-        assert_eq!(
-            with(&["mailto:dmarc@example.com", "MAILTO:Reports@dmarc.cyber.dhs.gov"]),
-            Verdict::Met
-        );
-        assert_eq!(with(&["mailto:dmarc@example.com"]), Verdict::NotMet);
-        let no_evidence = p.evaluate(
-            &[
-                f("dmarc.rua-missing", Outcome::Pass),
-                f("dmarc.rua-invalid", Outcome::Pass),
-            ],
-            Catalogue::builtin(),
-        );
-        assert_eq!(no_evidence.verdict, Verdict::NotDeterminable);
-        let no_rua = p.evaluate(
-            &[
-                f("dmarc.rua-missing", Outcome::Fail),
-                f("dmarc.rua-invalid", Outcome::NotApplicable),
-            ],
-            Catalogue::builtin(),
-        );
-        assert_eq!(no_rua.verdict, Verdict::NotMet);
-    }
-
-    #[test]
-    fn every_builtin_profile_loads_and_names_existing_rules() {
-        let ids: Vec<&str> = Profile::builtins().iter().map(|p| p.id.as_str()).collect();
-        for want in [
-            "baseline",
-            "bod-18-01",
-            "bsi-tr-03108",
-            "nist-800-177",
-            "pci-dss-4",
-            "hipaa",
-            "gdpr",
-            "iso-27001",
-            "nis2",
-            "ncsc-uk",
-        ] {
-            assert!(ids.contains(&want), "missing built-in profile {want}");
-        }
-        let cat = Catalogue::builtin();
-        for p in Profile::builtins() {
-            for r in &p.requirements {
-                for rule in r.rules.iter().chain(&r.must_pass) {
-                    assert!(cat.get(rule).is_some(), "{}/{}: unknown rule {rule}", p.id, r.id);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn bod_18_01_weak_protocols_stay_not_determinable_and_starttls_is_judged() {
-        let p = Profile::builtin("bod-18-01").unwrap();
-        let r = p.evaluate(&[], Catalogue::builtin());
-        let req = |r: &ProfileResult, id: &str| r.requirements.iter().find(|q| q.id == id).unwrap().clone();
-        let weak = req(&r, "no-weak-tls");
-        assert_eq!(weak.verdict, Verdict::NotDeterminable);
-        assert!(
-            weak.notes.iter().any(|n| n.starts_with("no rule yet")),
-            "{:?}",
-            weak.notes
-        );
-        let mx = "mx.example.com (192.0.2.25)";
-        let mut findings: Vec<Finding> = ["smtp.starttls", "smtp.starttls-refused", "smtp.handshake"]
-            .iter()
-            .map(|id| Finding::new(id, Outcome::Pass, mx, "ok"))
-            .collect();
-        assert_eq!(
-            req(&p.evaluate(&findings, Catalogue::builtin()), "starttls").verdict,
-            Verdict::Met
-        );
-        findings[0].outcome = Outcome::Fail;
-        assert_eq!(
-            req(&p.evaluate(&findings, Catalogue::builtin()), "starttls").verdict,
-            Verdict::NotMet
-        );
-    }
-
-    #[test]
-    fn bsi_dane_is_never_met_on_tlsa_records_alone() {
-        let p = Profile::builtin("bsi-tr-03108").unwrap();
-        let mx = "mx.example.com";
-        let mut findings: Vec<Finding> = [
-            "dane.tlsa-present",
-            "dane.insecure",
-            "dane.bogus",
-            "dane.syntax",
-            "dane.usage",
-        ]
-        .iter()
-        .map(|id| Finding::new(id, Outcome::Pass, mx, "ok"))
-        .collect();
-        findings.push(Finding::new(
-            "dane.match",
-            Outcome::Indeterminate,
-            mx,
-            "needs the probe",
-        ));
-        let dane = |f: &[Finding]| {
-            p.evaluate(f, Catalogue::builtin())
-                .requirements
-                .into_iter()
-                .find(|r| r.id == "dane")
-                .unwrap()
-        };
-        assert_eq!(dane(&findings).verdict, Verdict::NotDeterminable);
-        findings[5].outcome = Outcome::Pass;
-        assert_eq!(dane(&findings).verdict, Verdict::Met, "records and a matching chain");
-        findings[0].outcome = Outcome::Fail;
-        assert_eq!(dane(&findings).verdict, Verdict::NotMet);
-    }
-
-    #[test]
-    fn syntax_errors_name_file_and_line() {
-        let e = Profile::parse(
-            "custom.toml",
-            "[profile]\nid = \"x\"\ntitle = \"X\"\nframework = \"mailwarden\"\n[[requirement]\nid = 1\n",
-            Catalogue::builtin(),
-            Frameworks::builtin(),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.starts_with("custom.toml: ") && e.contains("line 5"), "{e}");
-        let e = Profile::parse(
-            "custom.toml",
-            "[profile]\nid = \"x\"\ntitle = \"X\"\nframework = \"mailwarden\"\n[[requirement]]\nid = \"r\"\ntitle = \"R\"\nrules = [\"spf.nope\"]\n",
-            Catalogue::builtin(),
-            Frameworks::builtin(),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("\"spf.nope\" is not in the rule catalogue"), "{e}");
-        assert!(matches!(
-            Profile::load("no-such-profile"),
-            Err(ProfileError::Unknown { .. })
-        ));
-    }
-}
+mod tests;

@@ -3,21 +3,34 @@
 //!
 //! Each finding whose outcome is `pass` or `fail` is worth the weight of
 //! its severity ([`weight`]: info 0, low 1, medium 3, high 6, critical 10).
-//! An area's score is the share of those points that did not fail:
+//! An area's score is the share of those points that did not fail, capped
+//! by its worst failure:
 //!
 //! ```text
-//! score(area) = floor(100 × (possible − lost) / possible)
-//! possible    = Σ weight(severity) over the area's pass and fail findings
-//! lost        = Σ weight(severity) over the area's fail findings
+//! possible    = Σ weight over the area's pass and fail findings
+//! lost        = Σ weight over the area's fail findings
+//! unknown     = Σ weight over the area's indeterminate findings
+//! score(area) = min(floor(100 × (possible − lost) / possible), cap(worst failure))
+//! cap         = critical 30, high 70, otherwise 100
 //! ```
 //!
-//! An area with no weighted pass or fail finding has no score (it is left
-//! out of `areas`, never shown as 100). The overall score is the same formula over all areas together (so an
-//! area with more evaluated checks weighs more). `indeterminate` findings
-//! are excluded and listed (we could not look; that is never the domain's
-//! failure); `not-applicable` findings are excluded. With no weighted
-//! finding anywhere the overall score is 100. Integer arithmetic, so the same findings always
-//! give the same scores.
+//! **Could not look is never success.** An area is scored only when
+//! `possible > 0` and `unknown ≤ possible` (at least half of the weight
+//! of its checks could look); otherwise it is listed in `unscored_areas`
+//! with the reason, never shown as 100. The overall score is the same
+//! formula over the scored areas pooled, capped by the worst failure of
+//! any area (a failure that was seen counts even where the rest could not
+//! look). A domain with no scored area has no overall score (`overall` is
+//! null, `not_scored` says why: "45 of 45 checks could not look").
+//!
+//! **A critical failure caps the score.** A critical failure means mail
+//! is refused (MTA-STS or DANE senders cannot deliver, DNSSEC is bogus)
+//! whatever else is right, so such a domain never scores above 30; a high
+//! failure never above 70. A correctly configured domain scores 100, so
+//! broken and correct never score close.
+//!
+//! `not-applicable` findings are excluded. Integer arithmetic, so the same
+//! findings always give the same scores.
 
 use std::collections::BTreeMap;
 
@@ -37,6 +50,27 @@ pub fn weight(severity: Severity) -> u32 {
     }
 }
 
+/// The highest score a domain or area with a failure of this severity can
+/// have.
+pub fn cap(worst_failure: Severity) -> u8 {
+    match worst_failure {
+        Severity::Critical => 30,
+        Severity::High => 70,
+        _ => 100,
+    }
+}
+
+/// A cap that lowered a score.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cap {
+    /// The highest score allowed ([`cap`] of `severity`).
+    pub limit: u8,
+    /// The severity of the worst failure.
+    pub severity: Severity,
+    /// What the formula gave before the cap.
+    pub uncapped: u8,
+}
+
 /// The score of one area, 0-100, and what cost the points.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AreaScore {
@@ -51,18 +85,42 @@ pub struct AreaScore {
     /// Points of all pass and fail findings of the area.
     #[serde(default)]
     pub points_possible: u32,
+    /// Points of the indeterminate findings (could not look).
+    #[serde(default)]
+    pub points_unknown: u32,
+    /// Set when the worst failure lowered the score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<Cap>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
-    pub overall: u8,
-    /// Areas with at least one scored (pass or fail, weight > 0) finding.
+    /// The overall score; `None` (null) when no area could be scored.
+    pub overall: Option<u8>,
+    /// Why there is no overall score, e.g. "45 of 45 checks could not look".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_scored: Option<String>,
+    /// Set when the worst failure lowered the overall score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<Cap>,
+    /// Areas with a score.
     pub areas: BTreeMap<Area, AreaScore>,
+    /// Areas with findings but no score, and why ("12 of 14 checks could
+    /// not look").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unscored_areas: BTreeMap<Area, String>,
     /// Every indeterminate finding, `rule-id subject`, of all areas
     /// (including areas that have no score because nothing in them could
     /// be scored).
     #[serde(default)]
     pub excluded: Vec<String>,
+    /// Findings that passed, failed or could not look (not-applicable
+    /// ones are not checks of this domain).
+    #[serde(default)]
+    pub checks: u32,
+    /// Of those, the indeterminate ones.
+    #[serde(default)]
+    pub could_not_look: u32,
 }
 
 fn label(f: &Finding) -> String {
@@ -81,156 +139,157 @@ fn percent(possible: u32, lost: u32) -> u8 {
     (100 * u64::from(possible - lost) / u64::from(possible)) as u8
 }
 
+/// The formula's score, lowered to the cap of the worst failure.
+fn capped(possible: u32, lost: u32, worst: Option<Severity>) -> (u8, Option<Cap>) {
+    let uncapped = percent(possible, lost);
+    match worst.map(|s| (s, cap(s))) {
+        Some((severity, limit)) if limit < uncapped => (
+            limit,
+            Some(Cap {
+                limit,
+                severity,
+                uncapped,
+            }),
+        ),
+        _ => (uncapped, None),
+    }
+}
+
+/// "3 of 4 checks could not look", "1 of 1 check could not look".
+fn could_not_look(n: u32, of: u32) -> String {
+    let plural = if of == 1 { "" } else { "s" };
+    format!("{n} of {of} check{plural} could not look")
+}
+
+/// What one area's findings add up to.
+#[derive(Default)]
+struct Tally {
+    possible: u32,
+    lost: u32,
+    unknown: u32,
+    checks: u32,
+    could_not_look: u32,
+    worst: Option<Severity>,
+    lost_list: Vec<String>,
+    excluded: Vec<String>,
+}
+
+impl Tally {
+    fn add(&mut self, f: &Finding) {
+        let w = weight(f.severity);
+        match f.outcome {
+            Outcome::Pass => self.possible += w,
+            Outcome::Fail => {
+                self.possible += w;
+                self.lost += w;
+                if w > 0 {
+                    self.lost_list.push(label(f));
+                    self.worst = self.worst.max(Some(f.severity));
+                }
+            }
+            Outcome::Indeterminate => {
+                self.unknown += w;
+                self.could_not_look += 1;
+                self.excluded.push(label(f));
+            }
+            Outcome::NotApplicable => return,
+        }
+        self.checks += 1;
+    }
+
+    /// Why this tally gets no score, if it gets none: nothing weighted
+    /// could pass or fail, or more weight could not look than could.
+    fn unscored_reason(&self) -> Option<String> {
+        if self.possible > 0 && self.unknown <= self.possible {
+            return None;
+        }
+        let counts = could_not_look(self.could_not_look, self.checks);
+        Some(match (self.possible, self.could_not_look) {
+            (0, 0) => "its checks carry no points (info only)".to_string(),
+            (0, n) if n == self.checks => counts,
+            (0, _) => format!("{counts}, and the rest carry no points (info)"),
+            _ => format!(
+                "{counts} (worth {} points, more than the {} points of the checks that could)",
+                self.unknown, self.possible
+            ),
+        })
+    }
+}
+
 impl Scores {
     /// Score findings whose severities the catalogue has filled.
     pub fn compute(findings: &[Finding], catalogue: &Catalogue) -> Scores {
-        #[derive(Default)]
-        struct Acc {
-            possible: u32,
-            lost: u32,
-            lost_list: Vec<String>,
-            excluded: Vec<String>,
-        }
-        let mut acc: BTreeMap<Area, Acc> = BTreeMap::new();
+        let mut by_area: BTreeMap<Area, Tally> = BTreeMap::new();
+        let mut all = Tally::default();
         for f in findings {
-            let area = catalogue.area_of(&f.id);
-            let w = weight(f.severity);
-            match f.outcome {
-                Outcome::Pass => acc.entry(area).or_default().possible += w,
-                Outcome::Fail => {
-                    let a = acc.entry(area).or_default();
-                    a.possible += w;
-                    a.lost += w;
-                    if w > 0 {
-                        a.lost_list.push(label(f));
-                    }
-                }
-                Outcome::Indeterminate => acc.entry(area).or_default().excluded.push(label(f)),
-                Outcome::NotApplicable => {}
-            }
+            by_area.entry(catalogue.area_of(&f.id)).or_default().add(f);
+            all.add(f);
         }
-        let (mut total_possible, mut total_lost) = (0u32, 0u32);
+        let mut scored = Tally::default();
         let mut areas = BTreeMap::new();
-        let mut excluded = Vec::new();
-        for (area, mut a) in acc {
-            total_possible += a.possible;
-            total_lost += a.lost;
-            excluded.extend(a.excluded.iter().cloned());
-            if a.possible == 0 {
-                // Nothing scored: no score, rather than a 100 nobody earned.
+        let mut unscored_areas = BTreeMap::new();
+        for (area, mut t) in by_area {
+            if t.checks == 0 {
+                continue; // only not-applicable findings: nothing to say
+            }
+            if let Some(reason) = t.unscored_reason() {
+                unscored_areas.insert(area, reason);
                 continue;
             }
-            a.lost_list.sort();
-            a.excluded.sort();
+            scored.possible += t.possible;
+            scored.lost += t.lost;
+            let (score, cap) = capped(t.possible, t.lost, t.worst);
+            t.lost_list.sort();
+            t.excluded.sort();
             areas.insert(
                 area,
                 AreaScore {
-                    score: percent(a.possible, a.lost),
-                    lost: a.lost_list,
-                    excluded: a.excluded,
-                    points_lost: a.lost,
-                    points_possible: a.possible,
+                    score,
+                    lost: t.lost_list,
+                    excluded: t.excluded,
+                    points_lost: t.lost,
+                    points_possible: t.possible,
+                    points_unknown: t.unknown,
+                    cap,
                 },
             );
         }
-        excluded.sort();
+        let (overall, cap, not_scored) = if areas.is_empty() {
+            let reason = all
+                .unscored_reason()
+                .unwrap_or_else(|| could_not_look(all.could_not_look, all.checks));
+            (None, None, Some(reason))
+        } else {
+            // Pooled over the scored areas; capped by any failure seen.
+            let (score, cap) = capped(scored.possible, scored.lost, all.worst);
+            (Some(score), cap, None)
+        };
+        all.excluded.sort();
         Scores {
-            overall: percent(total_possible, total_lost),
+            overall,
+            not_scored,
+            cap,
             areas,
-            excluded,
+            unscored_areas,
+            excluded: all.excluded,
+            checks: all.checks,
+            could_not_look: all.could_not_look,
+        }
+    }
+
+    /// "score 87/100", "score 30/100 (capped: critical failure)" or
+    /// "not scored: 45 of 45 checks could not look", for one-line summaries.
+    pub fn describe(&self) -> String {
+        match (self.overall, &self.cap) {
+            (Some(s), None) => format!("score {s}/100"),
+            (Some(s), Some(c)) => format!("score {s}/100 (capped by a {} failure)", c.severity),
+            (None, _) => format!(
+                "not scored: {}",
+                self.not_scored.as_deref().unwrap_or("nothing could be judged")
+            ),
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn f(id: &str, outcome: Outcome, severity: Severity) -> Finding {
-        let mut f = Finding::new(id, outcome, "example.com", "m");
-        f.severity = severity;
-        f
-    }
-
-    fn cat() -> &'static Catalogue {
-        Catalogue::builtin()
-    }
-
-    #[test]
-    fn all_pass_is_100_and_failures_cost_by_severity() {
-        let pass = [
-            f("spf.missing", Outcome::Pass, Severity::High),
-            f("spf.softfail-all", Outcome::Pass, Severity::Low),
-        ];
-        let s = Scores::compute(&pass, cat());
-        assert_eq!(s.overall, 100);
-        assert_eq!(s.areas[&Area::SenderAuthentication].score, 100);
-
-        let high_fail = [
-            f("spf.missing", Outcome::Fail, Severity::High),
-            f("spf.softfail-all", Outcome::Pass, Severity::Low),
-        ];
-        let low_fail = [
-            f("spf.missing", Outcome::Pass, Severity::High),
-            f("spf.softfail-all", Outcome::Fail, Severity::Low),
-        ];
-        let h = Scores::compute(&high_fail, cat());
-        let l = Scores::compute(&low_fail, cat());
-        assert!(h.overall < l.overall, "high {} vs low {}", h.overall, l.overall);
-        // 7 possible: high fail loses 6 → floor(100/7) = 14; low fail loses 1 → floor(600/7) = 85.
-        assert_eq!((h.overall, l.overall), (14, 85));
-        assert_eq!(
-            h.areas[&Area::SenderAuthentication].lost,
-            vec!["spf.missing example.com"]
-        );
-    }
-
-    #[test]
-    fn indeterminate_is_excluded_and_listed_not_counted() {
-        let with = [
-            f("spf.missing", Outcome::Pass, Severity::High),
-            f("spf.lookup-failed", Outcome::Indeterminate, Severity::Medium),
-            f("mx.present", Outcome::NotApplicable, Severity::Medium),
-        ];
-        let without = [f("spf.missing", Outcome::Pass, Severity::High)];
-        let a = Scores::compute(&with, cat());
-        let b = Scores::compute(&without, cat());
-        assert_eq!(a.overall, b.overall);
-        assert_eq!(a.overall, 100);
-        let sa = &a.areas[&Area::SenderAuthentication];
-        assert_eq!(sa.excluded, vec!["spf.lookup-failed example.com"]);
-        assert!(sa.lost.is_empty());
-        assert!(!a.areas.contains_key(&Area::Routing), "n/a only: no routing score");
-        assert_eq!(a.excluded, vec!["spf.lookup-failed example.com"]);
-        let only_indeterminate = Scores::compute(
-            &[f("dnssec.lookup-failed", Outcome::Indeterminate, Severity::Medium)],
-            cat(),
-        );
-        assert!(only_indeterminate.areas.is_empty(), "no score nobody earned");
-        assert_eq!(only_indeterminate.excluded, vec!["dnssec.lookup-failed example.com"]);
-    }
-
-    #[test]
-    fn overall_pools_areas_and_is_deterministic() {
-        let findings = [
-            f("mx.present", Outcome::Fail, Severity::Medium),
-            f("mx.redundancy", Outcome::Pass, Severity::Low),
-            f("dnssec.bogus", Outcome::Pass, Severity::Critical),
-            f("spf.missing", Outcome::Pass, Severity::High),
-        ];
-        let s = Scores::compute(&findings, cat());
-        // routing 4 possible, 3 lost → 25; overall 20 possible, 3 lost → 85.
-        assert_eq!(s.areas[&Area::Routing].score, 25);
-        assert_eq!(s.overall, 85);
-        let mut reversed = findings.to_vec();
-        reversed.reverse();
-        assert_eq!(Scores::compute(&reversed, cat()), s);
-    }
-
-    #[test]
-    fn info_failures_cost_nothing_and_nothing_scored_is_100() {
-        let s = Scores::compute(&[f("spf.string-split", Outcome::Fail, Severity::Info)], cat());
-        assert_eq!(s.overall, 100);
-        assert_eq!(Scores::compute(&[], cat()).overall, 100);
-    }
-}
+mod tests;

@@ -163,7 +163,7 @@ impl<W: Write> SummaryCsvWriter<W> {
         let cells = [
             report.domain.clone(),
             t.verdict().to_ascii_lowercase(),
-            report.score_label().unwrap_or_default(),
+            report.score_value().map_or(String::new(), |n| n.to_string()),
             t.failed().to_string(),
             count(Critical),
             count(High),

@@ -271,6 +271,23 @@ pub fn presentation(rd: &RData) -> String {
     }
 }
 
+/// A score as shown: "87", "30 (capped by a critical failure)", or "not
+/// scored: why" when the value is null.
+pub(crate) fn score_cell(score: &Value, not_scored: &Value) -> String {
+    let value = if score.get("overall").is_some() {
+        &score["overall"]
+    } else {
+        &score["score"]
+    };
+    match value.as_u64() {
+        None => format!("not scored: {}", scalar(not_scored)),
+        Some(n) => match score["cap"]["severity"].as_str() {
+            Some(sev) => format!("{n} (capped by a {sev} failure)"),
+            None => n.to_string(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

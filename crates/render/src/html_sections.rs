@@ -6,9 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use mailwarden_model::{Finding, Outcome, Severity};
-use mailwarden_policy::Catalogue;
 use mailwarden_policy::frameworks::Frameworks;
 use mailwarden_policy::profile::{Profile, ProfileResult, Verdict};
+use mailwarden_policy::{Area, Catalogue};
 use sha2::{Digest, Sha256};
 
 use crate::html::{Html, catalogue_fingerprint, presentation, proof_str};
@@ -70,7 +70,7 @@ impl Cover {
         self.rows.push(MatrixRow {
             domain: report.domain.clone(),
             verdict: tally.verdict(),
-            score: report.score_label().unwrap_or_default(),
+            score: report.score_short(),
             failures: tally.failed(),
             profiles: profiles.iter().map(|p| (p.profile.clone(), p.verdict)).collect(),
         });
@@ -241,10 +241,20 @@ pub(crate) fn domain(h: &mut Html, r: &DomainReport, frameworks: &Frameworks) {
     h.raw("<section>\n<h2>").text(&r.domain).raw(" ");
     verdict_badge(h, tally.verdict());
     h.raw("</h2>\n<p>");
-    if let Some(score) = r.score_label() {
-        h.raw("Score ").text(&score).raw(". ");
-    }
     h.text(&counts_phrase(&tally)).raw(".</p>\n<dl>\n");
+    if let Some(score) = r.score_label() {
+        h.el("<dt>Score</dt><dd>", &score, "");
+        let areas: Vec<String> = [
+            Area::Routing,
+            Area::SenderAuthentication,
+            Area::TransportSecurity,
+            Area::DnsIntegrity,
+        ]
+        .into_iter()
+        .filter_map(|a| r.area_score_label(a).map(|s| format!("{}: {s}", a.title())))
+        .collect();
+        h.raw("<br>").text(&areas.join("; ")).raw("</dd>\n");
+    }
     h.el("<dt>Source</dt><dd>", &source_line(o), "</dd>\n");
     if let Some(t) = &o.started_at {
         h.el("<dt>Scanned at</dt><dd>", t, "</dd>\n");

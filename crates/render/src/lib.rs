@@ -155,16 +155,42 @@ impl DomainReport {
         }
     }
 
-    /// The overall score as a reader sees it (`85/100`), when scored.
-    /// The one place renderers read the score from.
+    /// The overall score as a reader sees it (`score 85/100`, `score 30/100
+    /// (capped by a critical failure)`, `not scored: why`), when scores
+    /// were computed. Renderers read the score only through these.
     pub fn score_label(&self) -> Option<String> {
-        self.scores.as_ref().map(|s| format!("{}/100", s.overall))
+        self.scores.as_ref().map(|s| s.describe())
     }
 
-    /// The score of one area (`58/100`), when the area was scored.
+    /// The overall score for a table cell: `85/100`, `not scored`, or
+    /// empty when no scores were computed.
+    pub fn score_short(&self) -> String {
+        match self.scores.as_ref().map(|s| s.overall) {
+            Some(Some(n)) => format!("{n}/100"),
+            Some(None) => "not scored".into(),
+            None => String::new(),
+        }
+    }
+
+    /// The overall score as a number, when scored.
+    pub fn score_value(&self) -> Option<u8> {
+        self.scores.as_ref().and_then(|s| s.overall)
+    }
+
+    /// One area's score: `score 58/100`, `score 30/100 (capped by a
+    /// critical failure)`, `not scored: why`.
     pub fn area_score_label(&self, area: mailwarden_policy::Area) -> Option<String> {
         let scores = self.scores.as_ref()?;
-        scores.areas.get(&area).map(|a| format!("{}/100", a.score))
+        Some(match scores.areas.get(&area) {
+            Some(a) => match &a.cap {
+                Some(c) => format!("score {}/100 (capped by a {} failure)", a.score, c.severity),
+                None => format!("score {}/100", a.score),
+            },
+            None => match scores.unscored_areas.get(&area) {
+                Some(why) => format!("not scored: {why}"),
+                None => "not scored".into(),
+            },
+        })
     }
 
     /// Whether a failing finding reaches `threshold`.

@@ -17,7 +17,7 @@ use mailwarden_policy::frameworks::Frameworks;
 use serde_json::Value;
 
 use crate::DomainReport;
-use crate::html::{list, scalar};
+use crate::html::{list, scalar, score_cell};
 
 /// Escape text for a Markdown table cell (or a line of prose).
 pub fn cell(s: &str) -> String {
@@ -107,16 +107,21 @@ impl<'a> MarkdownReport<'a> {
         ));
         if let Some(scores) = &r.scores {
             let v = serde_json::to_value(scores).unwrap_or(Value::Null);
-            s.push_str(&format!("**Score: {}**\n\n", cell(&scalar(&v["overall"]))));
+            s.push_str(&format!("**Score: {}**\n\n", cell(&score_cell(&v, &v["not_scored"]))));
             if let Some(areas) = v["areas"].as_object() {
                 s.push_str("| Area | Score | Points lost to |\n| --- | ---: | --- |\n");
                 for (area, a) in areas {
                     s.push_str(&format!(
                         "| {} | {} | {} |\n",
                         cell(area),
-                        cell(&scalar(&a["score"])),
+                        cell(&score_cell(a, &Value::Null)),
                         cell(&list(&a["lost"]))
                     ));
+                }
+                if let Some(unscored) = v["unscored_areas"].as_object() {
+                    for (area, why) in unscored {
+                        s.push_str(&format!("| {} | not scored: {} | |\n", cell(area), cell(&scalar(why))));
+                    }
                 }
                 s.push('\n');
             }

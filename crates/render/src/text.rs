@@ -163,7 +163,7 @@ pub fn write_domain<W: Write>(
 ) -> io::Result<()> {
     let tally = Tally::of(&report.findings);
     let verdict = tally.verdict();
-    let score = report.score_label().map_or(String::new(), |s| format!("score {s}, "));
+    let score = report.score_label().map_or(String::new(), |s| format!("{s}, "));
     let head = format!(
         "{}  {}  {score}",
         style.paint(BOLD, &outside(&report.domain)),
@@ -275,10 +275,16 @@ fn write_rest_by_area<W: Write>(
         }
     }
     for (area, findings) in by_area {
-        let score = report
-            .area_score_label(area)
-            .map_or("  (not scored)".to_string(), |s| format!("  score {s}"));
-        writeln!(out, "\n  {}{score}", style.paint(BOLD, area.title()))?;
+        let score = match report.area_score_label(area) {
+            Some(s) if s.starts_with("score") => s,
+            Some(s) => format!("({s})"),
+            None => String::new(),
+        };
+        writeln!(out)?;
+        style.para(out, &format!("  {}  ", style.paint(BOLD, area.title())), 4, &score)?;
+        if style.verbose {
+            write_points(out, report, area, style)?;
+        }
         write_notes(out, &findings, style)?;
         for fold in fold_undetermined(&findings) {
             write_fold(out, &fold, style)?;
@@ -296,6 +302,23 @@ fn write_rest_by_area<W: Write>(
                 style.para(out, &format!("    {label} "), 13, &subject_line(f))?;
             }
         }
+    }
+    Ok(())
+}
+
+/// With `--verbose`: the points an area lost and to what.
+fn write_points<W: Write>(out: &mut W, report: &DomainReport, area: Area, style: TextStyle) -> io::Result<()> {
+    let Some(a) = report.scores.as_ref().and_then(|s| s.areas.get(&area)) else {
+        return Ok(());
+    };
+    if !a.lost.is_empty() {
+        let lost = format!(
+            "lost {} of {} points: {}",
+            a.points_lost,
+            a.points_possible,
+            a.lost.join(", ")
+        );
+        style.para(out, "    ", 4, &lost)?;
     }
     Ok(())
 }
@@ -417,7 +440,7 @@ impl<'a, W: Write> TextReport<'a, W> {
             self.rows.push(Row {
                 domain: report.domain.clone(),
                 tally,
-                score: report.score_label().unwrap_or_default(),
+                score: report.score_short(),
             });
         }
         self.out.flush()
@@ -455,7 +478,7 @@ impl<'a, W: Write> TextReport<'a, W> {
             .unwrap_or(6)
             .clamp(6, 48);
         let header = format!(
-            "  {:<w$}  {:<8}  {:>5}  {:>5}  {:>12}  {:>6}  {:>7}",
+            "  {:<w$}  {:<8}  {:>5}  {:>5}  {:>12}  {:>6}  {:>10}",
             "domain", "verdict", "fail", "notes", "undetermined", "passed", "score"
         );
         writeln!(out, "{}", style.paint(DIM, &header))?;
@@ -468,7 +491,7 @@ impl<'a, W: Write> TextReport<'a, W> {
             }
             writeln!(
                 out,
-                "  {domain:<w$}  {}  {:>5}  {:>5}  {:>12}  {:>6}  {:>7}",
+                "  {domain:<w$}  {}  {:>5}  {:>5}  {:>12}  {:>6}  {:>10}",
                 style.paint(verdict_color(verdict), &format!("{verdict:<8}")),
                 r.tally.failed(),
                 r.tally.notes,

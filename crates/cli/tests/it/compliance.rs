@@ -28,7 +28,7 @@ fn frameworks_lists_every_framework_with_mapped_rule_counts() {
     assert!(out.contains("5.4.1") && out.contains(" rules]"), "{out}");
     assert!(
         out.contains("unmapped: "),
-        "transport controls are marked unmapped:\n{out}"
+        "controls no rule maps to say why (e.g. SOX record retention):\n{out}"
     );
 
     let (code, out, err) = run_args(&["frameworks", "--format", "json"]);
@@ -58,36 +58,43 @@ fn explain_shows_controls_with_citation_and_basis() {
     assert!(out.contains("basis:    judgement: "), "{out}");
 }
 
-#[test]
-fn profile_baseline_on_the_example_zone() {
+/// The example zone's report judged against PROFILE (`--format json`).
+fn scan_example_with_profile(profile: &str) -> serde_json::Value {
     let (code, out, err) = run_args(&[
         "scan",
         "example.com",
         "--zone-file",
         ZONE,
         "--profile",
-        "baseline",
+        profile,
         "--format",
         "json",
         "--fail-on",
         "none",
     ]);
     assert_eq!(code, 0, "{err}");
-    let doc = json(&out);
-    let d = only_domain(&doc);
+    only_domain(&json(&out)).clone()
+}
+
+/// One requirement's result in a profile result.
+fn requirement(profile: &serde_json::Value, id: &str) -> serde_json::Value {
+    profile["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no requirement {id}: {profile:#}"))
+        .clone()
+}
+
+#[test]
+fn profile_baseline_on_the_example_zone() {
+    let d = &scan_example_with_profile("baseline");
     let p = &d["profiles"][0];
     assert_eq!(p["profile"], "baseline");
     // The example has p=none and MX targets with documentation addresses.
     assert_eq!(p["verdict"], "not-met");
-    let req = |id: &str| {
-        p["requirements"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["id"] == id)
-            .unwrap_or_else(|| panic!("no requirement {id}"))
-            .clone()
-    };
+    let req = |id: &str| requirement(p, id);
     assert_eq!(req("dmarc-enforced")["verdict"], "not-met");
     assert!(
         req("dmarc-enforced")["findings"]
@@ -250,4 +257,63 @@ fn judge_fills_profiles_too() {
     let doc = json(&out);
     assert_eq!(only_domain(&doc)["profiles"][0]["profile"], "bod-18-01");
     assert!(only_domain(&doc)["scores"]["overall"].is_u64());
+}
+
+#[test]
+fn profiles_lists_every_builtin_with_its_title_and_requirement_count() {
+    let (code, out, err) = run_args(&["profiles"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, frameworks, _) = run_args(&["frameworks", "--format", "json"]);
+    // Every framework has a profile of the same id (SOX had none), and
+    // the baseline is mailwarden's own.
+    let frameworks = json(&frameworks);
+    let mut ids: Vec<&str> = frameworks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    ids.push("baseline");
+    for id in ids {
+        let line = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("{id} missing:\n{out}"));
+        assert!(
+            line.contains(" requirements ") || line.contains(" requirement "),
+            "{line}"
+        );
+    }
+    assert!(out.contains("SOX IT general controls"), "{out}");
+
+    let (code, out, err) = run_args(&["profiles", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let doc = json(&out);
+    let list = doc.as_array().expect("a list of profiles");
+    let baseline = list.iter().find(|p| p["id"] == "baseline").expect("baseline");
+    assert_eq!(baseline["title"], "mailwarden baseline");
+    assert_eq!(baseline["framework"], "mailwarden");
+    assert_eq!(baseline["requirements"], 8, "{baseline:#}");
+    for p in list {
+        assert!(p["requirements"].as_u64().unwrap() > 0, "{p:#}");
+        assert!(!p["title"].as_str().unwrap().is_empty(), "{p:#}");
+    }
+}
+
+#[test]
+fn profile_sox_is_known_and_its_audit_trail_is_not_determinable() {
+    // `frameworks` listed SOX while `--profile sox` was unknown.
+    let d = scan_example_with_profile("sox");
+    let p = &d["profiles"][0];
+    assert_eq!(p["profile"], "sox");
+    let trail = requirement(p, "change-audit-trail");
+    assert_eq!(trail["verdict"], "not-determinable", "{trail:#}");
+    assert!(
+        trail["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("monitoring")),
+        "{trail:#}"
+    );
 }

@@ -47,13 +47,13 @@ fn redact_text(s: &str) -> String {
         .join("\n")
 }
 
-fn report_schema() -> jsonschema::Validator {
+pub(crate) fn report_schema() -> jsonschema::Validator {
     let (code, out, err) = run_args(&["schema"]);
     assert_eq!(code, 0, "{err}");
     jsonschema::draft202012::new(&json(&out)).expect("the report schema compiles")
 }
 
-fn assert_valid(validator: &jsonschema::Validator, doc: &serde_json::Value, what: &str) {
+pub(crate) fn assert_valid(validator: &jsonschema::Validator, doc: &serde_json::Value, what: &str) {
     let errors: Vec<String> = validator
         .iter_errors(doc)
         .map(|e| format!("{} at {}", e, e.instance_path()))

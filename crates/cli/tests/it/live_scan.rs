@@ -163,10 +163,14 @@ async fn scan_through_broken(server: &BrokenServer) -> (i32, String, String) {
 }
 
 fn assert_all_indeterminate(kind: &str, (code, out, err): (i32, String, String)) {
-    assert_eq!(code, 0, "{kind}: nothing may fail, even with --fail-on info: {err}");
+    // Nothing seen is no audit result: exit 2 with the reason on stderr
+    // (never 0, which reads as clean), the report still written.
+    assert_eq!(code, 2, "{kind}: nothing could be seen: {err}");
+    assert!(err.contains("secure.test: nothing could be seen"), "{kind}: {err}");
     let doc = json(&out);
     let report = only_domain(&doc);
     assert_report_shape(report);
+    assert!(report["scores"]["overall"].is_null(), "{kind}: {:#}", report["scores"]);
     for f in findings(report) {
         assert_eq!(f["outcome"], "indeterminate", "{kind}: {f:#}");
     }

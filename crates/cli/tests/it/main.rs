@@ -9,6 +9,7 @@ mod generate_live;
 mod html_chromium;
 mod inventory;
 mod live_scan;
+mod outcomes;
 mod support;
 mod text_report;
 mod transport_scan;

@@ -61,7 +61,9 @@ fn text_of_a_broken_domain_puts_the_fixes_first() {
 
 #[test]
 fn text_of_a_domain_where_nothing_could_be_looked_at() {
-    let out = scan_text(&["nothing.invalid"]);
+    // A run in which nothing could be seen exits 2 (no audit result).
+    let (code, out, err) = run_args(&["scan", "nothing.invalid", "--zone-file", EXAMPLE]);
+    assert_eq!(code, 2, "{err}");
     assert!(out.starts_with("nothing.invalid  UNKNOWN  "), "{out}");
     assert!(out.contains("Nothing could be looked at"), "{out}");
     assert!(

@@ -395,7 +395,9 @@ fn domain_outside_every_loaded_zone_is_indeterminate_not_missing() {
         &[EXAMPLE],
         &["--format", "json", "--fail-on", "info"],
     );
-    assert_eq!(code, 0, "{err}");
+    // Not one question could be answered from the loaded zones: exit 2.
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nothing could be seen"), "{err}");
     let doc = json(&out);
     let report = only_domain(&doc);
     assert_report_shape(report);

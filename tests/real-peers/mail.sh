@@ -98,6 +98,19 @@ STS_HOSTS=(
 # An MX address where nothing listens (smtp.reachable's case).
 DOWN_ADDR=127.0.56.99
 
+# --- legacy TLS peers (smtp.legacy-protocol, smtp.ssl3, smtp.legacy-cipher) ---
+#   127.0.61.1  pf-oldtls   mx.oldtls.mail.test: Postfix accepting TLS 1.0 to 1.3 (OpenSSL
+#                           security level 0), the old defaults a server kept
+#   127.0.61.2  weakcipher  mx.weakcipher.mail.test: weak-tls-smtpd.c, a minimal SMTP server
+#                           with STARTTLS over GnuTLS, accepting TLS 1.0 to 1.3 and 3DES
+# Debian's OpenSSL 3.0 has no 3DES or RC4 suites at all (`openssl ciphers
+# '3DES:RC4:@SECLEVEL=0'` finds none): no Postfix from Debian can accept
+# them, whatever its cipher list. Debian's GnuTLS still implements 3DES.
+# SSL 3.0 is in neither library, so both refuse it.
+POSTFIXES+=("pf-oldtls:127.0.61.1:oldtls:mx.oldtls.mail.test")
+WEAKCIPHER_ADDR=127.0.61.2
+WEAKCIPHER_PRIORITY="NORMAL:+VERS-TLS1.0:+VERS-TLS1.1:+3DES-CBC:+RSA"
+
 # shellcheck source=tests/real-peers/common.sh
 . "$REPO/tests/real-peers/common.sh"
 
@@ -119,6 +132,7 @@ preseed() {
 }
 ensure_tools() {
   ensure_packages "postfix postconf nginx openssl curl" postfix nginx-light openssl curl
+  legacy_tls_tools
 }
 
 # --- the test CA and certificates --------------------------------------------
@@ -302,6 +316,7 @@ EOF
         printf '%s.mail.test. MX 10 mx.%s.mail.test.\n' "$n" "$n"
         printf 'mx.%s.mail.test. A %s\n' "$n" "$(addr_of "pf-$n")"
       done
+      legacy_tls_zone
       ;;
     sts.test)
       local h label addr
@@ -332,16 +347,17 @@ sts_mx() {
 pidfile() {
   case "$1" in
     nginx) printf '%s/nginx/nginx.pid' "$WORK" ;;
+    weakcipher) printf '%s/weakcipher/pid' "$WORK" ;;
     *) printf '%s/%s/queue/pid/master.pid' "$WORK" "$1" ;;
   esac
 }
 
-program_of() { case "$1" in nginx) echo nginx ;; *) echo master ;; esac }
+program_of() { case "$1" in nginx) echo nginx ;; weakcipher) echo weak-tls-smtpd ;; *) echo master ;; esac }
 
 all_peers() {
   local peer
   for peer in "${POSTFIXES[@]}"; do printf '%s\n' "${peer%%:*}"; done
-  printf 'nginx\n'
+  printf 'nginx\nweakcipher\n'
 }
 
 live_pid() { # NAME
@@ -452,6 +468,9 @@ postfix_tls_quirks() { # NAME
     pf-legacy) printf 'tls_config_file = %s\ntls_config_name = mailwarden_legacy\nsmtpd_tls_protocols = >=TLSv1, <=TLSv1.1\n' \
       "$WORK/openssl-legacy.cnf" ;;
     # OpenSSL (security level 2) refuses to load a 1024-bit key or a SHA-1 signature.
+    # TLS 1.0 to 1.3: rustls gets TLS 1.3, the legacy probe TLS 1.1.
+    pf-oldtls) printf 'tls_config_file = %s\ntls_config_name = mailwarden_legacy\nsmtpd_tls_protocols = >=TLSv1\n' \
+      "$WORK/openssl-legacy.cnf" ;;
     pf-sha1 | pf-weakkey) printf 'tls_config_file = %s\ntls_config_name = mailwarden_legacy\n' "$WORK/openssl-legacy.cnf" ;;
   esac
 }
@@ -531,6 +550,7 @@ configure() {
   rm -rf "$WORK"
   mkdir -p "$WORK"
   openssl_legacy_conf
+  legacy_tls_conf
   local peer name addr cert host
   for peer in "${POSTFIXES[@]}"; do
     IFS=: read -r name addr cert host <<<"$peer"
@@ -604,6 +624,7 @@ start_all() {
     wait_for "Postfix $name on $addr:$SMTP_PORT" smtp_ready "$addr"
   done
   wait_for "nginx on 127.0.58.1:$HTTPS_PORT" https_ready
+  legacy_tls_start
   all_running || die "a peer exited after starting; see the logs under $WORK"
 }
 
@@ -618,6 +639,7 @@ write_env() {
       printf 'SMTP_%s=%s\nLOG_%s=%s\n' "$key" "$addr" "$key" "$WORK/$name/postfix.log"
     done
     printf 'SMTP_DOWN=%s\n' "$DOWN_ADDR"
+    printf 'SMTP_WEAKCIPHER=%s\nLOG_WEAKCIPHER=%s\n' "$WEAKCIPHER_ADDR" "$WORK/weakcipher/log"
     for key in valid expired wrongname daneta int sts tls12 legacy sha1 weakkey expiring future shared; do
       printf 'CERT_%s=%s\n' "$(printf '%s' "$key" | tr '[:lower:]' '[:upper:]')" "$PKI/$key.pem"
     done
@@ -639,10 +661,79 @@ real-peers: mail peers running (loopback only; logs and pid files in $WORK)
   Postfix  127.0.56.5:$SMTP_PORT   mx.plain.mail.test             no STARTTLS
   Postfix  127.0.56.6-13:$SMTP_PORT  mx.{refused,tls12,legacy,sha1,weakkey,expiring,future,shared}.mail.test
   nothing  $DOWN_ADDR:$SMTP_PORT  mx.down.mail.test              (unreachable on purpose)
+  Postfix  127.0.61.1:$SMTP_PORT   mx.oldtls.mail.test            TLS 1.0 to 1.3 (legacy TLS accepted)
+  GnuTLS   $WEAKCIPHER_ADDR:$SMTP_PORT   mx.weakcipher.mail.test        TLS 1.0 to 1.3 and 3DES (weak-tls-smtpd)
   nginx    127.0.58.1-10:$HTTPS_PORT  mta-sts.{enforce,testing,malformed,redirect,ctype,wrongcert,short,wildcard,badcert}.sts.test
            (127.0.58.7, mta-sts.unreachable.sts.test: nothing listens, on purpose)
   try:     openssl s_client -starttls smtp -connect 127.0.53.25:$SMTP_PORT -servername mx.secure.test -CAfile $PKI/ca.pem
 EOF
+}
+
+# --- legacy TLS peers (see the block at the top) ----------------------------------
+
+# gcc and the GnuTLS headers, to build weak-tls-smtpd, and gnutls-cli for the
+# tests' cross-check (no daemon in any of them).
+legacy_tls_tools() {
+  ensure_packages "gcc pkg-config gnutls-cli" gcc pkg-config gnutls-bin
+  [ -e /usr/include/gnutls/gnutls.h ] && return 0
+  [ "$(id -u)" = 0 ] || die "not root: install libgnutls28-dev first"
+  log "installing from Debian (missing: libgnutls28-dev)"
+  apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libgnutls28-dev >/dev/null ||
+    die "apt-get install libgnutls28-dev failed"
+}
+
+# Their certificates, from the test CA (signed again when the CA is new).
+legacy_tls_pki() {
+  local k
+  for k in oldtls weakcipher; do
+    if openssl verify -CAfile "$PKI/ca.pem" "$PKI/$k.pem" >/dev/null 2>&1 &&
+      openssl x509 -in "$PKI/$k.pem" -noout -checkend 2592000 >/dev/null; then
+      continue
+    fi
+    case "$k" in
+      # RSA: the static-RSA 3DES suite needs no signature in the handshake.
+      weakcipher) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/$k.key" 2>/dev/null ;;
+      *) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/$k.key" 2>/dev/null ;;
+    esac
+    chmod 600 "$PKI/$k.key"
+    sign "$k" ca 365 "mx.$k.mail.test"
+    cp "$PKI/$k.pem" "$PKI/$k.chain.pem"
+  done
+}
+
+legacy_tls_conf() {
+  legacy_tls_pki
+  mkdir -p "$WORK/weakcipher"
+  # shellcheck disable=SC2046 # pkg-config's flags are split on purpose
+  gcc -O2 -Wall -o "$WORK/weakcipher/weak-tls-smtpd" "$REPO/tests/real-peers/weak-tls-smtpd.c" \
+    $(pkg-config --cflags --libs gnutls) 2>"$WORK/weakcipher/build.log" ||
+    die "building weak-tls-smtpd failed; see $WORK/weakcipher/build.log"
+}
+
+legacy_tls_start() {
+  local d="$WORK/weakcipher"
+  setsid "$d/weak-tls-smtpd" "$WEAKCIPHER_ADDR" "$SMTP_PORT" "$PKI/weakcipher.chain.pem" "$PKI/weakcipher.key" \
+    "$WEAKCIPHER_PRIORITY" mx.weakcipher.mail.test </dev/null >"$d/log" 2>&1 &
+  printf '%s\n' "$!" >"$d/pid"
+  wait_for "weak-tls-smtpd on $WEAKCIPHER_ADDR:$SMTP_PORT" legacy_tls_ready
+}
+
+legacy_tls_ready() { smtp_ready "$WEAKCIPHER_ADDR" 2>/dev/null; }
+
+legacy_tls_status() {
+  local pid
+  if pid="$(live_pid weakcipher)" && smtp_ehlo "$WEAKCIPHER_ADDR" | grep -q STARTTLS; then
+    printf '%-13s %-12s running (pid %s), EHLO with STARTTLS\n' weakcipher "$WEAKCIPHER_ADDR" "$pid"
+  else
+    printf '%-13s %-12s stopped, or no STARTTLS\n' weakcipher "$WEAKCIPHER_ADDR"
+    return 3
+  fi
+}
+
+legacy_tls_zone() {
+  printf 'oldtls.mail.test. MX 10 mx.oldtls.mail.test.\nmx.oldtls.mail.test. A %s\n' "$(addr_of pf-oldtls)"
+  printf 'weakcipher.mail.test. MX 10 mx.weakcipher.mail.test.\nmx.weakcipher.mail.test. A %s\n' "$WEAKCIPHER_ADDR"
 }
 
 # --- commands ------------------------------------------------------------------
@@ -690,6 +781,7 @@ cmd_status() {
         "$([ "$cert" = - ] && echo without || echo with)"
     fi
   done
+  legacy_tls_status || rc=3
   if pid="$(live_pid nginx)"; then
     local h label status
     for h in "${STS_HOSTS[@]}"; do

@@ -1,6 +1,6 @@
 //! Test helpers: build transcripts by hand.
 
-use mailwarden_model::probe::Der;
+use mailwarden_model::probe::{Der, HelloOutcome, LegacyHello, LegacyTls};
 use mailwarden_model::{
     Answer, DnsView, Finding, HttpsFetch, HttpsStatus, Outcome, Probes, Proof, QueryKey, RData, RType, SmtpProbe,
     SmtpStatus, SmtpTarget, Status, TlsSession, Transcript,
@@ -26,7 +26,26 @@ pub fn tls_probe(chain: &[Vec<u8>], version: &str) -> SmtpProbe {
         key_exchange_group: Some("X25519".into()),
         chain: chain.iter().cloned().map(Der).collect(),
     });
+    p.legacy = Some(legacy_refused());
     p
+}
+
+/// Legacy-TLS probes that were all refused with a `protocol_version` or
+/// `handshake_failure` alert.
+pub fn legacy_refused() -> LegacyTls {
+    let refused = |alert: &str| {
+        let mut h = LegacyHello::new(
+            HelloOutcome::Refused,
+            format!("the server answered with a fatal alert, {alert}"),
+        );
+        h.alert = Some(alert.into());
+        h
+    };
+    LegacyTls {
+        protocols: refused("protocol_version (70)"),
+        ciphers: refused("handshake_failure (40)"),
+        ssl3: None,
+    }
 }
 
 /// A fetched 200 `text/plain` body.

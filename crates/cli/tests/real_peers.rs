@@ -1517,14 +1517,24 @@ fn probes_connect_once_per_address_and_never_send_mail_or_rcpt() {
         );
         expect(&reports[domain], "smtp.starttls", &subject, "pass");
     }
-    let lines = disconnects("SHARED", before + 1);
+    // One probe for both domains: the STARTTLS probe, then the legacy
+    // hellos (SSL 3.0 to TLS 1.1, RC4/3DES only, and SSL 3.0 alone since
+    // Postfix's defaults accept TLS 1.0), each closed after the answer.
+    let lines = disconnects("SHARED", before + 4);
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(connections("SHARED"), before + 1, "one connection for both domains");
-    let last = lines.last().expect("a disconnect line");
-    assert!(
-        last.ends_with("ehlo=1 starttls=1 quit=1 commands=3"),
-        "EHLO, STARTTLS, QUIT and nothing else: {last}"
+    assert_eq!(connections("SHARED"), before + 4, "one probe for both domains");
+    let ours = &lines[before..];
+    assert_eq!(
+        ours[0].split_whitespace().rev().take(4).collect::<Vec<_>>(),
+        ["commands=3", "quit=1", "starttls=1", "ehlo=1"],
+        "EHLO, STARTTLS, QUIT and nothing else: {ours:?}"
     );
+    for line in &ours[1..] {
+        assert!(
+            line.ends_with("ehlo=1 starttls=0/1 commands=1/2"),
+            "a legacy hello: EHLO, STARTTLS (its handshake never completes) and nothing else: {line}"
+        );
+    }
 
     // No client of any peer (probes, openssl s_client, the scripts'
     // readiness checks) ever sent anything but EHLO, STARTTLS and QUIT.
@@ -1537,6 +1547,7 @@ fn probes_connect_once_per_address_and_never_send_mail_or_rcpt() {
         "REFUSED",
         "TLS12",
         "LEGACY",
+        "OLDTLS",
     ] {
         for line in disconnects(peer, 0) {
             assert!(
@@ -1619,4 +1630,123 @@ fn expired_certificate_under_enforce_fails_every_transport_requirement_and_score
     let transport_score = |r: &Value| r["scores"]["areas"]["transport-security"]["score"].as_u64();
     assert!(transport_score(good) >= Some(90), "{:#}", good["scores"]);
     assert!(transport_score(broken) <= Some(30), "{:#}", broken["scores"]);
+}
+
+// --- legacy TLS (the legacy-TLS probe's hand-built ClientHellos) -----------
+
+/// What OpenSSL's own client gets from the server at the address of mail
+/// peer KEY when it offers only TLS 1.0 (security level 0): the
+/// protocol and suite (`TLSv1.0 ECDHE-ECDSA-AES256-SHA`), or `(NONE)`
+/// when the server refuses.
+fn openssl_tls10(key: &str) -> String {
+    let m = mail_peers();
+    let (address, port) = (m.get(&format!("SMTP_{key}")), m.get("SMTP_PORT"));
+    sh(&format!(
+        "openssl s_client -starttls smtp -connect {address}:{port} -tls1 -cipher 'DEFAULT:@SECLEVEL=0' </dev/null 2>/dev/null \
+         | sed -n 's/^New, \\([^,]*\\), Cipher is \\(.*\\)/\\1 \\2/p' || true"
+    ))
+}
+
+/// What GnuTLS's client negotiates with the server at the address of mail
+/// peer KEY when it offers only TLS 1.0 and 3DES: its session
+/// description, or empty when the server refuses.
+fn gnutls_tls10_3des(key: &str) -> String {
+    let m = mail_peers();
+    let (address, port) = (m.get(&format!("SMTP_{key}")), m.get("SMTP_PORT"));
+    sh(&format!(
+        "gnutls-cli --starttls-proto=smtp --port {port} --no-ca-verification \
+         --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.0:-CIPHER-ALL:+3DES-CBC:+RSA' {address} </dev/null 2>/dev/null \
+         | sed -n 's/^- Description: //p' || true"
+    ))
+}
+
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start and tests/real-peers/mail.sh start"]
+fn legacy_tls_and_3des_accepted_by_real_servers_are_reported_and_refusals_pass() {
+    let reports = probe_scan(
+        &[
+            "oldtls.mail.test",
+            "weakcipher.mail.test",
+            "tls12.mail.test",
+            "legacy.mail.test",
+        ],
+        &["--profile", "bod-18-01"],
+    );
+
+    // Debian's Postfix accepting TLS 1.0 to 1.3: rustls gets TLS 1.3, the
+    // legacy hello TLS 1.1 (the highest it offered); OpenSSL agrees that
+    // TLS 1.0 is accepted. Debian's OpenSSL has no 3DES or RC4, and no SSL 3.0.
+    let oldtls = &reports["oldtls.mail.test"];
+    let subject = at("mx.oldtls.mail.test", "OLDTLS");
+    let probe = smtp_probe(oldtls, "mx.oldtls.mail.test", "OLDTLS");
+    assert_eq!(probe["tls"]["version"], "TLSv1.3", "{probe:#}");
+    let legacy = &probe["legacy"];
+    assert_eq!(legacy["protocols"]["outcome"], "accepted", "{legacy:#}");
+    assert_eq!(legacy["protocols"]["version"], "TLSv1.1", "{legacy:#}");
+    assert_eq!(legacy["ciphers"]["outcome"], "refused", "{legacy:#}");
+    assert_eq!(
+        legacy["ssl3"]["outcome"], "refused",
+        "TLS 1.1 accepted, so SSL 3.0 asked: {legacy:#}"
+    );
+    assert!(
+        openssl_tls10("OLDTLS").starts_with("TLSv1.0 "),
+        "OpenSSL's client gets TLS 1.0 too: {}",
+        openssl_tls10("OLDTLS")
+    );
+    let f = expect_severity(oldtls, "smtp.legacy-protocol", &subject, "fail", "low");
+    assert!(message(f).contains("TLSv1.1"), "{f:#}");
+    expect(oldtls, "smtp.ssl3", &subject, "pass");
+    expect(oldtls, "smtp.legacy-cipher", &subject, "pass");
+    assert_eq!(
+        profile_requirement(oldtls, "bod-18-01", "no-weak-tls")["verdict"],
+        "met",
+        "BOD 18-01 names SSLv2/SSLv3, RC4 and 3DES, not TLS 1.0"
+    );
+
+    // GnuTLS accepting TLS 1.0 to 1.3 and 3DES; GnuTLS's own client agrees.
+    let weak = &reports["weakcipher.mail.test"];
+    let subject = at("mx.weakcipher.mail.test", "WEAKCIPHER");
+    let probe = smtp_probe(weak, "mx.weakcipher.mail.test", "WEAKCIPHER");
+    assert_eq!(probe["status"], "tls", "{probe:#}");
+    let legacy = &probe["legacy"];
+    assert_eq!(legacy["ciphers"]["outcome"], "accepted", "{legacy:#}");
+    let suite = legacy["ciphers"]["cipher_suite"].as_str().unwrap_or_default();
+    assert!(suite.contains("_3DES_EDE_CBC_"), "{legacy:#}");
+    assert!(
+        gnutls_tls10_3des("WEAKCIPHER").contains("3DES-CBC"),
+        "GnuTLS's client gets 3DES too"
+    );
+    let f = expect(weak, "smtp.legacy-cipher", &subject, "fail");
+    assert!(message(f).contains("Sweet32"), "{f:#}");
+    expect(weak, "smtp.legacy-protocol", &subject, "fail");
+    expect(weak, "smtp.ssl3", &subject, "pass");
+    assert_eq!(
+        profile_requirement(weak, "bod-18-01", "no-weak-tls")["verdict"],
+        "not-met"
+    );
+
+    // Postfix with TLS 1.2 only refuses every legacy hello, with an alert;
+    // OpenSSL's client cannot get TLS 1.0 either.
+    let tls12 = &reports["tls12.mail.test"];
+    let subject = at("mx.tls12.mail.test", "TLS12");
+    let legacy = &smtp_probe(tls12, "mx.tls12.mail.test", "TLS12")["legacy"];
+    assert_eq!(legacy["protocols"]["outcome"], "refused", "{legacy:#}");
+    assert_eq!(legacy["ciphers"]["outcome"], "refused", "{legacy:#}");
+    assert!(legacy.get("ssl3").is_none(), "{legacy:#}");
+    assert_eq!(
+        openssl_tls10("TLS12"),
+        "(NONE) (NONE)",
+        "OpenSSL's client is refused too"
+    );
+    for id in ["smtp.legacy-protocol", "smtp.ssl3", "smtp.legacy-cipher"] {
+        expect(tls12, id, &subject, "pass");
+    }
+    assert_eq!(profile_requirement(tls12, "bod-18-01", "no-weak-tls")["verdict"], "met");
+
+    // TLS 1.0 and 1.1 only: the main handshake fails, the legacy hello
+    // shows what the server does speak.
+    let only_legacy = &reports["legacy.mail.test"];
+    let subject = at("mx.legacy.mail.test", "LEGACY");
+    expect(only_legacy, "smtp.handshake", &subject, "fail");
+    expect(only_legacy, "smtp.legacy-protocol", &subject, "fail");
 }

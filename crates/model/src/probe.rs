@@ -167,6 +167,11 @@ pub struct SmtpProbe {
     /// handshake (escaped): STARTTLS command injection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pre_handshake_bytes: Option<String>,
+    /// What the legacy-TLS probes saw (made when STARTTLS was accepted).
+    /// `None` in evidence collected before they existed: judged
+    /// not-collected, never as a refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy: Option<LegacyTls>,
 }
 
 impl SmtpProbe {
@@ -182,6 +187,7 @@ impl SmtpProbe {
             alert: None,
             tls: None,
             pre_handshake_bytes: None,
+            legacy: None,
         }
     }
 
@@ -190,6 +196,68 @@ impl SmtpProbe {
         match &self.detail {
             Some(d) => format!("{}: {d}", self.status.as_str()),
             None => self.status.as_str().to_string(),
+        }
+    }
+}
+
+/// The legacy-TLS probes of one target: ClientHellos that offer only
+/// what RFC 7568 (SSL 3.0), RFC 8996 (TLS 1.0, 1.1) and RFC 7465 (RC4)
+/// forbid, or RFC 9325 §4.1 advises against (3DES), each on its own
+/// STARTTLS connection, closed after the server's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyTls {
+    /// `client_version` TLS 1.1, every suite SSL 3.0 to TLS 1.1 servers
+    /// use: a server that supports any of these versions negotiates one
+    /// (RFC 5246 Appendix E.1), so a refusal rules all three out.
+    pub protocols: LegacyHello,
+    /// `client_version` TLS 1.2 with only RC4 and 3DES suites.
+    pub ciphers: LegacyHello,
+    /// `client_version` SSL 3.0, made only when `protocols` was accepted
+    /// with TLS 1.0 or 1.1 (which leaves SSL 3.0 open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl3: Option<LegacyHello>,
+}
+
+/// How a server answered one legacy ClientHello.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HelloOutcome {
+    /// A well-formed ServerHello choosing a version and a suite offered.
+    Accepted,
+    /// A TLS alert, or the connection closed, instead of a ServerHello.
+    Refused,
+    /// No answer that says either (timeout, SMTP failure, unparseable or
+    /// protocol-violating bytes): `detail` says what happened.
+    Unknown,
+}
+
+/// The answer to one legacy ClientHello.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyHello {
+    pub outcome: HelloOutcome,
+    /// The version the ServerHello chose: `SSLv3`, `TLSv1.0`, `TLSv1.1`, `TLSv1.2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The suite the ServerHello chose, IANA name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cipher_suite: Option<String>,
+    /// The alert of a refusal, e.g. `protocol_version (70)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<String>,
+    /// What happened, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl LegacyHello {
+    /// An answer with only an outcome and why.
+    pub fn new(outcome: HelloOutcome, detail: impl Into<String>) -> Self {
+        Self {
+            outcome,
+            version: None,
+            cipher_suite: None,
+            alert: None,
+            detail: Some(detail.into()),
         }
     }
 }
@@ -466,6 +534,34 @@ mod tests {
         assert!(json.contains("\"host\":\"mx.example.com\""), "{json}");
         let back: Probes = serde_json::from_str(&json).unwrap();
         assert_eq!(back, p);
+    }
+
+    #[test]
+    fn evidence_saved_before_the_legacy_probe_reads_as_not_collected_legacy() {
+        let old = r#"{"smtp":[{"host":"mx.example.com","address":"192.0.2.25","status":"tls","port":25}]}"#;
+        let back: Probes = serde_json::from_str(old).unwrap();
+        let probe = back.smtp.values().next().unwrap();
+        assert_eq!(probe.status, SmtpStatus::Tls);
+        assert_eq!(probe.legacy, None);
+    }
+
+    #[test]
+    fn legacy_results_round_trip_through_json() {
+        let mut probe = SmtpProbe::status(SmtpStatus::Tls, None);
+        let mut accepted = LegacyHello::new(HelloOutcome::Accepted, "ServerHello");
+        accepted.version = Some("TLSv1.0".into());
+        accepted.cipher_suite = Some("TLS_RSA_WITH_3DES_EDE_CBC_SHA".into());
+        probe.legacy = Some(LegacyTls {
+            protocols: accepted.clone(),
+            ciphers: accepted,
+            ssl3: Some(LegacyHello::new(HelloOutcome::Refused, "alert")),
+        });
+        let mut p = Probes::default();
+        p.smtp
+            .insert(SmtpTarget::new("mx.example.com", "192.0.2.25".parse().unwrap()), probe);
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(json.contains("\"outcome\":\"accepted\""), "{json}");
+        assert_eq!(serde_json::from_str::<Probes>(&json).unwrap(), p);
     }
 
     #[test]

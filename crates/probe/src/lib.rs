@@ -27,6 +27,7 @@
 
 pub mod egress;
 pub mod https;
+pub mod legacy;
 pub mod prober;
 pub mod smtp;
 #[cfg(any(test, feature = "test-server"))]

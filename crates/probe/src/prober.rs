@@ -15,12 +15,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mailwarden_model::probe::{Der, ProbeFuture};
+use mailwarden_model::probe::{Der, HelloOutcome, LegacyHello, LegacyTls, ProbeFuture};
 use mailwarden_model::{HttpsFetch, HttpsStatus, Prober, SmtpProbe, SmtpStatus, SmtpTarget, TlsSession};
 use quick_cache::sync::Cache;
 use tokio::sync::Semaphore;
 
 use crate::https::{FetchFailure, FetchOptions, Stage as HttpsStage};
+use crate::legacy::{self, Hello};
 use crate::smtp::{ProbeError, Stage as SmtpStage};
 
 /// SMTP results kept for sharing between domains.
@@ -110,16 +111,78 @@ impl LiveProber {
             );
         }
         let lock = self.address_lock(target.address);
-        let result = {
+        let mut probe = {
             let _one = lock.acquire().await;
             let _slot = self.connections.acquire().await;
             let addr = SocketAddr::new(target.address, self.config.smtp_port);
-            crate::fetch_certificates(addr, &target.host, &self.config.ehlo_name, self.config.smtp_timeout).await
+            let result =
+                crate::fetch_certificates(addr, &target.host, &self.config.ehlo_name, self.config.smtp_timeout).await;
+            let mut probe = smtp_evidence(result);
+            // STARTTLS was accepted: the legacy hellos can be offered too.
+            if matches!(probe.status, SmtpStatus::Tls | SmtpStatus::HandshakeFailed) {
+                probe.legacy = Some(self.probe_legacy(addr, &target.host).await);
+            }
+            probe
         };
         self.release_address(target.address, lock);
-        let mut probe = smtp_evidence(result);
         probe.port = Some(self.config.smtp_port);
         probe
+    }
+
+    /// The legacy hellos, one connection each, one after the other: the
+    /// protocols and the ciphers, and SSL 3.0 alone only when the
+    /// protocols were accepted with TLS 1.0 or 1.1 (a refusal already
+    /// rules SSL 3.0 out, an SSL 3.0 answer shows it).
+    async fn probe_legacy(&self, addr: SocketAddr, host: &str) -> LegacyTls {
+        let offer = |hello| legacy::offer(addr, host, &self.config.ehlo_name, self.config.smtp_timeout, hello);
+        let protocols = offer(Hello::Protocols).await;
+        let ciphers = offer(Hello::Ciphers).await;
+        let ssl3_open = matches!(&protocols, Ok(legacy::Answer::Accepted { version, .. }) if *version > 0x0300);
+        let ssl3 = if ssl3_open {
+            Some(legacy_evidence(offer(Hello::Ssl3).await))
+        } else {
+            None
+        };
+        LegacyTls {
+            protocols: legacy_evidence(protocols),
+            ciphers: legacy_evidence(ciphers),
+            ssl3,
+        }
+    }
+}
+
+/// A legacy hello's answer as evidence.
+pub fn legacy_evidence(result: Result<legacy::Answer, ProbeError>) -> LegacyHello {
+    use legacy::Answer;
+    match result {
+        Ok(Answer::Accepted { version, suite }) => {
+            let version = legacy::version_name(version);
+            let mut hello = LegacyHello::new(
+                HelloOutcome::Accepted,
+                format!(
+                    "the server answered with a ServerHello choosing {version} and {}",
+                    suite.name
+                ),
+            );
+            hello.version = Some(version);
+            hello.cipher_suite = Some(suite.name.into());
+            hello
+        }
+        Ok(Answer::Refused { alert }) => {
+            let level = if alert.level == 2 { "fatal" } else { "warning" };
+            let mut hello = LegacyHello::new(
+                HelloOutcome::Refused,
+                format!("the server answered with a {level} alert, {alert}"),
+            );
+            hello.alert = Some(alert.to_string());
+            hello
+        }
+        Ok(Answer::Closed) => LegacyHello::new(
+            HelloOutcome::Refused,
+            "the server closed the connection instead of answering the ClientHello",
+        ),
+        Ok(Answer::Unparseable(why)) => LegacyHello::new(HelloOutcome::Unknown, why),
+        Err(e) => LegacyHello::new(HelloOutcome::Unknown, e.to_string()),
     }
 }
 
@@ -354,7 +417,10 @@ mod tests {
         let results = ask_repeatedly(&prober, &target, 5).await;
         assert!(results.iter().all(|p| p.status == SmtpStatus::Tls), "{results:#?}");
         let ehlos = server.commands().iter().filter(|c| c.starts_with("EHLO")).count();
-        assert_eq!(ehlos, 1, "five domains asked, one connection made");
+        assert_eq!(
+            ehlos, 3,
+            "five domains asked, one probe made: STARTTLS and the two legacy hellos"
+        );
         let session = results[0].tls.as_ref().unwrap();
         assert_eq!(session.chain_der(), server.chain);
         assert_eq!(results[0].port, Some(server.addr.port()));
@@ -398,6 +464,51 @@ mod tests {
             let probe = prober.smtp(&SmtpTarget::new("mx.example.test", server.addr.ip())).await;
             assert_eq!(probe.status, status, "{behaviour:?}: {probe:#?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_modern_server_refuses_both_legacy_hellos_and_ssl3_is_not_asked() {
+        let server = FakeSmtp::start(Behaviour::Good, "mx.example.test").await;
+        let prober = LiveProber::new(config(server.addr.port()));
+        let probe = prober.smtp(&SmtpTarget::new("mx.example.test", server.addr.ip())).await;
+        let legacy = probe.legacy.expect("legacy probes made");
+        assert_eq!(legacy.protocols.outcome, HelloOutcome::Refused, "{legacy:#?}");
+        assert_eq!(legacy.ciphers.outcome, HelloOutcome::Refused, "{legacy:#?}");
+        assert_eq!(
+            legacy.ssl3, None,
+            "a refusal of SSL 3.0..TLS 1.1 already rules SSL 3.0 out"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_tls10_only_server_fails_the_main_handshake_and_accepts_the_legacy_hellos() {
+        use crate::legacy::tests::{Script, scripted, server_hello};
+        let (addr, received) = scripted(Script::Send(server_hello(0x0301, 0x000a))).await;
+        let prober = LiveProber::new(config(addr.port()));
+        let probe = prober.smtp(&SmtpTarget::new("mx.example.test", addr.ip())).await;
+        assert_eq!(probe.status, SmtpStatus::HandshakeFailed, "{probe:#?}");
+        let legacy = probe.legacy.expect("legacy probes made");
+        assert_eq!(legacy.protocols.outcome, HelloOutcome::Accepted);
+        assert_eq!(legacy.protocols.version.as_deref(), Some("TLSv1.0"));
+        assert_eq!(
+            legacy.ciphers.cipher_suite.as_deref(),
+            Some("TLS_RSA_WITH_3DES_EDE_CBC_SHA")
+        );
+        // TLS 1.0 accepted leaves SSL 3.0 open: asked, and a TLS 1.0
+        // answer to an SSL 3.0 hello is a violation, not a verdict.
+        let ssl3 = legacy.ssl3.expect("SSL 3.0 asked");
+        assert_eq!(ssl3.outcome, HelloOutcome::Unknown, "{ssl3:#?}");
+        assert_eq!(received.lock().unwrap().connections, 4);
+    }
+
+    #[tokio::test]
+    async fn no_legacy_probe_without_starttls() {
+        let server = FakeSmtp::start(Behaviour::NoStartTls, "mx.example.test").await;
+        let prober = LiveProber::new(config(server.addr.port()));
+        let probe = prober.smtp(&SmtpTarget::new("mx.example.test", server.addr.ip())).await;
+        assert_eq!(probe.legacy, None);
+        let ehlos = server.commands().iter().filter(|c| c.starts_with("EHLO")).count();
+        assert_eq!(ehlos, 1);
     }
 
     #[tokio::test]

@@ -208,13 +208,80 @@ pub async fn fetch_certificates(
     ehlo_name: &str,
     timeout: Duration,
 ) -> Result<TlsCapture, ProbeError> {
-    if ehlo_name.is_empty() || ehlo_name.len() > 255 || !ehlo_name.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ProbeError::InvalidEhloName(ehlo_name.to_string()));
-    }
+    check_ehlo_name(ehlo_name)?;
     let sni = ServerName::try_from(server_name.trim_end_matches('.').to_string())
         .map_err(|_| ProbeError::InvalidServerName(server_name.to_string()))?;
     let deadline = Instant::now() + timeout;
+    let Opened {
+        mut smtp,
+        greeting,
+        ehlo,
+    } = open_starttls(addr, ehlo_name, deadline, timeout).await?;
+    let pre_handshake_bytes = smtp.take_pending();
 
+    let unverified = Arc::new(AtomicBool::new(false));
+    let connector = tokio_rustls::TlsConnector::from(client_config(unverified.clone())?);
+    let tls = match timeout_at(deadline, connector.connect(sni, smtp.stream)).await {
+        Err(_) => {
+            return Err(ProbeError::Timeout {
+                stage: Stage::Handshake,
+                limit: timeout,
+            });
+        }
+        Ok(Err(e)) => return Err(handshake_error(e)),
+        Ok(Ok(tls)) => tls,
+    };
+    let conn = tls.get_ref().1;
+    let capture = TlsCapture {
+        greeting,
+        ehlo,
+        tls_version: conn.protocol_version().map(version_name).unwrap_or_default(),
+        cipher_suite: conn
+            .negotiated_cipher_suite()
+            .map(|s| format!("{:?}", s.suite()))
+            .unwrap_or_default(),
+        key_exchange_group: conn.negotiated_key_exchange_group().map(|g| format!("{:?}", g.name())),
+        chain: conn
+            .peer_certificates()
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.as_ref().to_vec())
+            .collect(),
+        pre_handshake_bytes,
+        signature_verified: !unverified.load(Ordering::Relaxed),
+    };
+    let mut smtp = Smtp::new(tls, Instant::now() + QUIT_WAIT, QUIT_WAIT);
+    smtp.quit().await;
+    let _ = timeout_at(smtp.deadline, smtp.stream.shutdown()).await;
+    Ok(capture)
+}
+
+/// A host name or address literal: printable ASCII, no spaces, 1-255 octets.
+pub(crate) fn check_ehlo_name(ehlo_name: &str) -> Result<(), ProbeError> {
+    if ehlo_name.is_empty() || ehlo_name.len() > 255 || !ehlo_name.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ProbeError::InvalidEhloName(ehlo_name.to_string()));
+    }
+    Ok(())
+}
+
+/// A conversation that has reached the 220 reply to `STARTTLS`: the next
+/// bytes the client sends are its TLS ClientHello.
+pub(crate) struct Opened {
+    pub smtp: Smtp<TcpStream>,
+    pub greeting: Reply,
+    pub ehlo: Reply,
+}
+
+/// Connect to `addr`, read the greeting, `EHLO ehlo_name` (which must
+/// advertise STARTTLS) and `STARTTLS`, all before `deadline` (`timeout`
+/// is the whole probe's limit, named in errors). Every refusal ends with a
+/// polite `QUIT`.
+pub(crate) async fn open_starttls(
+    addr: SocketAddr,
+    ehlo_name: &str,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Opened, ProbeError> {
     let stream = match timeout_at(deadline, TcpStream::connect(addr)).await {
         Err(_) => {
             return Err(ProbeError::Timeout {
@@ -256,43 +323,7 @@ pub async fn fetch_certificates(
         smtp.quit().await;
         return Err(ProbeError::StartTlsRefused { reply });
     }
-    let pre_handshake_bytes = smtp.take_pending();
-
-    let unverified = Arc::new(AtomicBool::new(false));
-    let connector = tokio_rustls::TlsConnector::from(client_config(unverified.clone())?);
-    let tls = match timeout_at(deadline, connector.connect(sni, smtp.stream)).await {
-        Err(_) => {
-            return Err(ProbeError::Timeout {
-                stage: Stage::Handshake,
-                limit: timeout,
-            });
-        }
-        Ok(Err(e)) => return Err(handshake_error(e)),
-        Ok(Ok(tls)) => tls,
-    };
-    let conn = tls.get_ref().1;
-    let capture = TlsCapture {
-        greeting,
-        ehlo,
-        tls_version: conn.protocol_version().map(version_name).unwrap_or_default(),
-        cipher_suite: conn
-            .negotiated_cipher_suite()
-            .map(|s| format!("{:?}", s.suite()))
-            .unwrap_or_default(),
-        key_exchange_group: conn.negotiated_key_exchange_group().map(|g| format!("{:?}", g.name())),
-        chain: conn
-            .peer_certificates()
-            .unwrap_or_default()
-            .iter()
-            .map(|c| c.as_ref().to_vec())
-            .collect(),
-        pre_handshake_bytes,
-        signature_verified: !unverified.load(Ordering::Relaxed),
-    };
-    let mut smtp = Smtp::new(tls, Instant::now() + QUIT_WAIT, QUIT_WAIT);
-    smtp.quit().await;
-    let _ = timeout_at(smtp.deadline, smtp.stream.shutdown()).await;
-    Ok(capture)
+    Ok(Opened { smtp, greeting, ehlo })
 }
 
 fn version_name(v: rustls::ProtocolVersion) -> String {
@@ -404,8 +435,8 @@ impl ServerCertVerifier for CaptureAll {
 
 /// The plaintext (or, for `QUIT`, TLS) side of the conversation: replies
 /// read line by line from a buffer, everything under one deadline.
-struct Smtp<S> {
-    stream: S,
+pub(crate) struct Smtp<S> {
+    pub(crate) stream: S,
     buf: Vec<u8>,
     deadline: Instant,
     limit: Duration,
@@ -437,7 +468,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Smtp<S> {
     }
 
     /// Best effort: `QUIT` and wait for the reply, ignoring failures.
-    async fn quit(&mut self) {
+    pub(crate) async fn quit(&mut self) {
         let _ = self.command("QUIT", Stage::Quit).await;
     }
 
@@ -500,7 +531,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Smtp<S> {
 impl Smtp<TcpStream> {
     /// Bytes the server sent beyond the last reply: those already buffered
     /// plus those waiting in the socket now. Discarded; kept as evidence.
-    fn take_pending(&mut self) -> Option<Vec<u8>> {
+    pub(crate) fn take_pending(&mut self) -> Option<Vec<u8>> {
         let mut pending = std::mem::take(&mut self.buf);
         let mut chunk = [0u8; 2048];
         while let Ok(n) = self.stream.try_read(&mut chunk) {

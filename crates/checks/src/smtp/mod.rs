@@ -28,9 +28,14 @@
 //! support STARTTLS." Then it is critical: mail to that MX bounces or
 //! waits. DANE (RFC 7672) authenticates the MX by TLSA records instead;
 //! the `dane` judge matches them.
+//!
+//! Legacy protocols and ciphers (SSL 3.0, TLS 1.0/1.1, RC4, 3DES) are
+//! judged from the legacy-TLS probes (`legacy`), made when STARTTLS was
+//! accepted.
 
 mod certs;
 mod cipher;
+mod legacy;
 mod session;
 
 use std::cell::OnceCell;
@@ -45,7 +50,7 @@ use crate::tls::cert::{ChainReport, Pkix, Validity, analyse_chain};
 use crate::transport::{self, AddressTls, MxHost};
 
 /// Every rule of this judge; each address gets one finding of each.
-const RULES: [&str; 15] = [
+const RULES: [&str; 18] = [
     "smtp.probed",
     "smtp.reachable",
     "smtp.starttls",
@@ -53,6 +58,9 @@ const RULES: [&str; 15] = [
     "smtp.handshake",
     "smtp.tls-version",
     "smtp.cipher",
+    "smtp.legacy-protocol",
+    "smtp.ssl3",
+    "smtp.legacy-cipher",
     "smtp.injection",
     "smtp.cert-expired",
     "smtp.cert-not-yet-valid",
@@ -211,6 +219,9 @@ impl<'p> Address<'p> {
             self.handshake(),
             self.tls_version(),
             self.cipher(),
+            self.legacy_protocol(),
+            self.ssl3(),
+            self.legacy_cipher(),
             self.injection(),
         ];
         out.extend(self.certificates(sts));

@@ -188,8 +188,7 @@ impl Address<'_> {
             return f;
         }
         let version = self.probe.tls.as_ref().map_or("", |t| t.version.as_str());
-        let untested =
-            "whether the server also accepts TLS 1.0 or 1.1 is not tested (the probe speaks only TLS 1.2 and 1.3)";
+        let untested = "whether the server also accepts SSL 3.0, TLS 1.0 or 1.1 is judged by smtp.legacy-protocol";
         match version {
             "TLSv1.3" => self.finding(ID, Outcome::Pass, format!("TLS 1.3 negotiated; {untested}.")),
             "TLSv1.2" => self

@@ -243,7 +243,11 @@ fn tls_1_2_is_a_low_failure_and_tls_1_3_passes() {
     assert_eq!(outcome(&f, "smtp.cipher", S), Pass, "ECDHE with AES-GCM");
     let p = find(&fx.run(&probed(fx.good())), "smtp.tls-version", S).clone();
     assert_eq!(p.outcome, Pass);
-    assert!(p.message.contains("not tested"), "honest about 1.0/1.1: {}", p.message);
+    assert!(
+        p.message.contains("smtp.legacy-protocol"),
+        "points at the legacy probe: {}",
+        p.message
+    );
 }
 
 #[test]
@@ -473,3 +477,5 @@ fn every_address_is_judged_on_its_own() {
         Indeterminate
     );
 }
+
+mod legacy;

@@ -129,8 +129,21 @@ async fn probes_every_mx_judges_starttls_and_rejudges_offline_the_same() {
         "pass"
     );
     assert_eq!(outcome(report, "failover.tls-parity", "mx2.example.test"), "fail");
+    assert_eq!(
+        outcome(report, "smtp.legacy-protocol", "mx1.example.test (127.0.0.1)"),
+        "pass",
+        "the rustls server refuses TLS 1.1 and below"
+    );
+    assert_eq!(
+        outcome(report, "smtp.legacy-cipher", "mx2.example.test (127.0.0.2)"),
+        "not-applicable",
+        "no STARTTLS, no legacy hello"
+    );
+    // Each address probed once: STARTTLS, plus the two legacy hellos
+    // where STARTTLS was accepted.
+    assert_eq!(ehlo_count(&good), 3, "{:?}", good.commands());
+    assert_eq!(ehlo_count(&plain), 1, "{:?}", plain.commands());
     for server in [&good, &plain] {
-        assert_eq!(ehlo_count(server), 1, "each address probed once");
         assert!(
             server
                 .commands()
@@ -155,7 +168,7 @@ async fn probes_every_mx_judges_starttls_and_rejudges_offline_the_same() {
     assert_eq!(code, 0, "{err}");
     let again = json(&out);
     assert_eq!(only_domain(&again)["findings"], report["findings"]);
-    assert_eq!(ehlo_count(&good), 1, "judge connected to nothing");
+    assert_eq!(ehlo_count(&good), 3, "judge connected to nothing");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -199,5 +212,70 @@ async fn an_mx_shared_by_two_domains_is_probed_once() {
     for d in domains {
         assert_eq!(d["observation"]["probes"]["smtp"][0]["status"], "tls", "{d:#}");
     }
-    assert_eq!(ehlo_count(&shared), 1, "one probe shared by both domains");
+    assert_eq!(
+        ehlo_count(&shared),
+        3,
+        "one probe (STARTTLS and two legacy hellos) shared by both domains"
+    );
+}
+
+/// Remove every `legacy` member, as in evidence saved before the
+/// legacy-TLS probe existed.
+fn strip_legacy(value: &mut Value) -> usize {
+    match value {
+        Value::Object(map) => {
+            let here = usize::from(map.remove("legacy").is_some());
+            here + map.values_mut().map(strip_legacy).sum::<usize>()
+        }
+        Value::Array(items) => items.iter_mut().map(strip_legacy).sum(),
+        _ => 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn evidence_saved_before_the_legacy_probe_is_judged_not_collected_not_refused() {
+    let good = FakeSmtp::start(Behaviour::Good, "mx1.example.test").await;
+    let dir = tempfile::tempdir().unwrap();
+    let z = zone(dir.path(), "example.test", &[("mx1.example.test.", "127.0.0.1")]);
+    let evidence = dir.path().join("evidence.jsonl");
+    let (code, doc, err) = scan(
+        &["example.test"],
+        &[z],
+        good.addr.port(),
+        &["--allow-private-targets", "--save-evidence", evidence.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let subject = "mx1.example.test (127.0.0.1)";
+    assert_eq!(outcome(only_domain(&doc), "smtp.legacy-protocol", subject), "pass");
+
+    let text = std::fs::read_to_string(&evidence).unwrap();
+    let mut stripped = String::new();
+    let mut removed = 0;
+    for line in text.lines() {
+        let mut value: Value = serde_json::from_str(line).unwrap();
+        removed += strip_legacy(&mut value);
+        stripped.push_str(&serde_json::to_string(&value).unwrap());
+        stripped.push('\n');
+    }
+    assert_eq!(removed, 1, "one probe had legacy results");
+    let old = dir.path().join("old-evidence.jsonl");
+    std::fs::write(&old, stripped).unwrap();
+
+    let mut cmd = mailwarden();
+    cmd.args(["judge", old.to_str().unwrap(), "--format", "json", "--fail-on", "none"]);
+    let (code, out, err) = run_blocking(cmd).await;
+    assert_eq!(code, 0, "{err}");
+    let again = json(&out);
+    let report = only_domain(&again);
+    for id in ["smtp.legacy-protocol", "smtp.ssl3", "smtp.legacy-cipher"] {
+        let f = finding(report, id, subject);
+        assert_eq!(f["outcome"], "indeterminate", "{id}: {f:#}");
+        assert!(f["message"].as_str().unwrap().contains("Not collected"), "{id}: {f:#}");
+    }
+    assert_eq!(
+        outcome(report, "smtp.starttls", subject),
+        "pass",
+        "the rest is judged as before"
+    );
 }

@@ -163,18 +163,24 @@ fn every_builtin_profile_loads_and_names_existing_rules() {
 }
 
 #[test]
-fn bod_18_01_weak_protocols_stay_not_determinable_and_starttls_is_judged() {
+fn bod_18_01_weak_protocols_and_starttls_are_judged_by_the_probe_rules() {
     let p = Profile::builtin("bod-18-01").unwrap();
     let r = p.evaluate(&[], Catalogue::builtin());
     let req = |r: &ProfileResult, id: &str| r.requirements.iter().find(|q| q.id == id).unwrap().clone();
-    let weak = req(&r, "no-weak-tls");
-    assert_eq!(weak.verdict, Verdict::NotDeterminable);
-    assert!(
-        weak.notes.iter().any(|n| n.starts_with("no rule yet")),
-        "{:?}",
-        weak.notes
-    );
+    assert_eq!(req(&r, "no-weak-tls").verdict, Verdict::NotDeterminable, "nothing seen");
     let mx = "mx.example.com (192.0.2.25)";
+    let mut legacy: Vec<Finding> = ["smtp.ssl3", "smtp.legacy-cipher"]
+        .iter()
+        .map(|id| Finding::new(id, Outcome::Pass, mx, "refused"))
+        .collect();
+    // TLS 1.0/1.1 are not part of BOD 18-01's SSL requirement.
+    legacy.push(Finding::new("smtp.legacy-protocol", Outcome::Fail, mx, "TLSv1.0"));
+    let weak = |f: &[Finding]| req(&p.evaluate(f, Catalogue::builtin()), "no-weak-tls").verdict;
+    assert_eq!(weak(&legacy), Verdict::Met);
+    legacy[1].outcome = Outcome::Fail;
+    assert_eq!(weak(&legacy), Verdict::NotMet, "3DES accepted");
+    legacy[1].outcome = Outcome::Indeterminate;
+    assert_eq!(weak(&legacy), Verdict::NotDeterminable, "could not tell");
     let mut findings: Vec<Finding> = [
         "smtp.starttls",
         "smtp.starttls-refused",

@@ -16,10 +16,10 @@
 
 use mailwarden_model::{DnsView, Finding, Outcome, RData, RType, Status};
 use mailwarden_records::bimi::{self, BimiRecord};
-use mailwarden_records::dkim::{Diagnostic, Level};
-use serde::Serialize;
+use mailwarden_records::dkim::Level;
 
 use crate::Context;
+use crate::located::{Bounded, WithDiagnostics};
 
 /// The selector receivers use when a message names none.
 pub const DEFAULT_SELECTOR: &str = "default";
@@ -108,14 +108,6 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     out
 }
 
-/// A diagnostic with its caret line, for evidence.
-#[derive(Debug, Serialize)]
-struct Located<'d> {
-    #[serde(flatten)]
-    diagnostic: &'d Diagnostic,
-    caret: String,
-}
-
 /// The record grammar: a DKIM-style tag-list, `v=BIMI1` first, `l=` and
 /// `a=` empty or a single `https:` URI. From the draft, for `l=`: "The
 /// value of this tag is either empty indicating declination to publish, or
@@ -127,25 +119,13 @@ fn syntax(domain: &str, r: &BimiRecord, level: Level) -> Finding {
         Level::Error => ("bimi.syntax", "syntax error"),
         Level::Warning => ("bimi.syntax-warning", "warning"),
     };
-    let found: Vec<&Diagnostic> = r
-        .diagnostics
-        .iter()
-        .filter(|d| d.level == level && d.code != "evidence-without-location")
-        .collect();
+    let found = Bounded::of(
+        (r.diagnostics.iter()).filter(|d| d.level == level && d.code != "evidence-without-location"),
+        &r.text,
+    );
     if found.is_empty() {
         return Finding::new(id, Outcome::Pass, domain, format!("No {what}s in the BIMI record."));
     }
-    let shown: Vec<String> = found
-        .iter()
-        .map(|d| format!("({}) {}\n{}", d.code, d.message, d.caret(&r.text)))
-        .collect();
-    let located: Vec<Located<'_>> = found
-        .iter()
-        .map(|d| Located {
-            diagnostic: d,
-            caret: d.caret(&r.text),
-        })
-        .collect();
     let consequence = if level == Level::Error {
         " Receivers discard the record, so no logo is shown."
     } else {
@@ -155,10 +135,14 @@ fn syntax(domain: &str, r: &BimiRecord, level: Level) -> Finding {
         id,
         Outcome::Fail,
         domain,
-        format!("{} {what}(s) in the BIMI record.{consequence}\n{}", found.len(), shown.join("\n")),
+        format!(
+            "{} {what}(s) in the BIMI record.{consequence}\n{}",
+            found.total(),
+            found.message()
+        ),
     )
     .evidence("record", &r.text)
-    .evidence("diagnostics", located)
+    .diagnostics("diagnostics", &found)
     .remediation(format!(
         "Publish `default._bimi.{domain}. IN TXT \"v=BIMI1; l=https://<host>/<logo>.svg; a=https://<host>/<vmc>.pem\"`, or `\"v=BIMI1; l=; a=;\"` to decline."
     ))

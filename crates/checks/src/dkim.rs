@@ -23,6 +23,7 @@ use mailwarden_records::dkim::{self, Diagnostic, KeyData, KeyRecord, KeyType, Le
 use serde::Serialize;
 
 use crate::Context;
+use crate::located::{Bounded, WithDiagnostics};
 
 /// Selectors tried on every domain besides the user's, one query each.
 ///
@@ -648,30 +649,8 @@ fn multiple_records(s: &Selector<'_>) -> Finding {
     ))
 }
 
-/// A diagnostic with its caret line, for evidence.
-#[derive(Debug, Serialize)]
-struct Located<'d> {
-    #[serde(flatten)]
-    diagnostic: &'d Diagnostic,
-    caret: String,
-}
-
-fn located<'d>(record: &KeyRecord, diags: &[&'d Diagnostic]) -> Vec<Located<'d>> {
-    diags
-        .iter()
-        .map(|d| Located {
-            diagnostic: d,
-            caret: d.caret(&record.text),
-        })
-        .collect()
-}
-
-fn shown(record: &KeyRecord, diags: &[&Diagnostic]) -> String {
-    diags
-        .iter()
-        .map(|d| format!("({}) {}\n{}", d.code, d.message, d.caret(&record.text)))
-        .collect::<Vec<_>>()
-        .join("\n")
+fn located<'d>(record: &KeyRecord, diags: &[&'d Diagnostic]) -> Bounded<'d, Diagnostic> {
+    Bounded::of(diags.iter().copied(), &record.text)
 }
 
 /// Diagnostic codes that belong to the tag-list grammar (dkim.syntax).
@@ -688,7 +667,16 @@ const SYNTAX_CODES: &[&str] = &[
 fn key_findings(domain: &str, s: &Selector<'_>, key: &Published) -> Vec<Finding> {
     let r = &key.parsed;
     let name = s.name.as_str();
-    let with_record = |f: Finding| f.evidence("record", &r.text).evidence("strings", &key.strings);
+    // Every finding cites the record; the strings as received (how it is
+    // split) only where something is wrong, so a selector's dozen
+    // findings do not carry a 60 KB record twice each.
+    let with_record = |f: Finding| {
+        let f = f.evidence("record", &r.text);
+        match f.outcome {
+            Outcome::Pass => f,
+            _ => f.evidence("strings", &key.strings),
+        }
+    };
     let delegated_note = s
         .delegated_to()
         .map(|t| format!(" The key is delegated to {t}: fix it there (or ask that provider)."))
@@ -740,10 +728,10 @@ fn syntax(r: &KeyRecord, name: &str, level: Level) -> Finding {
         format!(
             "{} {what}(s) in the key record.{consequence}\n{}",
             found.len(),
-            shown(r, &found)
+            located(r, &found).message()
         ),
     )
-    .evidence("diagnostics", located(r, &found))
+    .diagnostics("diagnostics", &located(r, &found))
 }
 
 /// RFC 6376 §3.6.1, `v=`: "If specified, this tag MUST be set to "DKIM1"
@@ -769,9 +757,9 @@ fn version(r: &KeyRecord, name: &str) -> Finding {
         "dkim.version",
         Outcome::Fail,
         name,
-        format!("The version tag is wrong:\n{}", shown(r, &found)),
+        format!("The version tag is wrong:\n{}", located(r, &found).message()),
     )
-    .evidence("diagnostics", located(r, &found))
+    .diagnostics("diagnostics", &located(r, &found))
     .remediation(format!(
         "Publish the record with v=DKIM1 first: \"v=DKIM1; {}\"",
         rest.join("; ")
@@ -800,9 +788,9 @@ fn key_type(r: &KeyRecord, name: &str) -> Finding {
         "dkim.key-type",
         Outcome::Fail,
         name,
-        format!("The key type is wrong:\n{}", shown(r, &found)),
+        format!("The key type is wrong:\n{}", located(r, &found).message()),
     )
-    .evidence("diagnostics", located(r, &found))
+    .diagnostics("diagnostics", &located(r, &found))
     .remediation("Use k=rsa (with an RSA key) or k=ed25519 (with a raw 32-byte Ed25519 key), in lower case.");
     if matches!(r.key_type, KeyType::Unknown(_)) {
         f
@@ -980,10 +968,10 @@ fn sha1(r: &KeyRecord, name: &str) -> Finding {
         "dkim.sha1",
         Outcome::Fail,
         name,
-        format!("The h= tag is wrong:\n{}", shown(r, &found)),
+        format!("The h= tag is wrong:\n{}", located(r, &found).message()),
     )
     .evidence("h", &r.hashes)
-    .evidence("diagnostics", located(r, &found))
+    .diagnostics("diagnostics", &located(r, &found))
     .remediation("Sign with rsa-sha256 (or ed25519-sha256) and set h=sha256, or drop the h= tag.");
     if only { f } else { f.severity(Severity::Low) }
 }
@@ -1004,7 +992,7 @@ fn service(r: &KeyRecord, name: &str) -> Finding {
         "dkim.service-type",
         Outcome::Fail,
         name,
-        format!("The key is not for email:\n{}", shown(r, &found)),
+        format!("The key is not for email:\n{}", located(r, &found).message()),
     )
     .evidence("s", &r.services)
     .remediation("Remove the s= tag, or set s=email.")

@@ -12,6 +12,7 @@ pub mod dkim;
 pub mod dmarc;
 pub mod dnssec;
 pub mod failover;
+pub(crate) mod located;
 pub mod mta_sts;
 pub mod mx;
 pub mod net;

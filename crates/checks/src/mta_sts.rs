@@ -19,10 +19,11 @@
 use std::collections::BTreeMap;
 
 use mailwarden_model::{DnsView, Finding, HttpsFetch, HttpsStatus, Outcome, RData, RType, Severity, SmtpStatus};
-use mailwarden_records::mta_sts::{self, Diagnostic, Level, Mode, Policy, PolicyDiagnostic, Record};
+use mailwarden_records::mta_sts::{self, Level, Mode, Policy, Record};
 use serde::Serialize;
 
 use crate::Context;
+use crate::located::{Bounded, WithDiagnostics};
 use crate::tls::cert;
 use crate::transport::{AddressTls, MxHost};
 
@@ -589,14 +590,11 @@ fn fetched(domain: &str, url: &str, fetch: &HttpsFetch, policy: &Policy) -> Find
 fn policy_syntax(domain: &str, url: &str, fetch: &HttpsFetch, policy: &Policy) -> Finding {
     const ID: &str = "mta-sts.policy-syntax";
     let body = fetch.body.as_deref().unwrap_or("");
-    let located = |level: Level| -> Vec<Located<'_, PolicyDiagnostic>> {
-        (policy.diagnostics.iter())
-            .filter(|d| d.level == level && !MAX_AGE_CODES.contains(&d.code))
-            .map(|d| Located {
-                diagnostic: d,
-                caret: d.caret(body),
-            })
-            .collect()
+    let located = |level: Level| {
+        Bounded::of(
+            (policy.diagnostics.iter()).filter(move |d| d.level == level && !MAX_AGE_CODES.contains(&d.code)),
+            body,
+        )
     };
     let errors = located(Level::Error);
     let warnings = located(Level::Warning);
@@ -605,32 +603,23 @@ fn policy_syntax(domain: &str, url: &str, fetch: &HttpsFetch, policy: &Policy) -
             .evidence("url", url)
             .evidence("line_endings", policy.line_endings);
         if !warnings.is_empty() {
-            f = f.evidence("warnings", warnings);
+            f = f.diagnostics("warnings", &warnings);
         }
         return f;
     }
-    let shown: Vec<String> = errors
-        .iter()
-        .map(|l| {
-            format!(
-                "line {} ({}): {}\n{}",
-                l.diagnostic.line, l.diagnostic.code, l.diagnostic.message, l.caret
-            )
-        })
-        .collect();
     Finding::new(
         ID,
         Outcome::Fail,
         domain,
         format!(
             "{} error(s) in the MTA-STS policy at {url}: senders cannot apply it, so the domain has no MTA-STS policy for them.\n{}",
-            errors.len(),
-            shown.join("\n")
+            errors.total(),
+            errors.message()
         ),
     )
     .evidence("url", url)
     .evidence("body", body)
-    .evidence("diagnostics", errors)
+    .diagnostics("diagnostics", &errors)
     .remediation(format!(
         "Correct the lines shown. A valid policy has one `key: value` field per line, each line ending in CRLF: `version: STSv1`, `mode: enforce` (or `testing` at first), one `mx: <host>` line per MX host of {domain} (or a `*.` pattern for exactly one left-most label), and `max_age: {RECOMMENDED_MAX_AGE}` or more (at most {}); then change the id in the _mta-sts record.",
         mta_sts::MAX_AGE_LIMIT
@@ -993,40 +982,15 @@ fn enforce_tls(
     .evidence("valid", &valid)
 }
 
-/// A diagnostic (of the record or of the policy) with its caret line, for
-/// evidence.
-#[derive(Debug, Serialize)]
-struct Located<'d, D> {
-    #[serde(flatten)]
-    diagnostic: &'d D,
-    caret: String,
-}
-
-fn located<'d>(r: &Record, found: &[&'d Diagnostic]) -> (Vec<String>, Vec<Located<'d, Diagnostic>>) {
-    let shown = found
-        .iter()
-        .map(|d| format!("({}) {}\n{}", d.code, d.message, d.caret(&r.text)))
-        .collect();
-    let located = found
-        .iter()
-        .map(|&d| Located {
-            diagnostic: d,
-            caret: d.caret(&r.text),
-        })
-        .collect();
-    (shown, located)
-}
-
 /// RFC 8461 §3.1: "If the number of resulting records is not one, or if
 /// the resulting record is syntactically invalid, senders MUST assume the
 /// recipient domain does not have an available MTA-STS Policy".
 fn syntax(domain: &str, r: &Record, example: &str) -> Finding {
-    let errors: Vec<&Diagnostic> = r
-        .diagnostics
-        .iter()
-        .filter(|d| d.level == Level::Error && !ID_CODES.contains(&d.code))
-        .collect();
-    let warnings: Vec<&Diagnostic> = r.diagnostics.iter().filter(|d| d.level == Level::Warning).collect();
+    let errors = Bounded::of(
+        (r.diagnostics.iter()).filter(|d| d.level == Level::Error && !ID_CODES.contains(&d.code)),
+        &r.text,
+    );
+    let warnings = Bounded::of(r.diagnostics.iter().filter(|d| d.level == Level::Warning), &r.text);
     if errors.is_empty() {
         let mut f = Finding::new(
             "mta-sts.syntax",
@@ -1035,23 +999,22 @@ fn syntax(domain: &str, r: &Record, example: &str) -> Finding {
             "The MTA-STS record is syntactically valid.",
         );
         if !warnings.is_empty() {
-            f = f.evidence("warnings", located(r, &warnings).1);
+            f = f.diagnostics("warnings", &warnings);
         }
         return f;
     }
-    let (shown, located) = located(r, &errors);
     Finding::new(
         "mta-sts.syntax",
         Outcome::Fail,
         domain,
         format!(
             "{} syntax error(s) in the MTA-STS record; senders treat the domain as having no MTA-STS policy.\n{}",
-            errors.len(),
-            shown.join("\n")
+            errors.total(),
+            errors.message()
         ),
     )
     .evidence("record", &r.text)
-    .evidence("diagnostics", located)
+    .diagnostics("diagnostics", &errors)
     .remediation(format!(
         "Correct the record at the positions shown: {example} (fields separated by `;`, no spaces around `=`)."
     ))
@@ -1071,19 +1034,18 @@ fn id(domain: &str, r: &Record, example: &str) -> Finding {
         )
         .evidence("id", id);
     }
-    let found: Vec<&Diagnostic> = r.diagnostics.iter().filter(|d| ID_CODES.contains(&d.code)).collect();
-    let (shown, located) = located(r, &found);
+    let found = Bounded::of(r.diagnostics.iter().filter(|d| ID_CODES.contains(&d.code)), &r.text);
     Finding::new(
         "mta-sts.id",
         Outcome::Fail,
         domain,
         format!(
             "The MTA-STS record has no valid `id`, so it is invalid and senders cannot tell when the policy changes.\n{}",
-            shown.join("\n")
+            found.message()
         ),
     )
     .evidence("record", &r.text)
-    .evidence("diagnostics", located)
+    .diagnostics("diagnostics", &found)
     .remediation(format!(
         "Use an id of 1 to 32 letters and digits, e.g. the UTC time of the policy change: {example}; change it whenever the policy file changes."
     ))

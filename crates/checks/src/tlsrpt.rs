@@ -9,10 +9,10 @@
 //! DANE is in use), `tlsrpt.legacy-name`.
 
 use mailwarden_model::{DnsView, Finding, Outcome, RType};
-use mailwarden_records::tlsrpt::{self, Diagnostic, Level};
-use serde::Serialize;
+use mailwarden_records::tlsrpt::{self, Level};
 
 use crate::Context;
+use crate::located::{Bounded, WithDiagnostics};
 use crate::mta_sts::{Discovery, discover, txt_records};
 
 /// Judge the TLS-RPT record of `ctx.domain`. Findings carry ids `tlsrpt.*`.
@@ -221,24 +221,9 @@ fn legacy(domain: &str, view: &DnsView<'_>, example: &str) -> Finding {
     ))
 }
 
-#[derive(Debug, Serialize)]
-struct Located<'d> {
-    #[serde(flatten)]
-    diagnostic: &'d Diagnostic,
-    caret: String,
-}
-
 fn syntax(domain: &str, r: &tlsrpt::Record, example: &str) -> Finding {
-    let errors: Vec<&Diagnostic> = r.diagnostics.iter().filter(|d| d.level == Level::Error).collect();
-    let warnings: Vec<Located<'_>> = r
-        .diagnostics
-        .iter()
-        .filter(|d| d.level == Level::Warning)
-        .map(|d| Located {
-            diagnostic: d,
-            caret: d.caret(&r.text),
-        })
-        .collect();
+    let of_level = |level: Level| Bounded::of(r.diagnostics.iter().filter(move |d| d.level == level), &r.text);
+    let (errors, warnings) = (of_level(Level::Error), of_level(Level::Warning));
     let rua: Vec<&str> = r.rua.iter().filter(|u| u.valid).map(|u| u.text.as_str()).collect();
     if errors.is_empty() {
         let mut f = Finding::new(
@@ -249,33 +234,22 @@ fn syntax(domain: &str, r: &tlsrpt::Record, example: &str) -> Finding {
         )
         .evidence("rua", &rua);
         if !warnings.is_empty() {
-            f = f.evidence("warnings", warnings);
+            f = f.diagnostics("warnings", &warnings);
         }
         return f;
     }
-    let shown: Vec<String> = errors
-        .iter()
-        .map(|d| format!("({}) {}\n{}", d.code, d.message, d.caret(&r.text)))
-        .collect();
-    let located: Vec<Located<'_>> = errors
-        .iter()
-        .map(|d| Located {
-            diagnostic: d,
-            caret: d.caret(&r.text),
-        })
-        .collect();
     Finding::new(
         "tlsrpt.syntax",
         Outcome::Fail,
         domain,
         format!(
             "{} error(s) in the TLS-RPT record; senders may send no reports.\n{}",
-            errors.len(),
-            shown.join("\n")
+            errors.total(),
+            errors.message()
         ),
     )
     .evidence("record", &r.text)
-    .evidence("diagnostics", located)
+    .diagnostics("diagnostics", &errors)
     .remediation(format!(
         "Correct the record at the positions shown: {example} (`rua=` takes `mailto:` or `https:` URIs, comma-separated)."
     ))

@@ -87,7 +87,8 @@ pub async fn run(args: GenerateArgs) -> Result<ExitCode> {
     .map_err(anyhow::Error::msg)?;
 
     let mut out = crate::output::open_output(args.output.as_deref())?;
-    out.write_all(text.as_bytes())?;
+    // TXT data is already `\DDD`-escaped; this catches names and comments.
+    out.write_all(mailwarden_render::inert::block(&text).as_bytes())?;
     out.flush().context("cannot write the output")?;
     Ok(ExitCode::SUCCESS)
 }
@@ -254,15 +255,16 @@ async fn addresses(source: &dyn DnsSource, host: &str) -> (Vec<IpAddr>, Vec<Stri
 /// Tell stderr what the comments in the output say: failed probes and
 /// hosts presenting different keys.
 fn warn_about(h: &ProbedHost) {
+    use mailwarden_render::inert::line;
     let keys = h.keys().len();
     if keys > 1 {
         eprintln!(
             "mailwarden: warning: the addresses of {} present {keys} different keys; a record is printed for each",
-            h.host
+            line(&h.host)
         );
     }
     for f in h.failures() {
-        eprintln!("mailwarden: warning: {}: {f}", h.host);
+        eprintln!("mailwarden: warning: {}: {}", line(&h.host), line(&f));
     }
 }
 

@@ -37,7 +37,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("mailwarden: {err:#}");
+            // Errors may quote input (names, records): never raw to a terminal.
+            eprintln!("mailwarden: {}", mailwarden_render::inert::block(&format!("{err:#}")));
             ExitCode::from(2)
         }
     }

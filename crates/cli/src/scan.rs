@@ -117,7 +117,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
                 continue;
             };
             if let Some(ev) = evidence.as_mut() {
-                serde_json::to_writer(&mut *ev, &report.observation)?;
+                mailwarden_render::inert::to_writer(&mut *ev, &report.observation)?;
                 ev.write_all(b"\n")?;
             }
             progress.suspend(|| sink.push(&report))?;

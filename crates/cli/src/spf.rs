@@ -10,6 +10,8 @@ use mailwarden_checks::collect::{self, Budget};
 use mailwarden_checks::spf::check_host;
 use mailwarden_model::{DomainName, Transcript};
 
+use mailwarden_render::inert;
+
 use crate::args::{Format, SpfCheckArgs};
 use crate::config;
 
@@ -48,17 +50,17 @@ pub async fn check(args: SpfCheckArgs) -> Result<ExitCode> {
                 "queries": stats.queries,
                 "budget_exhausted": stats.budget_exhausted,
             });
-            serde_json::to_writer_pretty(&mut out, &doc)?;
+            mailwarden_render::inert::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
         }
         Format::Text => {
             let result_text = serde_json::to_value(result.result)?;
             writeln!(out, "{}", result_text.as_str().unwrap_or("?"))?;
             if let Some(exp) = &result.explanation {
-                writeln!(out, "explanation: {exp}")?;
+                writeln!(out, "explanation: {}", inert::line(exp))?;
             }
             for line in &result.trace {
-                writeln!(out, "  {line}")?;
+                writeln!(out, "  {}", inert::line(line))?;
             }
             if stats.budget_exhausted {
                 writeln!(

@@ -7,3 +7,4 @@ pub mod mta_sts;
 pub mod spf;
 pub mod tlsa;
 pub mod tlsrpt;
+pub mod visible;

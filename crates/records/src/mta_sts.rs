@@ -260,17 +260,9 @@ impl PolicyDiagnostic {
             }
             line_start += raw.len() + 1;
         }
-        let boundary = |at: usize| {
-            (0..=at.min(text.len()))
-                .rev()
-                .find(|&c| text.is_char_boundary(c))
-                .unwrap_or(0)
-        };
-        let column = boundary(self.span.start.saturating_sub(line_start));
-        let end = boundary(column + self.span.end.saturating_sub(self.span.start));
-        let pad = text[..column].chars().count();
-        let width = text[column..end].chars().count().max(1);
-        format!("{text}\n{}{}", " ".repeat(pad), "^".repeat(width))
+        let start = self.span.start.saturating_sub(line_start);
+        let end = start + self.span.end.saturating_sub(self.span.start);
+        crate::visible::excerpt(text, Span::new(start, end))
     }
 }
 

@@ -65,11 +65,10 @@ impl Diagnostic {
         }
     }
 
-    /// The record on one line and a caret line under the offending bytes.
+    /// A bounded, inert excerpt of the record around the offending bytes
+    /// and a caret line under them (see [`crate::visible::excerpt`]).
     pub fn caret(&self, record: &str) -> String {
-        let start = self.span.start.min(record.len());
-        let width = self.span.end.saturating_sub(self.span.start).max(1);
-        format!("{record}\n{}{}", " ".repeat(start), "^".repeat(width))
+        crate::visible::excerpt(record, self.span)
     }
 }
 

@@ -43,9 +43,12 @@ pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// One field, neutralised and quoted as RFC 4180 asks.
+/// One field: control and bidi characters made visible
+/// ([`crate::inert::block`]; line breaks kept), neutralised, and quoted as
+/// RFC 4180 asks.
 pub fn field(cell: &str) -> String {
-    let cell = neutralise(cell);
+    let cell = crate::inert::block(cell);
+    let cell = neutralise(&cell);
     if cell.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", cell.replace('"', "\"\""))
     } else {
@@ -198,10 +201,19 @@ mod tests {
 
     #[test]
     fn formula_cells_are_neutralised() {
-        for bad in ["=cmd|' /c calc'!A1", "+1", "-1", "@SUM(1)", "\tx", "\rx"] {
+        for bad in ["=cmd|' /c calc'!A1", "+1", "-1", "@SUM(1)"] {
             assert!(field(bad).trim_start_matches('"').starts_with('\''), "{bad:?}");
         }
+        // A leading tab or CR is shown as `\t` / `\r`: text, not a formula.
+        assert_eq!(field("\t=1"), "\\t=1");
+        assert_eq!(field("\r=1"), "\\r=1");
         assert_eq!(field("v=spf1 -all"), "v=spf1 -all");
+    }
+
+    #[test]
+    fn control_and_bidi_characters_are_visible() {
+        assert_eq!(field("a\u{1b}[2J\u{7}\0b"), "a\\x1b[2J\\x07\\x00b");
+        assert_eq!(field("\u{202e}lla-"), "\\u{202e}lla-");
     }
 
     #[test]

@@ -65,8 +65,28 @@ impl DomainState {
 pub type GenResult = Result<String, String>;
 
 /// Quote TXT data as zone-file character-strings of at most 255 octets.
+/// Control, bidi and invisible characters (copied from a published record)
+/// are written as RFC 1035 `\DDD` octets: the same data, inert on a
+/// terminal.
 pub fn txt(data: &str) -> String {
-    let escaped = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let escaped = |s: &str| {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                '\\' | '"' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c if crate::inert::is_unsafe(c) => {
+                    for b in c.encode_utf8(&mut [0; 4]).bytes() {
+                        let _ = write!(out, "\\{b:03}");
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    };
     let bytes = data.as_bytes();
     if bytes.len() <= 255 {
         return format!("\"{}\"", escaped(data));

@@ -65,8 +65,11 @@ pub fn content_security_policy() -> String {
     format!("default-src 'none'; style-src 'sha256-{hash}'; img-src 'none'; base-uri 'none'; form-action 'none'")
 }
 
-/// Escape text for HTML element content and quoted attribute values.
+/// Escape text for HTML element content and quoted attribute values;
+/// control and bidi characters become visible escapes first
+/// ([`crate::inert::block`]).
 pub fn escape(s: &str) -> String {
+    let s = crate::inert::block(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -301,6 +304,14 @@ mod tests {
         assert_eq!(
             escape("<script>'&'</script>"),
             "&lt;script&gt;&#39;&amp;&#39;&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn escape_shows_control_and_bidi_characters() {
+        assert_eq!(
+            escape("a\u{1b}]0;x\u{7}\u{202e}<b>"),
+            "a\\x1b]0;x\\x07\\u{202e}&lt;b&gt;"
         );
     }
 

@@ -48,9 +48,9 @@ impl<W: Write> JsonDocument<W> {
         let sep = if self.written == 0 { "\n" } else { ",\n" };
         self.out.write_all(sep.as_bytes())?;
         if self.evidence {
-            serde_json::to_writer_pretty(&mut self.out, report)?;
+            crate::inert::to_writer_pretty(&mut self.out, report)?;
         } else {
-            serde_json::to_writer_pretty(&mut self.out, &report_value(report, false)?)?;
+            crate::inert::to_writer_pretty(&mut self.out, &report_value(report, false)?)?;
         }
         self.written += 1;
         self.out.flush()
@@ -67,9 +67,9 @@ impl<W: Write> JsonDocument<W> {
 /// One domain as one line of JSON (without its Observation unless `evidence`).
 pub fn write_jsonl<W: Write>(mut out: W, report: &DomainReport, evidence: bool) -> io::Result<()> {
     if evidence {
-        serde_json::to_writer(&mut out, report)?;
+        crate::inert::to_writer(&mut out, report)?;
     } else {
-        serde_json::to_writer(&mut out, &report_value(report, false)?)?;
+        crate::inert::to_writer(&mut out, &report_value(report, false)?)?;
     }
     out.write_all(b"\n")?;
     out.flush()

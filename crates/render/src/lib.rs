@@ -5,14 +5,16 @@
 //! ([`text`]), as part of one JSON document ([`json::JsonDocument`]), or as
 //! one JSON object per line ([`json::write_jsonl`]), SARIF ([`sarif`]),
 //! CSV ([`csv`]), HTML ([`html`]) or Markdown ([`markdown`]). Everything
-//! that came from DNS is data here; escaping for HTML, CSV and Markdown
-//! belongs to their renderers, at the output boundary. [`generate`] builds
+//! that came from DNS is data here; escaping belongs to the renderers, at
+//! the output boundary, through [`inert`]: no control or bidi character
+//! from outside reaches a reader raw, in any format. [`generate`] builds
 //! recommended DNS records (pure; the CLI gathers the inputs).
 
 pub mod csv;
 pub mod generate;
 pub mod html;
 mod html_sections;
+pub mod inert;
 pub mod json;
 pub mod markdown;
 pub mod published;
@@ -144,7 +146,9 @@ pub struct DomainReport {
 }
 
 impl DomainReport {
-    pub fn new(findings: Vec<Finding>, observation: Observation) -> Self {
+    /// Messages and remediations longer than [`inert::MESSAGE_CAP`] are cut.
+    pub fn new(mut findings: Vec<Finding>, observation: Observation) -> Self {
+        findings.iter_mut().for_each(inert::cap_finding);
         Self {
             domain: observation.domain.clone(),
             summary: Summary::of(&findings),

@@ -6,8 +6,10 @@
 //!
 //! Every cell from DNS or a finding goes through [`cell`]: `\`, `|`,
 //! backticks, `*`, `_`, `[`, `]`, `<`, `>` and `&` are escaped, newlines
-//! become `<br>`, so data can neither break the table nor add markup or
-//! links.
+//! become `<br>`, control and bidi characters visible escapes, and bare
+//! URLs, `www.`, e-mail addresses and `~~` are kept from auto-linking or
+//! striking through ([`crate::inert`]), so data can neither break the
+//! table nor add markup or links.
 
 use std::io::{self, Write};
 
@@ -21,6 +23,7 @@ use crate::html::{list, scalar, score_cell};
 
 /// Escape text for a Markdown table cell (or a line of prose).
 pub fn cell(s: &str) -> String {
+    let s = crate::inert::block(&s.replace("\r\n", "\n")).into_owned();
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
@@ -41,7 +44,7 @@ pub fn cell(s: &str) -> String {
             _ => out.push(c),
         }
     }
-    out
+    crate::inert::markdown_inline(&out)
 }
 
 /// Collects domain reports and writes one Markdown document.
@@ -205,6 +208,22 @@ mod tests {
         assert_eq!(cell("`x`"), "\\`x\\`");
         assert_eq!(cell("<script>"), "&lt;script&gt;");
         assert_eq!(cell("one\ntwo\r\nthree"), "one<br>two<br>three");
-        assert_eq!(cell("[click](http://x)"), "\\[click\\](http://x)");
+        assert_eq!(cell("[click](http://x)"), "\\[click\\](http&#58;//x)");
+    }
+
+    #[test]
+    fn record_text_cannot_link_strike_or_reach_a_terminal_raw() {
+        let hostile =
+            "\u{1b}]8;;https://evil.example\u{7}click\u{1b}]8;;\u{7} ~~v=spf1~~ www.evil.example \u{202e}lla-";
+        let shown = cell(hostile);
+        assert!(!shown.chars().any(crate::inert::is_unsafe), "{shown}");
+        for raw in ["https://", "www.", "~~"] {
+            assert!(!shown.contains(raw), "{raw} in {shown}");
+        }
+        assert!(
+            shown.contains(r"\\x1b\]8;;https&#58;//evil.example\\x07click"),
+            "{shown}"
+        );
+        assert!(shown.contains("\\u{202e}lla-"), "{shown}");
     }
 }

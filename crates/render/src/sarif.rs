@@ -372,7 +372,7 @@ impl<'a> SarifLog<'a> {
         }
         let mut result = json!({
             "ruleId": f.id,
-            "message": { "text": f.message },
+            "message": { "text": crate::inert::block(&f.message) },
             "locations": [location],
             "partialFingerprints": { FINGERPRINT_KEY: fingerprint(&f.id, domain, &f.subject) },
             "properties": {
@@ -451,7 +451,7 @@ impl<'a> SarifLog<'a> {
 
     /// Write the log, pretty-printed, and return the writer.
     pub fn finish<W: Write>(self, mut out: W) -> io::Result<W> {
-        serde_json::to_writer_pretty(&mut out, &self.to_value())?;
+        crate::inert::to_writer_pretty(&mut out, &self.to_value())?;
         out.write_all(b"\n")?;
         out.flush()?;
         Ok(out)

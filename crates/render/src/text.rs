@@ -66,9 +66,11 @@ const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
 /// Text that came from outside mailwarden (DNS answers, server replies,
-/// file names), on its way to the terminal.
+/// file names), on its way to the terminal: control, bidi and invisible
+/// characters shown as visible escapes, line breaks kept
+/// ([`crate::inert::block`]; idempotent on text already escaped).
 fn outside(s: &str) -> Cow<'_, str> {
-    Cow::Borrowed(s)
+    crate::inert::block(s)
 }
 
 impl TextStyle {
@@ -161,6 +163,7 @@ pub fn write_domain<W: Write>(
     catalogue: &Catalogue,
     style: TextStyle,
 ) -> io::Result<()> {
+    let report = &*crate::inert::displayable(report);
     let tally = Tally::of(&report.findings);
     let verdict = tally.verdict();
     let score = report.score_label().map_or(String::new(), |s| format!("{s}, "));
@@ -240,7 +243,7 @@ fn write_evidence<W: Write>(out: &mut W, f: &Finding, style: TextStyle) -> io::R
     for (k, v) in &f.evidence {
         let value = match v {
             serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
+            other => crate::inert::json_text(other),
         };
         style.para(
             out,

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::zones::bind_loopback_pair;
@@ -128,40 +127,14 @@ async fn relay(socket: Arc<UdpSocket>, query: Vec<u8>, peer: SocketAddr, upstrea
     }
 }
 
+/// Answers over TCP as over UDP for an RCODE server; the others read
+/// queries and answer none.
 async fn serve_tcp(listener: TcpListener, behaviour: Behaviour) {
-    let mut connections = JoinSet::new();
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        connections.spawn(serve_tcp_connection(stream, behaviour));
-        while connections.try_join_next().is_some() {}
-    }
-}
-
-/// RFC 1035 §4.2.2: over TCP each message is prefixed by a two-byte length.
-async fn serve_tcp_connection(mut stream: TcpStream, behaviour: Behaviour) {
-    loop {
-        let Ok(len) = stream.read_u16().await else {
-            return;
-        };
-        let mut query = vec![0u8; usize::from(len)];
-        if stream.read_exact(&mut query).await.is_err() {
-            return;
-        }
-        let Behaviour::Rcode(code) = behaviour else {
-            continue; // silent: read and ignore
-        };
-        let Some(reply) = error_reply(&query, code) else {
-            continue;
-        };
-        let Ok(reply_len) = u16::try_from(reply.len()) else {
-            continue;
-        };
-        if stream.write_u16(reply_len).await.is_err() || stream.write_all(&reply).await.is_err() {
-            return;
-        }
-    }
+    crate::tcp::serve(listener, move |query| match behaviour {
+        Behaviour::Rcode(code) => error_reply(query, code),
+        Behaviour::Silent | Behaviour::Dropping { .. } => None,
+    })
+    .await;
 }
 
 /// A reply to `query` with `code` and the question echoed.

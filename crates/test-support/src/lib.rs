@@ -1,4 +1,5 @@
-//! Test-only helpers: DNSSEC-signed zones and misbehaving DNS servers,
+//! Test-only helpers: DNSSEC-signed zones, misbehaving DNS servers and a
+//! hostile resolver ([`hostile`]: escape-laden and oversized records),
 //! served in-process on loopback with OS-assigned ports.
 //!
 //! ```no_run
@@ -26,9 +27,12 @@
 
 mod broken;
 mod catalog;
+pub mod hostile;
 mod multi;
+mod tcp;
 mod zones;
 
 pub use broken::BrokenServer;
+pub use hostile::HostileDns;
 pub use multi::{MultiServer, MultiServerBuilder, NsServer};
 pub use zones::{TestDns, TestDnsBuilder};

@@ -24,6 +24,7 @@ use serde::Serialize;
 pub use discovery::{Discovery, MAX_WALK_QUERIES, Method, Step, organisational_domain_psl, walk_names};
 
 use crate::Context;
+use crate::located::{Bounded, WithDiagnostics};
 
 /// Audit the DMARC policy of `ctx.domain`. Findings carry ids `dmarc.*`.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
@@ -486,15 +487,6 @@ fn policy_findings(domain: &str, a: &Applied, parked: bool) -> Vec<Finding> {
     ]
 }
 
-/// A diagnostic with its record, for evidence.
-#[derive(Debug, Serialize)]
-struct Located<'d> {
-    record: &'d str,
-    #[serde(flatten)]
-    diagnostic: &'d mailwarden_records::dmarc::Diagnostic,
-    caret: String,
-}
-
 /// RFC 9989 §4.7: "A DMARC Policy Record MUST comply with the formal
 /// specification found in Section 4.8 in that the "v" tag MUST be present
 /// and MUST appear first. Unknown tags MUST be ignored. Syntax errors in
@@ -505,17 +497,10 @@ fn syntax(domain: &str, a: &Applied, level: Level) -> Finding {
         Level::Error => ("dmarc.syntax", "syntax error"),
         Level::Warning => ("dmarc.syntax-warning", "warning"),
     };
-    let found: Vec<Located<'_>> = a
-        .record
-        .diagnostics
-        .iter()
-        .filter(|d| d.level == level && d.code != "removed-tag")
-        .map(|d| Located {
-            record: &a.record.text,
-            diagnostic: d,
-            caret: d.caret(&a.record.text),
-        })
-        .collect();
+    let found = Bounded::of(
+        (a.record.diagnostics.iter()).filter(|d| d.level == level && d.code != "removed-tag"),
+        &a.record.text,
+    );
     if found.is_empty() {
         return Finding::new(
             id,
@@ -524,33 +509,29 @@ fn syntax(domain: &str, a: &Applied, level: Level) -> Finding {
             format!("No DMARC {what}s in the record at {}.", a.describe_source()),
         );
     }
-    let shown: Vec<String> = found
-        .iter()
-        .map(|l| format!("({}) {}\n{}", l.diagnostic.code, l.diagnostic.message, l.caret))
-        .collect();
     let consequence = if level == Level::Error {
         " Receivers discard the invalid tags (and fall back to defaults), so the policy is not what the record says."
     } else {
         ""
     };
-    Finding::new(
+    let f = Finding::new(
         id,
         Outcome::Fail,
         domain,
         format!(
             "{} DMARC {what}(s) in the record at {}.{consequence}\n{}",
-            found.len(),
+            found.total(),
             a.describe_source(),
-            shown.join("\n")
+            found.message()
         ),
-    )
-    .evidence("diagnostics", &found)
-    .evidence("record", &a.strings)
-    .remediation(format!(
-        "Correct the record at _dmarc.{}: {}",
-        a.source,
-        repaired(&a.record)
-    ))
+    );
+    f.diagnostics("diagnostics", &found)
+        .evidence("record", &a.strings)
+        .remediation(format!(
+            "Correct the record at _dmarc.{}: {}",
+            a.source,
+            repaired(&a.record)
+        ))
 }
 
 /// The record with invalid and unknown tags dropped, duplicates removed, a

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use crate::located::{Bounded, WithDiagnostics};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use mailwarden_model::{Answer, DnsView, Finding, Outcome, RData, RType, Status};
 use mailwarden_records::spf::{self, Diagnostic, DualCidr, Level, MacroString, Mechanism, Parsed, Qualifier};
@@ -822,15 +823,12 @@ fn lookup_failed(domain: &str, failed: &[FailedLookup]) -> Finding {
     .evidence("failed_lookups", failed)
 }
 
-/// A diagnostic with its record, for evidence.
+/// A record with diagnostics, once per finding; the diagnostics point into it.
 #[derive(Debug, Serialize)]
-struct Located<'d> {
+struct RecordText<'d> {
     domain: &'d str,
     path: &'d str,
     record: &'d str,
-    #[serde(flatten)]
-    diagnostic: &'d Diagnostic,
-    caret: String,
 }
 
 impl Tree<'_, '_> {
@@ -868,23 +866,27 @@ impl Tree<'_, '_> {
         ]
     }
 
-    fn located(&self, level: Level) -> Vec<Located<'_>> {
-        self.nodes
-            .iter()
-            .flat_map(|n| {
-                n.parsed
-                    .diagnostics
-                    .iter()
-                    .filter(move |d| d.level == level && d.code != "redirect-with-all")
-                    .map(|d| Located {
-                        domain: &n.domain,
-                        path: &n.path,
-                        record: &n.parsed.record.text,
-                        diagnostic: d,
-                        caret: d.caret(&n.parsed.record.text),
-                    })
-            })
-            .collect()
+    /// The diagnostics of every record at `level` (bounded per record),
+    /// and the records they point into.
+    fn located(&self, level: Level) -> (Bounded<'_, Diagnostic>, Vec<RecordText<'_>>) {
+        let mut found = Bounded::new();
+        let mut records = Vec::new();
+        for n in &self.nodes {
+            let mut diags = (n.parsed.diagnostics.iter())
+                .filter(|d| d.level == level && d.code != "redirect-with-all")
+                .peekable();
+            if diags.peek().is_none() {
+                continue;
+            }
+            let text = &n.parsed.record.text;
+            found.add(diags, text, Some((&n.domain, &n.path)));
+            records.push(RecordText {
+                domain: &n.domain,
+                path: &n.path,
+                record: text,
+            });
+        }
+        (found, records)
     }
 
     /// RFC 7208 §4.6: "If there are any syntax errors anywhere in the
@@ -895,7 +897,7 @@ impl Tree<'_, '_> {
             Level::Error => ("spf.syntax", "syntax error"),
             Level::Warning => ("spf.syntax-warning", "warning"),
         };
-        let found = self.located(level);
+        let (found, records) = self.located(level);
         if found.is_empty() {
             return Finding::new(
                 id,
@@ -904,27 +906,18 @@ impl Tree<'_, '_> {
                 format!("No SPF {what}s in the {} record(s) evaluated.", self.nodes.len()),
             );
         }
-        let shown: Vec<String> = found
-            .iter()
-            .map(|l| {
-                format!(
-                    "{} ({}): {}\n{}",
-                    l.domain, l.diagnostic.code, l.diagnostic.message, l.caret
-                )
-            })
-            .collect();
         let consequence = if level == Level::Error {
             " Receivers return permerror when they reach these records."
         } else {
             ""
         };
-        Finding::new(
+        let f = Finding::new(
             id,
             Outcome::Fail,
             domain,
-            format!("{} SPF {what}(s).{consequence}\n{}", found.len(), shown.join("\n")),
-        )
-        .evidence("diagnostics", &found)
+            format!("{} SPF {what}(s).{consequence}\n{}", found.total(), found.message()),
+        );
+        f.diagnostics("diagnostics", &found).evidence("records", &records)
     }
 
     fn redirect_with_all(&self, domain: &str) -> Finding {

@@ -6,6 +6,7 @@ mod cli;
 mod compliance;
 mod formats;
 mod generate_live;
+mod hostile_dns;
 mod html_chromium;
 mod inventory;
 mod live_scan;

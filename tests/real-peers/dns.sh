@@ -21,7 +21,8 @@
 # mail peers of tests/real-peers/mail.sh: mail.test (signed, DS; MX hosts,
 # TLSA records for the test CA's keys) and sts.test (signed, DS; MTA-STS and
 # TLS-RPT records). Their records come from `mail.sh zone`, which makes the
-# test CA's keys when they are missing.
+# test CA's keys when they are missing. lame.test is delegated to a and b,
+# which do not serve it (a lame delegation).
 #
 # Everything lives in target/real-peers/ (gitignored): root.key (the trust
 # anchor: root DNSKEY and DS lines), root.anchors (the same for delv),
@@ -57,6 +58,13 @@ PEERS=(
 SIGNED_CHILDREN=(secure bogus island weak nsec3 mail sts)
 UNSIGNED_CHILDREN=(insecure split)
 WITH_DS=(secure bogus weak nsec3 mail sts)
+
+# --- lame delegation (issue 9) ---------------------------------------------
+# lame.test. is delegated in test. to a.ns.test. and b.ns.test., which do
+# not serve it: NSD answers REFUSED, so Unbound answers SERVFAIL for every
+# name in it. mailwarden must find the delegation at the parent and report
+# ns.lame failing for both servers (crates/cli/tests/real_peers.rs).
+LAME_CHILDREN=(lame)
 
 # An Ed25519 DKIM public key (RFC 8463 appendix A.2).
 DKIM_KEY="11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
@@ -225,6 +233,9 @@ generate() {
       printf '%s.test. NS a.ns.test.\n%s.test. NS b.ns.test.\n' "$label" "$label"
     done
     printf 'split.test. NS c.ns.test.\n'
+    for label in "${LAME_CHILDREN[@]}"; do # delegated to servers that refuse it
+      printf '%s.test. NS a.ns.test.\n%s.test. NS b.ns.test.\n' "$label" "$label"
+    done
     for label in "${WITH_DS[@]}"; do
       if [ "$label" = bogus ]; then
         ds_of "$stray_key"
@@ -341,6 +352,11 @@ EOF
         "$label" "$A_ADDR" "$PORT" "$B_ADDR" "$PORT"
       if [ "$label" = split ]; then printf '  stub-addr: %s@%s\n' "$C_ADDR" "$PORT"; fi
     done
+    # The lame delegation's servers, as the delegation names them (they refuse it).
+    for label in "${LAME_CHILDREN[@]}"; do
+      printf 'stub-zone:\n  name: "%s.test."\n  stub-addr: %s@%s\n  stub-addr: %s@%s\n' \
+        "$label" "$A_ADDR" "$PORT" "$B_ADDR" "$PORT"
+    done
   } >>"$d/unbound.conf"
   unbound-checkconf "$d/unbound.conf" >/dev/null || die "unbound-checkconf $d/unbound.conf"
 }
@@ -422,6 +438,7 @@ real-peers: DNS peers running (loopback only; logs and pid files in $WORK)
   NSD b      children   $B_ADDR:$PORT
   NSD c      split.test $C_ADDR:$PORT   (different data)
   zones: secure insecure bogus island weak nsec3 split mail sts (.test)
+         lame (.test; delegated to a and b, which refuse it)
   try:   dig +dnssec @$RESOLVER_ADDR -p $RESOLVER_PORT secure.test MX
 EOF
 }

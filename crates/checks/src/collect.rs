@@ -17,6 +17,8 @@
 //! when a budget runs out are answered `budget-exhausted`, which judges
 //! report as indeterminate.
 
+use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
@@ -36,6 +38,17 @@ pub struct Budget {
     pub max_rounds: usize,
     /// Queries of one domain in flight at once.
     pub parallel: usize,
+    /// Most distinct servers one domain makes mailwarden ask directly
+    /// (nameserver checks): a domain chooses its nameservers' addresses,
+    /// so without a cap it could point mailwarden at hundreds.
+    pub max_direct_targets: usize,
+}
+
+impl Budget {
+    /// The default per-domain cap on distinct direct-query targets: room
+    /// for 13 nameservers with an IPv4 and an IPv6 address each, and the
+    /// parent zone's servers asked for the delegation.
+    pub const DEFAULT_DIRECT_TARGETS: usize = 32;
 }
 
 impl Default for Budget {
@@ -45,6 +58,7 @@ impl Default for Budget {
             max_time: Duration::from_secs(30),
             max_rounds: 40,
             parallel: 16,
+            max_direct_targets: Budget::DEFAULT_DIRECT_TARGETS,
         }
     }
 }
@@ -84,6 +98,7 @@ where
 {
     let started = Instant::now();
     let mut stats = CollectStats::default();
+    let mut targets = BTreeSet::new();
     loop {
         let view = DnsView::with_probes(&evidence.dns, &evidence.probes);
         let result = judge(&view);
@@ -100,6 +115,7 @@ where
             mark_exhausted(&mut evidence, wants);
             continue;
         }
+        let wants = cap_direct_targets(&mut evidence.dns, &mut targets, budget.max_direct_targets, wants);
         let room = budget.max_queries - stats.queries.min(budget.max_queries);
         let (ask, skip): (Vec<_>, Vec<_>) = wants.dns.into_iter().enumerate().partition(|(i, _)| *i < room);
         if !skip.is_empty() {
@@ -165,6 +181,31 @@ where
     };
     let (evidence, result, stats) = fixpoint(source, &prober, budget, evidence, judge).await;
     (evidence.dns, result, stats)
+}
+
+/// Answer `egress-refused` the server-directed questions to servers beyond
+/// the first `cap` distinct ones (`targets`, kept across rounds); return
+/// the rest of `wants`.
+fn cap_direct_targets(dns: &mut Transcript, targets: &mut BTreeSet<IpAddr>, cap: usize, mut wants: Wants) -> Wants {
+    let mut kept = Vec::with_capacity(wants.dns.len());
+    for key in std::mem::take(&mut wants.dns) {
+        let Some(server) = key.server else {
+            kept.push(key);
+            continue;
+        };
+        if targets.contains(&server) || targets.len() < cap {
+            targets.insert(server);
+            kept.push(key);
+            continue;
+        }
+        let why = format!(
+            "the domain named more than {cap} distinct servers to ask directly, the per-domain cap \
+             (--max-direct-targets); {server} was not asked"
+        );
+        dns.insert(key, Answer::empty(Status::EgressRefused(why), Proof::Indeterminate));
+    }
+    wants.dns = kept.into_iter().collect();
+    wants
 }
 
 fn exhausted_answer() -> Answer {
@@ -313,6 +354,45 @@ mod tests {
         let (_, steps, stats) = fixpoint(&source, &*NO_PROBER, budget, Evidence::default(), follow).await;
         assert!(stats.budget_exhausted);
         assert!(steps < 20, "stopped after {steps} steps");
+    }
+
+    /// Asks SOA of `n.test` directly at 192.0.2.0 .. 192.0.2.(count-1).
+    fn fan_out(count: u8) -> impl Fn(&DnsView<'_>) -> Vec<Status> {
+        move |view| {
+            (0..count)
+                .map(|i| {
+                    let server = std::net::IpAddr::from([192, 0, 2, i]);
+                    view.get_at(server, "n.test", RType::Soa).status.clone()
+                })
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_domain_naming_hundreds_of_servers_gets_only_the_per_domain_cap_asked() {
+        let source = MapSource::chain(0, Duration::ZERO);
+        let budget = Budget {
+            max_direct_targets: 4,
+            ..Budget::default()
+        };
+        let (_, statuses, _) = fixpoint(&source, &*NO_PROBER, budget, Evidence::default(), fan_out(200)).await;
+        let asked = source.asked.lock().unwrap().clone();
+        assert_eq!(asked.len(), 4, "{asked:?}");
+        assert!(statuses[..4].iter().all(|s| *s == Status::NxDomain), "{statuses:?}");
+        let Status::EgressRefused(why) = &statuses[4] else {
+            panic!("{:?}", statuses[4])
+        };
+        assert!(
+            why.contains("--max-direct-targets") && why.contains("192.0.2.4"),
+            "{why}"
+        );
+        assert_eq!(
+            statuses
+                .iter()
+                .filter(|s| matches!(s, Status::EgressRefused(_)))
+                .count(),
+            196
+        );
     }
 
     #[tokio::test]

@@ -283,6 +283,38 @@ pub(crate) fn host_dane(
     HostDane { authenticated, detail }
 }
 
+/// A chain that DANE senders authenticate, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DaneAuthenticated {
+    /// The usage of the matching record: 3 (DANE-EE) or 2 (DANE-TA).
+    pub usage: u8,
+    /// Which record matched which certificate, in words.
+    pub summary: String,
+}
+
+/// Whether DANE senders authenticate `chain` (DER, leaf first) presented
+/// by `host`: a usable record of its DNSSEC-secure TLSA RRset matches it
+/// (for DANE-TA, the chain verifies to the matched CA). `None` when DANE
+/// does not authenticate it: no records, not secure, not validated, bogus,
+/// or no match. Asks TLSA at `_25._tcp.<host>`.
+pub(crate) fn authenticates(
+    ctx: &Context<'_>,
+    view: &DnsView<'_>,
+    host: &str,
+    chain: &[Vec<u8>],
+) -> Option<DaneAuthenticated> {
+    let answer = view.get(&tlsa_name(host), RType::Tlsa);
+    let Rrset::Usable(records) = Host::new(ctx, "", host, answer).rrset() else {
+        return None;
+    };
+    let result = match_tlsa(&records, chain, host, ctx.now);
+    let matched = result.matched?;
+    Some(DaneAuthenticated {
+        usage: records[matched].usage,
+        summary: result.summary(),
+    })
+}
+
 /// One TLSA record as received and as parsed.
 struct Parsed {
     text: String,

@@ -349,6 +349,17 @@ impl Discovery<'_, '_> {
         self.tried.join(", ")
     }
 
+    /// `; selectors tried: a, b` after an NXDOMAIN at the probe name,
+    /// which rules out every selector; nothing when none needed asking
+    /// (never an empty list).
+    fn also_tried(&self) -> String {
+        if self.tried.is_empty() {
+            String::new()
+        } else {
+            format!("; selectors tried: {}", self.tried_text())
+        }
+    }
+
     /// RFC 6376 §3.6.2.1: "All Signers MUST publish their public keys in
     /// the DNS as described in this section" — at
     /// `<selector>._domainkey.<domain>`; without a key, receivers cannot
@@ -421,9 +432,9 @@ impl Discovery<'_, '_> {
                     Outcome::Fail,
                     self.domain,
                     format!(
-                        "No DKIM key: {} does not exist (NXDOMAIN), so no key exists under any selector (RFC 8020); selectors tried: {}.",
+                        "No DKIM key: {} does not exist (NXDOMAIN), so no key exists under any selector (RFC 8020){}.",
                         self.probe_name,
-                        self.tried_text()
+                        self.also_tried()
                     ),
                 ))
                 .remediation(self.publish_remediation()),
@@ -488,9 +499,9 @@ impl Discovery<'_, '_> {
                 Outcome::Pass,
                 self.domain,
                 format!(
-                    "{} does not exist (NXDOMAIN): by RFC 8020 no DKIM key exists under any selector, not only the {} tried.",
+                    "{} does not exist (NXDOMAIN): by RFC 8020 no DKIM key exists under any selector{}.",
                     self.probe_name,
-                    self.tried.len()
+                    self.also_tried()
                 ),
             ),
             Status::NoData | Status::Records => Finding::new(
@@ -516,15 +527,15 @@ impl Discovery<'_, '_> {
 
     fn lookup_failed(&self) -> Finding {
         if self.failed.is_empty() {
+            let asked = match self.tried.len() {
+                0 => self.probe_name.to_string(),
+                n => format!("{n} selectors and {}", self.probe_name),
+            };
             return Finding::new(
                 "dkim.lookup-failed",
                 Outcome::Pass,
                 self.domain,
-                format!(
-                    "Every DKIM lookup was answered ({} selectors and {}).",
-                    self.tried.len(),
-                    self.probe_name
-                ),
+                format!("Every DKIM lookup was answered ({asked})."),
             );
         }
         let list: Vec<String> = self.failed.iter().map(|(n, why)| format!("{n}/TXT {why}")).collect();
@@ -1045,11 +1056,15 @@ mod tests {
             parked,
             ..ScanOptions::default()
         };
+        run_options(dns, &options)
+    }
+
+    fn run_options(dns: &Dns, options: &ScanOptions) -> Vec<Finding> {
         let source = SourceInfo::default();
         let ctx = Context {
             roots: &crate::tls::cert::Roots::WebPki,
             domain: D,
-            options: &options,
+            options,
             source: &source,
             now: 0,
         };
@@ -1149,6 +1164,29 @@ mod tests {
         );
         assert!(k.remediation.as_deref().unwrap().contains("v=DKIM1; k=rsa; p="));
         assert_eq!(outcome(&f, "dkim.domainkey-probe", D), Pass);
+    }
+
+    /// Without `--dkim-selector`, an NXDOMAIN probe leaves no selector to
+    /// ask: the findings said "selectors tried: ." (an empty list).
+    #[test]
+    fn nxdomain_probe_without_user_selectors_prints_no_empty_selector_list() {
+        let d = Dns::new().mx(D, &[(10, "mx.example.com")]).status(
+            &format!("_domainkey.{D}"),
+            RType::Txt,
+            Status::NxDomain,
+        );
+        let f = run_options(&d, &ScanOptions::default());
+        let k = find(&f, "dkim.keys-found", D);
+        assert_eq!(k.outcome, Fail);
+        for f in &f {
+            assert!(
+                !f.message.contains("tried: .") && !f.message.contains(" 0 ") && !f.message.contains("(0 "),
+                "{}: {}",
+                f.id,
+                f.message
+            );
+        }
+        assert!(k.message.ends_with("(RFC 8020)."), "{}", k.message);
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub mod tls;
 pub mod tlsrpt;
 pub(crate) mod transport;
 
-use mailwarden_model::{DnsView, Finding, ScanOptions, SourceInfo};
+use mailwarden_model::{DnsView, Finding, Outcome, Proof, RType, ScanOptions, SourceInfo, Status};
 
 /// What a judge knows besides the DNS.
 #[derive(Debug, Clone, Copy)]
@@ -54,7 +54,14 @@ pub fn roots_for(options: &ScanOptions) -> Result<tls::cert::Roots, tls::cert::R
 }
 
 /// Run every judge for the context's domain. Findings come out sorted.
+///
+/// A domain that does not exist gets one finding, `dns.nxdomain`, and no
+/// other: advice to publish MX, SPF, DMARC and DKIM records for a name
+/// that is most likely a typo would bury the one thing worth saying.
 pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+    if let Some(nxdomain) = nonexistent(ctx.domain, view) {
+        return vec![nxdomain];
+    }
     let mut findings = Vec::new();
     for (name, judge) in JUDGES {
         if ctx.options.runs(name) {
@@ -63,6 +70,32 @@ pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     }
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings
+}
+
+/// RFC 8020 §2: NXDOMAIN "means that the domain name which is thus denied
+/// AND ALL THE NAMES UNDER IT do not exist." The MX lookup (asked by every
+/// scan) tells: an NXDOMAIN for the name itself (not at the end of a CNAME
+/// chain, not from a bogus proof) means there is nothing to audit.
+fn nonexistent(domain: &str, view: &DnsView<'_>) -> Option<Finding> {
+    let domain = mailwarden_model::name::normalise(domain);
+    let mx = view.get(&domain, RType::Mx);
+    let denied = mx.status == Status::NxDomain && mx.cname_chain.is_empty() && mx.proof != Proof::Bogus;
+    denied.then(|| {
+        Finding::new(
+            "dns.nxdomain",
+            Outcome::Fail,
+            &domain,
+            format!(
+                "NXDOMAIN: the domain does not exist (typo?). {domain} has no DNS records at all, so there is no mail routing, SPF, DKIM or DMARC to audit; no other check was run."
+            ),
+        )
+        .evidence("query", format!("{domain}/MX"))
+        .evidence("status", "NXDOMAIN")
+        .evidence("proof", mx.proof)
+        .remediation(format!(
+            "Check the spelling of {domain}. If it should exist, register it or publish its zone and have the parent delegate it; then scan again."
+        ))
+    })
 }
 
 type Judge = fn(&Context<'_>, &DnsView<'_>) -> Vec<Finding>;
@@ -161,7 +194,7 @@ fn with_scan_findings(observation: &mailwarden_model::Observation, mut findings:
     if observation.budget_exhausted {
         findings.push(Finding::new(
             "dns.budget-exhausted",
-            mailwarden_model::Outcome::Indeterminate,
+            Outcome::Indeterminate,
             &observation.domain,
             "The per-domain query or time budget ran out; checks that needed the missing answers are indeterminate.",
         ));
@@ -195,6 +228,61 @@ mod tests {
             roots: &tls::cert::Roots::WebPki,
         };
         judge_domain(&ctx, &DnsView::new(&t))
+    }
+
+    /// Judge `domain` on these answers; also returns how many questions
+    /// the judges asked that the answers lack.
+    fn judge_answers(domain: &str, answers: &[(&str, RType, Status)]) -> (Vec<Finding>, usize) {
+        let mut t = Transcript::default();
+        for (name, rtype, status) in answers {
+            t.insert(
+                QueryKey::new(name, *rtype),
+                Answer::empty(status.clone(), Proof::NotValidated),
+            );
+        }
+        let options = ScanOptions::default();
+        let source = SourceInfo::default();
+        let ctx = Context {
+            domain,
+            options: &options,
+            source: &source,
+            now: 0,
+            roots: &tls::cert::Roots::WebPki,
+        };
+        let view = DnsView::new(&t);
+        let findings = judge_domain(&ctx, &view);
+        (findings, view.into_wants().dns.len())
+    }
+
+    /// `doesnotexist.test` got a full audit: advice to publish MX, SPF,
+    /// DMARC and DKIM, and "selectors tried: ." (an empty list).
+    #[test]
+    fn nonexistent_domain_gets_one_nxdomain_finding_and_no_audit() {
+        let (f, asked) = judge_answers(
+            "DoesNotExist.test.",
+            &[("doesnotexist.test", RType::Mx, Status::NxDomain)],
+        );
+        assert_eq!(asked, 0, "nothing more is asked of a domain that does not exist");
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!((f[0].id.as_str(), f[0].outcome), ("dns.nxdomain", Outcome::Fail));
+        assert_eq!(f[0].subject, "doesnotexist.test");
+        assert!(
+            f[0].message.starts_with("NXDOMAIN: the domain does not exist (typo?)"),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[test]
+    fn an_existing_domain_is_audited_and_gets_no_nxdomain_finding() {
+        let (_, asked) = judge_answers("example.com", &[]);
+        assert!(
+            asked > 5,
+            "the first round asks every judge's questions at once: {asked}"
+        );
+        let (f, _) = judge_answers("example.com", &[("example.com", RType::Mx, Status::NoData)]);
+        assert!(f.iter().all(|f| f.id != "dns.nxdomain"));
+        assert!(f.iter().any(|f| f.id.starts_with("spf.")));
     }
 
     #[test]

@@ -16,6 +16,10 @@
 //! indeterminate for that server. A server that cannot be asked is never
 //! read as "record missing": it is left out of the comparison.
 //!
+//! When the resolver cannot read the zone at all (its SOA lookup fails,
+//! as for a lame delegation), the delegation is read at the parent and
+//! each delegated server asked directly (see `delegation`).
+//!
 //! Zone files have no servers to ask: for `zone-file` input every rule is
 //! not applicable and nothing is asked.
 
@@ -56,7 +60,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
                 "The domain does not exist (NXDOMAIN): it has no zone to check.",
             )];
         }
-        Err(Stop::Failed(why)) => return vec![lookup_failed(domain, why)],
+        Err(Stop::Failed(why)) => return delegation::judge_at_parent(domain, view, why),
     };
     let ns = view.get(&apex, RType::Ns);
     let names: Vec<String> = match &ns.status {
@@ -207,18 +211,22 @@ struct Host<'a> {
     aaaa: &'a Answer,
 }
 
+/// The addresses in an A and an AAAA answer.
+fn addresses_of(a: &Answer, aaaa: &Answer) -> Vec<IpAddr> {
+    a.records
+        .iter()
+        .chain(&aaaa.records)
+        .filter_map(|rd| match rd {
+            RData::A { address } => Some(IpAddr::V4(*address)),
+            RData::Aaaa { address } => Some(IpAddr::V6(*address)),
+            _ => None,
+        })
+        .collect()
+}
+
 impl Host<'_> {
     fn addresses(&self) -> Vec<IpAddr> {
-        self.a
-            .records
-            .iter()
-            .chain(&self.aaaa.records)
-            .filter_map(|rd| match rd {
-                RData::A { address } => Some(IpAddr::V4(*address)),
-                RData::Aaaa { address } => Some(IpAddr::V6(*address)),
-                _ => None,
-            })
-            .collect()
+        addresses_of(self.a, self.aaaa)
     }
 
     fn complete(&self) -> bool {
@@ -327,20 +335,42 @@ fn classify(apex: &str, soa: &Answer) -> State {
             "answered that {apex} has no SOA record ({}): it does not serve the zone",
             soa.status.describe()
         )),
-        Status::Timeout | Status::ServFail | Status::Refused => State::Lame(soa.status.describe()),
+        Status::ServFail | Status::Refused => State::Lame(soa.status.describe()),
         Status::Error(why) if why.starts_with(REFERRAL_PREFIX) => State::Lame(why.clone()),
+        // RFC 1912 §2.8: a lame server is one "not performing nameservice
+        // for that zone"; one that does not answer at all may be fine and
+        // unreachable from here (port 53 filtered on the scanner's side).
+        Status::Timeout => State::Unknown(
+            "timed out: it could not be reached from here (a lame server answers, but without authority; \
+             a timeout may also be port 53 blocked on the scanner's side)"
+                .into(),
+        ),
         other => State::Unknown(other.describe()),
     }
 }
 
-/// A lame delegation: a listed server that times out, refuses, fails, or
-/// answers without the AA bit. One finding per nameserver name, with each
-/// of its addresses' state as evidence.
+/// A lame delegation (RFC 1912 §2.8: "A lame delegation exists when a
+/// nameserver is delegated responsibility for providing nameservice for a
+/// zone (via NS records) but is not performing nameservice for that
+/// zone"): a listed server that refuses, fails, refers elsewhere or answers
+/// without the AA bit. One that cannot be reached is indeterminate. One
+/// finding per nameserver name, with each of its addresses' state as
+/// evidence.
 fn judge_lame(apex: &str, host: &Host<'_>, states: &BTreeMap<IpAddr, State>) -> Finding {
-    let name = &host.name;
-    let addresses = host.addresses();
+    judge_lame_at(apex, &host.name, &host.addresses(), host.failure(), states)
+}
+
+/// [`judge_lame`] for a nameserver `name` with these addresses (and, when
+/// it has none, why they could not be looked up).
+fn judge_lame_at(
+    apex: &str,
+    name: &str,
+    addresses: &[IpAddr],
+    lookup_failure: Option<String>,
+    states: &BTreeMap<IpAddr, State>,
+) -> Finding {
     if addresses.is_empty() {
-        if let Some(why) = host.failure() {
+        if let Some(why) = lookup_failure {
             return Finding::new(
                 "ns.lame",
                 Outcome::Indeterminate,
@@ -361,7 +391,7 @@ fn judge_lame(apex: &str, host: &Host<'_>, states: &BTreeMap<IpAddr, State>) -> 
     let mut evidence: BTreeMap<String, String> = BTreeMap::new();
     let mut lame = Vec::new();
     let mut unknown = Vec::new();
-    for ip in &addresses {
+    for ip in addresses {
         let state = states.get(ip).cloned().unwrap_or(State::Unknown("not asked".into()));
         let text = match &state {
             State::Authoritative(serial) => format!("authoritative (SOA serial {serial})"),
@@ -634,5 +664,6 @@ fn show(set: &[String]) -> String {
     }
 }
 
+mod delegation;
 #[cfg(test)]
 mod tests;

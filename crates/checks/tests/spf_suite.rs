@@ -270,6 +270,7 @@ async fn run_case(zone: &Zone, case: &Case) -> (SpfResult, Option<String>, Vec<S
         max_time: Duration::from_secs(30),
         max_rounds: 500,
         parallel: 4,
+        ..Budget::default()
     };
     let (_, outcome, stats) = dns_fixpoint(zone, budget, Transcript::default(), |view| {
         check_mail_from(view, ip, &case.mailfrom, &case.helo)

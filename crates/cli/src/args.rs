@@ -111,6 +111,12 @@ pub struct DnsArgs {
     /// Port used for direct queries to authoritative servers (nameserver checks); for tests.
     #[arg(long, default_value_t = 53, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub ns_port: u16,
+    /// Most distinct servers one domain makes mailwarden ask directly (its nameservers, its parent's).
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub max_direct_targets: usize,
+    /// Most distinct servers asked directly in the whole run.
+    #[arg(long, default_value_t = 4096, value_name = "N")]
+    pub max_direct_targets_per_run: usize,
 }
 
 /// How mailwarden connects to the hosts a domain names (STARTTLS probes).
@@ -122,7 +128,8 @@ pub struct ProbeArgs {
     /// The name sent in EHLO.
     #[arg(long, default_value = "mailwarden.invalid", value_name = "NAME")]
     pub ehlo_name: String,
-    /// Also connect to loopback, private and other non-global addresses (refused by default).
+    /// Also connect to (and send DNS queries to) loopback, private and other non-global addresses that a
+    /// scanned domain names: refused by default. The --resolver is yours and always asked.
     #[arg(long)]
     pub allow_private_targets: bool,
     /// Seconds allowed for one STARTTLS probe (one address, connect to end of handshake).

@@ -199,15 +199,25 @@ pub fn budget(args: &DnsArgs) -> Result<Budget> {
     if args.query_budget == 0 {
         bail!("--query-budget 0: a domain needs at least one query");
     }
+    if args.max_direct_targets > args.max_direct_targets_per_run {
+        bail!(
+            "--max-direct-targets {} is above --max-direct-targets-per-run {}: one domain cannot ask more servers than the whole run",
+            args.max_direct_targets,
+            args.max_direct_targets_per_run
+        );
+    }
     Ok(Budget {
         max_queries: args.query_budget,
         max_time: seconds("--time-budget", args.time_budget)?,
+        max_direct_targets: args.max_direct_targets,
         ..Budget::default()
     })
 }
 
 /// Build the DNS source the flags describe, wrapped in the run-wide cache.
-pub async fn dns_source(args: &DnsArgs) -> Result<Arc<dyn DnsSource>> {
+/// `allow_private_targets`: whether server-directed questions may go to
+/// non-global addresses (`--allow-private-targets`; the egress guard).
+pub async fn dns_source(args: &DnsArgs, allow_private_targets: bool) -> Result<Arc<dyn DnsSource>> {
     if !args.zone_files.is_empty() {
         let source = crate::sources::zone_files(&args.zone_files)?;
         return Ok(Arc::new(source));
@@ -225,6 +235,10 @@ pub async fn dns_source(args: &DnsArgs) -> Result<Arc<dyn DnsSource>> {
         args.trust_anchor.clone(),
         args.no_dnssec,
         args.ns_port,
+        mailwarden_dns::live::DirectGuard {
+            allow_private: allow_private_targets,
+            max_targets: args.max_direct_targets_per_run,
+        },
     )
     .await?;
     Ok(Arc::new(SharedCache::new(live, CACHE_CAPACITY)))
@@ -245,6 +259,41 @@ mod tests {
         assert_eq!(parse_resolver("::1").unwrap(), "[::1]:53".parse().unwrap());
         let err = parse_resolver("dns.example").unwrap_err().to_string();
         assert!(err.starts_with("--resolver \"dns.example\""), "{err}");
+    }
+
+    #[test]
+    fn a_per_domain_direct_target_cap_above_the_per_run_cap_names_both_flags() {
+        use clap::Parser;
+        let cli = crate::args::Cli::try_parse_from([
+            "mailwarden",
+            "scan",
+            "example.com",
+            "--max-direct-targets",
+            "50",
+            "--max-direct-targets-per-run",
+            "10",
+        ])
+        .unwrap();
+        let crate::args::Command::Scan(scan) = cli.command else {
+            panic!("not scan")
+        };
+        let err = budget(&scan.dns).unwrap_err().to_string();
+        assert!(
+            err.starts_with("--max-direct-targets 50 is above --max-direct-targets-per-run 10"),
+            "{err}"
+        );
+        let defaults = crate::args::Cli::try_parse_from(["mailwarden", "scan", "example.com"]).unwrap();
+        let crate::args::Command::Scan(scan) = defaults.command else {
+            panic!("not scan")
+        };
+        assert_eq!(
+            budget(&scan.dns).unwrap().max_direct_targets,
+            Budget::DEFAULT_DIRECT_TARGETS
+        );
+        assert_eq!(
+            scan.dns.max_direct_targets_per_run,
+            mailwarden_dns::live::DirectGuard::DEFAULT_MAX_TARGETS
+        );
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub async fn run(args: GenerateArgs) -> Result<ExitCode> {
     };
 
     let budget = config::budget(&args.dns)?;
-    let source = config::dns_source(&args.dns).await?;
+    let source = config::dns_source(&args.dns, args.probe.allow_private_targets).await?;
     let report = crate::scan::scan_one(
         source.as_ref(),
         &mailwarden_model::probe::NoProber::new("generate reads DNS only"),

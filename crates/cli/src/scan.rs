@@ -69,7 +69,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     };
     let total = input_total(&args);
     let lines = spawn_reader(&args)?;
-    let source = config::dns_source(&args.dns).await?;
+    let source = config::dns_source(&args.dns, args.probe.allow_private_targets).await?;
     let prober = &config::prober(&args, options)?;
     let progress = progress_bar(args.input.is_some() || args.domains.len() > 1, total);
     let mut sink = Sink::new(output)?;

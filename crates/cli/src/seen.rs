@@ -44,6 +44,7 @@ fn status_kind(status: &Status) -> &'static str {
         Status::Bogus(_) => "bogus",
         Status::Error(_) => "error",
         Status::BudgetExhausted => "not asked (budget spent)",
+        Status::EgressRefused(_) => "not asked (egress guard)",
         Status::NotCollected => "not collected",
     }
 }

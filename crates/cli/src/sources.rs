@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use mailwarden_dns::live::{LiveConfig, LiveSource, TrustAnchor};
+use mailwarden_dns::live::{DirectGuard, LiveConfig, LiveSource, TrustAnchor};
 use mailwarden_dns::zonefile::ZoneFileSource;
 
 /// The offline backend: answers only from the given zone files
@@ -17,7 +17,8 @@ pub fn zone_files(args: &[String]) -> Result<ZoneFileSource> {
 
 /// The live backend: the given resolvers (or the system's), validating
 /// DNSSEC from the trust anchor unless told not to; server-directed
-/// questions (nameserver checks) go to `authoritative_port`. DS anchors are resolved
+/// questions (nameserver checks) go to `authoritative_port`, past the
+/// egress guard `direct_guard`. DS anchors are resolved
 /// now, so a wrong anchor fails before any domain is scanned.
 pub async fn live(
     resolvers: Vec<SocketAddr>,
@@ -26,6 +27,7 @@ pub async fn live(
     anchor: Option<PathBuf>,
     no_dnssec: bool,
     authoritative_port: u16,
+    direct_guard: DirectGuard,
 ) -> Result<LiveSource> {
     let trust_anchor = match (no_dnssec, anchor) {
         (true, _) => TrustAnchor::Disabled,
@@ -38,6 +40,7 @@ pub async fn live(
         retries,
         trust_anchor,
         authoritative_port,
+        direct_guard,
     })
     .context("--trust-anchor")?;
     source.prepare().await.context("--trust-anchor")?;

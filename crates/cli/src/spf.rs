@@ -20,7 +20,10 @@ use crate::config;
 const SPF_CHECK_ROUNDS: usize = 1_000;
 
 pub async fn check(args: SpfCheckArgs) -> Result<ExitCode> {
-    let domain = DomainName::parse(&args.domain).with_context(|| format!("invalid domain name {:?}", args.domain))?;
+    // RFC 7208 §4.3: a malformed domain (an empty label, a label over 63
+    // octets, a domain literal such as a HELO of `[192.0.2.1]`) is not an
+    // error but the result "none"; check_host() says why in the trace.
+    let domain = DomainName::parse(&args.domain).map_or_else(|_| args.domain.trim().to_string(), |d| d.to_string());
     let ip: IpAddr = args
         .ip
         .parse()
@@ -31,9 +34,10 @@ pub async fn check(args: SpfCheckArgs) -> Result<ExitCode> {
         max_rounds: SPF_CHECK_ROUNDS,
         ..config::budget(&args.dns)?
     };
-    let source = config::dns_source(&args.dns).await?;
+    // check_host() asks only the resolver, never a server a domain names.
+    let source = config::dns_source(&args.dns, false).await?;
     let (_, result, stats) = collect::dns_fixpoint(source.as_ref(), budget, Transcript::default(), |view| {
-        check_host(view, ip, domain.as_str(), &sender, &helo)
+        check_host(view, ip, &domain, &sender, &helo)
     })
     .await;
     let mut out = io::stdout().lock();

@@ -13,6 +13,7 @@
 //!     retries: 1,
 //!     trust_anchor: TrustAnchor::File("root.key".into()),
 //!     authoritative_port: 53,
+//!     direct_guard: Default::default(),
 //! })?;
 //! source.prepare().await?; // optional: resolve DS anchors now, fail fast
 //! let answer = source.query(&QueryKey::new("example.com", RType::Mx)).await;
@@ -46,7 +47,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use crate::DnsSource;
 use anchor::{AnchorKey, Entry};
-pub use direct::REFERRAL_PREFIX;
+pub use direct::{DirectGuard, REFERRAL_PREFIX};
 use map::Mode;
 use stack::ValidatingResolver;
 
@@ -89,11 +90,14 @@ pub struct LiveConfig {
     /// The port server-directed questions ([`QueryKey::at`]) are sent to
     /// on each authoritative server: 53, except in tests.
     pub authoritative_port: u16,
+    /// Which servers server-directed questions may go to (the resolvers
+    /// above are the operator's choice and are not guarded).
+    pub direct_guard: DirectGuard,
 }
 
 impl Default for LiveConfig {
     /// The system resolvers, resolv.conf's timing (5 s, 2 retries), the
-    /// IANA root anchor.
+    /// IANA root anchor, direct questions to global addresses only.
     fn default() -> Self {
         Self {
             resolvers: Vec::new(),
@@ -101,6 +105,7 @@ impl Default for LiveConfig {
             retries: 2,
             trust_anchor: TrustAnchor::IanaRoot,
             authoritative_port: 53,
+            direct_guard: DirectGuard::default(),
         }
     }
 }
@@ -207,6 +212,8 @@ impl LiveSource {
                 port: cfg.authoritative_port,
                 timeout: cfg.timeout,
                 attempts: cfg.retries.saturating_add(1),
+                guard: cfg.direct_guard,
+                asked: Default::default(),
             },
         })
     }

@@ -7,11 +7,17 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use mailwarden_dns::live::{LiveConfig, LiveSource, REFERRAL_PREFIX, TrustAnchor};
+use mailwarden_dns::live::{DirectGuard, LiveConfig, LiveSource, REFERRAL_PREFIX, TrustAnchor};
 use mailwarden_dns::zonefile::ZoneFileSource;
 use mailwarden_dns::{DnsSource, SharedCache};
 use mailwarden_model::{Answer, Proof, QueryKey, RData, RType, SourceInfo, Status};
 use mailwarden_test_support::{MultiServer, NsServer};
+
+/// The test servers are on loopback: allow it (the guard is tested on its own).
+const LOOPBACK_ALLOWED: DirectGuard = DirectGuard {
+    allow_private: true,
+    max_targets: DirectGuard::DEFAULT_MAX_TARGETS,
+};
 
 /// ns1: authoritative; ns2: authoritative with another MX and serial;
 /// ns3: silent; ns4: answers without AA; ns5: sends referrals.
@@ -40,6 +46,7 @@ fn source(net: &MultiServer) -> LiveSource {
         retries: 1,
         trust_anchor: TrustAnchor::Disabled,
         authoritative_port: net.port(),
+        direct_guard: LOOPBACK_ALLOWED,
     })
     .unwrap()
 }
@@ -118,6 +125,72 @@ async fn an_answer_without_aa_and_a_referral_are_not_authoritative() {
     assert_eq!(referral.proof, Proof::Indeterminate);
 }
 
+fn guarded(net: &MultiServer, direct_guard: DirectGuard) -> LiveSource {
+    LiveSource::new(LiveConfig {
+        resolvers: vec![net.resolver()],
+        timeout: Duration::from_millis(300),
+        retries: 0,
+        trust_anchor: TrustAnchor::Disabled,
+        authoritative_port: net.port(),
+        direct_guard,
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn direct_queries_to_loopback_are_refused_by_the_egress_guard_without_allow_private() {
+    let net = servers().await;
+    let live = guarded(&net, DirectGuard::default());
+    let answer = ask_at(&live, net.ip(0), "example.test", RType::Soa).await;
+    let Status::EgressRefused(why) = &answer.status else {
+        panic!("{answer:?}")
+    };
+    assert!(why.starts_with("127.0.0.2 is loopback"), "{why}");
+    assert!(why.contains("--allow-private-targets"), "{why}");
+    assert_eq!(answer.proof, Proof::Indeterminate);
+    // The configured resolver is the operator's choice: never guarded.
+    let resolved = live.query(&QueryKey::new("example.test", RType::Mx)).await;
+    assert_eq!(resolved.status, Status::Records);
+}
+
+#[tokio::test]
+async fn the_run_wide_cap_on_direct_query_targets_refuses_new_servers_but_not_known_ones() {
+    let net = servers().await;
+    let live = guarded(
+        &net,
+        DirectGuard {
+            allow_private: true,
+            max_targets: 1,
+        },
+    );
+    assert_eq!(
+        ask_at(&live, net.ip(0), "example.test", RType::Soa).await.status,
+        Status::Records
+    );
+    let second = ask_at(&live, net.ip(1), "example.test", RType::Soa).await;
+    let Status::EgressRefused(why) = &second.status else {
+        panic!("{second:?}")
+    };
+    assert!(why.contains("--max-direct-targets-per-run"), "{why}");
+    assert_eq!(
+        ask_at(&live, net.ip(0), "example.test", RType::Mx).await.status,
+        Status::Records
+    );
+}
+
+#[tokio::test]
+async fn a_referral_asked_for_the_delegated_names_ns_is_the_delegation() {
+    let net = servers().await;
+    let live = source(&net);
+    let answer = ask_at(&live, net.ip(4), "example.test", RType::Ns).await;
+    assert_eq!(answer.status, Status::Records, "{answer:?}");
+    assert!(!answer.authoritative);
+    assert_eq!(answer.records.len(), 5, "{answer:?}");
+    assert!(answer.records.contains(&RData::Ns {
+        target: "ns1.example.test".into()
+    }));
+}
+
 #[tokio::test]
 async fn nothing_listens_on_the_port_is_a_timeout() {
     let net = servers().await;
@@ -127,6 +200,7 @@ async fn nothing_listens_on_the_port_is_a_timeout() {
         retries: 0,
         trust_anchor: TrustAnchor::Disabled,
         authoritative_port: net.port(),
+        direct_guard: LOOPBACK_ALLOWED,
     })
     .unwrap();
     // 127.0.0.200 has no server on this port.

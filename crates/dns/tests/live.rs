@@ -37,6 +37,7 @@ fn config(server: std::net::SocketAddr, trust_anchor: TrustAnchor) -> LiveConfig
         retries: 1,
         trust_anchor,
         authoritative_port: 53,
+        ..LiveConfig::default()
     }
 }
 

@@ -277,6 +277,11 @@ pub enum Status {
     Error(String),
     /// Not asked because the per-domain query or time budget ran out.
     BudgetExhausted,
+    /// Not asked: the egress guard refused to send to the server a scanned
+    /// domain named (a non-global address without
+    /// `--allow-private-targets`, or a cap on distinct direct-query
+    /// targets); the detail says which. Server-directed questions only.
+    EgressRefused(String),
     /// Not in the evidence: the saved Observation predates the rule that
     /// needs this query. Only ever produced when judging saved evidence.
     NotCollected,
@@ -305,6 +310,7 @@ impl Status {
             Status::Bogus(why) => format!("DNSSEC validation failed (bogus): {why}"),
             Status::Error(why) => format!("lookup failed: {why}"),
             Status::BudgetExhausted => "not asked: the per-domain query budget ran out".into(),
+            Status::EgressRefused(why) => format!("not asked: {why}"),
             Status::NotCollected => "not in the saved evidence".into(),
         }
     }
@@ -354,6 +360,12 @@ pub struct Answer {
     /// with DNSSEC.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<Signature>,
+    /// A delegation's glue: the delegated servers' addresses from the
+    /// additional section, by server name, when a server asked directly
+    /// for the NS records of a name answers with a referral to that name
+    /// (the parent's view of the delegation, RFC 1034 §4.2.1).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub glue: std::collections::BTreeMap<String, Vec<IpAddr>>,
 }
 
 /// What an RRSIG says about the signature it carries (RFC 4034 §3.1).
@@ -383,6 +395,7 @@ impl Answer {
             upstream_ad: false,
             authoritative: false,
             signatures: Vec::new(),
+            glue: std::collections::BTreeMap::new(),
         }
     }
 

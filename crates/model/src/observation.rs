@@ -177,6 +177,7 @@ static NOT_COLLECTED: Answer = Answer {
     upstream_ad: false,
     authoritative: false,
     signatures: Vec::new(),
+    glue: std::collections::BTreeMap::new(),
 };
 
 static NO_PROBES: Probes = Probes::new();

@@ -220,12 +220,17 @@ fn write_fix_first<W: Write>(out: &mut W, problems: &[Problem<'_>], style: TextS
             style.paint(severity_color(p.severity), &format!("{sev:<8}"))
         );
         let f = p.findings[0];
-        style.para(out, &first, 15, &format!("{} [{}]", outside(&f.title), f.id))?;
         let mut messages: Vec<&str> = p.findings.iter().map(|f| f.message.as_str()).collect();
         messages.dedup();
-        let bullet = if messages.len() > 1 { "- " } else { "" };
-        for m in messages {
-            style.para(out, &format!("{:15}{bullet}", ""), 15 + bullet.len(), m)?;
+        if let [message] = messages.as_slice() {
+            // One finding: its message says what is wrong; the rule's
+            // title would say it twice.
+            style.para(out, &first, 15, &format!("[{}] {message}", f.id))?;
+        } else {
+            style.para(out, &first, 15, &format!("{} [{}]", f.title, f.id))?;
+            for m in messages {
+                style.para(out, &format!("{:15}- ", ""), 17, m)?;
+            }
         }
         if let Some(fix) = p.remediation() {
             style.para(out, &format!("{:15}{} ", "", style.paint(GREEN, "fix:")), 20, fix)?;

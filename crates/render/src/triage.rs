@@ -213,6 +213,7 @@ fn egress_cause(f: &Finding) -> String {
         .find(|s| s.contains(" (RFC") && s.contains("not a global address"))
         .and_then(|s| s.split(" (").next());
     let class = from_subject
+        .as_deref()
         .map(|r| r.split(" (").next().unwrap_or(r))
         .or(from_evidence)
         .unwrap_or("non-global");

@@ -565,3 +565,24 @@ fn strict_alignment_passes_on_a_parked_domain_only() {
     let sending = run(&with_record(strict));
     assert_eq!(outcome(&sending, "dmarc.alignment", D), Outcome::Fail);
 }
+
+#[test]
+fn ruf_destination_outside_the_organisational_domain_needs_authorisation() {
+    const RUF_ONLY: &str = "v=DMARC1; p=reject; rua=mailto:dmarc@example.com; ruf=mailto:f@forensic.example.org";
+    const RUF_AUTH: &str = "example.com._report._dmarc.forensic.example.org";
+    let unauthorised = with_record(RUF_ONLY)
+        .status(RUF_AUTH, RType::Txt, Status::NxDomain)
+        .mx("forensic.example.org", &[(10, "mx.example.org")]);
+    let f = run(&unauthorised);
+    let e = find(&f, "dmarc.external-unauthorised", "forensic.example.org");
+    assert_eq!(e.outcome, Outcome::Fail, "{}", e.message);
+    assert!(e.message.contains("ruf"), "{}", e.message);
+    let authorised = with_record(RUF_ONLY)
+        .txt(RUF_AUTH, &["v=DMARC1"])
+        .mx("forensic.example.org", &[(10, "mx.example.org")]);
+    let f = run(&authorised);
+    assert_eq!(
+        outcome(&f, "dmarc.external-unauthorised", "forensic.example.org"),
+        Outcome::Pass
+    );
+}

@@ -9,10 +9,14 @@
 //! validity per RFC 5280 §4.1.2.5 (notBefore to notAfter, inclusive).
 //! Expired, not yet valid, wrong name and untrusted are what MTA-STS
 //! senders refuse: critical when the domain's policy enforces for the MX.
+//! DANE senders check the DNSSEC-secure TLSA records instead (RFC 7672
+//! §3.1): when one matches and its usage waives the check (see
+//! [`dane_waives`]), the problem is low unless MTA-STS enforces.
 
 use mailwarden_model::{Finding, Outcome, Severity};
 
-use super::{Address, Reached, Sts};
+use super::{Address, Reached, Senders};
+use crate::dane::DaneAuthenticated;
 use crate::tls::cert::{ChainReport, Pkix, Validity};
 
 const CERT_RULES: [&str; 7] = [
@@ -28,7 +32,7 @@ const CERT_RULES: [&str; 7] = [
 impl Address<'_> {
     /// The certificate rules: not-applicable or indeterminate without a
     /// TLS session, judged on the chain otherwise.
-    pub(super) fn certificates(&self, sts: &Sts<'_, '_>) -> Vec<Finding> {
+    pub(super) fn certificates(&self, senders: &Senders<'_, '_>) -> Vec<Finding> {
         let Some(report) = self.chain.as_ref().filter(|_| self.reached() == Reached::Session) else {
             return CERT_RULES
                 .iter()
@@ -44,10 +48,10 @@ impl Address<'_> {
                 .collect();
         };
         vec![
-            self.expired(report, sts),
-            self.not_yet_valid(report, sts),
-            self.name(report, sts),
-            self.untrusted(report, sts),
+            self.expired(report, senders),
+            self.not_yet_valid(report, senders),
+            self.name(report, senders),
+            self.untrusted(report, senders),
             self.expiring(report),
             self.weak_key(report),
             self.sha1(report),
@@ -68,7 +72,7 @@ impl Address<'_> {
     }
 
     /// `smtp.cert-expired`: RFC 8461 §4.2 "MUST not be expired".
-    fn expired(&self, report: &ChainReport, sts: &Sts<'_, '_>) -> Finding {
+    fn expired(&self, report: &ChainReport, senders: &Senders<'_, '_>) -> Finding {
         const ID: &str = "smtp.cert-expired";
         let Some(leaf) = &report.leaf else {
             return self.no_leaf(ID, report);
@@ -83,7 +87,7 @@ impl Address<'_> {
             "The certificate of {} expired {} day(s) ago.",
             self.subject, -leaf.days_left
         );
-        self.refused(ID, message, report, sts).remediation(format!(
+        self.refused(ID, message, report, senders).remediation(format!(
             "Renew the certificate of {} and install it in the MTA; automate renewal (ACME) so that it cannot lapse again.",
             self.host
         ))
@@ -91,7 +95,7 @@ impl Address<'_> {
 
     /// `smtp.cert-not-yet-valid`: RFC 5280 §4.1.2.5, the certificate is
     /// valid from notBefore on.
-    fn not_yet_valid(&self, report: &ChainReport, sts: &Sts<'_, '_>) -> Finding {
+    fn not_yet_valid(&self, report: &ChainReport, senders: &Senders<'_, '_>) -> Finding {
         const ID: &str = "smtp.cert-not-yet-valid";
         let Some(leaf) = &report.leaf else {
             return self.no_leaf(ID, report);
@@ -106,12 +110,12 @@ impl Address<'_> {
             "The certificate of {} is not valid yet (its notBefore is in the future): a wrong server clock, or a certificate installed too early.",
             self.subject
         );
-        self.refused(ID, message, report, sts)
+        self.refused(ID, message, report, senders)
     }
 
     /// `smtp.cert-name`: RFC 8461 §4.2, a SAN DNS-ID matching the MX host
     /// name (RFC 6125 §6.4.4: the subject CN is not consulted).
-    fn name(&self, report: &ChainReport, sts: &Sts<'_, '_>) -> Finding {
+    fn name(&self, report: &ChainReport, senders: &Senders<'_, '_>) -> Finding {
         const ID: &str = "smtp.cert-name";
         let Some(leaf) = &report.leaf else {
             return self.no_leaf(ID, report);
@@ -129,7 +133,7 @@ impl Address<'_> {
             "The certificate of {} is not valid for the MX name {}: its subjectAltName holds {names}.",
             self.subject, self.host
         );
-        self.refused(ID, message, report, sts).remediation(format!(
+        self.refused(ID, message, report, senders).remediation(format!(
             "Install a certificate whose subjectAltName includes {} (or a wildcard for its parent domain), or point the MX record at a name the certificate covers.",
             self.host
         ))
@@ -139,7 +143,7 @@ impl Address<'_> {
     /// is trusted by the Sending MTA". When the leaf is merely out of its
     /// dates, the chain is judged as of a day inside them, so that one
     /// problem is not reported twice.
-    fn untrusted(&self, report: &ChainReport, sts: &Sts<'_, '_>) -> Finding {
+    fn untrusted(&self, report: &ChainReport, senders: &Senders<'_, '_>) -> Finding {
         const ID: &str = "smtp.cert-untrusted";
         let Pkix::Untrusted { reason } = &report.pkix else {
             return with_leaf(
@@ -152,28 +156,54 @@ impl Address<'_> {
             return with_leaf(self.finding(ID, Outcome::Pass, message), report);
         }
         let message = format!("The certificate chain of {} does not verify: {reason}.", self.subject);
-        self.refused(ID, message, report, sts)
+        self.refused(ID, message, report, senders)
             .evidence("reason", reason)
             .evidence("chain_length", report.certificates.len())
     }
 
-    /// A certificate problem that senders which authenticate the MX refuse:
-    /// critical when the domain's MTA-STS policy enforces for this MX,
+    /// A certificate problem that senders which authenticate the MX by
+    /// PKIX refuse: critical when the domain's MTA-STS policy enforces for
+    /// this MX; low when DANE senders authenticate the chain anyway and
+    /// the matching record's usage waives this check ([`dane_waives`]);
     /// the catalogue's medium otherwise (SMTP TLS is opportunistic).
-    fn refused(&self, id: &str, message: String, report: &ChainReport, sts: &Sts<'_, '_>) -> Finding {
-        if sts.enforces(&self.host) {
+    fn refused(&self, id: &str, message: String, report: &ChainReport, senders: &Senders<'_, '_>) -> Finding {
+        let dane = self.dane_waiving(id, senders);
+        if senders.enforces(&self.host) {
+            let dane_note = dane.as_ref().map_or(String::new(), |d| {
+                format!(
+                    " DANE senders authenticate it ({}), but senders that apply only MTA-STS do not.",
+                    d.summary
+                )
+            });
             let message = format!(
-                "{message} The domain's MTA-STS policy is in enforce mode and covers {}: senders that apply it refuse to deliver to this server (RFC 8461 §5).",
+                "{message} The domain's MTA-STS policy is in enforce mode and covers {}: senders that apply it refuse to deliver to this server (RFC 8461 §5).{dane_note}",
                 self.host
             );
-            return with_leaf(self.finding(id, Outcome::Fail, message), report)
+            let f = with_leaf(self.finding(id, Outcome::Fail, message), report)
                 .evidence("mta_sts_mode", "enforce")
                 .severity(Severity::Critical);
+            return with_dane(f, dane.as_ref());
+        }
+        if let Some(d) = &dane {
+            let message = format!(
+                "{message} DANE senders authenticate the server nonetheless: its DNSSEC-secure TLSA record matches ({}), and {}. Senders that authenticate by PKIX alone (strict TLS policies) still refuse; most others deliver opportunistically.",
+                d.summary,
+                waiver(d.usage)
+            );
+            let f = with_leaf(self.finding(id, Outcome::Fail, message), report).severity(Severity::Low);
+            return with_dane(f, dane.as_ref());
         }
         let message = format!(
             "{message} SMTP TLS is opportunistic, so most senders still deliver, encrypted but without authenticating the server; senders that require authentication (MTA-STS in enforce mode, strict TLS policies) refuse."
         );
         with_leaf(self.finding(id, Outcome::Fail, message), report)
+    }
+
+    /// The DANE match of this address's chain, when its usage waives the
+    /// check `id`.
+    fn dane_waiving(&self, id: &str, senders: &Senders<'_, '_>) -> Option<DaneAuthenticated> {
+        let chain = self.probe.tls.as_ref()?.chain_der();
+        senders.dane(&self.host, &chain).filter(|d| dane_waives(d.usage, id))
     }
 
     /// `smtp.cert-expiring`: within [`crate::tls::cert::EXPIRY_WARNING_DAYS`].
@@ -271,6 +301,59 @@ impl Address<'_> {
             ),
         )
         .evidence("parse_errors", &report.parse_errors)
+    }
+}
+
+/// Whether DANE senders skip the check `id` for a chain that a record of
+/// `usage` matched.
+///
+/// DANE-EE(3), RFC 7672 §3.1.1: "Authentication via certificate usage
+/// DANE-EE(3) TLSA records involves simply checking that the server's leaf
+/// certificate matches the TLSA record. In particular, the binding of the
+/// server public key to its name is based entirely on the TLSA record
+/// association. The server MUST be considered authenticated even if none
+/// of the names in the certificate match the client's reference identity
+/// for the server." and "Similarly, the expiration date of the server
+/// certificate MUST be ignored: the validity period of the TLSA record key
+/// binding is determined by the validity interval of the TLSA record DNSSEC
+/// signatures." So names, dates (the binding's validity is the RRSIG's)
+/// and the CA chain are all waived.
+///
+/// DANE-TA(2), RFC 6698 §2.1.1: the matched certificate "MUST be used as
+/// the trust anchor when validating the end entity certificate given by
+/// the server in TLS", and "The target certificate MUST pass PKIX
+/// certification path validation, with any certificate matching the TLSA
+/// record considered to be a trust anchor"; RFC 7672 §3.2.3 keeps name
+/// checks "applicable (certificate usage DANE-TA(2))". Only the public-CA
+/// trust is waived: dates and names are checked, and a chain that fails
+/// them does not match (see [`crate::tls::dane`]).
+fn dane_waives(usage: u8, id: &str) -> bool {
+    match usage {
+        3 => matches!(
+            id,
+            "smtp.cert-expired" | "smtp.cert-not-yet-valid" | "smtp.cert-name" | "smtp.cert-untrusted"
+        ),
+        2 => id == "smtp.cert-untrusted",
+        _ => false,
+    }
+}
+
+/// Why the check does not matter to DANE senders, in words.
+fn waiver(usage: u8) -> &'static str {
+    if usage == 3 {
+        "with DANE-EE(3) the TLSA record alone binds the key to the server, so its names, dates and issuer are not checked (RFC 7672 §3.1.1)"
+    } else {
+        "with DANE-TA(2) the matched CA certificate is the trust anchor in place of the public CAs (RFC 6698 §2.1.1, RFC 7672 §3.1.2)"
+    }
+}
+
+/// The DANE match as evidence, when there is one.
+fn with_dane(finding: Finding, dane: Option<&DaneAuthenticated>) -> Finding {
+    match dane {
+        Some(d) => finding
+            .evidence("dane", &d.summary)
+            .evidence("dane_usage", if d.usage == 3 { "DANE-EE(3)" } else { "DANE-TA(2)" }),
+        None => finding,
     }
 }
 

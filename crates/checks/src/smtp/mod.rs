@@ -27,7 +27,9 @@
 //! hosts that fail MX matching or certificate validation or that do not
 //! support STARTTLS." Then it is critical: mail to that MX bounces or
 //! waits. DANE (RFC 7672) authenticates the MX by TLSA records instead;
-//! the `dane` judge matches them.
+//! the `dane` judge matches them, and a certificate problem that a
+//! matching record waives (names and dates under DANE-EE, the public CAs
+//! under DANE-TA) is low, unless MTA-STS enforces.
 //!
 //! Legacy protocols and ciphers (SSL 3.0, TLS 1.0/1.1, RC4, 3DES) are
 //! judged from the legacy-TLS probes (`legacy`), made when STARTTLS was
@@ -87,15 +89,15 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
         let message = "The domain has no MX hosts (none, or a null MX): there is no SMTP server to probe.";
         return every_rule(Outcome::NotApplicable, &domain, message).collect();
     }
-    let sts = Sts::new(&domain, view);
+    let senders = Senders::new(ctx, &domain, view);
     let mut out = Vec::new();
     for host in &hosts {
-        out.extend(judge_host(ctx, view, host, &sts));
+        out.extend(judge_host(ctx, view, host, &senders));
     }
     out
 }
 
-fn judge_host(ctx: &Context<'_>, view: &DnsView<'_>, host: &MxHost, sts: &Sts<'_, '_>) -> Vec<Finding> {
+fn judge_host(ctx: &Context<'_>, view: &DnsView<'_>, host: &MxHost, senders: &Senders<'_, '_>) -> Vec<Finding> {
     match &host.addresses {
         Err(why) => {
             let message = format!(
@@ -115,7 +117,7 @@ fn judge_host(ctx: &Context<'_>, view: &DnsView<'_>, host: &MxHost, sts: &Sts<'_
         }
         Ok(_) => transport::probe_host(ctx, view, host)
             .into_iter()
-            .flat_map(|tls| Address::new(ctx, tls).judge(sts))
+            .flat_map(|tls| Address::new(ctx, tls).judge(senders))
             .collect(),
     }
 }
@@ -127,22 +129,31 @@ fn every_rule<'a>(outcome: Outcome, subject: &'a str, message: &'a str) -> impl 
         .map(move |id| Finding::new(id, outcome, subject, message))
 }
 
-/// The domain's MTA-STS policy, looked up at most once and only when a
-/// certificate problem makes it matter (so evidence without one need not
-/// hold MTA-STS answers).
-struct Sts<'v, 'a> {
+/// What the senders that authenticate the MX look up: the domain's
+/// MTA-STS policy (at most once) and each MX host's DANE TLSA records,
+/// only when a certificate problem makes them matter (so evidence without
+/// one need not hold their answers).
+struct Senders<'v, 'a> {
+    ctx: &'v Context<'v>,
     domain: String,
     view: &'v DnsView<'a>,
     state: OnceCell<PolicyState<'a>>,
 }
 
-impl<'v, 'a> Sts<'v, 'a> {
-    fn new(domain: &str, view: &'v DnsView<'a>) -> Self {
+impl<'v, 'a> Senders<'v, 'a> {
+    fn new(ctx: &'v Context<'v>, domain: &str, view: &'v DnsView<'a>) -> Self {
         Self {
+            ctx,
             domain: domain.to_string(),
             view,
             state: OnceCell::new(),
         }
+    }
+
+    /// Whether DANE senders authenticate the chain `host` presented
+    /// (RFC 7672 §3.1), and by which record.
+    fn dane(&self, host: &str, chain: &[Vec<u8>]) -> Option<crate::dane::DaneAuthenticated> {
+        crate::dane::authenticates(self.ctx, self.view, host, chain)
     }
 
     fn state(&self) -> &PolicyState<'a> {
@@ -207,7 +218,7 @@ impl<'p> Address<'p> {
         }
     }
 
-    fn judge(&self, sts: &Sts<'_, '_>) -> Vec<Finding> {
+    fn judge(&self, senders: &Senders<'_, '_>) -> Vec<Finding> {
         if !self.probe.status.is_definite() {
             return self.not_probed();
         }
@@ -224,7 +235,7 @@ impl<'p> Address<'p> {
             self.legacy_cipher(),
             self.injection(),
         ];
-        out.extend(self.certificates(sts));
+        out.extend(self.certificates(senders));
         out
     }
 

@@ -55,12 +55,13 @@ impl Fixture {
     }
 }
 
-/// One MX with one IPv4 address, probed as `probe`.
+/// One MX with one IPv4 address, probed as `probe`; no TLSA records.
 fn probed(probe: SmtpProbe) -> Dns {
     Dns::new()
         .mx(D, &[(10, MX)])
         .a(MX, &[IP])
         .status(MX, RType::Aaaa, Status::NoData)
+        .status(&crate::dane::tlsa_name(MX), RType::Tlsa, Status::NoData)
         .smtp(MX, IP, probe)
 }
 
@@ -476,6 +477,119 @@ fn every_address_is_judged_on_its_own() {
         outcome(&f, "smtp.starttls", "mx.example.com (2001:db8::25)"),
         Indeterminate
     );
+}
+
+// --- DANE: certificate problems that DANE senders do not check --------------
+
+/// The MX publishes these TLSA records with this DNSSEC proof.
+fn with_tlsa(dns: Dns, records: &[String], proof: mailwarden_model::Proof) -> Dns {
+    let rdata = records
+        .iter()
+        .map(|t| mailwarden_model::RData::Other {
+            rtype: 52,
+            text: t.clone(),
+        })
+        .collect();
+    dns.rec(&crate::dane::tlsa_name(MX), RType::Tlsa, rdata, proof)
+}
+
+/// Judge as a validating scan does (TLSA records count only then).
+fn run_validated(fx: &Fixture, dns: &Dns) -> Vec<Finding> {
+    let options = ScanOptions::default();
+    let source = SourceInfo {
+        dnssec_validation: true,
+        ..SourceInfo::default()
+    };
+    let ctx = Context {
+        domain: D,
+        options: &options,
+        source: &source,
+        now: NOW,
+        roots: &fx.roots,
+    };
+    dns.judge(|v| judge(&ctx, v))
+}
+
+fn dane_ee(spki: &[u8]) -> String {
+    format!("3 1 1 {}", crate::tls::testcerts::sha256_hex(spki))
+}
+
+/// PKIX findings on an MX whose DNSSEC-secure DANE-EE record matches the
+/// leaf were medium (critical under MTA-STS) as if no sender could
+/// authenticate it; RFC 7672 §3.1.1 has DANE senders ignore names, dates
+/// and the issuer.
+#[test]
+fn pkix_problems_waived_by_a_matching_secure_dane_ee_record_are_low() {
+    use mailwarden_model::Proof;
+    let fx = Fixture::new();
+    let own = self_signed(&[MX]);
+    let expired = fx.ca.leaf(&[MX], (2024, 1, 1), (2025, 6, 1));
+    let misnamed = fx.ca.leaf(&["other.example.net"], (2025, 1, 1), (2027, 1, 1));
+    let cases = [
+        (
+            "smtp.cert-untrusted",
+            tls_probe(std::slice::from_ref(&own.der), "TLSv1.3"),
+            &own.spki,
+        ),
+        ("smtp.cert-expired", fx.session(expired.der.clone()), &expired.spki),
+        ("smtp.cert-name", fx.session(misnamed.der.clone()), &misnamed.spki),
+    ];
+    for (id, probe, spki) in cases {
+        let dns = with_tlsa(no_sts(probed(probe.clone())), &[dane_ee(spki)], Proof::Secure);
+        let f = find(&run_validated(&fx, &dns), id, S).clone();
+        assert_eq!((f.outcome, f.severity), (Fail, Severity::Low), "{id}: {}", f.message);
+        assert!(
+            f.message.contains("DANE senders authenticate the server"),
+            "{id}: {}",
+            f.message
+        );
+        assert!(f.message.contains("RFC 7672 §3.1.1"), "{id}: {}", f.message);
+        assert_eq!(f.evidence["dane_usage"], "DANE-EE(3)");
+        // Not secure, not validated, or not matching: no waiver.
+        let insecure = with_tlsa(no_sts(probed(probe.clone())), &[dane_ee(spki)], Proof::Insecure);
+        let stale = with_tlsa(no_sts(probed(probe.clone())), &[dane_ee(b"another key")], Proof::Secure);
+        for dns in [&insecure, &stale] {
+            let f = find(&run_validated(&fx, dns), id, S).clone();
+            assert_eq!(f.outcome, Fail, "{id}");
+            assert!(!f.severity_override, "{id}: {}", f.message);
+        }
+        assert!(!find(&fx.run(&dns), id, S).severity_override, "{id}: unvalidated scan");
+        // An MTA-STS enforce policy covering the MX keeps it critical.
+        let enforced = with_tlsa(sts(probed(probe), ENFORCE), &[dane_ee(spki)], Proof::Secure);
+        let f = find(&run_validated(&fx, &enforced), id, S).clone();
+        assert_eq!(f.severity, Severity::Critical, "{id}");
+        assert!(
+            f.message.contains("DANE senders authenticate it"),
+            "{id}: {}",
+            f.message
+        );
+    }
+}
+
+/// DANE-TA(2) replaces the public CAs only (RFC 6698 §2.1.1): an
+/// untrusted private CA that the record names is low; an expired leaf
+/// under it does not verify, so DANE does not waive the expiry.
+#[test]
+fn a_matching_dane_ta_record_waives_only_the_untrusted_issuer() {
+    use mailwarden_model::Proof;
+    let fx = Fixture::new();
+    let private = Ca::new("Private CA");
+    let ta = format!("2 0 1 {}", crate::tls::testcerts::sha256_hex(&private.der));
+    let good = tls_probe(&[private.valid_leaf(&[MX]).der, private.der.clone()], "TLSv1.3");
+    let dns = with_tlsa(no_sts(probed(good)), std::slice::from_ref(&ta), Proof::Secure);
+    let u = find(&run_validated(&fx, &dns), "smtp.cert-untrusted", S).clone();
+    assert_eq!((u.outcome, u.severity), (Fail, Severity::Low), "{}", u.message);
+    assert_eq!(u.evidence["dane_usage"], "DANE-TA(2)");
+    let expired = private.leaf(&[MX], (2024, 1, 1), (2025, 6, 1)).der;
+    let dns = with_tlsa(
+        no_sts(probed(tls_probe(&[expired, private.der.clone()], "TLSv1.3"))),
+        &[ta],
+        Proof::Secure,
+    );
+    let f = run_validated(&fx, &dns);
+    let e = find(&f, "smtp.cert-expired", S);
+    assert_eq!(e.outcome, Fail);
+    assert!(!e.severity_override, "DANE-TA checks dates: {}", e.message);
 }
 
 mod legacy;

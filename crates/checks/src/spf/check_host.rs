@@ -227,8 +227,8 @@ impl<'p, 'v, 'a> Eval<'p, 'v, 'a> {
         // than 63 characters, zero-length label not at the end, etc.) or is
         // not a multi-label domain name ... check_host() immediately returns
         // the result 'none'."
-        if !is_checkable_domain(domain) {
-            self.note(format!("{domain:?} is not a valid multi-label domain name: none"));
+        if let Some(why) = malformed(domain) {
+            self.note(format!("{domain:?} {why} (RFC 7208 §4.3): none"));
             return Ok(Verdict::plain(SpfResult::None));
         }
         let Some(bytes) = self.fetch_record(domain)? else {
@@ -686,5 +686,28 @@ fn is_queryable(name: &str) -> bool {
 /// RFC 7208 §4.3: a well-formed, multi-label domain name (no domain
 /// literals, no spaces).
 pub(crate) fn is_checkable_domain(domain: &str) -> bool {
-    is_queryable(domain) && domain.contains('.') && domain.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'[')
+    malformed(domain).is_none()
+}
+
+/// Why `domain` is not a well-formed, multi-label domain name (RFC 7208
+/// §4.3), or `None` when it is one.
+pub(crate) fn malformed(domain: &str) -> Option<&'static str> {
+    let why = if domain.starts_with('[') && domain.ends_with(']') {
+        "is a domain literal (an address in brackets), not a domain name"
+    } else if domain.is_empty() {
+        "is empty"
+    } else if domain.split('.').any(str::is_empty) {
+        "has an empty label"
+    } else if domain.split('.').any(|l| l.len() > 63) {
+        "has a label longer than 63 octets"
+    } else if domain.len() > 253 {
+        "is longer than 253 octets"
+    } else if !domain.contains('.') {
+        "is a single label, not a multi-label domain name"
+    } else if !domain.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'[') {
+        "contains a space, a bracket or a character outside printable ASCII"
+    } else {
+        return None;
+    };
+    Some(why)
 }

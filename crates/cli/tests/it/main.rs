@@ -14,4 +14,5 @@ mod outcomes;
 mod support;
 mod text_report;
 mod transport_scan;
+mod verdicts;
 mod zone_scan;

@@ -22,12 +22,29 @@
 //! `authoritative: false`. The nameserver judge reads it, like any answer
 //! without the AA bit, as a lame delegation.
 //!
+//! **Delegations.** Asked for the NS records of a name, the parent zone's
+//! server answers with a referral to that very name: the NS set of the
+//! referral is the delegation (RFC 1034 §4.2.1, "the NS RRs that mark the
+//! cut ... at the top of the subzone"), so it maps to records with
+//! `authoritative: false` and the delegated servers' addresses from the
+//! additional section in [`Answer::glue`]. That is how the nameserver
+//! judge finds a delegation the resolver cannot follow (a lame one).
+//!
+//! **The egress guard.** The server comes from a scanned domain's records,
+//! so every question first passes [`mailwarden_model::net::check_target`]
+//! (the SMTP and HTTPS probes' guard, with the same
+//! `--allow-private-targets`), and a run asks at most
+//! [`DirectGuard::max_targets`] distinct servers. A refused question is
+//! `Status::EgressRefused` and nothing is sent.
+//!
 //! **Aliases.** An authoritative server answers a CNAME at the name with the
 //! CNAME and, when it also serves the target, the target's records. When it
 //! does not, the answer has the alias chain and no records: that maps to
 //! NODATA with `cname_chain` set (the server said everything it knows).
 
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
@@ -38,15 +55,41 @@ use hickory_resolver::net::{DnsHandle, NetError};
 use hickory_resolver::proto::op::{DnsRequest, DnsRequestOptions, Message, Query, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData as HRData, Record, RecordType};
 use mailwarden_model::name::normalise;
-use mailwarden_model::{Answer, Proof, QueryKey, Status};
+use mailwarden_model::net::check_target;
+use mailwarden_model::{Answer, Proof, QueryKey, RData, Status};
 
 use super::map;
 
 /// Every `Status::Error` for a referral starts with this.
 pub const REFERRAL_PREFIX: &str = "referral";
 
+/// Which servers a run may ask directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectGuard {
+    /// Also ask loopback, private and other non-global addresses
+    /// (`--allow-private-targets`).
+    pub allow_private: bool,
+    /// Most distinct servers asked in the whole run.
+    pub max_targets: usize,
+}
+
+impl DirectGuard {
+    /// The default run-wide cap on distinct direct-query targets.
+    pub const DEFAULT_MAX_TARGETS: usize = 4096;
+}
+
+impl Default for DirectGuard {
+    /// Global addresses only, [`DirectGuard::DEFAULT_MAX_TARGETS`].
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            max_targets: Self::DEFAULT_MAX_TARGETS,
+        }
+    }
+}
+
 /// How to reach authoritative servers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub(crate) struct Direct {
     /// The port every authoritative server is asked on (53 but in tests).
     pub(crate) port: u16,
@@ -54,11 +97,18 @@ pub(crate) struct Direct {
     pub(crate) timeout: Duration,
     /// Tries in all (the configured retries plus one).
     pub(crate) attempts: u32,
+    pub(crate) guard: DirectGuard,
+    /// The distinct servers asked so far in this run.
+    pub(crate) asked: Mutex<HashSet<IpAddr>>,
 }
 
 impl Direct {
-    /// Ask `server` the question `key` (whose `server` field is ignored).
+    /// Ask `server` the question `key` (whose `server` field is ignored),
+    /// unless the egress guard refuses it.
     pub(crate) async fn answer(&self, server: IpAddr, key: &QueryKey) -> Answer {
+        if let Err(why) = self.admit(server) {
+            return Answer::empty(Status::EgressRefused(why), Proof::Indeterminate);
+        }
         let name = match Name::from_ascii(format!("{}.", key.name)) {
             Ok(name) => name,
             Err(e) => {
@@ -72,6 +122,21 @@ impl Direct {
             Ok(response) => from_response(&response, &name, rtype),
             Err(err) => Answer::empty(failure_status(&err), Proof::Indeterminate),
         }
+    }
+
+    /// The egress guard: the address class, then the run-wide cap.
+    fn admit(&self, server: IpAddr) -> Result<(), String> {
+        check_target(server, self.guard.allow_private)
+            .map_err(|e| format!("{e}; pass --allow-private-targets to ask such servers"))?;
+        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+        if asked.contains(&server) || asked.len() < self.guard.max_targets {
+            asked.insert(server);
+            return Ok(());
+        }
+        Err(format!(
+            "the run already asked {} distinct servers directly, its cap (--max-direct-targets-per-run); {server} was not asked",
+            self.guard.max_targets
+        ))
     }
 
     /// UDP, retried on timeout; TCP once the UDP answer is truncated.
@@ -163,12 +228,15 @@ fn no_error(response: &Message, qname: &Name, rtype: RecordType, aa: bool) -> An
         .iter()
         .filter(|r| r.record_type() == rtype && &r.name == owner)
         .collect();
-    if matching.is_empty()
-        && chain.is_empty()
-        && !aa
-        && let Some(why) = referral(response)
-    {
-        return Answer::empty(Status::Error(why), Proof::Indeterminate);
+    if matching.is_empty() && chain.is_empty() && !aa {
+        if rtype == RecordType::NS
+            && let Some(delegation) = delegation(response, qname)
+        {
+            return delegation;
+        }
+        if let Some(why) = referral(response) {
+            return Answer::empty(Status::Error(why), Proof::Indeterminate);
+        }
     }
     if matching.is_empty() {
         let mut out = negative(Status::NoData, response);
@@ -211,6 +279,43 @@ fn referral(response: &Message) -> Option<String> {
         targets.join(", "),
         if cut.is_empty() { "." } else { &cut }
     ))
+}
+
+/// A referral to `qname` itself: its NS set as records, the glue for those
+/// servers from the additional section (see the module documentation).
+fn delegation(response: &Message, qname: &Name) -> Option<Answer> {
+    if response.authorities.iter().any(|r| r.record_type() == RecordType::SOA) {
+        return None;
+    }
+    let ns: Vec<&Record> = response
+        .authorities
+        .iter()
+        .filter(|r| r.record_type() == RecordType::NS && &r.name == qname)
+        .collect();
+    if ns.is_empty() {
+        return None;
+    }
+    let targets: Vec<&Name> = ns
+        .iter()
+        .filter_map(|r| match &r.data {
+            HRData::NS(target) => Some(&target.0),
+            _ => None,
+        })
+        .collect();
+    let mut out = Answer::with_records(ns.iter().map(|r| map::rdata(&r.data)).collect(), Proof::NotValidated);
+    out.ttl = ns.iter().map(|r| r.ttl).min();
+    for record in response.additionals.iter().filter(|r| targets.contains(&&r.name)) {
+        let address = match map::rdata(&record.data) {
+            RData::A { address } => IpAddr::V4(address),
+            RData::Aaaa { address } => IpAddr::V6(address),
+            _ => continue,
+        };
+        let addresses = out.glue.entry(norm(&record.name)).or_default();
+        if !addresses.contains(&address) {
+            addresses.push(address);
+        }
+    }
+    Some(out)
 }
 
 /// NODATA or NXDOMAIN, with the negative TTL from the SOA when present.
@@ -320,6 +425,38 @@ mod tests {
             "{why}"
         );
         assert!(!a.authoritative);
+    }
+
+    #[test]
+    fn a_referral_to_the_asked_name_is_its_delegation_with_glue() {
+        let mut m = response(ResponseCode::NoError, false);
+        for ns in ["ns1.child.test.", "ns.elsewhere.test."] {
+            m.authorities
+                .push(Record::from_rdata(name("child.test."), 60, HRData::NS(NS(name(ns)))));
+        }
+        m.additionals.push(Record::from_rdata(
+            name("ns1.child.test."),
+            60,
+            HRData::A(A(Ipv4Addr::new(192, 0, 2, 53))),
+        ));
+        // Not glue for a delegated server: ignored.
+        m.additionals.push(Record::from_rdata(
+            name("other.test."),
+            60,
+            HRData::A(A(Ipv4Addr::new(192, 0, 2, 99))),
+        ));
+        let a = from_response(&m, &name("child.test."), RecordType::NS);
+        assert_eq!(a.status, Status::Records);
+        assert!(!a.authoritative);
+        assert_eq!(a.records.len(), 2);
+        assert_eq!(a.glue.len(), 1, "{:?}", a.glue);
+        assert_eq!(a.glue["ns1.child.test"], vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 53))]);
+        // The same referral to another question is still a referral.
+        let mx = from_response(&m, &name("child.test."), RecordType::MX);
+        assert!(matches!(mx.status, Status::Error(_)), "{mx:?}");
+        // A referral further down is not the delegation of the name asked.
+        let deeper = from_response(&m, &name("a.child.test."), RecordType::NS);
+        assert!(matches!(deeper.status, Status::Error(_)), "{deeper:?}");
     }
 
     #[test]

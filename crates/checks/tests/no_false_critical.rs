@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mailwarden_checks::{audit, collect::Budget};
 use mailwarden_dns::DnsSource;
-use mailwarden_dns::live::{LiveConfig, LiveSource, TrustAnchor};
+use mailwarden_dns::live::{DirectGuard, LiveConfig, LiveSource, TrustAnchor};
 use mailwarden_dns::zonefile::ZoneFileSource;
 use mailwarden_model::{Finding, Outcome, ScanOptions, Severity};
 use mailwarden_policy::Catalogue;
@@ -283,6 +283,11 @@ async fn assert_no_false_critical(domain: &str) {
         retries: 1,
         trust_anchor: TrustAnchor::Text(net.trust_anchor()),
         authoritative_port: net.addr().port(),
+        // The test servers are on loopback: allow it (the guard is tested on its own).
+        direct_guard: DirectGuard {
+            allow_private: true,
+            max_targets: DirectGuard::DEFAULT_MAX_TARGETS,
+        },
     })
     .unwrap();
     assert_none_high(&audit_all(&source, domain).await, domain);

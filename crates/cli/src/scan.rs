@@ -72,7 +72,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
         })
         .map(|(i, line, permit)| {
             let item = line.parse().map_err(|e| {
-                progress.suspend(|| eprintln!("mailwarden: {e}"));
+                progress.suspend(|| eprintln!("mailwarden: {}", mailwarden_render::inert::block(&e)));
             });
             let source = Arc::clone(&source);
             async move {

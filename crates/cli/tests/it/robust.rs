@@ -430,3 +430,17 @@ fn dev_zero_as_input_list_is_given_up_on_not_read_forever() {
         "{err}"
     );
 }
+
+/// A bad input line is echoed in its error on stderr: control and bidi
+/// characters in it must reach the terminal as visible escapes (the line
+/// is quoted with `{:?}` and the message passes `inert::block`).
+#[test]
+fn a_bad_input_line_is_echoed_inert_on_stderr() {
+    let (code, _, err) = scan_stdin("ex\u{1b}]0;owned\u{7}ample .com\nevil\u{202e}moc.example\n".as_bytes());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("<stdin>:1:") && err.contains("<stdin>:2:"), "{err}");
+    assert!(
+        !err.chars().any(|c| c == '\u{1b}' || c == '\u{7}' || c == '\u{202e}'),
+        "raw control or bidi characters on stderr: {err:?}"
+    );
+}

@@ -175,6 +175,13 @@ pub struct OutputArgs {
     /// Text output: list every finding (passes too), with evidence and references under problems.
     #[arg(long, short)]
     pub verbose: bool,
+    /// CSV: one row per domain (verdict, counts, published MX/SPF/DMARC/MTA-STS/TLS-RPT, the worst findings)
+    /// instead of one row per finding.
+    #[arg(long)]
+    pub summary: bool,
+    /// JSON and JSON Lines: leave out each domain's observation (every DNS answer and probe); findings remain.
+    #[arg(long)]
+    pub no_evidence: bool,
 }
 
 #[derive(Debug, Args)]

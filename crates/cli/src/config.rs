@@ -31,6 +31,12 @@ pub struct OutputConfig {
     pub fail_on: Option<Severity>,
     pub color: bool,
     pub verbose: bool,
+    /// Columns the text report fills: the terminal's, or 100.
+    pub width: usize,
+    /// `--summary`: one CSV row per domain.
+    pub summary: bool,
+    /// `--no-evidence`: JSON without the observations.
+    pub evidence: bool,
 }
 
 impl OutputConfig {
@@ -44,6 +50,12 @@ impl OutputConfig {
                     format!("--fail-on {s:?}: expected one of info, low, medium, high, critical, none, profile")
                 })?),
             };
+        }
+        if args.summary && args.format != ReportFormat::Csv {
+            bail!("--summary: only for --format csv (one row per domain)");
+        }
+        if args.no_evidence && !matches!(args.format, ReportFormat::Json | ReportFormat::Jsonl) {
+            bail!("--no-evidence: only for --format json or jsonl (other formats carry no raw observation)");
         }
         crate::compliance::configure(&args.profiles, &args.fail_on)?;
         let color = match args.color {
@@ -60,8 +72,22 @@ impl OutputConfig {
             fail_on,
             color,
             verbose: args.verbose,
+            width: text_width(args.output.is_some()),
+            summary: args.summary,
+            evidence: !args.no_evidence,
         })
     }
+}
+
+/// The terminal's width when the report goes to one (at least 60
+/// columns), else [`mailwarden_render::text::DEFAULT_WIDTH`].
+fn text_width(to_file: bool) -> usize {
+    use std::io::IsTerminal;
+    if to_file || !std::io::stdout().is_terminal() {
+        return mailwarden_render::text::DEFAULT_WIDTH;
+    }
+    let (_, cols) = console::Term::stdout().size();
+    usize::from(cols).max(60)
 }
 
 /// The EHLO name and probe timeout, checked.

@@ -179,6 +179,9 @@ fn read_document(path: &Path, label: &str) -> Result<Vec<(String, Observation)>>
         .into_iter()
         .enumerate()
         .map(|(i, mut d)| {
+            if d.get("observation").is_none() {
+                bail!("{label}: domains[{i}] has no observation (written with --no-evidence?): nothing to judge");
+            }
             let observation = serde_json::from_value(d["observation"].take())
                 .with_context(|| format!("{label}: domains[{i}].observation is not an Observation"))?;
             Ok((format!("domains[{i}].observation"), observation))

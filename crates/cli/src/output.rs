@@ -13,12 +13,12 @@ use anyhow::Context;
 use mailwarden_policy::Catalogue;
 use mailwarden_policy::frameworks::Frameworks;
 use mailwarden_render::DomainReport;
-use mailwarden_render::csv::CsvWriter;
+use mailwarden_render::csv::{CsvWriter, SummaryCsvWriter};
 use mailwarden_render::html::HtmlReport;
 use mailwarden_render::json::{JsonDocument, write_jsonl};
 use mailwarden_render::markdown::MarkdownReport;
 use mailwarden_render::sarif::SarifLog;
-use mailwarden_render::text::{TextStyle, write_domain};
+use mailwarden_render::text::{TextReport, TextStyle};
 
 use crate::args::ReportFormat;
 use crate::config::OutputConfig;
@@ -38,10 +38,11 @@ pub fn open_output(path: Option<&Path>) -> anyhow::Result<Out> {
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 enum Writer {
-    Text(Out),
+    Text(TextReport<'static, Out>),
     Json(JsonDocument<Out>),
     Jsonl(Out),
     Csv(CsvWriter<'static, Out>),
+    CsvSummary(SummaryCsvWriter<Out>),
     Sarif(Box<SarifLog<'static>>, BTreeSet<String>, Out),
     Html(HtmlReport<'static>, Out),
     Markdown(MarkdownReport<'static>, Out),
@@ -67,9 +68,27 @@ impl Sink {
         let target = target_label(config.output.as_deref());
         let (catalogue, frameworks) = (Catalogue::builtin(), Frameworks::builtin());
         let writer = match config.format {
-            ReportFormat::Text => Writer::Text(out),
-            ReportFormat::Json => Writer::Json(JsonDocument::start(out, VERSION).with_context(|| target.clone())?),
+            ReportFormat::Text => Writer::Text(TextReport::new(
+                out,
+                catalogue,
+                TextStyle {
+                    color: config.color,
+                    verbose: config.verbose,
+                    width: config.width,
+                },
+            )),
+            ReportFormat::Json if config.evidence => {
+                Writer::Json(JsonDocument::start(out, VERSION).with_context(|| target.clone())?)
+            }
+            ReportFormat::Json => Writer::Json(
+                JsonDocument::start(out, VERSION)
+                    .with_context(|| target.clone())?
+                    .without_evidence(),
+            ),
             ReportFormat::Jsonl => Writer::Jsonl(out),
+            ReportFormat::Csv if config.summary => {
+                Writer::CsvSummary(SummaryCsvWriter::start(out).with_context(|| target.clone())?)
+            }
             ReportFormat::Csv => Writer::Csv(CsvWriter::start(out, frameworks).with_context(|| target.clone())?),
             ReportFormat::Sarif => Writer::Sarif(
                 Box::new(SarifLog::new(catalogue, frameworks, VERSION)),
@@ -98,17 +117,11 @@ impl Sink {
         }
         self.failed |= crate::compliance::fails(report);
         match &mut self.writer {
-            Writer::Text(out) => {
-                let style = TextStyle {
-                    color: self.config.color,
-                    verbose: self.config.verbose,
-                };
-                write_domain(out, report, Catalogue::builtin(), style)?;
-                out.flush()
-            }
+            Writer::Text(text) => text.push(report),
             Writer::Json(doc) => doc.push(report),
-            Writer::Jsonl(out) => write_jsonl(out, report),
+            Writer::Jsonl(out) => write_jsonl(out, report, self.config.evidence),
             Writer::Csv(csv) => csv.push(report),
+            Writer::CsvSummary(csv) => csv.push(report),
             Writer::Sarif(log, indexed, _) => {
                 for label in &report.observation.source.zone_files {
                     if indexed.insert(label.clone()) {
@@ -130,6 +143,13 @@ impl Sink {
         }
     }
 
+    /// What DNSSEC was validated against, for reports that state it (HTML).
+    pub fn set_trust_anchor(&mut self, anchor: &str) {
+        if let Writer::Html(doc, _) = &mut self.writer {
+            doc.set_trust_anchor(anchor);
+        }
+    }
+
     /// Close the output; returns whether a finding reached `--fail-on`.
     pub fn finish(self) -> anyhow::Result<bool> {
         let target = self.target;
@@ -139,11 +159,17 @@ impl Sink {
 
     fn close(writer: Writer) -> io::Result<()> {
         match writer {
-            Writer::Text(mut out) | Writer::Jsonl(mut out) => out.flush()?,
+            Writer::Text(text) => {
+                text.finish()?;
+            }
+            Writer::Jsonl(mut out) => out.flush()?,
             Writer::Json(doc) => {
                 doc.finish()?;
             }
             Writer::Csv(csv) => {
+                csv.finish()?;
+            }
+            Writer::CsvSummary(csv) => {
                 csv.finish()?;
             }
             Writer::Sarif(log, _, out) => {

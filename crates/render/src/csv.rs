@@ -1,6 +1,9 @@
-//! CSV output: one header, then one row per finding (every outcome), for
-//! spreadsheets. RFC 4180: CRLF line ends, fields quoted when they hold a
-//! comma, quote, CR or LF, quotes doubled.
+//! CSV output for spreadsheets and inventories: one row per finding (every
+//! outcome; `title` names the problem, so it is filled on fail and
+//! indeterminate rows only), or with `--summary` one row per domain
+//! ([`SummaryCsvWriter`]: the verdict, counts, published values and the
+//! worst findings). RFC 4180: CRLF line ends, fields quoted when they hold
+//! a comma, quote, CR or LF, quotes doubled.
 //!
 //! Spreadsheet formula injection (OWASP "CSV Injection"; dnsrecon #151 was
 //! a crafted `_spf` TXT record): any cell that starts with `=`, `+`, `-`,
@@ -12,7 +15,11 @@ use std::io::{self, Write};
 
 use mailwarden_policy::frameworks::Frameworks;
 
-use crate::DomainReport;
+use mailwarden_model::Outcome;
+
+use crate::published::Published;
+use crate::triage::fix_first;
+use crate::{DomainReport, Tally};
 
 /// The header row.
 pub const HEADER: [&str; 9] = [
@@ -84,13 +91,101 @@ impl<'a, W: Write> CsvWriter<'a, W> {
                     f.outcome.as_str(),
                     f.severity.as_str(),
                     &f.subject,
-                    &f.title,
+                    title_cell(f),
                     &f.message,
                     &frameworks,
                     f.remediation.as_deref().unwrap_or(""),
                 ],
             )?;
         }
+        self.out.flush()
+    }
+
+    pub fn finish(mut self) -> io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// The title names the problem ("No usable DKIM key found"): a pass or
+/// not-applicable row leaves it empty rather than read as that problem.
+fn title_cell(f: &mailwarden_model::Finding) -> &str {
+    match f.outcome {
+        Outcome::Fail | Outcome::Indeterminate => &f.title,
+        Outcome::Pass | Outcome::NotApplicable => "",
+    }
+}
+
+/// The header row of `--summary`.
+pub const SUMMARY_HEADER: [&str; 19] = [
+    "domain",
+    "verdict",
+    "score",
+    "failures",
+    "critical",
+    "high",
+    "medium",
+    "low",
+    "notes",
+    "undetermined",
+    "passed",
+    "mx",
+    "spf",
+    "dmarc",
+    "dmarc_rua",
+    "mta_sts_mode",
+    "mta_sts_id",
+    "tlsrpt",
+    "fix_first",
+];
+
+/// How many fix-first entries the `fix_first` cell lists.
+const WORST: usize = 5;
+
+/// Streams one row per domain: an inventory.
+pub struct SummaryCsvWriter<W: Write> {
+    out: W,
+}
+
+impl<W: Write> SummaryCsvWriter<W> {
+    pub fn start(mut out: W) -> io::Result<Self> {
+        write_row(&mut out, &SUMMARY_HEADER)?;
+        Ok(Self { out })
+    }
+
+    pub fn push(&mut self, report: &DomainReport) -> io::Result<()> {
+        let t = Tally::of(&report.findings);
+        let p = Published::of(&report.observation);
+        let count = |s| t.failures.get(&s).copied().unwrap_or(0).to_string();
+        use mailwarden_model::Severity::*;
+        let worst: Vec<String> = fix_first(&report.findings)
+            .iter()
+            .take(WORST)
+            .map(|p| format!("{} {} ({})", p.severity.as_str(), p.id(), p.subjects().join(", ")))
+            .collect();
+        let cells = [
+            report.domain.clone(),
+            t.verdict().to_ascii_lowercase(),
+            report.score_value().map_or(String::new(), |n| n.to_string()),
+            t.failed().to_string(),
+            count(Critical),
+            count(High),
+            count(Medium),
+            count(Low),
+            t.notes.to_string(),
+            t.indeterminate.to_string(),
+            t.passed.to_string(),
+            p.mx.cell().to_string(),
+            p.spf.cell().to_string(),
+            p.dmarc.cell().to_string(),
+            p.dmarc_rua.cell().to_string(),
+            p.mta_sts_mode.cell().to_string(),
+            p.mta_sts_id.cell().to_string(),
+            p.tlsrpt.cell().to_string(),
+            worst.join("; "),
+        ];
+        let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
+        write_row(&mut self.out, &refs)?;
         self.out.flush()
     }
 

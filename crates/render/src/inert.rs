@@ -304,7 +304,11 @@ mod writers {
         let r = report();
         for verbose in [false, true] {
             let mut out = Vec::new();
-            let style = crate::text::TextStyle { color: false, verbose };
+            let style = crate::text::TextStyle {
+                color: false,
+                verbose,
+                ..Default::default()
+            };
             crate::text::write_domain(&mut out, &r, catalogue, style).unwrap();
             assert_inert("text", &out);
             assert!(String::from_utf8_lossy(&out).contains("\\x1b]0;pwned\\x07"));
@@ -315,7 +319,7 @@ mod writers {
         doc.finish().unwrap();
         assert_inert("json", &out);
         let mut out = Vec::new();
-        crate::json::write_jsonl(&mut out, &r).unwrap();
+        crate::json::write_jsonl(&mut out, &r, true).unwrap();
         assert_inert("jsonl", &out);
         let mut csv = crate::csv::CsvWriter::start(Vec::new(), frameworks).unwrap();
         csv.push(&r).unwrap();
@@ -349,10 +353,11 @@ mod writers {
         let style = crate::text::TextStyle {
             color: true,
             verbose: true,
+            ..Default::default()
         };
         crate::text::write_domain(&mut out, &report(), Catalogue::builtin(), style).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("\u{1b}[31m"), "our red is kept: {text}");
+        assert!(text.contains("\u{1b}[1m"), "our bold is kept: {text}");
         for c in text.split('\u{1b}').skip(1) {
             assert!(
                 c.starts_with('[') && c[1..].starts_with(|c: char| c.is_ascii_digit()),

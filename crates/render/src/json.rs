@@ -1,5 +1,7 @@
 //! JSON output: one document per run, streamed domain by domain so memory
-//! does not grow with the list; or JSON Lines, one domain per line.
+//! does not grow with the list; or JSON Lines, one domain per line. Without
+//! evidence (`--no-evidence`) a domain's `observation` (every DNS answer
+//! and probe) is left out: findings, summary, scores and profiles remain.
 
 use std::io::{self, Write};
 
@@ -10,6 +12,16 @@ use crate::{DomainReport, REPORT_SCHEMA};
 pub struct JsonDocument<W: Write> {
     out: W,
     written: usize,
+    evidence: bool,
+}
+
+/// A report as JSON, with or without its Observation.
+fn report_value(report: &DomainReport, evidence: bool) -> serde_json::Result<serde_json::Value> {
+    let mut value = serde_json::to_value(report)?;
+    if !evidence && let Some(object) = value.as_object_mut() {
+        object.remove("observation");
+    }
+    Ok(value)
 }
 
 impl<W: Write> JsonDocument<W> {
@@ -19,13 +31,27 @@ impl<W: Write> JsonDocument<W> {
             "{{\n  \"mailwarden\": {},\n  \"schema\": {REPORT_SCHEMA},\n  \"domains\": [",
             serde_json::to_string(tool_version)?
         )?;
-        Ok(Self { out, written: 0 })
+        Ok(Self {
+            out,
+            written: 0,
+            evidence: true,
+        })
+    }
+
+    /// Leave each domain's Observation out (`--no-evidence`).
+    pub fn without_evidence(mut self) -> Self {
+        self.evidence = false;
+        self
     }
 
     pub fn push(&mut self, report: &DomainReport) -> io::Result<()> {
         let sep = if self.written == 0 { "\n" } else { ",\n" };
         self.out.write_all(sep.as_bytes())?;
-        crate::inert::to_writer_pretty(&mut self.out, report)?;
+        if self.evidence {
+            crate::inert::to_writer_pretty(&mut self.out, report)?;
+        } else {
+            crate::inert::to_writer_pretty(&mut self.out, &report_value(report, false)?)?;
+        }
         self.written += 1;
         self.out.flush()
     }
@@ -38,9 +64,13 @@ impl<W: Write> JsonDocument<W> {
     }
 }
 
-/// One domain as one line of JSON.
-pub fn write_jsonl<W: Write>(mut out: W, report: &DomainReport) -> io::Result<()> {
-    crate::inert::to_writer(&mut out, report)?;
+/// One domain as one line of JSON (without its Observation unless `evidence`).
+pub fn write_jsonl<W: Write>(mut out: W, report: &DomainReport, evidence: bool) -> io::Result<()> {
+    if evidence {
+        crate::inert::to_writer(&mut out, report)?;
+    } else {
+        crate::inert::to_writer(&mut out, &report_value(report, false)?)?;
+    }
     out.write_all(b"\n")?;
     out.flush()
 }

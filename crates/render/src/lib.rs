@@ -13,12 +13,16 @@
 pub mod csv;
 pub mod generate;
 pub mod html;
+mod html_sections;
 pub mod inert;
 pub mod json;
 pub mod markdown;
+pub mod published;
 pub mod sarif;
 pub mod schema;
 pub mod text;
+pub mod triage;
+mod wrap;
 
 use std::collections::BTreeMap;
 
@@ -53,6 +57,79 @@ impl Summary {
     }
 }
 
+/// What a reader counts: failures that need fixing (by severity, info
+/// excluded), notes (failing info-level findings: advice, never a FAIL),
+/// checks that could not be decided, passes and not-applicable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Failing findings above info, by severity.
+    pub failures: BTreeMap<Severity, usize>,
+    pub notes: usize,
+    pub indeterminate: usize,
+    pub passed: usize,
+    pub not_applicable: usize,
+}
+
+impl Tally {
+    pub fn of(findings: &[Finding]) -> Self {
+        let mut t = Tally::default();
+        for f in findings {
+            match f.outcome {
+                Outcome::Fail if f.severity == Severity::Info => t.notes += 1,
+                Outcome::Fail => *t.failures.entry(f.severity).or_default() += 1,
+                Outcome::Indeterminate => t.indeterminate += 1,
+                Outcome::Pass => t.passed += 1,
+                Outcome::NotApplicable => t.not_applicable += 1,
+            }
+        }
+        t
+    }
+
+    /// Failures above info.
+    pub fn failed(&self) -> usize {
+        self.failures.values().sum()
+    }
+
+    /// The worst severity among failures above info.
+    pub fn worst(&self) -> Option<Severity> {
+        self.failures.keys().next_back().copied()
+    }
+
+    /// Nothing was decided: no pass, no failure, no note.
+    pub fn nothing_decided(&self) -> bool {
+        self.failed() == 0 && self.notes == 0 && self.passed == 0
+    }
+
+    /// The one-word verdict of a domain: the worst severity in capitals,
+    /// `OK`, or `UNKNOWN` when nothing could be decided.
+    pub fn verdict(&self) -> &'static str {
+        match self.worst() {
+            Some(Severity::Critical) => "CRITICAL",
+            Some(Severity::High) => "HIGH",
+            Some(Severity::Medium) => "MEDIUM",
+            Some(Severity::Low) => "LOW",
+            Some(Severity::Info) | None if self.nothing_decided() && self.indeterminate > 0 => "UNKNOWN",
+            Some(Severity::Info) | None => "OK",
+        }
+    }
+
+    /// Add another domain's tally (list totals).
+    pub fn add(&mut self, other: &Tally) {
+        for (s, n) in &other.failures {
+            *self.failures.entry(*s).or_default() += n;
+        }
+        self.notes += other.notes;
+        self.indeterminate += other.indeterminate;
+        self.passed += other.passed;
+        self.not_applicable += other.not_applicable;
+    }
+}
+
+/// `n thing` / `n things`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// One domain's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DomainReport {
@@ -80,6 +157,44 @@ impl DomainReport {
             profiles: Vec::new(),
             observation,
         }
+    }
+
+    /// The overall score as a reader sees it (`score 85/100`, `score 30/100
+    /// (capped by a critical failure)`, `not scored: why`), when scores
+    /// were computed. Renderers read the score only through these.
+    pub fn score_label(&self) -> Option<String> {
+        self.scores.as_ref().map(|s| s.describe())
+    }
+
+    /// The overall score for a table cell: `85/100`, `not scored`, or
+    /// empty when no scores were computed.
+    pub fn score_short(&self) -> String {
+        match self.scores.as_ref().map(|s| s.overall) {
+            Some(Some(n)) => format!("{n}/100"),
+            Some(None) => "not scored".into(),
+            None => String::new(),
+        }
+    }
+
+    /// The overall score as a number, when scored.
+    pub fn score_value(&self) -> Option<u8> {
+        self.scores.as_ref().and_then(|s| s.overall)
+    }
+
+    /// One area's score: `score 58/100`, `score 30/100 (capped by a
+    /// critical failure)`, `not scored: why`.
+    pub fn area_score_label(&self, area: mailwarden_policy::Area) -> Option<String> {
+        let scores = self.scores.as_ref()?;
+        Some(match scores.areas.get(&area) {
+            Some(a) => match &a.cap {
+                Some(c) => format!("score {}/100 (capped by a {} failure)", a.score, c.severity),
+                None => format!("score {}/100", a.score),
+            },
+            None => match scores.unscored_areas.get(&area) {
+                Some(why) => format!("not scored: {why}"),
+                None => "not scored".into(),
+            },
+        })
     }
 
     /// Whether a failing finding reaches `threshold`.

@@ -1,6 +1,6 @@
 //! Commands that need no DNS: rules, explain, usage errors.
 
-use crate::support::run_args;
+use crate::support::{repo, run_args};
 
 #[test]
 fn rules_lists_the_catalogue_and_json_is_parseable() {
@@ -97,4 +97,21 @@ fn checks_option_limits_the_findings() {
         let id = f["id"].as_str().unwrap();
         id.starts_with("mx.") || id.starts_with("spf.")
     }));
+}
+
+/// The README listed 36 of 136 rules for months: its catalogue block must
+/// be exactly what `mailwarden rules` prints.
+#[test]
+fn readme_rules_catalogue_is_the_whole_catalogue() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let (_, rest) = readme
+        .split_once("<!-- rules:begin -->\n```\n")
+        .expect("rules:begin marker");
+    let (listed, _) = rest.split_once("```\n<!-- rules:end -->").expect("rules:end marker");
+    let (code, out, _) = run_args(&["rules"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        listed, out,
+        "README.md's rules catalogue differs from `mailwarden rules`: regenerate it"
+    );
 }

@@ -15,6 +15,16 @@ pub fn mailwarden() -> Command {
     c
 }
 
+/// `bash -c SCRIPT` in the repository, colour off (for process substitution).
+pub fn mailwarden_shell(script: &str) -> Command {
+    let mut c = Command::new("bash");
+    c.args(["-c", script])
+        .env("NO_COLOR", "1")
+        .current_dir(repo())
+        .stdin(Stdio::null());
+    c
+}
+
 /// Run and capture; returns (exit code, stdout, stderr).
 pub fn run(cmd: &mut Command) -> (i32, String, String) {
     let Output { status, stdout, stderr } = cmd.output().expect("run mailwarden");

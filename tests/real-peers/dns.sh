@@ -23,7 +23,8 @@
 # TLS-RPT records). Their records come from `mail.sh zone`, which makes the
 # test CA's keys when they are missing. lame.test is delegated to a and b,
 # which do not serve it (a lame delegation). bogusmx.test (its MX RRSIG
-# corrupt), cnamemx.test and provider.test: see the block "dnsv" below.
+# corrupt), cnamemx.test and provider.test: see the block "dnsv" below;
+# wildmx.test (signed, DS; wildcards): see the block "fcrit".
 #
 # Everything lives in target/real-peers/ (gitignored): root.key (the trust
 # anchor: root DNSKEY and DS lines), root.anchors (the same for delv),
@@ -77,6 +78,16 @@ DNSV_CHILDREN=(bogusmx cnamemx provider)
 SIGNED_CHILDREN+=("${DNSV_CHILDREN[@]}")
 WITH_DS+=("${DNSV_CHILDREN[@]}")
 # --- end of block dnsv
+
+# --- block: fcrit (issue 9): a signed zone with wildcards. wildmx.test has the
+# usual mail records and *.wildmx.test. MX and TXT (SPF): any name below it,
+# e.g. anything.wildmx.test., is synthesised from the wildcard (RFC 4592), a
+# secure answer with the RFC 4035 §3.1.3.3 proof, and a secure wildcard
+# NODATA (§3.1.3.4) for types the wildcard lacks (SOA, AAAA).
+FCRIT_CHILDREN=(wildmx)
+SIGNED_CHILDREN+=("${FCRIT_CHILDREN[@]}")
+WITH_DS+=("${FCRIT_CHILDREN[@]}")
+# --- end of block fcrit
 
 # An Ed25519 DKIM public key (RFC 8463 appendix A.2).
 DKIM_KEY="11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
@@ -210,6 +221,17 @@ dnsv_corrupt_mx_rrsig() { # SIGNED_ZONE_FILE
 
 # --- end of block dnsv
 
+# --- block: fcrit (issue 9) ----------------------------------------------------------
+
+# wildmx.test.'s mail records and its wildcards (ZONE is the origin).
+fcrit_child_records() { # ZONE
+  mail_records "$1"
+  printf '*.%s MX 10 mx.%s\n' "$1" "$1"
+  printf '*.%s TXT "v=spf1 mx:%s -all"\n' "$1" "${1%.}"
+}
+
+# --- end of block fcrit
+
 child_zone() { # LABEL [VARIANT]
   local zone="$1.test." variant=${2:-1} serial=2026010101
   [ "$variant" = 2 ] && serial=2026010202
@@ -219,6 +241,7 @@ child_zone() { # LABEL [VARIANT]
   case "$1" in
     mail | sts) "$REPO/tests/real-peers/mail.sh" zone "$zone" ;;
     cnamemx | provider) dnsv_child_records "$1" "$zone" ;;
+    wildmx) fcrit_child_records "$zone" ;;
     *) mail_records "$zone" "$variant" ;;
   esac
 }
@@ -247,7 +270,7 @@ generate() {
     child_key[$label]="$(keygen "$label.test." ECDSAP256SHA256)"
   done
   child_key[weak]="$(keygen weak.test. RSASHA1 1024)"
-  for label in "${DNSV_CHILDREN[@]}"; do
+  for label in "${DNSV_CHILDREN[@]}" "${FCRIT_CHILDREN[@]}"; do
     child_key[$label]="$(keygen "$label.test." ECDSAP256SHA256)"
   done
   # bogus.test.'s DS at the parent is this key's, which never signs anything.
@@ -484,7 +507,7 @@ real-peers: DNS peers running (loopback only; logs and pid files in $WORK)
   NSD a      children   $A_ADDR:$PORT
   NSD b      children   $B_ADDR:$PORT
   NSD c      split.test $C_ADDR:$PORT   (different data)
-  zones: secure insecure bogus island weak nsec3 split mail sts bogusmx cnamemx provider (.test)
+  zones: secure insecure bogus island weak nsec3 split mail sts bogusmx cnamemx provider wildmx (.test)
          lame (.test; delegated to a and b, which refuse it)
   try:   dig +dnssec @$RESOLVER_ADDR -p $RESOLVER_PORT secure.test MX
 EOF

@@ -1968,3 +1968,47 @@ fn certificate_problems_that_a_matching_dane_record_waives_are_low_and_say_so() 
     );
     assert_eq!(ta["evidence"]["dane_usage"], "DANE-TA(2)", "{ta:#}");
 }
+
+// --- block: fcrit (issue 9) ---------------------------------------------------------
+
+/// A name synthesised from a wildcard one label below it (anything.wildmx.test
+/// from *.wildmx.test, dns.sh block "fcrit"): Unbound answers its MX and TXT
+/// secure (RRSIG labels 2 below a 3-label owner, RFC 4035 §5.3.2, with the
+/// NSEC that no closer name exists, §5.3.4) and its SOA a secure wildcard
+/// NODATA (§3.1.3.4). The in-process tier's hickory-server gets these answers
+/// wrong (no_false_critical.rs); with a real server nothing may be bogus and
+/// no high or critical failure may appear that a plain signed domain does not
+/// also show (the loopback MX address is one).
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start"]
+fn a_name_synthesised_from_a_wildcard_one_label_down_validates_secure_with_no_false_critical() {
+    let p = peers();
+    for rtype in ["MX", "TXT", "SOA"] {
+        let out = dig(p, &["+dnssec", "anything.wildmx.test", rtype]);
+        assert!(out.contains("flags: qr rd ra ad"), "Unbound validates {rtype}:\n{out}");
+    }
+    let reports = scan(&["anything.wildmx.test", "secure.test"]);
+    let report = &reports["anything.wildmx.test"];
+    for (rtype, status) in [("MX", "records"), ("TXT", "records"), ("SOA", "no-data")] {
+        let a = answer(report, "anything.wildmx.test", rtype);
+        assert_eq!(
+            (a["status"].as_str(), a["proof"].as_str()),
+            (Some(status), Some("secure")),
+            "{a:#}"
+        );
+    }
+    let environmental: Vec<String> = high_failures(&reports["secure.test"])
+        .iter()
+        .map(|f| f.replace("secure.test", "wildmx.test"))
+        .collect();
+    for failure in high_failures(report) {
+        assert!(
+            environmental.contains(&failure) || environmental.contains(&failure.replace("anything.", "")),
+            "{failure} fails high or critical; the plain signed domain shows only {environmental:?}"
+        );
+    }
+    assert_outcome(finding(report, "dnssec.bogus", "wildmx.test"), "pass");
+    assert_outcome(finding(report, "dnssec.chain", "wildmx.test"), "pass");
+}
+
+// --- end of block fcrit

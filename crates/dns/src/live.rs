@@ -31,6 +31,7 @@ mod direct;
 mod map;
 mod stack;
 mod tap;
+mod wildcard;
 
 use std::fmt;
 use std::net::SocketAddr;

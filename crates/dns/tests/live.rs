@@ -480,3 +480,50 @@ async fn a_cname_into_another_signed_zone_validates_through_a_recursive_resolver
         assert_eq!(denial.cname_chain, vec!["mx1.provider.test"]);
     }
 }
+
+/// hickory 0.26's validator wants an NSEC covering `*.` + the closest
+/// encloser for every wildcard answer; one label below the wildcard that
+/// is the wildcard itself, which exists, so every answer synthesised
+/// there was bogus (Unbound answers it secure). Names deeper down
+/// validated all along. RFC 4035 §5.3.4 asks only that no closer match
+/// exist: an NSEC covering the next-closer name.
+#[tokio::test]
+async fn an_answer_synthesised_from_a_wildcard_one_label_down_is_secure_not_bogus() {
+    let net = TestDns::builder()
+        .signed_zone("test.")
+        .signed_zone("example.test.")
+        .record("*.example.test.", "MX 10 mx1.example.test.")
+        .record("*.example.test.", "TXT \"v=spf1 -all\"")
+        .record("mx1.example.test.", "A 127.0.0.1")
+        .start()
+        .await;
+    let source = validating(&net);
+    for (name, rtype) in [
+        ("anything.example.test", RType::Mx),
+        ("anything.example.test", RType::Txt),
+        ("_dmarc.anything.example.test", RType::Txt),
+    ] {
+        let a = ask(&source, name, rtype).await;
+        assert_eq!(
+            (&a.status, a.proof),
+            (&Status::Records, Proof::Secure),
+            "{name} {rtype}: {a:?}"
+        );
+    }
+}
+
+/// The wildcard proof stays strict: the same answer with its RRSIG
+/// corrupted is bogus, not rescued by the NSEC beside it.
+#[tokio::test]
+async fn an_answer_synthesised_from_a_wildcard_with_a_corrupt_rrsig_stays_bogus() {
+    let net = TestDns::builder()
+        .signed_zone("test.")
+        .signed_zone("example.test.")
+        .record("*.example.test.", "TXT \"v=spf1 -all\"")
+        .record("mx1.example.test.", "A 127.0.0.1")
+        .corrupt_rrsig("*.example.test.", "TXT")
+        .start()
+        .await;
+    let a = ask(&validating(&net), "anything.example.test", RType::Txt).await;
+    assert!(matches!(a.status, Status::Bogus(_)), "{a:?}");
+}

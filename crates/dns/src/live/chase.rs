@@ -31,6 +31,7 @@ use quick_cache::sync::Cache;
 
 use super::map::norm;
 use super::tap::NegativeFlags;
+use super::wildcard;
 
 /// Longest CNAME chain followed (RFC 1034 §3.6.2 sets no bound; the
 /// zone-file backend uses the same).
@@ -163,6 +164,13 @@ where
                     // has no AAAA, say). The CNAME itself was validated on
                     // its own RRSIG; follow it and ask the target, whose
                     // denial is then checked against the right name.
+                    *response
+                }
+                Err(NetError::Dns(DnsError::Nsec { response, .. }))
+                    if wildcard::proves_expansion(&response, &current, rtype) =>
+                {
+                    // Synthesised from a wildcard one label up: hickory
+                    // wants the wildcard itself denied (see `wildcard`).
                     *response
                 }
                 Err(err) if rtype == RecordType::SOA && denies_another_zone(&err, &current) => {

@@ -35,7 +35,7 @@ for checks in "${check_sets[@]}"; do
   for n in "${counts[@]}"; do
     seq 0 $((n - 1)) | sed 's/^/d/; s/$/.bench.test/' >"$work/list"
     /usr/bin/time -f '%e %M' -o "$work/time" ./target/release/mailwarden scan --input "$work/list" \
-      --resolver "$addr" --ns-port "${addr##*:}" --allow-private-targets --no-dnssec --timeout 5 --concurrency "$concurrency" \
+      --resolver "$addr" --ns-port "${addr##*:}" --allow-private-targets --no-smtp --no-https --no-dnssec --timeout 5 --concurrency "$concurrency" \
       "${select[@]}" --format jsonl --fail-on none >"$work/out"
     read -r secs rss_kb <"$work/time"
     lines=$(wc -l <"$work/out")

@@ -1,9 +1,11 @@
 //! DANE, MTA-STS and TLS-RPT end to end: collect through the validating live
 //! backend from in-process signed zones on loopback, then judge.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use mailwarden_checks::{audit, collect::Budget};
+mod common;
+
+use common::{audit_without_probes, find, outcome};
 use mailwarden_dns::live::{LiveConfig, LiveSource, TrustAnchor};
 use mailwarden_model::{Finding, Outcome, ScanOptions, Severity};
 use mailwarden_test_support::{TestDns, TestDnsBuilder};
@@ -39,10 +41,6 @@ fn world() -> TestDnsBuilder {
         .record("_25._tcp.mx.bogus.test.", &format!("TLSA 3 1 1 {H1}"))
 }
 
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
 async fn scan(net: &TestDns, domain: &str) -> Vec<Finding> {
     let source = LiveSource::new(LiveConfig {
         resolvers: vec![net.addr()],
@@ -59,27 +57,7 @@ async fn scan(net: &TestDns, domain: &str) -> Vec<Finding> {
             .collect(),
         ..ScanOptions::default()
     };
-    audit(
-        &source,
-        &mailwarden_model::probe::NoProber::new("tests"),
-        domain,
-        options,
-        Budget::default(),
-        now(),
-    )
-    .await
-    .findings
-}
-
-fn find<'a>(findings: &'a [Finding], id: &str, subject: &str) -> &'a Finding {
-    findings
-        .iter()
-        .find(|f| f.id == id && f.subject == subject)
-        .unwrap_or_else(|| panic!("no {id} for {subject}: {findings:#?}"))
-}
-
-fn outcome(findings: &[Finding], id: &str, subject: &str) -> Outcome {
-    find(findings, id, subject).outcome
+    audit_without_probes(&source, domain, options).await
 }
 
 #[tokio::test]

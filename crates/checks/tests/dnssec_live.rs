@@ -1,9 +1,11 @@
 //! The DNSSEC audit end to end: collect through the validating live
 //! backend from in-process signed zones on loopback, then judge.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use mailwarden_checks::{audit, collect::Budget};
+mod common;
+
+use common::{audit_without_probes, find, outcome};
 use mailwarden_dns::live::{LiveConfig, LiveSource, TrustAnchor};
 use mailwarden_model::{Finding, Outcome, ScanOptions};
 use mailwarden_test_support::{TestDns, TestDnsBuilder};
@@ -41,10 +43,6 @@ fn rsa_1024() -> Vec<u8> {
     key
 }
 
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
 async fn scan(net: &TestDns, domain: &str) -> Vec<Finding> {
     let source = LiveSource::new(LiveConfig {
         resolvers: vec![net.addr()],
@@ -54,31 +52,11 @@ async fn scan(net: &TestDns, domain: &str) -> Vec<Finding> {
         ..LiveConfig::default()
     })
     .unwrap();
-    let audit = audit(
-        &source,
-        &mailwarden_model::probe::NoProber::new("tests"),
-        domain,
-        ScanOptions::default(),
-        Budget::default(),
-        now(),
-    )
-    .await;
-    audit
-        .findings
+    audit_without_probes(&source, domain, ScanOptions::default())
+        .await
         .into_iter()
         .filter(|f| f.id.starts_with("dnssec."))
         .collect()
-}
-
-fn find<'a>(findings: &'a [Finding], id: &str, subject: &str) -> &'a Finding {
-    findings
-        .iter()
-        .find(|f| f.id == id && f.subject == subject)
-        .unwrap_or_else(|| panic!("no {id} for {subject}: {findings:#?}"))
-}
-
-fn outcome(findings: &[Finding], id: &str, subject: &str) -> Outcome {
-    find(findings, id, subject).outcome
 }
 
 #[tokio::test]

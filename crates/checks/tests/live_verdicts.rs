@@ -4,9 +4,11 @@
 //! another signed zone is no DNSSEC failure at all.
 
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use mailwarden_checks::{audit, collect::Budget};
+mod common;
+
+use common::{audit_without_probes, find};
 use mailwarden_dns::live::{LiveConfig, LiveSource, TrustAnchor};
 use mailwarden_model::{Finding, Outcome, ScanOptions};
 use mailwarden_test_support::{BrokenServer, TestDns};
@@ -47,10 +49,6 @@ async fn world() -> TestDns {
         .await
 }
 
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
 async fn scan(resolver: SocketAddr, anchor: String, domain: &str) -> Vec<Finding> {
     let source = LiveSource::new(LiveConfig {
         resolvers: vec![resolver],
@@ -60,24 +58,7 @@ async fn scan(resolver: SocketAddr, anchor: String, domain: &str) -> Vec<Finding
         ..LiveConfig::default()
     })
     .unwrap();
-    let prober = mailwarden_model::probe::NoProber::new("tests");
-    audit(
-        &source,
-        &prober,
-        domain,
-        ScanOptions::default(),
-        Budget::default(),
-        now(),
-    )
-    .await
-    .findings
-}
-
-fn find<'a>(findings: &'a [Finding], id: &str, subject: &str) -> &'a Finding {
-    findings
-        .iter()
-        .find(|f| f.id == id && f.subject == subject)
-        .unwrap_or_else(|| panic!("no {id} for {subject}: {findings:#?}"))
+    audit_without_probes(&source, domain, ScanOptions::default()).await
 }
 
 /// The MX RRSIG alone was corrupt: every MX-dependent check was
@@ -202,17 +183,7 @@ async fn an_answer_owned_by_another_name_makes_no_record_missing() {
         ..LiveConfig::default()
     })
     .unwrap();
-    let prober = mailwarden_model::probe::NoProber::new("tests");
-    let findings = audit(
-        &source,
-        &prober,
-        "example.test",
-        ScanOptions::default(),
-        Budget::default(),
-        now(),
-    )
-    .await
-    .findings;
+    let findings = audit_without_probes(&source, "example.test", ScanOptions::default()).await;
     for id in ["spf.missing", "dmarc.missing", "mx.present"] {
         let f = find(&findings, id, "example.test");
         assert_eq!(f.outcome, Outcome::Indeterminate, "{f:#?}");

@@ -18,9 +18,11 @@
 //! is sent anywhere but the loopback test server: the nameservers' addresses
 //! are 127.0.0.1, and the MX addresses are only data.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use mailwarden_checks::{audit, collect::Budget};
+mod common;
+
+use common::audit_without_probes;
 use mailwarden_dns::DnsSource;
 use mailwarden_dns::live::{DirectGuard, LiveConfig, LiveSource, TrustAnchor};
 use mailwarden_dns::zonefile::ZoneFileSource;
@@ -240,24 +242,10 @@ fn zone_files() -> ZoneFileSource {
     source.expect("zones")
 }
 
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
 /// Every finding of a full audit of `domain` from `source`, completed from
 /// the rule catalogue.
 async fn audit_all(source: &dyn DnsSource, domain: &str) -> Vec<Finding> {
-    let prober = mailwarden_model::probe::NoProber::new("no probes in this test");
-    let mut findings = audit(
-        source,
-        &prober,
-        domain,
-        ScanOptions::default(),
-        Budget::default(),
-        now(),
-    )
-    .await
-    .findings;
+    let mut findings = audit_without_probes(source, domain, ScanOptions::default()).await;
     for f in &mut findings {
         Catalogue::builtin().enrich(f);
     }

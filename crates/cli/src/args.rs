@@ -182,6 +182,14 @@ pub struct OutputArgs {
     /// JSON and JSON Lines: leave out each domain's observation (every DNS answer and probe); findings remain.
     #[arg(long)]
     pub no_evidence: bool,
+    /// Accept the risk of a rule's failing findings (repeatable): RULE, or RULE@SUBJECT with SUBJECT a glob
+    /// (`*`, `?`). They are shown as accepted ("ignored on the command line") and never fail the exit code.
+    #[arg(long = "ignore", value_name = "RULE[@SUBJECT]")]
+    pub ignore: Vec<String>,
+    /// Waiver file (TOML `[[waiver]]` tables: rule, subject, reason, owner, expires): failing findings a
+    /// live waiver covers are accepted risks until it expires; an expired waiver is itself a finding.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,7 @@ pub const DOCUMENT_LIMIT: u64 = 256 << 20;
 pub fn run(args: JudgeArgs) -> Result<ExitCode> {
     let output = OutputConfig::from_args(&args.output)?;
     let label = args.file.display().to_string();
+    let waivers = crate::waivers::RunWaivers::load(&args.output)?;
     let mut sink = Sink::new(output)?;
     let mut judged = 0usize;
     let mut sight = RunSight::default();
@@ -43,7 +44,8 @@ pub fn run(args: JudgeArgs) -> Result<ExitCode> {
         let now = evidence_time(&observation);
         let findings = mailwarden_checks::judge_observation(&observation, now);
         judged += 1;
-        let report = report(findings, observation);
+        let mut report = report(findings, observation);
+        waivers.accept(&mut report);
         sink.push(&report)?;
         if let Some(line) = sight.record(&report) {
             eprintln!("mailwarden: {line}");
@@ -51,6 +53,7 @@ pub fn run(args: JudgeArgs) -> Result<ExitCode> {
         Ok(())
     })?;
     let failed = sink.finish()?;
+    waivers.warn_unused();
     if judged == 0 {
         bail!("{label}: no evidence could be read");
     }

@@ -17,6 +17,7 @@ mod seen;
 mod settings;
 mod sources;
 mod spf;
+mod waivers;
 
 use std::process::ExitCode;
 

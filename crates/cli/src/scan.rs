@@ -52,6 +52,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     let source = config::dns_source(&args.dns, args.probe.allow_private_targets).await?;
     let prober = &config::prober(&args, options)?;
     let progress = progress_bar(args.input.is_some() || args.domains.len() > 1, total);
+    let waivers = crate::waivers::RunWaivers::load(&args.output)?;
     let mut sink = Sink::new(output)?;
     sink.set_trust_anchor(&trust_anchor_label(&args.dns));
     let mut bad_input = 0usize;
@@ -94,23 +95,26 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
         while let Some((result, _permit)) = pending.remove(&next) {
             next += 1;
             progress.inc(1);
-            let Some(report) = result else {
+            let Some(mut report) = result else {
                 bad_input += 1;
                 continue;
             };
+            waivers.accept(&mut report);
             write_one(&report, &mut evidence, &mut sink, &mut sight, &progress)?;
             scanned += 1;
         }
     }
     // Interrupted: the domains that finished after a slower one still go out.
     for (result, _permit) in pending.into_values() {
-        if let Some(report) = result {
+        if let Some(mut report) = result {
+            waivers.accept(&mut report);
             write_one(&report, &mut evidence, &mut sink, &mut sight, &progress)?;
             scanned += 1;
         }
     }
     progress.finish_and_clear();
     let failed = sink.finish()?;
+    waivers.warn_unused();
     if interrupt.happened() {
         eprintln!("mailwarden: interrupted: the report holds the {scanned} domain(s) finished before Ctrl-C");
         return Ok(ExitCode::from(crate::interrupt::EXIT_INTERRUPTED));

@@ -11,6 +11,7 @@
 //! | `dkim-selector`         | `MAILWARDEN_DKIM_SELECTOR`         | `--dkim-selector`         | scan                        |
 //! | `profile`               | `MAILWARDEN_PROFILE`               | `--profile`               | scan, judge                 |
 //! | `format`                | `MAILWARDEN_FORMAT`                | `--format`                | scan, judge                 |
+//! | `waivers`               | `MAILWARDEN_WAIVERS`               | `--waivers`               | scan, judge                 |
 //!
 //! Lists are TOML arrays in the file and comma-separated in variables.
 //! Paths in the file are relative to the file's directory. A configured
@@ -43,6 +44,7 @@ pub struct Layer {
     dkim_selector: Option<OneOrMany>,
     profile: Option<OneOrMany>,
     format: Option<String>,
+    waivers: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -151,6 +153,9 @@ impl Settings {
         {
             output.profiles = v.into_vec();
         }
+        if !set("waivers") && output.waivers.is_none() {
+            output.waivers = self.path(|l| l.waivers.clone());
+        }
         if !set("format") {
             if let Some(f) = self.env.format.as_deref() {
                 output.format = format(f).context("MAILWARDEN_FORMAT")?;
@@ -214,6 +219,7 @@ impl Layer {
             dkim_selector: list("MAILWARDEN_DKIM_SELECTOR"),
             profile: list("MAILWARDEN_PROFILE"),
             format: get("MAILWARDEN_FORMAT"),
+            waivers: get("MAILWARDEN_WAIVERS").map(PathBuf::from),
         })
     }
 
@@ -367,6 +373,30 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn waivers_come_from_flag_then_environment_then_file() {
+        let file = "waivers = \"accepted.toml\"\n";
+        let env = [("MAILWARDEN_WAIVERS", "/etc/mailwarden/waivers.toml")];
+        let waivers = |args: &[&str], env: &[(&str, &str)]| match layered(args, env, file).unwrap().command {
+            Command::Scan(s) => s.output.waivers,
+            Command::Judge(j) => j.output.waivers,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            waivers(&["mailwarden", "scan", "x.example", "--waivers", "mine.toml"], &env),
+            Some(PathBuf::from("mine.toml"))
+        );
+        assert_eq!(
+            waivers(&["mailwarden", "judge", "e.jsonl"], &env),
+            Some(PathBuf::from("/etc/mailwarden/waivers.toml"))
+        );
+        // From the file: relative to the file's directory.
+        assert_eq!(
+            waivers(&["mailwarden", "scan", "x.example"], &[]),
+            Some(PathBuf::from("conf/accepted.toml"))
+        );
     }
 
     #[test]

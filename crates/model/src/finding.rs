@@ -102,6 +102,36 @@ pub struct Finding {
     /// Set when the judge overrides the catalogue severity (context matters).
     #[serde(skip)]
     pub severity_override: bool,
+    /// Set on a failing finding that a live waiver covers: the risk was
+    /// accepted, by whom, why and until when. It is shown and counted
+    /// apart, and never fails the run. Absent on every other finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<Acceptance>,
+}
+
+/// A decision to live with a failing finding for a while (a waiver, or
+/// `--ignore` on the command line).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acceptance {
+    /// Why the risk is accepted.
+    pub reason: String,
+    /// Who accepted it; absent for `--ignore`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The last day (UTC, `YYYY-MM-DD`) the waiver applies; absent: no expiry (`--ignore`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// Where the waiver is written: `FILE:LINE`, or `--ignore RULE@SUBJECT`.
+    pub waiver: String,
+}
+
+impl Acceptance {
+    /// "accepted by OWNER until DATE: REASON (WAIVER)", for one line of a report.
+    pub fn describe(&self) -> String {
+        let by = self.owner.as_deref().map_or(String::new(), |o| format!(" by {o}"));
+        let until = self.expires.as_deref().map_or(String::new(), |d| format!(" until {d}"));
+        format!("accepted{by}{until}: {} ({})", self.reason, self.waiver)
+    }
 }
 
 impl Finding {
@@ -118,7 +148,19 @@ impl Finding {
             reference: String::new(),
             remediation: None,
             severity_override: false,
+            accepted: None,
         }
+    }
+
+    /// Whether the finding fails and no waiver accepted it: what fix-first
+    /// lists, what `--fail-on` and profiles count as a failure.
+    pub fn fails(&self) -> bool {
+        self.outcome == Outcome::Fail && self.accepted.is_none()
+    }
+
+    /// Whether the finding fails but a live waiver accepted the risk.
+    pub fn is_accepted(&self) -> bool {
+        self.outcome == Outcome::Fail && self.accepted.is_some()
     }
 
     /// Attach one piece of evidence.

@@ -21,7 +21,7 @@ pub mod observation;
 pub mod probe;
 
 pub use dns::{Answer, Proof, QueryKey, RData, RType, Signature, Status};
-pub use finding::{Finding, Outcome, Severity};
+pub use finding::{Acceptance, Finding, Outcome, Severity};
 pub use name::{DomainName, NameError};
 pub use observation::{DnsView, Lookup, Observation, ScanOptions, SourceInfo, Transcript, Wants};
 pub use probe::{HttpsFetch, HttpsStatus, Prober, Probes, SmtpProbe, SmtpStatus, SmtpTarget, TlsSession};

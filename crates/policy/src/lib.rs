@@ -9,6 +9,7 @@
 pub mod frameworks;
 pub mod profile;
 pub mod score;
+pub mod waiver;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -32,6 +33,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("rules/smtp.toml", include_str!("../../../rules/smtp.toml")),
     ("rules/spf.toml", include_str!("../../../rules/spf.toml")),
     ("rules/tlsrpt.toml", include_str!("../../../rules/tlsrpt.toml")),
+    ("rules/waiver.toml", include_str!("../../../rules/waiver.toml")),
 ];
 
 /// The part of the mail setup a rule is about; the text report groups by it.
@@ -45,6 +47,16 @@ pub enum Area {
 }
 
 impl Area {
+    /// The area as written in JSON and on the command line (`dns-integrity`).
+    pub fn id(self) -> &'static str {
+        match self {
+            Area::Routing => "routing",
+            Area::SenderAuthentication => "sender-authentication",
+            Area::TransportSecurity => "transport-security",
+            Area::DnsIntegrity => "dns-integrity",
+        }
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             Area::Routing => "Mail routing (MX)",

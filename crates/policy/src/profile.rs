@@ -26,6 +26,14 @@
 //! indeterminate, missing, or a planned rule does not exist yet; else
 //! **met**. A profile is not met if any requirement is not met, else not
 //! determinable if any is, else met.
+//!
+//! **Accepted risks.** A failing finding that a live waiver accepted
+//! counts as met, and is listed in the requirement's `accepted` with who
+//! accepted it, why and until when. A profile whose only failures are
+//! accepted is therefore **met, with N accepted risks**
+//! ([`ProfileResult::verdict_phrase`]): the verdict an auditor reads
+//! states that the risk was decided, not fixed. Parameter checks
+//! (`check`) read the published values and are not waived.
 
 use std::fmt;
 use std::path::Path;
@@ -117,6 +125,11 @@ pub struct RequirementResult {
     /// "no rule yet: ...", "no finding of ...", a parameter check's result.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Failing findings a live waiver accepted, `rule-id subject: accepted
+    /// by OWNER until DATE: REASON (WAIVER)`: they count as met, and are
+    /// listed so an auditor sees the risk was decided, by whom and until when.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepted: Vec<String>,
 }
 
 /// A profile's verdict for one domain.
@@ -129,6 +142,35 @@ pub struct ProfileResult {
     pub framework: String,
     pub verdict: Verdict,
     pub requirements: Vec<RequirementResult>,
+}
+
+impl ProfileResult {
+    /// How many accepted risks the verdict rests on.
+    pub fn accepted(&self) -> usize {
+        self.requirements.iter().map(|r| r.accepted.len()).sum()
+    }
+
+    /// The verdict as a reader sees it: `met`, `not-met`, `not-determinable`,
+    /// or `met, with 2 accepted risks` when the only failures behind a met
+    /// profile were accepted by waivers.
+    pub fn verdict_phrase(&self) -> String {
+        verdict_phrase(self.verdict, self.accepted())
+    }
+}
+
+impl RequirementResult {
+    /// As [`ProfileResult::verdict_phrase`], for one requirement.
+    pub fn verdict_phrase(&self) -> String {
+        verdict_phrase(self.verdict, self.accepted.len())
+    }
+}
+
+fn verdict_phrase(verdict: Verdict, accepted: usize) -> String {
+    match accepted {
+        0 => verdict.as_str().to_string(),
+        1 => format!("{verdict}, with 1 accepted risk"),
+        n => format!("{verdict}, with {n} accepted risks"),
+    }
 }
 
 /// A parameter check on a finding's evidence.
@@ -428,10 +470,20 @@ impl Profile {
 }
 
 fn describe(f: &Finding) -> String {
-    if f.subject.is_empty() {
-        format!("{} {}", f.id, f.outcome)
+    let outcome = if f.is_accepted() {
+        "accepted"
     } else {
-        format!("{} {} {}", f.id, f.subject, f.outcome)
+        f.outcome.as_str()
+    };
+    format!("{} {outcome}", describe_subject(f))
+}
+
+/// `rule-id subject`, or the rule id when the subject is empty.
+fn describe_subject(f: &Finding) -> String {
+    if f.subject.is_empty() {
+        f.id.clone()
+    } else {
+        format!("{} {}", f.id, f.subject)
     }
 }
 
@@ -439,7 +491,8 @@ fn evaluate_requirement(r: &Requirement, findings: &[Finding], catalogue: &Catal
     let mut verdict = Verdict::Met;
     let mut behind = Vec::new();
     let mut notes = Vec::new();
-    let judge = |rule: &str, strict: bool, behind: &mut Vec<String>, notes: &mut Vec<String>| {
+    let mut accepted = Vec::new();
+    let mut judge = |rule: &str, strict: bool, behind: &mut Vec<String>, notes: &mut Vec<String>| {
         let of_rule: Vec<&Finding> = findings.iter().filter(|f| f.id == rule).collect();
         if of_rule.is_empty() {
             // Some judges report a rule only when it is relevant (a null MX
@@ -459,7 +512,14 @@ fn evaluate_requirement(r: &Requirement, findings: &[Finding], catalogue: &Catal
             behind.push(describe(f));
             v = v.and(match f.outcome {
                 Outcome::Pass => Verdict::Met,
-                Outcome::Fail => Verdict::NotMet,
+                Outcome::Fail => match &f.accepted {
+                    // A waiver accepted the risk: met, and said so.
+                    Some(a) => {
+                        accepted.push(format!("{}: {}", describe_subject(f), a.describe()));
+                        Verdict::Met
+                    }
+                    None => Verdict::NotMet,
+                },
                 Outcome::Indeterminate => Verdict::NotDeterminable,
                 Outcome::NotApplicable if strict => Verdict::NotDeterminable,
                 Outcome::NotApplicable => Verdict::Met,
@@ -494,12 +554,14 @@ fn evaluate_requirement(r: &Requirement, findings: &[Finding], catalogue: &Catal
     }
     let mut seen = std::collections::BTreeSet::new();
     behind.retain(|b| seen.insert(b.clone()));
+    accepted.dedup();
     RequirementResult {
         id: r.id.clone(),
         title: r.title.clone(),
         verdict,
         findings: behind,
         notes,
+        accepted,
     }
 }
 

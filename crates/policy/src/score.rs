@@ -29,6 +29,10 @@
 //! failure never above 70. A correctly configured domain scores 100, so
 //! broken and correct never score close.
 //!
+//! **A waiver changes what fails the run, not the score.** An accepted
+//! finding (a live waiver covers it) still costs its points: the risk is
+//! there, only decided. `waiver.expired` findings carry no points.
+//!
 //! `not-applicable` findings are excluded. Integer arithmetic, so the same
 //! findings always give the same scores.
 
@@ -221,7 +225,9 @@ impl Scores {
     pub fn compute(findings: &[Finding], catalogue: &Catalogue) -> Scores {
         let mut by_area: BTreeMap<Area, Tally> = BTreeMap::new();
         let mut all = Tally::default();
-        for f in findings {
+        // An expired waiver is about a decision, not the configuration;
+        // the finding it covered counts again with its own weight.
+        for f in findings.iter().filter(|f| f.id != crate::waiver::EXPIRED_RULE) {
             by_area.entry(catalogue.area_of(&f.id)).or_default().add(f);
             all.add(f);
         }

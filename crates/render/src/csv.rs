@@ -1,6 +1,7 @@
 //! CSV output for spreadsheets and inventories: one row per finding (every
 //! outcome; `title` names the problem, so it is filled on fail and
-//! indeterminate rows only), or with `--summary` one row per domain
+//! indeterminate rows only; accepted risks have outcome `accepted` and
+//! their waiver in the last three columns), or with `--summary` one row per domain
 //! ([`SummaryCsvWriter`]: the verdict, counts, published values and the
 //! worst findings). RFC 4180: CRLF line ends, fields quoted when they hold
 //! a comma, quote, CR or LF, quotes doubled.
@@ -21,8 +22,10 @@ use crate::published::Published;
 use crate::triage::fix_first;
 use crate::{DomainReport, Tally};
 
-/// The header row.
-pub const HEADER: [&str; 9] = [
+/// The header row. `outcome` is `accepted` for a failing finding a live
+/// waiver covers; the last three columns say who accepted it, why and
+/// until when (empty on every other row).
+pub const HEADER: [&str; 12] = [
     "domain",
     "rule",
     "outcome",
@@ -32,6 +35,9 @@ pub const HEADER: [&str; 9] = [
     "message",
     "frameworks",
     "remediation",
+    "accepted_reason",
+    "accepted_owner",
+    "accepted_until",
 ];
 
 /// Neutralise a cell a spreadsheet would read as a formula.
@@ -83,18 +89,22 @@ impl<'a, W: Write> CsvWriter<'a, W> {
     pub fn push(&mut self, report: &DomainReport) -> io::Result<()> {
         for f in &report.findings {
             let frameworks = frameworks_cell(self.frameworks, &f.id);
+            let a = f.accepted.as_ref();
             write_row(
                 &mut self.out,
                 &[
                     &report.domain,
                     &f.id,
-                    f.outcome.as_str(),
+                    if a.is_some() { "accepted" } else { f.outcome.as_str() },
                     f.severity.as_str(),
                     &f.subject,
                     title_cell(f),
                     &f.message,
                     &frameworks,
                     f.remediation.as_deref().unwrap_or(""),
+                    a.map_or("", |a| &a.reason),
+                    a.and_then(|a| a.owner.as_deref()).unwrap_or(""),
+                    a.and_then(|a| a.expires.as_deref()).unwrap_or(""),
                 ],
             )?;
         }
@@ -117,7 +127,7 @@ fn title_cell(f: &mailwarden_model::Finding) -> &str {
 }
 
 /// The header row of `--summary`.
-pub const SUMMARY_HEADER: [&str; 19] = [
+pub const SUMMARY_HEADER: [&str; 20] = [
     "domain",
     "verdict",
     "score",
@@ -137,6 +147,7 @@ pub const SUMMARY_HEADER: [&str; 19] = [
     "mta_sts_id",
     "tlsrpt",
     "fix_first",
+    "accepted",
 ];
 
 /// How many fix-first entries the `fix_first` cell lists.
@@ -183,6 +194,7 @@ impl<W: Write> SummaryCsvWriter<W> {
             p.mta_sts_id.cell().to_string(),
             p.tlsrpt.cell().to_string(),
             worst.join("; "),
+            t.accepted.to_string(),
         ];
         let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
         write_row(&mut self.out, &refs)?;

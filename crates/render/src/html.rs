@@ -26,7 +26,6 @@ use base64::Engine as _;
 use mailwarden_model::dns::RData;
 use mailwarden_policy::Catalogue;
 use mailwarden_policy::frameworks::Frameworks;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::DomainReport;
@@ -231,23 +230,6 @@ pub(crate) fn proof_str(p: mailwarden_model::dns::Proof) -> &'static str {
     }
 }
 
-/// A JSON scalar as text (strings unquoted).
-pub(crate) fn scalar(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// A JSON list as `a, b, c` (or a scalar as text).
-pub(crate) fn list(v: &Value) -> String {
-    match v {
-        Value::Array(items) => items.iter().map(scalar).collect::<Vec<_>>().join(", "),
-        other => scalar(other),
-    }
-}
-
 /// A record in zone-file presentation form, TXT strings quoted as received.
 pub fn presentation(rd: &RData) -> String {
     match rd {
@@ -271,23 +253,6 @@ pub fn presentation(rd: &RData) -> String {
             strings.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(" ")
         }
         RData::Other { text, .. } => text.clone(),
-    }
-}
-
-/// A score as shown: "87", "30 (capped by a critical failure)", or "not
-/// scored: why" when the value is null.
-pub(crate) fn score_cell(score: &Value, not_scored: &Value) -> String {
-    let value = if score.get("overall").is_some() {
-        &score["overall"]
-    } else {
-        &score["score"]
-    };
-    match value.as_u64() {
-        None => format!("not scored: {}", scalar(not_scored)),
-        Some(n) => match score["cap"]["severity"].as_str() {
-            Some(sev) => format!("{n} (capped by a {sev} failure)"),
-            None => n.to_string(),
-        },
     }
 }
 

@@ -29,7 +29,8 @@ struct MatrixRow {
     verdict: &'static str,
     score: String,
     failures: usize,
-    profiles: BTreeMap<String, Verdict>,
+    /// Profile id → verdict and the accepted risks it rests on.
+    profiles: BTreeMap<String, (Verdict, usize)>,
 }
 
 /// What the first page says, gathered as domains arrive.
@@ -72,7 +73,10 @@ impl Cover {
             verdict: tally.verdict(),
             score: report.score_short(),
             failures: tally.failed(),
-            profiles: profiles.iter().map(|p| (p.profile.clone(), p.verdict)).collect(),
+            profiles: profiles
+                .iter()
+                .map(|p| (p.profile.clone(), (p.verdict, p.accepted())))
+                .collect(),
         });
         self.started.extend(o.started_at.iter().cloned());
         self.sources.insert(source_line(o));
@@ -155,9 +159,10 @@ impl Cover {
             for id in self.profiles.keys() {
                 h.raw("<td>");
                 match r.profiles.get(id) {
-                    Some(Verdict::Met) => h.raw("<span class=\"v-met\">met</span>"),
-                    Some(Verdict::NotMet) => h.raw("<span class=\"v-not-met\">NOT MET</span>"),
-                    Some(Verdict::NotDeterminable) => h.raw("<span class=\"v-not-determinable\">n/d</span>"),
+                    Some((Verdict::Met, 0)) => h.raw("<span class=\"v-met\">met</span>"),
+                    Some((Verdict::Met, n)) => h.raw("<span class=\"v-met\">met</span> (").num(n).raw(" accepted)"),
+                    Some((Verdict::NotMet, _)) => h.raw("<span class=\"v-not-met\">NOT MET</span>"),
+                    Some((Verdict::NotDeterminable, _)) => h.raw("<span class=\"v-not-determinable\">n/d</span>"),
                     None => h.raw("-"),
                 };
                 h.raw("</td>");
@@ -281,6 +286,7 @@ pub(crate) fn domain(h: &mut Html, r: &DomainReport, frameworks: &Frameworks) {
             problem(h, p, frameworks);
         }
     }
+    accepted(h, &r.accepted());
     rest(h, r);
     for p in &r.profiles {
         profile(h, p);
@@ -337,6 +343,29 @@ fn problem(h: &mut Html, p: &Problem<'_>, frameworks: &Frameworks) {
     h.raw("</article>\n");
 }
 
+/// Failing findings a live waiver accepted, with who, why and until when.
+fn accepted(h: &mut Html, accepted: &[&Finding]) {
+    if accepted.is_empty() {
+        return;
+    }
+    h.raw("<h3>Accepted risks</h3>\n<p class=\"meta\">Failing findings a waiver covers: shown, not counted as failures, until the waiver expires.</p>\n");
+    h.raw(
+        "<table class=\"reqs\">\n<thead><tr><th>Finding</th><th>Severity</th><th>Accepted</th></tr></thead>\n<tbody>\n",
+    );
+    for f in accepted {
+        h.el("<tr><td><code>", &f.id, "</code> ")
+            .text(&f.subject)
+            .el("<br>", &f.message, "</td><td>")
+            .text(f.severity.as_str())
+            .raw("</td><td>");
+        if let Some(a) = &f.accepted {
+            h.text(&a.describe());
+        }
+        h.raw("</td></tr>\n");
+    }
+    h.raw("</tbody>\n</table>\n");
+}
+
 /// Notes and undetermined checks.
 fn rest(h: &mut Html, r: &DomainReport) {
     let notes: Vec<&Finding> = r.findings.iter().filter(|f| is_note(f)).collect();
@@ -380,9 +409,17 @@ fn profile(h: &mut Html, p: &ProfileResult) {
         .text(&p.title)
         .el(" (<code>", &p.profile, "</code>): ");
     crate::html::verdict_span(h, p.verdict.as_str());
+    if p.accepted() > 0 {
+        h.raw(", with ")
+            .text(&plural(p.accepted(), "accepted risk", "accepted risks"));
+    }
     h.raw("</h3>\n");
-    let open: Vec<_> = p.requirements.iter().filter(|r| r.verdict != Verdict::Met).collect();
-    let met = p.requirements.len() - open.len();
+    let open: Vec<_> = p
+        .requirements
+        .iter()
+        .filter(|r| r.verdict != Verdict::Met || !r.accepted.is_empty())
+        .collect();
+    let met = p.requirements.iter().filter(|r| r.verdict == Verdict::Met).count();
     h.raw("<p>")
         .text(&plural(met, "requirement", "requirements"))
         .raw(" met.</p>\n");
@@ -401,6 +438,7 @@ fn profile(h: &mut Html, p: &ProfileResult) {
             .filter(|f| !(f.ends_with(" pass") || f.ends_with(" not-applicable")))
             .map(String::as_str)
             .chain(req.notes.iter().map(String::as_str))
+            .chain(req.accepted.iter().map(String::as_str))
             .collect();
         h.el("</td><td>", &shown.join("; "), "</td></tr>\n");
     }

@@ -32,18 +32,31 @@ use serde::{Deserialize, Serialize};
 /// The version of the JSON report format. Bump on incompatible change.
 pub const REPORT_SCHEMA: u32 = 1;
 
-/// Counts of outcomes, and the worst severity among failures.
+/// Counts of outcomes, and the worst severity among failures. Failing
+/// findings a waiver accepted are counted apart (`accepted`), not under
+/// `fail`, and do not set `worst_failure`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub outcomes: BTreeMap<Outcome, usize>,
     /// The highest severity of a failing finding, if any failed.
     pub worst_failure: Option<Severity>,
+    /// Failing findings a live waiver accepted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub accepted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
     pub fn of(findings: &[Finding]) -> Self {
         let mut s = Summary::default();
         for f in findings {
+            if f.is_accepted() {
+                s.accepted += 1;
+                continue;
+            }
             *s.outcomes.entry(f.outcome).or_default() += 1;
             if f.outcome == Outcome::Fail {
                 s.worst_failure = s.worst_failure.max(Some(f.severity));
@@ -58,12 +71,14 @@ impl Summary {
 }
 
 /// What a reader counts: failures that need fixing (by severity, info
-/// excluded), notes (failing info-level findings: advice, never a FAIL),
+/// excluded), accepted risks (failing findings a live waiver covers: never
+/// a failure), notes (failing info-level findings: advice, never a FAIL),
 /// checks that could not be decided, passes and not-applicable.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
     /// Failing findings above info, by severity.
     pub failures: BTreeMap<Severity, usize>,
+    pub accepted: usize,
     pub notes: usize,
     pub indeterminate: usize,
     pub passed: usize,
@@ -75,6 +90,7 @@ impl Tally {
         let mut t = Tally::default();
         for f in findings {
             match f.outcome {
+                Outcome::Fail if f.accepted.is_some() => t.accepted += 1,
                 Outcome::Fail if f.severity == Severity::Info => t.notes += 1,
                 Outcome::Fail => *t.failures.entry(f.severity).or_default() += 1,
                 Outcome::Indeterminate => t.indeterminate += 1,
@@ -95,9 +111,9 @@ impl Tally {
         self.failures.keys().next_back().copied()
     }
 
-    /// Nothing was decided: no pass, no failure, no note.
+    /// Nothing was decided: no pass, no failure, no note, nothing accepted.
     pub fn nothing_decided(&self) -> bool {
-        self.failed() == 0 && self.notes == 0 && self.passed == 0
+        self.failed() == 0 && self.notes == 0 && self.passed == 0 && self.accepted == 0
     }
 
     /// The one-word verdict of a domain: the worst severity in capitals,
@@ -118,6 +134,7 @@ impl Tally {
         for (s, n) in &other.failures {
             *self.failures.entry(*s).or_default() += n;
         }
+        self.accepted += other.accepted;
         self.notes += other.notes;
         self.indeterminate += other.indeterminate;
         self.passed += other.passed;
@@ -197,10 +214,22 @@ impl DomainReport {
         })
     }
 
-    /// Whether a failing finding reaches `threshold`.
+    /// Whether a failing finding reaches `threshold` (accepted ones never do).
     pub fn fails_at(&self, threshold: Severity) -> bool {
-        self.findings
-            .iter()
-            .any(|f| f.outcome == Outcome::Fail && f.severity >= threshold)
+        self.findings.iter().any(|f| f.fails() && f.severity >= threshold)
+    }
+
+    /// Recount the summary after the findings changed (waivers applied);
+    /// new messages are capped like the rest.
+    pub fn recount(&mut self) {
+        self.findings.iter_mut().for_each(inert::cap_finding);
+        self.summary = Summary::of(&self.findings);
+    }
+
+    /// The failing findings a live waiver accepted, by rule and subject.
+    pub fn accepted(&self) -> Vec<&Finding> {
+        let mut list: Vec<&Finding> = self.findings.iter().filter(|f| f.is_accepted()).collect();
+        list.sort_by(|a, b| (b.severity, &a.id, &a.subject).cmp(&(a.severity, &b.id, &b.subject)));
+        list
     }
 }

@@ -16,10 +16,11 @@ use std::io::{self, Write};
 use mailwarden_model::{Finding, Outcome};
 use mailwarden_policy::Catalogue;
 use mailwarden_policy::frameworks::Frameworks;
-use serde_json::Value;
+use mailwarden_policy::profile::ProfileResult;
+use mailwarden_policy::score::{Cap, Scores};
 
-use crate::DomainReport;
-use crate::html::{list, scalar, score_cell};
+use crate::triage::is_note;
+use crate::{DomainReport, Tally};
 
 /// Escape text for a Markdown table cell (or a line of prose).
 pub fn cell(s: &str) -> String {
@@ -97,66 +98,41 @@ impl<'a> MarkdownReport<'a> {
 
     fn section(&self, r: &DomainReport) -> String {
         let mut s = format!("## {}\n\n", cell(&r.domain));
-        let worst = r.summary.worst_failure.map_or("none", |w| w.as_str());
-        s.push_str("| Fail | Indeterminate | Pass | Not applicable | Worst failure |\n");
-        s.push_str("| ---: | ---: | ---: | ---: | --- |\n");
+        let t = Tally::of(&r.findings);
+        let worst = t.worst().map_or("none", |w| w.as_str());
+        s.push_str("| Fail | Notes | Accepted | Indeterminate | Pass | Not applicable | Worst failure |\n");
+        s.push_str("| ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n\n",
-            r.summary.count(Outcome::Fail),
-            r.summary.count(Outcome::Indeterminate),
-            r.summary.count(Outcome::Pass),
-            r.summary.count(Outcome::NotApplicable),
+            "| {} | {} | {} | {} | {} | {} | {} |\n\n",
+            t.failed(),
+            t.notes,
+            t.accepted,
+            t.indeterminate,
+            t.passed,
+            t.not_applicable,
             worst
         ));
         if let Some(scores) = &r.scores {
-            let v = serde_json::to_value(scores).unwrap_or(Value::Null);
-            s.push_str(&format!("**Score: {}**\n\n", cell(&score_cell(&v, &v["not_scored"]))));
-            if let Some(areas) = v["areas"].as_object() {
-                s.push_str("| Area | Score | Points lost to |\n| --- | ---: | --- |\n");
-                for (area, a) in areas {
-                    s.push_str(&format!(
-                        "| {} | {} | {} |\n",
-                        cell(area),
-                        cell(&score_cell(a, &Value::Null)),
-                        cell(&list(&a["lost"]))
-                    ));
-                }
-                if let Some(unscored) = v["unscored_areas"].as_object() {
-                    for (area, why) in unscored {
-                        s.push_str(&format!("| {} | not scored: {} | |\n", cell(area), cell(&scalar(why))));
-                    }
-                }
-                s.push('\n');
-            }
+            scores_table(&mut s, scores);
         }
         if !r.profiles.is_empty() {
-            let v = serde_json::to_value(&r.profiles).unwrap_or(Value::Null);
-            s.push_str("| Profile | Requirement | Verdict |\n| --- | --- | --- |\n");
-            for p in v.as_array().into_iter().flatten() {
-                s.push_str(&format!(
-                    "| {} | **overall** | {} |\n",
-                    cell(&scalar(&p["profile"])),
-                    cell(&scalar(&p["verdict"]))
-                ));
-                for req in p["requirements"].as_array().into_iter().flatten() {
-                    s.push_str(&format!(
-                        "| {} | {} | {} |\n",
-                        cell(&scalar(&p["profile"])),
-                        cell(&format!("{} {}", scalar(&req["id"]), scalar(&req["title"]))),
-                        cell(&scalar(&req["verdict"]))
-                    ));
-                }
-            }
-            s.push('\n');
+            profiles_table(&mut s, &r.profiles);
         }
+        self.problems(&mut s, r);
+        accepted_table(&mut s, &r.accepted());
+        s
+    }
+
+    /// Failing (notes included) and indeterminate findings, by area.
+    fn problems(&self, s: &mut String, r: &DomainReport) {
         let mut problems: Vec<&Finding> = r
             .findings
             .iter()
-            .filter(|f| matches!(f.outcome, Outcome::Fail | Outcome::Indeterminate))
+            .filter(|f| f.fails() || f.outcome == Outcome::Indeterminate)
             .collect();
         if problems.is_empty() {
             s.push_str("No failing or indeterminate findings.\n\n");
-            return s;
+            return;
         }
         problems.sort_by_key(|f| {
             (
@@ -177,15 +153,14 @@ impl<'a> MarkdownReport<'a> {
                     cell(a.title())
                 ));
             }
-            let severity = if f.outcome == Outcome::Fail {
-                f.severity.as_str()
-            } else {
-                ""
+            // An info-level failure is advice: a note, never a fail.
+            let (outcome, severity) = match f.outcome {
+                Outcome::Fail if is_note(f) => ("note", f.severity.as_str()),
+                Outcome::Fail => ("fail", f.severity.as_str()),
+                other => (other.as_str(), ""),
             };
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
-                f.outcome,
-                severity,
+                "| {outcome} | {severity} | {} | {} | {} | {} | {} |\n",
                 cell(&f.id),
                 cell(&f.subject),
                 cell(&f.message),
@@ -194,13 +169,123 @@ impl<'a> MarkdownReport<'a> {
             ));
         }
         s.push('\n');
-        s
     }
+}
+
+/// A score as a cell: "87", "30 (capped by a critical failure)".
+fn score_text(score: u8, cap: Option<&Cap>) -> String {
+    match cap {
+        Some(c) => format!("{score} (capped by a {} failure)", c.severity),
+        None => score.to_string(),
+    }
+}
+
+/// The overall score and a table of the areas (by area id).
+fn scores_table(s: &mut String, scores: &Scores) {
+    let overall = match scores.overall {
+        Some(n) => score_text(n, scores.cap.as_ref()),
+        None => format!("not scored: {}", scores.not_scored.as_deref().unwrap_or("")),
+    };
+    s.push_str(&format!("**Score: {}**\n\n", cell(&overall)));
+    s.push_str("| Area | Score | Points lost to |\n| --- | ---: | --- |\n");
+    let mut areas: Vec<_> = scores.areas.iter().collect();
+    areas.sort_by_key(|(area, _)| area.id());
+    for (area, a) in areas {
+        s.push_str(&format!(
+            "| {} | {} | {} |\n",
+            cell(area.id()),
+            cell(&score_text(a.score, a.cap.as_ref())),
+            cell(&a.lost.join(", "))
+        ));
+    }
+    let mut unscored: Vec<_> = scores.unscored_areas.iter().collect();
+    unscored.sort_by_key(|(area, _)| area.id());
+    for (area, why) in unscored {
+        s.push_str(&format!("| {} | not scored: {} | |\n", cell(area.id()), cell(why)));
+    }
+    s.push('\n');
+}
+
+/// Each profile's verdict and its requirements'.
+fn profiles_table(s: &mut String, profiles: &[ProfileResult]) {
+    s.push_str("| Profile | Requirement | Verdict |\n| --- | --- | --- |\n");
+    for p in profiles {
+        s.push_str(&format!(
+            "| {} | **overall** | {} |\n",
+            cell(&p.profile),
+            cell(&p.verdict_phrase())
+        ));
+        for req in &p.requirements {
+            s.push_str(&format!(
+                "| {} | {} | {} |\n",
+                cell(&p.profile),
+                cell(&format!("{} {}", req.id, req.title)),
+                cell(&req.verdict_phrase())
+            ));
+        }
+    }
+    s.push('\n');
+}
+
+/// Failing findings a live waiver accepted.
+fn accepted_table(s: &mut String, accepted: &[&Finding]) {
+    if accepted.is_empty() {
+        return;
+    }
+    s.push_str("### Accepted risks\n\n| Severity | Rule | Subject | Finding | Reason | Owner | Expires | Waiver |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for f in accepted {
+        let Some(a) = &f.accepted else { continue };
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            f.severity.as_str(),
+            cell(&f.id),
+            cell(&f.subject),
+            cell(&f.message),
+            cell(&a.reason),
+            cell(a.owner.as_deref().unwrap_or("")),
+            cell(a.expires.as_deref().unwrap_or("never")),
+            cell(&a.waiver),
+        ));
+    }
+    s.push('\n');
 }
 
 #[cfg(test)]
 mod tests {
-    use super::cell;
+    use mailwarden_model::{Finding, Observation, Outcome, Severity};
+    use mailwarden_policy::Catalogue;
+    use mailwarden_policy::frameworks::Frameworks;
+
+    use super::{MarkdownReport, cell};
+    use crate::DomainReport;
+
+    fn failing(id: &str, severity: Severity) -> Finding {
+        let mut f = Finding::new(id, Outcome::Fail, "example.com", "m");
+        f.severity = severity;
+        f
+    }
+
+    #[test]
+    fn info_level_failures_are_counted_as_notes_not_failures() {
+        let observation: Observation = serde_json::from_value(serde_json::json!({
+            "schema": 1, "tool_version": "t", "domain": "example.com",
+            "source": mailwarden_model::SourceInfo::default(), "dns": []
+        }))
+        .unwrap();
+        let report = DomainReport::new(
+            vec![
+                failing("dane.tlsa-present", Severity::Info),
+                failing("mx.ipv6", Severity::Low),
+            ],
+            observation,
+        );
+        let mut md = MarkdownReport::new(Catalogue::builtin(), Frameworks::builtin(), "0");
+        md.push(&report);
+        let text = md.render();
+        assert!(text.contains("| 1 | 1 | 0 | 0 | 0 | 0 | low |"), "{text}");
+        assert!(text.contains("| note | info | dane.tlsa-present |"), "{text}");
+        assert!(text.contains("| fail | low | mx.ipv6 |"), "{text}");
+    }
 
     #[test]
     fn cells_cannot_break_the_table_or_add_markup() {

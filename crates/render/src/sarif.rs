@@ -8,6 +8,9 @@
 //!   result's `level` come from the severity: critical/high → `error`,
 //!   medium → `warning`, low/info → `note`. `properties.security-severity`
 //!   gives code-scanning UIs a CVSS-like number.
+//! - **Accepted risks** (a live waiver covers a failing finding) are
+//!   results like any failure, with a `suppressions` entry (`kind:
+//!   external`, `status: accepted`, the reason as `justification`).
 //! - **Indeterminate** findings (we could not look) are results with
 //!   `kind: "review"` and `level: "none"` (SARIF §3.27.9 requires `none` for
 //!   any kind other than `fail`), so a CI gate on errors never fails on
@@ -280,6 +283,26 @@ fn percent_encode(path: &str) -> String {
     out
 }
 
+/// A waiver as SARIF 2.1.0 `suppressions` (§3.27.23, §3.35): suppressed
+/// outside the analysed artifact (`kind: external`), `status: accepted`,
+/// the reason as `justification`; owner, expiry and waiver in `properties`.
+/// Code-scanning tools show a suppressed result as dismissed, not open.
+fn suppressions(a: &mailwarden_model::Acceptance) -> Value {
+    let mut properties = json!({ "waiver": a.waiver });
+    if let Some(owner) = &a.owner {
+        properties["owner"] = json!(owner);
+    }
+    if let Some(expires) = &a.expires {
+        properties["expires"] = json!(expires);
+    }
+    json!([{
+        "kind": "external",
+        "status": "accepted",
+        "justification": crate::inert::block(&a.reason),
+        "properties": properties,
+    }])
+}
+
 /// `Rule.Id` → `RuleId`-style name for `reportingDescriptor.name`.
 fn rule_name(id: &str) -> String {
     id.split(['.', '-'])
@@ -391,6 +414,9 @@ impl<'a> SarifLog<'a> {
         if f.outcome == Outcome::Fail {
             result["kind"] = json!("fail");
             result["level"] = json!(level(f.severity));
+            if let Some(a) = &f.accepted {
+                result["suppressions"] = suppressions(a);
+            }
         } else {
             result["kind"] = json!("review");
             result["level"] = json!("none");

@@ -146,6 +146,9 @@ pub fn counts_phrase(t: &Tally) -> String {
     } else {
         format!("{} ({})", plural(failed, "failure", "failures"), by_severity.join(", "))
     });
+    if t.accepted > 0 {
+        parts.push(format!("{} accepted", t.accepted));
+    }
     if t.notes > 0 {
         parts.push(plural(t.notes, "note", "notes"));
     }
@@ -192,6 +195,7 @@ pub fn write_domain<W: Write>(
     }
     write_published(out, &Published::of(&report.observation), style)?;
     write_fix_first(out, &fix_first(&report.findings), style)?;
+    write_accepted(out, &report.accepted(), style)?;
     write_rest_by_area(out, report, catalogue, style)?;
     for profile in &report.profiles {
         write_profile(out, profile, style)?;
@@ -239,6 +243,24 @@ fn write_fix_first<W: Write>(out: &mut W, problems: &[Problem<'_>], style: TextS
             for f in &p.findings {
                 write_evidence(out, f, style)?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Failing findings a live waiver accepted: what, and who decided it, why
+/// and until when.
+fn write_accepted<W: Write>(out: &mut W, accepted: &[&Finding], style: TextStyle) -> io::Result<()> {
+    if accepted.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n  {}", style.paint(BOLD, "Accepted risks"))?;
+    for f in accepted {
+        let sev = f.severity.as_str().to_ascii_uppercase();
+        let first = format!("    {} ", style.paint(DIM, &format!("{sev:<8}")));
+        style.para(out, &first, 13, &subject_line(f))?;
+        if let Some(a) = &f.accepted {
+            style.para(out, &format!("{:13}", ""), 13, &a.describe())?;
         }
     }
     Ok(())
@@ -382,16 +404,20 @@ fn verdict_label(v: Verdict, style: TextStyle) -> String {
 /// A profile's verdict, and the requirements that are not met (all of
 /// them, with the findings behind them, with `--verbose`).
 fn write_profile<W: Write>(out: &mut W, p: &ProfileResult, style: TextStyle) -> io::Result<()> {
+    let accepted = match p.accepted() {
+        0 => String::new(),
+        n => format!(", with {}", plural(n, "accepted risk", "accepted risks")),
+    };
     writeln!(
         out,
-        "\n  {} {}",
+        "\n  {} {}{accepted}",
         style.paint(BOLD, &format!("Profile {} ({}):", p.profile, p.title)),
         verdict_label(p.verdict, style).trim_end()
     )?;
     for r in p
         .requirements
         .iter()
-        .filter(|r| style.verbose || r.verdict != Verdict::Met)
+        .filter(|r| style.verbose || r.verdict != Verdict::Met || !r.accepted.is_empty())
     {
         let first = format!("    {} ", verdict_label(r.verdict, style));
         style.para(out, &first, 21, &format!("{} {}", r.id, r.title))?;
@@ -404,6 +430,9 @@ fn write_profile<W: Write>(out: &mut W, p: &ProfileResult, style: TextStyle) -> 
         }
         for n in &r.notes {
             style.para(out, &format!("{:21}", ""), 21, &style.paint(DIM, n))?;
+        }
+        for a in &r.accepted {
+            style.para(out, &format!("{:21}", ""), 21, a)?;
         }
     }
     Ok(())
@@ -529,6 +558,13 @@ impl<'a, W: Write> TextReport<'a, W> {
         if self.domains == self.rows.len() {
             let by: Vec<String> = verdicts.iter().map(|(v, n)| format!("{n} {v}")).collect();
             writeln!(out, "  verdicts: {}", by.join(", "))?;
+        }
+        if t.accepted > 0 {
+            writeln!(
+                out,
+                "  accepted: {} (waived, not counted as failures)",
+                plural(t.accepted, "risk", "risks")
+            )?;
         }
         Ok(())
     }

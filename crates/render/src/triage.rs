@@ -43,21 +43,21 @@ impl Problem<'_> {
     }
 }
 
-/// Whether a finding needs fixing (fails above info).
+/// Whether a finding needs fixing (fails above info, and no waiver accepted it).
 pub fn needs_fix(f: &Finding) -> bool {
-    f.outcome == Outcome::Fail && f.severity > Severity::Info
+    f.fails() && f.severity > Severity::Info
 }
 
-/// Whether a finding is a note: it fails at info level (advice).
+/// Whether a finding is a note: it fails at info level (advice), not accepted.
 pub fn is_note(f: &Finding) -> bool {
-    f.outcome == Outcome::Fail && f.severity == Severity::Info
+    f.fails() && f.severity == Severity::Info
 }
 
 /// The failing findings, grouped by (rule, remediation), in fix-first order.
 pub fn fix_first(findings: &[Finding]) -> Vec<Problem<'_>> {
     let problems: Vec<&Finding> = findings
         .iter()
-        .filter(|f| matches!(f.outcome, Outcome::Fail | Outcome::Indeterminate))
+        .filter(|f| f.fails() || f.outcome == Outcome::Indeterminate)
         .collect();
     let mut groups: BTreeMap<(&str, Option<&str>), Problem<'_>> = BTreeMap::new();
     for f in findings.iter().filter(|f| needs_fix(f)) {

@@ -16,4 +16,5 @@ mod support;
 mod text_report;
 mod transport_scan;
 mod verdicts;
+mod waivers;
 mod zone_scan;

@@ -454,3 +454,37 @@ fn sox_judges_change_consistency_and_says_the_audit_trail_needs_history() {
     assert_eq!(req(&bad, "change-consistency").verdict, Verdict::NotMet);
     assert_eq!(bad.verdict, Verdict::NotMet);
 }
+
+#[test]
+fn a_profile_whose_only_failures_are_accepted_is_met_with_accepted_risks() {
+    let p = profile(DMARC_REJECT);
+    let mut waived = f("dmarc.policy-none", Outcome::Fail);
+    waived.accepted = Some(mailwarden_model::Acceptance {
+        reason: "rollout".into(),
+        owner: Some("mail-team".into()),
+        expires: Some("2026-12-31".into()),
+        waiver: "waivers.toml:1".into(),
+    });
+    let findings = [waived, f("dmarc.subdomain-policy", Outcome::Pass)];
+    let r = p.evaluate(&findings, Catalogue::builtin());
+    assert_eq!(r.verdict, Verdict::Met);
+    assert_eq!(r.verdict_phrase(), "met, with 1 accepted risk");
+    assert_eq!(
+        r.requirements[0].accepted,
+        ["dmarc.policy-none example.com: accepted by mail-team until 2026-12-31: rollout (waivers.toml:1)"]
+    );
+    assert!(
+        r.requirements[0]
+            .findings
+            .contains(&"dmarc.policy-none example.com accepted".to_string())
+    );
+    // Without the waiver the same finding is not met.
+    let r = p.evaluate(
+        &[
+            f("dmarc.policy-none", Outcome::Fail),
+            f("dmarc.subdomain-policy", Outcome::Pass),
+        ],
+        Catalogue::builtin(),
+    );
+    assert_eq!(r.verdict_phrase(), "not-met");
+}

@@ -37,7 +37,7 @@ pub fn run(args: JudgeArgs) -> Result<ExitCode> {
     let output = OutputConfig::from_args(&args.output)?;
     let label = args.file.display().to_string();
     let waivers = crate::waivers::RunWaivers::load(&args.output)?;
-    let mut sink = Sink::new(output)?;
+    let mut sink = Sink::new(output, None)?;
     let mut judged = 0usize;
     let mut sight = RunSight::default();
     let outcome = read_evidence(&args.file, &label, |observation| {

@@ -53,8 +53,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     let prober = &config::prober(&args, options)?;
     let progress = progress_bar(args.input.is_some() || args.domains.len() > 1, total);
     let waivers = crate::waivers::RunWaivers::load(&args.output)?;
-    let mut sink = Sink::new(output)?;
-    sink.set_trust_anchor(&trust_anchor_label(&args.dns));
+    let mut sink = Sink::new(output, Some(trust_anchor_label(&args.dns)))?;
     let mut bad_input = 0usize;
     let mut sight = RunSight::default();
 

@@ -16,8 +16,8 @@
 //! this crate), and every other string goes through [`Html::text`], which
 //! escapes `& < > " '`. A strict Content-Security-Policy (`default-src
 //! 'none'`, the one style block allowed by its SHA-256 hash) backs it up.
-//! Domains are kept as rendered sections and written at
-//! [`HtmlReport::finish`], sorted by domain.
+//! Domains are kept as rendered sections and written at the end, sorted by
+//! domain ([`crate::sink::Collected`]).
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 
 use crate::DomainReport;
 use crate::html_sections::{self as sections, Cover};
+use crate::sink::Document;
 
 /// The document's only style sheet; the CSP allows exactly this text.
 pub const STYLE: &str = "
@@ -117,14 +118,14 @@ impl Html {
     }
 }
 
-/// Collects domain reports and writes one HTML document.
+/// The HTML document: the first page gathered as domains arrive, one
+/// section and one appendix part per domain ([`crate::sink::Collected`]
+/// writes them sorted by domain).
 pub struct HtmlReport<'a> {
     catalogue: &'a Catalogue,
     frameworks: &'a Frameworks,
     tool_version: String,
     cover: Cover,
-    /// (domain, section, appendix), rendered as each report arrives.
-    domains: Vec<(String, String, String)>,
 }
 
 impl<'a> HtmlReport<'a> {
@@ -134,7 +135,6 @@ impl<'a> HtmlReport<'a> {
             frameworks,
             tool_version: tool_version.to_string(),
             cover: Cover::default(),
-            domains: Vec::new(),
         }
     }
 
@@ -144,21 +144,22 @@ impl<'a> HtmlReport<'a> {
     pub fn set_trust_anchor(&mut self, anchor: &str) {
         self.cover.trust_anchor = Some(anchor.to_string());
     }
+}
 
-    /// Render one domain's section now (the report itself is not kept).
-    pub fn push(&mut self, report: &DomainReport) {
+impl Document for HtmlReport<'_> {
+    /// The domain's section and its part of the evidence appendix.
+    type Part = (String, String);
+
+    fn part(&mut self, report: &DomainReport) -> Self::Part {
         self.cover.add(report, self.catalogue);
         let mut section = Html::default();
         sections::domain(&mut section, report, self.frameworks);
         let mut appendix = Html::default();
         sections::evidence(&mut appendix, report);
-        self.domains
-            .push((report.domain.clone(), section.into_string(), appendix.into_string()));
+        (section.into_string(), appendix.into_string())
     }
 
-    /// The whole document.
-    pub fn render(mut self) -> String {
-        self.domains.sort_by(|a, b| a.0.cmp(&b.0));
+    fn write_to(mut self, parts: Vec<Self::Part>, out: &mut dyn Write) -> io::Result<()> {
         let mut h = Html::default();
         h.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
             .raw("<meta http-equiv=\"Content-Security-Policy\" content=\"")
@@ -171,26 +172,19 @@ impl<'a> HtmlReport<'a> {
             .raw(STYLE)
             .raw("</style>\n</head>\n<body>\n");
         self.cover.render(&mut h, self.catalogue, &self.tool_version);
-        let mut out = h.into_string();
-        for (_, section, _) in &self.domains {
-            out.push_str(section);
+        out.write_all(h.into_string().as_bytes())?;
+        for (section, _) in &parts {
+            out.write_all(section.as_bytes())?;
         }
-        if !self.domains.is_empty() {
-            out.push_str("<div class=\"appendix\">\n<h2>Appendix: evidence as received</h2>\n");
-            out.push_str("<p class=\"meta\">Every DNS answer and probe behind the findings above, per domain, as received.</p>\n");
-            for (_, _, appendix) in &self.domains {
-                out.push_str(appendix);
+        if !parts.is_empty() {
+            out.write_all(b"<div class=\"appendix\">\n<h2>Appendix: evidence as received</h2>\n")?;
+            out.write_all(b"<p class=\"meta\">Every DNS answer and probe behind the findings above, per domain, as received.</p>\n")?;
+            for (_, appendix) in &parts {
+                out.write_all(appendix.as_bytes())?;
             }
-            out.push_str("</div>\n");
+            out.write_all(b"</div>\n")?;
         }
-        out.push_str("</body>\n</html>\n");
-        out
-    }
-
-    pub fn finish<W: Write>(self, mut out: W) -> io::Result<W> {
-        out.write_all(self.render().as_bytes())?;
-        out.flush()?;
-        Ok(out)
+        out.write_all(b"</body>\n</html>\n")
     }
 }
 

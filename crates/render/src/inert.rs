@@ -313,26 +313,30 @@ mod writers {
             assert_inert("text", &out);
             assert!(String::from_utf8_lossy(&out).contains("\\x1b]0;pwned\\x07"));
         }
-        let mut out = Vec::new();
-        let mut doc = crate::json::JsonDocument::start(&mut out, "test").unwrap();
-        doc.push(&r).unwrap();
-        doc.finish().unwrap();
-        assert_inert("json", &out);
-        let mut out = Vec::new();
-        crate::json::write_jsonl(&mut out, &r, true).unwrap();
-        assert_inert("jsonl", &out);
-        let mut csv = crate::csv::CsvWriter::start(Vec::new(), frameworks).unwrap();
-        csv.push(&r).unwrap();
-        assert_inert("csv", &csv.finish().unwrap());
-        let mut sarif = crate::sarif::SarifLog::new(catalogue, frameworks, "test");
-        sarif.push(&r);
-        assert_inert("sarif", &sarif.finish(Vec::new()).unwrap());
-        let mut html = crate::html::HtmlReport::new(catalogue, frameworks, "test");
-        html.push(&r);
-        assert_inert("html", &html.finish(Vec::new()).unwrap());
-        let mut md = crate::markdown::MarkdownReport::new(catalogue, frameworks, "test");
-        md.push(&r);
-        assert_inert("markdown", &md.finish(Vec::new()).unwrap());
+        use crate::sink::{Format, SinkContext, open};
+        let formats = [
+            ("json", Format::Json { evidence: true }),
+            ("jsonl", Format::Jsonl { evidence: true }),
+            ("csv", Format::Csv),
+            ("csv summary", Format::CsvSummary),
+            ("sarif", Format::Sarif),
+            ("html", Format::Html),
+            ("markdown", Format::Markdown),
+        ];
+        for (name, format) in formats {
+            let mut out = Vec::new();
+            let cx = SinkContext {
+                catalogue,
+                frameworks,
+                tool_version: "test",
+                trust_anchor: None,
+                zone_reader: None,
+            };
+            let mut sink = open(format, &mut out, cx).unwrap();
+            sink.push(&r).unwrap();
+            sink.finish().unwrap();
+            assert_inert(name, &out);
+        }
     }
 
     #[test]

@@ -64,6 +64,28 @@ impl<W: Write> JsonDocument<W> {
     }
 }
 
+/// JSON Lines: one domain per line, each flushed whole as it is written.
+pub struct JsonLines<W: Write> {
+    out: W,
+    evidence: bool,
+}
+
+impl<W: Write> JsonLines<W> {
+    /// Lines with each domain's Observation, or without (`--no-evidence`).
+    pub fn new(out: W, evidence: bool) -> Self {
+        Self { out, evidence }
+    }
+
+    pub fn push(&mut self, report: &DomainReport) -> io::Result<()> {
+        write_jsonl(&mut self.out, report, self.evidence)
+    }
+
+    pub fn finish(mut self) -> io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
 /// One domain as one line of JSON (without its Observation unless `evidence`).
 pub fn write_jsonl<W: Write>(mut out: W, report: &DomainReport, evidence: bool) -> io::Result<()> {
     if evidence {

@@ -1,10 +1,11 @@
 //! # mailwarden-render
 //!
 //! Output sinks for audit results. A [`DomainReport`] (one domain's
-//! findings and the Observation behind them) is written as text
-//! ([`text`]), as part of one JSON document ([`json::JsonDocument`]), or as
-//! one JSON object per line ([`json::write_jsonl`]), SARIF ([`sarif`]),
-//! CSV ([`csv`]), HTML ([`html`]) or Markdown ([`markdown`]). Everything
+//! findings and the Observation behind them) goes to a
+//! [`sink::ReportSink`], one per format ([`sink::open`]): text ([`text`]),
+//! one JSON document ([`json::JsonDocument`]), one JSON object per line
+//! ([`json::JsonLines`]), SARIF ([`sarif`]), CSV ([`csv`]), HTML
+//! ([`html`]) or Markdown ([`markdown`]). Everything
 //! that came from DNS is data here; escaping belongs to the renderers, at
 //! the output boundary, through [`inert`]: no control or bidi character
 //! from outside reaches a reader raw, in any format. [`generate`] builds
@@ -20,6 +21,7 @@ pub mod markdown;
 pub mod published;
 pub mod sarif;
 pub mod schema;
+pub mod sink;
 pub mod text;
 pub mod triage;
 mod wrap;

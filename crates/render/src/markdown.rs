@@ -1,8 +1,8 @@
 //! Markdown output, for pasting into tickets: one document with, per
 //! domain, a summary table, scores and profile verdicts when present, and
 //! the failing and indeterminate findings grouped by area (passes are
-//! counted, not listed). Collected and written at [`MarkdownReport::finish`],
-//! sorted by domain.
+//! counted, not listed). Collected and written at the end, sorted by domain
+//! ([`crate::sink::Collected`]).
 //!
 //! Every cell from DNS or a finding goes through [`cell`]: `\`, `|`,
 //! backticks, `*`, `_`, `[`, `]`, `<`, `>` and `&` are escaped, newlines
@@ -19,6 +19,7 @@ use mailwarden_policy::frameworks::Frameworks;
 use mailwarden_policy::profile::ProfileResult;
 use mailwarden_policy::score::{Cap, Scores};
 
+use crate::sink::Document;
 use crate::triage::is_note;
 use crate::{DomainReport, Tally};
 
@@ -48,12 +49,39 @@ pub fn cell(s: &str) -> String {
     crate::inert::markdown_inline(&out)
 }
 
-/// Collects domain reports and writes one Markdown document.
+/// The Markdown document: one section per domain
+/// ([`crate::sink::Collected`] writes them sorted by domain).
 pub struct MarkdownReport<'a> {
     catalogue: &'a Catalogue,
     frameworks: &'a Frameworks,
     tool_version: String,
-    domains: Vec<(String, String)>,
+}
+
+impl Document for MarkdownReport<'_> {
+    type Part = (String, String);
+
+    fn part(&mut self, report: &DomainReport) -> Self::Part {
+        (report.domain.clone(), self.section(report))
+    }
+
+    fn write_to(self, parts: Vec<Self::Part>, out: &mut dyn Write) -> io::Result<()> {
+        let mut head = format!(
+            "# Email security report\n\nmailwarden {}.\n\n",
+            cell(&self.tool_version)
+        );
+        if parts.len() > 1 {
+            head.push_str("| Domain |\n| --- |\n");
+            for (d, _) in &parts {
+                head.push_str(&format!("| {} |\n", cell(d)));
+            }
+            head.push('\n');
+        }
+        out.write_all(head.as_bytes())?;
+        for (_, section) in &parts {
+            out.write_all(section.as_bytes())?;
+        }
+        Ok(())
+    }
 }
 
 impl<'a> MarkdownReport<'a> {
@@ -62,38 +90,7 @@ impl<'a> MarkdownReport<'a> {
             catalogue,
             frameworks,
             tool_version: tool_version.to_string(),
-            domains: Vec::new(),
         }
-    }
-
-    pub fn push(&mut self, report: &DomainReport) {
-        let text = self.section(report);
-        self.domains.push((report.domain.clone(), text));
-    }
-
-    pub fn render(mut self) -> String {
-        self.domains.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out = format!(
-            "# Email security report\n\nmailwarden {}.\n\n",
-            cell(&self.tool_version)
-        );
-        if self.domains.len() > 1 {
-            out.push_str("| Domain |\n| --- |\n");
-            for (d, _) in &self.domains {
-                out.push_str(&format!("| {} |\n", cell(d)));
-            }
-            out.push('\n');
-        }
-        for (_, s) in &self.domains {
-            out.push_str(s);
-        }
-        out
-    }
-
-    pub fn finish<W: Write>(self, mut out: W) -> io::Result<W> {
-        out.write_all(self.render().as_bytes())?;
-        out.flush()?;
-        Ok(out)
     }
 
     fn section(&self, r: &DomainReport) -> String {
@@ -258,6 +255,7 @@ mod tests {
 
     use super::{MarkdownReport, cell};
     use crate::DomainReport;
+    use crate::sink::{Collected, ReportSink};
 
     fn failing(id: &str, severity: Severity) -> Finding {
         let mut f = Finding::new(id, Outcome::Fail, "example.com", "m");
@@ -279,9 +277,14 @@ mod tests {
             ],
             observation,
         );
-        let mut md = MarkdownReport::new(Catalogue::builtin(), Frameworks::builtin(), "0");
-        md.push(&report);
-        let text = md.render();
+        let mut out = Vec::new();
+        let mut md = Box::new(Collected::new(
+            MarkdownReport::new(Catalogue::builtin(), Frameworks::builtin(), "0"),
+            &mut out,
+        ));
+        md.push(&report).unwrap();
+        md.finish().unwrap();
+        let text = String::from_utf8(out).unwrap();
         assert!(text.contains("| 1 | 1 | 0 | 0 | 0 | 0 | low |"), "{text}");
         assert!(text.contains("| note | info | dane.tlsa-present |"), "{text}");
         assert!(text.contains("| fail | low | mx.ipv6 |"), "{text}");

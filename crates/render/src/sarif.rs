@@ -24,10 +24,11 @@
 //!   SHA-256 of rule id, domain and subject (NUL-separated): no message
 //!   text, no time, so a finding keeps its fingerprint across runs.
 //!
-//! Reports are collected and written at [`SarifLog::finish`] (SARIF is one
-//! JSON document whose `rules` precede the results), sorted by domain.
+//! Reports are collected and written at the end (SARIF is one JSON document
+//! whose `rules` precede the results), sorted by domain
+//! ([`crate::sink::Collected`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
 use mailwarden_model::{Finding, Outcome, Severity};
@@ -37,6 +38,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::DomainReport;
+use crate::sink::{Document, ZoneReader};
 
 /// The `$schema` URI of SARIF 2.1.0.
 pub const SARIF_SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -324,13 +326,18 @@ pub fn control_labels(frameworks: &Frameworks, rule_id: &str) -> Vec<String> {
         .collect()
 }
 
-/// Collects domain reports and writes one SARIF log.
+/// The SARIF log: one run, the catalogue's rules, each domain's results
+/// ([`crate::sink::Collected`] writes them sorted by domain).
 pub struct SarifLog<'a> {
     catalogue: &'a Catalogue,
     frameworks: &'a Frameworks,
     zones: ZoneLines,
+    /// Reads the zone files the reports name; none: no physical locations
+    /// beyond the zone lines given.
+    zone_reader: Option<ZoneReader>,
+    /// Zone files already indexed.
+    indexed: BTreeSet<String>,
     tool_version: String,
-    results: Vec<(String, Vec<Value>)>,
 }
 
 impl<'a> SarifLog<'a> {
@@ -339,8 +346,9 @@ impl<'a> SarifLog<'a> {
             catalogue,
             frameworks,
             zones: ZoneLines::default(),
+            zone_reader: None,
+            indexed: BTreeSet::new(),
             tool_version: tool_version.to_string(),
-            results: Vec::new(),
         }
     }
 
@@ -350,13 +358,26 @@ impl<'a> SarifLog<'a> {
         self
     }
 
-    /// The zone-file index, to add the files a scan read.
-    pub fn zones_mut(&mut self) -> &mut ZoneLines {
-        &mut self.zones
+    /// Read each zone file a report names (once), to point results at its lines.
+    pub fn with_zone_reader(mut self, reader: ZoneReader) -> Self {
+        self.zone_reader = Some(reader);
+        self
     }
 
-    /// Add one domain's failing and indeterminate findings as results.
-    pub fn push(&mut self, report: &DomainReport) {
+    /// Index the zone files of a report not indexed yet.
+    fn index_zones(&mut self, report: &DomainReport) {
+        let Some(read) = self.zone_reader.as_mut() else { return };
+        for label in &report.observation.source.zone_files {
+            if self.indexed.insert(label.clone()) {
+                let (text, origin) = read(label);
+                self.zones.add(label, &text, origin.as_deref());
+            }
+        }
+    }
+
+    /// One domain's failing and indeterminate findings as results.
+    pub fn results(&mut self, report: &DomainReport) -> Vec<Value> {
+        self.index_zones(report);
         let rule_index: BTreeMap<&str, usize> = self
             .catalogue
             .iter()
@@ -364,13 +385,12 @@ impl<'a> SarifLog<'a> {
             .map(|(i, r)| (r.id.as_str(), i))
             .collect();
         let zone_backed = !report.observation.source.zone_files.is_empty();
-        let results = report
+        report
             .findings
             .iter()
             .filter(|f| matches!(f.outcome, Outcome::Fail | Outcome::Indeterminate))
             .map(|f| self.result(f, &report.domain, rule_index.get(f.id.as_str()).copied(), zone_backed))
-            .collect();
-        self.results.push((report.domain.clone(), results));
+            .collect()
     }
 
     fn result(&self, f: &Finding, domain: &str, rule_index: Option<usize>, zone_backed: bool) -> Value {
@@ -448,11 +468,9 @@ impl<'a> SarifLog<'a> {
             .collect()
     }
 
-    /// The whole log as a JSON value, domains sorted by name.
-    pub fn to_value(mut self) -> Value {
-        self.results.sort_by(|a, b| a.0.cmp(&b.0));
-        let rules = self.rules();
-        let results: Vec<Value> = self.results.into_iter().flat_map(|(_, r)| r).collect();
+    /// The whole log as a JSON value, from each domain's results in order.
+    pub fn to_value(&self, results: Vec<Vec<Value>>) -> Value {
+        let results: Vec<Value> = results.into_iter().flatten().collect();
         json!({
             "$schema": SARIF_SCHEMA_URI,
             "version": "2.1.0",
@@ -462,7 +480,7 @@ impl<'a> SarifLog<'a> {
                         "name": "mailwarden",
                         "version": self.tool_version,
                         "semanticVersion": self.tool_version,
-                        "rules": rules,
+                        "rules": self.rules(),
                     }
                 },
                 "originalUriBaseIds": {
@@ -474,13 +492,19 @@ impl<'a> SarifLog<'a> {
             }],
         })
     }
+}
 
-    /// Write the log, pretty-printed, and return the writer.
-    pub fn finish<W: Write>(self, mut out: W) -> io::Result<W> {
-        crate::inert::to_writer_pretty(&mut out, &self.to_value())?;
-        out.write_all(b"\n")?;
-        out.flush()?;
-        Ok(out)
+impl Document for SarifLog<'_> {
+    type Part = Vec<Value>;
+
+    fn part(&mut self, report: &DomainReport) -> Self::Part {
+        self.results(report)
+    }
+
+    /// The log, pretty-printed.
+    fn write_to(self, parts: Vec<Self::Part>, out: &mut dyn Write) -> io::Result<()> {
+        crate::inert::to_writer_pretty(&mut *out, &self.to_value(parts))?;
+        out.write_all(b"\n")
     }
 }
 

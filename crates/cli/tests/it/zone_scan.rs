@@ -69,7 +69,11 @@ fn parked_zone_json_report_passes_and_matches_snapshot() {
     assert_report_shape(report);
     assert!(findings(report).iter().all(|f| f["outcome"] != "fail"), "{report:#}");
     assert_eq!(finding(report, "mx.null-mx-mixed", "parked.example")["outcome"], "pass");
-    assert_scan_snapshot!("scan_parked_example_json", doc);
+    // The full report is snapshot once (example.com, above); for the parked
+    // domain its findings are the CSV fixture (formats.rs), and here the
+    // summary and scores they add up to.
+    let small = serde_json::json!({ "summary": report["summary"], "scores": report["scores"] });
+    insta::assert_json_snapshot!("scan_parked_example_summary", small);
 }
 
 #[test]

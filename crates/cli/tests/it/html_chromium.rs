@@ -98,8 +98,15 @@ fn html_report_prints_to_a_few_pages_per_domain_with_nothing_off_the_page() {
         "examples/example.com.zone",
         "--zone-file",
         "examples/parked.example.zone",
+        // Accepted risks and a profile met with them: their tables laid out too.
+        "--waivers",
+        "examples/waivers.toml",
+        "--profile",
+        "baseline",
     ];
     let examples = write_report(dir.path(), "examples", &zones);
+    let html = std::fs::read_to_string(&examples).unwrap();
+    assert!(html.contains("<h3>Accepted risks</h3>"), "no accepted risks");
     check_in_chromium(dir.path(), &examples, 2);
     // A domain whose MX hosts were probed: certificates in the evidence.
     let probed = write_report(

@@ -435,7 +435,7 @@ fn profile(h: &mut Html, p: &ProfileResult) {
         let shown: Vec<&str> = req
             .findings
             .iter()
-            .filter(|f| !(f.ends_with(" pass") || f.ends_with(" not-applicable")))
+            .filter(|f| !(f.ends_with(" pass") || f.ends_with(" not-applicable") || f.ends_with(" accepted")))
             .map(String::as_str)
             .chain(req.notes.iter().map(String::as_str))
             .chain(req.accepted.iter().map(String::as_str))

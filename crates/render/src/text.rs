@@ -424,6 +424,8 @@ fn write_profile<W: Write>(out: &mut W, p: &ProfileResult, style: TextStyle) -> 
         let shown = r
             .findings
             .iter()
+            // An accepted finding is listed below with its waiver.
+            .filter(|f| !f.ends_with(" accepted"))
             .filter(|f| style.verbose || !(f.ends_with(" pass") || f.ends_with(" not-applicable")));
         for f in shown {
             style.para(out, &format!("{:21}", ""), 21, f)?;

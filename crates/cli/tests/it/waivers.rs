@@ -265,3 +265,27 @@ fn bad_waivers_are_clear_errors() {
     assert_eq!(code, 2);
     assert!(err.contains("--waivers") && err.contains("missing.toml"), "{err}");
 }
+
+#[test]
+fn a_list_summary_counts_accepted_risks_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = waiver_file(dir.path(), "2999-12-31");
+    let (code, out, err) = run(mailwarden()
+        .args([
+            "scan",
+            "example.com",
+            "parked.example",
+            "--zone-file",
+            EXAMPLE,
+            "--zone-file",
+            "examples/parked.example.zone",
+            "--waivers",
+        ])
+        .arg(&w));
+    assert_eq!(code, 0, "{err}");
+    let summary = out.split("Summary of 2 domains").nth(1).expect("a summary table");
+    assert!(
+        summary.contains("\n  accepted: 4 risks (waived, not counted as failures)\n"),
+        "{summary}"
+    );
+}

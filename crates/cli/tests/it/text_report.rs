@@ -133,3 +133,26 @@ fn an_input_pipe_is_read_once_not_consumed_by_the_progress_count() {
         "{out}"
     );
 }
+
+#[test]
+fn text_with_accepted_risks() {
+    // examples/waivers.toml accepts DMARC p=none and the MX hosts'
+    // documentation addresses (until 2099): they leave fix first for their
+    // own list, with who, why and until when, and the baseline profile
+    // says how many of its findings were accepted.
+    let out = scan_zones(
+        &[
+            "example.com",
+            "--waivers",
+            "examples/waivers.toml",
+            "--profile",
+            "baseline",
+        ],
+        &[EXAMPLE],
+    );
+    assert!(
+        out.starts_with("example.com  HIGH  "),
+        "mail.example.com is not waived: {out}"
+    );
+    insta::assert_snapshot!("text_accepted_risks", out);
+}

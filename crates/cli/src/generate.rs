@@ -297,7 +297,7 @@ fn cert_info(der: &[u8]) -> Result<CertInfo, String> {
     let (_, cert) =
         x509_parser::parse_x509_certificate(der).map_err(|e| format!("not an X.509 certificate (PEM or DER): {e}"))?;
     let spki = cert.tbs_certificate.subject_pki.raw;
-    let spki_sha256 = Sha256::digest(spki).iter().map(|b| format!("{b:02x}")).collect();
+    let spki_sha256 = mailwarden_model::codec::hex(&Sha256::digest(spki));
     Ok(CertInfo {
         subject: cert.subject().to_string(),
         not_after: cert.validity().not_after.to_string(),

@@ -10,25 +10,8 @@
 
 use serde::Serialize;
 
-use crate::dkim::{Diagnostic, Level, Span, Tag, parse_tag_list};
-
-fn error(span: Span, code: &'static str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic {
-        span,
-        level: Level::Error,
-        code,
-        message: message.into(),
-    }
-}
-
-fn warning(span: Span, code: &'static str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic {
-        span,
-        level: Level::Warning,
-        code,
-        message: message.into(),
-    }
-}
+use crate::diag::{Diagnostic, Level, Span};
+use crate::dkim::{Tag, parse_tag_list};
 
 /// Tags the draft defines: version, location, authority evidence, and the
 /// later local-part selectors and avatar preference.
@@ -91,21 +74,21 @@ pub fn parse(text: &str) -> BimiRecord {
 
     // v= must be "BIMI1": "It MUST be the first tag in the list."
     match first("v") {
-        None => diagnostics.push(error(
+        None => diagnostics.push(Diagnostic::error(
             Span::new(0, text.len().min(1)),
             "version-missing",
             "The record has no v=BIMI1 tag; it is REQUIRED and must come first.",
         )),
         Some(v) => {
             if tags.first().is_some_and(|t| t.name != "v") {
-                diagnostics.push(error(
+                diagnostics.push(Diagnostic::error(
                     v.span,
                     "version-not-first",
                     "v=BIMI1 must be the first tag of the record.",
                 ));
             }
             if v.value != "BIMI1" {
-                diagnostics.push(error(
+                diagnostics.push(Diagnostic::error(
                     if v.value.is_empty() { v.span } else { v.value_span },
                     "version",
                     format!("v={} is not \"BIMI1\" (the value is case-sensitive).", v.value),
@@ -122,7 +105,7 @@ pub fn parse(text: &str) -> BimiRecord {
         if !l.value.is_empty() && !l.value.contains(',') {
             let path = l.value.split(['?', '#']).next().unwrap_or("").to_ascii_lowercase();
             if !(path.ends_with(".svg") || path.ends_with(".svgz")) {
-                diagnostics.push(warning(
+                diagnostics.push(Diagnostic::warning(
                     l.value_span,
                     "location-not-svg",
                     "l= does not end in .svg: BIMI indicators are SVG Tiny PS documents, and a URI with another image suffix is a permanent error.",
@@ -143,7 +126,7 @@ pub fn parse(text: &str) -> BimiRecord {
         && avp.value != "personal"
     {
         {
-            diagnostics.push(warning(
+            diagnostics.push(Diagnostic::warning(
                 avp.value_span,
                 "avp",
                 format!("avp={} is neither \"brand\" nor \"personal\".", avp.value),
@@ -162,7 +145,7 @@ pub fn parse(text: &str) -> BimiRecord {
             } else {
                 format!("\"{}\" is not a BIMI tag; receivers ignore it.", t.name)
             };
-            diagnostics.push(warning(t.name_span, "unknown-tag", message));
+            diagnostics.push(Diagnostic::warning(t.name_span, "unknown-tag", message));
         }
     }
 
@@ -170,7 +153,7 @@ pub fn parse(text: &str) -> BimiRecord {
         && l.value.is_empty()
         && !a.value.is_empty()
     {
-        diagnostics.push(error(
+        diagnostics.push(Diagnostic::error(
             l.span,
             "evidence-without-location",
             "l= is empty but a= names an evidence document: no indicator can be shown. Publish the logo in l=, or empty a= to decline BIMI.",
@@ -196,7 +179,7 @@ fn check_uri(tag: &Tag, what: &str) -> Vec<Diagnostic> {
     }
     let mut out = Vec::new();
     if value.contains(',') {
-        out.push(error(
+        out.push(Diagnostic::error(
             span,
             "uri-list",
             format!(
@@ -207,7 +190,11 @@ fn check_uri(tag: &Tag, what: &str) -> Vec<Diagnostic> {
         return out;
     }
     if value.chars().any(char::is_whitespace) {
-        out.push(error(span, "uri-space", format!("The {what} URI contains whitespace.")));
+        out.push(Diagnostic::error(
+            span,
+            "uri-space",
+            format!("The {what} URI contains whitespace."),
+        ));
         return out;
     }
     let Some(rest) = value
@@ -215,7 +202,7 @@ fn check_uri(tag: &Tag, what: &str) -> Vec<Diagnostic> {
         .filter(|s| s.eq_ignore_ascii_case("https://"))
         .map(|_| &value[8..])
     else {
-        out.push(error(
+        out.push(Diagnostic::error(
             span,
             "uri-not-https",
             format!("The {what} URI {value} is not an https:// URI; HTTPS is the only transport BIMI allows."),
@@ -233,7 +220,7 @@ fn check_uri(tag: &Tag, what: &str) -> Vec<Diagnostic> {
             .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         && host.parse::<std::net::Ipv4Addr>().is_err();
     if !fqdn {
-        out.push(error(
+        out.push(Diagnostic::error(
             span,
             "uri-host",
             format!("The {what} URI {value} does not name a fully qualified host."),

@@ -1,5 +1,6 @@
 //! Strict record parsers with character positions, one module per protocol.
 pub mod bimi;
+pub mod diag;
 pub mod dkim;
 pub mod dmarc;
 mod fields;

@@ -20,9 +20,9 @@
 
 use serde::Serialize;
 
-use crate::fields::{self, First, Piece, diag, valid_ext_name, valid_ext_value};
+use crate::fields::{self, First, Piece, valid_ext_name, valid_ext_value};
 
-pub use crate::spf::{Diagnostic, Level, Span};
+pub use crate::diag::{Diagnostic, Level, Span};
 
 /// The largest `max_age` RFC 8461 §3.2 allows: "maximum value of 31557600".
 pub const MAX_AGE_LIMIT: u64 = 31_557_600;
@@ -120,7 +120,12 @@ pub fn parse(bytes: &[u8]) -> Record {
                     } else {
                         format!("the record must begin with `v=STSv1`, not `{trimmed}`")
                     };
-                    diags.push(diag(Level::Error, Span::new(0, piece.len().max(1)), "version", why));
+                    diags.push(Diagnostic::new(
+                        Level::Error,
+                        Span::new(0, piece.len().max(1)),
+                        "version",
+                        why,
+                    ));
                 }
                 continue;
             }
@@ -137,7 +142,7 @@ pub fn parse(bytes: &[u8]) -> Record {
             continue;
         }
         match name {
-            "v" => diags.push(diag(
+            "v" => diags.push(Diagnostic::new(
                 Level::Error,
                 span,
                 "version-not-first",
@@ -155,33 +160,33 @@ pub fn parse(bytes: &[u8]) -> Record {
                     } else {
                         format!("the `id` `{value}` may contain only letters and digits")
                     };
-                    diags.push(diag(Level::Error, value_span, "id-invalid", why));
+                    diags.push(Diagnostic::new(Level::Error, value_span, "id-invalid", why));
                 }
             }
             _ => {
                 if !valid_ext_name(name) {
-                    diags.push(diag(
+                    diags.push(Diagnostic::new(
                         Level::Error,
                         span,
                         "bad-field-name",
                         format!("`{name}` is not a field name (letters, digits, `_`, `-`, `.`; at most 32)"),
                     ));
                 } else if !valid_ext_value(value) {
-                    diags.push(diag(
+                    diags.push(Diagnostic::new(
                         Level::Error,
                         value_span.max_width(1),
                         "bad-field-value",
                         format!("the value of `{name}` must be non-empty printable ASCII without spaces, `=` or `;`"),
                     ));
                 } else if name.eq_ignore_ascii_case("id") {
-                    diags.push(diag(
+                    diags.push(Diagnostic::new(
                         Level::Error,
                         span,
                         "id-case",
                         format!("`{name}` is not `id` (field names are case-sensitive)"),
                     ));
                 } else {
-                    diags.push(diag(
+                    diags.push(Diagnostic::new(
                         Level::Warning,
                         span,
                         "unknown-field",
@@ -192,7 +197,7 @@ pub fn parse(bytes: &[u8]) -> Record {
         }
     }
     if record.version_ok && ids == 0 && !diags.iter().any(|d| d.code == "id-case") {
-        diags.push(diag(
+        diags.push(Diagnostic::new(
             Level::Error,
             Span::new(text.len(), text.len() + 1),
             "id-missing",
@@ -235,15 +240,26 @@ impl Mode {
     }
 }
 
-/// A problem in the policy file, with its 1-based line and its byte span
-/// in the whole body.
+/// A problem in the policy file: the one [`Diagnostic`] of every record
+/// parser (its span in bytes of the whole body), and the 1-based line it is
+/// on. Serialised flat, `line` first, as before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyDiagnostic {
+    /// The 1-based line of the body.
     pub line: usize,
-    pub span: Span,
-    pub level: Level,
-    pub code: &'static str,
-    pub message: String,
+    /// The problem; its span is in bytes of the whole body.
+    #[serde(flatten)]
+    pub diagnostic: Diagnostic,
+}
+
+/// A policy diagnostic reads as the diagnostic it holds (`d.code`,
+/// `d.level`, `d.span`, `d.message`).
+impl std::ops::Deref for PolicyDiagnostic {
+    type Target = Diagnostic;
+
+    fn deref(&self) -> &Diagnostic {
+        &self.diagnostic
+    }
 }
 
 impl PolicyDiagnostic {
@@ -332,10 +348,7 @@ pub fn parse_policy(body: &[u8]) -> Policy {
     let push = |diags: &mut Vec<PolicyDiagnostic>, line, span, level, code, message: String| {
         diags.push(PolicyDiagnostic {
             line,
-            span,
-            level,
-            code,
-            message,
+            diagnostic: Diagnostic::new(level, span, code, message),
         });
     };
     let crlf = text.matches("\r\n").count();

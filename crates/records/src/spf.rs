@@ -13,64 +13,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Serialize;
 
-/// A byte range `start..end` in the record text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct Span {
-    pub start: usize,
-    pub end: usize,
-}
-
-impl Span {
-    pub fn new(start: usize, end: usize) -> Self {
-        Self { start, end }
-    }
-}
-
-/// How bad a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// A syntax error: evaluating the record gives `permerror`.
-    Error,
-    /// Legal but almost certainly not what the publisher meant.
-    Warning,
-}
-
-/// One problem in a record, with its position.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Diagnostic {
-    pub span: Span,
-    pub level: Level,
-    /// Stable short code, e.g. `unknown-mechanism`.
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl Diagnostic {
-    fn error(span: Span, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            span,
-            level: Level::Error,
-            code,
-            message: message.into(),
-        }
-    }
-
-    fn warning(span: Span, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            span,
-            level: Level::Warning,
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// A bounded, inert excerpt of the record around the offending bytes
-    /// and a caret line under them (see [`crate::visible::excerpt`]).
-    pub fn caret(&self, record: &str) -> String {
-        crate::visible::excerpt(record, self.span)
-    }
-}
+pub use crate::diag::{Diagnostic, Level, Span};
 
 /// A mechanism's qualifier (RFC 7208 §4.6.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -15,10 +15,7 @@ pub mod dane;
 
 use sha2::{Digest, Sha256, Sha512};
 
-/// Lower-case hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub(crate) use mailwarden_model::codec::hex;
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))

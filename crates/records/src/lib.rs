@@ -4,6 +4,7 @@ pub mod diag;
 pub mod dkim;
 pub mod dmarc;
 mod fields;
+pub mod generate;
 pub mod mta_sts;
 pub mod spf;
 pub mod tlsa;

@@ -27,6 +27,13 @@ impl Span {
         Self { start, end }
     }
 
+    /// The span cut to a text of `len` bytes: a problem "just after the
+    /// end" (something missing) becomes the empty span at the end, which
+    /// [`crate::visible::excerpt`] shows with the same caret.
+    pub fn clamp_to(self, len: usize) -> Self {
+        Self::new(self.start.min(len), self.end.min(len))
+    }
+
     /// Whether the span lies inside a text of `len` bytes.
     pub fn within(self, len: usize) -> bool {
         self.start <= self.end && self.end <= len

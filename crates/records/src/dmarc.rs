@@ -441,6 +441,10 @@ pub fn parse(bytes: &[u8]) -> Record {
     diags.sort_by_key(|d| (d.span.start, d.span.end));
     record.diagnostics = diags;
     record
+        .diagnostics
+        .iter_mut()
+        .for_each(|d| d.span = d.span.clamp_to(record.text.len()));
+    record
 }
 
 fn check_tag(record: &mut Record, diags: &mut Vec<Diagnostic>, name: &str, value: &str, span: Span) {
@@ -891,5 +895,20 @@ mod tests {
         assert!(!r.version_ok);
         let r = parse("v=DMARC1; p=none; rua=mailto:é@example.com".as_bytes());
         assert!(codes(&r).contains(&"bad-character"));
+    }
+
+    /// Found by the span property test: an empty record's `version`
+    /// error was `0..1`, one byte past the end.
+    #[test]
+    fn spans_of_what_is_missing_stay_inside_the_record() {
+        for text in [&b""[..], b"v=DMARC1;", b"v=DMARC1; p="] {
+            let r = parse(text);
+            assert!(!r.diagnostics.is_empty());
+            assert!(
+                r.diagnostics.iter().all(|d| d.span.within(r.text.len())),
+                "{:?}",
+                r.diagnostics
+            );
+        }
     }
 }

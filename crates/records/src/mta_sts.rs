@@ -206,6 +206,10 @@ pub fn parse(bytes: &[u8]) -> Record {
     }
     record.diagnostics = diags;
     record
+        .diagnostics
+        .iter_mut()
+        .for_each(|d| d.span = d.span.clamp_to(record.text.len()));
+    record
 }
 
 trait MaxWidth {
@@ -634,6 +638,9 @@ pub fn parse_policy(body: &[u8]) -> Policy {
         );
     }
     policy.diagnostics = diags;
+    for d in &mut policy.diagnostics {
+        d.diagnostic.span = d.diagnostic.span.clamp_to(text.len());
+    }
     policy
 }
 
@@ -809,5 +816,29 @@ mod tests {
         // No mode at all.
         let p = parse_policy(b"version: STSv1\nmax_age: 86400\n");
         assert_eq!(pcodes(&p), vec![(2, "mode-missing")]);
+    }
+
+    /// Found by the span property test: problems at the end of the text
+    /// (a missing field or line) were spanned one byte past it.
+    #[test]
+    fn spans_of_what_is_missing_stay_inside_the_text() {
+        for body in [&b""[..], b"version: STSv1\n", b"version: STSv1\r\nmode: enforce"] {
+            let p = parse_policy(body);
+            assert!(!p.diagnostics.is_empty());
+            assert!(
+                p.diagnostics.iter().all(|d| d.span.within(body.len())),
+                "{:?}",
+                p.diagnostics
+            );
+        }
+        for text in [&b""[..], b"v=STSv1;", b"v=STSv1; id="] {
+            let r = parse(text);
+            assert!(!r.diagnostics.is_empty());
+            assert!(
+                r.diagnostics.iter().all(|d| d.span.within(r.text.len())),
+                "{:?}",
+                r.diagnostics
+            );
+        }
     }
 }

@@ -58,6 +58,14 @@ impl Tlsa {
     }
 }
 
+/// The presentation form, `usage selector matching-type hex`: what
+/// [`parse`] reads back to the same record.
+impl std::fmt::Display for Tlsa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.params(), self.data)
+    }
+}
+
 /// The RFC 7218 acronym of a certificate usage.
 pub fn usage_name(usage: u8) -> &'static str {
     match usage {

@@ -246,6 +246,10 @@ pub fn parse(bytes: &[u8]) -> Record {
     }
     record.diagnostics = diags;
     record
+        .diagnostics
+        .iter_mut()
+        .for_each(|d| d.span = d.span.clamp_to(record.text.len()));
+    record
 }
 
 #[cfg(test)]
@@ -303,5 +307,20 @@ mod tests {
         );
         assert!(codes(&parse(b"v=TLSRPTv1; RUA=mailto:a@example.com")).contains(&"rua-case"));
         assert!(codes(&parse(b"rua=mailto:a@example.com; v=TLSRPTv1")).contains(&"version-not-first"));
+    }
+
+    /// Found by the span property test: a missing `rua` was spanned one
+    /// byte past the end of the record.
+    #[test]
+    fn spans_of_what_is_missing_stay_inside_the_record() {
+        for text in [&b""[..], b"v=TLSRPTv1", b"v=TLSRPTv1; rua="] {
+            let r = parse(text);
+            assert!(!r.diagnostics.is_empty());
+            assert!(
+                r.diagnostics.iter().all(|d| d.span.within(r.text.len())),
+                "{:?}",
+                r.diagnostics
+            );
+        }
     }
 }

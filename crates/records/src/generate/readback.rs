@@ -134,7 +134,12 @@ pub fn policies(zone: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current: Option<String> = None;
     for line in zone.lines() {
-        match line.strip_prefix(";     ") {
+        // A policy line starts with its key; a commented TXT record's
+        // continuation line (`;        "..."`) is not one.
+        match line
+            .strip_prefix(";     ")
+            .filter(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()))
+        {
             Some(policy_line) => {
                 let body = current.get_or_insert_with(String::new);
                 body.push_str(policy_line);
@@ -201,7 +206,7 @@ mod tests {
 
     #[test]
     fn policy_lines_become_crlf_bodies() {
-        let zone = "; step\n;     version: STSv1\n;     mode: testing\n;\n;     version: STSv1\n";
+        let zone = "; step\n;     version: STSv1\n;     mode: testing\n;\n;     version: STSv1\n;        \"x\" )\n";
         assert_eq!(
             policies(zone),
             ["version: STSv1\r\nmode: testing\r\n", "version: STSv1\r\n"]

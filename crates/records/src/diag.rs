@@ -105,6 +105,14 @@ impl fmt::Display for Diagnostic {
 
 impl std::error::Error for Diagnostic {}
 
+/// Test helper: there are diagnostics, and every span is inside a text of
+/// `len` bytes.
+#[cfg(test)]
+pub(crate) fn assert_some_all_within(diagnostics: &[Diagnostic], len: usize) {
+    assert!(!diagnostics.is_empty());
+    assert!(diagnostics.iter().all(|d| d.span.within(len)), "{diagnostics:?}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

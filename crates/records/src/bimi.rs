@@ -22,11 +22,13 @@ const BIMI_TAGS: [&str; 5] = ["v", "l", "a", "lps", "avp"];
 pub struct BimiRecord {
     /// The record text the spans refer to.
     pub text: String,
+    /// The tags as written, in order.
     pub tags: Vec<Tag>,
     /// `l=`: the indicator location; `None` when absent, `Some("")` when empty.
     pub location: Option<String>,
     /// `a=`: the authority evidence location; `None` when absent.
     pub authority: Option<String>,
+    /// Every problem found, in order of position.
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -48,6 +50,7 @@ impl BimiRecord {
         self.authority.as_deref().is_some_and(|a| !a.is_empty())
     }
 
+    /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(|d| d.level == Level::Error)
     }

@@ -25,6 +25,7 @@ pub struct Tag {
     pub value: String,
     /// The whole tag-spec, `name` through the end of `value`.
     pub span: Span,
+    /// The name alone.
     pub name_span: Span,
     /// Where the value is; empty (`start == end`) for an empty value.
     pub value_span: Span,
@@ -33,7 +34,9 @@ pub struct Tag {
 /// A parsed tag-list: the tags in order, and the problems found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TagList {
+    /// The tags, in order.
     pub tags: Vec<Tag>,
+    /// Problems of the tag-list syntax.
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -173,13 +176,16 @@ pub fn parse_tag_list(text: &str) -> TagList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "type", content = "name")]
 pub enum KeyType {
+    /// `k=rsa` (the default).
     Rsa,
+    /// `k=ed25519` (RFC 8463).
     Ed25519,
     /// A type verifiers do not know ("Unrecognized key types MUST be ignored").
     Unknown(String),
 }
 
 impl KeyType {
+    /// The `k=` value as written.
     pub fn as_str(&self) -> &str {
         match self {
             KeyType::Rsa => "rsa",
@@ -204,11 +210,13 @@ pub enum RsaEncoding {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum PublicKey {
+    /// An RSA key (RFC 6376 §3.6.1).
     Rsa {
         /// The exact bit length of the modulus.
         modulus_bits: u32,
         /// The public exponent, when it fits in 64 bits.
         exponent: Option<u64>,
+        /// How the key was wrapped.
         encoding: RsaEncoding,
     },
     /// A raw 32-byte Ed25519 key (RFC 8463 §4.2).
@@ -226,11 +234,14 @@ pub enum KeyData {
     Revoked,
     /// `p=` is not base64, or does not decode to a key of the stated type.
     Invalid {
+        /// Why, in words.
         reason: String,
     },
     /// A key of an unknown `k=` type: not decoded.
     Unchecked,
+    /// The key decoded.
     Valid {
+        /// What it is.
         key: PublicKey,
     },
 }
@@ -240,6 +251,7 @@ pub enum KeyData {
 pub struct KeyRecord {
     /// The record text the spans refer to.
     pub text: String,
+    /// The tags, in order.
     pub tags: Vec<Tag>,
     /// `v=`, when present.
     pub version: Option<String>,
@@ -251,6 +263,7 @@ pub struct KeyRecord {
     pub services: Option<Vec<String>>,
     /// `t=` flags (`y` testing, `s` strict), as written.
     pub flags: Vec<String>,
+    /// The key (`p=`), decoded or why not.
     pub key: KeyData,
     /// Every problem found, in record order.
     pub diagnostics: Vec<Diagnostic>,
@@ -517,6 +530,7 @@ pub fn parse_key_record(text: &str) -> KeyRecord {
                             kind => match decode_public_key(kind, &bytes) {
                                 Ok(key) => KeyData::Valid { key },
                                 Err(why) => {
+                                    let why = why.to_string();
                                     diagnostics.push(Diagnostic::error(p.value_span, "key-invalid", why.clone()));
                                     KeyData::Invalid { reason: why }
                                 }
@@ -545,6 +559,36 @@ fn decode_base64(b64: &str) -> Result<(Vec<u8>, bool), String> {
     mailwarden_model::codec::base64_decode_lenient(b64).map_err(|e| format!("p= is not valid base64: {e}."))
 }
 
+/// Why `p=` is not a usable key of the record's type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// 32 bytes under `k=rsa`: a raw Ed25519 key.
+    #[error(
+        "p= decodes to 32 bytes: that is a raw Ed25519 key, but the record says (or defaults to) k=rsa; add k=ed25519."
+    )]
+    RawEd25519UnderRsa,
+    /// An Ed25519 SubjectPublicKeyInfo under `k=rsa`.
+    #[error("p= holds an Ed25519 key (SubjectPublicKeyInfo), but the record says (or defaults to) k=rsa.")]
+    Ed25519SpkiUnderRsa,
+    /// An Ed25519 key wrapped in a SubjectPublicKeyInfo under `k=ed25519`.
+    #[error(
+        "p= holds an Ed25519 key wrapped in a SubjectPublicKeyInfo; RFC 8463 wants the raw 32-byte key (the last 32 bytes)."
+    )]
+    WrappedEd25519,
+    /// An RSA key under `k=ed25519`.
+    #[error("p= holds an RSA key, but the record says k=ed25519.")]
+    RsaUnderEd25519,
+    /// `k=ed25519` with a key that is not 32 bytes.
+    #[error("p= decodes to {0} bytes; an Ed25519 key is exactly 32 bytes.")]
+    Ed25519Length(usize),
+    /// A `k=` this parser does not know.
+    #[error("cannot decode a key of unknown type {0}")]
+    UnknownType(String),
+    /// Not a DER RSA public key; the DER problem in words.
+    #[error("p= is not an RSA public key: {0}.")]
+    NotRsa(String),
+}
+
 /// The DER of the `id-Ed25519` algorithm identifier prefix of a 32-byte
 /// key in SubjectPublicKeyInfo form (RFC 8410 §4).
 const ED25519_SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
@@ -557,14 +601,11 @@ const ED25519_SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b,
 /// in Appendix A, paraphrased): `p=` is the base64 of the raw 32-byte
 /// Ed25519 public key, not a SubjectPublicKeyInfo, so a wrapped key is
 /// invalid.
-pub fn decode_public_key(kind: &KeyType, bytes: &[u8]) -> Result<PublicKey, String> {
+pub fn decode_public_key(kind: &KeyType, bytes: &[u8]) -> Result<PublicKey, KeyError> {
     match kind {
         KeyType::Rsa => {
             if bytes.len() == 32 {
-                return Err(
-                    "p= decodes to 32 bytes: that is a raw Ed25519 key, but the record says (or defaults to) k=rsa; add k=ed25519."
-                        .into(),
-                );
+                return Err(KeyError::RawEd25519UnderRsa);
             }
             let (modulus_bits, exponent, encoding) = parse_rsa_public_key(bytes)?;
             Ok(PublicKey::Rsa {
@@ -577,17 +618,14 @@ pub fn decode_public_key(kind: &KeyType, bytes: &[u8]) -> Result<PublicKey, Stri
             if bytes.len() == 32 {
                 Ok(PublicKey::Ed25519)
             } else if bytes.len() == 44 && bytes.starts_with(&ED25519_SPKI_PREFIX) {
-                Err("p= holds an Ed25519 key wrapped in a SubjectPublicKeyInfo; RFC 8463 wants the raw 32-byte key (the last 32 bytes).".into())
+                Err(KeyError::WrappedEd25519)
             } else if parse_rsa_public_key(bytes).is_ok() {
-                Err("p= holds an RSA key, but the record says k=ed25519.".into())
+                Err(KeyError::RsaUnderEd25519)
             } else {
-                Err(format!(
-                    "p= decodes to {} bytes; an Ed25519 key is exactly 32 bytes.",
-                    bytes.len()
-                ))
+                Err(KeyError::Ed25519Length(bytes.len()))
             }
         }
-        KeyType::Unknown(k) => Err(format!("cannot decode a key of unknown type {k}")),
+        KeyType::Unknown(k) => Err(KeyError::UnknownType(k.clone())),
     }
 }
 
@@ -625,8 +663,8 @@ const ED25519_OID: [u8; 3] = [0x2b, 0x65, 0x70];
 /// Parse an RSA public key, as a SubjectPublicKeyInfo or a PKCS#1
 /// RSAPublicKey. Returns the modulus bit length, the exponent (if it fits
 /// in 64 bits) and the encoding.
-pub fn parse_rsa_public_key(der: &[u8]) -> Result<(u32, Option<u64>, RsaEncoding), String> {
-    let bad = |why: String| format!("p= is not an RSA public key: {why}.");
+pub fn parse_rsa_public_key(der: &[u8]) -> Result<(u32, Option<u64>, RsaEncoding), KeyError> {
+    let bad = KeyError::NotRsa;
     let (tag, body, rest) = der_element(der).map_err(bad)?;
     if tag != 0x30 {
         return Err(bad(format!("expected a DER SEQUENCE, found tag 0x{tag:02x}")));
@@ -645,10 +683,7 @@ pub fn parse_rsa_public_key(der: &[u8]) -> Result<(u32, Option<u64>, RsaEncoding
                 return Err(bad("the algorithm identifier has no OID".into()));
             }
             if oid == ED25519_OID {
-                return Err(
-                    "p= holds an Ed25519 key (SubjectPublicKeyInfo), but the record says (or defaults to) k=rsa."
-                        .into(),
-                );
+                return Err(KeyError::Ed25519SpkiUnderRsa);
             }
             if oid != RSA_ENCRYPTION_OID {
                 return Err(bad(format!(

@@ -21,12 +21,16 @@ pub use crate::diag::{Diagnostic, Level, Span};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
+    /// Take no action (monitor).
     None,
+    /// Treat failing mail as suspicious.
     Quarantine,
+    /// Reject failing mail.
     Reject,
 }
 
 impl Policy {
+    /// The tag value as written in a record.
     pub fn as_str(self) -> &'static str {
         match self {
             Policy::None => "none",
@@ -60,11 +64,14 @@ impl std::fmt::Display for Policy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Alignment {
+    /// `r`: organisational domains must match (the default).
     Relaxed,
+    /// `s`: the domains must be identical.
     Strict,
 }
 
 impl Alignment {
+    /// The tag value as written in a record.
     pub fn as_str(self) -> &'static str {
         match self {
             Alignment::Relaxed => "r",
@@ -94,6 +101,7 @@ pub struct Tag {
     pub value: String,
     /// The whole `tag=value`, without surrounding whitespace.
     pub span: Span,
+    /// The value alone.
     pub value_span: Span,
 }
 
@@ -102,6 +110,7 @@ pub struct Tag {
 pub struct ReportUri {
     /// The URI as written, including any `!size` suffix.
     pub text: String,
+    /// Where it is in the record.
     pub span: Span,
     /// The scheme, lower-cased (`mailto`), if the URI has one.
     pub scheme: Option<String>,
@@ -125,33 +134,48 @@ pub struct Record {
     pub tags: Vec<Tag>,
     /// `v=DMARC1` is the first tag, exactly.
     pub version_ok: bool,
+    /// `p=`: the domain's policy.
     pub p: Option<Policy>,
+    /// `sp=`: the policy for subdomains.
     pub sp: Option<Policy>,
+    /// `np=`: the policy for non-existent subdomains (RFC 9989).
     pub np: Option<Policy>,
+    /// `adkim=`: DKIM identifier alignment.
     pub adkim: Option<Alignment>,
+    /// `aspf=`: SPF identifier alignment.
     pub aspf: Option<Alignment>,
+    /// `pct=` (removed by RFC 9989).
     pub pct: Option<u8>,
     /// Failure-reporting options, each of `0`, `1`, `d`, `s`.
     pub fo: Option<Vec<char>>,
+    /// `rf=` (removed by RFC 9989).
     pub rf: Option<Vec<String>>,
+    /// `ri=` (removed by RFC 9989).
     pub ri: Option<u32>,
+    /// `rua=`: where aggregate reports go.
     pub rua: Vec<ReportUri>,
+    /// `ruf=`: where failure reports go.
     pub ruf: Vec<ReportUri>,
     /// `t=y` (RFC 9989 testing mode).
     pub t: Option<bool>,
+    /// `psd=` (RFC 9989).
     pub psd: Option<Psd>,
+    /// Every problem found, in order of position.
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Record {
+    /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.errors().next().is_some()
     }
 
+    /// The errors.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.level == Level::Error)
     }
 
+    /// The warnings.
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.level == Level::Warning)
     }

@@ -1,4 +1,5 @@
 //! Strict record parsers with character positions, one module per protocol.
+#![warn(missing_docs)]
 pub mod bimi;
 pub mod diag;
 pub mod dkim;

@@ -35,15 +35,20 @@ pub const MAX_AGE_TOO_SHORT: u64 = 86_400;
 /// One `name=value` field of the record, as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Field {
+    /// The name as written.
     pub name: String,
+    /// The value as written.
     pub value: String,
+    /// Where the field is in the record.
     pub span: Span,
+    /// Where its value is.
     pub value_span: Span,
 }
 
 /// A parsed `_mta-sts` TXT record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Record {
+    /// The record text (bytes outside ASCII replaced lossily).
     pub text: String,
     /// The record starts with exactly `v=STSv1`.
     pub version_ok: bool,
@@ -51,14 +56,17 @@ pub struct Record {
     pub id: Option<String>,
     /// Every field after the version, in order.
     pub fields: Vec<Field>,
+    /// Every problem found, in order of position.
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Record {
+    /// The errors.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.level == Level::Error)
     }
 
+    /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.errors().next().is_some()
     }
@@ -229,12 +237,16 @@ impl MaxWidth for Span {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
+    /// Senders must not deliver without a valid TLS connection to a listed MX.
     Enforce,
+    /// Senders report failures but deliver anyway.
     Testing,
+    /// The policy is withdrawn.
     None,
 }
 
 impl Mode {
+    /// The value as written in a policy file.
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Enforce => "enforce",
@@ -289,7 +301,9 @@ impl PolicyDiagnostic {
 /// One `mx` pattern as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MxPattern {
+    /// The pattern as written (`*.` allowed as the whole left-most label).
     pub pattern: String,
+    /// Its 1-based line.
     pub line: usize,
 }
 
@@ -297,8 +311,11 @@ pub struct MxPattern {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LineEndings {
+    /// Every line ends in CRLF, as RFC 8461 §3.2 says.
     Crlf,
+    /// Every line ends in LF alone.
     Lf,
+    /// Some lines end in CRLF, some in LF.
     Mixed,
     /// A single line without a terminator.
     None,
@@ -307,15 +324,22 @@ pub enum LineEndings {
 /// A parsed policy file. Fields with invalid values are `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Policy {
+    /// `version: STSv1` is the first line.
     pub version_ok: bool,
+    /// `mode`, if valid.
     pub mode: Option<Mode>,
+    /// `max_age` in seconds, if valid.
     pub max_age: Option<u64>,
+    /// The `mx` patterns, in order.
     pub mx: Vec<MxPattern>,
+    /// Which line endings the body uses.
     pub line_endings: LineEndings,
+    /// Every problem found, with its line.
     pub diagnostics: Vec<PolicyDiagnostic>,
 }
 
 impl Policy {
+    /// The errors.
     pub fn errors(&self) -> impl Iterator<Item = &PolicyDiagnostic> {
         self.diagnostics.iter().filter(|d| d.level == Level::Error)
     }

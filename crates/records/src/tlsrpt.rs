@@ -22,7 +22,9 @@ pub use crate::diag::{Diagnostic, Level, Span};
 /// One reporting URI of `rua`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReportUri {
+    /// The URI as written.
     pub text: String,
+    /// Where it is in the record.
     pub span: Span,
     /// `mailto` or `https`, lower-cased, when the URI has a scheme.
     pub scheme: Option<String>,
@@ -33,17 +35,23 @@ pub struct ReportUri {
 /// A parsed `_smtp._tls` record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Record {
+    /// The record text (bytes outside ASCII replaced lossily).
     pub text: String,
+    /// `v=TLSRPTv1` comes first.
     pub version_ok: bool,
+    /// The `rua` URIs, in order.
     pub rua: Vec<ReportUri>,
+    /// Every problem found, in order of position.
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Record {
+    /// The errors.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.level == Level::Error)
     }
 
+    /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.errors().next().is_some()
     }

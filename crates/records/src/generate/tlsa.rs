@@ -8,7 +8,9 @@ use super::{DomainState, GenError, GenResult, comment, record};
 /// What the CLI read from the certificate for [`tlsa`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertInfo {
+    /// The subject, in words.
     pub subject: String,
+    /// The end of validity, in words.
     pub not_after: String,
     /// SHA-256 of the DER SubjectPublicKeyInfo, lower-case hex.
     pub spki_sha256: String,
@@ -54,7 +56,9 @@ pub fn tlsa(state: &DomainState, cert: &CertInfo, hosts: &[String]) -> GenResult
 /// guard, connection or TLS failure).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbedAddress {
+    /// The address probed.
     pub address: IpAddr,
+    /// The leaf's details, or why there are none.
     pub result: Result<CertInfo, String>,
 }
 
@@ -62,8 +66,11 @@ pub struct ProbedAddress {
 /// addresses could not be found at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbedHost {
+    /// The host name.
     pub host: String,
+    /// Each address and what it gave.
     pub addresses: Vec<ProbedAddress>,
+    /// Why no address was found, if none was.
     pub error: Option<String>,
 }
 

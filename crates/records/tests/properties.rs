@@ -8,7 +8,7 @@
 
 use mailwarden_records::diag::Span;
 use mailwarden_records::generate::{self, DomainState, readback};
-use mailwarden_records::spf::{MacroContext, Term};
+use mailwarden_records::spf::{DualCidr, MacroContext, Mechanism, Term};
 use mailwarden_records::tlsa::{self, Tlsa};
 use mailwarden_records::{bimi, dkim, dmarc, mta_sts, spf, tlsrpt};
 use proptest::prelude::*;
@@ -271,6 +271,29 @@ proptest! {
     ) {
         let t = Tlsa { usage, selector, matching_type, data: mailwarden_model::codec::hex(&data) };
         prop_assert_eq!(tlsa::parse(&t.to_string()), Ok(t));
+    }
+
+    /// The printers of SPF qualifiers and dual CIDR lengths and the
+    /// parser agree: `q` `a`/`mx` `/v4//v6` reads back as written.
+    #[test]
+    fn spf_qualifier_and_cidr_parse_of_print_is_identity(
+        q in proptest::sample::select(vec!['+', '-', '~', '?']),
+        mx in any::<bool>(),
+        v4 in 0u8..=32,
+        v6 in 0u8..=128,
+    ) {
+        let cidr = DualCidr { v4, v6 };
+        let name = if mx { "mx" } else { "a" };
+        let text = format!("v=spf1 {q}{name}{cidr} -all");
+        let parsed = spf::parse(text.as_bytes());
+        prop_assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        let d = parsed.record.directives().next().unwrap();
+        prop_assert_eq!(d.qualifier.symbol(), q);
+        let got = match &d.mechanism {
+            Mechanism::A { cidr, .. } | Mechanism::Mx { cidr, .. } => *cidr,
+            other => panic!("{other:?}"),
+        };
+        prop_assert_eq!(got, cidr);
     }
 
     /// The builders' TXT quoting and the read-back agree on every string,

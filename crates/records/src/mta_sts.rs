@@ -856,4 +856,20 @@ mod tests {
             crate::diag::assert_some_all_within(&r.diagnostics, r.text.len());
         }
     }
+
+    /// A policy diagnostic is a `Diagnostic` at a line; the evidence keeps
+    /// the flat shape it had when it was a struct of its own.
+    #[test]
+    fn a_policy_diagnostic_serialises_flat_with_its_line_first() {
+        let p = parse_policy(b"version: STSv1\r\nmode: sometimes\r\nmax_age: 86400\r\n");
+        let d = p.diagnostics.iter().find(|d| d.code == "mode").unwrap();
+        let json = serde_json::to_string(d).unwrap();
+        let expected = format!(
+            r#"{{"line":2,"span":{{"start":{},"end":{}}},"level":"error","code":"mode","message":{}}}"#,
+            d.span.start,
+            d.span.end,
+            serde_json::to_string(&d.message).unwrap()
+        );
+        assert_eq!(json, expected);
+    }
 }

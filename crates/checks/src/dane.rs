@@ -318,7 +318,7 @@ pub(crate) fn authenticates(
 /// One TLSA record as received and as parsed.
 struct Parsed {
     text: String,
-    record: Result<Tlsa, String>,
+    record: Result<Tlsa, mailwarden_records::diag::Diagnostic>,
 }
 
 struct Host<'a> {

@@ -3,7 +3,7 @@
 //! DNS flags as `scan` (so `--zone-file` works offline), read the
 //! certificate file for TLSA or probe the MX hosts over STARTTLS
 //! (`mailwarden_probe`, behind the egress guard), and hand plain data to
-//! the pure builders in `mailwarden_render::generate`.
+//! the pure builders in `mailwarden_records::generate`.
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -15,8 +15,8 @@ use anyhow::{Context, Result, bail};
 use mailwarden_dns::DnsSource;
 use mailwarden_model::dns::{QueryKey, RData, RType, Status};
 use mailwarden_model::{DomainName, ScanOptions};
+use mailwarden_records::generate::{self as gen_records, CertInfo, DomainState, ProbedAddress, ProbedHost};
 use mailwarden_render::DomainReport;
-use mailwarden_render::generate::{self as gen_records, CertInfo, DomainState, ProbedAddress, ProbedHost};
 use sha2::{Digest, Sha256};
 
 use crate::args::{GenerateArgs, GenerateKind};
@@ -36,7 +36,7 @@ pub async fn run(args: GenerateArgs) -> Result<ExitCode> {
     };
     if let Some(rua) = &args.rua {
         let https_ok = args.kind == GenerateKind::Tlsrpt;
-        gen_records::check_rua(rua, https_ok).map_err(anyhow::Error::msg)?;
+        gen_records::check_rua(rua, https_ok)?;
     }
     let id = match &args.id {
         Some(id) => id.clone(),
@@ -83,8 +83,7 @@ pub async fn run(args: GenerateArgs) -> Result<ExitCode> {
             (None, None) => unreachable!("tlsa has --cert or the live probe settings"),
         },
         GenerateKind::NullMx => gen_records::null_mx(&state, rua),
-    }
-    .map_err(anyhow::Error::msg)?;
+    }?;
 
     let mut out = crate::output::open_output(args.output.as_deref())?;
     // TXT data is already `\DDD`-escaped; this catches names and comments.
@@ -297,7 +296,7 @@ fn cert_info(der: &[u8]) -> Result<CertInfo, String> {
     let (_, cert) =
         x509_parser::parse_x509_certificate(der).map_err(|e| format!("not an X.509 certificate (PEM or DER): {e}"))?;
     let spki = cert.tbs_certificate.subject_pki.raw;
-    let spki_sha256 = Sha256::digest(spki).iter().map(|b| format!("{b:02x}")).collect();
+    let spki_sha256 = mailwarden_model::codec::hex(&Sha256::digest(spki));
     Ok(CertInfo {
         subject: cert.subject().to_string(),
         not_after: cert.validity().not_after.to_string(),

@@ -13,6 +13,7 @@
 //! - [`probe`]: SMTP STARTTLS and HTTPS results as evidence, and the
 //!   [`probe::Prober`] that `collect` asks for them.
 
+pub mod codec;
 pub mod dns;
 pub mod finding;
 pub mod name;

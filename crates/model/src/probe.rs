@@ -102,17 +102,14 @@ pub struct Der(pub Vec<u8>);
 
 impl Serialize for Der {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use base64::Engine;
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+        s.serialize_str(&crate::codec::base64(&self.0))
     }
 }
 
 impl<'de> Deserialize<'de> for Der {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use base64::Engine;
         let text = String::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(text.as_bytes())
+        crate::codec::base64_decode(&text)
             .map(Der)
             .map_err(serde::de::Error::custom)
     }

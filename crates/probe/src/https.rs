@@ -41,7 +41,6 @@ use hyper::header;
 use hyper_util::rt::TokioIo;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::net::TcpStream;
@@ -60,64 +59,9 @@ pub const MTA_STS_PATH: &str = "/.well-known/mta-sts.txt";
 /// Longest `Location` or `Content-Type` value kept as evidence.
 const MAX_HEADER_EVIDENCE: usize = 2048;
 
-/// The trust anchors certificates are checked against.
-#[derive(Debug, Clone)]
-pub struct Roots(Arc<RootCertStore>);
-
-impl Roots {
-    /// The Mozilla roots compiled in from `webpki-roots` (the default).
-    pub fn webpki() -> Roots {
-        Roots(Arc::new(RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        }))
-    }
-
-    /// Only the CA certificates in `pem` (`--ca-file`, tests). Fails when
-    /// the text holds no certificate or one that is not a usable anchor.
-    pub fn from_pem(pem: &[u8]) -> Result<Roots, String> {
-        let mut store = RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| format!("invalid PEM: {e}"))?;
-            store
-                .add(cert)
-                .map_err(|e| format!("not a usable CA certificate: {e}"))?;
-        }
-        if store.is_empty() {
-            return Err("no CERTIFICATE found in the PEM text".into());
-        }
-        Ok(Roots(Arc::new(store)))
-    }
-
-    /// Only these CA certificates, DER.
-    pub fn from_der<'a>(certs: impl IntoIterator<Item = &'a [u8]>) -> Result<Roots, String> {
-        let mut store = RootCertStore::empty();
-        for der in certs {
-            store
-                .add(CertificateDer::from(der.to_vec()))
-                .map_err(|e| format!("not a usable CA certificate: {e}"))?;
-        }
-        if store.is_empty() {
-            return Err("no CA certificate given".into());
-        }
-        Ok(Roots(Arc::new(store)))
-    }
-
-    /// How many trust anchors.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// True when there are none (never, for the constructors above).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl Default for Roots {
-    fn default() -> Self {
-        Roots::webpki()
-    }
-}
+/// The trust anchors certificates are checked against: the run's one
+/// [`Roots`], shared with the judges' PKIX verdicts (`mailwarden-roots`).
+pub use mailwarden_roots::Roots;
 
 /// How to fetch.
 #[derive(Debug, Clone)]
@@ -673,7 +617,10 @@ type SeenChain = Arc<Mutex<Vec<Vec<u8>>>>;
 /// fails verification (evidence for the finding).
 fn client_config(roots: &Roots) -> Result<(Arc<rustls::ClientConfig>, SeenChain), String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let inner = WebPkiServerVerifier::builder_with_provider(roots.0.clone(), provider.clone())
+    let store = RootCertStore {
+        roots: roots.anchors().to_vec(),
+    };
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
         .build()
         .map_err(|e| e.to_string())?;
     let seen: SeenChain = Arc::default();

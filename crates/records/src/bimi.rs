@@ -10,25 +10,8 @@
 
 use serde::Serialize;
 
-use crate::dkim::{Diagnostic, Level, Span, Tag, parse_tag_list};
-
-fn error(span: Span, code: &'static str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic {
-        span,
-        level: Level::Error,
-        code,
-        message: message.into(),
-    }
-}
-
-fn warning(span: Span, code: &'static str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic {
-        span,
-        level: Level::Warning,
-        code,
-        message: message.into(),
-    }
-}
+use crate::diag::{Diagnostic, Level, Span};
+use crate::dkim::{Tag, parse_tag_list};
 
 /// Tags the draft defines: version, location, authority evidence, and the
 /// later local-part selectors and avatar preference.
@@ -39,11 +22,13 @@ const BIMI_TAGS: [&str; 5] = ["v", "l", "a", "lps", "avp"];
 pub struct BimiRecord {
     /// The record text the spans refer to.
     pub text: String,
+    /// The tags as written, in order.
     pub tags: Vec<Tag>,
     /// `l=`: the indicator location; `None` when absent, `Some("")` when empty.
     pub location: Option<String>,
     /// `a=`: the authority evidence location; `None` when absent.
     pub authority: Option<String>,
+    /// Every problem found, in order of position.
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -65,6 +50,7 @@ impl BimiRecord {
         self.authority.as_deref().is_some_and(|a| !a.is_empty())
     }
 
+    /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(|d| d.level == Level::Error)
     }
@@ -91,21 +77,21 @@ pub fn parse(text: &str) -> BimiRecord {
 
     // v= must be "BIMI1": "It MUST be the first tag in the list."
     match first("v") {
-        None => diagnostics.push(error(
+        None => diagnostics.push(Diagnostic::error(
             Span::new(0, text.len().min(1)),
             "version-missing",
             "The record has no v=BIMI1 tag; it is REQUIRED and must come first.",
         )),
         Some(v) => {
             if tags.first().is_some_and(|t| t.name != "v") {
-                diagnostics.push(error(
+                diagnostics.push(Diagnostic::error(
                     v.span,
                     "version-not-first",
                     "v=BIMI1 must be the first tag of the record.",
                 ));
             }
             if v.value != "BIMI1" {
-                diagnostics.push(error(
+                diagnostics.push(Diagnostic::error(
                     if v.value.is_empty() { v.span } else { v.value_span },
                     "version",
                     format!("v={} is not \"BIMI1\" (the value is case-sensitive).", v.value),
@@ -122,7 +108,7 @@ pub fn parse(text: &str) -> BimiRecord {
         if !l.value.is_empty() && !l.value.contains(',') {
             let path = l.value.split(['?', '#']).next().unwrap_or("").to_ascii_lowercase();
             if !(path.ends_with(".svg") || path.ends_with(".svgz")) {
-                diagnostics.push(warning(
+                diagnostics.push(Diagnostic::warning(
                     l.value_span,
                     "location-not-svg",
                     "l= does not end in .svg: BIMI indicators are SVG Tiny PS documents, and a URI with another image suffix is a permanent error.",
@@ -143,7 +129,7 @@ pub fn parse(text: &str) -> BimiRecord {
         && avp.value != "personal"
     {
         {
-            diagnostics.push(warning(
+            diagnostics.push(Diagnostic::warning(
                 avp.value_span,
                 "avp",
                 format!("avp={} is neither \"brand\" nor \"personal\".", avp.value),
@@ -162,7 +148,7 @@ pub fn parse(text: &str) -> BimiRecord {
             } else {
                 format!("\"{}\" is not a BIMI tag; receivers ignore it.", t.name)
             };
-            diagnostics.push(warning(t.name_span, "unknown-tag", message));
+            diagnostics.push(Diagnostic::warning(t.name_span, "unknown-tag", message));
         }
     }
 
@@ -170,7 +156,7 @@ pub fn parse(text: &str) -> BimiRecord {
         && l.value.is_empty()
         && !a.value.is_empty()
     {
-        diagnostics.push(error(
+        diagnostics.push(Diagnostic::error(
             l.span,
             "evidence-without-location",
             "l= is empty but a= names an evidence document: no indicator can be shown. Publish the logo in l=, or empty a= to decline BIMI.",
@@ -196,7 +182,7 @@ fn check_uri(tag: &Tag, what: &str) -> Vec<Diagnostic> {
     }
     let mut out = Vec::new();
     if value.contains(',') {
-        out.push(error(
+        out.push(Diagnostic::error(
             span,
             "uri-list",
             format!(
@@ -207,7 +193,11 @@ fn check_uri(tag: &Tag, what: &str) -> Vec<Diagnostic> {
         return out;
     }
     if value.chars().any(char::is_whitespace) {
-        out.push(error(span, "uri-space", format!("The {what} URI contains whitespace.")));
+        out.push(Diagnostic::error(
+            span,
+            "uri-space",
+            format!("The {what} URI contains whitespace."),
+        ));
         return out;
     }
     let Some(rest) = value
@@ -215,7 +205,7 @@ fn check_uri(tag: &Tag, what: &str) -> Vec<Diagnostic> {
         .filter(|s| s.eq_ignore_ascii_case("https://"))
         .map(|_| &value[8..])
     else {
-        out.push(error(
+        out.push(Diagnostic::error(
             span,
             "uri-not-https",
             format!("The {what} URI {value} is not an https:// URI; HTTPS is the only transport BIMI allows."),
@@ -233,7 +223,7 @@ fn check_uri(tag: &Tag, what: &str) -> Vec<Diagnostic> {
             .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         && host.parse::<std::net::Ipv4Addr>().is_err();
     if !fqdn {
-        out.push(error(
+        out.push(Diagnostic::error(
             span,
             "uri-host",
             format!("The {what} URI {value} does not name a fully qualified host."),

@@ -12,32 +12,9 @@
 //! [`Level::Warning`] is legal but suspicious: unknown tags (which verifiers
 //! ignore), unknown flags, a lower-case version, missing base64 padding.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::Serialize;
 
-pub use crate::spf::{Diagnostic, Level, Span};
-
-/// Build an error diagnostic.
-fn error(span: Span, code: &'static str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic {
-        span,
-        level: Level::Error,
-        code,
-        message: message.into(),
-    }
-}
-
-/// Build a warning diagnostic.
-fn warning(span: Span, code: &'static str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic {
-        span,
-        level: Level::Warning,
-        code,
-        message: message.into(),
-    }
-}
+pub use crate::diag::{Diagnostic, Level, Span};
 
 /// One `tag=value` of a tag-list, with positions in the record text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,6 +25,7 @@ pub struct Tag {
     pub value: String,
     /// The whole tag-spec, `name` through the end of `value`.
     pub span: Span,
+    /// The name alone.
     pub name_span: Span,
     /// Where the value is; empty (`start == end`) for an empty value.
     pub value_span: Span,
@@ -56,7 +34,9 @@ pub struct Tag {
 /// A parsed tag-list: the tags in order, and the problems found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TagList {
+    /// The tags, in order.
     pub tags: Vec<Tag>,
+    /// Problems of the tag-list syntax.
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -103,7 +83,11 @@ pub fn parse_tag_list(text: &str) -> TagList {
     let mut diagnostics = Vec::new();
     let (s, e) = trim(bytes, 0, bytes.len());
     if s == e {
-        diagnostics.push(error(Span::new(0, bytes.len()), "empty-record", "The record is empty."));
+        diagnostics.push(Diagnostic::error(
+            Span::new(0, bytes.len()),
+            "empty-record",
+            "The record is empty.",
+        ));
         return TagList { tags, diagnostics };
     }
     let mut segments = Vec::new();
@@ -121,7 +105,7 @@ pub fn parse_tag_list(text: &str) -> TagList {
         if s == e {
             // A trailing ";" (optionally followed by whitespace) is allowed.
             if index != last {
-                diagnostics.push(warning(
+                diagnostics.push(Diagnostic::warning(
                     Span::new(seg_start.saturating_sub(1), seg_end + 1),
                     "empty-tag",
                     "An empty tag-spec between two \";\": the grammar does not allow it, though most verifiers skip it.",
@@ -130,7 +114,7 @@ pub fn parse_tag_list(text: &str) -> TagList {
             continue;
         }
         let Some(eq) = bytes[s..e].iter().position(|&b| b == b'=').map(|p| p + s) else {
-            diagnostics.push(error(
+            diagnostics.push(Diagnostic::error(
                 Span::new(s, e),
                 "tag-without-value",
                 format!("\"{}\" is not a tag=value pair.", &text[s..e]),
@@ -148,7 +132,7 @@ pub fn parse_tag_list(text: &str) -> TagList {
             }
         }) && !name.is_empty();
         if !valid_name {
-            diagnostics.push(error(
+            diagnostics.push(Diagnostic::error(
                 Span::new(ns, ne.max(ns + 1).min(e)),
                 "tag-name",
                 if name.is_empty() {
@@ -163,7 +147,7 @@ pub fn parse_tag_list(text: &str) -> TagList {
             let ok = (0x21..=0x7e).contains(&b) || (c.is_ascii() && is_fws(b as u8));
             if !ok {
                 let at = vs + i;
-                diagnostics.push(error(
+                diagnostics.push(Diagnostic::error(
                     Span::new(at, at + c.len_utf8()),
                     "value-char",
                     format!("The value of \"{name}\" contains {c:?}, which a tag value may not contain."),
@@ -171,7 +155,7 @@ pub fn parse_tag_list(text: &str) -> TagList {
             }
         }
         if valid_name && tags.iter().any(|t| t.name == name) {
-            diagnostics.push(error(
+            diagnostics.push(Diagnostic::error(
                 Span::new(ns, ne),
                 "duplicate-tag",
                 format!("The tag \"{name}\" occurs more than once, which makes the entire tag-list invalid."),
@@ -192,13 +176,16 @@ pub fn parse_tag_list(text: &str) -> TagList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "type", content = "name")]
 pub enum KeyType {
+    /// `k=rsa` (the default).
     Rsa,
+    /// `k=ed25519` (RFC 8463).
     Ed25519,
     /// A type verifiers do not know ("Unrecognized key types MUST be ignored").
     Unknown(String),
 }
 
 impl KeyType {
+    /// The `k=` value as written.
     pub fn as_str(&self) -> &str {
         match self {
             KeyType::Rsa => "rsa",
@@ -223,11 +210,13 @@ pub enum RsaEncoding {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum PublicKey {
+    /// An RSA key (RFC 6376 §3.6.1).
     Rsa {
         /// The exact bit length of the modulus.
         modulus_bits: u32,
         /// The public exponent, when it fits in 64 bits.
         exponent: Option<u64>,
+        /// How the key was wrapped.
         encoding: RsaEncoding,
     },
     /// A raw 32-byte Ed25519 key (RFC 8463 §4.2).
@@ -245,11 +234,14 @@ pub enum KeyData {
     Revoked,
     /// `p=` is not base64, or does not decode to a key of the stated type.
     Invalid {
+        /// Why, in words.
         reason: String,
     },
     /// A key of an unknown `k=` type: not decoded.
     Unchecked,
+    /// The key decoded.
     Valid {
+        /// What it is.
         key: PublicKey,
     },
 }
@@ -259,6 +251,7 @@ pub enum KeyData {
 pub struct KeyRecord {
     /// The record text the spans refer to.
     pub text: String,
+    /// The tags, in order.
     pub tags: Vec<Tag>,
     /// `v=`, when present.
     pub version: Option<String>,
@@ -270,6 +263,7 @@ pub struct KeyRecord {
     pub services: Option<Vec<String>>,
     /// `t=` flags (`y` testing, `s` strict), as written.
     pub flags: Vec<String>,
+    /// The key (`p=`), decoded or why not.
     pub key: KeyData,
     /// Every problem found, in record order.
     pub diagnostics: Vec<Diagnostic>,
@@ -349,7 +343,7 @@ pub fn parse_key_record(text: &str) -> KeyRecord {
     if let Some(v) = first("v") {
         record.version = Some(v.value.clone());
         if tags.first().is_some_and(|t| t.name != "v") {
-            diagnostics.push(error(
+            diagnostics.push(Diagnostic::error(
                 v.span,
                 "version-not-first",
                 "v= must be the first tag of a DKIM key record.",
@@ -357,7 +351,7 @@ pub fn parse_key_record(text: &str) -> KeyRecord {
         }
         if v.value != "DKIM1" {
             if v.value.eq_ignore_ascii_case("DKIM1") {
-                diagnostics.push(warning(
+                diagnostics.push(Diagnostic::warning(
                     v.value_span,
                     "version-case",
                     format!(
@@ -366,7 +360,7 @@ pub fn parse_key_record(text: &str) -> KeyRecord {
                     ),
                 ));
             } else {
-                diagnostics.push(error(
+                diagnostics.push(Diagnostic::error(
                     v.value_span,
                     "version",
                     format!(
@@ -386,14 +380,14 @@ pub fn parse_key_record(text: &str) -> KeyRecord {
             other => {
                 let lower = other.to_ascii_lowercase();
                 if lower == "rsa" || lower == "ed25519" {
-                    diagnostics.push(warning(
+                    diagnostics.push(Diagnostic::warning(
                         k.value_span,
                         "key-type-case",
                         format!("k={other} should be written in lower case (\"{lower}\")."),
                     ));
                     if lower == "rsa" { KeyType::Rsa } else { KeyType::Ed25519 }
                 } else {
-                    diagnostics.push(error(
+                    diagnostics.push(Diagnostic::error(
                         if k.value.is_empty() { k.span } else { k.value_span },
                         "key-type",
                         format!(
@@ -410,7 +404,7 @@ pub fn parse_key_record(text: &str) -> KeyRecord {
     if let Some(h) = first("h") {
         let list = colon_list(&h.value);
         if list.iter().any(String::is_empty) {
-            diagnostics.push(warning(
+            diagnostics.push(Diagnostic::warning(
                 h.value_span,
                 "empty-list-item",
                 "h= has an empty item in its colon-separated list.",
@@ -419,7 +413,7 @@ pub fn parse_key_record(text: &str) -> KeyRecord {
         let algs: Vec<String> = list.into_iter().filter(|a| !a.is_empty()).collect();
         let known = |a: &str| a == "sha1" || a == "sha256";
         for a in algs.iter().filter(|a| !known(a)) {
-            diagnostics.push(warning(
+            diagnostics.push(Diagnostic::warning(
                 h.value_span,
                 "hash-unknown",
                 format!("h= lists \"{a}\", an algorithm verifiers do not know (they ignore it)."),
@@ -428,19 +422,19 @@ pub fn parse_key_record(text: &str) -> KeyRecord {
         let sha1 = algs.iter().any(|a| a == "sha1");
         let sha256 = algs.iter().any(|a| a == "sha256");
         if sha1 && !sha256 {
-            diagnostics.push(error(
+            diagnostics.push(Diagnostic::error(
                 h.value_span,
                 "sha1-only",
                 "h= allows only sha1: the key can only verify rsa-sha1 signatures, which RFC 8301 forbids, so no valid signature can use it.",
             ));
         } else if sha1 {
-            diagnostics.push(warning(
+            diagnostics.push(Diagnostic::warning(
                 h.value_span,
                 "sha1-allowed",
                 "h= still allows sha1, which RFC 8301 forbids for signing and verifying; list sha256 only.",
             ));
         } else if !sha256 {
-            diagnostics.push(error(
+            diagnostics.push(Diagnostic::error(
                 h.value_span,
                 "hash-none",
                 "h= allows no hash algorithm verifiers know, so no signature can use the key.",
@@ -453,7 +447,7 @@ pub fn parse_key_record(text: &str) -> KeyRecord {
     if let Some(s) = first("s") {
         let services: Vec<String> = colon_list(&s.value).into_iter().filter(|x| !x.is_empty()).collect();
         if !services.iter().any(|x| x == "*" || x == "email") {
-            diagnostics.push(error(
+            diagnostics.push(Diagnostic::error(
                 if s.value.is_empty() { s.span } else { s.value_span },
                 "service-type",
                 format!(
@@ -469,7 +463,7 @@ pub fn parse_key_record(text: &str) -> KeyRecord {
     if let Some(t) = first("t") {
         let flags: Vec<String> = colon_list(&t.value).into_iter().filter(|x| !x.is_empty()).collect();
         for f in flags.iter().filter(|f| *f != "y" && *f != "s") {
-            diagnostics.push(warning(
+            diagnostics.push(Diagnostic::warning(
                 t.value_span,
                 "flag-unknown",
                 format!("t= lists the unknown flag \"{f}\" (verifiers ignore it)."),
@@ -494,14 +488,14 @@ pub fn parse_key_record(text: &str) -> KeyRecord {
         } else {
             format!("\"{}\" is not a key-record tag; verifiers ignore it.", t.name)
         };
-        diagnostics.push(warning(t.name_span, "unknown-tag", message));
+        diagnostics.push(Diagnostic::warning(t.name_span, "unknown-tag", message));
     }
 
     // p= (RFC 6376 §3.6.1): "Public-key data (base64; REQUIRED). An empty
     // value means that this public key has been revoked."
     record.key = match first("p") {
         None => {
-            diagnostics.push(error(
+            diagnostics.push(Diagnostic::error(
                 Span::new(text.len(), text.len()),
                 "key-missing",
                 "The record has no p= tag; the public key is REQUIRED.",
@@ -511,7 +505,7 @@ pub fn parse_key_record(text: &str) -> KeyRecord {
         Some(p) => {
             let b64: String = p.value.chars().filter(|c| !c.is_whitespace()).collect();
             if b64.is_empty() {
-                diagnostics.push(error(
+                diagnostics.push(Diagnostic::error(
                     p.span,
                     "key-revoked",
                     "p= is empty: the key has been revoked, and signatures made with it fail.",
@@ -520,12 +514,12 @@ pub fn parse_key_record(text: &str) -> KeyRecord {
             } else {
                 match decode_base64(&b64) {
                     Err(why) => {
-                        diagnostics.push(error(p.value_span, "key-base64", why.clone()));
+                        diagnostics.push(Diagnostic::error(p.value_span, "key-base64", why.clone()));
                         KeyData::Invalid { reason: why }
                     }
                     Ok((bytes, padded)) => {
                         if !padded {
-                            diagnostics.push(warning(
+                            diagnostics.push(Diagnostic::warning(
                                 p.value_span,
                                 "base64-padding",
                                 "p= is missing its base64 \"=\" padding; some verifiers reject it.",
@@ -536,7 +530,8 @@ pub fn parse_key_record(text: &str) -> KeyRecord {
                             kind => match decode_public_key(kind, &bytes) {
                                 Ok(key) => KeyData::Valid { key },
                                 Err(why) => {
-                                    diagnostics.push(error(p.value_span, "key-invalid", why.clone()));
+                                    let why = why.to_string();
+                                    diagnostics.push(Diagnostic::error(p.value_span, "key-invalid", why.clone()));
                                     KeyData::Invalid { reason: why }
                                 }
                             },
@@ -561,19 +556,37 @@ fn colon_list(value: &str) -> Vec<String> {
 /// Decode base64, strictly; returns the bytes and whether the padding was
 /// right. Missing padding is tolerated (reported as a warning by the caller).
 fn decode_base64(b64: &str) -> Result<(Vec<u8>, bool), String> {
-    if let Ok(bytes) = STANDARD.decode(b64) {
-        return Ok((bytes, true));
-    }
-    let lenient = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new()
-            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-            .with_decode_allow_trailing_bits(false),
-    );
-    match lenient.decode(b64) {
-        Ok(bytes) => Ok((bytes, false)),
-        Err(e) => Err(format!("p= is not valid base64: {e}.")),
-    }
+    mailwarden_model::codec::base64_decode_lenient(b64).map_err(|e| format!("p= is not valid base64: {e}."))
+}
+
+/// Why `p=` is not a usable key of the record's type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// 32 bytes under `k=rsa`: a raw Ed25519 key.
+    #[error(
+        "p= decodes to 32 bytes: that is a raw Ed25519 key, but the record says (or defaults to) k=rsa; add k=ed25519."
+    )]
+    RawEd25519UnderRsa,
+    /// An Ed25519 SubjectPublicKeyInfo under `k=rsa`.
+    #[error("p= holds an Ed25519 key (SubjectPublicKeyInfo), but the record says (or defaults to) k=rsa.")]
+    Ed25519SpkiUnderRsa,
+    /// An Ed25519 key wrapped in a SubjectPublicKeyInfo under `k=ed25519`.
+    #[error(
+        "p= holds an Ed25519 key wrapped in a SubjectPublicKeyInfo; RFC 8463 wants the raw 32-byte key (the last 32 bytes)."
+    )]
+    WrappedEd25519,
+    /// An RSA key under `k=ed25519`.
+    #[error("p= holds an RSA key, but the record says k=ed25519.")]
+    RsaUnderEd25519,
+    /// `k=ed25519` with a key that is not 32 bytes.
+    #[error("p= decodes to {0} bytes; an Ed25519 key is exactly 32 bytes.")]
+    Ed25519Length(usize),
+    /// A `k=` this parser does not know.
+    #[error("cannot decode a key of unknown type {0}")]
+    UnknownType(String),
+    /// Not a DER RSA public key; the DER problem in words.
+    #[error("p= is not an RSA public key: {0}.")]
+    NotRsa(String),
 }
 
 /// The DER of the `id-Ed25519` algorithm identifier prefix of a 32-byte
@@ -588,14 +601,11 @@ const ED25519_SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b,
 /// in Appendix A, paraphrased): `p=` is the base64 of the raw 32-byte
 /// Ed25519 public key, not a SubjectPublicKeyInfo, so a wrapped key is
 /// invalid.
-pub fn decode_public_key(kind: &KeyType, bytes: &[u8]) -> Result<PublicKey, String> {
+pub fn decode_public_key(kind: &KeyType, bytes: &[u8]) -> Result<PublicKey, KeyError> {
     match kind {
         KeyType::Rsa => {
             if bytes.len() == 32 {
-                return Err(
-                    "p= decodes to 32 bytes: that is a raw Ed25519 key, but the record says (or defaults to) k=rsa; add k=ed25519."
-                        .into(),
-                );
+                return Err(KeyError::RawEd25519UnderRsa);
             }
             let (modulus_bits, exponent, encoding) = parse_rsa_public_key(bytes)?;
             Ok(PublicKey::Rsa {
@@ -608,17 +618,14 @@ pub fn decode_public_key(kind: &KeyType, bytes: &[u8]) -> Result<PublicKey, Stri
             if bytes.len() == 32 {
                 Ok(PublicKey::Ed25519)
             } else if bytes.len() == 44 && bytes.starts_with(&ED25519_SPKI_PREFIX) {
-                Err("p= holds an Ed25519 key wrapped in a SubjectPublicKeyInfo; RFC 8463 wants the raw 32-byte key (the last 32 bytes).".into())
+                Err(KeyError::WrappedEd25519)
             } else if parse_rsa_public_key(bytes).is_ok() {
-                Err("p= holds an RSA key, but the record says k=ed25519.".into())
+                Err(KeyError::RsaUnderEd25519)
             } else {
-                Err(format!(
-                    "p= decodes to {} bytes; an Ed25519 key is exactly 32 bytes.",
-                    bytes.len()
-                ))
+                Err(KeyError::Ed25519Length(bytes.len()))
             }
         }
-        KeyType::Unknown(k) => Err(format!("cannot decode a key of unknown type {k}")),
+        KeyType::Unknown(k) => Err(KeyError::UnknownType(k.clone())),
     }
 }
 
@@ -656,8 +663,8 @@ const ED25519_OID: [u8; 3] = [0x2b, 0x65, 0x70];
 /// Parse an RSA public key, as a SubjectPublicKeyInfo or a PKCS#1
 /// RSAPublicKey. Returns the modulus bit length, the exponent (if it fits
 /// in 64 bits) and the encoding.
-pub fn parse_rsa_public_key(der: &[u8]) -> Result<(u32, Option<u64>, RsaEncoding), String> {
-    let bad = |why: String| format!("p= is not an RSA public key: {why}.");
+pub fn parse_rsa_public_key(der: &[u8]) -> Result<(u32, Option<u64>, RsaEncoding), KeyError> {
+    let bad = KeyError::NotRsa;
     let (tag, body, rest) = der_element(der).map_err(bad)?;
     if tag != 0x30 {
         return Err(bad(format!("expected a DER SEQUENCE, found tag 0x{tag:02x}")));
@@ -676,10 +683,7 @@ pub fn parse_rsa_public_key(der: &[u8]) -> Result<(u32, Option<u64>, RsaEncoding
                 return Err(bad("the algorithm identifier has no OID".into()));
             }
             if oid == ED25519_OID {
-                return Err(
-                    "p= holds an Ed25519 key (SubjectPublicKeyInfo), but the record says (or defaults to) k=rsa."
-                        .into(),
-                );
+                return Err(KeyError::Ed25519SpkiUnderRsa);
             }
             if oid != RSA_ENCRYPTION_OID {
                 return Err(bad(format!(

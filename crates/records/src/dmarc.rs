@@ -14,19 +14,23 @@
 
 use serde::Serialize;
 
-pub use crate::spf::{Diagnostic, Level, Span};
+pub use crate::diag::{Diagnostic, Level, Span};
 
 /// A requested handling policy: `p`, `sp`, `np` (RFC 7489 §6.3
 /// `dmarc-request`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
+    /// Take no action (monitor).
     None,
+    /// Treat failing mail as suspicious.
     Quarantine,
+    /// Reject failing mail.
     Reject,
 }
 
 impl Policy {
+    /// The tag value as written in a record.
     pub fn as_str(self) -> &'static str {
         match self {
             Policy::None => "none",
@@ -60,11 +64,14 @@ impl std::fmt::Display for Policy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Alignment {
+    /// `r`: organisational domains must match (the default).
     Relaxed,
+    /// `s`: the domains must be identical.
     Strict,
 }
 
 impl Alignment {
+    /// The tag value as written in a record.
     pub fn as_str(self) -> &'static str {
         match self {
             Alignment::Relaxed => "r",
@@ -94,6 +101,7 @@ pub struct Tag {
     pub value: String,
     /// The whole `tag=value`, without surrounding whitespace.
     pub span: Span,
+    /// The value alone.
     pub value_span: Span,
 }
 
@@ -102,6 +110,7 @@ pub struct Tag {
 pub struct ReportUri {
     /// The URI as written, including any `!size` suffix.
     pub text: String,
+    /// Where it is in the record.
     pub span: Span,
     /// The scheme, lower-cased (`mailto`), if the URI has one.
     pub scheme: Option<String>,
@@ -125,33 +134,48 @@ pub struct Record {
     pub tags: Vec<Tag>,
     /// `v=DMARC1` is the first tag, exactly.
     pub version_ok: bool,
+    /// `p=`: the domain's policy.
     pub p: Option<Policy>,
+    /// `sp=`: the policy for subdomains.
     pub sp: Option<Policy>,
+    /// `np=`: the policy for non-existent subdomains (RFC 9989).
     pub np: Option<Policy>,
+    /// `adkim=`: DKIM identifier alignment.
     pub adkim: Option<Alignment>,
+    /// `aspf=`: SPF identifier alignment.
     pub aspf: Option<Alignment>,
+    /// `pct=` (removed by RFC 9989).
     pub pct: Option<u8>,
     /// Failure-reporting options, each of `0`, `1`, `d`, `s`.
     pub fo: Option<Vec<char>>,
+    /// `rf=` (removed by RFC 9989).
     pub rf: Option<Vec<String>>,
+    /// `ri=` (removed by RFC 9989).
     pub ri: Option<u32>,
+    /// `rua=`: where aggregate reports go.
     pub rua: Vec<ReportUri>,
+    /// `ruf=`: where failure reports go.
     pub ruf: Vec<ReportUri>,
     /// `t=y` (RFC 9989 testing mode).
     pub t: Option<bool>,
+    /// `psd=` (RFC 9989).
     pub psd: Option<Psd>,
+    /// Every problem found, in order of position.
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Record {
+    /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.errors().next().is_some()
     }
 
+    /// The errors.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.level == Level::Error)
     }
 
+    /// The warnings.
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.level == Level::Warning)
     }
@@ -248,24 +272,6 @@ pub fn looks_like_dmarc(bytes: &[u8]) -> bool {
             && (squashed.windows(2).any(|w| w == b"p=") || squashed.windows(4).any(|w| w == b"rua=")))
 }
 
-fn error(span: Span, code: &'static str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic {
-        span,
-        level: Level::Error,
-        code,
-        message: message.into(),
-    }
-}
-
-fn warning(span: Span, code: &'static str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic {
-        span,
-        level: Level::Warning,
-        code,
-        message: message.into(),
-    }
-}
-
 /// A `;`-separated piece of the record, trimmed of WSP.
 struct Segment<'a> {
     text: &'a str,
@@ -296,7 +302,7 @@ pub fn parse(bytes: &[u8]) -> Record {
     };
     let mut diags = Vec::new();
     if let Some(at) = bytes.iter().position(|b| !(0x20..=0x7e).contains(b) && *b != b'\t') {
-        diags.push(error(
+        diags.push(Diagnostic::error(
             Span::new(at, at + 1),
             "bad-character",
             format!(
@@ -307,7 +313,7 @@ pub fn parse(bytes: &[u8]) -> Record {
     }
     if text.starts_with([' ', '\t']) {
         let lead = text.len() - text.trim_start().len();
-        diags.push(warning(
+        diags.push(Diagnostic::warning(
             Span::new(0, lead),
             "leading-whitespace",
             "the record starts with whitespace; `v=DMARC1` must come first",
@@ -318,13 +324,13 @@ pub fn parse(bytes: &[u8]) -> Record {
     for (i, seg) in segs.iter().enumerate() {
         if seg.text.is_empty() {
             if i == 0 {
-                diags.push(error(
+                diags.push(Diagnostic::error(
                     Span::new(0, text.len().max(1)),
                     "version",
                     "the record must start with `v=DMARC1`",
                 ));
             } else if i != last {
-                diags.push(warning(
+                diags.push(Diagnostic::warning(
                     Span::new(seg.start.saturating_sub(1), seg.start),
                     "empty-tag",
                     "an empty tag between two `;`",
@@ -335,13 +341,13 @@ pub fn parse(bytes: &[u8]) -> Record {
         let span = Span::new(seg.start, seg.start + seg.text.len());
         let Some(eq) = seg.text.find('=') else {
             if i == 0 {
-                diags.push(error(
+                diags.push(Diagnostic::error(
                     span,
                     "version",
                     format!("the record must start with `v=DMARC1`, not `{}`", seg.text),
                 ));
             } else {
-                diags.push(error(
+                diags.push(Diagnostic::error(
                     span,
                     "missing-equals",
                     format!("`{}` is not a `tag=value` pair", seg.text),
@@ -358,7 +364,7 @@ pub fn parse(bytes: &[u8]) -> Record {
         let name = raw_name.to_ascii_lowercase();
         if i == 0 {
             if name != "v" {
-                diags.push(error(
+                diags.push(Diagnostic::error(
                     span,
                     "version",
                     format!("the first tag must be `v=DMARC1`, not `{}`", seg.text),
@@ -370,14 +376,18 @@ pub fn parse(bytes: &[u8]) -> Record {
                 } else {
                     ""
                 };
-                diags.push(error(
+                diags.push(Diagnostic::error(
                     value_span,
                     "version",
                     format!("the version must be exactly `DMARC1`, not `{value}`{hint}"),
                 ));
                 continue;
             } else if raw_name != "v" {
-                diags.push(error(span, "version", "the version tag must be a lower-case `v`"));
+                diags.push(Diagnostic::error(
+                    span,
+                    "version",
+                    "the version tag must be a lower-case `v`",
+                ));
                 continue;
             } else {
                 record.version_ok = true;
@@ -385,7 +395,7 @@ pub fn parse(bytes: &[u8]) -> Record {
             }
         }
         if raw_name.is_empty() || !raw_name.bytes().all(|b| b.is_ascii_alphabetic()) {
-            diags.push(error(
+            diags.push(Diagnostic::error(
                 span,
                 "bad-tag-name",
                 format!("`{raw_name}` is not a tag name (letters only)"),
@@ -393,7 +403,7 @@ pub fn parse(bytes: &[u8]) -> Record {
             continue;
         }
         if name == "v" {
-            diags.push(error(
+            diags.push(Diagnostic::error(
                 span,
                 "version-not-first",
                 "`v` must be the first tag, and only once",
@@ -401,11 +411,15 @@ pub fn parse(bytes: &[u8]) -> Record {
             continue;
         }
         if value.is_empty() {
-            diags.push(error(span, "empty-value", format!("the `{name}` tag has no value")));
+            diags.push(Diagnostic::error(
+                span,
+                "empty-value",
+                format!("the `{name}` tag has no value"),
+            ));
             continue;
         }
         if record.tags.iter().any(|t| t.name == name) {
-            diags.push(error(
+            diags.push(Diagnostic::error(
                 span,
                 "duplicate-tag",
                 format!("the `{name}` tag appears more than once; RFC 6376 §3.2 makes such a tag-list invalid"),
@@ -427,7 +441,7 @@ pub fn parse(bytes: &[u8]) -> Record {
         check_tag(&mut record, &mut diags, &name, value, value_span);
     }
     if !record.version_ok && !diags.iter().any(|d| d.code == "version") {
-        diags.push(error(
+        diags.push(Diagnostic::error(
             Span::new(0, 0),
             "version",
             "the record must start with `v=DMARC1`",
@@ -435,13 +449,13 @@ pub fn parse(bytes: &[u8]) -> Record {
     }
     if record.version_ok {
         match record.tags.iter().position(|t| t.name == "p") {
-            None => diags.push(error(
+            None => diags.push(Diagnostic::error(
                 Span::new(text.len(), text.len()),
                 "missing-p",
                 "no `p` tag: RFC 7489 requires it (its receivers read the record as `p=none` only if `rua` has a valid URI, otherwise they apply no DMARC at all); RFC 9989 reads it as `p=none`",
             )),
             Some(0) => {}
-            Some(at) => diags.push(warning(
+            Some(at) => diags.push(Diagnostic::warning(
                 record.tags[at].span,
                 "p-not-second",
                 "`p` should directly follow `v=DMARC1` (RFC 7489 §6.4 grammar; RFC 9989 allows any order)",
@@ -450,6 +464,10 @@ pub fn parse(bytes: &[u8]) -> Record {
     }
     diags.sort_by_key(|d| (d.span.start, d.span.end));
     record.diagnostics = diags;
+    record
+        .diagnostics
+        .iter_mut()
+        .for_each(|d| d.span = d.span.clamp_to(record.text.len()));
     record
 }
 
@@ -461,7 +479,7 @@ fn check_tag(record: &mut Record, diags: &mut Vec<Diagnostic>, name: &str, value
                 "sp" => record.sp = Some(p),
                 _ => record.np = Some(p),
             },
-            None => diags.push(error(
+            None => diags.push(Diagnostic::error(
                 span,
                 "invalid-policy",
                 format!("`{name}={value}`: the policy must be none, quarantine or reject"),
@@ -476,7 +494,7 @@ fn check_tag(record: &mut Record, diags: &mut Vec<Diagnostic>, name: &str, value
             match a {
                 Some(a) if name == "adkim" => record.adkim = Some(a),
                 Some(a) => record.aspf = Some(a),
-                None => diags.push(error(
+                None => diags.push(Diagnostic::error(
                     span,
                     "invalid-alignment",
                     format!("`{name}={value}`: alignment must be `r` (relaxed) or `s` (strict)"),
@@ -488,7 +506,7 @@ fn check_tag(record: &mut Record, diags: &mut Vec<Diagnostic>, name: &str, value
             let ok = !value.is_empty() && value.len() <= 3 && value.bytes().all(|b| b.is_ascii_digit());
             match value.parse::<u8>() {
                 Ok(n) if ok && n <= 100 => record.pct = Some(n),
-                _ => diags.push(error(
+                _ => diags.push(Diagnostic::error(
                     span,
                     "invalid-pct",
                     format!("`pct={value}`: must be an integer from 0 to 100"),
@@ -500,7 +518,7 @@ fn check_tag(record: &mut Record, diags: &mut Vec<Diagnostic>, name: &str, value
             let ok = value.len() <= 32 && value.bytes().all(|b| b.is_ascii_digit());
             match value.parse::<u32>() {
                 Ok(n) if ok => record.ri = Some(n),
-                _ => diags.push(error(
+                _ => diags.push(Diagnostic::error(
                     span,
                     "invalid-ri",
                     format!("`ri={value}`: must be a number of seconds (32-bit unsigned integer)"),
@@ -514,14 +532,14 @@ fn check_tag(record: &mut Record, diags: &mut Vec<Diagnostic>, name: &str, value
                 .map(|f| f.trim_matches([' ', '\t']).to_ascii_lowercase())
                 .collect();
             if formats.iter().any(|f| !is_keyword(f)) {
-                diags.push(error(
+                diags.push(Diagnostic::error(
                     span,
                     "invalid-rf",
                     format!("`rf={value}`: must be a colon-separated list of report formats such as `afrf`"),
                 ));
             } else {
                 if let Some(other) = formats.iter().find(|f| *f != "afrf") {
-                    diags.push(warning(
+                    diags.push(Diagnostic::warning(
                         span,
                         "unknown-rf",
                         format!("`{other}` is not a registered failure-report format (only `afrf` is)"),
@@ -542,11 +560,15 @@ fn check_tag(record: &mut Record, diags: &mut Vec<Diagnostic>, name: &str, value
                 seen.sort_unstable();
                 seen.dedup();
                 if seen.len() != chars.len() {
-                    diags.push(warning(span, "fo-repeated", format!("`fo={value}` repeats an option")));
+                    diags.push(Diagnostic::warning(
+                        span,
+                        "fo-repeated",
+                        format!("`fo={value}` repeats an option"),
+                    ));
                 }
                 record.fo = Some(chars);
             } else {
-                diags.push(error(
+                diags.push(Diagnostic::error(
                     span,
                     "invalid-fo",
                     format!("`fo={value}`: must be `0`, `1`, `d`, `s` or a colon-separated list of them"),
@@ -564,19 +586,23 @@ fn check_tag(record: &mut Record, diags: &mut Vec<Diagnostic>, name: &str, value
         "t" => match value.to_ascii_lowercase().as_str() {
             "y" => record.t = Some(true),
             "n" => record.t = Some(false),
-            _ => diags.push(error(span, "invalid-t", format!("`t={value}`: must be `y` or `n`"))),
+            _ => diags.push(Diagnostic::error(
+                span,
+                "invalid-t",
+                format!("`t={value}`: must be `y` or `n`"),
+            )),
         },
         "psd" => match value.to_ascii_lowercase().as_str() {
             "y" => record.psd = Some(Psd::Yes),
             "n" => record.psd = Some(Psd::No),
             "u" => record.psd = Some(Psd::Unknown),
-            _ => diags.push(error(
+            _ => diags.push(Diagnostic::error(
                 span,
                 "invalid-psd",
                 format!("`psd={value}`: must be `y`, `n` or `u`"),
             )),
         },
-        _ => diags.push(warning(
+        _ => diags.push(Diagnostic::warning(
             span,
             "unknown-tag",
             format!("`{name}` is not a DMARC tag; receivers ignore it"),
@@ -585,7 +611,7 @@ fn check_tag(record: &mut Record, diags: &mut Vec<Diagnostic>, name: &str, value
 }
 
 fn removed(diags: &mut Vec<Diagnostic>, name: &str, span: Span) {
-    diags.push(warning(
+    diags.push(Diagnostic::warning(
         span,
         "removed-tag",
         format!("`{name}` was removed by RFC 9989; receivers that follow it ignore the tag"),
@@ -613,7 +639,7 @@ fn parse_uris(value: &str, start: usize, diags: &mut Vec<Diagnostic>) -> Vec<Rep
         offset += piece.len() + 1;
         let span = Span::new(s, s + text.len());
         if text.is_empty() {
-            diags.push(error(
+            diags.push(Diagnostic::error(
                 Span::new(s, s.max(start + offset - 1)),
                 "invalid-uri",
                 "an empty URI in the list",
@@ -635,13 +661,13 @@ fn parse_uri(text: &str, span: Span, diags: &mut Vec<Diagnostic>) -> ReportUri {
         let digits = size.trim_end_matches(['k', 'm', 'g', 't', 'K', 'M', 'G', 'T']);
         let unit_len = size.len() - digits.len();
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || unit_len > 1 {
-            diags.push(error(
+            diags.push(Diagnostic::error(
                 span,
                 "invalid-size",
                 format!("`!{size}` is not a size limit (digits with an optional k, m, g or t)"),
             ));
         } else {
-            diags.push(warning(
+            diags.push(Diagnostic::warning(
                 span,
                 "size-suffix",
                 format!("the `!{size}` size limit is obsolete: RFC 9989 dropped it and receivers ignore it"),
@@ -666,7 +692,7 @@ fn parse_uri(text: &str, span: Span, diags: &mut Vec<Diagnostic>) -> ReportUri {
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
     });
     if !scheme_ok {
-        diags.push(error(
+        diags.push(Diagnostic::error(
             span,
             "invalid-uri",
             format!("`{uri}` is not a URI (expected e.g. `mailto:dmarc@example.com`)"),
@@ -680,7 +706,7 @@ fn parse_uri(text: &str, span: Span, diags: &mut Vec<Diagnostic>) -> ReportUri {
         .bytes()
         .any(|b| !b.is_ascii_graphic() || matches!(b, b'"' | b'<' | b'>' | b'\\' | b'`'))
     {
-        diags.push(error(
+        diags.push(Diagnostic::error(
             span,
             "invalid-uri",
             format!("`{uri}` contains characters a URI cannot"),
@@ -689,13 +715,17 @@ fn parse_uri(text: &str, span: Span, diags: &mut Vec<Diagnostic>) -> ReportUri {
     if scheme == "mailto" {
         let target = rest.split_once('?').map_or(rest, |(a, _)| a);
         match percent_decode(target) {
-            None => diags.push(error(span, "invalid-uri", format!("`{uri}` has a malformed %-escape"))),
+            None => diags.push(Diagnostic::error(
+                span,
+                "invalid-uri",
+                format!("`{uri}` has a malformed %-escape"),
+            )),
             Some(addr) => match addr.rsplit_once('@') {
                 Some((local, domain)) if !local.is_empty() && is_hostname(domain) && !addr.contains(',') => {
                     out.domain = Some(domain.trim_end_matches('.').to_ascii_lowercase());
                     out.address = Some(addr.clone());
                 }
-                _ => diags.push(error(
+                _ => diags.push(Diagnostic::error(
                     span,
                     "invalid-mailto",
                     format!("`{uri}`: `{addr}` is not a single valid email address"),
@@ -703,7 +733,7 @@ fn parse_uri(text: &str, span: Span, diags: &mut Vec<Diagnostic>) -> ReportUri {
             },
         }
     } else {
-        diags.push(warning(
+        diags.push(Diagnostic::warning(
             span,
             "non-mailto-uri",
             format!("`{scheme}:` reporting URIs are not supported by receivers in general; only `mailto:` must be"),
@@ -889,5 +919,15 @@ mod tests {
         assert!(!r.version_ok);
         let r = parse("v=DMARC1; p=none; rua=mailto:é@example.com".as_bytes());
         assert!(codes(&r).contains(&"bad-character"));
+    }
+
+    /// Found by the span property test: an empty record's `version`
+    /// error was `0..1`, one byte past the end.
+    #[test]
+    fn spans_of_what_is_missing_stay_inside_the_record() {
+        for text in [&b""[..], b"v=DMARC1;", b"v=DMARC1; p="] {
+            let r = parse(text);
+            crate::diag::assert_some_all_within(&r.diagnostics, r.text.len());
+        }
     }
 }

@@ -6,17 +6,7 @@
 //! reports the problems common to both; what each field means is left to
 //! the record's own parser.
 
-use crate::spf::{Diagnostic, Level, Span};
-
-/// A diagnostic, briefly.
-pub(crate) fn diag(level: Level, span: Span, code: &'static str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic {
-        span,
-        level,
-        code,
-        message: message.into(),
-    }
-}
+use crate::diag::{Diagnostic, Level, Span};
 
 /// `ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")`
 pub(crate) fn valid_ext_name(name: &str) -> bool {
@@ -70,7 +60,7 @@ pub(crate) enum Piece<'a> {
 pub(crate) fn lex<'a>(bytes: &[u8], text: &'a str) -> Vec<Piece<'a>> {
     let mut out = Vec::new();
     if let Some(at) = bytes.iter().position(|b| !(0x20..=0x7e).contains(b) && *b != b'\t') {
-        out.push(Piece::Problem(diag(
+        out.push(Piece::Problem(Diagnostic::new(
             Level::Error,
             Span::new(at, at + 1),
             "bad-character",
@@ -93,7 +83,7 @@ pub(crate) fn lex<'a>(bytes: &[u8], text: &'a str) -> Vec<Piece<'a>> {
         }
         if trimmed.is_empty() {
             if i != last {
-                out.push(Piece::Problem(diag(
+                out.push(Piece::Problem(Diagnostic::new(
                     Level::Error,
                     Span::new(seg_start.saturating_sub(1), seg_start),
                     "empty-field",
@@ -103,7 +93,7 @@ pub(crate) fn lex<'a>(bytes: &[u8], text: &'a str) -> Vec<Piece<'a>> {
             continue;
         }
         let Some(eq) = trimmed.find('=') else {
-            out.push(Piece::Problem(diag(
+            out.push(Piece::Problem(Diagnostic::new(
                 Level::Error,
                 span,
                 "missing-equals",
@@ -114,7 +104,7 @@ pub(crate) fn lex<'a>(bytes: &[u8], text: &'a str) -> Vec<Piece<'a>> {
         let name = &trimmed[..eq];
         let duplicate = names.contains(&name);
         if duplicate {
-            out.push(Piece::Problem(diag(
+            out.push(Piece::Problem(Diagnostic::new(
                 Level::Error,
                 span,
                 "duplicate-field",

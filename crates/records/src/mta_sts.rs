@@ -20,9 +20,9 @@
 
 use serde::Serialize;
 
-use crate::fields::{self, First, Piece, diag, valid_ext_name, valid_ext_value};
+use crate::fields::{self, First, Piece, valid_ext_name, valid_ext_value};
 
-pub use crate::spf::{Diagnostic, Level, Span};
+pub use crate::diag::{Diagnostic, Level, Span};
 
 /// The largest `max_age` RFC 8461 §3.2 allows: "maximum value of 31557600".
 pub const MAX_AGE_LIMIT: u64 = 31_557_600;
@@ -35,15 +35,20 @@ pub const MAX_AGE_TOO_SHORT: u64 = 86_400;
 /// One `name=value` field of the record, as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Field {
+    /// The name as written.
     pub name: String,
+    /// The value as written.
     pub value: String,
+    /// Where the field is in the record.
     pub span: Span,
+    /// Where its value is.
     pub value_span: Span,
 }
 
 /// A parsed `_mta-sts` TXT record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Record {
+    /// The record text (bytes outside ASCII replaced lossily).
     pub text: String,
     /// The record starts with exactly `v=STSv1`.
     pub version_ok: bool,
@@ -51,14 +56,17 @@ pub struct Record {
     pub id: Option<String>,
     /// Every field after the version, in order.
     pub fields: Vec<Field>,
+    /// Every problem found, in order of position.
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Record {
+    /// The errors.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.level == Level::Error)
     }
 
+    /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.errors().next().is_some()
     }
@@ -120,7 +128,12 @@ pub fn parse(bytes: &[u8]) -> Record {
                     } else {
                         format!("the record must begin with `v=STSv1`, not `{trimmed}`")
                     };
-                    diags.push(diag(Level::Error, Span::new(0, piece.len().max(1)), "version", why));
+                    diags.push(Diagnostic::new(
+                        Level::Error,
+                        Span::new(0, piece.len().max(1)),
+                        "version",
+                        why,
+                    ));
                 }
                 continue;
             }
@@ -137,7 +150,7 @@ pub fn parse(bytes: &[u8]) -> Record {
             continue;
         }
         match name {
-            "v" => diags.push(diag(
+            "v" => diags.push(Diagnostic::new(
                 Level::Error,
                 span,
                 "version-not-first",
@@ -155,33 +168,33 @@ pub fn parse(bytes: &[u8]) -> Record {
                     } else {
                         format!("the `id` `{value}` may contain only letters and digits")
                     };
-                    diags.push(diag(Level::Error, value_span, "id-invalid", why));
+                    diags.push(Diagnostic::new(Level::Error, value_span, "id-invalid", why));
                 }
             }
             _ => {
                 if !valid_ext_name(name) {
-                    diags.push(diag(
+                    diags.push(Diagnostic::new(
                         Level::Error,
                         span,
                         "bad-field-name",
                         format!("`{name}` is not a field name (letters, digits, `_`, `-`, `.`; at most 32)"),
                     ));
                 } else if !valid_ext_value(value) {
-                    diags.push(diag(
+                    diags.push(Diagnostic::new(
                         Level::Error,
                         value_span.max_width(1),
                         "bad-field-value",
                         format!("the value of `{name}` must be non-empty printable ASCII without spaces, `=` or `;`"),
                     ));
                 } else if name.eq_ignore_ascii_case("id") {
-                    diags.push(diag(
+                    diags.push(Diagnostic::new(
                         Level::Error,
                         span,
                         "id-case",
                         format!("`{name}` is not `id` (field names are case-sensitive)"),
                     ));
                 } else {
-                    diags.push(diag(
+                    diags.push(Diagnostic::new(
                         Level::Warning,
                         span,
                         "unknown-field",
@@ -192,7 +205,7 @@ pub fn parse(bytes: &[u8]) -> Record {
         }
     }
     if record.version_ok && ids == 0 && !diags.iter().any(|d| d.code == "id-case") {
-        diags.push(diag(
+        diags.push(Diagnostic::new(
             Level::Error,
             Span::new(text.len(), text.len() + 1),
             "id-missing",
@@ -200,6 +213,10 @@ pub fn parse(bytes: &[u8]) -> Record {
         ));
     }
     record.diagnostics = diags;
+    record
+        .diagnostics
+        .iter_mut()
+        .for_each(|d| d.span = d.span.clamp_to(record.text.len()));
     record
 }
 
@@ -220,12 +237,16 @@ impl MaxWidth for Span {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
+    /// Senders must not deliver without a valid TLS connection to a listed MX.
     Enforce,
+    /// Senders report failures but deliver anyway.
     Testing,
+    /// The policy is withdrawn.
     None,
 }
 
 impl Mode {
+    /// The value as written in a policy file.
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Enforce => "enforce",
@@ -235,15 +256,26 @@ impl Mode {
     }
 }
 
-/// A problem in the policy file, with its 1-based line and its byte span
-/// in the whole body.
+/// A problem in the policy file: the one [`Diagnostic`] of every record
+/// parser (its span in bytes of the whole body), and the 1-based line it is
+/// on. Serialised flat, `line` first, as before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyDiagnostic {
+    /// The 1-based line of the body.
     pub line: usize,
-    pub span: Span,
-    pub level: Level,
-    pub code: &'static str,
-    pub message: String,
+    /// The problem; its span is in bytes of the whole body.
+    #[serde(flatten)]
+    pub diagnostic: Diagnostic,
+}
+
+/// A policy diagnostic reads as the diagnostic it holds (`d.code`,
+/// `d.level`, `d.span`, `d.message`).
+impl std::ops::Deref for PolicyDiagnostic {
+    type Target = Diagnostic;
+
+    fn deref(&self) -> &Diagnostic {
+        &self.diagnostic
+    }
 }
 
 impl PolicyDiagnostic {
@@ -269,7 +301,9 @@ impl PolicyDiagnostic {
 /// One `mx` pattern as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MxPattern {
+    /// The pattern as written (`*.` allowed as the whole left-most label).
     pub pattern: String,
+    /// Its 1-based line.
     pub line: usize,
 }
 
@@ -277,8 +311,11 @@ pub struct MxPattern {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LineEndings {
+    /// Every line ends in CRLF, as RFC 8461 §3.2 says.
     Crlf,
+    /// Every line ends in LF alone.
     Lf,
+    /// Some lines end in CRLF, some in LF.
     Mixed,
     /// A single line without a terminator.
     None,
@@ -287,15 +324,22 @@ pub enum LineEndings {
 /// A parsed policy file. Fields with invalid values are `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Policy {
+    /// `version: STSv1` is the first line.
     pub version_ok: bool,
+    /// `mode`, if valid.
     pub mode: Option<Mode>,
+    /// `max_age` in seconds, if valid.
     pub max_age: Option<u64>,
+    /// The `mx` patterns, in order.
     pub mx: Vec<MxPattern>,
+    /// Which line endings the body uses.
     pub line_endings: LineEndings,
+    /// Every problem found, with its line.
     pub diagnostics: Vec<PolicyDiagnostic>,
 }
 
 impl Policy {
+    /// The errors.
     pub fn errors(&self) -> impl Iterator<Item = &PolicyDiagnostic> {
         self.diagnostics.iter().filter(|d| d.level == Level::Error)
     }
@@ -332,10 +376,7 @@ pub fn parse_policy(body: &[u8]) -> Policy {
     let push = |diags: &mut Vec<PolicyDiagnostic>, line, span, level, code, message: String| {
         diags.push(PolicyDiagnostic {
             line,
-            span,
-            level,
-            code,
-            message,
+            diagnostic: Diagnostic::new(level, span, code, message),
         });
     };
     let crlf = text.matches("\r\n").count();
@@ -621,6 +662,9 @@ pub fn parse_policy(body: &[u8]) -> Policy {
         );
     }
     policy.diagnostics = diags;
+    for d in &mut policy.diagnostics {
+        d.diagnostic.span = d.diagnostic.span.clamp_to(text.len());
+    }
     policy
 }
 
@@ -796,5 +840,36 @@ mod tests {
         // No mode at all.
         let p = parse_policy(b"version: STSv1\nmax_age: 86400\n");
         assert_eq!(pcodes(&p), vec![(2, "mode-missing")]);
+    }
+
+    /// Found by the span property test: problems at the end of the text
+    /// (a missing field or line) were spanned one byte past it.
+    #[test]
+    fn spans_of_what_is_missing_stay_inside_the_text() {
+        for body in [&b""[..], b"version: STSv1\n", b"version: STSv1\r\nmode: enforce"] {
+            let p = parse_policy(body);
+            let diagnostics: Vec<Diagnostic> = p.diagnostics.into_iter().map(|d| d.diagnostic).collect();
+            crate::diag::assert_some_all_within(&diagnostics, body.len());
+        }
+        for text in [&b""[..], b"v=STSv1;", b"v=STSv1; id="] {
+            let r = parse(text);
+            crate::diag::assert_some_all_within(&r.diagnostics, r.text.len());
+        }
+    }
+
+    /// A policy diagnostic is a `Diagnostic` at a line; the evidence keeps
+    /// the flat shape it had when it was a struct of its own.
+    #[test]
+    fn a_policy_diagnostic_serialises_flat_with_its_line_first() {
+        let p = parse_policy(b"version: STSv1\r\nmode: sometimes\r\nmax_age: 86400\r\n");
+        let d = p.diagnostics.iter().find(|d| d.code == "mode").unwrap();
+        let json = serde_json::to_string(d).unwrap();
+        let expected = format!(
+            r#"{{"line":2,"span":{{"start":{},"end":{}}},"level":"error","code":"mode","message":{}}}"#,
+            d.span.start,
+            d.span.end,
+            serde_json::to_string(&d.message).unwrap()
+        );
+        assert_eq!(json, expected);
     }
 }

@@ -13,64 +13,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Serialize;
 
-/// A byte range `start..end` in the record text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct Span {
-    pub start: usize,
-    pub end: usize,
-}
-
-impl Span {
-    pub fn new(start: usize, end: usize) -> Self {
-        Self { start, end }
-    }
-}
-
-/// How bad a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// A syntax error: evaluating the record gives `permerror`.
-    Error,
-    /// Legal but almost certainly not what the publisher meant.
-    Warning,
-}
-
-/// One problem in a record, with its position.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Diagnostic {
-    pub span: Span,
-    pub level: Level,
-    /// Stable short code, e.g. `unknown-mechanism`.
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl Diagnostic {
-    fn error(span: Span, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            span,
-            level: Level::Error,
-            code,
-            message: message.into(),
-        }
-    }
-
-    fn warning(span: Span, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            span,
-            level: Level::Warning,
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// A bounded, inert excerpt of the record around the offending bytes
-    /// and a caret line under them (see [`crate::visible::excerpt`]).
-    pub fn caret(&self, record: &str) -> String {
-        crate::visible::excerpt(record, self.span)
-    }
-}
+pub use crate::diag::{Diagnostic, Level, Span};
 
 /// A mechanism's qualifier (RFC 7208 §4.6.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -87,6 +30,7 @@ pub enum Qualifier {
 }
 
 impl Qualifier {
+    /// The qualifier character (`+`, `-`, `~`, `?`).
     pub fn symbol(self) -> char {
         match self {
             Qualifier::Pass => '+',
@@ -113,7 +57,10 @@ impl Qualifier {
 pub enum MacroPart {
     /// Literal text; `%%`, `%_` and `%-` are already decoded to `%`, ` `
     /// and `%20`.
-    Literal { text: String },
+    Literal {
+        /// The decoded text.
+        text: String,
+    },
     /// `%{letter digits r delimiters}`.
     Macro {
         /// The macro letter, lower case.
@@ -122,6 +69,7 @@ pub enum MacroPart {
         url_escape: bool,
         /// Number of right-hand parts to keep.
         digits: Option<u32>,
+        /// `r`: the parts are reversed.
         reverse: bool,
         /// Delimiters to split on; empty means `.`.
         delimiters: String,
@@ -131,7 +79,9 @@ pub enum MacroPart {
 /// A parsed macro-string: its text as written and its parts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MacroString {
+    /// The text as written.
     pub text: String,
+    /// The literal and macro parts, in order.
     pub parts: Vec<MacroPart>,
 }
 
@@ -236,7 +186,9 @@ fn url_escape_str(s: &str) -> String {
 /// CIDR prefix lengths of `a` and `mx`; defaults 32 and 128 (§5.3, §5.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DualCidr {
+    /// The IPv4 prefix length.
     pub v4: u8,
+    /// The IPv6 prefix length.
     pub v6: u8,
 }
 
@@ -262,33 +214,51 @@ impl fmt::Display for DualCidr {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase", tag = "kind")]
 pub enum Mechanism {
+    /// `all`: matches every sender.
     All,
+    /// `include:`: the result of another domain's policy.
     Include {
+        /// The domain whose policy is evaluated.
         domain: MacroString,
     },
+    /// `a`: the domain's addresses.
     A {
+        /// The domain, if not the current one.
         domain: Option<MacroString>,
+        /// Prefix lengths.
         cidr: DualCidr,
     },
+    /// `mx`: the addresses of the domain's MX hosts.
     Mx {
+        /// The domain, if not the current one.
         domain: Option<MacroString>,
+        /// Prefix lengths.
         cidr: DualCidr,
     },
+    /// `ptr` (RFC 7208 §5.5: "SHOULD NOT be used").
     Ptr {
+        /// The domain, if not the current one.
         domain: Option<MacroString>,
     },
+    /// `ip4:`: an IPv4 network.
     Ip4 {
+        /// The network.
         network: Ipv4Net,
     },
+    /// `ip6:`: an IPv6 network.
     Ip6 {
+        /// The network.
         network: Ipv6Net,
     },
+    /// `exists:`: matches when the name has an A record.
     Exists {
+        /// The name to look up.
         domain: MacroString,
     },
 }
 
 impl Mechanism {
+    /// The mechanism name as written in a record.
     pub fn name(&self) -> &'static str {
         match self {
             Mechanism::All => "all",
@@ -328,8 +298,11 @@ impl Mechanism {
 /// A qualified mechanism with its position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Directive {
+    /// `+`, `-`, `~` or `?` (`+` when none is written).
     pub qualifier: Qualifier,
+    /// What it matches.
     pub mechanism: Mechanism,
+    /// Where it is in the record.
     pub span: Span,
     /// The term as written.
     pub text: String,
@@ -339,15 +312,33 @@ pub struct Directive {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase", tag = "kind")]
 pub enum ModifierKind {
-    Redirect { domain: MacroString },
-    Exp { domain: MacroString },
-    Unknown { name: String, value: MacroString },
+    /// `redirect=`: another domain's policy replaces this one.
+    Redirect {
+        /// That domain.
+        domain: MacroString,
+    },
+    /// `exp=`: where the explanation for a `fail` is.
+    Exp {
+        /// The name of its TXT record.
+        domain: MacroString,
+    },
+    /// A modifier RFC 7208 does not define (ignored, §6).
+    Unknown {
+        /// Its name.
+        name: String,
+        /// Its value.
+        value: MacroString,
+    },
 }
 
+/// A modifier as written, with its position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Modifier {
+    /// Which modifier.
     pub kind: ModifierKind,
+    /// Where it is in the record.
     pub span: Span,
+    /// The text as written.
     pub text: String,
 }
 
@@ -355,7 +346,9 @@ pub struct Modifier {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Term {
+    /// A mechanism with its qualifier.
     Directive(Directive),
+    /// A `name=value` modifier.
     Modifier(Modifier),
 }
 
@@ -365,10 +358,12 @@ pub enum Term {
 pub struct Record {
     /// The record text (bytes outside visible ASCII replaced lossily).
     pub text: String,
+    /// The terms, in order.
     pub terms: Vec<Term>,
 }
 
 impl Record {
+    /// The directives (mechanisms), in order.
     pub fn directives(&self) -> impl Iterator<Item = &Directive> {
         self.terms.iter().filter_map(|t| match t {
             Term::Directive(d) => Some(d),
@@ -376,6 +371,7 @@ impl Record {
         })
     }
 
+    /// The modifiers, in order.
     pub fn modifiers(&self) -> impl Iterator<Item = &Modifier> {
         self.terms.iter().filter_map(|t| match t {
             Term::Modifier(m) => Some(m),
@@ -417,7 +413,9 @@ pub fn effective_all(record: &Record) -> Option<Qualifier> {
 /// The result of [`parse`]: the record and every diagnostic, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Parsed {
+    /// The record as far as it could be read.
     pub record: Record,
+    /// Every problem found, in order of position.
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -427,10 +425,12 @@ impl Parsed {
         self.diagnostics.iter().any(|d| d.level == Level::Error)
     }
 
+    /// The errors.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.level == Level::Error)
     }
 
+    /// The warnings.
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.level == Level::Warning)
     }

@@ -1,9 +1,13 @@
 //! TLSA records (RFC 6698 §2) from their presentation text, as the DNS
 //! layer keeps them (`RData::Other { rtype: 52, text }`): either
 //! `usage selector matching-type hex` or the RFC 3597 generic form
-//! `\# LENGTH HEX`.
+//! `\# LENGTH HEX`. Problems are [`Diagnostic`]s like every other
+//! record's.
 
+use mailwarden_model::codec::{self, HexError};
 use serde::Serialize;
+
+use crate::diag::{Diagnostic, Span};
 
 /// One parsed TLSA record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,6 +58,14 @@ impl Tlsa {
     }
 }
 
+/// The presentation form, `usage selector matching-type hex`: what
+/// [`parse`] reads back to the same record.
+impl std::fmt::Display for Tlsa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.params(), self.data)
+    }
+}
+
 /// The RFC 7218 acronym of a certificate usage.
 pub fn usage_name(usage: u8) -> &'static str {
     match usage {
@@ -65,35 +77,92 @@ pub fn usage_name(usage: u8) -> &'static str {
     }
 }
 
-fn field(word: &str, what: &str) -> Result<u8, String> {
-    word.parse::<u8>()
-        .map_err(|_| format!("the {what} `{word}` is not a number from 0 to 255"))
+/// One blank-separated word of the text and its span.
+struct Word<'a> {
+    text: &'a str,
+    span: Span,
 }
 
-fn hex(s: &str) -> Result<String, String> {
-    if !s.len().is_multiple_of(2) {
-        return Err(format!("the data has an odd number of hex digits ({})", s.len()));
-    }
-    if let Some(c) = s.chars().find(|c| !c.is_ascii_hexdigit()) {
-        return Err(format!("the data contains `{c}`, which is not a hex digit"));
-    }
-    Ok(s.to_ascii_lowercase())
+fn words(text: &str) -> Vec<Word<'_>> {
+    text.split_ascii_whitespace()
+        .map(|w| {
+            // `w` is a slice of `text`, so its offset is the pointer difference.
+            let start = w.as_ptr() as usize - text.as_ptr() as usize;
+            Word {
+                text: w,
+                span: Span::new(start, start + w.len()),
+            }
+        })
+        .collect()
 }
 
-/// Parse the presentation text of one TLSA record.
-pub fn parse(text: &str) -> Result<Tlsa, String> {
-    let words: Vec<&str> = text.split_ascii_whitespace().collect();
-    if words.first() == Some(&"\\#") {
-        let len: usize = words
-            .get(1)
-            .and_then(|w| w.parse().ok())
-            .ok_or("the generic form needs a length")?;
-        let data = hex(&words[2.min(words.len())..].concat())?;
+/// The span from the first to the last of `words` (`at` when there are none).
+fn covering(words: &[Word<'_>], at: usize) -> Span {
+    match (words.first(), words.last()) {
+        (Some(first), Some(last)) => Span::new(first.span.start, last.span.end),
+        _ => Span::new(at, at),
+    }
+}
+
+fn field(word: &Word<'_>, what: &str) -> Result<u8, Diagnostic> {
+    word.text.parse::<u8>().map_err(|_| {
+        Diagnostic::error(
+            word.span,
+            "tlsa-field",
+            format!("the {what} `{}` is not a number from 0 to 255", word.text),
+        )
+    })
+}
+
+/// The association data: `words` concatenated, checked and lower-cased.
+fn hex(words: &[Word<'_>], at: usize) -> Result<String, Diagnostic> {
+    let data: String = words.iter().map(|w| w.text).collect();
+    match codec::hex_decode(&data) {
+        Ok(_) => Ok(data.to_ascii_lowercase()),
+        Err(HexError::OddLength(n)) => Err(Diagnostic::error(
+            covering(words, at),
+            "tlsa-odd-hex",
+            format!("the data has an odd number of hex digits ({n})"),
+        )),
+        Err(HexError::NotHex(c)) => {
+            let word = words.iter().find(|w| w.text.contains(c));
+            Err(Diagnostic::error(
+                word.map_or(covering(words, at), |w| w.span),
+                "tlsa-not-hex",
+                format!("the data contains `{c}`, which is not a hex digit"),
+            ))
+        }
+    }
+}
+
+/// Parse the presentation text of one TLSA record; an error is a
+/// [`Diagnostic`] whose span points at the word at fault.
+pub fn parse(text: &str) -> Result<Tlsa, Diagnostic> {
+    let words = words(text);
+    let end = text.len();
+    if words.first().is_some_and(|w| w.text == "\\#") {
+        let len: usize = words.get(1).and_then(|w| w.text.parse().ok()).ok_or_else(|| {
+            Diagnostic::error(
+                words.get(1).map_or(Span::new(end, end), |w| w.span),
+                "tlsa-generic-length",
+                "the generic form needs a length",
+            )
+        })?;
+        let rest = &words[2.min(words.len())..];
+        let data = hex(rest, end)?;
         if data.len() / 2 != len {
-            return Err(format!("the generic form says {len} octets but has {}", data.len() / 2));
+            return Err(Diagnostic::error(
+                covering(rest, end),
+                "tlsa-generic-length",
+                format!("the generic form says {len} octets but has {}", data.len() / 2),
+            ));
         }
         if len < 3 {
-            return Err(format!("a TLSA record needs at least 3 octets, not {len}"));
+            return Err(Diagnostic::error(
+                covering(rest, end),
+                "tlsa-too-short",
+                format!("a TLSA record needs at least 3 octets, not {len}"),
+            ));
         }
         let byte = |i: usize| u8::from_str_radix(&data[2 * i..2 * i + 2], 16).unwrap_or(0);
         return Ok(Tlsa {
@@ -104,13 +173,17 @@ pub fn parse(text: &str) -> Result<Tlsa, String> {
         });
     }
     if words.len() < 4 {
-        return Err(format!("`{text}` is not `usage selector matching-type data`"));
+        return Err(Diagnostic::error(
+            Span::new(0, end),
+            "tlsa-fields",
+            format!("`{text}` is not `usage selector matching-type data`"),
+        ));
     }
     Ok(Tlsa {
-        usage: field(words[0], "certificate usage")?,
-        selector: field(words[1], "selector")?,
-        matching_type: field(words[2], "matching type")?,
-        data: hex(&words[3..].concat())?,
+        usage: field(&words[0], "certificate usage")?,
+        selector: field(&words[1], "selector")?,
+        matching_type: field(&words[2], "matching type")?,
+        data: hex(&words[3..], end)?,
     })
 }
 
@@ -137,13 +210,26 @@ mod tests {
     fn malformed_and_unusable() {
         assert!(parse("3 1 1").is_err());
         assert!(parse("3 1 x abcd").is_err());
-        assert!(parse("3 1 1 abc").unwrap_err().contains("odd"));
-        assert!(parse("3 1 1 zz").unwrap_err().contains("`z`"));
+        assert!(parse("3 1 1 abc").unwrap_err().message.contains("odd"));
+        assert!(parse("3 1 1 zz").unwrap_err().message.contains("`z`"));
         assert!(parse("\\# 4 0301").is_err());
         assert!(parse("3 1 1 abcd").unwrap().unusable().unwrap().contains("32 octets"));
         assert!(parse(&format!("4 1 1 {H}")).unwrap().unusable().is_some());
         assert!(parse(&format!("3 2 1 {H}")).unwrap().unusable().is_some());
         assert!(parse(&format!("3 1 3 {H}")).unwrap().unusable().is_some());
         assert!(parse(&format!("3 1 2 {H}{H}")).unwrap().unusable().is_none());
+    }
+
+    #[test]
+    fn errors_are_diagnostics_pointing_at_the_word_at_fault() {
+        let text = "3 1 x abcd";
+        let e = parse(text).unwrap_err();
+        assert_eq!((&text[e.span.start..e.span.end], e.code), ("x", "tlsa-field"));
+        let text = "3 1 1 ab zz";
+        let e = parse(text).unwrap_err();
+        assert_eq!((&text[e.span.start..e.span.end], e.code), ("zz", "tlsa-not-hex"));
+        assert_eq!(e.to_string(), "the data contains `z`, which is not a hex digit");
+        let e = parse("3 1").unwrap_err();
+        assert_eq!((e.span, e.code), (Span::new(0, 3), "tlsa-fields"));
     }
 }

@@ -15,14 +15,16 @@
 
 use serde::Serialize;
 
-use crate::fields::{self, First, Piece, diag, valid_ext_name, valid_ext_value};
+use crate::fields::{self, First, Piece, valid_ext_name, valid_ext_value};
 
-pub use crate::spf::{Diagnostic, Level, Span};
+pub use crate::diag::{Diagnostic, Level, Span};
 
 /// One reporting URI of `rua`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReportUri {
+    /// The URI as written.
     pub text: String,
+    /// Where it is in the record.
     pub span: Span,
     /// `mailto` or `https`, lower-cased, when the URI has a scheme.
     pub scheme: Option<String>,
@@ -33,17 +35,23 @@ pub struct ReportUri {
 /// A parsed `_smtp._tls` record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Record {
+    /// The record text (bytes outside ASCII replaced lossily).
     pub text: String,
+    /// `v=TLSRPTv1` comes first.
     pub version_ok: bool,
+    /// The `rua` URIs, in order.
     pub rua: Vec<ReportUri>,
+    /// Every problem found, in order of position.
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Record {
+    /// The errors.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.level == Level::Error)
     }
 
+    /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.errors().next().is_some()
     }
@@ -84,7 +92,7 @@ fn check_uri(text: &str, span: Span, diags: &mut Vec<Diagnostic>) -> ReportUri {
         })
         .map(str::to_ascii_lowercase);
     match scheme.as_deref() {
-        None => diags.push(diag(
+        None => diags.push(Diagnostic::new(
             Level::Error,
             span,
             "uri-scheme",
@@ -95,7 +103,7 @@ fn check_uri(text: &str, span: Span, diags: &mut Vec<Diagnostic>) -> ReportUri {
             let addr = addr.split('?').next().unwrap_or("");
             match addr.rsplit_once('@') {
                 Some((local, host)) if !local.is_empty() && host.contains('.') && !host.ends_with('.') => {}
-                _ => diags.push(diag(
+                _ => diags.push(Diagnostic::new(
                     Level::Error,
                     span,
                     "uri-mailto",
@@ -109,7 +117,7 @@ fn check_uri(text: &str, span: Span, diags: &mut Vec<Diagnostic>) -> ReportUri {
                 .strip_prefix("//")
                 .map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
             if host.is_none_or(|h| h.is_empty() || !h.contains('.')) {
-                diags.push(diag(
+                diags.push(Diagnostic::new(
                     Level::Error,
                     span,
                     "uri-https",
@@ -117,7 +125,7 @@ fn check_uri(text: &str, span: Span, diags: &mut Vec<Diagnostic>) -> ReportUri {
                 ));
             }
         }
-        Some(other) => diags.push(diag(
+        Some(other) => diags.push(Diagnostic::new(
             Level::Error,
             span,
             "uri-scheme",
@@ -125,7 +133,7 @@ fn check_uri(text: &str, span: Span, diags: &mut Vec<Diagnostic>) -> ReportUri {
         )),
     }
     if text.bytes().any(|b| !(0x21..=0x7e).contains(&b) || b == b'!') {
-        diags.push(diag(
+        diags.push(Diagnostic::new(
             Level::Error,
             span,
             "uri-character",
@@ -159,7 +167,7 @@ pub fn parse(bytes: &[u8]) -> Record {
                 if trimmed == "v=TLSRPTv1" && lead == 0 {
                     record.version_ok = true;
                 } else {
-                    diags.push(diag(
+                    diags.push(Diagnostic::new(
                         Level::Error,
                         Span::new(0, piece.len().max(1)),
                         "version",
@@ -177,7 +185,7 @@ pub fn parse(bytes: &[u8]) -> Record {
         let value_start = raw.value_span.start;
         names.push(name.to_string());
         match name {
-            "v" => diags.push(diag(
+            "v" => diags.push(Diagnostic::new(
                 Level::Error,
                 span,
                 "version-not-first",
@@ -191,7 +199,12 @@ pub fn parse(bytes: &[u8]) -> Record {
                     let uspan = Span::new(at + plead, at + plead + uri.len().max(1));
                     at += part.len() + 1;
                     if uri.is_empty() {
-                        diags.push(diag(Level::Error, uspan, "empty-uri", "an empty reporting URI"));
+                        diags.push(Diagnostic::new(
+                            Level::Error,
+                            uspan,
+                            "empty-uri",
+                            "an empty reporting URI",
+                        ));
                         continue;
                     }
                     let parsed = check_uri(uri, uspan, &mut diags);
@@ -200,28 +213,28 @@ pub fn parse(bytes: &[u8]) -> Record {
             }
             _ => {
                 if !valid_ext_name(name) {
-                    diags.push(diag(
+                    diags.push(Diagnostic::new(
                         Level::Error,
                         span,
                         "bad-field-name",
                         format!("`{name}` is not a field name"),
                     ));
                 } else if name.eq_ignore_ascii_case("rua") {
-                    diags.push(diag(
+                    diags.push(Diagnostic::new(
                         Level::Error,
                         span,
                         "rua-case",
                         format!("`{name}` is not `rua` (field names are case-sensitive)"),
                     ));
                 } else if !valid_ext_value(value) {
-                    diags.push(diag(
+                    diags.push(Diagnostic::new(
                         Level::Error,
                         span,
                         "bad-field-value",
                         format!("the value of `{name}` must be non-empty printable ASCII without spaces, `=` or `;`"),
                     ));
                 } else {
-                    diags.push(diag(
+                    diags.push(Diagnostic::new(
                         Level::Warning,
                         span,
                         "unknown-field",
@@ -232,7 +245,7 @@ pub fn parse(bytes: &[u8]) -> Record {
         }
     }
     if record.version_ok && !names.iter().any(|n| n == "rua") {
-        diags.push(diag(
+        diags.push(Diagnostic::new(
             Level::Error,
             Span::new(text.len(), text.len() + 1),
             "rua-missing",
@@ -240,6 +253,10 @@ pub fn parse(bytes: &[u8]) -> Record {
         ));
     }
     record.diagnostics = diags;
+    record
+        .diagnostics
+        .iter_mut()
+        .for_each(|d| d.span = d.span.clamp_to(record.text.len()));
     record
 }
 
@@ -298,5 +315,15 @@ mod tests {
         );
         assert!(codes(&parse(b"v=TLSRPTv1; RUA=mailto:a@example.com")).contains(&"rua-case"));
         assert!(codes(&parse(b"rua=mailto:a@example.com; v=TLSRPTv1")).contains(&"version-not-first"));
+    }
+
+    /// Found by the span property test: a missing `rua` was spanned one
+    /// byte past the end of the record.
+    #[test]
+    fn spans_of_what_is_missing_stay_inside_the_record() {
+        for text in [&b""[..], b"v=TLSRPTv1", b"v=TLSRPTv1; rua="] {
+            let r = parse(text);
+            crate::diag::assert_some_all_within(&r.diagnostics, r.text.len());
+        }
     }
 }

@@ -15,7 +15,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use crate::spf::Span;
+use crate::diag::Span;
 
 /// Characters of record text shown on each side of a diagnostic's span.
 pub const EXCERPT_CONTEXT: usize = 40;

@@ -22,7 +22,6 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use base64::Engine as _;
 use mailwarden_model::dns::RData;
 use mailwarden_policy::Catalogue;
 use mailwarden_policy::frameworks::Frameworks;
@@ -61,7 +60,7 @@ ul.plain{padding-left:1.2em;margin:.3em 0}.evidence{font-size:11px}
 
 /// The Content-Security-Policy of the document.
 pub fn content_security_policy() -> String {
-    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+    let hash = mailwarden_model::codec::base64(&Sha256::digest(STYLE.as_bytes()));
     format!("default-src 'none'; style-src 'sha256-{hash}'; img-src 'none'; base-uri 'none'; form-action 'none'")
 }
 
@@ -197,7 +196,7 @@ pub fn catalogue_fingerprint(catalogue: &Catalogue) -> String {
         hash.update(serde_json::to_vec(rule).unwrap_or_default());
     }
     let digest = hash.finalize();
-    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+    mailwarden_model::codec::hex(&digest[..6])
 }
 
 pub(crate) fn verdict_span(h: &mut Html, verdict: &str) {

@@ -544,7 +544,11 @@ fn probes(h: &mut Html, o: &mailwarden_model::Observation) {
                 .text(&tls.cipher_suite)
                 .raw("; certificates (SHA-256):");
             for der in &tls.chain {
-                h.el("<br><code>", &hex(&Sha256::digest(&der.0)), "</code>");
+                h.el(
+                    "<br><code>",
+                    &mailwarden_model::codec::hex(&Sha256::digest(&der.0)),
+                    "</code>",
+                );
             }
         }
         h.raw("</td></tr>\n");
@@ -559,8 +563,4 @@ fn probes(h: &mut Html, o: &mailwarden_model::Observation) {
         h.raw("</td></tr>\n");
     }
     h.raw("</tbody>\n</table>\n");
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

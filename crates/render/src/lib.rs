@@ -8,11 +8,10 @@
 //! ([`html`]) or Markdown ([`markdown`]). Everything
 //! that came from DNS is data here; escaping belongs to the renderers, at
 //! the output boundary, through [`inert`]: no control or bidi character
-//! from outside reaches a reader raw, in any format. [`generate`] builds
-//! recommended DNS records (pure; the CLI gathers the inputs).
+//! from outside reaches a reader raw, in any format. Recommended DNS
+//! records are built next to their parsers, in `mailwarden_records::generate`.
 
 pub mod csv;
-pub mod generate;
 pub mod html;
 mod html_sections;
 pub mod inert;

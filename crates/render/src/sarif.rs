@@ -74,7 +74,7 @@ pub fn fingerprint(rule_id: &str, domain: &str, subject: &str) -> String {
         h.update(part.as_bytes());
         h.update([0u8]);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    mailwarden_model::codec::hex(&h.finalize())
 }
 
 /// The DNS name and record type a finding is about, `name/TYPE` (or just

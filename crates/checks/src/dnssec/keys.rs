@@ -2,6 +2,7 @@
 //! presentation text parsed back into fields, key tags, DS digests and
 //! RSA modulus sizes. Pure functions, no I/O.
 
+use mailwarden_model::codec;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384};
 
@@ -85,7 +86,7 @@ impl Dnskey {
     /// The DS record to publish at the parent for this key, SHA-256.
     pub fn ds_text(&self, owner: &str) -> String {
         let digest = self.ds_digest(owner, 2).unwrap_or_default();
-        format!("{} {} 2 {}", self.key_tag, self.algorithm, hex_upper(&digest))
+        format!("{} {} 2 {}", self.key_tag, self.algorithm, codec::hex_upper(&digest))
     }
 }
 
@@ -106,7 +107,7 @@ impl Ds {
         let key_tag = words.next()?.parse().ok()?;
         let algorithm = words.next()?.parse().ok()?;
         let digest_type = words.next()?.parse().ok()?;
-        let digest = hex_decode(&words.collect::<String>())?;
+        let digest = codec::hex_decode(&words.collect::<String>()).ok()?;
         Some(Self {
             key_tag,
             algorithm,
@@ -233,41 +234,7 @@ pub fn rsa_modulus_bits(key: &[u8]) -> Option<usize> {
 /// Standard base64 (RFC 4648 §4) with padding optional; `None` on any
 /// other character.
 pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for c in text.bytes().filter(|c| *c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
-pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-pub fn hex_upper(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
+    codec::base64_decode_lenient(text).ok().map(|(bytes, _)| bytes)
 }
 
 /// The mnemonic of a DNSSEC algorithm number (IANA registry).
@@ -339,13 +306,10 @@ mod tests {
     }
 
     #[test]
-    fn base64_and_hex_round_trip() {
+    fn base64_decodes_with_or_without_padding() {
         assert_eq!(base64_decode("AQAB").unwrap(), [1, 0, 1]);
         assert_eq!(base64_decode("AQ==").unwrap(), [1]);
         assert!(base64_decode("A*").is_none());
-        assert_eq!(hex_decode("0aFF").unwrap(), [10, 255]);
-        assert!(hex_decode("abc").is_none());
-        assert_eq!(hex_upper(&[10, 255]), "0AFF");
     }
 
     #[test]

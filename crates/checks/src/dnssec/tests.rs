@@ -596,7 +596,7 @@ fn sha1_ds_digest_fails_with_a_sha256_replacement() {
     let sha1 = format!(
         "{} 13 1 {}",
         key.key_tag,
-        super::keys::hex_upper(&key.ds_digest(D, 1).unwrap())
+        mailwarden_model::codec::hex_upper(&key.ds_digest(D, 1).unwrap())
     );
     let w = World::new()
         .mx(&[])

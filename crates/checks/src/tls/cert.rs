@@ -17,8 +17,7 @@
 //! - **fingerprints** for evidence: SHA-256 of the DER and of the
 //!   SubjectPublicKeyInfo (what a `3 1 1` TLSA record holds).
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, TrustAnchor};
+use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
@@ -33,102 +32,9 @@ pub const MIN_RSA_BITS: usize = 2048;
 
 const DAY: i64 = 86_400;
 
-/// The trust store the PKIX verdict is taken against.
-#[derive(Debug, Clone, Default)]
-pub enum Roots {
-    /// The Mozilla root programme as shipped by `webpki-roots` (pinned, so
-    /// results do not differ between machines).
-    #[default]
-    WebPki,
-    /// CA certificates the user gave (`--ca-file`), or a test CA.
-    Custom(Vec<TrustAnchor<'static>>),
-}
-
-/// Why a CA file could not be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RootsError(pub String);
-
-impl std::fmt::Display for RootsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for RootsError {}
-
-impl Roots {
-    /// Trust anchors from PEM text: every `CERTIFICATE` section (other
-    /// sections, such as keys, are skipped). Errors say which section is
-    /// wrong and how.
-    pub fn from_pem(pem: &[u8]) -> Result<Roots, RootsError> {
-        let mut ders = Vec::new();
-        for (i, item) in CertificateDer::pem_slice_iter(pem).enumerate() {
-            let n = i + 1;
-            let der = item.map_err(|e| {
-                use rustls_pki_types::pem::Error as P;
-                RootsError(match e {
-                    P::MissingSectionEnd { end_marker } => format!(
-                        "PEM certificate {n}: no `-----END {}-----` line",
-                        String::from_utf8_lossy(&end_marker)
-                    ),
-                    P::IllegalSectionStart { line } => format!(
-                        "PEM certificate {n}: `{}` is not a valid BEGIN line",
-                        String::from_utf8_lossy(&line)
-                    ),
-                    P::Base64Decode(e) => format!("PEM certificate {n}: invalid base64 ({e})"),
-                    other => format!("PEM certificate {n}: {other}"),
-                })
-            })?;
-            ders.push(der.to_vec());
-        }
-        if ders.is_empty() {
-            return Err(RootsError(
-                "no `-----BEGIN CERTIFICATE-----` section found: the CA file must hold PEM certificates".into(),
-            ));
-        }
-        Roots::from_der(&ders)
-    }
-
-    /// Trust anchors from DER certificates.
-    pub fn from_der(certs: &[Vec<u8>]) -> Result<Roots, RootsError> {
-        if certs.is_empty() {
-            return Err(RootsError("no CA certificate given".into()));
-        }
-        let mut anchors = Vec::new();
-        for (i, der) in certs.iter().enumerate() {
-            let n = i + 1;
-            if let Err(e) = X509Certificate::from_der(der) {
-                return Err(RootsError(format!(
-                    "CA certificate {n} is not a valid X.509 certificate: {e}"
-                )));
-            }
-            let der = CertificateDer::from(der.as_slice());
-            let anchor = webpki::anchor_from_trusted_cert(&der).map_err(|e| {
-                RootsError(format!(
-                    "CA certificate {n} cannot be a trust anchor: {}",
-                    describe_webpki(&e)
-                ))
-            })?;
-            anchors.push(anchor.to_owned());
-        }
-        Ok(Roots::Custom(anchors))
-    }
-
-    fn anchors(&self) -> &[TrustAnchor<'static>] {
-        match self {
-            Roots::WebPki => webpki_roots::TLS_SERVER_ROOTS,
-            Roots::Custom(anchors) => anchors,
-        }
-    }
-
-    /// The store in words, for evidence.
-    pub fn describe(&self) -> String {
-        match self {
-            Roots::WebPki => format!("webpki-roots ({} roots)", webpki_roots::TLS_SERVER_ROOTS.len()),
-            Roots::Custom(a) => format!("the given CA file ({} certificates)", a.len()),
-        }
-    }
-}
+/// The trust store the PKIX verdict is taken against: the run's one
+/// [`Roots`], shared with the HTTPS client (`mailwarden-roots`).
+pub use mailwarden_roots::{Roots, RootsError};
 
 /// Everything [`analyse_chain`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -650,43 +556,5 @@ mod tests {
         let r = analyse_chain(&[b"junk".to_vec()], HOST, NOW, &Roots::WebPki);
         assert!(r.leaf.is_none());
         assert!(matches!(&r.pkix, Pkix::Untrusted { reason } if reason.contains("leaf")));
-    }
-
-    #[test]
-    fn roots_from_pem() {
-        let a = Ca::new("A");
-        let b = Ca::new("B");
-        let pem = format!("# comment\n{}\n{}", a.pem, b.pem);
-        let roots = Roots::from_pem(pem.as_bytes()).unwrap();
-        assert!(matches!(&roots, Roots::Custom(v) if v.len() == 2));
-        assert_eq!(roots.describe(), "the given CA file (2 certificates)");
-        assert!(Roots::from_der(std::slice::from_ref(&a.der)).is_ok());
-    }
-
-    #[test]
-    fn roots_from_pem_errors_name_the_problem() {
-        let a = Ca::new("A");
-        let err = |pem: &str| Roots::from_pem(pem.as_bytes()).unwrap_err().to_string();
-        assert!(err("").contains("no `-----BEGIN CERTIFICATE-----` section"));
-        assert!(err("not pem at all").contains("no `-----BEGIN CERTIFICATE-----` section"));
-        let truncated = a.pem.replace("-----END CERTIFICATE-----", "");
-        assert!(
-            err(&truncated).contains("PEM certificate 1: no `-----END CERTIFICATE-----` line"),
-            "{}",
-            err(&truncated)
-        );
-        let bad64 = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
-        assert!(
-            err(bad64).contains("PEM certificate 1: invalid base64"),
-            "{}",
-            err(bad64)
-        );
-        let not_x509 = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        assert!(
-            err(not_x509).contains("CA certificate 1 is not a valid X.509 certificate"),
-            "{}",
-            err(not_x509)
-        );
-        assert_eq!(Roots::from_der(&[]).unwrap_err().0, "no CA certificate given");
     }
 }

@@ -188,16 +188,6 @@ fn short(t: &Tlsa) -> String {
     format!("{} {data}", t.params())
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// Whether certificate `der` (parsed as `cert`) matches the record's
 /// selector, matching type and data.
 fn associates(tlsa: &Tlsa, data: &[u8], der: &[u8], cert: Option<&X509Certificate<'_>>) -> bool {
@@ -228,7 +218,7 @@ fn match_one(
     if let Some(reason) = tlsa.unusable() {
         return RecordOutcome::Unusable { reason };
     }
-    let Some(data) = unhex(&tlsa.data) else {
+    let Ok(data) = mailwarden_model::codec::hex_decode(&tlsa.data) else {
         return RecordOutcome::Unusable {
             reason: "the data is not hex".into(),
         };

@@ -15,10 +15,7 @@ pub mod dane;
 
 use sha2::{Digest, Sha256, Sha512};
 
-/// Lower-case hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub(crate) use mailwarden_model::codec::hex;
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
@@ -37,24 +34,7 @@ pub(crate) fn unix_time(now: i64) -> rustls_pki_types::UnixTime {
     rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(now.max(0) as u64))
 }
 
-/// A webpki error in words.
-pub(crate) fn describe_webpki(e: &webpki::Error) -> String {
-    use webpki::Error as E;
-    match e {
-        E::UnknownIssuer => "no chain to a trusted root (unknown issuer)".into(),
-        E::CertExpired { .. } => "a certificate in the chain has expired".into(),
-        E::CertNotValidYet { .. } => "a certificate in the chain is not valid yet".into(),
-        E::InvalidSignatureForPublicKey => "a signature in the chain does not verify".into(),
-        E::UnsupportedSignatureAlgorithmContext(_) | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
-            "a certificate is signed with an unsupported algorithm (e.g. SHA-1)".into()
-        }
-        E::CaUsedAsEndEntity => "the leaf certificate is a CA certificate".into(),
-        E::EndEntityUsedAsCa => "a non-CA certificate was used as an issuer".into(),
-        E::CertNotValidForName(_) => "the certificate is not valid for the name".into(),
-        E::BadDer | E::BadDerTime => "a certificate is not valid DER".into(),
-        other => format!("{other:?}"),
-    }
-}
+pub(crate) use mailwarden_roots::describe_webpki;
 
 /// Parse a (possibly trailing-dot, any-case) DNS name for webpki.
 pub(crate) fn server_name(host: &str) -> Result<rustls_pki_types::ServerName<'static>, String> {

@@ -6,6 +6,7 @@ mod cli;
 mod compliance;
 mod formats;
 mod generate_live;
+mod generate_rules;
 mod hostile_dns;
 mod html_chromium;
 mod inventory;

@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use mailwarden_model::{Answer, DnsView, Finding, Outcome, Proof, RData, RType, Severity, Status};
-use mailwarden_records::tlsa::{self, Tlsa};
+use mailwarden_records::tlsa::Tlsa;
 
 use crate::Context;
 use crate::tls::dane::{DaneVerdict, match_tlsa};
@@ -316,6 +316,17 @@ pub(crate) fn authenticates(
 }
 
 /// One TLSA record as received and as parsed.
+/// The judge's view of a typed TLSA record (the certificate matcher reads
+/// the data as hex).
+fn judged(t: &mailwarden_model::dns::Tlsa) -> Tlsa {
+    Tlsa {
+        usage: t.usage,
+        selector: t.selector,
+        matching_type: t.matching_type,
+        data: mailwarden_model::presentation::hex_lower(&t.data),
+    }
+}
+
 struct Parsed {
     text: String,
     record: Result<Tlsa, String>,
@@ -336,9 +347,13 @@ impl<'a> Host<'a> {
             .records
             .iter()
             .filter_map(|rd| match rd {
-                RData::Other { rtype: 52, text } => Some(Parsed {
+                RData::Tlsa(t) => Some(Parsed {
+                    text: t.to_string(),
+                    record: Ok(judged(t)),
+                }),
+                RData::Unparsed { rtype: 52, text, error } => Some(Parsed {
                     text: text.clone(),
-                    record: tlsa::parse(text),
+                    record: Err(error.clone()),
                 }),
                 _ => None,
             })
@@ -931,8 +946,7 @@ impl<'a> Host<'a> {
 #[cfg(test)]
 mod tests {
     use mailwarden_model::{
-        Answer, Finding, Outcome::*, Proof, QueryKey, RData, RType, ScanOptions, SmtpProbe, SmtpStatus, SourceInfo,
-        Status,
+        Answer, Finding, Outcome::*, Proof, QueryKey, RType, ScanOptions, SmtpProbe, SmtpStatus, SourceInfo, Status,
     };
 
     use super::*;
@@ -980,10 +994,7 @@ mod tests {
     fn tlsa(records: &[String], proof: Proof) -> Dns {
         let rdata = records
             .iter()
-            .map(|t| RData::Other {
-                rtype: 52,
-                text: t.clone(),
-            })
+            .map(|t| mailwarden_model::rdata::from_text(52, t).expect("TLSA"))
             .collect();
         Dns::new().mx(D, &[(10, MX)]).rec(T, RType::Tlsa, rdata, proof)
     }
@@ -1295,10 +1306,7 @@ mod tests {
             .rec(
                 T,
                 RType::Tlsa,
-                vec![RData::Other {
-                    rtype: 52,
-                    text: format!("3 1 1 {spki}"),
-                }],
+                vec![mailwarden_model::rdata::from_text(52, &format!("3 1 1 {spki}")).expect("TLSA")],
                 Proof::Secure,
             )
             .status("_25._tcp.backup.example.com", RType::Tlsa, Status::NxDomain)

@@ -11,6 +11,7 @@
 
 pub mod bounded;
 pub mod cache;
+mod lexer;
 pub mod live;
 pub mod zonefile;
 

@@ -48,7 +48,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use crate::DnsSource;
 use anchor::{AnchorKey, Entry};
-pub use direct::{DirectGuard, REFERRAL_PREFIX};
+pub use direct::DirectGuard;
 use map::Mode;
 use stack::{PlainResolver, ValidatingResolver};
 

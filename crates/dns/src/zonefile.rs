@@ -28,7 +28,6 @@
 //! - Not interpreted: DNAME (RFC 6672) is loaded as data but does not
 //!   redirect lookups; `$GENERATE` is refused.
 
-mod lexer;
 mod parser;
 mod text;
 mod zone;
@@ -85,12 +84,7 @@ impl ZoneError {
     }
 }
 
-/// A place in a file, both from 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Position {
-    line: usize,
-    column: usize,
-}
+use crate::lexer::Position;
 
 /// Split a `--zone-file` argument: `example.com=path/to/file` gives the
 /// origin and the path; anything else is just a path. The prefix counts

@@ -10,7 +10,14 @@ use crate::dns::{Answer, Proof, QueryKey, RType, Status};
 use crate::probe::{HttpsFetch, HttpsStatus, Probes, SmtpProbe, SmtpStatus, SmtpTarget};
 
 /// The version of the Observation format. Bump on incompatible change.
-pub const OBSERVATION_SCHEMA: u32 = 1;
+///
+/// - 1: DS, DNSKEY, TLSA and NSEC3PARAM records as presentation text
+///   (`"type": "OTHER"`), a referral as an `error` status.
+/// - 2: those records typed ([`RData::Ds`](crate::RData::Ds) ...), a
+///   record that did not parse as `UNPARSED` with its reason, and
+///   `Status::Referral`. Schema 1 is still read: its answers are upgraded
+///   as they are read ([`Answer::upgrade_schema1`]).
+pub const OBSERVATION_SCHEMA: u32 = 2;
 
 /// Where the answers came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,7 +74,7 @@ impl<'de> Deserialize<'de> for Transcript {
                         server: e.server,
                         ..QueryKey::new(&e.name, e.rtype)
                     };
-                    (key, e.answer)
+                    (key, e.answer.upgrade_schema1())
                 })
                 .collect(),
         })

@@ -1,7 +1,6 @@
-//! TLSA records (RFC 6698 §2) from their presentation text, as the DNS
-//! layer keeps them (`RData::Other { rtype: 52, text }`): either
-//! `usage selector matching-type hex` or the RFC 3597 generic form
-//! `\# LENGTH HEX`.
+//! TLSA records (RFC 6698 §2) as the DANE judge matches them. The DNS
+//! layer parses them once (`mailwarden_model::rdata`, typed
+//! `RData::Tlsa`); this is what a judge derives from one.
 
 use serde::Serialize;
 
@@ -65,85 +64,32 @@ pub fn usage_name(usage: u8) -> &'static str {
     }
 }
 
-fn field(word: &str, what: &str) -> Result<u8, String> {
-    word.parse::<u8>()
-        .map_err(|_| format!("the {what} `{word}` is not a number from 0 to 255"))
-}
-
-fn hex(s: &str) -> Result<String, String> {
-    if !s.len().is_multiple_of(2) {
-        return Err(format!("the data has an odd number of hex digits ({})", s.len()));
-    }
-    if let Some(c) = s.chars().find(|c| !c.is_ascii_hexdigit()) {
-        return Err(format!("the data contains `{c}`, which is not a hex digit"));
-    }
-    Ok(s.to_ascii_lowercase())
-}
-
-/// Parse the presentation text of one TLSA record.
-pub fn parse(text: &str) -> Result<Tlsa, String> {
-    let words: Vec<&str> = text.split_ascii_whitespace().collect();
-    if words.first() == Some(&"\\#") {
-        let len: usize = words
-            .get(1)
-            .and_then(|w| w.parse().ok())
-            .ok_or("the generic form needs a length")?;
-        let data = hex(&words[2.min(words.len())..].concat())?;
-        if data.len() / 2 != len {
-            return Err(format!("the generic form says {len} octets but has {}", data.len() / 2));
-        }
-        if len < 3 {
-            return Err(format!("a TLSA record needs at least 3 octets, not {len}"));
-        }
-        let byte = |i: usize| u8::from_str_radix(&data[2 * i..2 * i + 2], 16).unwrap_or(0);
-        return Ok(Tlsa {
-            usage: byte(0),
-            selector: byte(1),
-            matching_type: byte(2),
-            data: data[6..].to_string(),
-        });
-    }
-    if words.len() < 4 {
-        return Err(format!("`{text}` is not `usage selector matching-type data`"));
-    }
-    Ok(Tlsa {
-        usage: field(words[0], "certificate usage")?,
-        selector: field(words[1], "selector")?,
-        matching_type: field(words[2], "matching type")?,
-        data: hex(&words[3..].concat())?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const H: &str = "8cb0fc6c527506a053f4f14c8464bebbd6dede2738d11468dd953d7d6a3021f1";
 
-    #[test]
-    fn presentation_and_generic_forms() {
-        let t = parse(&format!("3 1 1 {H}")).unwrap();
-        assert_eq!((t.usage, t.selector, t.matching_type), (3, 1, 1));
-        assert_eq!(t.params(), "3 1 1");
-        assert_eq!(t.usage_name(), "DANE-EE");
-        assert!(t.unusable().is_none());
-        let g = parse(&format!("\\# 35 030101{}", H.to_ascii_uppercase())).unwrap();
-        assert_eq!(g, t);
-        let split = parse(&format!("2 0 1 {} {}", &H[..10], &H[10..])).unwrap();
-        assert_eq!(split.data, H);
+    fn tlsa(usage: u8, selector: u8, matching_type: u8, data: &str) -> Tlsa {
+        Tlsa {
+            usage,
+            selector,
+            matching_type,
+            data: data.into(),
+        }
     }
 
     #[test]
-    fn malformed_and_unusable() {
-        assert!(parse("3 1 1").is_err());
-        assert!(parse("3 1 x abcd").is_err());
-        assert!(parse("3 1 1 abc").unwrap_err().contains("odd"));
-        assert!(parse("3 1 1 zz").unwrap_err().contains("`z`"));
-        assert!(parse("\\# 4 0301").is_err());
-        assert!(parse("3 1 1 abcd").unwrap().unusable().unwrap().contains("32 octets"));
-        assert!(parse(&format!("4 1 1 {H}")).unwrap().unusable().is_some());
-        assert!(parse(&format!("3 2 1 {H}")).unwrap().unusable().is_some());
-        assert!(parse(&format!("3 1 3 {H}")).unwrap().unusable().is_some());
-        assert!(parse(&format!("3 1 2 {H}{H}")).unwrap().unusable().is_none());
+    fn names_and_unusable_parameters() {
+        let t = tlsa(3, 1, 1, H);
+        assert_eq!(t.params(), "3 1 1");
+        assert_eq!(t.usage_name(), "DANE-EE");
+        assert!(t.unusable().is_none());
+        assert!(tlsa(3, 1, 1, "abcd").unusable().unwrap().contains("32 octets"));
+        assert!(tlsa(4, 1, 1, H).unusable().is_some());
+        assert!(tlsa(3, 2, 1, H).unusable().is_some());
+        assert!(tlsa(3, 1, 3, H).unusable().is_some());
+        assert!(tlsa(3, 1, 2, &format!("{H}{H}")).unusable().is_none());
+        assert!(tlsa(3, 1, 0, "").unusable().unwrap().contains("no data"));
     }
 }

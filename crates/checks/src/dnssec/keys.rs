@@ -1,7 +1,10 @@
-//! DNSSEC key material as the judge reads it: DNSKEY, DS and NSEC3PARAM
-//! presentation text parsed back into fields, key tags, DS digests and
-//! RSA modulus sizes. Pure functions, no I/O.
+//! DNSSEC key material as the judge reads it: the typed DNSKEY, DS and
+//! NSEC3PARAM records of the evidence (parsed once by the DNS layer,
+//! `mailwarden_model::rdata`) with what is derived from them: key tags, DS
+//! digests and RSA modulus sizes. Pure functions, no I/O.
 
+use mailwarden_model::dns as typed;
+use mailwarden_model::{RData, RType};
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384};
 
@@ -19,24 +22,27 @@ pub struct Dnskey {
 }
 
 impl Dnskey {
-    /// Parse `flags protocol algorithm base64...` (the key may be split
-    /// into several words).
-    pub fn parse(text: &str) -> Option<Self> {
-        let mut words = text.split_whitespace();
-        let flags = words.next()?.parse().ok()?;
-        let protocol = words.next()?.parse().ok()?;
-        let algorithm = words.next()?.parse().ok()?;
-        let public_key = base64_decode(&words.collect::<String>())?;
-        let mut key = Self {
-            flags,
-            protocol,
-            algorithm,
-            public_key,
+    /// The judge's view of a typed DNSKEY record.
+    pub fn from_rdata(key: &typed::Dnskey) -> Self {
+        let mut out = Self {
+            flags: key.flags,
+            protocol: key.protocol,
+            algorithm: key.algorithm,
+            public_key: key.public_key.clone(),
             key_tag: 0,
-            text: text.to_string(),
+            text: key.to_string(),
         };
-        key.key_tag = key_tag(&key.rdata(), algorithm);
-        Some(key)
+        out.key_tag = key_tag(&out.rdata(), key.algorithm);
+        out
+    }
+
+    /// Parse `flags protocol algorithm base64...` (the key may be split
+    /// into several words), through the DNS layer's parser.
+    pub fn parse(text: &str) -> Option<Self> {
+        match mailwarden_model::rdata::from_text(RType::Dnskey.code(), text)? {
+            RData::Dnskey(key) => Some(Self::from_rdata(&key)),
+            _ => None,
+        }
     }
 
     /// The RDATA in wire format.
@@ -100,20 +106,24 @@ pub struct Ds {
 }
 
 impl Ds {
-    /// Parse `key-tag algorithm digest-type hex...`.
+    /// The judge's view of a typed DS record.
+    pub fn from_rdata(ds: &typed::Ds) -> Self {
+        Self {
+            key_tag: ds.key_tag,
+            algorithm: ds.algorithm,
+            digest_type: ds.digest_type,
+            digest: ds.digest.clone(),
+            text: ds.to_string(),
+        }
+    }
+
+    /// Parse `key-tag algorithm digest-type hex...`, through the DNS
+    /// layer's parser.
     pub fn parse(text: &str) -> Option<Self> {
-        let mut words = text.split_whitespace();
-        let key_tag = words.next()?.parse().ok()?;
-        let algorithm = words.next()?.parse().ok()?;
-        let digest_type = words.next()?.parse().ok()?;
-        let digest = hex_decode(&words.collect::<String>())?;
-        Some(Self {
-            key_tag,
-            algorithm,
-            digest_type,
-            digest,
-            text: text.to_string(),
-        })
+        match mailwarden_model::rdata::from_text(RType::Ds.code(), text)? {
+            RData::Ds(ds) => Some(Self::from_rdata(&ds)),
+            _ => None,
+        }
     }
 
     /// How this DS relates to `key` at `owner`.
@@ -150,23 +160,24 @@ pub struct Nsec3Param {
 }
 
 impl Nsec3Param {
-    /// Parse `algorithm flags iterations salt` (salt `-` when empty).
+    /// The judge's view of a typed NSEC3PARAM record.
+    pub fn from_rdata(param: &typed::Nsec3param) -> Self {
+        Self {
+            hash_algorithm: param.hash_algorithm,
+            flags: param.flags,
+            iterations: param.iterations,
+            salt: hex_upper(&param.salt),
+            text: param.to_string(),
+        }
+    }
+
+    /// Parse `algorithm flags iterations salt` (salt `-` when empty),
+    /// through the DNS layer's parser.
     pub fn parse(text: &str) -> Option<Self> {
-        let mut words = text.split_whitespace();
-        let hash_algorithm = words.next()?.parse().ok()?;
-        let flags = words.next()?.parse().ok()?;
-        let iterations = words.next()?.parse().ok()?;
-        let salt = match words.next()? {
-            "-" => String::new(),
-            hex => hex.to_ascii_uppercase(),
-        };
-        Some(Self {
-            hash_algorithm,
-            flags,
-            iterations,
-            salt,
-            text: text.to_string(),
-        })
+        match mailwarden_model::rdata::from_text(RType::Nsec3param.code(), text)? {
+            RData::Nsec3param(param) => Some(Self::from_rdata(&param)),
+            _ => None,
+        }
     }
 }
 

@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use mailwarden_model::{Answer, DnsView, Finding, Outcome, Proof, RData, RType, Severity, Signature, Status};
 
 use crate::Context;
-pub use keys::{Dnskey, Ds, Match, Nsec3Param, key_tag, owner_wire, rsa_modulus_bits};
+pub use keys::{Dnskey, Ds, Match, Nsec3Param, base64_decode, hex_decode, key_tag, owner_wire, rsa_modulus_bits};
 use keys::{algorithm_name, digest_name};
 
 /// Signatures expiring sooner than this fail `dnssec.signature-expiry`.
@@ -218,6 +218,11 @@ struct Zone<'a> {
     nsec3param: &'a Answer,
     keys: Vec<Dnskey>,
     ds_records: Vec<Ds>,
+    /// DNSKEY and DS records that did not parse, "`text`: why": kept so a
+    /// rule that needs every key says it could not read one, rather than
+    /// judging the keys it could read as if they were all.
+    unparsed_keys: Vec<String>,
+    unparsed_ds: Vec<String>,
     signatures: Vec<Signature>,
     walk_met_bogus: bool,
 }
@@ -228,8 +233,22 @@ impl<'a> Zone<'a> {
         let dnskey = view.get(name, RType::Dnskey);
         let ds = view.get(name, RType::Ds);
         let nsec3param = view.get(name, RType::Nsec3param);
-        let keys = other_texts(dnskey, RType::Dnskey).filter_map(Dnskey::parse).collect();
-        let ds_records = other_texts(ds, RType::Ds).filter_map(Ds::parse).collect();
+        let keys = dnskey
+            .records
+            .iter()
+            .filter_map(|rd| match rd {
+                RData::Dnskey(key) => Some(Dnskey::from_rdata(key)),
+                _ => None,
+            })
+            .collect();
+        let ds_records = ds
+            .records
+            .iter()
+            .filter_map(|rd| match rd {
+                RData::Ds(ds) => Some(Ds::from_rdata(ds)),
+                _ => None,
+            })
+            .collect();
         // The zone's own signatures: over its SOA, DNSKEY and NSEC3PARAM,
         // and over the MX RRset when the domain is in this zone. The DS
         // RRset is signed by the parent, so it is left out.
@@ -256,6 +275,8 @@ impl<'a> Zone<'a> {
             nsec3param,
             keys,
             ds_records,
+            unparsed_keys: unparsed(dnskey),
+            unparsed_ds: unparsed(ds),
             signatures,
             walk_met_bogus: apex.bogus,
         }
@@ -316,11 +337,24 @@ impl<'a> Zone<'a> {
     }
 
     fn proof_evidence(&self, f: Finding) -> Finding {
-        f.evidence("soa_proof", self.soa.proof)
+        let f = f
+            .evidence("soa_proof", self.soa.proof)
             .evidence("dnskey_proof", self.dnskey.proof)
             .evidence("ds_proof", self.ds.proof)
             .evidence("dnskey", self.keys.iter().map(|k| &k.text).collect::<Vec<_>>())
-            .evidence("ds", self.ds_records.iter().map(|d| &d.text).collect::<Vec<_>>())
+            .evidence("ds", self.ds_records.iter().map(|d| &d.text).collect::<Vec<_>>());
+        self.unparsed_evidence(f)
+    }
+
+    /// The records that did not parse, when there are any.
+    fn unparsed_evidence(&self, mut f: Finding) -> Finding {
+        if !self.unparsed_keys.is_empty() {
+            f = f.evidence("dnskey_unparsed", &self.unparsed_keys);
+        }
+        if !self.unparsed_ds.is_empty() {
+            f = f.evidence("ds_unparsed", &self.unparsed_ds);
+        }
+        f
     }
 
     /// The DS records to publish at the parent: one SHA-256 DS per secure
@@ -516,12 +550,27 @@ impl<'a> Zone<'a> {
                 ),
             );
         }
+        if self.ds_records.is_empty() && !self.unparsed_ds.is_empty() {
+            let f = self.finding(
+                ID,
+                Outcome::Indeterminate,
+                format!(
+                    "Could not read the DS records of {}: {}",
+                    self.apex,
+                    self.unparsed_ds.join("; ")
+                ),
+            );
+            return self.unparsed_evidence(f);
+        }
         if self.ds_records.is_empty() {
             return self.finding(
                 ID,
                 Outcome::NotApplicable,
                 format!("The parent publishes no DS for {}.", self.apex),
             );
+        }
+        if let Some(f) = self.keys_unreadable(ID).filter(|_| !self.unparsed_keys.is_empty()) {
+            return f;
         }
         if self.keys.is_empty() && self.dnskey.status != Status::NoData && self.dnskey.status != Status::NxDomain {
             return self.finding(
@@ -560,6 +609,21 @@ impl<'a> Zone<'a> {
                 .evidence("ds_unmatched", &unmatched)
                 .evidence("ds_unverifiable", &unverifiable)
         };
+        if !unmatched.is_empty() && !self.unparsed_keys.is_empty() {
+            // The DS may be of the key that could not be read: not a
+            // broken chain until that key is read.
+            return evidence(self.finding(
+                ID,
+                Outcome::Indeterminate,
+                format!(
+                    "{} of the DS records for {} match none of the DNSKEY records that could be read, and {} could not be read: {}.",
+                    unmatched.len(),
+                    self.apex,
+                    self.unparsed_keys.len(),
+                    self.unparsed_keys.join("; ")
+                ),
+            ));
+        }
         if unmatched.is_empty() {
             let note = if unverifiable.is_empty() {
                 String::new()
@@ -742,6 +806,18 @@ impl<'a> Zone<'a> {
 
     /// The DNSKEY answer could not be read; `None` when it could.
     fn keys_unreadable(&self, id: &str) -> Option<Finding> {
+        if self.keys.is_empty() && !self.unparsed_keys.is_empty() {
+            let f = self.finding(
+                id,
+                Outcome::Indeterminate,
+                format!(
+                    "Could not read the DNSKEY records of {}: {}",
+                    self.apex,
+                    self.unparsed_keys.join("; ")
+                ),
+            );
+            return Some(self.unparsed_evidence(f));
+        }
         if !self.keys.is_empty() || self.dnskey.status.is_negative() {
             return None;
         }
@@ -974,9 +1050,29 @@ impl<'a> Zone<'a> {
     /// (represented as a "-" in the presentation format)."
     fn judge_nsec3_parameters(&self) -> Finding {
         const ID: &str = "dnssec.nsec3-parameters";
-        let params: Vec<Nsec3Param> = other_texts(self.nsec3param, RType::Nsec3param)
-            .filter_map(Nsec3Param::parse)
+        let params: Vec<Nsec3Param> = self
+            .nsec3param
+            .records
+            .iter()
+            .filter_map(|rd| match rd {
+                RData::Nsec3param(param) => Some(Nsec3Param::from_rdata(param)),
+                _ => None,
+            })
             .collect();
+        let unreadable = unparsed(self.nsec3param);
+        if params.is_empty() && !unreadable.is_empty() {
+            return self
+                .finding(
+                    ID,
+                    Outcome::Indeterminate,
+                    format!(
+                        "Could not read the NSEC3PARAM of {}: {}",
+                        self.apex,
+                        unreadable.join("; ")
+                    ),
+                )
+                .evidence("nsec3param_unparsed", &unreadable);
+        }
         if params.is_empty() {
             return if self.nsec3param.status.is_definite() {
                 self.finding(
@@ -1074,12 +1170,16 @@ fn lookup_failed_finding(subject: &str, answers: &[(String, &Answer)]) -> Findin
     )
 }
 
-/// The presentation texts of `RData::Other` records of `rtype`.
-fn other_texts(answer: &Answer, rtype: RType) -> impl Iterator<Item = &str> {
-    answer.records.iter().filter_map(move |rd| match rd {
-        RData::Other { rtype: code, text } if *code == rtype.code() => Some(text.as_str()),
-        _ => None,
-    })
+/// The records of an answer that did not parse, as "`text`: why".
+fn unparsed(answer: &Answer) -> Vec<String> {
+    answer
+        .records
+        .iter()
+        .filter_map(|rd| match rd {
+            RData::Unparsed { text, error, .. } => Some(format!("`{text}`: {error}")),
+            _ => None,
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -55,13 +55,12 @@ fn ds_for(owner: &str, dnskey: &str) -> String {
     Dnskey::parse(dnskey).unwrap().ds_text(owner)
 }
 
+/// Records of `rtype` from presentation text, typed as the DNS layer
+/// types them (`Unparsed` when they do not parse).
 fn other(rtype: RType, texts: &[String]) -> Vec<RData> {
     texts
         .iter()
-        .map(|t| RData::Other {
-            rtype: rtype.code(),
-            text: t.clone(),
-        })
+        .map(|t| mailwarden_model::rdata::from_text(rtype.code(), t).expect("a typed type"))
         .collect()
 }
 

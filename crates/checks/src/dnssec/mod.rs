@@ -804,6 +804,27 @@ impl<'a> Zone<'a> {
         }
     }
 
+    /// A verdict over the keys that could be read holds for all keys only
+    /// when every DNSKEY record could be read: otherwise indeterminate,
+    /// with the records that could not.
+    fn unless_keys_unread(&self, f: Finding) -> Finding {
+        if self.unparsed_keys.is_empty() {
+            return f;
+        }
+        let message = format!(
+            "{} But {} DNSKEY record(s) of {} could not be read: {}.",
+            f.message,
+            self.unparsed_keys.len(),
+            self.apex,
+            self.unparsed_keys.join("; ")
+        );
+        self.unparsed_evidence(Finding {
+            outcome: Outcome::Indeterminate,
+            message,
+            ..f
+        })
+    }
+
     /// The DNSKEY answer could not be read; `None` when it could.
     fn keys_unreadable(&self, id: &str) -> Option<Finding> {
         if self.keys.is_empty() && !self.unparsed_keys.is_empty() {
@@ -879,10 +900,10 @@ impl<'a> Zone<'a> {
             .finding(ID, Outcome::Pass, String::new())
             .evidence("algorithms", &names);
         if must_not.is_empty() && not_recommended.is_empty() {
-            return Finding {
+            return self.unless_keys_unread(Finding {
                 message: format!("{} is signed with {}.", self.apex, names.join(", ")),
                 ..f
-            };
+            });
         }
         let mut parts = Vec::new();
         if !must_not.is_empty() {
@@ -1005,7 +1026,8 @@ impl<'a> Zone<'a> {
             .map(|k| (k, k.rsa_bits()))
             .collect();
         if rsa.is_empty() {
-            return self.finding(ID, Outcome::NotApplicable, format!("{} has no RSA keys.", self.apex));
+            let f = self.finding(ID, Outcome::NotApplicable, format!("{} has no RSA keys.", self.apex));
+            return self.unless_keys_unread(f);
         }
         let sizes: Vec<String> = rsa
             .iter()
@@ -1024,10 +1046,10 @@ impl<'a> Zone<'a> {
             .finding(ID, Outcome::Pass, String::new())
             .evidence("rsa_keys", &sizes);
         if weak.is_empty() {
-            return Finding {
+            return self.unless_keys_unread(Finding {
                 message: format!("Every RSA key of {} has at least 2048 bits.", self.apex),
                 ..f
-            };
+            });
         }
         Finding {
             outcome: Outcome::Fail,

@@ -67,4 +67,7 @@ fn schema_1_records_are_read_as_typed_records() {
     for typed in ["DS", "DNSKEY", "TLSA", "NSEC3PARAM"] {
         assert!(types.iter().any(|t| t == typed), "no {typed} record read: {err}");
     }
+    // The typed records and referrals match the published report schema.
+    let schema = crate::formats::report_schema();
+    crate::formats::assert_valid(&schema, &doc, "the judged schema-1 evidence");
 }

@@ -381,9 +381,9 @@ impl<'a> Zone<'a> {
         )
     }
 
-    /// RFC 4033 §2: "Secure: An RRset for which the resolver is able to
+    /// RFC 4035 §4.3: "Secure: An RRset for which the resolver is able to
     /// build a chain of signed DNSKEY and DS RRs from a trusted security
-    /// anchor to the RRset." RFC 4035 §4.3 names the other outcomes.
+    /// anchor to the RRset." The same section names the other outcomes.
     fn judge_chain(&self, chain: &Chain) -> Finding {
         const ID: &str = "dnssec.chain";
         if !self.validated {

@@ -51,24 +51,39 @@ const MAX_CHAIN: usize = 16;
 pub enum ZoneError {
     /// The file could not be read.
     #[error("{file}: cannot read: {error}")]
-    Read { file: String, error: std::io::Error },
+    Read {
+        /// The file.
+        file: String,
+        /// Why.
+        error: std::io::Error,
+    },
     /// Bad syntax or data at a line and column (both from 1; columns
     /// count characters).
     #[error("{file}:{line}:{column}: {message}")]
     Syntax {
+        /// The file.
         file: String,
+        /// The line, from 1.
         line: usize,
+        /// The column, from 1, in characters.
         column: usize,
+        /// What is wrong.
         message: String,
     },
     /// Nothing says which zone the file is for.
     #[error("{file}: cannot tell which zone this is: add $ORIGIN or give the zone as ORIGIN=PATH")]
-    NoOrigin { file: String },
+    NoOrigin {
+        /// The file.
+        file: String,
+    },
     /// Two files claim the same zone.
     #[error("{second}: zone \"{origin}\" is already loaded from {first}")]
     DuplicateZone {
+        /// The zone.
         origin: String,
+        /// The file that loaded it first.
         first: String,
+        /// The file that claims it again.
         second: String,
     },
 }

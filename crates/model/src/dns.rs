@@ -18,18 +18,29 @@ pub use crate::rdata::{Dnskey, Ds, Nsec3param, Tlsa};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum RType {
+    /// An IPv4 address (RFC 1035 §3.4.1).
     A,
+    /// An IPv6 address (RFC 3596).
     Aaaa,
+    /// An alias (RFC 1035 §3.3.1).
     Cname,
+    /// A mail exchanger (RFC 1035 §3.3.9).
     Mx,
+    /// A name server (RFC 1035 §3.3.11).
     Ns,
+    /// A pointer, for reverse lookups (RFC 1035 §3.3.12).
     Ptr,
+    /// The start of a zone of authority (RFC 1035 §3.3.13).
     Soa,
+    /// Text strings (RFC 1035 §3.3.14): SPF, DMARC, DKIM, MTA-STS ...
     Txt,
     /// The obsolete SPF RR type 99 (RFC 7208 §3.1 and §14.1).
     Spf,
+    /// A delegation signer, published at the parent (RFC 4034 §5).
     Ds,
+    /// A zone's public key (RFC 4034 §2).
     Dnskey,
+    /// A DANE certificate association (RFC 6698 §2).
     Tlsa,
     /// NSEC3 parameters at a zone apex (RFC 5155 §4).
     Nsec3param,
@@ -118,14 +129,18 @@ impl fmt::Display for RType {
 /// bit in [`Answer::authoritative`] and are never DNSSEC-validated.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct QueryKey {
+    /// The name asked, normalised.
     pub name: String,
     #[serde(rename = "type")]
+    /// The type asked.
     pub rtype: RType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The authoritative server asked directly, or `None` for the resolver.
     pub server: Option<IpAddr>,
 }
 
 impl QueryKey {
+    /// A question for the resolver; `name` is normalised.
     pub fn new(name: &str, rtype: RType) -> Self {
         Self {
             name: crate::name::normalise(name),
@@ -158,39 +173,59 @@ impl fmt::Display for QueryKey {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "UPPERCASE")]
 pub enum RData {
+    /// An IPv4 address.
     A {
+        /// The address.
         address: Ipv4Addr,
     },
+    /// An IPv6 address.
     Aaaa {
+        /// The address.
         address: Ipv6Addr,
     },
+    /// An alias.
     Cname {
+        /// The canonical name it points to.
         target: String,
     },
+    /// A mail exchanger.
     Mx {
+        /// Lower is preferred (RFC 5321 §5.1).
         preference: u16,
+        /// The host; empty for the null MX `.` (RFC 7505).
         exchange: String,
     },
+    /// A name server.
     Ns {
+        /// The server's name.
         target: String,
     },
+    /// A pointer.
     Ptr {
+        /// The name pointed to.
         target: String,
     },
+    /// The start of authority: only the fields the checks read.
     Soa {
+        /// The primary name server.
         mname: String,
+        /// The responsible mailbox, as a name.
         rname: String,
+        /// The zone's version (RFC 1982 serial arithmetic).
         serial: u32,
+        /// The TTL of negative answers (RFC 2308 §4).
         minimum: u32,
     },
     /// The character-strings exactly as received, before concatenation
     /// (RFC 7208 §3.3), in zone-file presentation form: bytes outside
     /// printable ASCII, `"` and `\` are written `\DDD` / `\"` / `\\`.
     Txt {
+        /// The character-strings, each in presentation form.
         strings: Vec<String>,
     },
     /// The obsolete SPF RR type, same shape as TXT.
     Spf {
+        /// The character-strings, each in presentation form.
         strings: Vec<String>,
     },
     /// A DS record (RFC 4034 §5.1).
@@ -400,6 +435,7 @@ pub enum Proof {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Answer {
     #[serde(flatten)]
+    /// What the DNS said (flattened: `status` and, for failures, `detail`).
     pub status: Status,
     /// Records of the asked type, sorted, with aliases already followed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -439,11 +475,13 @@ pub struct Signature {
     pub type_covered: u16,
     /// The DNSSEC algorithm number (RFC 8624 §3.1 lists which may be used).
     pub algorithm: u8,
+    /// The key tag of the key that made it (RFC 4034 Appendix B).
     pub key_tag: u16,
     /// The signer's name (the zone apex), normalised.
     pub signer: String,
     /// Validity window, seconds since the Unix epoch.
     pub inception: u32,
+    /// End of the validity window, seconds since the Unix epoch.
     pub expiration: u32,
 }
 

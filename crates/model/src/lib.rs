@@ -15,6 +15,8 @@
 //! - [`probe`]: SMTP STARTTLS and HTTPS results as evidence, and the
 //!   [`probe::Prober`] that `collect` asks for them.
 
+#![warn(missing_docs)]
+
 pub mod dns;
 pub mod finding;
 pub mod name;

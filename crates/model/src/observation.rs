@@ -82,26 +82,32 @@ impl<'de> Deserialize<'de> for Transcript {
 }
 
 impl Transcript {
+    /// Record the answer to `key`, replacing any earlier one.
     pub fn insert(&mut self, key: QueryKey, answer: Answer) {
         self.entries.insert(key, answer);
     }
 
+    /// The answer to `key`, if asked.
     pub fn get(&self, key: &QueryKey) -> Option<&Answer> {
         self.entries.get(key)
     }
 
+    /// Whether `key` was asked.
     pub fn contains(&self, key: &QueryKey) -> bool {
         self.entries.contains_key(key)
     }
 
+    /// How many questions were asked.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether nothing was asked.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
+    /// Every question and answer, sorted by question.
     pub fn iter(&self) -> impl Iterator<Item = (&QueryKey, &Answer)> {
         self.entries.iter()
     }
@@ -151,12 +157,15 @@ pub struct Observation {
     pub schema: u32,
     /// The mailwarden version that collected it.
     pub tool_version: String,
+    /// The domain scanned, normalised.
     pub domain: String,
     /// RFC 3339 start time; absent in deterministic test output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// How long the scan took, in milliseconds; absent in deterministic test output.
     pub duration_ms: Option<u64>,
+    /// Where the DNS answers came from.
     pub source: SourceInfo,
     /// What the user told the scan; judging the evidence again uses it.
     #[serde(default)]
@@ -196,13 +205,16 @@ static HTTPS_NOT_COLLECTED: HttpsFetch = HttpsFetch::status(HttpsStatus::NotColl
 /// Everything a judge asked for that the evidence could not answer.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Wants {
+    /// DNS questions.
     pub dns: BTreeSet<QueryKey>,
+    /// STARTTLS probes (host and address).
     pub smtp: BTreeSet<SmtpTarget>,
     /// URL → the addresses to fetch it from.
     pub https: BTreeMap<String, Vec<std::net::IpAddr>>,
 }
 
 impl Wants {
+    /// Whether nothing is wanted.
     pub fn is_empty(&self) -> bool {
         self.dns.is_empty() && self.smtp.is_empty() && self.https.is_empty()
     }

@@ -158,7 +158,7 @@ pub fn generic_text(octets: &[u8]) -> String {
     }
 }
 
-/// RFC 3597 §5: "\# <length> <hex>", the octets of any RR type's rdata,
+/// RFC 3597 §5: `\# <length> <hex>`, the octets of any RR type's rdata,
 /// from the words after `\#` (the hex may be split into several words).
 pub fn generic_octets(words: &[&str]) -> Result<Vec<u8>, DecodeError> {
     let Some((length, hex)) = words.split_first() else {

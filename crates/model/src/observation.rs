@@ -153,7 +153,10 @@ impl ScanOptions {
 /// Everything one scan of one domain observed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
-    /// [`OBSERVATION_SCHEMA`] at the time of writing.
+    /// [`OBSERVATION_SCHEMA`] at the time of writing. An older schema is
+    /// read as the current one: its answers are upgraded as they are read
+    /// (`tool_version` still says which build collected them).
+    #[serde(deserialize_with = "read_schema")]
     pub schema: u32,
     /// The mailwarden version that collected it.
     pub tool_version: String,
@@ -179,6 +182,13 @@ pub struct Observation {
     /// Every SMTP probe and HTTPS fetch.
     #[serde(default, skip_serializing_if = "Probes::is_empty")]
     pub probes: Probes,
+}
+
+/// Evidence of an older schema is upgraded while it is read (the
+/// transcript's answers, [`Answer::upgrade_schema1`]), so once read it is of
+/// the current schema; a newer schema is kept, for the reader to refuse.
+fn read_schema<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    Ok(u32::deserialize(d)?.max(OBSERVATION_SCHEMA))
 }
 
 /// A lookup as a judge sees it.
@@ -370,5 +380,18 @@ mod tests {
         let back: Transcript = serde_json::from_str(&json).unwrap();
         assert_eq!(back, t);
         assert_eq!(back.len(), 2);
+    }
+
+    #[test]
+    fn an_older_schema_reads_as_the_current_one_and_a_newer_one_is_kept() {
+        let text = |schema: u32| {
+            format!(
+                r#"{{"schema":{schema},"tool_version":"0.1.0","domain":"a.test","source":{{"backend":"live","dnssec_validation":true}},"dns":[]}}"#
+            )
+        };
+        let old: Observation = serde_json::from_str(&text(1)).unwrap();
+        assert_eq!(old.schema, OBSERVATION_SCHEMA);
+        let newer: Observation = serde_json::from_str(&text(OBSERVATION_SCHEMA + 1)).unwrap();
+        assert_eq!(newer.schema, OBSERVATION_SCHEMA + 1);
     }
 }

@@ -53,6 +53,10 @@ fn schema_1_records_are_read_as_typed_records() {
     let doc = json(&out);
     let mut types = Vec::new();
     for d in doc["domains"].as_array().unwrap() {
+        // Read, the evidence is of the current schema; the build that
+        // collected it is still named.
+        assert_eq!(d["observation"]["schema"], 2);
+        assert_ne!(d["observation"]["tool_version"], "");
         for answer in d["observation"]["dns"].as_array().unwrap() {
             for r in answer["records"].as_array().into_iter().flatten() {
                 types.push(r["type"].as_str().unwrap().to_string());

@@ -360,8 +360,8 @@ impl Discovery<'_, '_> {
         }
     }
 
-    /// RFC 6376 §3.6.2.1: "All Signers MUST publish their public keys in
-    /// the DNS as described in this section" — at
+    /// RFC 6376 §3.6.2.1: "All DKIM keys are stored in a subdomain named
+    /// "_domainkey"" — each at
     /// `<selector>._domainkey.<domain>`; without a key, receivers cannot
     /// verify any signature of the domain and DMARC can only align on SPF.
     fn keys_found(&self) -> Finding {

@@ -491,9 +491,7 @@ fn remediation(host: &str, lacks: &BTreeMap<&str, String>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use mailwarden_model::{
-        Finding, Outcome::*, Proof, RData, RType, ScanOptions, SmtpProbe, SmtpStatus, SourceInfo, Status,
-    };
+    use mailwarden_model::{Finding, Outcome::*, Proof, RType, ScanOptions, SmtpProbe, SmtpStatus, SourceInfo, Status};
 
     use super::*;
     use crate::testutil::{Dns, fetched, find, outcome, tls_probe};
@@ -557,10 +555,7 @@ mod tests {
         dns.rec(
             &dane::tlsa_name(host),
             RType::Tlsa,
-            vec![RData::Other {
-                rtype: 52,
-                text: format!("3 1 1 {spki}"),
-            }],
+            vec![mailwarden_model::rdata::from_text(52, &format!("3 1 1 {spki}")).expect("TLSA")],
             Proof::Secure,
         )
     }

@@ -10,7 +10,7 @@
 //! `_mta-sts` and `_smtp._tls` record sets of the domain.
 //!
 //! How server-directed answers read (see `mailwarden_dns::live` `direct`):
-//! an answer without the AA bit, a referral (`Status::Error("referral: …")`),
+//! an answer without the AA bit, a referral (`Status::Referral`),
 //! a timeout, SERVFAIL or REFUSED to the apex `SOA` is a lame delegation
 //! for that server; any other failure to ask (an I/O error, a budget) is
 //! indeterminate for that server. A server that cannot be asked is never
@@ -29,10 +29,6 @@ use std::net::IpAddr;
 use mailwarden_model::{Answer, DnsView, Finding, Outcome, RData, RType, Status};
 
 use crate::Context;
-
-/// Every server-directed referral status starts with this (the DNS layer's
-/// `mailwarden_dns::live::REFERRAL_PREFIX`; a test keeps them equal).
-const REFERRAL_PREFIX: &str = "referral";
 
 /// The record sets every authoritative server must agree on: a label
 /// prefix to the domain, the type, and what the set is for.
@@ -336,7 +332,7 @@ fn classify(apex: &str, soa: &Answer) -> State {
             soa.status.describe()
         )),
         Status::ServFail | Status::Refused => State::Lame(soa.status.describe()),
-        Status::Error(why) if why.starts_with(REFERRAL_PREFIX) => State::Lame(why.clone()),
+        Status::Referral { .. } => State::Lame(soa.status.referral_reason().unwrap_or_default()),
         // RFC 1912 §2.8: a lame server is one "not performing nameservice
         // for that zone"; one that does not answer at all may be fine and
         // unreachable from here (port 53 filtered on the scanner's side).
@@ -652,7 +648,7 @@ fn present(rd: &RData) -> String {
         RData::Aaaa { address } => address.to_string(),
         RData::Ns { target } | RData::Cname { target } | RData::Ptr { target } => target.clone(),
         RData::Soa { serial, mname, .. } => format!("{mname} serial {serial}"),
-        RData::Other { text, .. } => text.clone(),
+        other => other.data_text().unwrap_or_default(),
     }
 }
 

@@ -257,7 +257,7 @@ fn syntax(domain: &str, r: &tlsrpt::Record, example: &str) -> Finding {
 
 #[cfg(test)]
 mod tests {
-    use mailwarden_model::{Finding, Outcome::*, Proof, RData, RType, ScanOptions, SourceInfo, Status};
+    use mailwarden_model::{Finding, Outcome::*, Proof, RType, ScanOptions, SourceInfo, Status};
 
     use super::*;
     use crate::testutil::{Dns, find, outcome};
@@ -297,10 +297,7 @@ mod tests {
             dns.rec(
                 "_25._tcp.mx.example.com",
                 RType::Tlsa,
-                vec![RData::Other {
-                    rtype: 52,
-                    text: format!("3 1 1 {}", "ab".repeat(32)),
-                }],
+                vec![mailwarden_model::rdata::from_text(52, &format!("3 1 1 {}", "ab".repeat(32))).expect("TLSA")],
                 Proof::Secure,
             )
         } else {

@@ -42,7 +42,7 @@ fn status_kind(status: &Status) -> &'static str {
         Status::Refused => "REFUSED",
         Status::Timeout => "timed out",
         Status::Bogus(_) => "bogus",
-        Status::Error(_) => "error",
+        Status::Error(_) | Status::Referral { .. } => "error",
         Status::BudgetExhausted => "not asked (budget spent)",
         Status::EgressRefused(_) => "not asked (egress guard)",
         Status::NotCollected => "not collected",

@@ -9,8 +9,11 @@
 //! - [`cache::SharedCache`]: one bounded cache for the whole run, so a name
 //!   many domains share (an SPF include, a provider's MX) is asked once.
 
+#![warn(missing_docs)]
+
 pub mod bounded;
 pub mod cache;
+mod lexer;
 pub mod live;
 pub mod zonefile;
 

@@ -48,7 +48,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use crate::DnsSource;
 use anchor::{AnchorKey, Entry};
-pub use direct::{DirectGuard, REFERRAL_PREFIX};
+pub use direct::DirectGuard;
 use map::Mode;
 use stack::{PlainResolver, ValidatingResolver};
 
@@ -93,6 +93,7 @@ pub struct LiveConfig {
     pub timeout: Duration,
     /// Further tries after a failed one.
     pub retries: u32,
+    /// The DNSSEC trust anchor answers are validated from.
     pub trust_anchor: TrustAnchor,
     /// The port server-directed questions ([`QueryKey::at`]) are sent to
     /// on each authoritative server: 53, except in tests.
@@ -120,37 +121,66 @@ impl Default for LiveConfig {
 /// Why a [`LiveSource`] could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
+    /// The `--trust-anchor` file could not be read.
     #[error("trust anchor file {}: {source}", path.display())]
-    ReadAnchor { path: PathBuf, source: std::io::Error },
+    ReadAnchor {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A trust-anchor line is not a DNSKEY or DS record.
     #[error("{input}: line {line}: {message}")]
     AnchorSyntax {
+        /// Where the anchors came from ("trust anchor file /x").
         input: String,
+        /// The line, from 1.
         line: usize,
+        /// What is wrong.
         message: String,
     },
+    /// The anchors have no DNSKEY or DS record at all.
     #[error("{input}: no DNSKEY or DS records")]
-    EmptyAnchor { input: String },
+    EmptyAnchor {
+        /// Where the anchors came from.
+        input: String,
+    },
+    /// A DS anchor matches none of the keys its owner serves.
     #[error(
         "{input}: line {line}: the DS for {owner} (key tag {key_tag}) matches none of the {served} DNSKEY records served for {owner}"
     )]
     DsMatchesNothing {
+        /// Where the anchors came from.
         input: String,
+        /// The DS line, from 1.
         line: usize,
+        /// The DS owner.
         owner: String,
+        /// The key tag the DS names.
         key_tag: u16,
+        /// How many DNSKEY records the owner serves.
         served: usize,
     },
+    /// The DNSKEY records a DS anchor must be checked against could not be
+    /// fetched.
     #[error("{input}: line {line}: cannot check the DS for {owner}: fetching its DNSKEY records failed: {reason}")]
     DnskeyFetch {
+        /// Where the anchors came from.
         input: String,
+        /// The DS line, from 1.
         line: usize,
+        /// The DS owner.
         owner: String,
+        /// Why the fetch failed.
         reason: String,
     },
+    /// /etc/resolv.conf could not be read.
     #[error("reading the system resolver configuration (/etc/resolv.conf): {0}")]
     SystemConfig(String),
+    /// /etc/resolv.conf names no server.
     #[error("the system resolver configuration (/etc/resolv.conf) lists no name servers")]
     NoResolvers,
+    /// hickory refused the configuration.
     #[error("building the resolver: {0}")]
     Build(String),
 }

@@ -28,7 +28,6 @@
 //! - Not interpreted: DNAME (RFC 6672) is loaded as data but does not
 //!   redirect lookups; `$GENERATE` is refused.
 
-mod lexer;
 mod parser;
 mod text;
 mod zone;
@@ -52,24 +51,39 @@ const MAX_CHAIN: usize = 16;
 pub enum ZoneError {
     /// The file could not be read.
     #[error("{file}: cannot read: {error}")]
-    Read { file: String, error: std::io::Error },
+    Read {
+        /// The file.
+        file: String,
+        /// Why.
+        error: std::io::Error,
+    },
     /// Bad syntax or data at a line and column (both from 1; columns
     /// count characters).
     #[error("{file}:{line}:{column}: {message}")]
     Syntax {
+        /// The file.
         file: String,
+        /// The line, from 1.
         line: usize,
+        /// The column, from 1, in characters.
         column: usize,
+        /// What is wrong.
         message: String,
     },
     /// Nothing says which zone the file is for.
     #[error("{file}: cannot tell which zone this is: add $ORIGIN or give the zone as ORIGIN=PATH")]
-    NoOrigin { file: String },
+    NoOrigin {
+        /// The file.
+        file: String,
+    },
     /// Two files claim the same zone.
     #[error("{second}: zone \"{origin}\" is already loaded from {first}")]
     DuplicateZone {
+        /// The zone.
         origin: String,
+        /// The file that loaded it first.
         first: String,
+        /// The file that claims it again.
         second: String,
     },
 }
@@ -85,12 +99,7 @@ impl ZoneError {
     }
 }
 
-/// A place in a file, both from 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Position {
-    line: usize,
-    column: usize,
-}
+use crate::lexer::Position;
 
 /// Split a `--zone-file` argument: `example.com=path/to/file` gives the
 /// origin and the path; anything else is just a path. The prefix counts

@@ -60,15 +60,10 @@ fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
-fn texts(answer: &Answer) -> Vec<&str> {
-    answer
-        .records
-        .iter()
-        .filter_map(|r| match r {
-            RData::Other { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
+/// The DNSSEC records of an answer (typed: DS, DNSKEY, NSEC3PARAM) in
+/// presentation form.
+fn texts(answer: &Answer) -> Vec<String> {
+    answer.records.iter().filter_map(RData::data_text).collect()
 }
 
 #[tokio::test]

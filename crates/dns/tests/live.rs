@@ -203,15 +203,15 @@ async fn cname_chain_is_recorded() {
 }
 
 #[tokio::test]
-async fn ds_and_dnskey_come_as_presentation_text() {
+async fn ds_comes_typed_from_the_wire() {
     let net = world().await;
     let answer = ask(&validating(&net), "secure.test", RType::Ds).await;
     assert_eq!(answer.proof, Proof::Secure);
-    let [RData::Other { rtype: 43, text }] = answer.records.as_slice() else {
+    let [RData::Ds(ds)] = answer.records.as_slice() else {
         panic!("expected one DS record: {answer:?}");
     };
-    let fields: Vec<&str> = text.split(' ').collect();
-    assert_eq!(fields[1..3], ["15", "2"], "Ed25519, SHA-256: {text}");
+    assert_eq!((ds.algorithm, ds.digest_type), (15, 2), "Ed25519, SHA-256: {ds:?}");
+    assert_eq!(ds.digest.len(), 32);
 }
 
 fn anchor_file(text: &str) -> tempfile::NamedTempFile {

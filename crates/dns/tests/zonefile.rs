@@ -198,13 +198,16 @@ fn spf_type_99_has_txt_shape() {
 #[test]
 fn include_is_read_relative_to_the_including_file() {
     let got = ask(&both(), "example.com", RType::Dnskey);
+    let [RData::Dnskey(key)] = got.records.as_slice() else {
+        panic!("one DNSKEY: {got:?}")
+    };
     assert_eq!(
-        got.records,
-        [RData::Other {
-            rtype: 48,
-            text: "257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ=="
-                .into()
-        }]
+        (key.flags, key.protocol, key.algorithm, key.public_key.len()),
+        (257, 3, 13, 64)
+    );
+    assert_eq!(
+        got.records[0].data_text().unwrap(),
+        "257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ=="
     );
 }
 
@@ -220,22 +223,21 @@ fn include_restores_the_origin_and_accepts_its_own() {
 }
 
 #[test]
-fn other_types_are_kept_in_the_live_backends_presentation_form() {
+fn typed_and_other_types_read_as_the_live_backend_presents_them() {
     let z = both();
     let other = |name: &str, rtype| ask(&z, name, rtype).records;
+    let texts = |records: Vec<RData>| records.iter().filter_map(RData::data_text).collect::<Vec<_>>();
+    let tlsa = other("_25._tcp.mx1.example.com", RType::Tlsa);
+    assert!(matches!(tlsa.as_slice(), [RData::Tlsa(t)] if (t.usage, t.selector, t.matching_type) == (3, 1, 1)));
     assert_eq!(
-        other("_25._tcp.mx1.example.com", RType::Tlsa),
-        [RData::Other {
-            rtype: 52,
-            text: "3 1 1 8d02536c887482bc34ff54e41d2ba659bf85b341a0a20afadb5813dcfbcf286d".into()
-        }]
+        texts(tlsa),
+        ["3 1 1 8d02536c887482bc34ff54e41d2ba659bf85b341a0a20afadb5813dcfbcf286d"]
     );
+    let ds = other("sub.example.com", RType::Ds);
+    assert!(matches!(ds.as_slice(), [RData::Ds(d)] if d.key_tag == 12345 && d.digest.len() == 32));
     assert_eq!(
-        other("sub.example.com", RType::Ds),
-        [RData::Other {
-            rtype: 43,
-            text: "12345 13 2 2BB183AF5F22588179A53B0A98631FAD1A292118BF6C2FE9B4B86B36C5C25B3F".into()
-        }]
+        texts(ds),
+        ["12345 13 2 2BB183AF5F22588179A53B0A98631FAD1A292118BF6C2FE9B4B86B36C5C25B3F"]
     );
     let caa = parse(&format!("{SOA}@ CAA 0 issue \"letsencrypt.org\"\n"));
     let got = ask(&caa, "example.com", RType::Txt);
@@ -723,10 +725,12 @@ fn a_loaded_child_zone_answers_below_its_cut() {
         (ds.status, ds.records[0].clone()),
         (
             Status::Records,
-            RData::Other {
-                rtype: 43,
-                text: format!("54321 13 2 {}", "0".repeat(64))
-            }
+            RData::Ds(mailwarden_model::dns::Ds {
+                key_tag: 54321,
+                algorithm: 13,
+                digest_type: 2,
+                digest: vec![0; 32]
+            })
         )
     );
     // without the child, the same questions cannot be answered
@@ -800,4 +804,23 @@ fn the_quick_start_example_zones_load() {
         let origin = z.origins()[0].to_owned();
         assert_eq!(ask(&z, &origin, RType::Soa).status, Status::Records, "{file}");
     }
+}
+
+#[test]
+fn a_malformed_dnssec_or_dane_record_is_kept_with_its_reason() {
+    let z = parse(&format!(
+        "{SOA}sec DS 1 13 2 NOTHEX\n@ DNSKEY 257 3 13 !!!\n_25._tcp TLSA 3 1 1 abc\n@ NSEC3PARAM \\# 3 010000\n"
+    ));
+    let unparsed = |name: &str, rtype| match ask(&z, name, rtype).records.as_slice() {
+        [RData::Unparsed { text, error, .. }] => (text.clone(), error.clone()),
+        other => panic!("{rtype}: {other:?}"),
+    };
+    let (text, error) = unparsed("sec.example.com", RType::Ds);
+    assert_eq!(text, "1 13 2 NOTHEX");
+    assert!(error.contains("not a hex digit"), "{error}");
+    assert!(unparsed("example.com", RType::Dnskey).1.contains("not base64"));
+    assert!(unparsed("_25._tcp.example.com", RType::Tlsa).1.contains("odd number"));
+    let (text, error) = unparsed("example.com", RType::Nsec3param);
+    assert_eq!(text, "\\# 3 010000");
+    assert!(error.contains("at least 5 octets"), "{error}");
 }

@@ -10,13 +10,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
+    /// The domain meets the rule.
     Pass,
+    /// The domain does not meet the rule.
     Fail,
+    /// The rule does not apply (no MX, validation off ...).
     NotApplicable,
+    /// Could not look: the evidence cannot tell.
     Indeterminate,
 }
 
 impl Outcome {
+    /// The outcome as written in reports (`not-applicable` ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Pass => "pass",
@@ -37,14 +42,20 @@ impl fmt::Display for Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
+    /// Worth knowing; nothing is at risk.
     Info,
+    /// A weakness with little exposure.
     Low,
+    /// A weakness attackers can use in some conditions.
     Medium,
+    /// Mail can be spoofed, read or lost.
     High,
+    /// Mail is spoofable, undeliverable or interceptable now.
     Critical,
 }
 
 impl Severity {
+    /// The severity as written in reports and `--fail-on`.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
@@ -55,6 +66,7 @@ impl Severity {
         }
     }
 
+    /// Parse a severity name, case-insensitively.
     pub fn parse(s: &str) -> Option<Self> {
         [
             Severity::Info,
@@ -84,17 +96,22 @@ impl fmt::Display for Severity {
 pub struct Finding {
     /// Stable rule id from the catalogue, e.g. `mx.target-cname`.
     pub id: String,
+    /// Pass, fail, not applicable or indeterminate.
     pub outcome: Outcome,
+    /// How much a failure matters (the catalogue's, or the judge's when it knows better).
     pub severity: Severity,
     /// What the finding is about: the domain, an MX host, a record name.
     pub subject: String,
     #[serde(default)]
+    /// The rule's title from the catalogue.
     pub title: String,
+    /// What was found, in one or two sentences.
     pub message: String,
     /// Raw data behind the finding: records as received, counts, paths.
     #[serde(default)]
     pub evidence: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
+    /// The standard the rule enforces, e.g. `RFC 7208 §4.6.4`.
     pub reference: String,
     /// The concrete fix; `null` when nothing needs fixing.
     #[serde(default)]

@@ -7,11 +7,15 @@
 //! - [`name`]: domain-name normalisation and validation.
 //! - [`dns`]: query keys, answers as data (records, negative answers,
 //!   failures) and their DNSSEC proof.
+//! - [`rdata`]: typed DS, DNSKEY, TLSA and NSEC3PARAM record data.
+//! - [`presentation`]: the zone-file text codec (escapes, hex, base64).
 //! - [`observation`]: the versioned, serialisable evidence of one scan.
 //! - [`finding`]: outcomes, severities and findings.
 //! - [`net`]: address classes (global unicast or not, and why).
 //! - [`probe`]: SMTP STARTTLS and HTTPS results as evidence, and the
 //!   [`probe::Prober`] that `collect` asks for them.
+
+#![warn(missing_docs)]
 
 pub mod codec;
 pub mod dns;
@@ -19,7 +23,9 @@ pub mod finding;
 pub mod name;
 pub mod net;
 pub mod observation;
+pub mod presentation;
 pub mod probe;
+pub mod rdata;
 
 pub use dns::{Answer, Proof, QueryKey, RData, RType, Signature, Status};
 pub use finding::{Acceptance, Finding, Outcome, Severity};

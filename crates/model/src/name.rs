@@ -9,14 +9,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
     #[error("empty domain name")]
+    /// Nothing was given.
     Empty,
     #[error("domain name is longer than 253 characters")]
+    /// More than 253 characters (RFC 1035 §2.3.4).
     TooLong,
     #[error("label {0:?} is empty or longer than 63 characters")]
+    /// A label that is empty or over 63 characters (RFC 1035 §2.3.4).
     BadLabelLength(String),
     #[error("label {0:?} contains a character other than letters, digits, '-', '_' or '*'")]
+    /// A character a host name may not have.
     BadCharacter(String),
     #[error("{0:?} is an IP address, not a domain name")]
+    /// An IP address where a name was expected.
     IpLiteral(String),
 }
 

@@ -10,7 +10,14 @@ use crate::dns::{Answer, Proof, QueryKey, RType, Status};
 use crate::probe::{HttpsFetch, HttpsStatus, Probes, SmtpProbe, SmtpStatus, SmtpTarget};
 
 /// The version of the Observation format. Bump on incompatible change.
-pub const OBSERVATION_SCHEMA: u32 = 1;
+///
+/// - 1: DS, DNSKEY, TLSA and NSEC3PARAM records as presentation text
+///   (`"type": "OTHER"`), a referral as an `error` status.
+/// - 2: those records typed ([`RData::Ds`](crate::RData::Ds) ...), a
+///   record that did not parse as `UNPARSED` with its reason, and
+///   `Status::Referral`. Schema 1 is still read: its answers are upgraded
+///   as they are read ([`Answer::upgrade_schema1`]).
+pub const OBSERVATION_SCHEMA: u32 = 2;
 
 /// Where the answers came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,7 +74,7 @@ impl<'de> Deserialize<'de> for Transcript {
                         server: e.server,
                         ..QueryKey::new(&e.name, e.rtype)
                     };
-                    (key, e.answer)
+                    (key, e.answer.upgrade_schema1())
                 })
                 .collect(),
         })
@@ -75,26 +82,32 @@ impl<'de> Deserialize<'de> for Transcript {
 }
 
 impl Transcript {
+    /// Record the answer to `key`, replacing any earlier one.
     pub fn insert(&mut self, key: QueryKey, answer: Answer) {
         self.entries.insert(key, answer);
     }
 
+    /// The answer to `key`, if asked.
     pub fn get(&self, key: &QueryKey) -> Option<&Answer> {
         self.entries.get(key)
     }
 
+    /// Whether `key` was asked.
     pub fn contains(&self, key: &QueryKey) -> bool {
         self.entries.contains_key(key)
     }
 
+    /// How many questions were asked.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether nothing was asked.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
+    /// Every question and answer, sorted by question.
     pub fn iter(&self) -> impl Iterator<Item = (&QueryKey, &Answer)> {
         self.entries.iter()
     }
@@ -140,16 +153,22 @@ impl ScanOptions {
 /// Everything one scan of one domain observed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
-    /// [`OBSERVATION_SCHEMA`] at the time of writing.
+    /// [`OBSERVATION_SCHEMA`] at the time of writing. An older schema is
+    /// read as the current one: its answers are upgraded as they are read
+    /// (`tool_version` still says which build collected them).
+    #[serde(deserialize_with = "read_schema")]
     pub schema: u32,
     /// The mailwarden version that collected it.
     pub tool_version: String,
+    /// The domain scanned, normalised.
     pub domain: String,
     /// RFC 3339 start time; absent in deterministic test output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// How long the scan took, in milliseconds; absent in deterministic test output.
     pub duration_ms: Option<u64>,
+    /// Where the DNS answers came from.
     pub source: SourceInfo,
     /// What the user told the scan; judging the evidence again uses it.
     #[serde(default)]
@@ -163,6 +182,13 @@ pub struct Observation {
     /// Every SMTP probe and HTTPS fetch.
     #[serde(default, skip_serializing_if = "Probes::is_empty")]
     pub probes: Probes,
+}
+
+/// Evidence of an older schema is upgraded while it is read (the
+/// transcript's answers, [`Answer::upgrade_schema1`]), so once read it is of
+/// the current schema; a newer schema is kept, for the reader to refuse.
+fn read_schema<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    Ok(u32::deserialize(d)?.max(OBSERVATION_SCHEMA))
 }
 
 /// A lookup as a judge sees it.
@@ -189,13 +215,16 @@ static HTTPS_NOT_COLLECTED: HttpsFetch = HttpsFetch::status(HttpsStatus::NotColl
 /// Everything a judge asked for that the evidence could not answer.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Wants {
+    /// DNS questions.
     pub dns: BTreeSet<QueryKey>,
+    /// STARTTLS probes (host and address).
     pub smtp: BTreeSet<SmtpTarget>,
     /// URL → the addresses to fetch it from.
     pub https: BTreeMap<String, Vec<std::net::IpAddr>>,
 }
 
 impl Wants {
+    /// Whether nothing is wanted.
     pub fn is_empty(&self) -> bool {
         self.dns.is_empty() && self.smtp.is_empty() && self.https.is_empty()
     }
@@ -351,5 +380,18 @@ mod tests {
         let back: Transcript = serde_json::from_str(&json).unwrap();
         assert_eq!(back, t);
         assert_eq!(back.len(), 2);
+    }
+
+    #[test]
+    fn an_older_schema_reads_as_the_current_one_and_a_newer_one_is_kept() {
+        let text = |schema: u32| {
+            format!(
+                r#"{{"schema":{schema},"tool_version":"0.1.0","domain":"a.test","source":{{"backend":"live","dnssec_validation":true}},"dns":[]}}"#
+            )
+        };
+        let old: Observation = serde_json::from_str(&text(1)).unwrap();
+        assert_eq!(old.schema, OBSERVATION_SCHEMA);
+        let newer: Observation = serde_json::from_str(&text(OBSERVATION_SCHEMA + 1)).unwrap();
+        assert_eq!(newer.schema, OBSERVATION_SCHEMA + 1);
     }
 }

@@ -18,11 +18,14 @@ use serde::{Deserialize, Serialize};
 /// the TLSA owner) and one of its addresses.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct SmtpTarget {
+    /// The MX host name, normalised.
     pub host: String,
+    /// One of its addresses.
     pub address: IpAddr,
 }
 
 impl SmtpTarget {
+    /// A target; `host` is normalised.
     pub fn new(host: &str, address: IpAddr) -> Self {
         Self {
             host: crate::name::normalise(host),
@@ -78,6 +81,7 @@ impl SmtpStatus {
         )
     }
 
+    /// The status as written in reports (`no-starttls` ...).
     pub fn as_str(self) -> &'static str {
         match self {
             SmtpStatus::Tls => "tls",
@@ -123,6 +127,7 @@ pub struct TlsSession {
     /// IANA name, e.g. `TLS13_AES_256_GCM_SHA384`.
     pub cipher_suite: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The key exchange group, e.g. `X25519`, when known.
     pub key_exchange_group: Option<String>,
     /// The certificates presented, leaf first.
     pub chain: Vec<Der>,
@@ -138,6 +143,7 @@ impl TlsSession {
 /// What the STARTTLS probe of one target saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmtpProbe {
+    /// What happened.
     pub status: SmtpStatus,
     /// The port connected to (25 unless `--smtp-port`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,6 +237,7 @@ pub enum HelloOutcome {
 /// The answer to one legacy ClientHello.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LegacyHello {
+    /// What the server did with it.
     pub outcome: HelloOutcome,
     /// The version the ServerHello chose: `SSLv3`, `TLSv1.0`, `TLSv1.1`, `TLSv1.2`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -290,7 +297,9 @@ pub enum HttpsStatus {
     EgressRefused,
     /// Fetching was switched off.
     NotProbed,
+    /// Not fetched: the per-domain budget ran out.
     BudgetExhausted,
+    /// Not in the saved evidence (it predates the rule that needs the fetch).
     NotCollected,
 }
 
@@ -306,6 +315,7 @@ impl HttpsStatus {
         )
     }
 
+    /// The status as written in reports (`http-status` ...).
     pub fn as_str(self) -> &'static str {
         match self {
             HttpsStatus::Fetched => "fetched",
@@ -330,6 +340,7 @@ impl HttpsStatus {
 /// What fetching one URL gave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpsFetch {
+    /// What happened.
     pub status: HttpsStatus,
     /// What went wrong, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -341,11 +352,13 @@ pub struct HttpsFetch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<SocketAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The HTTP status code, when a response came.
     pub http_status: Option<u16>,
     /// The `Location` of a redirect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The `Content-Type` of the response.
     pub content_type: Option<String>,
     /// Why the certificate or handshake failed: `name`, `untrusted`,
     /// `expired`, `not-yet-valid`, `certificate`, `handshake`.
@@ -393,11 +406,14 @@ impl HttpsFetch {
 /// Every probe of one scan.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Probes {
+    /// STARTTLS probes by target.
     pub smtp: BTreeMap<SmtpTarget, SmtpProbe>,
+    /// HTTPS fetches by URL.
     pub https: BTreeMap<String, HttpsFetch>,
 }
 
 impl Probes {
+    /// No probes.
     pub const fn new() -> Self {
         Self {
             smtp: BTreeMap::new(),
@@ -405,6 +421,7 @@ impl Probes {
         }
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.smtp.is_empty() && self.https.is_empty()
     }
@@ -481,11 +498,14 @@ pub trait Prober: Send + Sync {
 /// A prober that connects to nothing: every answer `not-probed`, with why.
 #[derive(Debug, Clone)]
 pub struct NoProber {
+    /// Why no STARTTLS probe is made.
     pub smtp_reason: String,
+    /// Why no HTTPS fetch is made.
     pub https_reason: String,
 }
 
 impl NoProber {
+    /// A prober that gives `reason` for every probe and fetch.
     pub fn new(reason: &str) -> Self {
         Self {
             smtp_reason: reason.to_string(),

@@ -245,7 +245,7 @@ pub fn presentation(rd: &RData) -> String {
         RData::Txt { strings } | RData::Spf { strings } => {
             strings.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(" ")
         }
-        RData::Other { text, .. } => text.clone(),
+        other => other.data_text().unwrap_or_default(),
     }
 }
 

@@ -1,8 +1,10 @@
-//! DNSSEC key material as the judge reads it: DNSKEY, DS and NSEC3PARAM
-//! presentation text parsed back into fields, key tags, DS digests and
-//! RSA modulus sizes. Pure functions, no I/O.
+//! DNSSEC key material as the judge reads it: the typed DNSKEY, DS and
+//! NSEC3PARAM records of the evidence (parsed once by the DNS layer,
+//! `mailwarden_model::rdata`) with what is derived from them: key tags, DS
+//! digests and RSA modulus sizes. Pure functions, no I/O.
 
-use mailwarden_model::codec;
+use mailwarden_model::dns as typed;
+use mailwarden_model::{RData, RType};
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384};
 
@@ -20,24 +22,27 @@ pub struct Dnskey {
 }
 
 impl Dnskey {
-    /// Parse `flags protocol algorithm base64...` (the key may be split
-    /// into several words).
-    pub fn parse(text: &str) -> Option<Self> {
-        let mut words = text.split_whitespace();
-        let flags = words.next()?.parse().ok()?;
-        let protocol = words.next()?.parse().ok()?;
-        let algorithm = words.next()?.parse().ok()?;
-        let public_key = base64_decode(&words.collect::<String>())?;
-        let mut key = Self {
-            flags,
-            protocol,
-            algorithm,
-            public_key,
+    /// The judge's view of a typed DNSKEY record.
+    pub fn from_rdata(key: &typed::Dnskey) -> Self {
+        let mut out = Self {
+            flags: key.flags,
+            protocol: key.protocol,
+            algorithm: key.algorithm,
+            public_key: key.public_key.clone(),
             key_tag: 0,
-            text: text.to_string(),
+            text: key.to_string(),
         };
-        key.key_tag = key_tag(&key.rdata(), algorithm);
-        Some(key)
+        out.key_tag = key_tag(&out.rdata(), key.algorithm);
+        out
+    }
+
+    /// Parse `flags protocol algorithm base64...` (the key may be split
+    /// into several words), through the DNS layer's parser.
+    pub fn parse(text: &str) -> Option<Self> {
+        match mailwarden_model::rdata::from_text(RType::Dnskey.code(), text)? {
+            RData::Dnskey(key) => Some(Self::from_rdata(&key)),
+            _ => None,
+        }
     }
 
     /// The RDATA in wire format.
@@ -86,7 +91,7 @@ impl Dnskey {
     /// The DS record to publish at the parent for this key, SHA-256.
     pub fn ds_text(&self, owner: &str) -> String {
         let digest = self.ds_digest(owner, 2).unwrap_or_default();
-        format!("{} {} 2 {}", self.key_tag, self.algorithm, codec::hex_upper(&digest))
+        format!("{} {} 2 {}", self.key_tag, self.algorithm, hex_upper(&digest))
     }
 }
 
@@ -101,20 +106,24 @@ pub struct Ds {
 }
 
 impl Ds {
-    /// Parse `key-tag algorithm digest-type hex...`.
+    /// The judge's view of a typed DS record.
+    pub fn from_rdata(ds: &typed::Ds) -> Self {
+        Self {
+            key_tag: ds.key_tag,
+            algorithm: ds.algorithm,
+            digest_type: ds.digest_type,
+            digest: ds.digest.clone(),
+            text: ds.to_string(),
+        }
+    }
+
+    /// Parse `key-tag algorithm digest-type hex...`, through the DNS
+    /// layer's parser.
     pub fn parse(text: &str) -> Option<Self> {
-        let mut words = text.split_whitespace();
-        let key_tag = words.next()?.parse().ok()?;
-        let algorithm = words.next()?.parse().ok()?;
-        let digest_type = words.next()?.parse().ok()?;
-        let digest = codec::hex_decode(&words.collect::<String>()).ok()?;
-        Some(Self {
-            key_tag,
-            algorithm,
-            digest_type,
-            digest,
-            text: text.to_string(),
-        })
+        match mailwarden_model::rdata::from_text(RType::Ds.code(), text)? {
+            RData::Ds(ds) => Some(Self::from_rdata(&ds)),
+            _ => None,
+        }
     }
 
     /// How this DS relates to `key` at `owner`.
@@ -151,23 +160,24 @@ pub struct Nsec3Param {
 }
 
 impl Nsec3Param {
-    /// Parse `algorithm flags iterations salt` (salt `-` when empty).
+    /// The judge's view of a typed NSEC3PARAM record.
+    pub fn from_rdata(param: &typed::Nsec3param) -> Self {
+        Self {
+            hash_algorithm: param.hash_algorithm,
+            flags: param.flags,
+            iterations: param.iterations,
+            salt: hex_upper(&param.salt),
+            text: param.to_string(),
+        }
+    }
+
+    /// Parse `algorithm flags iterations salt` (salt `-` when empty),
+    /// through the DNS layer's parser.
     pub fn parse(text: &str) -> Option<Self> {
-        let mut words = text.split_whitespace();
-        let hash_algorithm = words.next()?.parse().ok()?;
-        let flags = words.next()?.parse().ok()?;
-        let iterations = words.next()?.parse().ok()?;
-        let salt = match words.next()? {
-            "-" => String::new(),
-            hex => hex.to_ascii_uppercase(),
-        };
-        Some(Self {
-            hash_algorithm,
-            flags,
-            iterations,
-            salt,
-            text: text.to_string(),
-        })
+        match mailwarden_model::rdata::from_text(RType::Nsec3param.code(), text)? {
+            RData::Nsec3param(param) => Some(Self::from_rdata(&param)),
+            _ => None,
+        }
     }
 }
 
@@ -232,9 +242,21 @@ pub fn rsa_modulus_bits(key: &[u8]) -> Option<usize> {
 }
 
 /// Standard base64 (RFC 4648 §4) with padding optional; `None` on any
-/// other character.
+/// other character (the one codec, `mailwarden_model::codec`).
 pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    codec::base64_decode_lenient(text).ok().map(|(bytes, _)| bytes)
+    mailwarden_model::codec::base64_decode_lenient(text)
+        .ok()
+        .map(|(bytes, _)| bytes)
+}
+
+/// Hex digits to bytes; `None` when the text is not whole octets of hex.
+pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    mailwarden_model::codec::hex_decode(text).ok()
+}
+
+/// Upper-case hex, as DS digests are presented.
+pub fn hex_upper(bytes: &[u8]) -> String {
+    mailwarden_model::codec::hex_upper(bytes)
 }
 
 /// The mnemonic of a DNSSEC algorithm number (IANA registry).
@@ -306,10 +328,13 @@ mod tests {
     }
 
     #[test]
-    fn base64_decodes_with_or_without_padding() {
+    fn base64_and_hex_round_trip() {
         assert_eq!(base64_decode("AQAB").unwrap(), [1, 0, 1]);
         assert_eq!(base64_decode("AQ==").unwrap(), [1]);
         assert!(base64_decode("A*").is_none());
+        assert_eq!(hex_decode("0aFF").unwrap(), [10, 255]);
+        assert!(hex_decode("abc").is_none());
+        assert_eq!(hex_upper(&[10, 255]), "0AFF");
     }
 
     #[test]

@@ -55,13 +55,12 @@ fn ds_for(owner: &str, dnskey: &str) -> String {
     Dnskey::parse(dnskey).unwrap().ds_text(owner)
 }
 
+/// Records of `rtype` from presentation text, typed as the DNS layer
+/// types them (`Unparsed` when they do not parse).
 fn other(rtype: RType, texts: &[String]) -> Vec<RData> {
     texts
         .iter()
-        .map(|t| RData::Other {
-            rtype: rtype.code(),
-            text: t.clone(),
-        })
+        .map(|t| mailwarden_model::rdata::from_text(rtype.code(), t).expect("a typed type"))
         .collect()
 }
 
@@ -757,4 +756,77 @@ fn the_walk_asks_for_soa_up_the_labels_until_it_finds_the_apex() {
     let view = mailwarden_model::DnsView::new(&dns.0);
     let _ = judge(&ctx, &view);
     assert_eq!(walk(view.into_missing()), ["example.com/SOA"]);
+}
+
+/// Regression: `Zone::read` used to `filter_map(Dnskey::parse)` the DNSKEY
+/// texts, so a key it could not parse vanished and the DS that named it
+/// "matched no key": a false critical on a key the judge never read.
+#[test]
+fn a_dnskey_that_cannot_be_parsed_is_not_silently_dropped() {
+    let ksk = ksk13();
+    let ds = ds_for(D, &ksk);
+    // The KSK the DS names, with its key damaged: `!` is not base64.
+    let damaged = format!("{}!", ksk);
+    let w = World::new()
+        .mx(&[])
+        .secure_zone(D)
+        .records(
+            D,
+            RType::Dnskey,
+            other(RType::Dnskey, &[damaged, zsk13()]),
+            Proof::Secure,
+        )
+        .records(D, RType::Ds, other(RType::Ds, &[ds]), Proof::Secure);
+    let f = w.run();
+    let m = find(&f, "dnssec.ds-mismatch", D);
+    assert_eq!(m.outcome, Indeterminate, "{}", m.message);
+    assert!(m.message.contains("could not be read"), "{}", m.message);
+    assert!(m.message.contains("not base64"), "{}", m.message);
+    let unparsed = m.evidence["dnskey_unparsed"].as_array().unwrap();
+    assert_eq!(unparsed.len(), 1, "{unparsed:?}");
+    // The key that was read passes the algorithm rule, but the one that
+    // was not might not: indeterminate, saying which.
+    let alg = find(&f, "dnssec.algorithm", D);
+    assert_eq!(alg.outcome, Indeterminate, "{}", alg.message);
+    assert!(alg.evidence.contains_key("dnskey_unparsed"));
+    // A healthy zone carries no such evidence.
+    let healthy = World::new().mx(&[]).secure_zone(D).run();
+    let m = find(&healthy, "dnssec.ds-mismatch", D);
+    assert_eq!(m.outcome, Pass);
+    assert!(!m.evidence.contains_key("dnskey_unparsed"));
+}
+
+#[test]
+fn only_unparsable_keys_ds_or_nsec3param_are_could_not_read_not_absent() {
+    let ds = ds_for(D, &ksk13());
+    let w = World::new()
+        .mx(&[])
+        .secure_zone(D)
+        .records(
+            D,
+            RType::Dnskey,
+            other(RType::Dnskey, &["257 3 13 !!".into()]),
+            Proof::Secure,
+        )
+        .records(D, RType::Ds, other(RType::Ds, &[ds]), Proof::Secure);
+    let f = w.run();
+    for id in ["dnssec.ds-mismatch", "dnssec.algorithm", "dnssec.rsa-key-size"] {
+        let x = find(&f, id, D);
+        assert_eq!(x.outcome, Indeterminate, "{id}: {}", x.message);
+        assert!(x.message.contains("Could not read the DNSKEY"), "{id}: {}", x.message);
+    }
+    let w = World::new().mx(&[]).secure_zone(D).records(
+        D,
+        RType::Ds,
+        other(RType::Ds, &["1 13 2 XYZ".into()]),
+        Proof::Secure,
+    );
+    let f = w.run();
+    let m = find(&f, "dnssec.ds-mismatch", D);
+    assert_eq!(m.outcome, Indeterminate, "{}", m.message);
+    assert!(m.message.contains("Could not read the DS"), "{}", m.message);
+    let f = with_nsec3("1 0 10 XYZ");
+    let n = find(&f, "dnssec.nsec3-parameters", D);
+    assert_eq!(n.outcome, Indeterminate, "{}", n.message);
+    assert!(n.message.contains("salt"), "{}", n.message);
 }

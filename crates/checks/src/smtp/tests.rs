@@ -485,10 +485,7 @@ fn every_address_is_judged_on_its_own() {
 fn with_tlsa(dns: Dns, records: &[String], proof: mailwarden_model::Proof) -> Dns {
     let rdata = records
         .iter()
-        .map(|t| mailwarden_model::RData::Other {
-            rtype: 52,
-            text: t.clone(),
-        })
+        .map(|t| mailwarden_model::rdata::from_text(52, t).expect("TLSA"))
         .collect();
     dns.rec(&crate::dane::tlsa_name(MX), RType::Tlsa, rdata, proof)
 }

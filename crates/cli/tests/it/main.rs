@@ -13,6 +13,7 @@ mod inventory;
 mod live_scan;
 mod outcomes;
 mod robust;
+mod schema_v1;
 mod support;
 mod text_report;
 mod transport_scan;

@@ -1,16 +1,21 @@
 //! Trust anchors in zone-file format: DNSKEY or DS lines.
 //!
-//! hickory only takes DNSKEYs as anchors, so DS lines are kept aside and
-//! turned into keys later (see `LiveSource`): fetch the owner's DNSKEY
-//! RRset and keep the keys a DS digest matches (RFC 4034 §5.1.4).
+//! Read with the zone files' lexer (`crate::lexer`) and the shared typed
+//! record parser ([`mailwarden_model::rdata`]), then handed to hickory in
+//! its own types. hickory only takes DNSKEYs as anchors, so DS lines are
+//! kept aside and turned into keys later (see `LiveSource`): fetch the
+//! owner's DNSKEY RRset and keep the keys a DS digest matches (RFC 4034
+//! §5.1.4).
 
-use hickory_resolver::proto::dnssec::PublicKey;
 use hickory_resolver::proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS};
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
-use hickory_resolver::proto::serialize::txt::trust_anchor;
+use hickory_resolver::proto::serialize::binary::{BinDecoder, Restrict};
+use mailwarden_model::RData as Typed;
+use mailwarden_model::rdata;
 
 use super::LiveError;
 use crate::bounded::{TRUST_ANCHOR_LIMIT, read_capped};
+use crate::lexer::{self, Token};
 
 /// One anchor record and where it was written.
 #[derive(Debug, Clone)]
@@ -49,8 +54,9 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<Vec<Entry>, LiveError> {
         last_owner: None,
         entries: Vec::new(),
     };
-    for logical in logical_lines(text).map_err(|(line, message)| syntax(source, line, message))? {
-        parser.line(logical)?;
+    let entries = lexer::lex(text.as_bytes()).map_err(|(at, message)| syntax(source, at.line, message))?;
+    for entry in entries {
+        parser.entry(entry)?;
     }
     if parser.entries.is_empty() {
         return Err(LiveError::EmptyAnchor {
@@ -58,50 +64,6 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<Vec<Entry>, LiveError> {
         });
     }
     Ok(parser.entries)
-}
-
-/// One record, possibly spread over several physical lines by parentheses.
-struct LogicalLine {
-    line: usize,
-    owner_omitted: bool,
-    tokens: Vec<String>,
-}
-
-/// Split into records: strip comments, join parenthesised continuations.
-fn logical_lines(text: &str) -> Result<Vec<LogicalLine>, (usize, String)> {
-    let mut out = Vec::new();
-    let mut current: Option<LogicalLine> = None;
-    let mut depth = 0usize;
-    for (index, raw) in text.lines().enumerate() {
-        let line = index + 1;
-        let content = raw.split(';').next().unwrap_or_default();
-        if depth == 0 {
-            if content.trim().is_empty() {
-                continue;
-            }
-            let owner_omitted = content.starts_with([' ', '\t']);
-            current = Some(LogicalLine {
-                line,
-                owner_omitted,
-                tokens: Vec::new(),
-            });
-        }
-        let record = current.as_mut().expect("a record is open");
-        for token in content.replace('(', " ( ").replace(')', " ) ").split_whitespace() {
-            match token {
-                "(" => depth += 1,
-                ")" => depth = depth.checked_sub(1).ok_or((line, "unbalanced ')'".to_string()))?,
-                word => record.tokens.push(word.to_string()),
-            }
-        }
-        if depth == 0 {
-            out.extend(current.take());
-        }
-    }
-    match current {
-        Some(open) if depth > 0 => Err((open.line, "'(' is never closed".into())),
-        _ => Ok(out),
-    }
 }
 
 struct AnchorParser<'a> {
@@ -112,18 +74,15 @@ struct AnchorParser<'a> {
 }
 
 impl AnchorParser<'_> {
-    fn line(&mut self, logical: LogicalLine) -> Result<(), LiveError> {
-        let LogicalLine {
-            line,
-            owner_omitted,
-            tokens,
-        } = logical;
+    fn entry(&mut self, entry: lexer::Entry) -> Result<(), LiveError> {
+        let line = entry.tokens.first().map_or(0, |t| t.at.line);
         let err = |message: String| syntax(self.source, line, message);
-        let mut tokens = tokens.into_iter().peekable();
+        let words: Vec<String> = entry.tokens.iter().map(Token::display).collect();
+        let mut tokens = words.into_iter().peekable();
         if tokens.peek().is_some_and(|t| t.starts_with('$')) {
             return self.directive(line, tokens.collect());
         }
-        let owner = if owner_omitted {
+        let owner = if entry.blank_owner {
             self.last_owner
                 .clone()
                 .ok_or_else(|| err("a record without an owner name".into()))?
@@ -145,11 +104,7 @@ impl AnchorParser<'_> {
             None => return Err(err("expected DNSKEY or DS, found the end of the record".into())),
         };
         let rdata = tokens.collect::<Vec<_>>().join(" ");
-        let key = match rtype {
-            RecordType::DNSKEY => parse_dnskey(&rdata).map(AnchorKey::Dnskey),
-            _ => parse_ds(&rdata).map(AnchorKey::Ds),
-        }
-        .map_err(|e| err(format!("bad {rtype} data {rdata:?}: {e}")))?;
+        let key = anchor_key(rtype, &rdata).map_err(|e| err(format!("bad {rtype} data {rdata:?}: {e}")))?;
         self.entries.push(Entry { line, owner, key });
         Ok(())
     }
@@ -183,34 +138,33 @@ impl AnchorParser<'_> {
     }
 }
 
-fn parse_ds(rdata: &str) -> Result<DS, String> {
-    match RData::try_from_str(RecordType::DS, rdata) {
-        Ok(RData::DNSSEC(DNSSECRData::DS(ds))) => Ok(ds),
+/// The anchor in hickory's types, from the shared typed parse: a DNSKEY
+/// must have the shape its algorithm says ([`check_key_shape`]).
+fn anchor_key(rtype: RecordType, text: &str) -> Result<AnchorKey, String> {
+    let wire = match rdata::from_text(u16::from(rtype), text) {
+        Some(Typed::Dnskey(key)) => {
+            check_key_shape(key.algorithm, &key.public_key)?;
+            let mut wire = key.flags.to_be_bytes().to_vec();
+            wire.extend([key.protocol, key.algorithm]);
+            wire.extend(&key.public_key);
+            wire
+        }
+        Some(Typed::Ds(ds)) => {
+            let mut wire = ds.key_tag.to_be_bytes().to_vec();
+            wire.extend([ds.algorithm, ds.digest_type]);
+            wire.extend(&ds.digest);
+            wire
+        }
+        Some(Typed::Unparsed { error, .. }) => return Err(error),
+        other => return Err(format!("parsed as {other:?}")),
+    };
+    let length = u16::try_from(wire.len()).map_err(|_| "the record data is longer than 65535 octets".to_string())?;
+    match RData::read(&mut BinDecoder::new(&wire), rtype, Restrict::new(length)) {
+        Ok(RData::DNSSEC(DNSSECRData::DNSKEY(key))) => Ok(AnchorKey::Dnskey(key)),
+        Ok(RData::DNSSEC(DNSSECRData::DS(ds))) => Ok(AnchorKey::Ds(ds)),
         Ok(other) => Err(format!("parsed as {}", other.record_type())),
         Err(e) => Err(e.to_string()),
     }
-}
-
-/// hickory's generic rdata parser refuses DNSKEY ("should be dynamically
-/// generated"); its trust-anchor parser reads them, so hand it one line.
-fn parse_dnskey(rdata: &str) -> Result<DNSKEY, String> {
-    let line = format!(". IN DNSKEY {rdata}\n");
-    let entries = trust_anchor::Parser::new(line.as_str())
-        .parse()
-        .map_err(|e| e.to_string())?;
-    entries
-        .into_iter()
-        .find_map(|entry| match entry {
-            trust_anchor::Entry::DNSKEY(record) => Some(record.data().clone()),
-            #[allow(unreachable_patterns)]
-            _ => None,
-        })
-        .ok_or_else(|| "no key".to_string())
-        .and_then(|key| {
-            let public = key.public_key();
-            check_key_shape(u8::from(public.algorithm()), public.public_bytes())?;
-            Ok(key)
-        })
 }
 
 /// Refuse a key that cannot be what its algorithm says: a truncated or
@@ -324,7 +278,10 @@ mod tests {
             "trust anchor file /x: line 3: expected DNSKEY or DS, found \"A\""
         );
         let err = parse(". IN DS 1 8 2 (\n AB\n", "t").unwrap_err();
-        assert_eq!(err.to_string(), "t: line 1: '(' is never closed");
+        assert_eq!(
+            err.to_string(),
+            "t: line 1: '(' is never closed: the file ends before its ')'"
+        );
         let err = parse(". IN DNSKEY 257 3 8 !!!\n", "t").unwrap_err();
         assert!(err.to_string().starts_with("t: line 1: bad DNSKEY data"), "{err}");
         let err = parse("$INCLUDE other\n", "t").unwrap_err();

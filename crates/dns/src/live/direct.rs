@@ -18,7 +18,7 @@
 //! answer NOERROR with no answer and NS records in the authority section
 //! (a referral, the classic lame-delegation reply). That says nothing about
 //! whether the record exists, so it is *not* NODATA: it maps to
-//! `Status::Error("referral: …")` (see [`REFERRAL_PREFIX`]) with
+//! [`Status::Referral`] (the servers named and the cut) with
 //! `authoritative: false`. The nameserver judge reads it, like any answer
 //! without the AA bit, as a lame delegation.
 //!
@@ -59,9 +59,6 @@ use mailwarden_model::net::check_target;
 use mailwarden_model::{Answer, Proof, QueryKey, RData, Status};
 
 use super::map;
-
-/// Every `Status::Error` for a referral starts with this.
-pub const REFERRAL_PREFIX: &str = "referral";
 
 /// Which servers a run may ask directly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,8 +231,8 @@ fn no_error(response: &Message, qname: &Name, rtype: RecordType, aa: bool) -> An
         {
             return delegation;
         }
-        if let Some(why) = referral(response) {
-            return Answer::empty(Status::Error(why), Proof::Indeterminate);
+        if let Some(status) = referral(response) {
+            return Answer::empty(status, Proof::Indeterminate);
         }
     }
     if matching.is_empty() {
@@ -252,9 +249,8 @@ fn no_error(response: &Message, qname: &Name, rtype: RecordType, aa: bool) -> An
     out
 }
 
-/// A referral: NS records in the authority section and no SOA. Returns the
-/// status text.
-fn referral(response: &Message) -> Option<String> {
+/// A referral: NS records in the authority section and no SOA.
+fn referral(response: &Message) -> Option<Status> {
     let has_soa = response.authorities.iter().any(|r| r.record_type() == RecordType::SOA);
     let ns: Vec<&Record> = response
         .authorities
@@ -274,11 +270,10 @@ fn referral(response: &Message) -> Option<String> {
         .collect();
     targets.sort();
     targets.dedup();
-    Some(format!(
-        "{REFERRAL_PREFIX}: not authoritative; the server refers to {} for {}",
-        targets.join(", "),
-        if cut.is_empty() { "." } else { &cut }
-    ))
+    Some(Status::Referral {
+        servers: targets,
+        cut: if cut.is_empty() { ".".into() } else { cut },
+    })
 }
 
 /// A referral to `qname` itself: its NS set as records, the glue for those
@@ -418,11 +413,12 @@ mod tests {
             HRData::NS(NS(name("ns1.example.test."))),
         ));
         let a = from_response(&m, &name("example.test."), RecordType::MX);
-        let Status::Error(why) = &a.status else { panic!("{a:?}") };
-        assert!(why.starts_with(REFERRAL_PREFIX), "{why}");
-        assert!(
-            why.contains("ns1.example.test, ns2.example.test for example.test"),
-            "{why}"
+        assert_eq!(
+            a.status,
+            Status::Referral {
+                servers: vec!["ns1.example.test".into(), "ns2.example.test".into()],
+                cut: "example.test".into()
+            }
         );
         assert!(!a.authoritative);
     }
@@ -453,10 +449,10 @@ mod tests {
         assert_eq!(a.glue["ns1.child.test"], vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 53))]);
         // The same referral to another question is still a referral.
         let mx = from_response(&m, &name("child.test."), RecordType::MX);
-        assert!(matches!(mx.status, Status::Error(_)), "{mx:?}");
+        assert!(matches!(mx.status, Status::Referral { .. }), "{mx:?}");
         // A referral further down is not the delegation of the name asked.
         let deeper = from_response(&m, &name("a.child.test."), RecordType::NS);
-        assert!(matches!(deeper.status, Status::Error(_)), "{deeper:?}");
+        assert!(matches!(deeper.status, Status::Referral { .. }), "{deeper:?}");
     }
 
     #[test]

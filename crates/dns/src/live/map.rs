@@ -5,6 +5,7 @@ use hickory_resolver::proto::dnssec::Proof as HickoryProof;
 use hickory_resolver::proto::dnssec::rdata::DNSSECRData;
 use hickory_resolver::proto::op::{DnsResponse, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData as HRData, Record, RecordType};
+use hickory_resolver::proto::serialize::binary::BinEncodable;
 use mailwarden_model::dns::escape_presentation;
 use mailwarden_model::name::normalise;
 use mailwarden_model::{Answer, Proof, RData, Signature, Status};
@@ -384,10 +385,28 @@ pub(crate) fn rdata(data: &HRData) -> RData {
         HRData::Unknown { code, rdata } if u16::from(*code) == SPF_TYPE => RData::Spf {
             strings: character_strings(&rdata.anything),
         },
-        other => RData::Other {
+        other => typed(other).unwrap_or_else(|| RData::Other {
             rtype: u16::from(other.record_type()),
             text: other.to_string(),
-        },
+        }),
+    }
+}
+
+/// DS, DNSKEY, TLSA and NSEC3PARAM, typed from their wire form (so an
+/// algorithm or digest type hickory does not know keeps its number);
+/// `None` for the other types.
+fn typed(data: &HRData) -> Option<RData> {
+    let code = u16::from(data.record_type());
+    if !mailwarden_model::rdata::is_typed(code) {
+        return None;
+    }
+    match data.to_bytes() {
+        Ok(wire) => mailwarden_model::rdata::from_wire(code, &wire),
+        Err(e) => Some(RData::Unparsed {
+            rtype: code,
+            text: data.to_string(),
+            error: format!("cannot encode the record data: {e}"),
+        }),
     }
 }
 

@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mailwarden_model::{RData, RType};
+use mailwarden_model::{RData, RType, rdata};
 
-use super::lexer::{self, Entry, Token};
 use super::text;
 use super::{Position, ZoneError};
+use crate::lexer::{self, Entry, Token};
 
 /// How deep `$INCLUDE`s may nest before we suspect a file includes itself.
 const MAX_INCLUDE_DEPTH: usize = 8;
@@ -480,6 +480,12 @@ fn rdata(code: u16, type_token: &Token, tokens: &[Token], origin: Option<&str>, 
             if tokens.is_empty() {
                 return Err((end, format!("missing rdata of the {kind} record")));
             }
+            // DS, DNSKEY, TLSA, NSEC3PARAM: typed by the shared parser
+            // (kept as `Unparsed` with the reason when malformed).
+            let words: Vec<String> = tokens.iter().map(presentation_word).collect();
+            if let Some(typed) = rdata::from_text(code, &words.join(" ")) {
+                return Ok(typed);
+            }
             return Ok(RData::Other {
                 rtype: code,
                 text: presentation(code, tokens),
@@ -536,11 +542,10 @@ fn generic(code: u16, kind: &str, tokens: &[Token], at: Position) -> Result<RDat
         return text::rdata_from_wire(code, &octets)
             .ok_or_else(|| (at, format!("RFC 3597 rdata is not valid {kind} rdata")));
     }
-    let text = match octets.len() {
-        0 => "\\# 0".to_owned(),
-        n => format!("\\# {n} {}", text::encode_hex(&octets)),
-    };
-    Ok(RData::Other { rtype: code, text })
+    Ok(rdata::from_wire(code, &octets).unwrap_or_else(|| RData::Other {
+        rtype: code,
+        text: rdata::generic_text(&octets),
+    }))
 }
 
 /// Presentation text of a type kept as `Other`, in the form the live

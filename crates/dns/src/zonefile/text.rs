@@ -1,40 +1,15 @@
 //! Decoding of the token forms RFC 1035 §5.1 defines: domain names,
 //! character-strings, TTLs, and the RFC 3597 generic `\#` form.
 
-use mailwarden_model::RData;
 use mailwarden_model::dns::escape_presentation;
+use mailwarden_model::{RData, presentation, rdata};
 
-use super::lexer::Token;
+use crate::lexer::Token;
 
-/// Decode `\X` and `\DDD` escapes: "\DDD where each D is a digit is the
-/// octet corresponding to the decimal number described by DDD" (RFC 1035
-/// §5.1).
+/// Decode `\X` and `\DDD` escapes (the shared codec,
+/// [`mailwarden_model::presentation::unescape`]).
 pub(super) fn unescape(raw: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] != b'\\' {
-            out.push(raw[i]);
-            i += 1;
-            continue;
-        }
-        let digits = &raw[i + 1..raw.len().min(i + 4)];
-        if digits.first().is_some_and(u8::is_ascii_digit) {
-            if digits.len() < 3 || !digits.iter().all(u8::is_ascii_digit) {
-                return Err("an escape \\DDD needs exactly three decimal digits".into());
-            }
-            let value = digits.iter().fold(0u32, |v, d| v * 10 + u32::from(d - b'0'));
-            let byte = u8::try_from(value)
-                .map_err(|_| format!("escape \\{} is not an octet (0-255)", String::from_utf8_lossy(digits)))?;
-            out.push(byte);
-            i += 4;
-        } else {
-            // The lexer guarantees a backslash is followed by something.
-            out.extend(raw.get(i + 1));
-            i += 2;
-        }
-    }
-    Ok(out)
+    presentation::unescape(raw).map_err(|e| e.0)
 }
 
 /// One character-string token, stored in presentation form.
@@ -167,43 +142,18 @@ pub(super) fn looks_like_ttl(token: &Token) -> bool {
     !token.quoted && token.text.first().is_some_and(u8::is_ascii_digit)
 }
 
-/// RFC 3597 §5: "\# <length> <hex>", the octets of any RR type's rdata.
+/// RFC 3597 §5: "\# <length> <hex>", the octets of any RR type's rdata
+/// (the shared reader, [`rdata::generic_octets`]).
 pub(super) fn generic_octets(tokens: &[Token]) -> Result<Vec<u8>, String> {
-    let Some((length, hex)) = tokens.split_first() else {
-        return Err("RFC 3597 rdata \\# needs a length".into());
-    };
-    let length: usize = std::str::from_utf8(&length.text)
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .ok_or_else(|| format!("RFC 3597 rdata length \"{}\" is not a number", length.display()))?;
-    let hex: Vec<u8> = hex.iter().flat_map(|t| t.text.iter().copied()).collect();
-    let octets = decode_hex(&hex).ok_or("RFC 3597 rdata is not an even number of hexadecimal digits")?;
-    if octets.len() != length {
-        return Err(format!(
-            "RFC 3597 rdata has {} octets but its length says {length}",
-            octets.len()
-        ));
-    }
-    Ok(octets)
-}
-
-fn decode_hex(hex: &[u8]) -> Option<Vec<u8>> {
-    if !hex.len().is_multiple_of(2) {
-        return None;
-    }
-    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    hex.chunks(2)
-        .map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?))
-        .collect()
-}
-
-/// Lower-case hex, as `\#` rdata is presented.
-pub(super) fn encode_hex(octets: &[u8]) -> String {
-    octets.iter().map(|b| format!("{b:02x}")).collect()
+    let words: Vec<String> = tokens.iter().map(Token::display).collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    rdata::generic_octets(&words).map_err(|e| e.0)
 }
 
 /// Typed rdata from wire octets (RFC 3597 §5 allows `\#` for known types
-/// too; their names are uncompressed, RFC 3597 §4).
+/// too; their names are uncompressed, RFC 3597 §4). DS, DNSKEY, TLSA and
+/// NSEC3PARAM are read by the shared [`rdata::from_wire`] (kept as
+/// `RData::Unparsed` with the reason when malformed).
 pub(super) fn rdata_from_wire(code: u16, octets: &[u8]) -> Option<RData> {
     let mut wire = Wire { octets, at: 0 };
     let rdata = match code {
@@ -242,7 +192,7 @@ pub(super) fn rdata_from_wire(code: u16, octets: &[u8]) -> Option<RData> {
                 RData::Spf { strings }
             }
         }
-        _ => return None,
+        _ => return rdata::from_wire(code, octets),
     };
     (wire.at == octets.len()).then_some(rdata)
 }

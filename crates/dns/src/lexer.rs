@@ -1,4 +1,6 @@
-//! Splits master-file text into entries of tokens (RFC 1035 §5.1).
+//! The one zone-text lexer: splits master-file text into entries of
+//! tokens (RFC 1035 §5.1), for zone files (`zonefile`) and trust-anchor
+//! files (`live::anchor`) alike.
 //!
 //! "The end of the line is the end of the entry, unless parentheses are
 //! open: Parentheses are used to group data that crosses a line boundary."
@@ -7,41 +9,47 @@
 //! Escapes are kept raw in the tokens and decoded where their meaning is
 //! known (a name, a character-string).
 
-use super::Position;
+/// A place in a file, both from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Position {
+    pub(crate) line: usize,
+    /// Counted in characters, not bytes.
+    pub(crate) column: usize,
+}
 
 /// One word or quoted string, raw (escapes not yet decoded, quotes removed).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Token {
-    pub(super) text: Vec<u8>,
-    pub(super) quoted: bool,
-    pub(super) at: Position,
+pub(crate) struct Token {
+    pub(crate) text: Vec<u8>,
+    pub(crate) quoted: bool,
+    pub(crate) at: Position,
 }
 
 impl Token {
     /// The raw text, for messages and presentation-format rdata.
-    pub(super) fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         String::from_utf8_lossy(&self.text).into_owned()
     }
 
-    pub(super) fn is(&self, word: &str) -> bool {
+    pub(crate) fn is(&self, word: &str) -> bool {
         !self.quoted && self.text.eq_ignore_ascii_case(word.as_bytes())
     }
 }
 
 /// One logical entry: a directive or a resource record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Entry {
+pub(crate) struct Entry {
     /// "If a line begins with a blank, then the owner is assumed to be the
     /// same as that of the previous RR." (RFC 1035 §5.1)
-    pub(super) blank_owner: bool,
-    pub(super) tokens: Vec<Token>,
+    pub(crate) blank_owner: bool,
+    pub(crate) tokens: Vec<Token>,
 }
 
 /// A lexing failure: where, and what.
-pub(super) type LexError = (Position, String);
+pub(crate) type LexError = (Position, String);
 
 /// Split `text` into entries.
-pub(super) fn lex(text: &[u8]) -> Result<Vec<Entry>, LexError> {
+pub(crate) fn lex(text: &[u8]) -> Result<Vec<Entry>, LexError> {
     Lexer {
         text,
         i: 0,

@@ -22,7 +22,6 @@
 //!
 //! [`host_dane`] gives the same verdict to the failover-parity judge.
 
-use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -76,6 +75,12 @@ const RULES: [&str; 8] = [
 
 /// Judge the DANE TLSA records of every MX host of `ctx.domain`.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+    let chains = crate::ChainCache::default();
+    judge_with(ctx, view, &crate::Facts::of_view(ctx, view, &chains))
+}
+
+/// [`judge`], reading the shared facts of the view.
+pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &crate::Facts<'_, '_>) -> Vec<Finding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let hosts = match mx_hosts(&domain, view) {
         Ok(h) => h,
@@ -103,7 +108,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
         ctx,
         domain: &domain,
         view,
-        hosts: OnceCell::new(),
+        facts,
     };
     let mut out = Vec::new();
     for host in hosts {
@@ -116,18 +121,16 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
 /// The MX hosts with their addresses ([`transport::mx_hosts`]), looked up
 /// the first time a host has records to match: a domain without usable
 /// DANE records asks no address and no probe on DANE's account.
-struct Addressed<'c, 'v> {
+struct Addressed<'c, 'v, 'f, 'p> {
     ctx: &'c Context<'c>,
     domain: &'c str,
     view: &'c DnsView<'v>,
-    hosts: OnceCell<Result<Vec<MxHost>, String>>,
+    facts: &'c crate::Facts<'f, 'p>,
 }
 
-impl Addressed<'_, '_> {
+impl Addressed<'_, '_, '_, '_> {
     fn host(&self, name: &str) -> Result<&MxHost, String> {
-        let hosts = self
-            .hosts
-            .get_or_init(|| transport::mx_hosts(self.ctx, self.domain, self.view));
+        let hosts = self.facts.mx_hosts(self.view);
         match hosts {
             Ok(hosts) => hosts
                 .iter()
@@ -246,7 +249,7 @@ pub(crate) struct HostDane {
 }
 
 /// DANE at `host`, whose probed `addresses` the caller already has (from
-/// [`transport::probe_host`]). Asks TLSA at `_25._tcp.<host>`.
+/// [`crate::Facts::probe_host`]). Asks TLSA at `_25._tcp.<host>`.
 pub(crate) fn host_dane(
     ctx: &Context<'_>,
     view: &DnsView<'_>,
@@ -421,7 +424,7 @@ impl<'a> Host<'a> {
         }
     }
 
-    fn judge(&self, addressed: &Addressed<'_, '_>) -> Vec<Finding> {
+    fn judge(&self, addressed: &Addressed<'_, '_, '_, '_>) -> Vec<Finding> {
         if self.bogus() {
             let why = self.answer.status.describe();
             let mut out = vec![
@@ -772,7 +775,7 @@ impl<'a> Host<'a> {
     /// fails. So every address must present a chain a usable record
     /// matches: a sender tries the addresses in turn (RFC 5321 §5.1), and
     /// any of them can be the one it reaches.
-    fn matching(&self, addressed: &Addressed<'_, '_>) -> Finding {
+    fn matching(&self, addressed: &Addressed<'_, '_, '_, '_>) -> Finding {
         const ID: &str = "dane.match";
         if self.usable().is_empty() {
             return self.finding(
@@ -818,7 +821,7 @@ impl<'a> Host<'a> {
                     ),
                 );
             }
-            Ok(_) => transport::probe_host(addressed.ctx, addressed.view, host),
+            Ok(_) => addressed.facts.probe_host(addressed.view, host),
             Err(why) => {
                 return self.unmatched(format!("could not look up the addresses of {}: {why}", self.name), why);
             }
@@ -1332,7 +1335,8 @@ mod tests {
             let out = std::cell::RefCell::new(None);
             dns.judge(|v| {
                 let hosts = transport::mx_hosts(&ctx, D, v).unwrap();
-                let addresses = transport::probe_host(&ctx, v, &hosts[0]);
+                let chains = crate::ChainCache::default();
+                let addresses = crate::Facts::of_view(&ctx, v, &chains).probe_host(v, &hosts[0]);
                 *out.borrow_mut() = Some(host_dane(&ctx, v, &hosts[0], &addresses));
                 Vec::new()
             });

@@ -4,7 +4,8 @@
 //!
 //! Pure over a [`DnsView`]: MX at the domain, A and AAAA of each MX host,
 //! and the STARTTLS probe of each address (up to
-//! [`mailwarden_model::ScanOptions::mx_address_limit`] per host).
+//! [`mailwarden_model::ScanOptions::mx_address_limit`] per host), read
+//! through [`crate::Facts`], which computes them once per view.
 
 use std::net::IpAddr;
 
@@ -126,30 +127,6 @@ impl AddressTls<'_> {
             _ => Some(false),
         }
     }
-}
-
-/// Every probed address of `host`, with its chain judged.
-pub(crate) fn probe_host<'a>(ctx: &Context<'_>, view: &DnsView<'a>, host: &MxHost) -> Vec<AddressTls<'a>> {
-    let Ok(addresses) = &host.addresses else {
-        return Vec::new();
-    };
-    addresses
-        .iter()
-        .map(|&address| {
-            let probe = view.smtp(&host.name, address);
-            let chain = probe
-                .tls
-                .as_ref()
-                .filter(|t| !t.chain.is_empty())
-                .map(|t| cert::analyse_chain(&t.chain_der(), &host.name, ctx.now, ctx.roots));
-            AddressTls {
-                host: host.name.clone(),
-                address,
-                probe,
-                chain,
-            }
-        })
-        .collect()
 }
 
 /// Combine per-address answers: `Some(false)` if any address is `false`,

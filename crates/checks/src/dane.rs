@@ -34,7 +34,8 @@ use crate::transport::{self, AddressTls, MxHost};
 
 /// The MX host names of `domain`, or why they could not be looked up.
 pub(crate) fn mx_hosts(domain: &str, view: &DnsView<'_>) -> Result<Vec<String>, String> {
-    Ok(transport::mx_exchanges(domain, view)?
+    Ok(transport::mx_exchanges(domain, view)
+        .map_err(|u| u.to_string())?
         .into_iter()
         .map(|(_, h)| h)
         .collect())
@@ -136,7 +137,7 @@ impl Addressed<'_, '_, '_, '_> {
                 .iter()
                 .find(|h| h.name == name)
                 .ok_or_else(|| format!("{name} is no longer among the MX hosts of {}", self.domain)),
-            Err(why) => Err(why.clone()),
+            Err(why) => Err(why.to_string()),
         }
     }
 }
@@ -823,7 +824,10 @@ impl<'a> Host<'a> {
             }
             Ok(_) => addressed.facts.probe_host(addressed.view, host),
             Err(why) => {
-                return self.unmatched(format!("could not look up the addresses of {}: {why}", self.name), why);
+                return self.unmatched(
+                    format!("could not look up the addresses of {}: {why}", self.name),
+                    &why.to_string(),
+                );
             }
         };
         let results = match_addresses(&records, &addresses, addressed.ctx.now);

@@ -145,7 +145,7 @@ fn missing(
         Err(why) => why,
     };
     let sts = match facts.sts_discovery(view) {
-        Discovery::Failed(f) => Err(f.clone()),
+        Discovery::Failed(f) => Err(f.to_string()),
         Discovery::One(..) => Ok(true),
         _ => Ok(false),
     };

@@ -13,6 +13,7 @@ use mailwarden_model::{DnsView, RData, RType, SmtpProbe, SmtpStatus};
 
 use crate::Context;
 use crate::tls::cert::{self, ChainReport};
+use crate::unlooked::{Unlooked, Unlookeds};
 
 /// One MX host with its preference and the addresses a sender would try.
 #[derive(Debug, Clone)]
@@ -21,16 +22,16 @@ pub(crate) struct MxHost {
     pub preference: u16,
     /// A then AAAA, or why neither could be looked up. Empty when the
     /// host has no address (a fact: `mx.target-unresolvable` reports it).
-    pub addresses: Result<Vec<IpAddr>, String>,
+    pub addresses: Result<Vec<IpAddr>, Unlookeds>,
 }
 
 /// The MX exchanges of `domain` with their preferences, in the order
 /// published (null MX, IP literals and repeats left out: there is no TLS
 /// to judge), or why MX could not be looked up. Asks nothing but MX.
-pub(crate) fn mx_exchanges(domain: &str, view: &DnsView<'_>) -> Result<Vec<(u16, String)>, String> {
+pub(crate) fn mx_exchanges(domain: &str, view: &DnsView<'_>) -> Result<Vec<(u16, String)>, Unlooked> {
     let mx = view.get(domain, RType::Mx);
-    if !mx.status.is_definite() {
-        return Err(format!("{domain}/MX {}", mx.status.describe()));
+    if let Some(unlooked) = Unlooked::of(domain, RType::Mx, mx) {
+        return Err(unlooked);
     }
     let mut out: Vec<(u16, String)> = Vec::new();
     for rd in &mx.records {
@@ -47,7 +48,7 @@ pub(crate) fn mx_exchanges(domain: &str, view: &DnsView<'_>) -> Result<Vec<(u16,
 
 /// The MX hosts of `domain` in preference order, with their addresses,
 /// or why MX could not be looked up.
-pub(crate) fn mx_hosts(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>) -> Result<Vec<MxHost>, String> {
+pub(crate) fn mx_hosts(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>) -> Result<Vec<MxHost>, Unlooked> {
     let mut hosts: Vec<MxHost> = mx_exchanges(domain, view)?
         .into_iter()
         .map(|(preference, name)| MxHost {
@@ -62,14 +63,12 @@ pub(crate) fn mx_hosts(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>) -> R
 
 /// A then AAAA addresses of `host`, at most `limit`; an error when a
 /// lookup failed and nothing was found.
-pub(crate) fn addresses(view: &DnsView<'_>, host: &str, limit: usize) -> Result<Vec<IpAddr>, String> {
+pub(crate) fn addresses(view: &DnsView<'_>, host: &str, limit: usize) -> Result<Vec<IpAddr>, Unlookeds> {
     let mut out = Vec::new();
     let mut failed = Vec::new();
     for rtype in [RType::A, RType::Aaaa] {
         let answer = view.get(host, rtype);
-        if !answer.status.is_definite() {
-            failed.push(format!("{host}/{rtype} {}", answer.status.describe()));
-        }
+        failed.extend(Unlooked::of(host, rtype, answer));
         for rd in &answer.records {
             match rd {
                 RData::A { address } => out.push(IpAddr::V4(*address)),
@@ -79,7 +78,7 @@ pub(crate) fn addresses(view: &DnsView<'_>, host: &str, limit: usize) -> Result<
         }
     }
     if out.is_empty() && !failed.is_empty() {
-        return Err(failed.join("; "));
+        return Err(Unlookeds(failed));
     }
     out.truncate(limit);
     Ok(out)

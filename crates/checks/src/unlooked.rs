@@ -5,22 +5,23 @@
 
 use std::fmt;
 
-use mailwarden_model::{Answer, RType, Status};
+use mailwarden_model::{Answer, Finding, Outcome, RType, Status};
 use serde::{Serialize, Serializer};
 
-/// One lookup that could not be made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One lookup that could not be made. Evidence shows it as one string,
+/// `name/TYPE status in words` (see its `Display`), as findings always
+/// have.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unlooked {
     pub name: String,
-    #[serde(rename = "type")]
     pub rtype: RType,
-    /// Evidence shows the status in words, as [`Status::describe`] says it.
-    #[serde(serialize_with = "described")]
     pub status: Status,
 }
 
-fn described<S: Serializer>(status: &Status, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&status.describe())
+impl Serialize for Unlooked {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl Unlooked {
@@ -75,6 +76,35 @@ impl From<Unlooked> for Unlookeds {
     }
 }
 
+/// The `<protocol>.lookup-failed` finding every judge that reads several
+/// names ends with: a pass when every lookup was answered (`answered`),
+/// else indeterminate, saying `{n} {what} failed, so {consequence}:` and
+/// listing them; `evidence` is what `failed_lookups` shows (strings, or
+/// SPF's objects).
+pub(crate) fn lookup_failed<E: Serialize + ?Sized>(
+    id: &str,
+    domain: &str,
+    answered: &str,
+    (what, consequence): (&str, &str),
+    listed: &[String],
+    evidence: &E,
+) -> Finding {
+    if listed.is_empty() {
+        return Finding::new(id, Outcome::Pass, domain, answered);
+    }
+    Finding::new(
+        id,
+        Outcome::Indeterminate,
+        domain,
+        format!(
+            "{} {what} failed, so {consequence}: {}.",
+            listed.len(),
+            listed.join("; ")
+        ),
+    )
+    .evidence("failed_lookups", evidence)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,10 +130,8 @@ mod tests {
             serde_json::to_value(&both).unwrap(),
             serde_json::json!(both.to_string())
         );
-        assert_eq!(
-            serde_json::to_value(&one).unwrap(),
-            serde_json::json!({"name": "mx.example.com", "type": "A", "status": Status::Timeout.describe()})
-        );
+        // Evidence keeps the one-string form findings have always shown.
+        assert_eq!(serde_json::to_value(&one).unwrap(), serde_json::json!(one.to_string()));
     }
 
     #[test]

@@ -222,29 +222,18 @@ impl Discovery<'_, '_> {
     }
 
     pub(super) fn lookup_failed(&self) -> Finding {
-        if self.failed.is_empty() {
-            let asked = match self.tried.len() {
-                0 => self.probe_name.to_string(),
-                n => format!("{n} selectors and {}", self.probe_name),
-            };
-            return Finding::new(
-                "dkim.lookup-failed",
-                Outcome::Pass,
-                self.domain,
-                format!("Every DKIM lookup was answered ({asked})."),
-            );
-        }
+        let asked = match self.tried.len() {
+            0 => self.probe_name.to_string(),
+            n => format!("{n} selectors and {}", self.probe_name),
+        };
         let list: Vec<String> = self.failed.iter().map(|(n, why)| format!("{n}/TXT {why}")).collect();
-        Finding::new(
+        crate::unlooked::lookup_failed(
             "dkim.lookup-failed",
-            Outcome::Indeterminate,
             self.domain,
-            format!(
-                "{} DKIM lookup(s) failed, so the DKIM checks that need them are indeterminate: {}.",
-                self.failed.len(),
-                list.join("; ")
-            ),
+            &format!("Every DKIM lookup was answered ({asked})."),
+            ("DKIM lookup(s)", "the DKIM checks that need them are indeterminate"),
+            &list,
+            &list,
         )
-        .evidence("failed_lookups", &list)
     }
 }

@@ -542,25 +542,14 @@ fn parked(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, applied: Option<&
 
 /// Every lookup of the DMARC checks that failed, or a pass.
 fn lookup_failed(domain: &str, failed: &[String]) -> Finding {
-    if failed.is_empty() {
-        return Finding::new(
-            "dmarc.lookup-failed",
-            Outcome::Pass,
-            domain,
-            "Every DNS lookup of the DMARC checks was answered.",
-        );
-    }
-    Finding::new(
+    crate::unlooked::lookup_failed(
         "dmarc.lookup-failed",
-        Outcome::Indeterminate,
         domain,
-        format!(
-            "{} DNS lookup(s) needed for DMARC failed, so some DMARC checks are indeterminate: {}.",
-            failed.len(),
-            failed.join("; ")
-        ),
+        "Every DNS lookup of the DMARC checks was answered.",
+        ("DNS lookup(s) needed for DMARC", "some DMARC checks are indeterminate"),
+        failed,
+        failed,
     )
-    .evidence("failed_lookups", failed)
 }
 
 #[cfg(test)]

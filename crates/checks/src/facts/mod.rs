@@ -21,9 +21,9 @@ use std::net::IpAddr;
 
 use mailwarden_model::{DnsView, Probes, SmtpTarget, Transcript, Wants};
 
-use crate::Context;
 use crate::tls::cert::{self, ChainReport};
 use crate::transport::{self, AddressTls, MxHost};
+use crate::{Context, Unlooked};
 pub(crate) use sts::PolicyState;
 
 /// Certificate-chain analyses of STARTTLS probes, by probe target: a
@@ -62,7 +62,7 @@ pub struct Facts<'f, 'a> {
     domain: String,
     basis: Basis<'f, 'a>,
     chains: &'f ChainCache,
-    mx_hosts: Cell<Result<Vec<MxHost>, String>>,
+    mx_hosts: Cell<Result<Vec<MxHost>, Unlooked>>,
     policy: Cell<PolicyState<'a>>,
     sts_discovery: Cell<sts::Discovery>,
 }
@@ -115,7 +115,7 @@ impl<'f, 'a> Facts<'f, 'a> {
     /// The MX hosts of the domain in preference order, with their
     /// addresses, or why MX could not be looked up
     /// ([`transport::mx_hosts`]).
-    pub(crate) fn mx_hosts(&self, view: &DnsView<'_>) -> &Result<Vec<MxHost>, String> {
+    pub(crate) fn mx_hosts(&self, view: &DnsView<'_>) -> &Result<Vec<MxHost>, Unlooked> {
         self.cached(&self.mx_hosts, view, |v| {
             transport::mx_hosts(&self.ctx, &self.domain, v)
         })

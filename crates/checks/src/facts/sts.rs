@@ -6,6 +6,8 @@
 use mailwarden_model::{DnsView, HttpsFetch, HttpsStatus, RData, RType};
 use mailwarden_records::mta_sts::{self, Mode, Policy};
 
+use crate::Unlooked;
+
 /// The TXT records at `name`: (character-strings, joined text).
 pub(crate) fn txt_records(records: &[RData]) -> Vec<(Vec<String>, String)> {
     records
@@ -19,8 +21,8 @@ pub(crate) fn txt_records(records: &[RData]) -> Vec<(Vec<String>, String)> {
 
 /// What the `_mta-sts` lookup says, shared with the TLS-RPT judge.
 pub(crate) enum Discovery {
-    /// Could not look: why.
-    Failed(String),
+    /// Could not look.
+    Failed(Unlooked),
     /// No record beginning `v=STSv1` (with the discarded look-alikes).
     None(Vec<String>),
     /// Exactly one.
@@ -32,8 +34,8 @@ pub(crate) enum Discovery {
 pub(crate) fn discover(domain: &str, view: &DnsView<'_>) -> Discovery {
     let name = format!("_mta-sts.{domain}");
     let answer = view.get(&name, RType::Txt);
-    if !answer.status.is_definite() {
-        return Discovery::Failed(format!("{name}/TXT {}", answer.status.describe()));
+    if let Some(unlooked) = Unlooked::of(&name, RType::Txt, answer) {
+        return Discovery::Failed(unlooked);
     }
     let texts = txt_records(&answer.records);
     let (sts, other): (Vec<_>, Vec<_>) = texts.into_iter().partition(|(_, t)| mta_sts::is_sts_record(t));

@@ -8,6 +8,7 @@ use mailwarden_model::{DnsView, Finding, Outcome, Severity, SmtpStatus};
 use mailwarden_records::mta_sts::{Mode, Policy};
 use serde::Serialize;
 
+use crate::Unlooked;
 use crate::facts::Facts;
 use crate::facts::sts::mx_matches;
 use crate::tls::cert;
@@ -19,7 +20,7 @@ use crate::transport::{AddressTls, MxHost};
 /// "MUST NOT deliver the message to hosts that fail MX matching". An MX
 /// the policy forgets is refused under enforce (critical) and reported
 /// under testing (high).
-pub(super) fn mx_match(domain: &str, policy: &Policy, hosts: Option<&Result<Vec<MxHost>, String>>) -> Finding {
+pub(super) fn mx_match(domain: &str, policy: &Policy, hosts: Option<&Result<Vec<MxHost>, Unlooked>>) -> Finding {
     const ID: &str = "mta-sts.mx-match";
     let patterns: Vec<&str> = policy.mx.iter().map(|p| p.pattern.as_str()).collect();
     let hosts = match hosts {
@@ -157,7 +158,7 @@ pub(super) fn enforce_tls(
     view: &DnsView<'_>,
     facts: &Facts<'_, '_>,
     policy: &Policy,
-    hosts: Option<&Result<Vec<MxHost>, String>>,
+    hosts: Option<&Result<Vec<MxHost>, Unlooked>>,
 ) -> Finding {
     const ID: &str = "mta-sts.enforce-tls";
     let hosts = match (policy.mode, hosts) {

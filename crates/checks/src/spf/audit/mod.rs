@@ -83,29 +83,21 @@ pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
 }
 
 fn lookup_failed(domain: &str, failed: &[FailedLookup]) -> Finding {
-    if failed.is_empty() {
-        return Finding::new(
-            "spf.lookup-failed",
-            Outcome::Pass,
-            domain,
-            "Every DNS lookup of the SPF tree was answered.",
-        );
-    }
     let list: Vec<String> = failed
         .iter()
         .map(|f| format!("{}/{} {}", f.name, f.rtype, f.status))
         .collect();
-    Finding::new(
+    crate::unlooked::lookup_failed(
         "spf.lookup-failed",
-        Outcome::Indeterminate,
         domain,
-        format!(
-            "{} DNS lookup(s) needed to evaluate SPF failed, so some SPF checks are indeterminate: {}.",
-            failed.len(),
-            list.join("; ")
+        "Every DNS lookup of the SPF tree was answered.",
+        (
+            "DNS lookup(s) needed to evaluate SPF",
+            "some SPF checks are indeterminate",
         ),
+        &list,
+        failed,
     )
-    .evidence("failed_lookups", failed)
 }
 
 /// The record with its `all` replaced (or added after the last mechanism).

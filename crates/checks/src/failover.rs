@@ -16,7 +16,7 @@
 //! levels: the MX hosts' addresses and STARTTLS probes
 //! ([`crate::transport`]), TLSA of the primaries (and of the backups only
 //! if a primary might have DANE), and the MTA-STS policy
-//! ([`crate::facts::Facts::policy_state`]). A property the primary lacks is not
+//! (`Facts::policy_state`). A property the primary lacks is not
 //! looked up at the backups. Network diversity (one /24 or /48) is
 //! `mx.network-diversity`, a single MX host `mx.redundancy`: not repeated
 //! here.

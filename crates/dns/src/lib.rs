@@ -1,7 +1,7 @@
 //! # mailwarden-dns
 //!
 //! Where answers come from. A [`DnsSource`] answers one question with an
-//! [`Answer`], never an `Err`: negative answers and failures are data
+//! [`Answer`](mailwarden_model::Answer), never an `Err`: negative answers and failures are data
 //! (see `mailwarden_model::dns::Status`).
 //!
 //! - [`live`]: hickory-resolver over UDP/TCP with local DNSSEC validation.

@@ -15,7 +15,7 @@
 
 pub(crate) mod sts;
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{self, OnceCell, RefCell};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -30,17 +30,26 @@ pub(crate) use sts::PolicyState;
 /// probe in the evidence never changes, so one analysis serves every
 /// judge and every round.
 #[derive(Debug, Default)]
-pub struct ChainCache(RefCell<HashMap<SmtpTarget, ChainReport>>);
+pub struct ChainCache {
+    reports: RefCell<HashMap<SmtpTarget, ChainReport>>,
+    analysed: cell::Cell<usize>,
+}
 
 impl ChainCache {
+    /// How many times a chain was analysed (once per probe target read).
+    pub fn analyses(&self) -> usize {
+        self.analysed.get()
+    }
+
     /// The analysis of the chain `target` presented (DER, leaf first),
     /// for `target.host`, made the first time it is asked for.
     fn analyse(&self, ctx: &Context<'_>, target: SmtpTarget, chain: impl FnOnce() -> Vec<Vec<u8>>) -> ChainReport {
-        if let Some(report) = self.0.borrow().get(&target) {
+        if let Some(report) = self.reports.borrow().get(&target) {
             return report.clone();
         }
         let report = cert::analyse_chain(&chain(), &target.host, ctx.now, ctx.roots);
-        self.0.borrow_mut().insert(target, report.clone());
+        self.analysed.set(self.analysed.get() + 1);
+        self.reports.borrow_mut().insert(target, report.clone());
         report
     }
 }
@@ -212,5 +221,67 @@ fn ask_again(view: &DnsView<'_>, wants: &Wants) {
     }
     for (url, addresses) in &wants.https {
         view.https(url, addresses);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mailwarden_model::{RType, ScanOptions, SourceInfo, Status};
+
+    use super::*;
+    use crate::testutil::{Dns, tls_probe};
+    use crate::tls::cert::Roots;
+    use crate::tls::testcerts::{Ca, NOW};
+
+    const D: &str = "example.com";
+    const MX1: &str = "mx1.example.com";
+    const MX2: &str = "mx2.example.com";
+
+    /// `transport::probe_host` once analysed every chain for each judge
+    /// that read it (smtp, failover, mta-sts), every round: here 3 probe
+    /// targets read by two judges over two rounds made 12 analyses.
+    #[test]
+    fn one_chain_analysis_per_probe_target_whatever_judges_and_rounds_read_it() {
+        let ca = Ca::new("Facts CA");
+        let roots = Roots::from_der(std::slice::from_ref(&ca.der)).unwrap();
+        let chain = |host: &str| vec![ca.valid_leaf(&[host]).der, ca.der.clone()];
+        let dns = Dns::new()
+            .mx(D, &[(10, MX1), (20, MX2)])
+            .a(MX1, &["192.0.2.1", "192.0.2.2"])
+            .aaaa(MX1, &[])
+            .a(MX2, &["192.0.2.3"])
+            .aaaa(MX2, &[])
+            .status("_mta-sts.example.com", RType::Txt, Status::NxDomain)
+            .smtp(MX1, "192.0.2.1", tls_probe(&chain(MX1), "TLSv1.3"))
+            .smtp(MX1, "192.0.2.2", tls_probe(&chain(MX1), "TLSv1.3"))
+            .smtp(MX2, "192.0.2.3", tls_probe(&chain(MX2), "TLSv1.2"));
+        let options = ScanOptions::default();
+        let source = SourceInfo::default();
+        let ctx = Context {
+            domain: D,
+            options: &options,
+            source: &source,
+            now: NOW,
+            roots: &roots,
+        };
+        let chains = ChainCache::default();
+        let mut smtp = Vec::new();
+        for _round in 0..2 {
+            let view = DnsView::with_probes(&dns.0, &dns.1);
+            let facts = Facts::of_view(&ctx, &view, &chains);
+            for (name, judge) in crate::JUDGES {
+                let findings = judge(&ctx, &view, &facts);
+                if name == "smtp" {
+                    smtp = findings;
+                }
+            }
+        }
+        assert_eq!(chains.analyses(), 3);
+        let trusted = |id: &str| {
+            smtp.iter()
+                .filter(|f| f.id == id && f.outcome == mailwarden_model::Outcome::Pass)
+                .count()
+        };
+        assert_eq!(trusted("smtp.cert-untrusted"), 3, "{smtp:#?}");
     }
 }

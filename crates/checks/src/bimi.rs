@@ -340,25 +340,14 @@ fn dmarc_tags(text: &str) -> Vec<(String, String)> {
 }
 
 fn lookup_failed(domain: &str, failed: &[String]) -> Finding {
-    if failed.is_empty() {
-        return Finding::new(
-            "bimi.lookup-failed",
-            Outcome::Pass,
-            domain,
-            "Every BIMI lookup was answered.",
-        );
-    }
-    Finding::new(
+    crate::unlooked::lookup_failed(
         "bimi.lookup-failed",
-        Outcome::Indeterminate,
         domain,
-        format!(
-            "{} BIMI lookup(s) failed, so the BIMI checks that need them are indeterminate: {}.",
-            failed.len(),
-            failed.join("; ")
-        ),
+        "Every BIMI lookup was answered.",
+        ("BIMI lookup(s)", "the BIMI checks that need them are indeterminate"),
+        failed,
+        failed,
     )
-    .evidence("failed_lookups", failed)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 //! levels: the MX hosts' addresses and STARTTLS probes
 //! ([`crate::transport`]), TLSA of the primaries (and of the backups only
 //! if a primary might have DANE), and the MTA-STS policy
-//! ([`crate::mta_sts::policy_state`]). A property the primary lacks is not
+//! (`Facts::policy_state`). A property the primary lacks is not
 //! looked up at the backups. Network diversity (one /24 or /48) is
 //! `mx.network-diversity`, a single MX host `mx.redundancy`: not repeated
 //! here.
@@ -26,17 +26,22 @@ use std::collections::{BTreeMap, BTreeSet};
 use mailwarden_model::{DnsView, Finding, Outcome};
 use mailwarden_records::mta_sts::Mode;
 
-use crate::Context;
-use crate::dane;
-use crate::mta_sts::{self, PolicyState};
+use crate::facts::PolicyState;
 use crate::tls::cert::Pkix;
 use crate::transport::{self, AddressTls, MxHost, all_of};
+use crate::{ChainCache, Context, Facts};
 
 const PARITY: &str = "failover.tls-parity";
 const PROVIDER: &str = "failover.single-provider";
 
 /// Judge the failover properties of `ctx.domain`'s MX hosts.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+    let chains = ChainCache::default();
+    judge_with(ctx, view, &Facts::of_view(ctx, view, &chains))
+}
+
+/// [`judge`], reading the shared facts of the view.
+pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) -> Vec<Finding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let exchanges = match transport::mx_exchanges(&domain, view) {
         Ok(e) => e,
@@ -69,14 +74,14 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
             .collect();
     }
     let mut out = vec![single_provider(&domain, &exchanges)];
-    out.extend(parity(ctx, &domain, view, &exchanges));
+    out.extend(parity(facts, &domain, view, &exchanges));
     out
 }
 
 /// The registrable domain of `host` by the public suffix list (the host
 /// itself when it is a public suffix or shorter).
 fn provider(host: &str) -> String {
-    crate::dmarc::organisational_domain_psl(host)
+    crate::facts::organisational_domain_psl(host)
 }
 
 /// All MX hosts under one registrable domain that is not the domain's own
@@ -90,7 +95,7 @@ fn provider(host: &str) -> String {
 fn single_provider(domain: &str, exchanges: &[(u16, String)]) -> Finding {
     let providers: BTreeMap<&str, String> = exchanges.iter().map(|(_, h)| (h.as_str(), provider(h))).collect();
     let distinct: BTreeSet<&str> = providers.values().map(String::as_str).collect();
-    let own = crate::dmarc::organisational_domain_psl(domain);
+    let own = crate::facts::organisational_domain_psl(domain);
     let finding = |outcome, message: String| {
         Finding::new(PROVIDER, outcome, domain, message)
             .evidence("providers", &providers)
@@ -226,12 +231,9 @@ fn sts<'a>(policy: &'a PolicyState<'a>) -> Sts<'a> {
 
 /// Assess `props` for `hosts` taken together: a group has a property when
 /// every address (or host) of it has.
-fn assess(ctx: &Context<'_>, view: &DnsView<'_>, hosts: &[&MxHost], props: &[Property], sts: &Sts<'_>) -> Strength {
+fn assess(facts: &Facts<'_, '_>, view: &DnsView<'_>, hosts: &[&MxHost], props: &[Property], sts: &Sts<'_>) -> Strength {
     let probed: Vec<(&MxHost, Vec<AddressTls<'_>>)> = if props.iter().any(|p| p.probed()) {
-        hosts
-            .iter()
-            .map(|h| (*h, transport::probe_host(ctx, view, h)))
-            .collect()
+        hosts.iter().map(|h| (*h, facts.probe_host(view, h))).collect()
     } else {
         hosts.iter().map(|h| (*h, Vec::new())).collect()
     };
@@ -250,7 +252,7 @@ fn assess(ctx: &Context<'_>, view: &DnsView<'_>, hosts: &[&MxHost], props: &[Pro
             Property::Dane => probed
                 .iter()
                 .map(|(h, a)| {
-                    let d = dane::host_dane(ctx, view, h, a);
+                    let d = facts.host_dane(view, h, a);
                     (d.authenticated, d.detail)
                 })
                 .collect(),
@@ -309,7 +311,7 @@ fn coverage(host: &MxHost, sts: &Sts<'_>) -> (Option<bool>, String) {
 /// name, DANE (RFC 7672), coverage by an `enforce` or `testing` MTA-STS
 /// policy (RFC 8461 §4.1, paraphrased: a sender with a policy checks that
 /// the MX host matches one of its `mx` patterns).
-fn parity(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, exchanges: &[(u16, String)]) -> Vec<Finding> {
+fn parity(facts: &Facts<'_, '_>, domain: &str, view: &DnsView<'_>, exchanges: &[(u16, String)]) -> Vec<Finding> {
     let levels: BTreeSet<u16> = exchanges.iter().map(|(p, _)| *p).collect();
     if levels.len() < 2 {
         return vec![Finding::new(
@@ -323,7 +325,7 @@ fn parity(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, exchanges: &[(u16
         )
         .evidence("mx", exchanges.iter().map(|(p, h)| format!("{p} {h}")).collect::<Vec<_>>())];
     }
-    let hosts = match transport::mx_hosts(ctx, domain, view) {
+    let hosts = match facts.mx_hosts(view) {
         Ok(hosts) => hosts,
         Err(why) => {
             return vec![
@@ -353,19 +355,18 @@ fn parity(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, exchanges: &[(u16
             ),
         )];
     }
-    let policy = mta_sts::policy_state(domain, view);
-    let sts = sts(&policy);
-    let primary = assess(ctx, view, &primaries, &Property::ALL, &sts);
+    let sts = sts(facts.policy_state(view));
+    let primary = assess(facts, view, &primaries, &Property::ALL, &sts);
     let names: Vec<&str> = primaries.iter().map(|h| h.name.as_str()).collect();
     hosts
         .iter()
         .filter(|h| h.preference != top)
-        .map(|backup| judge_backup(ctx, view, &names, &primary, backup, &sts))
+        .map(|backup| judge_backup(facts, view, &names, &primary, backup, &sts))
         .collect()
 }
 
 fn judge_backup(
-    ctx: &Context<'_>,
+    facts: &Facts<'_, '_>,
     view: &DnsView<'_>,
     primaries: &[&str],
     primary: &Strength,
@@ -386,7 +387,7 @@ fn judge_backup(
         .into_iter()
         .filter(|p| primary[p].has != Some(false))
         .collect();
-    let strength = assess(ctx, view, &[backup], &compared, sts);
+    let strength = assess(facts, view, &[backup], &compared, sts);
     let mut lacks = BTreeMap::new();
     let mut unknown = BTreeMap::new();
     for prop in &compared {
@@ -494,6 +495,8 @@ mod tests {
     use mailwarden_model::{Finding, Outcome::*, Proof, RType, ScanOptions, SmtpProbe, SmtpStatus, SourceInfo, Status};
 
     use super::*;
+    use crate::dane;
+    use crate::facts::sts as mta_sts;
     use crate::testutil::{Dns, fetched, find, outcome, tls_probe};
     use crate::tls::cert::Roots;
     use crate::tls::testcerts::{Ca, NOW, sha256_hex};

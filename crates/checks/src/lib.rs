@@ -1,17 +1,22 @@
 //! # mailwarden-checks
 //!
-//! Collect and judge, one module per protocol. Each protocol module has a
-//! pure `judge` over a [`DnsView`] that returns findings;
-//! [`collect::fixpoint`] gathers the answers the judges need, and
-//! [`judge_domain`] runs them all.
+//! The judges, one module per protocol: pure functions over a [`DnsView`]
+//! of the evidence, no I/O (this crate depends on no DNS, async or TLS
+//! connection stack; `tests/crate_graph.rs` keeps it so). Facts several
+//! judges read (MX hosts with their probes and chain analyses, the MTA-STS
+//! policy, DANE per host, the organisational domain) are computed once
+//! per view in [`facts`]. [`judge_domain`] runs every judge on one view;
+//! [`Judging`] runs them round by round for `mailwarden-engine`'s
+//! collect fixpoint, each only until it wants nothing more.
 
 pub mod bimi;
-pub mod collect;
 pub mod dane;
 pub mod dkim;
 pub mod dmarc;
 pub mod dnssec;
+pub mod facts;
 pub mod failover;
+mod judging;
 pub(crate) mod located;
 pub mod mta_sts;
 pub mod mx;
@@ -24,6 +29,11 @@ mod testutil;
 pub mod tls;
 pub mod tlsrpt;
 pub(crate) mod transport;
+pub mod unlooked;
+
+pub use facts::{ChainCache, Facts};
+pub use judging::Judging;
+pub use unlooked::{Unlooked, Unlookeds};
 
 use mailwarden_model::{DnsView, Finding, Outcome, Proof, RType, ScanOptions, SourceInfo, Status};
 
@@ -62,10 +72,12 @@ pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     if let Some(nxdomain) = nonexistent(ctx.domain, view) {
         return vec![nxdomain];
     }
+    let chains = ChainCache::default();
+    let facts = Facts::of_view(ctx, view, &chains);
     let mut findings = Vec::new();
     for (name, judge) in JUDGES {
         if ctx.options.runs(name) {
-            findings.extend(judge(ctx, view));
+            findings.extend(judge(ctx, view, &facts));
         }
     }
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -76,7 +88,7 @@ pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
 /// AND ALL THE NAMES UNDER IT do not exist." The MX lookup (asked by every
 /// scan) tells: an NXDOMAIN for the name itself (not at the end of a CNAME
 /// chain, not from a bogus proof) means there is nothing to audit.
-fn nonexistent(domain: &str, view: &DnsView<'_>) -> Option<Finding> {
+pub(crate) fn nonexistent(domain: &str, view: &DnsView<'_>) -> Option<Finding> {
     let domain = mailwarden_model::name::normalise(domain);
     let mx = view.get(&domain, RType::Mx);
     let denied = mx.status == Status::NxDomain && mx.cname_chain.is_empty() && mx.proof != Proof::Bogus;
@@ -98,78 +110,25 @@ fn nonexistent(domain: &str, view: &DnsView<'_>) -> Option<Finding> {
     })
 }
 
-type Judge = fn(&Context<'_>, &DnsView<'_>) -> Vec<Finding>;
+/// A protocol judge: the findings of one protocol on a view, reading the
+/// shared facts of that view.
+pub type Judge = fn(&Context<'_>, &DnsView<'_>, &Facts<'_, '_>) -> Vec<Finding>;
 
 /// Every protocol judge, by the name `--checks` selects it with.
 pub const JUDGES: [(&str, Judge); 12] = [
-    ("mx", |ctx, view| mx::judge(ctx.domain, view)),
-    ("spf", |ctx, view| spf::judge(ctx.domain, view)),
-    ("dmarc", dmarc::judge),
-    ("dkim", dkim::judge),
-    ("bimi", bimi::judge),
-    ("dnssec", dnssec::judge),
-    ("ns", ns::judge),
-    ("mta-sts", mta_sts::judge),
-    ("tlsrpt", tlsrpt::judge),
-    ("dane", dane::judge),
-    ("smtp", smtp::judge),
-    ("failover", failover::judge),
+    ("mx", |ctx, view, _| mx::judge(ctx.domain, view)),
+    ("spf", |ctx, view, _| spf::judge(ctx.domain, view)),
+    ("dmarc", |ctx, view, _| dmarc::judge(ctx, view)),
+    ("dkim", |ctx, view, _| dkim::judge(ctx, view)),
+    ("bimi", |ctx, view, _| bimi::judge(ctx, view)),
+    ("dnssec", |ctx, view, _| dnssec::judge(ctx, view)),
+    ("ns", |ctx, view, _| ns::judge(ctx, view)),
+    ("mta-sts", mta_sts::judge_with),
+    ("tlsrpt", tlsrpt::judge_with),
+    ("dane", dane::judge_with),
+    ("smtp", smtp::judge_with),
+    ("failover", failover::judge_with),
 ];
-
-/// The result of collecting and judging one domain.
-#[derive(Debug, Clone)]
-pub struct Audit {
-    pub observation: mailwarden_model::Observation,
-    pub findings: Vec<Finding>,
-    pub stats: collect::CollectStats,
-}
-
-/// Collect the evidence for `domain` from `source` (DNS) and `prober`
-/// (SMTP, HTTPS) and judge it, as of `now` (seconds since the Unix epoch).
-/// Findings are raw: the caller completes them from the rule catalogue.
-/// The caller has checked `options.ca_pem` ([`roots_for`]); a CA file that
-/// does not parse here falls back to no trust anchors at all, never to the
-/// built-in ones.
-pub async fn audit<S: mailwarden_dns::DnsSource + ?Sized>(
-    source: &S,
-    prober: &dyn mailwarden_model::Prober,
-    domain: &str,
-    options: ScanOptions,
-    budget: collect::Budget,
-    now: i64,
-) -> Audit {
-    let described = source.describe();
-    let roots = roots_for(&options).unwrap_or(tls::cert::Roots::Custom(Vec::new()));
-    let ctx = Context {
-        domain,
-        options: &options,
-        source: &described,
-        now,
-        roots: &roots,
-    };
-    let (evidence, findings, stats) = collect::fixpoint(source, prober, budget, collect::Evidence::default(), |view| {
-        judge_domain(&ctx, view)
-    })
-    .await;
-    let observation = mailwarden_model::Observation {
-        schema: mailwarden_model::observation::OBSERVATION_SCHEMA,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        domain: domain.to_string(),
-        started_at: None,
-        duration_ms: None,
-        source: described.clone(),
-        options: options.clone(),
-        budget_exhausted: stats.budget_exhausted,
-        dns: evidence.dns,
-        probes: evidence.probes,
-    };
-    let findings = with_scan_findings(&observation, findings);
-    Audit {
-        observation,
-        findings,
-        stats,
-    }
-}
 
 /// Judge saved evidence again, with the current rules, without any I/O,
 /// as of `now` (normally when the evidence was collected).
@@ -189,8 +148,9 @@ pub fn judge_observation(observation: &mailwarden_model::Observation, now: i64) 
     with_scan_findings(observation, findings)
 }
 
-/// Add findings about the scan itself (budget exhaustion).
-fn with_scan_findings(observation: &mailwarden_model::Observation, mut findings: Vec<Finding>) -> Vec<Finding> {
+/// Add findings about the scan itself (budget exhaustion): `judge` and
+/// `mailwarden-engine`'s `audit` both end with this.
+pub fn with_scan_findings(observation: &mailwarden_model::Observation, mut findings: Vec<Finding>) -> Vec<Finding> {
     if observation.budget_exhausted {
         findings.push(Finding::new(
             "dns.budget-exhausted",

@@ -6,6 +6,28 @@ use mailwarden_model::{
     SmtpStatus, SmtpTarget, Status, TlsSession, Transcript,
 };
 
+/// The fixpoint of `judge` over DNS answers from `answer`, without I/O or
+/// budgets (the async one with budgets is `mailwarden-engine`'s): judge,
+/// answer what it asked, repeat until it asks nothing. Panics after 40
+/// rounds, the engine's default cap. Returns the transcript and the
+/// judge's result on it.
+pub fn settle<R>(answer: impl Fn(&QueryKey) -> Answer, judge: impl Fn(&DnsView<'_>) -> R) -> (Transcript, R) {
+    let mut transcript = Transcript::default();
+    for _ in 0..40 {
+        let view = DnsView::new(&transcript);
+        let result = judge(&view);
+        let missing = view.into_missing();
+        if missing.is_empty() {
+            return (transcript, result);
+        }
+        for key in missing {
+            let a = answer(&key);
+            transcript.insert(key, a);
+        }
+    }
+    panic!("no fixpoint after 40 rounds");
+}
+
 /// Evidence under construction: a transcript and probe results.
 #[derive(Default)]
 pub struct Dns(pub Transcript, pub Probes);

@@ -11,12 +11,18 @@
 use mailwarden_model::{DnsView, Finding, Outcome, RType};
 use mailwarden_records::tlsrpt::{self, Level};
 
-use crate::Context;
+use crate::facts::sts::{Discovery, txt_records};
 use crate::located::{Bounded, WithDiagnostics};
-use crate::mta_sts::{Discovery, discover, txt_records};
+use crate::{ChainCache, Context, Facts};
 
 /// Judge the TLS-RPT record of `ctx.domain`. Findings carry ids `tlsrpt.*`.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+    let chains = ChainCache::default();
+    judge_with(ctx, view, &Facts::of_view(ctx, view, &chains))
+}
+
+/// [`judge`], reading the shared facts of the view.
+pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) -> Vec<Finding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let name = format!("_smtp._tls.{domain}");
     let example = format!("`{name}. IN TXT \"v=TLSRPTv1; rua=mailto:tls-reports@{domain}\"`");
@@ -112,14 +118,20 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
             Err(format!("{name} has {} TLS-RPT records", many.len()))
         }
     };
-    out.push(missing(&domain, view, usable, &example));
+    out.push(missing(&domain, view, facts, usable, &example));
     out
 }
 
 /// RFC 8460 §1: reports tell the domain about failures to establish TLS
 /// (MTA-STS or DANE failures make senders defer or bounce mail); without a
 /// usable record nobody hears about them.
-fn missing(domain: &str, view: &DnsView<'_>, usable: Result<(), String>, example: &str) -> Finding {
+fn missing(
+    domain: &str,
+    view: &DnsView<'_>,
+    facts: &Facts<'_, '_>,
+    usable: Result<(), String>,
+    example: &str,
+) -> Finding {
     const ID: &str = "tlsrpt.missing";
     let why = match usable {
         Ok(()) => {
@@ -132,12 +144,12 @@ fn missing(domain: &str, view: &DnsView<'_>, usable: Result<(), String>, example
         }
         Err(why) => why,
     };
-    let sts = match discover(domain, view) {
-        Discovery::Failed(f) => Err(f),
+    let sts = match facts.sts_discovery(view) {
+        Discovery::Failed(f) => Err(f.to_string()),
         Discovery::One(..) => Ok(true),
         _ => Ok(false),
     };
-    let dane = crate::dane::in_use(domain, view);
+    let dane = facts.dane_in_use(view);
     let mut used = Vec::new();
     let mut failed = Vec::new();
     for (what, r) in [("MTA-STS", sts), ("DANE", dane)] {

@@ -4,7 +4,8 @@
 //!
 //! Pure over a [`DnsView`]: MX at the domain, A and AAAA of each MX host,
 //! and the STARTTLS probe of each address (up to
-//! [`mailwarden_model::ScanOptions::mx_address_limit`] per host).
+//! [`mailwarden_model::ScanOptions::mx_address_limit`] per host), read
+//! through [`crate::Facts`], which computes them once per view.
 
 use std::net::IpAddr;
 
@@ -12,6 +13,7 @@ use mailwarden_model::{DnsView, RData, RType, SmtpProbe, SmtpStatus};
 
 use crate::Context;
 use crate::tls::cert::{self, ChainReport};
+use crate::unlooked::{Unlooked, Unlookeds};
 
 /// One MX host with its preference and the addresses a sender would try.
 #[derive(Debug, Clone)]
@@ -20,16 +22,16 @@ pub(crate) struct MxHost {
     pub preference: u16,
     /// A then AAAA, or why neither could be looked up. Empty when the
     /// host has no address (a fact: `mx.target-unresolvable` reports it).
-    pub addresses: Result<Vec<IpAddr>, String>,
+    pub addresses: Result<Vec<IpAddr>, Unlookeds>,
 }
 
 /// The MX exchanges of `domain` with their preferences, in the order
 /// published (null MX, IP literals and repeats left out: there is no TLS
 /// to judge), or why MX could not be looked up. Asks nothing but MX.
-pub(crate) fn mx_exchanges(domain: &str, view: &DnsView<'_>) -> Result<Vec<(u16, String)>, String> {
+pub(crate) fn mx_exchanges(domain: &str, view: &DnsView<'_>) -> Result<Vec<(u16, String)>, Unlooked> {
     let mx = view.get(domain, RType::Mx);
-    if !mx.status.is_definite() {
-        return Err(format!("{domain}/MX {}", mx.status.describe()));
+    if let Some(unlooked) = Unlooked::of(domain, RType::Mx, mx) {
+        return Err(unlooked);
     }
     let mut out: Vec<(u16, String)> = Vec::new();
     for rd in &mx.records {
@@ -46,7 +48,7 @@ pub(crate) fn mx_exchanges(domain: &str, view: &DnsView<'_>) -> Result<Vec<(u16,
 
 /// The MX hosts of `domain` in preference order, with their addresses,
 /// or why MX could not be looked up.
-pub(crate) fn mx_hosts(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>) -> Result<Vec<MxHost>, String> {
+pub(crate) fn mx_hosts(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>) -> Result<Vec<MxHost>, Unlooked> {
     let mut hosts: Vec<MxHost> = mx_exchanges(domain, view)?
         .into_iter()
         .map(|(preference, name)| MxHost {
@@ -61,14 +63,12 @@ pub(crate) fn mx_hosts(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>) -> R
 
 /// A then AAAA addresses of `host`, at most `limit`; an error when a
 /// lookup failed and nothing was found.
-pub(crate) fn addresses(view: &DnsView<'_>, host: &str, limit: usize) -> Result<Vec<IpAddr>, String> {
+pub(crate) fn addresses(view: &DnsView<'_>, host: &str, limit: usize) -> Result<Vec<IpAddr>, Unlookeds> {
     let mut out = Vec::new();
     let mut failed = Vec::new();
     for rtype in [RType::A, RType::Aaaa] {
         let answer = view.get(host, rtype);
-        if !answer.status.is_definite() {
-            failed.push(format!("{host}/{rtype} {}", answer.status.describe()));
-        }
+        failed.extend(Unlooked::of(host, rtype, answer));
         for rd in &answer.records {
             match rd {
                 RData::A { address } => out.push(IpAddr::V4(*address)),
@@ -78,7 +78,7 @@ pub(crate) fn addresses(view: &DnsView<'_>, host: &str, limit: usize) -> Result<
         }
     }
     if out.is_empty() && !failed.is_empty() {
-        return Err(failed.join("; "));
+        return Err(Unlookeds(failed));
     }
     out.truncate(limit);
     Ok(out)
@@ -126,30 +126,6 @@ impl AddressTls<'_> {
             _ => Some(false),
         }
     }
-}
-
-/// Every probed address of `host`, with its chain judged.
-pub(crate) fn probe_host<'a>(ctx: &Context<'_>, view: &DnsView<'a>, host: &MxHost) -> Vec<AddressTls<'a>> {
-    let Ok(addresses) = &host.addresses else {
-        return Vec::new();
-    };
-    addresses
-        .iter()
-        .map(|&address| {
-            let probe = view.smtp(&host.name, address);
-            let chain = probe
-                .tls
-                .as_ref()
-                .filter(|t| !t.chain.is_empty())
-                .map(|t| cert::analyse_chain(&t.chain_der(), &host.name, ctx.now, ctx.roots));
-            AddressTls {
-                host: host.name.clone(),
-                address,
-                probe,
-                chain,
-            }
-        })
-        .collect()
 }
 
 /// Combine per-address answers: `Some(false)` if any address is `false`,

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use mailwarden_checks::collect::Budget;
 use mailwarden_dns::{DnsSource, SharedCache};
+use mailwarden_engine::Budget;
 use mailwarden_model::Severity;
 
 use crate::args::{ColorChoice, DnsArgs, OutputArgs, ReportFormat};

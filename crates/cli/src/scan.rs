@@ -18,8 +18,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use futures::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
-use mailwarden_checks::collect::Budget;
 use mailwarden_dns::DnsSource;
+use mailwarden_engine::Budget;
 use mailwarden_model::{DomainName, Prober, ScanOptions};
 use mailwarden_render::DomainReport;
 use tokio::sync::Semaphore;
@@ -193,7 +193,7 @@ pub async fn scan_one(
 ) -> DomainReport {
     let started = time::OffsetDateTime::now_utc();
     let clock = Instant::now();
-    let audit = mailwarden_checks::audit(
+    let audit = mailwarden_engine::audit(
         source,
         prober,
         name.as_str(),

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use mailwarden_checks::collect::{self, Budget};
 use mailwarden_checks::spf::check_host;
+use mailwarden_engine::collect::{self, Budget};
 use mailwarden_model::{DomainName, Transcript};
 
 use mailwarden_render::inert;

@@ -1,7 +1,7 @@
 //! # mailwarden-dns
 //!
 //! Where answers come from. A [`DnsSource`] answers one question with an
-//! [`Answer`], never an `Err`: negative answers and failures are data
+//! [`Answer`](mailwarden_model::Answer), never an `Err`: negative answers and failures are data
 //! (see `mailwarden_model::dns::Status`).
 //!
 //! - [`live`]: hickory-resolver over UDP/TCP with local DNSSEC validation.
@@ -17,27 +17,8 @@ mod lexer;
 pub mod live;
 pub mod zonefile;
 
-use futures::future::BoxFuture;
-use mailwarden_model::{Answer, QueryKey, SourceInfo};
-
 pub use cache::SharedCache;
-
-/// A source of DNS answers.
-pub trait DnsSource: Send + Sync {
-    /// Answer one question. Failures come back as an `Answer` whose status
-    /// says what went wrong; this never panics and never returns `Err`.
-    fn query<'a>(&'a self, key: &'a QueryKey) -> BoxFuture<'a, Answer>;
-
-    /// Describe the source for the Observation's evidence.
-    fn describe(&self) -> SourceInfo;
-}
-
-impl<T: DnsSource + ?Sized> DnsSource for std::sync::Arc<T> {
-    fn query<'a>(&'a self, key: &'a QueryKey) -> BoxFuture<'a, Answer> {
-        (**self).query(key)
-    }
-
-    fn describe(&self) -> SourceInfo {
-        (**self).describe()
-    }
-}
+/// The trait every source implements lives in `mailwarden-model`, beside
+/// `Prober` (both I/O traits side by side); re-exported here, where its
+/// implementations are.
+pub use mailwarden_model::DnsSource;

@@ -14,12 +14,15 @@
 //! - [`net`]: address classes (global unicast or not, and why).
 //! - [`probe`]: SMTP STARTTLS and HTTPS results as evidence, and the
 //!   [`probe::Prober`] that `collect` asks for them.
+//! - [`io`]: the two I/O traits side by side, [`DnsSource`] and [`Prober`]
+//!   (implemented at the edges, called only by `mailwarden-engine`).
 
 #![warn(missing_docs)]
 
 pub mod codec;
 pub mod dns;
 pub mod finding;
+pub mod io;
 pub mod name;
 pub mod net;
 pub mod observation;
@@ -29,6 +32,7 @@ pub mod rdata;
 
 pub use dns::{Answer, Proof, QueryKey, RData, RType, Signature, Status};
 pub use finding::{Acceptance, Finding, Outcome, Severity};
+pub use io::{BoxFuture, DnsSource};
 pub use name::{DomainName, NameError};
 pub use observation::{DnsView, Lookup, Observation, ScanOptions, SourceInfo, Transcript, Wants};
 pub use probe::{HttpsFetch, HttpsStatus, Prober, Probes, SmtpProbe, SmtpStatus, SmtpTarget, TlsSession};

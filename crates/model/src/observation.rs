@@ -228,6 +228,14 @@ impl Wants {
     pub fn is_empty(&self) -> bool {
         self.dns.is_empty() && self.smtp.is_empty() && self.https.is_empty()
     }
+
+    /// Add `other`'s questions; for a URL both want, `other`'s addresses
+    /// win (as when one view records both, the later ask last).
+    pub fn extend(&mut self, other: Wants) {
+        self.dns.extend(other.dns);
+        self.smtp.extend(other.smtp);
+        self.https.extend(other.https);
+    }
 }
 
 /// The read-only evidence a judge sees (DNS answers and probe results),

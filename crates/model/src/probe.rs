@@ -8,9 +8,7 @@
 //! does the connecting; this crate only describes it.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
@@ -483,17 +481,10 @@ impl<'de> Deserialize<'de> for Probes {
     }
 }
 
-/// A boxed future, `Send`, without a dependency on an async crate.
-pub type ProbeFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// A boxed future, `Send` (kept under its old name; see [`crate::io`]).
+pub type ProbeFuture<'a, T> = crate::io::BoxFuture<'a, T>;
 
-/// Who makes the connections `collect` was asked for. Implementations
-/// answer every question with data (a failure is a status), never panic.
-pub trait Prober: Send + Sync {
-    /// Probe STARTTLS on `target`.
-    fn smtp<'a>(&'a self, target: &'a SmtpTarget) -> ProbeFuture<'a, SmtpProbe>;
-    /// Fetch `url` from `addresses` (the caller's resolution of its host).
-    fn https<'a>(&'a self, url: &'a str, addresses: &'a [IpAddr]) -> ProbeFuture<'a, HttpsFetch>;
-}
+pub use crate::io::Prober;
 
 /// A prober that connects to nothing: every answer `not-probed`, with why.
 #[derive(Debug, Clone)]

@@ -133,7 +133,7 @@ impl<'a> Host<'a> {
         }
     }
 
-    pub(super) fn judge(&self, addressed: &Addressed<'_, '_>) -> Vec<Finding> {
+    pub(super) fn judge(&self, addressed: &Addressed<'_, '_, '_, '_>) -> Vec<Finding> {
         if self.bogus() {
             let why = self.answer.status.describe();
             let mut out = vec![

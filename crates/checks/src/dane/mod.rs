@@ -22,8 +22,6 @@
 //!
 //! [`host_dane`] gives the same verdict to the failover-parity judge.
 
-use std::cell::OnceCell;
-
 use mailwarden_model::{DnsView, Finding, Outcome, RType, Status};
 use mailwarden_records::tlsa::Tlsa;
 
@@ -35,7 +33,8 @@ use host::matching::match_addresses;
 
 /// The MX host names of `domain`, or why they could not be looked up.
 pub(crate) fn mx_hosts(domain: &str, view: &DnsView<'_>) -> Result<Vec<String>, String> {
-    Ok(transport::mx_exchanges(domain, view)?
+    Ok(transport::mx_exchanges(domain, view)
+        .map_err(|u| u.to_string())?
         .into_iter()
         .map(|(_, h)| h)
         .collect())
@@ -76,6 +75,12 @@ const RULES: [&str; 8] = [
 
 /// Judge the DANE TLSA records of every MX host of `ctx.domain`.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+    let chains = crate::ChainCache::default();
+    judge_with(ctx, view, &crate::Facts::of_view(ctx, view, &chains))
+}
+
+/// [`judge`], reading the shared facts of the view.
+pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &crate::Facts<'_, '_>) -> Vec<Finding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let hosts = match mx_hosts(&domain, view) {
         Ok(h) => h,
@@ -103,7 +108,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
         ctx,
         domain: &domain,
         view,
-        hosts: OnceCell::new(),
+        facts,
     };
     let mut out = Vec::new();
     for host in hosts {
@@ -116,24 +121,22 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
 /// The MX hosts with their addresses ([`transport::mx_hosts`]), looked up
 /// the first time a host has records to match: a domain without usable
 /// DANE records asks no address and no probe on DANE's account.
-struct Addressed<'c, 'v> {
+struct Addressed<'c, 'v, 'f, 'p> {
     ctx: &'c Context<'c>,
     domain: &'c str,
     view: &'c DnsView<'v>,
-    hosts: OnceCell<Result<Vec<MxHost>, String>>,
+    facts: &'c crate::Facts<'f, 'p>,
 }
 
-impl Addressed<'_, '_> {
+impl Addressed<'_, '_, '_, '_> {
     fn host(&self, name: &str) -> Result<&MxHost, String> {
-        let hosts = self
-            .hosts
-            .get_or_init(|| transport::mx_hosts(self.ctx, self.domain, self.view));
+        let hosts = self.facts.mx_hosts(self.view);
         match hosts {
             Ok(hosts) => hosts
                 .iter()
                 .find(|h| h.name == name)
                 .ok_or_else(|| format!("{name} is no longer among the MX hosts of {}", self.domain)),
-            Err(why) => Err(why.clone()),
+            Err(why) => Err(why.to_string()),
         }
     }
 }
@@ -169,7 +172,7 @@ pub(crate) struct HostDane {
 }
 
 /// DANE at `host`, whose probed `addresses` the caller already has (from
-/// [`transport::probe_host`]). Asks TLSA at `_25._tcp.<host>`.
+/// [`crate::Facts::probe_host`]). Asks TLSA at `_25._tcp.<host>`.
 pub(crate) fn host_dane(
     ctx: &Context<'_>,
     view: &DnsView<'_>,

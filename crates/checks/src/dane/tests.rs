@@ -396,7 +396,8 @@ fn host_dane_gives_failover_the_same_verdict() {
         let out = std::cell::RefCell::new(None);
         dns.judge(|v| {
             let hosts = transport::mx_hosts(&ctx, D, v).unwrap();
-            let addresses = transport::probe_host(&ctx, v, &hosts[0]);
+            let chains = crate::ChainCache::default();
+            let addresses = crate::Facts::of_view(&ctx, v, &chains).probe_host(v, &hosts[0]);
             *out.borrow_mut() = Some(host_dane(&ctx, v, &hosts[0], &addresses));
             Vec::new()
         });

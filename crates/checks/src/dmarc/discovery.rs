@@ -145,12 +145,7 @@ pub fn walk_names(domain: &str) -> Vec<String> {
     names
 }
 
-/// The RFC 7489 organisational domain by the embedded public suffix list;
-/// the domain itself when it is a public suffix or shorter.
-pub fn organisational_domain_psl(domain: &str) -> String {
-    let domain = mailwarden_model::name::normalise(domain);
-    psl::domain_str(&domain).map(str::to_ascii_lowercase).unwrap_or(domain)
-}
+pub use crate::facts::organisational_domain_psl;
 
 /// Both discoveries for one domain.
 #[derive(Debug, Clone)]

@@ -32,7 +32,7 @@ const CERT_RULES: [&str; 7] = [
 impl Address<'_> {
     /// The certificate rules: not-applicable or indeterminate without a
     /// TLS session, judged on the chain otherwise.
-    pub(super) fn certificates(&self, senders: &Senders<'_, '_>) -> Vec<Finding> {
+    pub(super) fn certificates(&self, senders: &Senders<'_, '_, '_, '_>) -> Vec<Finding> {
         let Some(report) = self.chain.as_ref().filter(|_| self.reached() == Reached::Session) else {
             return CERT_RULES
                 .iter()
@@ -72,7 +72,7 @@ impl Address<'_> {
     }
 
     /// `smtp.cert-expired`: RFC 8461 §4.2 "MUST not be expired".
-    fn expired(&self, report: &ChainReport, senders: &Senders<'_, '_>) -> Finding {
+    fn expired(&self, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> Finding {
         const ID: &str = "smtp.cert-expired";
         let Some(leaf) = &report.leaf else {
             return self.no_leaf(ID, report);
@@ -95,7 +95,7 @@ impl Address<'_> {
 
     /// `smtp.cert-not-yet-valid`: RFC 5280 §4.1.2.5, the certificate is
     /// valid from notBefore on.
-    fn not_yet_valid(&self, report: &ChainReport, senders: &Senders<'_, '_>) -> Finding {
+    fn not_yet_valid(&self, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> Finding {
         const ID: &str = "smtp.cert-not-yet-valid";
         let Some(leaf) = &report.leaf else {
             return self.no_leaf(ID, report);
@@ -115,7 +115,7 @@ impl Address<'_> {
 
     /// `smtp.cert-name`: RFC 8461 §4.2, a SAN DNS-ID matching the MX host
     /// name (RFC 6125 §6.4.4: the subject CN is not consulted).
-    fn name(&self, report: &ChainReport, senders: &Senders<'_, '_>) -> Finding {
+    fn name(&self, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> Finding {
         const ID: &str = "smtp.cert-name";
         let Some(leaf) = &report.leaf else {
             return self.no_leaf(ID, report);
@@ -143,7 +143,7 @@ impl Address<'_> {
     /// is trusted by the Sending MTA". When the leaf is merely out of its
     /// dates, the chain is judged as of a day inside them, so that one
     /// problem is not reported twice.
-    fn untrusted(&self, report: &ChainReport, senders: &Senders<'_, '_>) -> Finding {
+    fn untrusted(&self, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> Finding {
         const ID: &str = "smtp.cert-untrusted";
         let Pkix::Untrusted { reason } = &report.pkix else {
             return with_leaf(
@@ -166,7 +166,7 @@ impl Address<'_> {
     /// this MX; low when DANE senders authenticate the chain anyway and
     /// the matching record's usage waives this check ([`dane_waives`]);
     /// the catalogue's medium otherwise (SMTP TLS is opportunistic).
-    fn refused(&self, id: &str, message: String, report: &ChainReport, senders: &Senders<'_, '_>) -> Finding {
+    fn refused(&self, id: &str, message: String, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> Finding {
         let dane = self.dane_waiving(id, senders);
         if senders.enforces(&self.host) {
             let dane_note = dane.as_ref().map_or(String::new(), |d| {
@@ -201,7 +201,7 @@ impl Address<'_> {
 
     /// The DANE match of this address's chain, when its usage waives the
     /// check `id`.
-    fn dane_waiving(&self, id: &str, senders: &Senders<'_, '_>) -> Option<DaneAuthenticated> {
+    fn dane_waiving(&self, id: &str, senders: &Senders<'_, '_, '_, '_>) -> Option<DaneAuthenticated> {
         let chain = self.probe.tls.as_ref()?.chain_der();
         senders.dane(&self.host, &chain).filter(|d| dane_waives(d.usage, id))
     }

@@ -40,16 +40,15 @@ mod cipher;
 mod legacy;
 mod session;
 
-use std::cell::OnceCell;
 use std::net::IpAddr;
 
 use mailwarden_model::{DnsView, Finding, Outcome, SmtpProbe, SmtpStatus};
 use mailwarden_records::mta_sts::Mode;
 
-use crate::Context;
-use crate::mta_sts::{self, PolicyState};
+use crate::facts::PolicyState;
 use crate::tls::cert::{ChainReport, Pkix, Validity, analyse_chain};
-use crate::transport::{self, AddressTls, MxHost};
+use crate::transport::{AddressTls, MxHost};
+use crate::{ChainCache, Context, Facts};
 
 /// Every rule of this judge; each address gets one finding of each.
 const RULES: [&str; 18] = [
@@ -75,8 +74,14 @@ const RULES: [&str; 18] = [
 
 /// Judge STARTTLS and the certificates of every MX address of `ctx.domain`.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+    let chains = ChainCache::default();
+    judge_with(ctx, view, &Facts::of_view(ctx, view, &chains))
+}
+
+/// [`judge`], reading the shared facts of the view.
+pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) -> Vec<Finding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
-    let hosts = match transport::mx_hosts(ctx, &domain, view) {
+    let hosts = match facts.mx_hosts(view) {
         Ok(hosts) => hosts,
         Err(why) => {
             let message = format!("Could not look up the MX hosts, so no SMTP server was probed: {why}.");
@@ -89,15 +94,15 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
         let message = "The domain has no MX hosts (none, or a null MX): there is no SMTP server to probe.";
         return every_rule(Outcome::NotApplicable, &domain, message).collect();
     }
-    let senders = Senders::new(ctx, &domain, view);
+    let senders = Senders { facts, view };
     let mut out = Vec::new();
-    for host in &hosts {
+    for host in hosts {
         out.extend(judge_host(ctx, view, host, &senders));
     }
     out
 }
 
-fn judge_host(ctx: &Context<'_>, view: &DnsView<'_>, host: &MxHost, senders: &Senders<'_, '_>) -> Vec<Finding> {
+fn judge_host(ctx: &Context<'_>, view: &DnsView<'_>, host: &MxHost, senders: &Senders<'_, '_, '_, '_>) -> Vec<Finding> {
     match &host.addresses {
         Err(why) => {
             let message = format!(
@@ -115,7 +120,7 @@ fn judge_host(ctx: &Context<'_>, view: &DnsView<'_>, host: &MxHost, senders: &Se
             );
             every_rule(Outcome::NotApplicable, &host.name, &message).collect()
         }
-        Ok(_) => transport::probe_host(ctx, view, host)
+        Ok(_) => (senders.facts.probe_host(view, host))
             .into_iter()
             .flat_map(|tls| Address::new(ctx, tls).judge(senders))
             .collect(),
@@ -133,32 +138,20 @@ fn every_rule<'a>(outcome: Outcome, subject: &'a str, message: &'a str) -> impl 
 /// MTA-STS policy (at most once) and each MX host's DANE TLSA records,
 /// only when a certificate problem makes them matter (so evidence without
 /// one need not hold their answers).
-struct Senders<'v, 'a> {
-    ctx: &'v Context<'v>,
-    domain: String,
+struct Senders<'v, 'f, 'p, 'a> {
+    facts: &'v Facts<'f, 'p>,
     view: &'v DnsView<'a>,
-    state: OnceCell<PolicyState<'a>>,
 }
 
-impl<'v, 'a> Senders<'v, 'a> {
-    fn new(ctx: &'v Context<'v>, domain: &str, view: &'v DnsView<'a>) -> Self {
-        Self {
-            ctx,
-            domain: domain.to_string(),
-            view,
-            state: OnceCell::new(),
-        }
-    }
-
+impl<'p> Senders<'_, '_, 'p, '_> {
     /// Whether DANE senders authenticate the chain `host` presented
     /// (RFC 7672 §3.1), and by which record.
     fn dane(&self, host: &str, chain: &[Vec<u8>]) -> Option<crate::dane::DaneAuthenticated> {
-        crate::dane::authenticates(self.ctx, self.view, host, chain)
+        self.facts.dane_authenticates(self.view, host, chain)
     }
 
-    fn state(&self) -> &PolicyState<'a> {
-        self.state
-            .get_or_init(|| mta_sts::policy_state(&self.domain, self.view))
+    fn state(&self) -> &PolicyState<'p> {
+        self.facts.policy_state(self.view)
     }
 
     /// RFC 8461 §5: a valid policy in enforce mode whose `mx` patterns
@@ -218,7 +211,7 @@ impl<'p> Address<'p> {
         }
     }
 
-    fn judge(&self, senders: &Senders<'_, '_>) -> Vec<Finding> {
+    fn judge(&self, senders: &Senders<'_, '_, '_, '_>) -> Vec<Finding> {
         if !self.probe.status.is_definite() {
             return self.not_probed();
         }

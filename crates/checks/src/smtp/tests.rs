@@ -75,7 +75,7 @@ fn sts(dns: Dns, policy: &str) -> Dns {
     dns.txt(&format!("_mta-sts.{D}"), &["v=STSv1; id=20250101"])
         .a(&format!("mta-sts.{D}"), &["192.0.2.80"])
         .status(&format!("mta-sts.{D}"), RType::Aaaa, Status::NoData)
-        .https(&crate::mta_sts::policy_url(D), fetched(policy))
+        .https(&crate::facts::sts::policy_url(D), fetched(policy))
 }
 
 fn status(status: SmtpStatus, detail: &str) -> SmtpProbe {

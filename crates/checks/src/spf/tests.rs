@@ -5,13 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use futures::future::BoxFuture;
-use mailwarden_dns::DnsSource;
-use mailwarden_model::{Answer, Finding, Outcome, Proof, QueryKey, RData, RType, SourceInfo, Status, Transcript};
+use mailwarden_model::{Answer, Finding, Outcome, Proof, QueryKey, RData, RType, Status, Transcript};
 
 use super::*;
-use crate::collect::{Budget, dns_fixpoint};
-use crate::testutil::find;
+use crate::testutil::{find, settle};
 
 /// A tiny in-memory DNS: names with no data are NXDOMAIN, names with other
 /// types NODATA, and chosen questions time out.
@@ -90,13 +87,7 @@ impl Zone {
     }
 
     fn run<R>(&self, judge: impl Fn(&mailwarden_model::DnsView<'_>) -> R) -> R {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        let (transcript, result, stats) =
-            runtime.block_on(dns_fixpoint(self, Budget::default(), Transcript::default(), &judge));
-        assert!(!stats.budget_exhausted);
+        let (transcript, result) = settle(|key| self.answer(key), &judge);
         // Judging the saved transcript again asks for nothing new.
         let view = mailwarden_model::DnsView::new(&transcript);
         let _ = judge(&view);
@@ -111,16 +102,6 @@ impl Zone {
     fn check(&self, ip: &str, domain: &str) -> CheckHost {
         let ip: IpAddr = ip.parse().unwrap();
         self.run(|view| check_host(view, ip, domain, &format!("user@{domain}"), "helo.example"))
-    }
-}
-
-impl DnsSource for Zone {
-    fn query<'a>(&'a self, key: &'a QueryKey) -> BoxFuture<'a, Answer> {
-        Box::pin(async move { self.answer(key) })
-    }
-
-    fn describe(&self) -> SourceInfo {
-        SourceInfo::default()
     }
 }
 

@@ -10,7 +10,7 @@ use mailwarden_records::tlsa::Tlsa;
 use super::Host;
 use crate::dane::{Addressed, Rrset};
 use crate::tls::dane::{DaneVerdict, match_tlsa};
-use crate::transport::{self, AddressTls};
+use crate::transport::AddressTls;
 
 /// How a DANE sender fares at one address of a host with usable records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +107,7 @@ impl Host<'_> {
     /// fails. So every address must present a chain a usable record
     /// matches: a sender tries the addresses in turn (RFC 5321 §5.1), and
     /// any of them can be the one it reaches.
-    pub(super) fn matching(&self, addressed: &Addressed<'_, '_>) -> Finding {
+    pub(super) fn matching(&self, addressed: &Addressed<'_, '_, '_, '_>) -> Finding {
         const ID: &str = "dane.match";
         if self.usable().is_empty() {
             return self.finding(
@@ -153,9 +153,12 @@ impl Host<'_> {
                     ),
                 );
             }
-            Ok(_) => transport::probe_host(addressed.ctx, addressed.view, host),
+            Ok(_) => addressed.facts.probe_host(addressed.view, host),
             Err(why) => {
-                return self.unmatched(format!("could not look up the addresses of {}: {why}", self.name), why);
+                return self.unmatched(
+                    format!("could not look up the addresses of {}: {why}", self.name),
+                    &why.to_string(),
+                );
             }
         };
         let results = match_addresses(&records, &addresses, addressed.ctx.now);

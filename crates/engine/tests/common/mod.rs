@@ -4,8 +4,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mailwarden_checks::{audit, collect::Budget};
 use mailwarden_dns::DnsSource;
+use mailwarden_engine::{Budget, audit};
 use mailwarden_model::{Finding, Outcome, ScanOptions};
 
 /// The judges' "now": the signatures of the test zones are made for it.

@@ -22,9 +22,9 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
-use mailwarden_dns::DnsSource;
 use mailwarden_model::{
-    Answer, DnsView, HttpsFetch, HttpsStatus, Prober, Probes, Proof, SmtpProbe, SmtpStatus, Status, Transcript, Wants,
+    Answer, DnsSource, DnsView, HttpsFetch, HttpsStatus, Prober, Probes, Proof, SmtpProbe, SmtpStatus, Status,
+    Transcript, Wants,
 };
 
 /// Limits on what one domain may cost.
@@ -78,6 +78,41 @@ pub struct Evidence {
     pub probes: Probes,
 }
 
+/// What the fixpoint drives: judging that says, after each round, what it
+/// still wants. Evidence only grows between rounds (a question is answered
+/// once and never again), so a judge that wanted nothing in one round has
+/// read every answer it will ever read: its result is final.
+pub trait Rounds {
+    /// What judging produces once nothing more is wanted.
+    type Output;
+    /// Judge the evidence gathered so far; return every question that it
+    /// could not answer (empty: done).
+    fn round(&mut self, dns: &Transcript, probes: &Probes) -> Wants;
+    /// The result, after a round that wanted nothing.
+    fn finish(self) -> Self::Output;
+}
+
+/// [`Rounds`] for one function over the whole view, re-run every round:
+/// the result is the last round's.
+struct LastRound<F, R> {
+    judge: F,
+    result: Option<R>,
+}
+
+impl<F: Fn(&DnsView<'_>) -> R, R> Rounds for LastRound<F, R> {
+    type Output = R;
+
+    fn round(&mut self, dns: &Transcript, probes: &Probes) -> Wants {
+        let view = DnsView::with_probes(dns, probes);
+        self.result = Some((self.judge)(&view));
+        view.into_wants()
+    }
+
+    fn finish(self) -> R {
+        self.result.expect("finish follows a round")
+    }
+}
+
 /// Run `judge` to a fixpoint, fetching from `source` the DNS answers and
 /// from `prober` the SMTP probes and HTTPS fetches it asks for. Returns the
 /// evidence and the judge's result on the complete view.
@@ -89,22 +124,37 @@ pub async fn fixpoint<S, F, R>(
     source: &S,
     prober: &dyn Prober,
     budget: Budget,
-    mut evidence: Evidence,
+    evidence: Evidence,
     judge: F,
 ) -> (Evidence, R, CollectStats)
 where
     S: DnsSource + ?Sized,
     F: Fn(&DnsView<'_>) -> R,
 {
+    let rounds = LastRound { judge, result: None };
+    fixpoint_rounds(source, prober, budget, evidence, rounds).await
+}
+
+/// [`fixpoint`] over any [`Rounds`]: judge, fetch what was wanted
+/// (concurrently, within the budgets), repeat until nothing is wanted.
+pub async fn fixpoint_rounds<S, J>(
+    source: &S,
+    prober: &dyn Prober,
+    budget: Budget,
+    mut evidence: Evidence,
+    mut rounds: J,
+) -> (Evidence, J::Output, CollectStats)
+where
+    S: DnsSource + ?Sized,
+    J: Rounds,
+{
     let started = Instant::now();
     let mut stats = CollectStats::default();
     let mut targets = BTreeSet::new();
     loop {
-        let view = DnsView::with_probes(&evidence.dns, &evidence.probes);
-        let result = judge(&view);
-        let wants = view.into_wants();
+        let wants = rounds.round(&evidence.dns, &evidence.probes);
         if wants.is_empty() {
-            return (evidence, result, stats);
+            return (evidence, rounds.finish(), stats);
         }
         stats.rounds += 1;
         let out_of_budget = stats.rounds > budget.max_rounds
@@ -115,50 +165,77 @@ where
             mark_exhausted(&mut evidence, wants);
             continue;
         }
-        let wants = cap_direct_targets(&mut evidence.dns, &mut targets, budget.max_direct_targets, wants);
-        let room = budget.max_queries - stats.queries.min(budget.max_queries);
-        let (ask, skip): (Vec<_>, Vec<_>) = wants.dns.into_iter().enumerate().partition(|(i, _)| *i < room);
-        if !skip.is_empty() {
-            stats.budget_exhausted = true;
-            for (_, key) in skip {
-                evidence.dns.insert(key, exhausted_answer());
-            }
+        fetch(
+            source,
+            prober,
+            budget,
+            started,
+            &mut targets,
+            &mut evidence,
+            &mut stats,
+            wants,
+        )
+        .await;
+    }
+}
+
+/// Answer one round's `wants` into `evidence`: DNS within the query
+/// budget and the per-domain cap on direct targets, probes alongside, all
+/// within what is left of the time budget.
+#[allow(clippy::too_many_arguments)]
+async fn fetch<S: DnsSource + ?Sized>(
+    source: &S,
+    prober: &dyn Prober,
+    budget: Budget,
+    started: Instant,
+    targets: &mut BTreeSet<IpAddr>,
+    evidence: &mut Evidence,
+    stats: &mut CollectStats,
+    wants: Wants,
+) {
+    let wants = cap_direct_targets(&mut evidence.dns, targets, budget.max_direct_targets, wants);
+    let room = budget.max_queries - stats.queries.min(budget.max_queries);
+    let (ask, skip): (Vec<_>, Vec<_>) = wants.dns.into_iter().enumerate().partition(|(i, _)| *i < room);
+    if !skip.is_empty() {
+        stats.budget_exhausted = true;
+        for (_, key) in skip {
+            evidence.dns.insert(key, exhausted_answer());
         }
-        stats.queries += ask.len();
-        let deadline = budget.max_time.saturating_sub(started.elapsed());
-        let dns = stream::iter(ask.into_iter().map(|(_, key)| async move {
-            let answer = tokio::time::timeout(deadline, source.query(&key))
-                .await
-                .unwrap_or_else(|_| exhausted_answer());
-            (key, answer)
-        }))
-        .buffer_unordered(budget.parallel.max(1))
-        .collect::<Vec<_>>();
-        let smtp = futures::future::join_all(wants.smtp.into_iter().map(|target| async move {
-            let probe = tokio::time::timeout(deadline, prober.smtp(&target))
-                .await
-                .unwrap_or_else(|_| exhausted_smtp());
-            (target, probe)
-        }));
-        let https = futures::future::join_all(wants.https.into_iter().map(|(url, addresses)| async move {
-            let fetch = tokio::time::timeout(deadline, prober.https(&url, &addresses))
-                .await
-                .unwrap_or_else(|_| exhausted_https());
-            (url, fetch)
-        }));
-        let (answers, probes, fetches) = futures::join!(dns, smtp, https);
-        for (key, answer) in answers {
-            stats.budget_exhausted |= answer.status == Status::BudgetExhausted;
-            evidence.dns.insert(key, answer);
-        }
-        for (target, probe) in probes {
-            stats.budget_exhausted |= probe.status == SmtpStatus::BudgetExhausted;
-            evidence.probes.smtp.insert(target, probe);
-        }
-        for (url, fetch) in fetches {
-            stats.budget_exhausted |= fetch.status == HttpsStatus::BudgetExhausted;
-            evidence.probes.https.insert(url, fetch);
-        }
+    }
+    stats.queries += ask.len();
+    let deadline = budget.max_time.saturating_sub(started.elapsed());
+    let dns = stream::iter(ask.into_iter().map(|(_, key)| async move {
+        let answer = tokio::time::timeout(deadline, source.query(&key))
+            .await
+            .unwrap_or_else(|_| exhausted_answer());
+        (key, answer)
+    }))
+    .buffer_unordered(budget.parallel.max(1))
+    .collect::<Vec<_>>();
+    let smtp = futures::future::join_all(wants.smtp.into_iter().map(|target| async move {
+        let probe = tokio::time::timeout(deadline, prober.smtp(&target))
+            .await
+            .unwrap_or_else(|_| exhausted_smtp());
+        (target, probe)
+    }));
+    let https = futures::future::join_all(wants.https.into_iter().map(|(url, addresses)| async move {
+        let fetch = tokio::time::timeout(deadline, prober.https(&url, &addresses))
+            .await
+            .unwrap_or_else(|_| exhausted_https());
+        (url, fetch)
+    }));
+    let (answers, probes, fetches) = futures::join!(dns, smtp, https);
+    for (key, answer) in answers {
+        stats.budget_exhausted |= answer.status == Status::BudgetExhausted;
+        evidence.dns.insert(key, answer);
+    }
+    for (target, probe) in probes {
+        stats.budget_exhausted |= probe.status == SmtpStatus::BudgetExhausted;
+        evidence.probes.smtp.insert(target, probe);
+    }
+    for (url, fetch) in fetches {
+        stats.budget_exhausted |= fetch.status == HttpsStatus::BudgetExhausted;
+        evidence.probes.https.insert(url, fetch);
     }
 }
 

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use mailwarden_checks::collect::{Budget, dns_fixpoint};
 use mailwarden_checks::{Context, mx, ns};
 use mailwarden_dns::DnsSource;
 use mailwarden_dns::live::{DirectGuard, LiveConfig, LiveSource, TrustAnchor};
+use mailwarden_engine::collect::{Budget, dns_fixpoint};
 use mailwarden_model::{Finding, Outcome, ScanOptions, Transcript};
 use mailwarden_test_support::{MultiServer, NsServer};
 

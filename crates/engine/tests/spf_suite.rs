@@ -12,10 +12,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use mailwarden_checks::collect::{Budget, dns_fixpoint};
 use mailwarden_checks::spf::{SpfResult, check_mail_from};
 use mailwarden_dns::DnsSource;
 use mailwarden_dns::zonefile::ZoneFileSource;
+use mailwarden_engine::collect::{Budget, dns_fixpoint};
 use mailwarden_model::dns::escape_presentation;
 use mailwarden_model::{Answer, Proof, QueryKey, RData, RType, SourceInfo, Status, Transcript};
 use serde::Deserialize;

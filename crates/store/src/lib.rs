@@ -9,11 +9,20 @@
 //! IDENTITY, BLOB vs BYTEA), so each backend has its own embedded
 //! migrations, and `tests/schema.rs` keeps their logical schema equal.
 
+pub mod baseline;
 mod clock;
+pub mod diff;
 mod error;
 pub mod events;
+pub mod fingerprint;
+pub mod ingest;
 pub mod location;
+pub mod monitor;
 pub mod outbox;
+pub mod retention;
+pub mod snapshot;
+pub mod state;
+pub mod timeline;
 
 use std::time::Duration;
 

@@ -194,7 +194,7 @@ async fn triggers(
             .get(&(id.clone(), subject.clone()))
             .map(String::as_str)
             == Some("fail");
-        let severe = crate::snapshot::severity(severity).is_some_and(|s| s >= policy.min_severity);
+        let severe = mailwarden_model::Severity::parse(severity).is_some_and(|s| s >= policy.min_severity);
         if !was_failing && severe {
             out.push(alert(
                 Trigger::NewFailingFinding,

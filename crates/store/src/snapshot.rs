@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use flate2::Compression;
 use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
-use mailwarden_model::{Finding, Observation, Outcome, Severity};
+use mailwarden_model::{Finding, Observation};
 use serde::Serialize;
 use sqlx::AnyConnection;
 use time::OffsetDateTime;
@@ -220,29 +220,4 @@ fn decompress(blob: &[u8]) -> Result<Observation, String> {
         .read_to_end(&mut json)
         .map_err(|e| format!("not deflate data: {e}"))?;
     serde_json::from_slice(&json).map_err(|e| format!("not an Observation: {e}"))
-}
-
-/// Parse a stored outcome back.
-pub fn outcome(text: &str) -> Option<Outcome> {
-    [
-        Outcome::Pass,
-        Outcome::Fail,
-        Outcome::NotApplicable,
-        Outcome::Indeterminate,
-    ]
-    .into_iter()
-    .find(|o| o.as_str() == text)
-}
-
-/// Parse a stored severity back.
-pub fn severity(text: &str) -> Option<Severity> {
-    [
-        Severity::Info,
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ]
-    .into_iter()
-    .find(|s| s.as_str() == text)
 }

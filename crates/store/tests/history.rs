@@ -61,6 +61,15 @@ async fn store_it(store: &Store, s: &ScanInput) -> mailwarden_store::ingest::Ing
     ingest(store, s, &AlertPolicy::default(), None).await.unwrap()
 }
 
+async fn event_kinds(store: &Store) -> Vec<String> {
+    events::list_events(store, Some(D))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
 async fn count(store: &Store, table: &str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
         .fetch_one(store.pool())
@@ -93,12 +102,7 @@ async fn a_scan_is_stored_whole_and_an_unchanged_rescan_only_marks_it_seen_again
             ("0.1.0", "c1")
         );
         assert_eq!(snap.meta.score, Some(90));
-        let kinds: Vec<String> = events::list_events(store, Some(D))
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.kind)
-            .collect();
+        let kinds = event_kinds(store).await;
         assert_eq!(kinds, ["snapshot-stored"], "{}", db.label);
     }
 }
@@ -166,12 +170,7 @@ async fn a_difference_from_the_approved_baseline_queues_one_unapproved_change_al
         // Reverted: no alert. Approved again, then a new change alerts again.
         let back = store_it(store, &scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 300)).await;
         assert!(back.alerts.is_empty(), "{}", db.label);
-        let kinds: Vec<String> = events::list_events(store, Some(D))
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.kind)
-            .collect();
+        let kinds = event_kinds(store).await;
         assert!(kinds.contains(&"baseline-approved".to_string()));
         assert!(kinds.contains(&"alert-queued".to_string()));
         assert!(kinds.contains(&"change-detected".to_string()));

@@ -33,7 +33,9 @@ pub fn changes(a: &State, b: &State, domain: &str) -> Vec<Change> {
     let mut out = Vec::new();
     for (key, after) in &b.items {
         let before = a.items.get(key);
-        if before == Some(after) {
+        // Nothing known before and nothing there now is no news (a name
+        // asked for the first time, e.g. a new MX host's AAAA).
+        if before == Some(after) || (before.is_none() && crate::state::is_absent(after)) {
             continue;
         }
         let (rtype, name) = key.clone();
@@ -54,6 +56,8 @@ pub fn finding_changes(a: &State, b: &State) -> Vec<FindingChange> {
     b.findings
         .iter()
         .filter(|(k, o)| a.findings.get(*k) != Some(*o))
+        // A finding seen for the first time is news only when it fails.
+        .filter(|(k, o)| a.findings.contains_key(*k) || o.as_str() == "fail")
         .map(|((id, subject), after)| FindingChange {
             id: id.clone(),
             subject: subject.clone(),

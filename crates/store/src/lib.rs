@@ -144,3 +144,9 @@ pub fn backend_of(tx: &Tx<'_>) -> Backend {
         Backend::Sqlite
     }
 }
+
+/// The single integer a `SELECT COUNT(*) ...` (or similar) answers; for
+/// tests and tools that check the store from outside.
+pub async fn count(store: &Store, sql: &'static str) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(sql).fetch_one(store.pool()).await?)
+}

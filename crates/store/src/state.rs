@@ -91,7 +91,7 @@ impl State {
     }
 }
 
-fn is_absent(v: &Value) -> bool {
+pub(crate) fn is_absent(v: &Value) -> bool {
     matches!(v.as_str(), Some("NXDOMAIN" | "NODATA"))
 }
 

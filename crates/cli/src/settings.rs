@@ -377,6 +377,29 @@ mod tests {
     }
 
     #[test]
+    fn db_comes_from_the_flag_then_mailwarden_db_then_the_file() {
+        let env = [("MAILWARDEN_DB", "sqlite:/env.db")];
+        let file = "db = \"sqlite:/file.db\"\n";
+        let db = |args: &[&str], env: &[(&str, &str)]| layered(args, env, file).unwrap().db;
+        assert_eq!(
+            db(&["mailwarden", "--db", "sqlite:/flag.db", "history", "x"], &env).as_deref(),
+            Some("sqlite:/flag.db")
+        );
+        assert_eq!(
+            db(&["mailwarden", "history", "x", "--db", "sqlite:/flag.db"], &env).as_deref(),
+            Some("sqlite:/flag.db")
+        );
+        assert_eq!(
+            db(&["mailwarden", "monitor", "list"], &env).as_deref(),
+            Some("sqlite:/env.db")
+        );
+        assert_eq!(
+            db(&["mailwarden", "monitor", "list"], &[]).as_deref(),
+            Some("sqlite:/file.db")
+        );
+    }
+
+    #[test]
     fn the_example_settings_file_parses() {
         let example = include_str!("../../../examples/mailwarden.toml");
         let layer = Layer::parse(example, "examples/mailwarden.toml").unwrap();

@@ -27,6 +27,23 @@ fn zone(dir: &Path) -> String {
     path.display().to_string()
 }
 
+/// Monitor example.com from a copy of the example zone, offline.
+fn add_example(dir: &Path) {
+    let z = zone(dir);
+    ok(
+        dir,
+        &[
+            "monitor",
+            "add",
+            "example.com",
+            "--zone-file",
+            &z,
+            "--no-smtp",
+            "--no-https",
+        ],
+    );
+}
+
 fn alerts(dir: &Path) -> Vec<mailwarden_store::outbox::QueuedAlert> {
     let url = format!("sqlite:{}", dir.join("t.db").display());
     tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -110,19 +127,7 @@ fn monitor_run_once_stores_dedupes_diffs_and_alerts_on_an_unapproved_change() {
 fn erase_prints_a_receipt_and_leaves_nothing_about_the_domain() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let z = zone(dir);
-    ok(
-        dir,
-        &[
-            "monitor",
-            "add",
-            "example.com",
-            "--zone-file",
-            &z,
-            "--no-smtp",
-            "--no-https",
-        ],
-    );
+    add_example(dir);
     ok(dir, &["monitor", "run", "--once"]);
     let receipt = ok(dir, &["erase", "example.com"]);
     assert!(receipt.contains("snapshots deleted:      1"), "{receipt}");
@@ -266,19 +271,7 @@ async fn sqlx_count(store: &mailwarden_store::Store, sql: &'static str) -> i64 {
 fn monitor_run_stops_gracefully_on_sigterm() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let z = zone(dir);
-    ok(
-        dir,
-        &[
-            "monitor",
-            "add",
-            "example.com",
-            "--zone-file",
-            &z,
-            "--no-smtp",
-            "--no-https",
-        ],
-    );
+    add_example(dir);
     let db = format!("sqlite:{}", dir.join("t.db").display());
     let child = Command::new(env!("CARGO_BIN_EXE_mailwarden"))
         .args(["--db", &db, "monitor", "run"])

@@ -83,18 +83,20 @@ impl Store {
             url: shown.clone(),
             reason,
         })?;
-        // One direct connection first: a refused or unknown server fails at
-        // once, not after the pool's acquire timeout.
+        // PostgreSQL: one direct connection first, so a refused or unknown
+        // server fails at once, not after the pool's acquire timeout.
         let url = target.connect_url();
-        sqlx::AnyConnection::connect(&url)
-            .await
-            .map_err(|source| StoreError::Unreachable {
-                url: shown.clone(),
-                source,
-            })?
-            .close()
-            .await
-            .ok();
+        if target.backend() == Backend::Postgres {
+            sqlx::AnyConnection::connect(&url)
+                .await
+                .map_err(|source| StoreError::Unreachable {
+                    url: shown.clone(),
+                    source,
+                })?
+                .close()
+                .await
+                .ok();
+        }
         let pool = options.connect(&url).await.map_err(|source| StoreError::Unreachable {
             url: shown.clone(),
             source,

@@ -16,6 +16,11 @@ pub struct Cli {
     /// Precedence: command-line flag, then MAILWARDEN_* environment variable, then this file.
     #[arg(long, global = true, value_name = "FILE", env = "MAILWARDEN_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The database of monitor, history, diff, baseline, retention and erase: sqlite:PATH or
+    /// postgres://USER@HOST/DB (also MAILWARDEN_DB). Default: an SQLite file in the XDG data directory,
+    /// $XDG_DATA_HOME/mailwarden/mailwarden.db (~/.local/share/mailwarden/mailwarden.db), created on first use.
+    #[arg(long, global = true, value_name = "URL")]
+    pub db: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -53,6 +58,26 @@ pub enum Command {
     },
     /// Print the manual page (roff; `mailwarden man | man -l -`).
     Man,
+    /// Watch domains: scan them on a schedule, store every scan, alert on change.
+    #[command(subcommand)]
+    Monitor(crate::monitor::MonitorCommand),
+    /// A domain's stored timeline: snapshots, changes, finding transitions, score.
+    History(crate::history::HistoryArgs),
+    /// What changed between two stored snapshots of a domain (default: the last two).
+    Diff(crate::history::DiffArgs),
+    /// Approved baselines: the state a domain should have.
+    #[command(subcommand)]
+    Baseline(crate::history::BaselineCommand),
+    /// How long stored data is kept, and deleting what expired.
+    #[command(subcommand)]
+    Retention(crate::history::RetentionCommand),
+    /// Remove every stored row about a domain and print a receipt.
+    Erase {
+        domain: String,
+        /// Receipt format (text or json).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]

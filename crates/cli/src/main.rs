@@ -7,9 +7,12 @@ mod args;
 mod compliance;
 mod config;
 mod generate;
+mod history;
 mod input;
 mod interrupt;
 mod judge;
+mod monitor;
+mod monitor_run;
 mod output;
 mod rules;
 mod scan;
@@ -61,7 +64,16 @@ fn parse() -> anyhow::Result<Cli> {
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if matches!(
         cli.command,
-        Command::Scan(_) | Command::Judge(_) | Command::Spf(_) | Command::Generate(_)
+        Command::Scan(_)
+            | Command::Judge(_)
+            | Command::Spf(_)
+            | Command::Generate(_)
+            | Command::Monitor(_)
+            | Command::History(_)
+            | Command::Diff(_)
+            | Command::Baseline(_)
+            | Command::Retention(_)
+            | Command::Erase { .. }
     ) {
         settings::Settings::load(cli.config.as_deref())?.apply(&mut cli, &matches)?;
     }
@@ -69,7 +81,14 @@ fn parse() -> anyhow::Result<Cli> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let db = cli.db.as_deref();
     match cli.command {
+        Command::Monitor(c) => monitor::run(db, c).await,
+        Command::History(a) => history::history(db, a).await,
+        Command::Diff(a) => history::diff(db, a).await,
+        Command::Baseline(c) => history::baseline(db, c).await,
+        Command::Retention(c) => history::retention(db, c).await,
+        Command::Erase { domain, format } => history::erase(db, &domain, format).await,
         Command::Scan(args) => scan::run(args).await,
         Command::Judge(args) => judge::run(args),
         Command::Rules(args) => rules::list(args),

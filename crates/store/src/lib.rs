@@ -1,0 +1,137 @@
+//! mailwarden's store: scan history, monitors, baselines, the audit events
+//! and the alert outbox, in SQLite (the default, one file) or PostgreSQL
+//! (shared by several processes or machines).
+//!
+//! One [`Store`] is chosen from the URL. Every query is shared text with
+//! `$N` placeholders, which both drivers accept, run through sqlx's `Any`
+//! driver; where the SQL must differ the repository module matches on
+//! [`Backend`], never its callers. The DDL differs (AUTOINCREMENT vs
+//! IDENTITY, BLOB vs BYTEA), so each backend has its own embedded
+//! migrations, and `tests/schema.rs` keeps their logical schema equal.
+
+mod clock;
+mod error;
+pub mod events;
+pub mod location;
+pub mod outbox;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, Executor, Pool};
+
+pub use clock::{now, parse as parse_time, stamp};
+pub use error::StoreError;
+pub use events::{EventKind, append_event};
+pub use outbox::{NewAlert, Trigger, queue_alert};
+
+/// A transaction on the store; changes and their audit events and alerts
+/// are written through one.
+pub type Tx<'a> = sqlx::Transaction<'a, Any>;
+
+/// The database behind a [`Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The store: a connection pool and which backend it is.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: Pool<Any>,
+    backend: Backend,
+    url: String,
+}
+
+static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static MIGRATE_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Store {
+    /// Open (creating an SQLite file and its directory if needed) the
+    /// database at `url` and bring its schema up to date.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let target = location::Target::parse(url)?;
+        install_default_drivers();
+        let shown = target.shown();
+        let options = AnyPoolOptions::new()
+            .max_connections(target.pool_size())
+            .acquire_timeout(Duration::from_secs(5));
+        let options = match target.backend() {
+            // WAL lets readers run beside the one writer; NORMAL sync in
+            // WAL mode survives a process crash (kill -9) without losing a
+            // committed transaction; only an OS crash can lose the last ones.
+            Backend::Sqlite => options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                        .await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => options,
+        };
+        target.prepare().map_err(|reason| StoreError::BadUrl {
+            url: shown.clone(),
+            reason,
+        })?;
+        let pool = options
+            .connect(&target.connect_url())
+            .await
+            .map_err(|source| StoreError::Unreachable {
+                url: shown.clone(),
+                source,
+            })?;
+        let migrator = match target.backend() {
+            Backend::Sqlite => &MIGRATE_SQLITE,
+            Backend::Postgres => &MIGRATE_POSTGRES,
+        };
+        migrator.run(&pool).await.map_err(|source| StoreError::Migrate {
+            url: shown.clone(),
+            source,
+        })?;
+        Ok(Self {
+            pool,
+            backend: target.backend(),
+            url: shown,
+        })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL, with any password hidden, for messages.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The pool, for reads.
+    pub fn pool(&self) -> &Pool<Any> {
+        &self.pool
+    }
+
+    /// Begin a write transaction. On SQLite it is IMMEDIATE: it takes the
+    /// write lock at once, so two writers queue (busy timeout) instead of
+    /// one failing when it upgrades from reading.
+    pub async fn begin(&self) -> Result<Tx<'static>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Close the pool (waits for connections in use to be returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Which backend a transaction runs on.
+pub fn backend_of(tx: &Tx<'_>) -> Backend {
+    if tx.backend_name() == "PostgreSQL" {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}

@@ -1,0 +1,62 @@
+//! The databases every store test runs on: a fresh SQLite file always, and
+//! a fresh database on the PostgreSQL at `MAILWARDEN_TEST_PG_URL` when set
+//! (tests/real-peers/postgres.sh starts one; `.ci/run` sets the variable).
+#![allow(dead_code)]
+
+use mailwarden_store::Store;
+use sqlx::Connection;
+
+/// A store under test; keeps its temporary directory alive.
+pub struct TestDb {
+    pub store: Store,
+    pub label: &'static str,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// One fresh, migrated store per backend available.
+pub async fn stores() -> Vec<TestDb> {
+    let mut out = vec![sqlite().await];
+    if let Some(pg) = postgres().await {
+        out.push(pg);
+    }
+    out
+}
+
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("nested/dir/test.db").display());
+    TestDb {
+        store: Store::open(&url).await.unwrap(),
+        label: "sqlite",
+        _dir: Some(dir),
+    }
+}
+
+/// A new database named after a counter and the process, on the server at
+/// MAILWARDEN_TEST_PG_URL.
+pub async fn postgres() -> Option<TestDb> {
+    let base = std::env::var("MAILWARDEN_TEST_PG_URL").ok().filter(|u| !u.is_empty())?;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!("mw_test_{}_{}_{}", std::process::id(), n, nanos);
+    let mut admin = sqlx::postgres::PgConnection::connect(&base).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let url = match base.rfind('/') {
+        Some(i) if base[..i].contains("://") && i > base.find("://").unwrap() + 2 => {
+            format!("{}/{}", &base[..i], name)
+        }
+        _ => format!("{}/{}", base.trim_end_matches('/'), name),
+    };
+    Some(TestDb {
+        store: Store::open(&url).await.unwrap(),
+        label: "postgres",
+        _dir: None,
+    })
+}

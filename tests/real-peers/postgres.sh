@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Real-peer PostgreSQL for the store's tests (crates/store): Debian's
+# `postgresql`, a throw-away cluster initialised into a temporary directory
+# as the postgres user, listening on 127.0.0.1 only, trust authentication.
+#
+#   tests/real-peers/postgres.sh install  install the Debian package if missing
+#   tests/real-peers/postgres.sh start    initdb + start; prints the URL and writes it to target/real-peers/pg.env
+#   tests/real-peers/postgres.sh stop     stop the server (by its pid) and remove the cluster
+#   tests/real-peers/postgres.sh status   exit 0 when it runs
+#
+# Use:  eval "$(tests/real-peers/postgres.sh start)"   # sets MAILWARDEN_TEST_PG_URL
+#       cargo test -p mailwarden-store
+# PORT (default 55432) chooses the port.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+STATE="$REPO/target/real-peers"
+ENV_FILE="$STATE/pg.env"
+PORT="${PORT:-55432}"
+
+# shellcheck source=tests/real-peers/common.sh
+. "$REPO/tests/real-peers/common.sh"
+
+bindir() {
+  local d
+  d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  [ -n "$d" ] && printf '%s' "$d"
+}
+
+install() {
+  if [ -z "$(bindir)" ]; then
+    ensure_packages "" postgresql
+    [ -n "$(bindir)" ] || die "postgresql installed but no /usr/lib/postgresql/*/bin"
+  fi
+}
+
+# The data directory and pid of a running cluster, from pg.env.
+current() {
+  [ -s "$ENV_FILE" ] || return 1
+  # shellcheck disable=SC1090
+  . "$ENV_FILE"
+  [ -n "${PGDATA_DIR:-}" ] && [ -s "$PGDATA_DIR/postmaster.pid" ] || return 1
+  local pid
+  pid="$(head -n 1 "$PGDATA_DIR/postmaster.pid" | tr -dc '0-9')"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  printf '%s' "$pid"
+}
+
+start() {
+  install
+  if current >/dev/null; then
+    log "postgres already runs (pid $(current))"
+    printf 'export MAILWARDEN_TEST_PG_URL=%s\n' "$MAILWARDEN_TEST_PG_URL"
+    return 0
+  fi
+  local bin data as
+  bin="$(bindir)"
+  mkdir -p "$STATE"
+  data="$(mktemp -d /tmp/mailwarden-pg.XXXXXX)"
+  as=()
+  if [ "$(id -u)" = 0 ]; then
+    # initdb refuses root: the cluster belongs to the postgres user.
+    chown postgres: "$data"
+    as=(runuser -u postgres --)
+  fi
+  "${as[@]}" "$bin/initdb" -D "$data/db" -A trust -U postgres --no-sync >"$data/initdb.log" 2>&1 ||
+    { cat "$data/initdb.log" >&2; die "initdb failed"; }
+  "${as[@]}" "$bin/pg_ctl" -D "$data/db" -l "$data/server.log" -w -t 30 \
+    -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$data -c fsync=off" start >/dev/null ||
+    { cat "$data/server.log" >&2; die "postgres did not start"; }
+  local url="postgres://postgres@127.0.0.1:$PORT/postgres"
+  printf 'PGDATA_DIR=%s\nMAILWARDEN_TEST_PG_URL=%s\n' "$data/db" "$url" >"$ENV_FILE"
+  log "postgres runs on 127.0.0.1:$PORT (pid $(current)); data in $data"
+  printf 'export MAILWARDEN_TEST_PG_URL=%s\n' "$url"
+}
+
+stop() {
+  local pid i
+  if pid="$(current)"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      if [ "$i" = 100 ]; then kill -KILL "$pid" 2>/dev/null || true; fi
+      sleep 0.1
+    done
+    log "stopped postgres (pid $pid)"
+  fi
+  if [ -s "$ENV_FILE" ]; then
+    # shellcheck disable=SC1090
+    . "$ENV_FILE"
+    case "${PGDATA_DIR:-}" in /tmp/mailwarden-pg.*/db) rm -rf "${PGDATA_DIR%/db}" ;; esac
+    rm -f "$ENV_FILE"
+  fi
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  status) current >/dev/null ;;
+  *) die "usage: $0 install|start|stop|status" ;;
+esac

@@ -19,6 +19,8 @@ pub mod destination;
 pub mod email;
 pub mod schedule;
 pub mod syslog;
+#[cfg(feature = "test-receiver")]
+pub mod testing;
 pub mod webhook;
 
 use std::fmt;

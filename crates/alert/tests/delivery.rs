@@ -2,12 +2,12 @@
 //! the signature and the idempotency key, and syslog collectors over UDP and
 //! TCP. (E-mail goes to a real Postfix in the store's real-peer tests.)
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mailwarden_alert::testing::{Answer, WebhookReceiver};
 use mailwarden_alert::webhook::{IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature};
 use mailwarden_alert::{Alert, Context, Destination, deliver};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, UdpSocket};
 
 fn alert() -> Alert {
@@ -29,62 +29,9 @@ fn cx() -> Context {
     cx
 }
 
-/// One request as the receiver saw it.
-#[derive(Debug, Clone)]
-struct Received {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A webhook receiver answering the given statuses in turn (then 200).
-async fn receiver(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<Received>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        let mut statuses = statuses.into_iter();
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let mut reader = BufReader::new(stream);
-            let mut headers = Vec::new();
-            let mut line = String::new();
-            reader.read_line(&mut line).await.unwrap();
-            loop {
-                line.clear();
-                reader.read_line(&mut line).await.unwrap();
-                let l = line.trim_end();
-                if l.is_empty() {
-                    break;
-                }
-                let (n, v) = l.split_once(':').unwrap();
-                headers.push((n.trim().to_owned(), v.trim().to_owned()));
-            }
-            let len: usize = headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-                .unwrap()
-                .1
-                .parse()
-                .unwrap();
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).await.unwrap();
-            log.lock().unwrap().push(Received { headers, body });
-            let status = statuses.next().unwrap_or(200);
-            let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            reader.get_mut().write_all(answer.as_bytes()).await.unwrap();
-        }
-    });
-    (url, seen)
+async fn receiver(statuses: Vec<u16>) -> (String, WebhookReceiver) {
+    let r = WebhookReceiver::start(None, statuses.into_iter().map(Answer::Status).collect()).await;
+    (r.url.clone(), r)
 }
 
 #[tokio::test]
@@ -92,7 +39,7 @@ async fn a_signed_webhook_verifies_at_the_receiver() {
     let (url, seen) = receiver(vec![]).await;
     let dest = Destination::webhook(&url, Some("s3cret".into())).unwrap();
     deliver(&dest, &alert(), &cx()).await.unwrap();
-    let got = seen.lock().unwrap()[0].clone();
+    let got = seen.requests()[0].clone();
     let ts: i64 = got.header(TIMESTAMP_HEADER).unwrap().parse().unwrap();
     let sig = got.header(SIGNATURE_HEADER).unwrap();
     assert!(
@@ -113,7 +60,7 @@ async fn an_unsigned_webhook_has_no_signature_header() {
     deliver(&Destination::webhook(&url, None).unwrap(), &alert(), &cx())
         .await
         .unwrap();
-    assert!(seen.lock().unwrap()[0].header(SIGNATURE_HEADER).is_none());
+    assert!(seen.requests()[0].header(SIGNATURE_HEADER).is_none());
 }
 
 #[tokio::test]
@@ -123,7 +70,7 @@ async fn a_failing_receiver_is_an_error_to_retry_with_the_same_key() {
     let err = deliver(&dest, &alert(), &cx()).await.unwrap_err();
     assert!(err.message.contains("HTTP 503") && !err.permanent, "{err}");
     deliver(&dest, &alert(), &cx()).await.unwrap();
-    let seen = seen.lock().unwrap();
+    let seen = seen.requests();
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[0].header(IDEMPOTENCY_HEADER), seen[1].header(IDEMPOTENCY_HEADER));
 }

@@ -62,6 +62,15 @@ async fn webhook(store: &Store, script: Vec<Answer>) -> WebhookReceiver {
     receiver
 }
 
+async fn event_kinds(store: &Store) -> Vec<String> {
+    list_events(store, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
 fn later(secs: i64) -> OffsetDateTime {
     OffsetDateTime::now_utc() + time::Duration::seconds(secs)
 }
@@ -84,12 +93,7 @@ async fn a_queued_alert_reaches_the_webhook_signed_and_is_audited() {
         assert_eq!((r.state.as_str(), r.attempts), ("sent", 1), "{}", db.label);
         // Delivered is delivered: a second pass sends nothing.
         assert_eq!(deliver_pending(store, later(600)).await.unwrap().sent, 0);
-        let kinds: Vec<String> = list_events(store, None)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.kind)
-            .collect();
+        let kinds = event_kinds(store).await;
         assert!(kinds.contains(&"alert-sent".to_owned()), "{}: {kinds:?}", db.label);
         assert!(
             audit_log::verify(store, None).await.unwrap().outcome.is_ok(),
@@ -158,12 +162,7 @@ async fn an_alert_nobody_takes_fails_visibly_after_its_last_attempt() {
         let r = row(store, id).await;
         assert_eq!((r.state.as_str(), r.attempts), ("failed", 2), "{}", db.label);
         assert!(r.last_error.unwrap().contains("HTTP 500"));
-        let kinds: Vec<String> = list_events(store, None)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.kind)
-            .collect();
+        let kinds = event_kinds(store).await;
         assert!(kinds.contains(&"alert-failed".to_owned()), "{}: {kinds:?}", db.label);
     }
 }

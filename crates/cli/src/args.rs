@@ -16,6 +16,11 @@ pub struct Cli {
     /// Precedence: command-line flag, then MAILWARDEN_* environment variable, then this file.
     #[arg(long, global = true, value_name = "FILE", env = "MAILWARDEN_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The database of monitor, history, diff, baseline, retention and erase: sqlite:PATH or
+    /// postgres://USER@HOST/DB (also MAILWARDEN_DB). Default: an SQLite file in the XDG data directory,
+    /// $XDG_DATA_HOME/mailwarden/mailwarden.db (~/.local/share/mailwarden/mailwarden.db), created on first use.
+    #[arg(long, global = true, value_name = "URL")]
+    pub db: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -53,6 +58,12 @@ pub enum Command {
     },
     /// Print the manual page (roff; `mailwarden man | man -l -`).
     Man,
+    /// The verifiable audit log of the store: verify it, export a checkpoint.
+    #[command(subcommand)]
+    Audit(crate::audit::AuditCommand),
+    /// Where monitoring alerts go (webhook, email, syslog), and their delivery state.
+    #[command(subcommand)]
+    Alert(crate::alert::AlertCommand),
 }
 
 #[derive(Debug, Subcommand)]

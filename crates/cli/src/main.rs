@@ -3,7 +3,9 @@
 //! 2 usage or runtime error, or nothing could be seen for any domain). A
 //! closed standard output is not an error.
 
+mod alert;
 mod args;
+mod audit;
 mod compliance;
 mod config;
 mod generate;
@@ -69,6 +71,8 @@ fn parse() -> anyhow::Result<Cli> {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Audit(c) => audit::run(cli.db.as_deref(), c).await,
+        Command::Alert(c) => alert::run(cli.db.as_deref(), c).await,
         Command::Scan(args) => scan::run(args).await,
         Command::Judge(args) => judge::run(args),
         Command::Rules(args) => rules::list(args),

@@ -156,6 +156,9 @@ pub struct Verification {
     pub key_id: String,
     /// The log verified, or the first problem.
     pub outcome: Result<Verified, Tamper>,
+    /// With a checkpoint: the length of the RFC 9162 §2.1.4 consistency
+    /// proof from the checkpoint's tree to the current one, which verified.
+    pub consistency_proof: Option<usize>,
 }
 
 /// Verifies the whole log, and against `checkpoint` if given. The key is the
@@ -175,6 +178,7 @@ pub async fn verify(store: &Store, checkpoint: Option<&Checkpoint>) -> Result<Ve
                     latest: None,
                     contents_checked: 0,
                 }),
+                consistency_proof: None,
             });
         }
         (None, None) => {
@@ -185,12 +189,38 @@ pub async fn verify(store: &Store, checkpoint: Option<&Checkpoint>) -> Result<Ve
             )));
         }
     };
-    let outcome = mailwarden_audit::verify(&entries, &key, checkpoint);
+    let mut outcome = mailwarden_audit::verify(&entries, &key, checkpoint);
+    let mut consistency_proof = None;
+    if let (Ok(verified), Some(cp)) = (&outcome, checkpoint) {
+        // Recomputing already matched the checkpoint's root; the proof is
+        // what an auditor holding only the two heads would check.
+        let first = cp.sth.head;
+        let proof = mailwarden_audit::consistency_proof(&leaf_hashes(&entries), first.tree_size).unwrap_or_default();
+        if mailwarden_audit::verify_consistency(
+            first.tree_size,
+            verified.size,
+            &first.root_hash,
+            &verified.root,
+            &proof,
+        ) {
+            consistency_proof = Some(proof.len());
+        } else {
+            outcome = Err(Tamper::Forked { size: first.tree_size });
+        }
+    }
     Ok(Verification {
         key_source,
         key_id: key.key_id(),
         outcome,
+        consistency_proof,
     })
+}
+
+fn leaf_hashes(entries: &[StoredEntry]) -> Vec<Hash> {
+    entries
+        .iter()
+        .map(|e| <[u8; 32]>::try_from(e.leaf_hash.as_slice()).unwrap_or([0; 32]))
+        .collect()
 }
 
 /// A checkpoint of the log as it is, after verifying it.
@@ -225,11 +255,7 @@ pub struct InclusionProof {
 /// Proofs that each of `seqs` is in the log, against one fresh checkpoint.
 pub async fn inclusion_proofs(store: &Store, seqs: &[u64]) -> Result<Vec<InclusionProof>, StoreError> {
     let checkpoint = checkpoint(store).await?;
-    let leaves: Vec<Hash> = read_entries(store)
-        .await?
-        .iter()
-        .map(|e| <[u8; 32]>::try_from(e.leaf_hash.as_slice()).unwrap_or([0; 32]))
-        .collect();
+    let leaves = leaf_hashes(&read_entries(store).await?);
     seqs.iter()
         .map(|&seq| {
             let index = seq.checked_sub(1).filter(|i| (*i as usize) < leaves.len());

@@ -104,14 +104,17 @@ impl Context {
         let utc = now.to_offset(time::UtcOffset::UTC);
         Self {
             now_unix: utc.unix_timestamp(),
-            now_rfc3339: utc
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_else(|_| "-".to_owned()),
+            now_rfc3339: utc.format(SYSLOG_TIMESTAMP).unwrap_or_else(|_| "-".to_owned()),
             hostname: hostname(),
             timeout: Duration::from_secs(10),
         }
     }
 }
+
+/// RFC 5424 §6.2.3 TIMESTAMP in UTC: "TIME-SECFRAC = "." 1*6DIGIT", so
+/// microseconds at most (RFC 3339's nanoseconds are not allowed).
+const SYSLOG_TIMESTAMP: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -143,6 +146,13 @@ pub async fn deliver(destination: &Destination, alert: &Alert, cx: &Context) -> 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn syslog_timestamps_have_at_most_six_fraction_digits() {
+        // rsyslog garbled the nine digits of an RFC 3339 nanosecond time.
+        let at = time::macros::datetime!(2026-12-06 04:17:26.558370557 UTC);
+        assert_eq!(Context::at(at).now_rfc3339, "2026-12-06T04:17:26.558370Z");
+    }
 
     pub(crate) fn sample_alert() -> Alert {
         Alert {

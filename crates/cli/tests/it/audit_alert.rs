@@ -14,23 +14,23 @@ use serde_json::json;
 use crate::support::{mailwarden, run};
 
 /// A database file, and the key file the binary and this process share.
-struct Db {
+pub struct Db {
     dir: tempfile::TempDir,
 }
 
 impl Db {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let db = Self {
             dir: tempfile::tempdir().unwrap(),
         };
         mailwarden_store::audit_key::set_key_path(db.key());
         db
     }
-    fn key(&self) -> PathBuf {
+    pub fn key(&self) -> PathBuf {
         // One key for the whole test process (the store caches it by path).
         std::env::temp_dir().join(format!("mailwarden-it-audit-{}.key", std::process::id()))
     }
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("sqlite:{}", self.dir.path().join("mw.db").display())
     }
     fn path(&self, name: &str) -> PathBuf {
@@ -39,7 +39,7 @@ impl Db {
     async fn store(&self) -> Store {
         Store::open(&self.url()).await.unwrap()
     }
-    fn cli(&self, args: &[&str]) -> (i32, String, String) {
+    pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
         run(mailwarden()
             .args(["--db", &self.url()])
             .args(args)
@@ -176,7 +176,12 @@ async fn erasure_keeps_audit_verify_green() {
     assert!(out.contains("contents checked against their digests: 3"), "{out}");
 }
 
-async fn queue_one(db: &Db) -> i64 {
+pub async fn queue_one(db: &Db) -> i64 {
+    queue(db, "fp-1").await
+}
+
+/// Queues an alert for example.test whose condition is `condition`.
+pub async fn queue(db: &Db, condition: &str) -> i64 {
     let store = db.store().await;
     let mut tx = store.begin().await.unwrap();
     let alert = NewAlert {
@@ -186,7 +191,7 @@ async fn queue_one(db: &Db) -> i64 {
         summary: "MX changed".into(),
         snapshot_id: None,
         details: json!({}),
-        condition: "fp-1".into(),
+        condition: condition.into(),
     };
     let id = queue_alert(&mut tx, &alert).await.unwrap();
     tx.commit().await.unwrap();
@@ -194,7 +199,7 @@ async fn queue_one(db: &Db) -> i64 {
     id
 }
 
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+pub async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     for _ in 0..200 {
         if done() {
             return;

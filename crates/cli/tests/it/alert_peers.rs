@@ -48,6 +48,17 @@ fn unique(label: &str) -> String {
     )
 }
 
+/// Queues an alert with a fresh condition and runs `alert deliver`, which
+/// must send it; returns the condition.
+async fn queue_and_deliver(db: &Db, label: &str) -> String {
+    let condition = unique(label);
+    queue(db, &condition).await;
+    let (code, out, err) = db.cli(&["alert", "deliver"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 sent"), "{out}{err}");
+    condition
+}
+
 /// The delivered messages in the Maildir that carry `needle`.
 fn mails_with(maildir: &Path, needle: &str) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(maildir.join("new")) else {
@@ -76,11 +87,7 @@ async fn an_alert_is_mailed_through_postfix_with_starttls_into_the_mailbox() {
         &p["CA_FILE"],
     ]);
     assert_eq!(code, 0, "{out}{err}");
-    let condition = unique("mail");
-    queue(&db, &condition).await;
-    let (code, out, err) = db.cli(&["alert", "deliver"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("1 sent"), "{out}{err}");
+    let condition = queue_and_deliver(&db, "mail").await;
     let message_id = format!("<{}@mailwarden.invalid>", key_of(&condition));
     let maildir = PathBuf::from(&p["MAILDIR"]);
     wait_for("the message in the Maildir", || {
@@ -127,11 +134,7 @@ async fn an_alert_reaches_rsyslog_over_udp_and_tcp_as_rfc_5424() {
     let db = Db::new();
     db.cli(&["alert", "add", "syslog", &p["SYSLOG"]]);
     db.cli(&["alert", "add", "syslog", &p["SYSLOG"], "--tcp"]);
-    let condition = unique("syslog");
-    queue(&db, &condition).await;
-    let (code, out, err) = db.cli(&["alert", "deliver"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("1 sent"), "{out}{err}");
+    let condition = queue_and_deliver(&db, "syslog").await;
     let needle = format!("idempotency-key=\"{}\"", key_of(&condition));
     let file = PathBuf::from(&p["SYSLOG_FILE"]);
     let lines = || -> Vec<String> {

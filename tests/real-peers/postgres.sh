@@ -7,6 +7,7 @@
 #   tests/real-peers/postgres.sh start    initdb + start; prints the URL and writes it to target/real-peers/pg.env
 #   tests/real-peers/postgres.sh stop     stop the server (by its pid) and remove the cluster
 #   tests/real-peers/postgres.sh status   exit 0 when it runs
+#   tests/real-peers/postgres.sh test     start, run the store's test suite against it, stop (.ci/run)
 #
 # Use:  eval "$(tests/real-peers/postgres.sh start)"   # sets MAILWARDEN_TEST_PG_URL
 #       cargo test -p mailwarden-store
@@ -29,7 +30,10 @@ bindir() {
 
 install() {
   if [ -z "$(bindir)" ]; then
-    ensure_packages "" postgresql
+    # Debian keeps the server programs off PATH, in a directory per major
+    # version (15: bookworm, 17: trixie): look there for initdb and pg_ctl.
+    PATH="$PATH:/usr/lib/postgresql/15/bin:/usr/lib/postgresql/16/bin:/usr/lib/postgresql/17/bin:/usr/lib/postgresql/18/bin" \
+      ensure_packages "initdb pg_ctl" postgresql
     [ -n "$(bindir)" ] || die "postgresql installed but no /usr/lib/postgresql/*/bin"
   fi
 }
@@ -93,8 +97,18 @@ stop() {
   fi
 }
 
+# The store's whole test suite on PostgreSQL (the same tests run on SQLite
+# in the ordinary tier); the server is stopped whatever the outcome.
+run_tests() {
+  trap stop EXIT
+  eval "$(start)"
+  export MAILWARDEN_TEST_PG_URL
+  (cd "$REPO" && cargo test -p mailwarden-store --locked)
+}
+
 case "${1:-}" in
   install) install ;;
+  test) run_tests ;;
   start) start ;;
   stop) stop ;;
   status) current >/dev/null ;;

@@ -58,6 +58,26 @@ pub enum Command {
     },
     /// Print the manual page (roff; `mailwarden man | man -l -`).
     Man,
+    /// Watch domains: scan them on a schedule, store every scan, alert on change.
+    #[command(subcommand)]
+    Monitor(crate::monitor::MonitorCommand),
+    /// A domain's stored timeline: snapshots, changes, finding transitions, score.
+    History(crate::history::HistoryArgs),
+    /// What changed between two stored snapshots of a domain (default: the last two).
+    Diff(crate::history::DiffArgs),
+    /// Approved baselines: the state a domain should have.
+    #[command(subcommand)]
+    Baseline(crate::history::BaselineCommand),
+    /// How long stored data is kept, and deleting what expired.
+    #[command(subcommand)]
+    Retention(crate::history::RetentionCommand),
+    /// Remove every stored row about a domain and print a receipt.
+    Erase {
+        domain: String,
+        /// Receipt format (text or json).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// The verifiable audit log of the store: verify it, export a checkpoint.
     #[command(subcommand)]
     Audit(crate::audit::AuditCommand),

@@ -9,9 +9,12 @@ mod audit;
 mod compliance;
 mod config;
 mod generate;
+mod history;
 mod input;
 mod interrupt;
 mod judge;
+mod monitor;
+mod monitor_run;
 mod output;
 mod rules;
 mod scan;
@@ -62,7 +65,16 @@ fn parse() -> anyhow::Result<Cli> {
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if matches!(
         cli.command,
-        Command::Scan(_) | Command::Judge(_) | Command::Spf(_) | Command::Generate(_)
+        Command::Scan(_)
+            | Command::Judge(_)
+            | Command::Spf(_)
+            | Command::Generate(_)
+            | Command::Monitor(_)
+            | Command::History(_)
+            | Command::Diff(_)
+            | Command::Baseline(_)
+            | Command::Retention(_)
+            | Command::Erase { .. }
     ) {
         settings::Settings::load(cli.config.as_deref())?.apply(&mut cli, &matches)?;
     }
@@ -70,9 +82,16 @@ fn parse() -> anyhow::Result<Cli> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let db = cli.db.as_deref();
     match cli.command {
-        Command::Audit(c) => audit::run(cli.db.as_deref(), c).await,
-        Command::Alert(c) => alert::run(cli.db.as_deref(), c).await,
+        Command::Monitor(c) => monitor::run(db, c).await,
+        Command::History(a) => history::history(db, a).await,
+        Command::Diff(a) => history::diff(db, a).await,
+        Command::Baseline(c) => history::baseline(db, c).await,
+        Command::Retention(c) => history::retention(db, c).await,
+        Command::Erase { domain, format } => history::erase(db, &domain, format).await,
+        Command::Audit(c) => audit::run(db, c).await,
+        Command::Alert(c) => alert::run(db, c).await,
         Command::Scan(args) => scan::run(args).await,
         Command::Judge(args) => judge::run(args),
         Command::Rules(args) => rules::list(args),

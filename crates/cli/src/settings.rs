@@ -11,6 +11,7 @@
 //! | `dkim-selector`         | `MAILWARDEN_DKIM_SELECTOR`         | `--dkim-selector`         | scan                        |
 //! | `profile`               | `MAILWARDEN_PROFILE`               | `--profile`               | scan, judge                 |
 //! | `format`                | `MAILWARDEN_FORMAT`                | `--format`                | scan, judge                 |
+//! | `db`                    | `MAILWARDEN_DB`                    | `--db`                    | monitor, history, diff, baseline, retention, erase |
 //!
 //! Lists are TOML arrays in the file and comma-separated in variables.
 //! Paths in the file are relative to the file's directory. A configured
@@ -43,6 +44,7 @@ pub struct Layer {
     dkim_selector: Option<OneOrMany>,
     profile: Option<OneOrMany>,
     format: Option<String>,
+    db: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -101,6 +103,10 @@ impl Settings {
     pub fn apply(&self, cli: &mut Cli, matches: &ArgMatches) -> Result<()> {
         let leaf = leaf_matches(matches);
         let set = |id: &str| leaf.try_get_raw(id).is_ok() && leaf.value_source(id) == Some(ValueSource::CommandLine);
+        // --db is global: a flag given anywhere on the line is in `cli.db` already.
+        if cli.db.is_none() {
+            cli.db = self.pick(|l| l.db.clone());
+        }
         match &mut cli.command {
             Command::Scan(args) => {
                 self.dns(&mut args.dns, &set);
@@ -214,6 +220,7 @@ impl Layer {
             dkim_selector: list("MAILWARDEN_DKIM_SELECTOR"),
             profile: list("MAILWARDEN_PROFILE"),
             format: get("MAILWARDEN_FORMAT"),
+            db: get("MAILWARDEN_DB"),
         })
     }
 
@@ -367,6 +374,29 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn db_comes_from_the_flag_then_mailwarden_db_then_the_file() {
+        let env = [("MAILWARDEN_DB", "sqlite:/env.db")];
+        let file = "db = \"sqlite:/file.db\"\n";
+        let db = |args: &[&str], env: &[(&str, &str)]| layered(args, env, file).unwrap().db;
+        assert_eq!(
+            db(&["mailwarden", "--db", "sqlite:/flag.db", "history", "x"], &env).as_deref(),
+            Some("sqlite:/flag.db")
+        );
+        assert_eq!(
+            db(&["mailwarden", "history", "x", "--db", "sqlite:/flag.db"], &env).as_deref(),
+            Some("sqlite:/flag.db")
+        );
+        assert_eq!(
+            db(&["mailwarden", "monitor", "list"], &env).as_deref(),
+            Some("sqlite:/env.db")
+        );
+        assert_eq!(
+            db(&["mailwarden", "monitor", "list"], &[]).as_deref(),
+            Some("sqlite:/file.db")
+        );
     }
 
     #[test]

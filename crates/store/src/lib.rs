@@ -12,11 +12,20 @@
 pub mod alert_delivery;
 pub mod audit_key;
 pub mod audit_log;
+pub mod baseline;
 mod clock;
+pub mod diff;
 mod error;
 pub mod events;
+pub mod fingerprint;
+pub mod ingest;
 pub mod location;
+pub mod monitor;
 pub mod outbox;
+pub mod retention;
+pub mod snapshot;
+pub mod state;
+pub mod timeline;
 
 use std::time::Duration;
 
@@ -137,4 +146,10 @@ pub fn backend_of(tx: &Tx<'_>) -> Backend {
     } else {
         Backend::Sqlite
     }
+}
+
+/// The single integer a `SELECT COUNT(*) ...` (or similar) answers; for
+/// tests and tools that check the store from outside.
+pub async fn count(store: &Store, sql: &'static str) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(sql).fetch_one(store.pool()).await?)
 }

@@ -12,6 +12,7 @@ mod hostile_dns;
 mod html_chromium;
 mod inventory;
 mod live_scan;
+mod monitor;
 mod outcomes;
 mod robust;
 mod support;

@@ -1,0 +1,371 @@
+//! `mailwarden monitor run`: scan each monitored domain when it is due,
+//! store every scan (snapshot or seen-again mark), detect changes and queue
+//! alerts in the same transaction. `--once` scans every monitored domain
+//! once and exits 0 (cron, CI, tests). Runs until SIGTERM or SIGINT: no new
+//! scan starts, scans in flight get a grace period to finish and be stored,
+//! and one still running after it is abandoned whole (its transaction never
+//! began or rolls back): nothing half-stored.
+//!
+//! Scans go through [`crate::scan::scan_one`], the path `mailwarden scan`
+//! takes, with the options stored with the monitor.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use futures::StreamExt;
+use mailwarden_checks::collect::Budget;
+use mailwarden_dns::DnsSource;
+use mailwarden_model::{DomainName, ScanOptions, Severity};
+use mailwarden_policy::Catalogue;
+use mailwarden_policy::profile::Profile;
+use mailwarden_store::ingest::{AlertPolicy, ingest};
+use mailwarden_store::monitor::Monitor;
+use mailwarden_store::snapshot::{ScanInput, Stored};
+use mailwarden_store::{Store, monitor, retention};
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+/// How long scans in flight may take to finish after SIGTERM/SIGINT.
+const GRACE: Duration = Duration::from_secs(20);
+/// Longest sleep between looks at what is due.
+const TICK: Duration = Duration::from_secs(30);
+/// Retention runs at most this often from `monitor run`.
+const RETENTION_EVERY: time::Duration = time::Duration::days(1);
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scan every monitored domain once (due or not), then exit 0.
+    #[arg(long)]
+    pub once: bool,
+    /// Domains scanned at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub concurrency: usize,
+    /// Alert when a finding newly fails at or above this severity.
+    #[arg(long, default_value = "high", value_name = "SEVERITY")]
+    pub alert_severity: String,
+    /// Alert this many days before an MX certificate expires.
+    #[arg(long, default_value_t = 14, value_name = "DAYS")]
+    pub certificate_days: i64,
+    /// Most seconds of random delay added to a domain's next scan, so scans
+    /// spread out. Default: a tenth of its period, at most 300.
+    #[arg(long, value_name = "SECS")]
+    pub jitter: Option<u64>,
+}
+
+/// Stop requested (SIGTERM or SIGINT), and a way to wait for it.
+#[derive(Default)]
+struct Stop {
+    flag: AtomicBool,
+    notify: Notify,
+}
+
+impl Stop {
+    fn install() -> Result<Arc<Self>> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let stop = Arc::new(Stop::default());
+        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+        let s = Arc::clone(&stop);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            s.flag.store(true, Ordering::SeqCst);
+            s.notify.notify_waiters();
+        });
+        Ok(stop)
+    }
+
+    fn requested(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    async fn wait(&self) {
+        let notified = self.notify.notified();
+        futures::pin_mut!(notified);
+        notified.as_mut().enable();
+        if !self.requested() {
+            notified.await;
+        }
+    }
+}
+
+pub async fn run(store: Store, args: RunArgs) -> Result<ExitCode> {
+    if args.concurrency == 0 {
+        anyhow::bail!("--concurrency 0: at least one domain must be scanned at a time");
+    }
+    let policy = AlertPolicy {
+        min_severity: Severity::parse(&args.alert_severity).with_context(|| {
+            format!(
+                "--alert-severity {:?}: expected info, low, medium, high or critical",
+                args.alert_severity
+            )
+        })?,
+        certificate_days: args.certificate_days,
+    };
+    let stop = Stop::install()?;
+    let mut scanners = Scanners::default();
+    if args.once {
+        let all = monitor::list(&store).await?;
+        if all.is_empty() {
+            eprintln!("mailwarden: no domain is monitored (mailwarden monitor add DOMAIN)");
+        }
+        let cycle = cycle(&store, all, &args, &policy, &mut scanners, &stop).await?;
+        eprintln!("mailwarden: {}", cycle.summary());
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "mailwarden: monitoring (database {}); SIGTERM or Ctrl-C stops",
+        store.url()
+    );
+    while !stop.requested() {
+        daily_retention(&store).await?;
+        deliver_alerts(&store).await?;
+        let due = monitor::due(&store, &mailwarden_store::now()).await?;
+        if !due.is_empty() {
+            let c = cycle(&store, due, &args, &policy, &mut scanners, &stop).await?;
+            eprintln!("mailwarden: {}", c.summary());
+        }
+        let pause = until_next_due(&store).await?;
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = stop.wait() => {}
+        }
+    }
+    eprintln!("mailwarden: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `auditalert`'s delivery of the alert outbox, each tick (INTERFACES.md):
+/// due alerts go to every destination; failures are recorded, logged to
+/// standard error and retried with backoff.
+async fn deliver_alerts(store: &Store) -> Result<()> {
+    mailwarden_store::alert_delivery::deliver_pending(store, OffsetDateTime::now_utc()).await?;
+    Ok(())
+}
+
+async fn daily_retention(store: &Store) -> Result<()> {
+    let now = OffsetDateTime::now_utc();
+    let last = retention::last_run(store)
+        .await?
+        .and_then(|t| mailwarden_store::parse_time(&t));
+    if last.is_none_or(|t| now - t >= RETENTION_EVERY) {
+        let removed = retention::run(store, now).await?;
+        eprintln!("mailwarden: retention: {}", serde_json::to_string(&removed)?);
+    }
+    Ok(())
+}
+
+/// Time until the next monitor is due (at most [`TICK`]).
+async fn until_next_due(store: &Store) -> Result<Duration> {
+    let now = OffsetDateTime::now_utc();
+    let next = monitor::list(store)
+        .await?
+        .iter()
+        .filter_map(|m| mailwarden_store::parse_time(&m.next_due_at))
+        .min();
+    Ok(match next {
+        Some(t) if t > now => Duration::try_from(t - now).unwrap_or(TICK).min(TICK),
+        Some(_) => Duration::from_millis(100),
+        None => TICK,
+    })
+}
+
+/// What one pass over some monitors did.
+#[derive(Debug, Default)]
+struct Cycle {
+    new: usize,
+    seen_again: Vec<i64>,
+    changes: usize,
+    alerts: usize,
+    failed: Vec<String>,
+    abandoned: bool,
+}
+
+impl Cycle {
+    fn summary(&self) -> String {
+        let mut s = format!(
+            "{} new snapshot(s), {} unchanged, {} change(s), {} alert(s) queued",
+            self.new,
+            self.seen_again.len(),
+            self.changes,
+            self.alerts
+        );
+        if !self.failed.is_empty() {
+            s.push_str(&format!(
+                "; {} not stored: {}",
+                self.failed.len(),
+                self.failed.join("; ")
+            ));
+        }
+        if self.abandoned {
+            s.push_str("; stopped: scans still running were abandoned (nothing of them stored)");
+        }
+        s
+    }
+}
+
+/// Scan `monitors` (at most `--concurrency` at once) and store each as it
+/// finishes, in its own transaction.
+async fn cycle(
+    store: &Store,
+    monitors: Vec<Monitor>,
+    args: &RunArgs,
+    policy: &AlertPolicy,
+    scanners: &mut Scanners,
+    stop: &Stop,
+) -> Result<Cycle> {
+    let mut work = Vec::new();
+    let mut out = Cycle::default();
+    for m in monitors {
+        match scanners.get(&m).await {
+            Ok(s) => work.push((m, s)),
+            Err(e) => out.failed.push(format!("{}: {e:#}", m.domain)),
+        }
+    }
+    let results = futures::stream::iter(work)
+        .take_while(|_| std::future::ready(!stop.requested()))
+        .map(|(m, scanner)| async move {
+            let input = scanner.scan(&m.domain).await;
+            let next = next_due(&m, args.jitter);
+            let stored = match input {
+                Ok(input) => ingest(store, &input, policy, Some(&next))
+                    .await
+                    .map_err(anyhow::Error::from),
+                Err(e) => Err(e),
+            };
+            (m.domain, stored)
+        })
+        .buffer_unordered(args.concurrency);
+    futures::pin_mut!(results);
+    let drain = async {
+        while let Some((domain, result)) = results.next().await {
+            match result {
+                Ok(i) => {
+                    match i.stored {
+                        Stored::New { .. } => out.new += 1,
+                        Stored::SeenAgain { id, .. } => out.seen_again.push(id),
+                    }
+                    out.changes += i.changes;
+                    out.alerts += i.alerts.len();
+                }
+                Err(e) => out.failed.push(format!("{domain}: {e:#}")),
+            }
+        }
+    };
+    let grace = async {
+        stop.wait().await;
+        tokio::time::sleep(GRACE).await;
+    };
+    tokio::select! {
+        () = drain => {}
+        () = grace => out.abandoned = true,
+    }
+    mailwarden_store::ingest::seen_again(store, &out.seen_again).await?;
+    Ok(out)
+}
+
+/// When the domain is next due: its period from now, plus jitter.
+fn next_due(m: &Monitor, jitter: Option<u64>) -> String {
+    let every = m.every_secs.max(1) as u64;
+    let max_jitter = jitter.unwrap_or((every / 10).min(300));
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write(m.domain.as_bytes());
+    let extra = if max_jitter == 0 {
+        0
+    } else {
+        h.finish() % (max_jitter + 1)
+    };
+    mailwarden_store::stamp(OffsetDateTime::now_utc() + time::Duration::seconds((every + extra) as i64))
+}
+
+/// What scanning with one set of flags needs, built once per set.
+struct Scanner {
+    source: Arc<dyn DnsSource>,
+    prober: mailwarden_probe::LiveProber,
+    options: ScanOptions,
+    budget: Budget,
+    profiles: Vec<Profile>,
+}
+
+impl Scanner {
+    async fn new(domain: &str, flags: &[String]) -> Result<Self> {
+        let args = crate::monitor::scan_args(domain, flags)?;
+        let options = crate::config::scan_options(&args)?;
+        let profiles = args
+            .output
+            .profiles
+            .iter()
+            .map(|p| crate::config::load_profile(p))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            source: crate::config::dns_source(&args.dns, args.probe.allow_private_targets).await?,
+            prober: crate::config::prober(&args, &options)?,
+            budget: crate::config::budget(&args.dns)?,
+            options,
+            profiles,
+        })
+    }
+
+    /// Scan one domain the way `mailwarden scan` does.
+    async fn scan(&self, domain: &str) -> Result<ScanInput> {
+        let name = DomainName::parse(domain).map_err(|e| anyhow::anyhow!("{domain:?}: {e}"))?;
+        let mut report =
+            crate::scan::scan_one(self.source.as_ref(), &self.prober, &name, &self.options, self.budget).await;
+        let catalogue = Catalogue::builtin();
+        report.profiles = self
+            .profiles
+            .iter()
+            .map(|p| p.evaluate(&report.findings, catalogue))
+            .collect();
+        Ok(ScanInput {
+            score: report.scores.as_ref().and_then(|s| s.overall).map(i64::from),
+            scores: report.scores.as_ref().map(serde_json::to_value).transpose()?,
+            profiles: serde_json::to_value(&report.profiles)?,
+            observation: report.observation,
+            findings: report.findings,
+            scanner_version: env!("CARGO_PKG_VERSION").to_string(),
+            catalogue_version: catalogue_version(),
+            at: OffsetDateTime::now_utc(),
+        })
+    }
+}
+
+/// The scanners by flag set.
+#[derive(Default)]
+struct Scanners(HashMap<Vec<String>, Arc<Scanner>>);
+
+impl Scanners {
+    async fn get(&mut self, m: &Monitor) -> Result<Arc<Scanner>> {
+        let flags = m.scan_flags();
+        if let Some(s) = self.0.get(&flags) {
+            return Ok(Arc::clone(s));
+        }
+        let s = Arc::new(Scanner::new(&m.domain, &flags).await?);
+        self.0.insert(flags, Arc::clone(&s));
+        Ok(s)
+    }
+}
+
+/// A short digest of the built-in rule catalogue: findings judged by
+/// different catalogues are told apart in the history.
+pub fn catalogue_version() -> String {
+    use sha2::Digest;
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION
+        .get_or_init(|| {
+            let mut h = sha2::Sha256::new();
+            for rule in Catalogue::builtin().iter() {
+                h.update(serde_json::to_vec(rule).unwrap_or_default());
+            }
+            h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+        })
+        .clone()
+}

@@ -1,0 +1,179 @@
+//! The content fingerprint of a scan: what the domain looked like, not
+//! when or in what order it was seen. Two scans of an unchanged domain
+//! have the same fingerprint, so the second adds only a "seen again" mark.
+//!
+//! Left out: the scan's start time, duration and mailwarden version, TTLs
+//! (a cache counts them down), RRSIG inception/expiration (re-signing is
+//! not a change of content), SMTP greetings (many carry the server's
+//! clock) and finding messages (they may count days to an expiry). Sorted
+//! first: records within an answer, signatures, addresses. Kept: every
+//! record, status, proof, certificate, TLS version, policy body, and each
+//! finding's rule, subject, outcome and severity.
+
+use mailwarden_model::{Finding, Observation};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Object keys whose value varies between scans of unchanged content.
+const VOLATILE: &[&str] = &[
+    "started_at",
+    "duration_ms",
+    "tool_version",
+    "ttl",
+    "inception",
+    "expiration",
+    "greeting",
+];
+
+/// Arrays whose order is the order the answer happened to come in.
+const UNORDERED: &[&str] = &["records", "signatures", "addresses"];
+
+/// Hex SHA-256 over the normalised observation, the findings' outcomes and
+/// the profile verdicts and overall score.
+pub fn fingerprint(
+    observation: &Observation,
+    findings: &[Finding],
+    verdicts: &[(String, String)],
+    score: Option<i64>,
+) -> String {
+    let mut obs = serde_json::to_value(observation).unwrap_or(Value::Null);
+    normalise(&mut obs, false);
+    let mut outcomes: Vec<String> = findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{}\u{0}{}\u{0}{}\u{0}{}",
+                f.id,
+                f.subject,
+                f.outcome.as_str(),
+                f.severity.as_str()
+            )
+        })
+        .collect();
+    outcomes.sort();
+    let mut verdicts = verdicts.to_vec();
+    verdicts.sort();
+    let whole = serde_json::json!({
+        "observation": obs,
+        "findings": outcomes,
+        "verdicts": verdicts,
+        "score": score,
+    });
+    let mut h = Sha256::new();
+    h.update(serde_json::to_vec(&whole).unwrap_or_default());
+    hex(&h.finalize())
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Drop volatile keys and sort unordered arrays, recursively. `sort` is
+/// set for the values of a `glue` map (address lists).
+fn normalise(v: &mut Value, sort: bool) {
+    match v {
+        Value::Object(map) => {
+            for key in VOLATILE {
+                map.remove(*key);
+            }
+            for (key, child) in map.iter_mut() {
+                let sort_child = UNORDERED.contains(&key.as_str());
+                if key == "glue"
+                    && let Value::Object(glue) = child
+                {
+                    glue.values_mut().for_each(|a| normalise(a, true));
+                    continue;
+                }
+                normalise(child, sort_child);
+            }
+        }
+        Value::Array(items) => {
+            items.iter_mut().for_each(|i| normalise(i, false));
+            if sort {
+                items.sort_by_cached_key(|i| serde_json::to_string(i).unwrap_or_default());
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use mailwarden_model::{Answer, Outcome, Proof, QueryKey, RData, RType, Severity, Signature, SourceInfo};
+
+    use super::*;
+
+    fn observation(records: Vec<RData>, ttl: u32, started: &str) -> Observation {
+        let mut dns = mailwarden_model::Transcript::default();
+        let mut answer = Answer::with_records(records, Proof::Insecure);
+        answer.ttl = Some(ttl);
+        answer.signatures = vec![Signature {
+            type_covered: 15,
+            algorithm: 13,
+            key_tag: 1,
+            signer: "example.com.".into(),
+            inception: ttl,
+            expiration: ttl + 100,
+        }];
+        answer.glue = BTreeMap::from([(
+            "mx.example.com.".to_string(),
+            if ttl.is_multiple_of(2) {
+                vec!["192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap()]
+            } else {
+                vec!["192.0.2.2".parse().unwrap(), "192.0.2.1".parse().unwrap()]
+            },
+        )]);
+        dns.insert(QueryKey::new("example.com.", RType::Mx), answer);
+        Observation {
+            schema: 1,
+            tool_version: format!("0.1.{ttl}"),
+            domain: "example.com".into(),
+            started_at: Some(started.into()),
+            duration_ms: Some(ttl as u64),
+            source: SourceInfo::default(),
+            options: Default::default(),
+            budget_exhausted: false,
+            dns,
+            probes: Default::default(),
+        }
+    }
+
+    fn mx(pref: u16, host: &str) -> RData {
+        RData::Mx {
+            preference: pref,
+            exchange: host.into(),
+        }
+    }
+
+    fn finding(outcome: Outcome) -> Finding {
+        let mut f = Finding::new("mx.present", outcome, "example.com", "expires in 3 days");
+        f.severity = Severity::High;
+        f
+    }
+
+    #[test]
+    fn time_ttl_order_signature_times_and_messages_do_not_change_the_fingerprint() {
+        let a = observation(vec![mx(10, "a."), mx(20, "b.")], 300, "2026-01-01T00:00:00Z");
+        let b = observation(vec![mx(20, "b."), mx(10, "a.")], 17, "2026-02-01T00:00:00Z");
+        let mut later = finding(Outcome::Pass);
+        later.message = "expires in 2 days".into();
+        assert_eq!(
+            fingerprint(&a, &[finding(Outcome::Pass)], &[], Some(90)),
+            fingerprint(&b, &[later], &[], Some(90))
+        );
+    }
+
+    #[test]
+    fn a_changed_record_outcome_verdict_or_score_changes_the_fingerprint() {
+        let a = observation(vec![mx(10, "a.")], 300, "t");
+        let base = fingerprint(&a, &[finding(Outcome::Pass)], &[], Some(90));
+        let b = observation(vec![mx(10, "c.")], 300, "t");
+        assert_ne!(base, fingerprint(&b, &[finding(Outcome::Pass)], &[], Some(90)));
+        assert_ne!(base, fingerprint(&a, &[finding(Outcome::Fail)], &[], Some(90)));
+        assert_ne!(base, fingerprint(&a, &[finding(Outcome::Pass)], &[], Some(80)));
+        let verdict = [("baseline".to_string(), "met".to_string())];
+        assert_ne!(base, fingerprint(&a, &[finding(Outcome::Pass)], &verdict, Some(90)));
+    }
+}

@@ -1,0 +1,278 @@
+//! Storing a monitored scan: the snapshot (or seen-again mark), its audit
+//! events, the change it shows, and the alerts it triggers, all in one
+//! transaction, so a crash at any point loses neither a scan nor an alert.
+
+use serde_json::json;
+
+use crate::diff::changes;
+use crate::outbox::{NewAlert, Trigger};
+use crate::snapshot::{ScanInput, Stored, record_scan, verdicts_of};
+use crate::timeline::{Step, timeline};
+use crate::{EventKind, Store, StoreError, Tx, append_event, baseline, clock, queue_alert};
+
+/// When the triggers fire.
+#[derive(Debug, Clone)]
+pub struct AlertPolicy {
+    /// A newly failing finding alerts at or above this severity.
+    pub min_severity: mailwarden_model::Severity,
+    /// An MX certificate alerts this many days before it expires.
+    pub certificate_days: i64,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        Self {
+            min_severity: mailwarden_model::Severity::High,
+            certificate_days: 14,
+        }
+    }
+}
+
+/// What storing one scan did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    pub stored: Stored,
+    /// Changes from the previous state.
+    pub changes: usize,
+    /// Outbox ids of the alerts queued (new rows only).
+    pub alerts: Vec<i64>,
+}
+
+/// Store `scan`, detect changes and queue alerts; `next_due_at` moves the
+/// domain's monitor on in the same transaction.
+pub async fn ingest(
+    store: &Store,
+    scan: &ScanInput,
+    policy: &AlertPolicy,
+    next_due_at: Option<&str>,
+) -> Result<Ingested, StoreError> {
+    let domain = scan.observation.domain.clone();
+    let mut tx = store.begin().await?;
+    let stored = record_scan(&mut tx, scan).await?;
+    if let Stored::New { id, previous } = stored {
+        append_event(
+            &mut tx,
+            EventKind::SnapshotStored,
+            Some(&domain),
+            &json!({
+                "snapshot": id, "previous": previous, "fingerprint": scan.fingerprint(),
+                "score": scan.score, "scanner_version": scan.scanner_version,
+                "catalogue_version": scan.catalogue_version,
+            }),
+        )
+        .await?;
+    }
+    let steps = timeline(&mut tx, &domain).await?;
+    let mut alerts = Vec::new();
+    let mut change_count = 0;
+    if let Some(last) = steps.last() {
+        let found = match stored {
+            // The first snapshot is where the record starts, not a change.
+            Stored::New { previous: None, .. } => Vec::new(),
+            _ => changes(&before_state(&steps, stored), &last.state, &domain),
+        };
+        change_count = found.len();
+        if !found.is_empty() {
+            append_event(
+                &mut tx,
+                EventKind::ChangeDetected,
+                Some(&domain),
+                &json!({ "snapshot": last.snapshot.id, "changes": found }),
+            )
+            .await?;
+        }
+        for alert in triggers(&mut tx, &steps, stored, policy).await? {
+            if let Some(id) = queue_new(&mut tx, &alert).await? {
+                alerts.push(id);
+            }
+        }
+    }
+    if let Some(at) = next_due_at {
+        sqlx::query("UPDATE monitors SET next_due_at = $1 WHERE domain = $2")
+            .bind(at)
+            .bind(&domain)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Ingested {
+        stored,
+        changes: change_count,
+        alerts,
+    })
+}
+
+/// The state this scan is compared with: the previous snapshot's for a new
+/// one; for a seen-again mark, the same snapshot as it stood before (the
+/// second sighting may confirm a removal).
+fn before_state(steps: &[Step], stored: Stored) -> crate::state::State {
+    let last = &steps[steps.len() - 1];
+    match stored {
+        Stored::SeenAgain { seen_count: 2, .. } => last.first_state.clone(),
+        Stored::SeenAgain { .. } => last.state.clone(),
+        Stored::New { .. } => steps
+            .len()
+            .checked_sub(2)
+            .map(|i| steps[i].state.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// Queue an alert unless its condition is already queued; the new id.
+async fn queue_new(tx: &mut Tx<'_>, alert: &NewAlert) -> Result<Option<i64>, StoreError> {
+    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM alert_outbox WHERE idempotency_key = $1")
+        .bind(alert.idempotency_key())
+        .fetch_optional(&mut **tx)
+        .await?;
+    if exists.is_some() {
+        return Ok(None);
+    }
+    let id = queue_alert(tx, alert).await?;
+    append_event(
+        tx,
+        EventKind::AlertQueued,
+        Some(&alert.domain),
+        &json!({ "alert": id, "trigger": alert.trigger.as_str(), "severity": alert.severity, "summary": alert.summary }),
+    )
+    .await?;
+    Ok(Some(id))
+}
+
+/// The alerts the latest step sets off.
+async fn triggers(
+    tx: &mut Tx<'_>,
+    steps: &[Step],
+    stored: Stored,
+    policy: &AlertPolicy,
+) -> Result<Vec<NewAlert>, StoreError> {
+    let last = &steps[steps.len() - 1];
+    let domain = last.snapshot.domain.clone();
+    let sid = last.snapshot.id;
+    let alert = |trigger, severity: &str, summary: String, details, condition: String| NewAlert {
+        domain: domain.clone(),
+        trigger,
+        severity: severity.into(),
+        summary,
+        snapshot_id: Some(sid),
+        details,
+        condition,
+    };
+    let mut out = Vec::new();
+    // An unapproved change: any difference from the approved state.
+    if let Some(base) = baseline::current(tx, &domain).await?
+        && let Some(approved) = steps.iter().find(|s| s.snapshot.id == base.snapshot_id)
+    {
+        let diff = changes(&approved.state, &last.state, &domain);
+        if !diff.is_empty() {
+            let what: Vec<String> = diff.iter().take(3).map(|c| format!("{} {}", c.rtype, c.name)).collect();
+            out.push(alert(
+                Trigger::UnapprovedChange,
+                "high",
+                format!(
+                    "{domain}: {} unapproved change(s) since baseline {} ({}{})",
+                    diff.len(),
+                    base.id,
+                    what.join(", "),
+                    if diff.len() > 3 { ", ..." } else { "" }
+                ),
+                json!({ "baseline": base.id, "baseline_snapshot": base.snapshot_id, "changes": diff }),
+                format!("baseline {} state {}", base.id, last.state.digest()),
+            ));
+        }
+    }
+    let Stored::New { previous: Some(_), .. } = stored else {
+        // The first snapshot (or a re-scan) has nothing newer to compare;
+        // certificates still count down.
+        out.extend(expiring(last, policy, &domain, sid));
+        return Ok(out);
+    };
+    let prev = &steps[steps.len() - 2];
+    for (id, subject, severity) in &last.failing {
+        let was_failing = prev
+            .state
+            .findings
+            .get(&(id.clone(), subject.clone()))
+            .map(String::as_str)
+            == Some("fail");
+        let severe = mailwarden_model::Severity::parse(severity).is_some_and(|s| s >= policy.min_severity);
+        if !was_failing && severe {
+            out.push(alert(
+                Trigger::NewFailingFinding,
+                severity,
+                format!("{domain}: {id} now fails for {subject}"),
+                json!({ "finding": id, "subject": subject }),
+                format!("{id} {subject} failing since snapshot {sid}"),
+            ));
+        }
+    }
+    let before = verdicts_of(&serde_json::from_str(&prev.snapshot.profiles).unwrap_or_default());
+    for (profile, verdict) in verdicts_of(&serde_json::from_str(&last.snapshot.profiles).unwrap_or_default()) {
+        let was_met = before.iter().any(|(p, v)| *p == profile && v == "met");
+        if verdict == "not-met" && was_met {
+            out.push(alert(
+                Trigger::ProfileNotMet,
+                "high",
+                format!("{domain}: profile {profile} is no longer met"),
+                json!({ "profile": profile }),
+                format!("profile {profile} not met since snapshot {sid}"),
+            ));
+        }
+    }
+    if let (Some(a), Some(b)) = (prev.snapshot.score, last.snapshot.score)
+        && b < a
+    {
+        out.push(alert(
+            Trigger::ScoreDrop,
+            "medium",
+            format!("{domain}: score dropped from {a} to {b}"),
+            json!({ "from": a, "to": b }),
+            format!("score {a} to {b} at snapshot {sid}"),
+        ));
+    }
+    out.extend(expiring(last, policy, &domain, sid));
+    Ok(out)
+}
+
+/// MX certificates expiring within the policy's days (one alert each).
+fn expiring(last: &Step, policy: &AlertPolicy, domain: &str, sid: i64) -> Vec<NewAlert> {
+    let horizon = time::OffsetDateTime::now_utc() + time::Duration::days(policy.certificate_days);
+    let mut out = Vec::new();
+    for ((kind, name), value) in &last.state.items {
+        let cert = &value["certificate"];
+        let (Some(not_after), Some(sha)) = (cert["not_after"].as_str(), cert["sha256"].as_str()) else {
+            continue;
+        };
+        if kind != "SMTP" || clock::parse(not_after).is_none_or(|t| t > horizon) {
+            continue;
+        }
+        out.push(NewAlert {
+            domain: domain.into(),
+            trigger: Trigger::CertificateExpiring,
+            severity: "high".into(),
+            summary: format!("{domain}: the certificate of {name} expires {not_after}"),
+            snapshot_id: Some(sid),
+            details: json!({ "server": name, "certificate": cert }),
+            condition: format!("certificate {sha} expiring"),
+        });
+    }
+    out
+}
+
+/// One `seen-again` event for a batch of unchanged re-scans (one per
+/// `monitor run` cycle rather than one per scan, so an unchanged re-scan
+/// of many domains adds one row to the log, not one per domain).
+pub async fn seen_again(store: &Store, snapshots: &[i64]) -> Result<(), StoreError> {
+    if snapshots.is_empty() {
+        return Ok(());
+    }
+    let mut tx = store.begin().await?;
+    append_event(
+        &mut tx,
+        EventKind::SeenAgain,
+        None,
+        &json!({ "count": snapshots.len(), "snapshots": snapshots }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! Stored scans. A scan whose fingerprint equals the domain's latest
+//! snapshot only moves that snapshot's `last_seen_at` and `seen_count`
+//! (the "seen again" mark); any other scan is a new snapshot holding the
+//! Observation (deflate-compressed JSON), the findings, the profile
+//! verdicts and scores, and the scanner and rule-catalogue versions.
+
+use std::io::{Read, Write};
+
+use flate2::Compression;
+use flate2::read::DeflateDecoder;
+use flate2::write::DeflateEncoder;
+use mailwarden_model::{Finding, Observation};
+use serde::Serialize;
+use sqlx::AnyConnection;
+use time::OffsetDateTime;
+
+use crate::fingerprint::fingerprint;
+use crate::{StoreError, clock};
+
+/// Largest decompressed Observation read back (a guard against a corrupt
+/// or hostile row; real ones are far below).
+const OBSERVATION_LIMIT: u64 = 64 << 20;
+
+/// One finished scan, as the scanner hands it over.
+#[derive(Debug, Clone)]
+pub struct ScanInput {
+    pub observation: Observation,
+    pub findings: Vec<Finding>,
+    /// The scores (`mailwarden_policy::score::Scores` as JSON), if any.
+    pub scores: Option<serde_json::Value>,
+    /// The overall score.
+    pub score: Option<i64>,
+    /// The profile results (`ProfileResult` list as JSON).
+    pub profiles: serde_json::Value,
+    pub scanner_version: String,
+    pub catalogue_version: String,
+    /// When the scan finished.
+    pub at: OffsetDateTime,
+}
+
+impl ScanInput {
+    /// (profile, verdict) pairs from the profile results.
+    pub fn verdicts(&self) -> Vec<(String, String)> {
+        verdicts_of(&self.profiles)
+    }
+
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.observation, &self.findings, &self.verdicts(), self.score)
+    }
+}
+
+/// (profile, verdict) pairs of a stored or new profile list.
+pub fn verdicts_of(profiles: &serde_json::Value) -> Vec<(String, String)> {
+    profiles
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|p| Some((p["profile"].as_str()?.to_string(), p["verdict"].as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What storing a scan did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// A new snapshot; `previous` is the domain's snapshot before it.
+    New { id: i64, previous: Option<i64> },
+    /// Unchanged: the latest snapshot was marked seen again.
+    SeenAgain { id: i64, seen_count: i64 },
+}
+
+impl Stored {
+    pub fn id(self) -> i64 {
+        match self {
+            Stored::New { id, .. } | Stored::SeenAgain { id, .. } => id,
+        }
+    }
+}
+
+/// A snapshot's row, without the Observation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct SnapshotMeta {
+    pub id: i64,
+    pub domain: String,
+    pub fingerprint: String,
+    pub first_seen_at: String,
+    pub last_seen_at: String,
+    pub seen_count: i64,
+    pub scanner_version: String,
+    pub catalogue_version: String,
+    pub score: Option<i64>,
+    pub profiles: String,
+}
+
+/// A finding as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct StoredFinding {
+    pub rule_id: String,
+    pub subject: String,
+    pub outcome: String,
+    pub severity: String,
+    pub message: String,
+}
+
+/// A snapshot with everything in it.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub meta: SnapshotMeta,
+    pub observation: Observation,
+    pub findings: Vec<StoredFinding>,
+}
+
+const META_COLUMNS: &str = "id, domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version, catalogue_version, score, profiles";
+
+/// Store one scan (inside `conn`'s transaction).
+pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput) -> Result<Stored, StoreError> {
+    let domain = scan.observation.domain.as_str();
+    let fp = scan.fingerprint();
+    let at = clock::stamp(scan.at);
+    let latest: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, fingerprint FROM snapshots WHERE domain = $1 ORDER BY id DESC LIMIT 1")
+            .bind(domain)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some((id, latest_fp)) = &latest
+        && *latest_fp == fp
+    {
+        let seen_count: i64 = sqlx::query_scalar(
+            "UPDATE snapshots SET last_seen_at = $1, seen_count = seen_count + 1 WHERE id = $2 RETURNING seen_count",
+        )
+        .bind(&at)
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+        return Ok(Stored::SeenAgain { id: *id, seen_count });
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO snapshots (domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version,
+                                catalogue_version, observation, score, scores, profiles)
+         VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(domain)
+    .bind(&fp)
+    .bind(&at)
+    .bind(&scan.scanner_version)
+    .bind(&scan.catalogue_version)
+    .bind(compress(&scan.observation)?)
+    .bind(scan.score)
+    .bind(scan.scores.as_ref().map(serde_json::to_string).transpose()?)
+    .bind(serde_json::to_string(&scan.profiles)?)
+    .fetch_one(&mut *conn)
+    .await?;
+    for f in &scan.findings {
+        sqlx::query(
+            "INSERT INTO findings (snapshot_id, rule_id, subject, outcome, severity, message) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(&f.id)
+        .bind(&f.subject)
+        .bind(f.outcome.as_str())
+        .bind(f.severity.as_str())
+        .bind(&f.message)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(Stored::New {
+        id,
+        previous: latest.map(|(id, _)| id),
+    })
+}
+
+/// The snapshots of `domain`, oldest first.
+pub async fn list(conn: &mut AnyConnection, domain: &str) -> Result<Vec<SnapshotMeta>, StoreError> {
+    let sql = format!("SELECT {META_COLUMNS} FROM snapshots WHERE domain = $1 ORDER BY id");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(domain)
+        .fetch_all(&mut *conn)
+        .await?)
+}
+
+/// One snapshot whole.
+pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Snapshot, StoreError> {
+    let sql = format!("SELECT {META_COLUMNS} FROM snapshots WHERE id = $1");
+    let meta: SnapshotMeta = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("no snapshot {id}")))?;
+    let blob: Vec<u8> = sqlx::query_scalar("SELECT observation FROM snapshots WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let findings = sqlx::query_as(
+        "SELECT rule_id, subject, outcome, severity, message FROM findings WHERE snapshot_id = $1
+         ORDER BY rule_id, subject",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Snapshot {
+        observation: decompress(&blob).map_err(|e| StoreError::Corrupt(format!("snapshot {id}: {e}")))?,
+        meta,
+        findings,
+    })
+}
+
+fn compress(observation: &Observation) -> Result<Vec<u8>, StoreError> {
+    let json = serde_json::to_vec(observation)?;
+    let mut enc = DeflateEncoder::new(Vec::with_capacity(json.len() / 4), Compression::default());
+    enc.write_all(&json)
+        .and_then(|()| enc.finish())
+        .map_err(|e| StoreError::Corrupt(format!("compressing an observation: {e}")))
+}
+
+fn decompress(blob: &[u8]) -> Result<Observation, String> {
+    let mut json = Vec::new();
+    DeflateDecoder::new(blob)
+        .take(OBSERVATION_LIMIT)
+        .read_to_end(&mut json)
+        .map_err(|e| format!("not deflate data: {e}"))?;
+    serde_json::from_slice(&json).map_err(|e| format!("not an Observation: {e}"))
+}

@@ -1,0 +1,206 @@
+//! What a domain looked like at a snapshot, as compared for changes: per
+//! DNS name and type the records, per MX address the STARTTLS result and
+//! certificate, per URL the MTA-STS policy, and each finding's outcome.
+//!
+//! Could-not-look is never a change: a timeout, SERVFAIL, refused or
+//! unasked query, an unreachable MX or an indeterminate finding carries the
+//! previous state forward. A record that disappears (NXDOMAIN / NODATA)
+//! counts only once two consecutive scans saw it gone: the snapshot that
+//! saw it was seen twice, or the snapshot before it saw it gone too.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mailwarden_model::probe::{HttpsStatus, SmtpProbe, SmtpStatus};
+use mailwarden_model::{Observation, RData, Status};
+use serde_json::{Value, json};
+
+use crate::snapshot::StoredFinding;
+
+/// (type, name): `("MX", "example.com.")`, `("A", "ns1.example. @192.0.2.53")`,
+/// `("SMTP", "mx.example. [192.0.2.25]")`, `("MTA-STS", URL)`.
+pub type Key = (String, String);
+
+/// What one scan saw of one item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seen {
+    /// A definite value (records, a TLS session, a policy).
+    Value(Value),
+    /// Definitely absent: `"NXDOMAIN"` or `"NODATA"`.
+    Absent(Value),
+    /// Could not look.
+    Unknown,
+}
+
+/// The state of a domain after a snapshot, with could-not-look carried over.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct State {
+    pub items: BTreeMap<Key, Value>,
+    /// (rule id, subject) → outcome.
+    pub findings: BTreeMap<(String, String), String>,
+    /// Items seen absent by this snapshot itself (for the two-scan rule).
+    absent_here: BTreeSet<Key>,
+    /// Removals seen once, not yet confirmed.
+    pub pending_removals: BTreeSet<Key>,
+}
+
+impl State {
+    /// The state after a snapshot that saw `seen` and `findings`, was seen
+    /// `seen_count` times in a row, following `self`.
+    pub fn advance(&self, seen: BTreeMap<Key, Seen>, findings: &[StoredFinding], seen_count: i64) -> State {
+        let mut next = State {
+            items: self.items.clone(),
+            findings: self.findings.clone(),
+            ..State::default()
+        };
+        for (key, s) in seen {
+            match s {
+                Seen::Unknown => {}
+                Seen::Value(v) => {
+                    next.items.insert(key, v);
+                }
+                Seen::Absent(v) => {
+                    next.absent_here.insert(key.clone());
+                    let had_value = matches!(self.items.get(&key), Some(old) if !is_absent(old));
+                    let confirmed = !had_value || seen_count >= 2 || self.absent_here.contains(&key);
+                    if confirmed {
+                        next.items.insert(key, v);
+                    } else {
+                        next.pending_removals.insert(key);
+                    }
+                }
+            }
+        }
+        for f in findings {
+            if f.outcome != "indeterminate" {
+                next.findings
+                    .insert((f.rule_id.clone(), f.subject.clone()), f.outcome.clone());
+            }
+        }
+        next
+    }
+
+    /// A hash of the items and outcomes: equal states, equal digests.
+    pub fn digest(&self) -> String {
+        let text = serde_json::to_vec(&json!({
+            "items": self.items.iter().map(|((t, n), v)| json!([t, n, v])).collect::<Vec<_>>(),
+            "findings": self.findings.iter().map(|((i, s), o)| json!([i, s, o])).collect::<Vec<_>>(),
+        }))
+        .unwrap_or_default();
+        use sha2::Digest;
+        crate::fingerprint::hex(&sha2::Sha256::digest(&text))
+    }
+}
+
+pub(crate) fn is_absent(v: &Value) -> bool {
+    matches!(v.as_str(), Some("NXDOMAIN" | "NODATA"))
+}
+
+/// Everything one observation saw, item by item.
+pub fn seen_in(obs: &Observation) -> BTreeMap<Key, Seen> {
+    let mut out = BTreeMap::new();
+    for (key, answer) in obs.dns.iter() {
+        let name = match key.server {
+            Some(server) => format!("{} @{server}", key.name),
+            None => key.name.clone(),
+        };
+        let seen = match &answer.status {
+            Status::Records => {
+                let mut records: Vec<String> = answer.records.iter().map(presentation).collect();
+                records.sort();
+                Seen::Value(json!(records))
+            }
+            Status::NxDomain => Seen::Absent(json!("NXDOMAIN")),
+            Status::NoData => Seen::Absent(json!("NODATA")),
+            Status::Bogus(why) => Seen::Value(json!({ "dnssec": "bogus", "reason": why })),
+            _ => Seen::Unknown,
+        };
+        out.insert((key.rtype.as_str().to_string(), name), seen);
+    }
+    for (target, probe) in &obs.probes.smtp {
+        let name = format!("{} [{}]", target.host, target.address);
+        out.insert(("SMTP".into(), name), smtp_seen(probe));
+    }
+    for (url, fetch) in &obs.probes.https {
+        let kind = if url.contains("/.well-known/mta-sts.txt") {
+            "MTA-STS"
+        } else {
+            "HTTPS"
+        };
+        let seen = match fetch.status {
+            HttpsStatus::Fetched => Seen::Value(json!({
+                "policy": fetch.body.as_deref().map(policy_lines),
+                "tls_version": fetch.tls_version,
+            })),
+            HttpsStatus::HttpStatus => Seen::Value(json!({ "http_status": fetch.http_status })),
+            _ => Seen::Unknown,
+        };
+        out.insert((kind.into(), url.clone()), seen);
+    }
+    out
+}
+
+/// STARTTLS results that say something about the server; a timeout or an
+/// unreachable address says nothing (could not look).
+fn smtp_seen(probe: &SmtpProbe) -> Seen {
+    match probe.status {
+        SmtpStatus::Tls => {
+            let tls = probe.tls.as_ref();
+            Seen::Value(json!({
+                "starttls": "tls",
+                "tls_version": tls.map(|t| t.version.clone()),
+                "cipher_suite": tls.map(|t| t.cipher_suite.clone()),
+                "certificate": tls.and_then(|t| t.chain.first()).map(|leaf| certificate(&leaf.0)),
+            }))
+        }
+        SmtpStatus::NoStarttls | SmtpStatus::StarttlsRefused | SmtpStatus::HandshakeFailed => {
+            Seen::Value(json!({ "starttls": probe.status.as_str() }))
+        }
+        _ => Seen::Unknown,
+    }
+}
+
+/// Fingerprint, issuer, subject and expiry of a DER certificate.
+pub fn certificate(der: &[u8]) -> Value {
+    use sha2::Digest;
+    let sha256 = crate::fingerprint::hex(&sha2::Sha256::digest(der));
+    match x509_parser::parse_x509_certificate(der) {
+        Ok((_, cert)) => json!({
+            "sha256": sha256,
+            "issuer": cert.issuer().to_string(),
+            "subject": cert.subject().to_string(),
+            "not_after": cert.validity().not_after.to_datetime().format(&time::format_description::well_known::Rfc3339).ok(),
+        }),
+        Err(_) => json!({ "sha256": sha256 }),
+    }
+}
+
+/// An MTA-STS policy body as its lines (RFC 8461 §3.2: "key: value" lines
+/// ending in CRLF or LF), trimmed, so a line-ending change is no change.
+fn policy_lines(body: &str) -> Value {
+    json!(
+        body.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+    )
+}
+
+/// A record in zone-file presentation form (without owner, class, TTL).
+pub fn presentation(r: &RData) -> String {
+    match r {
+        RData::A { address } => address.to_string(),
+        RData::Aaaa { address } => address.to_string(),
+        RData::Cname { target } | RData::Ns { target } | RData::Ptr { target } => target.clone(),
+        RData::Mx { preference, exchange } => format!("{preference} {exchange}"),
+        RData::Soa {
+            mname,
+            rname,
+            serial,
+            minimum,
+        } => format!("{mname} {rname} {serial} {minimum}"),
+        RData::Txt { strings } | RData::Spf { strings } => {
+            strings.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(" ")
+        }
+        RData::Other { rtype, text } => format!("TYPE{rtype} {text}"),
+    }
+}

@@ -1,0 +1,121 @@
+//! A domain's timeline: its snapshots in order, each with the state after
+//! it ([`State`]) and what changed from the one before. `history` shows
+//! it; `diff` compares two of its states; the alert triggers read it.
+
+use serde::Serialize;
+use sqlx::AnyConnection;
+
+use crate::diff::{Change, FindingChange, changes, finding_changes};
+use crate::snapshot::{self, SnapshotMeta};
+use crate::state::{State, seen_in};
+use crate::{Store, StoreError};
+
+/// One snapshot on the timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub snapshot: SnapshotMeta,
+    #[serde(skip)]
+    pub state: State,
+    /// The state before this snapshot's seen-again count confirmed a
+    /// removal (equal to `state` unless it did); for alerts on a re-scan.
+    #[serde(skip)]
+    pub first_state: State,
+    pub changes: Vec<Change>,
+    pub findings: Vec<FindingChange>,
+    /// Failing findings (rule id, subject, severity) of this snapshot.
+    #[serde(skip)]
+    pub failing: Vec<(String, String, String)>,
+}
+
+/// The timeline of `domain`, oldest first.
+pub async fn timeline(conn: &mut AnyConnection, domain: &str) -> Result<Vec<Step>, StoreError> {
+    let metas = snapshot::list(conn, domain).await?;
+    let mut steps: Vec<Step> = Vec::with_capacity(metas.len());
+    let mut state = State::default();
+    for meta in metas {
+        let snap = snapshot::load(conn, meta.id).await?;
+        let seen = seen_in(&snap.observation);
+        let first_state = state.advance(seen.clone(), &snap.findings, 1);
+        let next = if meta.seen_count >= 2 {
+            state.advance(seen, &snap.findings, meta.seen_count)
+        } else {
+            first_state.clone()
+        };
+        let failing = snap
+            .findings
+            .iter()
+            .filter(|f| f.outcome == "fail")
+            .map(|f| (f.rule_id.clone(), f.subject.clone(), f.severity.clone()))
+            .collect();
+        // The first snapshot is where the record starts, not a change.
+        let first = steps.is_empty();
+        steps.push(Step {
+            changes: if first {
+                Vec::new()
+            } else {
+                changes(&state, &next, domain)
+            },
+            findings: if first {
+                Vec::new()
+            } else {
+                finding_changes(&state, &next)
+            },
+            snapshot: meta,
+            state: next.clone(),
+            first_state,
+            failing,
+        });
+        state = next;
+    }
+    Ok(steps)
+}
+
+/// The timeline, read from the pool.
+pub async fn read(store: &Store, domain: &str) -> Result<Vec<Step>, StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    timeline(&mut conn, domain).await
+}
+
+/// What `diff` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diff {
+    pub domain: String,
+    pub from: i64,
+    pub to: i64,
+    pub changes: Vec<Change>,
+    pub findings: Vec<FindingChange>,
+}
+
+/// The differences between snapshots `from` and `to` of `domain`
+/// (default: the last two).
+pub async fn diff(store: &Store, domain: &str, from: Option<i64>, to: Option<i64>) -> Result<Diff, StoreError> {
+    let steps = read(store, domain).await?;
+    if steps.is_empty() {
+        return Err(StoreError::NotFound(format!("{domain}: no snapshot stored")));
+    }
+    let find = |id: i64, flag: &str| {
+        steps.iter().position(|s| s.snapshot.id == id).ok_or_else(|| {
+            let ids: Vec<String> = steps.iter().map(|s| s.snapshot.id.to_string()).collect();
+            StoreError::NotFound(format!(
+                "{flag} {id}: not a snapshot of {domain} (its snapshots: {})",
+                ids.join(", ")
+            ))
+        })
+    };
+    let to_i = match to {
+        Some(id) => find(id, "--to")?,
+        None => steps.len() - 1,
+    };
+    let from_i = match from {
+        Some(id) => find(id, "--from")?,
+        None => to_i.saturating_sub(1),
+    };
+    let (a, b) = (&steps[from_i], &steps[to_i]);
+    Ok(Diff {
+        domain: domain.into(),
+        from: a.snapshot.id,
+        to: b.snapshot.id,
+        changes: changes(&a.state, &b.state, domain),
+        findings: finding_changes(&a.state, &b.state),
+    })
+}

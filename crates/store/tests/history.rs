@@ -1,0 +1,261 @@
+//! Storing scans and reading them back, fingerprint dedupe, diffs (changed
+//! record, removal over two scans, timeout), baselines and the alerts
+//! they cause, retention and erasure; on SQLite and, when
+//! MAILWARDEN_TEST_PG_URL is set, on a real PostgreSQL.
+
+mod common;
+
+use mailwarden_model::{Answer, Finding, Observation, Outcome, Proof, QueryKey, RData, RType, Severity, Status};
+use mailwarden_store::ingest::{AlertPolicy, ingest};
+use mailwarden_store::snapshot::{ScanInput, Stored};
+use mailwarden_store::{Store, baseline, events, outbox, retention, timeline};
+use serde_json::json;
+
+const D: &str = "watch.example";
+
+/// A scan of D whose MX answer is `mx` (or `status` when not records)
+/// and whose SPF finding has `spf` as outcome.
+fn scan(mx: Result<&[&str], Status>, spf: Outcome, ttl: u32) -> ScanInput {
+    let mut dns = mailwarden_model::Transcript::default();
+    let mut answer = match mx {
+        Ok(hosts) => Answer::with_records(
+            hosts
+                .iter()
+                .map(|h| RData::Mx {
+                    preference: 10,
+                    exchange: h.to_string(),
+                })
+                .collect(),
+            Proof::Insecure,
+        ),
+        Err(status) => Answer::empty(status, Proof::Indeterminate),
+    };
+    answer.ttl = Some(ttl);
+    dns.insert(QueryKey::new("watch.example.", RType::Mx), answer);
+    let mut f = Finding::new("spf.present", spf, D, format!("checked with ttl {ttl}"));
+    f.severity = Severity::High;
+    ScanInput {
+        observation: Observation {
+            schema: 1,
+            tool_version: "test".into(),
+            domain: D.into(),
+            started_at: Some(format!("2026-01-01T00:00:{:02}Z", ttl % 60)),
+            duration_ms: Some(ttl as u64),
+            source: Default::default(),
+            options: Default::default(),
+            budget_exhausted: false,
+            dns,
+            probes: Default::default(),
+        },
+        findings: vec![f],
+        scores: Some(json!({"overall": 90})),
+        score: Some(90),
+        profiles: json!([{"profile": "baseline", "verdict": "met"}]),
+        scanner_version: "0.1.0".into(),
+        catalogue_version: "c1".into(),
+        at: time::OffsetDateTime::now_utc(),
+    }
+}
+
+async fn store_it(store: &Store, s: &ScanInput) -> mailwarden_store::ingest::Ingested {
+    ingest(store, s, &AlertPolicy::default(), None).await.unwrap()
+}
+
+async fn event_kinds(store: &Store) -> Vec<String> {
+    events::list_events(store, Some(D))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+async fn count(store: &Store, table: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_scan_is_stored_whole_and_an_unchanged_rescan_only_marks_it_seen_again() {
+    for db in common::stores().await {
+        let store = &db.store;
+        let first = store_it(store, &scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 300)).await;
+        let Stored::New { id, previous: None } = first.stored else {
+            panic!("{first:?}")
+        };
+        // Same content: other TTL, start time, duration, finding message.
+        let again = store_it(store, &scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 17)).await;
+        assert_eq!(again.stored, Stored::SeenAgain { id, seen_count: 2 }, "{}", db.label);
+        assert_eq!(count(store, "snapshots").await, 1);
+        assert_eq!(count(store, "findings").await, 1);
+        let mut conn = store.pool().acquire().await.unwrap();
+        let snap = mailwarden_store::snapshot::load(&mut conn, id).await.unwrap();
+        assert_eq!(snap.observation.domain, D);
+        assert_eq!(snap.observation.dns.len(), 1);
+        assert_eq!(snap.findings[0].rule_id, "spf.present");
+        assert_eq!(snap.meta.seen_count, 2);
+        assert!(snap.meta.last_seen_at >= snap.meta.first_seen_at);
+        assert_eq!(
+            (snap.meta.scanner_version.as_str(), snap.meta.catalogue_version.as_str()),
+            ("0.1.0", "c1")
+        );
+        assert_eq!(snap.meta.score, Some(90));
+        let kinds = event_kinds(store).await;
+        assert_eq!(kinds, ["snapshot-stored"], "{}", db.label);
+    }
+}
+
+#[tokio::test]
+async fn diff_shows_a_changed_record_but_not_a_timeout_and_a_removal_only_after_two_scans() {
+    for db in common::stores().await {
+        let store = &db.store;
+        store_it(store, &scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 300)).await;
+        // A timeout: a new snapshot (the content differs) but no change.
+        let t = store_it(store, &scan(Err(Status::Timeout), Outcome::Pass, 300)).await;
+        assert_eq!(t.changes, 0, "{}", db.label);
+        let d = timeline::diff(store, D, None, None).await.unwrap();
+        assert!(d.changes.is_empty(), "{}: {:?}", db.label, d.changes);
+        // A changed record.
+        let c = store_it(store, &scan(Ok(&["mx2.watch.example."]), Outcome::Pass, 300)).await;
+        assert_eq!(c.changes, 1);
+        let d = timeline::diff(store, D, None, None).await.unwrap();
+        assert_eq!(d.changes.len(), 1);
+        assert_eq!(d.changes[0].rtype, "MX");
+        assert_eq!(d.changes[0].before, json!(["10 mx1.watch.example."]));
+        assert_eq!(d.changes[0].after, json!(["10 mx2.watch.example."]));
+        let j = serde_json::to_value(&d).unwrap();
+        for key in ["domain", "from", "to", "changes", "findings"] {
+            assert!(j.get(key).is_some(), "{key}");
+        }
+        // NXDOMAIN once: not yet a removal; the same scan again: it is.
+        let gone = store_it(store, &scan(Err(Status::NxDomain), Outcome::Pass, 300)).await;
+        assert_eq!(gone.changes, 0, "{}", db.label);
+        let confirmed = store_it(store, &scan(Err(Status::NxDomain), Outcome::Pass, 200)).await;
+        assert_eq!(confirmed.changes, 1, "{}", db.label);
+        let d = timeline::diff(store, D, None, None).await.unwrap();
+        // The last two snapshots: mx2 → NXDOMAIN (confirmed by the re-scan).
+        assert_eq!(d.changes[0].after, json!("NXDOMAIN"), "{}", db.label);
+        assert_eq!(d.changes[0].before, json!(["10 mx2.watch.example."]));
+        let steps = timeline::read(store, D).await.unwrap();
+        assert_eq!(steps.len(), 4);
+        let err = timeline::diff(store, D, Some(999), None).await.unwrap_err().to_string();
+        assert!(err.contains("--from 999: not a snapshot"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_difference_from_the_approved_baseline_queues_one_unapproved_change_alert() {
+    for db in common::stores().await {
+        let store = &db.store;
+        store_it(store, &scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 300)).await;
+        let err = baseline::approve(store, "other.example", "ops", "x").await.unwrap_err();
+        assert!(err.to_string().contains("nothing stored"), "{err}");
+        let b = baseline::approve(store, D, "alice", "initial state, ticket 42")
+            .await
+            .unwrap();
+        let changed = store_it(store, &scan(Ok(&["evil.example."]), Outcome::Pass, 300)).await;
+        assert_eq!(changed.alerts.len(), 1, "{}", db.label);
+        // Seen again: the same condition, no second row.
+        let again = store_it(store, &scan(Ok(&["evil.example."]), Outcome::Pass, 100)).await;
+        assert!(again.alerts.is_empty());
+        let rows = outbox::list_alerts(store, Some(D)).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].trigger, "unapproved-change");
+        assert_eq!(rows[0].state, "pending");
+        let payload: serde_json::Value = serde_json::from_str(&rows[0].payload).unwrap();
+        assert_eq!(payload["details"]["baseline"], b.id);
+        assert_eq!(payload["details"]["changes"][0]["after"], json!(["10 evil.example."]));
+        // Reverted: no alert. Approved again, then a new change alerts again.
+        let back = store_it(store, &scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 300)).await;
+        assert!(back.alerts.is_empty(), "{}", db.label);
+        let kinds = event_kinds(store).await;
+        assert!(kinds.contains(&"baseline-approved".to_string()));
+        assert!(kinds.contains(&"alert-queued".to_string()));
+        assert!(kinds.contains(&"change-detected".to_string()));
+    }
+}
+
+#[tokio::test]
+async fn a_newly_failing_finding_and_a_score_drop_alert() {
+    for db in common::stores().await {
+        let store = &db.store;
+        store_it(store, &scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 300)).await;
+        let mut worse = scan(Ok(&["mx1.watch.example."]), Outcome::Fail, 300);
+        worse.score = Some(60);
+        worse.profiles = json!([{"profile": "baseline", "verdict": "not-met"}]);
+        let r = store_it(store, &worse).await;
+        let rows = outbox::list_alerts(store, Some(D)).await.unwrap();
+        let mut triggers: Vec<&str> = rows.iter().map(|r| r.trigger.as_str()).collect();
+        triggers.sort();
+        assert_eq!(
+            triggers,
+            ["new-failing-finding", "profile-not-met", "score-drop"],
+            "{}",
+            db.label
+        );
+        assert_eq!(r.alerts.len(), 3);
+    }
+}
+
+#[tokio::test]
+async fn erase_removes_every_row_about_a_domain_and_keeps_the_audit_sequence() {
+    for db in common::stores().await {
+        let store = &db.store;
+        mailwarden_store::monitor::add(store, D, 3600, &["--no-smtp".into()], "cli")
+            .await
+            .unwrap();
+        store_it(store, &scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 300)).await;
+        baseline::approve(store, D, "alice", "ok").await.unwrap();
+        store_it(store, &scan(Ok(&["mx9.watch.example."]), Outcome::Pass, 300)).await;
+        let events_before = count(store, "audit_events").await;
+        let receipt = retention::erase(store, D).await.unwrap();
+        assert_eq!(
+            (receipt.snapshots, receipt.monitors, receipt.baselines, receipt.alerts),
+            (2, 1, 1, 1)
+        );
+        for table in ["snapshots", "findings", "baselines", "monitors", "alert_outbox"] {
+            assert_eq!(count(store, table).await, 0, "{} {table}", db.label);
+        }
+        assert_eq!(count(store, "audit_events").await, events_before + 1);
+        assert_eq!(receipt.audit_seq, events_before + 1);
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE content LIKE '%watch.example%'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "{}: an event still names the domain", db.label);
+    }
+}
+
+#[tokio::test]
+async fn retention_deletes_expired_snapshots_but_keeps_the_latest_and_the_approved() {
+    for db in common::stores().await {
+        let store = &db.store;
+        let old = time::OffsetDateTime::now_utc() - time::Duration::days(500);
+        for (i, mx) in ["a.", "b.", "c."].iter().enumerate() {
+            let mut s = scan(Ok(&[mx]), Outcome::Pass, 300);
+            s.at = old + time::Duration::days(i as i64);
+            store_it(store, &s).await;
+        }
+        let steps = timeline::read(store, D).await.unwrap();
+        sqlx::query("INSERT INTO baselines (domain, snapshot_id, approved_at, approved_by, reason) VALUES ($1, $2, 'x', 'y', 'z')")
+            .bind(D)
+            .bind(steps[0].snapshot.id)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert!(retention::set(store, "audit", 30 * 86_400).await.is_err());
+        retention::set(store, "snapshots", 100 * 86_400).await.unwrap();
+        let removed = retention::run(store, time::OffsetDateTime::now_utc()).await.unwrap();
+        assert_eq!(removed.snapshots, 1, "{}", db.label);
+        let ids: Vec<i64> = timeline::read(store, D)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.snapshot.id)
+            .collect();
+        assert_eq!(ids, [steps[0].snapshot.id, steps[2].snapshot.id]);
+        assert!(retention::last_run(store).await.unwrap().is_some());
+    }
+}

@@ -196,3 +196,23 @@ async fn inclusion_proofs_verify_against_their_checkpoint() {
         assert!(audit_log::inclusion_proofs(&db.store, &[7]).await.is_err());
     }
 }
+
+#[tokio::test]
+async fn the_stores_erase_and_retention_run_keep_verify_green() {
+    use_test_key();
+    for db in common::stores().await {
+        append_n(&db.store, 6).await;
+        mailwarden_store::retention::erase(&db.store, "d2.example")
+            .await
+            .unwrap();
+        let far = time::OffsetDateTime::now_utc() + time::Duration::days(2000);
+        mailwarden_store::retention::run(&db.store, far).await.unwrap();
+        let v = audit_log::verify(&db.store, None).await.unwrap();
+        let verified = v.outcome.unwrap_or_else(|t| panic!("{}: {t}", db.label));
+        assert!(
+            verified.size >= 8,
+            "{}: the erasure and the retention run are events too",
+            db.label
+        );
+    }
+}

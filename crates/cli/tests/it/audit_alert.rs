@@ -306,3 +306,62 @@ async fn alert_list_shows_a_failed_delivery_and_its_error() {
     assert_eq!(code, 2);
     assert!(err.contains("http:// or https://"), "{err}");
 }
+
+/// The whole chain through the binary: a monitored domain's zone changes
+/// after its baseline was approved, `monitor run --once` queues the alert,
+/// `alert deliver` brings it to a signed webhook, and the audit log that
+/// recorded all of it verifies, before and after `erase`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unapproved_change_is_alerted_and_the_audit_log_verifies_through_erasure() {
+    let db = Db::new();
+    let zone = db.path("example.com.zone");
+    std::fs::copy(crate::support::repo().join("examples/example.com.zone"), &zone).unwrap();
+    let zone_arg = zone.to_str().unwrap();
+    let ok = |args: &[&str]| {
+        let (code, out, err) = db.cli(args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        out
+    };
+    ok(&[
+        "monitor",
+        "add",
+        "example.com",
+        "--zone-file",
+        zone_arg,
+        "--no-smtp",
+        "--no-https",
+    ]);
+    ok(&["monitor", "run", "--once"]);
+    ok(&[
+        "baseline",
+        "approve",
+        "example.com",
+        "--reason",
+        "reviewed",
+        "--by",
+        "alice",
+    ]);
+    let text = std::fs::read_to_string(&zone)
+        .unwrap()
+        .replace("20 mx2.example.com.", "20 mx9.example.com.");
+    std::fs::write(&zone, text).unwrap();
+    ok(&["monitor", "run", "--once"]);
+    let receiver = WebhookReceiver::start(Some("k"), vec![]).await;
+    ok(&["alert", "add", "webhook", &receiver.url, "--secret", "k"]);
+    let out = ok(&["alert", "deliver"]);
+    assert!(!out.starts_with("0 sent"), "{out}");
+    let got = receiver.requests();
+    let bodies: Vec<serde_json::Value> = got.iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+    assert!(got.iter().all(|r| r.signature_ok));
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b["trigger"] == "unapproved-change" && b["domain"] == "example.com"),
+        "{bodies:?}"
+    );
+    let verified = ok(&["audit", "verify"]);
+    assert!(verified.contains("audit log verified"), "{verified}");
+    ok(&["erase", "example.com"]);
+    let verified = ok(&["audit", "verify"]);
+    assert!(verified.contains("audit log verified"), "{verified}");
+}

@@ -216,3 +216,50 @@ async fn the_stores_erase_and_retention_run_keep_verify_green() {
         );
     }
 }
+
+/// Not a test: numbers for bench/audit.sh (appends per second, bytes per
+/// entry, verify time), asserting nothing about speed.
+#[tokio::test]
+#[ignore = "a measurement: bench/audit.sh runs it"]
+async fn measure_audit_log() {
+    use_test_key();
+    let n: usize = std::env::var("MW_AUDIT_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let db = common::sqlite().await;
+    let size = |store: &Store| {
+        let store = store.clone();
+        async move {
+            let pages: i64 =
+                sqlx::query_scalar("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+            pages
+        }
+    };
+    let before = size(&db.store).await;
+    let start = std::time::Instant::now();
+    let content = json!({"snapshot": 123456, "fingerprint": "0123456789abcdef0123456789abcdef"});
+    for _ in 0..n {
+        let mut tx = db.store.begin().await.unwrap();
+        append_event(&mut tx, EventKind::SnapshotStored, Some("example.com"), &content)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let appended = start.elapsed();
+    let after = size(&db.store).await;
+    let start = std::time::Instant::now();
+    assert_eq!(outcome(&db.store, None).await, Ok(n as u64));
+    let verified = start.elapsed();
+    println!(
+        "audit log, SQLite, {n} entries: append {:.0}/s (one transaction each), {:.0} bytes/entry on disk \
+         (content included), verify {:.2} s ({:.0} entries/s)",
+        n as f64 / appended.as_secs_f64(),
+        (after - before) as f64 / n as f64,
+        verified.as_secs_f64(),
+        n as f64 / verified.as_secs_f64()
+    );
+}

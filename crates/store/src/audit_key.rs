@@ -56,7 +56,7 @@ pub fn default_path(var: impl Fn(&str) -> Option<String>) -> Result<PathBuf, Sto
 }
 
 fn no_key(reason: &str) -> StoreError {
-    StoreError::Corrupt(format!("audit key: {reason}"))
+    StoreError::NotFound(format!("audit key: {reason}"))
 }
 
 /// The signing key, read once per process, created on first use.

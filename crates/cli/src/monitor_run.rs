@@ -230,10 +230,29 @@ async fn cycle(
             Err(e) => out.failed.push(format!("{}: {e:#}", m.domain)),
         }
     }
+    // Scans run as tasks, up to --concurrency at once; their results are
+    // stored one at a time here (SQLite has one writer anyway), each in its
+    // own transaction, while the next scans go on.
     let results = futures::stream::iter(work)
         .take_while(|_| std::future::ready(!stop.requested()))
-        .map(|(m, scanner)| async move {
-            let input = scanner.scan(&m.domain).await;
+        .map(|(m, scanner)| {
+            let task = tokio::spawn(async move {
+                let input = scanner.scan(&m.domain).await;
+                (m, input)
+            });
+            async move { task.await.map_err(|e| anyhow::anyhow!("scan task: {e}")) }
+        })
+        .buffer_unordered(args.concurrency);
+    futures::pin_mut!(results);
+    let drain = async {
+        while let Some(done) = results.next().await {
+            let (m, input) = match done {
+                Ok(pair) => pair,
+                Err(e) => {
+                    out.failed.push(format!("{e:#}"));
+                    continue;
+                }
+            };
             let next = next_due(&m, args.jitter);
             let stored = match input {
                 Ok(input) => ingest(store, &input, policy, Some(&next))
@@ -241,13 +260,7 @@ async fn cycle(
                     .map_err(anyhow::Error::from),
                 Err(e) => Err(e),
             };
-            (m.domain, stored)
-        })
-        .buffer_unordered(args.concurrency);
-    futures::pin_mut!(results);
-    let drain = async {
-        while let Some((domain, result)) = results.next().await {
-            match result {
+            match stored {
                 Ok(i) => {
                     match i.stored {
                         Stored::New { .. } => out.new += 1,
@@ -256,7 +269,7 @@ async fn cycle(
                     out.changes += i.changes;
                     out.alerts += i.alerts.len();
                 }
-                Err(e) => out.failed.push(format!("{domain}: {e:#}")),
+                Err(e) => out.failed.push(format!("{}: {e:#}", m.domain)),
             }
         }
     };

@@ -63,6 +63,7 @@ pub async fn ingest(
         .await?;
     }
     let steps = timeline(&mut tx, &domain).await?;
+    crate::timeline::save_computed(&mut tx, &steps).await?;
     let mut alerts = Vec::new();
     let mut change_count = 0;
     if let Some(last) = steps.last() {

@@ -30,7 +30,7 @@ pub mod timeline;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, Executor, Pool};
+use sqlx::{Any, Connection, Executor, Pool};
 
 pub use clock::{now, parse as parse_time, stamp};
 pub use error::StoreError;
@@ -68,7 +68,7 @@ impl Store {
         let shown = target.shown();
         let options = AnyPoolOptions::new()
             .max_connections(target.pool_size())
-            .acquire_timeout(Duration::from_secs(5));
+            .acquire_timeout(Duration::from_secs(30));
         let options = match target.backend() {
             // WAL lets readers run beside the one writer; NORMAL sync in
             // WAL mode survives a process crash (kill -9) without losing a
@@ -86,13 +86,24 @@ impl Store {
             url: shown.clone(),
             reason,
         })?;
-        let pool = options
-            .connect(&target.connect_url())
-            .await
-            .map_err(|source| StoreError::Unreachable {
-                url: shown.clone(),
-                source,
-            })?;
+        // PostgreSQL: one direct connection first, so a refused or unknown
+        // server fails at once, not after the pool's acquire timeout.
+        let url = target.connect_url();
+        if target.backend() == Backend::Postgres {
+            sqlx::AnyConnection::connect(&url)
+                .await
+                .map_err(|source| StoreError::Unreachable {
+                    url: shown.clone(),
+                    source,
+                })?
+                .close()
+                .await
+                .ok();
+        }
+        let pool = options.connect(&url).await.map_err(|source| StoreError::Unreachable {
+            url: shown.clone(),
+            source,
+        })?;
         let migrator = match target.backend() {
             Backend::Sqlite => &MIGRATE_SQLITE,
             Backend::Postgres => &MIGRATE_POSTGRES,

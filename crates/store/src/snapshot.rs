@@ -91,6 +91,9 @@ pub struct SnapshotMeta {
     pub catalogue_version: String,
     pub score: Option<i64>,
     pub profiles: String,
+    /// The cached state after this snapshot (JSON), if computed.
+    #[serde(skip)]
+    pub state: Option<String>,
 }
 
 /// A finding as stored.
@@ -111,7 +114,7 @@ pub struct Snapshot {
     pub findings: Vec<StoredFinding>,
 }
 
-const META_COLUMNS: &str = "id, domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version, catalogue_version, score, profiles";
+const META_COLUMNS: &str = "id, domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version, catalogue_version, score, profiles, state";
 
 /// Store one scan (inside `conn`'s transaction).
 pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput) -> Result<Stored, StoreError> {
@@ -126,8 +129,12 @@ pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput) -> Result<S
     if let Some((id, latest_fp)) = &latest
         && *latest_fp == fp
     {
+        // The second sighting may confirm a removal: the cached state is
+        // recomputed then (timeline.rs); later sightings change nothing.
         let seen_count: i64 = sqlx::query_scalar(
-            "UPDATE snapshots SET last_seen_at = $1, seen_count = seen_count + 1 WHERE id = $2 RETURNING seen_count",
+            "UPDATE snapshots SET last_seen_at = $1, seen_count = seen_count + 1,
+                 state = CASE WHEN seen_count = 1 THEN NULL ELSE state END
+             WHERE id = $2 RETURNING seen_count",
         )
         .bind(&at)
         .bind(id)
@@ -220,4 +227,14 @@ fn decompress(blob: &[u8]) -> Result<Observation, String> {
         .read_to_end(&mut json)
         .map_err(|e| format!("not deflate data: {e}"))?;
     serde_json::from_slice(&json).map_err(|e| format!("not an Observation: {e}"))
+}
+
+/// Cache the state after snapshot `id`.
+pub async fn save_state(conn: &mut AnyConnection, id: i64, state: &crate::state::State) -> Result<(), StoreError> {
+    sqlx::query("UPDATE snapshots SET state = $1 WHERE id = $2")
+        .bind(state.to_json().to_string())
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

@@ -79,6 +79,36 @@ impl State {
         next
     }
 
+    /// The state as stored (snapshots.state).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "items": self.items.iter().map(|((t, n), v)| json!([t, n, v])).collect::<Vec<_>>(),
+            "findings": self.findings.iter().map(|((i, s), o)| json!([i, s, o])).collect::<Vec<_>>(),
+            "absent_here": self.absent_here.iter().collect::<Vec<_>>(),
+            "pending_removals": self.pending_removals.iter().collect::<Vec<_>>(),
+        })
+    }
+
+    /// A stored state back; `None` when it is not one.
+    pub fn from_json(v: &Value) -> Option<State> {
+        let pair = |x: &Value| Some((x[0].as_str()?.to_string(), x[1].as_str()?.to_string()));
+        let keys = |k: &str| -> Option<BTreeSet<Key>> { v[k].as_array()?.iter().map(pair).collect() };
+        Some(State {
+            items: v["items"]
+                .as_array()?
+                .iter()
+                .map(|x| Some((pair(x)?, x[2].clone())))
+                .collect::<Option<_>>()?,
+            findings: v["findings"]
+                .as_array()?
+                .iter()
+                .map(|x| Some((pair(x)?, x[2].as_str()?.to_string())))
+                .collect::<Option<_>>()?,
+            absent_here: keys("absent_here")?,
+            pending_removals: keys("pending_removals")?,
+        })
+    }
+
     /// A hash of the items and outcomes: equal states, equal digests.
     pub fn digest(&self) -> String {
         let text = serde_json::to_vec(&json!({

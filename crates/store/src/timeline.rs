@@ -22,9 +22,13 @@ pub struct Step {
     pub first_state: State,
     pub changes: Vec<Change>,
     pub findings: Vec<FindingChange>,
-    /// Failing findings (rule id, subject, severity) of this snapshot.
+    /// Failing findings (rule id, subject, severity) of this snapshot
+    /// (only when its state was computed, not read from the cache).
     #[serde(skip)]
     pub failing: Vec<(String, String, String)>,
+    /// Whether the state was computed now (not cached yet).
+    #[serde(skip)]
+    pub computed: bool,
 }
 
 /// The timeline of `domain`, oldest first.
@@ -33,20 +37,18 @@ pub async fn timeline(conn: &mut AnyConnection, domain: &str) -> Result<Vec<Step
     let mut steps: Vec<Step> = Vec::with_capacity(metas.len());
     let mut state = State::default();
     for meta in metas {
-        let snap = snapshot::load(conn, meta.id).await?;
-        let seen = seen_in(&snap.observation);
-        let first_state = state.advance(seen.clone(), &snap.findings, 1);
-        let next = if meta.seen_count >= 2 {
-            state.advance(seen, &snap.findings, meta.seen_count)
-        } else {
-            first_state.clone()
+        let cached = meta
+            .state
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .and_then(|v| State::from_json(&v));
+        let (first_state, next, failing, computed) = match cached {
+            Some(c) => (c.clone(), c, Vec::new(), false),
+            None => {
+                let (first, next, failing) = compute(conn, &state, &meta).await?;
+                (first, next, failing, true)
+            }
         };
-        let failing = snap
-            .findings
-            .iter()
-            .filter(|f| f.outcome == "fail")
-            .map(|f| (f.rule_id.clone(), f.subject.clone(), f.severity.clone()))
-            .collect();
         // The first snapshot is where the record starts, not a change.
         let first = steps.is_empty();
         steps.push(Step {
@@ -64,16 +66,61 @@ pub async fn timeline(conn: &mut AnyConnection, domain: &str) -> Result<Vec<Step
             state: next.clone(),
             first_state,
             failing,
+            computed,
         });
         state = next;
     }
     Ok(steps)
 }
 
+/// The state after `meta` from its stored Observation and findings (when
+/// not cached): as after one sighting, as after all of them, and the
+/// failing findings.
+#[allow(clippy::type_complexity)]
+async fn compute(
+    conn: &mut AnyConnection,
+    before: &State,
+    meta: &SnapshotMeta,
+) -> Result<(State, State, Vec<(String, String, String)>), StoreError> {
+    let snap = snapshot::load(conn, meta.id).await?;
+    let seen = seen_in(&snap.observation);
+    let first_state = before.advance(seen.clone(), &snap.findings, 1);
+    let next = if meta.seen_count >= 2 {
+        before.advance(seen, &snap.findings, meta.seen_count)
+    } else {
+        first_state.clone()
+    };
+    let failing = snap
+        .findings
+        .iter()
+        .filter(|f| f.outcome == "fail")
+        .map(|f| (f.rule_id.clone(), f.subject.clone(), f.severity.clone()))
+        .collect();
+    Ok((first_state, next, failing))
+}
+
+/// Cache the states the timeline had to compute.
+pub async fn save_computed(conn: &mut AnyConnection, steps: &[Step]) -> Result<(), StoreError> {
+    for s in steps.iter().filter(|s| s.computed) {
+        snapshot::save_state(conn, s.snapshot.id, &s.state).await?;
+    }
+    Ok(())
+}
+
 /// The timeline, read from the pool.
+/// States it had to compute are cached for the next reader (derived data,
+/// written in a transaction of its own).
 pub async fn read(store: &Store, domain: &str) -> Result<Vec<Step>, StoreError> {
-    let mut conn = store.pool().acquire().await?;
-    timeline(&mut conn, domain).await
+    let steps = {
+        let mut conn = store.pool().acquire().await?;
+        timeline(&mut conn, domain).await?
+    };
+    if steps.iter().any(|s| s.computed) {
+        let mut tx = store.begin().await?;
+        save_computed(&mut tx, &steps).await?;
+        tx.commit().await?;
+    }
+    Ok(steps)
 }
 
 /// What `diff` shows.

@@ -140,6 +140,17 @@ async fn diff_shows_a_changed_record_but_not_a_timeout_and_a_removal_only_after_
         assert_eq!(d.changes[0].before, json!(["10 mx2.watch.example."]));
         let steps = timeline::read(store, D).await.unwrap();
         assert_eq!(steps.len(), 4);
+        // The cached states (snapshots.state) give the timeline that
+        // recomputing every state from the Observations gives.
+        assert!(steps.iter().all(|s| !s.computed), "{}: states not cached", db.label);
+        sqlx::query("UPDATE snapshots SET state = NULL")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let recomputed = timeline::read(store, D).await.unwrap();
+        assert!(recomputed.iter().all(|s| s.computed));
+        let view = |steps: &[timeline::Step]| serde_json::to_string(steps).unwrap();
+        assert_eq!(view(&steps), view(&recomputed), "{}", db.label);
         let err = timeline::diff(store, D, Some(999), None).await.unwrap_err().to_string();
         assert!(err.contains("--from 999: not a snapshot"), "{err}");
     }

@@ -27,6 +27,23 @@ fn zone(dir: &Path) -> String {
     path.display().to_string()
 }
 
+/// Monitor example.com from a copy of the example zone, offline.
+fn add_example(dir: &Path) {
+    let z = zone(dir);
+    ok(
+        dir,
+        &[
+            "monitor",
+            "add",
+            "example.com",
+            "--zone-file",
+            &z,
+            "--no-smtp",
+            "--no-https",
+        ],
+    );
+}
+
 fn alerts(dir: &Path) -> Vec<mailwarden_store::outbox::QueuedAlert> {
     let url = format!("sqlite:{}", dir.join("t.db").display());
     tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -110,19 +127,7 @@ fn monitor_run_once_stores_dedupes_diffs_and_alerts_on_an_unapproved_change() {
 fn erase_prints_a_receipt_and_leaves_nothing_about_the_domain() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let z = zone(dir);
-    ok(
-        dir,
-        &[
-            "monitor",
-            "add",
-            "example.com",
-            "--zone-file",
-            &z,
-            "--no-smtp",
-            "--no-https",
-        ],
-    );
+    add_example(dir);
     ok(dir, &["monitor", "run", "--once"]);
     let receipt = ok(dir, &["erase", "example.com"]);
     assert!(receipt.contains("snapshots deleted:      1"), "{receipt}");
@@ -258,4 +263,38 @@ fn kill_9_mid_cycle_loses_nothing_stored() {
 
 async fn sqlx_count(store: &mailwarden_store::Store, sql: &'static str) -> i64 {
     mailwarden_store::count(store, sql).await.unwrap()
+}
+
+/// `monitor run` (forever) stops on SIGTERM with exit 0, after storing
+/// what it scanned.
+#[test]
+fn monitor_run_stops_gracefully_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    add_example(dir);
+    let db = format!("sqlite:{}", dir.join("t.db").display());
+    let child = Command::new(env!("CARGO_BIN_EXE_mailwarden"))
+        .args(["--db", &db, "monitor", "run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stored = || {
+        rt.block_on(async {
+            let store = mailwarden_store::Store::open(&db).await.unwrap();
+            sqlx_count(&store, "SELECT COUNT(*) FROM snapshots").await
+        })
+    };
+    let started = std::time::Instant::now();
+    while stored() == 0 && started.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("mailwarden: stopped"), "{err}");
+    assert_eq!(stored(), 1);
 }

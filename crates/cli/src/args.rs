@@ -78,6 +78,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// The verifiable audit log of the store: verify it, export a checkpoint.
+    #[command(subcommand)]
+    Audit(crate::audit::AuditCommand),
+    /// Where monitoring alerts go (webhook, email, syslog), and their delivery state.
+    #[command(subcommand)]
+    Alert(crate::alert::AlertCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,7 +3,9 @@
 //! 2 usage or runtime error, or nothing could be seen for any domain). A
 //! closed standard output is not an error.
 
+mod alert;
 mod args;
+mod audit;
 mod compliance;
 mod config;
 mod generate;
@@ -89,6 +91,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Baseline(c) => history::baseline(db, c).await,
         Command::Retention(c) => history::retention(db, c).await,
         Command::Erase { domain, format } => history::erase(db, &domain, format).await,
+        Command::Audit(c) => audit::run(db, c).await,
+        Command::Alert(c) => alert::run(db, c).await,
         Command::Scan(args) => scan::run(args).await,
         Command::Judge(args) => judge::run(args),
         Command::Rules(args) => rules::list(args),

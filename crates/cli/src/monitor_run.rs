@@ -143,10 +143,11 @@ pub async fn run(store: Store, args: RunArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Where `auditalert`'s delivery of the alert outbox runs each tick
-/// (`deliver_pending(store, now)`, INTERFACES.md). Until it is merged the
-/// rows stay `pending` in alert_outbox, delivered by nothing yet.
-async fn deliver_alerts(_store: &Store) -> Result<()> {
+/// `auditalert`'s delivery of the alert outbox, each tick (INTERFACES.md):
+/// due alerts go to every destination; failures are recorded, logged to
+/// standard error and retried with backoff.
+async fn deliver_alerts(store: &Store) -> Result<()> {
+    mailwarden_store::alert_delivery::deliver_pending(store, OffsetDateTime::now_utc()).await?;
     Ok(())
 }
 

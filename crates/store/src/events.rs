@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Backend, StoreError, Tx, clock};
+use crate::{Backend, StoreError, Tx};
 
 /// What an event records (serialised kebab-case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -75,23 +75,8 @@ pub async fn append_event(
             .execute(&mut **tx)
             .await?;
     }
-    let content = if content.is_null() {
-        None
-    } else {
-        Some(serde_json::to_string(content)?)
-    };
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO audit_events (seq, at, kind, domain, content)
-         SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4 FROM audit_events
-         RETURNING seq",
-    )
-    .bind(clock::now())
-    .bind(kind.as_str())
-    .bind(domain)
-    .bind(content)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(seq)
+    // auditalert: the RFC 9162 append (salted digests, leaf, signed head).
+    crate::audit_log::append(tx, kind.as_str(), domain, content).await
 }
 
 /// One stored event, as read back.

@@ -9,6 +9,9 @@
 //! IDENTITY, BLOB vs BYTEA), so each backend has its own embedded
 //! migrations, and `tests/schema.rs` keeps their logical schema equal.
 
+pub mod alert_delivery;
+pub mod audit_key;
+pub mod audit_log;
 pub mod baseline;
 mod clock;
 pub mod diff;

@@ -2,6 +2,8 @@
 //! subject. Tests run the real binary; DNS comes from zone files under
 //! `examples/` and `testdata/`, or from in-process servers on loopback.
 
+mod alert_peers;
+mod audit_alert;
 mod cli;
 mod compliance;
 mod formats;

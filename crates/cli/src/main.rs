@@ -10,6 +10,7 @@ mod generate;
 mod input;
 mod interrupt;
 mod judge;
+mod message;
 mod output;
 mod rules;
 mod scan;
@@ -76,6 +77,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Profiles(args) => compliance::list_profiles(args),
         Command::Explain { rule_id } => rules::explain(&rule_id),
         Command::Spf(SpfCommand::Check(args)) => spf::check(args).await,
+        Command::Message(args) => message::run(args).await,
         Command::Schema => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

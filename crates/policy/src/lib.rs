@@ -32,6 +32,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("rules/smtp.toml", include_str!("../../../rules/smtp.toml")),
     ("rules/spf.toml", include_str!("../../../rules/spf.toml")),
     ("rules/tlsrpt.toml", include_str!("../../../rules/tlsrpt.toml")),
+    ("rules/message.toml", include_str!("../../../rules/message.toml")),
 ];
 
 /// The part of the mail setup a rule is about; the text report groups by it.
@@ -42,6 +43,8 @@ pub enum Area {
     SenderAuthentication,
     TransportSecurity,
     DnsIntegrity,
+    /// What message headers disclose (`mailwarden message`).
+    Privacy,
 }
 
 impl Area {
@@ -51,6 +54,7 @@ impl Area {
             Area::SenderAuthentication => "Sender authentication (SPF, DKIM, DMARC)",
             Area::TransportSecurity => "Transport security (STARTTLS, MTA-STS, DANE)",
             Area::DnsIntegrity => "DNS integrity (DNSSEC, nameservers)",
+            Area::Privacy => "Header privacy (data minimisation)",
         }
     }
 }

@@ -245,9 +245,15 @@ impl MessageSink {
             } => {
                 *failed |= fails(*fail_on, report);
                 writeln!(out, "{}", inert::line(&a.label))?;
-                writeln!(out, "  Path ({} hops, first hop first):", a.path.hops.len())?;
-                out.write_all(table::text(&a.path, 4, 48).as_bytes())?;
-                mailwarden_render::text::write_domain(out, report, Catalogue::builtin(), *style)?;
+                if a.path.hops.is_empty() {
+                    writeln!(out, "  Path: no Received fields")?;
+                } else {
+                    writeln!(out, "  Path ({} hops, first hop first):", a.path.hops.len())?;
+                    out.write_all(table::text(&a.path, 4, 48).as_bytes())?;
+                }
+                let mut text = Vec::new();
+                mailwarden_render::text::write_domain(&mut text, report, Catalogue::builtin(), *style)?;
+                out.write_all(without_published(&String::from_utf8_lossy(&text)).as_bytes())?;
                 out.flush()?;
             }
             MessageSink::Html {
@@ -286,6 +292,25 @@ impl MessageSink {
             MessageSink::Other(sink) => sink.finish(),
         }
     }
+}
+
+/// The text report without its "Published" block (a domain's MX, SPF,
+/// DMARC ... records as asked by `scan`), which a message audit never asks.
+fn without_published(text: &str) -> String {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let visible = |l: &str| console::strip_ansi_codes(l).trim().to_string();
+    let Some(start) = lines.iter().position(|l| visible(l) == "Published") else {
+        return text.to_string();
+    };
+    let end = (start + 1..lines.len())
+        .find(|&i| !lines[i].starts_with("    "))
+        .unwrap_or(lines.len());
+    let start = if start > 0 && lines[start - 1].trim().is_empty() {
+        start - 1
+    } else {
+        start
+    };
+    lines[..start].concat() + &lines[end..].concat()
 }
 
 /// Whether a report fails the run: a finding at `--fail-on`, or a

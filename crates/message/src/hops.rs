@@ -278,7 +278,9 @@ fn tls_version(lower: &str) -> Option<String> {
 }
 
 fn transport(hop: &Hop) -> Transport {
-    if hop.from_ip.is_some_and(|ip| ip.is_loopback()) {
+    // A hand-over to a content filter on the same machine (amavis records
+    // the original client but is `by localhost`) crosses no network.
+    if hop.from_ip.is_some_and(|ip| ip.is_loopback()) || hop.by.as_deref() == Some("localhost") {
         return Transport::Local;
     }
     let with = hop.with.as_deref().unwrap_or("");
@@ -288,6 +290,11 @@ fn transport(hop: &Hop) -> Transport {
     );
     if tls_protocol || hop.tls_version.is_some() || hop.tls_cipher.is_some() {
         return Transport::Tls;
+    }
+    // No client recorded at all: the server handed the message on inside
+    // its own system (local pickup, a provider's internal stages).
+    if hop.from.is_none() && hop.from_ip.is_none() {
+        return Transport::Local;
     }
     match with {
         "SMTP" | "ESMTP" | "ESMTPA" | "LMTP" | "LMTPA" | "UTF8SMTP" | "UTF8SMTPA" | "UTF8LMTP" | "UTF8LMTPA" => {
@@ -299,7 +306,6 @@ fn transport(hop: &Hop) -> Transport {
             }
         }
         "LOCAL" => Transport::Local,
-        _ if hop.from.is_none() && hop.from_ip.is_none() => Transport::Local,
         _ => Transport::Unknown,
     }
 }

@@ -245,3 +245,6 @@ fn leak_finding(a: &Analysis, l: &Leak) -> Finding {
     }
     f
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,6 +10,7 @@ mod hostile_dns;
 mod html_chromium;
 mod inventory;
 mod live_scan;
+mod message;
 mod outcomes;
 mod robust;
 mod support;

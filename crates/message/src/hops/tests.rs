@@ -71,6 +71,15 @@ fn loopback_and_local_hops_are_local() {
     assert_eq!(pickup.transport, Transport::Local);
     let http = hop("from 10.1.2.3 by smtp.example with HTTP; Mon, 1 Jan 2024 10:00:00 +0000");
     assert_eq!(http.transport, Transport::Unknown);
+    // amavis: the original client recorded, but handed over on one machine.
+    let filter = hop(
+        "from mail.ietf.org ([50.223.129.194]) by localhost (ietfa.amsl.com [127.0.0.1]) (amavisd-new, port 10024) with ESMTP id C2B for <a@b>; Mon,  7 Nov 2022 23:51:05 -0800 (PST)",
+    );
+    assert_eq!(filter.from_ip, Some("50.223.129.194".parse().unwrap()));
+    assert_eq!(filter.transport, Transport::Local);
+    // A provider's internal stage: no client at all.
+    let internal = hop("by 2002:adf:b343:0:0:0:0:0 with SMTP id k3csp2230702wrd; Mon, 7 Nov 2022 23:51:18 -0800 (PST)");
+    assert_eq!(internal.transport, Transport::Local);
 }
 
 #[test]

@@ -116,7 +116,7 @@ async fn audit(
 /// `FILE`, `FILE#N` for the Nth message of an mbox, `-` for standard input.
 fn label(path: &Path, raw: &RawMessage) -> String {
     let name = path.display().to_string();
-    let mut label = if raw.number > 1 || name.ends_with(".mbox") {
+    let mut label = if raw.mbox {
         format!("{name}#{}", raw.number)
     } else {
         name

@@ -278,9 +278,13 @@ fn tls_version(lower: &str) -> Option<String> {
 }
 
 fn transport(hop: &Hop) -> Transport {
-    // A hand-over to a content filter on the same machine (amavis records
-    // the original client but is `by localhost`) crosses no network.
-    if hop.from_ip.is_some_and(|ip| ip.is_loopback()) || hop.by.as_deref() == Some("localhost") {
+    // A hand-over to a content filter on the same machine (from 127.0.0.1
+    // or ::1; amavis records the original client but is `by localhost`)
+    // crosses no network. Other 127/8 addresses are judged like network
+    // hops: only test set-ups use them between servers (the real-peer tier).
+    let same_machine =
+        |ip: IpAddr| ip == IpAddr::from([127, 0, 0, 1]) || ip == IpAddr::from(std::net::Ipv6Addr::LOCALHOST);
+    if hop.from_ip.is_some_and(same_machine) || hop.by.as_deref() == Some("localhost") {
         return Transport::Local;
     }
     let with = hop.with.as_deref().unwrap_or("");

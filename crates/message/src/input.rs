@@ -39,6 +39,8 @@ pub struct RawMessage {
     pub truncated: bool,
     /// Its full length in bytes, as read.
     pub length: usize,
+    /// It came out of an mbox.
+    pub mbox: bool,
 }
 
 /// A stream of messages from one reader.
@@ -82,6 +84,7 @@ impl<R: BufRead> Messages<R> {
             bytes: Vec::new(),
             truncated: false,
             length: 0,
+            mbox: false,
         };
         let mut line = Vec::new();
         let mut saw_any = self.pending_separator;
@@ -133,6 +136,7 @@ impl<R: BufRead> Messages<R> {
             }
         }
         self.count += 1;
+        msg.mbox = self.mbox == Some(true);
         Ok(Some(msg))
     }
 }
@@ -216,6 +220,7 @@ mod tests {
         assert_eq!(m[0].bytes, b"Subject: 1\n\nFrom here\n>From there\n");
         assert_eq!(m[1].bytes, b"Subject: 2\n\nb2\n");
         assert_eq!(m[1].number, 2);
+        assert!(m[0].mbox && m[1].mbox);
     }
 
     #[test]

@@ -186,7 +186,7 @@ fn message_mbox_and_standard_input() {
                 .to_string()
         })
         .collect();
-    assert_eq!(labels, ["-", "-#2"], "{text}");
+    assert_eq!(labels, ["-#1", "-#2"], "{text}");
 }
 
 #[test]

@@ -69,7 +69,7 @@ pub async fn run(args: MessageArgs) -> Result<ExitCode> {
             let (analysis, auth, transcript) = audit(&label, &raw, &options, source.as_deref(), budget).await;
             let (described, exhausted) = match (&source, &auth) {
                 (Some(s), Some(a)) => (s.describe(), a.budget_exhausted),
-                _ => (SourceInfo::default(), false),
+                _ => (unasked(&args.dns), false),
             };
             let observation = observation(&label, described, exhausted, transcript);
             let findings = mailwarden_message::judge(&analysis, auth.as_ref());
@@ -125,6 +125,16 @@ fn label(path: &Path, raw: &RawMessage) -> String {
         label.push_str(" (truncated)");
     }
     label
+}
+
+/// The source the flags name, for `--no-auth` runs that ask it nothing.
+fn unasked(dns: &crate::args::DnsArgs) -> SourceInfo {
+    SourceInfo {
+        backend: if dns.zone_files.is_empty() { "live" } else { "zone-file" }.into(),
+        resolvers: dns.resolvers.clone(),
+        zone_files: dns.zone_files.clone(),
+        dnssec_validation: false,
+    }
 }
 
 fn observation(label: &str, source: SourceInfo, budget_exhausted: bool, dns: Transcript) -> Observation {

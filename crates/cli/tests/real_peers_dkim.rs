@@ -70,7 +70,12 @@ fn opendkim_signatures_verify_and_the_tls_hop_is_told_from_the_plain_one() {
             "message {i}: {doc}"
         );
         assert_eq!(finding(&doc, i, "message.spf")["outcome"], "pass", "message {i}");
-        assert_eq!(finding(&doc, i, "message.dmarc")["outcome"], "pass", "message {i}");
+        let dmarc = finding(&doc, i, "message.dmarc");
+        assert_eq!(dmarc["outcome"], "pass", "message {i}");
+        assert_eq!(
+            dmarc["evidence"]["dmarc"]["mail_auth"], "pass",
+            "mail-auth agrees: {dmarc}"
+        );
         assert_eq!(
             finding(&doc, i, "message.hop-unencrypted")["outcome"],
             hop,

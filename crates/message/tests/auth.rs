@@ -109,6 +109,7 @@ async fn a_signed_message_from_an_authorised_server_passes_everything() {
     let d = r.dmarc.as_ref().unwrap();
     assert_eq!(d.result, "pass", "{d:?}");
     assert_eq!(d.policy.as_deref(), Some("reject"));
+    assert_eq!(d.mail_auth.as_deref(), Some("pass"), "mail-auth's DMARC agrees");
     for id in [
         "message.dkim",
         "message.spf",
@@ -138,6 +139,11 @@ async fn a_body_changed_after_signing_fails_dkim_and_is_told_apart() {
     // SPF still passes (same server), so DMARC passes through SPF alignment.
     assert_eq!(r.dmarc.as_ref().unwrap().result, "pass");
     assert_eq!(r.dmarc.as_ref().unwrap().spf_aligned.as_deref(), Some("example.org"));
+    assert_eq!(
+        r.dmarc.as_ref().unwrap().mail_auth.as_deref(),
+        Some("pass"),
+        "mail-auth agrees"
+    );
 
     // Through a mailing list (List-Id), the same damage is list damage, low.
     let listed = changed.replacen("From: Alice", "List-Id: <team.lists.example.org>\r\nFrom: Alice", 1);
@@ -159,6 +165,11 @@ async fn a_forged_header_fails_dkim_and_from_an_unauthorised_server_fails_dmarc(
     assert!(!r.dkim[0].body_modified);
     assert_eq!(r.spf.as_ref().unwrap().result, "fail");
     assert_eq!(r.dmarc.as_ref().unwrap().result, "fail");
+    assert_eq!(
+        r.dmarc.as_ref().unwrap().mail_auth.as_deref(),
+        Some("fail"),
+        "mail-auth agrees"
+    );
     let dmarc = f.iter().find(|f| f.id == "message.dmarc").unwrap();
     assert_eq!(dmarc.outcome, Outcome::Fail);
     assert_eq!(dmarc.severity, mailwarden_model::Severity::High, "p=reject");

@@ -143,7 +143,11 @@ fn message_every_format_works() {
         assert_eq!(code, 0, "{format}: {err}");
         assert!(out.contains("message.originating-ip"), "{format}: {out}");
         match format {
-            "json" | "sarif" => {
+            "json" => {
+                let doc = serde_json::from_str::<Value>(&out).unwrap();
+                crate::formats::assert_valid(&crate::formats::report_schema(), &doc, "message json");
+            }
+            "sarif" => {
                 serde_json::from_str::<Value>(&out).unwrap_or_else(|e| panic!("{format}: {e}"));
             }
             "jsonl" => {
@@ -269,4 +273,29 @@ fn message_trusted_hop_that_names_no_server_is_reported() {
         "{m}"
     );
     assert!(m.contains("mx.example.net"), "the by-names are listed: {m}");
+}
+
+#[test]
+fn message_save_evidence_keeps_hops_verdicts_and_dns_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("evidence.jsonl");
+    let (code, _, err) = run_args(&[
+        "message",
+        "--zone-file",
+        SAMPLES,
+        "--save-evidence",
+        path.to_str().unwrap(),
+        "--format",
+        "csv",
+        "testdata/messages/rfc8463.eml",
+        "testdata/messages/leaky.eml",
+    ]);
+    assert!(code == 0 || code == 1, "{err}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["auth"]["dkim"][0]["result"], "pass", "{}", lines[0]);
+    assert!(lines[0]["observation"]["dns"].as_array().unwrap().len() >= 2);
+    assert_eq!(lines[1]["path"]["hops"].as_array().unwrap().len(), 3);
+    assert!(!lines[1]["leaks"].as_array().unwrap().is_empty());
 }

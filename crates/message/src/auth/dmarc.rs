@@ -13,7 +13,7 @@ use mailwarden_checks::dmarc::{Discovery, organisational_domain_psl};
 use mailwarden_records::dmarc::{Alignment, Policy};
 use serde::Serialize;
 
-use super::{DkimVerdict, Envelope, SpfVerdict};
+use super::{DkimVerdict, SpfVerdict};
 use crate::header::Headers;
 
 /// The DMARC verdict of one message.
@@ -37,6 +37,10 @@ pub struct DmarcVerdict {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spf_aligned: Option<String>,
     pub explanation: String,
+    /// mail-auth's DMARC result over the same DNS answers, DKIM outputs and
+    /// SPF verdict: a cross-check of ours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail_auth: Option<String>,
 }
 
 /// RFC 7489 §6.6.1: the RFC5322.From domain; messages with several From
@@ -106,7 +110,7 @@ fn aligned(a: &str, b: &str, mode: Alignment) -> bool {
 }
 
 /// The DMARC result of a message from its DKIM and SPF verdicts.
-pub fn evaluate(d: &Discovery, env: &Envelope, dkim: &[DkimVerdict], spf: Option<&SpfVerdict>) -> DmarcVerdict {
+pub fn evaluate(d: &Discovery, dkim: &[DkimVerdict], spf: Option<&SpfVerdict>) -> DmarcVerdict {
     let from = d.domain.clone();
     let mut v = DmarcVerdict {
         from_domain: from.clone(),
@@ -117,6 +121,7 @@ pub fn evaluate(d: &Discovery, env: &Envelope, dkim: &[DkimVerdict], spf: Option
         dkim_aligned: None,
         spf_aligned: None,
         explanation: String::new(),
+        mail_auth: None,
     };
     let Some(applied) = d.applied() else {
         if !d.complete() {
@@ -146,9 +151,10 @@ pub fn evaluate(d: &Discovery, env: &Envelope, dkim: &[DkimVerdict], spf: Option
         .iter()
         .find(|s| s.result == "pass" && aligned(&s.domain, &from, adkim))
         .map(|s| s.domain.clone());
+    // With a null MAIL FROM the SPF identity is postmaster@ the HELO
+    // domain (RFC 7208 §2.4), so `spf.domain` is already the right one.
     v.spf_aligned = spf
-        .filter(|s| s.result == "pass" && env.mail_from.as_deref().is_some_and(|m| m.contains('@')))
-        .filter(|s| aligned(&s.domain, &from, aspf))
+        .filter(|s| s.result == "pass" && aligned(&s.domain, &from, aspf))
         .map(|s| s.domain.clone());
     let pass = v.dkim_aligned.is_some() || v.spf_aligned.is_some();
     v.result = if pass { "pass" } else { "fail" }.into();

@@ -188,6 +188,25 @@ fn spf(a: &Analysis, r: &AuthReport) -> Finding {
 }
 
 fn dmarc(a: &Analysis, r: &AuthReport) -> Finding {
+    let f = dmarc_verdict(a, r);
+    // mail-auth evaluated DMARC over the same answers: say when it differs.
+    match r
+        .dmarc
+        .as_ref()
+        .and_then(|d| d.mail_auth.as_deref().filter(|m| *m != d.result))
+    {
+        Some(other) => {
+            let message = format!(
+                "{} (mail-auth's DMARC verifier finds {other} over the same DNS answers.)",
+                f.message
+            );
+            Finding { message, ..f }
+        }
+        None => f,
+    }
+}
+
+fn dmarc_verdict(a: &Analysis, r: &AuthReport) -> Finding {
     let id = "message.dmarc";
     let Some(d) = &r.dmarc else {
         let why = r.envelope.from_problem.clone().unwrap_or("no author domain".into());

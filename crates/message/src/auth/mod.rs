@@ -15,24 +15,16 @@
 mod dmarc;
 mod findings;
 mod results;
+mod verifier;
 
-use std::borrow::Borrow;
-use std::collections::HashMap;
-use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
 
-use mail_auth::common::parse::TxtRecordParser;
-use mail_auth::common::resolver::ToFqdn;
-use mail_auth::common::verify::DomainKey;
-use mail_auth::hickory_resolver::config::{ResolverConfig, ResolverOpts};
-use mail_auth::hickory_resolver::proto::op::ResponseCode;
-use mail_auth::{AuthenticatedMessage, DkimResult, DnsError, MessageAuthenticator, Parameters, ResolverCache, Txt};
+use mail_auth::AuthenticatedMessage;
 use mailwarden_checks::collect::{self, Budget, CollectStats};
 use mailwarden_checks::dmarc::Discovery;
 use mailwarden_checks::spf::{CheckHost, check_host};
 use mailwarden_dns::DnsSource;
-use mailwarden_model::{DnsView, RType, Status, Transcript};
+use mailwarden_model::{DnsView, RType, Transcript};
 use serde::Serialize;
 
 pub use findings::findings;
@@ -92,9 +84,10 @@ pub fn needs(view: &DnsView<'_>, env: &Envelope, keys: &[KeyName]) -> DnsPart {
         let domain = sender.rsplit_once('@').map_or("", |(_, d)| d).to_string();
         check_host(view, ip, &domain, &sender, helo)
     });
-    // RFC 7208 §2.3: "SPF verifiers ... check the "HELO" identity by
-    // calling the check_host() function ... with the "HELO" identity as the
-    // <sender>".
+    // RFC 7208 §2.3: "It is RECOMMENDED that SPF verifiers not only check
+    // the "MAIL FROM" identity but also separately check the "HELO"
+    // identity by applying the check_host() function (Section 4) to the
+    // "HELO" identity as the <sender>."
     let helo_spf = match (env.ip, env.helo.as_deref()) {
         (Some(ip), Some(helo)) if helo.contains('.') && !helo.starts_with('[') => {
             Some(check_host(view, ip, helo, &format!("postmaster@{helo}"), helo))
@@ -207,21 +200,6 @@ pub async fn authenticate<S: DnsSource + ?Sized>(
     let keys = parsed.as_ref().map(key_names).unwrap_or_default();
     let (transcript, part, stats) =
         collect::dns_fixpoint(source, budget, Transcript::default(), |view| needs(view, &env, &keys)).await;
-    let (dkim, arc) = match (&parsed, truncated) {
-        (Some(m), false) => verify_signatures(m, &transcript, &keys).await,
-        _ => (
-            Vec::new(),
-            ArcVerdict {
-                result: "none".into(),
-                reason: Some(if truncated {
-                    "the message was cut at the size cap; signatures were not verified".into()
-                } else {
-                    "mail-auth could not parse the message".into()
-                }),
-                sets: 0,
-            },
-        ),
-    };
     let spf = part.spf.as_ref().zip(env.ip).map(|(r, ip)| {
         let sender = spf_sender(&env);
         SpfVerdict {
@@ -242,10 +220,26 @@ pub async fn authenticate<S: DnsSource + ?Sized>(
             trace: r.trace.clone(),
         }
     });
-    let dmarc = part
-        .dmarc
-        .as_ref()
-        .map(|d| dmarc::evaluate(d, &env, &dkim, spf.as_ref()));
+    let (dkim, arc, mail_auth_dmarc) = match (&parsed, truncated) {
+        (Some(m), false) => verifier::verify(m, &transcript, &keys, spf.as_ref()).await,
+        _ => (
+            Vec::new(),
+            ArcVerdict {
+                result: "none".into(),
+                reason: Some(if truncated {
+                    "the message was cut at the size cap; signatures were not verified".into()
+                } else {
+                    "mail-auth could not parse the message".into()
+                }),
+                sets: 0,
+            },
+            None,
+        ),
+    };
+    let dmarc = part.dmarc.as_ref().map(|d| dmarc::DmarcVerdict {
+        mail_auth: mail_auth_dmarc,
+        ..dmarc::evaluate(d, &dkim, spf.as_ref())
+    });
     let claims = results::claims_at_boundary(a);
     let report = AuthReport {
         envelope: env,
@@ -286,150 +280,4 @@ pub fn key_names(m: &AuthenticatedMessage<'_>) -> Vec<KeyName> {
     keys.sort();
     keys.dedup();
     keys
-}
-
-/// Verify DKIM signatures and the ARC chain with mail-auth, from the keys
-/// in the transcript.
-async fn verify_signatures(
-    m: &AuthenticatedMessage<'_>,
-    transcript: &Transcript,
-    keys: &[KeyName],
-) -> (Vec<DkimVerdict>, ArcVerdict) {
-    let cache = TxtCache::default();
-    for k in keys {
-        cache.put(
-            &k.name(),
-            key_entry(DnsView::new(transcript).get(&k.name(), RType::Txt)),
-        );
-    }
-    let Some(authenticator) = offline_authenticator() else {
-        let reason = "mail-auth's verifier could not be built".to_string();
-        return (
-            Vec::new(),
-            ArcVerdict {
-                result: "temperror".into(),
-                reason: Some(reason),
-                sets: 0,
-            },
-        );
-    };
-    let outputs = authenticator
-        .verify_dkim(Parameters::new(m).with_txt_cache(&cache))
-        .await;
-    let dkim = outputs
-        .iter()
-        .map(|o| {
-            let (result, reason) = dkim_result(o.result());
-            let sig = o.signature();
-            DkimVerdict {
-                domain: sig.map(|s| s.d.to_ascii_lowercase()).unwrap_or_default(),
-                selector: sig.map(|s| s.s.clone()).unwrap_or_default(),
-                algorithm: sig.map(|s| algorithm(s.a)).unwrap_or_default(),
-                body_modified: matches!(
-                    o.result(),
-                    DkimResult::Neutral(mail_auth::Error::Dkim(mail_auth::dkim::DkimError::FailedBodyHashMatch))
-                ),
-                result,
-                reason,
-            }
-        })
-        .collect();
-    let arc_out = authenticator
-        .verify_arc(Parameters::new(m).with_txt_cache(&cache))
-        .await;
-    let (result, reason) = dkim_result(arc_out.result());
-    let arc = ArcVerdict {
-        result,
-        reason,
-        sets: m.ams_headers.len(),
-    };
-    (dkim, arc)
-}
-
-fn algorithm(a: mail_auth::common::crypto::Algorithm) -> String {
-    match a {
-        mail_auth::common::crypto::Algorithm::RsaSha1 => "rsa-sha1",
-        mail_auth::common::crypto::Algorithm::RsaSha256 => "rsa-sha256",
-        mail_auth::common::crypto::Algorithm::Ed25519Sha256 => "ed25519-sha256",
-    }
-    .to_string()
-}
-
-/// mail-auth's result as RFC 8601 words, with the error as the reason.
-fn dkim_result(r: &DkimResult) -> (String, Option<String>) {
-    match r {
-        DkimResult::Pass => ("pass".into(), None),
-        DkimResult::Neutral(e) => ("neutral".into(), Some(e.to_string())),
-        DkimResult::Fail(e) => ("fail".into(), Some(e.to_string())),
-        DkimResult::PermError(e) => ("permerror".into(), Some(e.to_string())),
-        DkimResult::TempError(e) => ("temperror".into(), Some(e.to_string())),
-        DkimResult::None => ("none".into(), None),
-    }
-}
-
-/// The key record as mail-auth's cache holds it: the first record that
-/// parses (as mail-auth's own lookup does), or the DNS error.
-fn key_entry(answer: &mailwarden_model::Answer) -> Txt {
-    match answer.status {
-        Status::Records => {
-            let mut result = Txt::Error(mail_auth::Error::Dns(DnsError::InvalidRecordType));
-            for bytes in answer.records.iter().filter_map(|r| r.txt_bytes()) {
-                match DomainKey::parse(&bytes) {
-                    Ok(key) => return Txt::DomainKey(Arc::new(key)),
-                    Err(e) => result = Txt::Error(e),
-                }
-            }
-            result
-        }
-        Status::NxDomain | Status::NoData => {
-            Txt::Error(mail_auth::Error::Dns(DnsError::RecordNotFound(ResponseCode::NXDomain)))
-        }
-        _ => Txt::Error(mail_auth::Error::Dns(DnsError::Resolver(answer.status.describe()))),
-    }
-}
-
-/// A mail-auth authenticator that cannot reach any server: every key it
-/// needs is in the cache.
-fn offline_authenticator() -> Option<MessageAuthenticator> {
-    MessageAuthenticator::new(
-        ResolverConfig::from_parts(None, Vec::new(), Vec::new()),
-        ResolverOpts::default(),
-    )
-    .ok()
-}
-
-/// mail-auth's TXT cache, filled from our transcript.
-#[derive(Default)]
-struct TxtCache(Mutex<HashMap<Box<str>, Txt>>);
-
-impl TxtCache {
-    fn put(&self, name: &str, value: Txt) {
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(name.to_fqdn().into_owned().into_boxed_str(), value);
-        }
-    }
-}
-
-impl ResolverCache<Box<str>, Txt> for TxtCache {
-    fn get<Q>(&self, name: &Q) -> Option<Txt>
-    where
-        Box<str>: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.0.lock().ok()?.get(name).cloned()
-    }
-
-    fn remove<Q>(&self, name: &Q) -> Option<Txt>
-    where
-        Box<str>: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.0.lock().ok()?.remove(name)
-    }
-
-    fn insert(&self, key: Box<str>, value: Txt, _: std::time::Instant) {
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(key, value);
-        }
-    }
 }

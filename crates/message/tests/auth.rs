@@ -176,6 +176,20 @@ async fn a_forged_header_fails_dkim_and_from_an_unauthorised_server_fails_dmarc(
 }
 
 #[tokio::test]
+async fn a_subject_tagged_by_a_mailing_list_is_list_damage_not_forgery() {
+    let (raw, source) = signed("");
+    let listed = String::from_utf8(raw)
+        .unwrap()
+        .replace("Subject: report", "Subject: [team] report")
+        .replacen("From: Alice", "List-Id: <team.lists.example.org>\r\nFrom: Alice", 1);
+    let (r, f) = verify(listed.as_bytes(), &source).await;
+    assert_eq!(r.dkim[0].result, "fail", "{:?}", r.dkim);
+    let dkim = f.iter().find(|f| f.id == "message.dkim").unwrap();
+    assert!(dkim.message.contains("list damage, not forgery"), "{}", dkim.message);
+    assert_eq!(dkim.severity, mailwarden_model::Severity::Low);
+}
+
+#[tokio::test]
 async fn authentication_results_that_disagree_are_a_finding_and_agreeing_ones_pass() {
     let (raw, source) = signed("");
     let text = String::from_utf8(raw).unwrap();

@@ -70,6 +70,20 @@ fn signature(a: &Analysis, r: &AuthReport, s: &DkimVerdict) -> Finding {
                 s.selector, s.domain
             ),
         ),
+        _ if list_tagged_subject(a) => {
+            return Finding::new(
+                id,
+                Outcome::Fail,
+                subject(a),
+                format!(
+                    "{who} does not verify: {} ({reason}). The message came through a mailing list that tags the Subject ({:?}): the signed header fields were changed by the list, which is list damage, not forgery.",
+                    s.result,
+                    a.headers.first("subject").map(|f| f.value.as_str()).unwrap_or("")
+                ),
+            )
+            .evidence("signature", s)
+            .severity(Severity::Low);
+        }
         _ => Finding::new(
             id,
             Outcome::Fail,
@@ -81,6 +95,15 @@ fn signature(a: &Analysis, r: &AuthReport, s: &DkimVerdict) -> Finding {
         ),
     };
     f.evidence("signature", s)
+}
+
+/// A mailing list (List-Id) whose tag starts the Subject (`[team] ...`):
+/// lists that tag subjects break every signature over Subject.
+fn list_tagged_subject(a: &Analysis) -> bool {
+    a.headers.first("list-id").is_some()
+        && a.headers
+            .first("subject")
+            .is_some_and(|f| f.value.trim_start().trim_start_matches("Re: ").starts_with('['))
 }
 
 /// The body changed after signing: mailing-list or forwarding damage when

@@ -61,7 +61,7 @@ fn parse() -> anyhow::Result<Cli> {
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if matches!(
         cli.command,
-        Command::Scan(_) | Command::Judge(_) | Command::Spf(_) | Command::Generate(_)
+        Command::Scan(_) | Command::Judge(_) | Command::Spf(_) | Command::Generate(_) | Command::Message(_)
     ) {
         settings::Settings::load(cli.config.as_deref())?.apply(&mut cli, &matches)?;
     }

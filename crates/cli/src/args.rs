@@ -32,6 +32,9 @@ pub enum Command {
     Scan(ScanArgs),
     /// Judge saved evidence (from --save-evidence) again, offline, with the current rules.
     Judge(JudgeArgs),
+    /// Audit real messages (.eml, mbox, - for standard input): the path they took (hops, delays, TLS),
+    /// what their headers disclose, and DKIM, ARC, SPF and DMARC verified and compared with Authentication-Results.
+    Message(MessageArgs),
     /// List the rule catalogue.
     Rules(RulesArgs),
     /// List the compliance frameworks, their controls, and how many rules map to each.
@@ -271,6 +274,33 @@ pub struct ScanArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct MessageArgs {
+    /// Message files: one message (.eml) or an mbox of many; `-` for standard input.
+    pub files: Vec<PathBuf>,
+    /// The receiving server whose Received field is believed (its `by` name): SPF is checked for the client
+    /// and envelope it recorded, and only fields below it count as the sender's. Default: the topmost Received field.
+    #[arg(long, value_name = "NAME")]
+    pub trusted_hop: Option<String>,
+    /// Do not verify authentication (no DNS queries): path and header privacy only.
+    #[arg(long)]
+    pub no_auth: bool,
+    /// Print the DKIM selectors the messages were signed with (`DOMAIN SELECTOR` per line), for
+    /// `scan --dkim-selector`, instead of a report.
+    #[arg(long)]
+    pub dkim_selectors: bool,
+    /// Most bytes kept of one message; a longer one is reported, its signatures not verified.
+    #[arg(long, default_value_t = 32 * 1024 * 1024, value_name = "BYTES")]
+    pub max_message_bytes: usize,
+    /// Write the evidence (one JSON object per message: hops, leaks, verdicts, every DNS answer) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub save_evidence: Option<PathBuf>,
+    #[command(flatten)]
+    pub dns: DnsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct JudgeArgs {
     /// Evidence written by `scan --save-evidence`, or the JSON output of `scan`.
     pub file: PathBuf,
@@ -332,7 +362,7 @@ pub struct RulesArgs {
     /// Output format (text or json).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Only rules of this area: routing, sender-authentication, transport-security, dns-integrity
+    /// Only rules of this area: routing, sender-authentication, transport-security, dns-integrity, privacy
     /// (or a protocol prefix such as spf, dmarc, mta-sts).
     #[arg(long, value_name = "AREA")]
     pub area: Option<String>,

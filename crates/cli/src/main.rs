@@ -13,6 +13,7 @@ mod history;
 mod input;
 mod interrupt;
 mod judge;
+mod message;
 mod monitor;
 mod monitor_run;
 mod output;
@@ -76,6 +77,7 @@ fn parse() -> anyhow::Result<Cli> {
             | Command::Baseline(_)
             | Command::Retention(_)
             | Command::Erase { .. }
+            | Command::Message(_)
     ) {
         settings::Settings::load(cli.config.as_deref())?.apply(&mut cli, &matches)?;
     }
@@ -100,6 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Profiles(args) => compliance::list_profiles(args),
         Command::Explain { rule_id } => rules::explain(&rule_id),
         Command::Spf(SpfCommand::Check(args)) => spf::check(args).await,
+        Command::Message(args) => message::run(args).await,
         Command::Schema => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -10,11 +10,12 @@ use mailwarden_policy::{Area, Catalogue, Rule};
 
 use crate::args::{Format, RulesArgs};
 
-const AREAS: [Area; 4] = [
+const AREAS: [Area; 5] = [
     Area::Routing,
     Area::SenderAuthentication,
     Area::TransportSecurity,
     Area::DnsIntegrity,
+    Area::Privacy,
 ];
 
 pub fn list(args: RulesArgs) -> Result<ExitCode> {

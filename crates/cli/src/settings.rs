@@ -4,13 +4,13 @@
 //!
 //! | key (file)              | variable                           | flag                      | commands                    |
 //! | ----------------------- | ---------------------------------- | ------------------------- | --------------------------- |
-//! | `resolver`              | `MAILWARDEN_RESOLVER`              | `--resolver`              | scan, spf check, generate   |
-//! | `trust-anchor`          | `MAILWARDEN_TRUST_ANCHOR`          | `--trust-anchor`          | scan, spf check, generate   |
+//! | `resolver`              | `MAILWARDEN_RESOLVER`              | `--resolver`              | scan, spf check, generate, message |
+//! | `trust-anchor`          | `MAILWARDEN_TRUST_ANCHOR`          | `--trust-anchor`          | scan, spf check, generate, message |
 //! | `ca-file`               | `MAILWARDEN_CA_FILE`               | `--ca-file`               | scan                        |
 //! | `allow-private-targets` | `MAILWARDEN_ALLOW_PRIVATE_TARGETS` | `--allow-private-targets` | scan, generate              |
 //! | `dkim-selector`         | `MAILWARDEN_DKIM_SELECTOR`         | `--dkim-selector`         | scan                        |
-//! | `profile`               | `MAILWARDEN_PROFILE`               | `--profile`               | scan, judge                 |
-//! | `format`                | `MAILWARDEN_FORMAT`                | `--format`                | scan, judge                 |
+//! | `profile`               | `MAILWARDEN_PROFILE`               | `--profile`               | scan, judge, message        |
+//! | `format`                | `MAILWARDEN_FORMAT`                | `--format`                | scan, judge, message        |
 //! | `waivers`               | `MAILWARDEN_WAIVERS`               | `--waivers`               | scan, judge                 |
 //! | `db`                    | `MAILWARDEN_DB`                    | `--db`                    | monitor, history, diff, baseline, retention, erase |
 //!
@@ -126,6 +126,10 @@ impl Settings {
                 self.output(&mut args.output, &set)?;
             }
             Command::Judge(args) => self.output(&mut args.output, &set)?,
+            Command::Message(args) => {
+                self.dns(&mut args.dns, &set);
+                self.output(&mut args.output, &set)?;
+            }
             Command::Spf(SpfCommand::Check(args)) => self.dns(&mut args.dns, &set),
             Command::Generate(args) => {
                 self.dns(&mut args.dns, &set);
@@ -427,6 +431,18 @@ mod tests {
             db(&["mailwarden", "monitor", "list"], &[]).as_deref(),
             Some("sqlite:/file.db")
         );
+    }
+
+    #[test]
+    fn settings_apply_to_message() {
+        let file = "resolver = \"192.0.2.3\"\nformat = \"sarif\"\n";
+        match layered(&["mailwarden", "message", "m.eml"], &[], file).unwrap().command {
+            Command::Message(m) => {
+                assert_eq!(m.dns.resolvers, ["192.0.2.3"]);
+                assert_eq!(m.output.format, ReportFormat::Sarif);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

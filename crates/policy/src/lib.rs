@@ -34,6 +34,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("rules/spf.toml", include_str!("../../../rules/spf.toml")),
     ("rules/tlsrpt.toml", include_str!("../../../rules/tlsrpt.toml")),
     ("rules/waiver.toml", include_str!("../../../rules/waiver.toml")),
+    ("rules/message.toml", include_str!("../../../rules/message.toml")),
 ];
 
 /// The part of the mail setup a rule is about; the text report groups by it.
@@ -44,6 +45,8 @@ pub enum Area {
     SenderAuthentication,
     TransportSecurity,
     DnsIntegrity,
+    /// What message headers disclose (`mailwarden message`).
+    Privacy,
 }
 
 impl Area {
@@ -54,6 +57,7 @@ impl Area {
             Area::SenderAuthentication => "sender-authentication",
             Area::TransportSecurity => "transport-security",
             Area::DnsIntegrity => "dns-integrity",
+            Area::Privacy => "privacy",
         }
     }
 
@@ -63,6 +67,7 @@ impl Area {
             Area::SenderAuthentication => "Sender authentication (SPF, DKIM, DMARC)",
             Area::TransportSecurity => "Transport security (STARTTLS, MTA-STS, DANE)",
             Area::DnsIntegrity => "DNS integrity (DNSSEC, nameservers)",
+            Area::Privacy => "Header privacy (data minimisation)",
         }
     }
 }

@@ -13,6 +13,7 @@ mod hostile_dns;
 mod html_chromium;
 mod inventory;
 mod live_scan;
+mod message;
 mod monitor;
 mod outcomes;
 mod robust;

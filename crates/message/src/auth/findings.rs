@@ -1,0 +1,417 @@
+//! Findings from verified authentication: `message.dkim`, `message.arc`,
+//! `message.spf`, `message.dmarc`, `message.auth-results-mismatch`.
+
+use mailwarden_model::{Finding, Outcome, Severity};
+
+use super::{AuthReport, Claim, DkimVerdict};
+use crate::Analysis;
+
+pub fn findings(a: &Analysis, r: &AuthReport) -> Vec<Finding> {
+    let mut out = dkim(a, r);
+    out.push(arc(a, r));
+    out.push(spf(a, r));
+    out.push(dmarc(a, r));
+    out.push(mismatch(a, r));
+    out
+}
+
+fn subject(a: &Analysis) -> &str {
+    &a.label
+}
+
+fn dkim(a: &Analysis, r: &AuthReport) -> Vec<Finding> {
+    let id = "message.dkim";
+    if r.truncated {
+        return vec![Finding::new(
+            id,
+            Outcome::Indeterminate,
+            subject(a),
+            "The message was cut at the size cap: its signatures cannot be verified.",
+        )];
+    }
+    if r.dkim.is_empty() {
+        return vec![Finding::new(
+            id,
+            Outcome::Fail,
+            subject(a),
+            "The message carries no DKIM signature.",
+        )];
+    }
+    r.dkim.iter().map(|s| signature(a, r, s)).collect()
+}
+
+fn signature(a: &Analysis, r: &AuthReport, s: &DkimVerdict) -> Finding {
+    let id = "message.dkim";
+    let who = format!("DKIM signature d={} s={} ({})", s.domain, s.selector, s.algorithm);
+    let reason = s.reason.clone().unwrap_or_default();
+    let f = match s.result.as_str() {
+        "pass" => Finding::new(id, Outcome::Pass, subject(a), format!("{who} verifies.")),
+        "temperror" => Finding::new(
+            id,
+            Outcome::Indeterminate,
+            subject(a),
+            format!("{who} could not be verified: the key lookup failed ({reason})."),
+        ),
+        _ if s.body_modified => return modified(a, r, s, &who),
+        _ if reason.contains("expired") => Finding::new(
+            id,
+            Outcome::Indeterminate,
+            subject(a),
+            format!(
+                "{who} has expired (x=): it may have verified when the message arrived; the receiver's Authentication-Results tell."
+            ),
+        ),
+        "permerror" if reason.contains("not found") || reason.contains("Record not found") => Finding::new(
+            id,
+            Outcome::Indeterminate,
+            subject(a),
+            format!(
+                "{who}: no key is published at {}._domainkey.{} now ({reason}); it may have been rotated since the message was sent.",
+                s.selector, s.domain
+            ),
+        ),
+        _ if list_tagged_subject(a) => {
+            return Finding::new(
+                id,
+                Outcome::Fail,
+                subject(a),
+                format!(
+                    "{who} does not verify: {} ({reason}). The message came through a mailing list that tags the Subject ({:?}): the signed header fields were changed by the list, which is list damage, not forgery.",
+                    s.result,
+                    a.headers.first("subject").map(|f| f.value.as_str()).unwrap_or("")
+                ),
+            )
+            .evidence("signature", s)
+            .severity(Severity::Low);
+        }
+        _ => Finding::new(
+            id,
+            Outcome::Fail,
+            subject(a),
+            format!(
+                "{who} does not verify: {} ({reason}). The signed header fields were changed after signing, or the signature is forged.",
+                s.result
+            ),
+        ),
+    };
+    f.evidence("signature", s)
+}
+
+/// A mailing list (List-Id) whose tag starts the Subject (`[team] ...`):
+/// lists that tag subjects break every signature over Subject.
+fn list_tagged_subject(a: &Analysis) -> bool {
+    a.headers.first("list-id").is_some()
+        && a.headers
+            .first("subject")
+            .is_some_and(|f| f.value.trim_start().trim_start_matches("Re: ").starts_with('['))
+}
+
+/// The body changed after signing: mailing-list or forwarding damage when
+/// the message shows a list or an ARC chain, tampering or damage otherwise.
+fn modified(a: &Analysis, r: &AuthReport, s: &DkimVerdict, who: &str) -> Finding {
+    let list = a.headers.first("list-id").map(|f| f.value.clone());
+    let by_list = list.is_some() || r.arc.sets > 0;
+    let context = match (&list, r.arc.sets) {
+        (Some(l), _) => format!(
+            "the message came through the mailing list {l}, which typically adds footers or re-encodes the body: list damage, not forgery"
+        ),
+        (None, n) if n > 0 => format!(
+            "an ARC chain of {n} set(s) records intermediaries: forwarding damage, not forgery (ARC result: {})",
+            r.arc.result
+        ),
+        _ => {
+            "no mailing list or ARC chain explains it: the body was altered in transit or the signature is not genuine"
+                .into()
+        }
+    };
+    let f = Finding::new(
+        "message.dkim",
+        Outcome::Fail,
+        subject(a),
+        format!("{who} does not verify: the body hash does not match, so the body changed after signing; {context}."),
+    )
+    .evidence("signature", s)
+    .evidence("body_modified", true);
+    if by_list { f.severity(Severity::Low) } else { f }
+}
+
+fn arc(a: &Analysis, r: &AuthReport) -> Finding {
+    let id = "message.arc";
+    let reason = r.arc.reason.clone().unwrap_or_default();
+    let f = match r.arc.result.as_str() {
+        "none" if r.arc.sets == 0 => {
+            return Finding::new(
+                id,
+                Outcome::NotApplicable,
+                subject(a),
+                "No ARC sets: the message was not sealed.",
+            );
+        }
+        "pass" => Finding::new(
+            id,
+            Outcome::Pass,
+            subject(a),
+            format!("The ARC chain of {} set(s) validates.", r.arc.sets),
+        ),
+        "temperror" => Finding::new(
+            id,
+            Outcome::Indeterminate,
+            subject(a),
+            format!("The ARC chain could not be validated: {reason}."),
+        ),
+        other => Finding::new(
+            id,
+            Outcome::Fail,
+            subject(a),
+            format!(
+                "The ARC chain of {} set(s) does not validate: {other} ({reason}).",
+                r.arc.sets
+            ),
+        ),
+    };
+    f.evidence("arc", &r.arc)
+}
+
+fn spf(a: &Analysis, r: &AuthReport) -> Finding {
+    let id = "message.spf";
+    let Some(s) = &r.spf else {
+        return Finding::new(
+            id,
+            Outcome::Indeterminate,
+            subject(a),
+            "The trusted hop recorded no client address, so SPF cannot be evaluated (give --trusted-hop the name of your receiving server).",
+        );
+    };
+    let text = format!("SPF for {} from {}: {}", s.sender, s.ip, s.result);
+    let helo = r
+        .helo_spf
+        .as_ref()
+        .map(|h| format!("; HELO {}: {}", h.domain, h.result))
+        .unwrap_or_default();
+    let f = match s.result.as_str() {
+        "pass" => Finding::new(id, Outcome::Pass, subject(a), format!("{text}{helo}.")),
+        "temperror" => Finding::new(
+            id,
+            Outcome::Indeterminate,
+            subject(a),
+            format!("{text}: the DNS lookups failed{helo}."),
+        ),
+        _ => Finding::new(
+            id,
+            Outcome::Fail,
+            subject(a),
+            format!("{text}: the sending address is not authorised by {}{helo}.", s.domain),
+        ),
+    };
+    let f = f.evidence("spf", s);
+    match &r.helo_spf {
+        Some(h) => f.evidence("helo_spf", h),
+        None => f,
+    }
+}
+
+fn dmarc(a: &Analysis, r: &AuthReport) -> Finding {
+    let f = dmarc_verdict(a, r);
+    // mail-auth evaluated DMARC over the same answers: say when it differs.
+    match r
+        .dmarc
+        .as_ref()
+        .and_then(|d| d.mail_auth.as_deref().filter(|m| *m != d.result))
+    {
+        Some(other) => {
+            let message = format!(
+                "{} (mail-auth's DMARC verifier finds {other} over the same DNS answers.)",
+                f.message
+            );
+            Finding { message, ..f }
+        }
+        None => f,
+    }
+}
+
+fn dmarc_verdict(a: &Analysis, r: &AuthReport) -> Finding {
+    let id = "message.dmarc";
+    let Some(d) = &r.dmarc else {
+        let why = r.envelope.from_problem.clone().unwrap_or("no author domain".into());
+        return Finding::new(
+            id,
+            Outcome::NotApplicable,
+            subject(a),
+            format!("DMARC does not apply: {why}."),
+        );
+    };
+    let f = match d.result.as_str() {
+        "pass" => Finding::new(
+            id,
+            Outcome::Pass,
+            subject(a),
+            format!("DMARC passes for {}: {}.", d.from_domain, d.explanation),
+        ),
+        "temperror" => Finding::new(
+            id,
+            Outcome::Indeterminate,
+            subject(a),
+            format!("DMARC for {} could not be evaluated: {}.", d.from_domain, d.explanation),
+        ),
+        "none" => Finding::new(
+            id,
+            Outcome::Fail,
+            subject(a),
+            format!("DMARC cannot protect {}: {}.", d.from_domain, d.explanation),
+        )
+        .severity(Severity::Low),
+        _ => {
+            let policy = d.policy.as_deref().unwrap_or("none");
+            let f = Finding::new(
+                id,
+                Outcome::Fail,
+                subject(a),
+                format!(
+                    "DMARC fails for {} (policy p={policy}, from _dmarc.{}): {}.",
+                    d.from_domain,
+                    d.record_domain.as_deref().unwrap_or("?"),
+                    d.explanation
+                ),
+            );
+            // Only an enforcing policy makes a failure lose mail; with
+            // p=none it is a monitoring signal (the catalogue's medium).
+            if policy == "none" {
+                f
+            } else {
+                f.severity(Severity::High)
+            }
+        }
+    };
+    f.evidence("dmarc", d)
+}
+
+/// Where a receiver's claim and mailwarden's verdict differ.
+fn mismatch(a: &Analysis, r: &AuthReport) -> Finding {
+    let id = "message.auth-results-mismatch";
+    if r.claims.is_empty() {
+        return Finding::new(
+            id,
+            Outcome::NotApplicable,
+            subject(a),
+            "No Authentication-Results header field was written at or after the trusted hop.",
+        );
+    }
+    let mut differences = Vec::new();
+    let mut unsure = Vec::new();
+    for c in &r.claims {
+        let Some(ours) = our_result(r, c) else { continue };
+        let theirs = c.result.as_str();
+        if agree(&c.method, theirs, &ours) {
+            continue;
+        }
+        let line = format!(
+            "{} says {}={} ({}), mailwarden finds {}",
+            c.authserv_id,
+            c.method,
+            theirs,
+            describe(c),
+            ours
+        );
+        // Time explains some differences: a signature expired since, a key
+        // or a DMARC record removed since, a lookup failing now.
+        let dmarc_gone = c.method == "dmarc" && ours == "none";
+        if ours == "temperror"
+            || theirs == "temperror"
+            || ours.contains("expired")
+            || ours.contains("not found")
+            || dmarc_gone
+        {
+            unsure.push(line);
+        } else {
+            differences.push(line);
+        }
+    }
+    let claims = r.claims.clone();
+    if !differences.is_empty() {
+        return Finding::new(
+            id,
+            Outcome::Fail,
+            subject(a),
+            format!(
+                "The receiver's Authentication-Results disagree with verification: {}. Either the receiver's verifier or its DNS differs, or the field was forged or altered after it was written.",
+                differences.join("; ")
+            ),
+        )
+        .evidence("claims", claims);
+    }
+    if !unsure.is_empty() {
+        return Finding::new(
+            id,
+            Outcome::Indeterminate,
+            subject(a),
+            format!("Some claims cannot be re-checked now: {}.", unsure.join("; ")),
+        )
+        .evidence("claims", claims);
+    }
+    Finding::new(
+        id,
+        Outcome::Pass,
+        subject(a),
+        format!(
+            "Every result claimed in Authentication-Results agrees with verification ({} claims).",
+            r.claims.len()
+        ),
+    )
+    .evidence("claims", claims)
+}
+
+fn describe(c: &Claim) -> String {
+    c.props
+        .iter()
+        .filter(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "header.d" | "header.i" | "header.s" | "smtp.mailfrom" | "header.from"
+            )
+        })
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Our result for the thing a claim is about, or `None` when we did not
+/// evaluate it.
+fn our_result(r: &AuthReport, c: &Claim) -> Option<String> {
+    match c.method.as_str() {
+        "dkim" => {
+            let d = c.props.get("header.d").or(c.props.get("header.i")).map(|d| {
+                d.rsplit_once('@')
+                    .map_or(d.as_str(), |(_, dom)| dom)
+                    .to_ascii_lowercase()
+            })?;
+            let s = c.props.get("header.s").map(|s| s.to_ascii_lowercase());
+            let sig = r
+                .dkim
+                .iter()
+                .find(|v| v.domain == d && s.as_deref().is_none_or(|s| v.selector.eq_ignore_ascii_case(s)))?;
+            let reason = sig.reason.as_deref().unwrap_or("");
+            Some(if reason.contains("expired") {
+                format!("{} (signature expired)", sig.result)
+            } else if reason.contains("not found") {
+                format!("{} (key not found)", sig.result)
+            } else {
+                sig.result.clone()
+            })
+        }
+        "spf" => r.spf.as_ref().map(|s| s.result.clone()),
+        "dmarc" => r.dmarc.as_ref().map(|d| d.result.clone()),
+        "arc" => Some(r.arc.result.clone()),
+        _ => None,
+    }
+}
+
+/// Whether two results agree. DKIM: pass against anything but pass is a
+/// disagreement (RFC 8601 §2.7.1 lists neutral, fail, policy, temperror,
+/// permerror as non-passing); the others compare exactly.
+fn agree(method: &str, theirs: &str, ours: &str) -> bool {
+    let ours = ours.split(' ').next().unwrap_or(ours);
+    match method {
+        "dkim" | "arc" => (theirs == "pass") == (ours == "pass"),
+        _ => theirs == ours,
+    }
+}

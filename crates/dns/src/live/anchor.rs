@@ -90,7 +90,11 @@ fn logical_lines(text: &str) -> Result<Vec<LogicalLine>, (usize, String)> {
         for token in content.replace('(', " ( ").replace(')', " ) ").split_whitespace() {
             match token {
                 "(" => depth += 1,
-                ")" => depth = depth.checked_sub(1).ok_or((line, "unbalanced ')'".to_string()))?,
+                ")" => {
+                    depth = depth
+                        .checked_sub(1)
+                        .ok_or_else(|| (line, "unbalanced ')'".to_string()))?
+                }
                 word => record.tokens.push(word.to_string()),
             }
         }
@@ -202,7 +206,10 @@ fn parse_dnskey(rdata: &str) -> Result<DNSKEY, String> {
         .into_iter()
         .find_map(|entry| match entry {
             trust_anchor::Entry::DNSKEY(record) => Some(record.data().clone()),
-            #[allow(unreachable_patterns)]
+            #[allow(
+                unreachable_patterns,
+                reason = "trust_anchor::Entry has one variant today and may gain more"
+            )]
             _ => None,
         })
         .ok_or_else(|| "no key".to_string())

@@ -269,7 +269,7 @@ impl Parser {
             None => self
                 .default_ttl
                 .or(self.last_ttl)
-                .or(soa_minimum(&rdata))
+                .or_else(|| soa_minimum(&rdata))
                 .ok_or_else(|| {
                     (
                         type_token.at,

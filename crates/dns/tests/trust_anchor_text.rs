@@ -15,7 +15,10 @@ fn counts_the_anchors_of_valid_text() {
 
 #[test]
 fn refuses_text_without_anchors_and_names_the_bad_line() {
-    assert!(matches!(check_trust_anchor_text("; nothing\n"), Err(LiveError::EmptyAnchor { .. })));
+    assert!(matches!(
+        check_trust_anchor_text("; nothing\n"),
+        Err(LiveError::EmptyAnchor { .. })
+    ));
     let err = check_trust_anchor_text(&format!("{ROOT_DS}. IN DNSKEY 257 3 8 !!!\n")).unwrap_err();
     assert!(matches!(err, LiveError::AnchorSyntax { line: 2, .. }), "{err}");
 }

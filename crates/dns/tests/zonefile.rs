@@ -801,3 +801,19 @@ fn the_quick_start_example_zones_load() {
         assert_eq!(ask(&z, &origin, RType::Soa).status, Status::Records, "{file}");
     }
 }
+
+/// Found by the zonefile fuzz target (fuzz/regressions/zonefile/): `()`,
+/// parentheses around nothing, is a logical line without tokens, and the
+/// parser read its first token: a hostile zone file panicked the scan.
+#[test]
+fn empty_parentheses_are_an_empty_line_not_a_panic() {
+    let text = "$ORIGIN example.com.\n()\n@ 300 IN TXT \"v=spf1 -all\"\n ( )\n";
+    let source = ZoneFileSource::from_str(text, None, "empty-parentheses.zone").expect("the zone loads");
+    let answer = source.answer(&QueryKey::new("example.com", RType::Txt));
+    assert_eq!(answer.records.len(), 1, "{answer:?}");
+    let bare = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/zonefile/empty-parentheses"),
+    )
+    .expect("the fuzz input is kept");
+    let _ = ZoneFileSource::from_str(&bare, Some("example.com"), "fuzz.zone");
+}

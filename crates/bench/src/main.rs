@@ -7,9 +7,9 @@
 //! output, and serves until killed. Answers are small enough for UDP.
 //!
 //! The synthetic zone, for each N:
-//! - `d<N>.bench.test`, a zone apex: SOA; NS ns1.<d> and ns2.<d> (both
+//! - `d<N>.bench.test`, a zone apex: SOA; NS `ns1.<d>` and `ns2.<d>` (both
 //!   127.0.0.1, so `--ns-port` sends the direct nameserver queries here);
-//!   MX 10 mx1.<d>, MX 20 mx2.<d> (even N) or two shared provider hosts
+//!   `MX 10 mx1.<d>`, `MX 20 mx2.<d>` (even N) or two shared provider hosts
 //!   (odd N); A 192.0.2.1; TXT `v=spf1 mx include:_spf.provider.test -all`.
 //! - `_dmarc.<d>`: a DMARC record when N is not a multiple of 3.
 //! - `selector1._domainkey.<d>`: a DKIM key when N is even (so

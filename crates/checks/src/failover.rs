@@ -14,7 +14,7 @@
 //! Pure over a [`DnsView`]. `failover.single-provider` reads MX only.
 //! `failover.tls-parity` asks, when there are at least two preference
 //! levels: the MX hosts' addresses and STARTTLS probes
-//! ([`crate::transport`]), TLSA of the primaries (and of the backups only
+//! (`crate::transport`), TLSA of the primaries (and of the backups only
 //! if a primary might have DANE), and the MTA-STS policy
 //! (`Facts::policy_state`). A property the primary lacks is not
 //! looked up at the backups. Network diversity (one /24 or /48) is

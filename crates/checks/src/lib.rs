@@ -8,6 +8,29 @@
 //! per view in [`facts`]. [`judge_domain`] runs every judge on one view;
 //! [`Judging`] runs them round by round for `mailwarden-engine`'s
 //! collect fixpoint, each only until it wants nothing more.
+//!
+//! # Limitations
+//!
+//! - **No message.** mailwarden audits what a domain publishes; it sees
+//!   no mail. SPF terms that need a message (most macros, `exp=` text)
+//!   are reported as unevaluable, not guessed; DKIM signatures and DMARC
+//!   alignment of real mail are not evaluated.
+//! - **DKIM selectors are guessed.** A selector is named only in a
+//!   message's signature, so [`dkim`] asks the user's `--dkim-selector`s
+//!   and [`dkim::COMMON_SELECTORS`]; a key under any other selector is
+//!   not found, and the finding says "none under the selectors tried".
+//! - **DANE** (RFC 7672): a DANE-TA(2) record matches only a CA
+//!   certificate the server presents (a bare `2 1 x` key is not
+//!   supported); the reference identifier is the MX host name only (the
+//!   next-hop domain is not tried). PKIX-TA(0) and PKIX-EE(1) are not for
+//!   SMTP: reported as such, and they never match.
+//! - **MTA-STS** policy redirects are not followed (RFC 8461 §3.3).
+//! - **Certificates** are verified against webpki-roots or the PEM CAs
+//!   of `--ca-file`, never the operating system's store; saved evidence is
+//!   judged at the time it was collected.
+//! - **Budgets**: what `mailwarden-engine`'s collect fixpoint could not
+//!   fetch within the query, time and round budgets is `budget-exhausted`,
+//!   and the judges that needed it say indeterminate.
 
 pub mod bimi;
 pub mod dane;

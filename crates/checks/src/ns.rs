@@ -388,7 +388,10 @@ fn judge_lame_at(
     let mut lame = Vec::new();
     let mut unknown = Vec::new();
     for ip in addresses {
-        let state = states.get(ip).cloned().unwrap_or(State::Unknown("not asked".into()));
+        let state = states
+            .get(ip)
+            .cloned()
+            .unwrap_or_else(|| State::Unknown("not asked".into()));
         let text = match &state {
             State::Authoritative(serial) => format!("authoritative (SOA serial {serial})"),
             State::Lame(why) => {

@@ -93,7 +93,7 @@ pub async fn history(db: Option<&str>, args: HistoryArgs) -> Result<ExitCode> {
     writeln!(o, "{name}: {} snapshot(s)", steps.len())?;
     for s in &steps {
         let m = &s.snapshot;
-        let score = m.score.map_or("-".to_string(), |v| v.to_string());
+        let score = m.score.map_or_else(|| "-".to_string(), |v| v.to_string());
         let seen = if m.seen_count > 1 {
             format!("seen {}x, last {}", m.seen_count, m.last_seen_at)
         } else {

@@ -286,7 +286,7 @@ async fn sync(store: &Store, file: &Path) -> Result<()> {
     })?;
     let abs = std::fs::canonicalize(file).with_context(|| file.display().to_string())?;
     let origin = format!("config:{}", abs.display());
-    let base = abs.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let base = abs.parent().unwrap_or_else(|| Path::new("/")).to_path_buf();
     let mut declared = Vec::new();
     for mut spec in parsed.monitor {
         if spec.every.is_empty() {

@@ -288,7 +288,7 @@ async fn cycle(
 /// When the domain is next due: its period from now, plus jitter.
 fn next_due(m: &Monitor, jitter: Option<u64>) -> String {
     let every = m.every_secs.max(1) as u64;
-    let max_jitter = jitter.unwrap_or((every / 10).min(300));
+    let max_jitter = jitter.unwrap_or_else(|| (every / 10).min(300));
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write(m.domain.as_bytes());
     let extra = if max_jitter == 0 {

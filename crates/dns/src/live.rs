@@ -83,6 +83,14 @@ pub enum TrustAnchor {
     Disabled,
 }
 
+/// Parse trust-anchor text as [`TrustAnchor::Text`] would, without
+/// building a resolver: how many DNSKEY and DS records it holds, or the
+/// error [`LiveSource::new`] would give. For checking a file before a run,
+/// and for the fuzz target (fuzz/fuzz_targets/trust_anchor.rs).
+pub fn check_trust_anchor_text(text: &str) -> Result<usize, LiveError> {
+    anchor::parse(text, "trust anchor text").map(|entries| entries.len())
+}
+
 /// How to reach the DNS.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {

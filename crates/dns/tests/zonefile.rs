@@ -824,3 +824,19 @@ fn a_malformed_dnssec_or_dane_record_is_kept_with_its_reason() {
     assert_eq!(text, "\\# 3 010000");
     assert!(error.contains("at least 5 octets"), "{error}");
 }
+
+/// Found by the zonefile fuzz target (fuzz/regressions/zonefile/): `()`,
+/// parentheses around nothing, is a logical line without tokens, and the
+/// parser read its first token: a hostile zone file panicked the scan.
+#[test]
+fn empty_parentheses_are_an_empty_line_not_a_panic() {
+    let text = "$ORIGIN example.com.\n()\n@ 300 IN TXT \"v=spf1 -all\"\n ( )\n";
+    let source = ZoneFileSource::from_str(text, None, "empty-parentheses.zone").expect("the zone loads");
+    let answer = source.answer(&QueryKey::new("example.com", RType::Txt));
+    assert_eq!(answer.records.len(), 1, "{answer:?}");
+    let bare = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/zonefile/empty-parentheses"),
+    )
+    .expect("the fuzz input is kept");
+    let _ = ZoneFileSource::from_str(&bare, Some("example.com"), "fuzz.zone");
+}

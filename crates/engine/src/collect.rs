@@ -182,7 +182,10 @@ where
 /// Answer one round's `wants` into `evidence`: DNS within the query
 /// budget and the per-domain cap on direct targets, probes alongside, all
 /// within what is left of the time budget.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the fixpoint loop state: sources, budgets and counters passed by reference, not an API"
+)]
 async fn fetch<S: DnsSource + ?Sized>(
     source: &S,
     prober: &dyn Prober,

@@ -179,8 +179,8 @@ fn describe_hop(h: &Hop) -> String {
     let from = h
         .from_ip
         .map(|ip| ip.to_string())
-        .or(h.from.clone())
-        .unwrap_or("?".into());
+        .or_else(|| h.from.clone())
+        .unwrap_or_else(|| "?".into());
     let by = h.by.as_deref().unwrap_or("?");
     let with = h.with.as_deref().unwrap_or("no protocol recorded");
     format!("hop {} {from} → {by} with {with}", h.number)

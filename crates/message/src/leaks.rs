@@ -166,9 +166,10 @@ fn header_leak(field: &crate::header::Field, entry: &LeakyHeader, out: &mut Vec<
             let Some(ip) = addresses_in(&value).into_iter().next() else {
                 return;
             };
-            let what = internal_address(ip).map_or("the sender's client address (personal data)".into(), |c| {
-                format!("an internal address ({c})")
-            });
+            let what = internal_address(ip).map_or_else(
+                || "the sender's client address (personal data)".into(),
+                |c| format!("an internal address ({c})"),
+            );
             (
                 "message.originating-ip",
                 format!("{ip} is {what}; written by {}", entry.note),

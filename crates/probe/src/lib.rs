@@ -22,7 +22,7 @@
 //!   uses: results as evidence, each SMTP target probed once per run and
 //!   shared between domains, one connection at a time per address.
 //!
-//! With the `test-server` feature, [`test_server`] is a fake SMTP server
+//! With the `test-server` feature, `test_server` is a fake SMTP server
 //! with STARTTLS on loopback for other crates' tests.
 
 pub mod egress;

@@ -127,7 +127,7 @@ fn hex(words: &[Word<'_>], at: usize) -> Result<String, Diagnostic> {
         Err(HexError::NotHex(c)) => {
             let word = words.iter().find(|w| w.text.contains(c));
             Err(Diagnostic::error(
-                word.map_or(covering(words, at), |w| w.span),
+                word.map_or_else(|| covering(words, at), |w| w.span),
                 "tlsa-not-hex",
                 format!("the data contains `{c}`, which is not a hex digit"),
             ))
@@ -143,7 +143,7 @@ pub fn parse(text: &str) -> Result<Tlsa, Diagnostic> {
     if words.first().is_some_and(|w| w.text == "\\#") {
         let len: usize = words.get(1).and_then(|w| w.text.parse().ok()).ok_or_else(|| {
             Diagnostic::error(
-                words.get(1).map_or(Span::new(end, end), |w| w.span),
+                words.get(1).map_or_else(|| Span::new(end, end), |w| w.span),
                 "tlsa-generic-length",
                 "the generic form needs a length",
             )

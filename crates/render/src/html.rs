@@ -11,7 +11,7 @@
 //! * an appendix with the raw evidence (DNS answers, probes), long values
 //!   wrapped so nothing runs off the page.
 //!
-//! The sections are built in [`crate::html_sections`]. Escaping is
+//! The sections are built in `crate::html_sections`. Escaping is
 //! structural: [`Html::raw`] only takes `&'static str` (markup written in
 //! this crate), and every other string goes through [`Html::text`], which
 //! escapes `& < > " '`. A strict Content-Security-Policy (`default-src

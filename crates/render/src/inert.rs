@@ -52,7 +52,7 @@ pub(crate) fn cap_finding(f: &mut Finding) {
 }
 
 /// The report as a human-readable writer may print it: every string it
-/// shows escaped ([`line`] for names, [`block`] for messages; evidence is
+/// shows escaped ([`line()`] for names, [`block`] for messages; evidence is
 /// printed with [`json_text`]). Borrowed unchanged when nothing needs
 /// escaping.
 pub fn displayable(report: &DomainReport) -> Cow<'_, DomainReport> {

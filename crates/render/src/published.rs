@@ -216,9 +216,10 @@ fn mta_sts_of(o: &Observation, domain: &str) -> (Shown, Shown) {
         Some(fetch) => match &fetch.body {
             Some(body) => {
                 let policy = mta_sts::parse_policy(body.as_bytes());
-                policy.mode.map_or(Shown::Unknown("no valid mode".into()), |m| {
-                    Shown::Value(m.as_str().into())
-                })
+                policy.mode.map_or_else(
+                    || Shown::Unknown("no valid mode".into()),
+                    |m| Shown::Value(m.as_str().into()),
+                )
             }
             None => Shown::Unknown(fetch.describe()),
         },

@@ -15,7 +15,7 @@
 //! caller gives (the terminal's, or 100). Colour only when asked.
 //!
 //! Text from outside (DNS, servers, files) reaches the output only through
-//! [`outside`], so escaping it is done in one place.
+//! `outside`, so escaping it is done in one place.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;

@@ -114,7 +114,7 @@ fn publish(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+        .unwrap_or_else(|| Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{DEFAULT_FILE}.{}.tmp", std::process::id()));
     let mut options = std::fs::OpenOptions::new();

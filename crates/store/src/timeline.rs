@@ -76,7 +76,10 @@ pub async fn timeline(conn: &mut AnyConnection, domain: &str) -> Result<Vec<Step
 /// The state after `meta` from its stored Observation and findings (when
 /// not cached): as after one sighting, as after all of them, and the
 /// failing findings.
-#[allow(clippy::type_complexity)]
+#[allow(
+    clippy::type_complexity,
+    reason = "a query row of the timeline: naming the tuple type would not make it clearer"
+)]
 async fn compute(
     conn: &mut AnyConnection,
     before: &State,

@@ -264,9 +264,12 @@ impl MultiServerBuilder {
 }
 
 enum Running {
-    Hickory(#[allow(dead_code)] Box<Server<Catalog>>),
+    Hickory(#[allow(dead_code, reason = "kept only to be dropped: that stops the server")] Box<Server<Catalog>>),
     Tasks(Vec<JoinHandle<()>>),
-    Relay(#[allow(dead_code)] Box<Server<Catalog>>, Vec<JoinHandle<()>>),
+    Relay(
+        #[allow(dead_code, reason = "kept only to be dropped: that stops the server")] Box<Server<Catalog>>,
+        Vec<JoinHandle<()>>,
+    ),
 }
 
 impl Drop for Running {

@@ -210,7 +210,7 @@ pub(super) fn subdomain_policy(domain: &str, a: &Applied, eff: &Effective) -> Fi
 }
 
 pub(super) fn describe(p: Option<Policy>) -> String {
-    p.map_or("no DMARC at all".to_string(), |p| format!("{p}"))
+    p.map_or_else(|| "no DMARC at all".to_string(), |p| format!("{p}"))
 }
 
 /// RFC 9091 §4.1 on `np`: "If the "np" tag is absent, the policy specified

@@ -2,7 +2,7 @@
 //! RFC 8461 §4.2 / §5, RFC 7672 §3): what a sending server experiences.
 //!
 //! Pure over a [`DnsView`]: MX at the domain, A and AAAA of each MX host
-//! and the STARTTLS probe of each address ([`crate::transport`]); the
+//! and the STARTTLS probe of each address (`crate::transport`); the
 //! domain's MTA-STS policy only when a certificate problem is found (its
 //! severity depends on it). Per-address findings have the subject
 //! `host (address)`.

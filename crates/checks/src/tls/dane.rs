@@ -30,8 +30,8 @@
 //!   So a TA that is not in the chain does not match (a bare `2 1 x` key
 //!   is not supported). Names, RFC 7672 §3.2.3: "When name checks are
 //!   applicable (certificate usage DANE-TA(2)), if the server certificate
-//!   contains a Subject Alternative Name extension ([RFC5280]), with at
-//!   least one DNS-ID ([RFC6125]) then only the DNS-IDs are matched against
+//!   contains a Subject Alternative Name extension (\[RFC5280\]), with at
+//!   least one DNS-ID (\[RFC6125\]) then only the DNS-IDs are matched against
 //!   the client's reference identifiers." The reference identifier here is
 //!   the MX host name only (the next-hop domain, also allowed by §3.2.2, is
 //!   not tried).

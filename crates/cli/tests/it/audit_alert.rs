@@ -273,7 +273,11 @@ async fn an_alert_queued_before_kill_9_is_delivered_by_the_next_run() {
         .spawn()
         .unwrap();
     // SIGSTOP at once, then SIGKILL: the process may have done nothing yet.
-    unsafe { libc::kill(child.id() as i32, libc::SIGSTOP) };
+    let stopped = std::process::Command::new("kill")
+        .args(["-STOP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
     child.kill().unwrap();
     child.wait().unwrap();
     let before = receiver.requests().len();

@@ -53,8 +53,15 @@ fn run_measured(mut cmd: Command) -> Measured {
     let pid = i32::try_from(child.id()).unwrap();
     let mut status = 0;
     // SAFETY: rusage is plain data; wait4 writes it and the status of our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    #[allow(
+        unsafe_code,
+        reason = "wait4(2) is the only way to read the child's peak memory (ru_maxrss)"
+    )]
+    let (usage, waited) = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        let waited = libc::wait4(pid, &mut status, 0, &mut usage);
+        (usage, waited)
+    };
     assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
     Measured {
         code: ExitStatus::from_raw(status).code().unwrap_or(-1),

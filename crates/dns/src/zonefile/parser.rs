@@ -138,7 +138,10 @@ impl Parser {
 
     fn entry(&mut self, entry: &Entry, file: &Arc<str>, dir: Option<&Path>) -> Result<(), ZoneError> {
         let fail = |(at, message): Fail| ZoneError::at(file, at, message);
-        let first = &entry.tokens[0];
+        // `()` alone is a logical line with no tokens: nothing to read.
+        let Some(first) = entry.tokens.first() else {
+            return Ok(());
+        };
         if !entry.blank_owner && !first.quoted && first.text.starts_with(b"$") {
             if first.is("$INCLUDE") {
                 return self.include(entry, file, dir);
@@ -269,7 +272,7 @@ impl Parser {
             None => self
                 .default_ttl
                 .or(self.last_ttl)
-                .or(soa_minimum(&rdata))
+                .or_else(|| soa_minimum(&rdata))
                 .ok_or_else(|| {
                     (
                         type_token.at,

@@ -1,6 +1,6 @@
 //! Shared by this crate's live integration tests: a full audit with no
 //! probes, and finding one finding. Each test binary uses a part of it.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses a part of it")]
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -232,7 +232,11 @@ fn dmarc(a: &Analysis, r: &AuthReport) -> Finding {
 fn dmarc_verdict(a: &Analysis, r: &AuthReport) -> Finding {
     let id = "message.dmarc";
     let Some(d) = &r.dmarc else {
-        let why = r.envelope.from_problem.clone().unwrap_or("no author domain".into());
+        let why = r
+            .envelope
+            .from_problem
+            .clone()
+            .unwrap_or_else(|| "no author domain".into());
         return Finding::new(
             id,
             Outcome::NotApplicable,
@@ -379,7 +383,7 @@ fn describe(c: &Claim) -> String {
 fn our_result(r: &AuthReport, c: &Claim) -> Option<String> {
     match c.method.as_str() {
         "dkim" => {
-            let d = c.props.get("header.d").or(c.props.get("header.i")).map(|d| {
+            let d = c.props.get("header.d").or_else(|| c.props.get("header.i")).map(|d| {
                 d.rsplit_once('@')
                     .map_or(d.as_str(), |(_, dom)| dom)
                     .to_ascii_lowercase()

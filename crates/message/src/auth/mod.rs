@@ -12,7 +12,7 @@
 //! signatures cryptographically and never asks DNS itself (its resolver has
 //! no servers, so a miss would be a temperror, never a network query).
 
-mod dmarc;
+pub mod dmarc;
 mod findings;
 mod results;
 mod verifier;

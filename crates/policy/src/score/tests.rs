@@ -248,7 +248,7 @@ type Fault<'a> = (&'a str, &'a [(&'a str, Severity)], u8);
 fn lab_fault_domains_rank_well_below_a_correct_domain() {
     let correct = Scores::compute(&correct_domain(), cat()).overall.unwrap();
     assert_eq!(correct, 100);
-    let faults: &[Fault] = &[
+    let faults: &[Fault<'_>] = &[
         // Inbound mail refused by MTA-STS senders: expired certificate under enforce.
         (
             "expired certificate under MTA-STS enforce",

@@ -1,7 +1,7 @@
 //! The databases every store test runs on: a fresh SQLite file always, and
 //! a fresh database on the PostgreSQL at `MAILWARDEN_TEST_PG_URL` when set
 //! (tests/real-peers/postgres.sh starts one; `.ci/run` sets the variable).
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses a different part of the shared module")]
 
 use mailwarden_store::Store;
 use sqlx::Connection;

@@ -7,7 +7,7 @@
 //! index line is the commit: files are written and synced first, the line
 //! is appended and synced last, so a crash leaves at most an unreferenced
 //! file, never a half-stored report; a torn last line (no newline) is
-//! ignored when the directory is opened again.
+//! cut off when the directory is opened again.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -49,8 +49,16 @@ impl DirSink {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(e.into()),
         };
-        // Only newline-terminated lines were committed.
-        let committed = text.rfind('\n').map_or("", |end| &text[..end]);
+        // Only newline-terminated lines were committed; cut a torn tail so
+        // the next append starts on a line of its own.
+        let committed_len = text.rfind('\n').map_or(0, |end| end + 1);
+        if committed_len < text.len() {
+            OpenOptions::new()
+                .write(true)
+                .open(&path)?
+                .set_len(committed_len as u64)?;
+        }
+        let committed = &text[..committed_len];
         for (n, line) in committed.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
             let entry: IndexLine = serde_json::from_str(line).map_err(|e| SinkError::Corrupt {
                 path: path.display().to_string(),

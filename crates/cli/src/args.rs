@@ -53,6 +53,9 @@ pub enum Command {
     },
     /// Print the manual page (roff; `mailwarden man | man -l -`).
     Man,
+    /// DMARC aggregate and failure reports and SMTP TLS reports: import them.
+    #[command(subcommand)]
+    Reports(crate::reports::ReportsCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,7 @@ mod input;
 mod interrupt;
 mod judge;
 mod output;
+mod reports;
 mod rules;
 mod scan;
 mod seen;
@@ -90,6 +91,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             clap_complete::generate(shell, &mut Cli::command(), "mailwarden", &mut out);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Reports(command) => reports::run(command),
         Command::Man => {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)

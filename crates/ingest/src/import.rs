@@ -69,7 +69,7 @@ pub fn unreadable(label: &str, error: &std::io::Error) -> Outcome {
     rejected(
         label.to_string(),
         None,
-        Rejection::new(Reason::NotAReport, format!("cannot read: {error}")),
+        Rejection::new(Reason::Unreadable, error.to_string()),
     )
 }
 

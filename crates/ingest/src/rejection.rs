@@ -9,6 +9,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reason {
+    /// The file or directory could not be read (permissions, I/O error).
+    Unreadable,
     /// Nothing but whitespace (or zero bytes).
     Empty,
     /// Not XML that a parser can read: bad syntax, mismatched tags.
@@ -47,6 +49,7 @@ impl Reason {
     /// The kebab-case name printed in `--format json`.
     pub fn as_str(self) -> &'static str {
         match self {
+            Reason::Unreadable => "unreadable",
             Reason::Empty => "empty",
             Reason::InvalidXml => "invalid-xml",
             Reason::Doctype => "doctype",

@@ -11,6 +11,7 @@ mod html_chromium;
 mod inventory;
 mod live_scan;
 mod outcomes;
+mod reports;
 mod robust;
 mod support;
 mod text_report;

@@ -364,5 +364,10 @@ fn number_error(el: &Element, name: &str, raw: &str, expected: &str) -> Rejectio
         Reason::InvalidNumber,
         format!("<{name}> is {shown:?}, expected {expected}"),
     )
-    .at(el.position)
+    // Point at the offending element itself, not at its parent.
+    .at(el
+        .children
+        .iter()
+        .find(|c| c.name == name)
+        .map_or(el.position, |c| c.position))
 }

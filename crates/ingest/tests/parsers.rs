@@ -103,6 +103,13 @@ fn huge_count_is_rejected_not_wrapped() {
     let err = one("hostile-huge-count.xml").outcome.unwrap_err();
     assert_eq!(err.reason, Reason::InvalidNumber);
     assert!(err.detail.contains("184467440737095516160"), "{}", err.detail);
+    // The <count> element's own line, not its <row>'s.
+    let count_line = String::from_utf8(corpus("hostile-huge-count.xml"))
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("<count>"))
+        .unwrap();
+    assert_eq!(err.position.unwrap().line, count_line as u64 + 1);
     assert_eq!(reason("hostile-tlsrpt-huge-number.json"), Reason::InvalidNumber);
 }
 

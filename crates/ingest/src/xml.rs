@@ -48,9 +48,10 @@ pub fn parse(text: &str, max_depth: usize) -> Result<Element, Rejection> {
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
+    let mut lines = Lines::default();
     loop {
         let start = reader.buffer_position();
-        let at = |offset: u64| Position::in_text(bytes, offset);
+        let mut at = |offset: u64| lines.at(bytes, offset);
         let (ns, event) = match reader.read_resolved_event() {
             Ok((ns, event)) => (namespace(&ns), event),
             Err(e) => {
@@ -121,6 +122,36 @@ pub fn parse(text: &str, max_depth: usize) -> Result<Element, Rejection> {
         .at(Position::in_text(bytes, bytes.len() as u64)));
     }
     root.ok_or_else(|| Rejection::new(Reason::InvalidXml, "no element at all"))
+}
+
+/// Positions of increasing offsets, counted incrementally: asking for every
+/// element's line from the start of the document would be quadratic.
+#[derive(Default)]
+struct Lines {
+    offset: usize,
+    line: u64,
+    line_start: usize,
+}
+
+impl Lines {
+    fn at(&mut self, bytes: &[u8], offset: u64) -> Position {
+        let end = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+        if end < self.offset {
+            return Position::in_text(bytes, offset);
+        }
+        for (i, b) in bytes[self.offset..end].iter().enumerate() {
+            if *b == b'\n' {
+                self.line += 1;
+                self.line_start = self.offset + i + 1;
+            }
+        }
+        self.offset = end;
+        Position {
+            line: self.line + 1,
+            column: (end - self.line_start) as u64 + 1,
+            offset,
+        }
+    }
 }
 
 fn namespace(ns: &ResolveResult<'_>) -> String {
@@ -228,6 +259,21 @@ mod tests {
     fn mismatched_end_tag_is_invalid_xml() {
         let err = parse("<a><b></c></a>", 8).unwrap_err();
         assert_eq!(err.reason, Reason::InvalidXml);
+    }
+
+    /// Regression: every element's position was counted from the start of
+    /// the document (quadratic: 139 records/s on a 1,000-row report).
+    #[test]
+    fn incremental_positions_equal_positions_counted_from_the_start() {
+        let text = b"<a>\n  <b>x</b>\n\n<c/>\n</a>\n";
+        let mut lines = Lines::default();
+        for offset in 0..=text.len() as u64 {
+            assert_eq!(
+                lines.at(text, offset),
+                Position::in_text(text, offset),
+                "offset {offset}"
+            );
+        }
     }
 
     #[test]

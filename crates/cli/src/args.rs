@@ -87,6 +87,9 @@ pub enum Command {
     /// Where monitoring alerts go (webhook, email, syslog), and their delivery state.
     #[command(subcommand)]
     Alert(crate::alert::AlertCommand),
+    /// DMARC aggregate and failure reports and SMTP TLS reports: import them.
+    #[command(subcommand)]
+    Reports(crate::reports::ReportsCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,7 @@ mod message;
 mod monitor;
 mod monitor_run;
 mod output;
+mod reports;
 mod rules;
 mod scan;
 mod seen;
@@ -116,6 +117,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             clap_complete::generate(shell, &mut Cli::command(), "mailwarden", &mut out);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Reports(command) => reports::run(command),
         Command::Man => {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)

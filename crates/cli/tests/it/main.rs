@@ -16,6 +16,7 @@ mod live_scan;
 mod message;
 mod monitor;
 mod outcomes;
+mod reports;
 mod robust;
 mod schema_v1;
 mod support;

@@ -14,7 +14,7 @@ use crate::{Alert, DeliveryError};
 const FACILITY_DAEMON: u8 = 3;
 
 /// The SD-ID of our structured data. RFC 5424 §7.2.2: private SD-IDs are
-/// "name@<private enterprise number>"; 32473 is the number RFC 5612 reserves
+/// "name@&lt;private enterprise number&gt;"; 32473 is the number RFC 5612 reserves
 /// for documentation and examples, used until the project registers one.
 pub const SD_ID: &str = "mailwarden@32473";
 

@@ -22,7 +22,7 @@ pub fn leaf_hash(leaf_input: &[u8]) -> Hash {
     h.finalize().into()
 }
 
-/// RFC 9162 §2.1.1: "MTH(D[n]) = HASH(0x01 || MTH(D[0:k]) || MTH(D[k:n]))".
+/// RFC 9162 §2.1.1: "MTH(D\[n\]) = HASH(0x01 || MTH(D\[0:k\]) || MTH(D\[k:n\]))".
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut h = Sha256::new();
     h.update([0x01]);

@@ -14,7 +14,7 @@ pub fn split_point(n: u64) -> u64 {
     1 << (63 - (n - 1).leading_zeros())
 }
 
-/// MTH(D[n]) of the leaves, whose leaf hashes are given.
+/// MTH(D\[n\]) of the leaves, whose leaf hashes are given.
 pub fn root(leaves: &[Hash]) -> Hash {
     let mut frontier = Frontier::default();
     for leaf in leaves {
@@ -64,7 +64,7 @@ impl Frontier {
     }
 
     /// MTH over every leaf appended. Folding the peaks from the right is the
-    /// §2.1.1 recursion: the left part D[0:k] is always the largest peak.
+    /// §2.1.1 recursion: the left part D\[0:k\] is always the largest peak.
     pub fn root(&self) -> Hash {
         let mut peaks = self.peaks.iter().rev();
         let Some(last) = peaks.next() else {
@@ -74,7 +74,7 @@ impl Frontier {
     }
 }
 
-/// RFC 9162 §2.1.3.1 PATH(m, D[n]): the audit path of leaf `index`.
+/// RFC 9162 §2.1.3.1 PATH(m, D\[n\]): the audit path of leaf `index`.
 /// `None` when the index is outside the tree.
 pub fn inclusion_proof(leaves: &[Hash], index: u64) -> Option<Vec<Hash>> {
     if index >= leaves.len() as u64 {
@@ -137,7 +137,7 @@ fn skip_right_edge(fn_: &mut u64, sn: &mut u64) {
     }
 }
 
-/// RFC 9162 §2.1.4.1 PROOF(m, D[n]) = SUBPROOF(m, D[n], true): shows the
+/// RFC 9162 §2.1.4.1 PROOF(m, D\[n\]) = SUBPROOF(m, D\[n\], true): shows the
 /// tree of the first `first` leaves is a prefix of the tree of all `leaves`.
 /// `None` when `first` is larger than the tree; empty for 0 or equal sizes.
 pub fn consistency_proof(leaves: &[Hash], first: u64) -> Option<Vec<Hash>> {

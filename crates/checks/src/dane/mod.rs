@@ -20,7 +20,7 @@
 //!   ([`crate::tls::dane::match_tlsa`]). Without validation it is
 //!   indeterminate: whether senders use the records is unknown.
 //!
-//! [`host_dane`] gives the same verdict to the failover-parity judge.
+//! `host_dane` gives the same verdict to the failover-parity judge.
 
 use mailwarden_model::{DnsView, Finding, Outcome, RType, Status};
 use mailwarden_records::tlsa::Tlsa;

@@ -15,12 +15,15 @@
 //! - [`verify()`]: recomputes a stored log and names the first entry that was
 //!   altered, deleted, inserted or reordered, or the truncation or fork
 //!   since a checkpoint.
+//! - [`evidence`]: one event as an evidence bundle cites it, checked offline
+//!   against the bundle's checkpoint with its inclusion proof.
 //!
 //! The crate does no I/O: the store reads and writes rows, draws salts and
 //! keeps the key file.
 
 pub mod append;
 pub mod entry;
+pub mod evidence;
 pub mod hash;
 pub mod head;
 pub mod tree;
@@ -28,6 +31,7 @@ pub mod verify;
 
 pub use append::{Appended, NewEntry, append};
 pub use entry::{LeafFields, SALT_LEN, Salt, canonical_json, content_digest, domain_digest};
+pub use evidence::{CitedEvent, EventCheck};
 pub use hash::{Hash, empty_root, leaf_hash, node_hash};
 pub use head::{Checkpoint, LogKey, PublicKey, SignedTreeHead, TreeHead};
 pub use tree::{Frontier, consistency_proof, inclusion_proof, root, verify_consistency, verify_inclusion};

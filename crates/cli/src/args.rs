@@ -84,6 +84,9 @@ pub enum Command {
     /// The verifiable audit log of the store: verify it, export a checkpoint.
     #[command(subcommand)]
     Audit(crate::audit::AuditCommand),
+    /// Evidence for auditors: a domain's findings, changes and approvals, alerts and verdicts over a period, with
+    /// a signed checkpoint and an inclusion proof for every audit event cited (`audit verify-evidence DIR` checks it).
+    Evidence(crate::evidence::EvidenceArgs),
     /// Where monitoring alerts go (webhook, email, syslog), and their delivery state.
     #[command(subcommand)]
     Alert(crate::alert::AlertCommand),

@@ -21,6 +21,10 @@ pub enum AuditCommand {
     /// Export the log's current signed tree head, to keep somewhere the database's writers cannot
     /// reach; `audit verify --checkpoint FILE` later detects a truncated or forked log.
     Checkpoint(CheckpointArgs),
+    /// Check an evidence bundle written by `mailwarden evidence`, offline: the checkpoint's signature, every
+    /// event's digests and inclusion proof, the files against the SHA-256 the log recorded. Exit 0 verified,
+    /// 1 a problem found (each is named), 2 error.
+    VerifyEvidence(crate::evidence_verify::VerifyEvidenceArgs),
 }
 
 /// Where the audit log's Ed25519 key is.
@@ -79,6 +83,7 @@ pub async fn run(db: Option<&str>, command: AuditCommand) -> Result<ExitCode> {
     match command {
         AuditCommand::Verify(args) => verify(db, args).await,
         AuditCommand::Checkpoint(args) => checkpoint(db, args).await,
+        AuditCommand::VerifyEvidence(args) => crate::evidence_verify::run(args),
     }
 }
 

@@ -261,7 +261,7 @@ pub async fn erase(db: Option<&str>, target: &str, format: Format) -> Result<Exi
     println!("  baselines deleted:      {}", r.baselines);
     println!("  alerts deleted:         {}", r.alerts);
     println!(
-        "  audit contents cleared: {} (the events stay, so the log still verifies)",
+        "  audit events cleared:   {} (domain, content and salt removed; the events stay, so the log still verifies)",
         r.audit_contents_cleared
     );
     println!(

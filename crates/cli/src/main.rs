@@ -8,6 +8,8 @@ mod args;
 mod audit;
 mod compliance;
 mod config;
+mod evidence;
+mod evidence_verify;
 mod generate;
 mod history;
 mod input;
@@ -95,6 +97,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retention(c) => history::retention(db, c).await,
         Command::Erase { domain, format } => history::erase(db, &domain, format).await,
         Command::Audit(c) => audit::run(db, c).await,
+        Command::Evidence(a) => evidence::run(db, a).await,
         Command::Alert(c) => alert::run(db, c).await,
         Command::Scan(args) => scan::run(args).await,
         Command::Judge(args) => judge::run(args),

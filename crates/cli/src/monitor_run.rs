@@ -119,6 +119,7 @@ pub async fn run(store: Store, args: RunArgs) -> Result<ExitCode> {
         }
         let cycle = cycle(&store, all, &args, &policy, &mut scanners, &stop).await?;
         eprintln!("mailwarden: {}", cycle.summary());
+        deliver_once(&store).await?;
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!(
@@ -148,6 +149,21 @@ pub async fn run(store: Store, args: RunArgs) -> Result<ExitCode> {
 /// standard error and retried with backoff.
 async fn deliver_alerts(store: &Store) -> Result<()> {
     mailwarden_store::alert_delivery::deliver_pending(store, OffsetDateTime::now_utc()).await?;
+    Ok(())
+}
+
+/// `--once`: one delivery of the outbox after the scans, so cron and CI
+/// users get the alerts the run queued (and any still due from earlier
+/// runs). A failed delivery stays queued for the next run (retry with
+/// backoff) and is logged; it does not fail the run.
+async fn deliver_once(store: &Store) -> Result<()> {
+    let report = mailwarden_store::alert_delivery::deliver_pending(store, OffsetDateTime::now_utc()).await?;
+    if report.sent + report.retrying + report.failed + report.suppressed > 0 {
+        eprintln!(
+            "mailwarden: alerts: {} sent, {} to retry, {} failed, {} suppressed",
+            report.sent, report.retrying, report.failed, report.suppressed
+        );
+    }
     Ok(())
 }
 

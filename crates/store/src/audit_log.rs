@@ -10,7 +10,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mailwarden_audit::{Checkpoint, Frontier, Hash, NewEntry, PublicKey, SALT_LEN, StoredEntry, Tamper, Verified};
+use mailwarden_audit::hash::to_hex;
+use mailwarden_audit::{
+    Checkpoint, CitedEvent, Frontier, Hash, NewEntry, PublicKey, SALT_LEN, StoredEntry, Tamper, Verified,
+};
 
 use crate::{Store, StoreError, Tx, audit_key, clock};
 
@@ -268,6 +271,41 @@ pub async fn inclusion_proofs(store: &Store, seqs: &[u64]) -> Result<Vec<Inclusi
             })
         })
         .collect()
+}
+
+/// The events `seqs` as an evidence bundle cites them (stored fields and an
+/// inclusion proof each), against one fresh checkpoint of the verified log.
+pub async fn cite(store: &Store, seqs: &[u64]) -> Result<(Checkpoint, Vec<CitedEvent>), StoreError> {
+    let checkpoint = checkpoint(store).await?;
+    let entries = read_entries(store).await?;
+    let size = checkpoint.sth.head.tree_size as usize;
+    let leaves = leaf_hashes(&entries[..size.min(entries.len())]);
+    let cited = seqs
+        .iter()
+        .map(|&seq| {
+            let index = seq.checked_sub(1).filter(|i| (*i as usize) < leaves.len());
+            let index = index.ok_or_else(|| StoreError::NotFound(format!("no audit entry {seq}")))?;
+            let e = &entries[index as usize];
+            let content = e.content.as_deref().map(serde_json::from_str).transpose()?;
+            Ok(CitedEvent {
+                seq,
+                at: e.at.clone(),
+                kind: e.kind.clone(),
+                domain: e.domain.clone(),
+                content,
+                salt: e.salt.as_deref().map(to_hex),
+                domain_digest: to_hex(&e.domain_digest),
+                content_digest: to_hex(&e.content_digest),
+                leaf_hash: to_hex(&e.leaf_hash),
+                inclusion_proof: mailwarden_audit::inclusion_proof(&leaves, index)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|h| to_hex(h))
+                    .collect(),
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok((checkpoint, cited))
 }
 
 /// Erasure (`mailwarden erase DOMAIN`): the domain, content and salt of every

@@ -22,10 +22,11 @@ pub enum EventKind {
     AlertFailed,
     RetentionRun,
     Erasure,
+    EvidenceExported,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::SnapshotStored,
         EventKind::SeenAgain,
         EventKind::ChangeDetected,
@@ -37,6 +38,7 @@ impl EventKind {
         EventKind::AlertFailed,
         EventKind::RetentionRun,
         EventKind::Erasure,
+        EventKind::EvidenceExported,
     ];
 
     /// The stored name, e.g. `snapshot-stored`.
@@ -53,6 +55,7 @@ impl EventKind {
             EventKind::AlertFailed => "alert-failed",
             EventKind::RetentionRun => "retention-run",
             EventKind::Erasure => "erasure",
+            EventKind::EvidenceExported => "evidence-exported",
         }
     }
 }

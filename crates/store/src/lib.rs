@@ -17,6 +17,7 @@ mod clock;
 pub mod diff;
 mod error;
 pub mod events;
+pub mod evidence;
 pub mod fingerprint;
 pub mod ingest;
 pub mod location;

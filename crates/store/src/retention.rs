@@ -181,8 +181,8 @@ pub struct Receipt {
 }
 
 /// Remove every stored row about `domain`. Its audit events stay (the log
-/// must still verify) with their contents cleared; the erasure event names
-/// the domain only by its SHA-256.
+/// must still verify) with their domain, content and salt cleared; the
+/// erasure event names the domain only by its SHA-256.
 pub async fn erase(store: &Store, domain: &str) -> Result<Receipt, StoreError> {
     let mut tx = store.begin().await?;
     let mut r = Receipt {
@@ -207,12 +207,9 @@ pub async fn erase(store: &Store, domain: &str) -> Result<Receipt, StoreError> {
             .await?
             .rows_affected();
     }
-    r.audit_contents_cleared =
-        sqlx::query("UPDATE audit_events SET content = NULL WHERE domain = $1 AND content IS NOT NULL")
-            .bind(domain)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+    // The domain, content and salt of its events: without the salt the
+    // salted digests the leaves keep say nothing about the domain.
+    r.audit_contents_cleared = crate::audit_log::erase_domain(&mut tx, domain).await?;
     use sha2::Digest;
     let hashed = crate::fingerprint::hex(&sha2::Sha256::digest(domain.as_bytes()));
     r.audit_seq = append_event(

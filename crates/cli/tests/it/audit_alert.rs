@@ -33,7 +33,7 @@ impl Db {
     pub fn url(&self) -> String {
         format!("sqlite:{}", self.dir.path().join("mw.db").display())
     }
-    fn path(&self, name: &str) -> PathBuf {
+    pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
     async fn store(&self) -> Store {
@@ -318,38 +318,12 @@ async fn alert_list_shows_a_failed_delivery_and_its_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unapproved_change_is_alerted_and_the_audit_log_verifies_through_erasure() {
     let db = Db::new();
-    let zone = db.path("example.com.zone");
-    std::fs::copy(crate::support::repo().join("examples/example.com.zone"), &zone).unwrap();
-    let zone_arg = zone.to_str().unwrap();
+    crate::evidence::monitored_with_a_change(&db);
     let ok = |args: &[&str]| {
         let (code, out, err) = db.cli(args);
         assert_eq!(code, 0, "{args:?}: {out}{err}");
         out
     };
-    ok(&[
-        "monitor",
-        "add",
-        "example.com",
-        "--zone-file",
-        zone_arg,
-        "--no-smtp",
-        "--no-https",
-    ]);
-    ok(&["monitor", "run", "--once"]);
-    ok(&[
-        "baseline",
-        "approve",
-        "example.com",
-        "--reason",
-        "reviewed",
-        "--by",
-        "alice",
-    ]);
-    let text = std::fs::read_to_string(&zone)
-        .unwrap()
-        .replace("20 mx2.example.com.", "20 mx9.example.com.");
-    std::fs::write(&zone, text).unwrap();
-    ok(&["monitor", "run", "--once"]);
     let receiver = WebhookReceiver::start(Some("k"), vec![]).await;
     ok(&["alert", "add", "webhook", &receiver.url, "--secret", "k"]);
     let out = ok(&["alert", "deliver"]);

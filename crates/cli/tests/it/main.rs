@@ -6,6 +6,7 @@ mod alert_peers;
 mod audit_alert;
 mod cli;
 mod compliance;
+mod evidence;
 mod formats;
 mod generate_live;
 mod generate_rules;

@@ -7,10 +7,18 @@ use std::process::Command;
 
 use crate::support::{json, mailwarden, repo, run};
 
-/// `mailwarden --db sqlite:DIR/t.db ARGS...`.
+/// `mailwarden --db sqlite:DIR/t.db ARGS...`, its audit key in DIR too
+/// (never in ~/.config).
 fn mw(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    run(mailwarden_in(dir).args(args))
+}
+
+/// The binary with the database and the audit key of DIR.
+fn mailwarden_in(dir: &Path) -> Command {
     let db = format!("sqlite:{}", dir.join("t.db").display());
-    run(mailwarden().arg("--db").arg(db).args(args))
+    let mut c = mailwarden();
+    c.arg("--db").arg(db).env("MAILWARDEN_AUDIT_KEY", dir.join("audit.key"));
+    c
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
@@ -25,6 +33,15 @@ fn zone(dir: &Path) -> String {
         std::fs::copy(repo().join("examples/example.com.zone"), &path).unwrap();
     }
     path.display().to_string()
+}
+
+/// The change the tests make to the example zone: its second MX host is
+/// replaced (mx2 by mx9).
+pub fn replace_second_mx(zone: &Path) {
+    let text = std::fs::read_to_string(zone).unwrap();
+    let changed = text.replace("20 mx2.example.com.", "20 mx9.example.com.");
+    assert_ne!(changed, text, "{}: no `20 mx2.example.com.` to replace", zone.display());
+    std::fs::write(zone, changed).unwrap();
 }
 
 /// Monitor example.com from a copy of the example zone, offline.
@@ -96,10 +113,7 @@ fn monitor_run_once_stores_dedupes_diffs_and_alerts_on_an_unapproved_change() {
         ],
     );
     // The zone changes: the second MX host is replaced.
-    let text = std::fs::read_to_string(&z)
-        .unwrap()
-        .replace("20 mx2.example.com.", "20 mx9.example.com.");
-    std::fs::write(&z, text).unwrap();
+    replace_second_mx(Path::new(&z));
     ok(dir, &["monitor", "run", "--once"]);
     let d = json(&ok(dir, &["diff", "example.com", "--format", "json"]));
     assert_eq!(d["domain"], "example.com");
@@ -134,6 +148,82 @@ fn erase_prints_a_receipt_and_leaves_nothing_about_the_domain() {
     let h = ok(dir, &["history", "example.com"]);
     assert!(h.contains("nothing stored"), "{h}");
     assert!(ok(dir, &["monitor", "list"]).contains("no domain is monitored"));
+}
+
+/// `erase` once cleared only the contents of the domain's audit events: the
+/// domain stayed in them, and the salt that makes its digest linkable.
+#[test]
+fn erase_clears_the_domain_and_salt_of_its_audit_events_and_verify_stays_green() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    add_example(dir);
+    ok(dir, &["monitor", "run", "--once"]);
+    let count = |sql: &'static str| {
+        let url = format!("sqlite:{}", dir.join("t.db").display());
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let store = mailwarden_store::Store::open(&url).await.unwrap();
+            let n = sqlx_count(&store, sql).await;
+            store.close().await;
+            n
+        })
+    };
+    let about = count("SELECT COUNT(*) FROM audit_events WHERE domain = 'example.com'");
+    assert!(about >= 2, "monitor-added and snapshot-stored are about the domain");
+    let receipt = ok(dir, &["erase", "example.com"]);
+    assert!(
+        receipt.contains(&format!("audit events cleared:   {about}")),
+        "{receipt}"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_events WHERE domain = 'example.com'"),
+        0
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_events WHERE domain IS NULL AND salt IS NULL AND content IS NULL"),
+        about
+    );
+    let verified = ok(dir, &["audit", "verify"]);
+    assert!(verified.contains("audit log verified"), "{verified}");
+}
+
+/// `monitor run --once` delivers the alerts it queued (cron and CI users
+/// have no `monitor run` loop to do it): the unapproved change reaches a
+/// signed webhook in the same run.
+// Multi-threaded: the receiver must answer while a blocking CLI run waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitor_run_once_delivers_the_alerts_it_queued() {
+    use mailwarden_alert::testing::WebhookReceiver;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    add_example(dir);
+    let receiver = WebhookReceiver::start(Some("k"), vec![]).await;
+    ok(dir, &["alert", "add", "webhook", &receiver.url, "--secret", "k"]);
+    ok(dir, &["monitor", "run", "--once"]);
+    let approve = "baseline approve example.com --reason reviewed --by alice";
+    ok(dir, &approve.split(' ').collect::<Vec<_>>());
+    let z = zone(dir);
+    replace_second_mx(Path::new(&z));
+    let before = receiver.requests().len();
+    let (code, _, err) = mw(dir, &["monitor", "run", "--once"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("alerts:") && err.contains("sent"), "{err}");
+    let bodies: Vec<serde_json::Value> = receiver.requests()[before..]
+        .iter()
+        .inspect(|r| assert!(r.signature_ok))
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b["trigger"] == "unapproved-change" && b["domain"] == "example.com"),
+        "{bodies:?}"
+    );
+    let store = mailwarden_store::Store::open(&format!("sqlite:{}", dir.join("t.db").display()))
+        .await
+        .unwrap();
+    let queued = mailwarden_store::outbox::list_alerts(&store, None).await.unwrap();
+    let unapproved = queued.iter().find(|a| a.trigger == "unapproved-change").unwrap();
+    assert_eq!(unapproved.state, "sent");
 }
 
 #[test]
@@ -226,8 +316,8 @@ fn kill_9_mid_cycle_loses_nothing_stored() {
     ]);
     ok(dir, &add);
     let db = format!("sqlite:{}", dir.join("t.db").display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailwarden"))
-        .args(["--db", &db, "monitor", "run", "--once", "--concurrency", "1"])
+    let mut child = mailwarden_in(dir)
+        .args(["monitor", "run", "--once", "--concurrency", "1"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -273,8 +363,8 @@ fn monitor_run_stops_gracefully_on_sigterm() {
     let dir = tmp.path();
     add_example(dir);
     let db = format!("sqlite:{}", dir.join("t.db").display());
-    let child = Command::new(env!("CARGO_BIN_EXE_mailwarden"))
-        .args(["--db", &db, "monitor", "run"])
+    let child = mailwarden_in(dir)
+        .args(["monitor", "run"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

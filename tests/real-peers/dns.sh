@@ -6,6 +6,8 @@
 #   tests/real-peers/dns.sh stop     stop them (by pid file) and remove the pid files
 #   tests/real-peers/dns.sh status   say what runs; exit 0 only when everything does
 #   tests/real-peers/dns.sh install  only install the Debian packages, if missing (start does too)
+#   tests/real-peers/dns.sh reload   make NSD re-read changed zone files (change.test; block monitor)
+#   tests/real-peers/dns.sh change-reset  put change.test's first version back and reload
 #
 # Peers (all on port 5300 but Unbound):
 #   127.0.53.1   NSD  "root"  .            (signed; the trust anchor)
@@ -88,6 +90,17 @@ FCRIT_CHILDREN=(wildmx)
 SIGNED_CHILDREN+=("${FCRIT_CHILDREN[@]}")
 WITH_DS+=("${FCRIT_CHILDREN[@]}")
 # --- end of block fcrit
+
+# --- block: monitor (issue 13): a zone that changes while it is watched.
+# change.test is an unsigned child (served by a and b like the others) whose
+# records have a TTL of 1 s, so Unbound forgets an old answer at once. A test
+# rewrites its file (CHANGE_ZONE in peers.env) and runs `dns.sh reload`:
+# SIGHUP makes NSD re-read every zone file whose mtime changed, and the
+# command waits until a and b serve the file's serial. `dns.sh change-reset`
+# puts the first version back.
+MONITOR_CHILDREN=(change)
+UNSIGNED_CHILDREN+=("${MONITOR_CHILDREN[@]}")
+# --- end of block monitor
 
 # An Ed25519 DKIM public key (RFC 8463 appendix A.2).
 DKIM_KEY="11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
@@ -232,6 +245,47 @@ fcrit_child_records() { # ZONE
 
 # --- end of block fcrit
 
+# --- block: monitor (issue 13) ----------------------------------------------------------
+
+monitor_change_file() { printf '%s/zones/change.test.zone.signed' "$WORK"; }
+
+# change.test. version 1, every TTL 1 s (the zone file NSD serves).
+monitor_change_zone() {
+  printf '%s\n' "\$TTL 1"
+  printf 'change.test. 1 IN SOA ns.test. hostmaster.change.test. 2026010101 3600 600 86400 1\n'
+  printf 'change.test. NS a.ns.test.\nchange.test. NS b.ns.test.\n'
+  mail_records change.test.
+}
+
+monitor_write_change_zone() {
+  monitor_change_zone >"$(monitor_change_file).tmp"
+  mv "$(monitor_change_file).tmp" "$(monitor_change_file)"
+}
+
+# The serial in the change.test zone file.
+monitor_file_serial() { awk '$4 == "SOA" { print $7; exit }' "$(monitor_change_file)"; }
+
+# SIGHUP to NSD a and b; wait until both serve the file's serial.
+monitor_reload() {
+  local serial name pid addr
+  serial="$(monitor_file_serial)"
+  [ -n "$serial" ] || die "no SOA serial in $(monitor_change_file)"
+  for name in nsd-a nsd-b; do
+    pid="$(live_pid "$name" nsd)" || die "$name is not running (tests/real-peers/dns.sh start)"
+    kill -HUP "$pid"
+  done
+  for addr in "$A_ADDR" "$B_ADDR"; do
+    wait_for "NSD on $addr serving change.test. serial $serial" monitor_serves "$addr" "$serial"
+  done
+  log "change.test. reloaded: serial $serial on $A_ADDR and $B_ADDR"
+}
+
+monitor_serves() { # ADDRESS SERIAL
+  [ "$(dig_q +norec +short -p "$PORT" "@$1" change.test. SOA | awk '{ print $3 }')" = "$2" ]
+}
+
+# --- end of block monitor
+
 child_zone() { # LABEL [VARIANT]
   local zone="$1.test." variant=${2:-1} serial=2026010101
   [ "$variant" = 2 ] && serial=2026010202
@@ -293,6 +347,7 @@ generate() {
     cp "$z/$label.test.zone" "$z/$label.test.zone.signed"
   done
   cp "$z/split.test.v2.zone" "$z/split.test.v2.zone.signed"
+  monitor_write_change_zone # block monitor: change.test with TTL 1
 
   # test.: delegations, glue for the nameservers, DS records.
   {
@@ -494,6 +549,7 @@ ROOT_SERVER=$ROOT_ADDR
 TLD_SERVER=$TLD_ADDR
 CHILD_SERVERS=$A_ADDR $B_ADDR
 SPLIT_ODD_SERVER=$C_ADDR
+CHANGE_ZONE=$(monitor_change_file)
 EOF
   mv "$DIR/peers.env.tmp" "$DIR/peers.env"
 }
@@ -507,7 +563,7 @@ real-peers: DNS peers running (loopback only; logs and pid files in $WORK)
   NSD a      children   $A_ADDR:$PORT
   NSD b      children   $B_ADDR:$PORT
   NSD c      split.test $C_ADDR:$PORT   (different data)
-  zones: secure insecure bogus island weak nsec3 split mail sts bogusmx cnamemx provider wildmx (.test)
+  zones: secure insecure bogus island weak nsec3 split mail sts bogusmx cnamemx provider wildmx change (.test)
          lame (.test; delegated to a and b, which refuse it)
   try:   dig +dnssec @$RESOLVER_ADDR -p $RESOLVER_PORT secure.test MX
 EOF
@@ -557,8 +613,10 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   install) ensure_tools ;;
+  reload) monitor_reload ;;
+  change-reset) monitor_write_change_zone && monitor_reload ;;
   *)
-    echo "usage: $0 start|stop|status|install" >&2
+    echo "usage: $0 start|stop|status|install|reload|change-reset" >&2
     exit 2
     ;;
 esac

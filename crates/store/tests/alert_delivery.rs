@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use mailwarden_alert::testing::{Answer, WebhookReceiver};
@@ -16,12 +15,6 @@ use mailwarden_store::events::list_events;
 use mailwarden_store::outbox::{QueuedAlert, list_alerts};
 use mailwarden_store::{NewAlert, Store, Trigger, audit_log, queue_alert};
 use time::OffsetDateTime;
-
-fn use_test_key() {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
-    mailwarden_store::audit_key::set_key_path(dir.path().join("audit.key"));
-}
 
 fn new_alert(condition: &str) -> NewAlert {
     NewAlert {
@@ -77,7 +70,7 @@ fn later(secs: i64) -> OffsetDateTime {
 
 #[tokio::test]
 async fn a_queued_alert_reaches_the_webhook_signed_and_is_audited() {
-    use_test_key();
+    common::use_test_key();
     for db in common::stores().await {
         let store = &db.store;
         let receiver = webhook(store, vec![]).await;
@@ -105,7 +98,7 @@ async fn a_queued_alert_reaches_the_webhook_signed_and_is_audited() {
 
 #[tokio::test]
 async fn a_failing_webhook_is_retried_with_backoff_until_it_takes_the_alert() {
-    use_test_key();
+    common::use_test_key();
     for db in common::stores().await {
         let store = &db.store;
         let receiver = webhook(store, vec![Answer::Status(500), Answer::Status(503)]).await;
@@ -146,7 +139,7 @@ async fn a_failing_webhook_is_retried_with_backoff_until_it_takes_the_alert() {
 
 #[tokio::test]
 async fn an_alert_nobody_takes_fails_visibly_after_its_last_attempt() {
-    use_test_key();
+    common::use_test_key();
     for db in common::stores().await {
         let store = &db.store;
         let _receiver = webhook(store, vec![Answer::Status(500); 5]).await;
@@ -169,7 +162,7 @@ async fn an_alert_nobody_takes_fails_visibly_after_its_last_attempt() {
 
 #[tokio::test]
 async fn a_repeat_within_the_window_is_suppressed_and_one_after_it_is_sent() {
-    use_test_key();
+    common::use_test_key();
     for db in common::stores().await {
         let store = &db.store;
         let receiver = webhook(store, vec![]).await;
@@ -197,7 +190,7 @@ async fn a_repeat_within_the_window_is_suppressed_and_one_after_it_is_sent() {
 
 #[tokio::test]
 async fn a_retry_goes_only_to_the_destination_that_failed() {
-    use_test_key();
+    common::use_test_key();
     for db in common::stores().await {
         let store = &db.store;
         let good = webhook(store, vec![]).await;
@@ -211,7 +204,7 @@ async fn a_retry_goes_only_to_the_destination_that_failed() {
 
 #[tokio::test]
 async fn without_a_destination_alerts_wait_instead_of_being_lost() {
-    use_test_key();
+    common::use_test_key();
     for db in common::stores().await {
         let store = &db.store;
         let id = queue(store, "c").await;

@@ -6,20 +6,10 @@
 
 mod common;
 
-use std::sync::OnceLock;
-
 use mailwarden_audit::{Checkpoint, Tamper};
 use mailwarden_store::audit_log::{self, Verification};
 use mailwarden_store::{EventKind, Store, append_event};
 use serde_json::json;
-
-/// One key file for this test process, in a temporary directory (never the
-/// user's config directory).
-fn use_test_key() {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
-    mailwarden_store::audit_key::set_key_path(dir.path().join("audit.key"));
-}
 
 async fn append_n(store: &Store, n: usize) {
     for i in 0..n {
@@ -51,7 +41,7 @@ async fn sql(store: &Store, statement: &str) {
 
 #[tokio::test]
 async fn an_appended_log_verifies() {
-    use_test_key();
+    common::use_test_key();
     for db in common::stores().await {
         append_n(&db.store, 7).await;
         assert_eq!(outcome(&db.store, None).await, Ok(7), "{}", db.label);
@@ -60,7 +50,7 @@ async fn an_appended_log_verifies() {
 
 #[tokio::test]
 async fn an_edited_row_is_named() {
-    use_test_key();
+    common::use_test_key();
     for db in common::stores().await {
         append_n(&db.store, 6).await;
         sql(
@@ -75,7 +65,7 @@ async fn an_edited_row_is_named() {
 
 #[tokio::test]
 async fn a_deleted_row_is_named() {
-    use_test_key();
+    common::use_test_key();
     for db in common::stores().await {
         append_n(&db.store, 6).await;
         sql(&db.store, "DELETE FROM audit_events WHERE seq = 3").await;
@@ -90,7 +80,7 @@ async fn a_deleted_row_is_named() {
 
 #[tokio::test]
 async fn reordered_rows_are_named() {
-    use_test_key();
+    common::use_test_key();
     for db in common::stores().await {
         append_n(&db.store, 6).await;
         sql(&db.store, "UPDATE audit_events SET seq = -2 WHERE seq = 2").await;
@@ -103,7 +93,7 @@ async fn reordered_rows_are_named() {
 
 #[tokio::test]
 async fn truncation_is_caught_against_a_checkpoint() {
-    use_test_key();
+    common::use_test_key();
     for db in common::stores().await {
         append_n(&db.store, 5).await;
         let cp = audit_log::checkpoint(&db.store).await.unwrap();
@@ -129,7 +119,7 @@ async fn truncation_is_caught_against_a_checkpoint() {
 
 #[tokio::test]
 async fn erasure_and_expiry_keep_verify_green_and_the_log_growing() {
-    use_test_key();
+    common::use_test_key();
     for db in common::stores().await {
         append_n(&db.store, 9).await;
         let mut tx = db.store.begin().await.unwrap();
@@ -156,7 +146,7 @@ async fn erasure_and_expiry_keep_verify_green_and_the_log_growing() {
 
 #[tokio::test]
 async fn concurrent_appends_build_one_consistent_tree() {
-    use_test_key();
+    common::use_test_key();
     for db in common::stores().await {
         let tasks: Vec<_> = (0..8)
             .map(|i| {
@@ -179,7 +169,7 @@ async fn concurrent_appends_build_one_consistent_tree() {
 
 #[tokio::test]
 async fn inclusion_proofs_verify_against_their_checkpoint() {
-    use_test_key();
+    common::use_test_key();
     for db in common::stores().await {
         append_n(&db.store, 6).await;
         let proofs = audit_log::inclusion_proofs(&db.store, &[1, 4, 6]).await.unwrap();
@@ -199,7 +189,7 @@ async fn inclusion_proofs_verify_against_their_checkpoint() {
 
 #[tokio::test]
 async fn the_stores_erase_and_retention_run_keep_verify_green() {
-    use_test_key();
+    common::use_test_key();
     for db in common::stores().await {
         append_n(&db.store, 6).await;
         mailwarden_store::retention::erase(&db.store, "d2.example")
@@ -222,7 +212,7 @@ async fn the_stores_erase_and_retention_run_keep_verify_green() {
 #[tokio::test]
 #[ignore = "a measurement: bench/audit.sh runs it"]
 async fn measure_audit_log() {
-    use_test_key();
+    common::use_test_key();
     let n: usize = std::env::var("MW_AUDIT_BENCH_N")
         .ok()
         .and_then(|v| v.parse().ok())

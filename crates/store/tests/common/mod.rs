@@ -13,8 +13,18 @@ pub struct TestDb {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// One audit key file for this test process, in a temporary directory:
+/// every store test that appends events uses it, never the user's
+/// ~/.config (each test binary is its own process).
+pub fn use_test_key() {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
+    mailwarden_store::audit_key::set_key_path(dir.path().join("audit.key"));
+}
+
 /// One fresh, migrated store per backend available.
 pub async fn stores() -> Vec<TestDb> {
+    use_test_key();
     let mut out = vec![sqlite().await];
     if let Some(pg) = postgres().await {
         out.push(pg);
@@ -23,6 +33,7 @@ pub async fn stores() -> Vec<TestDb> {
 }
 
 pub async fn sqlite() -> TestDb {
+    use_test_key();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("nested/dir/test.db").display());
     TestDb {
@@ -35,6 +46,7 @@ pub async fn sqlite() -> TestDb {
 /// A new database named after a counter and the process, on the server at
 /// MAILWARDEN_TEST_PG_URL.
 pub async fn postgres() -> Option<TestDb> {
+    use_test_key();
     let base = std::env::var("MAILWARDEN_TEST_PG_URL").ok().filter(|u| !u.is_empty())?;
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -2012,3 +2012,150 @@ fn a_name_synthesised_from_a_wildcard_one_label_down_validates_secure_with_no_fa
 }
 
 // --- end of block fcrit
+
+// --- block: monitor (issue 13): a real zone that changes while it is watched
+
+/// `tests/real-peers/dns.sh ARGS` (change.test: reload, change-reset).
+fn dns_sh(args: &[&str]) {
+    let out = Command::new(repo().join("tests/real-peers/dns.sh"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tests/real-peers/dns.sh");
+    assert!(
+        out.status.success(),
+        "dns.sh {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The change.test zone file NSD a and b serve (CHANGE_ZONE in peers.env).
+fn change_zone_file() -> PathBuf {
+    let env = std::fs::read_to_string(repo().join("target/real-peers/peers.env")).unwrap();
+    let line = env.lines().find_map(|l| l.strip_prefix("CHANGE_ZONE="));
+    PathBuf::from(line.expect("no CHANGE_ZONE= in peers.env: re-run tests/real-peers/dns.sh start"))
+}
+
+/// `mailwarden` on the test's database and audit key.
+fn monitored(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mailwarden"))
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .env("MAILWARDEN_AUDIT_KEY", dir.join("audit.key"))
+        .stdin(Stdio::null())
+        .arg("--db")
+        .arg(format!("sqlite:{}", dir.join("mw.db").display()))
+        .args(args)
+        .output()
+        .expect("run mailwarden");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Rewrites change.test's MX (10 mx → 20 mx2, with its address) and bumps
+/// the serial, as an operator editing the zone would.
+fn change_the_mx(zone: &std::path::Path) {
+    let text = std::fs::read_to_string(zone).unwrap();
+    let changed = text
+        .replace(
+            "change.test. MX 10 mx.change.test.",
+            "change.test. MX 20 mx2.change.test.\nmx2.change.test. A 127.0.53.26",
+        )
+        .replace(" 2026010101 ", " 2026010102 ");
+    assert_ne!(changed, text, "{}: not the zone dns.sh wrote", zone.display());
+    std::fs::write(zone, changed).unwrap();
+}
+
+/// The issue's real-peer test: `monitor run --once` through Unbound in
+/// front of NSD, the zone file edited and NSD reloaded (SIGHUP), the next
+/// run sees the MX change in `diff --format json` and delivers the
+/// unapproved-change alert to a signed webhook; the audit log verifies.
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start"]
+fn monitor_sees_a_real_zone_change_after_nsd_reloads_and_alerts_it_as_unapproved() {
+    let p = peers();
+    dns_sh(&["change-reset"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let ok = |args: &[&str]| {
+        let (code, out, err) = monitored(dir, args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        (out, err)
+    };
+    let resolver = p.resolver.to_string();
+    ok(&[
+        "monitor",
+        "add",
+        "change.test",
+        "--resolver",
+        &resolver,
+        "--trust-anchor",
+        &p.trust_anchor,
+        "--allow-private-targets",
+        "--no-smtp",
+        "--no-https",
+        "--",
+        "--ns-port",
+        &p.ns_port,
+        "--timeout",
+        "2",
+    ]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let receiver = rt.block_on(mailwarden_alert::testing::WebhookReceiver::start(Some("k"), vec![]));
+    ok(&["alert", "add", "webhook", &receiver.url, "--secret", "k"]);
+    ok(&["monitor", "run", "--once"]);
+    ok(&[
+        "baseline",
+        "approve",
+        "change.test",
+        "--reason",
+        "version 1 reviewed",
+        "--by",
+        "ops",
+    ]);
+
+    change_the_mx(&change_zone_file());
+    dns_sh(&["reload"]);
+    // The old answer's TTL is 1 s: wait until Unbound answers the new MX.
+    let started = std::time::Instant::now();
+    while !dig(p, &["+short", "change.test.", "MX"]).contains("20 mx2.change.test.") {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "Unbound never saw the new MX"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, err) = ok(&["monitor", "run", "--once"]);
+    assert!(!err.contains(" 0 change(s)"), "the second run stores the change: {err}");
+
+    let (diff, _) = ok(&["diff", "change.test", "--format", "json"]);
+    let diff: Value = serde_json::from_str(&diff).unwrap();
+    let mx = diff["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "MX" && c["name"] == "change.test")
+        .unwrap_or_else(|| panic!("no MX change in {diff:#}"));
+    assert!(mx["before"].to_string().contains("10 mx.change.test"), "{mx}");
+    assert!(mx["after"].to_string().contains("20 mx2.change.test"), "{mx}");
+    let bodies: Vec<Value> = receiver
+        .requests()
+        .iter()
+        .inspect(|r| assert!(r.signature_ok))
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b["trigger"] == "unapproved-change" && b["domain"] == "change.test"),
+        "{bodies:#?}"
+    );
+    let (verified, _) = ok(&["audit", "verify"]);
+    assert!(verified.contains("audit log verified"), "{verified}");
+    dns_sh(&["change-reset"]);
+}
+
+// --- end of block monitor

@@ -12,7 +12,9 @@
 #    marks): database bytes after minus before, WAL checkpointed. Target: < 1 MB.
 # 3. `history` of one domain with a year of hourly scans, on SQLite: the
 #    domain's snapshot is cloned into 365 daily snapshots (one MX changes
-#    each day), each seen 24 times (8760 scans). Target: < 50 ms.
+#    each day), each seen 24 times (8760 scans). Target: < 50 ms, measured
+#    as the whole `mailwarden history` process (start-up, opening the
+#    database, the query, the JSON written), best of 5.
 # Traffic goes to 127.0.0.1 only. Numbers are printed, not asserted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,10 +36,18 @@ addr=$(head -n1 "$work/addr")
 flags=(--resolver "$addr" --allow-private-targets --no-smtp --no-https --no-dnssec -- --ns-port "${addr##*:}" --timeout 5)
 db="$work/mw.db"
 export MAILWARDEN_DB="sqlite:$db"
+export MAILWARDEN_AUDIT_KEY="$work/audit.key" # never the user's ~/.config
 
 seq 0 $((n - 1)) | sed 's/^/d/; s/$/.bench.test/' >"$work/list"
-elapsed() { python3 -c 'import sys,time; print(f"{time.time()-float(sys.argv[1]):.2f}")' "$1"; }
-now() { python3 -c 'import time; print(time.time())'; }
+# Clock readings from bash itself ($EPOCHREALTIME, microseconds): a timer
+# that starts an interpreter would add its own start-up (tens of ms) to
+# every reading, more than the 50 ms `history` target.
+now() { echo "${EPOCHREALTIME/./}"; }
+elapsed() { # START_US -> seconds, two decimals
+  local d=$(($(now) - $1))
+  printf '%d.%02d\n' $((d / 1000000)) $(((d % 1000000) / 10000))
+}
+elapsed_ms() { echo $((($(now) - $1) / 1000)); }
 db_bytes() {
   python3 - "$db" <<'PY'
 import os, sqlite3, sys
@@ -74,7 +84,7 @@ best_unchanged=999999
 for _ in 1 2 3 4 5; do
   t=$(now)
   "$bin/mailwarden" history d1.bench.test --format json >/dev/null
-  ms=$(python3 -c 'import sys,time; print(int((time.time()-float(sys.argv[1]))*1000))' "$t")
+  ms=$(elapsed_ms "$t")
   [ "$ms" -lt "$best_unchanged" ] && best_unchanged=$ms
 done
 
@@ -108,7 +118,7 @@ best=999999
 for _ in 1 2 3 4 5; do
   t=$(now)
   "$bin/mailwarden" history d0.bench.test --format json >"$work/history.json"
-  ms=$(python3 -c 'import sys,time; print(int((time.time()-float(sys.argv[1]))*1000))' "$t")
+  ms=$(elapsed_ms "$t")
   [ "$ms" -lt "$best" ] && best=$ms
 done
 changes=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d["snapshots"]), sum(len(s["changes"]) for s in d["snapshots"]))' "$work/history.json")

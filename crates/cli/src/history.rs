@@ -76,7 +76,7 @@ fn json(value: &impl serde::Serialize) -> Result<()> {
 pub async fn history(db: Option<&str>, args: HistoryArgs) -> Result<ExitCode> {
     let store = open_store(db).await?;
     let name = domain(&args.domain)?;
-    let steps = timeline::read(&store, &name).await?;
+    let steps = timeline::read_history(&store, &name).await?;
     let approvals = baseline::list(&store, &name).await?;
     if args.format != Format::Text {
         json(&serde_json::json!({ "domain": name, "snapshots": steps, "baselines": approvals }))?;

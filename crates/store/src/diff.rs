@@ -1,13 +1,13 @@
 //! What changed between two states ([`crate::state::State`]): items whose
 //! value differs and findings whose outcome differs.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::state::{Key, State};
 
 /// One changed item. `before` is null when nothing was known before.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub name: String,
     #[serde(rename = "type")]
@@ -15,12 +15,12 @@ pub struct Change {
     pub before: Value,
     pub after: Value,
     /// A remark, e.g. whether the MTA-STS id was bumped with the policy.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub note: Option<String>,
 }
 
 /// One finding whose outcome changed. `before` is null for a new finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingChange {
     pub id: String,
     pub subject: String,

@@ -133,7 +133,8 @@ pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput) -> Result<S
         // recomputed then (timeline.rs); later sightings change nothing.
         let seen_count: i64 = sqlx::query_scalar(
             "UPDATE snapshots SET last_seen_at = $1, seen_count = seen_count + 1,
-                 state = CASE WHEN seen_count = 1 THEN NULL ELSE state END
+                 state = CASE WHEN seen_count = 1 THEN NULL ELSE state END,
+                 changes = CASE WHEN seen_count = 1 THEN NULL ELSE changes END
              WHERE id = $2 RETURNING seen_count",
         )
         .bind(&at)
@@ -186,6 +187,38 @@ pub async fn list(conn: &mut AnyConnection, domain: &str) -> Result<Vec<Snapshot
         .await?)
 }
 
+/// The snapshots of `domain`, oldest first, without their states, each
+/// with its cached changes (`None` where not computed yet): what `history`
+/// reads.
+pub async fn list_with_changes(
+    conn: &mut AnyConnection,
+    domain: &str,
+) -> Result<Vec<(SnapshotMeta, Option<String>)>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        meta: SnapshotMeta,
+        changes: Option<String>,
+    }
+    // `state` stays unread (NULL here): history needs only the changes.
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version,
+                catalogue_version, score, profiles, CASE WHEN state IS NULL THEN NULL ELSE '' END AS state, changes
+         FROM snapshots WHERE domain = $1 ORDER BY id",
+    )
+    .bind(domain)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let mut meta = r.meta;
+            meta.state = None;
+            (meta, r.changes)
+        })
+        .collect())
+}
+
 /// One snapshot whole.
 pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Snapshot, StoreError> {
     let sql = format!("SELECT {META_COLUMNS} FROM snapshots WHERE id = $1");
@@ -229,10 +262,17 @@ fn decompress(blob: &[u8]) -> Result<Observation, String> {
     serde_json::from_slice(&json).map_err(|e| format!("not an Observation: {e}"))
 }
 
-/// Cache the state after snapshot `id`.
-pub async fn save_state(conn: &mut AnyConnection, id: i64, state: &crate::state::State) -> Result<(), StoreError> {
-    sqlx::query("UPDATE snapshots SET state = $1 WHERE id = $2")
+/// Cache the state after snapshot `id` and what changed at it (JSON:
+/// `{"changes": [...], "findings": [...]}`).
+pub async fn save_state(
+    conn: &mut AnyConnection,
+    id: i64,
+    state: &crate::state::State,
+    changes: &serde_json::Value,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE snapshots SET state = $1, changes = $2 WHERE id = $3")
         .bind(state.to_json().to_string())
+        .bind(changes.to_string())
         .bind(id)
         .execute(&mut *conn)
         .await?;

@@ -156,6 +156,47 @@ async fn diff_shows_a_changed_record_but_not_a_timeout_and_a_removal_only_after_
     }
 }
 
+/// `history` reads the changes cached with each snapshot (one query, no
+/// state parsed): the same timeline as computing it, also after the second
+/// sighting of a removal invalidated and recomputed the last snapshot's.
+#[tokio::test]
+async fn history_from_the_cached_changes_equals_the_computed_timeline_after_a_confirmed_removal() {
+    for db in common::stores().await {
+        let store = &db.store;
+        store_it(store, &scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 300)).await;
+        store_it(store, &scan(Ok(&["mx2.watch.example."]), Outcome::Fail, 300)).await;
+        store_it(store, &scan(Err(Status::NxDomain), Outcome::Pass, 300)).await;
+        let view = |steps: &[timeline::Step]| serde_json::to_string(steps).unwrap();
+        let before_confirmation = view(&timeline::read_history(store, D).await.unwrap());
+        store_it(store, &scan(Err(Status::NxDomain), Outcome::Pass, 200)).await;
+        let history = timeline::read_history(store, D).await.unwrap();
+        let computed = timeline::read(store, D).await.unwrap();
+        assert_eq!(view(&history), view(&computed), "{}", db.label);
+        assert_ne!(
+            view(&history),
+            before_confirmation,
+            "{}: the confirmed removal is shown",
+            db.label
+        );
+        assert!(
+            history[2].changes.iter().any(|c| c.after == json!("NXDOMAIN")),
+            "{}",
+            db.label
+        );
+        // A database whose states were cached before the changes were.
+        sqlx::query("UPDATE snapshots SET changes = NULL")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(view(&timeline::read_history(store, D).await.unwrap()), view(&computed));
+        let missing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM snapshots WHERE changes IS NULL")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(missing, 0, "{}: the changes are cached again", db.label);
+    }
+}
+
 #[tokio::test]
 async fn a_difference_from_the_approved_baseline_queues_one_unapproved_change_alert() {
     for db in common::stores().await {

@@ -79,6 +79,7 @@ fn parse() -> anyhow::Result<Cli> {
             | Command::Retention(_)
             | Command::Erase { .. }
             | Command::Message(_)
+            | Command::Reports(_)
     ) {
         settings::Settings::load(cli.config.as_deref())?.apply(&mut cli, &matches)?;
     }
@@ -117,7 +118,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             clap_complete::generate(shell, &mut Cli::command(), "mailwarden", &mut out);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Reports(command) => reports::run(command),
+        Command::Reports(command) => reports::run(db, command).await,
         Command::Man => {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)

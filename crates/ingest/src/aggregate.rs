@@ -12,7 +12,7 @@
 
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::rejection::{Reason, Rejection};
 use crate::warning::Warnings;
@@ -50,7 +50,7 @@ pub struct AggregateReport {
     pub extensions: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyPublished {
     pub domain: String,
     pub adkim: Option<String>,
@@ -80,13 +80,13 @@ pub struct Record {
     pub spf_results: Vec<SpfResult>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverrideReason {
     pub kind: String,
     pub comment: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DkimResult {
     pub domain: String,
     pub selector: Option<String>,
@@ -94,7 +94,7 @@ pub struct DkimResult {
     pub human_result: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpfResult {
     pub domain: String,
     pub scope: Option<String>,

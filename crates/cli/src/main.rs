@@ -21,6 +21,9 @@ mod reports;
 mod rules;
 mod scan;
 mod seen;
+mod senders;
+mod senders_config;
+mod senders_core;
 mod settings;
 mod sources;
 mod spf;
@@ -80,6 +83,7 @@ fn parse() -> anyhow::Result<Cli> {
             | Command::Erase { .. }
             | Command::Message(_)
             | Command::Reports(_)
+            | Command::Senders(_)
     ) {
         settings::Settings::load(cli.config.as_deref())?.apply(&mut cli, &matches)?;
     }
@@ -119,6 +123,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Reports(command) => reports::run(db, command).await,
+        Command::Senders(args) => senders::run(db, args).await,
         Command::Man => {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)

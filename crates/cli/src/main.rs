@@ -18,6 +18,7 @@ mod monitor;
 mod monitor_run;
 mod output;
 mod reports;
+mod reports_view;
 mod rules;
 mod scan;
 mod seen;

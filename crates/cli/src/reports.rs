@@ -29,6 +29,12 @@ use crate::audit::open_store;
 pub enum ReportsCommand {
     /// Import report files, e-mails, mbox files and maildir folders (directories are walked).
     Import(ImportArgs),
+    /// List the stored reports (id, kind, reporter, domain, day, records).
+    List(crate::reports_view::ListArgs),
+    /// Show one stored report: its header, rows (aggregate) or policies (TLS).
+    Show(crate::reports_view::ShowArgs),
+    /// TLS-RPT summary of a domain: sessions per policy and MX, failures per result type.
+    Tls(crate::reports_view::TlsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -58,6 +64,9 @@ pub struct ImportArgs {
 pub async fn run(db: Option<&str>, command: ReportsCommand) -> Result<ExitCode> {
     match command {
         ReportsCommand::Import(args) => run_import(db, &args).await,
+        ReportsCommand::List(args) => crate::reports_view::list(db, args).await,
+        ReportsCommand::Show(args) => crate::reports_view::show(db, args).await,
+        ReportsCommand::Tls(args) => crate::reports_view::tls(db, args).await,
     }
 }
 

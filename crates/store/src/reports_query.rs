@@ -26,8 +26,9 @@ pub struct ReportRow {
     pub imported_at: String,
     /// What looked odd at import (same report id, other range).
     pub flags: Vec<String>,
+    /// The database row id (internal; not printed).
     #[serde(skip)]
-    row_id: i64,
+    pub row_id: i64,
 }
 
 type RowTuple = (

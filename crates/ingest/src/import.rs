@@ -73,7 +73,7 @@ pub fn unreadable(label: &str, error: &std::io::Error) -> Outcome {
     )
 }
 
-fn store(item: Item, sink: &mut dyn ReportSink) -> Result<Outcome, crate::sink::SinkError> {
+pub(crate) fn store(item: Item, sink: &mut dyn ReportSink) -> Result<Outcome, crate::sink::SinkError> {
     let parsed = match item.outcome {
         Ok(parsed) => parsed,
         Err(rejection) => return Ok(rejected(item.locator, item.kind, rejection)),
@@ -102,7 +102,7 @@ fn store(item: Item, sink: &mut dyn ReportSink) -> Result<Outcome, crate::sink::
     })
 }
 
-fn rejected(file: String, kind: Option<Kind>, r: Rejection) -> Outcome {
+pub(crate) fn rejected(file: String, kind: Option<Kind>, r: Rejection) -> Outcome {
     Outcome {
         file,
         status: Status::Rejected,
@@ -116,7 +116,7 @@ fn rejected(file: String, kind: Option<Kind>, r: Rejection) -> Outcome {
     }
 }
 
-fn messages(warnings: &Warnings) -> Vec<String> {
+pub(crate) fn messages(warnings: &Warnings) -> Vec<String> {
     let mut out: Vec<String> = warnings
         .items
         .iter()

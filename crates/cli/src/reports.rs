@@ -12,13 +12,13 @@
 //! was rejected, 2 when the store cannot be written (nothing stored is
 //! lost: a report counts as imported only once its transaction commits).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use mailwarden_ingest::{DirSink, Limits, MemorySink, Outcome, ReportSink, Status, import, walk};
+use mailwarden_ingest::{DirSink, Limits, MemorySink, Outcome, ReportSink, Status, import_reader, walk};
 use mailwarden_render::inert;
 use mailwarden_store::reports::StoreSink;
 
@@ -134,15 +134,16 @@ async fn run_import(db: Option<&str>, args: &ImportArgs) -> Result<ExitCode> {
 }
 
 /// Read one file within the input cap and import its reports.
+/// The file is read as a stream: an aggregate report goes into a
+/// streaming sink (the database) row batch by row batch, so memory stays
+/// flat whatever its size; other inputs are read within the caps.
 fn import_file(path: &Path, limits: &Limits, sink: &mut dyn ReportSink) -> Result<Vec<Outcome>> {
     let label = path.display().to_string();
-    let mut bytes = Vec::new();
-    let read =
-        std::fs::File::open(path).and_then(|f| f.take(limits.max_input.saturating_add(1)).read_to_end(&mut bytes));
-    if let Err(e) = read {
-        return Ok(vec![mailwarden_ingest::import::unreadable(&label, &e)]);
-    }
-    import(&label, &bytes, limits, sink).with_context(|| format!("storing the reports of {label}"))
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return Ok(vec![mailwarden_ingest::import::unreadable(&label, &e)]),
+    };
+    import_reader(&label, file, limits, sink).with_context(|| format!("storing the reports of {label}"))
 }
 
 fn print(out: &mut impl Write, format: Format, o: &Outcome) -> io::Result<()> {

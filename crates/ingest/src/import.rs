@@ -78,8 +78,20 @@ pub(crate) fn store(item: Item, sink: &mut dyn ReportSink) -> Result<Outcome, cr
         Ok(parsed) => parsed,
         Err(rejection) => return Ok(rejected(item.locator, item.kind, rejection)),
     };
-    let mut warnings = messages(&parsed.warnings);
-    let (status, id) = match sink.put(&parsed)? {
+    let stored = sink.put(&parsed)?;
+    Ok(stored_outcome(
+        item.locator,
+        parsed.report.kind(),
+        parsed.report.records(),
+        stored,
+        &parsed.warnings,
+    ))
+}
+
+/// The outcome of a report the sink took (imported or duplicate).
+pub(crate) fn stored_outcome(file: String, kind: Kind, records: usize, stored: Stored, warnings: &Warnings) -> Outcome {
+    let mut warnings = messages(warnings);
+    let (status, id) = match stored {
         Stored::Imported { id, flags } => {
             warnings.extend(flags);
             (Status::Imported, id)
@@ -89,17 +101,17 @@ pub(crate) fn store(item: Item, sink: &mut dyn ReportSink) -> Result<Outcome, cr
             (Status::Duplicate, id)
         }
     };
-    Ok(Outcome {
-        file: item.locator,
+    Outcome {
+        file,
         status,
-        kind: Some(parsed.report.kind()),
-        records: Some(parsed.report.records()),
+        kind: Some(kind),
+        records: Some(records),
         id: Some(id),
         reason: None,
         detail: None,
         position: None,
         warnings,
-    })
+    }
 }
 
 pub(crate) fn rejected(file: String, kind: Option<Kind>, r: Rejection) -> Outcome {
@@ -116,7 +128,7 @@ pub(crate) fn rejected(file: String, kind: Option<Kind>, r: Rejection) -> Outcom
     }
 }
 
-pub(crate) fn messages(warnings: &Warnings) -> Vec<String> {
+fn messages(warnings: &Warnings) -> Vec<String> {
     let mut out: Vec<String> = warnings
         .items
         .iter()

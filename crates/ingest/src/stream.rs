@@ -9,12 +9,12 @@
 use std::io::{BufRead, BufReader, Read};
 
 use crate::aggregate_stream::{self, Streamed};
-use crate::import::{self, Outcome, Status, messages, rejected};
+use crate::import::{self, Outcome, rejected, stored_outcome};
 use crate::input;
 use crate::limits::Limits;
 use crate::rejection::Reason;
 use crate::report::Kind;
-use crate::sink::{ReportSink, SinkError, Stored};
+use crate::sink::{ReportSink, SinkError};
 use crate::xml_stream::{Capped, Subtrees, Tracked, io_rejection};
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
@@ -106,30 +106,7 @@ fn streamed(
             stored,
             records,
             warnings,
-        } => {
-            let mut warnings = messages(&warnings);
-            let (status, id) = match stored {
-                Stored::Imported { id, flags } => {
-                    warnings.extend(flags);
-                    (Status::Imported, id)
-                }
-                Stored::Duplicate { id, note } => {
-                    warnings.extend(note);
-                    (Status::Duplicate, id)
-                }
-            };
-            Outcome {
-                file: label.to_string(),
-                status,
-                kind: Some(Kind::Aggregate),
-                records: Some(records),
-                id: Some(id),
-                reason: None,
-                detail: None,
-                position: None,
-                warnings,
-            }
-        }
+        } => stored_outcome(label.to_string(), Kind::Aggregate, records, stored, &warnings),
     };
     Ok(vec![outcome])
 }

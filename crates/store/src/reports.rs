@@ -15,8 +15,9 @@ use std::collections::BTreeMap;
 
 use mailwarden_ingest::aggregate::{AggregateReport, Record};
 use mailwarden_ingest::report::{Identity, Parsed, Report};
-use mailwarden_ingest::sink::{Index, ReportSink, SinkError, Stored, Verdict};
+use mailwarden_ingest::sink::{AggregateWriter, Index, ReportSink, SinkError, Stored, Verdict};
 use mailwarden_ingest::tlsrpt::TlsPolicy;
+use mailwarden_ingest::warning::Warnings;
 use serde_json::json;
 
 use crate::{Store, StoreError, Tx, clock};
@@ -28,7 +29,8 @@ const BATCH: usize = 500;
 /// Store `parsed` unless it is a duplicate, in one transaction.
 pub async fn put(store: &Store, parsed: &Parsed) -> Result<Stored, StoreError> {
     let identity = parsed.report.identity();
-    let Some(mut writer) = Writer::begin(store, &identity, &parsed.digest, &meta(parsed)).await? else {
+    let meta = meta(&parsed.report, &parsed.warnings);
+    let Some(mut writer) = Writer::begin(store, &identity, &meta).await? else {
         return duplicate(store, &identity, &parsed.digest).await;
     };
     match &parsed.report {
@@ -40,7 +42,7 @@ pub async fn put(store: &Store, parsed: &Parsed) -> Result<Stored, StoreError> {
         Report::Tlsrpt(t) => writer.tls_policies(&t.policies).await?,
         Report::Failure(_) => {}
     }
-    writer.commit(parsed.report.records()).await
+    writer.commit(parsed.report.records(), &parsed.digest, &meta).await
 }
 
 /// One report being written: the open transaction and its row id.
@@ -54,16 +56,17 @@ pub struct Writer {
 
 impl Writer {
     /// Begin a report; `None` when `identity` is already stored (the caller
-    /// then asks [`duplicate`] what to say).
+    /// then asks [`duplicate`] what to say). The digest and row count are
+    /// written at [`Writer::commit`] (a streamed report knows them last).
     pub async fn begin(
         store: &Store,
         identity: &Identity,
-        digest: &str,
         meta: &serde_json::Value,
     ) -> Result<Option<Writer>, StoreError> {
         let mut tx = store.begin().await?;
         let index = family_index(&mut tx, identity).await?;
-        let (short_id, flags) = match index.judge(identity, digest) {
+        // Only the identity decides new or duplicate; the digest only words the note.
+        let (short_id, flags) = match index.judge(identity, "") {
             Verdict::Duplicate { .. } => return Ok(None),
             Verdict::New { id, flags } => (id, flags),
         };
@@ -72,7 +75,7 @@ impl Writer {
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO reports (short_id, kind, reporter, report_id, domain, begin_at, end_at, digest,
                                   records, imported_at, flags, meta)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, '', 0, $8, $9, $10)
              ON CONFLICT (tenant_id, short_id) DO NOTHING RETURNING id",
         )
         .bind(&short_id)
@@ -82,7 +85,6 @@ impl Writer {
         .bind(&identity.domain)
         .bind(identity.begin)
         .bind(identity.end)
-        .bind(digest)
         .bind(clock::now())
         .bind(serde_json::to_string(&flags)?)
         .bind(meta.to_string())
@@ -166,9 +168,14 @@ impl Writer {
         Ok(())
     }
 
-    /// Write the selectors seen and the row count, and commit: from here on
-    /// the report is stored.
-    pub async fn commit(mut self, records: usize) -> Result<Stored, StoreError> {
+    /// Write the selectors seen, the row count, the digest and the final
+    /// header, and commit: from here on the report is stored.
+    pub async fn commit(
+        mut self,
+        records: usize,
+        digest: &str,
+        meta: &serde_json::Value,
+    ) -> Result<Stored, StoreError> {
         for ((domain, selector), (messages, passed)) in &self.selectors {
             sqlx::query(
                 "INSERT INTO report_selectors (report_id, domain, selector, messages, passed)
@@ -182,8 +189,10 @@ impl Writer {
             .execute(&mut *self.tx)
             .await?;
         }
-        sqlx::query("UPDATE reports SET records = $1 WHERE id = $2")
+        sqlx::query("UPDATE reports SET records = $1, digest = $2, meta = $3 WHERE id = $4")
             .bind(i64::try_from(records).unwrap_or(i64::MAX))
+            .bind(digest)
+            .bind(meta.to_string())
             .bind(self.id)
             .execute(&mut *self.tx)
             .await?;
@@ -243,9 +252,9 @@ async fn family_index(conn: &mut sqlx::AnyConnection, identity: &Identity) -> Re
 /// The report without its rows, as stored in `reports.meta`: everything a
 /// `reports show` needs besides the rows. A failure report is already
 /// redacted by the parser (domains only, no raw message).
-pub fn meta(parsed: &Parsed) -> serde_json::Value {
-    let warnings: Vec<&str> = parsed.warnings.items.iter().map(|w| w.message.as_str()).collect();
-    let mut value = match &parsed.report {
+pub fn meta(report: &Report, warnings: &Warnings) -> serde_json::Value {
+    let warnings: Vec<&str> = warnings.items.iter().map(|w| w.message.as_str()).collect();
+    let mut value = match report {
         Report::Aggregate(a) => aggregate_meta(a),
         Report::Tlsrpt(t) => json!({
             "organization_name": t.organization_name,
@@ -312,9 +321,72 @@ impl StoreSink {
     }
 }
 
+fn sink_error(e: StoreError) -> SinkError {
+    SinkError::Io(std::io::Error::other(e))
+}
+
 impl ReportSink for StoreSink {
     fn put(&mut self, parsed: &Parsed) -> Result<Stored, SinkError> {
-        block_on(&self.handle, put(&self.store, parsed)).map_err(|e| SinkError::Io(std::io::Error::other(e)))
+        block_on(&self.handle, put(&self.store, parsed)).map_err(sink_error)
+    }
+
+    /// Aggregate reports stream into one transaction, 500 rows an INSERT.
+    fn streams(&self) -> bool {
+        true
+    }
+
+    fn begin_aggregate<'s>(&'s mut self, header: &AggregateReport) -> Result<Box<dyn AggregateWriter + 's>, SinkError> {
+        let report = Report::Aggregate(header.clone());
+        let identity = report.identity();
+        let meta = meta(&report, &Warnings::default());
+        let writer = block_on(&self.handle, Writer::begin(&self.store, &identity, &meta)).map_err(sink_error)?;
+        Ok(Box::new(Streaming {
+            sink: self,
+            identity,
+            writer,
+        }))
+    }
+}
+
+/// A streamed aggregate report on its way into the store; `writer` is
+/// `None` for a duplicate (its rows are read and dropped).
+struct Streaming<'s> {
+    sink: &'s StoreSink,
+    identity: Identity,
+    writer: Option<Writer>,
+}
+
+impl AggregateWriter for Streaming<'_> {
+    fn records(&mut self, batch: &[Record]) -> Result<(), SinkError> {
+        match self.writer.as_mut() {
+            Some(w) => block_on(&self.sink.handle, w.records(batch)).map_err(sink_error),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(
+        self: Box<Self>,
+        header: &AggregateReport,
+        records: usize,
+        warnings: &Warnings,
+        digest: &str,
+    ) -> Result<Stored, SinkError> {
+        let handle = &self.sink.handle;
+        let done = match self.writer {
+            Some(w) => {
+                let meta = meta(&Report::Aggregate(header.clone()), warnings);
+                block_on(handle, w.commit(records, digest, &meta))
+            }
+            None => block_on(handle, duplicate(&self.sink.store, &self.identity, digest)),
+        };
+        done.map_err(sink_error)
+    }
+
+    fn abort(self: Box<Self>) -> Result<(), SinkError> {
+        match self.writer {
+            Some(w) => block_on(&self.sink.handle, w.abort()).map_err(sink_error),
+            None => Ok(()),
+        }
     }
 }
 

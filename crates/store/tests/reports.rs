@@ -111,7 +111,7 @@ async fn an_aborted_report_leaves_no_row() {
             panic!("aggregate expected")
         };
         let identity = p.report.identity();
-        let mut writer = Writer::begin(store, &identity, &p.digest, &reports::meta(&p))
+        let mut writer = Writer::begin(store, &identity, &reports::meta(&p.report, &p.warnings))
             .await
             .unwrap()
             .unwrap();
@@ -121,7 +121,7 @@ async fn an_aborted_report_leaves_no_row() {
             assert_eq!(count(store, table).await, 0, "{} {table}", db.label);
         }
         // Dropped without commit (a crash, an error): the same.
-        let mut writer = Writer::begin(store, &identity, &p.digest, &reports::meta(&p))
+        let mut writer = Writer::begin(store, &identity, &reports::meta(&p.report, &p.warnings))
             .await
             .unwrap()
             .unwrap();
@@ -269,5 +269,82 @@ async fn the_sync_sink_works_on_a_worker_and_on_a_blocking_thread() {
         let again = sink.put(&parsed("agg-9990-gmx.xml")).unwrap();
         assert!(matches!(again, Stored::Duplicate { .. }));
         assert_eq!(count(&db.store, "reports").await, 2);
+    }
+}
+
+/// A generated aggregate report of `rows` rows; row `bad` (if any) has a
+/// source_ip that is no address.
+fn big_report(rows: usize, bad: Option<usize>) -> String {
+    let mut doc = String::from(
+        "<feedback><version>1.0</version><report_metadata><org_name>big.example</org_name><email>a@big.example</email>\
+         <report_id>big-1</report_id><date_range><begin>1796083200</begin><end>1796169599</end></date_range></report_metadata>\
+         <policy_published><domain>example.com</domain><p>none</p></policy_published>\n",
+    );
+    for i in 0..rows {
+        let ip = if Some(i) == bad {
+            "bad".to_string()
+        } else {
+            format!("10.1.{}.{}", i / 256 % 256, i % 256)
+        };
+        doc.push_str(&format!(
+            "<record><row><source_ip>{ip}</source_ip><count>2</count><policy_evaluated><disposition>none</disposition>\
+             </policy_evaluated></row><identifiers><header_from>example.com</header_from></identifiers>\
+             <auth_results><dkim><domain>example.com</domain><selector>big</selector><result>pass</result></dkim></auth_results></record>\n"
+        ));
+    }
+    doc.push_str("</feedback>\n");
+    doc
+}
+
+/// The database sink streams aggregate reports: rows in batches inside one
+/// transaction; a bad row late in the report leaves nothing; the streamed
+/// and the in-memory import of one document are the same report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_report_is_stored_whole_or_not_at_all() {
+    for db in common::stores().await {
+        let store = &db.store;
+        let mut sink = StoreSink::new(store.clone()).unwrap();
+        let bad = big_report(1203, Some(1100));
+        let out = mailwarden_ingest::import_reader("bad.xml", bad.as_bytes(), &Limits::default(), &mut sink).unwrap();
+        assert_eq!(out[0].status, Status::Rejected, "{}", db.label);
+        for table in ["reports", "report_records", "report_selectors"] {
+            assert_eq!(count(store, table).await, 0, "{} {table}", db.label);
+        }
+        let good = big_report(1203, None);
+        let out = mailwarden_ingest::import_reader("big.xml", good.as_bytes(), &Limits::default(), &mut sink).unwrap();
+        assert_eq!(
+            (out[0].status, out[0].records),
+            (Status::Imported, Some(1203)),
+            "{}",
+            db.label
+        );
+        assert_eq!(count(store, "report_records").await, 1203);
+        let seen = reports_query::selectors_seen(store, "example.com").await.unwrap();
+        assert_eq!((seen[0].selector.as_str(), seen[0].messages), ("big", 2406));
+        // The same document through the in-memory path: a duplicate, same digest, no note.
+        let parsed = mailwarden_ingest::read("big.xml", good.as_bytes(), &Limits::default())
+            .remove(0)
+            .outcome
+            .unwrap();
+        assert_eq!(
+            reports::put(store, &parsed).await.unwrap(),
+            Stored::Duplicate {
+                id: out[0].id.clone().unwrap(),
+                note: None
+            },
+            "{}",
+            db.label
+        );
+        // Streamed again with other content: a duplicate with a note, nothing added.
+        let changed = good.replace("<count>2</count>", "<count>3</count>");
+        let again =
+            mailwarden_ingest::import_reader("big2.xml", changed.as_bytes(), &Limits::default(), &mut sink).unwrap();
+        assert_eq!(again[0].status, Status::Duplicate);
+        assert!(
+            again[0].warnings.iter().any(|w| w.contains("different content")),
+            "{:?}",
+            again[0].warnings
+        );
+        assert_eq!(count(store, "report_records").await, 1203);
     }
 }

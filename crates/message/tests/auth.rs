@@ -233,3 +233,83 @@ async fn an_unsigned_message_fails_dkim_and_no_dns_is_a_temperror() {
     assert_eq!(outcome(&f, "message.spf"), Outcome::Indeterminate);
     assert_eq!(outcome(&f, "message.dmarc"), Outcome::Indeterminate);
 }
+
+/// A signed message (its key is not published by [`spf_zone`]).
+fn with_spf() -> Vec<u8> {
+    signed("").0
+}
+
+/// example.org with `spf` as its SPF record (no DKIM key: these tests are
+/// about SPF only).
+fn spf_zone(spf: &str) -> ZoneFileSource {
+    let zone = format!(
+        "$ORIGIN example.org.\n$TTL 300\n@ SOA ns.example.org. h.example.org. 1 3600 600 86400 300\n@ NS ns.example.org.\n\
+@ TXT \"{spf}\"\nmail A 192.0.2.10\nmx1 A 192.0.2.25\n@ MX 10 mx1.example.org.\n"
+    );
+    ZoneFileSource::from_str(&zone, None, "example.org.zone").unwrap()
+}
+
+#[tokio::test]
+async fn mail_auths_spf_verdict_agrees_with_ours_over_the_same_answers() {
+    for (record, ip, expected) in [
+        ("v=spf1 ip4:192.0.2.10 -all", "192.0.2.10", "pass"),
+        ("v=spf1 a:mail.example.org -all", "192.0.2.10", "pass"),
+        ("v=spf1 mx -all", "192.0.2.10", "fail"),
+        ("v=spf1 mx ~all", "192.0.2.25", "pass"),
+        ("v=spf1 a:nothing.example.org ~all", "192.0.2.10", "softfail"),
+        ("v=spf1 include:missing.example.org -all", "192.0.2.10", "permerror"),
+    ] {
+        let raw = String::from_utf8(with_spf()).unwrap().replace("192.0.2.10", ip);
+        let (r, f) = verify(raw.as_bytes(), &spf_zone(record)).await;
+        let s = r.spf.as_ref().unwrap();
+        assert_eq!(s.result, expected, "{record} from {ip}: {s:?}");
+        assert_eq!(
+            s.mail_auth.as_deref(),
+            Some(expected),
+            "{record} from {ip}: mail-auth agrees: {s:?}"
+        );
+        let spf = f.iter().find(|f| f.id == "message.spf").unwrap();
+        assert!(
+            !spf.message.contains("mail-auth"),
+            "agreement says nothing: {}",
+            spf.message
+        );
+        assert_ne!(spf.outcome, Outcome::Indeterminate, "{record}: {}", spf.message);
+    }
+}
+
+/// RFC 7208 §4.6.4: "SPF implementations SHOULD limit "void lookups" to
+/// two ... Exceeding the limit produces a "permerror" result." mailwarden
+/// does; mail-auth 0.13 does not (it reads on to `-all`). They differ on
+/// purpose here, and the finding says so instead of failing on either.
+#[tokio::test]
+async fn an_spf_disagreement_with_mail_auth_is_indeterminate_with_both_verdicts() {
+    let record = "v=spf1 a:v1.example.org a:v2.example.org a:v3.example.org -all";
+    let (r, f) = verify(&with_spf(), &spf_zone(record)).await;
+    let s = r.spf.as_ref().unwrap();
+    assert_eq!(s.result, "permerror", "{s:?}");
+    assert_eq!(s.mail_auth.as_deref(), Some("fail"), "{s:?}");
+    let spf = f.iter().find(|f| f.id == "message.spf").unwrap();
+    assert_eq!(spf.outcome, Outcome::Indeterminate, "{}", spf.message);
+    assert!(
+        spf.message.contains("mail-auth's check_host() finds fail"),
+        "{}",
+        spf.message
+    );
+    assert_eq!(spf.evidence["mail_auth"], "fail");
+}
+
+/// mail-auth takes any cached answer for an `exists:` name as existing, so
+/// negative answers are not handed to it there: it cannot re-evaluate and
+/// says temperror. Ours stands; the finding notes it.
+#[tokio::test]
+async fn mail_auth_that_cannot_re_evaluate_exists_leaves_our_verdict_with_a_note() {
+    let record = "v=spf1 exists:nothing.example.org -all";
+    let (r, f) = verify(&with_spf(), &spf_zone(record)).await;
+    let s = r.spf.as_ref().unwrap();
+    assert_eq!(s.result, "fail", "{s:?}");
+    assert_eq!(s.mail_auth.as_deref(), Some("temperror"), "{s:?}");
+    let spf = f.iter().find(|f| f.id == "message.spf").unwrap();
+    assert_eq!(spf.outcome, Outcome::Fail, "{}", spf.message);
+    assert!(spf.message.contains("could not re-evaluate"), "{}", spf.message);
+}

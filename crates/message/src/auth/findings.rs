@@ -203,28 +203,56 @@ fn spf(a: &Analysis, r: &AuthReport) -> Finding {
             format!("{text}: the sending address is not authorised by {}{helo}.", s.domain),
         ),
     };
-    let f = f.evidence("spf", s);
+    let f = cross_checked(f, "check_host()", &s.result, s.mail_auth.as_deref()).evidence("spf", s);
     match &r.helo_spf {
-        Some(h) => f.evidence("helo_spf", h),
+        Some(h) => {
+            let note = h
+                .mail_auth
+                .as_deref()
+                .filter(|m| *m != h.result)
+                .map(|m| format!(" (for the HELO identity mail-auth's check_host() finds {m}.)"))
+                .unwrap_or_default();
+            let message = format!("{}{note}", f.message);
+            Finding { message, ..f }.evidence("helo_spf", h)
+        }
         None => f,
     }
 }
 
+/// A verdict cross-checked with mail-auth's over the same DNS answers.
+/// Agreement changes nothing. A mail-auth temperror where ours is definite
+/// means it could not re-evaluate from our answers (a name it asks that
+/// ours did not, or `exists:`; see `spf_cross`): noted, ours stands. Any
+/// other difference leaves two verifiers disagreeing over the same
+/// evidence, so the result is not certain: indeterminate, both named.
+fn cross_checked(f: Finding, what: &str, ours: &str, theirs: Option<&str>) -> Finding {
+    let Some(theirs) = theirs.filter(|t| *t != ours) else {
+        return f;
+    };
+    if theirs == "temperror" {
+        let message = format!(
+            "{} (mail-auth's {what} could not re-evaluate this from the same DNS answers: temperror.)",
+            f.message
+        );
+        return Finding { message, ..f };
+    }
+    let message = format!(
+        "{} But mail-auth's {what} finds {theirs} over the same DNS answers: the two verifiers disagree, so the result ({ours}) is not certain; compare the trace in the evidence.",
+        f.message
+    );
+    Finding {
+        message,
+        outcome: Outcome::Indeterminate,
+        ..f
+    }
+    .evidence("mail_auth", theirs)
+}
+
 fn dmarc(a: &Analysis, r: &AuthReport) -> Finding {
     let f = dmarc_verdict(a, r);
-    // mail-auth evaluated DMARC over the same answers: say when it differs.
-    match r
-        .dmarc
-        .as_ref()
-        .and_then(|d| d.mail_auth.as_deref().filter(|m| *m != d.result))
-    {
-        Some(other) => {
-            let message = format!(
-                "{} (mail-auth's DMARC verifier finds {other} over the same DNS answers.)",
-                f.message
-            );
-            Finding { message, ..f }
-        }
+    // mail-auth evaluated DMARC over the same answers.
+    match &r.dmarc {
+        Some(d) => cross_checked(f, "DMARC verifier", &d.result, d.mail_auth.as_deref()),
         None => f,
     }
 }

@@ -28,7 +28,7 @@ use crate::args::{MessageArgs, ReportFormat};
 use crate::config::{self, OutputConfig};
 use crate::output::{Out, Sink, open_output, report};
 
-pub async fn run(args: MessageArgs) -> Result<ExitCode> {
+pub async fn run(db: Option<&str>, args: MessageArgs) -> Result<ExitCode> {
     if args.files.is_empty() {
         bail!("nothing to read: give message files (.eml or mbox), or - for standard input");
     }
@@ -42,8 +42,13 @@ pub async fn run(args: MessageArgs) -> Result<ExitCode> {
     let options = Options {
         trusted_hop: args.trusted_hop.clone(),
     };
+    // With --db: the selectors of the messages' signatures are remembered
+    // for scan and monitor (opened first, so a bad URL fails before work).
+    let store = crate::remembered::open(db).await?;
     if args.dkim_selectors {
-        return print_selectors(&args.files, limits, &args.output.output);
+        let seen = print_selectors(&args.files, limits, &args.output.output)?;
+        remember(store.as_ref(), seen.into_iter().collect()).await?;
+        return Ok(ExitCode::SUCCESS);
     }
     let output = OutputConfig::from_args(&args.output)?;
     let budget = config::budget(&args.dns)?;
@@ -59,6 +64,7 @@ pub async fn run(args: MessageArgs) -> Result<ExitCode> {
         .transpose()?
         .map(io::BufWriter::new);
     let mut sink = MessageSink::new(output)?;
+    let mut verified = std::collections::BTreeSet::new();
     for path in &args.files {
         let reader = open(path)?;
         let mut messages = Messages::new(reader, limits);
@@ -73,6 +79,7 @@ pub async fn run(args: MessageArgs) -> Result<ExitCode> {
                 _ => (unasked(&args.dns), false),
             };
             let observation = observation(&label, described, exhausted, transcript);
+            verified.extend(verified_selectors(auth.as_ref()));
             let findings = mailwarden_message::judge(&analysis, auth.as_ref());
             let report = report(findings, observation);
             if let Some(out) = evidence.as_mut() {
@@ -95,7 +102,38 @@ pub async fn run(args: MessageArgs) -> Result<ExitCode> {
         out.flush().context("--save-evidence")?;
     }
     let failed = sink.finish()?;
+    remember(store.as_ref(), verified.into_iter().collect()).await?;
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The (domain, selector) of every DKIM signature that verified. Only
+/// those are remembered from a report run: a forged or broken signature
+/// names selectors the domain may never have used.
+fn verified_selectors(auth: Option<&auth::AuthReport>) -> Vec<(String, String)> {
+    auth.map(|a| {
+        a.dkim
+            .iter()
+            .filter(|s| s.result == "pass")
+            .map(|s| (s.domain.clone(), s.selector.to_ascii_lowercase()))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Store the selectors (with --db), and say so on standard error.
+async fn remember(store: Option<&mailwarden_store::Store>, pairs: Vec<(String, String)>) -> Result<()> {
+    let Some(store) = store else { return Ok(()) };
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let n = mailwarden_store::selectors::remember(store, &pairs)
+        .await
+        .with_context(|| format!("{}: the DKIM selectors could not be stored", store.url()))?;
+    eprintln!(
+        "mailwarden: {n} DKIM selector(s) remembered in {} for scan and monitor",
+        store.url()
+    );
+    Ok(())
 }
 
 /// Analyse one message and, with a DNS source, verify its authentication.
@@ -179,8 +217,13 @@ fn save(out: &mut impl Write, a: &Analysis, auth: Option<&auth::AuthReport>, r: 
 }
 
 /// `--dkim-selectors`: `DOMAIN SELECTOR` per signature, once each, for
-/// `scan --dkim-selector`.
-fn print_selectors(files: &[PathBuf], limits: Limits, output: &Option<PathBuf>) -> Result<ExitCode> {
+/// `scan --dkim-selector`; returns them. Nothing is verified here, so with
+/// --db these are remembered as the user listed them (their own archive).
+fn print_selectors(
+    files: &[PathBuf],
+    limits: Limits,
+    output: &Option<PathBuf>,
+) -> Result<std::collections::BTreeSet<(String, String)>> {
     let mut seen = std::collections::BTreeSet::new();
     for path in files {
         for item in Messages::new(open(path)?, limits) {
@@ -193,11 +236,11 @@ fn print_selectors(files: &[PathBuf], limits: Limits, output: &Option<PathBuf>) 
         }
     }
     let mut out = open_output(output.as_deref())?;
-    for (domain, selector) in seen {
-        writeln!(out, "{} {}", inert::line(&domain), inert::line(&selector))?;
+    for (domain, selector) in &seen {
+        writeln!(out, "{} {}", inert::line(domain), inert::line(selector))?;
     }
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(seen)
 }
 
 /// The scan's writers, plus the hop table in text and HTML.

@@ -23,6 +23,8 @@ pub mod location;
 pub mod monitor;
 pub mod outbox;
 pub mod retention;
+// message (issue 17): DKIM selectors seen in messages.
+pub mod selectors;
 pub mod snapshot;
 pub mod state;
 pub mod timeline;

@@ -313,3 +313,45 @@ async fn mail_auth_that_cannot_re_evaluate_exists_leaves_our_verdict_with_a_note
     assert_eq!(spf.outcome, Outcome::Fail, "{}", spf.message);
     assert!(spf.message.contains("could not re-evaluate"), "{}", spf.message);
 }
+
+#[tokio::test]
+async fn received_spf_that_disagrees_is_a_finding_and_agreeing_ones_pass() {
+    let (raw, source) = signed("");
+    let text = String::from_utf8(raw).unwrap();
+    let claim = "Received-SPF: pass (mx.example.net: domain of alice@example.org designates 203.0.113.66 as permitted sender)\r\n\tclient-ip=203.0.113.66; envelope-from=\"alice@example.org\"; helo=mail.example.org;\r\n\treceiver=mx.example.net; identity=mailfrom\r\n";
+    // The receiver claims a pass for a client SPF does not authorise.
+    let lying = format!("{claim}{}", text.replace("[192.0.2.10]", "[203.0.113.66]"));
+    let (r, f) = verify(lying.as_bytes(), &source).await;
+    assert_eq!(r.spf.as_ref().unwrap().result, "fail");
+    let m = f.iter().find(|f| f.id == "message.auth-results-mismatch").unwrap();
+    assert_eq!(m.outcome, Outcome::Fail, "{m:#?}");
+    assert!(
+        m.message.contains("Received-SPF (by mx.example.net) says spf=pass"),
+        "{}",
+        m.message
+    );
+
+    let honest = format!("{}{text}", claim.replace("203.0.113.66", "192.0.2.10"));
+    let (_, f) = verify(honest.as_bytes(), &source).await;
+    let m = f.iter().find(|f| f.id == "message.auth-results-mismatch").unwrap();
+    assert_eq!(m.outcome, Outcome::Pass, "{}", m.message);
+    assert!(m.message.contains("(1 of 1 claims compared)"), "{}", m.message);
+}
+
+#[tokio::test]
+async fn received_spf_about_helo_or_another_client_is_compared_accordingly() {
+    let (raw, source) = signed("");
+    let text = String::from_utf8(raw).unwrap();
+    // The HELO identity: mail.example.org's own record (`a`) passes 192.0.2.10.
+    let helo = format!("Received-SPF: fail identity=helo; helo=mail.example.org; client-ip=192.0.2.10\r\n{text}");
+    let (r, f) = verify(helo.as_bytes(), &source).await;
+    assert_eq!(r.helo_spf.as_ref().unwrap().result, "pass");
+    let m = f.iter().find(|f| f.id == "message.auth-results-mismatch").unwrap();
+    assert_eq!(m.outcome, Outcome::Fail, "compared with the HELO check: {}", m.message);
+    assert!(m.message.contains("smtp.helo=mail.example.org"), "{}", m.message);
+    // A claim about another client address is about another hop: not compared.
+    let other = format!("Received-SPF: fail client-ip=198.51.100.7; envelope-from=alice@example.org\r\n{text}");
+    let (_, f) = verify(other.as_bytes(), &source).await;
+    let m = f.iter().find(|f| f.id == "message.auth-results-mismatch").unwrap();
+    assert_eq!(m.outcome, Outcome::NotApplicable, "{}", m.message);
+}

@@ -325,20 +325,22 @@ fn mismatch(a: &Analysis, r: &AuthReport) -> Finding {
             id,
             Outcome::NotApplicable,
             subject(a),
-            "No Authentication-Results header field was written at or after the trusted hop.",
+            "No Authentication-Results or Received-SPF header field was written at or after the trusted hop.",
         );
     }
     let mut differences = Vec::new();
     let mut unsure = Vec::new();
+    let mut compared = 0;
     for c in &r.claims {
         let Some(ours) = our_result(r, c) else { continue };
+        compared += 1;
         let theirs = c.result.as_str();
         if agree(&c.method, theirs, &ours) {
             continue;
         }
         let line = format!(
             "{} says {}={} ({}), mailwarden finds {}",
-            c.authserv_id,
+            claimant(c),
             c.method,
             theirs,
             describe(c),
@@ -365,7 +367,7 @@ fn mismatch(a: &Analysis, r: &AuthReport) -> Finding {
             Outcome::Fail,
             subject(a),
             format!(
-                "The receiver's Authentication-Results disagree with verification: {}. Either the receiver's verifier or its DNS differs, or the field was forged or altered after it was written.",
+                "The receiver's Authentication-Results or Received-SPF disagree with verification: {}. Either the receiver's verifier or its DNS differs, or the field was forged or altered after it was written.",
                 differences.join("; ")
             ),
         )
@@ -380,16 +382,37 @@ fn mismatch(a: &Analysis, r: &AuthReport) -> Finding {
         )
         .evidence("claims", claims);
     }
+    if compared == 0 {
+        return Finding::new(
+            id,
+            Outcome::NotApplicable,
+            subject(a),
+            format!(
+                "None of the {} claims is about something mailwarden verified (another method, or another client address).",
+                r.claims.len()
+            ),
+        )
+        .evidence("claims", claims);
+    }
     Finding::new(
         id,
         Outcome::Pass,
         subject(a),
         format!(
-            "Every result claimed in Authentication-Results agrees with verification ({} claims).",
+            "Every result claimed in Authentication-Results and Received-SPF agrees with verification ({compared} of {} claims compared).",
             r.claims.len()
         ),
     )
     .evidence("claims", claims)
+}
+
+/// `mx.example.net`, or `Received-SPF (by mx.example.net)`.
+fn claimant(c: &Claim) -> String {
+    match (c.field, c.authserv_id.as_str()) {
+        (super::results::RECEIVED_SPF, "") => "Received-SPF".into(),
+        (super::results::RECEIVED_SPF, id) => format!("Received-SPF (by {id})"),
+        (_, id) => id.to_string(),
+    }
 }
 
 fn describe(c: &Claim) -> String {
@@ -398,7 +421,7 @@ fn describe(c: &Claim) -> String {
         .filter(|(k, _)| {
             matches!(
                 k.as_str(),
-                "header.d" | "header.i" | "header.s" | "smtp.mailfrom" | "header.from"
+                "header.d" | "header.i" | "header.s" | "smtp.mailfrom" | "smtp.helo" | "header.from" | "client-ip"
             )
         })
         .map(|(k, v)| format!("{k}={v}"))
@@ -430,7 +453,16 @@ fn our_result(r: &AuthReport, c: &Claim) -> Option<String> {
                 sig.result.clone()
             })
         }
-        "spf" => r.spf.as_ref().map(|s| s.result.clone()),
+        "spf" => {
+            // RFC 8601 §2.7.2: smtp.helo without smtp.mailfrom is the HELO check.
+            let helo = c.props.contains_key("smtp.helo") && !c.props.contains_key("smtp.mailfrom");
+            let ours = if helo { r.helo_spf.as_ref() } else { r.spf.as_ref() }?;
+            // A claim about another client address is about another hop.
+            match c.props.get("client-ip").map(|ip| ip.parse::<std::net::IpAddr>()) {
+                Some(Ok(ip)) if ip != ours.ip => None,
+                _ => Some(ours.result.clone()),
+            }
+        }
         "dmarc" => r.dmarc.as_ref().map(|d| d.result.clone()),
         "arc" => Some(r.arc.result.clone()),
         _ => None,

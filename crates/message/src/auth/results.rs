@@ -82,7 +82,7 @@ pub fn parse_received_spf(value: &str, field_index: usize) -> Option<Claim> {
     let (result, rest) = clean
         .trim_start()
         .split_once(char::is_whitespace)
-        .unwrap_or((clean.trim(), ""));
+        .unwrap_or_else(|| (clean.trim(), ""));
     let result = result.to_ascii_lowercase();
     const RESULTS: [&str; 7] = ["pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"];
     if !RESULTS.contains(&result.as_str()) {

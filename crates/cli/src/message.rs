@@ -4,8 +4,10 @@
 //!
 //! Thin glue: `mailwarden-message` reads and judges; each message becomes
 //! a report (its label in place of a domain, its DNS transcript as the
-//! observation) written by the scan's writers. Text and HTML also get the
-//! hop table of each message.
+//! observation) written by the scan's writers. Text, HTML and Markdown
+//! also get the hop table of each message; JSON and SARIF carry it as the
+//! evidence of `message.hop-count`; CSV (one row per finding) has the hop
+//! findings only.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
@@ -21,6 +23,7 @@ use mailwarden_model::{Observation, SourceInfo, Transcript};
 use mailwarden_policy::Catalogue;
 use mailwarden_policy::frameworks::Frameworks;
 use mailwarden_render::html::{Html, HtmlReport};
+use mailwarden_render::markdown::MarkdownReport;
 use mailwarden_render::sink::Document;
 use mailwarden_render::{DomainReport, inert};
 
@@ -243,7 +246,7 @@ fn print_selectors(
     Ok(seen)
 }
 
-/// The scan's writers, plus the hop table in text and HTML.
+/// The scan's writers, plus the hop table in text, HTML and Markdown.
 enum MessageSink {
     Text {
         out: Out,
@@ -255,6 +258,13 @@ enum MessageSink {
         doc: Box<HtmlReport<'static>>,
         parts: Vec<<HtmlReport<'static> as Document>::Part>,
         tables: Vec<String>,
+        out: Out,
+        failed: bool,
+        fail_on: Option<mailwarden_model::Severity>,
+    },
+    Markdown {
+        doc: Box<MarkdownReport<'static>>,
+        parts: Vec<(String, String)>,
         out: Out,
         failed: bool,
         fail_on: Option<mailwarden_model::Severity>,
@@ -283,6 +293,17 @@ impl MessageSink {
                 )),
                 parts: Vec::new(),
                 tables: Vec::new(),
+                out: open_output(config.output.as_deref())?,
+                failed: false,
+                fail_on: config.fail_on,
+            },
+            ReportFormat::Markdown => MessageSink::Markdown {
+                doc: Box::new(MarkdownReport::new(
+                    Catalogue::builtin(),
+                    Frameworks::builtin(),
+                    env!("CARGO_PKG_VERSION"),
+                )),
+                parts: Vec::new(),
                 out: open_output(config.output.as_deref())?,
                 failed: false,
                 fail_on: config.fail_on,
@@ -324,6 +345,17 @@ impl MessageSink {
                 tables.push(html_table(a));
                 parts.push(doc.part(report));
             }
+            MessageSink::Markdown {
+                doc,
+                parts,
+                failed,
+                fail_on,
+                ..
+            } => {
+                *failed |= fails(*fail_on, report);
+                let (label, section) = doc.part(report);
+                parts.push((label, with_markdown_path(&section, a)));
+            }
             MessageSink::Other(sink) => sink.push(report)?,
         }
         Ok(())
@@ -349,8 +381,37 @@ impl MessageSink {
                 out.flush()?;
                 Ok(failed)
             }
+            MessageSink::Markdown {
+                doc,
+                parts,
+                mut out,
+                failed,
+                ..
+            } => {
+                doc.write_to(parts, &mut out)?;
+                out.flush()?;
+                Ok(failed)
+            }
             MessageSink::Other(sink) => sink.finish(),
         }
+    }
+}
+
+/// A message's Markdown section with its path after the summary table.
+fn with_markdown_path(section: &str, a: &Analysis) -> String {
+    let path = if a.path.hops.is_empty() {
+        "### Path\n\nNo Received fields.\n\n".to_string()
+    } else {
+        format!(
+            "### Path ({} hops, first hop first)\n\n{}\n",
+            a.path.hops.len(),
+            table::markdown(&a.path, mailwarden_render::markdown::cell)
+        )
+    };
+    // The summary table is the first block; its last row ends in "|\n\n".
+    match section.find("|\n\n") {
+        Some(at) => format!("{}{path}{}", &section[..at + 3], &section[at + 3..]),
+        None => format!("{section}{path}"),
     }
 }
 

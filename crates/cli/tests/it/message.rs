@@ -443,3 +443,40 @@ fn monitor_scans_ask_the_selectors_remembered_from_messages() {
         "the remembered selector's key was looked up"
     );
 }
+
+/// The Markdown report of a message has its hop table after the summary,
+/// every cell escaped (the leaky sample: an internal workstation, a plain
+/// relay hop, a TLS 1.3 hop).
+#[test]
+fn message_markdown_has_the_hop_table() {
+    let (code, out, err) = run_args(&[
+        "message",
+        "--no-auth",
+        "--format",
+        "markdown",
+        "testdata/messages/leaky.eml",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    insta::assert_snapshot!("message_markdown_leaky", out);
+}
+
+/// JSON (and so SARIF) carry each message's path as the evidence of
+/// message.hop-count, which every message has.
+#[test]
+fn message_json_carries_the_path_as_hop_count_evidence() {
+    let (_, out, err) = run_args(&[
+        "message",
+        "--no-auth",
+        "--format",
+        "json",
+        "testdata/messages/leaky.eml",
+    ]);
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let hop_count = doc["domains"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "message.hop-count")
+        .unwrap();
+    insta::assert_json_snapshot!("message_json_leaky_path", hop_count["evidence"]["path"]);
+}

@@ -355,3 +355,20 @@ async fn received_spf_about_helo_or_another_client_is_compared_accordingly() {
     let m = f.iter().find(|f| f.id == "message.auth-results-mismatch").unwrap();
     assert_eq!(m.outcome, Outcome::NotApplicable, "{}", m.message);
 }
+
+/// RFC 7208 §2.6.1: "A result of "none" means either (a) no syntactically
+/// valid DNS domain name was extracted from the SMTP session ... or (b) no
+/// SPF records were retrieved from the DNS." The finding says which.
+#[tokio::test]
+async fn a_domain_without_spf_is_told_as_such_not_as_unauthorised() {
+    let (r, f) = verify(&with_spf(), &spf_zone("not an spf record")).await;
+    let s = r.spf.as_ref().unwrap();
+    assert_eq!((s.result.as_str(), s.mail_auth.as_deref()), ("none", Some("none")));
+    let spf = f.iter().find(|f| f.id == "message.spf").unwrap();
+    assert_eq!(spf.outcome, Outcome::Fail);
+    assert!(
+        spf.message.contains("example.org publishes no SPF record"),
+        "{}",
+        spf.message
+    );
+}

@@ -480,3 +480,27 @@ fn message_json_carries_the_path_as_hop_count_evidence() {
         .unwrap();
     insta::assert_json_snapshot!("message_json_leaky_path", hop_count["evidence"]["path"]);
 }
+
+/// The IETF list sample with its body changed after Google sealed it: the
+/// ARC-Message-Signature's body hash no longer matches, so the chain fails
+/// (RFC 8617 §5.2), where the untouched sample passes.
+#[test]
+fn message_an_arc_chain_broken_after_sealing_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(crate::support::repo().join("testdata/messages/arc-ietf-list.eml")).unwrap();
+    let changed = sample.replace("Jmap mailing list", "Jmap mailing list (footer changed after sealing)");
+    assert_ne!(changed, sample);
+    let path = dir.path().join("arc-broken.eml");
+    std::fs::write(&path, changed).unwrap();
+    let (_, out, err) = run_args(&[
+        "message",
+        "--zone-file",
+        SAMPLES,
+        "--format",
+        "json",
+        path.to_str().unwrap(),
+    ]);
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    let f = findings(&doc, 0);
+    assert!(has(&f, "message.arc", "fail"), "{f:?}");
+}

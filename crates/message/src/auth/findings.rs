@@ -200,7 +200,7 @@ fn spf(a: &Analysis, r: &AuthReport) -> Finding {
             id,
             Outcome::Fail,
             subject(a),
-            format!("{text}: the sending address is not authorised by {}{helo}.", s.domain),
+            format!("{text}: {}{helo}.", spf_failure(&s.result, &s.domain)),
         ),
     };
     let f = cross_checked(f, "check_host()", &s.result, s.mail_auth.as_deref()).evidence("spf", s);
@@ -216,6 +216,16 @@ fn spf(a: &Analysis, r: &AuthReport) -> Finding {
             Finding { message, ..f }.evidence("helo_spf", h)
         }
         None => f,
+    }
+}
+
+/// What a non-passing, definite SPF result means for the sender.
+fn spf_failure(result: &str, domain: &str) -> String {
+    match result {
+        "none" => format!("{domain} publishes no SPF record, so nothing authorises the sending address"),
+        "permerror" => format!("the SPF record of {domain} cannot be evaluated (RFC 7208 §2.6.7 permerror)"),
+        "neutral" => format!("{domain} says neither yes nor no about the sending address (?all)"),
+        _ => format!("the sending address is not authorised by {domain}"),
     }
 }
 

@@ -96,17 +96,15 @@ fn message_rfc8463_signatures_verify_offline() {
     );
 }
 
+/// The JSON report of `message --zone-file SAMPLES FILE`.
+fn audit_json(file: &str) -> Value {
+    let (_, out, err) = run_args(&["message", "--zone-file", SAMPLES, "--format", "json", file]);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"))
+}
+
 #[test]
 fn message_list_damage_is_told_apart_and_the_arc_chain_validates() {
-    let (_, out, err) = run_args(&[
-        "message",
-        "--zone-file",
-        SAMPLES,
-        "--format",
-        "json",
-        "testdata/messages/arc-ietf-list.eml",
-    ]);
-    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    let doc = audit_json("testdata/messages/arc-ietf-list.eml");
     let f = findings(&doc, 0);
     assert!(has(&f, "message.arc", "pass"), "{f:?}");
     assert_eq!(
@@ -492,15 +490,6 @@ fn message_an_arc_chain_broken_after_sealing_fails() {
     assert_ne!(changed, sample);
     let path = dir.path().join("arc-broken.eml");
     std::fs::write(&path, changed).unwrap();
-    let (_, out, err) = run_args(&[
-        "message",
-        "--zone-file",
-        SAMPLES,
-        "--format",
-        "json",
-        path.to_str().unwrap(),
-    ]);
-    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
-    let f = findings(&doc, 0);
+    let f = findings(&audit_json(path.to_str().unwrap()), 0);
     assert!(has(&f, "message.arc", "fail"), "{f:?}");
 }

@@ -9,9 +9,11 @@
 # namespace of your own (ip netns exec ...). Two Postfix instances from
 # Debian, private config directories (`postfix -c DIR start`):
 #
-#   pf-sign 127.0.70.1:2525  signs every message through OpenDKIM (milter on
-#                            127.0.70.1:8891, key made by opendkim-genkey,
-#                            selector mw, d=example.test) and relays to pf-sink,
+#   pf-sign 127.0.70.1:2525  signs every message through two OpenDKIM milters:
+#                            127.0.70.1:8891 with RSA (key made by opendkim-genkey,
+#                            selector mw) and 127.0.70.1:8892 with Ed25519 (RFC 8463;
+#                            key made by openssl genpkey, selector ed), both
+#                            d=example.test, and relays to pf-sink,
 #                            over STARTTLS for tls.test, in plain text for plain.test
 #   pf-sink 127.0.70.2:2525  delivers both domains to one mbox file
 #
@@ -28,6 +30,7 @@ SIGN_ADDR=127.0.70.1
 SINK_ADDR=127.0.70.2
 PORT=2525
 MILTER_PORT=8891
+ED_MILTER_PORT=8892
 
 . "$REPO/tests/real-peers/common.sh"
 
@@ -51,6 +54,12 @@ keys_and_zone() {
   mkdir -p "$WORK/keys"
   opendkim-genkey -b 2048 -d example.test -s mw -D "$WORK/keys"
   chmod 600 "$WORK/keys/mw.private"
+  # RFC 8463 §4.2: the public key is the raw 32-byte Ed25519 key, base64
+  # (the last 32 bytes of its DER SubjectPublicKeyInfo).
+  openssl genpkey -algorithm ed25519 -out "$WORK/keys/ed.private" 2>/dev/null
+  chmod 600 "$WORK/keys/ed.private"
+  local ed_public
+  ed_public="$(openssl pkey -in "$WORK/keys/ed.private" -pubout -outform DER | tail -c 32 | base64 -w0)"
   # mw.txt is a zone-file line: `mw._domainkey IN TXT ( "v=DKIM1; ..." "p=..." )`.
   {
     printf '$ORIGIN example.test.\n$TTL 300\n'
@@ -58,7 +67,7 @@ keys_and_zone() {
     printf '@ TXT "v=spf1 ip4:%s -all"\n' "$SIGN_ADDR"
     printf '_dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.test"\n'
     sed 's/[[:space:]]*; -----.*$//' "$WORK/keys/mw.txt"
-    printf '\n'
+    printf '\ned._domainkey TXT "v=DKIM1; k=ed25519; p=%s"\n' "$ed_public"
   } >"$WORK/example.test.zone"
   # The parent, so that the DMARC tree walk's _dmarc.test is a negative answer.
   printf '$ORIGIN test.\n$TTL 300\n@ SOA ns.test. hostmaster.test. 1 3600 600 86400 300\n@ NS ns.test.\nexample NS ns.example.test.\n' \
@@ -85,6 +94,11 @@ PidFile $WORK/opendkim.pid
 InternalHosts 127.0.0.0/8
 OversignHeaders From
 EOF
+  # The Ed25519 signer: OpenDKIM signs with one algorithm per instance.
+  sed -e "s|^Selector mw|Selector ed|" -e "s|^KeyFile .*|KeyFile $WORK/keys/ed.private|" \
+    -e "s|^Socket .*|Socket inet:$ED_MILTER_PORT@$SIGN_ADDR|" -e "s|^PidFile .*|PidFile $WORK/opendkim-ed.pid|" \
+    "$WORK/opendkim.conf" >"$WORK/opendkim-ed.conf"
+  printf 'SignatureAlgorithm ed25519-sha256\n' >>"$WORK/opendkim-ed.conf"
 }
 
 postfix_conf() { # NAME ADDRESS HOSTNAME
@@ -126,7 +140,7 @@ configure() {
   opendkim_conf
   postfix_conf pf-sign "$SIGN_ADDR" sign.example.test
   cat >>"$WORK/pf-sign/conf/main.cf" <<EOF
-smtpd_milters = inet:$SIGN_ADDR:$MILTER_PORT
+smtpd_milters = inet:$SIGN_ADDR:$MILTER_PORT, inet:$SIGN_ADDR:$ED_MILTER_PORT
 milter_default_action = tempfail
 relay_domains = tls.test plain.test
 transport_maps = inline:{ tls.test=smtp:[$SINK_ADDR]:$PORT, plain.test=smtp-plain:[$SINK_ADDR]:$PORT }
@@ -200,6 +214,7 @@ cmd_start() {
   trap 'rc=$?; if [ "$rc" != 0 ]; then cmd_stop; fi' EXIT
   configure
   opendkim -x "$WORK/opendkim.conf" -f >"$WORK/opendkim.log" 2>&1 &
+  opendkim -x "$WORK/opendkim-ed.conf" -f >"$WORK/opendkim-ed.log" 2>&1 &
   local name
   for name in pf-sign pf-sink; do
     postfix -c "$WORK/$name/conf" start >"$WORK/$name/start.log" 2>&1 ||
@@ -209,17 +224,18 @@ cmd_start() {
   wait_for "pf-sign did not answer" smtp_ready "$SIGN_ADDR"
   wait_for "pf-sink did not answer" smtp_ready "$SINK_ADDR"
   wait_for "OpenDKIM did not start" test -s "$WORK/opendkim.pid"
+  wait_for "OpenDKIM (Ed25519) did not start" test -s "$WORK/opendkim-ed.pid"
   submit bob@tls.test "over TLS"
   submit bob@plain.test "in plain text"
   wait_for "the two messages were not delivered to $WORK/mail/mbox" delivered
   printf '# Written by tests/real-peers/dkim.sh start.\nMBOX=%s\nZONE=%s\nPARENT_ZONE=%s\n' \
     "$WORK/mail/mbox" "$WORK/example.test.zone" "$WORK/test.zone" >"$DIR/dkim.env"
-  log "dkim: two messages signed by OpenDKIM in $WORK/mail/mbox; zone $WORK/example.test.zone"
+  log "dkim: two messages signed by OpenDKIM (RSA and Ed25519) in $WORK/mail/mbox; zone $WORK/example.test.zone"
 }
 
 cmd_stop() {
   local name pid i
-  for name in pf-sign pf-sink opendkim; do
+  for name in pf-sign pf-sink opendkim opendkim-ed; do
     if pid="$(pid_of "$name")"; then
       kill -TERM "$pid" 2>/dev/null || true
       for i in $(seq 50); do

@@ -19,6 +19,7 @@ pub struct Cli {
     /// The database of monitor, history, diff, baseline, retention and erase: sqlite:PATH or
     /// postgres://USER@HOST/DB (also MAILWARDEN_DB). Default: an SQLite file in the XDG data directory,
     /// $XDG_DATA_HOME/mailwarden/mailwarden.db (~/.local/share/mailwarden/mailwarden.db), created on first use.
+    /// Given to `message`, it remembers the DKIM selectors of verified signatures; given to `scan`, they are asked too.
     #[arg(long, global = true, value_name = "URL")]
     pub db: Option<String>,
     #[command(subcommand)]

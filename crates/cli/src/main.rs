@@ -19,6 +19,7 @@ mod message;
 mod monitor;
 mod monitor_run;
 mod output;
+mod remembered;
 mod reports;
 mod reports_view;
 mod rules;
@@ -105,14 +106,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(c) => audit::run(db, c).await,
         Command::Evidence(a) => evidence::run(db, a).await,
         Command::Alert(c) => alert::run(db, c).await,
-        Command::Scan(args) => scan::run(args).await,
+        Command::Scan(args) => scan::run(db, args).await,
         Command::Judge(args) => judge::run(args),
         Command::Rules(args) => rules::list(args),
         Command::Frameworks(args) => compliance::list_frameworks(args),
         Command::Profiles(args) => compliance::list_profiles(args),
         Command::Explain { rule_id } => rules::explain(&rule_id),
         Command::Spf(SpfCommand::Check(args)) => spf::check(args).await,
-        Command::Message(args) => message::run(args).await,
+        Command::Message(args) => message::run(db, args).await,
         Command::Schema => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -4,8 +4,10 @@
 //!
 //! Thin glue: `mailwarden-message` reads and judges; each message becomes
 //! a report (its label in place of a domain, its DNS transcript as the
-//! observation) written by the scan's writers. Text and HTML also get the
-//! hop table of each message.
+//! observation) written by the scan's writers. Text, HTML and Markdown
+//! also get the hop table of each message; JSON and SARIF carry it as the
+//! evidence of `message.hop-count`; CSV (one row per finding) has the hop
+//! findings only.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
@@ -21,6 +23,7 @@ use mailwarden_model::{Observation, SourceInfo, Transcript};
 use mailwarden_policy::Catalogue;
 use mailwarden_policy::frameworks::Frameworks;
 use mailwarden_render::html::{Html, HtmlReport};
+use mailwarden_render::markdown::MarkdownReport;
 use mailwarden_render::sink::Document;
 use mailwarden_render::{DomainReport, inert};
 
@@ -28,7 +31,7 @@ use crate::args::{MessageArgs, ReportFormat};
 use crate::config::{self, OutputConfig};
 use crate::output::{Out, Sink, open_output, report};
 
-pub async fn run(args: MessageArgs) -> Result<ExitCode> {
+pub async fn run(db: Option<&str>, args: MessageArgs) -> Result<ExitCode> {
     if args.files.is_empty() {
         bail!("nothing to read: give message files (.eml or mbox), or - for standard input");
     }
@@ -42,8 +45,13 @@ pub async fn run(args: MessageArgs) -> Result<ExitCode> {
     let options = Options {
         trusted_hop: args.trusted_hop.clone(),
     };
+    // With --db: the selectors of the messages' signatures are remembered
+    // for scan and monitor (opened first, so a bad URL fails before work).
+    let store = crate::remembered::open(db).await?;
     if args.dkim_selectors {
-        return print_selectors(&args.files, limits, &args.output.output);
+        let seen = print_selectors(&args.files, limits, &args.output.output)?;
+        remember(store.as_ref(), seen.into_iter().collect()).await?;
+        return Ok(ExitCode::SUCCESS);
     }
     let output = OutputConfig::from_args(&args.output)?;
     let budget = config::budget(&args.dns)?;
@@ -59,6 +67,7 @@ pub async fn run(args: MessageArgs) -> Result<ExitCode> {
         .transpose()?
         .map(io::BufWriter::new);
     let mut sink = MessageSink::new(output)?;
+    let mut verified = std::collections::BTreeSet::new();
     for path in &args.files {
         let reader = open(path)?;
         let mut messages = Messages::new(reader, limits);
@@ -73,6 +82,7 @@ pub async fn run(args: MessageArgs) -> Result<ExitCode> {
                 _ => (unasked(&args.dns), false),
             };
             let observation = observation(&label, described, exhausted, transcript);
+            verified.extend(verified_selectors(auth.as_ref()));
             let findings = mailwarden_message::judge(&analysis, auth.as_ref());
             let report = report(findings, observation);
             if let Some(out) = evidence.as_mut() {
@@ -95,7 +105,38 @@ pub async fn run(args: MessageArgs) -> Result<ExitCode> {
         out.flush().context("--save-evidence")?;
     }
     let failed = sink.finish()?;
+    remember(store.as_ref(), verified.into_iter().collect()).await?;
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The (domain, selector) of every DKIM signature that verified. Only
+/// those are remembered from a report run: a forged or broken signature
+/// names selectors the domain may never have used.
+fn verified_selectors(auth: Option<&auth::AuthReport>) -> Vec<(String, String)> {
+    auth.map(|a| {
+        a.dkim
+            .iter()
+            .filter(|s| s.result == "pass")
+            .map(|s| (s.domain.clone(), s.selector.to_ascii_lowercase()))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Store the selectors (with --db), and say so on standard error.
+async fn remember(store: Option<&mailwarden_store::Store>, pairs: Vec<(String, String)>) -> Result<()> {
+    let Some(store) = store else { return Ok(()) };
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let n = mailwarden_store::selectors::remember(store, &pairs)
+        .await
+        .with_context(|| format!("{}: the DKIM selectors could not be stored", store.url()))?;
+    eprintln!(
+        "mailwarden: {n} DKIM selector(s) remembered in {} for scan and monitor",
+        store.url()
+    );
+    Ok(())
 }
 
 /// Analyse one message and, with a DNS source, verify its authentication.
@@ -179,8 +220,13 @@ fn save(out: &mut impl Write, a: &Analysis, auth: Option<&auth::AuthReport>, r: 
 }
 
 /// `--dkim-selectors`: `DOMAIN SELECTOR` per signature, once each, for
-/// `scan --dkim-selector`.
-fn print_selectors(files: &[PathBuf], limits: Limits, output: &Option<PathBuf>) -> Result<ExitCode> {
+/// `scan --dkim-selector`; returns them. Nothing is verified here, so with
+/// --db these are remembered as the user listed them (their own archive).
+fn print_selectors(
+    files: &[PathBuf],
+    limits: Limits,
+    output: &Option<PathBuf>,
+) -> Result<std::collections::BTreeSet<(String, String)>> {
     let mut seen = std::collections::BTreeSet::new();
     for path in files {
         for item in Messages::new(open(path)?, limits) {
@@ -193,14 +239,14 @@ fn print_selectors(files: &[PathBuf], limits: Limits, output: &Option<PathBuf>) 
         }
     }
     let mut out = open_output(output.as_deref())?;
-    for (domain, selector) in seen {
-        writeln!(out, "{} {}", inert::line(&domain), inert::line(&selector))?;
+    for (domain, selector) in &seen {
+        writeln!(out, "{} {}", inert::line(domain), inert::line(selector))?;
     }
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(seen)
 }
 
-/// The scan's writers, plus the hop table in text and HTML.
+/// The scan's writers, plus the hop table in text, HTML and Markdown.
 enum MessageSink {
     Text {
         out: Out,
@@ -212,6 +258,13 @@ enum MessageSink {
         doc: Box<HtmlReport<'static>>,
         parts: Vec<<HtmlReport<'static> as Document>::Part>,
         tables: Vec<String>,
+        out: Out,
+        failed: bool,
+        fail_on: Option<mailwarden_model::Severity>,
+    },
+    Markdown {
+        doc: Box<MarkdownReport<'static>>,
+        parts: Vec<(String, String)>,
         out: Out,
         failed: bool,
         fail_on: Option<mailwarden_model::Severity>,
@@ -240,6 +293,17 @@ impl MessageSink {
                 )),
                 parts: Vec::new(),
                 tables: Vec::new(),
+                out: open_output(config.output.as_deref())?,
+                failed: false,
+                fail_on: config.fail_on,
+            },
+            ReportFormat::Markdown => MessageSink::Markdown {
+                doc: Box::new(MarkdownReport::new(
+                    Catalogue::builtin(),
+                    Frameworks::builtin(),
+                    env!("CARGO_PKG_VERSION"),
+                )),
+                parts: Vec::new(),
                 out: open_output(config.output.as_deref())?,
                 failed: false,
                 fail_on: config.fail_on,
@@ -281,6 +345,17 @@ impl MessageSink {
                 tables.push(html_table(a));
                 parts.push(doc.part(report));
             }
+            MessageSink::Markdown {
+                doc,
+                parts,
+                failed,
+                fail_on,
+                ..
+            } => {
+                *failed |= fails(*fail_on, report);
+                let (label, section) = doc.part(report);
+                parts.push((label, with_markdown_path(&section, a)));
+            }
             MessageSink::Other(sink) => sink.push(report)?,
         }
         Ok(())
@@ -306,8 +381,37 @@ impl MessageSink {
                 out.flush()?;
                 Ok(failed)
             }
+            MessageSink::Markdown {
+                doc,
+                parts,
+                mut out,
+                failed,
+                ..
+            } => {
+                doc.write_to(parts, &mut out)?;
+                out.flush()?;
+                Ok(failed)
+            }
             MessageSink::Other(sink) => sink.finish(),
         }
+    }
+}
+
+/// A message's Markdown section with its path after the summary table.
+fn with_markdown_path(section: &str, a: &Analysis) -> String {
+    let path = if a.path.hops.is_empty() {
+        "### Path\n\nNo Received fields.\n\n".to_string()
+    } else {
+        format!(
+            "### Path ({} hops, first hop first)\n\n{}\n",
+            a.path.hops.len(),
+            table::markdown(&a.path, mailwarden_render::markdown::cell)
+        )
+    };
+    // The summary table is the first block; its last row ends in "|\n\n".
+    match section.find("|\n\n") {
+        Some(at) => format!("{}{path}{}", &section[..at + 3], &section[at + 3..]),
+        None => format!("{section}{path}"),
     }
 }
 

@@ -252,8 +252,11 @@ async fn cycle(
     let results = futures::stream::iter(work)
         .take_while(|_| std::future::ready(!stop.requested()))
         .map(|(m, scanner)| {
+            let store = store.clone();
             let task = tokio::spawn(async move {
-                let input = scanner.scan(&m.domain).await;
+                // The DKIM selectors remembered from messages are asked too.
+                let selectors = crate::remembered::for_domain(&store, &m.domain).await;
+                let input = scanner.scan(&m.domain, selectors).await;
                 (m, input)
             });
             async move { task.await.map_err(|e| anyhow::anyhow!("scan task: {e}")) }
@@ -344,10 +347,11 @@ impl Scanner {
     }
 
     /// Scan one domain the way `mailwarden scan` does.
-    async fn scan(&self, domain: &str) -> Result<ScanInput> {
+    /// `selectors`: remembered DKIM selectors, asked besides the flags' ones.
+    async fn scan(&self, domain: &str, selectors: Vec<String>) -> Result<ScanInput> {
         let name = DomainName::parse(domain).map_err(|e| anyhow::anyhow!("{domain:?}: {e}"))?;
-        let mut report =
-            crate::scan::scan_one(self.source.as_ref(), &self.prober, &name, &self.options, self.budget).await;
+        let options = crate::remembered::with(&self.options, selectors);
+        let mut report = crate::scan::scan_one(self.source.as_ref(), &self.prober, &name, &options, self.budget).await;
         let catalogue = Catalogue::builtin();
         report.profiles = self
             .profiles

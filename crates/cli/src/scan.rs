@@ -33,7 +33,7 @@ use crate::seen::RunSight;
 /// domain before the scan stops starting new ones.
 const REORDER_WINDOW: usize = 4;
 
-pub async fn run(args: ScanArgs) -> Result<ExitCode> {
+pub async fn run(db: Option<&str>, args: ScanArgs) -> Result<ExitCode> {
     let output = OutputConfig::from_args(&args.output)?;
     let budget = config::budget(&args.dns)?;
     let options = &config::scan_options(&args)?;
@@ -51,6 +51,8 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     let lines = crate::input::spawn_reader(&args.domains, args.input.as_deref())?;
     let source = config::dns_source(&args.dns, args.probe.allow_private_targets).await?;
     let prober = &config::prober(&args, options)?;
+    // With --db: the DKIM selectors remembered from messages are asked too.
+    let remembered = &crate::remembered::open(db).await?;
     let progress = progress_bar(args.input.is_some() || args.domains.len() > 1, total);
     let waivers = crate::waivers::RunWaivers::load(&args.output)?;
     let mut sink = Sink::new(output, Some(trust_anchor_label(&args.dns)))?;
@@ -77,7 +79,10 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
             let source = Arc::clone(&source);
             async move {
                 let report = match item {
-                    Ok(name) => Some(scan_one(source.as_ref(), prober, &name, options, budget).await),
+                    Ok(name) => {
+                        let options = crate::remembered::options_for(remembered.as_ref(), name.as_str(), options).await;
+                        Some(scan_one(source.as_ref(), prober, &name, &options, budget).await)
+                    }
                     Err(()) => None,
                 };
                 (i, report, permit)

@@ -1,5 +1,6 @@
 //! `mailwarden message` against messages signed by a third party: OpenDKIM
-//! from Debian as a milter of a real Postfix, relayed to a second Postfix
+//! from Debian as two milters of a real Postfix (RSA, and Ed25519 per RFC
+//! 8463), relayed to a second Postfix
 //! over STARTTLS and in plain text (tests/real-peers/dkim.sh start; its
 //! zone file publishes the key, SPF and DMARC). Ignored unless asked for:
 //! `tests/real-peers/dkim.sh start && cargo test -p mailwarden --test real_peers_dkim -- --ignored`.
@@ -82,6 +83,21 @@ fn opendkim_signatures_verify_and_the_tls_hop_is_told_from_the_plain_one() {
             "message {i}"
         );
     }
+    // Both OpenDKIM signatures verify: RSA and Ed25519 (RFC 8463).
+    for i in [0, 1] {
+        let mut algorithms: Vec<&str> = doc["domains"][i]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["id"] == "message.dkim")
+            .map(|f| {
+                assert_eq!(f["outcome"], "pass", "{f}");
+                f["evidence"]["signature"]["algorithm"].as_str().unwrap()
+            })
+            .collect();
+        algorithms.sort();
+        assert_eq!(algorithms, ["ed25519-sha256", "rsa-sha256"], "message {i}");
+    }
     // Postfix records the TLS version (smtpd_tls_received_header = yes).
     assert_eq!(finding(&doc, 0, "message.hop-tls-version")["outcome"], "pass", "{doc}");
 }
@@ -133,5 +149,33 @@ fn the_opendkim_selector_is_listed_for_scan() {
         .args(["message", "--dkim-selectors", &env()["MBOX"]])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "example.test mw\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "example.test ed\nexample.test mw\n"
+    );
+}
+
+#[test]
+#[ignore = "needs tests/real-peers/dkim.sh start"]
+fn the_verified_opendkim_selectors_are_remembered_with_db() {
+    let e = env();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("mw.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_mailwarden"))
+        .args([
+            "--db",
+            &db,
+            "message",
+            "--format",
+            "json",
+            "--zone-file",
+            &e["ZONE"],
+            "--zone-file",
+            &e["PARENT_ZONE"],
+            &e["MBOX"],
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 DKIM selector(s) remembered"), "{err}");
 }

@@ -52,6 +52,8 @@ fn parse(a: &Analysis) -> Finding {
     .evidence("problems", &problems)
 }
 
+/// Always emitted, so it carries the whole hop table as evidence: JSON
+/// (and SARIF) reports have the path of every message.
 fn hop_count(a: &Analysis) -> Finding {
     let n = a.path.received_fields;
     if n <= LOOP_THRESHOLD {
@@ -60,7 +62,8 @@ fn hop_count(a: &Analysis) -> Finding {
             Outcome::Pass,
             subject(a),
             format!("{n} Received field(s), at most {LOOP_THRESHOLD}."),
-        );
+        )
+        .evidence("path", crate::table::evidence(&a.path));
     }
     Finding::new(
         "message.hop-count",
@@ -73,6 +76,7 @@ fn hop_count(a: &Analysis) -> Finding {
         ),
     )
     .evidence("received_fields", n)
+    .evidence("path", crate::table::evidence(&a.path))
 }
 
 /// Hops after the first that crossed a network without TLS.

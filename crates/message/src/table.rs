@@ -54,6 +54,41 @@ pub fn delay(secs: i64) -> String {
     }
 }
 
+/// The keys of [`evidence`], in [`HEADINGS`] order.
+const KEYS: [&str; 7] = ["hop", "from", "by", "with", "tls", "time_utc", "delay"];
+
+/// The hop table as evidence: one object per hop with the cells of
+/// [`rows`] under [`KEYS`], for JSON reports.
+pub fn evidence(path: &Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    rows(path)
+        .into_iter()
+        .map(|row| {
+            KEYS.iter()
+                .zip(row)
+                .map(|(k, c)| (k.to_string(), serde_json::Value::String(c)))
+                .collect()
+        })
+        .collect()
+}
+
+/// The table in Markdown: `cell` escapes each cell for a Markdown table
+/// (the renderer's, so data cannot break the table or add markup).
+pub fn markdown(path: &Path, cell: impl Fn(&str) -> String) -> String {
+    let mut out = format!("| {} |\n", HEADINGS.join(" | "));
+    out.push_str(&format!("|{}\n", " --- |".repeat(HEADINGS.len())));
+    for row in rows(path) {
+        let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    if path.dropped > 0 {
+        out.push_str(&format!(
+            "\n{} more Received fields below these were not read.\n",
+            path.dropped
+        ));
+    }
+    out
+}
+
 /// The table as aligned text, each line indented by `indent` spaces, with
 /// cells cut to `max_cell` characters.
 pub fn text(path: &Path, indent: usize, max_cell: usize) -> String {
@@ -110,6 +145,23 @@ Received: from a\x1b[31m (a [192.0.2.1]) by b with ESMTP; Mon, 1 Jan 2024 10:00:
         assert!(lines[2].contains("1 min 30 s"), "{t}");
         assert!(lines[1].contains("plain"), "{t}");
         assert!(!t.contains('\x1b'), "escape sequences are made inert: {t:?}");
+    }
+
+    #[test]
+    fn the_markdown_table_has_a_row_per_hop_and_escapes_through_the_given_cell() {
+        let raw = b"Received: from b (b [192.0.2.2]) by c|d with ESMTPS; Mon, 1 Jan 2024 10:02:00 +0000\n\
+Received: from a (a [192.0.2.1]) by b with ESMTP; Mon, 1 Jan 2024 10:00:30 +0000\n\n";
+        let path = hops::path(&header::parse(raw));
+        let md = markdown(&path, |c| c.replace('|', "\\|"));
+        let lines: Vec<&str> = md.lines().collect();
+        assert_eq!(lines[0], "| # | from | by | with | TLS | time (UTC) | delay |");
+        assert_eq!(lines[1], "| --- | --- | --- | --- | --- | --- | --- |");
+        assert_eq!(lines.len(), 4, "{md}");
+        assert!(lines[3].contains("c\\|d"), "{md}");
+        let ev = evidence(&path);
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[1]["hop"], "2");
+        assert_eq!(ev[1]["delay"], "1 min 30 s");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub mod outbox;
 pub mod reports;
 pub mod reports_query;
 pub mod retention;
+// message (issue 17): DKIM selectors seen in messages.
+pub mod selectors;
 pub mod snapshot;
 pub mod state;
 pub mod timeline;

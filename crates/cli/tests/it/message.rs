@@ -96,17 +96,15 @@ fn message_rfc8463_signatures_verify_offline() {
     );
 }
 
+/// The JSON report of `message --zone-file SAMPLES FILE`.
+fn audit_json(file: &str) -> Value {
+    let (_, out, err) = run_args(&["message", "--zone-file", SAMPLES, "--format", "json", file]);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"))
+}
+
 #[test]
 fn message_list_damage_is_told_apart_and_the_arc_chain_validates() {
-    let (_, out, err) = run_args(&[
-        "message",
-        "--zone-file",
-        SAMPLES,
-        "--format",
-        "json",
-        "testdata/messages/arc-ietf-list.eml",
-    ]);
-    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    let doc = audit_json("testdata/messages/arc-ietf-list.eml");
     let f = findings(&doc, 0);
     assert!(has(&f, "message.arc", "pass"), "{f:?}");
     assert_eq!(
@@ -298,4 +296,200 @@ fn message_save_evidence_keeps_hops_verdicts_and_dns_answers() {
     assert!(lines[0]["observation"]["dns"].as_array().unwrap().len() >= 2);
     assert_eq!(lines[1]["path"]["hops"].as_array().unwrap().len(), 3);
     assert!(!lines[1]["leaks"].as_array().unwrap().is_empty());
+}
+
+/// The selectors `scan` asked for football.example.com, and whether it
+/// looked the brisbane key up, with or without `--db`.
+fn scan_selectors(db: Option<&str>) -> (Vec<String>, bool) {
+    let mut args = vec![
+        "scan",
+        "--zone-file",
+        SAMPLES,
+        "--checks",
+        "dkim",
+        "--no-smtp",
+        "--no-https",
+        "--format",
+        "json",
+        "--fail-on",
+        "none",
+    ];
+    if let Some(db) = db {
+        args.extend(["--db", db]);
+    }
+    args.push("football.example.com");
+    let (code, out, err) = run_args(&args);
+    assert!(code == 0 || code == 1, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    let observation = &doc["domains"][0]["observation"];
+    let selectors = observation["options"]["dkim_selectors"]
+        .as_array()
+        .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    let asked = observation["dns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|q| q["name"] == "brisbane._domainkey.football.example.com");
+    (selectors, asked)
+}
+
+/// `message --db DB --zone-file SAMPLES --format json FILE`.
+fn audit_with_db(db: &str, file: &str) -> (i32, String, String) {
+    run_args(&["message", "--db", db, "--zone-file", SAMPLES, "--format", "json", file])
+}
+
+#[test]
+fn message_with_db_remembers_verified_selectors_and_scan_asks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("mw.db").display());
+    // Before: scan guesses, and brisbane is no guess.
+    assert_eq!(scan_selectors(Some(&db)), (Vec::new(), false));
+    let (code, _, err) = audit_with_db(&db, "testdata/messages/rfc8463.eml");
+    assert!(code == 0 || code == 1, "{err}");
+    assert!(err.contains("2 DKIM selector(s) remembered"), "{err}");
+    let (selectors, asked) = scan_selectors(Some(&db));
+    assert!(selectors.contains(&"brisbane".to_string()), "{selectors:?}");
+    assert!(selectors.contains(&"test".to_string()), "{selectors:?}");
+    assert!(asked, "the remembered selector's key was looked up");
+    // Without --db a scan asks only what it is told (and never creates a database).
+    assert_eq!(scan_selectors(None), (Vec::new(), false));
+}
+
+#[test]
+fn message_with_db_does_not_remember_selectors_of_signatures_that_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("mw.db").display());
+    let forged = std::fs::read_to_string(crate::support::repo().join("testdata/messages/rfc8463.eml"))
+        .unwrap()
+        .replacen("Subject:", "Subject: pay now,", 1);
+    let path = dir.path().join("forged.eml");
+    std::fs::write(&path, forged).unwrap();
+    let (_, out, err) = audit_with_db(&db, path.to_str().unwrap());
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    assert!(has(&findings(&doc, 0), "message.dkim", "fail"), "{out}");
+    assert!(!err.contains("remembered"), "{err}");
+    assert_eq!(scan_selectors(Some(&db)), (Vec::new(), false));
+}
+
+#[test]
+fn message_dkim_selectors_with_db_are_remembered_as_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("mw.db").display());
+    let (code, out, err) = run_args(&[
+        "message",
+        "--db",
+        &db,
+        "--dkim-selectors",
+        "testdata/messages/rfc8463.eml",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "football.example.com brisbane\nfootball.example.com test\n");
+    let (selectors, asked) = scan_selectors(Some(&db));
+    assert_eq!(selectors.len(), 2, "{selectors:?}");
+    assert!(asked);
+}
+
+#[test]
+fn monitor_scans_ask_the_selectors_remembered_from_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("mw.db").display());
+    let zone = crate::support::repo().join(SAMPLES).display().to_string();
+    let mw = |args: &[&str]| {
+        let (code, out, err) = run(mailwarden().arg("--db").arg(&db).args(args));
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+    };
+    mw(&[
+        "monitor",
+        "add",
+        "football.example.com",
+        "--zone-file",
+        &zone,
+        "--no-smtp",
+        "--no-https",
+        "--checks",
+        "dkim",
+    ]);
+    mw(&[
+        "message",
+        "--no-auth",
+        "--dkim-selectors",
+        "testdata/messages/rfc8463.eml",
+    ]);
+    mw(&["monitor", "run", "--once"]);
+    let observation = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = mailwarden_store::Store::open(&db).await.unwrap();
+        let mut conn = store.pool().acquire().await.unwrap();
+        let meta = mailwarden_store::snapshot::list(&mut conn, "football.example.com")
+            .await
+            .unwrap();
+        mailwarden_store::snapshot::load(&mut conn, meta[0].id)
+            .await
+            .unwrap()
+            .observation
+    });
+    assert!(
+        observation.options.dkim_selectors.contains(&"brisbane".to_string()),
+        "{:?}",
+        observation.options
+    );
+    assert!(
+        observation
+            .dns
+            .iter()
+            .any(|(k, _)| k.name == "brisbane._domainkey.football.example.com"),
+        "the remembered selector's key was looked up"
+    );
+}
+
+/// The Markdown report of a message has its hop table after the summary,
+/// every cell escaped (the leaky sample: an internal workstation, a plain
+/// relay hop, a TLS 1.3 hop).
+#[test]
+fn message_markdown_has_the_hop_table() {
+    let (code, out, err) = run_args(&[
+        "message",
+        "--no-auth",
+        "--format",
+        "markdown",
+        "testdata/messages/leaky.eml",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    insta::assert_snapshot!("message_markdown_leaky", out);
+}
+
+/// JSON (and so SARIF) carry each message's path as the evidence of
+/// message.hop-count, which every message has.
+#[test]
+fn message_json_carries_the_path_as_hop_count_evidence() {
+    let (_, out, err) = run_args(&[
+        "message",
+        "--no-auth",
+        "--format",
+        "json",
+        "testdata/messages/leaky.eml",
+    ]);
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let hop_count = doc["domains"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "message.hop-count")
+        .unwrap();
+    insta::assert_json_snapshot!("message_json_leaky_path", hop_count["evidence"]["path"]);
+}
+
+/// The IETF list sample with its body changed after Google sealed it: the
+/// ARC-Message-Signature's body hash no longer matches, so the chain fails
+/// (RFC 8617 §5.2), where the untouched sample passes.
+#[test]
+fn message_an_arc_chain_broken_after_sealing_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(crate::support::repo().join("testdata/messages/arc-ietf-list.eml")).unwrap();
+    let changed = sample.replace("Jmap mailing list", "Jmap mailing list (footer changed after sealing)");
+    assert_ne!(changed, sample);
+    let path = dir.path().join("arc-broken.eml");
+    std::fs::write(&path, changed).unwrap();
+    let f = findings(&audit_json(path.to_str().unwrap()), 0);
+    assert!(has(&f, "message.arc", "fail"), "{f:?}");
 }

@@ -200,31 +200,69 @@ fn spf(a: &Analysis, r: &AuthReport) -> Finding {
             id,
             Outcome::Fail,
             subject(a),
-            format!("{text}: the sending address is not authorised by {}{helo}.", s.domain),
+            format!("{text}: {}{helo}.", spf_failure(&s.result, &s.domain)),
         ),
     };
-    let f = f.evidence("spf", s);
+    let f = cross_checked(f, "check_host()", &s.result, s.mail_auth.as_deref()).evidence("spf", s);
     match &r.helo_spf {
-        Some(h) => f.evidence("helo_spf", h),
+        Some(h) => {
+            let note = h
+                .mail_auth
+                .as_deref()
+                .filter(|m| *m != h.result)
+                .map(|m| format!(" (for the HELO identity mail-auth's check_host() finds {m}.)"))
+                .unwrap_or_default();
+            let message = format!("{}{note}", f.message);
+            Finding { message, ..f }.evidence("helo_spf", h)
+        }
         None => f,
     }
 }
 
+/// What a non-passing, definite SPF result means for the sender.
+fn spf_failure(result: &str, domain: &str) -> String {
+    match result {
+        "none" => format!("{domain} publishes no SPF record, so nothing authorises the sending address"),
+        "permerror" => format!("the SPF record of {domain} cannot be evaluated (RFC 7208 §2.6.7 permerror)"),
+        "neutral" => format!("{domain} says neither yes nor no about the sending address (?all)"),
+        _ => format!("the sending address is not authorised by {domain}"),
+    }
+}
+
+/// A verdict cross-checked with mail-auth's over the same DNS answers.
+/// Agreement changes nothing. A mail-auth temperror where ours is definite
+/// means it could not re-evaluate from our answers (a name it asks that
+/// ours did not, or `exists:`; see `spf_cross`): noted, ours stands. Any
+/// other difference leaves two verifiers disagreeing over the same
+/// evidence, so the result is not certain: indeterminate, both named.
+fn cross_checked(f: Finding, what: &str, ours: &str, theirs: Option<&str>) -> Finding {
+    let Some(theirs) = theirs.filter(|t| *t != ours) else {
+        return f;
+    };
+    if theirs == "temperror" {
+        let message = format!(
+            "{} (mail-auth's {what} could not re-evaluate this from the same DNS answers: temperror.)",
+            f.message
+        );
+        return Finding { message, ..f };
+    }
+    let message = format!(
+        "{} But mail-auth's {what} finds {theirs} over the same DNS answers: the two verifiers disagree, so the result ({ours}) is not certain; compare the trace in the evidence.",
+        f.message
+    );
+    Finding {
+        message,
+        outcome: Outcome::Indeterminate,
+        ..f
+    }
+    .evidence("mail_auth", theirs)
+}
+
 fn dmarc(a: &Analysis, r: &AuthReport) -> Finding {
     let f = dmarc_verdict(a, r);
-    // mail-auth evaluated DMARC over the same answers: say when it differs.
-    match r
-        .dmarc
-        .as_ref()
-        .and_then(|d| d.mail_auth.as_deref().filter(|m| *m != d.result))
-    {
-        Some(other) => {
-            let message = format!(
-                "{} (mail-auth's DMARC verifier finds {other} over the same DNS answers.)",
-                f.message
-            );
-            Finding { message, ..f }
-        }
+    // mail-auth evaluated DMARC over the same answers.
+    match &r.dmarc {
+        Some(d) => cross_checked(f, "DMARC verifier", &d.result, d.mail_auth.as_deref()),
         None => f,
     }
 }
@@ -297,20 +335,22 @@ fn mismatch(a: &Analysis, r: &AuthReport) -> Finding {
             id,
             Outcome::NotApplicable,
             subject(a),
-            "No Authentication-Results header field was written at or after the trusted hop.",
+            "No Authentication-Results or Received-SPF header field was written at or after the trusted hop.",
         );
     }
     let mut differences = Vec::new();
     let mut unsure = Vec::new();
+    let mut compared = 0;
     for c in &r.claims {
         let Some(ours) = our_result(r, c) else { continue };
+        compared += 1;
         let theirs = c.result.as_str();
         if agree(&c.method, theirs, &ours) {
             continue;
         }
         let line = format!(
             "{} says {}={} ({}), mailwarden finds {}",
-            c.authserv_id,
+            claimant(c),
             c.method,
             theirs,
             describe(c),
@@ -337,7 +377,7 @@ fn mismatch(a: &Analysis, r: &AuthReport) -> Finding {
             Outcome::Fail,
             subject(a),
             format!(
-                "The receiver's Authentication-Results disagree with verification: {}. Either the receiver's verifier or its DNS differs, or the field was forged or altered after it was written.",
+                "The receiver's Authentication-Results or Received-SPF disagree with verification: {}. Either the receiver's verifier or its DNS differs, or the field was forged or altered after it was written.",
                 differences.join("; ")
             ),
         )
@@ -352,16 +392,37 @@ fn mismatch(a: &Analysis, r: &AuthReport) -> Finding {
         )
         .evidence("claims", claims);
     }
+    if compared == 0 {
+        return Finding::new(
+            id,
+            Outcome::NotApplicable,
+            subject(a),
+            format!(
+                "None of the {} claims is about something mailwarden verified (another method, or another client address).",
+                r.claims.len()
+            ),
+        )
+        .evidence("claims", claims);
+    }
     Finding::new(
         id,
         Outcome::Pass,
         subject(a),
         format!(
-            "Every result claimed in Authentication-Results agrees with verification ({} claims).",
+            "Every result claimed in Authentication-Results and Received-SPF agrees with verification ({compared} of {} claims compared).",
             r.claims.len()
         ),
     )
     .evidence("claims", claims)
+}
+
+/// `mx.example.net`, or `Received-SPF (by mx.example.net)`.
+fn claimant(c: &Claim) -> String {
+    match (c.field, c.authserv_id.as_str()) {
+        (super::results::RECEIVED_SPF, "") => "Received-SPF".into(),
+        (super::results::RECEIVED_SPF, id) => format!("Received-SPF (by {id})"),
+        (_, id) => id.to_string(),
+    }
 }
 
 fn describe(c: &Claim) -> String {
@@ -370,7 +431,7 @@ fn describe(c: &Claim) -> String {
         .filter(|(k, _)| {
             matches!(
                 k.as_str(),
-                "header.d" | "header.i" | "header.s" | "smtp.mailfrom" | "header.from"
+                "header.d" | "header.i" | "header.s" | "smtp.mailfrom" | "smtp.helo" | "header.from" | "client-ip"
             )
         })
         .map(|(k, v)| format!("{k}={v}"))
@@ -402,7 +463,16 @@ fn our_result(r: &AuthReport, c: &Claim) -> Option<String> {
                 sig.result.clone()
             })
         }
-        "spf" => r.spf.as_ref().map(|s| s.result.clone()),
+        "spf" => {
+            // RFC 8601 §2.7.2: smtp.helo without smtp.mailfrom is the HELO check.
+            let helo = c.props.contains_key("smtp.helo") && !c.props.contains_key("smtp.mailfrom");
+            let ours = if helo { r.helo_spf.as_ref() } else { r.spf.as_ref() }?;
+            // A claim about another client address is about another hop.
+            match c.props.get("client-ip").map(|ip| ip.parse::<std::net::IpAddr>()) {
+                Some(Ok(ip)) if ip != ours.ip => None,
+                _ => Some(ours.result.clone()),
+            }
+        }
         "dmarc" => r.dmarc.as_ref().map(|d| d.result.clone()),
         "arc" => Some(r.arc.result.clone()),
         _ => None,

@@ -15,6 +15,7 @@
 pub mod dmarc;
 mod findings;
 mod results;
+mod spf_cross;
 mod verifier;
 
 use std::net::IpAddr;
@@ -160,6 +161,10 @@ pub struct SpfVerdict {
     pub sender: String,
     pub result: String,
     pub trace: Vec<String>,
+    /// mail-auth's check_host() over the same DNS answers: a cross-check
+    /// of ours (`None` when it could not be run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail_auth: Option<String>,
 }
 
 /// The envelope and author of an analysed message.
@@ -200,7 +205,9 @@ pub async fn authenticate<S: DnsSource + ?Sized>(
     let keys = parsed.as_ref().map(key_names).unwrap_or_default();
     let (transcript, part, stats) =
         collect::dns_fixpoint(source, budget, Transcript::default(), |view| needs(view, &env, &keys)).await;
-    let spf = part.spf.as_ref().zip(env.ip).map(|(r, ip)| {
+    let host = a.trusted_hop().and_then(|h| h.by.clone()).unwrap_or_default();
+    let helo = env.helo.clone().unwrap_or_default();
+    let mut spf = part.spf.as_ref().zip(env.ip).map(|(r, ip)| {
         let sender = spf_sender(&env);
         SpfVerdict {
             ip,
@@ -208,18 +215,23 @@ pub async fn authenticate<S: DnsSource + ?Sized>(
             sender,
             result: r.result.as_str().to_string(),
             trace: r.trace.clone(),
+            mail_auth: None,
         }
     });
-    let helo_spf = part.helo_spf.as_ref().zip(env.ip).map(|(r, ip)| {
-        let helo = env.helo.clone().unwrap_or_default();
-        SpfVerdict {
-            ip,
-            domain: helo.clone(),
-            sender: format!("postmaster@{helo}"),
-            result: r.result.as_str().to_string(),
-            trace: r.trace.clone(),
-        }
+    if let Some(s) = spf.as_mut() {
+        s.mail_auth = spf_cross::check(&transcript, s.ip, &helo, &host, &s.sender, false).await;
+    }
+    let mut helo_spf = part.helo_spf.as_ref().zip(env.ip).map(|(r, ip)| SpfVerdict {
+        ip,
+        domain: helo.clone(),
+        sender: format!("postmaster@{helo}"),
+        result: r.result.as_str().to_string(),
+        trace: r.trace.clone(),
+        mail_auth: None,
     });
+    if let Some(s) = helo_spf.as_mut() {
+        s.mail_auth = spf_cross::check(&transcript, s.ip, &helo, &host, &s.sender, true).await;
+    }
     let (dkim, arc, mail_auth_dmarc) = match (&parsed, truncated) {
         (Some(m), false) => verifier::verify(m, &transcript, &keys, spf.as_ref()).await,
         _ => (

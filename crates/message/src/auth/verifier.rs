@@ -165,7 +165,7 @@ fn key_entry(answer: &Answer) -> Txt {
 
 /// A TXT answer as mail-auth's cache holds it: the first record that
 /// parses as `T` (as mail-auth's own lookup does), or the DNS error.
-fn txt_entry<T: TxtRecordParser>(answer: &Answer, wrap: impl Fn(T) -> Txt) -> Txt {
+pub(super) fn txt_entry<T: TxtRecordParser>(answer: &Answer, wrap: impl Fn(T) -> Txt) -> Txt {
     match answer.status {
         Status::Records => {
             let mut result = Txt::Error(mail_auth::Error::Dns(DnsError::InvalidRecordType));
@@ -187,7 +187,7 @@ fn txt_entry<T: TxtRecordParser>(answer: &Answer, wrap: impl Fn(T) -> Txt) -> Tx
 /// A mail-auth authenticator that cannot reach any server: every key it
 /// needs is in the cache.
 /// Built once per run: the resolver is never used, so sharing it costs nothing.
-fn offline_authenticator() -> Option<&'static MessageAuthenticator> {
+pub(super) fn offline_authenticator() -> Option<&'static MessageAuthenticator> {
     static ONE: OnceLock<Option<MessageAuthenticator>> = OnceLock::new();
     ONE.get_or_init(|| {
         MessageAuthenticator::new(
@@ -199,38 +199,52 @@ fn offline_authenticator() -> Option<&'static MessageAuthenticator> {
     .as_ref()
 }
 
-/// mail-auth's TXT cache, filled from our transcript.
-#[derive(Default)]
-struct TxtCache(Mutex<HashMap<Box<str>, Txt>>);
+/// One of mail-auth's caches (TXT, A, AAAA, MX, PTR), filled from our
+/// transcript before mail-auth runs.
+pub(super) struct Cache<K, V>(Mutex<HashMap<K, V>>);
 
-impl TxtCache {
-    fn put(&self, name: &str, value: Txt) {
+impl<K, V> Default for Cache<K, V> {
+    fn default() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K: Hash + Eq, V> Cache<K, V> {
+    pub(super) fn put_key(&self, key: K, value: V) {
         if let Ok(mut m) = self.0.lock() {
-            m.insert(name.to_fqdn().into_owned().into_boxed_str(), value);
+            m.insert(key, value);
         }
     }
 }
 
-impl ResolverCache<Box<str>, Txt> for TxtCache {
-    fn get<Q>(&self, name: &Q) -> Option<Txt>
+impl<V> Cache<Box<str>, V> {
+    /// Under the name as mail-auth asks it (fully qualified).
+    pub(super) fn put(&self, name: &str, value: V) {
+        self.put_key(name.to_fqdn().into_owned().into_boxed_str(), value);
+    }
+}
+
+/// mail-auth's TXT cache.
+pub(super) type TxtCache = Cache<Box<str>, Txt>;
+
+impl<K: Hash + Eq, V: Clone> ResolverCache<K, V> for Cache<K, V> {
+    fn get<Q>(&self, name: &Q) -> Option<V>
     where
-        Box<str>: Borrow<Q>,
+        K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         self.0.lock().ok()?.get(name).cloned()
     }
 
-    fn remove<Q>(&self, name: &Q) -> Option<Txt>
+    fn remove<Q>(&self, name: &Q) -> Option<V>
     where
-        Box<str>: Borrow<Q>,
+        K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         self.0.lock().ok()?.remove(name)
     }
 
-    fn insert(&self, key: Box<str>, value: Txt, _: std::time::Instant) {
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(key, value);
-        }
+    fn insert(&self, key: K, value: V, _: std::time::Instant) {
+        self.put_key(key, value);
     }
 }

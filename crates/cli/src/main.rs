@@ -80,6 +80,7 @@ fn parse() -> anyhow::Result<Cli> {
             | Command::Baseline(_)
             | Command::Retention(_)
             | Command::Erase { .. }
+            | Command::Evidence(_)
             | Command::Message(_)
     ) {
         settings::Settings::load(cli.config.as_deref())?.apply(&mut cli, &matches)?;

@@ -49,8 +49,13 @@ pub async fn run(db: Option<&str>, args: EvidenceArgs) -> Result<ExitCode> {
     args.key.apply();
     let period = Period::parse(args.since.as_deref(), args.until.as_deref()).map_err(anyhow::Error::msg)?;
     let name = crate::monitor::domain(&args.domain)?;
-    prepare_dir(&args.output)?;
     let store = open_store(db).await?;
+    // Nothing is appended to a log that does not verify: the bundle's
+    // proofs would prove nothing.
+    if let Err(tamper) = audit_log::verify(&store, None).await?.outcome {
+        bail!("the audit log does not verify ({tamper}): run `mailwarden audit verify`; no evidence exported");
+    }
+    prepare_dir(&args.output)?;
     let collected = evidence::collect(&store, &name, period).await?;
     let key_id = audit_key::signing_key()?.public().key_id();
     let mut files = data_files(&collected)?;

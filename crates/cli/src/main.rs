@@ -85,6 +85,7 @@ fn parse() -> anyhow::Result<Cli> {
             | Command::Baseline(_)
             | Command::Retention(_)
             | Command::Erase { .. }
+            | Command::Evidence(_)
             | Command::Message(_)
             | Command::Reports(_)
             | Command::Senders(_)

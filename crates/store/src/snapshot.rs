@@ -159,23 +159,52 @@ pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput) -> Result<S
     .bind(serde_json::to_string(&scan.profiles)?)
     .fetch_one(&mut *conn)
     .await?;
-    for f in &scan.findings {
-        sqlx::query(
-            "INSERT INTO findings (snapshot_id, rule_id, subject, outcome, severity, message) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id)
-        .bind(&f.id)
-        .bind(&f.subject)
-        .bind(f.outcome.as_str())
-        .bind(f.severity.as_str())
-        .bind(&f.message)
-        .execute(&mut *conn)
-        .await?;
-    }
+    insert_findings(conn, id, &scan.findings).await?;
     Ok(Stored::New {
         id,
         previous: latest.map(|(id, _)| id),
     })
+}
+
+/// Findings per INSERT statement (6 parameters each: far below the
+/// parameter limits of SQLite and PostgreSQL).
+const FINDINGS_PER_INSERT: usize = 100;
+
+/// The findings of snapshot `id`, a hundred rows per statement: one
+/// statement per row was most of the time of storing a scan.
+async fn insert_findings(conn: &mut AnyConnection, id: i64, findings: &[Finding]) -> Result<(), StoreError> {
+    for chunk in findings.chunks(FINDINGS_PER_INSERT) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = i * 6;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO findings (snapshot_id, rule_id, subject, outcome, severity, message) VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for f in chunk {
+            query = query
+                .bind(id)
+                .bind(&f.id)
+                .bind(&f.subject)
+                .bind(f.outcome.as_str())
+                .bind(f.severity.as_str())
+                .bind(&f.message);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// The snapshots of `domain`, oldest first.

@@ -36,7 +36,7 @@ impl Db {
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
-    async fn store(&self) -> Store {
+    pub async fn store(&self) -> Store {
         Store::open(&self.url()).await.unwrap()
     }
     pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
@@ -62,7 +62,7 @@ async fn with_events(n: usize) -> Db {
     db
 }
 
-async fn sql(db: &Db, statement: &str) {
+pub async fn sql(db: &Db, statement: &str) {
     let store = db.store().await;
     sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
         .execute(store.pool())

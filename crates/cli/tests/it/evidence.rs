@@ -250,3 +250,26 @@ fn a_date_filter_leaves_out_the_events_outside_the_period() {
     assert_eq!(code, 2);
     assert!(err.contains("--since \"last week\""), "{err}");
 }
+
+/// A log that fails `audit verify` gets no evidence-exported event and no
+/// bundle: its proofs would prove nothing.
+#[tokio::test]
+async fn no_evidence_is_exported_from_a_log_that_does_not_verify() {
+    let db = Db::new();
+    monitored_and_scanned(&db);
+    crate::audit_alert::sql(&db, r#"UPDATE audit_events SET content = '{"x":1}' WHERE seq = 1"#).await;
+    let out = db.path("tampered");
+    let (code, _, err) = db.cli(&["evidence", "example.com", "--output", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("does not verify") && err.contains("entry 1 was altered"),
+        "{err}"
+    );
+    let store = db.store().await;
+    let exports = mailwarden_store::count(
+        &store,
+        "SELECT COUNT(*) FROM audit_events WHERE kind = 'evidence-exported'",
+    );
+    assert_eq!(exports.await.unwrap(), 0);
+    assert!(!out.exists(), "no bundle directory is made");
+}

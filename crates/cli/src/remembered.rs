@@ -18,13 +18,13 @@ pub async fn open(db: Option<&str>) -> Result<Option<Store>> {
     })
 }
 
-/// [`open`] for a scan: a database that cannot be opened costs the
-/// remembered selectors only, said on standard error (MAILWARDEN_DB may be
-/// set for `monitor` where a plain scan should still run).
-pub async fn open_for_scan(db: Option<&str>) -> Option<Store> {
+/// [`open`] for `scan` and `message`: a database that cannot be opened
+/// costs the remembered selectors only, said on standard error
+/// (MAILWARDEN_DB may be set for `monitor` where these should still run).
+pub async fn open_or_warn(db: Option<&str>) -> Option<Store> {
     open(db).await.unwrap_or_else(|e| {
         eprintln!(
-            "mailwarden: the remembered DKIM selectors are not asked: {}",
+            "mailwarden: DKIM selectors are not remembered nor asked from the database: {}",
             mailwarden_render::inert::line(&format!("{e:#}"))
         );
         None

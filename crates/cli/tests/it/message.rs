@@ -497,10 +497,11 @@ fn message_an_arc_chain_broken_after_sealing_fails() {
     assert!(has(&f, "message.arc", "fail"), "{f:?}");
 }
 
-/// MAILWARDEN_DB may be set for monitor; a scan whose database cannot be
-/// opened still runs, without the remembered selectors, and says so.
+/// MAILWARDEN_DB may be set for monitor; a scan or message audit whose
+/// database cannot be opened still runs, without the remembered selectors,
+/// and says so.
 #[test]
-fn scan_with_an_unusable_db_runs_without_remembered_selectors() {
+fn scan_and_message_with_an_unusable_db_run_without_remembered_selectors() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, "x").unwrap();
@@ -510,6 +511,17 @@ fn scan_with_an_unusable_db_runs_without_remembered_selectors() {
         .args(SCAN_DKIM)
         .arg("football.example.com"));
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("the remembered DKIM selectors are not asked"), "{err}");
+    assert!(err.contains("DKIM selectors are not remembered nor asked"), "{err}");
+    serde_json::from_str::<Value>(&out).unwrap();
+    // And `message` still reports.
+    let (code, out, err) = run(mailwarden().env("MAILWARDEN_DB", &db).args([
+        "message",
+        "--no-auth",
+        "--format",
+        "json",
+        "testdata/messages/clean.eml",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("DKIM selectors are not remembered nor asked"), "{err}");
     serde_json::from_str::<Value>(&out).unwrap();
 }

@@ -46,11 +46,11 @@ pub async fn run(db: Option<&str>, args: MessageArgs) -> Result<ExitCode> {
         trusted_hop: args.trusted_hop.clone(),
     };
     // With --db: the selectors of the messages' signatures are remembered
-    // for scan and monitor (opened first, so a bad URL fails before work).
-    let store = crate::remembered::open(db).await?;
+    // for scan and monitor (a database that cannot be used costs only that).
+    let store = crate::remembered::open_or_warn(db).await;
     if args.dkim_selectors {
         let seen = print_selectors(&args.files, limits, &args.output.output)?;
-        remember(store.as_ref(), seen.into_iter().collect()).await?;
+        remember(store.as_ref(), seen.into_iter().collect()).await;
         return Ok(ExitCode::SUCCESS);
     }
     let output = OutputConfig::from_args(&args.output)?;
@@ -105,7 +105,7 @@ pub async fn run(db: Option<&str>, args: MessageArgs) -> Result<ExitCode> {
         out.flush().context("--save-evidence")?;
     }
     let failed = sink.finish()?;
-    remember(store.as_ref(), verified.into_iter().collect()).await?;
+    remember(store.as_ref(), verified.into_iter().collect()).await;
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
@@ -123,20 +123,23 @@ fn verified_selectors(auth: Option<&auth::AuthReport>) -> Vec<(String, String)> 
     .unwrap_or_default()
 }
 
-/// Store the selectors (with --db), and say so on standard error.
-async fn remember(store: Option<&mailwarden_store::Store>, pairs: Vec<(String, String)>) -> Result<()> {
-    let Some(store) = store else { return Ok(()) };
-    if pairs.is_empty() {
-        return Ok(());
+/// Store the selectors (with --db), and say so on standard error; a
+/// failed write is said there too (the reports are out already).
+async fn remember(store: Option<&mailwarden_store::Store>, pairs: Vec<(String, String)>) {
+    let Some(store) = store.filter(|_| !pairs.is_empty()) else {
+        return;
+    };
+    match mailwarden_store::selectors::remember(store, &pairs).await {
+        Ok(n) => eprintln!(
+            "mailwarden: {n} DKIM selector(s) remembered in {} for scan and monitor",
+            store.url()
+        ),
+        Err(e) => eprintln!(
+            "mailwarden: {}: the DKIM selectors could not be stored: {}",
+            store.url(),
+            inert::line(&e.to_string())
+        ),
     }
-    let n = mailwarden_store::selectors::remember(store, &pairs)
-        .await
-        .with_context(|| format!("{}: the DKIM selectors could not be stored", store.url()))?;
-    eprintln!(
-        "mailwarden: {n} DKIM selector(s) remembered in {} for scan and monitor",
-        store.url()
-    );
-    Ok(())
 }
 
 /// Analyse one message and, with a DNS source, verify its authentication.

@@ -18,6 +18,19 @@ pub async fn open(db: Option<&str>) -> Result<Option<Store>> {
     })
 }
 
+/// [`open`] for `scan` and `message`: a database that cannot be opened
+/// costs the remembered selectors only, said on standard error
+/// (MAILWARDEN_DB may be set for `monitor` where these should still run).
+pub async fn open_or_warn(db: Option<&str>) -> Option<Store> {
+    open(db).await.unwrap_or_else(|e| {
+        eprintln!(
+            "mailwarden: DKIM selectors are not remembered nor asked from the database: {}",
+            mailwarden_render::inert::line(&format!("{e:#}"))
+        );
+        None
+    })
+}
+
 /// The selectors remembered for `domain`; none (with a warning) when the
 /// store cannot be read.
 pub async fn for_domain(store: &Store, domain: &str) -> Vec<String> {

@@ -52,7 +52,7 @@ pub async fn run(db: Option<&str>, args: ScanArgs) -> Result<ExitCode> {
     let source = config::dns_source(&args.dns, args.probe.allow_private_targets).await?;
     let prober = &config::prober(&args, options)?;
     // With --db: the DKIM selectors remembered from messages are asked too.
-    let remembered = &crate::remembered::open(db).await?;
+    let remembered = &crate::remembered::open_or_warn(db).await;
     let progress = progress_bar(args.input.is_some() || args.domains.len() > 1, total);
     let waivers = crate::waivers::RunWaivers::load(&args.output)?;
     let mut sink = Sink::new(output, Some(trust_anchor_label(&args.dns)))?;

@@ -298,22 +298,25 @@ fn message_save_evidence_keeps_hops_verdicts_and_dns_answers() {
     assert!(!lines[1]["leaks"].as_array().unwrap().is_empty());
 }
 
+/// An offline DKIM-only scan (the domain follows).
+const SCAN_DKIM: [&str; 11] = [
+    "scan",
+    "--zone-file",
+    SAMPLES,
+    "--checks",
+    "dkim",
+    "--no-smtp",
+    "--no-https",
+    "--format",
+    "json",
+    "--fail-on",
+    "none",
+];
+
 /// The selectors `scan` asked for football.example.com, and whether it
 /// looked the brisbane key up, with or without `--db`.
 fn scan_selectors(db: Option<&str>) -> (Vec<String>, bool) {
-    let mut args = vec![
-        "scan",
-        "--zone-file",
-        SAMPLES,
-        "--checks",
-        "dkim",
-        "--no-smtp",
-        "--no-https",
-        "--format",
-        "json",
-        "--fail-on",
-        "none",
-    ];
+    let mut args = SCAN_DKIM.to_vec();
     if let Some(db) = db {
         args.extend(["--db", db]);
     }
@@ -492,4 +495,33 @@ fn message_an_arc_chain_broken_after_sealing_fails() {
     std::fs::write(&path, changed).unwrap();
     let f = findings(&audit_json(path.to_str().unwrap()), 0);
     assert!(has(&f, "message.arc", "fail"), "{f:?}");
+}
+
+/// MAILWARDEN_DB may be set for monitor; a scan or message audit whose
+/// database cannot be opened still runs, without the remembered selectors,
+/// and says so.
+#[test]
+fn scan_and_message_with_an_unusable_db_run_without_remembered_selectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let db = format!("sqlite:{}/mw.db", file.display());
+    let (code, out, err) = run(mailwarden()
+        .env("MAILWARDEN_DB", &db)
+        .args(SCAN_DKIM)
+        .arg("football.example.com"));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("DKIM selectors are not remembered nor asked"), "{err}");
+    serde_json::from_str::<Value>(&out).unwrap();
+    // And `message` still reports.
+    let (code, out, err) = run(mailwarden().env("MAILWARDEN_DB", &db).args([
+        "message",
+        "--no-auth",
+        "--format",
+        "json",
+        "testdata/messages/clean.eml",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("DKIM selectors are not remembered nor asked"), "{err}");
+    serde_json::from_str::<Value>(&out).unwrap();
 }

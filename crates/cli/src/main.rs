@@ -18,6 +18,7 @@ mod monitor;
 mod monitor_run;
 mod output;
 mod reports;
+mod reports_fetch;
 mod rules;
 mod scan;
 mod seen;
@@ -117,7 +118,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             clap_complete::generate(shell, &mut Cli::command(), "mailwarden", &mut out);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Reports(command) => reports::run(command),
+        Command::Reports(command) => reports::run(command).await,
         Command::Man => {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)

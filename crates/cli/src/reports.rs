@@ -22,6 +22,8 @@ use crate::args::Format;
 pub enum ReportsCommand {
     /// Import report files, e-mails, mbox files and maildir folders (directories are walked).
     Import(ImportArgs),
+    /// Import the reports of an IMAP folder's messages, marking or moving each once stored.
+    Fetch(crate::reports_fetch::FetchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -44,9 +46,10 @@ pub struct ImportArgs {
     pub max_size: u64,
 }
 
-pub fn run(command: ReportsCommand) -> Result<ExitCode> {
+pub async fn run(command: ReportsCommand) -> Result<ExitCode> {
     match command {
         ReportsCommand::Import(args) => run_import(&args),
+        ReportsCommand::Fetch(args) => crate::reports_fetch::run(args).await,
     }
 }
 
@@ -56,13 +59,7 @@ fn run_import(args: &ImportArgs) -> Result<ExitCode> {
         max_decompressed: args.max_size,
         ..Limits::default()
     };
-    let (mut sink, place): (Box<dyn ReportSink>, Option<PathBuf>) = if args.dry_run {
-        (Box::new(MemorySink::default()), None)
-    } else {
-        let dir = store_dir(args.store.as_deref())?;
-        let sink = DirSink::open(&dir).with_context(|| format!("cannot open the report store {}", dir.display()))?;
-        (Box::new(sink), Some(dir))
-    };
+    let (mut sink, place) = open_store(args.store.as_deref(), args.dry_run)?;
     let mut out = io::stdout().lock();
     let mut tally = Tally::default();
     for file in walk::files(&args.paths) {
@@ -84,6 +81,17 @@ fn run_import(args: &ImportArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The report store (`--store`, else the default directory), or memory
+/// for a dry run; the place is `None` for memory.
+pub(crate) fn open_store(store: Option<&Path>, dry_run: bool) -> Result<(Box<dyn ReportSink + Send>, Option<PathBuf>)> {
+    if dry_run {
+        return Ok((Box::new(MemorySink::default()), None));
+    }
+    let dir = store_dir(store)?;
+    let sink = DirSink::open(&dir).with_context(|| format!("cannot open the report store {}", dir.display()))?;
+    Ok((Box::new(sink), Some(dir)))
 }
 
 /// Read one file within the input cap and import its reports.
@@ -111,7 +119,7 @@ fn store_dir(flag: Option<&Path>) -> Result<PathBuf> {
     bail!("no report store: pass --store DIR (or set MAILWARDEN_REPORTS_DIR)")
 }
 
-fn print(out: &mut impl Write, format: Format, o: &Outcome) -> io::Result<()> {
+pub(crate) fn print(out: &mut impl Write, format: Format, o: &Outcome) -> io::Result<()> {
     match format {
         Format::Json | Format::Jsonl => {
             inert::to_writer(&mut *out, o)?;
@@ -141,15 +149,15 @@ fn print(out: &mut impl Write, format: Format, o: &Outcome) -> io::Result<()> {
 }
 
 #[derive(Debug, Default)]
-struct Tally {
+pub(crate) struct Tally {
     imported: usize,
     records: usize,
     duplicate: usize,
-    rejected: usize,
+    pub(crate) rejected: usize,
 }
 
 impl Tally {
-    fn add(&mut self, o: &Outcome) {
+    pub(crate) fn add(&mut self, o: &Outcome) {
         match o.status {
             Status::Imported => {
                 self.imported += 1;
@@ -160,7 +168,7 @@ impl Tally {
         }
     }
 
-    fn summary(&self, out: &mut impl Write, place: Option<&Path>) -> io::Result<()> {
+    pub(crate) fn summary(&self, out: &mut impl Write, place: Option<&Path>) -> io::Result<()> {
         let where_ = place.map_or_else(
             || "nothing stored (--dry-run)".to_string(),
             |p| format!("store {}", inert::line(&p.display().to_string())),

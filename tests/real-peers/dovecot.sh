@@ -109,18 +109,7 @@ imaps_ready() { greets "$ADDR" "$IMAPS_PORT"; }
 imap_ready() { greets "$ADDR" "$IMAP_PORT" "* OK"; }
 dovecot_pid() { pid_of "$WORK/run/master.pid"; }
 
-start() {
-  install
-  mkdir -p "$WORK"
-  if dovecot_pid >/dev/null; then
-    log "dovecot already runs"
-    return 0
-  fi
-  certificates
-  dovecot_conf
-  dovecot -c "$WORK/dovecot.conf" || die "dovecot did not start; see $WORK/dovecot.log"
-  wait_for "Dovecot IMAP on $ADDR:$IMAP_PORT" imap_ready
-  wait_for "Dovecot IMAPS on $ADDR:$IMAPS_PORT" imaps_ready
+write_env() {
   {
     printf '# Written by tests/real-peers/dovecot.sh start; read by crates/cli/tests/it/reports_fetch_peers.rs.\n'
     printf 'IMAPS=%s:%s\nIMAP=%s:%s\nPASSWORD_FILE=%s\nCA_FILE=%s\n' \
@@ -129,6 +118,22 @@ start() {
       "$WORK/mail" "$MAIL_UID" "$MAIL_GID" "$WORK/dovecot.conf" "$WORK/dovecot.log"
   } >"$ENV_FILE.tmp"
   mv "$ENV_FILE.tmp" "$ENV_FILE"
+}
+
+start() {
+  install
+  mkdir -p "$WORK"
+  if dovecot_pid >/dev/null; then
+    write_env
+    log "dovecot already runs"
+    return 0
+  fi
+  certificates
+  dovecot_conf
+  dovecot -c "$WORK/dovecot.conf" || die "dovecot did not start; see $WORK/dovecot.log"
+  wait_for "Dovecot IMAP on $ADDR:$IMAP_PORT" imap_ready
+  wait_for "Dovecot IMAPS on $ADDR:$IMAPS_PORT" imaps_ready
+  write_env
   log "dovecot runs: IMAPS $ADDR:$IMAPS_PORT, IMAP+STARTTLS $ADDR:$IMAP_PORT, users $USERS (Maildirs under $WORK/mail)"
 }
 

@@ -17,6 +17,7 @@ mod message;
 mod monitor;
 mod outcomes;
 mod reports;
+mod reports_fetch_peers;
 mod robust;
 mod schema_v1;
 mod support;

@@ -19,6 +19,7 @@ mod monitor_run;
 mod output;
 mod reports;
 mod reports_fetch;
+mod reports_serve;
 mod rules;
 mod scan;
 mod seen;

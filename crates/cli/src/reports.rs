@@ -24,6 +24,8 @@ pub enum ReportsCommand {
     Import(ImportArgs),
     /// Import the reports of an IMAP folder's messages, marking or moving each once stored.
     Fetch(crate::reports_fetch::FetchArgs),
+    /// Take reports over HTTP(S): RFC 8460 TLS report POSTs and authenticated uploads.
+    Serve(crate::reports_serve::ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -50,6 +52,7 @@ pub async fn run(command: ReportsCommand) -> Result<ExitCode> {
     match command {
         ReportsCommand::Import(args) => run_import(&args),
         ReportsCommand::Fetch(args) => crate::reports_fetch::run(args).await,
+        ReportsCommand::Serve(args) => crate::reports_serve::run(args).await,
     }
 }
 

@@ -90,6 +90,9 @@ pub enum Command {
     /// DMARC aggregate and failure reports and SMTP TLS reports: import them.
     #[command(subcommand)]
     Reports(crate::reports::ReportsCommand),
+    /// The sender inventory of a domain from its stored aggregate reports, joined with its
+    /// configuration from the latest stored scan.
+    Senders(crate::senders::SendersArgs),
 }
 
 #[derive(Debug, Subcommand)]

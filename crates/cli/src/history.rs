@@ -231,6 +231,7 @@ pub async fn retention(db: Option<&str>, command: RetentionCommand) -> Result<Ex
                 "retention: {} snapshot(s), {} finding row(s), {} alert(s) deleted; {} audit event content(s) cleared",
                 removed.snapshots, removed.findings, removed.alerts, removed.audit_contents
             );
+            println!("retention: {} imported report(s) deleted", removed.reports);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -260,6 +261,7 @@ pub async fn erase(db: Option<&str>, target: &str, format: Format) -> Result<Exi
     println!("  finding rows deleted:   {}", r.findings);
     println!("  baselines deleted:      {}", r.baselines);
     println!("  alerts deleted:         {}", r.alerts);
+    println!("  reports deleted:        {}", r.reports);
     println!(
         "  audit contents cleared: {} (the events stay, so the log still verifies)",
         r.audit_contents_cleared

@@ -20,9 +20,13 @@ mod output;
 mod reports;
 mod reports_fetch;
 mod reports_serve;
+mod reports_view;
 mod rules;
 mod scan;
 mod seen;
+mod senders;
+mod senders_config;
+mod senders_core;
 mod settings;
 mod sources;
 mod spf;
@@ -81,6 +85,8 @@ fn parse() -> anyhow::Result<Cli> {
             | Command::Retention(_)
             | Command::Erase { .. }
             | Command::Message(_)
+            | Command::Reports(_)
+            | Command::Senders(_)
     ) {
         settings::Settings::load(cli.config.as_deref())?.apply(&mut cli, &matches)?;
     }
@@ -119,7 +125,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             clap_complete::generate(shell, &mut Cli::command(), "mailwarden", &mut out);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Reports(command) => reports::run(command).await,
+        Command::Reports(command) => reports::run(db, command).await,
+        Command::Senders(args) => senders::run(db, args).await,
         Command::Man => {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)

@@ -26,7 +26,7 @@ use mailwarden_mailbox::{Backoff, Disposition, Mailbox, MailboxUrl, Options, Pen
 use mailwarden_roots::Roots;
 
 use crate::args::Format;
-use crate::reports::{Tally, open_store, print};
+use crate::reports::{Tally, open_sink, print, sink_place};
 
 #[derive(Debug, Args)]
 pub struct FetchArgs {
@@ -59,9 +59,14 @@ pub struct FetchArgs {
     /// text: a line per report; json or jsonl: one JSON object per report.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// The report store directory (as for `reports import`).
-    #[arg(long, value_name = "DIR", env = "MAILWARDEN_REPORTS_DIR")]
-    pub store: Option<PathBuf>,
+    /// Store in this directory instead of the database (`--db`, the default).
+    #[arg(
+        long = "store-dir",
+        alias = "store",
+        value_name = "DIR",
+        env = "MAILWARDEN_REPORTS_DIR"
+    )]
+    pub store_dir: Option<PathBuf>,
     /// The largest message and the largest decompressed report, in bytes;
     /// a larger message is not downloaded and stays flagged as rejected.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_decompressed)]
@@ -75,14 +80,15 @@ pub struct FetchArgs {
 /// re-issue it at least every 29 minutes to avoid being logged off."
 const IDLE_PERIOD: Duration = Duration::from_secs(29 * 60);
 
-pub async fn run(args: FetchArgs) -> Result<ExitCode> {
+pub async fn run(db: Option<&str>, args: FetchArgs) -> Result<ExitCode> {
     let opts = options(&args)?;
     let limits = Limits {
         max_input: args.max_size,
         max_decompressed: args.max_size,
         ..Limits::default()
     };
-    let (mut sink, place) = open_store(args.store.as_deref(), false)?;
+    let mut sink = open_sink(db, args.store_dir.as_deref()).await?;
+    let place = sink_place(db, args.store_dir.as_deref());
     let mut run = Round {
         limits,
         format: args.format,
@@ -178,8 +184,8 @@ struct Round {
     tally: Tally,
     /// The mailbox URL, the prefix of each message's label.
     label: String,
-    /// The store directory, for the summary.
-    place: Option<PathBuf>,
+    /// Where the reports go, for the summary.
+    place: String,
 }
 
 impl Round {
@@ -223,7 +229,7 @@ impl Round {
     fn finish(&self) -> Result<ExitCode> {
         let mut out = io::stdout().lock();
         if self.format == Format::Text {
-            self.tally.summary(&mut out, self.place.as_deref())?;
+            self.tally.summary(&mut out, Some(&self.place))?;
         }
         out.flush()?;
         Ok(if self.tally.rejected > 0 {

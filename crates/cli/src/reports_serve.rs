@@ -16,7 +16,7 @@ use mailwarden_ingest::Limits;
 use mailwarden_reports_http::routes::DEFAULT_TLSRPT_MAX;
 use mailwarden_reports_http::{ReportsState, Token, report_routes, serve};
 
-use crate::reports::open_store;
+use crate::reports::{open_sink, sink_place};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -33,9 +33,14 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// The report store directory (as for `reports import`).
-    #[arg(long, value_name = "DIR", env = "MAILWARDEN_REPORTS_DIR")]
-    pub store: Option<PathBuf>,
+    /// Store in this directory instead of the database (`--db`, the default).
+    #[arg(
+        long = "store-dir",
+        alias = "store",
+        value_name = "DIR",
+        env = "MAILWARDEN_REPORTS_DIR"
+    )]
+    pub store_dir: Option<PathBuf>,
     /// The largest upload and the largest decompressed report, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_decompressed)]
     pub max_size: u64,
@@ -48,7 +53,7 @@ fn read(path: &PathBuf, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read the {what} {}", path.display()))
 }
 
-pub async fn run(args: ServeArgs) -> Result<ExitCode> {
+pub async fn run(db: Option<&str>, args: ServeArgs) -> Result<ExitCode> {
     let limits = Limits {
         max_input: args.max_size,
         max_decompressed: args.max_size,
@@ -68,7 +73,8 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         ),
         _ => None,
     };
-    let (sink, place) = open_store(args.store.as_deref(), false)?;
+    let sink = open_sink(db, args.store_dir.as_deref()).await?;
+    let place = sink_place(db, args.store_dir.as_deref());
     let upload_max = usize::try_from(args.max_size).unwrap_or(usize::MAX);
     let state = ReportsState::new(sink, limits)
         .with_token(token)
@@ -78,12 +84,11 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let bound = listener.local_addr()?;
-    let store = place.map(|p| p.display().to_string()).unwrap_or_default();
     // The first line says where (tests and scripts read the port from it).
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "listening on {scheme}://{bound} (POST /reports/tlsrpt, /reports/upload); store {store}"
+        "listening on {scheme}://{bound} (POST /reports/tlsrpt, /reports/upload); {place}"
     )?;
     out.flush()?;
     drop(out);

@@ -12,7 +12,7 @@
 
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::rejection::{Reason, Rejection};
 use crate::warning::Warnings;
@@ -50,7 +50,7 @@ pub struct AggregateReport {
     pub extensions: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyPublished {
     pub domain: String,
     pub adkim: Option<String>,
@@ -80,13 +80,13 @@ pub struct Record {
     pub spf_results: Vec<SpfResult>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverrideReason {
     pub kind: String,
     pub comment: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DkimResult {
     pub domain: String,
     pub selector: Option<String>,
@@ -94,7 +94,7 @@ pub struct DkimResult {
     pub human_result: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpfResult {
     pub domain: String,
     pub scope: Option<String>,
@@ -119,6 +119,23 @@ const OVERRIDES: &[&str] = &[
 /// Parse one aggregate report document.
 pub fn parse(text: &str, max_depth: usize, warnings: &mut Warnings) -> Result<AggregateReport, Rejection> {
     let root = xml::parse(text, max_depth)?;
+    let (ns, declared_9990) = check_root(&root)?;
+    let mut cx = Cx { ns: &ns, warnings };
+    let mut report = cx.header(&root, declared_9990)?;
+    report.records = root
+        .all("record", cx.ns)
+        .map(|r| cx.record(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    if report.records.is_empty() {
+        cx.no_records(&root);
+    }
+    report.extensions = extensions(&root, cx.ns);
+    Ok(report)
+}
+
+/// The root must be `<feedback>` in no namespace or a DMARC one: the
+/// namespace, and whether it is RFC 9990's.
+pub(crate) fn check_root(root: &Element) -> Result<(String, bool), Rejection> {
     if root.name != "feedback" {
         return Err(Rejection::new(
             Reason::NotAReport,
@@ -138,18 +155,27 @@ pub fn parse(text: &str, max_depth: usize, warnings: &mut Warnings) -> Result<Ag
             .at(root.position));
         }
     };
-    let cx = Cx { ns, warnings };
-    cx.report(&root, declared_9990)
+    Ok((ns.to_string(), declared_9990))
+}
+
+/// `{namespace}name` of each top-level extension element.
+pub(crate) fn extensions(root: &Element, ns: &str) -> Vec<String> {
+    root.all("extension", ns)
+        .flat_map(|e| e.children.iter())
+        .map(|c| format!("{{{}}}{}", c.namespace, c.name))
+        .collect()
 }
 
 /// The report namespace and the warnings being collected.
-struct Cx<'a> {
-    ns: &'a str,
-    warnings: &'a mut Warnings,
+pub(crate) struct Cx<'a> {
+    pub(crate) ns: &'a str,
+    pub(crate) warnings: &'a mut Warnings,
 }
 
 impl Cx<'_> {
-    fn report(mut self, root: &Element, declared_9990: bool) -> Result<AggregateReport, Rejection> {
+    /// Everything but the rows and extensions, from a root holding (at
+    /// least) `version`, `report_metadata` and `policy_published`.
+    pub(crate) fn header(&mut self, root: &Element, declared_9990: bool) -> Result<AggregateReport, Rejection> {
         let meta = self.required(root, "report_metadata", "feedback")?;
         let published = self.required(root, "policy_published", "feedback")?;
         let range = self.required(meta, "date_range", "report_metadata")?;
@@ -180,14 +206,6 @@ impl Cx<'_> {
         } else {
             Schema::Rfc7489
         };
-        let records = root
-            .all("record", self.ns)
-            .map(|r| self.record(r))
-            .collect::<Result<Vec<_>, _>>()?;
-        if records.is_empty() {
-            self.warnings
-                .push("a report without <record> rows", Some(root.position));
-        }
         Ok(AggregateReport {
             schema,
             version,
@@ -200,13 +218,14 @@ impl Cx<'_> {
             errors: meta.all("error", self.ns).map(|e| e.text.trim().to_string()).collect(),
             generator,
             policy,
-            records,
-            extensions: root
-                .all("extension", self.ns)
-                .flat_map(|e| e.children.iter())
-                .map(|c| format!("{{{}}}{}", c.namespace, c.name))
-                .collect(),
+            records: Vec::new(),
+            extensions: Vec::new(),
         })
+    }
+
+    pub(crate) fn no_records(&mut self, root: &Element) {
+        self.warnings
+            .push("a report without <record> rows", Some(root.position));
     }
 
     fn policy(&mut self, el: &Element) -> Result<PolicyPublished, Rejection> {
@@ -233,7 +252,7 @@ impl Cx<'_> {
         })
     }
 
-    fn record(&mut self, rec: &Element) -> Result<Record, Rejection> {
+    pub(crate) fn record(&mut self, rec: &Element) -> Result<Record, Rejection> {
         let row = self.required(rec, "row", "record")?;
         let evaluated = self.required(row, "policy_evaluated", "row")?;
         let identifiers = self.required(rec, "identifiers", "record")?;

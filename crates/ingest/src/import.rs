@@ -73,13 +73,25 @@ pub fn unreadable(label: &str, error: &std::io::Error) -> Outcome {
     )
 }
 
-fn store(item: Item, sink: &mut dyn ReportSink) -> Result<Outcome, crate::sink::SinkError> {
+pub(crate) fn store(item: Item, sink: &mut dyn ReportSink) -> Result<Outcome, crate::sink::SinkError> {
     let parsed = match item.outcome {
         Ok(parsed) => parsed,
         Err(rejection) => return Ok(rejected(item.locator, item.kind, rejection)),
     };
-    let mut warnings = messages(&parsed.warnings);
-    let (status, id) = match sink.put(&parsed)? {
+    let stored = sink.put(&parsed)?;
+    Ok(stored_outcome(
+        item.locator,
+        parsed.report.kind(),
+        parsed.report.records(),
+        stored,
+        &parsed.warnings,
+    ))
+}
+
+/// The outcome of a report the sink took (imported or duplicate).
+pub(crate) fn stored_outcome(file: String, kind: Kind, records: usize, stored: Stored, warnings: &Warnings) -> Outcome {
+    let mut warnings = messages(warnings);
+    let (status, id) = match stored {
         Stored::Imported { id, flags } => {
             warnings.extend(flags);
             (Status::Imported, id)
@@ -89,20 +101,20 @@ fn store(item: Item, sink: &mut dyn ReportSink) -> Result<Outcome, crate::sink::
             (Status::Duplicate, id)
         }
     };
-    Ok(Outcome {
-        file: item.locator,
+    Outcome {
+        file,
         status,
-        kind: Some(parsed.report.kind()),
-        records: Some(parsed.report.records()),
+        kind: Some(kind),
+        records: Some(records),
         id: Some(id),
         reason: None,
         detail: None,
         position: None,
         warnings,
-    })
+    }
 }
 
-fn rejected(file: String, kind: Option<Kind>, r: Rejection) -> Outcome {
+pub(crate) fn rejected(file: String, kind: Option<Kind>, r: Rejection) -> Outcome {
     Outcome {
         file,
         status: Status::Rejected,

@@ -6,6 +6,7 @@
 //! inputs are bounded by [`Limits`]. Storage is behind [`ReportSink`].
 
 pub mod aggregate;
+pub mod aggregate_stream;
 pub mod dir_sink;
 pub mod failure;
 pub mod import;
@@ -15,10 +16,12 @@ pub mod mail;
 pub mod rejection;
 pub mod report;
 pub mod sink;
+pub mod stream;
 pub mod tlsrpt;
 pub mod walk;
 pub mod warning;
 pub mod xml;
+pub mod xml_stream;
 
 pub use dir_sink::DirSink;
 pub use import::{Outcome, Status, import};
@@ -26,5 +29,6 @@ pub use input::{Item, read};
 pub use limits::Limits;
 pub use rejection::{Position, Reason, Rejection};
 pub use report::{Identity, Kind, Parsed, Report};
-pub use sink::{MemorySink, ReportSink, SinkError, Stored};
+pub use sink::{AggregateWriter, MemorySink, ReportSink, SinkError, Stored};
+pub use stream::import_reader;
 pub use warning::{Warning, Warnings};

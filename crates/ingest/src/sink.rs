@@ -7,7 +7,9 @@
 
 use std::collections::HashMap;
 
-use crate::report::{Identity, Parsed};
+use crate::aggregate::{AggregateReport, Record};
+use crate::report::{Identity, Parsed, Report};
+use crate::warning::Warnings;
 
 /// What a sink did with a report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +32,81 @@ pub trait ReportSink {
     /// Store `parsed` unless it is a duplicate. A report counts as stored
     /// only once this returns `Ok(Stored::Imported)`.
     fn put(&mut self, parsed: &Parsed) -> Result<Stored, SinkError>;
+
+    /// Whether aggregate reports should be streamed into
+    /// [`ReportSink::begin_aggregate`] row batch by row batch (memory flat
+    /// in the report's size) instead of parsed whole and given to `put`.
+    /// Streamed reports carry no raw document.
+    fn streams(&self) -> bool {
+        false
+    }
+
+    /// Begin an aggregate report from its header (`records` empty); its
+    /// rows follow in batches. The default collects them and calls `put`
+    /// at the end.
+    fn begin_aggregate<'s>(&'s mut self, header: &AggregateReport) -> Result<Box<dyn AggregateWriter + 's>, SinkError> {
+        Ok(Box::new(Collect {
+            sink: self,
+            report: header.clone(),
+        }))
+    }
+}
+
+/// The rows of one streamed aggregate report, on their way into a sink.
+pub trait AggregateWriter {
+    /// Add rows (any number; called repeatedly).
+    fn records(&mut self, batch: &[Record]) -> Result<(), SinkError>;
+
+    /// The report was read whole: store it. `header` is the final header
+    /// (with the extensions seen after the rows), `records` the row count,
+    /// `digest` the SHA-256 of the document.
+    fn finish(
+        self: Box<Self>,
+        header: &AggregateReport,
+        records: usize,
+        warnings: &Warnings,
+        digest: &str,
+    ) -> Result<Stored, SinkError>;
+
+    /// The report was rejected part way: store nothing of it.
+    fn abort(self: Box<Self>) -> Result<(), SinkError>;
+}
+
+/// [`ReportSink::begin_aggregate`]'s default: the rows in memory, then `put`.
+struct Collect<'s, S: ReportSink + ?Sized> {
+    sink: &'s mut S,
+    report: AggregateReport,
+}
+
+impl<S: ReportSink + ?Sized> AggregateWriter for Collect<'_, S> {
+    fn records(&mut self, batch: &[Record]) -> Result<(), SinkError> {
+        self.report.records.extend_from_slice(batch);
+        Ok(())
+    }
+
+    fn finish(
+        self: Box<Self>,
+        header: &AggregateReport,
+        _records: usize,
+        warnings: &Warnings,
+        digest: &str,
+    ) -> Result<Stored, SinkError> {
+        let report = AggregateReport {
+            records: self.report.records,
+            ..header.clone()
+        };
+        let parsed = Parsed {
+            report: Report::Aggregate(report),
+            warnings: warnings.clone(),
+            raw: Vec::new(),
+            digest: digest.to_string(),
+        };
+        self.sink.put(&parsed)
+    }
+
+    fn abort(self: Box<Self>) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 /// The duplicate rule, shared by the sinks.

@@ -7,7 +7,7 @@
 //! `policy-domain` for `no-policy-found`, missing `sending-mta-ip` /
 //! `receiving-mx-hostname` in failure details, capitalised enumeration values.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -37,7 +37,7 @@ pub struct TlsPolicy {
     pub failures: Vec<FailureDetail>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureDetail {
     pub result_type: String,
     pub sending_mta_ip: Option<String>,

@@ -154,14 +154,14 @@ impl Lines {
     }
 }
 
-fn namespace(ns: &ResolveResult<'_>) -> String {
+pub(crate) fn namespace(ns: &ResolveResult<'_>) -> String {
     match ns {
         ResolveResult::Bound(n) => n.as_ref().to_string(),
         _ => String::new(),
     }
 }
 
-fn element(tag: &quick_xml::events::BytesStart<'_>, namespace: String, position: Position) -> Element {
+pub(crate) fn element(tag: &quick_xml::events::BytesStart<'_>, namespace: String, position: Position) -> Element {
     Element {
         name: tag.local_name().as_ref().to_string(),
         namespace,
@@ -180,7 +180,7 @@ fn close(el: Element, stack: &mut [Element], root: &mut Option<Element>) {
 
 /// Text belongs to the innermost open element; outside the root only
 /// whitespace is allowed.
-fn append(stack: &mut [Element], text: &str, at: Position) -> Result<(), Rejection> {
+pub(crate) fn append(stack: &mut [Element], text: &str, at: Position) -> Result<(), Rejection> {
     match stack.last_mut() {
         Some(el) => {
             el.text.push_str(text);
@@ -193,7 +193,7 @@ fn append(stack: &mut [Element], text: &str, at: Position) -> Result<(), Rejecti
 
 /// `&#NN;`, `&#xHH;` and the five predefined entities; anything else could
 /// only have been declared by a DOCTYPE, which we refuse.
-fn resolve_reference(r: &quick_xml::events::BytesRef<'_>) -> Result<String, Rejection> {
+pub(crate) fn resolve_reference(r: &quick_xml::events::BytesRef<'_>) -> Result<String, Rejection> {
     if r.is_char_ref() {
         return match r.resolve_char_ref() {
             Ok(Some(c)) => Ok(c.to_string()),

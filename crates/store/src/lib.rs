@@ -22,6 +22,8 @@ pub mod ingest;
 pub mod location;
 pub mod monitor;
 pub mod outbox;
+pub mod reports;
+pub mod reports_query;
 pub mod retention;
 pub mod snapshot;
 pub mod state;

@@ -5,7 +5,10 @@
 //! snapshot and any approved baseline's snapshot are always kept),
 //! `findings` 400 days, `alerts` 400 days (delivered or given-up rows
 //! only), `audit` 400 days: the contents of audit events are cleared, the
-//! events themselves stay so the audit log still verifies. The audit
+//! events themselves stay so the audit log still verifies. `reports` 400
+//! days: imported DMARC and TLS reports (and everything derived from them)
+//! whose reported period ended before the cut-off (a failure report, which
+//! has no period: imported before it). The audit
 //! period cannot be set below 365 days (PCI DSS 4.0.1 10.5.1: "Retain
 //! audit log history for at least 12 months").
 
@@ -15,7 +18,7 @@ use time::OffsetDateTime;
 
 use crate::{EventKind, Store, StoreError, append_event, clock};
 
-pub const KINDS: [&str; 4] = ["snapshots", "findings", "alerts", "audit"];
+pub const KINDS: [&str; 5] = ["snapshots", "findings", "alerts", "audit", "reports"];
 const DEFAULT_DAYS: i64 = 400;
 const AUDIT_MIN_DAYS: i64 = 365;
 const DAY: i64 = 86_400;
@@ -90,6 +93,7 @@ pub struct Removed {
     pub findings: u64,
     pub alerts: u64,
     pub audit_contents: u64,
+    pub reports: u64,
 }
 
 /// Delete what expired at `now`; appends `retention-run`.
@@ -133,6 +137,7 @@ pub async fn run(store: &Store, now: OffsetDateTime) -> Result<Removed, StoreErr
             &cutoff("audit"),
         )
         .await?,
+        reports: expire_reports(&mut tx, now, &periods).await?,
     };
     let at = clock::stamp(now);
     sqlx::query(
@@ -145,6 +150,28 @@ pub async fn run(store: &Store, now: OffsetDateTime) -> Result<Removed, StoreErr
     append_event(&mut tx, EventKind::RetentionRun, None, &json!(removed)).await?;
     tx.commit().await?;
     Ok(removed)
+}
+
+/// Delete the reports (their rows, policies and selectors cascade) whose
+/// period ended before the `reports` cut-off.
+async fn expire_reports(
+    tx: &mut crate::Tx<'_>,
+    now: OffsetDateTime,
+    periods: &[(String, i64)],
+) -> Result<u64, StoreError> {
+    let secs = periods
+        .iter()
+        .find(|(k, _)| k == "reports")
+        .map_or(DEFAULT_DAYS * DAY, |(_, s)| *s);
+    let cut = now - time::Duration::seconds(secs);
+    Ok(
+        sqlx::query("DELETE FROM reports WHERE (end_at > 0 AND end_at < $1) OR (end_at = 0 AND imported_at < $2)")
+            .bind(cut.unix_timestamp())
+            .bind(clock::stamp(cut))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+    )
 }
 
 /// Run one statement with one text parameter; the rows it touched.
@@ -175,6 +202,8 @@ pub struct Receipt {
     pub findings: u64,
     pub baselines: u64,
     pub alerts: u64,
+    /// Imported reports about the domain (with their rows).
+    pub reports: u64,
     pub audit_contents_cleared: u64,
     /// The `erasure` event's sequence number in the audit log.
     pub audit_seq: i64,
@@ -200,6 +229,7 @@ pub async fn erase(store: &Store, domain: &str) -> Result<Receipt, StoreError> {
         ("snapshots", &mut r.snapshots),
         ("monitors", &mut r.monitors),
         ("alert_outbox", &mut r.alerts),
+        ("reports", &mut r.reports),
     ] {
         *field = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE domain = $1")))
             .bind(domain)
@@ -221,7 +251,7 @@ pub async fn erase(store: &Store, domain: &str) -> Result<Receipt, StoreError> {
         None,
         &json!({
             "domain_sha256": hashed, "monitors": r.monitors, "snapshots": r.snapshots, "findings": r.findings,
-            "baselines": r.baselines, "alerts": r.alerts, "audit_contents_cleared": r.audit_contents_cleared,
+            "baselines": r.baselines, "alerts": r.alerts, "reports": r.reports, "audit_contents_cleared": r.audit_contents_cleared,
         }),
     )
     .await?;

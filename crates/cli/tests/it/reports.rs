@@ -110,3 +110,175 @@ fn reports_import_max_size_caps_the_input() {
     assert_eq!(code, 1);
     assert_eq!(lines(&out)[0]["reason"], "size-limit");
 }
+
+/// The databases the report commands are tested on: a fresh SQLite file,
+/// and a fresh database on the PostgreSQL at MAILWARDEN_TEST_PG_URL when
+/// set (tests/real-peers/postgres.sh).
+fn databases(dir: &std::path::Path) -> Vec<String> {
+    let mut out = vec![format!("sqlite:{}", dir.join("reports.db").display())];
+    if let Some(base) = std::env::var("MAILWARDEN_TEST_PG_URL").ok().filter(|u| !u.is_empty()) {
+        use sqlx::Connection;
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("mw_cli_reports_{}_{n}", std::process::id());
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let mut admin = sqlx::postgres::PgConnection::connect(&base).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        });
+        let (server, _) = base.rsplit_once('/').unwrap();
+        out.push(format!("{server}/{name}"));
+    }
+    out
+}
+
+fn with_db(db: &str, key: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    run(mailwarden()
+        .env("MAILWARDEN_AUDIT_KEY", key)
+        .env_remove("MAILWARDEN_REPORTS_DIR")
+        .args(["--db", db])
+        .args(args))
+}
+
+fn ok_db(db: &str, key: &std::path::Path, args: &[&str]) -> String {
+    let (code, out, err) = with_db(db, key, args);
+    assert_eq!(code, 0, "{db} {args:?}: {err}");
+    out
+}
+
+#[test]
+fn reports_import_goes_to_the_database_and_list_show_tls_read_it_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("audit.key");
+    for db in databases(tmp.path()) {
+        let files = [
+            format!("{CORPUS}/agg-7489-google.xml"),
+            format!("{CORPUS}/tlsrpt-google.json"),
+            format!("{CORPUS}/mail-failure-arf.eml"),
+        ];
+        let mut args = vec!["reports", "import", "--format", "json"];
+        args.extend(files.iter().map(String::as_str));
+        let first = lines(&ok_db(&db, &key, &args));
+        assert!(first.iter().all(|r| r["status"] == "imported"), "{db}: {first:?}");
+        let second = lines(&ok_db(&db, &key, &args));
+        assert!(second.iter().all(|r| r["status"] == "duplicate"), "{db}: {second:?}");
+        let listed = lines(&ok_db(&db, &key, &["reports", "list", "--format", "json"]));
+        assert_eq!(listed.len(), 3, "{db}");
+        let tls = lines(&ok_db(
+            &db,
+            &key,
+            &["reports", "list", "--kind", "tlsrpt", "--format", "json"],
+        ));
+        assert_eq!(tls.len(), 1);
+        assert_eq!(tls[0]["id"], first[1]["id"], "import prints the id list and show take");
+        let agg_id = first[0]["id"].as_str().unwrap();
+        let shown: serde_json::Value =
+            serde_json::from_str(&ok_db(&db, &key, &["reports", "show", agg_id, "--format", "json"])).unwrap();
+        assert_eq!(shown["rows"].as_array().unwrap().len(), 3);
+        assert_eq!(shown["meta"]["policy_published"]["p"], "none");
+        let text = ok_db(&db, &key, &["reports", "show", agg_id]);
+        assert!(text.contains("policy seen: p=none"), "{text}");
+        let (code, _, err) = with_db(&db, &key, &["reports", "show", "ffffffffffffffff"]);
+        assert_eq!(code, 2);
+        assert!(err.contains("no stored report"), "{err}");
+        let summary: serde_json::Value = serde_json::from_str(&ok_db(
+            &db,
+            &key,
+            &["reports", "tls", "example.com", "--format", "json"],
+        ))
+        .unwrap();
+        let mx = &summary["mx"][0];
+        assert_eq!(mx["mx"], "mx1.example.com");
+        assert_eq!(mx["results"]["certificate-expired"], 2);
+        // erase DOMAIN removes the reports with everything else.
+        let receipt: serde_json::Value =
+            serde_json::from_str(&ok_db(&db, &key, &["erase", "example.com", "--format", "json"])).unwrap();
+        assert_eq!(receipt["reports"], 3, "{db}");
+        assert!(lines(&ok_db(&db, &key, &["reports", "list", "--format", "json"])).is_empty());
+    }
+}
+
+/// The inventory joined with the latest stored scan of the example zone:
+/// its SPF is `mx include:_spf.example.com ~all` (198.51.100.0/24,
+/// 2001:db8:25::/48) and it publishes the DKIM selector `mail`.
+#[test]
+fn senders_joins_the_reports_with_the_latest_stored_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("audit.key");
+    for db in databases(tmp.path()) {
+        let before = json_of(&ok_db(&db, &key, &["senders", "example.com", "--format", "json"]));
+        assert!(before["configuration"].is_null());
+        ok_db(
+            &db,
+            &key,
+            &[
+                "reports",
+                "import",
+                &format!("{CORPUS}/agg-7489-google.xml"),
+                &format!("{CORPUS}/agg-9990-gmx.xml"),
+                &format!("{CORPUS}/mail-ses-octet-stream.eml"),
+            ],
+        );
+        let zone = crate::support::repo().join("examples/example.com.zone");
+        let zone = zone.to_str().unwrap();
+        ok_db(
+            &db,
+            &key,
+            &[
+                "monitor",
+                "add",
+                "example.com",
+                "--zone-file",
+                zone,
+                "--no-smtp",
+                "--no-https",
+            ],
+        );
+        ok_db(&db, &key, &["monitor", "run", "--once"]);
+        let r = json_of(&ok_db(
+            &db,
+            &key,
+            &["senders", "example.com", "--format", "json", "--offline"],
+        ));
+        assert_eq!(
+            r["configuration"]["spf_record"], "v=spf1 mx include:_spf.example.com ~all",
+            "{db}"
+        );
+        assert_eq!(r["joins"]["in_spf_never_seen"], serde_json::json!(["mx"]));
+        assert_eq!(
+            r["joins"]["selectors_published_never_seen"],
+            serde_json::json!(["mail"])
+        );
+        assert_eq!(r["joins"]["selectors_seen_not_published"], serde_json::json!(["s1"]));
+        let passing_unlisted = r["joins"]["seen_passing_not_in_spf"].as_array().unwrap();
+        assert!(
+            passing_unlisted.contains(&serde_json::json!("192.0.2.10")),
+            "{passing_unlisted:?}"
+        );
+        // 198.51.100.7 is inside _spf.example.com's 198.51.100.0/24 but fails DKIM and SPF.
+        let failing = r["senders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| {
+                s["sources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x["ip"] == "198.51.100.7")
+            })
+            .unwrap();
+        assert_eq!(failing["class"], "authorised-failing");
+        let csv = ok_db(&db, &key, &["senders", "example.com", "--format", "csv"]);
+        assert!(csv.starts_with("sender,identified_by,class,ip,"), "{csv}");
+        assert!(csv.lines().any(|l| l.contains(",198.51.100.7,")), "{csv}");
+        let text = ok_db(&db, &key, &["senders", "example.com"]);
+        assert!(text.contains("in SPF but never seen"), "{text}");
+    }
+}
+
+fn json_of(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}

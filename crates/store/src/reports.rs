@@ -1,0 +1,422 @@
+//! Imported reports (issue 14) in the store: DMARC aggregate and failure
+//! reports and TLS reports, with the duplicate rule of
+//! [`mailwarden_ingest::sink::Index`]: the same identity (reporter, report
+//! id, policy domain, date range) is a duplicate (noted when its content
+//! differs); the same report id for another range is kept and flagged.
+//!
+//! A report is written in one transaction: its `reports` row, its rows
+//! (aggregate), policies (TLS) and the DKIM selectors its rows show. A
+//! crash before the commit leaves nothing; after it, the whole report.
+//! [`StoreSink`] is the synchronous [`ReportSink`] over this, for
+//! `mailwarden_ingest::import`; [`Writer`] takes an aggregate report's
+//! rows in batches, so a streaming parser never holds them all.
+
+use std::collections::BTreeMap;
+
+use mailwarden_ingest::aggregate::{AggregateReport, Record};
+use mailwarden_ingest::report::{Identity, Parsed, Report};
+use mailwarden_ingest::sink::{AggregateWriter, Index, ReportSink, SinkError, Stored, Verdict};
+use mailwarden_ingest::tlsrpt::TlsPolicy;
+use mailwarden_ingest::warning::Warnings;
+use serde_json::json;
+
+use crate::{Store, StoreError, Tx, clock};
+
+/// Rows per multi-row INSERT: 11 parameters each stays far below SQLite's
+/// 32,766 and PostgreSQL's 65,535 bind parameters.
+const BATCH: usize = 500;
+
+/// Store `parsed` unless it is a duplicate, in one transaction.
+pub async fn put(store: &Store, parsed: &Parsed) -> Result<Stored, StoreError> {
+    let identity = parsed.report.identity();
+    let meta = meta(&parsed.report, &parsed.warnings);
+    let Some(mut writer) = Writer::begin(store, &identity, &meta).await? else {
+        return duplicate(store, &identity, &parsed.digest).await;
+    };
+    match &parsed.report {
+        Report::Aggregate(a) => {
+            for chunk in a.records.chunks(BATCH) {
+                writer.records(chunk).await?;
+            }
+        }
+        Report::Tlsrpt(t) => writer.tls_policies(&t.policies).await?,
+        Report::Failure(_) => {}
+    }
+    writer.commit(parsed.report.records(), &parsed.digest, &meta).await
+}
+
+/// One report being written: the open transaction and its row id.
+pub struct Writer {
+    tx: Tx<'static>,
+    id: i64,
+    short_id: String,
+    flags: Vec<String>,
+    selectors: BTreeMap<(String, String), (i64, i64)>,
+}
+
+impl Writer {
+    /// Begin a report; `None` when `identity` is already stored (the caller
+    /// then asks [`duplicate`] what to say). The digest and row count are
+    /// written at [`Writer::commit`] (a streamed report knows them last).
+    pub async fn begin(
+        store: &Store,
+        identity: &Identity,
+        meta: &serde_json::Value,
+    ) -> Result<Option<Writer>, StoreError> {
+        let mut tx = store.begin().await?;
+        let index = family_index(&mut tx, identity).await?;
+        // Only the identity decides new or duplicate; the digest only words the note.
+        let (short_id, flags) = match index.judge(identity, "") {
+            Verdict::Duplicate { .. } => return Ok(None),
+            Verdict::New { id, flags } => (id, flags),
+        };
+        // ON CONFLICT: a concurrent importer (PostgreSQL) may have stored
+        // the same report since the check; then it is a duplicate too.
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO reports (short_id, kind, reporter, report_id, domain, begin_at, end_at, digest,
+                                  records, imported_at, flags, meta)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, '', 0, $8, $9, $10)
+             ON CONFLICT (tenant_id, short_id) DO NOTHING RETURNING id",
+        )
+        .bind(&short_id)
+        .bind(identity.kind.as_str())
+        .bind(&identity.reporter)
+        .bind(&identity.report_id)
+        .bind(&identity.domain)
+        .bind(identity.begin)
+        .bind(identity.end)
+        .bind(clock::now())
+        .bind(serde_json::to_string(&flags)?)
+        .bind(meta.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        Ok(id.map(|id| Writer {
+            tx,
+            id,
+            short_id,
+            flags,
+            selectors: BTreeMap::new(),
+        }))
+    }
+
+    /// Add a batch of aggregate rows (any size; split as needed).
+    pub async fn records(&mut self, records: &[Record]) -> Result<(), StoreError> {
+        for chunk in records.chunks(BATCH) {
+            self.insert_records(chunk).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_records(&mut self, records: &[Record]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        const COLUMNS: &str = "report_id, source_ip, count, disposition, dkim_eval, spf_eval, header_from, \
+                               envelope_from, envelope_to, auth";
+        let sql = format!(
+            "INSERT INTO report_records ({COLUMNS}) VALUES {}",
+            placeholders(records.len(), 10)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in records {
+            for d in &r.dkim_results {
+                if let Some(selector) = &d.selector {
+                    let entry = self
+                        .selectors
+                        .entry((d.domain.clone(), selector.to_ascii_lowercase()))
+                        .or_default();
+                    entry.0 = entry.0.saturating_add(count(r.count));
+                    if d.result == "pass" {
+                        entry.1 = entry.1.saturating_add(count(r.count));
+                    }
+                }
+            }
+            let auth = json!({ "dkim": r.dkim_results, "spf": r.spf_results, "reasons": r.reasons });
+            query = query
+                .bind(self.id)
+                .bind(r.source_ip.to_string())
+                .bind(count(r.count))
+                .bind(r.disposition.clone())
+                .bind(r.dkim.clone())
+                .bind(r.spf.clone())
+                .bind(r.header_from.clone())
+                .bind(r.envelope_from.clone())
+                .bind(r.envelope_to.clone())
+                .bind(auth.to_string());
+        }
+        query.execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    /// Add a TLS report's policies.
+    pub async fn tls_policies(&mut self, policies: &[TlsPolicy]) -> Result<(), StoreError> {
+        for p in policies {
+            sqlx::query(
+                "INSERT INTO report_tls (report_id, policy_type, policy_domain, mx_hosts, successful, failed, detail)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(self.id)
+            .bind(&p.policy_type)
+            .bind(&p.policy_domain)
+            .bind(serde_json::to_string(&p.mx_hosts)?)
+            .bind(count(p.successful_sessions))
+            .bind(count(p.failed_sessions))
+            .bind(json!({ "policy_strings": p.policy_strings, "failures": p.failures }).to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Write the selectors seen, the row count, the digest and the final
+    /// header, and commit: from here on the report is stored.
+    pub async fn commit(
+        mut self,
+        records: usize,
+        digest: &str,
+        meta: &serde_json::Value,
+    ) -> Result<Stored, StoreError> {
+        for ((domain, selector), (messages, passed)) in &self.selectors {
+            sqlx::query(
+                "INSERT INTO report_selectors (report_id, domain, selector, messages, passed)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(self.id)
+            .bind(domain)
+            .bind(selector)
+            .bind(messages)
+            .bind(passed)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        sqlx::query("UPDATE reports SET records = $1, digest = $2, meta = $3 WHERE id = $4")
+            .bind(i64::try_from(records).unwrap_or(i64::MAX))
+            .bind(digest)
+            .bind(meta.to_string())
+            .bind(self.id)
+            .execute(&mut *self.tx)
+            .await?;
+        self.tx.commit().await?;
+        Ok(Stored::Imported {
+            id: self.short_id,
+            flags: self.flags,
+        })
+    }
+
+    /// Give up: nothing of this report is stored.
+    pub async fn abort(self) -> Result<(), StoreError> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+/// What to say about a report whose identity is already stored.
+pub async fn duplicate(store: &Store, identity: &Identity, digest: &str) -> Result<Stored, StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    let index = family_index(&mut conn, identity).await?;
+    Ok(match index.judge(identity, digest) {
+        Verdict::Duplicate { id, note } => Stored::Duplicate { id, note },
+        // Erased between the two reads: say so rather than claim a copy.
+        Verdict::New { id, .. } => Stored::Duplicate {
+            id,
+            note: Some("stored by another importer at the same time".into()),
+        },
+    })
+}
+
+/// The reports of `identity`'s family (same kind, reporter, report id and
+/// domain, any range) as an [`Index`], so the ingest crate's rule decides.
+async fn family_index(conn: &mut sqlx::AnyConnection, identity: &Identity) -> Result<Index, StoreError> {
+    let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT begin_at, end_at, digest FROM reports
+         WHERE kind = $1 AND reporter = $2 AND report_id = $3 AND domain = $4",
+    )
+    .bind(identity.kind.as_str())
+    .bind(&identity.reporter)
+    .bind(&identity.report_id)
+    .bind(&identity.domain)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut index = Index::default();
+    for (begin, end, digest) in rows {
+        let stored = Identity {
+            begin,
+            end,
+            ..identity.clone()
+        };
+        index.insert(&stored, &digest);
+    }
+    Ok(index)
+}
+
+/// The report without its rows, as stored in `reports.meta`: everything a
+/// `reports show` needs besides the rows. A failure report is already
+/// redacted by the parser (domains only, no raw message).
+pub fn meta(report: &Report, warnings: &Warnings) -> serde_json::Value {
+    let warnings: Vec<&str> = warnings.items.iter().map(|w| w.message.as_str()).collect();
+    let mut value = match report {
+        Report::Aggregate(a) => aggregate_meta(a),
+        Report::Tlsrpt(t) => json!({
+            "organization_name": t.organization_name,
+            "contact_info": t.contact_info,
+        }),
+        Report::Failure(f) => json!(f),
+    };
+    value["warnings"] = json!(warnings);
+    value
+}
+
+/// An aggregate report's header (everything but `<record>` rows).
+pub fn aggregate_meta(a: &AggregateReport) -> serde_json::Value {
+    json!({
+        "schema": a.schema, "version": a.version, "org_name": a.org_name, "email": a.email,
+        "extra_contact_info": a.extra_contact_info, "errors": a.errors, "generator": a.generator,
+        "policy_published": a.policy, "extensions": a.extensions,
+    })
+}
+
+/// `($1, ..., $n), ($n+1, ...)` for `rows` rows of `columns` values.
+fn placeholders(rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * columns + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// A count as stored (BIGINT): saturated, never wrapped.
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The store as a synchronous [`ReportSink`] for `mailwarden_ingest::import`.
+/// Each `put` runs on the tokio runtime it was created in.
+#[derive(Debug, Clone)]
+pub struct StoreSink {
+    store: Store,
+    handle: tokio::runtime::Handle,
+}
+
+impl StoreSink {
+    /// A sink over `store`; must be created inside a tokio runtime.
+    pub fn new(store: Store) -> Result<StoreSink, StoreError> {
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|e| StoreError::NotFound(format!("the report sink needs a tokio runtime: {e}")))?;
+        Ok(StoreSink { store, handle })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+fn sink_error(e: StoreError) -> SinkError {
+    SinkError::Io(std::io::Error::other(e))
+}
+
+impl ReportSink for StoreSink {
+    fn put(&mut self, parsed: &Parsed) -> Result<Stored, SinkError> {
+        block_on(&self.handle, put(&self.store, parsed)).map_err(sink_error)
+    }
+
+    /// Aggregate reports stream into one transaction, 500 rows an INSERT.
+    fn streams(&self) -> bool {
+        true
+    }
+
+    fn begin_aggregate<'s>(&'s mut self, header: &AggregateReport) -> Result<Box<dyn AggregateWriter + 's>, SinkError> {
+        let report = Report::Aggregate(header.clone());
+        let identity = report.identity();
+        let meta = meta(&report, &Warnings::default());
+        let writer = block_on(&self.handle, Writer::begin(&self.store, &identity, &meta)).map_err(sink_error)?;
+        Ok(Box::new(Streaming {
+            sink: self,
+            identity,
+            writer,
+        }))
+    }
+}
+
+/// A streamed aggregate report on its way into the store; `writer` is
+/// `None` for a duplicate (its rows are read and dropped).
+struct Streaming<'s> {
+    sink: &'s StoreSink,
+    identity: Identity,
+    writer: Option<Writer>,
+}
+
+impl AggregateWriter for Streaming<'_> {
+    fn records(&mut self, batch: &[Record]) -> Result<(), SinkError> {
+        match self.writer.as_mut() {
+            Some(w) => block_on(&self.sink.handle, w.records(batch)).map_err(sink_error),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(
+        self: Box<Self>,
+        header: &AggregateReport,
+        records: usize,
+        warnings: &Warnings,
+        digest: &str,
+    ) -> Result<Stored, SinkError> {
+        let handle = &self.sink.handle;
+        let done = match self.writer {
+            Some(w) => {
+                let meta = meta(&Report::Aggregate(header.clone()), warnings);
+                block_on(handle, w.commit(records, digest, &meta))
+            }
+            None => block_on(handle, duplicate(&self.sink.store, &self.identity, digest)),
+        };
+        done.map_err(sink_error)
+    }
+
+    fn abort(self: Box<Self>) -> Result<(), SinkError> {
+        match self.writer {
+            Some(w) => block_on(&self.sink.handle, w.abort()).map_err(sink_error),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Run `future` to completion from synchronous code: on a worker thread of
+/// a multi-threaded runtime through `block_in_place` (which lets the
+/// runtime move its other tasks away), elsewhere (a `spawn_blocking`
+/// thread, a plain thread) directly.
+pub fn block_on<F: std::future::Future>(handle: &tokio::runtime::Handle, future: F) -> F::Output {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(current) if current.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| handle.block_on(future))
+        }
+        _ => handle.block_on(future),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_number_rows_then_columns() {
+        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(placeholders(1, 1), "($1)");
+    }
+
+    #[test]
+    fn counts_over_i64_saturate() {
+        assert_eq!(count(u64::MAX), i64::MAX);
+        assert_eq!(count(7), 7);
+    }
+}

@@ -1,0 +1,338 @@
+//! Reading imported reports back: the list (`reports list`), one report
+//! (`reports show`), an aggregate report's rows per domain (the sender
+//! inventory), TLS policies per domain (`reports tls`), and the DKIM
+//! selectors receivers saw ([`selectors_seen`], for the DKIM checks of
+//! later scans).
+
+use mailwarden_ingest::aggregate::{DkimResult, OverrideReason, PolicyPublished, SpfResult};
+use mailwarden_ingest::tlsrpt::FailureDetail;
+use serde::{Deserialize, Serialize};
+
+use crate::{Store, StoreError};
+
+/// One stored report, without its rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportRow {
+    /// The short id (16 hex digits of the identity), as `reports show` takes.
+    pub id: String,
+    pub kind: String,
+    pub reporter: String,
+    pub report_id: String,
+    pub domain: String,
+    /// The reported period, seconds since the epoch (0 for failure reports).
+    pub begin: i64,
+    pub end: i64,
+    pub records: i64,
+    pub imported_at: String,
+    /// What looked odd at import (same report id, other range).
+    pub flags: Vec<String>,
+    /// The database row id (internal; not printed).
+    #[serde(skip)]
+    pub row_id: i64,
+}
+
+type RowTuple = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+);
+
+const ROW_COLUMNS: &str =
+    "id, short_id, kind, reporter, report_id, domain, begin_at, end_at, records, imported_at, flags";
+
+impl ReportRow {
+    fn from_tuple(t: RowTuple) -> Result<ReportRow, StoreError> {
+        let (row_id, id, kind, reporter, report_id, domain, begin, end, records, imported_at, flags) = t;
+        Ok(ReportRow {
+            id,
+            kind,
+            reporter,
+            report_id,
+            domain,
+            begin,
+            end,
+            records,
+            imported_at,
+            flags: serde_json::from_str(&flags)?,
+            row_id,
+        })
+    }
+}
+
+/// Which reports to list.
+#[derive(Debug, Clone, Default)]
+pub struct Filter<'a> {
+    pub domain: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    /// Reports whose period ends at or after this epoch second.
+    pub since: Option<i64>,
+}
+
+/// The stored reports matching `filter`, oldest period first.
+pub async fn list(store: &Store, filter: &Filter<'_>) -> Result<Vec<ReportRow>, StoreError> {
+    let rows: Vec<RowTuple> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROW_COLUMNS} FROM reports
+         WHERE ($1 = '' OR domain = $1) AND ($2 = '' OR kind = $2) AND end_at >= $3
+         ORDER BY begin_at, id"
+    )))
+    .bind(filter.domain.unwrap_or_default().to_ascii_lowercase())
+    .bind(filter.kind.unwrap_or_default())
+    .bind(filter.since.unwrap_or(i64::MIN))
+    .fetch_all(store.pool())
+    .await?;
+    rows.into_iter().map(ReportRow::from_tuple).collect()
+}
+
+/// One aggregate row as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredRecord {
+    pub source_ip: String,
+    pub count: i64,
+    pub disposition: String,
+    /// `policy_evaluated` as the reporter said.
+    pub dkim_eval: Option<String>,
+    pub spf_eval: Option<String>,
+    pub header_from: String,
+    pub envelope_from: Option<String>,
+    pub envelope_to: Option<String>,
+    pub dkim: Vec<DkimResult>,
+    pub spf: Vec<SpfResult>,
+    pub reasons: Vec<OverrideReason>,
+}
+
+#[derive(Deserialize)]
+struct Auth {
+    dkim: Vec<DkimResult>,
+    spf: Vec<SpfResult>,
+    reasons: Vec<OverrideReason>,
+}
+
+type RecordTuple = (
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+/// One TLS-RPT policy as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredTlsPolicy {
+    pub policy_type: String,
+    pub policy_domain: Option<String>,
+    pub mx_hosts: Vec<String>,
+    pub successful: i64,
+    pub failed: i64,
+    pub policy_strings: Vec<String>,
+    pub failures: Vec<FailureDetail>,
+}
+
+#[derive(Deserialize)]
+struct TlsDetail {
+    policy_strings: Vec<String>,
+    failures: Vec<FailureDetail>,
+}
+
+/// A report with everything stored about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportDetail {
+    #[serde(flatten)]
+    pub row: ReportRow,
+    /// The report's header (aggregate: policy_published, contact...;
+    /// failure: the redacted feedback fields), and its import warnings.
+    pub meta: serde_json::Value,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<StoredRecord>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<StoredTlsPolicy>,
+}
+
+/// The report with short id `id`, if stored.
+pub async fn show(store: &Store, id: &str) -> Result<Option<ReportDetail>, StoreError> {
+    let row: Option<RowTuple> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROW_COLUMNS} FROM reports WHERE short_id = $1"
+    )))
+    .bind(id.trim().to_ascii_lowercase())
+    .fetch_optional(store.pool())
+    .await?;
+    let Some(row) = row.map(ReportRow::from_tuple).transpose()? else {
+        return Ok(None);
+    };
+    let meta: String = sqlx::query_scalar("SELECT meta FROM reports WHERE id = $1")
+        .bind(row.row_id)
+        .fetch_one(store.pool())
+        .await?;
+    let rows = records_of(store, &row).await?;
+    let policies = tls_of(store, row.row_id).await?;
+    Ok(Some(ReportDetail {
+        meta: serde_json::from_str(&meta)?,
+        row,
+        rows,
+        policies,
+    }))
+}
+
+/// The rows of one aggregate report.
+pub async fn records_of(store: &Store, report: &ReportRow) -> Result<Vec<StoredRecord>, StoreError> {
+    let rows: Vec<RecordTuple> = sqlx::query_as(
+        "SELECT source_ip, count, disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to, auth
+         FROM report_records WHERE report_id = $1",
+    )
+    .bind(report.row_id)
+    .fetch_all(store.pool())
+    .await?;
+    rows.into_iter()
+        .map(
+            |(source_ip, count, disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to, auth)| {
+                let auth: Auth = serde_json::from_str(&auth)?;
+                Ok(StoredRecord {
+                    source_ip,
+                    count,
+                    disposition,
+                    dkim_eval,
+                    spf_eval,
+                    header_from,
+                    envelope_from,
+                    envelope_to,
+                    dkim: auth.dkim,
+                    spf: auth.spf,
+                    reasons: auth.reasons,
+                })
+            },
+        )
+        .collect()
+}
+
+async fn tls_of(store: &Store, row_id: i64) -> Result<Vec<StoredTlsPolicy>, StoreError> {
+    let rows: Vec<(String, Option<String>, String, i64, i64, String)> = sqlx::query_as(
+        "SELECT policy_type, policy_domain, mx_hosts, successful, failed, detail FROM report_tls WHERE report_id = $1",
+    )
+    .bind(row_id)
+    .fetch_all(store.pool())
+    .await?;
+    rows.into_iter()
+        .map(|(policy_type, policy_domain, mx_hosts, successful, failed, detail)| {
+            let detail: TlsDetail = serde_json::from_str(&detail)?;
+            Ok(StoredTlsPolicy {
+                policy_type,
+                policy_domain,
+                mx_hosts: serde_json::from_str(&mx_hosts)?,
+                successful,
+                failed,
+                policy_strings: detail.policy_strings,
+                failures: detail.failures,
+            })
+        })
+        .collect()
+}
+
+/// The policy a report says the receiver saw (aggregate reports).
+pub fn policy_published(detail_meta: &serde_json::Value) -> Option<PolicyPublished> {
+    serde_json::from_value(detail_meta.get("policy_published")?.clone()).ok()
+}
+
+/// Every aggregate report of `domain` whose period ends at or after
+/// `since`, one report at a time with its published policy and rows, so a
+/// caller aggregating them holds one report's rows at most.
+pub async fn for_each_aggregate(
+    store: &Store,
+    domain: &str,
+    since: Option<i64>,
+    mut each: impl FnMut(&ReportRow, Option<&PolicyPublished>, Vec<StoredRecord>),
+) -> Result<usize, StoreError> {
+    let filter = Filter {
+        domain: Some(domain),
+        kind: Some("aggregate"),
+        since,
+    };
+    let reports = list(store, &filter).await?;
+    for report in &reports {
+        let meta: String = sqlx::query_scalar("SELECT meta FROM reports WHERE id = $1")
+            .bind(report.row_id)
+            .fetch_one(store.pool())
+            .await?;
+        let policy = policy_published(&serde_json::from_str(&meta)?);
+        let rows = records_of(store, report).await?;
+        each(report, policy.as_ref(), rows);
+    }
+    Ok(reports.len())
+}
+
+/// The TLS policies reported for `domain` (its `policy-domain`), with the
+/// report each came in.
+pub async fn tls_policies(
+    store: &Store,
+    domain: &str,
+    since: Option<i64>,
+) -> Result<Vec<(ReportRow, StoredTlsPolicy)>, StoreError> {
+    let filter = Filter {
+        domain: Some(domain),
+        kind: Some("tlsrpt"),
+        since,
+    };
+    let mut out = Vec::new();
+    for report in list(store, &filter).await? {
+        for policy in tls_of(store, report.row_id).await? {
+            out.push((report.clone(), policy));
+        }
+    }
+    Ok(out)
+}
+
+/// A DKIM selector that receivers reported for a signing domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SelectorSeen {
+    /// The DKIM `d=` domain.
+    pub domain: String,
+    pub selector: String,
+    /// Messages signed with it, and how many of them passed.
+    pub messages: i64,
+    pub passed: i64,
+    /// The reported periods it appears in, seconds since the epoch.
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub reports: i64,
+}
+
+/// The DKIM selectors aggregate reports showed for signing domain
+/// `domain` (`d=`), most used first: the keys actually in use, for the DKIM
+/// checks of later scans (key size, revocation, missing key).
+pub async fn selectors_seen(store: &Store, domain: &str) -> Result<Vec<SelectorSeen>, StoreError> {
+    let rows: Vec<(String, String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT s.domain, s.selector, CAST(SUM(s.messages) AS BIGINT), CAST(SUM(s.passed) AS BIGINT),
+                MIN(r.begin_at), MAX(r.end_at), COUNT(*)
+         FROM report_selectors s JOIN reports r ON r.id = s.report_id
+         WHERE s.domain = $1
+         GROUP BY s.domain, s.selector
+         ORDER BY SUM(s.messages) DESC, s.selector",
+    )
+    .bind(domain.trim_end_matches('.').to_ascii_lowercase())
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(domain, selector, messages, passed, first_seen, last_seen, reports)| SelectorSeen {
+                domain,
+                selector,
+                messages,
+                passed,
+                first_seen,
+                last_seen,
+                reports,
+            },
+        )
+        .collect())
+}

@@ -111,6 +111,9 @@ impl fmt::Debug for Mailbox {
     }
 }
 
+/// How often a server without IDLE is asked for news (NOOP).
+const POLL: Duration = Duration::from_secs(60);
+
 /// What woke an IDLE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
@@ -328,14 +331,14 @@ impl Mailbox {
     }
 
     /// Wait until the folder changes or `period` passes: IDLE (RFC 2177)
-    /// when the server has it, else a NOOP poll after `period`.
+    /// when the server has it, else a NOOP after a minute at most.
     pub async fn wait(self, period: Duration) -> Result<(Mailbox, Wake), Error> {
         if self.heard_of_news() {
             return Ok((self, Wake::Changed));
         }
         if !self.conf.caps.idle {
             let mut me = self;
-            tokio::time::sleep(period).await;
+            tokio::time::sleep(period.min(POLL)).await;
             let (place, t) = (me.conf.place.clone(), me.conf.timeout);
             within(&place, "NOOP", t, me.session.noop(), |e| {
                 Error::Imap(place.clone(), "NOOP", e)

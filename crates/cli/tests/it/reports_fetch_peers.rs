@@ -87,8 +87,16 @@ impl Peer {
         format!("imaps://{}/{folder}", self.get("IMAPS"))
     }
 
-    /// `reports fetch` with the peer's password, CA and a store.
+    /// `reports fetch` with the peer's password and CA, storing into the
+    /// directory store `store`.
     fn fetch(&self, user: &str, url: &str, store: &Path) -> Command {
+        let mut c = self.fetch_to(user, url);
+        c.arg("--store-dir").arg(store);
+        c
+    }
+
+    /// `reports fetch` with the peer's password and CA; the caller says where to store.
+    fn fetch_to(&self, user: &str, url: &str) -> Command {
         let mut c = mailwarden();
         c.args(["reports", "fetch", "--imap", url, "--user", user, "--format", "json"])
             .args([
@@ -96,9 +104,7 @@ impl Peer {
                 self.get("PASSWORD_FILE"),
                 "--ca-file",
                 self.get("CA_FILE"),
-            ])
-            .arg("--store")
-            .arg(store);
+            ]);
         c
     }
 }
@@ -227,17 +233,19 @@ fn fetch_over_imaps_imports_each_report_and_flags_each_message_after() {
 
 #[test]
 #[ignore = "needs tests/real-peers/dovecot.sh start"]
-fn starttls_with_move_to_moves_each_stored_message_and_creates_the_folder() {
+fn starttls_with_move_to_into_the_database_moves_each_stored_message_and_creates_the_folder() {
     let p = peer();
     let folder = fresh("starttls");
     let dir = p.folder("reports", &folder);
     p.deliver(&dir, "ses", &corpus("mail-ses-octet-stream.eml"));
     p.deliver(&dir, "tlsrpt", &corpus("mail-tlsrpt.eml"));
-    let store = tempfile::tempdir().unwrap();
+    // The default sink: the database (SQLite here), which blocks in place per report.
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", db_dir.path().join("mw.db").display());
     let url = format!("imap://{}/{folder}", p.get("IMAP"));
-    let (code, out, err) = run(p
-        .fetch("reports", &url, store.path())
-        .args(["--move-to", &format!("{folder}/Über")]));
+    let mut fetch = p.fetch_to("reports", &url);
+    fetch.args(["--db", &db, "--move-to", &format!("{folder}/Über")]);
+    let (code, out, err) = run(&mut fetch);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(statuses(&out), ["imported", "imported"], "{out}");
     assert!(
@@ -248,6 +256,8 @@ fn starttls_with_move_to_moves_each_stored_message_and_creates_the_folder() {
     // Dovecot keeps a modified-UTF-7 name on disk: "Über" is "&ANw-ber".
     let moved = Path::new(p.get("MAIL_HOME")).join(format!("reports/Maildir/.{folder}.&ANw-ber"));
     assert_eq!(messages(&moved).len(), 2);
+    let (code, listed, err) = run(mailwarden().args(["--db", &db, "reports", "list", "--format", "json"]));
+    assert_eq!((code, listed.lines().count()), (0, 2), "{listed}{err}");
     // The log shows the login happened after STARTTLS, on the plain port.
     let log = std::fs::read_to_string(p.get("LOG")).unwrap();
     assert!(

@@ -32,12 +32,21 @@ impl Drop for Server {
 
 /// `reports serve` on a free loopback port, storing into a fresh directory.
 fn start(extra: &[&str]) -> Server {
+    start_into(&["--store-dir", "STORE_DIR"], extra)
+}
+
+/// `reports serve` with `store` (STORE_DIR, DB_FILE: paths in a fresh directory).
+fn start_into(store_args: &[&str], extra: &[&str]) -> Server {
     let store = tempfile::tempdir().unwrap();
     let token = store.path().join("token");
     std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
+    let place = |a: &&str| {
+        a.replace("STORE_DIR", store.path().join("store").to_str().unwrap())
+            .replace("DB_FILE", store.path().join("mw.db").to_str().unwrap())
+    };
     let mut cmd = mailwarden();
-    cmd.args(["reports", "serve", "--listen", "127.0.0.1:0", "--store-dir"])
-        .arg(store.path().join("store"))
+    cmd.args(["reports", "serve", "--listen", "127.0.0.1:0"])
+        .args(store_args.iter().map(place))
         .args(extra.iter().map(|a| a.replace("TOKEN_FILE", token.to_str().unwrap())))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -251,4 +260,17 @@ async fn https_with_tls_cert_and_key_takes_reports() {
     .await;
     assert_eq!((a.status, first(&a, "status")), (201, "imported".into()), "{}", a.json);
     assert_eq!(s.stored(), 1);
+}
+
+#[tokio::test]
+async fn a_tls_report_post_lands_in_the_database_by_default() {
+    let s = start_into(&["--db", "sqlite:DB_FILE"], &[]);
+    let a = tlsrpt(&s, Some("application/tlsrpt+gzip"), "tlsrpt-google.json.gz").await;
+    assert_eq!((a.status, first(&a, "status")), (201, "imported".into()), "{}", a.json);
+    let db = format!("sqlite:{}", s.store.path().join("mw.db").display());
+    let (code, listed, err) =
+        crate::support::run(mailwarden().args(["--db", &db, "reports", "list", "--format", "json"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains(&first(&a, "id")), "{listed}");
 }

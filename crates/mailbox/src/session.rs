@@ -488,3 +488,31 @@ pub fn client_config(roots: &Roots) -> Arc<rustls::ClientConfig> {
     // rustls built without TLS 1.2 and 1.3.
     Arc::new(config.unwrap_or_else(|e| unreachable!("ring has the default TLS versions: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_hosts_are_checked_as_ip_addresses_and_names_as_names() {
+        assert!(matches!(server_name("127.0.63.1"), Ok(ServerName::IpAddress(_))));
+        assert!(matches!(server_name("::1"), Ok(ServerName::IpAddress(_))));
+        assert!(matches!(server_name("mail.example.com"), Ok(ServerName::DnsName(_))));
+        assert!(server_name("bad name!").is_err());
+    }
+
+    #[test]
+    fn the_password_never_shows_in_debug_output() {
+        let opts = Options {
+            url: MailboxUrl::parse("imaps://h/INBOX", false).unwrap(),
+            user: "u".into(),
+            password: Secret("hunter2-secret".into()),
+            roots: Roots::webpki(),
+            move_to: None,
+            timeout: Duration::from_secs(1),
+        };
+        let shown = format!("{opts:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("Secret(..)"));
+    }
+}

@@ -311,6 +311,33 @@ fn an_untrusted_certificate_or_a_wrong_password_fails_with_exit_2_and_marks_noth
     assert_eq!(messages(&dir).iter().filter(|(_, f)| !f.is_empty()).count(), 0);
 }
 
+#[test]
+#[ignore = "needs tests/real-peers/dovecot.sh start"]
+fn a_message_over_max_size_is_not_downloaded_and_stays_flagged_as_rejected() {
+    let p = peer();
+    let folder = fresh("too-large");
+    let dir = p.folder("reports", &folder);
+    p.deliver(&dir, "big", &corpus("mail-google-zip.eml"));
+    let store = tempfile::tempdir().unwrap();
+    let mut fetch = p.fetch("reports", &p.url(&folder), store.path());
+    fetch.args(["--max-size", "200"]);
+    let (code, out, err) = run(&mut fetch);
+    assert_eq!(code, 1, "{out}{err}");
+    let rows = lines(&out);
+    assert_eq!(rows.len(), 1, "{out}");
+    assert_eq!(rows[0]["reason"], "size-limit", "{out}");
+    // Judged on RFC822.SIZE before any download ("a message of N bytes").
+    assert!(
+        rows[0]["detail"].as_str().unwrap().starts_with("a message of "),
+        "{out}"
+    );
+    assert_eq!(stored(store.path()), 0);
+    let rejected = keyword_letter(&dir, "$MailwardenRejected");
+    let flags: Vec<String> = messages(&dir).into_iter().map(|(_, f)| f).collect();
+    assert_eq!(flags.len(), 1);
+    assert!(flags[0].contains('F') && flags[0].contains(rejected), "{flags:?}");
+}
+
 fn options(p: &Peer, folder: &str) -> Options {
     Options {
         url: MailboxUrl::parse(&p.url(folder), false).unwrap(),

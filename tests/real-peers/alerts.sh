@@ -44,30 +44,7 @@ install() {
   ensure_packages "postfix postconf rsyslogd openssl" postfix rsyslog openssl
 }
 
-wait_for() { # WHAT COMMAND...
-  local what=$1 i
-  shift
-  for i in $(seq 1 100); do
-    "$@" && return 0
-    sleep 0.1
-  done
-  die "$what did not come up"
-}
-
-certificates() {
-  local pki="$WORK/pki"
-  [ -s "$pki/leaf.chain.pem" ] && return 0
-  mkdir -p "$pki"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=mailwarden alerts test CA" \
-    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
-    -keyout "$pki/ca.key" -out "$pki/ca.pem" 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=$ADDR" -keyout "$pki/leaf.key" -out "$pki/leaf.csr" 2>/dev/null
-  printf 'subjectAltName=IP:%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$ADDR" >"$pki/leaf.ext"
-  openssl x509 -req -in "$pki/leaf.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial -days 3650 \
-    -extfile "$pki/leaf.ext" -out "$pki/leaf.pem" 2>/dev/null
-  cat "$pki/leaf.pem" "$pki/ca.pem" >"$pki/leaf.chain.pem"
-  chmod 600 "$pki"/*.key
-}
+certificates() { test_pki "$WORK/pki" "mailwarden alerts test CA" "$ADDR"; }
 
 postfix_conf() {
   local d="$WORK/postfix"

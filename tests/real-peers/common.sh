@@ -48,3 +48,45 @@ ensure_packages() {
   missing="$(missing_tools $tools)"
   [ -z "$missing" ] || die "still missing after install: $missing"
 }
+
+# wait_for WHAT COMMAND...: run COMMAND every 0.1 s until it succeeds, for
+# up to 10 s; die naming WHAT (and $PEER_LOG, if the caller set it) if not.
+wait_for() {
+  local what=$1 i
+  shift
+  for i in $(seq 1 100); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  die "$what did not come up${PEER_LOG:+; see $PEER_LOG}"
+}
+
+# test_pki DIR CA_NAME IP: a private test CA and a server certificate for
+# IP (subjectAltName IP) signed by it, once: DIR/ca.pem, DIR/leaf.key,
+# DIR/leaf.pem and DIR/leaf.chain.pem (leaf, then CA).
+test_pki() {
+  local pki=$1 name=$2 addr=$3
+  [ -s "$pki/leaf.chain.pem" ] && return 0
+  mkdir -p "$pki"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$name" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+    -keyout "$pki/ca.key" -out "$pki/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$addr" -keyout "$pki/leaf.key" -out "$pki/leaf.csr" 2>/dev/null
+  printf 'subjectAltName=IP:%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$addr" >"$pki/leaf.ext"
+  openssl x509 -req -in "$pki/leaf.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial -days 3650 \
+    -extfile "$pki/leaf.ext" -out "$pki/leaf.pem" 2>/dev/null
+  cat "$pki/leaf.pem" "$pki/ca.pem" >"$pki/leaf.chain.pem"
+  chmod 600 "$pki"/*.key
+}
+
+# pid_of FILE: print the pid in FILE when that process runs; fail if not.
+pid_of() {
+  [ -s "$1" ] && kill -0 "$(tr -dc 0-9 <"$1")" 2>/dev/null && tr -dc 0-9 <"$1"
+}
+
+# greets ADDR PORT TEXT: a TCP connection to ADDR:PORT opens (and, when
+# TEXT is given, the first bytes the server sends start with it) within 2 s.
+greets() {
+  local addr=$1 port=$2 text=${3:-}
+  timeout 2 bash -c "exec 3<>/dev/tcp/$addr/$port && { [ -z '$text' ] || head -c ${#text} <&3 | grep -qF '$text'; }" 2>/dev/null
+}

@@ -21,6 +21,8 @@ mod monitor_run;
 mod output;
 mod remembered;
 mod reports;
+mod reports_fetch;
+mod reports_serve;
 mod reports_view;
 mod rules;
 mod scan;

@@ -35,6 +35,10 @@ pub enum ReportsCommand {
     Show(crate::reports_view::ShowArgs),
     /// TLS-RPT summary of a domain: sessions per policy and MX, failures per result type.
     Tls(crate::reports_view::TlsArgs),
+    /// Import the reports of an IMAP folder's messages, marking or moving each once stored.
+    Fetch(crate::reports_fetch::FetchArgs),
+    /// Take reports over HTTP(S): RFC 8460 TLS report POSTs and authenticated uploads.
+    Serve(crate::reports_serve::ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +71,8 @@ pub async fn run(db: Option<&str>, command: ReportsCommand) -> Result<ExitCode> 
         ReportsCommand::List(args) => crate::reports_view::list(db, args).await,
         ReportsCommand::Show(args) => crate::reports_view::show(db, args).await,
         ReportsCommand::Tls(args) => crate::reports_view::tls(db, args).await,
+        ReportsCommand::Fetch(args) => crate::reports_fetch::run(db, args).await,
+        ReportsCommand::Serve(args) => crate::reports_serve::run(db, args).await,
     }
 }
 
@@ -146,7 +152,7 @@ fn import_file(path: &Path, limits: &Limits, sink: &mut dyn ReportSink) -> Resul
     import_reader(&label, file, limits, sink).with_context(|| format!("storing the reports of {label}"))
 }
 
-fn print(out: &mut impl Write, format: Format, o: &Outcome) -> io::Result<()> {
+pub(crate) fn print(out: &mut impl Write, format: Format, o: &Outcome) -> io::Result<()> {
     match format {
         Format::Json | Format::Jsonl => {
             inert::to_writer(&mut *out, o)?;
@@ -176,15 +182,15 @@ fn print(out: &mut impl Write, format: Format, o: &Outcome) -> io::Result<()> {
 }
 
 #[derive(Debug, Default)]
-struct Tally {
+pub(crate) struct Tally {
     imported: usize,
     records: usize,
     duplicate: usize,
-    rejected: usize,
+    pub(crate) rejected: usize,
 }
 
 impl Tally {
-    fn add(&mut self, o: &Outcome) {
+    pub(crate) fn add(&mut self, o: &Outcome) {
         match o.status {
             Status::Imported => {
                 self.imported += 1;
@@ -195,7 +201,7 @@ impl Tally {
         }
     }
 
-    fn summary(&self, out: &mut impl Write, place: Option<&str>) -> io::Result<()> {
+    pub(crate) fn summary(&self, out: &mut impl Write, place: Option<&str>) -> io::Result<()> {
         let where_ = place.map_or_else(|| "nothing stored (--dry-run)".into(), inert::line);
         writeln!(
             out,

@@ -18,6 +18,8 @@ mod message;
 mod monitor;
 mod outcomes;
 mod reports;
+mod reports_fetch_peers;
+mod reports_serve;
 mod robust;
 mod schema_v1;
 mod support;

@@ -1,0 +1,13 @@
+//! Reports over HTTP (issue 14): the routes of [`routes::report_routes`]
+//! (RFC 8460 TLS report POST, authenticated upload of any report file),
+//! mounted by `mailwarden reports serve` through [`server::serve`] and,
+//! later, by the web service.
+
+pub mod answer;
+pub mod routes;
+pub mod server;
+pub mod token;
+
+pub use routes::{ReportsState, report_routes};
+pub use server::serve;
+pub use token::Token;

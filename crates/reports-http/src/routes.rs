@@ -1,0 +1,193 @@
+//! The report routes: `POST /reports/tlsrpt` for RFC 8460 senders and
+//! `POST /reports/upload` for any report file, behind a bearer token. Both
+//! answer with what `import()` decided for each report of the body.
+//!
+//! RFC 8460 §5.4: "The report MAY be delivered by POST to HTTPS. If
+//! compressed, the report SHOULD use the media type
+//! application/tlsrpt+gzip, and application/tlsrpt+json otherwise."
+//! Senders cannot authenticate (the `rua=https://...` URL is all they
+//! know), so that route takes only TLS reports, within a smaller cap.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use mailwarden_ingest::{Kind, Limits, Outcome, ReportSink, import};
+use serde::Deserialize;
+
+use crate::answer;
+use crate::token::Token;
+
+/// The sink is shared by every request; `import()` holds it only while
+/// storing one body, on a blocking thread.
+pub type SharedSink = Arc<Mutex<Box<dyn ReportSink + Send>>>;
+
+/// What the routes need.
+#[derive(Clone)]
+pub struct ReportsState {
+    sink: SharedSink,
+    limits: Limits,
+    token: Option<Token>,
+    /// The largest body of the unauthenticated TLS report route.
+    tlsrpt_max: usize,
+    /// The largest body of the upload route.
+    upload_max: usize,
+}
+
+/// Media types a TLS report POST may carry: RFC 8460's two, and the
+/// generic ones some senders use; anything else is not a report.
+const TLSRPT_MEDIA_TYPES: &[&str] = &[
+    "application/tlsrpt+gzip",
+    "application/tlsrpt+json",
+    "application/gzip",
+    "application/json",
+    "application/octet-stream",
+];
+
+/// 5 MiB: a TLS report of thousands of MX hosts fits; the cap is on the
+/// compressed body, the decompressed size is capped by [`Limits`].
+pub const DEFAULT_TLSRPT_MAX: usize = 5 << 20;
+
+impl ReportsState {
+    /// Routes storing into `sink`; uploads need [`ReportsState::with_token`].
+    pub fn new(sink: Box<dyn ReportSink + Send>, limits: Limits) -> ReportsState {
+        ReportsState {
+            sink: Arc::new(Mutex::new(sink)),
+            limits,
+            token: None,
+            tlsrpt_max: DEFAULT_TLSRPT_MAX,
+            upload_max: usize::try_from(limits.max_input).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// The bearer token of the upload route (without one it answers 403).
+    pub fn with_token(mut self, token: Option<Token>) -> ReportsState {
+        self.token = token;
+        self
+    }
+
+    /// The body caps of the TLS report route and the upload route.
+    pub fn with_body_limits(mut self, tlsrpt: usize, upload: usize) -> ReportsState {
+        self.tlsrpt_max = tlsrpt;
+        self.upload_max = upload;
+        self
+    }
+}
+
+/// `POST /reports/tlsrpt` and `POST /reports/upload`.
+pub fn report_routes(state: ReportsState) -> Router {
+    let upload = post(upload)
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(DefaultBodyLimit::max(state.upload_max));
+    Router::new()
+        .route(
+            "/reports/tlsrpt",
+            post(tlsrpt).layer(DefaultBodyLimit::max(state.tlsrpt_max)),
+        )
+        .route("/reports/upload", upload)
+        .with_state(state)
+}
+
+fn refuse(status: StatusCode, why: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": why }))).into_response()
+}
+
+/// RFC 6750 §3: a request without valid credentials gets 401 and a
+/// `WWW-Authenticate: Bearer` challenge, before its body is read.
+async fn authenticate(State(state): State<ReportsState>, request: Request, next: Next) -> Response {
+    let Some(token) = &state.token else {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "uploads are off: start the server with --token-file",
+        );
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if !token.admits(given) {
+        let mut response = refuse(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer realm=\"mailwarden reports\""),
+        );
+        return response;
+    }
+    next.run(request).await
+}
+
+async fn tlsrpt(State(state): State<ReportsState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+    if let Some(media) = media.filter(|m| !TLSRPT_MEDIA_TYPES.contains(&m.as_str())) {
+        let why = format!("{media} is not a TLS report; send application/tlsrpt+gzip or application/tlsrpt+json");
+        return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, &why);
+    }
+    let label = "POST /reports/tlsrpt";
+    // Look before storing: a DMARC report posted here is refused, not stored.
+    let items = mailwarden_ingest::read(label, &body, &state.limits);
+    if items
+        .iter()
+        .any(|i| matches!(i.kind, Some(Kind::Aggregate | Kind::Failure)))
+    {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "only TLS reports (RFC 8460) are taken here; upload DMARC reports to /reports/upload",
+        );
+    }
+    store(state, label.to_string(), body).await
+}
+
+#[derive(Debug, Deserialize)]
+struct UploadQuery {
+    /// The file name, shown in the outcomes (never used as a path).
+    name: Option<String>,
+}
+
+async fn upload(
+    State(state): State<ReportsState>,
+    Query(query): Query<UploadQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    let name: String = query
+        .name
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    let label = if name.is_empty() {
+        "upload".to_string()
+    } else {
+        format!("upload:{name}")
+    };
+    store(state, label, body).await
+}
+
+/// `import()` on a blocking thread; the answer lists its outcomes.
+async fn store(state: ReportsState, label: String, body: axum::body::Bytes) -> Response {
+    let sink = state.sink.clone();
+    let limits = state.limits;
+    let stored = tokio::task::spawn_blocking(move || {
+        let mut sink = sink.lock().map_err(|_| "the report store failed earlier".to_string())?;
+        import(&label, &body, &limits, sink.as_mut()).map_err(|e| format!("the report store failed: {e}"))
+    })
+    .await;
+    let outcomes: Vec<Outcome> = match stored {
+        Ok(Ok(outcomes)) => outcomes,
+        // Nothing was committed for this body: the sender may retry.
+        Ok(Err(why)) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, &why),
+        Err(_) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, "the import stopped"),
+    };
+    (
+        answer::status(&outcomes),
+        Json(serde_json::json!({ "outcomes": outcomes })),
+    )
+        .into_response()
+}

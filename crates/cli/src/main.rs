@@ -21,9 +21,12 @@ mod reports;
 mod rules;
 mod scan;
 mod seen;
+mod serve;
 mod settings;
 mod sources;
 mod spf;
+mod token;
+mod user;
 mod waivers;
 
 use std::process::ExitCode;
@@ -79,6 +82,10 @@ fn parse() -> anyhow::Result<Cli> {
             | Command::Retention(_)
             | Command::Erase { .. }
             | Command::Message(_)
+            | Command::Serve(_)
+            | Command::User(_)
+            | Command::Token(_)
+            | Command::Tenant(_)
     ) {
         settings::Settings::load(cli.config.as_deref())?.apply(&mut cli, &matches)?;
     }
@@ -118,6 +125,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Reports(command) => reports::run(command),
+        Command::Serve(args) => serve::run(db, args).await,
+        Command::User(c) => user::run(db, c).await,
+        Command::Token(c) => token::run(db, c).await,
+        Command::Tenant(c) => user::run_tenant(db, c).await,
         Command::Man => {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)

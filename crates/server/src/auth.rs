@@ -189,7 +189,9 @@ fn getrandom_fill(bytes: &mut [u8]) -> Result<(), String> {
     getrandom::fill(bytes).map_err(|e| format!("no randomness: {e}"))
 }
 
-#[derive(Deserialize)]
+/// Missing fields are empty (and refused as such), not a 422.
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct LoginForm {
     email: String,
     password: String,
@@ -251,7 +253,8 @@ async fn login(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct CsrfForm {
     pub csrf: String,
 }

@@ -22,7 +22,7 @@ pub const MIN_PASSWORD: usize = 8;
 /// What a user may do (issue 16): viewer reads; analyst also approves
 /// baselines and manages domains and alerts; admin also manages users and
 /// tokens; auditor reads everything including the audit log, changes nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,

@@ -16,7 +16,7 @@ use crate::args::Format;
 #[derive(Debug, Subcommand)]
 pub enum MonitorCommand {
     /// Watch domains: scan each every DURATION with the scan options given here.
-    Add(MonitorSpec),
+    Add(Box<MonitorSpec>),
     /// List the watched domains, their period, options and next scan.
     List {
         /// Output format (text or json).

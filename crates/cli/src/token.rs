@@ -52,7 +52,8 @@ pub async fn run(db: Option<&str>, command: TokenCommand) -> Result<ExitCode> {
                     t.email,
                     t.created_at,
                     t.expires_at.as_deref().unwrap_or("never"),
-                    t.revoked_at.map_or("live".to_owned(), |r| format!("revoked {r}"))
+                    t.revoked_at
+                        .map_or_else(|| "live".to_owned(), |r| format!("revoked {r}"))
                 );
             }
         }

@@ -80,7 +80,7 @@ fn operation_id(route: &ApiRoute) -> String {
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.strip_prefix('{')
-                .map_or(s.to_owned(), |p| format!("by_{}", p.trim_end_matches('}')))
+                .map_or_else(|| s.to_owned(), |p| format!("by_{}", p.trim_end_matches('}')))
         })
         .collect();
     format!("{}_{}", route.method, words.join("_").replace('.', "_"))

@@ -95,22 +95,26 @@ async fn monitored(store: &Store, scope: TenantScope, domain: &str, mx: &[&str])
 /// MAILWARDEN_TEST_PG_URL names a server (tests/real-peers/postgres.sh).
 pub async fn services() -> Vec<Seeded> {
     let mut urls = Vec::new();
+    // The audit key path is process-wide: a file of this run under cargo's
+    // scratch directory, never ~/.config.
+    let scratch = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    mailwarden_store::audit_key::set_key_path(scratch.join(format!("web-audit-{}.key", std::process::id())));
     let dir = tempfile::tempdir().unwrap();
-    mailwarden_store::audit_key::set_key_path(dir.path().join("audit.key"));
-    urls.push(("sqlite", format!("sqlite:{}", dir.path().join("web.db").display())));
+    let db = dir.path().join("web.db");
+    urls.push(("sqlite", format!("sqlite:{}", db.display())));
     if let Some(pg) = postgres_url().await {
         urls.push(("postgres", pg));
     }
     let mut out = Vec::new();
+    let mut dirs = vec![dir];
     for (label, url) in urls {
-        out.push(seed(label, &url).await);
+        let dir = dirs.pop().unwrap_or_else(|| tempfile::tempdir().unwrap());
+        out.push(seed(label, &url, dir).await);
     }
-    // The key path is process-wide; keep its directory for the whole run.
-    std::mem::forget(dir);
     out
 }
 
-async fn seed(label: &'static str, url: &str) -> Seeded {
+async fn seed(label: &'static str, url: &str, dir: tempfile::TempDir) -> Seeded {
     let store = Store::open(url).await.unwrap();
     tenant::add(&store, "acme").await.unwrap();
     let mut tokens = HashMap::new();
@@ -135,7 +139,7 @@ async fn seed(label: &'static str, url: &str) -> Seeded {
         tokens,
         their_snapshots,
         our_snapshots,
-        _dir: tempfile::tempdir().unwrap(),
+        _dir: dir,
     }
 }
 

@@ -31,6 +31,8 @@ pub struct ServeArgs {
 
 pub async fn run(db: Option<&str>, args: ServeArgs) -> Result<ExitCode> {
     let store = crate::monitor::open_store(db).await?;
+    // `None`: the report upload endpoints (`report_routes(state)`, branch
+    // fetch) are mounted here once merged.
     let router = app(AppState::new(store.clone(), args.secure_cookies), None);
     let monitor = (!args.no_monitor).then(|| {
         let store = store.clone();

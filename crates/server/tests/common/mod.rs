@@ -72,7 +72,8 @@ fn scan(domain: &str, mx: &str, score: i64) -> ScanInput {
     }
 }
 
-async fn monitored(store: &Store, scope: TenantScope, domain: &str, mx: &[&str]) -> Vec<i64> {
+/// Monitor `domain` for the tenant and store one scan per MX host in `mx`.
+pub async fn monitored(store: &Store, scope: TenantScope, domain: &str, mx: &[&str]) -> Vec<i64> {
     tenant::claim_domain(store, scope, domain).await.unwrap();
     monitor::add(store, domain, 3600, &[], "cli").await.unwrap();
     tenant::assign_monitor(store, scope, domain).await.unwrap();
@@ -158,4 +159,36 @@ async fn postgres_url() -> Option<String> {
         .unwrap();
     let (server, _) = base.rsplit_once('/').unwrap();
     Some(format!("{server}/{name}"))
+}
+
+/// Log `email` in through the form; the `Cookie` header of its session.
+pub async fn page_session(app: &Router, email: &str) -> String {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use tower::ServiceExt;
+    let form = app
+        .clone()
+        .oneshot(Request::get("/login").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let set = form.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+    let csrf_cookie = set.split(';').next().unwrap().to_owned();
+    let csrf = csrf_cookie.split_once('=').unwrap().1.to_owned();
+    let body = format!(
+        "email={}&password={}&csrf={csrf}",
+        email.replace('@', "%40"),
+        PASSWORD.replace(' ', "+")
+    );
+    let req = Request::post("/login")
+        .header(header::COOKIE, csrf_cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("mw_session=") && c.len() > "mw_session=".len())
+        .expect("logged in")
 }

@@ -86,6 +86,10 @@ struct FailingRow {
 const SEVERITY_RANK: &str = "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 \
                              WHEN 'low' THEN 3 ELSE 4 END";
 
+/// The latest snapshot id of each of tenant `$1`'s domains: one pass over
+/// the (tenant_id, domain) index instead of a subquery per row.
+const LATEST: &str = "WITH latest AS (SELECT MAX(id) AS id FROM snapshots WHERE tenant_id = $1 GROUP BY domain)";
+
 /// The tenant's domains (monitored or scanned), by name.
 pub async fn domains(store: &Store, scope: TenantScope) -> Result<Vec<DomainSummary>, StoreError> {
     let t = scope.id();
@@ -93,18 +97,17 @@ pub async fn domains(store: &Store, scope: TenantScope) -> Result<Vec<DomainSumm
         .bind(t)
         .fetch_all(store.pool())
         .await?;
-    let latest: Vec<Latest> = sqlx::query_as(
-        "SELECT id, domain, last_seen_at, score, profiles FROM snapshots s
-         WHERE tenant_id = $1 AND id = (SELECT MAX(id) FROM snapshots l WHERE l.domain = s.domain)",
-    )
+    let latest: Vec<Latest> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{LATEST} SELECT s.id, s.domain, s.last_seen_at, s.score, s.profiles
+         FROM latest JOIN snapshots s ON s.id = latest.id"
+    )))
     .bind(t)
     .fetch_all(store.pool())
     .await?;
     let failing: Vec<FailingRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT s.domain, f.rule_id, f.subject, f.outcome, f.severity, f.message
-         FROM findings f JOIN snapshots s ON s.id = f.snapshot_id
-         WHERE s.tenant_id = $1 AND f.outcome = 'fail'
-           AND s.id = (SELECT MAX(id) FROM snapshots l WHERE l.domain = s.domain)
+        "{LATEST} SELECT s.domain, f.rule_id, f.subject, f.outcome, f.severity, f.message
+         FROM latest JOIN snapshots s ON s.id = latest.id JOIN findings f ON f.snapshot_id = latest.id
+         WHERE f.outcome = 'fail'
          ORDER BY s.domain, {SEVERITY_RANK}, f.rule_id, f.subject"
     )))
     .bind(t)

@@ -403,6 +403,48 @@ async fn forms_need_the_csrf_token_and_logout_ends_the_session_server_side() {
 }
 
 #[tokio::test]
+async fn idor_matrix_on_the_pages_another_tenants_domain_is_404_for_every_role() {
+    for s in services().await {
+        for role in Role::ALL {
+            let mut b = Browser::new(&s.app);
+            b.log_in(&email("default", role)).await;
+            let csrf = hidden_csrf(&b.go("GET", "/domains", &[]).await.body);
+            for domain in [THEIRS, "THEIRS.example.", "never-seen.example"] {
+                for page in [format!("/domains/{domain}"), format!("/domains/{domain}/history")] {
+                    let r = b.go("GET", &page, &[]).await;
+                    assert_eq!(r.status, StatusCode::NOT_FOUND, "{} {role:?} {page}", s.label);
+                }
+                let r = b
+                    .go(
+                        "POST",
+                        &format!("/domains/{domain}/approve"),
+                        &[("reason", "x"), ("csrf", &csrf)],
+                    )
+                    .await;
+                assert_eq!(r.status, StatusCode::NOT_FOUND, "{} {role:?} approve {domain}", s.label);
+            }
+            for id in &s.their_snapshots {
+                let r = b.go("GET", &format!("/domains/{OURS}/history?from={id}"), &[]).await;
+                assert_eq!(
+                    r.status,
+                    StatusCode::NOT_FOUND,
+                    "{} {role:?} their snapshot {id}",
+                    s.label
+                );
+            }
+            let list = b.go("GET", "/domains", &[]).await;
+            assert!(list.body.contains(OURS) && !list.body.contains(THEIRS));
+        }
+        assert_eq!(
+            mailwarden_store::count(&s.store, "SELECT COUNT(*) FROM baselines")
+                .await
+                .unwrap(),
+            0
+        );
+    }
+}
+
+#[tokio::test]
 async fn pages_have_the_strict_csp_no_script_and_no_inline_style() {
     for s in services().await {
         let mut b = Browser::new(&s.app);

@@ -27,6 +27,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/domains/{domain}/approve", post(approve))
         .route("/alerts", get(alerts))
         .route("/audit", get(audit))
+        .route("/admin", get(admin))
+        .route("/admin/tokens/{id}/revoke", post(revoke_token))
         .merge(crate::auth::router())
         .fallback(|| async { views::error_page(StatusCode::NOT_FOUND, "No such page.") })
 }
@@ -37,6 +39,7 @@ fn nav(c: &PageCaller) -> Nav<'_> {
         role: c.principal.role.as_str(),
         csrf: &c.csrf,
         may_audit: c.principal.role.may_audit(),
+        may_administer: c.principal.role.may_administer(),
     }
 }
 
@@ -183,6 +186,48 @@ async fn audit(State(state): State<AppState>, c: PageCaller) -> Response {
             let v = api::verification(&state).await;
             views::audit(&nav(&c), &v, &entries).into_response()
         }
+        Err(e) => failed(&e),
+    }
+}
+
+async fn admin(State(state): State<AppState>, c: PageCaller) -> Response {
+    if !c.principal.role.may_administer() {
+        return views::error_page(StatusCode::FORBIDDEN, "Only an admin manages users and tokens.");
+    }
+    let scope = c.principal.scope;
+    match (
+        mailwarden_store::user::list(&state.store, scope).await,
+        mailwarden_store::token::list_for(&state.store, scope).await,
+    ) {
+        (Ok(users), Ok(tokens)) => views::admin(&nav(&c), &users, &tokens).into_response(),
+        (Err(e), _) | (_, Err(e)) => failed(&e),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    csrf: Option<String>,
+}
+
+/// Revoke one of the tenant's tokens (another tenant's id: 404).
+async fn revoke_token(
+    State(state): State<AppState>,
+    c: PageCaller,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if !form.csrf.as_deref().is_some_and(|t| c.csrf_ok(t)) {
+        return views::error_page(
+            StatusCode::FORBIDDEN,
+            "The form's CSRF token is missing or wrong; reload the page.",
+        );
+    }
+    if !c.principal.role.may_administer() {
+        return views::error_page(StatusCode::FORBIDDEN, "Only an admin manages users and tokens.");
+    }
+    match mailwarden_store::token::revoke_in(&state.store, c.principal.scope, id).await {
+        Ok(Some(_)) => Redirect::to("/admin").into_response(),
+        Ok(None) => views::error_page(StatusCode::NOT_FOUND, "No such token."),
         Err(e) => failed(&e),
     }
 }

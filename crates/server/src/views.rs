@@ -18,6 +18,7 @@ pub struct Nav<'a> {
     pub role: &'a str,
     pub csrf: &'a str,
     pub may_audit: bool,
+    pub may_administer: bool,
 }
 
 fn page(title: &str, nav: Option<&Nav<'_>>, body: Markup) -> Html<String> {
@@ -39,6 +40,7 @@ fn page(title: &str, nav: Option<&Nav<'_>>, body: Markup) -> Html<String> {
                                 a href="/domains" { "Domains" }
                                 a href="/alerts" { "Alerts" }
                                 @if nav.may_audit { a href="/audit" { "Audit log" } }
+                                @if nav.may_administer { a href="/admin" { "Users and tokens" } }
                             }
                             form.logout method="post" action="/logout" {
                                 span { (nav.email) " (" (nav.role) ")" }
@@ -340,6 +342,33 @@ pub fn audit(nav: &Nav<'_>, verification: &Value, entries: &Paged<AuditRow>) -> 
                          td { code { (e.content.as_deref().unwrap_or("(erased)")) } } }
                 } }
             }
+        },
+    )
+}
+
+pub fn admin(nav: &Nav<'_>, users: &[(String, String)], tokens: &[mailwarden_store::token::TokenInfo]) -> Html<String> {
+    page(
+        "Users and tokens",
+        Some(nav),
+        html! {
+            p { "Add users with " code { "mailwarden user add EMAIL --tenant NAME --role ROLE --password-file FILE" }
+                " and tokens with " code { "mailwarden token create --user EMAIL" } "." }
+            h2 { "Users" }
+            table { thead { tr { th { "E-mail" } th { "Role" } } }
+                tbody { @for (email, role) in users { tr { td { (email) } td { (role) } } } } }
+            h2 { "API tokens" }
+            table { thead { tr { th { "Id" } th { "User" } th { "Created" } th { "Expires" } th { "State" } } }
+                tbody { @for t in tokens { tr {
+                    td { (t.id) } td { (t.email) } td { (t.created_at) }
+                    td { (t.expires_at.as_deref().unwrap_or("never")) }
+                    td { @match &t.revoked_at {
+                        Some(at) => { "revoked " (at) },
+                        None => form method="post" action={ "/admin/tokens/" (t.id) "/revoke" } {
+                            input type="hidden" name="csrf" value=(nav.csrf);
+                            button type="submit" id={ "revoke-" (t.id) } { "Revoke" }
+                        },
+                    } }
+                } } } }
         },
     )
 }

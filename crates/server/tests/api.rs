@@ -445,6 +445,64 @@ async fn idor_matrix_on_the_pages_another_tenants_domain_is_404_for_every_role()
 }
 
 #[tokio::test]
+async fn only_an_admin_sees_users_and_tokens_and_revokes_only_its_tenants_tokens() {
+    for s in services().await {
+        for role in Role::ALL {
+            let mut b = Browser::new(&s.app);
+            b.log_in(&email("default", role)).await;
+            let r = b.go("GET", "/admin", &[]).await;
+            let expected = if role == Role::Admin {
+                StatusCode::OK
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(r.status, expected, "{} {role:?}", s.label);
+        }
+        let mut b = Browser::new(&s.app);
+        b.log_in(&email("default", Role::Admin)).await;
+        let page = b.go("GET", "/admin", &[]).await.body;
+        assert!(
+            page.contains(&email("default", Role::Viewer)) && !page.contains("acme.example"),
+            "{page}"
+        );
+        let csrf = hidden_csrf(&page);
+        let theirs = &s.tokens[&("acme", Role::Viewer)];
+        let their_id: i64 =
+            sqlx::query_scalar("SELECT t.id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE u.email = $1")
+                .bind(email("acme", Role::Viewer))
+                .fetch_one(s.store.pool())
+                .await
+                .unwrap();
+        let r = b
+            .go("POST", &format!("/admin/tokens/{their_id}/revoke"), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}: another tenant's token", s.label);
+        assert_eq!(
+            api(&s.app, "GET", "/api/v1/domains", Some(theirs)).await.status,
+            StatusCode::OK,
+            "still live"
+        );
+        let ours = &s.tokens[&("default", Role::Viewer)];
+        let our_id: i64 =
+            sqlx::query_scalar("SELECT t.id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE u.email = $1")
+                .bind(email("default", Role::Viewer))
+                .fetch_one(s.store.pool())
+                .await
+                .unwrap();
+        let r = b.go("POST", &format!("/admin/tokens/{our_id}/revoke"), &[]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "no CSRF token");
+        let r = b
+            .go("POST", &format!("/admin/tokens/{our_id}/revoke"), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            api(&s.app, "GET", "/api/v1/domains", Some(ours)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+#[tokio::test]
 async fn pages_have_the_strict_csp_no_script_and_no_inline_style() {
     for s in services().await {
         let mut b = Browser::new(&s.app);

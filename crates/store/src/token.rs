@@ -80,3 +80,31 @@ pub async fn list(store: &Store) -> Result<Vec<TokenInfo>, StoreError> {
     .fetch_all(store.pool())
     .await?)
 }
+
+/// The tenant's tokens (its users'), by id.
+pub async fn list_for(store: &Store, scope: crate::tenant::TenantScope) -> Result<Vec<TokenInfo>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT t.id, u.email, t.created_at, t.expires_at, t.revoked_at
+         FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE u.tenant_id = $1 ORDER BY t.id",
+    )
+    .bind(scope.id())
+    .fetch_all(store.pool())
+    .await?)
+}
+
+/// Revoke token `id` if it is one of the tenant's users'. `None`: no such
+/// token in this tenant (another tenant's looks the same); `Some(false)`:
+/// already revoked.
+pub async fn revoke_in(store: &Store, scope: crate::tenant::TenantScope, id: i64) -> Result<Option<bool>, StoreError> {
+    let owned: Option<i64> = sqlx::query_scalar(
+        "SELECT t.id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1 AND u.tenant_id = $2",
+    )
+    .bind(id)
+    .bind(scope.id())
+    .fetch_optional(store.pool())
+    .await?;
+    match owned {
+        Some(_) => Ok(Some(revoke(store, id).await?)),
+        None => Ok(None),
+    }
+}

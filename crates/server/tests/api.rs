@@ -502,6 +502,32 @@ async fn only_an_admin_sees_users_and_tokens_and_revokes_only_its_tenants_tokens
     }
 }
 
+/// Two `serve` instances on one database (as behind a load balancer): a
+/// session from one works on the other, and a logout on either ends it.
+#[tokio::test]
+async fn two_instances_on_one_database_share_sessions_and_logouts() {
+    for s in services().await {
+        let other_store = mailwarden_store::Store::open(&s.url).await.unwrap();
+        let other = mailwarden_server::app(mailwarden_server::AppState::new(other_store, false), None);
+        let mut a = Browser::new(&s.app);
+        a.log_in(&email("default", Role::Viewer)).await;
+        let csrf = hidden_csrf(&a.go("GET", "/domains", &[]).await.body);
+        let mut b = Browser::new(&other);
+        b.cookies = a.cookies.clone();
+        assert_eq!(b.go("GET", "/domains", &[]).await.status, StatusCode::OK, "{}", s.label);
+        assert_eq!(
+            b.go("POST", "/logout", &[("csrf", &csrf)]).await.status,
+            StatusCode::SEE_OTHER
+        );
+        assert_eq!(
+            a.go("GET", "/domains", &[]).await.status,
+            StatusCode::SEE_OTHER,
+            "{}: ended on both",
+            s.label
+        );
+    }
+}
+
 #[tokio::test]
 async fn pages_have_the_strict_csp_no_script_and_no_inline_style() {
     for s in services().await {

@@ -23,6 +23,8 @@ pub const THEIRS: &str = "theirs.example";
 
 pub struct Seeded {
     pub label: &'static str,
+    /// The database URL, for a second process's store.
+    pub url: String,
     pub store: Store,
     pub app: Router,
     /// (tenant name, role) → Bearer token.
@@ -135,6 +137,7 @@ async fn seed(label: &'static str, url: &str, dir: tempfile::TempDir) -> Seeded 
     let their_snapshots = monitored(&store, theirs, THEIRS, &["mx.theirs.example.", "mx9.theirs.example."]).await;
     Seeded {
         label,
+        url: url.to_owned(),
         app: app(AppState::new(store.clone(), false), None),
         store,
         tokens,

@@ -502,6 +502,21 @@ async fn only_an_admin_sees_users_and_tokens_and_revokes_only_its_tenants_tokens
     }
 }
 
+#[tokio::test]
+async fn cookies_are_secure_behind_tls_and_not_on_plain_loopback() {
+    for s in services().await {
+        for (proxy, secure) in [(None, false), (Some("https"), true), (Some("http"), false)] {
+            let mut req = Request::get("/login");
+            if let Some(p) = proxy {
+                req = req.header("x-forwarded-proto", p);
+            }
+            let r = send(&s.app, req.body(Body::empty()).unwrap()).await;
+            let cookie = r.headers[header::SET_COOKIE].to_str().unwrap();
+            assert_eq!(cookie.contains("; Secure"), secure, "{} {proxy:?}: {cookie}", s.label);
+        }
+    }
+}
+
 /// Two `serve` instances on one database (as behind a load balancer): a
 /// session from one works on the other, and a logout on either ends it.
 #[tokio::test]

@@ -38,6 +38,12 @@ pub async fn create(store: &Store, principal: &Principal, lifetime: time::Durati
         csrf_token: random_secret()?,
     };
     let now = time::OffsetDateTime::now_utc();
+    // Sessions over a day past their end are only clutter: drop them here,
+    // on the rare path (a login), instead of with a timer.
+    sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+        .bind(clock::stamp(now - time::Duration::days(1)))
+        .execute(store.pool())
+        .await?;
     sqlx::query(
         "INSERT INTO sessions (secret_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
     )

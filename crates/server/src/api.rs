@@ -140,6 +140,24 @@ pub const ROUTES: &[ApiRoute] = &[
     },
     ApiRoute {
         method: "get",
+        path: "/users",
+        summary: "The tenant's users and their roles.",
+        query: &[],
+        body: None,
+        roles: "admin",
+        handler: || get(list_users),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/tokens",
+        summary: "The tenant's API tokens (never the tokens themselves): id, user, created, expiry, revocation.",
+        query: &[],
+        body: None,
+        roles: "admin",
+        handler: || get(list_tokens),
+    },
+    ApiRoute {
+        method: "get",
         path: "/openapi.json",
         summary: "This API's OpenAPI 3.1 document.",
         query: &[],
@@ -342,6 +360,26 @@ pub(crate) async fn verification(state: &AppState) -> Value {
         },
         Err(e) => json!({"ok": false, "problem": e.to_string()}),
     }
+}
+
+async fn list_users(State(state): State<AppState>, ApiCaller(who): ApiCaller) -> Result<Response, Problem> {
+    if !who.role.may_administer() {
+        return Err(Problem::forbidden("list users"));
+    }
+    let users = mailwarden_store::user::list(&state.store, who.scope).await?;
+    let items: Vec<Value> = users
+        .into_iter()
+        .map(|(email, role)| json!({"email": email, "role": role}))
+        .collect();
+    Ok(Json(json!({"items": items})).into_response())
+}
+
+async fn list_tokens(State(state): State<AppState>, ApiCaller(who): ApiCaller) -> Result<Response, Problem> {
+    if !who.role.may_administer() {
+        return Err(Problem::forbidden("list tokens"));
+    }
+    let items = mailwarden_store::token::list_for(&state.store, who.scope).await?;
+    Ok(Json(json!({"items": items})).into_response())
 }
 
 async fn openapi_document(ApiCaller(_): ApiCaller) -> Response {

@@ -183,6 +183,16 @@ async fn role_matrix_viewer_and_auditor_cannot_approve_only_auditor_and_admin_re
                         .all(|e| e["domain"] != THEIRS)
                 );
             }
+            for admin_only in ["/api/v1/users", "/api/v1/tokens"] {
+                let r = api(&s.app, "GET", admin_only, Some(token)).await;
+                let expected = if role == Role::Admin {
+                    StatusCode::OK
+                } else {
+                    StatusCode::FORBIDDEN
+                };
+                assert_eq!(r.status, expected, "{} {role:?} {admin_only}", s.label);
+                assert!(!r.body.contains("acme.example"), "{admin_only}: another tenant's rows");
+            }
             for read in [
                 "/api/v1/domains",
                 "/api/v1/alerts",

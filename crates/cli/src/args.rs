@@ -97,6 +97,17 @@ pub enum Command {
     /// The sender inventory of a domain from its stored aggregate reports, joined with its
     /// configuration from the latest stored scan.
     Senders(crate::senders::SendersArgs),
+    /// The web dashboard and JSON API over the store (and the monitor schedule, unless --no-monitor).
+    Serve(crate::serve::ServeArgs),
+    /// Users of the web service: add, list.
+    #[command(subcommand)]
+    User(crate::user::UserCommand),
+    /// API tokens of the web service: create, revoke, list.
+    #[command(subcommand)]
+    Token(crate::token::TokenCommand),
+    /// Tenants: organisations whose domains and users no other tenant sees.
+    #[command(subcommand)]
+    Tenant(crate::user::TenantCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -30,9 +30,12 @@ mod seen;
 mod senders;
 mod senders_config;
 mod senders_core;
+mod serve;
 mod settings;
 mod sources;
 mod spf;
+mod token;
+mod user;
 mod waivers;
 
 use std::process::ExitCode;
@@ -91,6 +94,10 @@ fn parse() -> anyhow::Result<Cli> {
             | Command::Message(_)
             | Command::Reports(_)
             | Command::Senders(_)
+            | Command::Serve(_)
+            | Command::User(_)
+            | Command::Token(_)
+            | Command::Tenant(_)
     ) {
         settings::Settings::load(cli.config.as_deref())?.apply(&mut cli, &matches)?;
     }
@@ -132,6 +139,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Reports(command) => reports::run(db, command).await,
         Command::Senders(args) => senders::run(db, args).await,
+        Command::Serve(args) => serve::run(db, args).await,
+        Command::User(c) => user::run(db, c).await,
+        Command::Token(c) => token::run(db, c).await,
+        Command::Tenant(c) => user::run_tenant(db, c).await,
         Command::Man => {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)

@@ -16,7 +16,7 @@ use crate::args::Format;
 #[derive(Debug, Subcommand)]
 pub enum MonitorCommand {
     /// Watch domains: scan each every DURATION with the scan options given here.
-    Add(MonitorSpec),
+    Add(Box<MonitorSpec>),
     /// List the watched domains, their period, options and next scan.
     List {
         /// Output format (text or json).
@@ -97,6 +97,10 @@ pub struct MonitorSpec {
     #[arg(long)]
     #[serde(default)]
     pub no_https: bool,
+    /// The tenant the domains belong to (default: the only tenant there is).
+    #[arg(long, value_name = "NAME")]
+    #[serde(default)]
+    pub tenant: Option<String>,
     /// Any other `mailwarden scan` flags, after `--` (e.g. `-- --timeout 5 --ns-port 5300`).
     #[arg(last = true, value_name = "SCAN FLAGS")]
     #[serde(default)]
@@ -223,13 +227,16 @@ async fn add(store: &Store, spec: &MonitorSpec, base: &Path, origin: &str) -> Re
         bail!("--every {}: at least 1m between scans of one domain", spec.every);
     }
     let flags = spec.flags(base);
+    let scope = mailwarden_store::tenant::scope_for_cli(store, spec.tenant.as_deref()).await?;
     let mut added = Vec::new();
     for d in &spec.domains {
         let name = domain(d)?;
         // Check the options now, not at 3 a.m. in `monitor run`.
         let args = scan_args(&name, &flags)?;
         crate::config::scan_options(&args)?;
+        mailwarden_store::tenant::claim_domain(store, scope, &name).await?;
         monitor::add(store, &name, every, &flags, origin).await?;
+        mailwarden_store::tenant::assign_monitor(store, scope, &name).await?;
         println!("{name}: monitored every {} ({})", spec.every, describe_flags(&flags));
         added.push(name);
     }

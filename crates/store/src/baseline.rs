@@ -34,7 +34,8 @@ pub async fn approve(store: &Store, domain: &str, by: &str, reason: &str) -> Res
     })?;
     let approved_at = clock::now();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO baselines (domain, snapshot_id, approved_at, approved_by, reason) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO baselines (domain, snapshot_id, approved_at, approved_by, reason, tenant_id)
+         VALUES ($1, $2, $3, $4, $5, (SELECT tenant_id FROM snapshots WHERE id = $2)) RETURNING id",
     )
     .bind(domain)
     .bind(snapshot_id)

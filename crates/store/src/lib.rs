@@ -31,6 +31,12 @@ pub mod selectors;
 pub mod snapshot;
 pub mod state;
 pub mod timeline;
+// web (issue 16): tenants, users, sessions, API tokens, the scoped data layer.
+pub mod session;
+pub mod tenant;
+pub mod tenant_data;
+pub mod token;
+pub mod user;
 
 use std::time::Duration;
 

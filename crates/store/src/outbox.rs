@@ -86,8 +86,11 @@ pub async fn queue_alert(tx: &mut Tx<'_>, alert: &NewAlert) -> Result<i64, Store
     let now = clock::now();
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO alert_outbox (created_at, domain, \"trigger\", severity, summary, payload,
-                                   idempotency_key, state, attempts, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $1)
+                                   idempotency_key, state, attempts, next_attempt_at, tenant_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $1, 
+             -- the domain's tenant (issue 16; one domain, one tenant)
+             COALESCE((SELECT tenant_id FROM monitors WHERE domain = $2),
+                      (SELECT MAX(tenant_id) FROM snapshots WHERE domain = $2), 1))
          ON CONFLICT (idempotency_key) DO NOTHING
          RETURNING id",
     )

@@ -145,8 +145,12 @@ pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput) -> Result<S
     }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO snapshots (domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version,
-                                catalogue_version, observation, score, scores, profiles)
-         VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8, $9) RETURNING id",
+                                catalogue_version, observation, score, scores, profiles, tenant_id)
+         VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8, $9,
+             -- the domain's tenant (issue 16; one domain, one tenant)
+             COALESCE((SELECT tenant_id FROM monitors WHERE domain = $1),
+                      (SELECT MAX(tenant_id) FROM snapshots WHERE domain = $1), 1))
+         RETURNING id",
     )
     .bind(domain)
     .bind(&fp)

@@ -27,4 +27,5 @@ mod text_report;
 mod transport_scan;
 mod verdicts;
 mod waivers;
+mod web;
 mod zone_scan;

@@ -1,0 +1,303 @@
+//! The tenant-scoped data layer (issue 16): every read and change the web
+//! service makes of tenant data. Tenant-wide reads take a [`TenantScope`]
+//! and filter on `tenant_id`; per-domain ones take an [`OwnedDomain`]
+//! (checked to be the tenant's) and then use the store's domain modules,
+//! whose rows of a domain are all its one tenant's ([`crate::tenant`]).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::baseline::{self, Baseline};
+use crate::snapshot::{self, StoredFinding, verdicts_of};
+use crate::tenant::{OwnedDomain, TenantScope};
+use crate::timeline::{self, Diff, Step};
+use crate::{Store, StoreError};
+
+/// Which rows of a list: `limit` rows after skipping `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// One page of a list, with how many rows there are in all.
+#[derive(Debug, Clone, Serialize)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A domain as the domain list shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainSummary {
+    pub domain: String,
+    pub monitored: bool,
+    /// The latest snapshot, if the domain was scanned.
+    pub snapshot_id: Option<i64>,
+    pub score: Option<i64>,
+    pub last_scan: Option<String>,
+    /// Profile name → verdict of the latest snapshot.
+    pub verdicts: Vec<(String, String)>,
+    /// Failing findings of the latest snapshot, worst first (at most 3).
+    pub worst_findings: Vec<StoredFinding>,
+    pub failing: i64,
+    pub open_alerts: i64,
+}
+
+impl DomainSummary {
+    fn empty(domain: String) -> Self {
+        Self {
+            domain,
+            monitored: false,
+            snapshot_id: None,
+            score: None,
+            last_scan: None,
+            verdicts: Vec::new(),
+            worst_findings: Vec::new(),
+            failing: 0,
+            open_alerts: 0,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Latest {
+    id: i64,
+    domain: String,
+    last_seen_at: String,
+    score: Option<i64>,
+    profiles: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct FailingRow {
+    domain: String,
+    rule_id: String,
+    subject: String,
+    outcome: String,
+    severity: String,
+    message: String,
+}
+
+/// Severities, worst first, as SQL (for ordering findings).
+const SEVERITY_RANK: &str = "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 \
+                             WHEN 'low' THEN 3 ELSE 4 END";
+
+/// The latest snapshot id of each of tenant `$1`'s domains: one pass over
+/// the (tenant_id, domain) index instead of a subquery per row.
+const LATEST: &str = "WITH latest AS (SELECT MAX(id) AS id FROM snapshots WHERE tenant_id = $1 GROUP BY domain)";
+
+/// The tenant's domains (monitored or scanned), by name.
+pub async fn domains(store: &Store, scope: TenantScope) -> Result<Vec<DomainSummary>, StoreError> {
+    let t = scope.id();
+    let monitored: Vec<String> = sqlx::query_scalar("SELECT domain FROM monitors WHERE tenant_id = $1")
+        .bind(t)
+        .fetch_all(store.pool())
+        .await?;
+    let latest: Vec<Latest> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{LATEST} SELECT s.id, s.domain, s.last_seen_at, s.score, s.profiles
+         FROM latest JOIN snapshots s ON s.id = latest.id"
+    )))
+    .bind(t)
+    .fetch_all(store.pool())
+    .await?;
+    let failing: Vec<FailingRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{LATEST} SELECT s.domain, f.rule_id, f.subject, f.outcome, f.severity, f.message
+         FROM latest JOIN snapshots s ON s.id = latest.id JOIN findings f ON f.snapshot_id = latest.id
+         WHERE f.outcome = 'fail'
+         ORDER BY s.domain, {SEVERITY_RANK}, f.rule_id, f.subject"
+    )))
+    .bind(t)
+    .fetch_all(store.pool())
+    .await?;
+    let alerts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT domain, COUNT(*) FROM alert_outbox WHERE tenant_id = $1 AND state <> 'sent' GROUP BY domain",
+    )
+    .bind(t)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(assemble(monitored, latest, failing, alerts))
+}
+
+fn assemble(
+    monitored: Vec<String>,
+    latest: Vec<Latest>,
+    failing: Vec<FailingRow>,
+    alerts: Vec<(String, i64)>,
+) -> Vec<DomainSummary> {
+    let mut out: BTreeMap<String, DomainSummary> = BTreeMap::new();
+    for d in monitored {
+        out.entry(d.clone())
+            .or_insert_with(|| DomainSummary::empty(d))
+            .monitored = true;
+    }
+    for l in latest {
+        let s = out
+            .entry(l.domain.clone())
+            .or_insert_with(|| DomainSummary::empty(l.domain));
+        s.snapshot_id = Some(l.id);
+        s.score = l.score;
+        s.last_scan = Some(l.last_seen_at);
+        s.verdicts = serde_json::from_str(&l.profiles)
+            .map(|v| verdicts_of(&v))
+            .unwrap_or_default();
+    }
+    for f in failing {
+        if let Some(s) = out.get_mut(&f.domain) {
+            s.failing += 1;
+            if s.worst_findings.len() < 3 {
+                s.worst_findings.push(StoredFinding {
+                    rule_id: f.rule_id,
+                    subject: f.subject,
+                    outcome: f.outcome,
+                    severity: f.severity,
+                    message: f.message,
+                });
+            }
+        }
+    }
+    for (domain, n) in alerts {
+        if let Some(s) = out.get_mut(&domain) {
+            s.open_alerts = n;
+        }
+    }
+    out.into_values().collect()
+}
+
+/// A domain's latest state, as the domain page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainDetail {
+    pub domain: String,
+    pub snapshot_id: i64,
+    pub score: Option<i64>,
+    pub last_scan: String,
+    pub first_seen: String,
+    pub seen_count: i64,
+    pub verdicts: Vec<(String, String)>,
+    pub findings: Vec<StoredFinding>,
+}
+
+/// The latest snapshot of the domain, or `None` when it was never scanned.
+pub async fn detail(store: &Store, domain: &OwnedDomain) -> Result<Option<DomainDetail>, StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    let Some(meta) = snapshot::list(&mut conn, domain.name()).await?.pop() else {
+        return Ok(None);
+    };
+    let findings = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT rule_id, subject, outcome, severity, message FROM findings WHERE snapshot_id = $1
+         ORDER BY CASE outcome WHEN 'fail' THEN 0 WHEN 'indeterminate' THEN 1 ELSE 2 END, {SEVERITY_RANK}, rule_id, subject"
+    )))
+    .bind(meta.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Some(DomainDetail {
+        domain: domain.name().to_owned(),
+        snapshot_id: meta.id,
+        score: meta.score,
+        last_scan: meta.last_seen_at,
+        first_seen: meta.first_seen_at,
+        seen_count: meta.seen_count,
+        verdicts: serde_json::from_str(&meta.profiles)
+            .map(|v| verdicts_of(&v))
+            .unwrap_or_default(),
+        findings,
+    }))
+}
+
+/// The domain's timeline, oldest first.
+pub async fn history(store: &Store, domain: &OwnedDomain) -> Result<Vec<Step>, StoreError> {
+    timeline::read(store, domain.name()).await
+}
+
+/// What changed between two of the domain's snapshots (default: the last two).
+pub async fn diff(store: &Store, domain: &OwnedDomain, from: Option<i64>, to: Option<i64>) -> Result<Diff, StoreError> {
+    timeline::diff(store, domain.name(), from, to).await
+}
+
+/// Approve the domain's latest snapshot as its baseline (audit-logged).
+pub async fn approve(store: &Store, domain: &OwnedDomain, by: &str, reason: &str) -> Result<Baseline, StoreError> {
+    baseline::approve(store, domain.name(), by, reason).await
+}
+
+/// The domain's approvals, oldest first.
+pub async fn baselines(store: &Store, domain: &OwnedDomain) -> Result<Vec<Baseline>, StoreError> {
+    baseline::list(store, domain.name()).await
+}
+
+/// An alert as listed.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct AlertRow {
+    pub id: i64,
+    pub created_at: String,
+    pub domain: String,
+    pub trigger: String,
+    pub severity: String,
+    pub summary: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// The tenant's alerts, newest first.
+pub async fn alerts(store: &Store, scope: TenantScope, page: Page) -> Result<Paged<AlertRow>, StoreError> {
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM alert_outbox WHERE tenant_id = $1")
+        .bind(scope.id())
+        .fetch_one(store.pool())
+        .await?;
+    let items = sqlx::query_as(
+        "SELECT id, created_at, domain, \"trigger\", severity, summary, state, attempts, last_error
+         FROM alert_outbox WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",
+    )
+    .bind(scope.id())
+    .bind(page.limit)
+    .bind(page.offset)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(Paged {
+        items,
+        total,
+        limit: page.limit,
+        offset: page.offset,
+    })
+}
+
+/// An audit event as listed.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: String,
+    pub kind: String,
+    pub domain: Option<String>,
+    pub content: Option<String>,
+}
+
+/// Audit events about the tenant's domains, newest first. Events about no
+/// domain (retention, key changes) are the operator's: tenant 1's only.
+pub async fn audit_events(store: &Store, scope: TenantScope, page: Page) -> Result<Paged<AuditRow>, StoreError> {
+    const WHERE: &str = "WHERE (domain IS NULL AND $1 = 1)
+           OR domain IN (SELECT domain FROM monitors WHERE tenant_id = $1
+                         UNION SELECT domain FROM snapshots WHERE tenant_id = $1)";
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM audit_events {WHERE}"
+    )))
+    .bind(scope.id())
+    .fetch_one(store.pool())
+    .await?;
+    let items = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT seq, at, kind, domain, content FROM audit_events {WHERE} ORDER BY seq DESC LIMIT $2 OFFSET $3"
+    )))
+    .bind(scope.id())
+    .bind(page.limit)
+    .bind(page.offset)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(Paged {
+        items,
+        total,
+        limit: page.limit,
+        offset: page.offset,
+    })
+}

@@ -25,6 +25,7 @@ mod seen;
 mod senders;
 mod senders_config;
 mod senders_core;
+mod senders_policy;
 mod settings;
 mod sources;
 mod spf;

@@ -1,24 +1,54 @@
 #!/usr/bin/env bash
-# Benchmark: `mailwarden reports import` of generated DMARC aggregate reports.
+# Benchmark: `mailwarden reports import` of generated DMARC aggregate reports
+# into the database, streamed (memory flat in the report's size).
 #
-#   bench/reports.sh [RECORDS ...]     default: 10000 100000
+#   bench/reports.sh [RECORDS ...]     default: 100000 1000000
 #
 # Builds the release binary, writes one RFC 7489 aggregate report with
 # RECORDS <record> rows (plain XML, about 560 bytes a row), imports it into
-# a fresh store directory, and prints records per second and peak memory
-# (max RSS, from GNU time) for each size. Memory grows with the report:
-# the parser builds the document tree in memory (streaming is future work),
-# and --max-size is raised to fit the file.
+# a fresh SQLite database and, when MAILWARDEN_TEST_PG_URL is set (see
+# tests/real-peers/postgres.sh), into a fresh PostgreSQL database, and
+# prints records per second and peak memory (max RSS, from GNU time) for
+# each. `--dir` adds the directory store (`--store-dir`), which parses the
+# report whole in memory, for comparison (skipped above 100,000 rows).
+# --max-size is raised to fit the file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sizes=("$@")
-[ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000)
+with_dir=false
+sizes=()
+for a in "$@"; do
+  case "$a" in
+    --dir) with_dir=true ;;
+    *) sizes+=("$a") ;;
+  esac
+done
+[ ${#sizes[@]} -gt 0 ] || sizes=(100000 1000000)
 command -v /usr/bin/time >/dev/null || { echo "bench/reports.sh needs GNU time (apt-get install -y time)" >&2; exit 2; }
 cargo build --release --locked -q -p mailwarden
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+pg_db="mw_bench_$$"
+drop_pg() { psql -q "$MAILWARDEN_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $pg_db" >/dev/null 2>&1 || true; }
+cleanup() {
+  [ -z "${MAILWARDEN_TEST_PG_URL:-}" ] || drop_pg
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
-printf '%-10s %-10s %-10s %-12s %s\n' records MB seconds records/s peak_rss_MB
+# A fresh database URL for BACKEND (the PostgreSQL one dropped and created again).
+fresh_db() {
+  case "$1" in
+    sqlite) rm -f "$work"/bench.db*; echo "sqlite:$work/bench.db" ;;
+    postgres)
+      drop_pg
+      psql -q "$MAILWARDEN_TEST_PG_URL" -c "CREATE DATABASE $pg_db" >/dev/null
+      echo "${MAILWARDEN_TEST_PG_URL%/*}/$pg_db" ;;
+  esac
+}
+
+backends=(sqlite)
+[ -n "${MAILWARDEN_TEST_PG_URL:-}" ] && backends+=(postgres)
+
+printf '%-10s %-9s %-8s %-9s %-12s %s\n' records store MB seconds records/s peak_rss_MB
 for n in "${sizes[@]}"; do
   awk -v n="$n" 'BEGIN {
     print "<?xml version=\"1.0\"?>\n<feedback><version>1.0</version><report_metadata><org_name>bench.example</org_name>"
@@ -32,11 +62,20 @@ for n in "${sizes[@]}"; do
     print "</feedback>"
   }' >"$work/report.xml"
   bytes=$(stat -c %s "$work/report.xml")
-  rm -rf "$work/store"
-  /usr/bin/time -f '%e %M' -o "$work/time" ./target/release/mailwarden reports import --format json \
-    --store "$work/store" --max-size $((bytes + 1)) "$work/report.xml" >"$work/out"
-  grep -q '"status":"imported"' "$work/out" || { cat "$work/out" >&2; exit 1; }
-  read -r secs rss_kb <"$work/time"
-  awk -v n="$n" -v b="$bytes" -v s="$secs" -v r="$rss_kb" \
-    'BEGIN { printf "%-10d %-10.1f %-10.2f %-12d %.1f\n", n, b / 1048576, s, (s > 0 ? n / s : 0), r / 1024 }'
+  stores=("${backends[@]}")
+  if $with_dir && [ "$n" -le 100000 ]; then stores+=(dir); fi
+  for store in "${stores[@]}"; do
+    if [ "$store" = dir ]; then
+      rm -rf "$work/store"
+      target=(--store-dir "$work/store")
+    else
+      target=(--db "$(fresh_db "$store")")
+    fi
+    /usr/bin/time -f '%e %M' -o "$work/time" ./target/release/mailwarden "${target[@]}" reports import --format json \
+      --max-size $((bytes + 1)) "$work/report.xml" >"$work/out"
+    grep -q '"status":"imported"' "$work/out" || { cat "$work/out" >&2; exit 1; }
+    read -r secs rss_kb <"$work/time"
+    awk -v n="$n" -v st="$store" -v b="$bytes" -v s="$secs" -v r="$rss_kb" \
+      'BEGIN { printf "%-10d %-9s %-8.1f %-9.2f %-12d %.1f\n", n, st, b / 1048576, s, (s > 0 ? n / s : 0), r / 1024 }'
+  done
 done

@@ -31,6 +31,7 @@ mod senders;
 mod senders_config;
 mod senders_core;
 mod serve;
+mod senders_policy;
 mod settings;
 mod sources;
 mod spf;

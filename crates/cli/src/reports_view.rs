@@ -215,7 +215,9 @@ pub struct TlsSummary {
 
 /// Fold the stored TLS policies of a domain per policy and per MX.
 pub fn summarise(domain: &str, items: &[(ReportRow, StoredTlsPolicy)]) -> TlsSummary {
-    let mut policies: BTreeMap<(String, Vec<String>), (PolicyLine, BTreeSet<Vec<String>>)> = BTreeMap::new();
+    // (type, MX hosts) → the line and the distinct policy texts seen.
+    type Versions = BTreeSet<Vec<String>>;
+    let mut policies: BTreeMap<(String, Vec<String>), (PolicyLine, Versions)> = BTreeMap::new();
     let mut mx: BTreeMap<String, MxLine> = BTreeMap::new();
     let mut reports = BTreeSet::new();
     for (report, p) in items {

@@ -3,11 +3,13 @@
 //! latest stored scan (`monitor`, `scan --db`). Reads the store only: no
 //! DNS lookups, so the output is deterministic for a given store.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use mailwarden_ingest::aggregate::PolicyPublished;
 use mailwarden_render::{csv, inert};
 use mailwarden_store::{Store, reports_query, snapshot};
 use serde::Serialize;
@@ -15,6 +17,7 @@ use serde::Serialize;
 use crate::audit::open_store;
 use crate::senders_config::{Config, Joins, joins};
 use crate::senders_core::{Inventory, Row, Sender, Services};
+use crate::senders_policy::{PolicySeen, Sighting, compare};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InventoryFormat {
@@ -52,6 +55,8 @@ pub struct Report {
     pub configuration: Option<Config>,
     pub senders: Vec<Sender>,
     pub joins: Joins,
+    /// The policies receivers saw, against the DMARC record scanned then.
+    pub policies_seen: Vec<PolicySeen>,
 }
 
 pub async fn run(db: Option<&str>, args: SendersArgs) -> Result<ExitCode> {
@@ -76,7 +81,11 @@ pub async fn run(db: Option<&str>, args: SendersArgs) -> Result<ExitCode> {
 pub async fn build(store: &Store, domain: &str, since: Option<i64>) -> Result<Report> {
     let services = Services::builtin();
     let mut inventory = Inventory::new(domain);
+    let mut seen_policies: Vec<(String, i64, i64, PolicyPublished)> = Vec::new();
     let reports = reports_query::for_each_aggregate(store, domain, since, |report, policy, rows| {
+        if let Some(p) = policy {
+            seen_policies.push((report.reporter.clone(), report.begin, report.end, p.clone()));
+        }
         let adkim = policy.and_then(|p| p.adkim.as_deref());
         let aspf = policy.and_then(|p| p.aspf.as_deref());
         for r in &rows {
@@ -108,6 +117,7 @@ pub async fn build(store: &Store, domain: &str, since: Option<i64>) -> Result<Re
         .as_ref()
         .map(|c| joins(c, &inventory, &senders))
         .unwrap_or_default();
+    let policies_seen = policies_seen(store, domain, &seen_policies).await?;
     Ok(Report {
         domain: domain.to_string(),
         since,
@@ -116,7 +126,46 @@ pub async fn build(store: &Store, domain: &str, since: Option<i64>) -> Result<Re
         configuration,
         senders,
         joins,
+        policies_seen,
     })
+}
+
+/// Compare each report's `policy_published` with the DMARC record of the
+/// scan in force at the end of its period: the latest snapshot first seen
+/// by then (a new snapshot is stored whenever the scan changes).
+async fn policies_seen(
+    store: &Store,
+    domain: &str,
+    seen: &[(String, i64, i64, PolicyPublished)],
+) -> Result<Vec<PolicySeen>> {
+    let mut conn = store.pool().acquire().await?;
+    let snapshots = snapshot::list(&mut conn, domain).await?;
+    let mut records: BTreeMap<i64, Option<String>> = BTreeMap::new();
+    let mut in_force = Vec::with_capacity(seen.len());
+    for (_, _, end, _) in seen {
+        let at =
+            time::OffsetDateTime::from_unix_timestamp(*end).map_or_else(|_| String::new(), mailwarden_store::stamp);
+        let snap = snapshots.iter().rev().find(|m| m.first_seen_at <= at).map(|m| m.id);
+        if let Some(id) = snap
+            && !records.contains_key(&id)
+        {
+            let obs = snapshot::load(&mut conn, id).await?.observation;
+            records.insert(id, crate::senders_config::dmarc_record(&obs, domain));
+        }
+        in_force.push(snap);
+    }
+    let sightings: Vec<Sighting<'_>> = seen
+        .iter()
+        .zip(&in_force)
+        .map(|((reporter, begin, end, policy), snap)| Sighting {
+            reporter,
+            begin: *begin,
+            end: *end,
+            policy,
+            scanned_record: snap.map(|id| records.get(&id).and_then(|r| r.as_deref())),
+        })
+        .collect();
+    Ok(compare(&sightings))
 }
 
 async fn latest_config(store: &Store, domain: &str, services: &Services) -> Result<Option<Config>> {
@@ -178,7 +227,7 @@ fn write_text(out: &mut impl Write, r: &Report) -> io::Result<()> {
         "class", "sender", "messages", "spf", "dkim", "dmarc"
     )?;
     for s in &r.senders {
-        let ips: Vec<String> = s.sources.iter().take(3).map(|x| source_label(x)).collect();
+        let ips: Vec<String> = s.sources.iter().take(3).map(source_label).collect();
         let more = s.sources.len().saturating_sub(3);
         writeln!(
             out,
@@ -220,6 +269,26 @@ fn write_text(out: &mut impl Write, r: &Report) -> io::Result<()> {
             for i in items {
                 writeln!(out, "  {}", inert::line(i))?;
             }
+        }
+    }
+    if !r.policies_seen.is_empty() {
+        writeln!(
+            out,
+            "\npolicies receivers saw (policy_published) against the scan in force then:"
+        )?;
+        for p in &r.policies_seen {
+            let verdict = match (p.matches, &p.published) {
+                (Some(true), _) => "as published".to_string(),
+                (Some(false), Some(published)) => format!("NEVER PUBLISHED (the scan then had {published})"),
+                _ => "no scan before these reports".to_string(),
+            };
+            writeln!(
+                out,
+                "  {}  in {} report(s) from {}: {verdict}",
+                p.seen,
+                p.reports,
+                inert::line(&p.reporters.iter().cloned().collect::<Vec<_>>().join(", "))
+            )?;
         }
     }
     Ok(())

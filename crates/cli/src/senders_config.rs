@@ -71,9 +71,7 @@ impl Config {
             spf_record,
             spf_terms,
             dkim_selectors,
-            dmarc_record: txt_records(obs, &format!("_dmarc.{domain}"))
-                .into_iter()
-                .find(|t| t.to_ascii_lowercase().starts_with("v=dmarc1")),
+            dmarc_record: dmarc_record(obs, domain),
         }
     }
 
@@ -91,6 +89,13 @@ impl Config {
         }
         self.spf_terms.iter().all(|t| t.complete).then_some(false)
     }
+}
+
+/// The DMARC record at `_dmarc.DOMAIN` in a stored scan.
+pub fn dmarc_record(obs: &Observation, domain: &str) -> Option<String> {
+    txt_records(obs, &format!("_dmarc.{domain}"))
+        .into_iter()
+        .find(|t| mailwarden_records::dmarc::is_dmarc_record(t.as_bytes()))
 }
 
 fn txt_records(obs: &Observation, name: &str) -> Vec<String> {

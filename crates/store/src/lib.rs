@@ -19,6 +19,9 @@ mod error;
 pub mod events;
 pub mod fingerprint;
 pub mod ingest;
+// worker (issue 15): large scans as jobs, batches claimed under a lease.
+pub mod jobs;
+pub mod jobs_claim;
 pub mod location;
 pub mod monitor;
 pub mod outbox;

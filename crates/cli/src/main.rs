@@ -12,9 +12,11 @@ mod generate;
 mod history;
 mod input;
 mod interrupt;
+mod jobs;
 mod judge;
 mod message;
 mod monitor;
+mod monitor_claim;
 mod monitor_run;
 mod output;
 mod reports;
@@ -25,6 +27,7 @@ mod settings;
 mod sources;
 mod spf;
 mod waivers;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -79,6 +82,8 @@ fn parse() -> anyhow::Result<Cli> {
             | Command::Retention(_)
             | Command::Erase { .. }
             | Command::Message(_)
+            | Command::Worker(_)
+            | Command::Jobs(_)
     ) {
         settings::Settings::load(cli.config.as_deref())?.apply(&mut cli, &matches)?;
     }
@@ -118,6 +123,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Reports(command) => reports::run(command),
+        Command::Worker(args) => worker::run(db, args).await,
+        Command::Jobs(command) => jobs::run(db, command).await,
         Command::Man => {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)

@@ -166,14 +166,29 @@ pub async fn claim(
     Ok(claimed)
 }
 
-/// Give up the claim on `domain` (its scan is stored, or failed and should
-/// wait for its next due time).
+/// Give up the claim on `domain` once its scan is stored. `claimed_at`
+/// becomes the time it was done, so a `--once` run that started before
+/// then counts the domain as scanned in its round.
 pub async fn release(store: &Store, domain: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE monitors SET lease_until = NULL WHERE domain = $1")
+    let now = db_now(store).await?;
+    sqlx::query("UPDATE monitors SET lease_until = NULL, claimed_at = $1 WHERE domain = $2")
+        .bind(now)
         .bind(domain)
         .execute(store.pool())
         .await?;
     Ok(())
+}
+
+/// Monitors a `--once` run that started at `since` still waits for: held
+/// under another process's lease taken before it started (that process may
+/// finish them, or die and let the lease run out).
+pub async fn held_by_others(store: &Store, since: &str) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM monitors WHERE lease_until IS NOT NULL AND (claimed_at IS NULL OR claimed_at < $1)",
+    )
+    .bind(since)
+    .fetch_one(store.pool())
+    .await?)
 }
 
 /// When the next monitor can be claimed: its due time, or the end of the

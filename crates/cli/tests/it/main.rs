@@ -24,4 +24,5 @@ mod text_report;
 mod transport_scan;
 mod verdicts;
 mod waivers;
+mod workers;
 mod zone_scan;

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -72,7 +72,7 @@ pub async fn run(db: Option<&str>, command: JobsCommand) -> Result<ExitCode> {
 
 async fn submit(
     store: &mailwarden_store::Store,
-    input: &PathBuf,
+    input: &Path,
     batch_size: usize,
     flags: &[String],
 ) -> Result<ExitCode> {
@@ -102,7 +102,7 @@ async fn submit(
 
 /// Every domain of the list, each once, in list order. A list with a bad
 /// line is refused whole (nothing is stored), naming the lines.
-async fn read_list(input: &PathBuf) -> Result<Vec<String>> {
+async fn read_list(input: &Path) -> Result<Vec<String>> {
     let mut lines = crate::input::spawn_reader(&[], Some(input))?;
     let mut seen = HashSet::new();
     let (mut domains, mut bad) = (Vec::new(), Vec::new());
@@ -176,9 +176,9 @@ async fn results(store: &mailwarden_store::Store, id: i64, format: Format) -> Re
         Ok(())
     })
     .await
-    .or_else(|e| match io_error.take() {
-        Some(io) => Err(anyhow::Error::from(io)),
-        None => Err(e.into()),
+    .map_err(|e| match io_error.take() {
+        Some(io) => anyhow::Error::from(io),
+        None => e.into(),
     })?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)

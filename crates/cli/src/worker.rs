@@ -135,17 +135,18 @@ pub async fn run(db: Option<&str>, args: WorkerArgs) -> Result<ExitCode> {
     ));
     let scans = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
         .map(|item| {
+            let (store, name, tally) = (store.clone(), name.clone(), Arc::clone(&tally));
+            // Each task stores its own report: the writes run side by side,
+            // not one after another behind this loop.
             tokio::spawn(async move {
-                let result = item.held.scanner.scan(&item.domain).await;
-                (item, result)
+                let (line, failed) = item.held.scanner.scan(&item.domain).await?;
+                finish_one(&store, &name, &item, &line, failed, &tally).await
             })
         })
         .buffer_unordered(args.concurrency);
     futures::pin_mut!(scans);
     while let Some(done) = scans.next().await {
-        let (item, result) = done.context("a scan task failed")?;
-        let (line, failed) = result?;
-        finish_one(&store, &name, &item, &line, failed, &tally).await?;
+        done.context("a scan task failed")??;
     }
     producer.await.context("the claim loop failed")??;
     let secs = started.elapsed().as_secs_f64();

@@ -7,7 +7,7 @@
 #   tests/real-peers/postgres.sh start    initdb + start; prints the URL and writes it to target/real-peers/pg.env
 #   tests/real-peers/postgres.sh stop     stop the server (by its pid) and remove the cluster
 #   tests/real-peers/postgres.sh status   exit 0 when it runs
-#   tests/real-peers/postgres.sh test     start, run the store's test suite against it, stop (.ci/run)
+#   tests/real-peers/postgres.sh test     start, run the store's test suite and the worker tests against it, stop (.ci/run)
 #
 # Use:  eval "$(tests/real-peers/postgres.sh start)"   # sets MAILWARDEN_TEST_PG_URL
 #       cargo test -p mailwarden-store
@@ -104,6 +104,9 @@ run_tests() {
   eval "$(start)"
   export MAILWARDEN_TEST_PG_URL
   (cd "$REPO" && cargo test -p mailwarden-store --locked)
+  # worker (issue 15): worker, jobs and shared monitor-run processes on this
+  # PostgreSQL; required here, so a missing server fails instead of skipping.
+  (cd "$REPO" && MAILWARDEN_TEST_PG_REQUIRED=1 cargo test -p mailwarden --test integration --locked -- workers::)
 }
 
 case "${1:-}" in

@@ -108,6 +108,12 @@ pub enum Command {
     /// Tenants: organisations whose domains and users no other tenant sees.
     #[command(subcommand)]
     Tenant(crate::user::TenantCommand),
+    /// Scan the batches of the jobs in the store (`mailwarden jobs submit`); run any number of
+    /// workers on any number of machines sharing one PostgreSQL (--db postgres://...).
+    Worker(crate::worker::WorkerArgs),
+    /// Large scans as jobs for `mailwarden worker`: submit a list, follow it, read its results.
+    #[command(subcommand)]
+    Jobs(crate::jobs::JobsCommand),
 }
 
 #[derive(Debug, Subcommand)]

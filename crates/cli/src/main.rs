@@ -14,9 +14,11 @@ mod generate;
 mod history;
 mod input;
 mod interrupt;
+mod jobs;
 mod judge;
 mod message;
 mod monitor;
+mod monitor_claim;
 mod monitor_run;
 mod output;
 mod remembered;
@@ -38,6 +40,7 @@ mod spf;
 mod token;
 mod user;
 mod waivers;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -99,6 +102,8 @@ fn parse() -> anyhow::Result<Cli> {
             | Command::User(_)
             | Command::Token(_)
             | Command::Tenant(_)
+            | Command::Worker(_)
+            | Command::Jobs(_)
     ) {
         settings::Settings::load(cli.config.as_deref())?.apply(&mut cli, &matches)?;
     }
@@ -144,6 +149,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(c) => user::run(db, c).await,
         Command::Token(c) => token::run(db, c).await,
         Command::Tenant(c) => user::run_tenant(db, c).await,
+        Command::Worker(args) => worker::run(db, args).await,
+        Command::Jobs(command) => jobs::run(db, command).await,
         Command::Man => {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)

@@ -56,6 +56,11 @@ pub struct RunArgs {
     /// spread out. Default: a tenth of its period, at most 300.
     #[arg(long, value_name = "SECS")]
     pub jitter: Option<u64>,
+    /// PostgreSQL, several `monitor run` processes: how long a domain this process claimed stays
+    /// its own before another takes it (after a crash). Must cover the scans of one claim
+    /// (4 × --concurrency domains). s, m, h.
+    #[arg(long, default_value = "10m", value_name = "DURATION")]
+    pub lease: String,
 }
 
 /// Stop requested (SIGTERM or SIGINT), and a way to wait for it.
@@ -112,6 +117,14 @@ pub async fn run(store: Store, args: RunArgs) -> Result<ExitCode> {
     };
     let stop = Stop::install()?;
     let mut scanners = Scanners::default();
+    let shared = crate::monitor_claim::Shared::new(&store, &args)?;
+    if let Some(shared) = shared.as_ref().filter(|_| args.once) {
+        while let Some(claimed) = shared.next_once(&|| stop.requested()).await? {
+            let c = cycle(&store, claimed, &args, &policy, &mut scanners, &stop).await?;
+            eprintln!("mailwarden: {}", c.summary());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.once {
         let all = monitor::list(&store).await?;
         if all.is_empty() {
@@ -129,7 +142,10 @@ pub async fn run(store: Store, args: RunArgs) -> Result<ExitCode> {
     while !stop.requested() {
         daily_retention(&store).await?;
         deliver_alerts(&store).await?;
-        let due = monitor::due(&store, &mailwarden_store::now()).await?;
+        let due = match &shared {
+            Some(shared) => shared.claim_due().await?,
+            None => monitor::due(&store, &mailwarden_store::now()).await?,
+        };
         if !due.is_empty() {
             let c = cycle(&store, due, &args, &policy, &mut scanners, &stop).await?;
             eprintln!("mailwarden: {}", c.summary());
@@ -182,11 +198,9 @@ async fn daily_retention(store: &Store) -> Result<()> {
 /// Time until the next monitor is due (at most [`TICK`]).
 async fn until_next_due(store: &Store) -> Result<Duration> {
     let now = OffsetDateTime::now_utc();
-    let next = monitor::list(store)
+    let next = monitor::next_claimable(store)
         .await?
-        .iter()
-        .filter_map(|m| mailwarden_store::parse_time(&m.next_due_at))
-        .min();
+        .and_then(|t| mailwarden_store::parse_time(&t));
     Ok(match next {
         Some(t) if t > now => Duration::try_from(t - now).unwrap_or(TICK).min(TICK),
         Some(_) => Duration::from_millis(100),
@@ -281,6 +295,13 @@ async fn cycle(
             };
             match stored {
                 Ok(i) => {
+                    // Shared schedule: the claim ends; if this fails, the lease runs out instead.
+                    if let Err(e) = monitor::release(store, &m.domain).await {
+                        eprintln!(
+                            "mailwarden: {}: stored; its claim stays until the lease runs out: {e}",
+                            m.domain
+                        );
+                    }
                     match i.stored {
                         Stored::New { .. } => out.new += 1,
                         Stored::SeenAgain { id, .. } => out.seen_again.push(id),

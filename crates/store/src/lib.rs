@@ -20,6 +20,9 @@ pub mod events;
 pub mod evidence;
 pub mod fingerprint;
 pub mod ingest;
+// worker (issue 15): large scans as jobs, batches claimed under a lease.
+pub mod jobs;
+pub mod jobs_claim;
 pub mod location;
 pub mod monitor;
 pub mod outbox;

@@ -106,3 +106,98 @@ pub async fn due(store: &Store, now: &str) -> Result<Vec<Monitor>, StoreError> {
     .fetch_all(store.pool())
     .await?)
 }
+
+/// Which monitors [`claim`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimable<'a> {
+    /// Those due now (`monitor run`).
+    Due,
+    /// Every one not claimed since this time, due or not (`monitor run
+    /// --once` started then): two `--once` runs at the same time share the
+    /// domains instead of both scanning each.
+    NotClaimedSince(&'a str),
+}
+
+/// The database's clock now, as stored (see [`crate::jobs_claim::db_now`]).
+pub async fn db_now(store: &Store) -> Result<String, StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    Ok(clock::stamp(crate::jobs_claim::db_now(&mut conn).await?))
+}
+
+/// Claim up to `limit` monitors for one process for `lease`: several
+/// `monitor run` processes on one database then never scan a domain twice
+/// for one due time. A claimed monitor is skipped by the others (PostgreSQL:
+/// `FOR UPDATE SKIP LOCKED`; SQLite: the one write lock) until [`release`]
+/// after its scan is stored, or until the lease runs out (the process
+/// died), when it is claimed again. Most overdue first.
+pub async fn claim(
+    store: &Store,
+    which: Claimable<'_>,
+    limit: usize,
+    lease: std::time::Duration,
+) -> Result<Vec<Monitor>, StoreError> {
+    let skip_locked = match store.backend() {
+        crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        crate::Backend::Sqlite => "",
+    };
+    let condition = match which {
+        Claimable::Due => "next_due_at <= $2",
+        Claimable::NotClaimedSince(_) => "(claimed_at IS NULL OR claimed_at < $3)",
+    };
+    let returning = COLUMNS.trim_start_matches("SELECT ").trim_end_matches(" FROM monitors");
+    let sql = format!(
+        "UPDATE monitors SET lease_until = $1, claimed_at = $2 WHERE domain IN (
+             SELECT domain FROM monitors WHERE (lease_until IS NULL OR lease_until <= $2) AND {condition}
+             ORDER BY next_due_at, domain LIMIT {limit}{skip_locked})
+         RETURNING {returning}"
+    );
+    let mut tx = store.begin().await?;
+    let now = crate::jobs_claim::db_now(&mut tx).await?;
+    let query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(crate::jobs_claim::lease_end(now, lease))
+        .bind(clock::stamp(now));
+    let query = match which {
+        Claimable::Due => query,
+        Claimable::NotClaimedSince(since) => query.bind(since),
+    };
+    let mut claimed: Vec<Monitor> = query.fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    claimed.sort_by(|a, b| (&a.next_due_at, &a.domain).cmp(&(&b.next_due_at, &b.domain)));
+    Ok(claimed)
+}
+
+/// Give up the claim on `domain` once its scan is stored. `claimed_at`
+/// becomes the time it was done, so a `--once` run that started before
+/// then counts the domain as scanned in its round.
+pub async fn release(store: &Store, domain: &str) -> Result<(), StoreError> {
+    let now = db_now(store).await?;
+    sqlx::query("UPDATE monitors SET lease_until = NULL, claimed_at = $1 WHERE domain = $2")
+        .bind(now)
+        .bind(domain)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// Monitors a `--once` run that started at `since` still waits for: held
+/// under another process's lease taken before it started (that process may
+/// finish them, or die and let the lease run out).
+pub async fn held_by_others(store: &Store, since: &str) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM monitors WHERE lease_until IS NOT NULL AND (claimed_at IS NULL OR claimed_at < $1)",
+    )
+    .bind(since)
+    .fetch_one(store.pool())
+    .await?)
+}
+
+/// When the next monitor can be claimed: its due time, or the end of the
+/// lease another process holds on it.
+pub async fn next_claimable(store: &Store) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_due_at THEN lease_until
+                         ELSE next_due_at END) FROM monitors",
+    )
+    .fetch_one(store.pool())
+    .await?)
+}

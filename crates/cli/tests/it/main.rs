@@ -28,4 +28,5 @@ mod transport_scan;
 mod verdicts;
 mod waivers;
 mod web;
+mod workers;
 mod zone_scan;

@@ -24,6 +24,31 @@ use crate::located::{Bounded, WithDiagnostics};
 /// The selector receivers use when a message names none.
 pub const DEFAULT_SELECTOR: &str = "default";
 
+/// What [`judge`] reads, building no findings: the BIMI record at the
+/// default selector and, when exactly one is published with a logo, the
+/// domain's DMARC record.
+pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>) {
+    let domain = mailwarden_model::name::normalise(ctx.domain);
+    let answer = view.get(&format!("{DEFAULT_SELECTOR}._bimi.{domain}"), RType::Txt);
+    if !answer.status.is_definite() {
+        return;
+    }
+    let texts: Vec<String> = (answer.records.iter())
+        .filter_map(|rd| match rd {
+            RData::Txt { .. } => rd.txt_bytes(),
+            _ => None,
+        })
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .filter(|t| bimi::looks_like_bimi_record(t))
+        .collect();
+    if let [text] = texts.as_slice() {
+        let parsed = bimi::parse(text);
+        if !parsed.is_declination() && parsed.has_logo() {
+            view.get(&format!("_dmarc.{domain}"), RType::Txt);
+        }
+    }
+}
+
 /// Judge the BIMI record of `ctx.domain`. Findings carry ids `bimi.*`.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);

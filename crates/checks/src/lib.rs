@@ -98,9 +98,9 @@ pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let chains = ChainCache::default();
     let facts = Facts::of_view(ctx, view, &chains);
     let mut findings = Vec::new();
-    for (name, judge) in JUDGES {
-        if ctx.options.runs(name) {
-            findings.extend(judge(ctx, view, &facts));
+    for judge in JUDGES {
+        if ctx.options.runs(judge.name) {
+            findings.extend((judge.findings)(ctx, view, &facts));
         }
     }
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -133,24 +133,55 @@ pub(crate) fn nonexistent(domain: &str, view: &DnsView<'_>) -> Option<Finding> {
     })
 }
 
-/// A protocol judge: the findings of one protocol on a view, reading the
-/// shared facts of that view.
-pub type Judge = fn(&Context<'_>, &DnsView<'_>, &Facts<'_, '_>) -> Vec<Finding>;
+/// The findings of one protocol on a view, reading the shared facts of
+/// that view.
+pub type Findings = fn(&Context<'_>, &DnsView<'_>, &Facts<'_, '_>) -> Vec<Finding>;
 
-/// Every protocol judge, by the name `--checks` selects it with.
-pub const JUDGES: [(&str, Judge); 12] = [
-    ("mx", |ctx, view, _| mx::judge(ctx.domain, view)),
-    ("spf", |ctx, view, _| spf::judge(ctx.domain, view)),
-    ("dmarc", |ctx, view, _| dmarc::judge(ctx, view)),
-    ("dkim", |ctx, view, _| dkim::judge(ctx, view)),
-    ("bimi", |ctx, view, _| bimi::judge(ctx, view)),
-    ("dnssec", |ctx, view, _| dnssec::judge(ctx, view)),
-    ("ns", |ctx, view, _| ns::judge(ctx, view)),
-    ("mta-sts", mta_sts::judge_with),
-    ("tlsrpt", tlsrpt::judge_with),
-    ("dane", dane::judge_with),
-    ("smtp", smtp::judge_with),
-    ("failover", failover::judge_with),
+/// What one protocol reads on a view, building nothing: every question
+/// its [`Findings`] would ask there, and no other.
+pub type Ask = fn(&Context<'_>, &DnsView<'_>, &Facts<'_, '_>);
+
+/// A protocol judge.
+#[derive(Clone, Copy)]
+pub struct Judge {
+    /// The name `--checks` selects it with.
+    pub name: &'static str,
+    /// Its reads without its findings: what [`Judging`] runs while the
+    /// judge still waits for evidence, so prose and JSON evidence are
+    /// built once, when it has everything. `None` where the reads are
+    /// still interleaved with building findings (then `findings` is run
+    /// and its result dropped).
+    pub ask: Option<Ask>,
+    /// Its findings.
+    pub findings: Findings,
+}
+
+impl Judge {
+    const fn new(name: &'static str, ask: Option<Ask>, findings: Findings) -> Self {
+        Self { name, ask, findings }
+    }
+}
+
+/// Every protocol judge, in the order their findings are merged.
+pub const JUDGES: [Judge; 12] = [
+    Judge::new("mx", Some(|c, v, _| mx::ask(c.domain, v)), |c, v, _| {
+        mx::judge(c.domain, v)
+    }),
+    Judge::new("spf", Some(|c, v, _| spf::ask(c.domain, v)), |c, v, _| {
+        spf::judge(c.domain, v)
+    }),
+    Judge::new("dmarc", Some(|c, v, _| dmarc::ask(c, v)), |c, v, _| dmarc::judge(c, v)),
+    Judge::new("dkim", Some(|c, v, _| dkim::ask(c, v)), |c, v, _| dkim::judge(c, v)),
+    Judge::new("bimi", Some(|c, v, _| bimi::ask(c, v)), |c, v, _| bimi::judge(c, v)),
+    Judge::new("dnssec", Some(|c, v, _| dnssec::ask(c, v)), |c, v, _| {
+        dnssec::judge(c, v)
+    }),
+    Judge::new("ns", None, |c, v, _| ns::judge(c, v)),
+    Judge::new("mta-sts", Some(mta_sts::ask), mta_sts::judge_with),
+    Judge::new("tlsrpt", Some(tlsrpt::ask), tlsrpt::judge_with),
+    Judge::new("dane", Some(dane::ask), dane::judge_with),
+    Judge::new("smtp", Some(smtp::ask), smtp::judge_with),
+    Judge::new("failover", Some(failover::ask), failover::judge_with),
 ];
 
 /// Judge saved evidence again, with the current rules, without any I/O,
@@ -281,7 +312,7 @@ mod tests {
                 .all(|f| f.id.starts_with("mx.") || f.id.starts_with("spf."))
         );
         let all = judge_with(&[]);
-        for (name, _) in JUDGES {
+        for Judge { name, .. } in JUDGES {
             assert!(
                 all.iter().any(|f| f.id.starts_with(&format!("{name}."))),
                 "{name} ran no check"

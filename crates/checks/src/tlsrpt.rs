@@ -15,6 +15,32 @@ use crate::facts::sts::{Discovery, txt_records};
 use crate::located::{Bounded, WithDiagnostics};
 use crate::{ChainCache, Context, Facts};
 
+/// What [`judge_with`] reads, building no findings: the record and the
+/// drafts' legacy name and, unless exactly one valid record is published,
+/// whether MTA-STS or DANE is in use.
+pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) {
+    let domain = mailwarden_model::name::normalise(ctx.domain);
+    view.get(&format!("_smtp-tlsrpt.{domain}"), RType::Txt);
+    let answer = view.get(&format!("_smtp._tls.{domain}"), RType::Txt);
+    if !answer.status.is_definite() {
+        return;
+    }
+    let records: Vec<String> = (txt_records(&answer.records).into_iter())
+        .map(|(_, t)| t)
+        .filter(|t| tlsrpt::is_tlsrpt_record(t))
+        .collect();
+    let usable = matches!(records.as_slice(), [text] if valid(&tlsrpt::parse(text.as_bytes())));
+    if !usable {
+        facts.sts_discovery(view);
+        let _ = facts.dane_in_use(view);
+    }
+}
+
+/// Whether a TLS-RPT record has no errors (what `tlsrpt.syntax` passes).
+fn valid(r: &tlsrpt::Record) -> bool {
+    r.diagnostics.iter().all(|d| d.level != Level::Error)
+}
+
 /// Judge the TLS-RPT record of `ctx.domain`. Findings carry ids `tlsrpt.*`.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let chains = ChainCache::default();

@@ -133,6 +133,14 @@ impl<'a> Host<'a> {
         }
     }
 
+    /// What [`Self::judge`] reads, building no findings: what matching
+    /// reads, for an answer that is neither bogus nor a failed lookup.
+    pub(super) fn reads(&self, addressed: &Addressed<'_, '_, '_, '_>) {
+        if !self.bogus() && self.answer.status.is_definite() {
+            self.matching_reads(addressed);
+        }
+    }
+
     pub(super) fn judge(&self, addressed: &Addressed<'_, '_, '_, '_>) -> Vec<Finding> {
         if self.bogus() {
             let why = self.answer.status.describe();

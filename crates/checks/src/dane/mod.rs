@@ -79,6 +79,24 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     judge_with(ctx, view, &crate::Facts::of_view(ctx, view, &chains))
 }
 
+/// What [`judge_with`] reads, building no findings: the MX hosts, the
+/// TLSA records of each and, where they are secure and usable, the
+/// host's probes to match them against.
+pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>, facts: &crate::Facts<'_, '_>) {
+    let domain = mailwarden_model::name::normalise(ctx.domain);
+    let Ok(hosts) = mx_hosts(&domain, view) else { return };
+    let addressed = Addressed {
+        ctx,
+        domain: &domain,
+        view,
+        facts,
+    };
+    for host in hosts {
+        let answer = view.get(&tlsa_name(&host), RType::Tlsa);
+        Host::new(ctx, &domain, &host, answer).reads(&addressed);
+    }
+}
+
 /// [`judge`], reading the shared facts of the view.
 pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &crate::Facts<'_, '_>) -> Vec<Finding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);

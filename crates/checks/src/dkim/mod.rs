@@ -189,9 +189,21 @@ struct KeySummary<'a> {
     record: &'a str,
 }
 
-/// Judge the DKIM keys of `ctx.domain`. Findings carry ids `dkim.*`.
-pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+/// What [`judge`] reads, building no findings: the `_domainkey` probe,
+/// each selector tried, the MX (for a null MX, unless `--parked` says it).
+pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>) {
     let domain = mailwarden_model::name::normalise(ctx.domain);
+    for sel in to_try(ctx, view, &domain).0 {
+        view.get(&format!("{sel}._domainkey.{domain}"), RType::Txt);
+    }
+    if !ctx.options.parked {
+        view.get(&domain, RType::Mx);
+    }
+}
+
+/// The selectors to look up (and those ignored), after asking the
+/// `_domainkey` probe name, with its answer.
+fn to_try<'a>(ctx: &Context<'_>, view: &DnsView<'a>, domain: &str) -> (Vec<String>, Vec<String>, String, &'a Answer) {
     let (mut tried, ignored) = selectors(&ctx.options.dkim_selectors);
     let probe_name = format!("_domainkey.{domain}");
     let probe = view.get(&probe_name, RType::Txt);
@@ -209,6 +221,13 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
             .collect();
         tried.retain(|s| user.contains(s));
     }
+    (tried, ignored, probe_name, probe)
+}
+
+/// Judge the DKIM keys of `ctx.domain`. Findings carry ids `dkim.*`.
+pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+    let domain = mailwarden_model::name::normalise(ctx.domain);
+    let (tried, ignored, probe_name, probe) = to_try(ctx, view, &domain);
     let looked: Vec<Selector<'_>> = tried
         .iter()
         .map(|sel| {

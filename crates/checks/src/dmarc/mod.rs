@@ -32,6 +32,24 @@ use policy::*;
 use reporting::*;
 
 /// Audit the DMARC policy of `ctx.domain`. Findings carry ids `dmarc.*`.
+/// What [`judge`] reads, building no findings: the discovery of the
+/// record that applies, the domain's own TXT records, its MX (for a null
+/// MX, unless `--parked` says it), and what the reporting checks read.
+pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>) {
+    let domain = mailwarden_model::name::normalise(ctx.domain);
+    let d = Discovery::run(view, &domain);
+    if !d.own.definite {
+        return;
+    }
+    view.get(&domain, RType::Txt);
+    if !ctx.options.parked {
+        view.get(&domain, RType::Mx);
+    }
+    if let Some(applied) = d.applied() {
+        reporting_reads(view, &applied);
+    }
+}
+
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let d = Discovery::run(view, &domain);

@@ -347,6 +347,21 @@ pub(super) fn destination_mx(view: &DnsView<'_>, dest: &Destination) -> Finding 
     }
 }
 
+/// What the reporting checks read, building no findings: each external
+/// destination's authorisation record, each destination's MX and, when
+/// it has none, its addresses (an implicit MX).
+pub(super) fn reporting_reads(view: &DnsView<'_>, a: &Applied) {
+    for dest in destinations(a) {
+        if is_external(&a.source, &dest.domain) {
+            view.get(&report_name(&a.source, &dest.domain), RType::Txt);
+        }
+        if view.get(&dest.domain, RType::Mx).status == Status::NoData {
+            view.get(&dest.domain, RType::A);
+            view.get(&dest.domain, RType::Aaaa);
+        }
+    }
+}
+
 /// The lookups the reporting checks needed that failed.
 pub(super) fn reporting_failures(view: &DnsView<'_>, a: &Applied) -> Vec<String> {
     let mut out = Vec::new();

@@ -29,6 +29,13 @@ fn at_or_below(name: &str, apex: &str) -> bool {
     name == apex || name.ends_with(&format!(".{apex}"))
 }
 
+/// What [`judge`] reads: the record sets senders need.
+pub(super) fn reads(domain: &str, view: &DnsView<'_>, mx_hosts: &[String]) {
+    for (name, rtype) in &rrsets_senders_need(domain, mx_hosts) {
+        view.get(name, *rtype);
+    }
+}
+
 /// RFC 4035 §4.3: "Bogus: An RRset for which the resolver believes that
 /// it ought to be able to establish a chain of trust but for which it is
 /// unable to do so, either due to signatures that for some reason fail to

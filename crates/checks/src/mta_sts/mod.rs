@@ -62,6 +62,14 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     judge_with(ctx, view, &Facts::of_view(ctx, view, &chains))
 }
 
+/// What [`judge_with`] reads, building no findings: the `_mta-sts`
+/// record and, when there is one, what the policy checks read.
+pub fn ask(_: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) {
+    if let Discovery::One(..) = facts.sts_discovery(view) {
+        policy::policy_reads(view, facts);
+    }
+}
+
 /// [`judge`], reading the shared facts of the view.
 pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) -> Vec<Finding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);

@@ -9,9 +9,33 @@ use super::enforce::{enforce_tls, mx_match};
 use super::{CONTENT_RULES, MAX_AGE_CODES, POLICY_RULES, RECOMMENDED_MAX_AGE, every};
 use crate::Context;
 use crate::facts::Facts;
-use crate::facts::sts::{PolicyState, policy_url};
+use crate::facts::sts::{PolicyState, mx_matches, policy_url};
 use crate::located::{Bounded, WithDiagnostics};
 use crate::tls::cert;
+
+/// What [`policy_findings`] reads, building no findings: the policy
+/// and, unless it is invalid or in mode none, the MX hosts and, in
+/// enforce mode, the probes of every host the policy covers.
+pub(super) fn policy_reads(view: &DnsView<'_>, facts: &Facts<'_, '_>) {
+    let (PolicyState::Invalid {
+        policy: Some(policy), ..
+    }
+    | PolicyState::Active { policy, .. }) = facts.policy_state(view)
+    else {
+        return;
+    };
+    if !policy.is_valid() || policy.mode == Some(Mode::None) {
+        return;
+    }
+    if let (Some(Mode::Enforce), Ok(hosts)) = (policy.mode, facts.mx_hosts(view)) {
+        let covered = hosts
+            .iter()
+            .filter(|h| policy.mx.iter().any(|p| mx_matches(&p.pattern, &h.name)));
+        for host in covered {
+            facts.probe_host(view, host);
+        }
+    }
+}
 
 /// The findings about the policy of a domain with one MTA-STS record.
 pub(super) fn policy_findings(

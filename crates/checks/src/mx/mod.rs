@@ -67,6 +67,33 @@ pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
     }
 }
 
+/// What [`judge`] reads, building no findings: the MX set, the
+/// addresses of each target named (or of the domain itself when it has
+/// no MX), the TXT records of a null-MX domain.
+pub fn ask(domain: &str, view: &DnsView<'_>) {
+    let answer = view.get(domain, RType::Mx);
+    match &answer.status {
+        Status::Records => {
+            let set = parse_mx(answer);
+            let real: BTreeSet<&str> = (set.iter().map(|m| m.exchange.as_str()))
+                .filter(|e| !e.is_empty())
+                .collect();
+            if real.is_empty() && !set.is_empty() {
+                view.get(domain, RType::Txt);
+            }
+            for name in real.into_iter().filter(|name| !is_ip_literal(name)) {
+                view.get(name, RType::A);
+                view.get(name, RType::Aaaa);
+            }
+        }
+        Status::NoData => {
+            view.get(domain, RType::A);
+            view.get(domain, RType::Aaaa);
+        }
+        _ => {}
+    }
+}
+
 /// Whether `domain` publishes only a null MX (RFC 7505: it accepts no
 /// mail); `None` when the MX lookup could not be completed.
 pub fn publishes_null_mx(view: &DnsView<'_>, domain: &str) -> Option<bool> {
@@ -307,8 +334,7 @@ fn judge_duplicates(domain: &str, real: &[&Mx]) -> Finding {
 /// RFC 1035 §3.3.9: EXCHANGE is "A <domain-name> which specifies a host
 /// willing to act as a mail exchange for the owner name."
 fn judge_ip_literal(name: &str) -> Option<Finding> {
-    let bare = name.trim_start_matches('[').trim_end_matches(']');
-    bare.parse::<IpAddr>().ok().map(|_| {
+    is_ip_literal(name).then(|| {
         Finding::new(
             "mx.target-ip-literal",
             Outcome::Fail,
@@ -316,6 +342,12 @@ fn judge_ip_literal(name: &str) -> Option<Finding> {
             format!("The MX target {name} is an IP address; it will be looked up as a host name and fail."),
         )
     })
+}
+
+/// An MX target written as an address (`192.0.2.1`, `[192.0.2.1]`).
+fn is_ip_literal(name: &str) -> bool {
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>().is_ok()
 }
 
 fn judge_target(t: &Target<'_>) -> Vec<Finding> {

@@ -58,6 +58,32 @@ impl Address<'_> {
         ]
     }
 
+    /// What [`Self::certificates`] reads, building no findings: for a
+    /// chain some sender would refuse, the DANE match and the MTA-STS
+    /// policy ([`Self::refused`]).
+    pub(super) fn certificate_reads(&self, senders: &Senders<'_, '_, '_, '_>) {
+        let Some(report) = self.chain.as_ref().filter(|_| self.reached() == Reached::Session) else {
+            return;
+        };
+        if self.refusable(report) {
+            if let Some(tls) = &self.probe.tls {
+                senders.dane(&self.host, &tls.chain_der());
+            }
+            senders.enforces(&self.host);
+        }
+    }
+
+    /// Whether any certificate rule calls [`Self::refused`] on `report`:
+    /// the leaf expired, not yet valid or not for the host, or a chain
+    /// that does not verify even inside the leaf's dates.
+    fn refusable(&self, report: &ChainReport) -> bool {
+        let leaf = report.leaf.as_ref().is_some_and(|leaf| {
+            matches!(leaf.validity, Validity::Expired | Validity::NotYetValid) || leaf.matched_name.is_none()
+        });
+        let untrusted = matches!(report.pkix, Pkix::Untrusted { .. }) && self.undated_pkix != Some(Pkix::Trusted);
+        leaf || untrusted
+    }
+
     /// The finding of rule `id` when the leaf could not be read.
     fn no_leaf(&self, id: &str, report: &ChainReport) -> Finding {
         self.finding(

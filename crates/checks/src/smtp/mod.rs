@@ -78,6 +78,19 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     judge_with(ctx, view, &Facts::of_view(ctx, view, &chains))
 }
 
+/// What [`judge_with`] reads, building no findings: the MX hosts, the
+/// probes of their addresses and, for a certificate some sender would
+/// refuse, what [`Senders`] look up.
+pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) {
+    let Ok(hosts) = facts.mx_hosts(view) else { return };
+    let senders = Senders { facts, view };
+    for host in hosts {
+        for tls in facts.probe_host(view, host) {
+            Address::new(ctx, tls).certificate_reads(&senders);
+        }
+    }
+}
+
 /// [`judge`], reading the shared facts of the view.
 pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) -> Vec<Finding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);

@@ -107,6 +107,19 @@ impl Host<'_> {
     /// fails. So every address must present a chain a usable record
     /// matches: a sender tries the addresses in turn (RFC 5321 §5.1), and
     /// any of them can be the one it reaches.
+    /// What [`Self::matching`] reads, building no finding: the probes of
+    /// the host, when it has usable secure records and addresses.
+    pub(super) fn matching_reads(&self, addressed: &Addressed<'_, '_, '_, '_>) {
+        if self.usable().is_empty() || !matches!(self.rrset(), Rrset::Usable(_)) {
+            return;
+        }
+        if let Ok(host) = addressed.host(&self.name)
+            && host.addresses.as_ref().is_ok_and(|a| !a.is_empty())
+        {
+            addressed.facts.probe_host(addressed.view, host);
+        }
+    }
+
     pub(super) fn matching(&self, addressed: &Addressed<'_, '_, '_, '_>) -> Finding {
         const ID: &str = "dane.match";
         if self.usable().is_empty() {

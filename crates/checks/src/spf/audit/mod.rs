@@ -35,6 +35,19 @@ const MAX_STRING_OCTETS: usize = 255;
 /// Records walked per domain, so a hostile tree cannot make us loop.
 const MAX_RECORDS: usize = 50;
 
+/// What [`judge`] reads, building no findings: the obsolete SPF RR type,
+/// the domain's TXT records and, when exactly one is SPF, its tree.
+pub fn ask(domain: &str, view: &DnsView<'_>) {
+    let domain = mailwarden_model::name::normalise(domain);
+    view.get(&domain, RType::Spf);
+    let answer = view.get(&domain, RType::Txt);
+    if answer.status.is_definite()
+        && let [record] = Published::from_answer(answer).spf.as_slice()
+    {
+        Tree::walk(view, &domain, record);
+    }
+}
+
 /// Audit the SPF policy of `domain`. Findings carry ids `spf.*`.
 pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
     let domain = mailwarden_model::name::normalise(domain);

@@ -20,6 +20,7 @@ use mailwarden_records::dkim::Level;
 
 use crate::Context;
 use crate::located::{Bounded, WithDiagnostics};
+use crate::rule;
 
 /// The selector receivers use when a message names none.
 pub const DEFAULT_SELECTOR: &str = "default";
@@ -59,7 +60,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     if !answer.status.is_definite() {
         failed.push(format!("{name}/TXT {}", answer.status.describe()));
         out.push(Finding::new(
-            "bimi.record",
+            rule::BIMI_RECORD,
             Outcome::Indeterminate,
             &domain,
             format!("Could not look up {name}: {}", answer.status.describe()),
@@ -80,7 +81,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     match records.as_slice() {
         [] => {
             let mut f = Finding::new(
-                "bimi.record",
+                rule::BIMI_RECORD,
                 Outcome::NotApplicable,
                 &domain,
                 format!("No BIMI record at {name}; BIMI is optional."),
@@ -94,7 +95,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
             let parsed = bimi::parse(text);
             out.push(
                 Finding::new(
-                    "bimi.record",
+                    rule::BIMI_RECORD,
                     Outcome::Pass,
                     &domain,
                     if parsed.is_declination() {
@@ -116,7 +117,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
             let list: Vec<&str> = many.iter().map(|(_, t)| t.as_str()).collect();
             out.push(
                 Finding::new(
-                    "bimi.record",
+                    rule::BIMI_RECORD,
                     Outcome::Fail,
                     &domain,
                     format!(
@@ -141,8 +142,8 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
 /// tag in the list."
 fn syntax(domain: &str, r: &BimiRecord, level: Level) -> Finding {
     let (id, what) = match level {
-        Level::Error => ("bimi.syntax", "syntax error"),
-        Level::Warning => ("bimi.syntax-warning", "warning"),
+        Level::Error => (rule::BIMI_SYNTAX, "syntax error"),
+        Level::Warning => (rule::BIMI_SYNTAX_WARNING, "warning"),
     };
     let found = Bounded::of(
         (r.diagnostics.iter()).filter(|d| d.level == level && d.code != "evidence-without-location"),
@@ -179,7 +180,7 @@ fn syntax(domain: &str, r: &BimiRecord, level: Level) -> Finding {
 fn declined(domain: &str, r: &BimiRecord) -> Finding {
     if r.is_declination() {
         return Finding::new(
-            "bimi.declined",
+            rule::BIMI_DECLINED,
             Outcome::Pass,
             domain,
             "The record is a valid declination: the domain explicitly shows no BIMI logo.",
@@ -188,7 +189,7 @@ fn declined(domain: &str, r: &BimiRecord) -> Finding {
     }
     if !r.has_logo() {
         return Finding::new(
-            "bimi.declined",
+            rule::BIMI_DECLINED,
             Outcome::Fail,
             domain,
             "l= is empty or absent but a= names an evidence document: this is neither a declination nor a usable record, so no logo can be shown.",
@@ -200,7 +201,7 @@ fn declined(domain: &str, r: &BimiRecord) -> Finding {
         ));
     }
     Finding::new(
-        "bimi.declined",
+        rule::BIMI_DECLINED,
         Outcome::NotApplicable,
         domain,
         "The record publishes a logo; it is not a declination.",
@@ -214,7 +215,7 @@ fn declined(domain: &str, r: &BimiRecord) -> Finding {
 fn authority(domain: &str, r: &BimiRecord) -> Finding {
     if !r.has_logo() {
         return Finding::new(
-            "bimi.authority-evidence",
+            rule::BIMI_AUTHORITY_EVIDENCE,
             Outcome::NotApplicable,
             domain,
             "No logo is published.",
@@ -222,7 +223,7 @@ fn authority(domain: &str, r: &BimiRecord) -> Finding {
     }
     if r.has_authority() {
         return Finding::new(
-            "bimi.authority-evidence",
+            rule::BIMI_AUTHORITY_EVIDENCE,
             Outcome::Pass,
             domain,
             format!(
@@ -232,7 +233,7 @@ fn authority(domain: &str, r: &BimiRecord) -> Finding {
         );
     }
     Finding::new(
-        "bimi.authority-evidence",
+        rule::BIMI_AUTHORITY_EVIDENCE,
         Outcome::Fail,
         domain,
         "A logo is published without an evidence document (a=): most mailbox providers that show BIMI logos require a Verified Mark Certificate or Common Mark Certificate.",
@@ -247,7 +248,7 @@ fn authority(domain: &str, r: &BimiRecord) -> Finding {
 /// indicator only for mail that passes DMARC under a policy of quarantine
 /// or reject applied to all mail (pct=100 where pct is used).
 fn dmarc_enforcement(domain: &str, view: &DnsView<'_>, r: &BimiRecord, failed: &mut Vec<String>) -> Finding {
-    const ID: &str = "bimi.requires-dmarc-enforcement";
+    const ID: &str = rule::BIMI_REQUIRES_DMARC_ENFORCEMENT;
     if r.is_declination() || !r.has_logo() {
         return Finding::new(
             ID,
@@ -366,7 +367,7 @@ fn dmarc_tags(text: &str) -> Vec<(String, String)> {
 
 fn lookup_failed(domain: &str, failed: &[String]) -> Finding {
     crate::unlooked::lookup_failed(
-        "bimi.lookup-failed",
+        rule::BIMI_LOOKUP_FAILED,
         domain,
         "Every BIMI lookup was answered.",
         ("BIMI lookup(s)", "the BIMI checks that need them are indeterminate"),

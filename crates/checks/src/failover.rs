@@ -27,12 +27,13 @@ use mailwarden_model::{DnsView, Finding, Outcome};
 use mailwarden_records::mta_sts::Mode;
 
 use crate::facts::PolicyState;
+use crate::rule;
 use crate::tls::cert::Pkix;
 use crate::transport::{self, AddressTls, MxHost, all_of};
 use crate::{ChainCache, Context, Facts};
 
-const PARITY: &str = "failover.tls-parity";
-const PROVIDER: &str = "failover.single-provider";
+const PARITY: &str = rule::FAILOVER_TLS_PARITY;
+const PROVIDER: &str = rule::FAILOVER_SINGLE_PROVIDER;
 
 /// Judge the failover properties of `ctx.domain`'s MX hosts.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {

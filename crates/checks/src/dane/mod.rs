@@ -26,6 +26,7 @@ use mailwarden_model::{DnsView, Finding, Outcome, RType, Status};
 use mailwarden_records::tlsa::Tlsa;
 
 use crate::Context;
+use crate::rule;
 use crate::tls::dane::match_tlsa;
 use crate::transport::{self, AddressTls, MxHost};
 use host::Host;
@@ -63,14 +64,14 @@ pub(crate) fn in_use(domain: &str, view: &DnsView<'_>) -> Result<bool, String> {
 }
 
 const RULES: [&str; 8] = [
-    "dane.tlsa-present",
-    "dane.insecure",
-    "dane.bogus",
-    "dane.syntax",
-    "dane.usage",
-    "dane.full-certificate",
-    "dane.rollover",
-    "dane.match",
+    rule::DANE_TLSA_PRESENT,
+    rule::DANE_INSECURE,
+    rule::DANE_BOGUS,
+    rule::DANE_SYNTAX,
+    rule::DANE_USAGE,
+    rule::DANE_FULL_CERTIFICATE,
+    rule::DANE_ROLLOVER,
+    rule::DANE_MATCH,
 ];
 
 /// Judge the DANE TLSA records of every MX host of `ctx.domain`.
@@ -105,7 +106,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &crate::Facts<'_
         Err(why) => {
             return vec![
                 Finding::new(
-                    "dane.tlsa-present",
+                    rule::DANE_TLSA_PRESENT,
                     Outcome::Indeterminate,
                     &domain,
                     format!("Could not look up the MX hosts: {why}."),
@@ -116,7 +117,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &crate::Facts<'_
     };
     if hosts.is_empty() {
         return vec![Finding::new(
-            "dane.tlsa-present",
+            rule::DANE_TLSA_PRESENT,
             Outcome::NotApplicable,
             &domain,
             "The domain has no MX hosts, so there is no SMTP server for DANE to protect.",

@@ -28,6 +28,7 @@ use crate::located::{Bounded, WithDiagnostics};
 mod discovery;
 mod keys;
 
+use crate::rule;
 use discovery::*;
 use keys::*;
 
@@ -269,7 +270,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
             out.push(multiple_records(s));
         } else if s.keys.len() == 1 {
             out.push(Finding::new(
-                "dkim.multiple-records",
+                rule::DKIM_MULTIPLE_RECORDS,
                 Outcome::Pass,
                 &s.name,
                 "Exactly one DKIM key record is published at this selector.",
@@ -363,7 +364,7 @@ fn delegated(domain: &str, s: &Selector<'_>) -> Option<Finding> {
     }
     let mut f = match &s.answer.status {
         Status::Records if !s.keys.is_empty() => Finding::new(
-            "dkim.delegated",
+            rule::DKIM_DELEGATED,
             Outcome::Pass,
             &s.name,
             format!(
@@ -371,7 +372,7 @@ fn delegated(domain: &str, s: &Selector<'_>) -> Option<Finding> {
             ),
         ),
         status if status.is_definite() => Finding::new(
-            "dkim.delegated",
+            rule::DKIM_DELEGATED,
             Outcome::Fail,
             &s.name,
             format!(
@@ -385,7 +386,7 @@ fn delegated(domain: &str, s: &Selector<'_>) -> Option<Finding> {
             s.name
         )),
         other => Finding::new(
-            "dkim.delegated",
+            rule::DKIM_DELEGATED,
             Outcome::Indeterminate,
             &s.name,
             format!("{} is a CNAME to {target}{detail}, but the lookup failed: {}", s.name, other.describe()),
@@ -423,7 +424,7 @@ fn microsoft_tenant(target: &str) -> Option<&str> {
 fn multiple_records(s: &Selector<'_>) -> Finding {
     let texts: Vec<&str> = s.keys.iter().map(|k| k.parsed.text.as_str()).collect();
     Finding::new(
-        "dkim.multiple-records",
+        rule::DKIM_MULTIPLE_RECORDS,
         Outcome::Fail,
         &s.name,
         format!(

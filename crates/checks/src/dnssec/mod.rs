@@ -34,6 +34,7 @@ use std::collections::BTreeMap;
 use mailwarden_model::{Answer, DnsView, Finding, Outcome, RData, RType, Status};
 
 use crate::Context;
+use crate::rule;
 pub use keys::{Dnskey, Ds, Match, Nsec3Param, base64_decode, hex_decode, key_tag, owner_wire, rsa_modulus_bits};
 use zone::{Chain, Zone};
 
@@ -212,7 +213,7 @@ fn apex_failure(subject: &str, failure: &ApexFailure<'_>) -> Vec<Finding> {
     vec![
         lookup,
         Finding::new(
-            "dnssec.chain",
+            rule::DNSSEC_CHAIN,
             Outcome::Indeterminate,
             subject,
             format!("Could not find the zone of {subject}: {why}."),
@@ -227,7 +228,7 @@ fn apex_failure(subject: &str, failure: &ApexFailure<'_>) -> Vec<Finding> {
 /// because of DNSSEC), indeterminate when we could not ask (timeout,
 /// budget, not collected), pass when every lookup was answered.
 fn lookup_failed_finding(subject: &str, answers: &[(String, &Answer)]) -> Finding {
-    const ID: &str = "dnssec.lookup-failed";
+    const ID: &str = rule::DNSSEC_LOOKUP_FAILED;
     // Every failure to look is indeterminate: a SERVFAIL or REFUSED from the
     // resolver cannot be pinned on the domain (the resolver itself may be
     // refusing us); `ns.lame` asks the domain's own servers directly.

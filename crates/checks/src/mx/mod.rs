@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use mailwarden_model::{Answer, DnsView, Finding, Outcome, Proof, RData, RType, Severity, Status};
 
 use crate::net::non_global_reason;
+use crate::rule;
 
 /// One MX record as the judge reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +60,7 @@ pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
         Status::Records => judge_mx_set(domain, view, answer),
         Status::NoData | Status::NxDomain => vec![judge_implicit_mx(domain, view, answer)],
         other => vec![Finding::new(
-            "mx.present",
+            rule::MX_PRESENT,
             Outcome::Indeterminate,
             domain,
             format!("Could not look up the MX records: {}", other.describe()),
@@ -125,7 +126,7 @@ fn parse_mx(answer: &Answer) -> Vec<Mx> {
 fn judge_implicit_mx(domain: &str, view: &DnsView<'_>, mx: &Answer) -> Finding {
     if mx.status == Status::NxDomain {
         return Finding::new(
-            "mx.present",
+            rule::MX_PRESENT,
             Outcome::Fail,
             domain,
             "The domain does not exist (NXDOMAIN): it can neither receive nor legitimately send mail.",
@@ -140,7 +141,7 @@ fn judge_implicit_mx(domain: &str, view: &DnsView<'_>, mx: &Answer) -> Finding {
     let addresses = apex.addresses();
     if !addresses.is_empty() {
         return Finding::new(
-            "mx.present",
+            rule::MX_PRESENT,
             Outcome::Fail,
             domain,
             format!("No MX records: senders fall back to the domain's own address ({}) as an implicit MX.", join(&addresses)),
@@ -153,14 +154,14 @@ fn judge_implicit_mx(domain: &str, view: &DnsView<'_>, mx: &Answer) -> Finding {
     }
     if let Some(why) = apex.failure() {
         return Finding::new(
-            "mx.present",
+            rule::MX_PRESENT,
             Outcome::Indeterminate,
             domain,
             format!("No MX records, and the implicit-MX address lookup failed: {why}"),
         );
     }
     Finding::new(
-        "mx.present",
+        rule::MX_PRESENT,
         Outcome::Fail,
         domain,
         "No MX records and no address records: the domain cannot receive mail, but does not say so with a null MX.",
@@ -179,7 +180,7 @@ fn judge_mx_set(domain: &str, view: &DnsView<'_>, answer: &Answer) -> Vec<Findin
         .collect();
     let mut out = vec![
         Finding::new(
-            "mx.present",
+            rule::MX_PRESENT,
             Outcome::Pass,
             domain,
             format!("MX: {}", listing.join(", ")),
@@ -223,7 +224,7 @@ fn judge_null_mx(domain: &str, view: &DnsView<'_>, null: &[&Mx], real: &[&Mx]) -
     let mut out = Vec::new();
     out.push(if real.is_empty() {
         Finding::new(
-            "mx.null-mx-mixed",
+            rule::MX_NULL_MX_MIXED,
             Outcome::Pass,
             domain,
             "The null MX is the only MX record.",
@@ -231,7 +232,7 @@ fn judge_null_mx(domain: &str, view: &DnsView<'_>, null: &[&Mx], real: &[&Mx]) -
     } else {
         let others: Vec<&str> = real.iter().map(|m| m.exchange.as_str()).collect();
         Finding::new(
-            "mx.null-mx-mixed",
+            rule::MX_NULL_MX_MIXED,
             Outcome::Fail,
             domain,
             format!("A null MX is published together with {}.", others.join(", ")),
@@ -241,14 +242,14 @@ fn judge_null_mx(domain: &str, view: &DnsView<'_>, null: &[&Mx], real: &[&Mx]) -
     let bad: Vec<u16> = null.iter().map(|m| m.preference).filter(|p| *p != 0).collect();
     out.push(if bad.is_empty() {
         Finding::new(
-            "mx.null-mx-preference",
+            rule::MX_NULL_MX_PREFERENCE,
             Outcome::Pass,
             domain,
             "The null MX has preference 0.",
         )
     } else {
         Finding::new(
-            "mx.null-mx-preference",
+            rule::MX_NULL_MX_PREFERENCE,
             Outcome::Fail,
             domain,
             format!("The null MX has preference {} instead of 0.", bad[0]),
@@ -266,7 +267,7 @@ fn judge_null_mx_spf(domain: &str, view: &DnsView<'_>) -> Finding {
     let txt = view.get(domain, RType::Txt);
     if !txt.status.is_definite() {
         return Finding::new(
-            "mx.null-mx-spf",
+            rule::MX_NULL_MX_SPF,
             Outcome::Indeterminate,
             domain,
             format!("Could not read the TXT records: {}", txt.status.describe()),
@@ -285,7 +286,7 @@ fn judge_null_mx_spf(domain: &str, view: &DnsView<'_>) -> Finding {
         .collect();
     if normalised.len() == 1 && normalised[0] == "v=spf1 -all" {
         return Finding::new(
-            "mx.null-mx-spf",
+            rule::MX_NULL_MX_SPF,
             Outcome::Pass,
             domain,
             "The null-MX domain publishes `v=spf1 -all`.",
@@ -297,7 +298,7 @@ fn judge_null_mx_spf(domain: &str, view: &DnsView<'_>) -> Finding {
         format!("SPF {:?}", spf)
     };
     Finding::new(
-        "mx.null-mx-spf",
+        rule::MX_NULL_MX_SPF,
         Outcome::Fail,
         domain,
         format!("The domain accepts no mail (null MX) but publishes {what} instead of `v=spf1 -all`."),
@@ -319,10 +320,15 @@ fn judge_duplicates(domain: &str, real: &[&Mx]) -> Finding {
         .map(|(name, _)| name)
         .collect();
     if dups.is_empty() {
-        Finding::new("mx.duplicate", Outcome::Pass, domain, "Every MX host is listed once.")
+        Finding::new(
+            rule::MX_DUPLICATE,
+            Outcome::Pass,
+            domain,
+            "Every MX host is listed once.",
+        )
     } else {
         Finding::new(
-            "mx.duplicate",
+            rule::MX_DUPLICATE,
             Outcome::Fail,
             domain,
             format!("Listed more than once: {}.", dups.join(", ")),
@@ -336,7 +342,7 @@ fn judge_duplicates(domain: &str, real: &[&Mx]) -> Finding {
 fn judge_ip_literal(name: &str) -> Option<Finding> {
     is_ip_literal(name).then(|| {
         Finding::new(
-            "mx.target-ip-literal",
+            rule::MX_TARGET_IP_LITERAL,
             Outcome::Fail,
             name,
             format!("The MX target {name} is an IP address; it will be looked up as a host name and fail."),
@@ -365,7 +371,7 @@ fn judge_cname(t: &Target<'_>) -> Finding {
     };
     if !chain.is_empty() {
         return Finding::new(
-            "mx.target-cname",
+            rule::MX_TARGET_CNAME,
             Outcome::Fail,
             &t.name,
             format!("{} is an alias: {} → {}", t.name, t.name, chain.join(" → ")),
@@ -379,13 +385,13 @@ fn judge_cname(t: &Target<'_>) -> Finding {
     }
     match t.failure() {
         Some(why) if !t.a.status.is_definite() && !t.aaaa.status.is_definite() => Finding::new(
-            "mx.target-cname",
+            rule::MX_TARGET_CNAME,
             Outcome::Indeterminate,
             &t.name,
             format!("Could not look up {}: {why}", t.name),
         ),
         _ => Finding::new(
-            "mx.target-cname",
+            rule::MX_TARGET_CNAME,
             Outcome::Pass,
             &t.name,
             format!("{} is not an alias.", t.name),
@@ -400,7 +406,7 @@ fn judge_resolvable(t: &Target<'_>) -> Finding {
     let addresses = t.addresses();
     if !addresses.is_empty() {
         return Finding::new(
-            "mx.target-unresolvable",
+            rule::MX_TARGET_UNRESOLVABLE,
             Outcome::Pass,
             &t.name,
             format!("{} has {}.", t.name, join(&addresses)),
@@ -409,7 +415,7 @@ fn judge_resolvable(t: &Target<'_>) -> Finding {
     }
     if let Some(why) = t.failure() {
         return Finding::new(
-            "mx.target-unresolvable",
+            rule::MX_TARGET_UNRESOLVABLE,
             Outcome::Indeterminate,
             &t.name,
             format!("Could not look up the addresses of {}: {why}", t.name),
@@ -421,7 +427,7 @@ fn judge_resolvable(t: &Target<'_>) -> Finding {
         "has neither A nor AAAA records"
     };
     Finding::new(
-        "mx.target-unresolvable",
+        rule::MX_TARGET_UNRESOLVABLE,
         Outcome::Fail,
         &t.name,
         format!("The MX host {} {why}.", t.name),
@@ -437,7 +443,7 @@ fn judge_global(t: &Target<'_>) -> Finding {
             Outcome::Indeterminate
         };
         return Finding::new(
-            "mx.target-non-global",
+            rule::MX_TARGET_NON_GLOBAL,
             outcome,
             &t.name,
             format!("{} has no addresses to check.", t.name),
@@ -449,14 +455,14 @@ fn judge_global(t: &Target<'_>) -> Finding {
         .collect();
     if bad.is_empty() {
         Finding::new(
-            "mx.target-non-global",
+            rule::MX_TARGET_NON_GLOBAL,
             Outcome::Pass,
             &t.name,
             format!("Every address of {} is a global unicast address.", t.name),
         )
     } else {
         Finding::new(
-            "mx.target-non-global",
+            rule::MX_TARGET_NON_GLOBAL,
             Outcome::Fail,
             &t.name,
             format!("{} has non-global addresses: {}.", t.name, bad.join("; ")),
@@ -477,13 +483,13 @@ fn judge_dnssec(t: &Target<'_>) -> Finding {
         .collect();
     let Some(proof) = combine(&proofs) else {
         return Finding::new(
-            "mx.dnssec",
+            rule::MX_DNSSEC,
             Outcome::Indeterminate,
             &t.name,
             format!("Could not look up {}: {}", t.name, t.failure().unwrap_or_default()),
         );
     };
-    let finding = |outcome, msg: String| Finding::new("mx.dnssec", outcome, &t.name, msg).evidence("proof", proof);
+    let finding = |outcome, msg: String| Finding::new(rule::MX_DNSSEC, outcome, &t.name, msg).evidence("proof", proof);
     match proof {
         Proof::Secure => finding(Outcome::Pass, format!("{} is DNSSEC-secure.", t.name)),
         Proof::Insecure => finding(
@@ -538,7 +544,7 @@ fn judge_redundancy(domain: &str, hosts: usize, addresses: &BTreeSet<IpAddr>, co
     let evidence = |f: Finding| f.evidence("mx_hosts", hosts).evidence("addresses", addresses);
     if hosts >= 2 && addresses.len() >= 2 {
         return evidence(Finding::new(
-            "mx.redundancy",
+            rule::MX_REDUNDANCY,
             Outcome::Pass,
             domain,
             format!("{hosts} MX hosts with {} addresses.", addresses.len()),
@@ -546,7 +552,7 @@ fn judge_redundancy(domain: &str, hosts: usize, addresses: &BTreeSet<IpAddr>, co
     }
     if !complete && addresses.len() < 2 {
         return evidence(Finding::new(
-            "mx.redundancy",
+            rule::MX_REDUNDANCY,
             Outcome::Indeterminate,
             domain,
             "Some MX address lookups failed.",
@@ -557,7 +563,7 @@ fn judge_redundancy(domain: &str, hosts: usize, addresses: &BTreeSet<IpAddr>, co
     } else {
         "All MX hosts share a single address: no failover.".to_string()
     };
-    evidence(Finding::new("mx.redundancy", Outcome::Fail, domain, msg))
+    evidence(Finding::new(rule::MX_REDUNDANCY, Outcome::Fail, domain, msg))
 }
 
 fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -> Finding {
@@ -567,7 +573,12 @@ fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -
         } else {
             Outcome::Indeterminate
         };
-        return Finding::new("mx.network-diversity", outcome, domain, "Fewer than two MX addresses.");
+        return Finding::new(
+            rule::MX_NETWORK_DIVERSITY,
+            outcome,
+            domain,
+            "Fewer than two MX addresses.",
+        );
     }
     let v4: BTreeSet<[u8; 3]> = addresses
         .iter()
@@ -592,7 +603,7 @@ fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -
     if v4.len() <= 1 && v6.len() <= 1 && !complete {
         // An address we could not look up may be in another network.
         Finding::new(
-            "mx.network-diversity",
+            rule::MX_NETWORK_DIVERSITY,
             Outcome::Indeterminate,
             domain,
             "The known MX addresses share one network, but some MX address lookups failed.",
@@ -600,7 +611,7 @@ fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -
         .evidence("addresses", addresses)
     } else if v4.len() <= 1 && v6.len() <= 1 {
         Finding::new(
-            "mx.network-diversity",
+            rule::MX_NETWORK_DIVERSITY,
             Outcome::Fail,
             domain,
             "Every MX address is in one IPv4 /24 (and one IPv6 /48).",
@@ -608,7 +619,7 @@ fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -
         .evidence("addresses", addresses)
     } else {
         Finding::new(
-            "mx.network-diversity",
+            rule::MX_NETWORK_DIVERSITY,
             Outcome::Pass,
             domain,
             format!(
@@ -624,16 +635,21 @@ fn judge_ipv6(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -> Fin
     let v6: Vec<&IpAddr> = addresses.iter().filter(|ip| ip.is_ipv6()).collect();
     if !v6.is_empty() {
         Finding::new(
-            "mx.ipv6",
+            rule::MX_IPV6,
             Outcome::Pass,
             domain,
             format!("{} MX address(es) over IPv6.", v6.len()),
         )
     } else if !complete {
-        Finding::new("mx.ipv6", Outcome::Indeterminate, domain, "Some AAAA lookups failed.")
+        Finding::new(
+            rule::MX_IPV6,
+            Outcome::Indeterminate,
+            domain,
+            "Some AAAA lookups failed.",
+        )
     } else {
         Finding::new(
-            "mx.ipv6",
+            rule::MX_IPV6,
             Outcome::Fail,
             domain,
             "No MX host has an IPv6 (AAAA) address.",

@@ -46,30 +46,31 @@ use mailwarden_model::{DnsView, Finding, Outcome, SmtpProbe, SmtpStatus};
 use mailwarden_records::mta_sts::Mode;
 
 use crate::facts::PolicyState;
+use crate::rule;
 use crate::tls::cert::{ChainReport, Pkix, Validity, analyse_chain};
 use crate::transport::{AddressTls, MxHost};
 use crate::{ChainCache, Context, Facts};
 
 /// Every rule of this judge; each address gets one finding of each.
 const RULES: [&str; 18] = [
-    "smtp.probed",
-    "smtp.reachable",
-    "smtp.starttls",
-    "smtp.starttls-refused",
-    "smtp.handshake",
-    "smtp.tls-version",
-    "smtp.cipher",
-    "smtp.legacy-protocol",
-    "smtp.ssl3",
-    "smtp.legacy-cipher",
-    "smtp.injection",
-    "smtp.cert-expired",
-    "smtp.cert-not-yet-valid",
-    "smtp.cert-name",
-    "smtp.cert-untrusted",
-    "smtp.cert-expiring",
-    "smtp.cert-weak-key",
-    "smtp.cert-sha1",
+    rule::SMTP_PROBED,
+    rule::SMTP_REACHABLE,
+    rule::SMTP_STARTTLS,
+    rule::SMTP_STARTTLS_REFUSED,
+    rule::SMTP_HANDSHAKE,
+    rule::SMTP_TLS_VERSION,
+    rule::SMTP_CIPHER,
+    rule::SMTP_LEGACY_PROTOCOL,
+    rule::SMTP_SSL3,
+    rule::SMTP_LEGACY_CIPHER,
+    rule::SMTP_INJECTION,
+    rule::SMTP_CERT_EXPIRED,
+    rule::SMTP_CERT_NOT_YET_VALID,
+    rule::SMTP_CERT_NAME,
+    rule::SMTP_CERT_UNTRUSTED,
+    rule::SMTP_CERT_EXPIRING,
+    rule::SMTP_CERT_WEAK_KEY,
+    rule::SMTP_CERT_SHA1,
 ];
 
 /// Judge STARTTLS and the certificates of every MX address of `ctx.domain`.

@@ -9,6 +9,7 @@ use mailwarden_records::tlsa::Tlsa;
 
 use super::Host;
 use crate::dane::{Addressed, Rrset};
+use crate::rule;
 use crate::tls::dane::{DaneVerdict, match_tlsa};
 use crate::transport::AddressTls;
 
@@ -121,7 +122,7 @@ impl Host<'_> {
     }
 
     pub(super) fn matching(&self, addressed: &Addressed<'_, '_, '_, '_>) -> Finding {
-        const ID: &str = "dane.match";
+        const ID: &str = rule::DANE_MATCH;
         if self.usable().is_empty() {
             return self.finding(
                 ID,
@@ -181,7 +182,7 @@ impl Host<'_> {
     /// dane.match indeterminate because a lookup failed.
     fn unmatched(&self, message: String, failed: &str) -> Finding {
         self.finding(
-            "dane.match",
+            rule::DANE_MATCH,
             Outcome::Indeterminate,
             format!("The TLSA records at {} were not matched: {message}.", self.owner),
         )
@@ -191,7 +192,7 @@ impl Host<'_> {
 
     /// dane.match from the per-address results.
     fn match_finding(&self, results: &[(IpAddr, AddressDane)]) -> Finding {
-        const ID: &str = "dane.match";
+        const ID: &str = rule::DANE_MATCH;
         let by_address: BTreeMap<String, String> =
             results.iter().map(|(ip, r)| (ip.to_string(), r.describe())).collect();
         let failed: Vec<&(IpAddr, AddressDane)> = results.iter().filter(|(_, r)| r.verdict() == Some(false)).collect();

@@ -20,7 +20,7 @@ fn judged(t: &mailwarden_model::dns::Tlsa) -> Tlsa {
         usage: t.usage,
         selector: t.selector,
         matching_type: t.matching_type,
-        data: mailwarden_model::presentation::hex_lower(&t.data),
+        data: mailwarden_model::codec::hex(&t.data),
     }
 }
 

@@ -21,9 +21,13 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list)
 # -s none: no sanitizer (works on stable); -a: debug assertions, so an
 # integer overflow is a crash rather than a wrong span.
+# The tree as the build starts is what gets fuzzed (cargo reads each
+# crate's sources when it compiles it: edits made during a long build may
+# or may not be in).
+tree="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- .. || echo ' (+ uncommitted changes)')"
 nice -n 15 cargo fuzz build -s none -a --target-dir ../target/fuzz >logs/build.log 2>&1 ||
   { echo "build failed: see fuzz/logs/build.log"; exit 1; }
-echo "built from $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- .. || echo ' (+ uncommitted changes)')"
+echo "built from $tree"
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"
   t0=$SECONDS

@@ -20,9 +20,35 @@ use mailwarden_records::dkim::Level;
 
 use crate::Context;
 use crate::located::{Bounded, WithDiagnostics};
+use crate::rule;
 
 /// The selector receivers use when a message names none.
 pub const DEFAULT_SELECTOR: &str = "default";
+
+/// What [`judge`] reads, building no findings: the BIMI record at the
+/// default selector and, when exactly one is published with a logo, the
+/// domain's DMARC record.
+pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>) {
+    let domain = mailwarden_model::name::normalise(ctx.domain);
+    let answer = view.get(&format!("{DEFAULT_SELECTOR}._bimi.{domain}"), RType::Txt);
+    if !answer.status.is_definite() {
+        return;
+    }
+    let texts: Vec<String> = (answer.records.iter())
+        .filter_map(|rd| match rd {
+            RData::Txt { .. } => rd.txt_bytes(),
+            _ => None,
+        })
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .filter(|t| bimi::looks_like_bimi_record(t))
+        .collect();
+    if let [text] = texts.as_slice() {
+        let parsed = bimi::parse(text);
+        if !parsed.is_declination() && parsed.has_logo() {
+            view.get(&format!("_dmarc.{domain}"), RType::Txt);
+        }
+    }
+}
 
 /// Judge the BIMI record of `ctx.domain`. Findings carry ids `bimi.*`.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
@@ -34,7 +60,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     if !answer.status.is_definite() {
         failed.push(format!("{name}/TXT {}", answer.status.describe()));
         out.push(Finding::new(
-            "bimi.record",
+            rule::BIMI_RECORD,
             Outcome::Indeterminate,
             &domain,
             format!("Could not look up {name}: {}", answer.status.describe()),
@@ -55,7 +81,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     match records.as_slice() {
         [] => {
             let mut f = Finding::new(
-                "bimi.record",
+                rule::BIMI_RECORD,
                 Outcome::NotApplicable,
                 &domain,
                 format!("No BIMI record at {name}; BIMI is optional."),
@@ -69,7 +95,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
             let parsed = bimi::parse(text);
             out.push(
                 Finding::new(
-                    "bimi.record",
+                    rule::BIMI_RECORD,
                     Outcome::Pass,
                     &domain,
                     if parsed.is_declination() {
@@ -91,7 +117,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
             let list: Vec<&str> = many.iter().map(|(_, t)| t.as_str()).collect();
             out.push(
                 Finding::new(
-                    "bimi.record",
+                    rule::BIMI_RECORD,
                     Outcome::Fail,
                     &domain,
                     format!(
@@ -116,8 +142,8 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
 /// tag in the list."
 fn syntax(domain: &str, r: &BimiRecord, level: Level) -> Finding {
     let (id, what) = match level {
-        Level::Error => ("bimi.syntax", "syntax error"),
-        Level::Warning => ("bimi.syntax-warning", "warning"),
+        Level::Error => (rule::BIMI_SYNTAX, "syntax error"),
+        Level::Warning => (rule::BIMI_SYNTAX_WARNING, "warning"),
     };
     let found = Bounded::of(
         (r.diagnostics.iter()).filter(|d| d.level == level && d.code != "evidence-without-location"),
@@ -154,7 +180,7 @@ fn syntax(domain: &str, r: &BimiRecord, level: Level) -> Finding {
 fn declined(domain: &str, r: &BimiRecord) -> Finding {
     if r.is_declination() {
         return Finding::new(
-            "bimi.declined",
+            rule::BIMI_DECLINED,
             Outcome::Pass,
             domain,
             "The record is a valid declination: the domain explicitly shows no BIMI logo.",
@@ -163,7 +189,7 @@ fn declined(domain: &str, r: &BimiRecord) -> Finding {
     }
     if !r.has_logo() {
         return Finding::new(
-            "bimi.declined",
+            rule::BIMI_DECLINED,
             Outcome::Fail,
             domain,
             "l= is empty or absent but a= names an evidence document: this is neither a declination nor a usable record, so no logo can be shown.",
@@ -175,7 +201,7 @@ fn declined(domain: &str, r: &BimiRecord) -> Finding {
         ));
     }
     Finding::new(
-        "bimi.declined",
+        rule::BIMI_DECLINED,
         Outcome::NotApplicable,
         domain,
         "The record publishes a logo; it is not a declination.",
@@ -189,7 +215,7 @@ fn declined(domain: &str, r: &BimiRecord) -> Finding {
 fn authority(domain: &str, r: &BimiRecord) -> Finding {
     if !r.has_logo() {
         return Finding::new(
-            "bimi.authority-evidence",
+            rule::BIMI_AUTHORITY_EVIDENCE,
             Outcome::NotApplicable,
             domain,
             "No logo is published.",
@@ -197,7 +223,7 @@ fn authority(domain: &str, r: &BimiRecord) -> Finding {
     }
     if r.has_authority() {
         return Finding::new(
-            "bimi.authority-evidence",
+            rule::BIMI_AUTHORITY_EVIDENCE,
             Outcome::Pass,
             domain,
             format!(
@@ -207,7 +233,7 @@ fn authority(domain: &str, r: &BimiRecord) -> Finding {
         );
     }
     Finding::new(
-        "bimi.authority-evidence",
+        rule::BIMI_AUTHORITY_EVIDENCE,
         Outcome::Fail,
         domain,
         "A logo is published without an evidence document (a=): most mailbox providers that show BIMI logos require a Verified Mark Certificate or Common Mark Certificate.",
@@ -222,7 +248,7 @@ fn authority(domain: &str, r: &BimiRecord) -> Finding {
 /// indicator only for mail that passes DMARC under a policy of quarantine
 /// or reject applied to all mail (pct=100 where pct is used).
 fn dmarc_enforcement(domain: &str, view: &DnsView<'_>, r: &BimiRecord, failed: &mut Vec<String>) -> Finding {
-    const ID: &str = "bimi.requires-dmarc-enforcement";
+    const ID: &str = rule::BIMI_REQUIRES_DMARC_ENFORCEMENT;
     if r.is_declination() || !r.has_logo() {
         return Finding::new(
             ID,
@@ -341,7 +367,7 @@ fn dmarc_tags(text: &str) -> Vec<(String, String)> {
 
 fn lookup_failed(domain: &str, failed: &[String]) -> Finding {
     crate::unlooked::lookup_failed(
-        "bimi.lookup-failed",
+        rule::BIMI_LOOKUP_FAILED,
         domain,
         "Every BIMI lookup was answered.",
         ("BIMI lookup(s)", "the BIMI checks that need them are indeterminate"),

@@ -27,17 +27,55 @@ use mailwarden_model::{DnsView, Finding, Outcome};
 use mailwarden_records::mta_sts::Mode;
 
 use crate::facts::PolicyState;
+use crate::rule;
 use crate::tls::cert::Pkix;
 use crate::transport::{self, AddressTls, MxHost, all_of};
 use crate::{ChainCache, Context, Facts};
 
-const PARITY: &str = "failover.tls-parity";
-const PROVIDER: &str = "failover.single-provider";
+const PARITY: &str = rule::FAILOVER_TLS_PARITY;
+const PROVIDER: &str = rule::FAILOVER_SINGLE_PROVIDER;
 
 /// Judge the failover properties of `ctx.domain`'s MX hosts.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let chains = ChainCache::default();
     judge_with(ctx, view, &Facts::of_view(ctx, view, &chains))
+}
+
+/// What [`judge_with`] reads, building no findings: the MX exchanges
+/// and, when there are backups, what comparing them with the primaries
+/// reads ([`assess`]).
+pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) {
+    let domain = mailwarden_model::name::normalise(ctx.domain);
+    let Ok(exchanges) = transport::mx_exchanges(&domain, view) else {
+        return;
+    };
+    let levels: BTreeSet<u16> = exchanges.iter().map(|(p, _)| *p).collect();
+    if levels.len() < 2 {
+        return;
+    }
+    let Ok(hosts) = facts.mx_hosts(view) else { return };
+    let Some(top) = hosts.first().map(|h| h.preference) else {
+        return;
+    };
+    let primaries: Vec<&MxHost> = hosts
+        .iter()
+        .filter(|h| h.preference == top && !unaddressable(h))
+        .collect();
+    if primaries.is_empty() {
+        return;
+    }
+    let sts = sts(facts.policy_state(view));
+    let primary = assess(facts, view, &primaries, &Property::ALL, &sts);
+    for backup in hosts.iter().filter(|h| h.preference != top) {
+        if !backup.addresses.as_ref().is_ok_and(|a| a.is_empty()) {
+            assess(facts, view, &[backup], &compared(&primary), &sts);
+        }
+    }
+}
+
+/// A host whose addresses were looked up and are none.
+fn unaddressable(host: &MxHost) -> bool {
+    host.addresses.as_ref().is_ok_and(|a| a.is_empty())
 }
 
 /// [`judge`], reading the shared facts of the view.
@@ -343,7 +381,7 @@ fn parity(facts: &Facts<'_, '_>, domain: &str, view: &DnsView<'_>, exchanges: &[
     // A primary without any address receives no mail: it sets no standard.
     let primaries: Vec<&MxHost> = hosts
         .iter()
-        .filter(|h| h.preference == top && h.addresses.as_ref().map_or(true, |a| !a.is_empty()))
+        .filter(|h| h.preference == top && !unaddressable(h))
         .collect();
     if primaries.is_empty() {
         return vec![Finding::new(
@@ -365,6 +403,15 @@ fn parity(facts: &Facts<'_, '_>, domain: &str, view: &DnsView<'_>, exchanges: &[
         .collect()
 }
 
+/// The properties a backup is compared in: what the primaries lack, a
+/// backup cannot be weaker in, so it is not asked.
+fn compared(primary: &Strength) -> Vec<Property> {
+    Property::ALL
+        .into_iter()
+        .filter(|p| primary[p].has != Some(false))
+        .collect()
+}
+
 fn judge_backup(
     facts: &Facts<'_, '_>,
     view: &DnsView<'_>,
@@ -374,7 +421,7 @@ fn judge_backup(
     sts: &Sts<'_>,
 ) -> Finding {
     let subject = backup.name.as_str();
-    if backup.addresses.as_ref().is_ok_and(|a| a.is_empty()) {
+    if unaddressable(backup) {
         return Finding::new(
             PARITY,
             Outcome::NotApplicable,
@@ -382,11 +429,7 @@ fn judge_backup(
             format!("{subject} has no address, so senders cannot use it (see mx.target-unresolvable)."),
         );
     }
-    // What the primaries lack, a backup cannot be weaker in: not asked.
-    let compared: Vec<Property> = Property::ALL
-        .into_iter()
-        .filter(|p| primary[p].has != Some(false))
-        .collect();
+    let compared = compared(primary);
     let strength = assess(facts, view, &[backup], &compared, sts);
     let mut lacks = BTreeMap::new();
     let mut unknown = BTreeMap::new();

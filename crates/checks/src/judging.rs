@@ -1,20 +1,24 @@
 //! Judging one domain round by round, as `collect` gathers its evidence.
 //!
-//! Each round judges the evidence so far with every judge that still
-//! wants something, each on its own [`DnsView`], and returns the union of
-//! what they asked and could not read. Evidence only grows between rounds
-//! (a question is answered once, never changed), so a judge that wanted
-//! nothing has read every answer it will ever read: its findings are
-//! final, kept, and it is not run again. The findings of the other judges
-//! are thrown away, as they were built on incomplete evidence.
+//! Each round asks every judge that still wants something what it reads
+//! ([`crate::Judge::ask`]), each on its own [`DnsView`], and returns the
+//! union of what they asked and could not read. Evidence only grows
+//! between rounds (a question is answered once, never changed), so a
+//! judge that wanted nothing has read every answer it will ever read: its
+//! findings are built then, once, kept, and it is not run again. A judge
+//! that still waits builds no findings (prose, JSON evidence): they would
+//! be built on incomplete evidence and thrown away. Judges without an
+//! `ask` still do, and their findings are dropped.
 //!
 //! The result is the same as [`crate::judge_domain`] on the final
-//! evidence (a test in `mailwarden-engine` compares them), at the cost of
-//! running each judge only until it is satisfied rather than every round.
+//! evidence (a test in `mailwarden-engine` compares them). In debug
+//! builds every round also checks that each `ask` asked exactly what its
+//! judge's findings ask, so every test that collects checks the asks.
 
 use mailwarden_model::{DnsView, Finding, Probes, Transcript, Wants};
 
 use crate::facts::ChainCache;
+use crate::facts::Facts;
 use crate::{Context, JUDGES, Judge, nonexistent};
 
 /// One domain's judges, between rounds of collection.
@@ -22,21 +26,23 @@ pub struct Judging<'c, 'a> {
     ctx: &'c Context<'a>,
     /// Judges that wanted something last round, by their index in
     /// [`JUDGES`] (the order their findings are merged in).
-    pending: Vec<(usize, Judge)>,
+    pending: Vec<usize>,
     /// Final findings of the judges that are done, by index.
     done: Vec<(usize, Vec<Finding>)>,
     /// Set when the domain turned out not to exist: the only finding.
     nxdomain: Option<Finding>,
     /// Certificate-chain analyses, kept across rounds.
     chains: ChainCache,
+    /// How many times a judge's findings were built.
+    built: usize,
 }
 
 impl<'c, 'a> Judging<'c, 'a> {
     /// The judges `ctx.options` selects, none run yet.
     pub fn new(ctx: &'c Context<'a>) -> Self {
         let pending = (JUDGES.iter().enumerate())
-            .filter(|(_, (name, _))| ctx.options.runs(name))
-            .map(|(i, (_, judge))| (i, *judge))
+            .filter(|(_, judge)| ctx.options.runs(judge.name))
+            .map(|(i, _)| i)
             .collect();
         Self {
             ctx,
@@ -44,6 +50,7 @@ impl<'c, 'a> Judging<'c, 'a> {
             done: Vec::new(),
             nxdomain: None,
             chains: ChainCache::default(),
+            built: 0,
         }
     }
 
@@ -58,14 +65,29 @@ impl<'c, 'a> Judging<'c, 'a> {
             return gate.into_wants();
         }
         let mut wants = gate.into_wants();
-        let facts = crate::facts::Facts::new(self.ctx, dns, probes, &self.chains);
+        let facts = Facts::new(self.ctx, dns, probes, &self.chains);
         let ctx = self.ctx;
-        let done = &mut self.done;
-        self.pending.retain(|&(index, judge)| {
+        let (done, built) = (&mut self.done, &mut self.built);
+        self.pending.retain(|&index| {
+            let judge = &JUDGES[index];
             let view = DnsView::with_probes(dns, probes);
-            let findings = judge(ctx, &view, &facts);
+            let findings = match judge.ask {
+                Some(ask) => {
+                    ask(ctx, &view, &facts);
+                    None
+                }
+                None => Some(build(judge, ctx, &view, &facts, built)),
+            };
             let asked = view.into_wants();
+            #[cfg(debug_assertions)]
+            if judge.ask.is_some() {
+                check_ask(judge, ctx, dns, probes, &facts, &asked);
+            }
             if asked.is_empty() {
+                let findings = findings.unwrap_or_else(|| {
+                    let view = DnsView::with_probes(dns, probes);
+                    build(judge, ctx, &view, &facts, built)
+                });
                 done.push((index, findings));
                 return false;
             }
@@ -75,9 +97,16 @@ impl<'c, 'a> Judging<'c, 'a> {
         wants
     }
 
+    /// How many times a judge's findings were built, over every round so
+    /// far: once per judge that finished, plus once per round a judge
+    /// without an `ask` waited.
+    pub fn findings_built(&self) -> usize {
+        self.built
+    }
+
     /// The names of the judges that still want something.
     pub fn pending(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.pending.iter().map(|(index, _)| JUDGES[*index].0)
+        self.pending.iter().map(|index| JUDGES[*index].name)
     }
 
     /// The findings, sorted, once a round wanted nothing.
@@ -91,6 +120,42 @@ impl<'c, 'a> Judging<'c, 'a> {
         findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         findings
     }
+}
+
+/// `judge`'s findings on `view`, counted in `built`.
+fn build(
+    judge: &Judge,
+    ctx: &Context<'_>,
+    view: &DnsView<'_>,
+    facts: &Facts<'_, '_>,
+    built: &mut usize,
+) -> Vec<Finding> {
+    *built += 1;
+    (judge.findings)(ctx, view, facts)
+}
+
+/// Debug builds: the judge's findings, built on a view of the same
+/// evidence, ask exactly what its `ask` asked. An `ask` that asks less
+/// would let collect stop early (judges would see `not-collected`); one
+/// that asks more would fetch answers no judge reads.
+#[cfg(debug_assertions)]
+fn check_ask(
+    judge: &Judge,
+    ctx: &Context<'_>,
+    dns: &Transcript,
+    probes: &Probes,
+    facts: &Facts<'_, '_>,
+    asked: &Wants,
+) {
+    let view = DnsView::with_probes(dns, probes);
+    (judge.findings)(ctx, &view, facts);
+    let wanted = view.into_wants();
+    assert!(
+        wanted == *asked,
+        "{}: ask and findings disagree on what to read for {}:\nask:      {asked:?}\nfindings: {wanted:?}",
+        judge.name,
+        ctx.domain
+    );
 }
 
 #[cfg(test)]
@@ -140,10 +205,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_judge_that_wants_nothing_is_not_run_again_and_findings_match_one_pass() {
+    /// What [`settle`] saw with the judges `checks` selects on [`world`].
+    struct Settled {
+        pending: Vec<Vec<&'static str>>,
+        built: usize,
+        /// The findings round by round, and [`crate::judge_domain`]'s on the
+        /// final evidence.
+        findings: (Vec<Finding>, Vec<Finding>),
+        /// What judging the final evidence asked that it lacks.
+        wants_after: Wants,
+        evidence: Dns,
+    }
+
+    fn settle_checks(checks: Vec<String>) -> Settled {
         let options = ScanOptions {
-            checks: vec!["mx".into(), "spf".into()],
+            checks,
             ..ScanOptions::default()
         };
         let source = SourceInfo::default();
@@ -157,6 +233,22 @@ mod tests {
         };
         let mut judging = Judging::new(&ctx);
         let (pending, evidence) = settle(&mut judging, &world());
+        let built = judging.findings_built();
+        let view = DnsView::with_probes(&evidence.0, &evidence.1);
+        let findings = (judging.into_findings(), crate::judge_domain(&ctx, &view));
+        Settled {
+            pending,
+            built,
+            findings,
+            wants_after: view.into_wants(),
+            evidence,
+        }
+    }
+
+    #[test]
+    fn a_judge_that_wants_nothing_is_not_run_again_and_findings_match_one_pass() {
+        let settled = settle_checks(vec!["mx".into(), "spf".into()]);
+        let pending = &settled.pending;
         let mx_done = pending.iter().position(|p| !p.contains(&"mx")).expect("mx finishes");
         let spf_done = pending.iter().position(|p| !p.contains(&"spf")).expect("spf finishes");
         assert!(mx_done < spf_done, "{pending:?}");
@@ -164,11 +256,25 @@ mod tests {
             pending[mx_done..].iter().all(|p| !p.contains(&"mx")),
             "once done, never pending again: {pending:?}"
         );
-        let findings = judging.into_findings();
-        let view = DnsView::with_probes(&evidence.0, &evidence.1);
-        assert_eq!(findings, crate::judge_domain(&ctx, &view));
-        assert!(view.into_wants().is_empty());
-        assert!(evidence.0.get(&QueryKey::new("c.example.net", RType::Txt)).is_some());
+        assert_eq!(settled.findings.0, settled.findings.1);
+        assert!(settled.wants_after.is_empty());
+        let deepest = QueryKey::new("c.example.net", RType::Txt);
+        assert!(settled.evidence.0.get(&deepest).is_some());
+    }
+
+    /// Before: every waiting judge built its findings (prose, JSON
+    /// evidence) every round, to learn what it wanted, and threw them away.
+    #[test]
+    fn a_waiting_judge_builds_no_findings_and_a_finished_one_builds_them_once() {
+        let with_ask: Vec<String> = (JUDGES.iter())
+            .filter(|j| j.ask.is_some())
+            .map(|j| j.name.to_string())
+            .collect();
+        let settled = settle_checks(with_ask.clone());
+        let waits: usize = settled.pending.iter().map(Vec::len).sum();
+        assert!(waits > with_ask.len(), "judges waited rounds: {:?}", settled.pending);
+        assert_eq!(settled.built, with_ask.len(), "{:?}", settled.pending);
+        assert_eq!(settled.findings.0, settled.findings.1);
     }
 
     #[test]

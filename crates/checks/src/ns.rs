@@ -29,6 +29,7 @@ use std::net::IpAddr;
 use mailwarden_model::{Answer, DnsView, Finding, Outcome, RData, RType, Status};
 
 use crate::Context;
+use crate::rule;
 
 /// The record sets every authoritative server must agree on: a label
 /// prefix to the domain, the type, and what the set is for.
@@ -50,7 +51,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
         Ok(apex) => apex,
         Err(Stop::NoSuchDomain) => {
             return vec![Finding::new(
-                "ns.count",
+                rule::NS_COUNT,
                 Outcome::NotApplicable,
                 domain,
                 "The domain does not exist (NXDOMAIN): it has no zone to check.",
@@ -152,7 +153,7 @@ fn find_apex(domain: &str, view: &DnsView<'_>) -> Result<String, Stop> {
 
 fn lookup_failed(domain: &str, why: String) -> Finding {
     Finding::new(
-        "ns.lookup-failed",
+        rule::NS_LOOKUP_FAILED,
         Outcome::Indeterminate,
         domain,
         format!("Could not look up the nameservers: {why}"),
@@ -165,7 +166,7 @@ fn lookup_failed(domain: &str, why: String) -> Finding {
 /// than that." RFC 2182 §5: "The DNS specification and domain name
 /// registration rules require at least two servers for every zone."
 fn judge_count(apex: &str, names: &[String]) -> Finding {
-    let finding = |outcome, msg: String| Finding::new("ns.count", outcome, apex, msg).evidence("ns", names);
+    let finding = |outcome, msg: String| Finding::new(rule::NS_COUNT, outcome, apex, msg).evidence("ns", names);
     match names.len() {
         0 => finding(
             Outcome::Fail,
@@ -189,11 +190,11 @@ fn judge_count(apex: &str, names: &[String]) -> Finding {
 fn offline(domain: &str) -> Vec<Finding> {
     let why = "Zone-file input: the nameserver checks ask the zone's servers, and zone files have none.";
     [
-        "ns.count",
-        "ns.network-diversity",
-        "ns.consistency",
-        "ns.soa-serial",
-        "ns.lame",
+        rule::NS_COUNT,
+        rule::NS_NETWORK_DIVERSITY,
+        rule::NS_CONSISTENCY,
+        rule::NS_SOA_SERIAL,
+        rule::NS_LAME,
     ]
     .into_iter()
     .map(|id| Finding::new(id, Outcome::NotApplicable, domain, why))
@@ -245,7 +246,7 @@ fn judge_diversity(apex: &str, hosts: &[Host<'_>]) -> Finding {
     let complete = hosts.iter().all(Host::complete);
     let (v4, v6) = networks(&addresses);
     let finding = |outcome, msg: String| {
-        Finding::new("ns.network-diversity", outcome, apex, msg)
+        Finding::new(rule::NS_NETWORK_DIVERSITY, outcome, apex, msg)
             .evidence("addresses", &addresses)
             .evidence("ipv4_networks", &v4)
             .evidence("ipv6_networks", &v6)
@@ -368,14 +369,14 @@ fn judge_lame_at(
     if addresses.is_empty() {
         if let Some(why) = lookup_failure {
             return Finding::new(
-                "ns.lame",
+                rule::NS_LAME,
                 Outcome::Indeterminate,
                 name,
                 format!("Could not look up the addresses of {name}: {why}"),
             );
         }
         return Finding::new(
-            "ns.lame",
+            rule::NS_LAME,
             Outcome::Fail,
             name,
             format!("The nameserver {name} has no A or AAAA records: nobody can ask it for {apex}."),
@@ -407,7 +408,7 @@ fn judge_lame_at(
     }
     if !lame.is_empty() {
         return Finding::new(
-            "ns.lame",
+            rule::NS_LAME,
             Outcome::Fail,
             name,
             format!(
@@ -422,7 +423,7 @@ fn judge_lame_at(
     }
     if !unknown.is_empty() {
         return Finding::new(
-            "ns.lame",
+            rule::NS_LAME,
             Outcome::Indeterminate,
             name,
             format!("Could not ask {name} directly: {}.", unknown.join("; ")),
@@ -430,7 +431,7 @@ fn judge_lame_at(
         .evidence("servers", &evidence);
     }
     Finding::new(
-        "ns.lame",
+        rule::NS_LAME,
         Outcome::Pass,
         name,
         format!("{name} answers for {apex} with authority."),
@@ -458,7 +459,7 @@ fn judge_serials(
         .collect();
     let evidence: BTreeMap<String, u32> = serials.iter().map(|(ip, s)| (label(ip), *s)).collect();
     let finding =
-        |outcome, msg: String| Finding::new("ns.soa-serial", outcome, apex, msg).evidence("serials", &evidence);
+        |outcome, msg: String| Finding::new(rule::NS_SOA_SERIAL, outcome, apex, msg).evidence("serials", &evidence);
     if serials.len() < 2 {
         let outcome = if single {
             Outcome::NotApplicable
@@ -557,7 +558,7 @@ fn judge_consistency(
         groups.entry(set).or_default().push(*ip);
     }
     let finding = |outcome, msg: String| {
-        let f = Finding::new("ns.consistency", outcome, &subject, msg).evidence("answers", &evidence);
+        let f = Finding::new(rule::NS_CONSISTENCY, outcome, &subject, msg).evidence("answers", &evidence);
         if not_compared.is_empty() {
             f
         } else {

@@ -13,7 +13,34 @@ use mailwarden_records::tlsrpt::{self, Level};
 
 use crate::facts::sts::{Discovery, txt_records};
 use crate::located::{Bounded, WithDiagnostics};
+use crate::rule;
 use crate::{ChainCache, Context, Facts};
+
+/// What [`judge_with`] reads, building no findings: the record and the
+/// drafts' legacy name and, unless exactly one valid record is published,
+/// whether MTA-STS or DANE is in use.
+pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) {
+    let domain = mailwarden_model::name::normalise(ctx.domain);
+    view.get(&format!("_smtp-tlsrpt.{domain}"), RType::Txt);
+    let answer = view.get(&format!("_smtp._tls.{domain}"), RType::Txt);
+    if !answer.status.is_definite() {
+        return;
+    }
+    let records: Vec<String> = (txt_records(&answer.records).into_iter())
+        .map(|(_, t)| t)
+        .filter(|t| tlsrpt::is_tlsrpt_record(t))
+        .collect();
+    let usable = matches!(records.as_slice(), [text] if valid(&tlsrpt::parse(text.as_bytes())));
+    if !usable {
+        facts.sts_discovery(view);
+        let _ = facts.dane_in_use(view);
+    }
+}
+
+/// Whether a TLS-RPT record has no errors (what `tlsrpt.syntax` passes).
+fn valid(r: &tlsrpt::Record) -> bool {
+    r.diagnostics.iter().all(|d| d.level != Level::Error)
+}
 
 /// Judge the TLS-RPT record of `ctx.domain`. Findings carry ids `tlsrpt.*`.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
@@ -30,7 +57,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
     let mut out = vec![legacy(&domain, view, &example)];
     if !answer.status.is_definite() {
         let why = format!("{name}/TXT {}", answer.status.describe());
-        for id in ["tlsrpt.record", "tlsrpt.syntax", "tlsrpt.missing"] {
+        for id in [rule::TLSRPT_RECORD, rule::TLSRPT_SYNTAX, rule::TLSRPT_MISSING] {
             out.push(
                 Finding::new(id, Outcome::Indeterminate, &domain, format!("Could not look up {why}."))
                     .evidence("failed_lookups", [&why]),
@@ -51,15 +78,15 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
         [] => {
             if lookalikes.is_empty() {
                 out.push(na(
-                    "tlsrpt.record",
+                    rule::TLSRPT_RECORD,
                     &format!("No TLS-RPT record at {name}; TLS reporting is needed once MTA-STS or DANE is in use."),
                 ));
-                out.push(na("tlsrpt.syntax", "No TLS-RPT record, so nothing to check."));
+                out.push(na(rule::TLSRPT_SYNTAX, "No TLS-RPT record, so nothing to check."));
                 Err(format!("there is no TLS-RPT record at {name}"))
             } else {
                 out.push(
                     Finding::new(
-                        "tlsrpt.record",
+                        rule::TLSRPT_RECORD,
                         Outcome::Fail,
                         &domain,
                         format!(
@@ -70,7 +97,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
                     .remediation(format!("Publish the record beginning exactly `v=TLSRPTv1;`: {example}.")),
                 );
                 out.push(na(
-                    "tlsrpt.syntax",
+                    rule::TLSRPT_SYNTAX,
                     "No record beginning `v=TLSRPTv1`, so nothing to check.",
                 ));
                 Err(format!("the record at {name} does not begin with `v=TLSRPTv1`"))
@@ -79,7 +106,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
         [(strings, text)] => {
             out.push(
                 Finding::new(
-                    "tlsrpt.record",
+                    rule::TLSRPT_RECORD,
                     Outcome::Pass,
                     &domain,
                     format!("{name} publishes one TLS-RPT record."),
@@ -101,7 +128,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
             let list: Vec<&str> = many.iter().map(|(_, t)| t.as_str()).collect();
             out.push(
                 Finding::new(
-                    "tlsrpt.record",
+                    rule::TLSRPT_RECORD,
                     Outcome::Fail,
                     &domain,
                     format!(
@@ -114,7 +141,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
                     "Keep exactly one TLS-RPT record, listing every destination in one rua (comma-separated): {example}."
                 )),
             );
-            out.push(na("tlsrpt.syntax", "Several TLS-RPT records: senders use none."));
+            out.push(na(rule::TLSRPT_SYNTAX, "Several TLS-RPT records: senders use none."));
             Err(format!("{name} has {} TLS-RPT records", many.len()))
         }
     };
@@ -132,7 +159,7 @@ fn missing(
     usable: Result<(), String>,
     example: &str,
 ) -> Finding {
-    const ID: &str = "tlsrpt.missing";
+    const ID: &str = rule::TLSRPT_MISSING;
     let why = match usable {
         Ok(()) => {
             return Finding::new(
@@ -195,7 +222,7 @@ fn missing(
 /// Drafts of RFC 8460 used `_smtp-tlsrpt.<domain>`; senders look only at
 /// `_smtp._tls.<domain>`.
 fn legacy(domain: &str, view: &DnsView<'_>, example: &str) -> Finding {
-    const ID: &str = "tlsrpt.legacy-name";
+    const ID: &str = rule::TLSRPT_LEGACY_NAME;
     let name = format!("_smtp-tlsrpt.{domain}");
     let answer = view.get(&name, RType::Txt);
     if !answer.status.is_definite() {
@@ -239,7 +266,7 @@ fn syntax(domain: &str, r: &tlsrpt::Record, example: &str) -> Finding {
     let rua: Vec<&str> = r.rua.iter().filter(|u| u.valid).map(|u| u.text.as_str()).collect();
     if errors.is_empty() {
         let mut f = Finding::new(
-            "tlsrpt.syntax",
+            rule::TLSRPT_SYNTAX,
             Outcome::Pass,
             domain,
             format!("The TLS-RPT record is valid; reports go to {}.", rua.join(", ")),
@@ -251,7 +278,7 @@ fn syntax(domain: &str, r: &tlsrpt::Record, example: &str) -> Finding {
         return f;
     }
     Finding::new(
-        "tlsrpt.syntax",
+        rule::TLSRPT_SYNTAX,
         Outcome::Fail,
         domain,
         format!(

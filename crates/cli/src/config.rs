@@ -145,7 +145,7 @@ pub fn scan_options(args: &crate::args::ScanArgs) -> Result<mailwarden_model::Sc
         }
         dkim_selectors.push(s.to_ascii_lowercase());
     }
-    let known: Vec<&str> = mailwarden_checks::JUDGES.iter().map(|(name, _)| *name).collect();
+    let known: Vec<&str> = mailwarden_checks::JUDGES.iter().map(|judge| judge.name).collect();
     let mut checks = Vec::new();
     for c in &args.checks {
         let c = c.trim().to_ascii_lowercase();

@@ -65,6 +65,19 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     STANDARD.decode(text.as_bytes())
 }
 
+/// The octets of standard base64 as DNS software has always read keys
+/// (DNSKEY in presentation form): padding optional, unused trailing bits
+/// ignored.
+pub fn base64_decode_dns(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    const DNS: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    DNS.decode(text.as_bytes())
+}
+
 /// The octets of standard base64 whose `=` padding may be missing, and
 /// whether it was right: DKIM verifiers differ on unpadded keys, so the
 /// caller warns rather than rejects.

@@ -9,12 +9,25 @@
 //!   those fields readably in JSON ([`hex_upper_serde`],
 //!   [`hex_lower_serde`], [`base64_serde`]).
 
-use base64::Engine;
-
 /// Why presentation text could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct DecodeError(pub String);
+
+impl DecodeError {
+    /// The field `what` is not hex ([`crate::codec::hex_decode`]).
+    pub fn hex(what: &str, e: crate::codec::HexError) -> Self {
+        Self(match e {
+            crate::codec::HexError::OddLength(n) => format!("the {what} has an odd number of hex digits ({n})"),
+            crate::codec::HexError::NotHex(c) => format!("the {what} contains `{c}`, which is not a hex digit"),
+        })
+    }
+
+    /// The field `what` is not base64 ([`crate::codec::base64_decode_dns`]).
+    pub fn base64(what: &str, e: base64::DecodeError) -> Self {
+        Self(format!("the {what} is not base64: {e}"))
+    }
+}
 
 /// Write raw character-string bytes in presentation form: bytes outside
 /// printable ASCII are written `\DDD`, `"` and `\` as `\"` and `\\`.
@@ -99,63 +112,20 @@ fn decimal_escape(digits: &[u8]) -> Result<Option<u8>, DecodeError> {
     })
 }
 
-/// Upper-case hexadecimal (DS digests, NSEC3 salts).
-pub fn hex_upper(bytes: &[u8]) -> String {
-    crate::codec::hex_upper(bytes)
-}
-
-/// Lower-case hexadecimal (TLSA data, RFC 3597 generic rdata).
-pub fn hex_lower(bytes: &[u8]) -> String {
-    crate::codec::hex(bytes)
-}
-
-/// Decode hexadecimal of either case (through [`crate::codec`]); `what`
-/// names the field in errors.
-pub fn hex_decode(text: &str, what: &str) -> Result<Vec<u8>, DecodeError> {
-    crate::codec::hex_decode(text).map_err(|e| match e {
-        crate::codec::HexError::OddLength(n) => {
-            DecodeError(format!("the {what} has an odd number of hex digits ({n})"))
-        }
-        crate::codec::HexError::NotHex(c) => {
-            DecodeError(format!("the {what} contains `{c}`, which is not a hex digit"))
-        }
-    })
-}
-
-/// Standard base64 (RFC 4648 §4), padded.
-pub fn base64_encode(bytes: &[u8]) -> String {
-    crate::codec::base64(bytes)
-}
-
-/// Standard base64 (RFC 4648 §4), padding optional and unused trailing
-/// bits ignored, as DNS software has always read keys; `what` names the
-/// field in errors.
-pub fn base64_decode(text: &str, what: &str) -> Result<Vec<u8>, DecodeError> {
-    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    const LENIENT: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new()
-            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-            .with_decode_allow_trailing_bits(true),
-    );
-    LENIENT
-        .decode(text)
-        .map_err(|e| DecodeError(format!("the {what} is not base64: {e}")))
-}
-
 /// Serde for bytes as upper-case hexadecimal (reads either case).
 pub mod hex_upper_serde {
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Write `bytes` as upper-case hex.
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::hex_upper(bytes))
+        s.serialize_str(&crate::codec::hex_upper(bytes))
     }
 
     /// Read hex of either case.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = String::deserialize(d)?;
-        super::hex_decode(&text, "hex field").map_err(serde::de::Error::custom)
+        let e = |e| serde::de::Error::custom(super::DecodeError::hex("hex field", e));
+        crate::codec::hex_decode(&text).map_err(e)
     }
 }
 
@@ -165,7 +135,7 @@ pub mod hex_lower_serde {
 
     /// Write `bytes` as lower-case hex.
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::hex_lower(bytes))
+        s.serialize_str(&crate::codec::hex(bytes))
     }
 
     pub use super::hex_upper_serde::deserialize;
@@ -177,13 +147,14 @@ pub mod base64_serde {
 
     /// Write `bytes` as base64.
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::base64_encode(bytes))
+        s.serialize_str(&crate::codec::base64(bytes))
     }
 
     /// Read base64, padding optional.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = String::deserialize(d)?;
-        super::base64_decode(&text, "base64 field").map_err(serde::de::Error::custom)
+        let e = |e| serde::de::Error::custom(super::DecodeError::base64("base64 field", e));
+        crate::codec::base64_decode_dns(&text).map_err(e)
     }
 }
 
@@ -210,16 +181,22 @@ mod tests {
     }
 
     #[test]
-    fn hex_and_base64_decode_with_reasons() {
-        assert_eq!(hex_decode("0aFF", "digest").unwrap(), [10, 255]);
-        assert!(hex_decode("abc", "digest").unwrap_err().0.contains("odd number"));
-        assert!(hex_decode("zz", "digest").unwrap_err().0.contains("`z`"));
-        assert_eq!(hex_upper(&[10, 255]), "0AFF");
-        assert_eq!(hex_lower(&[10, 255]), "0aff");
-        assert_eq!(base64_decode("AQAB", "key").unwrap(), [1, 0, 1]);
-        assert_eq!(base64_decode("AQ==", "key").unwrap(), [1]);
-        assert_eq!(base64_decode("AQ", "key").unwrap(), [1]);
-        assert!(base64_decode("A*", "key").unwrap_err().0.contains("not base64"));
-        assert_eq!(base64_encode(&[1]), "AQ==");
+    fn field_errors_name_the_field_and_what_is_wrong() {
+        use crate::codec::{base64_decode_dns, hex_decode};
+        let hex = |text| hex_decode(text).map_err(|e| DecodeError::hex("digest", e));
+        assert_eq!(hex("0aFF").unwrap(), [10, 255]);
+        assert_eq!(
+            hex("abc").unwrap_err().0,
+            "the digest has an odd number of hex digits (3)"
+        );
+        assert_eq!(
+            hex("zz").unwrap_err().0,
+            "the digest contains `z`, which is not a hex digit"
+        );
+        let b64 = |text| base64_decode_dns(text).map_err(|e| DecodeError::base64("key", e));
+        assert_eq!(b64("AQAB").unwrap(), [1, 0, 1]);
+        assert_eq!(b64("AQ==").unwrap(), [1]);
+        assert_eq!(b64("AQ").unwrap(), [1]);
+        assert!(b64("A*").unwrap_err().0.starts_with("the key is not base64: "));
     }
 }

@@ -14,8 +14,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec;
 use crate::dns::RData;
-use crate::presentation::{self, DecodeError, base64_serde, hex_lower_serde, hex_upper_serde};
+use crate::presentation::{DecodeError, base64_serde, hex_lower_serde, hex_upper_serde};
 
 /// A DS record (RFC 4034 §5.1): the parent's digest of a child's DNSKEY.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -75,21 +76,21 @@ pub struct Nsec3param {
 
 impl fmt::Display for Ds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let digest = presentation::hex_upper(&self.digest);
+        let digest = codec::hex_upper(&self.digest);
         write!(f, "{} {} {} {digest}", self.key_tag, self.algorithm, self.digest_type)
     }
 }
 
 impl fmt::Display for Dnskey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let key = presentation::base64_encode(&self.public_key);
+        let key = codec::base64(&self.public_key);
         write!(f, "{} {} {} {key}", self.flags, self.protocol, self.algorithm)
     }
 }
 
 impl fmt::Display for Tlsa {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let data = presentation::hex_lower(&self.data);
+        let data = codec::hex(&self.data);
         write!(f, "{} {} {} {data}", self.usage, self.selector, self.matching_type)
     }
 }
@@ -98,7 +99,7 @@ impl fmt::Display for Nsec3param {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let salt = match self.salt.as_slice() {
             [] => "-".to_string(),
-            salt => presentation::hex_upper(salt),
+            salt => codec::hex_upper(salt),
         };
         write!(f, "{} {} {} {salt}", self.hash_algorithm, self.flags, self.iterations)
     }
@@ -154,7 +155,7 @@ pub fn from_wire(code: u16, octets: &[u8]) -> Option<RData> {
 pub fn generic_text(octets: &[u8]) -> String {
     match octets.len() {
         0 => "\\# 0".to_owned(),
-        n => format!("\\# {n} {}", presentation::hex_lower(octets)),
+        n => format!("\\# {n} {}", codec::hex(octets)),
     }
 }
 
@@ -168,7 +169,7 @@ pub fn generic_octets(words: &[&str]) -> Result<Vec<u8>, DecodeError> {
         .parse()
         .map_err(|_| DecodeError(format!("RFC 3597 rdata length \"{length}\" is not a number")))?;
     let hex = hex.concat();
-    let octets = presentation::hex_decode(&hex, "rdata")
+    let octets = codec::hex_decode(&hex)
         .map_err(|_| DecodeError("RFC 3597 rdata is not an even number of hexadecimal digits".into()))?;
     if octets.len() != length {
         return Err(DecodeError(format!(
@@ -196,7 +197,7 @@ fn ds_text(fields: &mut Fields<'_>) -> Result<RData, DecodeError> {
         key_tag: fields.number("key tag")?,
         algorithm: fields.number("algorithm")?,
         digest_type: fields.number("digest type")?,
-        digest: presentation::hex_decode(&fields.rest("digest")?, "digest")?,
+        digest: codec::hex_decode(&fields.rest("digest")?).map_err(|e| DecodeError::hex("digest", e))?,
     }))
 }
 
@@ -205,7 +206,8 @@ fn dnskey_text(fields: &mut Fields<'_>) -> Result<RData, DecodeError> {
         flags: fields.number("flags")?,
         protocol: fields.number("protocol")?,
         algorithm: fields.number("algorithm")?,
-        public_key: presentation::base64_decode(&fields.rest("public key")?, "public key")?,
+        public_key: codec::base64_decode_dns(&fields.rest("public key")?)
+            .map_err(|e| DecodeError::base64("public key", e))?,
     }))
 }
 
@@ -216,7 +218,7 @@ fn nsec3param_text(fields: &mut Fields<'_>) -> Result<RData, DecodeError> {
         iterations: fields.number("iterations")?,
         salt: match fields.rest("salt")?.as_str() {
             "-" => Vec::new(),
-            hex => presentation::hex_decode(hex, "salt")?,
+            hex => codec::hex_decode(hex).map_err(|e| DecodeError::hex("salt", e))?,
         },
     }))
 }
@@ -237,7 +239,7 @@ fn tlsa_text(words: &[&str]) -> Result<RData, DecodeError> {
         usage: field(words[0], "certificate usage")?,
         selector: field(words[1], "selector")?,
         matching_type: field(words[2], "matching type")?,
-        data: presentation::hex_decode(&words[3..].concat(), "data")?,
+        data: codec::hex_decode(&words[3..].concat()).map_err(|e| DecodeError::hex("data", e))?,
     }))
 }
 
@@ -341,7 +343,7 @@ mod tests {
         let g = tlsa(&format!("\\# 35 030101{}", H.to_ascii_uppercase())).unwrap();
         assert_eq!(g, t);
         let split = tlsa(&format!("2 0 1 {} {}", &H[..10], &H[10..])).unwrap();
-        assert_eq!(presentation::hex_lower(&split.data), H);
+        assert_eq!(codec::hex(&split.data), H);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use mailwarden_records::tlsa::Tlsa;
 
 use super::{Addressed, RULES, Rrset, tlsa_name};
 use crate::Context;
+use crate::rule;
 
 /// The judge's view of a typed TLSA record (the certificate matcher reads
 /// the data as hex).
@@ -19,7 +20,7 @@ fn judged(t: &mailwarden_model::dns::Tlsa) -> Tlsa {
         usage: t.usage,
         selector: t.selector,
         matching_type: t.matching_type,
-        data: mailwarden_model::presentation::hex_lower(&t.data),
+        data: mailwarden_model::codec::hex(&t.data),
     }
 }
 
@@ -133,12 +134,20 @@ impl<'a> Host<'a> {
         }
     }
 
+    /// What [`Self::judge`] reads, building no findings: what matching
+    /// reads, for an answer that is neither bogus nor a failed lookup.
+    pub(super) fn reads(&self, addressed: &Addressed<'_, '_, '_, '_>) {
+        if !self.bogus() && self.answer.status.is_definite() {
+            self.matching_reads(addressed);
+        }
+    }
+
     pub(super) fn judge(&self, addressed: &Addressed<'_, '_, '_, '_>) -> Vec<Finding> {
         if self.bogus() {
             let why = self.answer.status.describe();
             let mut out = vec![
                 self.finding(
-                    "dane.bogus",
+                    rule::DANE_BOGUS,
                     Outcome::Fail,
                     format!(
                         "The TLSA answer for {} fails DNSSEC validation (bogus): DANE-validating senders defer all mail to {} until it validates ({why}).",
@@ -153,14 +162,14 @@ impl<'a> Host<'a> {
                     self.owner
                 )),
                 self.finding(
-                    "dane.insecure",
+                    rule::DANE_INSECURE,
                     Outcome::NotApplicable,
                     "The TLSA answer is bogus (see dane.bogus).",
                 ),
             ];
             for id in RULES
                 .iter()
-                .filter(|id| !matches!(**id, "dane.bogus" | "dane.insecure"))
+                .filter(|id| !matches!(**id, rule::DANE_BOGUS | rule::DANE_INSECURE))
             {
                 out.push(self.finding(
                     id,
@@ -198,7 +207,7 @@ impl<'a> Host<'a> {
     /// RFC 7672 §2.2: DANE applies to an MX host that publishes TLSA
     /// records at `_25._tcp.<host>` in a signed zone.
     fn present(&self) -> Finding {
-        const ID: &str = "dane.tlsa-present";
+        const ID: &str = rule::DANE_TLSA_PRESENT;
         if !self.records.is_empty() {
             return self
                 .finding(
@@ -242,7 +251,7 @@ impl<'a> Host<'a> {
     /// RFC 7672 §2.2: "TLSA records ... MUST be DNSSEC validated", and an
     /// insecure TLSA RRset (or an insecure denial) leaves DANE out of effect.
     fn insecure(&self) -> Finding {
-        const ID: &str = "dane.insecure";
+        const ID: &str = rule::DANE_INSECURE;
         if !self.validated {
             return self.finding(
                 ID,
@@ -289,7 +298,7 @@ impl<'a> Host<'a> {
     }
 
     fn not_bogus(&self) -> Finding {
-        const ID: &str = "dane.bogus";
+        const ID: &str = rule::DANE_BOGUS;
         if !self.validated {
             return self.finding(
                 ID,
@@ -315,7 +324,7 @@ impl<'a> Host<'a> {
     /// unknown parameters make a record unusable; a digest of the wrong
     /// length never matches).
     fn syntax(&self) -> Finding {
-        const ID: &str = "dane.syntax";
+        const ID: &str = rule::DANE_SYNTAX;
         if self.records.is_empty() {
             return self.finding(ID, Outcome::NotApplicable, "No TLSA records.");
         }
@@ -356,7 +365,7 @@ impl<'a> Host<'a> {
     /// PKIX-EE(1) usages is undefined (clients may treat them as unusable),
     /// so SMTP servers should not publish them (paraphrased).
     fn usage(&self) -> Finding {
-        const ID: &str = "dane.usage";
+        const ID: &str = rule::DANE_USAGE;
         let parsed = self.parsed();
         if parsed.is_empty() {
             return self.finding(ID, Outcome::NotApplicable, "No TLSA records to check.");
@@ -402,7 +411,7 @@ impl<'a> Host<'a> {
     /// operational guidance (RFC 7671): the records are large (truncation,
     /// TCP fallback), and a renewal without a key change breaks `x 0 0`.
     fn full_certificate(&self) -> Finding {
-        const ID: &str = "dane.full-certificate";
+        const ID: &str = rule::DANE_FULL_CERTIFICATE;
         let parsed = self.parsed();
         if parsed.is_empty() {
             return self.finding(ID, Outcome::NotApplicable, "No TLSA records to check.");
@@ -438,7 +447,7 @@ impl<'a> Host<'a> {
     /// before switching keys, e.g. two `3 x x` records, or `3 x x` with
     /// `2 x x` for the issuer.
     fn rollover(&self) -> Finding {
-        const ID: &str = "dane.rollover";
+        const ID: &str = rule::DANE_ROLLOVER;
         let usable = self.usable();
         if usable.is_empty() {
             return self.finding(ID, Outcome::NotApplicable, "No usable DANE-TA or DANE-EE record.");

@@ -26,6 +26,7 @@ use mailwarden_model::{DnsView, Finding, Outcome, RType, Status};
 use mailwarden_records::tlsa::Tlsa;
 
 use crate::Context;
+use crate::rule;
 use crate::tls::dane::match_tlsa;
 use crate::transport::{self, AddressTls, MxHost};
 use host::Host;
@@ -63,20 +64,38 @@ pub(crate) fn in_use(domain: &str, view: &DnsView<'_>) -> Result<bool, String> {
 }
 
 const RULES: [&str; 8] = [
-    "dane.tlsa-present",
-    "dane.insecure",
-    "dane.bogus",
-    "dane.syntax",
-    "dane.usage",
-    "dane.full-certificate",
-    "dane.rollover",
-    "dane.match",
+    rule::DANE_TLSA_PRESENT,
+    rule::DANE_INSECURE,
+    rule::DANE_BOGUS,
+    rule::DANE_SYNTAX,
+    rule::DANE_USAGE,
+    rule::DANE_FULL_CERTIFICATE,
+    rule::DANE_ROLLOVER,
+    rule::DANE_MATCH,
 ];
 
 /// Judge the DANE TLSA records of every MX host of `ctx.domain`.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let chains = crate::ChainCache::default();
     judge_with(ctx, view, &crate::Facts::of_view(ctx, view, &chains))
+}
+
+/// What [`judge_with`] reads, building no findings: the MX hosts, the
+/// TLSA records of each and, where they are secure and usable, the
+/// host's probes to match them against.
+pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>, facts: &crate::Facts<'_, '_>) {
+    let domain = mailwarden_model::name::normalise(ctx.domain);
+    let Ok(hosts) = mx_hosts(&domain, view) else { return };
+    let addressed = Addressed {
+        ctx,
+        domain: &domain,
+        view,
+        facts,
+    };
+    for host in hosts {
+        let answer = view.get(&tlsa_name(&host), RType::Tlsa);
+        Host::new(ctx, &domain, &host, answer).reads(&addressed);
+    }
 }
 
 /// [`judge`], reading the shared facts of the view.
@@ -87,7 +106,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &crate::Facts<'_
         Err(why) => {
             return vec![
                 Finding::new(
-                    "dane.tlsa-present",
+                    rule::DANE_TLSA_PRESENT,
                     Outcome::Indeterminate,
                     &domain,
                     format!("Could not look up the MX hosts: {why}."),
@@ -98,7 +117,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &crate::Facts<'_
     };
     if hosts.is_empty() {
         return vec![Finding::new(
-            "dane.tlsa-present",
+            rule::DANE_TLSA_PRESENT,
             Outcome::NotApplicable,
             &domain,
             "The domain has no MX hosts, so there is no SMTP server for DANE to protect.",

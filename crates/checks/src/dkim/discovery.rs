@@ -2,6 +2,7 @@
 //! probe, CNAME delegations to providers, and what could not be looked up.
 
 use super::*;
+use crate::rule;
 
 /// The domain-level view of discovery.
 pub(super) struct Discovery<'v, 'a> {
@@ -72,7 +73,7 @@ impl Discovery<'_, '_> {
         };
         if !usable.is_empty() {
             return self.with_evidence(Finding::new(
-                "dkim.keys-found",
+                rule::DKIM_KEYS_FOUND,
                 Outcome::Pass,
                 self.domain,
                 format!(
@@ -84,7 +85,7 @@ impl Discovery<'_, '_> {
         }
         if self.parked {
             return self.with_evidence(Finding::new(
-                "dkim.keys-found",
+                rule::DKIM_KEYS_FOUND,
                 Outcome::NotApplicable,
                 self.domain,
                 "The domain is parked (declared with --parked, or it publishes a null MX): it sends no mail, so it needs no DKIM key.",
@@ -94,7 +95,7 @@ impl Discovery<'_, '_> {
             let all: Vec<&KeySummary<'_>> = self.summaries.iter().collect();
             return self
                 .with_evidence(Finding::new(
-                    "dkim.keys-found",
+                    rule::DKIM_KEYS_FOUND,
                     Outcome::Fail,
                     self.domain,
                     format!(
@@ -112,7 +113,7 @@ impl Discovery<'_, '_> {
             .collect();
         if !missing_lookups.is_empty() {
             return self.with_evidence(Finding::new(
-                "dkim.keys-found",
+                rule::DKIM_KEYS_FOUND,
                 Outcome::Indeterminate,
                 self.domain,
                 format!(
@@ -124,7 +125,7 @@ impl Discovery<'_, '_> {
         match &self.probe.status {
             Status::NxDomain => self
                 .with_evidence(Finding::new(
-                    "dkim.keys-found",
+                    rule::DKIM_KEYS_FOUND,
                     Outcome::Fail,
                     self.domain,
                     format!(
@@ -135,7 +136,7 @@ impl Discovery<'_, '_> {
                 ))
                 .remediation(self.publish_remediation()),
             status if status.is_definite() => self.with_evidence(Finding::new(
-                "dkim.keys-found",
+                rule::DKIM_KEYS_FOUND,
                 Outcome::Indeterminate,
                 self.domain,
                 format!(
@@ -146,7 +147,7 @@ impl Discovery<'_, '_> {
                 ),
             )),
             status => self.with_evidence(Finding::new(
-                "dkim.keys-found",
+                rule::DKIM_KEYS_FOUND,
                 Outcome::Indeterminate,
                 self.domain,
                 format!(
@@ -177,7 +178,7 @@ impl Discovery<'_, '_> {
             .collect();
         let f = match &self.probe.status {
             Status::NxDomain if !below.is_empty() => Finding::new(
-                "dkim.domainkey-probe",
+                rule::DKIM_DOMAINKEY_PROBE,
                 Outcome::Fail,
                 self.domain,
                 format!(
@@ -191,7 +192,7 @@ impl Discovery<'_, '_> {
                 "Fix or replace the authoritative DNS software: an empty non-terminal such as _domainkey must be answered NOERROR with no data (NODATA), not NXDOMAIN.",
             ),
             Status::NxDomain => Finding::new(
-                "dkim.domainkey-probe",
+                rule::DKIM_DOMAINKEY_PROBE,
                 Outcome::Pass,
                 self.domain,
                 format!(
@@ -201,7 +202,7 @@ impl Discovery<'_, '_> {
                 ),
             ),
             Status::NoData | Status::Records => Finding::new(
-                "dkim.domainkey-probe",
+                rule::DKIM_DOMAINKEY_PROBE,
                 Outcome::Pass,
                 self.domain,
                 format!(
@@ -211,7 +212,7 @@ impl Discovery<'_, '_> {
                 ),
             ),
             other => Finding::new(
-                "dkim.domainkey-probe",
+                rule::DKIM_DOMAINKEY_PROBE,
                 Outcome::Indeterminate,
                 self.domain,
                 format!("Could not look up {}: {}", self.probe_name, other.describe()),
@@ -228,7 +229,7 @@ impl Discovery<'_, '_> {
         };
         let list: Vec<String> = self.failed.iter().map(|(n, why)| format!("{n}/TXT {why}")).collect();
         crate::unlooked::lookup_failed(
-            "dkim.lookup-failed",
+            rule::DKIM_LOOKUP_FAILED,
             self.domain,
             &format!("Every DKIM lookup was answered ({asked})."),
             ("DKIM lookup(s)", "the DKIM checks that need them are indeterminate"),

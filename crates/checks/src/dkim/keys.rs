@@ -3,6 +3,7 @@
 //! and service restrictions.
 
 use super::*;
+use crate::rule;
 
 pub(super) fn located<'d>(record: &KeyRecord, diags: &[&'d Diagnostic]) -> Bounded<'d, Diagnostic> {
     Bounded::of(diags.iter().copied(), &record.text)
@@ -60,8 +61,8 @@ pub(super) fn codes<'r>(r: &'r KeyRecord, wanted: &[&str]) -> Vec<&'r Diagnostic
 /// REQUIRED)." Warnings: "Unrecognized tags MUST be ignored."
 pub(super) fn syntax(r: &KeyRecord, name: &str, level: Level) -> Finding {
     let (id, what) = match level {
-        Level::Error => ("dkim.syntax", "syntax error"),
-        Level::Warning => ("dkim.syntax-warning", "warning"),
+        Level::Error => (rule::DKIM_SYNTAX, "syntax error"),
+        Level::Warning => (rule::DKIM_SYNTAX_WARNING, "warning"),
     };
     let found: Vec<&Diagnostic> = r
         .diagnostics
@@ -100,7 +101,7 @@ pub(super) fn version(r: &KeyRecord, name: &str) -> Finding {
             Some(_) => "v=DKIM1 is the first tag.",
             None => "No v= tag (it is optional and defaults to DKIM1).",
         };
-        return Finding::new("dkim.version", Outcome::Pass, name, msg);
+        return Finding::new(rule::DKIM_VERSION, Outcome::Pass, name, msg);
     }
     let rest: Vec<String> = r
         .tags
@@ -109,7 +110,7 @@ pub(super) fn version(r: &KeyRecord, name: &str) -> Finding {
         .map(|t| format!("{}={}", t.name, t.value))
         .collect();
     let f = Finding::new(
-        "dkim.version",
+        rule::DKIM_VERSION,
         Outcome::Fail,
         name,
         format!("The version tag is wrong:\n{}", located(r, &found).message()),
@@ -132,7 +133,7 @@ pub(super) fn key_type(r: &KeyRecord, name: &str) -> Finding {
     let found = codes(r, &["key-type", "key-type-case"]);
     if found.is_empty() {
         return Finding::new(
-            "dkim.key-type",
+            rule::DKIM_KEY_TYPE,
             Outcome::Pass,
             name,
             format!("Key type {}.", r.key_type.as_str()),
@@ -140,7 +141,7 @@ pub(super) fn key_type(r: &KeyRecord, name: &str) -> Finding {
         .evidence("key_type", r.key_type.as_str());
     }
     let f = Finding::new(
-        "dkim.key-type",
+        rule::DKIM_KEY_TYPE,
         Outcome::Fail,
         name,
         format!("The key type is wrong:\n{}", located(r, &found).message()),
@@ -159,7 +160,7 @@ pub(super) fn key_type(r: &KeyRecord, name: &str) -> Finding {
 pub(super) fn revoked(r: &KeyRecord, name: &str, selector: &str, domain: &str) -> Finding {
     match r.key {
         KeyData::Revoked => Finding::new(
-            "dkim.key-revoked",
+            rule::DKIM_KEY_REVOKED,
             Outcome::Fail,
             name,
             format!(
@@ -170,12 +171,12 @@ pub(super) fn revoked(r: &KeyRecord, name: &str, selector: &str, domain: &str) -
             "If {domain} still signs with selector {selector}, publish its current public key there; if the selector is retired, make sure no signer uses it (and eventually delete the record)."
         )),
         KeyData::Missing => Finding::new(
-            "dkim.key-revoked",
+            rule::DKIM_KEY_REVOKED,
             Outcome::NotApplicable,
             name,
             "The record has no p= tag at all (see dkim.syntax).",
         ),
-        _ => Finding::new("dkim.key-revoked", Outcome::Pass, name, "The key is not revoked."),
+        _ => Finding::new(rule::DKIM_KEY_REVOKED, Outcome::Pass, name, "The key is not revoked."),
     }
 }
 
@@ -186,7 +187,7 @@ pub(super) fn revoked(r: &KeyRecord, name: &str, selector: &str, domain: &str) -
 pub(super) fn invalid(r: &KeyRecord, name: &str, selector: &str, domain: &str, delegated: &str) -> Finding {
     match &r.key {
         KeyData::Invalid { reason } => Finding::new(
-            "dkim.key-invalid",
+            rule::DKIM_KEY_INVALID,
             Outcome::Fail,
             name,
             format!("p= is not a usable public key: {reason}"),
@@ -196,7 +197,7 @@ pub(super) fn invalid(r: &KeyRecord, name: &str, selector: &str, domain: &str, d
             "Publish the public key exactly as your signer exports it, e.g. `{selector}._domainkey.{domain}. IN TXT \"v=DKIM1; k=rsa; p=<base64 of the DER SubjectPublicKeyInfo>\"` (split into strings of at most 255 characters, with nothing added between them).{delegated}"
         )),
         KeyData::Valid { key } => Finding::new(
-            "dkim.key-invalid",
+            rule::DKIM_KEY_INVALID,
             Outcome::Pass,
             name,
             match key {
@@ -206,7 +207,7 @@ pub(super) fn invalid(r: &KeyRecord, name: &str, selector: &str, domain: &str, d
         )
         .evidence("key", key),
         KeyData::Revoked | KeyData::Missing | KeyData::Unchecked => Finding::new(
-            "dkim.key-invalid",
+            rule::DKIM_KEY_INVALID,
             Outcome::NotApplicable,
             name,
             "No key to decode (missing, revoked, or of an unknown type).",
@@ -219,7 +220,7 @@ pub(super) fn invalid(r: &KeyRecord, name: &str, selector: &str, domain: &str, d
 pub(super) fn rsa_weak(r: &KeyRecord, name: &str, selector: &str, domain: &str, delegated: &str) -> Finding {
     let KeyData::Valid { key } = &r.key else {
         return Finding::new(
-            "dkim.rsa-weak",
+            rule::DKIM_RSA_WEAK,
             Outcome::NotApplicable,
             name,
             "No valid key to measure.",
@@ -227,7 +228,7 @@ pub(super) fn rsa_weak(r: &KeyRecord, name: &str, selector: &str, domain: &str, 
     };
     let PublicKey::Rsa { modulus_bits: bits, .. } = key else {
         return Finding::new(
-            "dkim.rsa-weak",
+            rule::DKIM_RSA_WEAK,
             Outcome::NotApplicable,
             name,
             "An Ed25519 key (RFC 8463): no RSA length concern.",
@@ -239,7 +240,7 @@ pub(super) fn rsa_weak(r: &KeyRecord, name: &str, selector: &str, domain: &str, 
     );
     if bits < RSA_MIN_BITS {
         Finding::new(
-            "dkim.rsa-weak",
+            rule::DKIM_RSA_WEAK,
             Outcome::Fail,
             name,
             format!(
@@ -251,7 +252,7 @@ pub(super) fn rsa_weak(r: &KeyRecord, name: &str, selector: &str, domain: &str, 
         .remediation(remediation)
     } else if bits < RSA_RECOMMENDED_BITS {
         Finding::new(
-            "dkim.rsa-weak",
+            rule::DKIM_RSA_WEAK,
             Outcome::Fail,
             name,
             format!("The RSA key is {bits} bits; RFC 8301 says signers SHOULD use at least 2048 bits."),
@@ -260,7 +261,7 @@ pub(super) fn rsa_weak(r: &KeyRecord, name: &str, selector: &str, domain: &str, 
         .remediation(remediation)
     } else {
         Finding::new(
-            "dkim.rsa-weak",
+            rule::DKIM_RSA_WEAK,
             Outcome::Pass,
             name,
             format!("The RSA key is {bits} bits."),
@@ -287,7 +288,7 @@ pub(super) fn testing(r: &KeyRecord, name: &str) -> Finding {
             .chain(r.strict().then(|| "t=s".to_string()))
             .collect();
         Finding::new(
-            "dkim.testing",
+            rule::DKIM_TESTING,
             Outcome::Fail,
             name,
             format!("The key is in testing mode (t=y): receivers may treat signed mail like unsigned mail.{strict}"),
@@ -299,7 +300,7 @@ pub(super) fn testing(r: &KeyRecord, name: &str) -> Finding {
         ))
     } else {
         Finding::new(
-            "dkim.testing",
+            rule::DKIM_TESTING,
             Outcome::Pass,
             name,
             format!("The key is not in testing mode.{strict}"),
@@ -316,11 +317,11 @@ pub(super) fn sha1(r: &KeyRecord, name: &str) -> Finding {
             None => "No h= tag: the key is usable with sha256.".to_string(),
             Some(h) => format!("h={}: sha256 is allowed and sha1 is not.", h.join(":")),
         };
-        return Finding::new("dkim.sha1", Outcome::Pass, name, msg);
+        return Finding::new(rule::DKIM_SHA1, Outcome::Pass, name, msg);
     }
     let only = found.iter().any(|d| d.level == Level::Error);
     let f = Finding::new(
-        "dkim.sha1",
+        rule::DKIM_SHA1,
         Outcome::Fail,
         name,
         format!("The h= tag is wrong:\n{}", located(r, &found).message()),
@@ -337,14 +338,14 @@ pub(super) fn service(r: &KeyRecord, name: &str) -> Finding {
     let found = codes(r, &["service-type"]);
     if found.is_empty() {
         return Finding::new(
-            "dkim.service-type",
+            rule::DKIM_SERVICE_TYPE,
             Outcome::Pass,
             name,
             "The key may be used for email.",
         );
     }
     Finding::new(
-        "dkim.service-type",
+        rule::DKIM_SERVICE_TYPE,
         Outcome::Fail,
         name,
         format!("The key is not for email:\n{}", located(r, &found).message()),

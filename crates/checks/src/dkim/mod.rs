@@ -28,6 +28,7 @@ use crate::located::{Bounded, WithDiagnostics};
 mod discovery;
 mod keys;
 
+use crate::rule;
 use discovery::*;
 use keys::*;
 
@@ -189,9 +190,21 @@ struct KeySummary<'a> {
     record: &'a str,
 }
 
-/// Judge the DKIM keys of `ctx.domain`. Findings carry ids `dkim.*`.
-pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+/// What [`judge`] reads, building no findings: the `_domainkey` probe,
+/// each selector tried, the MX (for a null MX, unless `--parked` says it).
+pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>) {
     let domain = mailwarden_model::name::normalise(ctx.domain);
+    for sel in to_try(ctx, view, &domain).0 {
+        view.get(&format!("{sel}._domainkey.{domain}"), RType::Txt);
+    }
+    if !ctx.options.parked {
+        view.get(&domain, RType::Mx);
+    }
+}
+
+/// The selectors to look up (and those ignored), after asking the
+/// `_domainkey` probe name, with its answer.
+fn to_try<'a>(ctx: &Context<'_>, view: &DnsView<'a>, domain: &str) -> (Vec<String>, Vec<String>, String, &'a Answer) {
     let (mut tried, ignored) = selectors(&ctx.options.dkim_selectors);
     let probe_name = format!("_domainkey.{domain}");
     let probe = view.get(&probe_name, RType::Txt);
@@ -209,6 +222,13 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
             .collect();
         tried.retain(|s| user.contains(s));
     }
+    (tried, ignored, probe_name, probe)
+}
+
+/// Judge the DKIM keys of `ctx.domain`. Findings carry ids `dkim.*`.
+pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+    let domain = mailwarden_model::name::normalise(ctx.domain);
+    let (tried, ignored, probe_name, probe) = to_try(ctx, view, &domain);
     let looked: Vec<Selector<'_>> = tried
         .iter()
         .map(|sel| {
@@ -250,7 +270,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
             out.push(multiple_records(s));
         } else if s.keys.len() == 1 {
             out.push(Finding::new(
-                "dkim.multiple-records",
+                rule::DKIM_MULTIPLE_RECORDS,
                 Outcome::Pass,
                 &s.name,
                 "Exactly one DKIM key record is published at this selector.",
@@ -344,7 +364,7 @@ fn delegated(domain: &str, s: &Selector<'_>) -> Option<Finding> {
     }
     let mut f = match &s.answer.status {
         Status::Records if !s.keys.is_empty() => Finding::new(
-            "dkim.delegated",
+            rule::DKIM_DELEGATED,
             Outcome::Pass,
             &s.name,
             format!(
@@ -352,7 +372,7 @@ fn delegated(domain: &str, s: &Selector<'_>) -> Option<Finding> {
             ),
         ),
         status if status.is_definite() => Finding::new(
-            "dkim.delegated",
+            rule::DKIM_DELEGATED,
             Outcome::Fail,
             &s.name,
             format!(
@@ -366,7 +386,7 @@ fn delegated(domain: &str, s: &Selector<'_>) -> Option<Finding> {
             s.name
         )),
         other => Finding::new(
-            "dkim.delegated",
+            rule::DKIM_DELEGATED,
             Outcome::Indeterminate,
             &s.name,
             format!("{} is a CNAME to {target}{detail}, but the lookup failed: {}", s.name, other.describe()),
@@ -404,7 +424,7 @@ fn microsoft_tenant(target: &str) -> Option<&str> {
 fn multiple_records(s: &Selector<'_>) -> Finding {
     let texts: Vec<&str> = s.keys.iter().map(|k| k.parsed.text.as_str()).collect();
     Finding::new(
-        "dkim.multiple-records",
+        rule::DKIM_MULTIPLE_RECORDS,
         Outcome::Fail,
         &s.name,
         format!(

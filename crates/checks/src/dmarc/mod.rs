@@ -28,10 +28,29 @@ use crate::located::{Bounded, WithDiagnostics};
 
 mod policy;
 mod reporting;
+use crate::rule;
 use policy::*;
 use reporting::*;
 
 /// Audit the DMARC policy of `ctx.domain`. Findings carry ids `dmarc.*`.
+/// What [`judge`] reads, building no findings: the discovery of the
+/// record that applies, the domain's own TXT records, its MX (for a null
+/// MX, unless `--parked` says it), and what the reporting checks read.
+pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>) {
+    let domain = mailwarden_model::name::normalise(ctx.domain);
+    let d = Discovery::run(view, &domain);
+    if !d.own.definite {
+        return;
+    }
+    view.get(&domain, RType::Txt);
+    if !ctx.options.parked {
+        view.get(&domain, RType::Mx);
+    }
+    if let Some(applied) = d.applied() {
+        reporting_reads(view, &applied);
+    }
+}
+
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let d = Discovery::run(view, &domain);
@@ -39,7 +58,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let own = &d.own;
     if !own.definite {
         out.push(Finding::new(
-            "dmarc.missing",
+            rule::DMARC_MISSING,
             Outcome::Indeterminate,
             &domain,
             format!(
@@ -199,7 +218,7 @@ fn version(domain: &str, own: &Step) -> Option<Finding> {
         let fixed = own.lookalikes.first().map(|r| fix_version(&r.text)).unwrap_or_default();
         return Some(
             Finding::new(
-                "dmarc.version",
+                rule::DMARC_VERSION,
                 Outcome::Fail,
                 domain,
                 format!(
@@ -214,7 +233,7 @@ fn version(domain: &str, own: &Step) -> Option<Finding> {
     }
     (!own.dmarc.is_empty()).then(|| {
         Finding::new(
-            "dmarc.version",
+            rule::DMARC_VERSION,
             Outcome::Pass,
             domain,
             "The DMARC record starts with the exact version \"v=DMARC1\".",
@@ -247,14 +266,14 @@ fn fix_version(text: &str) -> String {
 fn spf_at_dmarc(domain: &str, own: &Step) -> Finding {
     if own.spf.is_empty() {
         return Finding::new(
-            "dmarc.spf-at-dmarc",
+            rule::DMARC_SPF_AT_DMARC,
             Outcome::Pass,
             domain,
             format!("No SPF record is published at _dmarc.{domain}."),
         );
     }
     Finding::new(
-        "dmarc.spf-at-dmarc",
+        rule::DMARC_SPF_AT_DMARC,
         Outcome::Fail,
         domain,
         format!(
@@ -277,14 +296,14 @@ fn multiple_records(domain: &str, own: &Step) -> Option<Finding> {
     match own.dmarc.len() {
         0 => None,
         1 => Some(Finding::new(
-            "dmarc.multiple-records",
+            rule::DMARC_MULTIPLE_RECORDS,
             Outcome::Pass,
             domain,
             "Exactly one DMARC record is published.",
         )),
         n => Some(
             Finding::new(
-                "dmarc.multiple-records",
+                rule::DMARC_MULTIPLE_RECORDS,
                 Outcome::Fail,
                 domain,
                 format!(
@@ -307,7 +326,7 @@ fn apex_record(domain: &str, view: &DnsView<'_>) -> Finding {
     let answer = view.get(domain, RType::Txt);
     if !answer.status.is_definite() {
         return Finding::new(
-            "dmarc.apex-record",
+            rule::DMARC_APEX_RECORD,
             Outcome::Indeterminate,
             domain,
             format!(
@@ -327,14 +346,14 @@ fn apex_record(domain: &str, view: &DnsView<'_>) -> Finding {
         .collect();
     if found.is_empty() {
         return Finding::new(
-            "dmarc.apex-record",
+            rule::DMARC_APEX_RECORD,
             Outcome::Pass,
             domain,
             format!("No DMARC record is misplaced at {domain} itself."),
         );
     }
     Finding::new(
-        "dmarc.apex-record",
+        rule::DMARC_APEX_RECORD,
         Outcome::Fail,
         domain,
         format!(
@@ -363,7 +382,7 @@ fn missing(domain: &str, d: &Discovery) -> Finding {
                 applied.method.describe()
             )
         };
-        return Finding::new("dmarc.missing", Outcome::Pass, domain, message)
+        return Finding::new(rule::DMARC_MISSING, Outcome::Pass, domain, message)
             .evidence("policy_domain", &applied.source)
             .evidence("method", applied.method.as_str())
             .evidence("record", &applied.strings);
@@ -371,7 +390,7 @@ fn missing(domain: &str, d: &Discovery) -> Finding {
     let unchecked_suffix = unchecked_public_suffix_steps(d);
     if !d.complete() && unchecked_suffix.is_none() {
         return Finding::new(
-            "dmarc.missing",
+            rule::DMARC_MISSING,
             Outcome::Indeterminate,
             domain,
             format!(
@@ -394,7 +413,7 @@ fn missing(domain: &str, d: &Discovery) -> Finding {
         })
         .unwrap_or_default();
     Finding::new(
-        "dmarc.missing",
+        rule::DMARC_MISSING,
         Outcome::Fail,
         domain,
         format!("{domain} has no DMARC policy: {why}{note}. Anyone can send mail as {domain} and receivers are not asked to reject it."),
@@ -437,7 +456,7 @@ fn org_domain(domain: &str, d: &Discovery) -> Finding {
     let psl_org = d.psl_org.clone();
     let walk_src = d.source_9989().map(|s| s.domain.clone());
     let psl_src = d.source_7489().map(|s| s.domain.clone());
-    let base = Finding::new("dmarc.org-domain", Outcome::Pass, domain, "")
+    let base = Finding::new(rule::DMARC_ORG_DOMAIN, Outcome::Pass, domain, "")
         .evidence("walk", &d.walk)
         .evidence("organisational_domain_tree_walk", &walk_org)
         .evidence("organisational_domain_psl", &psl_org)
@@ -486,7 +505,7 @@ fn parked(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, applied: Option<&
         let mx = view.get(domain, RType::Mx);
         if !mx.status.is_definite() {
             return Finding::new(
-                "dmarc.parked",
+                rule::DMARC_PARKED,
                 Outcome::Indeterminate,
                 domain,
                 format!(
@@ -500,7 +519,7 @@ fn parked(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, applied: Option<&
     };
     let Some(reason) = reason else {
         return Finding::new(
-            "dmarc.parked",
+            rule::DMARC_PARKED,
             Outcome::NotApplicable,
             domain,
             format!("{domain} is not marked as parked and has no null MX."),
@@ -509,7 +528,7 @@ fn parked(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, applied: Option<&
     let wanted = format!("_dmarc.{domain}. IN TXT \"v=DMARC1; p=reject; sp=reject; adkim=s; aspf=s\"");
     let Some(a) = applied else {
         return Finding::new(
-            "dmarc.parked",
+            rule::DMARC_PARKED,
             Outcome::Fail,
             domain,
             format!("{domain} is parked ({reason}) but has no DMARC policy: anyone can send mail as it."),
@@ -520,14 +539,14 @@ fn parked(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, applied: Option<&
     let ok = eff.domain == Some(Policy::Reject) && eff.subdomains == Some(Policy::Reject);
     if ok {
         return Finding::new(
-            "dmarc.parked",
+            rule::DMARC_PARKED,
             Outcome::Pass,
             domain,
             format!("{domain} is parked ({reason}) and its DMARC policy rejects mail from it and its subdomains."),
         );
     }
     Finding::new(
-        "dmarc.parked",
+        rule::DMARC_PARKED,
         Outcome::Fail,
         domain,
         format!(
@@ -543,7 +562,7 @@ fn parked(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, applied: Option<&
 /// Every lookup of the DMARC checks that failed, or a pass.
 fn lookup_failed(domain: &str, failed: &[String]) -> Finding {
     crate::unlooked::lookup_failed(
-        "dmarc.lookup-failed",
+        rule::DMARC_LOOKUP_FAILED,
         domain,
         "Every DNS lookup of the DMARC checks was answered.",
         ("DNS lookup(s) needed for DMARC", "some DMARC checks are indeterminate"),

@@ -3,6 +3,7 @@
 //! testing, removed tags, alignment and failure-reporting options.
 
 use super::*;
+use crate::rule;
 
 /// Findings about the record that applies: syntax and policy strength.
 pub(super) fn policy_findings(domain: &str, a: &Applied, parked: bool) -> Vec<Finding> {
@@ -28,8 +29,8 @@ pub(super) fn policy_findings(domain: &str, a: &Applied, parked: bool) -> Vec<Fi
 /// values (if any) or ignored outright."
 pub(super) fn syntax(domain: &str, a: &Applied, level: Level) -> Finding {
     let (id, what) = match level {
-        Level::Error => ("dmarc.syntax", "syntax error"),
-        Level::Warning => ("dmarc.syntax-warning", "warning"),
+        Level::Error => (rule::DMARC_SYNTAX, "syntax error"),
+        Level::Warning => (rule::DMARC_SYNTAX_WARNING, "warning"),
     };
     let found = Bounded::of(
         (a.record.diagnostics.iter()).filter(|d| d.level == level && d.code != "removed-tag"),
@@ -117,7 +118,7 @@ pub(super) fn repaired(r: &Record) -> String {
 pub(super) fn policy_none(domain: &str, a: &Applied, eff: &Effective) -> Finding {
     let severity = if a.is_org { Severity::High } else { Severity::Medium };
     let base = |outcome, msg: String| {
-        Finding::new("dmarc.policy-none", outcome, domain, msg)
+        Finding::new(rule::DMARC_POLICY_NONE, outcome, domain, msg)
             .evidence("policy_domain", &a.source)
             .evidence("effective", eff)
     };
@@ -178,7 +179,7 @@ pub(super) fn subdomain_policy(domain: &str, a: &Applied, eff: &Effective) -> Fi
             ""
         };
         return Finding::new(
-            "dmarc.subdomain-policy",
+            rule::DMARC_SUBDOMAIN_POLICY,
             Outcome::NotApplicable,
             domain,
             format!(
@@ -188,13 +189,13 @@ pub(super) fn subdomain_policy(domain: &str, a: &Applied, eff: &Effective) -> Fi
     }
     match eff.subdomains {
         Some(p) if p.enforces() => Finding::new(
-            "dmarc.subdomain-policy",
+            rule::DMARC_SUBDOMAIN_POLICY,
             Outcome::Pass,
             domain,
             format!("Subdomains of {domain} without their own record get sp={p}."),
         ),
         _ => Finding::new(
-            "dmarc.subdomain-policy",
+            rule::DMARC_SUBDOMAIN_POLICY,
             Outcome::Fail,
             domain,
             format!(
@@ -220,7 +221,7 @@ pub(super) fn describe(p: Option<Policy>) -> String {
 pub(super) fn np_policy(domain: &str, a: &Applied, eff: &Effective) -> Finding {
     if !a.is_org {
         return Finding::new(
-            "dmarc.np-policy",
+            rule::DMARC_NP_POLICY,
             Outcome::NotApplicable,
             domain,
             format!("{domain} is not an organisational domain: np applies only at the organisational domain."),
@@ -235,13 +236,13 @@ pub(super) fn np_policy(domain: &str, a: &Applied, eff: &Effective) -> Finding {
     };
     match eff.nonexistent {
         Some(p) if p.enforces() => Finding::new(
-            "dmarc.np-policy",
+            rule::DMARC_NP_POLICY,
             Outcome::Pass,
             domain,
             format!("Mail from non-existent subdomains of {domain} gets {p} (from {source})."),
         ),
         _ => Finding::new(
-            "dmarc.np-policy",
+            rule::DMARC_NP_POLICY,
             Outcome::Fail,
             domain,
             format!(
@@ -261,7 +262,7 @@ pub(super) fn np_policy(domain: &str, a: &Applied, eff: &Effective) -> Finding {
 pub(super) fn pct(domain: &str, a: &Applied, eff: &Effective) -> Finding {
     match a.record.pct {
         Some(n) if n < 100 && eff.domain.is_some_and(Policy::enforces) => Finding::new(
-            "dmarc.pct",
+            rule::DMARC_PCT,
             Outcome::Fail,
             domain,
             format!(
@@ -271,13 +272,13 @@ pub(super) fn pct(domain: &str, a: &Applied, eff: &Effective) -> Finding {
         .evidence("pct", n)
         .remediation(format!("Remove pct from the record at _dmarc.{} (or set pct=100).", a.source)),
         Some(n) if n < 100 => Finding::new(
-            "dmarc.pct",
+            rule::DMARC_PCT,
             Outcome::Pass,
             domain,
             format!("pct={n} has no effect: the policy does not enforce anything."),
         ),
         _ => Finding::new(
-            "dmarc.pct",
+            rule::DMARC_PCT,
             Outcome::Pass,
             domain,
             "The policy applies to all failing mail (pct absent or 100).",
@@ -293,7 +294,7 @@ pub(super) fn pct(domain: &str, a: &Applied, eff: &Effective) -> Finding {
 pub(super) fn testing(domain: &str, a: &Applied) -> Finding {
     if a.record.t == Some(true) {
         return Finding::new(
-            "dmarc.testing",
+            rule::DMARC_TESTING,
             Outcome::Fail,
             domain,
             format!(
@@ -307,7 +308,7 @@ pub(super) fn testing(domain: &str, a: &Applied) -> Finding {
         ));
     }
     Finding::new(
-        "dmarc.testing",
+        rule::DMARC_TESTING,
         Outcome::Pass,
         domain,
         "The policy is not in testing mode (no t=y).",
@@ -326,14 +327,14 @@ pub(super) fn removed_tags(domain: &str, a: &Applied) -> Finding {
         .collect();
     if tags.is_empty() {
         return Finding::new(
-            "dmarc.removed-tags",
+            rule::DMARC_REMOVED_TAGS,
             Outcome::Pass,
             domain,
             "The record uses none of the tags RFC 9989 removed (pct, rf, ri).",
         );
     }
     Finding::new(
-        "dmarc.removed-tags",
+        rule::DMARC_REMOVED_TAGS,
         Outcome::Fail,
         domain,
         format!(
@@ -361,7 +362,7 @@ pub(super) fn alignment(domain: &str, a: &Applied, parked: bool) -> Finding {
     if strict && parked {
         // A parked domain sends no legitimate mail: strict costs nothing.
         return Finding::new(
-            "dmarc.alignment",
+            rule::DMARC_ALIGNMENT,
             Outcome::Pass,
             domain,
             format!("Strict alignment ({modes}) on a parked domain, which sends no mail."),
@@ -369,7 +370,7 @@ pub(super) fn alignment(domain: &str, a: &Applied, parked: bool) -> Finding {
     }
     if strict {
         return Finding::new(
-            "dmarc.alignment",
+            rule::DMARC_ALIGNMENT,
             Outcome::Fail,
             domain,
             format!(
@@ -382,7 +383,7 @@ pub(super) fn alignment(domain: &str, a: &Applied, parked: bool) -> Finding {
         .remediation("Keep strict alignment only if every sender uses exactly the domain; otherwise remove adkim=s / aspf=s (relaxed is the default).");
     }
     Finding::new(
-        "dmarc.alignment",
+        rule::DMARC_ALIGNMENT,
         Outcome::Pass,
         domain,
         format!("Relaxed alignment ({modes}): subdomains of the organisational domain align."),
@@ -393,12 +394,12 @@ pub(super) fn alignment(domain: &str, a: &Applied, parked: bool) -> Finding {
 /// tag (below) is not also specified."
 pub(super) fn fo(domain: &str, a: &Applied) -> Finding {
     let Some(opts) = &a.record.fo else {
-        return Finding::new("dmarc.fo", Outcome::NotApplicable, domain, "No fo tag.");
+        return Finding::new(rule::DMARC_FO, Outcome::NotApplicable, domain, "No fo tag.");
     };
     let value: String = opts.iter().map(char::to_string).collect::<Vec<_>>().join(":");
     if a.record.ruf.is_empty() {
         return Finding::new(
-            "dmarc.fo",
+            rule::DMARC_FO,
             Outcome::Fail,
             domain,
             format!("fo={value} has no effect: there is no ruf tag, so no failure reports are requested."),
@@ -406,7 +407,7 @@ pub(super) fn fo(domain: &str, a: &Applied) -> Finding {
         .remediation(format!("Remove fo from the record at _dmarc.{}.", a.source));
     }
     Finding::new(
-        "dmarc.fo",
+        rule::DMARC_FO,
         Outcome::Pass,
         domain,
         format!("fo={value} selects which failures are reported to ruf."),

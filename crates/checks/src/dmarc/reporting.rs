@@ -3,6 +3,7 @@
 //! reports (§7.1) and can receive mail.
 
 use super::*;
+use crate::rule;
 
 /// One reporting destination (a `mailto:` domain) and what is known of it.
 #[derive(Debug, Clone, Serialize)]
@@ -58,14 +59,14 @@ pub(super) fn reporting_findings(domain: &str, view: &DnsView<'_>, a: &Applied) 
     let external: Vec<&Destination> = dests.iter().filter(|d| is_external(&a.source, &d.domain)).collect();
     if dests.is_empty() {
         out.push(Finding::new(
-            "dmarc.external-unauthorised",
+            rule::DMARC_EXTERNAL_UNAUTHORISED,
             Outcome::NotApplicable,
             domain,
             "No valid mailto: reporting destination.",
         ));
     } else if external.is_empty() {
         out.push(Finding::new(
-            "dmarc.external-unauthorised",
+            rule::DMARC_EXTERNAL_UNAUTHORISED,
             Outcome::Pass,
             domain,
             format!(
@@ -88,7 +89,7 @@ pub(super) fn reporting_findings(domain: &str, view: &DnsView<'_>, a: &Applied) 
 pub(super) fn rua_missing(domain: &str, a: &Applied) -> Finding {
     if a.record.rua.is_empty() {
         return Finding::new(
-            "dmarc.rua-missing",
+            rule::DMARC_RUA_MISSING,
             Outcome::Fail,
             domain,
             format!(
@@ -102,7 +103,7 @@ pub(super) fn rua_missing(domain: &str, a: &Applied) -> Finding {
         ));
     }
     Finding::new(
-        "dmarc.rua-missing",
+        rule::DMARC_RUA_MISSING,
         Outcome::Pass,
         domain,
         format!("Aggregate reports are requested ({} URI(s)).", a.record.rua.len()),
@@ -134,7 +135,7 @@ pub(super) fn uris_invalid(domain: &str, a: &Applied) -> Finding {
     let total = a.record.rua.len() + a.record.ruf.len();
     if total == 0 {
         return Finding::new(
-            "dmarc.rua-invalid",
+            rule::DMARC_RUA_INVALID,
             Outcome::NotApplicable,
             domain,
             "No reporting URIs.",
@@ -142,7 +143,7 @@ pub(super) fn uris_invalid(domain: &str, a: &Applied) -> Finding {
     }
     if problems.is_empty() {
         return Finding::new(
-            "dmarc.rua-invalid",
+            rule::DMARC_RUA_INVALID,
             Outcome::Pass,
             domain,
             "Every reporting URI is a valid mailto: address.",
@@ -155,7 +156,7 @@ pub(super) fn uris_invalid(domain: &str, a: &Applied) -> Finding {
         ""
     };
     Finding::new(
-        "dmarc.rua-invalid",
+        rule::DMARC_RUA_INVALID,
         Outcome::Fail,
         domain,
         format!("Problems with the reporting URIs:{consequence} {}", problems.join("; ")),
@@ -178,14 +179,14 @@ pub(super) fn too_many(domain: &str, a: &Applied) -> Finding {
         .collect();
     if over.is_empty() {
         return Finding::new(
-            "dmarc.too-many-destinations",
+            rule::DMARC_TOO_MANY_DESTINATIONS,
             Outcome::Pass,
             domain,
             "At most two destinations per report type.",
         );
     }
     Finding::new(
-        "dmarc.too-many-destinations",
+        rule::DMARC_TOO_MANY_DESTINATIONS,
         Outcome::Fail,
         domain,
         format!(
@@ -200,7 +201,7 @@ pub(super) fn too_many(domain: &str, a: &Applied) -> Finding {
 pub(super) fn ruf_privacy(domain: &str, a: &Applied) -> Finding {
     if a.record.ruf.is_empty() {
         return Finding::new(
-            "dmarc.ruf-privacy",
+            rule::DMARC_RUF_PRIVACY,
             Outcome::Pass,
             domain,
             "No failure reports (ruf) are requested.",
@@ -208,7 +209,7 @@ pub(super) fn ruf_privacy(domain: &str, a: &Applied) -> Finding {
     }
     let uris: Vec<&str> = a.record.ruf.iter().map(|u| u.text.as_str()).collect();
     Finding::new(
-        "dmarc.ruf-privacy",
+        rule::DMARC_RUF_PRIVACY,
         Outcome::Fail,
         domain,
         format!(
@@ -235,7 +236,7 @@ pub(super) fn external_authorised(a: &Applied, view: &DnsView<'_>, dest: &Destin
     let name = report_name(&a.source, &dest.domain);
     let answer = view.get(&name, RType::Txt);
     let base = |outcome, msg: String| {
-        Finding::new("dmarc.external-unauthorised", outcome, &dest.domain, msg)
+        Finding::new(rule::DMARC_EXTERNAL_UNAUTHORISED, outcome, &dest.domain, msg)
             .evidence("query", &name)
             .evidence("uris", &dest.uris)
     };
@@ -287,8 +288,9 @@ pub(super) fn external_authorised(a: &Applied, view: &DnsView<'_>, dest: &Destin
 pub(super) fn destination_mx(view: &DnsView<'_>, dest: &Destination) -> Finding {
     let d = &dest.domain;
     let mx = view.get(d, RType::Mx);
-    let base =
-        |outcome, msg: String| Finding::new("dmarc.destination-no-mx", outcome, d, msg).evidence("uris", &dest.uris);
+    let base = |outcome, msg: String| {
+        Finding::new(rule::DMARC_DESTINATION_NO_MX, outcome, d, msg).evidence("uris", &dest.uris)
+    };
     match &mx.status {
         Status::Records => {
             let exchanges: Vec<String> = mx
@@ -344,6 +346,21 @@ pub(super) fn destination_mx(view: &DnsView<'_>, dest: &Destination) -> Finding 
                 other.describe()
             ),
         ),
+    }
+}
+
+/// What the reporting checks read, building no findings: each external
+/// destination's authorisation record, each destination's MX and, when
+/// it has none, its addresses (an implicit MX).
+pub(super) fn reporting_reads(view: &DnsView<'_>, a: &Applied) {
+    for dest in destinations(a) {
+        if is_external(&a.source, &dest.domain) {
+            view.get(&report_name(&a.source, &dest.domain), RType::Txt);
+        }
+        if view.get(&dest.domain, RType::Mx).status == Status::NoData {
+            view.get(&dest.domain, RType::A);
+            view.get(&dest.domain, RType::Aaaa);
+        }
     }
 }
 

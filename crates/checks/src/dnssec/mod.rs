@@ -34,15 +34,47 @@ use std::collections::BTreeMap;
 use mailwarden_model::{Answer, DnsView, Finding, Outcome, RData, RType, Status};
 
 use crate::Context;
+use crate::rule;
 pub use keys::{Dnskey, Ds, Match, Nsec3Param, base64_decode, hex_decode, key_tag, owner_wire, rsa_modulus_bits};
 use zone::{Chain, Zone};
 
 /// Signatures expiring sooner than this fail `dnssec.signature-expiry`.
 pub const EXPIRY_WARNING_SECONDS: i64 = 3 * 86_400;
 
+/// What [`judge`] reads, building no findings: the zone of the domain,
+/// of each MX host and of each CNAME target among them (each zone read
+/// once), and the record sets senders need.
+pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>) {
+    let (subjects, mx_hosts) = subjects(ctx.domain, view);
+    let (zones, _) = zones(view, subjects);
+    for (apex, names) in zones.values() {
+        Zone::read(ctx, view, apex, names);
+    }
+    rrsets::reads(ctx.domain, view, &mx_hosts);
+}
+
 /// Judge the DNSSEC deployment of `ctx.domain` and of its MX hosts' zones.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
-    let domain = ctx.domain;
+    let (subjects, mx_hosts) = subjects(ctx.domain, view);
+    let (zones, failures) = zones(view, subjects);
+    let mut out: Vec<Finding> = (failures.iter())
+        .flat_map(|(subject, failure)| apex_failure(subject, failure))
+        .collect();
+    let mut bogus_zones = Vec::new();
+    for (apex, names) in zones.values() {
+        let zone = Zone::read(ctx, view, apex, names);
+        if matches!(zone.chain(), Chain::Bogus(_)) {
+            bogus_zones.push(zone.apex.clone());
+        }
+        out.extend(zone.judge());
+    }
+    out.push(rrsets::judge(ctx, view, &mx_hosts, &bogus_zones));
+    out
+}
+
+/// The names whose zones are judged: the domain, its MX hosts and the
+/// CNAME targets of those; and the MX hosts alone.
+fn subjects(domain: &str, view: &DnsView<'_>) -> (Vec<String>, Vec<String>) {
     let mut subjects = vec![domain.to_string()];
     let mx = view.get(domain, RType::Mx);
     if mx.status == Status::Records {
@@ -66,9 +98,20 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
             subjects.push(target.clone());
         }
     }
+    (subjects, mx_hosts)
+}
 
+/// Zones by apex, each with the subjects in it; and the subjects whose
+/// zone could not be found, in order.
+type Zones<'a> = (
+    BTreeMap<String, (Apex<'a>, Vec<String>)>,
+    Vec<(String, ApexFailure<'a>)>,
+);
+
+/// Each subject's zone ([`find_apex`]), grouped by apex.
+fn zones<'a>(view: &DnsView<'a>, subjects: Vec<String>) -> Zones<'a> {
     let mut zones: BTreeMap<String, (Apex<'_>, Vec<String>)> = BTreeMap::new();
-    let mut out = Vec::new();
+    let mut failures = Vec::new();
     for subject in subjects {
         match find_apex(view, &subject) {
             Ok(apex) => {
@@ -78,19 +121,10 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
                     .1
                     .push(subject);
             }
-            Err(failure) => out.extend(apex_failure(&subject, &failure)),
+            Err(failure) => failures.push((subject, failure)),
         }
     }
-    let mut bogus_zones = Vec::new();
-    for (apex, names) in zones.values() {
-        let zone = Zone::read(ctx, view, apex, names);
-        if matches!(zone.chain(), Chain::Bogus(_)) {
-            bogus_zones.push(zone.apex.clone());
-        }
-        out.extend(zone.judge());
-    }
-    out.push(rrsets::judge(ctx, view, &mx_hosts, &bogus_zones));
-    out
+    (zones, failures)
 }
 
 /// Where a name's zone starts, and how we know.
@@ -179,7 +213,7 @@ fn apex_failure(subject: &str, failure: &ApexFailure<'_>) -> Vec<Finding> {
     vec![
         lookup,
         Finding::new(
-            "dnssec.chain",
+            rule::DNSSEC_CHAIN,
             Outcome::Indeterminate,
             subject,
             format!("Could not find the zone of {subject}: {why}."),
@@ -194,7 +228,7 @@ fn apex_failure(subject: &str, failure: &ApexFailure<'_>) -> Vec<Finding> {
 /// because of DNSSEC), indeterminate when we could not ask (timeout,
 /// budget, not collected), pass when every lookup was answered.
 fn lookup_failed_finding(subject: &str, answers: &[(String, &Answer)]) -> Finding {
-    const ID: &str = "dnssec.lookup-failed";
+    const ID: &str = rule::DNSSEC_LOOKUP_FAILED;
     // Every failure to look is indeterminate: a SERVFAIL or REFUSED from the
     // resolver cannot be pinned on the domain (the resolver itself may be
     // refusing us); `ns.lame` asks the domain's own servers directly.

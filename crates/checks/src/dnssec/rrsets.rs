@@ -7,6 +7,7 @@
 use mailwarden_model::{DnsView, Finding, Outcome, RType, Status};
 
 use crate::Context;
+use crate::rule;
 
 /// The record sets a sending MTA (or its validating resolver) looks up on
 /// the way to delivering mail to the domain.
@@ -29,6 +30,13 @@ fn at_or_below(name: &str, apex: &str) -> bool {
     name == apex || name.ends_with(&format!(".{apex}"))
 }
 
+/// What [`judge`] reads: the record sets senders need.
+pub(super) fn reads(domain: &str, view: &DnsView<'_>, mx_hosts: &[String]) {
+    for (name, rtype) in &rrsets_senders_need(domain, mx_hosts) {
+        view.get(name, *rtype);
+    }
+}
+
 /// RFC 4035 §4.3: "Bogus: An RRset for which the resolver believes that
 /// it ought to be able to establish a chain of trust but for which it is
 /// unable to do so, either due to signatures that for some reason fail to
@@ -39,7 +47,7 @@ fn at_or_below(name: &str, apex: &str) -> bool {
 /// `bogus_zones` are the zones whose own chain is bogus: their RRsets are
 /// reported once, by `dnssec.bogus`, not again here.
 pub(super) fn judge(ctx: &Context<'_>, view: &DnsView<'_>, mx_hosts: &[String], bogus_zones: &[String]) -> Finding {
-    const ID: &str = "dnssec.bogus-rrset";
+    const ID: &str = rule::DNSSEC_BOGUS_RRSET;
     let domain = ctx.domain;
     let mut bogus = Vec::new();
     let mut covered = Vec::new();
@@ -109,7 +117,7 @@ fn failure(domain: &str, bogus: &[(String, String)]) -> Finding {
     let names: Vec<&str> = bogus.iter().map(|(label, _)| label.as_str()).collect();
     let reasons: Vec<String> = bogus.iter().map(|(label, why)| format!("{label}: {why}")).collect();
     Finding::new(
-        "dnssec.bogus-rrset",
+        rule::DNSSEC_BOGUS_RRSET,
         Outcome::Fail,
         domain,
         format!(

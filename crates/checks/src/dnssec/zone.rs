@@ -8,6 +8,7 @@ use mailwarden_model::{Answer, DnsView, Finding, Outcome, Proof, RData, RType, S
 
 use super::{Apex, Dnskey, Ds, Match, join_or, lookup_failed_finding, unparsed};
 use crate::Context;
+use crate::rule;
 
 /// The chain-of-trust verdict of a zone (RFC 4035 §4.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,7 +213,7 @@ impl<'a> Zone<'a> {
     /// build a chain of signed DNSKEY and DS RRs from a trusted security
     /// anchor to the RRset." The same section names the other outcomes.
     fn judge_chain(&self, chain: &Chain) -> Finding {
-        const ID: &str = "dnssec.chain";
+        const ID: &str = rule::DNSSEC_CHAIN;
         if !self.validated {
             return self.not_validated(ID);
         }
@@ -264,7 +265,7 @@ impl<'a> Zone<'a> {
     /// delegating parent. That is, there is no DS RR containing a hash of
     /// a DNSKEY RR for the island in its delegating parent zone".
     fn judge_island(&self, chain: &Chain) -> Finding {
-        const ID: &str = "dnssec.island";
+        const ID: &str = rule::DNSSEC_ISLAND;
         if !self.validated {
             return self.not_validated(ID);
         }
@@ -309,7 +310,7 @@ impl<'a> Zone<'a> {
     /// it is unable to do so". Validating resolvers answer SERVFAIL for
     /// such data, so mail to the domain or its MX hosts is not delivered.
     fn judge_bogus(&self, chain: &Chain) -> Finding {
-        const ID: &str = "dnssec.bogus";
+        const ID: &str = rule::DNSSEC_BOGUS;
         if !self.validated {
             return self.not_validated(ID);
         }

@@ -269,9 +269,9 @@ mod tests {
         for _round in 0..2 {
             let view = DnsView::with_probes(&dns.0, &dns.1);
             let facts = Facts::of_view(&ctx, &view, &chains);
-            for (name, judge) in crate::JUDGES {
-                let findings = judge(&ctx, &view, &facts);
-                if name == "smtp" {
+            for judge in crate::JUDGES {
+                let findings = (judge.findings)(&ctx, &view, &facts);
+                if judge.name == "smtp" {
                     smtp = findings;
                 }
             }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::Unlooked;
 use crate::facts::Facts;
 use crate::facts::sts::mx_matches;
+use crate::rule;
 use crate::tls::cert;
 use crate::transport::{AddressTls, MxHost};
 
@@ -21,7 +22,7 @@ use crate::transport::{AddressTls, MxHost};
 /// the policy forgets is refused under enforce (critical) and reported
 /// under testing (high).
 pub(super) fn mx_match(domain: &str, policy: &Policy, hosts: Option<&Result<Vec<MxHost>, Unlooked>>) -> Finding {
-    const ID: &str = "mta-sts.mx-match";
+    const ID: &str = rule::MTA_STS_MX_MATCH;
     let patterns: Vec<&str> = policy.mx.iter().map(|p| p.pattern.as_str()).collect();
     let hosts = match hosts {
         None => {
@@ -160,7 +161,7 @@ pub(super) fn enforce_tls(
     policy: &Policy,
     hosts: Option<&Result<Vec<MxHost>, Unlooked>>,
 ) -> Finding {
-    const ID: &str = "mta-sts.enforce-tls";
+    const ID: &str = rule::MTA_STS_ENFORCE_TLS;
     let hosts = match (policy.mode, hosts) {
         (Some(Mode::Enforce), Some(Ok(hosts))) => hosts,
         (Some(Mode::Enforce), Some(Err(why))) => {

@@ -25,6 +25,7 @@ mod policy;
 use crate::facts::Facts;
 use crate::facts::sts::Discovery;
 use crate::located::{Bounded, WithDiagnostics};
+use crate::rule;
 use crate::{ChainCache, Context};
 
 /// Diagnostic codes judged by `mta-sts.id` rather than `mta-sts.syntax`.
@@ -32,20 +33,20 @@ const ID_CODES: [&str; 3] = ["id-invalid", "id-missing", "id-case"];
 
 /// The rules about the policy file and what it asks of the MX hosts.
 const POLICY_RULES: [&str; 6] = [
-    "mta-sts.policy",
-    "mta-sts.policy-syntax",
-    "mta-sts.mode",
-    "mta-sts.max-age",
-    "mta-sts.mx-match",
-    "mta-sts.enforce-tls",
+    rule::MTA_STS_POLICY,
+    rule::MTA_STS_POLICY_SYNTAX,
+    rule::MTA_STS_MODE,
+    rule::MTA_STS_MAX_AGE,
+    rule::MTA_STS_MX_MATCH,
+    rule::MTA_STS_ENFORCE_TLS,
 ];
 
 /// The rules that judge what a usable policy says.
 const CONTENT_RULES: [&str; 4] = [
-    "mta-sts.mode",
-    "mta-sts.max-age",
-    "mta-sts.mx-match",
-    "mta-sts.enforce-tls",
+    rule::MTA_STS_MODE,
+    rule::MTA_STS_MAX_AGE,
+    rule::MTA_STS_MX_MATCH,
+    rule::MTA_STS_ENFORCE_TLS,
 ];
 
 /// Policy diagnostics judged by `mta-sts.max-age` rather than
@@ -62,14 +63,22 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     judge_with(ctx, view, &Facts::of_view(ctx, view, &chains))
 }
 
+/// What [`judge_with`] reads, building no findings: the `_mta-sts`
+/// record and, when there is one, what the policy checks read.
+pub fn ask(_: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) {
+    if let Discovery::One(..) = facts.sts_discovery(view) {
+        policy::policy_reads(view, facts);
+    }
+}
+
 /// [`judge`], reading the shared facts of the view.
 pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) -> Vec<Finding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let name = format!("_mta-sts.{domain}");
     let example = format!("`{name}. IN TXT \"v=STSv1; id=20250101T000000\"`");
-    let all_but_record = || ["mta-sts.syntax", "mta-sts.id"].into_iter().chain(POLICY_RULES);
+    let all_but_record = || [rule::MTA_STS_SYNTAX, rule::MTA_STS_ID].into_iter().chain(POLICY_RULES);
     match facts.sts_discovery(view) {
-        Discovery::Failed(why) => std::iter::once("mta-sts.record")
+        Discovery::Failed(why) => std::iter::once(rule::MTA_STS_RECORD)
             .chain(all_but_record())
             .map(|id| {
                 Finding::new(id, Outcome::Indeterminate, &domain, format!("Could not look up {why}."))
@@ -79,7 +88,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
         Discovery::None(lookalikes) => {
             let record = if lookalikes.is_empty() {
                 Finding::new(
-                    "mta-sts.record",
+                    rule::MTA_STS_RECORD,
                     Outcome::NotApplicable,
                     &domain,
                     format!(
@@ -88,7 +97,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
                 )
             } else {
                 Finding::new(
-                    "mta-sts.record",
+                    rule::MTA_STS_RECORD,
                     Outcome::Fail,
                     &domain,
                     format!(
@@ -109,7 +118,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
         }
         Discovery::Many(records) => {
             let record = Finding::new(
-                "mta-sts.record",
+                rule::MTA_STS_RECORD,
                 Outcome::Fail,
                 &domain,
                 format!(
@@ -128,7 +137,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
             let parsed = mta_sts::parse(text.as_bytes());
             let mut out = vec![
                 Finding::new(
-                    "mta-sts.record",
+                    rule::MTA_STS_RECORD,
                     Outcome::Pass,
                     &domain,
                     format!("{name} publishes one MTA-STS record."),
@@ -162,7 +171,7 @@ fn syntax(domain: &str, r: &Record, example: &str) -> Finding {
     let warnings = Bounded::of(r.diagnostics.iter().filter(|d| d.level == Level::Warning), &r.text);
     if errors.is_empty() {
         let mut f = Finding::new(
-            "mta-sts.syntax",
+            rule::MTA_STS_SYNTAX,
             Outcome::Pass,
             domain,
             "The MTA-STS record is syntactically valid.",
@@ -173,7 +182,7 @@ fn syntax(domain: &str, r: &Record, example: &str) -> Finding {
         return f;
     }
     Finding::new(
-        "mta-sts.syntax",
+        rule::MTA_STS_SYNTAX,
         Outcome::Fail,
         domain,
         format!(
@@ -196,7 +205,7 @@ fn id(domain: &str, r: &Record, example: &str) -> Finding {
         && !r.diagnostics.iter().any(|d| ID_CODES.contains(&d.code))
     {
         return Finding::new(
-            "mta-sts.id",
+            rule::MTA_STS_ID,
             Outcome::Pass,
             domain,
             format!("The policy id `{id}` is 1 to 32 letters and digits."),
@@ -205,7 +214,7 @@ fn id(domain: &str, r: &Record, example: &str) -> Finding {
     }
     let found = Bounded::of(r.diagnostics.iter().filter(|d| ID_CODES.contains(&d.code)), &r.text);
     Finding::new(
-        "mta-sts.id",
+        rule::MTA_STS_ID,
         Outcome::Fail,
         domain,
         format!(

@@ -9,9 +9,34 @@ use super::enforce::{enforce_tls, mx_match};
 use super::{CONTENT_RULES, MAX_AGE_CODES, POLICY_RULES, RECOMMENDED_MAX_AGE, every};
 use crate::Context;
 use crate::facts::Facts;
-use crate::facts::sts::{PolicyState, policy_url};
+use crate::facts::sts::{PolicyState, mx_matches, policy_url};
 use crate::located::{Bounded, WithDiagnostics};
+use crate::rule;
 use crate::tls::cert;
+
+/// What [`policy_findings`] reads, building no findings: the policy
+/// and, unless it is invalid or in mode none, the MX hosts and, in
+/// enforce mode, the probes of every host the policy covers.
+pub(super) fn policy_reads(view: &DnsView<'_>, facts: &Facts<'_, '_>) {
+    let (PolicyState::Invalid {
+        policy: Some(policy), ..
+    }
+    | PolicyState::Active { policy, .. }) = facts.policy_state(view)
+    else {
+        return;
+    };
+    if !policy.is_valid() || policy.mode == Some(Mode::None) {
+        return;
+    }
+    if let (Some(Mode::Enforce), Ok(hosts)) = (policy.mode, facts.mx_hosts(view)) {
+        let covered = hosts
+            .iter()
+            .filter(|h| policy.mx.iter().any(|p| mx_matches(&p.pattern, &h.name)));
+        for host in covered {
+            facts.probe_host(view, host);
+        }
+    }
+}
 
 /// The findings about the policy of a domain with one MTA-STS record.
 pub(super) fn policy_findings(
@@ -84,7 +109,7 @@ pub(super) fn policy_findings(
 fn unfetchable(ctx: &Context<'_>, domain: &str, url: &str, why: &str, fetch: Option<&HttpsFetch>) -> Vec<Finding> {
     let mut out = vec![unreachable(ctx, domain, url, why, fetch)];
     out.extend(every(
-        POLICY_RULES.into_iter().filter(|id| *id != "mta-sts.policy"),
+        POLICY_RULES.into_iter().filter(|id| *id != rule::MTA_STS_POLICY),
         Outcome::NotApplicable,
         domain,
         "The policy could not be fetched (see mta-sts.policy), so there is no policy to check.",
@@ -241,7 +266,7 @@ fn unreachable(ctx: &Context<'_>, domain: &str, url: &str, why: &str, fetch: Opt
     let host = format!("mta-sts.{domain}");
     let (reason, remediation) = unreachable_reason(domain, url, why, fetch);
     let mut f = Finding::new(
-        "mta-sts.policy",
+        rule::MTA_STS_POLICY,
         Outcome::Fail,
         domain,
         format!(
@@ -266,7 +291,7 @@ fn unreachable(ctx: &Context<'_>, domain: &str, url: &str, why: &str, fetch: Opt
 fn fetched(domain: &str, url: &str, fetch: &HttpsFetch, policy: &Policy) -> Finding {
     let patterns: Vec<&str> = policy.mx.iter().map(|p| p.pattern.as_str()).collect();
     let mut f = Finding::new(
-        "mta-sts.policy",
+        rule::MTA_STS_POLICY,
         Outcome::Pass,
         domain,
         format!("The MTA-STS policy was fetched from {url}."),
@@ -288,7 +313,7 @@ fn fetched(domain: &str, url: &str, fetch: &HttpsFetch, policy: &Policy) -> Find
 /// domain as having none (§3.3, paraphrased: no usable policy, delivery
 /// as though MTA-STS were not implemented).
 fn policy_syntax(domain: &str, url: &str, fetch: &HttpsFetch, policy: &Policy) -> Finding {
-    const ID: &str = "mta-sts.policy-syntax";
+    const ID: &str = rule::MTA_STS_POLICY_SYNTAX;
     let body = fetch.body.as_deref().unwrap_or("");
     let located = |level: Level| {
         Bounded::of(
@@ -334,7 +359,7 @@ fn policy_syntax(domain: &str, url: &str, fetch: &HttpsFetch, policy: &Policy) -
 /// ""none": In this mode, Sending MTAs should treat the Policy Domain as
 /// though it does not have any active policy."
 fn mode(domain: &str, policy: &Policy) -> Finding {
-    const ID: &str = "mta-sts.mode";
+    const ID: &str = rule::MTA_STS_MODE;
     let Some(mode) = policy.mode else {
         return Finding::new(ID, Outcome::NotApplicable, domain, "The policy states no mode.");
     };
@@ -380,7 +405,7 @@ fn duration(seconds: u64) -> String {
 /// fetch gets the domain treated as having none. Above 31557600 it is a
 /// syntax error (`mta-sts.policy-syntax`).
 fn max_age(domain: &str, policy: &Policy) -> Finding {
-    const ID: &str = "mta-sts.max-age";
+    const ID: &str = rule::MTA_STS_MAX_AGE;
     let Some(age) = policy.max_age else {
         return Finding::new(ID, Outcome::NotApplicable, domain, "The policy states no max_age.");
     };

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use mailwarden_model::{Answer, DnsView, Finding, Outcome, Proof, RData, RType, Severity, Status};
 
 use crate::net::non_global_reason;
+use crate::rule;
 
 /// One MX record as the judge reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,11 +60,38 @@ pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
         Status::Records => judge_mx_set(domain, view, answer),
         Status::NoData | Status::NxDomain => vec![judge_implicit_mx(domain, view, answer)],
         other => vec![Finding::new(
-            "mx.present",
+            rule::MX_PRESENT,
             Outcome::Indeterminate,
             domain,
             format!("Could not look up the MX records: {}", other.describe()),
         )],
+    }
+}
+
+/// What [`judge`] reads, building no findings: the MX set, the
+/// addresses of each target named (or of the domain itself when it has
+/// no MX), the TXT records of a null-MX domain.
+pub fn ask(domain: &str, view: &DnsView<'_>) {
+    let answer = view.get(domain, RType::Mx);
+    match &answer.status {
+        Status::Records => {
+            let set = parse_mx(answer);
+            let real: BTreeSet<&str> = (set.iter().map(|m| m.exchange.as_str()))
+                .filter(|e| !e.is_empty())
+                .collect();
+            if real.is_empty() && !set.is_empty() {
+                view.get(domain, RType::Txt);
+            }
+            for name in real.into_iter().filter(|name| !is_ip_literal(name)) {
+                view.get(name, RType::A);
+                view.get(name, RType::Aaaa);
+            }
+        }
+        Status::NoData => {
+            view.get(domain, RType::A);
+            view.get(domain, RType::Aaaa);
+        }
+        _ => {}
     }
 }
 
@@ -98,7 +126,7 @@ fn parse_mx(answer: &Answer) -> Vec<Mx> {
 fn judge_implicit_mx(domain: &str, view: &DnsView<'_>, mx: &Answer) -> Finding {
     if mx.status == Status::NxDomain {
         return Finding::new(
-            "mx.present",
+            rule::MX_PRESENT,
             Outcome::Fail,
             domain,
             "The domain does not exist (NXDOMAIN): it can neither receive nor legitimately send mail.",
@@ -113,7 +141,7 @@ fn judge_implicit_mx(domain: &str, view: &DnsView<'_>, mx: &Answer) -> Finding {
     let addresses = apex.addresses();
     if !addresses.is_empty() {
         return Finding::new(
-            "mx.present",
+            rule::MX_PRESENT,
             Outcome::Fail,
             domain,
             format!("No MX records: senders fall back to the domain's own address ({}) as an implicit MX.", join(&addresses)),
@@ -126,14 +154,14 @@ fn judge_implicit_mx(domain: &str, view: &DnsView<'_>, mx: &Answer) -> Finding {
     }
     if let Some(why) = apex.failure() {
         return Finding::new(
-            "mx.present",
+            rule::MX_PRESENT,
             Outcome::Indeterminate,
             domain,
             format!("No MX records, and the implicit-MX address lookup failed: {why}"),
         );
     }
     Finding::new(
-        "mx.present",
+        rule::MX_PRESENT,
         Outcome::Fail,
         domain,
         "No MX records and no address records: the domain cannot receive mail, but does not say so with a null MX.",
@@ -152,7 +180,7 @@ fn judge_mx_set(domain: &str, view: &DnsView<'_>, answer: &Answer) -> Vec<Findin
         .collect();
     let mut out = vec![
         Finding::new(
-            "mx.present",
+            rule::MX_PRESENT,
             Outcome::Pass,
             domain,
             format!("MX: {}", listing.join(", ")),
@@ -196,7 +224,7 @@ fn judge_null_mx(domain: &str, view: &DnsView<'_>, null: &[&Mx], real: &[&Mx]) -
     let mut out = Vec::new();
     out.push(if real.is_empty() {
         Finding::new(
-            "mx.null-mx-mixed",
+            rule::MX_NULL_MX_MIXED,
             Outcome::Pass,
             domain,
             "The null MX is the only MX record.",
@@ -204,7 +232,7 @@ fn judge_null_mx(domain: &str, view: &DnsView<'_>, null: &[&Mx], real: &[&Mx]) -
     } else {
         let others: Vec<&str> = real.iter().map(|m| m.exchange.as_str()).collect();
         Finding::new(
-            "mx.null-mx-mixed",
+            rule::MX_NULL_MX_MIXED,
             Outcome::Fail,
             domain,
             format!("A null MX is published together with {}.", others.join(", ")),
@@ -214,14 +242,14 @@ fn judge_null_mx(domain: &str, view: &DnsView<'_>, null: &[&Mx], real: &[&Mx]) -
     let bad: Vec<u16> = null.iter().map(|m| m.preference).filter(|p| *p != 0).collect();
     out.push(if bad.is_empty() {
         Finding::new(
-            "mx.null-mx-preference",
+            rule::MX_NULL_MX_PREFERENCE,
             Outcome::Pass,
             domain,
             "The null MX has preference 0.",
         )
     } else {
         Finding::new(
-            "mx.null-mx-preference",
+            rule::MX_NULL_MX_PREFERENCE,
             Outcome::Fail,
             domain,
             format!("The null MX has preference {} instead of 0.", bad[0]),
@@ -239,7 +267,7 @@ fn judge_null_mx_spf(domain: &str, view: &DnsView<'_>) -> Finding {
     let txt = view.get(domain, RType::Txt);
     if !txt.status.is_definite() {
         return Finding::new(
-            "mx.null-mx-spf",
+            rule::MX_NULL_MX_SPF,
             Outcome::Indeterminate,
             domain,
             format!("Could not read the TXT records: {}", txt.status.describe()),
@@ -258,7 +286,7 @@ fn judge_null_mx_spf(domain: &str, view: &DnsView<'_>) -> Finding {
         .collect();
     if normalised.len() == 1 && normalised[0] == "v=spf1 -all" {
         return Finding::new(
-            "mx.null-mx-spf",
+            rule::MX_NULL_MX_SPF,
             Outcome::Pass,
             domain,
             "The null-MX domain publishes `v=spf1 -all`.",
@@ -270,7 +298,7 @@ fn judge_null_mx_spf(domain: &str, view: &DnsView<'_>) -> Finding {
         format!("SPF {:?}", spf)
     };
     Finding::new(
-        "mx.null-mx-spf",
+        rule::MX_NULL_MX_SPF,
         Outcome::Fail,
         domain,
         format!("The domain accepts no mail (null MX) but publishes {what} instead of `v=spf1 -all`."),
@@ -292,10 +320,15 @@ fn judge_duplicates(domain: &str, real: &[&Mx]) -> Finding {
         .map(|(name, _)| name)
         .collect();
     if dups.is_empty() {
-        Finding::new("mx.duplicate", Outcome::Pass, domain, "Every MX host is listed once.")
+        Finding::new(
+            rule::MX_DUPLICATE,
+            Outcome::Pass,
+            domain,
+            "Every MX host is listed once.",
+        )
     } else {
         Finding::new(
-            "mx.duplicate",
+            rule::MX_DUPLICATE,
             Outcome::Fail,
             domain,
             format!("Listed more than once: {}.", dups.join(", ")),
@@ -307,15 +340,20 @@ fn judge_duplicates(domain: &str, real: &[&Mx]) -> Finding {
 /// RFC 1035 §3.3.9: EXCHANGE is "A <domain-name> which specifies a host
 /// willing to act as a mail exchange for the owner name."
 fn judge_ip_literal(name: &str) -> Option<Finding> {
-    let bare = name.trim_start_matches('[').trim_end_matches(']');
-    bare.parse::<IpAddr>().ok().map(|_| {
+    is_ip_literal(name).then(|| {
         Finding::new(
-            "mx.target-ip-literal",
+            rule::MX_TARGET_IP_LITERAL,
             Outcome::Fail,
             name,
             format!("The MX target {name} is an IP address; it will be looked up as a host name and fail."),
         )
     })
+}
+
+/// An MX target written as an address (`192.0.2.1`, `[192.0.2.1]`).
+fn is_ip_literal(name: &str) -> bool {
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>().is_ok()
 }
 
 fn judge_target(t: &Target<'_>) -> Vec<Finding> {
@@ -333,7 +371,7 @@ fn judge_cname(t: &Target<'_>) -> Finding {
     };
     if !chain.is_empty() {
         return Finding::new(
-            "mx.target-cname",
+            rule::MX_TARGET_CNAME,
             Outcome::Fail,
             &t.name,
             format!("{} is an alias: {} → {}", t.name, t.name, chain.join(" → ")),
@@ -347,13 +385,13 @@ fn judge_cname(t: &Target<'_>) -> Finding {
     }
     match t.failure() {
         Some(why) if !t.a.status.is_definite() && !t.aaaa.status.is_definite() => Finding::new(
-            "mx.target-cname",
+            rule::MX_TARGET_CNAME,
             Outcome::Indeterminate,
             &t.name,
             format!("Could not look up {}: {why}", t.name),
         ),
         _ => Finding::new(
-            "mx.target-cname",
+            rule::MX_TARGET_CNAME,
             Outcome::Pass,
             &t.name,
             format!("{} is not an alias.", t.name),
@@ -368,7 +406,7 @@ fn judge_resolvable(t: &Target<'_>) -> Finding {
     let addresses = t.addresses();
     if !addresses.is_empty() {
         return Finding::new(
-            "mx.target-unresolvable",
+            rule::MX_TARGET_UNRESOLVABLE,
             Outcome::Pass,
             &t.name,
             format!("{} has {}.", t.name, join(&addresses)),
@@ -377,7 +415,7 @@ fn judge_resolvable(t: &Target<'_>) -> Finding {
     }
     if let Some(why) = t.failure() {
         return Finding::new(
-            "mx.target-unresolvable",
+            rule::MX_TARGET_UNRESOLVABLE,
             Outcome::Indeterminate,
             &t.name,
             format!("Could not look up the addresses of {}: {why}", t.name),
@@ -389,7 +427,7 @@ fn judge_resolvable(t: &Target<'_>) -> Finding {
         "has neither A nor AAAA records"
     };
     Finding::new(
-        "mx.target-unresolvable",
+        rule::MX_TARGET_UNRESOLVABLE,
         Outcome::Fail,
         &t.name,
         format!("The MX host {} {why}.", t.name),
@@ -405,7 +443,7 @@ fn judge_global(t: &Target<'_>) -> Finding {
             Outcome::Indeterminate
         };
         return Finding::new(
-            "mx.target-non-global",
+            rule::MX_TARGET_NON_GLOBAL,
             outcome,
             &t.name,
             format!("{} has no addresses to check.", t.name),
@@ -417,14 +455,14 @@ fn judge_global(t: &Target<'_>) -> Finding {
         .collect();
     if bad.is_empty() {
         Finding::new(
-            "mx.target-non-global",
+            rule::MX_TARGET_NON_GLOBAL,
             Outcome::Pass,
             &t.name,
             format!("Every address of {} is a global unicast address.", t.name),
         )
     } else {
         Finding::new(
-            "mx.target-non-global",
+            rule::MX_TARGET_NON_GLOBAL,
             Outcome::Fail,
             &t.name,
             format!("{} has non-global addresses: {}.", t.name, bad.join("; ")),
@@ -445,13 +483,13 @@ fn judge_dnssec(t: &Target<'_>) -> Finding {
         .collect();
     let Some(proof) = combine(&proofs) else {
         return Finding::new(
-            "mx.dnssec",
+            rule::MX_DNSSEC,
             Outcome::Indeterminate,
             &t.name,
             format!("Could not look up {}: {}", t.name, t.failure().unwrap_or_default()),
         );
     };
-    let finding = |outcome, msg: String| Finding::new("mx.dnssec", outcome, &t.name, msg).evidence("proof", proof);
+    let finding = |outcome, msg: String| Finding::new(rule::MX_DNSSEC, outcome, &t.name, msg).evidence("proof", proof);
     match proof {
         Proof::Secure => finding(Outcome::Pass, format!("{} is DNSSEC-secure.", t.name)),
         Proof::Insecure => finding(
@@ -506,7 +544,7 @@ fn judge_redundancy(domain: &str, hosts: usize, addresses: &BTreeSet<IpAddr>, co
     let evidence = |f: Finding| f.evidence("mx_hosts", hosts).evidence("addresses", addresses);
     if hosts >= 2 && addresses.len() >= 2 {
         return evidence(Finding::new(
-            "mx.redundancy",
+            rule::MX_REDUNDANCY,
             Outcome::Pass,
             domain,
             format!("{hosts} MX hosts with {} addresses.", addresses.len()),
@@ -514,7 +552,7 @@ fn judge_redundancy(domain: &str, hosts: usize, addresses: &BTreeSet<IpAddr>, co
     }
     if !complete && addresses.len() < 2 {
         return evidence(Finding::new(
-            "mx.redundancy",
+            rule::MX_REDUNDANCY,
             Outcome::Indeterminate,
             domain,
             "Some MX address lookups failed.",
@@ -525,7 +563,7 @@ fn judge_redundancy(domain: &str, hosts: usize, addresses: &BTreeSet<IpAddr>, co
     } else {
         "All MX hosts share a single address: no failover.".to_string()
     };
-    evidence(Finding::new("mx.redundancy", Outcome::Fail, domain, msg))
+    evidence(Finding::new(rule::MX_REDUNDANCY, Outcome::Fail, domain, msg))
 }
 
 fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -> Finding {
@@ -535,7 +573,12 @@ fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -
         } else {
             Outcome::Indeterminate
         };
-        return Finding::new("mx.network-diversity", outcome, domain, "Fewer than two MX addresses.");
+        return Finding::new(
+            rule::MX_NETWORK_DIVERSITY,
+            outcome,
+            domain,
+            "Fewer than two MX addresses.",
+        );
     }
     let v4: BTreeSet<[u8; 3]> = addresses
         .iter()
@@ -560,7 +603,7 @@ fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -
     if v4.len() <= 1 && v6.len() <= 1 && !complete {
         // An address we could not look up may be in another network.
         Finding::new(
-            "mx.network-diversity",
+            rule::MX_NETWORK_DIVERSITY,
             Outcome::Indeterminate,
             domain,
             "The known MX addresses share one network, but some MX address lookups failed.",
@@ -568,7 +611,7 @@ fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -
         .evidence("addresses", addresses)
     } else if v4.len() <= 1 && v6.len() <= 1 {
         Finding::new(
-            "mx.network-diversity",
+            rule::MX_NETWORK_DIVERSITY,
             Outcome::Fail,
             domain,
             "Every MX address is in one IPv4 /24 (and one IPv6 /48).",
@@ -576,7 +619,7 @@ fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -
         .evidence("addresses", addresses)
     } else {
         Finding::new(
-            "mx.network-diversity",
+            rule::MX_NETWORK_DIVERSITY,
             Outcome::Pass,
             domain,
             format!(
@@ -592,16 +635,21 @@ fn judge_ipv6(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -> Fin
     let v6: Vec<&IpAddr> = addresses.iter().filter(|ip| ip.is_ipv6()).collect();
     if !v6.is_empty() {
         Finding::new(
-            "mx.ipv6",
+            rule::MX_IPV6,
             Outcome::Pass,
             domain,
             format!("{} MX address(es) over IPv6.", v6.len()),
         )
     } else if !complete {
-        Finding::new("mx.ipv6", Outcome::Indeterminate, domain, "Some AAAA lookups failed.")
+        Finding::new(
+            rule::MX_IPV6,
+            Outcome::Indeterminate,
+            domain,
+            "Some AAAA lookups failed.",
+        )
     } else {
         Finding::new(
-            "mx.ipv6",
+            rule::MX_IPV6,
             Outcome::Fail,
             domain,
             "No MX host has an IPv6 (AAAA) address.",

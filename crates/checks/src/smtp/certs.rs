@@ -17,16 +17,17 @@ use mailwarden_model::{Finding, Outcome, Severity};
 
 use super::{Address, Reached, Senders};
 use crate::dane::DaneAuthenticated;
+use crate::rule;
 use crate::tls::cert::{ChainReport, Pkix, Validity};
 
 const CERT_RULES: [&str; 7] = [
-    "smtp.cert-expired",
-    "smtp.cert-not-yet-valid",
-    "smtp.cert-name",
-    "smtp.cert-untrusted",
-    "smtp.cert-expiring",
-    "smtp.cert-weak-key",
-    "smtp.cert-sha1",
+    rule::SMTP_CERT_EXPIRED,
+    rule::SMTP_CERT_NOT_YET_VALID,
+    rule::SMTP_CERT_NAME,
+    rule::SMTP_CERT_UNTRUSTED,
+    rule::SMTP_CERT_EXPIRING,
+    rule::SMTP_CERT_WEAK_KEY,
+    rule::SMTP_CERT_SHA1,
 ];
 
 impl Address<'_> {
@@ -58,6 +59,32 @@ impl Address<'_> {
         ]
     }
 
+    /// What [`Self::certificates`] reads, building no findings: for a
+    /// chain some sender would refuse, the DANE match and the MTA-STS
+    /// policy ([`Self::refused`]).
+    pub(super) fn certificate_reads(&self, senders: &Senders<'_, '_, '_, '_>) {
+        let Some(report) = self.chain.as_ref().filter(|_| self.reached() == Reached::Session) else {
+            return;
+        };
+        if self.refusable(report) {
+            if let Some(tls) = &self.probe.tls {
+                senders.dane(&self.host, &tls.chain_der());
+            }
+            senders.enforces(&self.host);
+        }
+    }
+
+    /// Whether any certificate rule calls [`Self::refused`] on `report`:
+    /// the leaf expired, not yet valid or not for the host, or a chain
+    /// that does not verify even inside the leaf's dates.
+    fn refusable(&self, report: &ChainReport) -> bool {
+        let leaf = report.leaf.as_ref().is_some_and(|leaf| {
+            matches!(leaf.validity, Validity::Expired | Validity::NotYetValid) || leaf.matched_name.is_none()
+        });
+        let untrusted = matches!(report.pkix, Pkix::Untrusted { .. }) && self.undated_pkix != Some(Pkix::Trusted);
+        leaf || untrusted
+    }
+
     /// The finding of rule `id` when the leaf could not be read.
     fn no_leaf(&self, id: &str, report: &ChainReport) -> Finding {
         self.finding(
@@ -73,7 +100,7 @@ impl Address<'_> {
 
     /// `smtp.cert-expired`: RFC 8461 §4.2 "MUST not be expired".
     fn expired(&self, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> Finding {
-        const ID: &str = "smtp.cert-expired";
+        const ID: &str = rule::SMTP_CERT_EXPIRED;
         let Some(leaf) = &report.leaf else {
             return self.no_leaf(ID, report);
         };
@@ -96,7 +123,7 @@ impl Address<'_> {
     /// `smtp.cert-not-yet-valid`: RFC 5280 §4.1.2.5, the certificate is
     /// valid from notBefore on.
     fn not_yet_valid(&self, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> Finding {
-        const ID: &str = "smtp.cert-not-yet-valid";
+        const ID: &str = rule::SMTP_CERT_NOT_YET_VALID;
         let Some(leaf) = &report.leaf else {
             return self.no_leaf(ID, report);
         };
@@ -116,7 +143,7 @@ impl Address<'_> {
     /// `smtp.cert-name`: RFC 8461 §4.2, a SAN DNS-ID matching the MX host
     /// name (RFC 6125 §6.4.4: the subject CN is not consulted).
     fn name(&self, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> Finding {
-        const ID: &str = "smtp.cert-name";
+        const ID: &str = rule::SMTP_CERT_NAME;
         let Some(leaf) = &report.leaf else {
             return self.no_leaf(ID, report);
         };
@@ -144,7 +171,7 @@ impl Address<'_> {
     /// dates, the chain is judged as of a day inside them, so that one
     /// problem is not reported twice.
     fn untrusted(&self, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> Finding {
-        const ID: &str = "smtp.cert-untrusted";
+        const ID: &str = rule::SMTP_CERT_UNTRUSTED;
         let Pkix::Untrusted { reason } = &report.pkix else {
             return with_leaf(
                 self.finding(ID, Outcome::Pass, "The chain verifies to a trusted root."),
@@ -208,7 +235,7 @@ impl Address<'_> {
 
     /// `smtp.cert-expiring`: within [`crate::tls::cert::EXPIRY_WARNING_DAYS`].
     fn expiring(&self, report: &ChainReport) -> Finding {
-        const ID: &str = "smtp.cert-expiring";
+        const ID: &str = rule::SMTP_CERT_EXPIRING;
         let Some(leaf) = &report.leaf else {
             return self.no_leaf(ID, report);
         };
@@ -242,7 +269,7 @@ impl Address<'_> {
 
     /// `smtp.cert-weak-key`: an RSA key below 2048 bits in the chain.
     fn weak_key(&self, report: &ChainReport) -> Finding {
-        const ID: &str = "smtp.cert-weak-key";
+        const ID: &str = rule::SMTP_CERT_WEAK_KEY;
         let parsed: Vec<_> = report
             .certificates
             .iter()
@@ -269,7 +296,7 @@ impl Address<'_> {
     /// `smtp.cert-sha1`: a SHA-1 signature on a certificate below the root
     /// (a self-signed root's own signature is never checked).
     fn sha1(&self, report: &ChainReport) -> Finding {
-        const ID: &str = "smtp.cert-sha1";
+        const ID: &str = rule::SMTP_CERT_SHA1;
         if report.certificates.iter().all(Option::is_none) {
             return self.unreadable(ID, report);
         }
@@ -331,9 +358,9 @@ fn dane_waives(usage: u8, id: &str) -> bool {
     match usage {
         3 => matches!(
             id,
-            "smtp.cert-expired" | "smtp.cert-not-yet-valid" | "smtp.cert-name" | "smtp.cert-untrusted"
+            rule::SMTP_CERT_EXPIRED | rule::SMTP_CERT_NOT_YET_VALID | rule::SMTP_CERT_NAME | rule::SMTP_CERT_UNTRUSTED
         ),
-        2 => id == "smtp.cert-untrusted",
+        2 => id == rule::SMTP_CERT_UNTRUSTED,
         _ => false,
     }
 }

@@ -19,6 +19,7 @@ use mailwarden_model::probe::{HelloOutcome, LegacyHello, LegacyTls};
 use mailwarden_model::{Finding, Outcome};
 
 use super::{Address, Reached};
+use crate::rule;
 
 impl Address<'_> {
     /// The legacy results, or the finding of rule `id` when there are
@@ -50,7 +51,7 @@ impl Address<'_> {
 
     /// `smtp.legacy-protocol`: a ClientHello offering SSL 3.0 to TLS 1.1.
     pub(super) fn legacy_protocol(&self) -> Finding {
-        const ID: &str = "smtp.legacy-protocol";
+        const ID: &str = rule::SMTP_LEGACY_PROTOCOL;
         let legacy = match self.legacy(ID) {
             Ok(l) => l,
             Err(f) => return *f,
@@ -91,7 +92,7 @@ impl Address<'_> {
     /// the server that is not greater than ClientHello.client_version".
     /// TLS 1.0 or 1.1 accepted leaves it open: the SSL 3.0 hello decides.
     pub(super) fn ssl3(&self) -> Finding {
-        const ID: &str = "smtp.ssl3";
+        const ID: &str = rule::SMTP_SSL3;
         let legacy = match self.legacy(ID) {
             Ok(l) => l,
             Err(f) => return *f,
@@ -145,7 +146,7 @@ impl Address<'_> {
     /// `smtp.legacy-cipher`: a ClientHello offering only RC4 and 3DES, and
     /// the suite chosen from the protocols hello (which offers them last).
     pub(super) fn legacy_cipher(&self) -> Finding {
-        const ID: &str = "smtp.legacy-cipher";
+        const ID: &str = rule::SMTP_LEGACY_CIPHER;
         let legacy = match self.legacy(ID) {
             Ok(l) => l,
             Err(f) => return *f,

@@ -46,36 +46,50 @@ use mailwarden_model::{DnsView, Finding, Outcome, SmtpProbe, SmtpStatus};
 use mailwarden_records::mta_sts::Mode;
 
 use crate::facts::PolicyState;
+use crate::rule;
 use crate::tls::cert::{ChainReport, Pkix, Validity, analyse_chain};
 use crate::transport::{AddressTls, MxHost};
 use crate::{ChainCache, Context, Facts};
 
 /// Every rule of this judge; each address gets one finding of each.
 const RULES: [&str; 18] = [
-    "smtp.probed",
-    "smtp.reachable",
-    "smtp.starttls",
-    "smtp.starttls-refused",
-    "smtp.handshake",
-    "smtp.tls-version",
-    "smtp.cipher",
-    "smtp.legacy-protocol",
-    "smtp.ssl3",
-    "smtp.legacy-cipher",
-    "smtp.injection",
-    "smtp.cert-expired",
-    "smtp.cert-not-yet-valid",
-    "smtp.cert-name",
-    "smtp.cert-untrusted",
-    "smtp.cert-expiring",
-    "smtp.cert-weak-key",
-    "smtp.cert-sha1",
+    rule::SMTP_PROBED,
+    rule::SMTP_REACHABLE,
+    rule::SMTP_STARTTLS,
+    rule::SMTP_STARTTLS_REFUSED,
+    rule::SMTP_HANDSHAKE,
+    rule::SMTP_TLS_VERSION,
+    rule::SMTP_CIPHER,
+    rule::SMTP_LEGACY_PROTOCOL,
+    rule::SMTP_SSL3,
+    rule::SMTP_LEGACY_CIPHER,
+    rule::SMTP_INJECTION,
+    rule::SMTP_CERT_EXPIRED,
+    rule::SMTP_CERT_NOT_YET_VALID,
+    rule::SMTP_CERT_NAME,
+    rule::SMTP_CERT_UNTRUSTED,
+    rule::SMTP_CERT_EXPIRING,
+    rule::SMTP_CERT_WEAK_KEY,
+    rule::SMTP_CERT_SHA1,
 ];
 
 /// Judge STARTTLS and the certificates of every MX address of `ctx.domain`.
 pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let chains = ChainCache::default();
     judge_with(ctx, view, &Facts::of_view(ctx, view, &chains))
+}
+
+/// What [`judge_with`] reads, building no findings: the MX hosts, the
+/// probes of their addresses and, for a certificate some sender would
+/// refuse, what [`Senders`] look up.
+pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) {
+    let Ok(hosts) = facts.mx_hosts(view) else { return };
+    let senders = Senders { facts, view };
+    for host in hosts {
+        for tls in facts.probe_host(view, host) {
+            Address::new(ctx, tls).certificate_reads(&senders);
+        }
+    }
 }
 
 /// [`judge`], reading the shared facts of the view.

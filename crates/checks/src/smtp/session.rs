@@ -5,13 +5,14 @@
 use mailwarden_model::{Finding, Outcome, SmtpStatus};
 
 use super::{Address, RULES, Reached, cipher};
+use crate::rule;
 
 impl Address<'_> {
     /// `smtp.probed`: the probe was made (it says something about the
     /// server, even if only that nothing answered).
     pub(super) fn probed(&self) -> Finding {
         self.finding(
-            "smtp.probed",
+            rule::SMTP_PROBED,
             Outcome::Pass,
             format!(
                 "Probed from the scanner on port {}: {}.",
@@ -28,7 +29,7 @@ impl Address<'_> {
     pub(super) fn not_probed(&self) -> Vec<Finding> {
         let why = self.why_not_probed();
         let mut probed = self
-            .finding("smtp.probed", Outcome::Indeterminate, why.clone())
+            .finding(rule::SMTP_PROBED, Outcome::Indeterminate, why.clone())
             .evidence("status", self.probe.status);
         if let Some(detail) = &self.probe.detail {
             probed = probed.evidence("detail", detail);
@@ -70,7 +71,7 @@ impl Address<'_> {
 
     /// `smtp.reachable`: something accepted the TCP connection on port 25.
     pub(super) fn reachable(&self) -> Finding {
-        const ID: &str = "smtp.reachable";
+        const ID: &str = rule::SMTP_REACHABLE;
         if self.probe.status != SmtpStatus::Unreachable {
             return self.finding(
                 ID,
@@ -98,7 +99,7 @@ impl Address<'_> {
     /// the SMTP client that the SMTP server is currently able to negotiate
     /// the use of TLS." Without it, senders deliver in the clear.
     pub(super) fn starttls(&self) -> Finding {
-        const ID: &str = "smtp.starttls";
+        const ID: &str = rule::SMTP_STARTTLS;
         if let Some(f) = self.short_of(ID, Reached::Ehlo) {
             return f;
         }
@@ -123,7 +124,7 @@ impl Address<'_> {
     /// server that advertises STARTTLS and then refuses it leaves senders
     /// in plaintext.
     pub(super) fn starttls_refused(&self) -> Finding {
-        const ID: &str = "smtp.starttls-refused";
+        const ID: &str = rule::SMTP_STARTTLS_REFUSED;
         if let Some(f) = self.short_of(ID, Reached::StarttlsCommand) {
             return f;
         }
@@ -145,7 +146,7 @@ impl Address<'_> {
     /// `smtp.handshake`: STARTTLS was accepted and the TLS handshake must
     /// then complete, or senders fall back to plaintext (or defer).
     pub(super) fn handshake(&self) -> Finding {
-        const ID: &str = "smtp.handshake";
+        const ID: &str = rule::SMTP_HANDSHAKE;
         if let Some(f) = self.short_of(ID, Reached::Handshake) {
             return f;
         }
@@ -183,7 +184,7 @@ impl Address<'_> {
     /// `smtp.tls-version`: TLS 1.3 (RFC 8446) is what a current server
     /// offers; TLS 1.2 still protects, so its absence is low.
     pub(super) fn tls_version(&self) -> Finding {
-        const ID: &str = "smtp.tls-version";
+        const ID: &str = rule::SMTP_TLS_VERSION;
         if let Some(f) = self.short_of(ID, Reached::Session) {
             return f;
         }
@@ -213,7 +214,7 @@ impl Address<'_> {
 
     /// `smtp.cipher`: the negotiated suite, judged by [`cipher::weaknesses`].
     pub(super) fn cipher(&self) -> Finding {
-        const ID: &str = "smtp.cipher";
+        const ID: &str = rule::SMTP_CIPHER;
         if let Some(f) = self.short_of(ID, Reached::Session) {
             return f;
         }
@@ -247,7 +248,7 @@ impl Address<'_> {
     /// a STARTTLS injection attack (CVE-2011-0411 and its client-side
     /// relatives) plants for clients that keep them.
     pub(super) fn injection(&self) -> Finding {
-        const ID: &str = "smtp.injection";
+        const ID: &str = rule::SMTP_INJECTION;
         if let Some(bytes) = &self.probe.pre_handshake_bytes {
             return self
                 .finding(

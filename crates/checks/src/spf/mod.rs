@@ -11,7 +11,7 @@ mod check_host;
 #[cfg(test)]
 mod tests;
 
-pub use audit::judge;
+pub use audit::{ask, judge};
 pub use check_host::{
     CheckHost, MAX_DNS_TERMS, MAX_NAMES, MAX_VOID_LOOKUPS, Params, SpfResult, check_host, check_host_with,
     check_mail_from,

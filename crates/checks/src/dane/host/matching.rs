@@ -9,6 +9,7 @@ use mailwarden_records::tlsa::Tlsa;
 
 use super::Host;
 use crate::dane::{Addressed, Rrset};
+use crate::rule;
 use crate::tls::dane::{DaneVerdict, match_tlsa};
 use crate::transport::AddressTls;
 
@@ -107,8 +108,21 @@ impl Host<'_> {
     /// fails. So every address must present a chain a usable record
     /// matches: a sender tries the addresses in turn (RFC 5321 §5.1), and
     /// any of them can be the one it reaches.
+    /// What [`Self::matching`] reads, building no finding: the probes of
+    /// the host, when it has usable secure records and addresses.
+    pub(super) fn matching_reads(&self, addressed: &Addressed<'_, '_, '_, '_>) {
+        if self.usable().is_empty() || !matches!(self.rrset(), Rrset::Usable(_)) {
+            return;
+        }
+        if let Ok(host) = addressed.host(&self.name)
+            && host.addresses.as_ref().is_ok_and(|a| !a.is_empty())
+        {
+            addressed.facts.probe_host(addressed.view, host);
+        }
+    }
+
     pub(super) fn matching(&self, addressed: &Addressed<'_, '_, '_, '_>) -> Finding {
-        const ID: &str = "dane.match";
+        const ID: &str = rule::DANE_MATCH;
         if self.usable().is_empty() {
             return self.finding(
                 ID,
@@ -168,7 +182,7 @@ impl Host<'_> {
     /// dane.match indeterminate because a lookup failed.
     fn unmatched(&self, message: String, failed: &str) -> Finding {
         self.finding(
-            "dane.match",
+            rule::DANE_MATCH,
             Outcome::Indeterminate,
             format!("The TLSA records at {} were not matched: {message}.", self.owner),
         )
@@ -178,7 +192,7 @@ impl Host<'_> {
 
     /// dane.match from the per-address results.
     fn match_finding(&self, results: &[(IpAddr, AddressDane)]) -> Finding {
-        const ID: &str = "dane.match";
+        const ID: &str = rule::DANE_MATCH;
         let by_address: BTreeMap<String, String> =
             results.iter().map(|(ip, r)| (ip.to_string(), r.describe())).collect();
         let failed: Vec<&(IpAddr, AddressDane)> = results.iter().filter(|(_, r)| r.verdict() == Some(false)).collect();

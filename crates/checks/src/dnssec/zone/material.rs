@@ -11,13 +11,14 @@ use crate::dnssec::{
     Dnskey, Ds, EXPIRY_WARNING_SECONDS, Match, Nsec3Param, SigningStatus, signing_status, timestamp, type_name,
     unparsed,
 };
+use crate::rule;
 
 impl Zone<'_> {
     /// RFC 4034 §5: "The DS RR refers to a DNSKEY RR by storing the key
     /// tag, algorithm number, and a digest of the DNSKEY RR"; §5.1.4:
     /// "digest = digest_algorithm( DNSKEY owner name | DNSKEY RDATA)".
     pub(super) fn judge_ds_mismatch(&self) -> Finding {
-        const ID: &str = "dnssec.ds-mismatch";
+        const ID: &str = rule::DNSSEC_DS_MISMATCH;
         if !self.ds.status.is_definite() && self.ds_records.is_empty() {
             return self.finding(
                 ID,
@@ -174,7 +175,7 @@ impl Zone<'_> {
     /// Inception field." Signatures that expire within three days are a
     /// re-signing process about to fail.
     pub(super) fn judge_signature_expiry(&self) -> Finding {
-        const ID: &str = "dnssec.signature-expiry";
+        const ID: &str = rule::DNSSEC_SIGNATURE_EXPIRY;
         if self.signatures.is_empty() {
             let outcome = if [self.soa, self.dnskey].iter().all(|a| a.status.is_definite()) {
                 Outcome::NotApplicable
@@ -289,7 +290,7 @@ impl Zone<'_> {
     /// ECC-GOST "MUST NOT"; "RSAMD5 is an implementation MUST NOT" and
     /// "zones deploying it are recommended to switch to ECDSAP256SHA256".
     pub(super) fn judge_algorithm(&self) -> Finding {
-        const ID: &str = "dnssec.algorithm";
+        const ID: &str = rule::DNSSEC_ALGORITHM;
         if let Some(f) = self.keys_unreadable(ID) {
             return f;
         }
@@ -362,7 +363,7 @@ impl Zone<'_> {
     /// "MUST NOT", SHA-256 (2) "MUST", GOST R 34.11-94 (3) "MUST NOT",
     /// SHA-384 (4) "MAY".
     pub(super) fn judge_ds_digest(&self) -> Finding {
-        const ID: &str = "dnssec.ds-digest";
+        const ID: &str = rule::DNSSEC_DS_DIGEST;
         if self.ds_records.is_empty() {
             return if self.ds.status.is_definite() {
                 self.finding(
@@ -437,7 +438,7 @@ impl Zone<'_> {
     /// the key format ("exponent length (1 or 3 octets), exponent,
     /// modulus").
     pub(super) fn judge_rsa_key_size(&self) -> Finding {
-        const ID: &str = "dnssec.rsa-key-size";
+        const ID: &str = rule::DNSSEC_RSA_KEY_SIZE;
         if let Some(f) = self.keys_unreadable(ID) {
             return f;
         }
@@ -493,7 +494,7 @@ impl Zone<'_> {
     /// SHOULD NOT use a salt by indicating a zero-length salt value instead
     /// (represented as a "-" in the presentation format)."
     pub(super) fn judge_nsec3_parameters(&self) -> Finding {
-        const ID: &str = "dnssec.nsec3-parameters";
+        const ID: &str = rule::DNSSEC_NSEC3_PARAMETERS;
         let params: Vec<Nsec3Param> = self
             .nsec3param
             .records

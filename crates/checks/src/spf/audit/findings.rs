@@ -3,6 +3,7 @@
 //! exist or loop, and the senders authorised.
 
 use super::*;
+use crate::rule;
 
 /// A record with diagnostics, once per finding; the diagnostics point into it.
 #[derive(Debug, Serialize)]
@@ -75,8 +76,8 @@ impl Tree<'_, '_> {
     /// 'permerror'". Warnings: legal but not what the publisher meant.
     pub(super) fn syntax(&self, domain: &str, level: Level) -> Finding {
         let (id, what) = match level {
-            Level::Error => ("spf.syntax", "syntax error"),
-            Level::Warning => ("spf.syntax-warning", "warning"),
+            Level::Error => (rule::SPF_SYNTAX, "syntax error"),
+            Level::Warning => (rule::SPF_SYNTAX_WARNING, "warning"),
         };
         let (found, records) = self.located(level);
         if found.is_empty() {
@@ -124,14 +125,14 @@ impl Tree<'_, '_> {
             .collect();
         if hits.is_empty() {
             return Finding::new(
-                "spf.redirect-with-all",
+                rule::SPF_REDIRECT_WITH_ALL,
                 Outcome::Pass,
                 domain,
                 "No record combines \"redirect=\" with \"all\".",
             );
         }
         Finding::new(
-            "spf.redirect-with-all",
+            rule::SPF_REDIRECT_WITH_ALL,
             Outcome::Fail,
             domain,
             format!(
@@ -159,7 +160,7 @@ impl Tree<'_, '_> {
         };
         if count > MAX_DNS_TERMS as usize {
             return evidence(Finding::new(
-                "spf.lookup-limit",
+                rule::SPF_LOOKUP_LIMIT,
                 Outcome::Fail,
                 domain,
                 format!("Evaluating the SPF policy takes {count} DNS-querying terms, over the limit of {MAX_DNS_TERMS}: receivers return permerror for mail that matches nothing before the limit."),
@@ -171,7 +172,7 @@ impl Tree<'_, '_> {
         }
         if self.incomplete() || self.lower_bound {
             return evidence(Finding::new(
-                "spf.lookup-limit",
+                rule::SPF_LOOKUP_LIMIT,
                 Outcome::Indeterminate,
                 domain,
                 format!(
@@ -180,7 +181,7 @@ impl Tree<'_, '_> {
             ));
         }
         evidence(Finding::new(
-            "spf.lookup-limit",
+            rule::SPF_LOOKUP_LIMIT,
             Outcome::Pass,
             domain,
             format!("Evaluating the SPF policy takes {count} DNS-querying terms (limit {MAX_DNS_TERMS})."),
@@ -193,7 +194,7 @@ impl Tree<'_, '_> {
         let count = self.voids.len();
         let f = if count > MAX_VOID_LOOKUPS as usize {
             Finding::new(
-                "spf.void-lookup-limit",
+                rule::SPF_VOID_LOOKUP_LIMIT,
                 Outcome::Fail,
                 domain,
                 format!("{count} terms look up names that do not exist (void lookups, counted for an IPv4 client), over the limit of {MAX_VOID_LOOKUPS}: receivers return permerror."),
@@ -201,14 +202,14 @@ impl Tree<'_, '_> {
             .remediation("Remove the terms whose names no longer exist (see the evidence).")
         } else if self.incomplete() {
             Finding::new(
-                "spf.void-lookup-limit",
+                rule::SPF_VOID_LOOKUP_LIMIT,
                 Outcome::Indeterminate,
                 domain,
                 format!("At least {count} void lookup(s); some lookups failed."),
             )
         } else {
             Finding::new(
-                "spf.void-lookup-limit",
+                rule::SPF_VOID_LOOKUP_LIMIT,
                 Outcome::Pass,
                 domain,
                 format!("{count} void lookup(s) (limit {MAX_VOID_LOOKUPS})."),
@@ -224,7 +225,7 @@ impl Tree<'_, '_> {
     pub(super) fn mx_limit(&self, domain: &str) -> Finding {
         if !self.mx_over.is_empty() {
             return Finding::new(
-                "spf.mx-limit",
+                rule::SPF_MX_LIMIT,
                 Outcome::Fail,
                 domain,
                 format!(
@@ -236,7 +237,7 @@ impl Tree<'_, '_> {
         }
         if self.mx_terms == 0 {
             return Finding::new(
-                "spf.mx-limit",
+                rule::SPF_MX_LIMIT,
                 Outcome::NotApplicable,
                 domain,
                 "The SPF tree has no \"mx\" term.",
@@ -244,14 +245,14 @@ impl Tree<'_, '_> {
         }
         if self.failures.keys().any(|(_, t)| *t == RType::Mx) {
             return Finding::new(
-                "spf.mx-limit",
+                rule::SPF_MX_LIMIT,
                 Outcome::Indeterminate,
                 domain,
                 "An MX lookup of an \"mx\" term failed.",
             );
         }
         Finding::new(
-            "spf.mx-limit",
+            rule::SPF_MX_LIMIT,
             Outcome::Pass,
             domain,
             format!("Every \"mx\" term looks up at most {MAX_NAMES} MX names."),
@@ -270,7 +271,7 @@ impl Tree<'_, '_> {
                 .map(|m| format!("{} ({})", m.target, m.reason))
                 .collect();
             return Finding::new(
-                "spf.include-missing",
+                rule::SPF_INCLUDE_MISSING,
                 Outcome::Fail,
                 domain,
                 format!(
@@ -283,7 +284,7 @@ impl Tree<'_, '_> {
         }
         if self.include_like == 0 {
             return Finding::new(
-                "spf.include-missing",
+                rule::SPF_INCLUDE_MISSING,
                 Outcome::NotApplicable,
                 domain,
                 "The SPF tree has no include or redirect.",
@@ -291,14 +292,14 @@ impl Tree<'_, '_> {
         }
         if self.failures.keys().any(|(_, t)| *t == RType::Txt) {
             return Finding::new(
-                "spf.include-missing",
+                rule::SPF_INCLUDE_MISSING,
                 Outcome::Indeterminate,
                 domain,
                 "The TXT lookup of an include or redirect target failed.",
             );
         }
         Finding::new(
-            "spf.include-missing",
+            rule::SPF_INCLUDE_MISSING,
             Outcome::Pass,
             domain,
             "Every include and redirect target publishes one SPF record.",
@@ -308,7 +309,7 @@ impl Tree<'_, '_> {
     pub(super) fn loop_finding(&self, domain: &str) -> Finding {
         if self.loops.is_empty() {
             return Finding::new(
-                "spf.loop",
+                rule::SPF_LOOP,
                 Outcome::Pass,
                 domain,
                 "No include or redirect loops back to a record on its own path.",
@@ -316,7 +317,7 @@ impl Tree<'_, '_> {
         }
         let list: Vec<String> = self.loops.iter().map(|l| format!("{} → {}", l.path, l.term)).collect();
         Finding::new(
-            "spf.loop",
+            rule::SPF_LOOP,
             Outcome::Fail,
             domain,
             format!(
@@ -331,10 +332,15 @@ impl Tree<'_, '_> {
     /// RFC 7208 §5.5: "This mechanism SHOULD NOT be published."
     pub(super) fn ptr_used(&self, domain: &str) -> Finding {
         if self.ptr_terms.is_empty() {
-            return Finding::new("spf.ptr-used", Outcome::Pass, domain, "No \"ptr\" mechanism is used.");
+            return Finding::new(
+                rule::SPF_PTR_USED,
+                Outcome::Pass,
+                domain,
+                "No \"ptr\" mechanism is used.",
+            );
         }
         Finding::new(
-            "spf.ptr-used",
+            rule::SPF_PTR_USED,
             Outcome::Fail,
             domain,
             format!(
@@ -380,7 +386,7 @@ impl Tree<'_, '_> {
                     .map(|o| format!("{} → {} matches every client", o.path, o.term)),
             );
             return Finding::new(
-                "spf.permissive-all",
+                rule::SPF_PERMISSIVE_ALL,
                 Outcome::Fail,
                 domain,
                 format!("The SPF policy lets any host send as {domain}: {}.", why.join("; ")),
@@ -390,25 +396,25 @@ impl Tree<'_, '_> {
         }
         match self.ending {
             Ending::All(_) => Finding::new(
-                "spf.permissive-all",
+                rule::SPF_PERMISSIVE_ALL,
                 Outcome::Pass,
                 domain,
                 "The policy does not authorise every host.",
             ),
             Ending::Default => Finding::new(
-                "spf.permissive-all",
+                rule::SPF_PERMISSIVE_ALL,
                 Outcome::NotApplicable,
                 domain,
                 "The policy has no \"all\" (see spf.no-all).",
             ),
-            Ending::Unknown => self.unknown_ending("spf.permissive-all", domain),
+            Ending::Unknown => self.unknown_ending(rule::SPF_PERMISSIVE_ALL, domain),
         }
     }
 
     pub(super) fn softfail_all(&self, domain: &str, top: &str) -> Finding {
         match self.ending {
             Ending::All(Qualifier::SoftFail) => Finding::new(
-                "spf.softfail-all",
+                rule::SPF_SOFTFAIL_ALL,
                 Outcome::Fail,
                 domain,
                 "The policy ends in \"~all\": mail from unlisted hosts is marked suspicious, not rejected.",
@@ -418,18 +424,18 @@ impl Tree<'_, '_> {
                 with_all(top, "-all")
             )),
             Ending::All(Qualifier::Fail) => Finding::new(
-                "spf.softfail-all",
+                rule::SPF_SOFTFAIL_ALL,
                 Outcome::Pass,
                 domain,
                 "The policy ends in \"-all\": unlisted hosts fail.",
             ),
             Ending::All(_) | Ending::Default => Finding::new(
-                "spf.softfail-all",
+                rule::SPF_SOFTFAIL_ALL,
                 Outcome::NotApplicable,
                 domain,
                 "The policy does not end in \"~all\" or \"-all\" (see spf.permissive-all, spf.no-all).",
             ),
-            Ending::Unknown => self.unknown_ending("spf.softfail-all", domain),
+            Ending::Unknown => self.unknown_ending(rule::SPF_SOFTFAIL_ALL, domain),
         }
     }
 
@@ -439,19 +445,19 @@ impl Tree<'_, '_> {
     pub(super) fn no_all(&self, domain: &str, top: &str) -> Finding {
         match self.ending {
             Ending::Default => Finding::new(
-                "spf.no-all",
+                rule::SPF_NO_ALL,
                 Outcome::Fail,
                 domain,
                 "The policy has no \"all\" and no \"redirect=\": unlisted hosts get \"neutral\", so anyone may send.",
             )
             .remediation(format!("{domain}. IN TXT \"{}\"", with_all(top, "-all"))),
             Ending::All(_) => Finding::new(
-                "spf.no-all",
+                rule::SPF_NO_ALL,
                 Outcome::Pass,
                 domain,
                 "The policy ends with an \"all\" mechanism.",
             ),
-            Ending::Unknown => self.unknown_ending("spf.no-all", domain),
+            Ending::Unknown => self.unknown_ending(rule::SPF_NO_ALL, domain),
         }
     }
 
@@ -478,14 +484,14 @@ impl Tree<'_, '_> {
     pub(super) fn unevaluable_macro(&self, domain: &str) -> Finding {
         if self.unevaluable.is_empty() {
             return Finding::new(
-                "spf.unevaluable-macro",
+                rule::SPF_UNEVALUABLE_MACRO,
                 Outcome::Pass,
                 domain,
                 "Every term can be evaluated without a message.",
             );
         }
         Finding::new(
-            "spf.unevaluable-macro",
+            rule::SPF_UNEVALUABLE_MACRO,
             Outcome::Fail,
             domain,
             format!(
@@ -523,7 +529,7 @@ impl Tree<'_, '_> {
             message.push_str("; some lookups failed, so the list may be incomplete");
         }
         message.push('.');
-        Finding::new("spf.authorised-senders", outcome, domain, message)
+        Finding::new(rule::SPF_AUTHORISED_SENDERS, outcome, domain, message)
             .evidence("senders", &self.senders)
             .evidence("dynamic_terms", &self.dynamic)
             .evidence(

@@ -26,6 +26,7 @@ use tree::*;
 use super::check_host::{
     MAX_DNS_TERMS, MAX_NAMES, MAX_VOID_LOOKUPS, address_of, is_checkable_domain, mx_exchange, spf_records, target_name,
 };
+use crate::rule;
 
 /// RFC 7208 §3.4 advises keeping SPF records under 450 octets so the whole
 /// DNS answer fits in 512 octets of UDP.
@@ -35,6 +36,19 @@ const MAX_STRING_OCTETS: usize = 255;
 /// Records walked per domain, so a hostile tree cannot make us loop.
 const MAX_RECORDS: usize = 50;
 
+/// What [`judge`] reads, building no findings: the obsolete SPF RR type,
+/// the domain's TXT records and, when exactly one is SPF, its tree.
+pub fn ask(domain: &str, view: &DnsView<'_>) {
+    let domain = mailwarden_model::name::normalise(domain);
+    view.get(&domain, RType::Spf);
+    let answer = view.get(&domain, RType::Txt);
+    if answer.status.is_definite()
+        && let [record] = Published::from_answer(answer).spf.as_slice()
+    {
+        Tree::walk(view, &domain, record);
+    }
+}
+
 /// Audit the SPF policy of `domain`. Findings carry ids `spf.*`.
 pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
     let domain = mailwarden_model::name::normalise(domain);
@@ -43,7 +57,7 @@ pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
     if !answer.status.is_definite() {
         let why = answer.status.describe();
         findings.push(Finding::new(
-            "spf.missing",
+            rule::SPF_MISSING,
             Outcome::Indeterminate,
             &domain,
             format!("Could not tell whether {domain} publishes SPF: the TXT lookup did not succeed ({why})."),
@@ -62,13 +76,13 @@ pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
         [] => findings.push(missing(&domain, &published)),
         [record] => {
             findings.push(Finding::new(
-                "spf.missing",
+                rule::SPF_MISSING,
                 Outcome::Pass,
                 &domain,
                 format!("{domain} publishes an SPF record."),
             ));
             findings.push(Finding::new(
-                "spf.multiple-records",
+                rule::SPF_MULTIPLE_RECORDS,
                 Outcome::Pass,
                 &domain,
                 "Exactly one SPF record is published.",
@@ -88,7 +102,7 @@ fn lookup_failed(domain: &str, failed: &[FailedLookup]) -> Finding {
         .map(|f| format!("{}/{} {}", f.name, f.rtype, f.status))
         .collect();
     crate::unlooked::lookup_failed(
-        "spf.lookup-failed",
+        rule::SPF_LOOKUP_FAILED,
         domain,
         "Every DNS lookup of the SPF tree was answered.",
         (

@@ -3,6 +3,7 @@
 //! (length, splits inside terms) of RFC 7208 §3.
 
 use super::*;
+use crate::rule;
 
 /// One TXT record as received.
 #[derive(Debug, Clone, Serialize)]
@@ -48,7 +49,7 @@ pub(super) fn type99(domain: &str, view: &DnsView<'_>) -> Finding {
     let answer = view.get(domain, RType::Spf);
     if !answer.status.is_definite() {
         return Finding::new(
-            "spf.type99",
+            rule::SPF_TYPE99,
             Outcome::Indeterminate,
             domain,
             format!(
@@ -67,14 +68,14 @@ pub(super) fn type99(domain: &str, view: &DnsView<'_>) -> Finding {
         .collect();
     if records.is_empty() {
         return Finding::new(
-            "spf.type99",
+            rule::SPF_TYPE99,
             Outcome::Pass,
             domain,
             "No record of the obsolete SPF RR type (99) is published.",
         );
     }
     Finding::new(
-        "spf.type99",
+        rule::SPF_TYPE99,
         Outcome::Fail,
         domain,
         format!(
@@ -99,7 +100,7 @@ pub(super) fn version(domain: &str, published: &Published) -> Option<Finding> {
             .map(|r| fix_version(&r.text))
             .unwrap_or_default();
         let finding = Finding::new(
-            "spf.version",
+            rule::SPF_VERSION,
             Outcome::Fail,
             domain,
             format!(
@@ -114,7 +115,7 @@ pub(super) fn version(domain: &str, published: &Published) -> Option<Finding> {
     }
     (!published.spf.is_empty()).then(|| {
         Finding::new(
-            "spf.version",
+            rule::SPF_VERSION,
             Outcome::Pass,
             domain,
             "The SPF record starts with the exact version \"v=spf1\".",
@@ -137,7 +138,7 @@ pub(super) fn fix_version(text: &str) -> String {
 /// check_host() produces the 'none' result."
 pub(super) fn missing(domain: &str, published: &Published) -> Finding {
     Finding::new(
-        "spf.missing",
+        rule::SPF_MISSING,
         Outcome::Fail,
         domain,
         format!("{domain} publishes no SPF record: receivers get \"none\" and anyone can use the domain in MAIL FROM."),
@@ -152,7 +153,7 @@ pub(super) fn missing(domain: &str, published: &Published) -> Finding {
 /// record, check_host() produces the 'permerror' result."
 pub(super) fn multiple(domain: &str, records: &[RawRecord]) -> Finding {
     Finding::new(
-        "spf.multiple-records",
+        rule::SPF_MULTIPLE_RECORDS,
         Outcome::Fail,
         domain,
         format!(
@@ -220,7 +221,7 @@ pub(super) fn raw_string_checks(domain: &str, record: &RawRecord) -> Vec<Finding
     let too_long = lengths.iter().any(|&n| n > MAX_STRING_OCTETS);
     let strings_finding = if too_long {
         Finding::new(
-            "spf.string-too-long",
+            rule::SPF_STRING_TOO_LONG,
             Outcome::Fail,
             domain,
             format!("A character-string of the SPF record is longer than {MAX_STRING_OCTETS} octets ({lengths:?}); it cannot be served in DNS as written."),
@@ -228,7 +229,7 @@ pub(super) fn raw_string_checks(domain: &str, record: &RawRecord) -> Vec<Finding
         .remediation(format!("{domain}. IN TXT {}", quoted_chunks(&record.text)))
     } else {
         Finding::new(
-            "spf.string-too-long",
+            rule::SPF_STRING_TOO_LONG,
             Outcome::Pass,
             domain,
             format!("Every character-string is at most {MAX_STRING_OCTETS} octets."),
@@ -243,14 +244,14 @@ pub(super) fn raw_string_checks(domain: &str, record: &RawRecord) -> Vec<Finding
     let splits = splits_inside_terms(&record.strings);
     let split_finding = if splits.is_empty() {
         Finding::new(
-            "spf.string-split",
+            rule::SPF_STRING_SPLIT,
             Outcome::Pass,
             domain,
             "No character-string boundary falls inside a term.",
         )
     } else {
         Finding::new(
-            "spf.string-split",
+            rule::SPF_STRING_SPLIT,
             Outcome::Fail,
             domain,
             format!(
@@ -266,7 +267,7 @@ pub(super) fn raw_string_checks(domain: &str, record: &RawRecord) -> Vec<Finding
     let size = record.bytes.len();
     let size_finding = if size > MAX_RECORD_OCTETS {
         Finding::new(
-            "spf.record-too-long",
+            rule::SPF_RECORD_TOO_LONG,
             Outcome::Fail,
             domain,
             format!(
@@ -275,7 +276,7 @@ pub(super) fn raw_string_checks(domain: &str, record: &RawRecord) -> Vec<Finding
         )
     } else {
         Finding::new(
-            "spf.record-too-long",
+            rule::SPF_RECORD_TOO_LONG,
             Outcome::Pass,
             domain,
             format!("The SPF record is {size} octets (at most {MAX_RECORD_OCTETS})."),

@@ -285,7 +285,7 @@ EOF
 
 # dnsperf LABEL: seconds to replay the list once.
 replay() {
-  dnsperf -s "$RESOLVER" -p 53 -d "$lab/out/$1.queries" -D -c 4 -q 1000 -t 5 -n 1 >"$lab/out/$1.dnsperf" 2>&1
+  dnsperf -s "$RESOLVER" -p 53 -d "$lab/out/$1.queries" -D -c 4 -q 200 -t 5 -n 1 >"$lab/out/$1.dnsperf" 2>&1
   awk '/Run time \(s\):/ { print $4 }' "$lab/out/$1.dnsperf"
 }
 

@@ -12,6 +12,7 @@
 #   LAB_FINDINGS=DIR                 write each run's findings (sorted JSON lines, no evidence) to DIR
 #   MAILWARDEN=path                  the binary to measure (default: a release build of this tree)
 #   LAB_NS_QPS=0                     --ns-qps for the run (the lab's nameservers are ours: no limit)
+#   LAB_PERF=1                       profile the warm runs with perf (CPU time then includes perf's)
 #   LAB_GENERATE_ONLY=1              only generate the zones (into LAB_DIR), run nothing
 #
 # Needs root: everything runs in a network namespace of its own (created
@@ -233,20 +234,26 @@ scan() {
   # The lab's nameservers are ours: no politeness limit on them (builds
   # without the flag have none).
   if "$MAILWARDEN" scan --help | grep -q -- --ns-qps; then select+=(--ns-qps "${LAB_NS_QPS:-0}"); fi
-  /usr/bin/time -f '%e %U %S %M' -o "$lab/out/$label.time" "$MAILWARDEN" scan --input "$lab/out/domains" \
+  local profile=()
+  # LAB_PERF=1: a flat CPU profile of the warm runs (perf), top symbols in $lab/perf-LABEL.txt.
+  if [ -n "${LAB_PERF:-}" ] && [[ $label == *.warm ]]; then profile=(perf record -q -F 499 -o "$lab/perf.data" --); fi
+  /usr/bin/time -f '%e %U %S %M' -o "$lab/out/$label.time" "${profile[@]}" "$MAILWARDEN" scan --input "$lab/out/domains" \
     --resolver "$RESOLVER" --trust-anchor "$lab/root.key" --allow-private-targets --no-smtp --no-https \
     --concurrency "$concurrency" "${select[@]}" --format jsonl --no-evidence --fail-on none \
     --save-evidence "$lab/out/$label.evidence" -o "$lab/out/$label.jsonl"
+  if [ ${#profile[@]} -gt 0 ]; then
+    perf report -q -i "$lab/perf.data" --no-children --sort dso,symbol 2>/dev/null | head -n 60 >"$lab/perf-$label.txt"
+    rm -f "$lab/perf.data"
+  fi
   if [ -n "${LAB_FINDINGS:-}" ]; then
     mkdir -p "$LAB_FINDINGS"
     python3 -c '
 import json, sys
-rows = []
-for line in open(sys.argv[1]):
-    doc = json.loads(line)
-    for key in ("started_at", "duration_ms", "generated_at", "tool_version"):
-        doc.pop(key, None)
-    rows.append(json.dumps(doc, sort_keys=True))
+def strip(x):  # "now": the time a signature was checked, in DNSSEC findings evidence
+    if isinstance(x, dict):
+        return {k: strip(v) for k, v in x.items() if k not in ("now", "started_at", "duration_ms", "generated_at", "tool_version")}
+    return [strip(v) for v in x] if isinstance(x, list) else x
+rows = [json.dumps(strip(json.loads(line)), sort_keys=True) for line in open(sys.argv[1])]
 print("\n".join(sorted(rows)))' "$lab/out/$label.jsonl" >"$LAB_FINDINGS/$label.jsonl"
   fi
 }

@@ -170,7 +170,7 @@ pub struct DnsArgs {
     /// Most distinct servers asked directly in the whole run.
     #[arg(long, default_value_t = 4096, value_name = "N")]
     pub max_direct_targets_per_run: usize,
-    /// Most queries per second to each resolver (0: no limit). Timeouts and REFUSED in bursts slow it further.
+    /// Most queries per second to each resolver (0: no limit). REFUSED in bursts slows it further.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub resolver_qps: u32,
     /// Most queries per second to each authoritative server asked directly (0: no limit). Timeouts, SERVFAIL

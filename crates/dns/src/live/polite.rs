@@ -38,20 +38,22 @@ const SERVERS_KEPT: usize = 8192;
 #[derive(Debug)]
 pub(crate) struct Politeness {
     interval: Duration,
-    /// Whether SERVFAIL counts as a failure of the server itself: yes for
-    /// an authoritative server; no for a recursive resolver, which
-    /// answers SERVFAIL for every broken zone it is asked about.
+    /// Whether SERVFAIL and timeouts count as failures of the server
+    /// itself: yes for an authoritative server; no for a recursive
+    /// resolver, which answers SERVFAIL (or nothing in time) for every
+    /// broken or slow zone it is asked about. A resolver's REFUSED does
+    /// count: it is the resolver turning us away.
     servfail_is_failure: bool,
     servers: Mutex<HashMap<IpAddr, Schedule>>,
 }
 
 /// Whether a response code (`None`: no response) says the server is in
-/// trouble: a timeout or other transport error, REFUSED, and SERVFAIL
-/// where `servfail_is_failure`.
+/// trouble: REFUSED, and a timeout or other transport error or SERVFAIL
+/// where `servfail_is_failure` (see [`Politeness`]).
 fn is_failure(code: Option<ResponseCode>, servfail_is_failure: bool) -> bool {
     match code {
-        Some(ResponseCode::Refused) | None => true,
-        Some(ResponseCode::ServFail) => servfail_is_failure,
+        Some(ResponseCode::Refused) => true,
+        Some(ResponseCode::ServFail) | None => servfail_is_failure,
         Some(_) => false,
     }
 }
@@ -168,6 +170,18 @@ mod tests {
         assert_eq!(p.book(A, now), now + Duration::from_millis(10));
         assert_eq!(p.book(A, now), now + Duration::from_millis(20));
         assert_eq!(p.book(B, now), now, "another server has its own schedule");
+    }
+
+    #[test]
+    fn a_resolver_is_backed_off_for_refused_only_not_for_timeouts_or_servfail() {
+        // Regression: a silent resolver, backed off on its timeouts, made
+        // `--timeout 0.3 --retries 0` scans take seconds.
+        assert!(is_failure(Some(ResponseCode::Refused), false));
+        assert!(!is_failure(None, false));
+        assert!(!is_failure(Some(ResponseCode::ServFail), false));
+        assert!(is_failure(None, true));
+        assert!(is_failure(Some(ResponseCode::ServFail), true));
+        assert!(!is_failure(Some(ResponseCode::NXDomain), true));
     }
 
     #[test]

@@ -194,6 +194,16 @@ pub struct DnsArgs {
     /// Most distinct servers asked directly in the whole run.
     #[arg(long, default_value_t = 4096, value_name = "N")]
     pub max_direct_targets_per_run: usize,
+    /// Most queries per second to each resolver (0: no limit). REFUSED in bursts slows it further.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub resolver_qps: u32,
+    /// Most queries per second to each authoritative server asked directly (0: no limit). Timeouts, SERVFAIL
+    /// and REFUSED in bursts slow it further.
+    #[arg(long, default_value_t = mailwarden_dns::live::Limits::DEFAULT_SERVER_RATE, value_name = "N")]
+    pub ns_qps: u32,
+    /// Most DNS lookups in flight at once, over all servers.
+    #[arg(long, default_value_t = 512, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_in_flight: u32,
 }
 
 /// How mailwarden connects to the hosts a domain names (STARTTLS probes).

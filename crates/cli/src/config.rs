@@ -274,6 +274,11 @@ pub async fn dns_source(args: &DnsArgs, allow_private_targets: bool) -> Result<A
             allow_private: allow_private_targets,
             max_targets: args.max_direct_targets_per_run,
         },
+        mailwarden_dns::live::Limits {
+            resolver_rate: args.resolver_qps,
+            server_rate: args.ns_qps,
+            max_in_flight: usize::try_from(args.max_in_flight).unwrap_or(usize::MAX),
+        },
     )
     .await?;
     Ok(Arc::new(SharedCache::new(live, CACHE_CAPACITY)))

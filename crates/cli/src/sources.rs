@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use mailwarden_dns::live::{DirectGuard, LiveConfig, LiveSource, TrustAnchor};
+use mailwarden_dns::live::{DirectGuard, Limits, LiveConfig, LiveSource, TrustAnchor};
 use mailwarden_dns::zonefile::{LoadOptions, ZoneFileSource};
 
 /// The offline backend: answers only from the given zone files
@@ -21,8 +21,12 @@ pub fn zone_files(args: &[String], include_dirs: &[PathBuf]) -> Result<ZoneFileS
 /// The live backend: the given resolvers (or the system's), validating
 /// DNSSEC from the trust anchor unless told not to; server-directed
 /// questions (nameserver checks) go to `authoritative_port`, past the
-/// egress guard `direct_guard`. DS anchors are resolved
-/// now, so a wrong anchor fails before any domain is scanned.
+/// egress guard `direct_guard`, within the politeness `limits`. DS anchors
+/// are resolved now, so a wrong anchor fails before any domain is scanned.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one per flag; a struct would only restate DnsArgs"
+)]
 pub async fn live(
     resolvers: Vec<SocketAddr>,
     timeout: Duration,
@@ -31,20 +35,24 @@ pub async fn live(
     no_dnssec: bool,
     authoritative_port: u16,
     direct_guard: DirectGuard,
+    limits: Limits,
 ) -> Result<LiveSource> {
     let trust_anchor = match (no_dnssec, anchor) {
         (true, _) => TrustAnchor::Disabled,
         (false, Some(path)) => TrustAnchor::File(path),
         (false, None) => TrustAnchor::IanaRoot,
     };
-    let source = LiveSource::new(LiveConfig {
-        resolvers,
-        timeout,
-        retries,
-        trust_anchor,
-        authoritative_port,
-        direct_guard,
-    })
+    let source = LiveSource::with_limits(
+        LiveConfig {
+            resolvers,
+            timeout,
+            retries,
+            trust_anchor,
+            authoritative_port,
+            direct_guard,
+        },
+        limits,
+    )
     .context("--trust-anchor")?;
     source.prepare().await.context("--trust-anchor")?;
     Ok(source)

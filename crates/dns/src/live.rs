@@ -29,13 +29,16 @@ mod anchor;
 mod chase;
 mod direct;
 mod map;
+mod polite;
 mod stack;
 mod tap;
+mod udp;
 mod wildcard;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::{BoxFuture, join_all};
@@ -50,6 +53,7 @@ use crate::DnsSource;
 use anchor::{AnchorKey, Entry};
 pub use direct::DirectGuard;
 use map::Mode;
+use polite::Politeness;
 use stack::{PlainResolver, ValidatingResolver};
 
 /// Why answers through a resolver that drops DNSSEC records cannot be
@@ -63,12 +67,6 @@ const NOT_DNSSEC_AWARE: &str = "the resolver is not DNSSEC-aware: asked with the
 /// matters little; the validator's DNSKEY/DS/NS fetches have their own
 /// cache (see `stack`).
 const HICKORY_CACHE_SIZE: u64 = 8192;
-
-/// Lookups in flight at once. Each UDP query opens its own socket and a
-/// validated lookup may add DNSKEY/DS sub-queries, so this bounds sockets,
-/// memory and bursts that overflow a server's receive buffer; at
-/// loopback round-trip times it still allows well over 10^4 queries/s.
-const MAX_IN_FLIGHT: usize = 512;
 
 /// Where DNSSEC validation starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +120,42 @@ impl Default for LiveConfig {
             trust_anchor: TrustAnchor::IanaRoot,
             authoritative_port: 53,
             direct_guard: DirectGuard::default(),
+        }
+    }
+}
+
+/// How hard a run may press on the servers it asks (issue 15: a large
+/// scan must never look like an attack on one provider).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Queries per second to each resolver (`--resolver-qps`); 0: no
+    /// limit. The resolver is the operator's own, so none by default.
+    pub resolver_rate: u32,
+    /// Queries per second to each authoritative server asked directly
+    /// (`--ns-qps`); 0: no limit.
+    pub server_rate: u32,
+    /// Lookups in flight at once over all servers (`--max-in-flight`): a
+    /// validated lookup may add DNSKEY/DS sub-queries, so this bounds
+    /// memory and bursts that overflow a server's receive buffer.
+    pub max_in_flight: usize,
+}
+
+impl Limits {
+    /// The default `server_rate`: many domains of a scan share a
+    /// provider's nameservers, and each server is asked a few questions
+    /// per domain.
+    pub const DEFAULT_SERVER_RATE: u32 = 100;
+    /// The default `max_in_flight`; at loopback round-trip times it still
+    /// allows well over 10^4 queries/s.
+    pub const DEFAULT_MAX_IN_FLIGHT: usize = 512;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            resolver_rate: 0,
+            server_rate: Self::DEFAULT_SERVER_RATE,
+            max_in_flight: Self::DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -222,40 +256,56 @@ struct PendingAnchors {
     ds: Vec<Entry>,
     config: ResolverConfig,
     options: ResolverOpts,
+    polite: Arc<Politeness>,
 }
 
 impl LiveSource {
     /// Set up the resolvers. DS trust anchors are turned into keys on the
     /// first query, or by [`LiveSource::prepare`].
     pub fn new(cfg: LiveConfig) -> Result<Self, LiveError> {
+        Self::with_limits(cfg, Limits::default())
+    }
+
+    /// [`LiveSource::new`] with the given politeness [`Limits`].
+    pub fn with_limits(cfg: LiveConfig, limits: Limits) -> Result<Self, LiveError> {
         let (config, resolvers) = resolver_config(&cfg.resolvers)?;
-        let options = resolver_options(&cfg);
-        let plain = PlainResolver::new(&config, &options)?;
+        let options = resolver_options(&cfg, limits.max_in_flight);
+        // One schedule per resolver, shared by every client that asks it.
+        let polite = Arc::new(Politeness::new(limits.resolver_rate, false));
+        let plain = PlainResolver::new(&config, &options, &polite)?;
         let validator = match &cfg.trust_anchor {
             TrustAnchor::Disabled => None,
             TrustAnchor::IanaRoot => Some(Validator::ready(ValidatingResolver::new(
                 &config,
                 &options,
                 TrustAnchors::default(),
+                &polite,
             )?)),
             TrustAnchor::File(path) => {
                 let text = anchor::read_file(path)?;
                 let input = format!("trust anchor file {}", path.display());
-                Some(Validator::from_text(&text, input, config, options)?)
+                Some(Validator::from_text(&text, input, config, options, polite)?)
             }
-            TrustAnchor::Text(text) => Some(Validator::from_text(text, "trust anchor text".into(), config, options)?),
+            TrustAnchor::Text(text) => Some(Validator::from_text(
+                text,
+                "trust anchor text".into(),
+                config,
+                options,
+                polite,
+            )?),
         };
         Ok(Self {
             plain,
             validator,
             resolvers,
-            in_flight: Semaphore::new(MAX_IN_FLIGHT),
+            in_flight: Semaphore::new(limits.max_in_flight.max(1)),
             direct: direct::Direct {
                 port: cfg.authoritative_port,
                 timeout: cfg.timeout,
                 attempts: cfg.retries.saturating_add(1),
                 guard: cfg.direct_guard,
                 asked: Default::default(),
+                polite: Politeness::new(limits.server_rate, true),
             },
         })
     }
@@ -434,7 +484,7 @@ impl LiveSource {
                 anchors.insert_with_name(key.public_key(), LowerName::new(&entry.owner));
             }
         }
-        ValidatingResolver::new(&pending.config, &pending.options, anchors)
+        ValidatingResolver::new(&pending.config, &pending.options, anchors, &pending.polite)
     }
 
     async fn fetch_dnskeys(&self, owner: &Name) -> Result<Vec<DNSKEY>, String> {
@@ -484,7 +534,13 @@ impl Validator {
         }
     }
 
-    fn from_text(text: &str, input: String, config: ResolverConfig, options: ResolverOpts) -> Result<Self, LiveError> {
+    fn from_text(
+        text: &str,
+        input: String,
+        config: ResolverConfig,
+        options: ResolverOpts,
+        polite: Arc<Politeness>,
+    ) -> Result<Self, LiveError> {
         let entries = anchor::parse(text, &input)?;
         let mut anchors = TrustAnchors::empty();
         let mut ds = Vec::new();
@@ -499,7 +555,9 @@ impl Validator {
             }
         }
         if ds.is_empty() {
-            return Ok(Self::ready(ValidatingResolver::new(&config, &options, anchors)?));
+            return Ok(Self::ready(ValidatingResolver::new(
+                &config, &options, anchors, &polite,
+            )?));
         }
         let pending = PendingAnchors {
             input,
@@ -507,6 +565,7 @@ impl Validator {
             ds,
             config,
             options,
+            polite,
         };
         Ok(Self {
             resolver: OnceCell::new(),
@@ -551,7 +610,7 @@ fn system_config() -> Result<(ResolverConfig, Vec<String>), LiveError> {
     Ok((config, labels))
 }
 
-fn resolver_options(cfg: &LiveConfig) -> ResolverOpts {
+fn resolver_options(cfg: &LiveConfig, max_in_flight: usize) -> ResolverOpts {
     let mut options = ResolverOpts::default();
     options.timeout = cfg.timeout;
     options.attempts = usize::try_from(cfg.retries).unwrap_or(usize::MAX);
@@ -561,7 +620,7 @@ fn resolver_options(cfg: &LiveConfig) -> ResolverOpts {
     options.use_hosts_file = ResolveHosts::Never;
     // Names are always absolute: never try search domains.
     options.ndots = 0;
-    options.max_active_requests = MAX_IN_FLIGHT;
+    options.max_active_requests = max_in_flight.max(1);
     options
 }
 

@@ -59,6 +59,7 @@ use mailwarden_model::net::check_target;
 use mailwarden_model::{Answer, Proof, QueryKey, RData, Status};
 
 use super::map;
+use super::polite::Politeness;
 
 /// Which servers a run may ask directly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +98,8 @@ pub(crate) struct Direct {
     pub(crate) guard: DirectGuard,
     /// The distinct servers asked so far in this run.
     pub(crate) asked: Mutex<HashSet<IpAddr>>,
+    /// Each server's rate limit and backoff (`--ns-qps`).
+    pub(crate) polite: Politeness,
 }
 
 impl Direct {
@@ -153,6 +156,14 @@ impl Direct {
     }
 
     async fn udp(&self, addr: SocketAddr, request: DnsRequest) -> Result<Message, NetError> {
+        self.polite.wait(addr.ip()).await;
+        let result = self.udp_once(addr, request).await;
+        let code = result.as_ref().ok().map(|m| m.metadata.response_code);
+        self.polite.answered(addr.ip(), code);
+        result
+    }
+
+    async fn udp_once(&self, addr: SocketAddr, request: DnsRequest) -> Result<Message, NetError> {
         // One send per try: the retries are ours, each with the full timeout.
         let mut stream = UdpClientStream::builder(addr, TokioRuntimeProvider::default())
             .with_timeout(Some(self.timeout))

@@ -37,12 +37,18 @@ use quick_cache::sync::Cache;
 
 use super::LiveError;
 use super::chase::{Chased, Chaser};
+use super::polite::Politeness;
 use super::tap::{NegativeFlags, TapProvider};
 
 /// Validator infrastructure responses kept (DNSKEY, DS and NS RRsets).
 const KEY_CACHE_SIZE: usize = 4096;
 /// Upper bound on how long one is kept, whatever its TTL says.
 const KEY_CACHE_MAX_TTL: Duration = Duration::from_secs(600);
+/// RRset verdicts the validator keeps (hickory's default is 2^20, about
+/// 200 MB once full: more than a run of 10^6 domains may use in all).
+/// The hot entries (the DNSKEY and DS sets of the root, the TLDs and big
+/// providers) stay; an evicted one is verified again.
+const VALIDATION_CACHE_SIZE: usize = 1 << 16;
 
 type Pool = NameServerPool<TapProvider>;
 type Network = KeyCache<RetryDnsHandle<Pool>>;
@@ -55,10 +61,12 @@ fn network(
     config: &ResolverConfig,
     options: &ResolverOpts,
     flags: &NegativeFlags,
+    polite: &Arc<Politeness>,
 ) -> Result<RetryDnsHandle<Pool>, LiveError> {
     let tls = TlsConfig::new().map_err(|e| LiveError::Build(e.to_string()))?;
     let context = Arc::new(PoolContext::new(options.clone(), tls));
-    let pool = Pool::from_config(config.name_servers().to_vec(), context, TapProvider::new(flags.clone()));
+    let provider = TapProvider::new(flags.clone(), polite.clone());
+    let pool = Pool::from_config(config.name_servers().to_vec(), context, provider);
     Ok(RetryDnsHandle::new(pool, options.attempts))
 }
 
@@ -69,9 +77,13 @@ pub(crate) struct PlainResolver {
 }
 
 impl PlainResolver {
-    pub(crate) fn new(config: &ResolverConfig, options: &ResolverOpts) -> Result<Self, LiveError> {
+    pub(crate) fn new(
+        config: &ResolverConfig,
+        options: &ResolverOpts,
+        polite: &Arc<Politeness>,
+    ) -> Result<Self, LiveError> {
         let flags = NegativeFlags::new();
-        let retry = network(config, options, &flags)?;
+        let retry = network(config, options, &flags, polite)?;
         let mut request = request_options(options);
         request.edns_set_dnssec_ok = false;
         Ok(Self {
@@ -99,14 +111,16 @@ impl ValidatingResolver {
         config: &ResolverConfig,
         options: &ResolverOpts,
         anchors: TrustAnchors,
+        polite: &Arc<Politeness>,
     ) -> Result<Self, LiveError> {
         let flags = NegativeFlags::new();
-        let retry = network(config, options, &flags)?;
+        let retry = network(config, options, &flags, polite)?;
         let request = request_options(options);
         let anchors = Arc::new(anchors);
         let validating = |checking_disabled| {
             let keys = KeyCache::new(retry.clone(), checking_disabled);
-            let validator = DnssecDnsHandle::with_trust_anchor(keys, anchors.clone());
+            let validator =
+                DnssecDnsHandle::with_trust_anchor(keys, anchors.clone()).validation_cache_size(VALIDATION_CACHE_SIZE);
             Chaser::new(validator, request, checking_disabled, flags.clone())
         };
         let raw = |checking_disabled| {

@@ -6,13 +6,16 @@
 //! upstream set on its denial is lost. So every connection the pool opens
 //! is wrapped here, and the AD bit of each answerless response is noted
 //! per question; [`super::chase`] reads it back for the final hop.
+//!
+//! UDP connections are [`UdpMux`]es (a few reused sockets per server)
+//! rather than hickory's socket per query; TCP is hickory's.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use futures::stream::{BoxStream, StreamExt};
-use hickory_resolver::config::ConnectionConfig;
+use futures::stream::{self, BoxStream, StreamExt};
+use hickory_resolver::config::{ConnectionConfig, ProtocolConfig};
 use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::xfer::DnsHandle;
@@ -20,6 +23,9 @@ use hickory_resolver::proto::op::{DnsRequest, DnsResponse};
 use hickory_resolver::proto::rr::{LowerName, RecordType};
 use hickory_resolver::{ConnectionProvider, PoolContext};
 use quick_cache::sync::Cache;
+
+use super::polite::Politeness;
+use super::udp::UdpMux;
 
 /// Questions whose flags are remembered (least recently used go first).
 const FLAGS_KEPT: usize = 8192;
@@ -42,18 +48,20 @@ impl NegativeFlags {
     }
 }
 
-/// Opens the pool's connections as tokio does, each wrapped in [`Tapped`].
+/// Opens the pool's connections, each wrapped in [`Tapped`].
 #[derive(Clone)]
 pub(crate) struct TapProvider {
     runtime: TokioRuntimeProvider,
     flags: NegativeFlags,
+    polite: Arc<Politeness>,
 }
 
 impl TapProvider {
-    pub(crate) fn new(flags: NegativeFlags) -> Self {
+    pub(crate) fn new(flags: NegativeFlags, polite: Arc<Politeness>) -> Self {
         Self {
             runtime: TokioRuntimeProvider::default(),
             flags,
+            polite,
         }
     }
 }
@@ -71,12 +79,25 @@ impl ConnectionProvider for TapProvider {
         config: &ConnectionConfig,
         cx: &PoolContext,
     ) -> Result<Self::FutureConn, NetError> {
+        let (flags, polite) = (self.flags.clone(), self.polite.clone());
+        if matches!(config.protocol, ProtocolConfig::Udp) && config.bind_addr.is_none() {
+            let inner = Conn::Udp(UdpMux::new(SocketAddr::new(ip, config.port), cx.options.timeout));
+            return Ok(Box::pin(async move {
+                Ok(Tapped {
+                    inner,
+                    ip,
+                    flags,
+                    polite,
+                })
+            }));
+        }
         let connecting = ConnectionProvider::new_connection(&self.runtime, ip, config, cx)?;
-        let flags = self.flags.clone();
         Ok(Box::pin(async move {
             Ok(Tapped {
-                inner: connecting.await?,
+                inner: Conn::Hickory(connecting.await?),
+                ip,
                 flags,
+                polite,
             })
         }))
     }
@@ -86,11 +107,20 @@ impl ConnectionProvider for TapProvider {
     }
 }
 
-/// One connection; notes the AD bit of every answerless response.
+/// One connection; notes the AD bit of every answerless response, and
+/// keeps to the server's rate limit and backoff (see `polite`).
 #[derive(Clone)]
 pub(crate) struct Tapped {
-    inner: Inner,
+    inner: Conn,
+    ip: IpAddr,
     flags: NegativeFlags,
+    polite: Arc<Politeness>,
+}
+
+#[derive(Clone)]
+enum Conn {
+    Udp(UdpMux),
+    Hickory(Inner),
 }
 
 impl DnsHandle for Tapped {
@@ -106,8 +136,19 @@ impl DnsHandle for Tapped {
             )
         });
         let flags = self.flags.clone();
-        self.inner
-            .send(request)
+        let (inner, ip, polite) = (self.inner.clone(), self.ip, self.polite.clone());
+        let sent = async move {
+            polite.wait(ip).await;
+            let sent = match &inner {
+                Conn::Udp(udp) => udp.send(request),
+                Conn::Hickory(inner) => inner.send(request).boxed(),
+            };
+            sent.inspect(move |result| {
+                polite.answered(ip, result.as_ref().ok().map(|r| r.metadata.response_code));
+            })
+        };
+        stream::once(sent)
+            .flatten()
             .inspect(move |result| {
                 if let (Some(key), Ok(response)) = (&key, result)
                     && response.answers.is_empty()

@@ -262,6 +262,8 @@ pub async fn erase(db: Option<&str>, target: &str, format: Format) -> Result<Exi
     println!("  baselines deleted:      {}", r.baselines);
     println!("  alerts deleted:         {}", r.alerts);
     println!("  reports deleted:        {}", r.reports);
+    println!("  DKIM selectors deleted: {}", r.selectors);
+    println!("  job results deleted:    {}", r.job_results);
     println!(
         "  audit events cleared:   {} (domain, content and salt removed; the events stay, so the log still verifies)",
         r.audit_contents_cleared

@@ -57,7 +57,7 @@ impl<'a> Shared<'a> {
     /// those another process held when the run started (it finishes them,
     /// or its lease runs out and they come here). `None` when the round is
     /// done or `stopped()`.
-    pub async fn next_once(&self, stopped: &dyn Fn() -> bool) -> Result<Option<Vec<Monitor>>> {
+    pub async fn next_once(&self, stopped: &(dyn Fn() -> bool + Sync)) -> Result<Option<Vec<Monitor>>> {
         let since = self
             .since
             .get_or_try_init(|| monitor::db_now(self.store))

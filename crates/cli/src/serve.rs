@@ -43,6 +43,7 @@ pub async fn run(db: Option<&str>, args: ServeArgs) -> Result<ExitCode> {
                 alert_severity: "high".into(),
                 certificate_days: 14,
                 jitter: None,
+                lease: "10m".into(),
             };
             crate::monitor_run::run(store, run).await
         })

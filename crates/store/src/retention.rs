@@ -204,6 +204,11 @@ pub struct Receipt {
     pub alerts: u64,
     /// Imported reports about the domain (with their rows).
     pub reports: u64,
+    /// DKIM selectors remembered from the domain's messages.
+    pub selectors: u64,
+    /// Results of large-scan jobs about the domain (the job's submitted
+    /// list itself is the operator's input and stays until the job is deleted).
+    pub job_results: u64,
     pub audit_contents_cleared: u64,
     /// The `erasure` event's sequence number in the audit log.
     pub audit_seq: i64,
@@ -230,6 +235,8 @@ pub async fn erase(store: &Store, domain: &str) -> Result<Receipt, StoreError> {
         ("monitors", &mut r.monitors),
         ("alert_outbox", &mut r.alerts),
         ("reports", &mut r.reports),
+        ("dkim_selectors", &mut r.selectors),
+        ("job_results", &mut r.job_results),
     ] {
         *field = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE domain = $1")))
             .bind(domain)
@@ -248,7 +255,8 @@ pub async fn erase(store: &Store, domain: &str) -> Result<Receipt, StoreError> {
         None,
         &json!({
             "domain_sha256": hashed, "monitors": r.monitors, "snapshots": r.snapshots, "findings": r.findings,
-            "baselines": r.baselines, "alerts": r.alerts, "reports": r.reports, "audit_contents_cleared": r.audit_contents_cleared,
+            "baselines": r.baselines, "alerts": r.alerts, "reports": r.reports,
+            "selectors": r.selectors, "job_results": r.job_results, "audit_contents_cleared": r.audit_contents_cleared,
         }),
     )
     .await?;

@@ -84,3 +84,25 @@ async fn a_scan_asks_at_most_the_most_recent_remembered_selectors() {
         assert_eq!(asked[0], "zz-new", "the latest first: {}", db.label);
     }
 }
+
+/// Caught at the merge: `erase DOMAIN` left the selectors remembered from
+/// the domain's messages behind (GDPR Art. 17 asks for every row).
+#[tokio::test]
+async fn erase_removes_the_selectors_remembered_for_the_domain_only() {
+    for db in common::stores().await {
+        let store = &db.store;
+        remember(store, &[pair("erased.example", "s1"), pair("kept.example", "s1")])
+            .await
+            .unwrap();
+        let receipt = mailwarden_store::retention::erase(store, "erased.example")
+            .await
+            .unwrap();
+        assert_eq!(receipt.selectors, 1, "{}", db.label);
+        assert!(
+            for_domain(store, "erased.example").await.unwrap().is_empty(),
+            "{}",
+            db.label
+        );
+        assert_eq!(for_domain(store, "kept.example").await.unwrap(), ["s1"], "{}", db.label);
+    }
+}

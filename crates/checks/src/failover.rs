@@ -43,7 +43,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
 
 /// What [`judge_with`] reads, building no findings: the MX exchanges
 /// and, when there are backups, what comparing them with the primaries
-/// reads ([`assess`]).
+/// reads (`assess`).
 pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) {
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let Ok(exchanges) = transport::mx_exchanges(&domain, view) else {

@@ -30,8 +30,8 @@ use crate::reports::{Tally, open_sink, print, sink_place};
 
 #[derive(Debug, Args)]
 pub struct FetchArgs {
-    /// The folder to read: imaps://HOST[:PORT]/FOLDER (port 993), or
-    /// imap://HOST[:PORT]/FOLDER for STARTTLS (port 143). Never cleartext.
+    /// The folder to read: `imaps://HOST[:PORT]/FOLDER` (port 993), or
+    /// `imap://HOST[:PORT]/FOLDER` for STARTTLS (port 143). Never cleartext.
     #[arg(long, value_name = "URL")]
     pub imap: String,
     /// The IMAP user name.

@@ -6,7 +6,7 @@
 //! organisational domain that signs or bounces for them).
 //!
 //! RFC 7489 §3.1: "In relaxed mode, the Organizational Domains of both
-//! the [DKIM]-authenticated signing domain (taken from the value of the d=
+//! the \[DKIM\]-authenticated signing domain (taken from the value of the d=
 //! tag in the signature) and that of the RFC5322.From domain must be
 //! equal"; "In strict mode, only an exact match is considered to produce
 //! Identifier Alignment." §4.2: "A message satisfies the DMARC checks if

@@ -3,7 +3,7 @@
 //! [`crate::aggregate_stream`] into a sink that [`ReportSink::streams`],
 //! so memory stays flat whatever the report's size. Anything else (zip,
 //! e-mail, mbox, JSON, or a sink that does not stream) is read into
-//! memory within the same caps and imported as [`crate::import`] does,
+//! memory within the same caps and imported as [`crate::import()`] does,
 //! with the same outcomes.
 
 use std::io::{BufRead, BufReader, Read};

@@ -58,7 +58,7 @@ pub fn delay(secs: i64) -> String {
 const KEYS: [&str; 7] = ["hop", "from", "by", "with", "tls", "time_utc", "delay"];
 
 /// The hop table as evidence: one object per hop with the cells of
-/// [`rows`] under [`KEYS`], for JSON reports.
+/// [`rows`] under `KEYS`, for JSON reports.
 pub fn evidence(path: &Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
     rows(path)
         .into_iter()

@@ -81,7 +81,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
 
 /// What [`judge_with`] reads, building no findings: the MX hosts, the
 /// probes of their addresses and, for a certificate some sender would
-/// refuse, what [`Senders`] look up.
+/// refuse, what `Senders` look up.
 pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) {
     let Ok(hosts) = facts.mx_hosts(view) else { return };
     let senders = Senders { facts, view };

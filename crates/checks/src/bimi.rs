@@ -21,6 +21,7 @@ use mailwarden_records::dkim::Level;
 use crate::Context;
 use crate::located::{Bounded, WithDiagnostics};
 use crate::rule;
+use crate::unlooked::counted;
 
 /// The selector receivers use when a message names none.
 pub const DEFAULT_SELECTOR: &str = "default";
@@ -367,12 +368,11 @@ fn dmarc_tags(text: &str) -> Vec<(String, String)> {
 
 fn lookup_failed(domain: &str, failed: &[String]) -> Finding {
     crate::unlooked::lookup_failed(
-        rule::BIMI_LOOKUP_FAILED,
-        domain,
+        (rule::BIMI_LOOKUP_FAILED, domain),
         "Every BIMI lookup was answered.",
-        ("BIMI lookup(s)", "the BIMI checks that need them are indeterminate"),
         failed,
-        failed,
+        counted("BIMI lookup(s)", "the BIMI checks that need them are indeterminate"),
+        ("failed_lookups", failed),
     )
 }
 

@@ -7,8 +7,7 @@
 //! judge that wanted nothing has read every answer it will ever read: its
 //! findings are built then, once, kept, and it is not run again. A judge
 //! that still waits builds no findings (prose, JSON evidence): they would
-//! be built on incomplete evidence and thrown away. Judges without an
-//! `ask` still do, and their findings are dropped.
+//! be built on incomplete evidence and thrown away.
 //!
 //! The result is the same as [`crate::judge_domain`] on the final
 //! evidence (a test in `mailwarden-engine` compares them). In debug
@@ -71,24 +70,13 @@ impl<'c, 'a> Judging<'c, 'a> {
         self.pending.retain(|&index| {
             let judge = &JUDGES[index];
             let view = DnsView::with_probes(dns, probes);
-            let findings = match judge.ask {
-                Some(ask) => {
-                    ask(ctx, &view, &facts);
-                    None
-                }
-                None => Some(build(judge, ctx, &view, &facts, built)),
-            };
+            (judge.ask)(ctx, &view, &facts);
             let asked = view.into_wants();
             #[cfg(debug_assertions)]
-            if judge.ask.is_some() {
-                check_ask(judge, ctx, dns, probes, &facts, &asked);
-            }
+            check_ask(judge, ctx, dns, probes, &facts, &asked);
             if asked.is_empty() {
-                let findings = findings.unwrap_or_else(|| {
-                    let view = DnsView::with_probes(dns, probes);
-                    build(judge, ctx, &view, &facts, built)
-                });
-                done.push((index, findings));
+                let view = DnsView::with_probes(dns, probes);
+                done.push((index, build(judge, ctx, &view, &facts, built)));
                 return false;
             }
             wants.extend(asked);
@@ -98,8 +86,7 @@ impl<'c, 'a> Judging<'c, 'a> {
     }
 
     /// How many times a judge's findings were built, over every round so
-    /// far: once per judge that finished, plus once per round a judge
-    /// without an `ask` waited.
+    /// far: once per judge that finished.
     pub fn findings_built(&self) -> usize {
         self.built
     }
@@ -266,14 +253,11 @@ mod tests {
     /// evidence) every round, to learn what it wanted, and threw them away.
     #[test]
     fn a_waiting_judge_builds_no_findings_and_a_finished_one_builds_them_once() {
-        let with_ask: Vec<String> = (JUDGES.iter())
-            .filter(|j| j.ask.is_some())
-            .map(|j| j.name.to_string())
-            .collect();
-        let settled = settle_checks(with_ask.clone());
+        let all: Vec<String> = JUDGES.iter().map(|j| j.name.to_string()).collect();
+        let settled = settle_checks(all.clone());
         let waits: usize = settled.pending.iter().map(Vec::len).sum();
-        assert!(waits > with_ask.len(), "judges waited rounds: {:?}", settled.pending);
-        assert_eq!(settled.built, with_ask.len(), "{:?}", settled.pending);
+        assert!(waits > all.len(), "judges waited rounds: {:?}", settled.pending);
+        assert_eq!(settled.built, all.len(), "{:?}", settled.pending);
         assert_eq!(settled.findings.0, settled.findings.1);
     }
 

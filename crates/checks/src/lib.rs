@@ -155,40 +155,36 @@ pub struct Judge {
     pub name: &'static str,
     /// Its reads without its findings: what [`Judging`] runs while the
     /// judge still waits for evidence, so prose and JSON evidence are
-    /// built once, when it has everything. `None` where the reads are
-    /// still interleaved with building findings (then `findings` is run
-    /// and its result dropped).
-    pub ask: Option<Ask>,
+    /// built once, when it has everything.
+    pub ask: Ask,
     /// Its findings.
     pub findings: Findings,
 }
 
 impl Judge {
-    const fn new(name: &'static str, ask: Option<Ask>, findings: Findings) -> Self {
+    const fn new(name: &'static str, ask: Ask, findings: Findings) -> Self {
         Self { name, ask, findings }
     }
 }
 
 /// Every protocol judge, in the order their findings are merged.
 pub const JUDGES: [Judge; 12] = [
-    Judge::new("mx", Some(|c, v, _| mx::ask(c.domain, v)), |c, v, _| {
-        mx::judge(c.domain, v)
-    }),
-    Judge::new("spf", Some(|c, v, _| spf::ask(c.domain, v)), |c, v, _| {
-        spf::judge(c.domain, v)
-    }),
-    Judge::new("dmarc", Some(|c, v, _| dmarc::ask(c, v)), |c, v, _| dmarc::judge(c, v)),
-    Judge::new("dkim", Some(|c, v, _| dkim::ask(c, v)), |c, v, _| dkim::judge(c, v)),
-    Judge::new("bimi", Some(|c, v, _| bimi::ask(c, v)), |c, v, _| bimi::judge(c, v)),
-    Judge::new("dnssec", Some(|c, v, _| dnssec::ask(c, v)), |c, v, _| {
-        dnssec::judge(c, v)
-    }),
-    Judge::new("ns", None, |c, v, _| ns::judge(c, v)),
-    Judge::new("mta-sts", Some(mta_sts::ask), mta_sts::judge_with),
-    Judge::new("tlsrpt", Some(tlsrpt::ask), tlsrpt::judge_with),
-    Judge::new("dane", Some(dane::ask), dane::judge_with),
-    Judge::new("smtp", Some(smtp::ask), smtp::judge_with),
-    Judge::new("failover", Some(failover::ask), failover::judge_with),
+    Judge::new("mx", |c, v, _| mx::ask(c.domain, v), |c, v, _| mx::judge(c.domain, v)),
+    Judge::new(
+        "spf",
+        |c, v, _| spf::ask(c.domain, v),
+        |c, v, _| spf::judge(c.domain, v),
+    ),
+    Judge::new("dmarc", |c, v, _| dmarc::ask(c, v), |c, v, _| dmarc::judge(c, v)),
+    Judge::new("dkim", |c, v, _| dkim::ask(c, v), |c, v, _| dkim::judge(c, v)),
+    Judge::new("bimi", |c, v, _| bimi::ask(c, v), |c, v, _| bimi::judge(c, v)),
+    Judge::new("dnssec", |c, v, _| dnssec::ask(c, v), |c, v, _| dnssec::judge(c, v)),
+    Judge::new("ns", |c, v, _| ns::ask(c, v), |c, v, _| ns::judge(c, v)),
+    Judge::new("mta-sts", mta_sts::ask, mta_sts::judge_with),
+    Judge::new("tlsrpt", tlsrpt::ask, tlsrpt::judge_with),
+    Judge::new("dane", dane::ask, dane::judge_with),
+    Judge::new("smtp", smtp::ask, smtp::judge_with),
+    Judge::new("failover", failover::ask, failover::judge_with),
 ];
 
 /// Judge saved evidence again, with the current rules, without any I/O,

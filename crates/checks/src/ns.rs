@@ -41,23 +41,46 @@ const COMPARED: [(&str, RType, &str); 5] = [
     ("_smtp._tls.", RType::Txt, "TLS-RPT"),
 ];
 
-/// Judge the nameservers of the zone `ctx.domain` is in.
-pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+/// What the judge reads on a view, before any finding is built: what
+/// [`ask`] stops at and [`judge`] builds its findings from, so the two
+/// read the same questions.
+enum Reading<'v> {
+    /// Zone-file input: nothing to ask.
+    Offline,
+    /// The domain does not exist.
+    NoSuchDomain,
+    /// The resolver could not read the zone: its delegation at the parent.
+    AtParent(delegation::AtParent),
+    /// The NS lookup at the apex failed.
+    NsFailed { apex: String, status: Status },
+    /// The zone's nameservers, each asked directly.
+    Servers(Servers<'v>),
+}
+
+/// The nameservers of a zone, their addresses, and what each address
+/// answered when asked directly.
+struct Servers<'v> {
+    apex: String,
+    names: Vec<String>,
+    hosts: Vec<Host<'v>>,
+    /// Each address and the nameserver names that have it.
+    servers: BTreeMap<IpAddr, Vec<String>>,
+    states: BTreeMap<IpAddr, State>,
+    /// For each of [`COMPARED`], the answers of the authoritative servers.
+    compared: Vec<BTreeMap<IpAddr, &'v Answer>>,
+}
+
+/// Read what the judge needs for `ctx.domain`; [`judge`] builds the
+/// findings from it.
+fn read<'v>(ctx: &Context<'_>, view: &DnsView<'v>) -> Reading<'v> {
     let domain = ctx.domain;
     if ctx.source.backend == "zone-file" {
-        return offline(domain);
+        return Reading::Offline;
     }
     let apex = match find_apex(domain, view) {
         Ok(apex) => apex,
-        Err(Stop::NoSuchDomain) => {
-            return vec![Finding::new(
-                rule::NS_COUNT,
-                Outcome::NotApplicable,
-                domain,
-                "The domain does not exist (NXDOMAIN): it has no zone to check.",
-            )];
-        }
-        Err(Stop::Failed(why)) => return delegation::judge_at_parent(domain, view, why),
+        Err(Stop::NoSuchDomain) => return Reading::NoSuchDomain,
+        Err(Stop::Failed(why)) => return Reading::AtParent(delegation::read(domain, view, why)),
     };
     let ns = view.get(&apex, RType::Ns);
     let names: Vec<String> = match &ns.status {
@@ -73,17 +96,13 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
             .collect(),
         Status::NoData | Status::NxDomain => Vec::new(),
         other => {
-            return vec![lookup_failed(
-                domain,
-                format!("the NS records of {apex}: {}", other.describe()),
-            )];
+            return Reading::NsFailed {
+                apex,
+                status: other.clone(),
+            };
         }
     };
-    let mut out = vec![judge_count(&apex, &names)];
-    if names.is_empty() {
-        return out;
-    }
-    let hosts: Vec<Host<'_>> = names
+    let hosts: Vec<Host<'v>> = names
         .iter()
         .map(|name| Host {
             name: name.clone(),
@@ -91,8 +110,6 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
             aaaa: view.get(name, RType::Aaaa),
         })
         .collect();
-    out.push(judge_diversity(&apex, &hosts));
-
     let mut servers: BTreeMap<IpAddr, Vec<String>> = BTreeMap::new();
     for host in &hosts {
         for ip in host.addresses() {
@@ -103,19 +120,89 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
         .keys()
         .map(|ip| (*ip, classify(&apex, view.get_at(*ip, &apex, RType::Soa))))
         .collect();
-    for host in &hosts {
-        out.push(judge_lame(&apex, host, &states));
+    // Only the servers that answered for the zone with authority are
+    // asked for the record sets compared.
+    let compared = COMPARED
+        .iter()
+        .map(|(prefix, rtype, _)| {
+            let name = format!("{prefix}{domain}");
+            (states.iter())
+                .filter(|(_, state)| matches!(state, State::Authoritative(_)))
+                .map(|(ip, _)| (*ip, view.get_at(*ip, &name, *rtype)))
+                .collect()
+        })
+        .collect();
+    Reading::Servers(Servers {
+        apex,
+        names,
+        hosts,
+        servers,
+        states,
+        compared,
+    })
+}
+
+/// Read what the judge reads for `ctx.domain`, building no finding: what
+/// [`crate::Judging`] runs while the judge waits for evidence.
+pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>) {
+    read(ctx, view);
+}
+
+/// Judge the nameservers of the zone `ctx.domain` is in.
+pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+    let domain = ctx.domain;
+    match read(ctx, view) {
+        Reading::Offline => offline(domain),
+        Reading::NoSuchDomain => vec![Finding::new(
+            rule::NS_COUNT,
+            Outcome::NotApplicable,
+            domain,
+            "The domain does not exist (NXDOMAIN): it has no zone to check.",
+        )],
+        Reading::AtParent(at_parent) => at_parent.findings(domain),
+        Reading::NsFailed { apex, status } => vec![lookup_failed(
+            domain,
+            format!("the NS records of {apex}: {}", status.describe()),
+        )],
+        Reading::Servers(servers) => servers.findings(domain),
     }
-    let label = |ip: &IpAddr| format!("{ip} ({})", servers[ip].join(", "));
-    // With one server known for sure, there is nothing to compare; with
-    // one known because other lookups failed, we could not compare.
-    let single = states.len() < 2 && hosts.iter().all(Host::complete);
-    out.push(judge_serials(&apex, &states, single, &label));
-    for (prefix, rtype, what) in COMPARED {
-        let name = format!("{prefix}{domain}");
-        out.push(judge_consistency(&name, rtype, what, view, &states, single, &label));
+}
+
+impl Servers<'_> {
+    fn findings(&self, domain: &str) -> Vec<Finding> {
+        let Servers {
+            apex,
+            names,
+            hosts,
+            servers,
+            states,
+            compared,
+        } = self;
+        let mut out = vec![judge_count(apex, names)];
+        if names.is_empty() {
+            return out;
+        }
+        out.push(judge_diversity(apex, hosts));
+        for host in hosts {
+            out.push(judge_lame(apex, host, states));
+        }
+        let label = |ip: &IpAddr| format!("{ip} ({})", servers[ip].join(", "));
+        // With one server known for sure, there is nothing to compare; with
+        // one known because other lookups failed, we could not compare.
+        let single = states.len() < 2 && hosts.iter().all(Host::complete);
+        out.push(judge_serials(apex, states, single, &label));
+        for ((prefix, rtype, what), answers) in COMPARED.iter().zip(compared) {
+            let name = format!("{prefix}{domain}");
+            let compare = Compare {
+                name: &name,
+                rtype: *rtype,
+                what,
+                single,
+            };
+            out.push(judge_consistency(&compare, answers, states, &label));
+        }
+        out
     }
-    out
 }
 
 /// Why the zone could not be found.
@@ -151,14 +238,15 @@ fn find_apex(domain: &str, view: &DnsView<'_>) -> Result<String, Stop> {
     }
 }
 
+/// `ns.lookup-failed`: only ever said when a lookup failed (`why`).
 fn lookup_failed(domain: &str, why: String) -> Finding {
-    Finding::new(
-        rule::NS_LOOKUP_FAILED,
-        Outcome::Indeterminate,
-        domain,
-        format!("Could not look up the nameservers: {why}"),
+    crate::unlooked::lookup_failed(
+        (rule::NS_LOOKUP_FAILED, domain),
+        "",
+        std::slice::from_ref(&why),
+        |_| format!("Could not look up the nameservers: {why}"),
+        ("failure", &why),
     )
-    .evidence("failure", &why)
 }
 
 /// RFC 1034 §4.1: "By administrative fiat, we require every zone to be
@@ -515,20 +603,33 @@ fn newest_serial(serials: &BTreeSet<u32>) -> u32 {
         .unwrap_or_default()
 }
 
+/// One record set compared across the authoritative servers.
+struct Compare<'a> {
+    name: &'a str,
+    rtype: RType,
+    /// What the set is for (`MX`, `TXT (SPF)` ...).
+    what: &'a str,
+    /// Whether only one server is known for sure (nothing to compare).
+    single: bool,
+}
+
 /// RFC 1034 §4.3.5: "Part of the job of a zone administrator is to
 /// maintain the zones at all of the name servers which are authoritative
 /// for the zone. When the inevitable changes are made, they must be
 /// distributed to all of the name servers." A server whose answer differs
 /// from the others is out of sync, or has been tampered with.
 fn judge_consistency(
-    name: &str,
-    rtype: RType,
-    what: &str,
-    view: &DnsView<'_>,
+    compare: &Compare<'_>,
+    authoritative: &BTreeMap<IpAddr, &Answer>,
     states: &BTreeMap<IpAddr, State>,
-    single: bool,
     label: &dyn Fn(&IpAddr) -> String,
 ) -> Finding {
+    let Compare {
+        name,
+        rtype,
+        what,
+        single,
+    } = *compare;
     let subject = format!("{name}/{rtype}");
     let mut answers: BTreeMap<IpAddr, Vec<String>> = BTreeMap::new();
     let mut not_compared: BTreeMap<String, String> = BTreeMap::new();
@@ -541,7 +642,9 @@ fn judge_consistency(
                 continue;
             }
         }
-        let answer = view.get_at(*ip, name, rtype);
+        let Some(answer) = authoritative.get(ip) else {
+            continue;
+        };
         if answer.status.is_definite() && answer.authoritative {
             answers.insert(*ip, record_set(answer));
         } else if answer.status.is_definite() {

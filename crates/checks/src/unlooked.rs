@@ -76,33 +76,33 @@ impl From<Unlooked> for Unlookeds {
     }
 }
 
-/// The `<protocol>.lookup-failed` finding every judge that reads several
-/// names ends with: a pass when every lookup was answered (`answered`),
-/// else indeterminate, saying `{n} {what} failed, so {consequence}:` and
-/// listing them; `evidence` is what `failed_lookups` shows (strings, or
-/// SPF's objects).
+/// The `<protocol>.lookup-failed` finding: the one shape every judge's
+/// "could not look" takes. A pass saying `answered` when nothing is
+/// `listed`; else indeterminate, saying `says(listed)`, with `evidence`
+/// under `key` (the failed lookups as strings, or SPF's objects).
 pub(crate) fn lookup_failed<E: Serialize + ?Sized>(
-    id: &str,
-    domain: &str,
+    (id, subject): (&str, &str),
     answered: &str,
-    (what, consequence): (&str, &str),
     listed: &[String],
-    evidence: &E,
+    says: impl FnOnce(&[String]) -> String,
+    (key, evidence): (&str, &E),
 ) -> Finding {
     if listed.is_empty() {
-        return Finding::new(id, Outcome::Pass, domain, answered);
+        return Finding::new(id, Outcome::Pass, subject, answered);
     }
-    Finding::new(
-        id,
-        Outcome::Indeterminate,
-        domain,
+    Finding::new(id, Outcome::Indeterminate, subject, says(listed)).evidence(key, evidence)
+}
+
+/// How most judges word it: `{n} {what} failed, so {consequence}:
+/// {list}.`
+pub(crate) fn counted<'a>(what: &'a str, consequence: &'a str) -> impl FnOnce(&[String]) -> String + 'a {
+    move |listed| {
         format!(
             "{} {what} failed, so {consequence}: {}.",
             listed.len(),
             listed.join("; ")
-        ),
-    )
-    .evidence("failed_lookups", evidence)
+        )
+    }
 }
 
 #[cfg(test)]

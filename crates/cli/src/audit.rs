@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use mailwarden_audit::Checkpoint;
 use mailwarden_audit::hash::to_hex;
-use mailwarden_store::{Store, audit_key, audit_log};
+use mailwarden_store::{audit_key, audit_log};
 
 use crate::args::Format;
 
@@ -67,17 +67,9 @@ pub struct CheckpointArgs {
     pub key: KeyArgs,
 }
 
-/// The database of `--db`, else `MAILWARDEN_DB`, else the default file.
-pub async fn open_store(db: Option<&str>) -> Result<Store> {
-    let url = match db
-        .map(str::to_owned)
-        .or_else(|| std::env::var("MAILWARDEN_DB").ok().filter(|v| !v.is_empty()))
-    {
-        Some(url) => url,
-        None => mailwarden_store::location::default_url()?,
-    };
-    Ok(Store::open(&url).await?)
-}
+/// One way to open the database, shared by every command (`alert`,
+/// `evidence`, `reports` and `senders` import it from here).
+pub use crate::monitor::open_store;
 
 pub async fn run(db: Option<&str>, command: AuditCommand) -> Result<ExitCode> {
     match command {

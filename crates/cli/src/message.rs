@@ -184,16 +184,10 @@ fn unasked(dns: &crate::args::DnsArgs) -> SourceInfo {
 
 fn observation(label: &str, source: SourceInfo, budget_exhausted: bool, dns: Transcript) -> Observation {
     Observation {
-        schema: mailwarden_model::observation::OBSERVATION_SCHEMA,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        domain: label.to_string(),
-        started_at: None,
-        duration_ms: None,
         source,
-        options: Default::default(),
         budget_exhausted,
         dns,
-        probes: Default::default(),
+        ..Observation::new(label)
     }
 }
 

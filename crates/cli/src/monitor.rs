@@ -183,10 +183,15 @@ pub fn scan_args(domain: &str, flags: &[String]) -> Result<crate::args::ScanArgs
     }
 }
 
-/// Open the database of `--db` / `MAILWARDEN_DB`, or the default file.
+/// Open the database of `--db`, else `MAILWARDEN_DB`, else the default
+/// file. The environment is read here too because `audit` and `alert` do
+/// not load the settings (which fill `--db` from it for other commands).
 pub async fn open_store(db: Option<&str>) -> Result<Store> {
-    let url = match db {
-        Some(u) => u.to_string(),
+    let url = match db
+        .map(str::to_owned)
+        .or_else(|| std::env::var("MAILWARDEN_DB").ok().filter(|v| !v.is_empty()))
+    {
+        Some(url) => url,
         None => mailwarden_store::location::default_url()?,
     };
     Ok(Store::open(&url).await?)

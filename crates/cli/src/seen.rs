@@ -102,18 +102,7 @@ mod tests {
     use super::*;
 
     fn observation(statuses: &[Status]) -> Observation {
-        let mut o = Observation {
-            schema: 1,
-            tool_version: "test".into(),
-            domain: "example.com".into(),
-            started_at: None,
-            duration_ms: None,
-            source: SourceInfo::default(),
-            options: Default::default(),
-            budget_exhausted: false,
-            dns: Transcript::default(),
-            probes: Default::default(),
-        };
+        let mut o = Observation::new("example.com");
         for (i, s) in statuses.iter().enumerate() {
             let answer = Answer::empty(s.clone(), Proof::Indeterminate);
             o.dns

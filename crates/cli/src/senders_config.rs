@@ -308,16 +308,8 @@ mod tests {
 
     fn observation(dns: Transcript) -> Observation {
         Observation {
-            schema: 1,
-            tool_version: "test".into(),
-            domain: "example.com".into(),
-            started_at: None,
-            duration_ms: None,
-            source: Default::default(),
-            options: Default::default(),
-            budget_exhausted: false,
             dns,
-            probes: Default::default(),
+            ..Observation::new("example.com")
         }
     }
 

@@ -61,16 +61,12 @@ pub async fn audit<S: DnsSource + ?Sized>(
     let (evidence, findings, stats) =
         collect::fixpoint_rounds(source, prober, budget, Evidence::default(), judging).await;
     let observation = mailwarden_model::Observation {
-        schema: mailwarden_model::observation::OBSERVATION_SCHEMA,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        domain: domain.to_string(),
-        started_at: None,
-        duration_ms: None,
         source: described.clone(),
         options: options.clone(),
         budget_exhausted: stats.budget_exhausted,
         dns: evidence.dns,
         probes: evidence.probes,
+        ..mailwarden_model::Observation::new(domain)
     };
     let findings = mailwarden_checks::with_scan_findings(&observation, findings);
     Audit {

@@ -184,6 +184,27 @@ pub struct Observation {
     pub probes: Probes,
 }
 
+impl Observation {
+    /// An Observation of `domain` with nothing in it yet: this build's
+    /// schema and version, the default source and options, no answers,
+    /// no probes. Callers set what they collected with struct update
+    /// syntax (`Observation { dns, ..Observation::new(domain) }`).
+    pub fn new(domain: impl Into<String>) -> Self {
+        Self {
+            schema: OBSERVATION_SCHEMA,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            domain: domain.into(),
+            started_at: None,
+            duration_ms: None,
+            source: SourceInfo::default(),
+            options: ScanOptions::default(),
+            budget_exhausted: false,
+            dns: Transcript::default(),
+            probes: Probes::default(),
+        }
+    }
+}
+
 /// Evidence of an older schema is upgraded while it is read (the
 /// transcript's answers, [`Answer::upgrade_schema1`]), so once read it is of
 /// the current schema; a newer schema is kept, for the reader to refuse.

@@ -95,6 +95,76 @@ impl fmt::Display for Tlsa {
     }
 }
 
+impl Tlsa {
+    /// `3 1 1` style short form: usage, selector, matching type.
+    pub fn params(&self) -> String {
+        format!("{} {} {}", self.usage, self.selector, self.matching_type)
+    }
+
+    /// The RFC 7218 acronym of the usage.
+    pub fn usage_name(&self) -> &'static str {
+        tlsa_usage_name(self.usage)
+    }
+
+    /// Why no client can use the record, if so: RFC 7671 §4 has clients
+    /// treat unknown parameters as unusable, and a digest of the wrong
+    /// length can never match.
+    pub fn unusable(&self) -> Option<String> {
+        if self.usage > 3 {
+            return Some(format!("certificate usage {} is not defined (0-3)", self.usage));
+        }
+        if self.selector > 1 {
+            return Some(format!("selector {} is not defined (0 or 1)", self.selector));
+        }
+        let octets = self.data.len();
+        match self.matching_type {
+            0 if octets == 0 => Some("matching type 0 with no data".into()),
+            1 if octets != 32 => Some(format!(
+                "matching type 1 (SHA-256) needs 32 octets of data, not {octets}"
+            )),
+            2 if octets != 64 => Some(format!(
+                "matching type 2 (SHA-512) needs 64 octets of data, not {octets}"
+            )),
+            0..=2 => None,
+            m => Some(format!("matching type {m} is not defined (0-2)")),
+        }
+    }
+
+    /// Parse the presentation text of one TLSA record, either form
+    /// (`usage selector matching-type hex`, or RFC 3597's `\# LENGTH HEX`):
+    /// the one TLSA text parser, which [`from_text`] uses at the DNS
+    /// boundary and `mailwarden_records::tlsa` for record diagnostics.
+    pub fn from_text(text: &str) -> Result<Self, TlsaError> {
+        let words: Vec<&str> = text.split_ascii_whitespace().collect();
+        tlsa_words(&words)
+    }
+}
+
+/// The RFC 7218 acronym of a TLSA certificate usage.
+pub fn tlsa_usage_name(usage: u8) -> &'static str {
+    match usage {
+        0 => "PKIX-TA",
+        1 => "PKIX-EE",
+        2 => "DANE-TA",
+        3 => "DANE-EE",
+        _ => "unassigned",
+    }
+}
+
+/// Why the presentation text of a TLSA record does not parse, and which
+/// of its blank-separated words are at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsaError {
+    /// The words at fault, as indices into the text's blank-separated
+    /// words (empty: the text ended too soon).
+    pub words: std::ops::Range<usize>,
+    /// A stable code for the problem: `tlsa-fields`, `tlsa-field`,
+    /// `tlsa-odd-hex`, `tlsa-not-hex` or `tlsa-generic`.
+    pub code: &'static str,
+    /// What is wrong, in words (the reason evidence keeps).
+    pub message: String,
+}
+
 impl fmt::Display for Nsec3param {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let salt = match self.salt.as_slice() {
@@ -186,7 +256,7 @@ pub fn parse_text(code: u16, words: &[&str]) -> Option<Result<RData, DecodeError
     Some(match code {
         DS => ds_text(&mut fields),
         DNSKEY => dnskey_text(&mut fields),
-        TLSA => tlsa_text(words),
+        TLSA => tlsa_words(words).map(RData::Tlsa).map_err(|e| DecodeError(e.message)),
         NSEC3PARAM => nsec3param_text(&mut fields),
         _ => return None,
     })
@@ -223,24 +293,68 @@ fn nsec3param_text(fields: &mut Fields<'_>) -> Result<RData, DecodeError> {
     }))
 }
 
-/// TLSA text, with the reasons DANE findings have always quoted.
-fn tlsa_text(words: &[&str]) -> Result<RData, DecodeError> {
-    if words.len() < 4 {
-        return Err(DecodeError(format!(
-            "`{}` is not `usage selector matching-type data`",
-            words.join(" ")
-        )));
+/// TLSA text (either form), with the reasons DANE findings have always
+/// quoted.
+fn tlsa_words(words: &[&str]) -> Result<Tlsa, TlsaError> {
+    let error = |words: std::ops::Range<usize>, code, message| TlsaError { words, code, message };
+    if let Some((&"\\#", generic)) = words.split_first() {
+        let generic_error = |e: DecodeError| error(1..words.len(), "tlsa-generic", e.0);
+        let octets = generic_octets(generic).map_err(generic_error)?;
+        return tlsa_wire(&octets).map_err(generic_error);
     }
-    let field = |word: &str, what: &str| {
-        word.parse::<u8>()
-            .map_err(|_| DecodeError(format!("the {what} `{word}` is not a number from 0 to 255")))
+    if words.len() < 4 {
+        let message = format!("`{}` is not `usage selector matching-type data`", words.join(" "));
+        return Err(error(0..words.len(), "tlsa-fields", message));
+    }
+    let field = |i: usize, what: &str| {
+        let word = words[i];
+        word.parse::<u8>().map_err(|_| {
+            let message = format!("the {what} `{word}` is not a number from 0 to 255");
+            error(i..i + 1, "tlsa-field", message)
+        })
     };
-    Ok(RData::Tlsa(Tlsa {
-        usage: field(words[0], "certificate usage")?,
-        selector: field(words[1], "selector")?,
-        matching_type: field(words[2], "matching type")?,
-        data: codec::hex_decode(&words[3..].concat()).map_err(|e| DecodeError::hex("data", e))?,
-    }))
+    // The fields in order, so the first word at fault is the one named.
+    let (usage, selector, matching_type) = (
+        field(0, "certificate usage")?,
+        field(1, "selector")?,
+        field(2, "matching type")?,
+    );
+    let data = codec::hex_decode(&words[3..].concat()).map_err(|e| {
+        let data_words = 3..words.len();
+        let at = match e {
+            codec::HexError::OddLength(_) => data_words,
+            codec::HexError::NotHex(c) => {
+                (words[3..].iter().position(|w| w.contains(c))).map_or(data_words, |i| 3 + i..4 + i)
+            }
+        };
+        let code = match e {
+            codec::HexError::OddLength(_) => "tlsa-odd-hex",
+            codec::HexError::NotHex(_) => "tlsa-not-hex",
+        };
+        error(at, code, DecodeError::hex("data", e).0)
+    })?;
+    Ok(Tlsa {
+        usage,
+        selector,
+        matching_type,
+        data,
+    })
+}
+
+/// TLSA wire octets (RFC 6698 §2.1).
+fn tlsa_wire(octets: &[u8]) -> Result<Tlsa, DecodeError> {
+    match octets {
+        [usage, selector, matching_type, data @ ..] => Ok(Tlsa {
+            usage: *usage,
+            selector: *selector,
+            matching_type: *matching_type,
+            data: data.to_vec(),
+        }),
+        _ => Err(DecodeError(format!(
+            "TLSA rdata needs at least 3 octets, not {}",
+            octets.len()
+        ))),
+    }
 }
 
 /// Parse wire octets; `None` when `code` is not typed.
@@ -266,13 +380,7 @@ pub fn parse_wire(code: u16, octets: &[u8]) -> Option<Result<RData, DecodeError>
             public_key: key.to_vec(),
         })),
         (DNSKEY, _) => Err(short(4, "DNSKEY")),
-        (TLSA, [usage, selector, matching_type, data @ ..]) => Ok(RData::Tlsa(Tlsa {
-            usage: *usage,
-            selector: *selector,
-            matching_type: *matching_type,
-            data: data.to_vec(),
-        })),
-        (TLSA, _) => Err(short(3, "TLSA")),
+        (TLSA, _) => tlsa_wire(octets).map(RData::Tlsa),
         (NSEC3PARAM, [hash_algorithm, flags, it_hi, it_lo, salt_len, salt @ ..]) => {
             if salt.len() == usize::from(*salt_len) {
                 Ok(RData::Nsec3param(Nsec3param {

@@ -1,189 +1,37 @@
-//! TLSA records (RFC 6698 §2) from their presentation text, as the DNS
-//! layer keeps them (`RData::Other { rtype: 52, text }`): either
+//! TLSA records (RFC 6698 §2) from their presentation text: either
 //! `usage selector matching-type hex` or the RFC 3597 generic form
-//! `\# LENGTH HEX`. Problems are [`Diagnostic`]s like every other
-//! record's.
-
-use mailwarden_model::codec::{self, HexError};
-use serde::Serialize;
+//! `\# LENGTH HEX`. The record and its one parser are the model's
+//! ([`Tlsa::from_text`], which the DNS boundary uses too); here its
+//! errors become [`Diagnostic`]s with spans like every other record's.
 
 use crate::diag::{Diagnostic, Span};
 
-/// One parsed TLSA record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Tlsa {
-    /// 0 PKIX-TA, 1 PKIX-EE, 2 DANE-TA, 3 DANE-EE (RFC 7218 names).
-    pub usage: u8,
-    /// 0 full certificate, 1 SubjectPublicKeyInfo.
-    pub selector: u8,
-    /// 0 exact match, 1 SHA-256, 2 SHA-512.
-    pub matching_type: u8,
-    /// The association data, lower-case hex.
-    pub data: String,
-}
+pub use mailwarden_model::rdata::{Tlsa, tlsa_usage_name as usage_name};
 
-impl Tlsa {
-    /// `3 1 1` style short form.
-    pub fn params(&self) -> String {
-        format!("{} {} {}", self.usage, self.selector, self.matching_type)
-    }
-
-    /// The RFC 7218 acronym of the usage.
-    pub fn usage_name(&self) -> &'static str {
-        usage_name(self.usage)
-    }
-
-    /// Why the record cannot be used by any client, if so: RFC 7671 §4
-    /// has clients treat unknown parameters as unusable, and a digest of
-    /// the wrong length can never match.
-    pub fn unusable(&self) -> Option<String> {
-        if self.usage > 3 {
-            return Some(format!("certificate usage {} is not defined (0-3)", self.usage));
-        }
-        if self.selector > 1 {
-            return Some(format!("selector {} is not defined (0 or 1)", self.selector));
-        }
-        let octets = self.data.len() / 2;
-        match self.matching_type {
-            0 if octets == 0 => Some("matching type 0 with no data".into()),
-            1 if octets != 32 => Some(format!(
-                "matching type 1 (SHA-256) needs 32 octets of data, not {octets}"
-            )),
-            2 if octets != 64 => Some(format!(
-                "matching type 2 (SHA-512) needs 64 octets of data, not {octets}"
-            )),
-            0..=2 => None,
-            m => Some(format!("matching type {m} is not defined (0-2)")),
-        }
-    }
-}
-
-/// The presentation form, `usage selector matching-type hex`: what
-/// [`parse`] reads back to the same record.
-impl std::fmt::Display for Tlsa {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.params(), self.data)
-    }
-}
-
-/// The RFC 7218 acronym of a certificate usage.
-pub fn usage_name(usage: u8) -> &'static str {
-    match usage {
-        0 => "PKIX-TA",
-        1 => "PKIX-EE",
-        2 => "DANE-TA",
-        3 => "DANE-EE",
-        _ => "unassigned",
-    }
-}
-
-/// One blank-separated word of the text and its span.
-struct Word<'a> {
-    text: &'a str,
-    span: Span,
-}
-
-fn words(text: &str) -> Vec<Word<'_>> {
+/// The byte span of each blank-separated word of `text`.
+fn word_spans(text: &str) -> Vec<Span> {
     text.split_ascii_whitespace()
         .map(|w| {
             // `w` is a slice of `text`, so its offset is the pointer difference.
             let start = w.as_ptr() as usize - text.as_ptr() as usize;
-            Word {
-                text: w,
-                span: Span::new(start, start + w.len()),
-            }
+            Span::new(start, start + w.len())
         })
         .collect()
 }
 
-/// The span from the first to the last of `words` (`at` when there are none).
-fn covering(words: &[Word<'_>], at: usize) -> Span {
-    match (words.first(), words.last()) {
-        (Some(first), Some(last)) => Span::new(first.span.start, last.span.end),
-        _ => Span::new(at, at),
-    }
-}
-
-fn field(word: &Word<'_>, what: &str) -> Result<u8, Diagnostic> {
-    word.text.parse::<u8>().map_err(|_| {
-        Diagnostic::error(
-            word.span,
-            "tlsa-field",
-            format!("the {what} `{}` is not a number from 0 to 255", word.text),
-        )
-    })
-}
-
-/// The association data: `words` concatenated, checked and lower-cased.
-fn hex(words: &[Word<'_>], at: usize) -> Result<String, Diagnostic> {
-    let data: String = words.iter().map(|w| w.text).collect();
-    match codec::hex_decode(&data) {
-        Ok(_) => Ok(data.to_ascii_lowercase()),
-        Err(HexError::OddLength(n)) => Err(Diagnostic::error(
-            covering(words, at),
-            "tlsa-odd-hex",
-            format!("the data has an odd number of hex digits ({n})"),
-        )),
-        Err(HexError::NotHex(c)) => {
-            let word = words.iter().find(|w| w.text.contains(c));
-            Err(Diagnostic::error(
-                word.map_or_else(|| covering(words, at), |w| w.span),
-                "tlsa-not-hex",
-                format!("the data contains `{c}`, which is not a hex digit"),
-            ))
-        }
-    }
-}
-
 /// Parse the presentation text of one TLSA record; an error is a
-/// [`Diagnostic`] whose span points at the word at fault.
+/// [`Diagnostic`] whose span points at the word(s) at fault (the end of
+/// the text when it ended too soon).
 pub fn parse(text: &str) -> Result<Tlsa, Diagnostic> {
-    let words = words(text);
-    let end = text.len();
-    if words.first().is_some_and(|w| w.text == "\\#") {
-        let len: usize = words.get(1).and_then(|w| w.text.parse().ok()).ok_or_else(|| {
-            Diagnostic::error(
-                words.get(1).map_or_else(|| Span::new(end, end), |w| w.span),
-                "tlsa-generic-length",
-                "the generic form needs a length",
-            )
-        })?;
-        let rest = &words[2.min(words.len())..];
-        let data = hex(rest, end)?;
-        if data.len() / 2 != len {
-            return Err(Diagnostic::error(
-                covering(rest, end),
-                "tlsa-generic-length",
-                format!("the generic form says {len} octets but has {}", data.len() / 2),
-            ));
-        }
-        if len < 3 {
-            return Err(Diagnostic::error(
-                covering(rest, end),
-                "tlsa-too-short",
-                format!("a TLSA record needs at least 3 octets, not {len}"),
-            ));
-        }
-        let byte = |i: usize| u8::from_str_radix(&data[2 * i..2 * i + 2], 16).unwrap_or(0);
-        return Ok(Tlsa {
-            usage: byte(0),
-            selector: byte(1),
-            matching_type: byte(2),
-            data: data[6..].to_string(),
-        });
-    }
-    if words.len() < 4 {
-        return Err(Diagnostic::error(
-            Span::new(0, end),
-            "tlsa-fields",
-            format!("`{text}` is not `usage selector matching-type data`"),
-        ));
-    }
-    Ok(Tlsa {
-        usage: field(&words[0], "certificate usage")?,
-        selector: field(&words[1], "selector")?,
-        matching_type: field(&words[2], "matching type")?,
-        data: hex(&words[3..], end)?,
+    Tlsa::from_text(text).map_err(|e| {
+        let spans = word_spans(text);
+        let end = text.len();
+        let at = spans.get(e.words.clone()).unwrap_or_default();
+        let span = match (at.first(), at.last()) {
+            (Some(first), Some(last)) => Span::new(first.start, last.end),
+            _ => Span::new(end, end),
+        };
+        Diagnostic::error(span, e.code, e.message)
     })
 }
 
@@ -203,7 +51,7 @@ mod tests {
         let g = parse(&format!("\\# 35 030101{}", H.to_ascii_uppercase())).unwrap();
         assert_eq!(g, t);
         let split = parse(&format!("2 0 1 {} {}", &H[..10], &H[10..])).unwrap();
-        assert_eq!(split.data, H);
+        assert_eq!(mailwarden_model::codec::hex(&split.data), H);
     }
 
     #[test]

@@ -269,7 +269,7 @@ proptest! {
         matching_type in any::<u8>(),
         data in proptest::collection::vec(any::<u8>(), 1..80),
     ) {
-        let t = Tlsa { usage, selector, matching_type, data: mailwarden_model::codec::hex(&data) };
+        let t = Tlsa { usage, selector, matching_type, data };
         prop_assert_eq!(tlsa::parse(&t.to_string()), Ok(t));
     }
 

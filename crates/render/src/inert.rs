@@ -265,18 +265,7 @@ mod writers {
     const HOSTILE: &str = "v=spf1 \u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}]8;;https://evil.example\u{1b}\\x\0 \u{202e}lla-";
 
     fn report() -> DomainReport {
-        let mut observation = Observation {
-            schema: mailwarden_model::observation::OBSERVATION_SCHEMA,
-            tool_version: "test".into(),
-            domain: format!("hostile.example{}", '\u{202e}'),
-            started_at: None,
-            duration_ms: None,
-            source: Default::default(),
-            options: Default::default(),
-            budget_exhausted: false,
-            dns: Default::default(),
-            probes: Default::default(),
-        };
+        let mut observation = Observation::new(format!("hostile.example{}", '\u{202e}'));
         let key = QueryKey::new("hostile.example", RType::Txt);
         let txt = RData::Txt {
             strings: vec![HOSTILE.to_string()],

@@ -127,16 +127,11 @@ mod tests {
         )]);
         dns.insert(QueryKey::new("example.com.", RType::Mx), answer);
         Observation {
-            schema: 1,
             tool_version: format!("0.1.{ttl}"),
-            domain: "example.com".into(),
             started_at: Some(started.into()),
             duration_ms: Some(ttl as u64),
-            source: SourceInfo::default(),
-            options: Default::default(),
-            budget_exhausted: false,
             dns,
-            probes: Default::default(),
+            ..Observation::new("example.com")
         }
     }
 

@@ -36,16 +36,10 @@ fn scan(mx: Result<&[&str], Status>, spf: Outcome, ttl: u32) -> ScanInput {
     f.severity = Severity::High;
     ScanInput {
         observation: Observation {
-            schema: 1,
-            tool_version: "test".into(),
-            domain: D.into(),
             started_at: Some(format!("2026-01-01T00:00:{:02}Z", ttl % 60)),
             duration_ms: Some(ttl as u64),
-            source: Default::default(),
-            options: Default::default(),
-            budget_exhausted: false,
             dns,
-            probes: Default::default(),
+            ..Observation::new(D)
         },
         findings: vec![f],
         scores: Some(json!({"overall": 90})),

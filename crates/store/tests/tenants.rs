@@ -15,18 +15,7 @@ fn scan(domain: &str) -> ScanInput {
     let mut f = Finding::new("spf.present", Outcome::Fail, domain, "no SPF record");
     f.severity = Severity::High;
     ScanInput {
-        observation: Observation {
-            schema: 1,
-            tool_version: "test".into(),
-            domain: domain.into(),
-            started_at: None,
-            duration_ms: None,
-            source: Default::default(),
-            options: Default::default(),
-            budget_exhausted: false,
-            dns: Default::default(),
-            probes: Default::default(),
-        },
+        observation: Observation::new(domain),
         findings: vec![f],
         scores: None,
         score: Some(40),

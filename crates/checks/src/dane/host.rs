@@ -6,23 +6,12 @@
 
 pub(super) mod matching;
 
+use mailwarden_model::dns::Tlsa;
 use mailwarden_model::{Answer, Finding, Outcome, Proof, RData, Severity, Status};
-use mailwarden_records::tlsa::Tlsa;
 
 use super::{Addressed, RULES, Rrset, tlsa_name};
 use crate::Context;
 use crate::rule;
-
-/// The judge's view of a typed TLSA record (the certificate matcher reads
-/// the data as hex).
-fn judged(t: &mailwarden_model::dns::Tlsa) -> Tlsa {
-    Tlsa {
-        usage: t.usage,
-        selector: t.selector,
-        matching_type: t.matching_type,
-        data: mailwarden_model::codec::hex(&t.data),
-    }
-}
 
 /// One TLSA record as received and as parsed.
 struct Parsed {
@@ -47,7 +36,7 @@ impl<'a> Host<'a> {
             .filter_map(|rd| match rd {
                 RData::Tlsa(t) => Some(Parsed {
                     text: t.to_string(),
-                    record: Ok(judged(t)),
+                    record: Ok(t.clone()),
                 }),
                 RData::Unparsed { rtype: 52, text, error } => Some(Parsed {
                     text: text.clone(),
@@ -419,7 +408,7 @@ impl<'a> Host<'a> {
         let full: Vec<String> = parsed
             .iter()
             .filter(|(_, t)| t.matching_type == 0)
-            .map(|(_, t)| format!("{} ({} octets)", t.params(), t.data.len() / 2))
+            .map(|(_, t)| format!("{} ({} octets)", t.params(), t.data.len()))
             .collect();
         if full.is_empty() {
             return self.finding(

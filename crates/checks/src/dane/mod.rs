@@ -22,13 +22,12 @@
 //!
 //! `host_dane` gives the same verdict to the failover-parity judge.
 
-use mailwarden_model::{DnsView, Finding, Outcome, RType, Status};
-use mailwarden_records::tlsa::Tlsa;
+use mailwarden_model::dns::Tlsa;
+use mailwarden_model::{DnsView, Finding, Outcome, RType, SmtpTarget, Status};
 
-use crate::Context;
 use crate::rule;
-use crate::tls::dane::match_tlsa;
 use crate::transport::{self, AddressTls, MxHost};
+use crate::{Context, Facts};
 use host::Host;
 use host::matching::match_addresses;
 
@@ -87,7 +86,6 @@ pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>, facts: &crate::Facts<'_, '_>) 
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let Ok(hosts) = mx_hosts(&domain, view) else { return };
     let addressed = Addressed {
-        ctx,
         domain: &domain,
         view,
         facts,
@@ -124,7 +122,6 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &crate::Facts<'_
         )];
     }
     let addressed = Addressed {
-        ctx,
         domain: &domain,
         view,
         facts,
@@ -141,7 +138,6 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &crate::Facts<'_
 /// the first time a host has records to match: a domain without usable
 /// DANE records asks no address and no probe on DANE's account.
 struct Addressed<'c, 'v, 'f, 'p> {
-    ctx: &'c Context<'c>,
     domain: &'c str,
     view: &'c DnsView<'v>,
     facts: &'c crate::Facts<'f, 'p>,
@@ -193,13 +189,13 @@ pub(crate) struct HostDane {
 /// DANE at `host`, whose probed `addresses` the caller already has (from
 /// [`crate::Facts::probe_host`]). Asks TLSA at `_25._tcp.<host>`.
 pub(crate) fn host_dane(
-    ctx: &Context<'_>,
+    facts: &Facts<'_, '_>,
     view: &DnsView<'_>,
     host: &MxHost,
     addresses: &[AddressTls<'_>],
 ) -> HostDane {
     let answer = view.get(&tlsa_name(&host.name), RType::Tlsa);
-    let records = match Host::new(ctx, "", &host.name, answer).rrset() {
+    let records = match Host::new(&facts.ctx, "", &host.name, answer).rrset() {
         Rrset::Usable(records) => records,
         Rrset::NotInEffect(why) | Rrset::NoUsable(why) => {
             return HostDane {
@@ -214,7 +210,7 @@ pub(crate) fn host_dane(
             };
         }
     };
-    let results = match_addresses(&records, addresses, ctx.now);
+    let results = match_addresses(&records, addresses, facts);
     let authenticated = transport::all_of(results.iter().map(|(_, r)| r.verdict()));
     let detail = if results.is_empty() {
         format!("{} has usable TLSA records, but no probed address", host.name)
@@ -238,21 +234,21 @@ pub(crate) struct DaneAuthenticated {
 }
 
 /// Whether DANE senders authenticate `chain` (DER, leaf first) presented
-/// by `host`: a usable record of its DNSSEC-secure TLSA RRset matches it
-/// (for DANE-TA, the chain verifies to the matched CA). `None` when DANE
-/// does not authenticate it: no records, not secure, not validated, bogus,
-/// or no match. Asks TLSA at `_25._tcp.<host>`.
+/// at `target`: a usable record of its host's DNSSEC-secure TLSA RRset
+/// matches it (for DANE-TA, the chain verifies to the matched CA). `None`
+/// when DANE does not authenticate it: no records, not secure, not
+/// validated, bogus, or no match. Asks TLSA at `_25._tcp.<host>`.
 pub(crate) fn authenticates(
-    ctx: &Context<'_>,
+    facts: &Facts<'_, '_>,
     view: &DnsView<'_>,
-    host: &str,
+    target: SmtpTarget,
     chain: &[Vec<u8>],
 ) -> Option<DaneAuthenticated> {
-    let answer = view.get(&tlsa_name(host), RType::Tlsa);
-    let Rrset::Usable(records) = Host::new(ctx, "", host, answer).rrset() else {
+    let answer = view.get(&tlsa_name(&target.host), RType::Tlsa);
+    let Rrset::Usable(records) = Host::new(&facts.ctx, "", &target.host, answer).rrset() else {
         return None;
     };
-    let result = match_tlsa(&records, chain, host, ctx.now);
+    let result = facts.dane_match(&records, target, chain);
     let matched = result.matched?;
     Some(DaneAuthenticated {
         usage: records[matched].usage,

@@ -397,8 +397,9 @@ fn host_dane_gives_failover_the_same_verdict() {
         dns.judge(|v| {
             let hosts = transport::mx_hosts(&ctx, D, v).unwrap();
             let chains = crate::ChainCache::default();
-            let addresses = crate::Facts::of_view(&ctx, v, &chains).probe_host(v, &hosts[0]);
-            *out.borrow_mut() = Some(host_dane(&ctx, v, &hosts[0], &addresses));
+            let facts = crate::Facts::of_view(&ctx, v, &chains);
+            let addresses = facts.probe_host(v, &hosts[0]);
+            *out.borrow_mut() = Some(host_dane(&facts, v, &hosts[0], &addresses));
             Vec::new()
         });
         out.into_inner().unwrap()
@@ -422,4 +423,44 @@ fn host_dane_gives_failover_the_same_verdict() {
         SmtpProbe::status(SmtpStatus::NotProbed, None),
     );
     assert_eq!(verdict(&dns).authenticated, None);
+}
+
+/// `dane.match`, the certificate checks DANE waives in `smtp` and DANE
+/// parity in `failover` each matched the TLSA records against every
+/// chain again, smtp once per certificate check DANE could waive.
+#[test]
+fn one_dane_match_per_probe_target_whatever_judges_read_it() {
+    let (chain, spki, _) = chain_for(MX);
+    // A leaf for another name: smtp's hostname check asks whether DANE
+    // waives it, so smtp reads the match too.
+    let ca = Ca::new("DANE other CA");
+    let other = vec![ca.valid_leaf(&["other.example.net"]).der, ca.der.clone()];
+    let dns = tlsa(&[format!("3 1 1 {spki}")], Proof::Secure)
+        .a(MX, &[IP])
+        .aaaa(MX, &[IP6])
+        .smtp(MX, IP, tls_probe(&chain, "TLSv1.3"))
+        .smtp(MX, IP6, tls_probe(&other, "TLSv1.3"));
+    let options = ScanOptions::default();
+    let source = SourceInfo {
+        dnssec_validation: true,
+        ..SourceInfo::default()
+    };
+    let ctx = Context {
+        roots: &crate::tls::cert::Roots::WebPki,
+        domain: D,
+        options: &options,
+        source: &source,
+        now: NOW,
+    };
+    let transcript = dns.0.clone();
+    let view = mailwarden_model::DnsView::with_probes(&transcript, &dns.1);
+    let chains = crate::ChainCache::default();
+    let facts = crate::Facts::of_view(&ctx, &view, &chains);
+    let mut judged = Vec::new();
+    for name in ["dane", "smtp", "failover"] {
+        let judge = crate::JUDGES.iter().find(|j| j.name == name).unwrap();
+        judged.extend((judge.findings)(&ctx, &view, &facts));
+    }
+    assert_eq!(facts.dane_matches(), 2, "one per probed address");
+    assert_eq!(outcome(&judged, "dane.match", MX), Fail, "{judged:#?}");
 }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::rule;
+use crate::unlooked::counted;
 
 /// The domain-level view of discovery.
 pub(super) struct Discovery<'v, 'a> {
@@ -229,12 +230,11 @@ impl Discovery<'_, '_> {
         };
         let list: Vec<String> = self.failed.iter().map(|(n, why)| format!("{n}/TXT {why}")).collect();
         crate::unlooked::lookup_failed(
-            rule::DKIM_LOOKUP_FAILED,
-            self.domain,
+            (rule::DKIM_LOOKUP_FAILED, self.domain),
             &format!("Every DKIM lookup was answered ({asked})."),
-            ("DKIM lookup(s)", "the DKIM checks that need them are indeterminate"),
             &list,
-            &list,
+            counted("DKIM lookup(s)", "the DKIM checks that need them are indeterminate"),
+            ("failed_lookups", &list),
         )
     }
 }

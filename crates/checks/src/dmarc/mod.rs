@@ -29,6 +29,7 @@ use crate::located::{Bounded, WithDiagnostics};
 mod policy;
 mod reporting;
 use crate::rule;
+use crate::unlooked::counted;
 use policy::*;
 use reporting::*;
 
@@ -562,12 +563,11 @@ fn parked(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, applied: Option<&
 /// Every lookup of the DMARC checks that failed, or a pass.
 fn lookup_failed(domain: &str, failed: &[String]) -> Finding {
     crate::unlooked::lookup_failed(
-        rule::DMARC_LOOKUP_FAILED,
-        domain,
+        (rule::DMARC_LOOKUP_FAILED, domain),
         "Every DNS lookup of the DMARC checks was answered.",
-        ("DNS lookup(s) needed for DMARC", "some DMARC checks are indeterminate"),
         failed,
-        failed,
+        counted("DNS lookup(s) needed for DMARC", "some DMARC checks are indeterminate"),
+        ("failed_lookups", failed),
     )
 }
 

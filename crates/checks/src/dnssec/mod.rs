@@ -237,24 +237,24 @@ fn lookup_failed_finding(subject: &str, answers: &[(String, &Answer)]) -> Findin
         .filter(|(_, a)| !a.status.is_definite() && !matches!(a.status, Status::Bogus(_)))
         .map(|(q, a)| format!("{q}: {}", a.status.describe()))
         .collect();
-    if !unanswered.is_empty() {
-        return Finding::new(
-            ID,
-            Outcome::Indeterminate,
-            subject,
-            format!("Could not complete the DNSSEC lookups for {subject}: {}.", unanswered.join("; ")),
-        )
-        .evidence("unanswered", &unanswered)
-        .remediation(format!(
-            "If this persists, check that every name server of the zone of {subject} answers these queries (`dig +cd +dnssec @<server> {subject} SOA`); the nameserver checks (ns.lame) ask each server directly."
-        ));
+    let finding = crate::unlooked::lookup_failed(
+        (ID, subject),
+        &format!("Every DNSSEC lookup for {subject} was answered."),
+        &unanswered,
+        |listed| {
+            format!(
+                "Could not complete the DNSSEC lookups for {subject}: {}.",
+                listed.join("; ")
+            )
+        },
+        ("unanswered", &unanswered),
+    );
+    if finding.outcome == Outcome::Pass {
+        return finding;
     }
-    Finding::new(
-        ID,
-        Outcome::Pass,
-        subject,
-        format!("Every DNSSEC lookup for {subject} was answered."),
-    )
+    finding.remediation(format!(
+        "If this persists, check that every name server of the zone of {subject} answers these queries (`dig +cd +dnssec @<server> {subject} SOA`); the nameserver checks (ns.lame) ask each server directly."
+    ))
 }
 
 /// The records of an answer that did not parse, as "`text`: why".

@@ -19,9 +19,11 @@ use std::cell::{self, OnceCell, RefCell};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use mailwarden_model::dns::Tlsa;
 use mailwarden_model::{DnsView, Probes, SmtpTarget, Transcript, Wants};
 
 use crate::tls::cert::{self, ChainReport};
+use crate::tls::dane::{DaneMatch, match_tlsa};
 use crate::transport::{self, AddressTls, MxHost};
 use crate::{Context, Unlooked};
 pub(crate) use sts::PolicyState;
@@ -67,13 +69,16 @@ type Cell<T> = OnceCell<(T, Wants)>;
 
 /// The shared facts of one domain on one view of its evidence.
 pub struct Facts<'f, 'a> {
-    ctx: Context<'f>,
+    pub(crate) ctx: Context<'f>,
     domain: String,
     basis: Basis<'f, 'a>,
     chains: &'f ChainCache,
     mx_hosts: Cell<Result<Vec<MxHost>, Unlooked>>,
     policy: Cell<PolicyState<'a>>,
     sts_discovery: Cell<sts::Discovery>,
+    /// DANE matches by probe target (see [`Self::dane_match`]).
+    dane_matches: RefCell<HashMap<SmtpTarget, DaneMatch>>,
+    dane_matched: cell::Cell<usize>,
 }
 
 impl<'f, 'a> Facts<'f, 'a> {
@@ -98,6 +103,8 @@ impl<'f, 'a> Facts<'f, 'a> {
             mx_hosts: OnceCell::new(),
             policy: OnceCell::new(),
             sts_discovery: OnceCell::new(),
+            dane_matches: RefCell::default(),
+            dane_matched: cell::Cell::new(0),
         }
     }
 
@@ -172,14 +179,14 @@ impl<'f, 'a> Facts<'f, 'a> {
         crate::dane::in_use(&self.domain, view)
     }
 
-    /// Whether DANE senders authenticate `chain` presented by `host`.
+    /// Whether DANE senders authenticate `chain`, presented at `target`.
     pub(crate) fn dane_authenticates(
         &self,
         view: &DnsView<'_>,
-        host: &str,
+        target: SmtpTarget,
         chain: &[Vec<u8>],
     ) -> Option<crate::dane::DaneAuthenticated> {
-        crate::dane::authenticates(&self.ctx, view, host, chain)
+        crate::dane::authenticates(self, view, target, chain)
     }
 
     /// DANE at `host` over its probed `addresses`.
@@ -189,7 +196,28 @@ impl<'f, 'a> Facts<'f, 'a> {
         host: &MxHost,
         addresses: &[AddressTls<'_>],
     ) -> crate::dane::HostDane {
-        crate::dane::host_dane(&self.ctx, view, host, addresses)
+        crate::dane::host_dane(self, view, host, addresses)
+    }
+
+    /// The match of a host's usable TLSA `records` against the `chain`
+    /// one of its addresses (`target`) presented: made once per view,
+    /// whichever judges read it (`dane.match`, the certificate checks DANE
+    /// waives in `smtp`, DANE parity in `failover`). Within one view the
+    /// records at `_25._tcp.<host>` and the probe never change, so the
+    /// target names the match.
+    pub(crate) fn dane_match(&self, records: &[Tlsa], target: SmtpTarget, chain: &[Vec<u8>]) -> DaneMatch {
+        if let Some(found) = self.dane_matches.borrow().get(&target) {
+            return found.clone();
+        }
+        let found = match_tlsa(records, chain, &target.host, self.ctx.now);
+        self.dane_matched.set(self.dane_matched.get() + 1);
+        self.dane_matches.borrow_mut().insert(target, found.clone());
+        found
+    }
+
+    /// How many DANE matches [`Self::dane_match`] made.
+    pub fn dane_matches(&self) -> usize {
+        self.dane_matched.get()
     }
 }
 

@@ -38,42 +38,61 @@ struct Delegation {
     hosts: BTreeMap<String, (Vec<IpAddr>, Option<String>)>,
 }
 
-/// The findings for `domain` when the resolver could not read its zone
-/// (`why`): `ns.lookup-failed`, and `ns.lame` for every server the parent
-/// delegates to, asked directly.
-pub(super) fn judge_at_parent(domain: &str, view: &DnsView<'_>, why: String) -> Vec<Finding> {
-    let delegation = match find(domain, view) {
-        Ok(d) => d,
-        Err(more) => {
-            let why = format!("{why}; the delegation at the parent could not be read either: {more}");
-            return vec![super::lookup_failed(domain, why)];
+/// What the judge reads when the resolver could not read the zone
+/// (`why`): the delegation at the parent and what each delegated server
+/// answered for the zone's SOA, or why the delegation could not be read.
+pub(super) struct AtParent {
+    why: String,
+    delegation: Result<(Delegation, BTreeMap<IpAddr, State>), String>,
+}
+
+/// Read the delegation of `domain`'s zone at the parent, and ask each
+/// delegated server directly.
+pub(super) fn read(domain: &str, view: &DnsView<'_>, why: String) -> AtParent {
+    let delegation = find(domain, view).map(|delegation| {
+        let states: BTreeMap<IpAddr, State> = delegation
+            .hosts
+            .values()
+            .flat_map(|(ips, _)| ips.iter().copied())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|ip| {
+                (
+                    ip,
+                    classify(&delegation.zone, view.get_at(ip, &delegation.zone, RType::Soa)),
+                )
+            })
+            .collect();
+        (delegation, states)
+    });
+    AtParent { why, delegation }
+}
+
+impl AtParent {
+    /// The findings for `domain`: `ns.lookup-failed`, and `ns.lame` for
+    /// every server the parent delegates to.
+    pub(super) fn findings(&self, domain: &str) -> Vec<Finding> {
+        let why = &self.why;
+        let (delegation, states) = match &self.delegation {
+            Ok(read) => read,
+            Err(more) => {
+                let why = format!("{why}; the delegation at the parent could not be read either: {more}");
+                return vec![super::lookup_failed(domain, why)];
+            }
+        };
+        let note = format!(
+            "{why}. The parent zone {} (asked directly at {}) delegates {} to {}.",
+            delegation.parent,
+            delegation.asked,
+            delegation.zone,
+            delegation.hosts.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+        let mut out = vec![super::lookup_failed(domain, note)];
+        for (name, (ips, failure)) in &delegation.hosts {
+            out.push(judge_lame_at(&delegation.zone, name, ips, failure.clone(), states));
         }
-    };
-    let states: BTreeMap<IpAddr, State> = delegation
-        .hosts
-        .values()
-        .flat_map(|(ips, _)| ips.iter().copied())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .map(|ip| {
-            (
-                ip,
-                classify(&delegation.zone, view.get_at(ip, &delegation.zone, RType::Soa)),
-            )
-        })
-        .collect();
-    let note = format!(
-        "{why}. The parent zone {} (asked directly at {}) delegates {} to {}.",
-        delegation.parent,
-        delegation.asked,
-        delegation.zone,
-        delegation.hosts.keys().cloned().collect::<Vec<_>>().join(", ")
-    );
-    let mut out = vec![super::lookup_failed(domain, note)];
-    for (name, (ips, failure)) in &delegation.hosts {
-        out.push(judge_lame_at(&delegation.zone, name, ips, failure.clone(), &states));
+        out
     }
-    out
 }
 
 fn find(domain: &str, view: &DnsView<'_>) -> Result<Delegation, String> {

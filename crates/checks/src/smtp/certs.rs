@@ -68,7 +68,7 @@ impl Address<'_> {
         };
         if self.refusable(report) {
             if let Some(tls) = &self.probe.tls {
-                senders.dane(&self.host, &tls.chain_der());
+                senders.dane(&self.host, self.address, &tls.chain_der());
             }
             senders.enforces(&self.host);
         }
@@ -230,7 +230,9 @@ impl Address<'_> {
     /// check `id`.
     fn dane_waiving(&self, id: &str, senders: &Senders<'_, '_, '_, '_>) -> Option<DaneAuthenticated> {
         let chain = self.probe.tls.as_ref()?.chain_der();
-        senders.dane(&self.host, &chain).filter(|d| dane_waives(d.usage, id))
+        senders
+            .dane(&self.host, self.address, &chain)
+            .filter(|d| dane_waives(d.usage, id))
     }
 
     /// `smtp.cert-expiring`: within [`crate::tls::cert::EXPIRY_WARNING_DAYS`].

@@ -160,8 +160,9 @@ struct Senders<'v, 'f, 'p, 'a> {
 impl<'p> Senders<'_, '_, 'p, '_> {
     /// Whether DANE senders authenticate the chain `host` presented
     /// (RFC 7672 §3.1), and by which record.
-    fn dane(&self, host: &str, chain: &[Vec<u8>]) -> Option<crate::dane::DaneAuthenticated> {
-        self.facts.dane_authenticates(self.view, host, chain)
+    fn dane(&self, host: &str, address: IpAddr, chain: &[Vec<u8>]) -> Option<crate::dane::DaneAuthenticated> {
+        let target = mailwarden_model::SmtpTarget::new(host, address);
+        self.facts.dane_authenticates(self.view, target, chain)
     }
 
     fn state(&self) -> &PolicyState<'p> {

@@ -41,7 +41,7 @@
 //!   usage, SMTP clients MAY treat such records as \"unusable\"." They are
 //!   reported as [`RecordOutcome::NotForSmtp`] and never match.
 
-use mailwarden_records::tlsa::Tlsa;
+use mailwarden_model::dns::Tlsa;
 use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -180,10 +180,9 @@ pub fn match_tlsa(records: &[Tlsa], chain: &[Vec<u8>], host: &str, now: i64) -> 
 }
 
 fn short(t: &Tlsa) -> String {
-    let data = if t.data.len() > 16 {
-        format!("{}…", &t.data[..16])
-    } else {
-        t.data.clone()
+    let data = match t.data.get(..8) {
+        Some(first) if t.data.len() > 8 => format!("{}…", mailwarden_model::codec::hex(first)),
+        _ => mailwarden_model::codec::hex(&t.data),
     };
     format!("{} {data}", t.params())
 }
@@ -218,11 +217,7 @@ fn match_one(
     if let Some(reason) = tlsa.unusable() {
         return RecordOutcome::Unusable { reason };
     }
-    let Ok(data) = mailwarden_model::codec::hex_decode(&tlsa.data) else {
-        return RecordOutcome::Unusable {
-            reason: "the data is not hex".into(),
-        };
-    };
+    let data = tlsa.data.as_slice();
     if chain.is_empty() {
         return RecordOutcome::NoMatch {
             reason: "no certificate presented".into(),
@@ -236,7 +231,7 @@ fn match_one(
         }
     };
     if tlsa.usage == 3 {
-        return if associates(tlsa, &data, &chain[0], parsed[0].as_ref()) {
+        return if associates(tlsa, data, &chain[0], parsed[0].as_ref()) {
             RecordOutcome::Matched { certificate: 0 }
         } else {
             RecordOutcome::NoMatch {
@@ -248,7 +243,7 @@ fn match_one(
     let mut non_ca = None;
     let mut failed = None;
     for (i, der) in chain.iter().enumerate() {
-        if !associates(tlsa, &data, der, parsed[i].as_ref()) {
+        if !associates(tlsa, data, der, parsed[i].as_ref()) {
             continue;
         }
         let is_ca = matches!(
@@ -306,15 +301,15 @@ fn verify_to_anchor(chain: &[Vec<u8>], ta: usize, host: &str, now: i64) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tls::sha512;
     use crate::tls::testcerts::{Ca, HOST, NOW, sha256_hex};
-    use crate::tls::{hex, sha512};
 
     fn tlsa(usage: u8, selector: u8, matching_type: u8, data: &[u8]) -> Tlsa {
         Tlsa {
             usage,
             selector,
             matching_type,
-            data: hex(data),
+            data: data.to_vec(),
         }
     }
 

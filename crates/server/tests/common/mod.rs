@@ -53,16 +53,8 @@ fn scan(domain: &str, mx: &str, score: i64) -> ScanInput {
     f.severity = Severity::High;
     ScanInput {
         observation: Observation {
-            schema: 1,
-            tool_version: "test".into(),
-            domain: domain.into(),
-            started_at: None,
-            duration_ms: None,
-            source: Default::default(),
-            options: Default::default(),
-            budget_exhausted: false,
             dns,
-            probes: Default::default(),
+            ..Observation::new(domain)
         },
         findings: vec![f],
         scores: None,

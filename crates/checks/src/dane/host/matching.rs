@@ -4,13 +4,14 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use mailwarden_model::{Finding, Outcome, Severity};
-use mailwarden_records::tlsa::Tlsa;
+use mailwarden_model::dns::Tlsa;
+use mailwarden_model::{Finding, Outcome, Severity, SmtpTarget};
 
 use super::Host;
+use crate::Facts;
 use crate::dane::{Addressed, Rrset};
 use crate::rule;
-use crate::tls::dane::{DaneVerdict, match_tlsa};
+use crate::tls::dane::DaneVerdict;
 use crate::transport::AddressTls;
 
 /// How a DANE sender fares at one address of a host with usable records.
@@ -50,13 +51,15 @@ impl AddressDane {
     }
 }
 
-/// Match `records` against the chain one address presented.
-fn match_address(records: &[Tlsa], address: &AddressTls<'_>, now: i64) -> AddressDane {
+/// Match `records` against the chain one address presented (the match
+/// made once per view, in the facts).
+fn match_address(records: &[Tlsa], address: &AddressTls<'_>, facts: &Facts<'_, '_>) -> AddressDane {
     let probe = address.probe;
     match address.starttls() {
         Some(true) => {
             let chain = address.chain_der().unwrap_or_default();
-            let result = match_tlsa(records, &chain, &address.host, now);
+            let target = SmtpTarget::new(&address.host, address.address);
+            let result = facts.dane_match(records, target, &chain);
             if result.verdict() == DaneVerdict::Matched {
                 return AddressDane::Matched(result.summary());
             }
@@ -86,11 +89,11 @@ fn match_address(records: &[Tlsa], address: &AddressTls<'_>, now: i64) -> Addres
 pub(in crate::dane) fn match_addresses(
     records: &[Tlsa],
     addresses: &[AddressTls<'_>],
-    now: i64,
+    facts: &Facts<'_, '_>,
 ) -> Vec<(IpAddr, AddressDane)> {
     addresses
         .iter()
-        .map(|a| (a.address, match_address(records, a, now)))
+        .map(|a| (a.address, match_address(records, a, facts)))
         .collect()
 }
 
@@ -175,7 +178,7 @@ impl Host<'_> {
                 );
             }
         };
-        let results = match_addresses(&records, &addresses, addressed.ctx.now);
+        let results = match_addresses(&records, &addresses, addressed.facts);
         self.match_finding(&results)
     }
 

@@ -27,6 +27,7 @@ use super::check_host::{
     MAX_DNS_TERMS, MAX_NAMES, MAX_VOID_LOOKUPS, address_of, is_checkable_domain, mx_exchange, spf_records, target_name,
 };
 use crate::rule;
+use crate::unlooked::counted;
 
 /// RFC 7208 §3.4 advises keeping SPF records under 450 octets so the whole
 /// DNS answer fits in 512 octets of UDP.
@@ -102,15 +103,14 @@ fn lookup_failed(domain: &str, failed: &[FailedLookup]) -> Finding {
         .map(|f| format!("{}/{} {}", f.name, f.rtype, f.status))
         .collect();
     crate::unlooked::lookup_failed(
-        rule::SPF_LOOKUP_FAILED,
-        domain,
+        (rule::SPF_LOOKUP_FAILED, domain),
         "Every DNS lookup of the SPF tree was answered.",
-        (
+        &list,
+        counted(
             "DNS lookup(s) needed to evaluate SPF",
             "some SPF checks are indeterminate",
         ),
-        &list,
-        failed,
+        ("failed_lookups", failed),
     )
 }
 

@@ -39,6 +39,7 @@ pub mod dmarc;
 pub mod dnssec;
 pub mod facts;
 pub mod failover;
+pub(crate) mod host_addresses;
 mod judging;
 pub(crate) mod located;
 pub mod mta_sts;

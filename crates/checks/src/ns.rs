@@ -29,6 +29,7 @@ use std::net::IpAddr;
 use mailwarden_model::{Answer, DnsView, Finding, Outcome, RData, RType, Status};
 
 use crate::Context;
+use crate::host_addresses::HostAddresses;
 use crate::rule;
 
 /// The record sets every authoritative server must agree on: a label
@@ -52,7 +53,7 @@ enum Reading<'v> {
     /// The resolver could not read the zone: its delegation at the parent.
     AtParent(delegation::AtParent),
     /// The NS lookup at the apex failed.
-    NsFailed { apex: String, status: Status },
+    NsFailed(Unread),
     /// The zone's nameservers, each asked directly.
     Servers(Servers<'v>),
 }
@@ -96,10 +97,7 @@ fn read<'v>(ctx: &Context<'_>, view: &DnsView<'v>) -> Reading<'v> {
             .collect(),
         Status::NoData | Status::NxDomain => Vec::new(),
         other => {
-            return Reading::NsFailed {
-                apex,
-                status: other.clone(),
-            };
+            return Reading::NsFailed(Unread::ns(&apex, other));
         }
     };
     let hosts: Vec<Host<'v>> = names
@@ -160,38 +158,28 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
             "The domain does not exist (NXDOMAIN): it has no zone to check.",
         )],
         Reading::AtParent(at_parent) => at_parent.findings(domain),
-        Reading::NsFailed { apex, status } => vec![lookup_failed(
-            domain,
-            format!("the NS records of {apex}: {}", status.describe()),
-        )],
+        Reading::NsFailed(why) => vec![lookup_failed(domain, why.to_string())],
         Reading::Servers(servers) => servers.findings(domain),
     }
 }
 
 impl Servers<'_> {
     fn findings(&self, domain: &str) -> Vec<Finding> {
-        let Servers {
-            apex,
-            names,
-            hosts,
-            servers,
-            states,
-            compared,
-        } = self;
-        let mut out = vec![judge_count(apex, names)];
-        if names.is_empty() {
+        let (apex, hosts, states) = (&self.apex, &self.hosts, &self.states);
+        let mut out = vec![judge_count(apex, &self.names)];
+        if self.names.is_empty() {
             return out;
         }
         out.push(judge_diversity(apex, hosts));
         for host in hosts {
             out.push(judge_lame(apex, host, states));
         }
-        let label = |ip: &IpAddr| format!("{ip} ({})", servers[ip].join(", "));
+        let label = |ip: &IpAddr| format!("{ip} ({})", self.servers[ip].join(", "));
         // With one server known for sure, there is nothing to compare; with
         // one known because other lookups failed, we could not compare.
         let single = states.len() < 2 && hosts.iter().all(Host::complete);
         out.push(judge_serials(apex, states, single, &label));
-        for ((prefix, rtype, what), answers) in COMPARED.iter().zip(compared) {
+        for ((prefix, rtype, what), answers) in COMPARED.iter().zip(&self.compared) {
             let name = format!("{prefix}{domain}");
             let compare = Compare {
                 name: &name,
@@ -210,7 +198,7 @@ enum Stop {
     /// The domain itself does not exist.
     NoSuchDomain,
     /// A lookup failed: we could not look.
-    Failed(String),
+    Failed(Unread),
 }
 
 /// The apex of the zone `domain` is in: the closest name at or above it
@@ -225,14 +213,14 @@ fn find_apex(domain: &str, view: &DnsView<'_>) -> Result<String, Stop> {
             Status::Records if at_apex => return Ok(name),
             Status::NxDomain if name == domain => return Err(Stop::NoSuchDomain),
             Status::Records | Status::NoData | Status::NxDomain => {}
-            other => return Err(Stop::Failed(format!("the SOA record of {name}: {}", other.describe()))),
+            other => return Err(Stop::Failed(Unread::soa(&name, other))),
         }
         match name.split_once('.') {
             Some((_, parent)) if parent.contains('.') => name = parent.to_string(),
             _ => {
-                return Err(Stop::Failed(format!(
-                    "no zone apex (SOA record) found at or above {domain} below the top-level domain"
-                )));
+                return Err(Stop::Failed(Unread::NoApex {
+                    domain: domain.to_string(),
+                }));
             }
         }
     }
@@ -290,41 +278,7 @@ fn offline(domain: &str) -> Vec<Finding> {
 }
 
 /// One nameserver name and its address lookups.
-struct Host<'a> {
-    name: String,
-    a: &'a Answer,
-    aaaa: &'a Answer,
-}
-
-/// The addresses in an A and an AAAA answer.
-fn addresses_of(a: &Answer, aaaa: &Answer) -> Vec<IpAddr> {
-    a.records
-        .iter()
-        .chain(&aaaa.records)
-        .filter_map(|rd| match rd {
-            RData::A { address } => Some(IpAddr::V4(*address)),
-            RData::Aaaa { address } => Some(IpAddr::V6(*address)),
-            _ => None,
-        })
-        .collect()
-}
-
-impl Host<'_> {
-    fn addresses(&self) -> Vec<IpAddr> {
-        addresses_of(self.a, self.aaaa)
-    }
-
-    fn complete(&self) -> bool {
-        self.a.status.is_definite() && self.aaaa.status.is_definite()
-    }
-
-    fn failure(&self) -> Option<String> {
-        [self.a, self.aaaa]
-            .iter()
-            .find(|a| !a.status.is_definite())
-            .map(|a| a.status.describe())
-    }
-}
+type Host<'a> = HostAddresses<'a>;
 
 /// RFC 2182 §3.1: "Secondary servers must be placed at both topologically
 /// and geographically dispersed locations on the Internet". The proxy for
@@ -768,5 +722,8 @@ fn show(set: &[String]) -> String {
 }
 
 mod delegation;
+mod unread;
+
+use unread::Unread;
 #[cfg(test)]
 mod tests;

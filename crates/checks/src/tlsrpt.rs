@@ -74,7 +74,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
         .collect();
     let na = |id: &str, why: &str| Finding::new(id, Outcome::NotApplicable, &domain, why.to_string());
     // Whether senders get a usable reporting policy, and why not.
-    let usable: Result<(), String> = match records.as_slice() {
+    let usable: Result<(), Unusable> = match records.as_slice() {
         [] => {
             if lookalikes.is_empty() {
                 out.push(na(
@@ -82,7 +82,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
                     &format!("No TLS-RPT record at {name}; TLS reporting is needed once MTA-STS or DANE is in use."),
                 ));
                 out.push(na(rule::TLSRPT_SYNTAX, "No TLS-RPT record, so nothing to check."));
-                Err(format!("there is no TLS-RPT record at {name}"))
+                Err(Unusable::NoRecord(name.clone()))
             } else {
                 out.push(
                     Finding::new(
@@ -100,7 +100,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
                     rule::TLSRPT_SYNTAX,
                     "No record beginning `v=TLSRPTv1`, so nothing to check.",
                 ));
-                Err(format!("the record at {name} does not begin with `v=TLSRPTv1`"))
+                Err(Unusable::NotTlsrpt(name.clone()))
             }
         }
         [(strings, text)] => {
@@ -121,7 +121,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
             if ok {
                 Ok(())
             } else {
-                Err(format!("the TLS-RPT record at {name} is invalid (see tlsrpt.syntax)"))
+                Err(Unusable::Invalid(name.clone()))
             }
         }
         many => {
@@ -142,11 +142,36 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
                 )),
             );
             out.push(na(rule::TLSRPT_SYNTAX, "Several TLS-RPT records: senders use none."));
-            Err(format!("{name} has {} TLS-RPT records", many.len()))
+            Err(Unusable::Several(name.clone(), many.len()))
         }
     };
     out.push(missing(&domain, view, facts, usable, &example));
     out
+}
+
+/// Why senders get no usable TLS-RPT record at `_smtp._tls.<domain>`
+/// (the name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Unusable {
+    /// No record at all.
+    NoRecord(String),
+    /// A record meant as TLS-RPT that does not begin `v=TLSRPTv1`.
+    NotTlsrpt(String),
+    /// One record, with errors.
+    Invalid(String),
+    /// Several records (how many).
+    Several(String, usize),
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unusable::NoRecord(name) => write!(f, "there is no TLS-RPT record at {name}"),
+            Unusable::NotTlsrpt(name) => write!(f, "the record at {name} does not begin with `v=TLSRPTv1`"),
+            Unusable::Invalid(name) => write!(f, "the TLS-RPT record at {name} is invalid (see tlsrpt.syntax)"),
+            Unusable::Several(name, n) => write!(f, "{name} has {n} TLS-RPT records"),
+        }
+    }
 }
 
 /// RFC 8460 §1: reports tell the domain about failures to establish TLS
@@ -156,7 +181,7 @@ fn missing(
     domain: &str,
     view: &DnsView<'_>,
     facts: &Facts<'_, '_>,
-    usable: Result<(), String>,
+    usable: Result<(), Unusable>,
     example: &str,
 ) -> Finding {
     const ID: &str = rule::TLSRPT_MISSING;
@@ -172,7 +197,7 @@ fn missing(
         Err(why) => why,
     };
     let sts = match facts.sts_discovery(view) {
-        Discovery::Failed(f) => Err(f.to_string()),
+        Discovery::Failed(f) => Err(f.clone()),
         Discovery::One(..) => Ok(true),
         _ => Ok(false),
     };
@@ -206,7 +231,7 @@ fn missing(
             domain,
             format!(
                 "{why}; whether MTA-STS or DANE is in use could not be determined: {}.",
-                failed.join("; ")
+                crate::Unlookeds(failed.clone())
             ),
         )
         .evidence("failed_lookups", &failed);

@@ -97,7 +97,6 @@ impl RunSight {
 #[cfg(test)]
 mod tests {
     use mailwarden_model::dns::{Answer, Proof, QueryKey, RType};
-    use mailwarden_model::observation::{SourceInfo, Transcript};
 
     use super::*;
 

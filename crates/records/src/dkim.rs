@@ -554,7 +554,8 @@ fn colon_list(value: &str) -> Vec<String> {
 }
 
 /// Decode base64, strictly; returns the bytes and whether the padding was
-/// right. Missing padding is tolerated (reported as a warning by the caller).
+/// right. Missing padding is tolerated (reported as a warning by the
+/// caller). The error is the reason findings quote.
 fn decode_base64(b64: &str) -> Result<(Vec<u8>, bool), String> {
     mailwarden_model::codec::base64_decode_lenient(b64).map_err(|e| format!("p= is not valid base64: {e}."))
 }
@@ -629,28 +630,58 @@ pub fn decode_public_key(kind: &KeyType, bytes: &[u8]) -> Result<PublicKey, KeyE
     }
 }
 
+/// What is wrong with the DER of an RSA public key (the words of
+/// [`KeyError::NotRsa`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum DerError {
+    #[error("truncated DER: expected an element")]
+    NoElement,
+    #[error("truncated DER: expected a length")]
+    NoLength,
+    #[error("unsupported DER length form 0x{0:02x}")]
+    LengthForm(u8),
+    #[error("truncated DER length")]
+    TruncatedLength,
+    #[error("truncated DER: an element claims {claimed} bytes but {remain} remain")]
+    Truncated { claimed: usize, remain: usize },
+    #[error("the RSAPublicKey is not a single SEQUENCE")]
+    NotOneSequence,
+    #[error("the modulus and exponent are not INTEGERs")]
+    NotIntegers,
+    #[error("data follows the exponent")]
+    AfterExponent,
+    #[error("the modulus is not a positive integer")]
+    ModulusNotPositive,
+    #[error("the exponent is not a positive integer")]
+    ExponentNotPositive,
+    #[error("the modulus is even")]
+    EvenModulus,
+    #[error("the public exponent is even or 1")]
+    BadExponent,
+}
+
 /// One DER element: tag, contents, and what follows it.
-fn der_element(input: &[u8]) -> Result<(u8, &[u8], &[u8]), String> {
-    let (&tag, rest) = input.split_first().ok_or("truncated DER: expected an element")?;
-    let (&first, rest) = rest.split_first().ok_or("truncated DER: expected a length")?;
+fn der_element(input: &[u8]) -> Result<(u8, &[u8], &[u8]), DerError> {
+    let (&tag, rest) = input.split_first().ok_or(DerError::NoElement)?;
+    let (&first, rest) = rest.split_first().ok_or(DerError::NoLength)?;
     let (len, rest) = if first < 0x80 {
         (first as usize, rest)
     } else {
         let n = (first & 0x7f) as usize;
         if n == 0 || n > 4 {
-            return Err(format!("unsupported DER length form 0x{first:02x}"));
+            return Err(DerError::LengthForm(first));
         }
         if rest.len() < n {
-            return Err("truncated DER length".into());
+            return Err(DerError::TruncatedLength);
         }
         let len = rest[..n].iter().fold(0usize, |acc, &b| (acc << 8) | b as usize);
         (len, &rest[n..])
     };
     if rest.len() < len {
-        return Err(format!(
-            "truncated DER: an element claims {len} bytes but {} remain",
-            rest.len()
-        ));
+        return Err(DerError::Truncated {
+            claimed: len,
+            remain: rest.len(),
+        });
     }
     Ok((tag, &rest[..len], &rest[len..]))
 }
@@ -665,20 +696,21 @@ const ED25519_OID: [u8; 3] = [0x2b, 0x65, 0x70];
 /// in 64 bits) and the encoding.
 pub fn parse_rsa_public_key(der: &[u8]) -> Result<(u32, Option<u64>, RsaEncoding), KeyError> {
     let bad = KeyError::NotRsa;
-    let (tag, body, rest) = der_element(der).map_err(bad)?;
+    let not_rsa = |e: DerError| KeyError::NotRsa(e.to_string());
+    let (tag, body, rest) = der_element(der).map_err(not_rsa)?;
     if tag != 0x30 {
         return Err(bad(format!("expected a DER SEQUENCE, found tag 0x{tag:02x}")));
     }
     if !rest.is_empty() {
         return Err(bad(format!("{} bytes follow the key", rest.len())));
     }
-    let (first_tag, _, _) = der_element(body).map_err(bad)?;
+    let (first_tag, _, _) = der_element(body).map_err(not_rsa)?;
     match first_tag {
         // SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier,
         //                                     subjectPublicKey BIT STRING }
         0x30 => {
-            let (_, algorithm, after) = der_element(body).map_err(bad)?;
-            let (oid_tag, oid, _) = der_element(algorithm).map_err(bad)?;
+            let (_, algorithm, after) = der_element(body).map_err(not_rsa)?;
+            let (oid_tag, oid, _) = der_element(algorithm).map_err(not_rsa)?;
             if oid_tag != 0x06 {
                 return Err(bad("the algorithm identifier has no OID".into()));
             }
@@ -691,7 +723,7 @@ pub fn parse_rsa_public_key(der: &[u8]) -> Result<(u32, Option<u64>, RsaEncoding
                     oid_text(oid)
                 )));
             }
-            let (bit_tag, bits, trailing) = der_element(after).map_err(bad)?;
+            let (bit_tag, bits, trailing) = der_element(after).map_err(not_rsa)?;
             if bit_tag != 0x03 {
                 return Err(bad("the key is not a BIT STRING".into()));
             }
@@ -702,12 +734,12 @@ pub fn parse_rsa_public_key(der: &[u8]) -> Result<(u32, Option<u64>, RsaEncoding
             if unused != 0 {
                 return Err(bad("the BIT STRING has unused bits".into()));
             }
-            let (bits, exponent) = rsa_public_key(inner).map_err(bad)?;
+            let (bits, exponent) = rsa_public_key(inner).map_err(not_rsa)?;
             Ok((bits, exponent, RsaEncoding::SubjectPublicKeyInfo))
         }
         // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
         0x02 => {
-            let (bits, exponent) = rsa_public_key(der).map_err(bad)?;
+            let (bits, exponent) = rsa_public_key(der).map_err(not_rsa)?;
             Ok((bits, exponent, RsaEncoding::Pkcs1))
         }
         other => Err(bad(format!("unexpected DER tag 0x{other:02x}"))),
@@ -715,26 +747,26 @@ pub fn parse_rsa_public_key(der: &[u8]) -> Result<(u32, Option<u64>, RsaEncoding
 }
 
 /// Parse a PKCS#1 RSAPublicKey; returns the modulus bits and exponent.
-fn rsa_public_key(der: &[u8]) -> Result<(u32, Option<u64>), String> {
+fn rsa_public_key(der: &[u8]) -> Result<(u32, Option<u64>), DerError> {
     let (tag, body, rest) = der_element(der)?;
     if tag != 0x30 || !rest.is_empty() {
-        return Err("the RSAPublicKey is not a single SEQUENCE".into());
+        return Err(DerError::NotOneSequence);
     }
     let (ntag, n, after) = der_element(body)?;
     let (etag, e, trailing) = der_element(after)?;
     if ntag != 0x02 || etag != 0x02 {
-        return Err("the modulus and exponent are not INTEGERs".into());
+        return Err(DerError::NotIntegers);
     }
     if !trailing.is_empty() {
-        return Err("data follows the exponent".into());
+        return Err(DerError::AfterExponent);
     }
-    let n = positive_integer(n).ok_or("the modulus is not a positive integer")?;
-    let e = positive_integer(e).ok_or("the exponent is not a positive integer")?;
+    let n = positive_integer(n).ok_or(DerError::ModulusNotPositive)?;
+    let e = positive_integer(e).ok_or(DerError::ExponentNotPositive)?;
     if n.last().is_some_and(|b| b & 1 == 0) {
-        return Err("the modulus is even".into());
+        return Err(DerError::EvenModulus);
     }
     if e.last().is_some_and(|b| b & 1 == 0) || e == [1] {
-        return Err("the public exponent is even or 1".into());
+        return Err(DerError::BadExponent);
     }
     let bits = (n.len() as u32 - 1) * 8 + (8 - n[0].leading_zeros());
     let exponent = (e.len() <= 8).then(|| e.iter().fold(0u64, |acc, &b| (acc << 8) | b as u64));

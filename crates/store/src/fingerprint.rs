@@ -101,7 +101,7 @@ fn normalise(v: &mut Value, sort: bool) {
 mod tests {
     use std::collections::BTreeMap;
 
-    use mailwarden_model::{Answer, Outcome, Proof, QueryKey, RData, RType, Severity, Signature, SourceInfo};
+    use mailwarden_model::{Answer, Outcome, Proof, QueryKey, RData, RType, Severity, Signature};
 
     use super::*;
 

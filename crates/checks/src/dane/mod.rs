@@ -27,14 +27,13 @@ use mailwarden_model::{DnsView, Finding, Outcome, RType, SmtpTarget, Status};
 
 use crate::rule;
 use crate::transport::{self, AddressTls, MxHost};
-use crate::{Context, Facts};
+use crate::{Context, Facts, Unlooked};
 use host::Host;
 use host::matching::match_addresses;
 
-/// The MX host names of `domain`, or why they could not be looked up.
-pub(crate) fn mx_hosts(domain: &str, view: &DnsView<'_>) -> Result<Vec<String>, String> {
-    Ok(transport::mx_exchanges(domain, view)
-        .map_err(|u| u.to_string())?
+/// The MX host names of `domain`, or the lookup that failed.
+pub(crate) fn mx_hosts(domain: &str, view: &DnsView<'_>) -> Result<Vec<String>, Unlooked> {
+    Ok(transport::mx_exchanges(domain, view)?
         .into_iter()
         .map(|(_, h)| h)
         .collect())
@@ -46,18 +45,17 @@ pub fn tlsa_name(host: &str) -> String {
 }
 
 /// Whether any MX host publishes TLSA records: `Ok(true)` when one does,
-/// `Err` when a lookup failed and none was found.
-pub(crate) fn in_use(domain: &str, view: &DnsView<'_>) -> Result<bool, String> {
+/// `Err` (the first lookup that failed) when one failed and none was found.
+pub(crate) fn in_use(domain: &str, view: &DnsView<'_>) -> Result<bool, Unlooked> {
     let hosts = mx_hosts(domain, view)?;
     let mut failed = None;
     for host in hosts {
-        let answer = view.get(&tlsa_name(&host), RType::Tlsa);
+        let owner = tlsa_name(&host);
+        let answer = view.get(&owner, RType::Tlsa);
         if answer.status == Status::Records {
             return Ok(true);
         }
-        if !answer.status.is_definite() && failed.is_none() {
-            failed = Some(format!("{}/TLSA {}", tlsa_name(&host), answer.status.describe()));
-        }
+        failed = failed.or_else(|| Unlooked::of(&owner, RType::Tlsa, answer));
     }
     failed.map_or(Ok(false), Err)
 }
@@ -143,15 +141,33 @@ struct Addressed<'c, 'v, 'f, 'p> {
     facts: &'c crate::Facts<'f, 'p>,
 }
 
+/// Why an MX host's addresses are not known.
+#[derive(Debug)]
+enum HostUnknown {
+    /// The MX lookup failed.
+    Unlooked(Unlooked),
+    /// The host is not among the MX hosts the facts read (`name`, `domain`).
+    Gone { name: String, domain: String },
+}
+
+impl std::fmt::Display for HostUnknown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostUnknown::Unlooked(u) => write!(f, "{u}"),
+            HostUnknown::Gone { name, domain } => write!(f, "{name} is no longer among the MX hosts of {domain}"),
+        }
+    }
+}
+
 impl Addressed<'_, '_, '_, '_> {
-    fn host(&self, name: &str) -> Result<&MxHost, String> {
+    fn host(&self, name: &str) -> Result<&MxHost, HostUnknown> {
         let hosts = self.facts.mx_hosts(self.view);
         match hosts {
-            Ok(hosts) => hosts
-                .iter()
-                .find(|h| h.name == name)
-                .ok_or_else(|| format!("{name} is no longer among the MX hosts of {}", self.domain)),
-            Err(why) => Err(why.to_string()),
+            Ok(hosts) => hosts.iter().find(|h| h.name == name).ok_or_else(|| HostUnknown::Gone {
+                name: name.to_string(),
+                domain: self.domain.to_string(),
+            }),
+            Err(why) => Err(HostUnknown::Unlooked(why.clone())),
         }
     }
 }

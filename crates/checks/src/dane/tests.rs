@@ -17,7 +17,8 @@ const H2: &str = "0c72ac70b745ac19998811b131d662c9ac69dbdbe7cb23e5b514b56664c5d3
 const IP: &str = "192.0.2.25";
 const IP6: &str = "2001:db8::25";
 
-fn run_with(dns: &Dns, validated: bool) -> Vec<Finding> {
+/// `f` in the context these tests judge in (DNSSEC validated or not).
+fn in_context<T>(validated: bool, f: impl FnOnce(&Context<'_>) -> T) -> T {
     let options = ScanOptions::default();
     let source = SourceInfo {
         dnssec_validation: validated,
@@ -30,7 +31,11 @@ fn run_with(dns: &Dns, validated: bool) -> Vec<Finding> {
         source: &source,
         now: NOW,
     };
-    dns.judge(|v| judge(&ctx, v))
+    f(&ctx)
+}
+
+fn run_with(dns: &Dns, validated: bool) -> Vec<Finding> {
+    in_context(validated, |ctx| dns.judge(|v| judge(ctx, v)))
 }
 
 /// The MX's address (and no IPv6), with this probe result.
@@ -380,29 +385,19 @@ fn host_dane_gives_failover_the_same_verdict() {
         tlsa(&[format!("3 1 1 {spki}")], Proof::Secure),
         tls_probe(&chain, "TLSv1.3"),
     );
-    let options = ScanOptions::default();
-    let source = SourceInfo {
-        dnssec_validation: true,
-        ..SourceInfo::default()
-    };
-    let ctx = Context {
-        roots: &crate::tls::cert::Roots::WebPki,
-        domain: D,
-        options: &options,
-        source: &source,
-        now: NOW,
-    };
     let verdict = |dns: &Dns| {
-        let out = std::cell::RefCell::new(None);
-        dns.judge(|v| {
-            let hosts = transport::mx_hosts(&ctx, D, v).unwrap();
-            let chains = crate::ChainCache::default();
-            let facts = crate::Facts::of_view(&ctx, v, &chains);
-            let addresses = facts.probe_host(v, &hosts[0]);
-            *out.borrow_mut() = Some(host_dane(&facts, v, &hosts[0], &addresses));
-            Vec::new()
-        });
-        out.into_inner().unwrap()
+        in_context(true, |ctx| {
+            let out = std::cell::RefCell::new(None);
+            dns.judge(|v| {
+                let hosts = transport::mx_hosts(ctx, D, v).unwrap();
+                let chains = crate::ChainCache::default();
+                let facts = crate::Facts::of_view(ctx, v, &chains);
+                let addresses = facts.probe_host(v, &hosts[0]);
+                *out.borrow_mut() = Some(host_dane(&facts, v, &hosts[0], &addresses));
+                Vec::new()
+            });
+            out.into_inner().unwrap()
+        })
     };
     let d = verdict(&dns);
     assert_eq!(d.authenticated, Some(true), "{d:?}");
@@ -440,27 +435,17 @@ fn one_dane_match_per_probe_target_whatever_judges_read_it() {
         .aaaa(MX, &[IP6])
         .smtp(MX, IP, tls_probe(&chain, "TLSv1.3"))
         .smtp(MX, IP6, tls_probe(&other, "TLSv1.3"));
-    let options = ScanOptions::default();
-    let source = SourceInfo {
-        dnssec_validation: true,
-        ..SourceInfo::default()
-    };
-    let ctx = Context {
-        roots: &crate::tls::cert::Roots::WebPki,
-        domain: D,
-        options: &options,
-        source: &source,
-        now: NOW,
-    };
-    let transcript = dns.0.clone();
-    let view = mailwarden_model::DnsView::with_probes(&transcript, &dns.1);
-    let chains = crate::ChainCache::default();
-    let facts = crate::Facts::of_view(&ctx, &view, &chains);
-    let mut judged = Vec::new();
-    for name in ["dane", "smtp", "failover"] {
-        let judge = crate::JUDGES.iter().find(|j| j.name == name).unwrap();
-        judged.extend((judge.findings)(&ctx, &view, &facts));
-    }
-    assert_eq!(facts.dane_matches(), 2, "one per probed address");
+    let view = mailwarden_model::DnsView::with_probes(&dns.0, &dns.1);
+    let (matches, judged) = in_context(true, |ctx| {
+        let chains = crate::ChainCache::default();
+        let facts = crate::Facts::of_view(ctx, &view, &chains);
+        let mut judged = Vec::new();
+        for name in ["dane", "smtp", "failover"] {
+            let judge = crate::JUDGES.iter().find(|j| j.name == name).unwrap();
+            judged.extend((judge.findings)(ctx, &view, &facts));
+        }
+        (facts.dane_matches(), judged)
+    });
+    assert_eq!(matches, 2, "one per probed address");
     assert_eq!(outcome(&judged, "dane.match", MX), Fail, "{judged:#?}");
 }

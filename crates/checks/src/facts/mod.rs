@@ -175,7 +175,7 @@ impl<'f, 'a> Facts<'f, 'a> {
 
     /// Whether any MX host publishes TLSA records (see
     /// [`crate::dane::in_use`]).
-    pub(crate) fn dane_in_use(&self, view: &DnsView<'_>) -> Result<bool, String> {
+    pub(crate) fn dane_in_use(&self, view: &DnsView<'_>) -> Result<bool, Unlooked> {
         crate::dane::in_use(&self.domain, view)
     }
 

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use mailwarden_model::{Answer, DnsView, Finding, Outcome, Proof, RData, RType, Severity, Status};
 
+use crate::host_addresses::HostAddresses;
 use crate::net::non_global_reason;
 use crate::rule;
 
@@ -21,37 +22,7 @@ struct Mx {
 }
 
 /// What is known about one MX target's addresses.
-struct Target<'a> {
-    name: String,
-    a: &'a Answer,
-    aaaa: &'a Answer,
-}
-
-impl Target<'_> {
-    fn addresses(&self) -> Vec<IpAddr> {
-        let mut out = Vec::new();
-        for rd in self.a.records.iter().chain(&self.aaaa.records) {
-            match rd {
-                RData::A { address } => out.push(IpAddr::V4(*address)),
-                RData::Aaaa { address } => out.push(IpAddr::V6(*address)),
-                _ => {}
-            }
-        }
-        out
-    }
-
-    /// Both lookups gave definite answers.
-    fn complete(&self) -> bool {
-        self.a.status.is_definite() && self.aaaa.status.is_definite()
-    }
-
-    fn failure(&self) -> Option<String> {
-        [self.a, self.aaaa]
-            .iter()
-            .find(|a| !a.status.is_definite())
-            .map(|a| a.status.describe())
-    }
-}
+type Target<'a> = HostAddresses<'a>;
 
 /// Judge the mail routing of `domain`.
 pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {

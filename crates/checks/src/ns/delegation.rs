@@ -22,7 +22,8 @@ use std::net::IpAddr;
 
 use mailwarden_model::{Answer, DnsView, Finding, RData, RType, Status};
 
-use super::{State, addresses_of, classify, judge_lame_at};
+use super::{State, Unread, classify, judge_lame_at};
+use crate::host_addresses::addresses_of;
 
 /// Parent servers tried, one after the other, for the delegation.
 const PARENT_SERVERS_TRIED: usize = 3;
@@ -42,13 +43,13 @@ struct Delegation {
 /// (`why`): the delegation at the parent and what each delegated server
 /// answered for the zone's SOA, or why the delegation could not be read.
 pub(super) struct AtParent {
-    why: String,
-    delegation: Result<(Delegation, BTreeMap<IpAddr, State>), String>,
+    why: Unread,
+    delegation: Result<(Delegation, BTreeMap<IpAddr, State>), Unread>,
 }
 
 /// Read the delegation of `domain`'s zone at the parent, and ask each
 /// delegated server directly.
-pub(super) fn read(domain: &str, view: &DnsView<'_>, why: String) -> AtParent {
+pub(super) fn read(domain: &str, view: &DnsView<'_>, why: Unread) -> AtParent {
     let delegation = find(domain, view).map(|delegation| {
         let states: BTreeMap<IpAddr, State> = delegation
             .hosts
@@ -95,52 +96,58 @@ impl AtParent {
     }
 }
 
-fn find(domain: &str, view: &DnsView<'_>) -> Result<Delegation, String> {
+fn find(domain: &str, view: &DnsView<'_>) -> Result<Delegation, Unread> {
     let (parent, child) = enclosing_zone(domain, view)?;
     let servers = parent_servers(&parent, view)?;
     let mut failures = Vec::new();
-    for ip in servers.into_iter().take(PARENT_SERVERS_TRIED) {
-        let answer = view.get_at(ip, &child, RType::Ns);
+    for server in servers.into_iter().take(PARENT_SERVERS_TRIED) {
+        let answer = view.get_at(server, &child, RType::Ns);
+        let status = answer.status.clone();
         match &answer.status {
-            Status::Records => return Ok(delegation(&parent, &child, ip, answer, view)),
+            Status::Records => return Ok(delegation(&parent, &child, server, answer, view)),
             Status::NoData | Status::NxDomain => {
-                return Err(format!(
-                    "{ip}, a server of {parent}, answered that {child} has no NS records ({}): the parent delegates nothing there",
-                    answer.status.describe()
-                ));
+                return Err(Unread::NothingDelegated {
+                    server,
+                    parent,
+                    child,
+                    status,
+                });
             }
-            Status::NotCollected => return Err(format!("NS {child} at {ip}: {}", answer.status.describe())),
-            other => failures.push(format!("{ip}: {}", other.describe())),
+            Status::NotCollected => return Err(Unread::NotAsked { child, server, status }),
+            _ => failures.push((server, status)),
         }
     }
-    Err(format!(
-        "no server of {parent} gave the delegation of {child}: {}",
-        failures.join("; ")
-    ))
+    Err(Unread::NoServerAnswered {
+        parent,
+        child,
+        failures,
+    })
 }
 
 /// The closest zone above `domain` whose SOA resolves, and its child on
 /// the way down to `domain` (the name that should be delegated).
-fn enclosing_zone(domain: &str, view: &DnsView<'_>) -> Result<(String, String), String> {
+fn enclosing_zone(domain: &str, view: &DnsView<'_>) -> Result<(String, String), Unread> {
     let mut child = domain.to_string();
     while let Some((_, parent)) = child.split_once('.') {
         let soa = view.get(parent, RType::Soa);
         let at_apex = soa.cname_chain.is_empty() && soa.records.iter().any(|rd| matches!(rd, RData::Soa { .. }));
         match &soa.status {
             Status::Records if at_apex => return Ok((parent.to_string(), child)),
-            Status::NotCollected => return Err(format!("the SOA record of {parent}: {}", soa.status.describe())),
+            Status::NotCollected => return Err(Unread::soa(parent, &soa.status)),
             // Not an apex, or inside the broken zone too: go up.
             _ => child = parent.to_string(),
         }
     }
-    Err(format!("no enclosing zone of {domain} resolves"))
+    Err(Unread::NoEnclosingZone {
+        domain: domain.to_string(),
+    })
 }
 
 /// The addresses of the parent zone's servers, in a stable order.
-fn parent_servers(parent: &str, view: &DnsView<'_>) -> Result<Vec<IpAddr>, String> {
+fn parent_servers(parent: &str, view: &DnsView<'_>) -> Result<Vec<IpAddr>, Unread> {
     let ns = view.get(parent, RType::Ns);
     if ns.status != Status::Records {
-        return Err(format!("the NS records of {parent}: {}", ns.status.describe()));
+        return Err(Unread::ns(parent, &ns.status));
     }
     let names: BTreeSet<String> = ns.records.iter().filter_map(ns_target).collect();
     let ips: Vec<IpAddr> = names
@@ -149,7 +156,9 @@ fn parent_servers(parent: &str, view: &DnsView<'_>) -> Result<Vec<IpAddr>, Strin
         .flat_map(|name| addresses_of(view.get(name, RType::A), view.get(name, RType::Aaaa)))
         .collect();
     if ips.is_empty() {
-        return Err(format!("no server of {parent} has an address"));
+        return Err(Unread::NoParentAddress {
+            parent: parent.to_string(),
+        });
     }
     Ok(ips)
 }

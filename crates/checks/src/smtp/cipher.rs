@@ -12,7 +12,7 @@
 /// Why the suite called `suite` is weak: empty when it is not, `Err`
 /// when the name is not one this function can read (rustls prints
 /// `Unknown(0x...)` for code points it has no name for).
-pub(crate) fn weaknesses(suite: &str) -> Result<Vec<&'static str>, String> {
+pub(crate) fn weaknesses(suite: &str) -> Result<Vec<&'static str>, Unreadable> {
     let name = suite.trim().to_ascii_uppercase();
     if let Some(rest) = name.strip_prefix("TLS13_") {
         // Every TLS 1.3 suite is an AEAD with (EC)DHE key exchange.
@@ -34,8 +34,18 @@ pub(crate) fn weaknesses(suite: &str) -> Result<Vec<&'static str>, String> {
     Ok(out)
 }
 
-fn unreadable(suite: &str) -> String {
-    format!("{suite:?} is not a cipher suite name this check can read")
+/// A cipher suite name [`weaknesses`] cannot read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Unreadable(String);
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} is not a cipher suite name this check can read", self.0)
+    }
+}
+
+fn unreadable(suite: &str) -> Unreadable {
+    Unreadable(suite.to_string())
 }
 
 /// The key exchange part, e.g. `ECDHE_RSA`, `RSA`, `DH_ANON`.

@@ -262,6 +262,7 @@ fn match_one(
         }
     }
     if let Some((certificate, reason)) = failed {
+        let reason = reason.to_string();
         return RecordOutcome::ChainFailed { certificate, reason };
     }
     RecordOutcome::NoMatch {
@@ -272,15 +273,41 @@ fn match_one(
     }
 }
 
+/// Why a chain does not verify to a DANE-TA(2) record's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AnchorFailure {
+    /// The matched certificate cannot be a trust anchor (webpki's words).
+    NotAnAnchor(String),
+    /// The leaf cannot be used (webpki's words).
+    UnusableLeaf(String),
+    /// The chain does not verify to the anchor (webpki's words).
+    DoesNotVerify(String),
+    /// The host is not a DNS name webpki can check.
+    InvalidName(super::InvalidName),
+    /// The leaf is not valid for the host (without its trailing dot).
+    NotForHost(String),
+}
+
+impl std::fmt::Display for AnchorFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnchorFailure::NotAnAnchor(why) => write!(f, "it cannot be a trust anchor: {why}"),
+            AnchorFailure::UnusableLeaf(why) => write!(f, "the leaf cannot be used: {why}"),
+            AnchorFailure::DoesNotVerify(why) => write!(f, "the chain does not verify to it: {why}"),
+            AnchorFailure::InvalidName(name) => write!(f, "{name}"),
+            AnchorFailure::NotForHost(host) => write!(f, "the leaf certificate is not valid for {host}"),
+        }
+    }
+}
+
 /// The chain from the leaf verifies up to `chain[ta]` as the sole trust
 /// anchor at `now`, for server auth, and the leaf is valid for `host`.
-fn verify_to_anchor(chain: &[Vec<u8>], ta: usize, host: &str, now: i64) -> Result<(), String> {
+fn verify_to_anchor(chain: &[Vec<u8>], ta: usize, host: &str, now: i64) -> Result<(), AnchorFailure> {
     let ta_der = CertificateDer::from(chain[ta].as_slice());
-    let anchor = webpki::anchor_from_trusted_cert(&ta_der)
-        .map_err(|e| format!("it cannot be a trust anchor: {}", describe_webpki(&e)))?;
+    let anchor =
+        webpki::anchor_from_trusted_cert(&ta_der).map_err(|e| AnchorFailure::NotAnAnchor(describe_webpki(&e)))?;
     let leaf = CertificateDer::from(chain[0].as_slice());
-    let ee = webpki::EndEntityCert::try_from(&leaf)
-        .map_err(|e| format!("the leaf cannot be used: {}", describe_webpki(&e)))?;
+    let ee = webpki::EndEntityCert::try_from(&leaf).map_err(|e| AnchorFailure::UnusableLeaf(describe_webpki(&e)))?;
     let intermediates: Vec<CertificateDer<'_>> =
         chain[1..].iter().map(|c| CertificateDer::from(c.as_slice())).collect();
     ee.verify_for_usage(
@@ -292,10 +319,10 @@ fn verify_to_anchor(chain: &[Vec<u8>], ta: usize, host: &str, now: i64) -> Resul
         None,
         None,
     )
-    .map_err(|e| format!("the chain does not verify to it: {}", describe_webpki(&e)))?;
-    let name = server_name(host)?;
+    .map_err(|e| AnchorFailure::DoesNotVerify(describe_webpki(&e)))?;
+    let name = server_name(host).map_err(AnchorFailure::InvalidName)?;
     ee.verify_is_valid_for_subject_name(&name)
-        .map_err(|_| format!("the leaf certificate is not valid for {}", host.trim_end_matches('.')))
+        .map_err(|_| AnchorFailure::NotForHost(host.trim_end_matches('.').to_string()))
 }
 
 #[cfg(test)]

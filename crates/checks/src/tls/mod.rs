@@ -36,10 +36,21 @@ pub(crate) fn unix_time(now: i64) -> rustls_pki_types::UnixTime {
 
 pub(crate) use mailwarden_roots::describe_webpki;
 
+/// A host name webpki cannot take as a DNS name (lower-cased, without
+/// its trailing dot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InvalidName(String);
+
+impl std::fmt::Display for InvalidName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` is not a valid DNS name", self.0)
+    }
+}
+
 /// Parse a (possibly trailing-dot, any-case) DNS name for webpki.
-pub(crate) fn server_name(host: &str) -> Result<rustls_pki_types::ServerName<'static>, String> {
+pub(crate) fn server_name(host: &str) -> Result<rustls_pki_types::ServerName<'static>, InvalidName> {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
-    rustls_pki_types::ServerName::try_from(host.clone()).map_err(|_| format!("`{host}` is not a valid DNS name"))
+    rustls_pki_types::ServerName::try_from(host.clone()).map_err(|_| InvalidName(host))
 }
 
 #[cfg(test)]

@@ -157,7 +157,9 @@ impl Host<'_> {
         };
         let host = match addressed.host(&self.name) {
             Ok(host) => host,
-            Err(why) => return self.unmatched(format!("could not look up the MX hosts: {why}"), &why),
+            Err(why) => {
+                return self.unmatched(format!("could not look up the MX hosts: {why}"), &why.to_string());
+            }
         };
         let addresses = match &host.addresses {
             Ok(addresses) if addresses.is_empty() => {

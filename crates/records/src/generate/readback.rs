@@ -92,40 +92,35 @@ fn record_line(line: &str) -> Option<(&str, &str, &str)> {
     (ttl == super::TTL.to_string() && class == "IN" && !owner.is_empty()).then_some((owner, rtype, data))
 }
 
-/// Quoted character-strings, decoded and joined.
+/// Quoted character-strings, decoded and joined. The escapes inside the
+/// quotes are RFC 1035 §5.1's, decoded by the one presentation-text
+/// codec ([`mailwarden_model::presentation::unescape`]).
 fn character_strings(text: &str) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    let mut bytes = text.bytes().peekable();
-    loop {
-        while bytes.next_if(|b| b.is_ascii_whitespace()).is_some() {}
-        match bytes.next() {
-            None => return Ok(out),
-            Some(b'"') => {}
-            Some(b) => return Err(format!("expected `\"`, found `{}`", b as char)),
+    let mut rest = text.as_bytes().trim_ascii_start();
+    while let Some((&first, after)) = rest.split_first() {
+        if first != b'"' {
+            return Err(format!("expected `\"`, found `{}`", first as char));
         }
-        loop {
-            match bytes.next() {
-                None => return Err("a character-string is never closed".into()),
-                Some(b'"') => break,
-                Some(b'\\') => match bytes.next() {
-                    Some(d) if d.is_ascii_digit() => {
-                        let mut n = u32::from(d - b'0');
-                        for _ in 0..2 {
-                            let d = bytes
-                                .next()
-                                .filter(u8::is_ascii_digit)
-                                .ok_or("`\\DDD` needs three digits")?;
-                            n = n * 10 + u32::from(d - b'0');
-                        }
-                        out.push(u8::try_from(n).map_err(|_| format!("`\\{n}` is over 255"))?);
-                    }
-                    Some(c) => out.push(c),
-                    None => return Err("a `\\` ends the text".into()),
-                },
-                Some(b) => out.push(b),
-            }
+        let end = closing_quote(after).ok_or("a character-string is never closed")?;
+        out.extend(mailwarden_model::presentation::unescape(&after[..end]).map_err(|e| e.0)?);
+        rest = after[end + 1..].trim_ascii_start();
+    }
+    Ok(out)
+}
+
+/// The index of the `"` that closes a character-string (the first one no
+/// `\` escapes).
+fn closing_quote(text: &[u8]) -> Option<usize> {
+    let mut escaped = false;
+    for (i, &b) in text.iter().enumerate() {
+        match b {
+            b'"' if !escaped => return Some(i),
+            b'\\' => escaped = !escaped,
+            _ => escaped = false,
         }
     }
+    None
 }
 
 /// The MTA-STS policy files shown in `zone` (each run of `;     ` lines),

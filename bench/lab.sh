@@ -242,7 +242,8 @@ scan() {
     --concurrency "$concurrency" "${select[@]}" --format jsonl --no-evidence --fail-on none \
     --save-evidence "$lab/out/$label.evidence" -o "$lab/out/$label.jsonl"
   if [ ${#profile[@]} -gt 0 ]; then
-    perf report -q -i "$lab/perf.data" --no-children --sort dso,symbol 2>/dev/null | head -n 60 >"$lab/perf-$label.txt"
+    # head closes the pipe early: perf's SIGPIPE is not a failure of the run.
+    { perf report -q -i "$lab/perf.data" --no-children --sort dso,symbol 2>/dev/null || true; } | head -n 60 >"$lab/perf-$label.txt"
     rm -f "$lab/perf.data"
   fi
   if [ -n "${LAB_FINDINGS:-}" ]; then

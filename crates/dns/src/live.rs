@@ -30,6 +30,7 @@ mod chase;
 mod direct;
 mod map;
 mod polite;
+mod signatures;
 mod stack;
 mod tap;
 mod udp;
@@ -54,6 +55,7 @@ use anchor::{AnchorKey, Entry};
 pub use direct::DirectGuard;
 use map::Mode;
 use polite::Politeness;
+pub use signatures::SignatureStats;
 use stack::{PlainResolver, ValidatingResolver};
 
 /// Why answers through a resolver that drops DNSSEC records cannot be
@@ -306,6 +308,7 @@ impl LiveSource {
                 guard: cfg.direct_guard,
                 asked: Default::default(),
                 polite: Politeness::new(limits.server_rate, true),
+                sockets: Default::default(),
             },
         })
     }
@@ -317,6 +320,17 @@ impl LiveSource {
             Some(validator) => self.validating_resolver(validator).await.map(|_| ()),
             None => Ok(()),
         }
+    }
+
+    /// How many signatures the run verified, and how many checks an
+    /// earlier verification of the same signature answered (zero before the
+    /// first validated lookup, and when validation is off).
+    pub fn signature_stats(&self) -> SignatureStats {
+        self.validator
+            .as_ref()
+            .and_then(|validator| validator.resolver.get())
+            .map(ValidatingResolver::signature_stats)
+            .unwrap_or_default()
     }
 
     async fn answer(&self, key: &QueryKey) -> Answer {

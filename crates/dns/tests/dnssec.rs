@@ -207,3 +207,53 @@ async fn a_silent_server_times_out_and_is_never_bogus() {
     assert_eq!(answer.status, Status::Timeout);
     assert_eq!(answer.proof, Proof::Indeterminate);
 }
+
+/// Issue 15: the SOA and NSEC records of a zone's denials were verified
+/// again for every question they denied.
+#[tokio::test]
+async fn a_denial_shared_by_two_questions_is_verified_once() {
+    let net = tree().start().await;
+    let src = source(net.addr(), net.trust_anchor());
+    let first = ask(&src, "nope.secure.test", RType::A).await;
+    let before = src.signature_stats();
+    let second = ask(&src, "nope.secure.test", RType::Txt).await;
+    let after = src.signature_stats();
+    assert_eq!((first.status, first.proof), (Status::NxDomain, Proof::Secure));
+    assert_eq!((second.status, second.proof), (Status::NxDomain, Proof::Secure));
+    assert!(before.verified > 0, "{before:?}");
+    assert_eq!(
+        after.verified, before.verified,
+        "the same denial: nothing new to verify"
+    );
+    assert!(after.reused > before.reused, "{after:?}");
+}
+
+/// The SOA's signature is corrupt: every denial in the zone carries it, so
+/// the second denial reuses the first one's failed check, and stays bogus.
+#[tokio::test]
+async fn a_bad_signature_stays_bogus_when_its_verdict_is_reused() {
+    let net = tree()
+        .signed_zone("badsoa.test.")
+        .corrupt_rrsig("badsoa.test.", "SOA")
+        .start()
+        .await;
+    let src = source(net.addr(), net.trust_anchor());
+    let first = ask(&src, "one.badsoa.test", RType::A).await;
+    let before = src.signature_stats();
+    let second = ask(&src, "two.badsoa.test", RType::A).await;
+    for answer in [&first, &second] {
+        assert!(matches!(answer.status, Status::Bogus(_)), "{answer:#?}");
+        assert_eq!(answer.proof, Proof::Bogus);
+    }
+    assert!(
+        src.signature_stats().reused > before.reused,
+        "{:?}",
+        src.signature_stats()
+    );
+    let secure = ask(&src, "secure.test", RType::Mx).await;
+    assert_eq!(
+        secure.proof,
+        Proof::Secure,
+        "a failed check is not lent to another zone"
+    );
+}

@@ -49,17 +49,22 @@ use std::time::Duration;
 
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::tcp::TcpClientStream;
-use hickory_resolver::net::udp::UdpClientStream;
-use hickory_resolver::net::xfer::{DnsRequestSender, FirstAnswer};
+use hickory_resolver::net::xfer::FirstAnswer;
 use hickory_resolver::net::{DnsHandle, NetError};
 use hickory_resolver::proto::op::{DnsRequest, DnsRequestOptions, Message, Query, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData as HRData, Record, RecordType};
 use mailwarden_model::name::normalise;
 use mailwarden_model::net::check_target;
 use mailwarden_model::{Answer, Proof, QueryKey, RData, Status};
+use quick_cache::sync::Cache;
 
 use super::map;
 use super::polite::Politeness;
+use super::udp::{DIRECT_SOCKETS, UdpMux};
+
+/// Authoritative servers whose sockets are kept open (least recently
+/// asked go first, their sockets closed once idle).
+const SERVERS_KEPT: usize = 256;
 
 /// Which servers a run may ask directly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +105,33 @@ pub(crate) struct Direct {
     pub(crate) asked: Mutex<HashSet<IpAddr>>,
     /// Each server's rate limit and backoff (`--ns-qps`).
     pub(crate) polite: Politeness,
+    /// UDP sockets to the servers asked recently, reused across questions.
+    pub(crate) sockets: Sockets,
+}
+
+/// A bounded set of [`UdpMux`]es, one per server and port.
+pub(crate) struct Sockets(Cache<SocketAddr, UdpMux>);
+
+impl Default for Sockets {
+    fn default() -> Self {
+        Self(Cache::new(SERVERS_KEPT))
+    }
+}
+
+impl std::fmt::Debug for Sockets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sockets").field("servers", &self.0.len()).finish()
+    }
+}
+
+impl Sockets {
+    fn to(&self, server: SocketAddr, timeout: Duration) -> UdpMux {
+        self.0
+            .get_or_insert_with(&server, || {
+                Ok::<_, std::convert::Infallible>(UdpMux::with_sockets(server, timeout, DIRECT_SOCKETS))
+            })
+            .unwrap_or_else(|never| match never {})
+    }
 }
 
 impl Direct {
@@ -163,13 +195,11 @@ impl Direct {
         result
     }
 
+    /// One send per try (the retries are ours, each with the full
+    /// timeout), over the server's reused sockets: random IDs, the question
+    /// checked, answers only from the address asked (see `udp`).
     async fn udp_once(&self, addr: SocketAddr, request: DnsRequest) -> Result<Message, NetError> {
-        // One send per try: the retries are ours, each with the full timeout.
-        let mut stream = UdpClientStream::builder(addr, TokioRuntimeProvider::default())
-            .with_timeout(Some(self.timeout))
-            .with_max_retries(1)
-            .build();
-        let response = stream.send_message(request).first_answer().await?;
+        let response = self.sockets.to(addr, self.timeout).exchange(request).await?;
         Ok(response.into_message())
     }
 

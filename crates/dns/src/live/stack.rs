@@ -10,6 +10,8 @@
 //!
 //! The cache holds raw, unvalidated responses; the validator above it
 //! checks them on every use, so caching cannot turn bogus into secure.
+//! What makes checking them again cheap is the run's [`SignatureCache`]:
+//! each signature is verified once, whatever question its RRset came with.
 //!
 //! The same layers, over the same servers, also give:
 //!
@@ -38,6 +40,7 @@ use quick_cache::sync::Cache;
 use super::LiveError;
 use super::chase::{Chased, Chaser};
 use super::polite::Politeness;
+use super::signatures::{SIGNATURES_KEPT, SignatureCache, SignatureStats};
 use super::tap::{NegativeFlags, TapProvider};
 
 /// Validator infrastructure responses kept (DNSKEY, DS and NS RRsets).
@@ -104,6 +107,8 @@ pub(crate) struct ValidatingResolver {
     /// No validation, DO bit set; without and with CD.
     raw: Raw,
     raw_checking_disabled: Raw,
+    /// Shared by both validating clients.
+    signatures: Arc<SignatureCache>,
 }
 
 impl ValidatingResolver {
@@ -117,10 +122,12 @@ impl ValidatingResolver {
         let retry = network(config, options, &flags, polite)?;
         let request = request_options(options);
         let anchors = Arc::new(anchors);
+        let signatures = Arc::new(SignatureCache::new(SIGNATURES_KEPT));
         let validating = |checking_disabled| {
             let keys = KeyCache::new(retry.clone(), checking_disabled);
-            let validator =
-                DnssecDnsHandle::with_trust_anchor(keys, anchors.clone()).validation_cache_size(VALIDATION_CACHE_SIZE);
+            let validator = DnssecDnsHandle::with_trust_anchor(keys, anchors.clone())
+                .validation_cache_size(VALIDATION_CACHE_SIZE)
+                .signature_check(signatures.clone());
             Chaser::new(validator, request, checking_disabled, flags.clone())
         };
         let raw = |checking_disabled| {
@@ -136,7 +143,13 @@ impl ValidatingResolver {
             checking_disabled: validating(true),
             raw: raw(false),
             raw_checking_disabled: raw(true),
+            signatures,
         })
+    }
+
+    /// Signatures verified and verdicts reused so far.
+    pub(crate) fn signature_stats(&self) -> SignatureStats {
+        self.signatures.stats()
     }
 
     pub(crate) async fn lookup(&self, name: Name, rtype: RecordType) -> Chased {

@@ -5,7 +5,9 @@
 //! task: at tens of thousands of queries a second that setup is most of
 //! the kernel time a scan costs. Here each server gets [`SOCKETS`]
 //! sockets, each read by one task that hands every datagram to the query
-//! waiting for it.
+//! waiting for it. The same muxes carry the questions sent straight to
+//! authoritative servers (`direct`), with [`DIRECT_SOCKETS`] sockets each;
+//! a mux that is dropped closes its sockets once their queries are done.
 //!
 //! Spoofing resistance is kept (RFC 5452 §9.2: "resolver implementations
 //! MUST ... use an unpredictable source port for outgoing queries from the
@@ -36,8 +38,11 @@ use hickory_resolver::proto::op::{DnsRequest, DnsResponse};
 use tokio::net::UdpSocket;
 use tokio::sync::{Notify, oneshot};
 
-/// Sockets per server. More spreads the IDs in flight over more ports.
+/// Sockets per resolver. More spreads the IDs in flight over more ports.
 const SOCKETS: usize = 8;
+/// Sockets per authoritative server asked directly: a scan asks many
+/// servers a few questions each.
+pub(crate) const DIRECT_SOCKETS: usize = 2;
 /// Queries sent from one socket before it is replaced by a new one (a new
 /// random port).
 const USES_PER_SOCKET: u32 = 512;
@@ -73,12 +78,17 @@ struct Waiter {
 }
 
 impl UdpMux {
+    /// A resolver's mux: [`SOCKETS`] sockets.
     pub(crate) fn new(server: SocketAddr, timeout: Duration) -> Self {
+        Self::with_sockets(server, timeout, SOCKETS)
+    }
+
+    pub(crate) fn with_sockets(server: SocketAddr, timeout: Duration, sockets: usize) -> Self {
         Self {
             shared: Arc::new(Shared {
                 server,
                 timeout,
-                slots: (0..SOCKETS).map(|_| Mutex::new(None)).collect(),
+                slots: (0..sockets.max(1)).map(|_| Mutex::new(None)).collect(),
                 next: AtomicUsize::new(0),
                 ids: Mutex::new(RandomIds::default()),
             }),
@@ -88,6 +98,23 @@ impl UdpMux {
     pub(crate) fn send(&self, request: DnsRequest) -> BoxStream<'static, Result<DnsResponse, NetError>> {
         let shared = self.shared.clone();
         stream::once(async move { shared.exchange(request).await }).boxed()
+    }
+
+    /// One query and its response.
+    pub(crate) async fn exchange(&self, request: DnsRequest) -> Result<DnsResponse, NetError> {
+        self.shared.exchange(request).await
+    }
+}
+
+impl Drop for Shared {
+    /// The last handle is gone (a query in flight holds one): stop the
+    /// readers, which closes the sockets.
+    fn drop(&mut self) {
+        for slot in &mut self.slots {
+            if let Some(socket) = slot.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
+                socket.retire();
+            }
+        }
     }
 }
 
@@ -314,6 +341,34 @@ mod tests {
         let response = answer.await.unwrap().unwrap();
         assert_eq!(response.id, id);
         assert_eq!(response.queries[0].name().to_ascii(), "a.test.");
+    }
+
+    #[tokio::test]
+    async fn a_dropped_mux_stops_its_readers_and_closes_its_sockets() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mux = UdpMux::with_sockets(server.local_addr().unwrap(), Duration::from_millis(50), 1);
+        let request = DnsRequest::from_query(
+            hickory_resolver::proto::op::Query::query(
+                "a.test.".parse().unwrap(),
+                hickory_resolver::proto::rr::RecordType::A,
+            ),
+            hickory_resolver::proto::op::DnsRequestOptions::default(),
+        );
+        let _ = mux.exchange(request).await; // opens the socket; times out
+        let socket = mux.shared.slots[0]
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("a socket was opened");
+        assert_eq!(Arc::strong_count(&socket), 3, "the slot, the reader and this test");
+        drop(mux);
+        for _ in 0..100 {
+            if Arc::strong_count(&socket) == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the reader still holds the socket after its mux was dropped");
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@
 #                                    what checkdmarc checks)
 #   CONCURRENCY=256                  mailwarden scan --concurrency
 #   LAB_SCAN=M                       scan only the first M of the N domains (zones for N are served)
+#   LAB_DEAD=K                       also scan K names the signed lab. TLD denies (gone0.lab ...)
 #   LAB_DIR=/tmp/mw-lab-keep         keep the generated zones and keys there and reuse them on the
 #                                    next run (same keys: the findings can be compared run to run)
 #   LAB_FINDINGS=DIR                 write each run's findings (sorted JSON lines, no evidence) to DIR
@@ -35,30 +36,19 @@
 #      Unbound, cold;
 #   3. mailwarden again and dnsperf again, warm.
 # Printed: domains/s, queries per domain by check (read off the evidence:
-# by name and type), CPU per domain (user+sys), peak RSS, and mailwarden's
+# by name and type; and the queries the resolver received from mailwarden,
+# per domain, read off Unbound's counters: the evidence's questions less
+# those answered in-process by the shared cache and the NXDOMAIN cut, plus
+# the validator's own DNSKEY/DS fetches), CPU per domain (user+sys), peak RSS, and mailwarden's
 # wall time as a percentage of dnsperf's (100% = as fast as the resolver
 # can answer the same questions; lower is slower).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 
-if [ -z "${LAB_IN_NETNS:-}" ]; then
-  [ "$(id -u)" = 0 ] || { echo "bench/lab.sh: needs root (network namespace, port 53)" >&2; exit 2; }
-  for tool in nsd unbound ldns-keygen ldns-signzone dnsperf dig python3 /usr/bin/time; do
-    command -v "$tool" >/dev/null || { echo "bench/lab.sh needs $tool (apt-get install -y nsd unbound ldnsutils dnsperf bind9-dnsutils python3 time)" >&2; exit 2; }
-  done
-  if [ -z "${MAILWARDEN:-}" ]; then
-    cargo build --release --locked -q -p mailwarden
-    MAILWARDEN=$REPO/target/release/mailwarden
-  fi
-  ns="mw-lab-$$"
-  ip netns add "$ns"
-  trap 'ip netns del "$ns" 2>/dev/null || true' EXIT
-  ip netns exec "$ns" ip link set lo up
-  rc=0
-  ip netns exec "$ns" env LAB_IN_NETNS=1 MAILWARDEN="$MAILWARDEN" "$0" "$@" || rc=$?
-  exit "$rc"
-fi
+# shellcheck source=bench/lab-servers.sh
+source "$REPO/bench/lab-servers.sh"
+[ -n "${LAB_IN_NETNS:-}" ] || lab_enter_netns "$0" "$@"
 
 counts=("$@")
 [ ${#counts[@]} -gt 0 ] || counts=(10000)
@@ -67,163 +57,9 @@ read -r -a check_sets <<<"${CHECKS:-all mx,spf,dmarc,mta-sts,tlsrpt,bimi,dnssec}
 RESOLVER=127.0.60.53
 
 pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  # Servers that started but never answered are not in pids yet.
-  for pid in "$lab"/run/*/*.pid; do [ -s "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true; done
-  [ -n "${LAB_DIR:-}" ] || rm -rf "$lab"
-}
-trap cleanup EXIT
+trap lab_cleanup EXIT
 lab=${LAB_DIR:-$(mktemp -d /tmp/mw-lab.XXXXXX)}
 mkdir -p "$lab"
-
-say() { printf 'lab: %s\n' "$*" >&2; }
-
-# --- zones -----------------------------------------------------------------
-
-sign() { # ZONEFILE ORIGIN KEYBASE
-  ldns-signzone -i 20260101000000 -e 20360101000000 -f "$1.signed" -o "$2" "$1" "$3"
-}
-export -f sign
-
-generate() { # N DIR
-  local n=$1 d=$2 i
-  rm -rf "$d" && mkdir -p "$d/pool"
-  local -a pool=()
-  for i in $(seq 8); do
-    pool+=("$d/pool/$(cd "$d/pool" && ldns-keygen -a ECDSAP256SHA256 -k "pool$i.")")
-  done
-  python3 "$REPO/bench/lab-zones.py" "$n" "$d" "${pool[@]}"
-  say "signing $(wc -l <"$d/signed") of $(wc -l <"$d/children") zones"
-  # shellcheck disable=SC2016
-  xargs -P "$(nproc)" -L 1 bash -c 'sign "$0/zones/${1}zone" "$1" "$2"' "$d" <"$d/signed"
-  while read -r zone; do
-    [ -e "$d/zones/${zone}zone.signed" ] || cp "$d/zones/${zone}zone" "$d/zones/${zone}zone.signed"
-  done <"$d/children"
-  local tld_key root_key
-  tld_key="$d/pool/$(cd "$d/pool" && ldns-keygen -a ECDSAP256SHA256 -k lab.)"
-  root_key="$d/pool/$(cd "$d/pool" && ldns-keygen -a ECDSAP256SHA256 -k .)"
-  {
-    printf '$TTL 86400\nlab. 86400 IN SOA ns.lab. hostmaster.lab. 2026010101 3600 600 86400 3600\n'
-    printf 'lab. NS ns.lab.\nns.lab. A 127.0.60.2\n'
-    cat "$d/tld-body"
-  } >"$d/zones/lab.zone"
-  sign "$d/zones/lab.zone" lab. "$tld_key"
-  {
-    printf '$TTL 86400\n. 86400 IN SOA ns. hostmaster. 2026010101 3600 600 86400 3600\n'
-    printf '. NS ns.\nns. A 127.0.60.1\nlab. NS ns.lab.\nns.lab. A 127.0.60.2\n'
-    ldns-key2ds -n -2 "$tld_key.key"
-  } >"$d/zones/root.zone"
-  sign "$d/zones/root.zone" . "$root_key"
-  sed 's/;.*$//' "$root_key.key" >"$d/root.key"
-  echo "$n" >"$d/count"
-}
-
-# --- servers ---------------------------------------------------------------
-
-nsd_conf() { # NAME ZONELIST ADDRESS...
-  local name=$1 list=$2 d="$lab/run/$1" addr
-  shift 2
-  mkdir -p "$d"
-  {
-    printf 'server:\n'
-    for addr in "$@"; do printf '  ip-address: %s\n' "$addr"; done
-    cat <<EOF
-  port: 53
-  do-ip6: no
-  server-count: 1
-  reuseport: no
-  username: ""
-  chroot: ""
-  database: ""
-  zonesdir: "$lab/zones"
-  zonelistfile: "$d/zone.list"
-  xfrdfile: "$d/xfrd.state"
-  xfrdir: "$d"
-  pidfile: "$d/nsd.pid"
-  logfile: "$d/nsd.log"
-  verbosity: 0
-  answer-cookie: no
-  refuse-any: yes
-remote-control:
-  control-enable: no
-EOF
-    awk '{ printf "zone:\n  name: \"%s\"\n  zonefile: \"%szone.signed\"\n", $1, ($1 == "." ? "root." : $1) }' "$list"
-  } >"$d/nsd.conf"
-}
-
-unbound_conf() {
-  local d="$lab/run/unbound"
-  mkdir -p "$d"
-  printf '. 3600000 NS ns.\nns. 3600000 A 127.0.60.1\n' >"$d/root.hints"
-  cat >"$d/unbound.conf" <<EOF
-server:
-  interface: $RESOLVER
-  port: 53
-  do-ip6: no
-  access-control: 127.0.0.0/8 allow
-  do-not-query-localhost: no
-  username: ""
-  chroot: ""
-  directory: "$d"
-  pidfile: "$d/unbound.pid"
-  logfile: "$d/unbound.log"
-  use-syslog: no
-  verbosity: 0
-  num-threads: 1
-  outgoing-range: 4096
-  num-queries-per-thread: 4096
-  so-rcvbuf: 4m
-  msg-cache-size: 256m
-  rrset-cache-size: 512m
-  key-cache-size: 64m
-  neg-cache-size: 64m
-  root-hints: "$d/root.hints"
-  trust-anchor-file: "$lab/root.key"
-  local-zone: "lab." nodefault
-remote-control:
-  control-enable: no
-EOF
-}
-
-wait_answer() { # ADDRESS NAME TYPE FLAGS-REGEX
-  local i
-  for i in $(seq 300); do
-    dig +time=1 +tries=1 +dnssec "@$1" "$2" "$3" 2>/dev/null | grep -qE "$4" && return 0
-    sleep 0.1
-  done
-  echo "lab: $1 did not answer $2 $3; logs under $lab/run" >&2
-  exit 1
-}
-
-start_nsd() {
-  printf '.\n' >"$lab/run/root.list"
-  printf 'lab.\n' >"$lab/run/lab.list"
-  nsd_conf root "$lab/run/root.list" 127.0.60.1
-  nsd_conf tld "$lab/run/lab.list" 127.0.60.2
-  nsd_conf child "$lab/children" 127.0.60.3 127.0.60.4
-  local name
-  for name in root tld child; do
-    nsd -c "$lab/run/$name/nsd.conf"
-  done
-  wait_answer 127.0.60.1 . SOA 'flags: qr aa'
-  wait_answer 127.0.60.2 lab. SOA 'flags: qr aa'
-  wait_answer 127.0.60.3 d0.lab. SOA 'flags: qr aa'
-  for name in root tld child; do pids+=("$(cat "$lab/run/$name/nsd.pid")"); done
-}
-
-unbound_pid=
-start_unbound() { # a fresh process: an empty cache
-  if [ -n "$unbound_pid" ]; then
-    kill "$unbound_pid"
-    while kill -0 "$unbound_pid" 2>/dev/null; do sleep 0.05; done
-  fi
-  unbound -c "$lab/run/unbound/unbound.conf"
-  wait_answer "$RESOLVER" lab. SOA 'flags: qr rd ra ad'
-  unbound_pid=$(cat "$lab/run/unbound/unbound.pid")
-  pids+=("$unbound_pid")
-}
 
 # --- runs --------------------------------------------------------------------
 
@@ -312,13 +148,9 @@ report() { # CHECKS N STATE LABEL DNSPERF_SECS BYCHECK
 mkdir -p "$lab/run" "$lab/out"
 printf '%-44s %7s %-5s %8s %9s %8s %8s %9s %8s %6s %6s\n' checks domains cache secs domains/s cpu_ms/d rss_MB dnsperf_s mw/dnsperf lost indet.
 for n in "${counts[@]}"; do
-  if ! [ -s "$lab/count" ] || [ "$(cat "$lab/count")" != "$n" ]; then
-    say "generating $n zones in $lab"
-    generate "$n" "$lab"
-    mkdir -p "$lab/run" "$lab/out"
-  fi
+  lab_zones "$n"
   [ -z "${LAB_GENERATE_ONLY:-}" ] || continue
-  head -n "${LAB_SCAN:-$n}" "$lab/domains" >"$lab/out/domains"
+  lab_list "$n" >"$lab/out/domains"
   scanned=$(wc -l <"$lab/out/domains")
   start_nsd
   unbound_conf
@@ -327,8 +159,10 @@ for n in "${counts[@]}"; do
     for state in cold warm; do
       label="$tag.$n.$state"
       [ "$state" = cold ] && start_unbound
+      before=$(resolver_queries)
       scan "$checks" "$label"
-      by=$(query_list "$label")
+      sent=$(($(resolver_queries) - before))
+      by="$(query_list "$label"); sent to the resolver $(awk -v q="$sent" -v n="$scanned" 'BEGIN { printf "%.1f", q / n }')"
       [ "$state" = cold ] && start_unbound
       perf=$(replay "$label")
       # Leave the cache warm for the next (warm) mailwarden run: the replay

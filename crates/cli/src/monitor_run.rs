@@ -14,7 +14,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -61,6 +61,23 @@ pub struct RunArgs {
     /// (4 × --concurrency domains). s, m, h.
     #[arg(long, default_value = "10m", value_name = "DURATION")]
     pub lease: String,
+    #[command(flatten)]
+    pub measure: Measure,
+}
+
+/// Flags for measuring what the store costs (bench/monitor-lab.sh).
+#[derive(Debug, Default, Args)]
+pub struct Measure {
+    /// Print where the run's time went: wall time, time writing to the
+    /// store (each scan's transaction, seen-again marks, claim releases),
+    /// reading remembered selectors, and scanning.
+    #[arg(long)]
+    pub timings: bool,
+    /// With --once: scan every monitored domain the same way but store
+    /// nothing and queue no alert: the scans alone, to compare a stored run
+    /// with.
+    #[arg(long, requires = "once")]
+    pub no_store: bool,
 }
 
 /// Stop requested (SIGTERM or SIGINT), and a way to wait for it.
@@ -118,11 +135,15 @@ pub async fn run(store: Store, args: RunArgs) -> Result<ExitCode> {
     let stop = Stop::install()?;
     let mut scanners = Scanners::default();
     let shared = crate::monitor_claim::Shared::new(&store, &args)?;
+    let started = Instant::now();
+    let mut timings = Timings::default();
     if let Some(shared) = shared.as_ref().filter(|_| args.once) {
         while let Some(claimed) = shared.next_once(&|| stop.requested()).await? {
             let c = cycle(&store, claimed, &args, &policy, &mut scanners, &stop).await?;
             eprintln!("mailwarden: {}", c.summary());
+            timings.add(&c.timings);
         }
+        timings.print(&args, started.elapsed());
         return Ok(ExitCode::SUCCESS);
     }
     if args.once {
@@ -132,7 +153,11 @@ pub async fn run(store: Store, args: RunArgs) -> Result<ExitCode> {
         }
         let cycle = cycle(&store, all, &args, &policy, &mut scanners, &stop).await?;
         eprintln!("mailwarden: {}", cycle.summary());
-        deliver_once(&store).await?;
+        if !args.measure.no_store {
+            deliver_once(&store).await?;
+        }
+        timings.add(&cycle.timings);
+        timings.print(&args, started.elapsed());
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!(
@@ -217,6 +242,60 @@ struct Cycle {
     alerts: usize,
     failed: Vec<String>,
     abandoned: bool,
+    timings: Timings,
+}
+
+/// Where the time of `--once` went (`--timings`).
+#[derive(Debug, Default)]
+struct Timings {
+    /// Scans finished.
+    scans: usize,
+    /// Their durations added up (they overlap: up to --concurrency at once).
+    scanning: Duration,
+    /// Time writing to the store: each scan's transaction, the claim
+    /// release, the seen-again marks. Writes happen one at a time on the
+    /// loop that collects finished scans while scans go on in other tasks,
+    /// so this is the most the writes can add to the wall time.
+    writes: Duration,
+    /// Time reading each domain's remembered DKIM selectors before its
+    /// scan, added up over the scan tasks (they overlap, and wait for the
+    /// store's connections while it writes).
+    reads: Duration,
+}
+
+impl Timings {
+    fn add(&mut self, other: &Timings) {
+        self.scans += other.scans;
+        self.scanning += other.scanning;
+        self.writes += other.writes;
+        self.reads += other.reads;
+    }
+
+    /// One line on standard error, when `--timings` asked for it.
+    fn print(&self, args: &RunArgs, wall: Duration) {
+        if !args.measure.timings {
+            return;
+        }
+        let wall_s = wall.as_secs_f64();
+        let writes_s = self.writes.as_secs_f64();
+        let per_scan = |d: Duration| 1000.0 * d.as_secs_f64() / self.scans.max(1) as f64;
+        eprintln!(
+            "mailwarden: timings: {} scan(s), wall {wall_s:.2} s; store writes {writes_s:.2} s ({:.1}% of wall){}; \
+             selector reads {:.1} ms per scan; scanning {:.1} ms per scan (up to {} at once); \
+             {} DNS question(s) answered from NXDOMAIN cuts",
+            self.scans,
+            100.0 * writes_s / wall_s.max(1e-9),
+            if args.measure.no_store {
+                ", nothing stored (--no-store)"
+            } else {
+                ""
+            },
+            per_scan(self.reads),
+            per_scan(self.scanning),
+            args.concurrency,
+            mailwarden_dns::cache::answered_below_cuts_in_process(),
+        );
+    }
 }
 
 impl Cycle {
@@ -254,6 +333,7 @@ async fn cycle(
 ) -> Result<Cycle> {
     let mut work = Vec::new();
     let mut out = Cycle::default();
+    let no_store = args.measure.no_store;
     for m in monitors {
         match scanners.get(&m).await {
             Ok(s) => work.push((m, s)),
@@ -266,12 +346,18 @@ async fn cycle(
     let results = futures::stream::iter(work)
         .take_while(|_| std::future::ready(!stop.requested()))
         .map(|(m, scanner)| {
-            let store = store.clone();
+            let store = (!no_store).then(|| store.clone());
             let task = tokio::spawn(async move {
                 // The DKIM selectors remembered from messages are asked too.
-                let selectors = crate::remembered::for_domain(&store, &m.domain).await;
+                let read = Instant::now();
+                let selectors = match &store {
+                    Some(store) => crate::remembered::for_domain(store, &m.domain).await,
+                    None => Vec::new(),
+                };
+                let read = read.elapsed();
+                let scanning = Instant::now();
                 let input = scanner.scan(&m.domain, selectors).await;
-                (m, input)
+                (m, input, read, scanning.elapsed())
             });
             async move { task.await.map_err(|e| anyhow::anyhow!("scan task: {e}")) }
         })
@@ -279,29 +365,36 @@ async fn cycle(
     futures::pin_mut!(results);
     let drain = async {
         while let Some(done) = results.next().await {
-            let (m, input) = match done {
-                Ok(pair) => pair,
+            let (m, input, read, scanning) = match done {
+                Ok(done) => done,
                 Err(e) => {
                     out.failed.push(format!("{e:#}"));
                     continue;
                 }
             };
-            let next = next_due(&m, args.jitter);
-            let stored = match input {
-                Ok(input) => ingest(store, &input, policy, Some(&next))
-                    .await
-                    .map_err(anyhow::Error::from),
-                Err(e) => Err(e),
-            };
+            out.timings.scans += 1;
+            out.timings.scanning += scanning;
+            out.timings.reads += read;
+            if no_store {
+                if let Err(e) = input {
+                    out.failed.push(format!("{}: {e:#}", m.domain));
+                }
+                // PostgreSQL: the claim still ends, so a later run need not wait for the lease.
+                if store.backend() == mailwarden_store::Backend::Postgres
+                    && let Err(e) = monitor::release(store, &m.domain).await
+                {
+                    eprintln!(
+                        "mailwarden: {}: its claim stays until the lease runs out: {e}",
+                        m.domain
+                    );
+                }
+                continue;
+            }
+            let writing = Instant::now();
+            let stored = store_one(store, &m, input, args.jitter, policy).await;
+            out.timings.writes += writing.elapsed();
             match stored {
                 Ok(i) => {
-                    // Shared schedule: the claim ends; if this fails, the lease runs out instead.
-                    if let Err(e) = monitor::release(store, &m.domain).await {
-                        eprintln!(
-                            "mailwarden: {}: stored; its claim stays until the lease runs out: {e}",
-                            m.domain
-                        );
-                    }
                     match i.stored {
                         Stored::New { .. } => out.new += 1,
                         Stored::SeenAgain { id, .. } => out.seen_again.push(id),
@@ -321,8 +414,31 @@ async fn cycle(
         () = drain => {}
         () = grace => out.abandoned = true,
     }
+    let marking = Instant::now();
     mailwarden_store::ingest::seen_again(store, &out.seen_again).await?;
+    out.timings.writes += marking.elapsed();
     Ok(out)
+}
+
+/// Store one finished scan (its own transaction) and end this process's
+/// claim on the domain.
+async fn store_one(
+    store: &Store,
+    m: &Monitor,
+    input: Result<ScanInput>,
+    jitter: Option<u64>,
+    policy: &AlertPolicy,
+) -> Result<mailwarden_store::ingest::Ingested> {
+    let next = next_due(m, jitter);
+    let ingested = ingest(store, &input?, policy, Some(&next)).await?;
+    // Shared schedule: the claim ends; if this fails, the lease runs out instead.
+    if let Err(e) = monitor::release(store, &m.domain).await {
+        eprintln!(
+            "mailwarden: {}: stored; its claim stays until the lease runs out: {e}",
+            m.domain
+        );
+    }
+    Ok(ingested)
 }
 
 /// When the domain is next due: its period from now, plus jitter.

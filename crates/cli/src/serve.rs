@@ -44,6 +44,7 @@ pub async fn run(db: Option<&str>, args: ServeArgs) -> Result<ExitCode> {
                 certificate_days: 14,
                 jitter: None,
                 lease: "10m".into(),
+                measure: Default::default(),
             };
             crate::monitor_run::run(store, run).await
         })

@@ -391,3 +391,47 @@ fn monitor_run_stops_gracefully_on_sigterm() {
     assert!(err.contains("mailwarden: stopped"), "{err}");
     assert_eq!(stored(), 1);
 }
+
+/// The snapshots stored in DIR's database.
+fn snapshots(dir: &Path) -> i64 {
+    let url = format!("sqlite:{}", dir.join("t.db").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = mailwarden_store::Store::open(&url).await.unwrap();
+        mailwarden_store::count(&store, "SELECT COUNT(*) FROM snapshots")
+            .await
+            .unwrap()
+    })
+}
+
+/// `--no-store` is the baseline bench/monitor-lab.sh measures the store
+/// against: the same scans, nothing written. `--timings` says where a
+/// run's time went.
+#[test]
+fn monitor_run_once_no_store_scans_but_stores_nothing_and_timings_split_store_from_scans() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    add_example(dir);
+    let (code, _, err) = mw(dir, &["monitor", "run", "--once", "--no-store", "--timings"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("0 new snapshot(s), 0 unchanged"), "{err}");
+    assert!(err.contains("timings: 1 scan(s), wall "), "{err}");
+    assert!(err.contains("nothing stored (--no-store)"), "{err}");
+    assert_eq!(snapshots(dir), 0, "--no-store stored a scan");
+
+    let (code, _, err) = mw(dir, &["monitor", "run", "--once", "--timings"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("1 new snapshot(s)"), "{err}");
+    assert!(
+        err.contains("timings: 1 scan(s), wall ") && !err.contains("--no-store"),
+        "{err}"
+    );
+    assert_eq!(snapshots(dir), 1);
+    // Without --timings, no timings line.
+    let (_, _, err) = mw(dir, &["monitor", "run", "--once"]);
+    assert!(!err.contains("timings:"), "{err}");
+
+    // Storing nothing is only for a single pass: `monitor run` forever must store.
+    let (code, _, err) = mw(dir, &["monitor", "run", "--no-store"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--once"), "{err}");
+}

@@ -29,6 +29,70 @@ fn zone(dir: &Path, n: usize) -> (String, String) {
     (zone.display().to_string(), listed.display().to_string())
 }
 
+/// What every test here starts from: a database, a temporary directory
+/// (audit key, zone, list) and d0.test .. d<n-1>.test in a zone file.
+struct Setup {
+    db: String,
+    tmp: tempfile::TempDir,
+    zone: String,
+    list: String,
+}
+
+impl Setup {
+    /// On a fresh PostgreSQL database; `None` (skipped) without one.
+    fn postgres(n: usize) -> Option<Self> {
+        postgres_db().map(|db| Self::with(db, n))
+    }
+
+    /// On an SQLite file in the temporary directory.
+    fn sqlite(n: usize) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = format!("sqlite:{}", tmp.path().join("t.db").display());
+        Self::with_dir(db, tmp, n)
+    }
+
+    fn with(db: String, n: usize) -> Self {
+        Self::with_dir(db, tempfile::tempdir().unwrap(), n)
+    }
+
+    fn with_dir(db: String, tmp: tempfile::TempDir, n: usize) -> Self {
+        let (zone, list) = zone(tmp.path(), n);
+        Self { db, tmp, zone, list }
+    }
+
+    fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        ok(&self.db, self.dir(), args)
+    }
+
+    /// `monitor add` d0.test .. d<n-1>.test from the zone file, with `flags`.
+    fn monitor_all(&self, n: usize, flags: &[&str]) {
+        let mut add = vec!["monitor".to_string(), "add".into()];
+        add.extend((0..n).map(|i| format!("d{i}.test")));
+        add.extend(flags.iter().map(|f| f.to_string()));
+        add.extend([
+            "--zone-file".into(),
+            self.zone.clone(),
+            "--no-smtp".into(),
+            "--no-https".into(),
+        ]);
+        self.ok(&add.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    /// `count` processes of `mailwarden ARGS`, started together.
+    fn spawn(&self, count: usize, args: &[&str]) -> Vec<Child> {
+        (0..count).map(|_| spawn(&self.db, self.dir(), args)).collect()
+    }
+}
+
+/// Wait for each process to exit 0; their standard errors.
+fn finish_all(children: Vec<Child>) -> Vec<String> {
+    children.into_iter().map(finish).collect()
+}
+
 /// A fresh database on the PostgreSQL at MAILWARDEN_TEST_PG_URL, as a URL.
 fn postgres_db() -> Option<String> {
     let Some(base) = std::env::var("MAILWARDEN_TEST_PG_URL").ok().filter(|u| !u.is_empty()) else {
@@ -155,15 +219,13 @@ fn assert_every_domain_once(db: &str, dir: &Path, job: &str, n: usize) {
 
 #[test]
 fn four_workers_on_postgresql_scan_each_domain_once_though_one_is_killed_mid_batch() {
-    let Some(db) = postgres_db() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
     let n = 600;
-    let (zone, list) = zone(dir, n);
-    let job = submit(&db, dir, &list, &zone, "20");
+    let Some(setup) = Setup::postgres(n) else { return };
+    let (db, dir) = (&setup.db, setup.dir());
+    let job = submit(db, dir, &setup.list, &setup.zone, "20");
     let worker = |name: &str, concurrency: &str| {
         spawn(
-            &db,
+            db,
             dir,
             &[
                 "worker",
@@ -181,25 +243,25 @@ fn four_workers_on_postgresql_scan_each_domain_once_though_one_is_killed_mid_bat
     // a batch half done when it is killed.
     let mut victim = worker("victim", "1");
     wait_for("the victim's first results", Duration::from_secs(60), || {
-        count(&db, "SELECT COUNT(*) FROM job_results WHERE worker = 'victim'") >= 3
+        count(db, "SELECT COUNT(*) FROM job_results WHERE worker = 'victim'") >= 3
     });
     let others: Vec<Child> = (1..4).map(|i| worker(&format!("w{i}"), "8")).collect();
     std::thread::sleep(Duration::from_millis(100));
     victim.kill().unwrap(); // SIGKILL: no handler, no release
     victim.wait().unwrap();
     let held = count(
-        &db,
+        db,
         "SELECT COUNT(*) FROM job_batches WHERE state = 'running' AND lease_owner LIKE 'victim/%'",
     );
     assert!(held >= 1, "the kill came between batches: the test proves nothing");
-    let logs: Vec<String> = others.into_iter().map(finish).collect();
-    assert_every_domain_once(&db, dir, &job, n);
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM job_results"), n as i64);
+    let logs = finish_all(others);
+    assert_every_domain_once(db, dir, &job, n);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM job_results"), n as i64);
     assert!(
-        count(&db, "SELECT COUNT(*) FROM job_batches WHERE attempts > 1") >= 1,
+        count(db, "SELECT COUNT(*) FROM job_batches WHERE attempts > 1") >= 1,
         "the victim's batch was taken over"
     );
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM job_batches WHERE state <> 'done'"), 0);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM job_batches WHERE state <> 'done'"), 0);
     assert!(
         logs.iter().any(|l| l.contains("taken over")),
         "a worker says it took the batch over: {logs:?}"
@@ -214,13 +276,13 @@ fn four_workers_on_postgresql_scan_each_domain_once_though_one_is_killed_mid_bat
                 .any(|l| l.contains("lease lost") || l.contains("lease ran out before it was done")),
         "{logs:?}"
     );
-    let status = ok(&db, dir, &["jobs", "status", &job]);
+    let status = setup.ok(&["jobs", "status", &job]);
     assert!(
         status.contains(&format!("complete): {n} of {n} domain(s) stored")),
         "{status}"
     );
     assert!(status.contains("claimed again after a lease ran out"), "{status}");
-    let workers = count(&db, "SELECT COUNT(DISTINCT worker) FROM job_results");
+    let workers = count(db, "SELECT COUNT(DISTINCT worker) FROM job_results");
     assert!(workers >= 3, "the work was shared: {workers} worker(s) stored results");
 }
 
@@ -230,25 +292,20 @@ fn four_workers_on_postgresql_scan_each_domain_once_though_one_is_killed_mid_bat
 /// once in all.
 #[test]
 fn two_monitor_run_once_processes_on_postgresql_scan_each_domain_once() {
-    let Some(db) = postgres_db() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
     let n = 40;
-    let (zone, _) = zone(dir, n);
-    let mut add = vec!["monitor".to_string(), "add".into()];
-    add.extend((0..n).map(|i| format!("d{i}.test")));
-    add.extend(["--zone-file".into(), zone, "--no-smtp".into(), "--no-https".into()]);
-    ok(&db, dir, &add.iter().map(String::as_str).collect::<Vec<_>>());
+    let Some(setup) = Setup::postgres(n) else { return };
+    let db = &setup.db;
+    setup.monitor_all(n, &[]);
     let once = ["monitor", "run", "--once", "--concurrency", "2"];
     let children = rt().block_on(async {
         use sqlx::Connection;
-        let mut lock = sqlx::postgres::PgConnection::connect(&db).await.unwrap();
+        let mut lock = sqlx::postgres::PgConnection::connect(db).await.unwrap();
         let mut tx = lock.begin().await.unwrap();
         sqlx::raw_sql("LOCK TABLE monitors IN EXCLUSIVE MODE")
             .execute(&mut *tx)
             .await
             .unwrap();
-        let children = [spawn(&db, dir, &once), spawn(&db, dir, &once)];
+        let children = setup.spawn(2, &once);
         let started = Instant::now();
         loop {
             let waiting: i64 = sqlx::query_scalar(
@@ -270,22 +327,22 @@ fn two_monitor_run_once_processes_on_postgresql_scan_each_domain_once() {
         tx.commit().await.unwrap();
         children
     });
-    let logs: Vec<String> = children.into_iter().map(finish).collect();
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM snapshots"), n as i64, "{logs:?}");
+    let logs = finish_all(children);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM snapshots"), n as i64, "{logs:?}");
     assert_eq!(
-        count(&db, "SELECT CAST(SUM(seen_count) AS BIGINT) FROM snapshots"),
+        count(db, "SELECT CAST(SUM(seen_count) AS BIGINT) FROM snapshots"),
         n as i64,
         "a domain was scanned twice: {logs:?}"
     );
-    assert_eq!(count(&db, "SELECT COUNT(DISTINCT domain) FROM snapshots"), n as i64);
+    assert_eq!(count(db, "SELECT COUNT(DISTINCT domain) FROM snapshots"), n as i64);
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM monitors WHERE lease_until IS NOT NULL"),
+        count(db, "SELECT COUNT(*) FROM monitors WHERE lease_until IS NOT NULL"),
         0
     );
     // A later --once run scans every domain again (one more sighting each).
-    ok(&db, dir, &once);
+    setup.ok(&once);
     assert_eq!(
-        count(&db, "SELECT CAST(SUM(seen_count) AS BIGINT) FROM snapshots"),
+        count(db, "SELECT CAST(SUM(seen_count) AS BIGINT) FROM snapshots"),
         2 * n as i64
     );
 }
@@ -294,28 +351,14 @@ fn two_monitor_run_once_processes_on_postgresql_scan_each_domain_once() {
 /// domain is scanned once for its due time; then both stop on SIGTERM.
 #[test]
 fn two_monitor_run_processes_on_postgresql_scan_each_due_domain_once() {
-    let Some(db) = postgres_db() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
     let n = 40;
-    let (zone, _) = zone(dir, n);
-    let mut add = vec!["monitor".to_string(), "add".into()];
-    add.extend((0..n).map(|i| format!("d{i}.test")));
-    add.extend([
-        "--every".into(),
-        "1h".into(),
-        "--zone-file".into(),
-        zone,
-        "--no-smtp".into(),
-        "--no-https".into(),
-    ]);
-    ok(&db, dir, &add.iter().map(String::as_str).collect::<Vec<_>>());
-    let children: Vec<Child> = (0..2)
-        .map(|_| spawn(&db, dir, &["monitor", "run", "--concurrency", "2"]))
-        .collect();
+    let Some(setup) = Setup::postgres(n) else { return };
+    let db = &setup.db;
+    setup.monitor_all(n, &["--every", "1h"]);
+    let children = setup.spawn(2, &["monitor", "run", "--concurrency", "2"]);
     wait_for("every domain stored", Duration::from_secs(120), || {
         count(
-            &db,
+            db,
             "SELECT COUNT(*) FROM monitors WHERE next_due_at > added_at AND lease_until IS NULL",
         ) == n as i64
     });
@@ -327,9 +370,9 @@ fn two_monitor_run_processes_on_postgresql_scan_each_due_domain_once() {
             .unwrap();
         assert!(sent.success());
     }
-    let logs: Vec<String> = children.into_iter().map(finish).collect();
+    let logs = finish_all(children);
     assert_eq!(
-        count(&db, "SELECT CAST(SUM(seen_count) AS BIGINT) FROM snapshots"),
+        count(db, "SELECT CAST(SUM(seen_count) AS BIGINT) FROM snapshots"),
         n as i64,
         "a domain was scanned twice for one due time: {logs:?}"
     );
@@ -339,20 +382,18 @@ fn two_monitor_run_processes_on_postgresql_scan_each_due_domain_once() {
 /// serialises claims): a submitted job is scanned whole.
 #[test]
 fn a_worker_on_sqlite_scans_a_submitted_job_whole() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let db = format!("sqlite:{}", dir.join("t.db").display());
     let n = 30;
-    let (zone, list) = zone(dir, n);
-    let job = submit(&db, dir, &list, &zone, "7");
-    let log = finish(spawn(&db, dir, &["worker", "--until-done", "--lease", "30s"]));
+    let setup = Setup::sqlite(n);
+    let (db, dir) = (&setup.db, setup.dir());
+    let job = submit(db, dir, &setup.list, &setup.zone, "7");
+    let log = finish_all(setup.spawn(1, &["worker", "--until-done", "--lease", "30s"])).remove(0);
     assert!(log.contains(&format!("{n} domain(s) stored in 5 batch(es)")), "{log}");
-    assert_every_domain_once(&db, dir, &job, n);
+    assert_every_domain_once(db, dir, &job, n);
     let status: serde_json::Value =
-        serde_json::from_str(&ok(&db, dir, &["jobs", "status", &job, "--format", "json"])).unwrap();
+        serde_json::from_str(&setup.ok(&["jobs", "status", &job, "--format", "json"])).unwrap();
     assert_eq!(status["domains_done"], n);
     assert_eq!(status["batches_done"], 5);
-    let listed = ok(&db, dir, &["jobs", "list"]);
+    let listed = setup.ok(&["jobs", "list"]);
     assert!(listed.contains("30 domain(s)"), "{listed}");
 }
 

@@ -122,6 +122,59 @@ pub const ROUTES: &[ApiRoute] = &[
     },
     ApiRoute {
         method: "get",
+        path: "/domains/{domain}/senders",
+        summary: "The domain's sender inventory from the tenant's aggregate reports: senders with pass and alignment, messages per day, the SPF joins.",
+        query: &[(
+            "since",
+            "string",
+            "Only reports whose period ends on or after this date (YYYY-MM-DD).",
+        )],
+        body: None,
+        roles: "any",
+        handler: || get(crate::pages_senders::api_senders),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/domains/{domain}/tls",
+        summary: "The domain's TLS-RPT sessions from the tenant's TLS reports: per day by result type, per policy, per MX.",
+        query: &[(
+            "since",
+            "string",
+            "Only reports whose period ends on or after this date (YYYY-MM-DD).",
+        )],
+        body: None,
+        roles: "any",
+        handler: || get(crate::pages_tls::api_tls),
+    },
+    crate::exports::domain_route(
+        "/domains/{domain}/export/findings",
+        "The findings of the domain's latest scan, as a download.",
+    ),
+    crate::exports::domain_route(
+        "/domains/{domain}/export/history",
+        "The domain's timeline (one row per snapshot), as a download.",
+    ),
+    crate::exports::domain_route(
+        "/domains/{domain}/export/senders",
+        "The domain's senders (one row per source address), as a download.",
+    ),
+    crate::exports::domain_route(
+        "/domains/{domain}/export/tls",
+        "The domain's TLS sessions per day and result type, as a download.",
+    ),
+    crate::exports::tenant_route("/export/domains", "The tenant's domains, as a download.", "any"),
+    crate::exports::tenant_route(
+        "/export/alerts",
+        "The tenant's alerts and their delivery state, as a download.",
+        "any",
+    ),
+    crate::exports::tenant_route(
+        "/export/audit",
+        "The audit log's entries about the tenant, as a download.",
+        "auditor, admin",
+    ),
+    ApiRoute {
+        method: "get",
         path: "/alerts",
         summary: "The tenant's alerts and their delivery state, newest first.",
         query: PAGING,

@@ -38,6 +38,8 @@ pub mod timeline;
 pub mod session;
 pub mod tenant;
 pub mod tenant_data;
+// webpages (issue 16): the reports of a tenant's domain, for the senders and TLS pages.
+pub mod tenant_reports;
 pub mod token;
 pub mod user;
 

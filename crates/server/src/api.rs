@@ -184,6 +184,15 @@ pub const ROUTES: &[ApiRoute] = &[
     },
     ApiRoute {
         method: "get",
+        path: "/alerts/destinations",
+        summary: "The tenant's alert destinations (webhook, email, syslog; never a secret) and their delivery status.",
+        query: &[],
+        body: None,
+        roles: "any",
+        handler: || get(crate::pages_alerts::api_destinations),
+    },
+    ApiRoute {
+        method: "get",
         path: "/audit",
         summary: "The audit log's entries about the tenant's domains, newest first, and whether the log verifies.",
         query: PAGING,

@@ -19,6 +19,7 @@ mod views;
 // webpages: the senders and TLS pages, their data, a chart of several series.
 mod chart_series;
 mod exports;
+mod pages_alerts;
 mod pages_senders;
 mod pages_tls;
 mod report_views;

@@ -32,6 +32,12 @@ pub(crate) fn router() -> Router<AppState> {
             get(crate::exports::page_domain_export),
         )
         .route("/export/{table}", get(crate::exports::page_tenant_export))
+        .route(
+            "/alerts/destinations",
+            get(crate::pages_alerts::page_destinations).post(crate::pages_alerts::add),
+        )
+        .route("/alerts/destinations/{id}/remove", post(crate::pages_alerts::remove))
+        .route("/alerts/destinations/{id}/test", post(crate::pages_alerts::test))
         .route("/alerts", get(alerts))
         .route("/audit", get(audit))
         .route("/admin", get(admin))

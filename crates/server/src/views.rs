@@ -313,6 +313,7 @@ pub fn alerts(nav: &Nav<'_>, alerts: &Paged<AlertRow>) -> Html<String> {
         "Alerts",
         Some(nav),
         html! {
+            p { a href="/alerts/destinations" id="destinations-link" { "Where alerts go (destinations)" } }
             p { (alerts.total) " alerts. Export: " a href="/export/alerts?format=csv" { "CSV" } " " a href="/export/alerts?format=json" { "JSON" } }
             table {
                 thead { tr { th { "When" } th { "Domain" } th { "Trigger" } th { "Severity" } th { "Summary" } th { "Delivery" } } }

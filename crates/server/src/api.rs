@@ -184,6 +184,26 @@ pub const ROUTES: &[ApiRoute] = &[
     },
     ApiRoute {
         method: "get",
+        path: "/domains/{domain}/evidence",
+        summary: "The domain's evidence bundle (as `mailwarden evidence` writes it; each file's text), with inclusion proofs; audit-logged as an export.",
+        query: &[
+            (
+                "since",
+                "string",
+                "Start of the period: a date (YYYY-MM-DD) or an RFC 3339 time.",
+            ),
+            (
+                "until",
+                "string",
+                "End of the period: a date (that whole day included) or an RFC 3339 time.",
+            ),
+        ],
+        body: None,
+        roles: "auditor, admin",
+        handler: || get(crate::evidence::api_evidence),
+    },
+    ApiRoute {
+        method: "get",
         path: "/alerts/destinations",
         summary: "The tenant's alert destinations (webhook, email, syslog; never a secret) and their delivery status.",
         query: &[],

@@ -18,6 +18,7 @@ pub mod problem;
 mod views;
 // webpages: the senders and TLS pages, their data, a chart of several series.
 mod chart_series;
+mod evidence;
 mod exports;
 mod pages_alerts;
 mod pages_senders;

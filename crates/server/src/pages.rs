@@ -32,6 +32,7 @@ pub(crate) fn router() -> Router<AppState> {
             get(crate::exports::page_domain_export),
         )
         .route("/export/{table}", get(crate::exports::page_tenant_export))
+        .route("/domains/{domain}/evidence.zip", get(crate::evidence::page_evidence))
         .route(
             "/alerts/destinations",
             get(crate::pages_alerts::page_destinations).post(crate::pages_alerts::add),

@@ -76,21 +76,22 @@ fn destination(f: &AddForm) -> Result<Destination, String> {
     }
 }
 
-/// The checks of every change: the form's CSRF token, then the role.
-fn may_change(c: &PageCaller, csrf: &str) -> Result<(), Response> {
+/// The checks of every change, the form's CSRF token, then the role: the
+/// refusal, if any.
+fn refusal(c: &PageCaller, csrf: &str) -> Option<Response> {
     if !c.csrf_ok(csrf) {
-        return Err(views::error_page(
+        return Some(views::error_page(
             StatusCode::FORBIDDEN,
             "The form's CSRF token is missing or wrong; reload the page.",
         ));
     }
     if !c.principal.role.may_change() {
-        return Err(views::error_page(
+        return Some(views::error_page(
             StatusCode::FORBIDDEN,
             "Your role may not manage alert destinations.",
         ));
     }
-    Ok(())
+    None
 }
 
 fn back(notice: &str) -> Response {
@@ -106,7 +107,7 @@ fn back(notice: &str) -> Response {
 
 /// `POST /alerts/destinations`: add one.
 pub(crate) async fn add(State(state): State<AppState>, c: PageCaller, Form(f): Form<AddForm>) -> Response {
-    if let Err(r) = may_change(&c, &f.csrf) {
+    if let Some(r) = refusal(&c, &f.csrf) {
         return r;
     }
     let d = match destination(&f) {
@@ -132,7 +133,7 @@ pub(crate) async fn remove(
     Path(id): Path<i64>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = may_change(&c, &f.csrf) {
+    if let Some(r) = refusal(&c, &f.csrf) {
         return r;
     }
     match tenant_alerts::remove(&state.store, c.principal.scope, id, &c.principal.email).await {
@@ -149,7 +150,7 @@ pub(crate) async fn test(
     Path(id): Path<i64>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = may_change(&c, &f.csrf) {
+    if let Some(r) = refusal(&c, &f.csrf) {
         return r;
     }
     match tenant_alerts::test(&state.store, c.principal.scope, id).await {

@@ -157,7 +157,8 @@ pub fn domain(nav: &Nav<'_>, name: &str, detail: Option<&DomainDetail>) -> Html<
                 a href={ "/domains/" (name) "/senders" } id="senders-link" { "Senders" } " · "
                 a href={ "/domains/" (name) "/tls" } id="tls-link" { "TLS reports" } }
             p.exports { "Export the findings: " a href={ "/domains/" (name) "/export/findings?format=csv" } { "CSV" } " "
-                a href={ "/domains/" (name) "/export/findings?format=json" } { "JSON" } }
+                a href={ "/domains/" (name) "/export/findings?format=json" } { "JSON" }
+                @if nav.may_audit { " · " a href={ "/domains/" (name) "/evidence.zip" } id="evidence-link" { "Evidence bundle (zip)" } } }
             @match detail {
                 None => p { "Not scanned yet." },
                 Some(d) => {

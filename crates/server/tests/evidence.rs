@@ -8,29 +8,11 @@ mod common;
 
 use std::io::Read as _;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
+use common::http::download as get;
 use common::{OURS, Seeded, THEIRS, email, page_session, services};
 use mailwarden_store::user::Role;
 use serde_json::Value;
-use tower::ServiceExt;
-
-async fn get(app: &Router, uri: &str, auth: (&str, &str)) -> (StatusCode, String, Vec<u8>) {
-    let res = app
-        .clone()
-        .oneshot(Request::get(uri).header(auth.0, auth.1).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let mime = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let bytes = axum::body::to_bytes(res.into_body(), 50 << 20).await.unwrap();
-    (status, mime, bytes.to_vec())
-}
 
 async fn exports(s: &Seeded) -> i64 {
     mailwarden_store::count(

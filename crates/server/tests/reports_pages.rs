@@ -219,20 +219,9 @@ async fn the_openapi_document_describes_the_senders_and_tls_routes() {
     }
 }
 
-/// (status, content type, body) of a GET.
+/// (status, content type, body as text) of a GET.
 async fn download(app: &Router, uri: &str, auth: (&str, &str)) -> (StatusCode, String, String) {
-    let res = app
-        .clone()
-        .oneshot(Request::get(uri).header(auth.0, auth.1).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let mime = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let bytes = axum::body::to_bytes(res.into_body(), 10 << 20).await.unwrap();
+    let (status, mime, bytes) = common::http::download(app, uri, auth).await;
     (status, mime, String::from_utf8_lossy(&bytes).into_owned())
 }
 

@@ -16,7 +16,8 @@ use mailwarden_store::{Store, monitor, token};
 use serde_json::json;
 use sqlx::Connection;
 
-// webpages: imported reports for the senders and TLS pages.
+// webpages: imported reports for the senders and TLS pages; downloads.
+pub mod http;
 pub mod reports;
 
 pub const PASSWORD: &str = "correct horse battery";

@@ -247,3 +247,56 @@ async fn another_tenants_destination_is_404_and_alerts_go_only_to_their_own_tena
         );
     }
 }
+
+/// A regression the audit page had: destination changes name no domain,
+/// and events without a domain were tenant 1's only, so another tenant's
+/// auditor never saw its own changes while tenant 1 saw everyone's.
+#[tokio::test]
+async fn each_tenants_auditor_sees_its_own_destination_changes_and_no_one_elses() {
+    for s in services().await {
+        let hook = |url: &str| mailwarden_alert::Destination::webhook(url, None).unwrap();
+        let (ours, theirs) = (scope(&s, "default").await, scope(&s, "acme").await);
+        tenant_alerts::add(
+            &s.store,
+            ours,
+            &hook("http://127.0.0.1:9/ours-hook"),
+            "a@default.example",
+        )
+        .await
+        .unwrap();
+        let id = tenant_alerts::add(
+            &s.store,
+            theirs,
+            &hook("http://127.0.0.1:9/their-hook"),
+            "b@acme.example",
+        )
+        .await
+        .unwrap();
+        assert!(
+            tenant_alerts::remove(&s.store, theirs, id, "b@acme.example")
+                .await
+                .unwrap()
+        );
+        for (tenant, mine, other) in [
+            ("default", "ours-hook", "their-hook"),
+            ("acme", "their-hook", "ours-hook"),
+        ] {
+            let auth = format!("Bearer {}", s.tokens[&(tenant, Role::Auditor)]);
+            let res = s
+                .app
+                .clone()
+                .oneshot(
+                    Request::get("/api/v1/audit")
+                        .header(header::AUTHORIZATION, auth)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let bytes = axum::body::to_bytes(res.into_body(), 10 << 20).await.unwrap();
+            let body = String::from_utf8_lossy(&bytes);
+            assert!(body.contains(mine), "{} {tenant}: its own change: {body}", s.label);
+            assert!(!body.contains(other), "{} {tenant}: another tenant's change", s.label);
+        }
+    }
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand};
-use mailwarden_alert::{Alert, Context, Destination};
+use mailwarden_alert::{Context, Destination};
 use mailwarden_store::alert_delivery::{self, StoredDestination};
 use mailwarden_store::outbox::list_alerts;
 use time::OffsetDateTime;
@@ -211,16 +211,7 @@ async fn test(store: &mailwarden_store::Store) -> Result<ExitCode> {
         bail!("no alert destinations to test (add one with `mailwarden alert add`)");
     }
     let now = OffsetDateTime::now_utc();
-    let alert = Alert {
-        id: 0,
-        created_at: mailwarden_store::stamp(now),
-        domain: "mailwarden.test".into(),
-        trigger: "test".into(),
-        severity: "info".into(),
-        summary: "mailwarden test alert: this destination works".into(),
-        payload: serde_json::json!({"test": true}),
-        idempotency_key: format!("test-{}", now.unix_timestamp_nanos()),
-    };
+    let alert = mailwarden_store::tenant_alerts::test_alert(now);
     let cx = Context::at(now);
     let mut failed = false;
     for d in &destinations {

@@ -1,23 +1,18 @@
 //! `mailwarden senders DOMAIN`: the sender inventory from the stored
 //! aggregate reports, joined with the domain's configuration from its
-//! latest stored scan (`monitor`, `scan --db`). Reads the store only: no
-//! DNS lookups, so the output is deterministic for a given store.
+//! latest stored scan (`monitor`, `scan --db`), computed by the
+//! `mailwarden-senders` crate (shared with the web page) and printed here.
+//! Reads the store only: no DNS lookups, so the output is deterministic.
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use mailwarden_ingest::aggregate::PolicyPublished;
 use mailwarden_render::{csv, inert};
-use mailwarden_store::{Store, reports_query, snapshot};
-use serde::Serialize;
+use mailwarden_senders::{Report, Reports, build};
 
 use crate::audit::open_store;
-use crate::senders_config::{Config, Joins, joins};
-use crate::senders_core::{Inventory, Row, Sender, Services};
-use crate::senders_policy::{PolicySeen, Sighting, compare};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InventoryFormat {
@@ -43,27 +38,11 @@ pub struct SendersArgs {
     pub offline: bool,
 }
 
-/// The whole answer, as `--format json` prints it.
-#[derive(Debug, Serialize)]
-pub struct Report {
-    pub domain: String,
-    pub since: Option<i64>,
-    pub reports: usize,
-    pub messages: u64,
-    /// The configuration from the latest stored scan; `None` without one
-    /// (then the reported SPF result decides what is authorised).
-    pub configuration: Option<Config>,
-    pub senders: Vec<Sender>,
-    pub joins: Joins,
-    /// The policies receivers saw, against the DMARC record scanned then.
-    pub policies_seen: Vec<PolicySeen>,
-}
-
 pub async fn run(db: Option<&str>, args: SendersArgs) -> Result<ExitCode> {
     let domain = crate::monitor::domain(&args.domain)?;
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let store = open_store(db).await?;
-    let report = build(&store, &domain, since).await?;
+    let report = build(&store, Reports::AllOf(&domain), since).await?;
     let mut out = io::stdout().lock();
     match args.format {
         InventoryFormat::Json => {
@@ -75,108 +54,6 @@ pub async fn run(db: Option<&str>, args: SendersArgs) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Fold the domain's stored aggregate reports and join the configuration.
-pub async fn build(store: &Store, domain: &str, since: Option<i64>) -> Result<Report> {
-    let services = Services::builtin();
-    let mut inventory = Inventory::new(domain);
-    let mut seen_policies: Vec<(String, i64, i64, PolicyPublished)> = Vec::new();
-    let reports = reports_query::for_each_aggregate(store, domain, since, |report, policy, rows| {
-        if let Some(p) = policy {
-            seen_policies.push((report.reporter.clone(), report.begin, report.end, p.clone()));
-        }
-        let adkim = policy.and_then(|p| p.adkim.as_deref());
-        let aspf = policy.and_then(|p| p.aspf.as_deref());
-        for r in &rows {
-            // Stored rows were parsed as IP addresses on import.
-            let Ok(ip) = r.source_ip.parse() else { continue };
-            inventory.add(&Row {
-                ip,
-                count: u64::try_from(r.count).unwrap_or_default(),
-                header_from: &r.header_from,
-                envelope_from: r.envelope_from.as_deref(),
-                dkim: &r.dkim,
-                spf: &r.spf,
-                adkim,
-                aspf,
-                reporter: &report.reporter,
-                begin: report.begin,
-                end: report.end,
-            });
-        }
-    })
-    .await
-    .context("reading the stored reports")?;
-    inventory.reports = reports;
-    let configuration = latest_config(store, domain, &services).await?;
-    let senders = inventory.senders(&services, |src| {
-        configuration.as_ref().and_then(|c| c.authorises(src.ip.parse().ok()?))
-    });
-    let joins = configuration
-        .as_ref()
-        .map(|c| joins(c, &inventory, &senders))
-        .unwrap_or_default();
-    let policies_seen = policies_seen(store, domain, &seen_policies).await?;
-    Ok(Report {
-        domain: domain.to_string(),
-        since,
-        reports,
-        messages: senders.iter().map(|s| s.messages).sum(),
-        configuration,
-        senders,
-        joins,
-        policies_seen,
-    })
-}
-
-/// Compare each report's `policy_published` with the DMARC record of the
-/// scan in force at the end of its period: the latest snapshot first seen
-/// by then (a new snapshot is stored whenever the scan changes).
-async fn policies_seen(
-    store: &Store,
-    domain: &str,
-    seen: &[(String, i64, i64, PolicyPublished)],
-) -> Result<Vec<PolicySeen>> {
-    let mut conn = store.pool().acquire().await?;
-    let snapshots = snapshot::list(&mut conn, domain).await?;
-    let mut records: BTreeMap<i64, Option<String>> = BTreeMap::new();
-    let mut in_force = Vec::with_capacity(seen.len());
-    for (_, _, end, _) in seen {
-        let at =
-            time::OffsetDateTime::from_unix_timestamp(*end).map_or_else(|_| String::new(), mailwarden_store::stamp);
-        let snap = snapshots.iter().rev().find(|m| m.first_seen_at <= at).map(|m| m.id);
-        if let Some(id) = snap
-            && !records.contains_key(&id)
-        {
-            let obs = snapshot::load(&mut conn, id).await?.observation;
-            records.insert(id, crate::senders_config::dmarc_record(&obs, domain));
-        }
-        in_force.push(snap);
-    }
-    let sightings: Vec<Sighting<'_>> = seen
-        .iter()
-        .zip(&in_force)
-        .map(|((reporter, begin, end, policy), snap)| Sighting {
-            reporter,
-            begin: *begin,
-            end: *end,
-            policy,
-            scanned_record: snap.map(|id| records.get(&id).and_then(|r| r.as_deref())),
-        })
-        .collect();
-    Ok(compare(&sightings))
-}
-
-async fn latest_config(store: &Store, domain: &str, services: &Services) -> Result<Option<Config>> {
-    let mut conn = store.pool().acquire().await?;
-    let Some(latest) = snapshot::list(&mut conn, domain).await?.into_iter().last() else {
-        return Ok(None);
-    };
-    let snap = snapshot::load(&mut conn, latest.id).await?;
-    let mut config = Config::from_observation(&snap.observation, domain, services);
-    config.scanned_at = Some(latest.last_seen_at);
-    Ok(Some(config))
 }
 
 /// `--since`: a date, an RFC 3339 time, or a period back from now.
@@ -294,7 +171,7 @@ fn write_text(out: &mut impl Write, r: &Report) -> io::Result<()> {
     Ok(())
 }
 
-fn source_label(s: &crate::senders_core::Source) -> String {
+fn source_label(s: &mailwarden_senders::inventory::Source) -> String {
     match s.in_spf {
         Some(false) => format!("{} ({}, not in SPF)", s.ip, s.messages),
         _ => format!("{} ({})", s.ip, s.messages),

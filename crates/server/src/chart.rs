@@ -59,7 +59,7 @@ pub fn score_line(title: &str, points: &[(String, i64)]) -> String {
     svg
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -16,6 +16,14 @@ pub mod openapi;
 mod pages;
 pub mod problem;
 mod views;
+// webpages: the senders and TLS pages, their data, a chart of several series.
+mod chart_series;
+mod evidence;
+mod exports;
+mod pages_alerts;
+mod pages_senders;
+mod pages_tls;
+mod report_views;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

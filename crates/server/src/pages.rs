@@ -25,6 +25,20 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/domains/{domain}", get(domain))
         .route("/domains/{domain}/history", get(history))
         .route("/domains/{domain}/approve", post(approve))
+        .route("/domains/{domain}/senders", get(crate::pages_senders::page_senders))
+        .route("/domains/{domain}/tls", get(crate::pages_tls::page_tls))
+        .route(
+            "/domains/{domain}/export/{table}",
+            get(crate::exports::page_domain_export),
+        )
+        .route("/export/{table}", get(crate::exports::page_tenant_export))
+        .route("/domains/{domain}/evidence.zip", get(crate::evidence::page_evidence))
+        .route(
+            "/alerts/destinations",
+            get(crate::pages_alerts::page_destinations).post(crate::pages_alerts::add),
+        )
+        .route("/alerts/destinations/{id}/remove", post(crate::pages_alerts::remove))
+        .route("/alerts/destinations/{id}/test", post(crate::pages_alerts::test))
         .route("/alerts", get(alerts))
         .route("/audit", get(audit))
         .route("/admin", get(admin))
@@ -33,7 +47,7 @@ pub(crate) fn router() -> Router<AppState> {
         .fallback(|| async { views::error_page(StatusCode::NOT_FOUND, "No such page.") })
 }
 
-fn nav(c: &PageCaller) -> Nav<'_> {
+pub(crate) fn nav(c: &PageCaller) -> Nav<'_> {
     Nav {
         email: &c.principal.email,
         role: c.principal.role.as_str(),
@@ -43,7 +57,7 @@ fn nav(c: &PageCaller) -> Nav<'_> {
     }
 }
 
-fn failed(e: &dyn std::fmt::Display) -> Response {
+pub(crate) fn failed(e: &dyn std::fmt::Display) -> Response {
     views::error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
 }
 
@@ -51,7 +65,7 @@ fn not_found() -> Response {
     views::error_page(StatusCode::NOT_FOUND, "No such domain.")
 }
 
-async fn owned(state: &AppState, c: &PageCaller, name: &str) -> Result<OwnedDomain, Response> {
+pub(crate) async fn owned(state: &AppState, c: &PageCaller, name: &str) -> Result<OwnedDomain, Response> {
     match api::owned(state, &c.principal, name).await {
         Ok(d) => Ok(d),
         Err(p) if p.status == StatusCode::NOT_FOUND => Err(not_found()),

@@ -21,7 +21,7 @@ pub struct Nav<'a> {
     pub may_administer: bool,
 }
 
-fn page(title: &str, nav: Option<&Nav<'_>>, body: Markup) -> Html<String> {
+pub(crate) fn page(title: &str, nav: Option<&Nav<'_>>, body: Markup) -> Html<String> {
     Html(
         html! {
             (DOCTYPE)
@@ -88,7 +88,7 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-fn severity(s: &str) -> Markup {
+pub(crate) fn severity(s: &str) -> Markup {
     html! { span class={ "sev sev-" (s) } { (s) } }
 }
 
@@ -119,6 +119,7 @@ pub fn domains(nav: &Nav<'_>, list: &[DomainSummary], q: &str, sort: &str) -> Ht
                 }
                 button type="submit" { "Apply" }
             }
+            p.exports { "Export: " a href="/export/domains?format=csv" { "CSV" } " " a href="/export/domains?format=json" { "JSON" } }
             @if list.is_empty() {
                 p { "No domains yet. " code { "mailwarden monitor add DOMAIN --tenant NAME" } " adds one." }
             } @else {
@@ -152,7 +153,12 @@ pub fn domain(nav: &Nav<'_>, name: &str, detail: Option<&DomainDetail>) -> Html<
         name,
         Some(nav),
         html! {
-            p { a href={ "/domains/" (name) "/history" } id="history-link" { "History, changes and approval" } }
+            p { a href={ "/domains/" (name) "/history" } id="history-link" { "History, changes and approval" }  " · "
+                a href={ "/domains/" (name) "/senders" } id="senders-link" { "Senders" } " · "
+                a href={ "/domains/" (name) "/tls" } id="tls-link" { "TLS reports" } }
+            p.exports { "Export the findings: " a href={ "/domains/" (name) "/export/findings?format=csv" } { "CSV" } " "
+                a href={ "/domains/" (name) "/export/findings?format=json" } { "JSON" }
+                @if nav.may_audit { " · " a href={ "/domains/" (name) "/evidence.zip" } id="evidence-link" { "Evidence bundle (zip)" } } }
             @match detail {
                 None => p { "Not scanned yet." },
                 Some(d) => {
@@ -224,7 +230,9 @@ pub fn history(nav: &Nav<'_>, h: &History<'_>) -> Html<String> {
         Some(nav),
         html! {
             @if let Some(n) = h.notice { p.notice role="status" { (n) } }
-            p { a href={ "/domains/" (name) } { "Back to " (name) } }
+            p { a href={ "/domains/" (name) } { "Back to " (name) } " · Export the timeline: "
+                a href={ "/domains/" (name) "/export/history?format=csv" } { "CSV" } " "
+                a href={ "/domains/" (name) "/export/history?format=json" } { "JSON" } }
             h2 { "Score over time" }
             (PreEscaped(chart::score_line(&format!("Score of {name} per snapshot"), &points)))
             h2 { "Timeline" }
@@ -306,7 +314,8 @@ pub fn alerts(nav: &Nav<'_>, alerts: &Paged<AlertRow>) -> Html<String> {
         "Alerts",
         Some(nav),
         html! {
-            p { (alerts.total) " alerts." }
+            p { a href="/alerts/destinations" id="destinations-link" { "Where alerts go (destinations)" } }
+            p { (alerts.total) " alerts. Export: " a href="/export/alerts?format=csv" { "CSV" } " " a href="/export/alerts?format=json" { "JSON" } }
             table {
                 thead { tr { th { "When" } th { "Domain" } th { "Trigger" } th { "Severity" } th { "Summary" } th { "Delivery" } } }
                 tbody { @for a in &alerts.items {
@@ -335,6 +344,7 @@ pub fn audit(nav: &Nav<'_>, verification: &Value, entries: &Paged<AuditRow>) -> 
             } @else {
                 p.verify-bad id="verification" role="alert" { "The log does NOT verify: " (verification["problem"].as_str().unwrap_or("unknown problem")) }
             }
+            p.exports { "Export: " a href="/export/audit?format=csv" { "CSV" } " " a href="/export/audit?format=json" { "JSON" } }
             table {
                 thead { tr { th { "#" } th { "When" } th { "Event" } th { "Domain" } th { "Content" } } }
                 tbody { @for e in &entries.items {

@@ -3,7 +3,9 @@
 //! opens a domain, sees the MX change in its history and approves it, and
 //! logs out (the session is then gone); a viewer gets no approve form; the
 //! browser console shows no Content-Security-Policy violation on any page.
-//! Screenshots of the main pages go to target/screenshots/.
+//! The analyst also opens the senders page (its volume chart an SVG with
+//! a series per sender) and the TLS page. Screenshots of the main pages go
+//! to target/screenshots/.
 //!
 //! Ignored by default (chromedriver is not in every checkout's machine);
 //! `tests/web/ci.sh` installs chromium and chromium-driver and runs it
@@ -107,6 +109,30 @@ fn walk(base: &str, profile: &std::path::Path) {
     s.screenshot(&shots.join("alerts.png"));
     assert_no_csp_violation(&s, "alerts");
 
+    // The senders page: the volume chart is an inline SVG with a series per sender.
+    s.go(&format!("{base}/domains/{OURS}"));
+    s.click("#senders-link");
+    assert!(s.wait_url("/senders"), "the senders page: {}", s.url());
+    assert!(s.find("svg#volume").is_some(), "the volume chart");
+    let series = "svg#volume g.series[data-series=\"spoof.example\"] polyline";
+    assert!(s.find(series).is_some(), "the chart's line of the spoofing sender");
+    assert!(
+        s.source().contains("data-series=\"ours.example (own)"),
+        "the chart's line of the domain's own servers"
+    );
+    assert!(s.source().contains("In SPF but never seen"), "the SPF joins");
+    s.screenshot(&shots.join("senders.png"));
+    assert_no_csp_violation(&s, "senders");
+    s.click("a[href=\"/domains/ours.example/tls\"]");
+    assert!(s.wait_url("/tls"), "the TLS page: {}", s.url());
+    assert!(
+        s.find("svg#sessions g.series[data-series=\"certificate-expired\"]")
+            .is_some(),
+        "the sessions chart by result type"
+    );
+    s.screenshot(&shots.join("tls.png"));
+    assert_no_csp_violation(&s, "tls");
+
     s.click("#logout");
     assert!(s.wait_url("/login"), "after logout: {}", s.url());
     s.go(&format!("{base}/domains"));
@@ -141,6 +167,7 @@ async fn an_analyst_logs_in_approves_a_change_and_logs_out_and_a_viewer_cannot_a
         return;
     }
     let service = common::services().await.remove(0);
+    common::reports::import_reports(&service).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

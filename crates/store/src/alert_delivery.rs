@@ -33,6 +33,8 @@ pub struct StoredDestination {
     pub destination: Destination,
     /// When it was added.
     pub added_at: String,
+    /// Whose: an alert goes only to its own tenant's destinations.
+    pub tenant_id: i64,
 }
 
 /// Adds a destination; returns its id.
@@ -66,18 +68,19 @@ pub async fn remove_destination(store: &Store, id: i64) -> Result<bool, StoreErr
 
 /// Every configured destination, oldest first.
 pub async fn list_destinations(store: &Store) -> Result<Vec<StoredDestination>, StoreError> {
-    let rows: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT id, config, added_at FROM alert_destinations ORDER BY id")
+    let rows: Vec<(i64, String, String, i64)> =
+        sqlx::query_as("SELECT id, config, added_at, tenant_id FROM alert_destinations ORDER BY id")
             .fetch_all(store.pool())
             .await?;
     rows.into_iter()
-        .map(|(id, config, added_at)| {
+        .map(|(id, config, added_at, tenant_id)| {
             let destination = serde_json::from_str(&config)
                 .map_err(|e| StoreError::Corrupt(format!("alert destination {id}: {e}")))?;
             Ok(StoredDestination {
                 id,
                 destination,
                 added_at,
+                tenant_id,
             })
         })
         .collect()
@@ -137,6 +140,7 @@ struct Pending {
     idempotency_key: String,
     attempts: i64,
     next_attempt_at: String,
+    tenant_id: i64,
 }
 
 impl Pending {
@@ -176,7 +180,7 @@ pub async fn deliver_pending_with(
     let window = suppression_window(store).await?;
     let due: Vec<Pending> = sqlx::query_as(
         "SELECT id, created_at, domain, \"trigger\", severity, summary, payload, idempotency_key, attempts,
-                next_attempt_at
+                next_attempt_at, tenant_id
          FROM alert_outbox WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
     )
     .bind(clock::stamp(now))
@@ -185,6 +189,16 @@ pub async fn deliver_pending_with(
     .await?;
     let cx = Context::at(now);
     for row in due {
+        // Only the alert's own tenant's destinations; with none, it waits
+        // (unclaimed) until that tenant adds one.
+        let mine: Vec<StoredDestination> = destinations
+            .iter()
+            .filter(|d| d.tenant_id == row.tenant_id)
+            .cloned()
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
         if !claim(store, &row, now).await? {
             continue;
         }
@@ -193,7 +207,7 @@ pub async fn deliver_pending_with(
             report.suppressed += 1;
             continue;
         }
-        deliver_one(store, &row, &destinations, &cx, now, policy, &mut report).await?;
+        deliver_one(store, &row, &mine, &cx, now, policy, &mut report).await?;
     }
     Ok(report)
 }

@@ -23,10 +23,13 @@ pub enum EventKind {
     RetentionRun,
     Erasure,
     EvidenceExported,
+    // webpages (issue 16): a tenant's alert destinations changed from the web.
+    AlertDestinationAdded,
+    AlertDestinationRemoved,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::SnapshotStored,
         EventKind::SeenAgain,
         EventKind::ChangeDetected,
@@ -39,6 +42,8 @@ impl EventKind {
         EventKind::RetentionRun,
         EventKind::Erasure,
         EventKind::EvidenceExported,
+        EventKind::AlertDestinationAdded,
+        EventKind::AlertDestinationRemoved,
     ];
 
     /// The stored name, e.g. `snapshot-stored`.
@@ -56,6 +61,8 @@ impl EventKind {
             EventKind::RetentionRun => "retention-run",
             EventKind::Erasure => "erasure",
             EventKind::EvidenceExported => "evidence-exported",
+            EventKind::AlertDestinationAdded => "alert-destination-added",
+            EventKind::AlertDestinationRemoved => "alert-destination-removed",
         }
     }
 }

@@ -38,6 +38,11 @@ pub mod timeline;
 pub mod session;
 pub mod tenant;
 pub mod tenant_data;
+// webpages (issue 16): the reports of a tenant's domain, for the senders and TLS pages.
+pub mod tenant_reports;
+// webpages (issue 16): the evidence bundle in memory (CLI and web), a tenant's alert destinations.
+pub mod evidence_bundle;
+pub mod tenant_alerts;
 pub mod token;
 pub mod user;
 

@@ -31,7 +31,7 @@ pub struct ReportRow {
     pub row_id: i64,
 }
 
-type RowTuple = (
+pub(crate) type RowTuple = (
     i64,
     String,
     String,
@@ -45,11 +45,11 @@ type RowTuple = (
     String,
 );
 
-const ROW_COLUMNS: &str =
+pub(crate) const ROW_COLUMNS: &str =
     "id, short_id, kind, reporter, report_id, domain, begin_at, end_at, records, imported_at, flags";
 
 impl ReportRow {
-    fn from_tuple(t: RowTuple) -> Result<ReportRow, StoreError> {
+    pub(crate) fn from_tuple(t: RowTuple) -> Result<ReportRow, StoreError> {
         let (row_id, id, kind, reporter, report_id, domain, begin, end, records, imported_at, flags) = t;
         Ok(ReportRow {
             id,
@@ -215,7 +215,7 @@ pub async fn records_of(store: &Store, report: &ReportRow) -> Result<Vec<StoredR
         .collect()
 }
 
-async fn tls_of(store: &Store, row_id: i64) -> Result<Vec<StoredTlsPolicy>, StoreError> {
+pub(crate) async fn tls_of(store: &Store, row_id: i64) -> Result<Vec<StoredTlsPolicy>, StoreError> {
     let rows: Vec<(String, Option<String>, String, i64, i64, String)> = sqlx::query_as(
         "SELECT policy_type, policy_domain, mx_hosts, successful, failed, detail FROM report_tls WHERE report_id = $1",
     )
@@ -250,7 +250,7 @@ pub async fn for_each_aggregate(
     store: &Store,
     domain: &str,
     since: Option<i64>,
-    mut each: impl FnMut(&ReportRow, Option<&PolicyPublished>, Vec<StoredRecord>),
+    each: impl FnMut(&ReportRow, Option<&PolicyPublished>, Vec<StoredRecord>),
 ) -> Result<usize, StoreError> {
     let filter = Filter {
         domain: Some(domain),
@@ -258,7 +258,18 @@ pub async fn for_each_aggregate(
         since,
     };
     let reports = list(store, &filter).await?;
-    for report in &reports {
+    walk_aggregates(store, &reports, each).await?;
+    Ok(reports.len())
+}
+
+/// Hand each of `reports` (aggregate) to `each` with its published
+/// policy and rows, one report at a time.
+pub(crate) async fn walk_aggregates(
+    store: &Store,
+    reports: &[ReportRow],
+    mut each: impl FnMut(&ReportRow, Option<&PolicyPublished>, Vec<StoredRecord>),
+) -> Result<(), StoreError> {
+    for report in reports {
         let meta: String = sqlx::query_scalar("SELECT meta FROM reports WHERE id = $1")
             .bind(report.row_id)
             .fetch_one(store.pool())
@@ -267,7 +278,7 @@ pub async fn for_each_aggregate(
         let rows = records_of(store, report).await?;
         each(report, policy.as_ref(), rows);
     }
-    Ok(reports.len())
+    Ok(())
 }
 
 /// The TLS policies reported for `domain` (its `policy-domain`), with the

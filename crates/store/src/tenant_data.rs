@@ -275,21 +275,28 @@ pub struct AuditRow {
 }
 
 /// Audit events about the tenant's domains, newest first. Events about no
-/// domain (retention, key changes) are the operator's: tenant 1's only.
+/// domain (retention, key changes) are the operator's: tenant 1's only;
+/// but a tenant's alert destination changes (`alert-destination-*`, which
+/// name their `tenant_id`) are that tenant's alone.
 pub async fn audit_events(store: &Store, scope: TenantScope, page: Page) -> Result<Paged<AuditRow>, StoreError> {
-    const WHERE: &str = "WHERE (domain IS NULL AND $1 = 1)
+    const WHERE: &str = "WHERE (domain IS NULL AND $1 = 1 AND kind NOT LIKE 'alert-destination-%')
+           OR (domain IS NULL AND kind LIKE 'alert-destination-%' AND content LIKE $2)
            OR domain IN (SELECT domain FROM monitors WHERE tenant_id = $1
                          UNION SELECT domain FROM snapshots WHERE tenant_id = $1)";
+    // The event's content is JSON with sorted keys: `"tenant_id":N,"type"...`.
+    let own = format!("%\"tenant_id\":{},%", scope.id());
     let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT COUNT(*) FROM audit_events {WHERE}"
     )))
     .bind(scope.id())
+    .bind(&own)
     .fetch_one(store.pool())
     .await?;
     let items = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT seq, at, kind, domain, content FROM audit_events {WHERE} ORDER BY seq DESC LIMIT $2 OFFSET $3"
+        "SELECT seq, at, kind, domain, content FROM audit_events {WHERE} ORDER BY seq DESC LIMIT $3 OFFSET $4"
     )))
     .bind(scope.id())
+    .bind(&own)
     .bind(page.limit)
     .bind(page.offset)
     .fetch_all(store.pool())

@@ -16,6 +16,10 @@ use mailwarden_store::{Store, monitor, token};
 use serde_json::json;
 use sqlx::Connection;
 
+// webpages: imported reports for the senders and TLS pages; downloads.
+pub mod http;
+pub mod reports;
+
 pub const PASSWORD: &str = "correct horse battery";
 /// Tenant `default`'s domain (two snapshots, a changed MX) and acme's.
 pub const OURS: &str = "ours.example";

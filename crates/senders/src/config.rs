@@ -19,7 +19,7 @@ use mailwarden_model::{Observation, QueryKey, RData, RType};
 use mailwarden_records::spf::{self, Mechanism, Qualifier};
 use serde::Serialize;
 
-use crate::senders_core::{Inventory, Sender, Services, Source};
+use crate::inventory::{Inventory, Sender, Services, Source};
 
 const MAX_DEPTH: usize = 10;
 
@@ -370,7 +370,7 @@ mod tests {
             scope: Some("mfrom".into()),
             result: "pass".into(),
         }];
-        let row = |ip: &str, dk: &'static [DkimResult], sp: &'static [SpfResult]| crate::senders_core::Row {
+        let row = |ip: &str, dk: &'static [DkimResult], sp: &'static [SpfResult]| crate::inventory::Row {
             ip: ip.parse().unwrap(),
             count: 3,
             header_from: "example.com",

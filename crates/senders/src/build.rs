@@ -1,0 +1,168 @@
+//! Reading the store into a [`Report`]: the domain's aggregate reports
+//! folded into the inventory, the configuration of its latest scan, and
+//! the policies receivers saw against the scans in force then. Reads the
+//! store only: no DNS lookups, so the answer is deterministic for a store.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use mailwarden_ingest::aggregate::PolicyPublished;
+use mailwarden_store::reports_query::{ReportRow, StoredRecord};
+use mailwarden_store::tenant::OwnedDomain;
+use mailwarden_store::{Store, reports_query, snapshot, tenant_reports};
+use serde::Serialize;
+
+use crate::config::{Config, Joins, joins};
+use crate::inventory::{Inventory, Row, Sender, Services};
+use crate::policy::{PolicySeen, Sighting, compare};
+
+/// The whole answer, as `mailwarden senders --format json` prints it.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub domain: String,
+    pub since: Option<i64>,
+    pub reports: usize,
+    pub messages: u64,
+    /// The configuration from the latest stored scan; `None` without one
+    /// (then the reported SPF result decides what is authorised).
+    pub configuration: Option<Config>,
+    pub senders: Vec<Sender>,
+    pub joins: Joins,
+    /// The policies receivers saw, against the DMARC record scanned then.
+    pub policies_seen: Vec<PolicySeen>,
+}
+
+/// Whose reports to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Reports<'a> {
+    /// Every stored report of the domain (the CLI, the operator's view).
+    AllOf(&'a str),
+    /// Only the reports imported under the domain's tenant (the web service).
+    Tenant(&'a OwnedDomain),
+}
+
+impl Reports<'_> {
+    fn domain(&self) -> &str {
+        match self {
+            Reports::AllOf(d) => d,
+            Reports::Tenant(d) => d.name(),
+        }
+    }
+}
+
+/// Fold the domain's stored aggregate reports and join the configuration.
+pub async fn build(store: &Store, reports: Reports<'_>, since: Option<i64>) -> Result<Report> {
+    build_observed(store, reports, since, |_, _| {}).await
+}
+
+/// [`build`], showing `observe` every stored row with its report as it is
+/// folded (the web page's volume over time).
+pub async fn build_observed(
+    store: &Store,
+    source: Reports<'_>,
+    since: Option<i64>,
+    mut observe: impl FnMut(&ReportRow, &StoredRecord),
+) -> Result<Report> {
+    let domain = source.domain();
+    let services = Services::builtin();
+    let mut inventory = Inventory::new(domain);
+    let mut seen_policies: Vec<(String, i64, i64, PolicyPublished)> = Vec::new();
+    let each = |report: &ReportRow, policy: Option<&PolicyPublished>, rows: Vec<StoredRecord>| {
+        if let Some(p) = policy {
+            seen_policies.push((report.reporter.clone(), report.begin, report.end, p.clone()));
+        }
+        let adkim = policy.and_then(|p| p.adkim.as_deref());
+        let aspf = policy.and_then(|p| p.aspf.as_deref());
+        for r in &rows {
+            // Stored rows were parsed as IP addresses on import.
+            let Ok(ip) = r.source_ip.parse() else { continue };
+            observe(report, r);
+            inventory.add(&Row {
+                ip,
+                count: u64::try_from(r.count).unwrap_or_default(),
+                header_from: &r.header_from,
+                envelope_from: r.envelope_from.as_deref(),
+                dkim: &r.dkim,
+                spf: &r.spf,
+                adkim,
+                aspf,
+                reporter: &report.reporter,
+                begin: report.begin,
+                end: report.end,
+            });
+        }
+    };
+    let reports = match source {
+        Reports::AllOf(d) => reports_query::for_each_aggregate(store, d, since, each).await,
+        Reports::Tenant(d) => tenant_reports::for_each_aggregate(store, d, since, each).await,
+    }
+    .context("reading the stored reports")?;
+    inventory.reports = reports;
+    let configuration = latest_config(store, domain, &services).await?;
+    let senders = inventory.senders(&services, |src| {
+        configuration.as_ref().and_then(|c| c.authorises(src.ip.parse().ok()?))
+    });
+    let joins = configuration
+        .as_ref()
+        .map(|c| joins(c, &inventory, &senders))
+        .unwrap_or_default();
+    let policies_seen = policies_seen(store, domain, &seen_policies).await?;
+    Ok(Report {
+        domain: domain.to_string(),
+        since,
+        reports,
+        messages: senders.iter().map(|s| s.messages).sum(),
+        configuration,
+        senders,
+        joins,
+        policies_seen,
+    })
+}
+/// Compare each report's `policy_published` with the DMARC record of the
+/// scan in force at the end of its period: the latest snapshot first seen
+/// by then (a new snapshot is stored whenever the scan changes).
+async fn policies_seen(
+    store: &Store,
+    domain: &str,
+    seen: &[(String, i64, i64, PolicyPublished)],
+) -> Result<Vec<PolicySeen>> {
+    let mut conn = store.pool().acquire().await?;
+    let snapshots = snapshot::list(&mut conn, domain).await?;
+    let mut records: BTreeMap<i64, Option<String>> = BTreeMap::new();
+    let mut in_force = Vec::with_capacity(seen.len());
+    for (_, _, end, _) in seen {
+        let at =
+            time::OffsetDateTime::from_unix_timestamp(*end).map_or_else(|_| String::new(), mailwarden_store::stamp);
+        let snap = snapshots.iter().rev().find(|m| m.first_seen_at <= at).map(|m| m.id);
+        if let Some(id) = snap
+            && !records.contains_key(&id)
+        {
+            let obs = snapshot::load(&mut conn, id).await?.observation;
+            records.insert(id, crate::config::dmarc_record(&obs, domain));
+        }
+        in_force.push(snap);
+    }
+    let sightings: Vec<Sighting<'_>> = seen
+        .iter()
+        .zip(&in_force)
+        .map(|((reporter, begin, end, policy), snap)| Sighting {
+            reporter,
+            begin: *begin,
+            end: *end,
+            policy,
+            scanned_record: snap.map(|id| records.get(&id).and_then(|r| r.as_deref())),
+        })
+        .collect();
+    Ok(compare(&sightings))
+}
+
+async fn latest_config(store: &Store, domain: &str, services: &Services) -> Result<Option<Config>> {
+    let mut conn = store.pool().acquire().await?;
+    let Some(latest) = snapshot::list(&mut conn, domain).await?.into_iter().last() else {
+        return Ok(None);
+    };
+    let snap = snapshot::load(&mut conn, latest.id).await?;
+    let mut config = Config::from_observation(&snap.observation, domain, services);
+    config.scanned_at = Some(latest.last_seen_at);
+    Ok(Some(config))
+}

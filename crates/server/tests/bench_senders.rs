@@ -1,0 +1,116 @@
+//! Benchmark of the senders and TLS pages (not a timed test: ignored, run
+//! by bench/web-senders.sh, which prints the numbers). Imports DAYS days
+//! of aggregate reports from REPORTERS reporters with ROWS rows each (from
+//! SOURCES source addresses) and one TLS report a day for one domain, then
+//! times the senders page, its API and the TLS page in process (no TCP),
+//! ROUNDS requests each; prints p50 and p95. Issue 16's target: the
+//! senders page under 300 ms at p95 with 1,000,000 report records.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use common::OURS;
+use common::reports::{DAY1, aggregate, import, tls_report};
+use mailwarden_store::user::Role;
+use tower::ServiceExt;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: bench/web-senders.sh runs it"]
+async fn bench_senders_and_tls_pages() {
+    let (days, reporters, rows, sources) = (
+        env("DAYS", 365),
+        env("REPORTERS", 3),
+        env("ROWS", 100),
+        env("SOURCES", 50),
+    );
+    let rounds = env("ROUNDS", 10);
+    let s = common::services().await.remove(0);
+    let started = Instant::now();
+    let ips: Vec<String> = (0..sources)
+        .map(|i| format!("198.51.{}.{}", i / 250, i % 250 + 1))
+        .collect();
+    for day in 0..days {
+        let begin = DAY1 - 86_400 * i64::try_from(day).unwrap();
+        for r in 0..reporters {
+            let id = format!("bench-{day}-{r}");
+            let table: Vec<(&str, u32, Option<&str>, &str, &str)> = (0..rows)
+                .map(|k| {
+                    let ip = ips[(k + r) % ips.len()].as_str();
+                    (
+                        ip,
+                        3,
+                        (k % 4 != 0).then_some(OURS),
+                        OURS,
+                        if k % 3 == 0 { "fail" } else { "pass" },
+                    )
+                })
+                .collect();
+            import(&s, &aggregate(OURS, &id, begin, &table), &id, "default").await;
+        }
+        let date = time::OffsetDateTime::from_unix_timestamp(begin)
+            .unwrap()
+            .date()
+            .to_string();
+        import(
+            &s,
+            &tls_report(OURS, &format!("tls-{day}"), &date, 500, 7),
+            &format!("tls-{day}"),
+            "default",
+        )
+        .await;
+    }
+    println!(
+        "seeded {} aggregate reports x {rows} rows ({} records) and {days} TLS reports in {:.1?}",
+        days * reporters,
+        days * reporters * rows,
+        started.elapsed()
+    );
+    let session = common::page_session(&s.app, &common::email("default", Role::Viewer)).await;
+    let token = s.tokens[&("default", Role::Viewer)].clone();
+    let cases = [
+        (
+            "GET /domains/D/senders (page)",
+            format!("/domains/{OURS}/senders"),
+            false,
+        ),
+        (
+            "GET /api/v1/domains/D/senders",
+            format!("/api/v1/domains/{OURS}/senders"),
+            true,
+        ),
+        ("GET /domains/D/tls (page)", format!("/domains/{OURS}/tls"), false),
+    ];
+    for (label, uri, api) in cases {
+        let mut times = Vec::new();
+        for _ in 0..rounds {
+            let req = if api {
+                Request::get(&uri).header(header::AUTHORIZATION, format!("Bearer {token}"))
+            } else {
+                Request::get(&uri).header(header::COOKIE, session.clone())
+            };
+            let t = Instant::now();
+            let res = s.app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+            let status = res.status();
+            axum::body::to_bytes(res.into_body(), 100 << 20).await.unwrap();
+            times.push(t.elapsed());
+            assert_eq!(status, StatusCode::OK, "{label}");
+        }
+        times.sort();
+        println!(
+            "{label:<36} p50 {:>8.1?}  p95 {:>8.1?}  ({rounds} requests)",
+            percentile(&times, 50),
+            percentile(&times, 95)
+        );
+    }
+}

@@ -11,8 +11,12 @@
 pub mod api;
 pub mod auth;
 mod chart;
+// web-ops: domain management and ownership checks.
+pub mod domains_manage;
+mod domains_pages;
 pub mod metrics;
 pub mod openapi;
+pub mod ownership;
 mod pages;
 pub mod problem;
 mod views;
@@ -35,6 +39,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     pub limiter: Arc<auth::LoginLimiter>,
     pub metrics: Arc<metrics::Metrics>,
+    /// DNS source and scan-flag check for domain management (web-ops).
+    pub domains: ownership::DomainHooks,
 }
 
 impl AppState {
@@ -44,7 +50,14 @@ impl AppState {
             secure_cookies,
             limiter: Arc::new(auth::LoginLimiter::default()),
             metrics: Arc::new(metrics::Metrics::default()),
+            domains: ownership::DomainHooks::default(),
         }
+    }
+
+    /// With the DNS source and scan-flag check domain management uses.
+    pub fn with_domain_hooks(mut self, hooks: ownership::DomainHooks) -> Self {
+        self.domains = hooks;
+        self
     }
 }
 
@@ -62,6 +75,7 @@ pub fn app(state: AppState, extra: Option<Router>) -> Router {
         .route("/metrics", get(metrics::handler))
         .nest("/api/v1", api::router())
         .merge(pages::router())
+        .merge(domains_pages::router())
         .with_state(state.clone());
     if let Some(extra) = extra {
         router = router.merge(extra);

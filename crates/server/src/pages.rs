@@ -33,13 +33,14 @@ pub(crate) fn router() -> Router<AppState> {
         .fallback(|| async { views::error_page(StatusCode::NOT_FOUND, "No such page.") })
 }
 
-fn nav(c: &PageCaller) -> Nav<'_> {
+pub(crate) fn nav(c: &PageCaller) -> Nav<'_> {
     Nav {
         email: &c.principal.email,
         role: c.principal.role.as_str(),
         csrf: &c.csrf,
         may_audit: c.principal.role.may_audit(),
         may_administer: c.principal.role.may_administer(),
+        may_change: c.principal.role.may_change(),
     }
 }
 

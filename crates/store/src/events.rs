@@ -23,10 +23,15 @@ pub enum EventKind {
     RetentionRun,
     Erasure,
     EvidenceExported,
+    // web-ops (issue 16): a domain's ownership claimed, shown by its DNS
+    // TXT token, or vouched for by an admin (with the reason).
+    OwnershipClaimed,
+    OwnershipVerified,
+    OwnershipOverridden,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::SnapshotStored,
         EventKind::SeenAgain,
         EventKind::ChangeDetected,
@@ -39,6 +44,9 @@ impl EventKind {
         EventKind::RetentionRun,
         EventKind::Erasure,
         EventKind::EvidenceExported,
+        EventKind::OwnershipClaimed,
+        EventKind::OwnershipVerified,
+        EventKind::OwnershipOverridden,
     ];
 
     /// The stored name, e.g. `snapshot-stored`.
@@ -56,6 +64,9 @@ impl EventKind {
             EventKind::RetentionRun => "retention-run",
             EventKind::Erasure => "erasure",
             EventKind::EvidenceExported => "evidence-exported",
+            EventKind::OwnershipClaimed => "ownership-claimed",
+            EventKind::OwnershipVerified => "ownership-verified",
+            EventKind::OwnershipOverridden => "ownership-overridden",
         }
     }
 }

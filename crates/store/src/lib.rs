@@ -40,6 +40,9 @@ pub mod tenant;
 pub mod tenant_data;
 pub mod token;
 pub mod user;
+// web-ops (issue 16): domain ownership shown by a DNS TXT token or an admin override.
+pub mod ownership;
+pub mod tenant_monitor;
 
 use std::time::Duration;
 

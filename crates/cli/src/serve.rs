@@ -27,13 +27,17 @@ pub struct ServeArgs {
     /// Also done per request when the proxy sends `X-Forwarded-Proto: https`.
     #[arg(long, env = "MAILWARDEN_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Where ownership checks look up `_mailwarden-challenge` TXT records (the scan's DNS flags).
+    #[command(flatten)]
+    pub dns: crate::args::DnsArgs,
 }
 
 pub async fn run(db: Option<&str>, args: ServeArgs) -> Result<ExitCode> {
     let store = crate::monitor::open_store(db).await?;
     // `None`: the report upload endpoints (`report_routes(state)`, branch
     // fetch) are mounted here once merged.
-    let router = app(AppState::new(store.clone(), args.secure_cookies), None);
+    let state = AppState::new(store.clone(), args.secure_cookies).with_domain_hooks(domain_hooks(&args.dns).await?);
+    let router = app(state, None);
     let monitor = (!args.no_monitor).then(|| {
         let store = store.clone();
         tokio::spawn(async move {
@@ -64,6 +68,22 @@ pub async fn run(db: Option<&str>, args: ServeArgs) -> Result<ExitCode> {
     store.close().await;
     eprintln!("mailwarden: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the web's domain management needs: the DNS source ownership
+/// checks ask (a scan-target lookup: no private targets), and the check of
+/// a monitor's scan flags that `monitor add` makes.
+async fn domain_hooks(dns: &crate::args::DnsArgs) -> Result<mailwarden_server::ownership::DomainHooks> {
+    let source = crate::config::dns_source(dns, false).await?;
+    let check: mailwarden_server::ownership::FlagCheck = std::sync::Arc::new(|domain: &str, flags: &[String]| {
+        crate::monitor::scan_args(domain, flags)
+            .and_then(|args| crate::config::scan_options(&args).map(|_| ()))
+            .map_err(|e| format!("{e:#}"))
+    });
+    Ok(mailwarden_server::ownership::DomainHooks {
+        dns: Some(source),
+        check_flags: Some(check),
+    })
 }
 
 async fn stop_signal() {

@@ -131,6 +131,8 @@ impl Settings {
                 self.output(&mut args.output, &set)?;
             }
             Command::Spf(SpfCommand::Check(args)) => self.dns(&mut args.dns, &set),
+            Command::Domain(crate::domain::DomainCommand::Verify(args)) => self.dns(&mut args.dns, &set),
+            Command::Serve(args) => self.dns(&mut args.dns, &set),
             Command::Generate(args) => {
                 self.dns(&mut args.dns, &set);
                 if !set("allow_private_targets") {

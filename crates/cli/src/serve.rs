@@ -27,12 +27,21 @@ pub struct ServeArgs {
     /// Also done per request when the proxy sends `X-Forwarded-Proto: https`.
     #[arg(long, env = "MAILWARDEN_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Request logs on standard error: `text` lines or `json` objects (method, route, status, latency).
+    #[arg(
+        long,
+        default_value = "text",
+        env = "MAILWARDEN_LOG_FORMAT",
+        value_name = "text|json"
+    )]
+    pub log_format: mailwarden_server::logging::LogFormat,
     /// Where ownership checks look up `_mailwarden-challenge` TXT records (the scan's DNS flags).
     #[command(flatten)]
     pub dns: crate::args::DnsArgs,
 }
 
 pub async fn run(db: Option<&str>, args: ServeArgs) -> Result<ExitCode> {
+    mailwarden_server::logging::init(args.log_format);
     let store = crate::monitor::open_store(db).await?;
     // `None`: the report upload endpoints (`report_routes(state)`, branch
     // fetch) are mounted here once merged.

@@ -14,7 +14,9 @@ mod chart;
 // web-ops: domain management and ownership checks.
 pub mod domains_manage;
 mod domains_pages;
+pub mod logging;
 pub mod metrics;
+mod metrics_ops;
 pub mod openapi;
 pub mod ownership;
 mod pages;
@@ -82,6 +84,7 @@ pub fn app(state: AppState, extra: Option<Router>) -> Router {
     }
     router
         .layer(axum::middleware::from_fn_with_state(state, metrics::count))
+        .layer(axum::middleware::from_fn(logging::log_request))
         .layer(axum::middleware::map_response(security_headers))
 }
 

@@ -425,3 +425,49 @@ async fn the_pages_add_claim_verify_and_override_with_csrf_and_roles() {
         );
     }
 }
+
+fn gauge(text: &str, name: &str) -> i64 {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn metrics_read_the_queue_and_ownership_from_the_store_alike_in_every_process() {
+    for s in services().await {
+        let (app, _) = with_dns(&s);
+        // A second process on the same database.
+        let other = app_of(&s);
+        let admin = &s.tokens[&("default", Role::Admin)];
+        let scrape = |app: Router| {
+            let token = admin.clone();
+            async move {
+                let req = Request::get("/metrics")
+                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .unwrap();
+                let res = app.oneshot(req).await.unwrap();
+                let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+                String::from_utf8(bytes.to_vec()).unwrap()
+            }
+        };
+        let before = scrape(app.clone()).await;
+        // Both seeded monitors were added now: due at once.
+        assert_eq!(gauge(&before, "mailwarden_monitors_due"), 2, "{}: {before}", s.label);
+        assert_eq!(gauge(&before, "mailwarden_domains_ownership_shown"), 0);
+        assert_eq!(gauge(&before, "mailwarden_reports_imported"), 0);
+        assert_eq!(gauge(&before, "mailwarden_job_batches_waiting"), 0);
+        call(&app, "POST", "/domains", admin, Some(json!({"domain": "m.example"}))).await;
+        let reason = Some(json!({"reason": "metrics test"}));
+        call(&app, "POST", "/domains/m.example/ownership/override", admin, reason).await;
+        let after = scrape(other).await;
+        assert_eq!(gauge(&after, "mailwarden_monitors_due"), 3, "{}: {after}", s.label);
+        assert_eq!(gauge(&after, "mailwarden_domains_ownership_shown"), 1);
+    }
+}
+
+fn app_of(s: &Seeded) -> Router {
+    app(AppState::new(s.store.clone(), false), None)
+}

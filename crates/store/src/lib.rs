@@ -41,6 +41,7 @@ pub mod tenant_data;
 pub mod token;
 pub mod user;
 // web-ops (issue 16): domain ownership shown by a DNS TXT token or an admin override.
+pub mod ops_metrics;
 pub mod ownership;
 pub mod tenant_monitor;
 

@@ -40,6 +40,42 @@ pub struct ServeArgs {
     pub dns: crate::args::DnsArgs,
 }
 
+/// The `[serve]` table of the settings file (`mailwarden.toml` or
+/// `--config FILE`); a flag or its environment variable wins over it.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServeFile {
+    listen: Option<String>,
+    secure_cookies: Option<bool>,
+    /// `false`: as `--no-monitor`.
+    monitor: Option<bool>,
+    log_format: Option<String>,
+}
+
+impl ServeFile {
+    /// Fill what neither a flag nor the environment set (`given(id)`);
+    /// a bad value names the file and the key.
+    pub fn apply(&self, args: &mut ServeArgs, given: &dyn Fn(&str) -> bool, file: &str) -> Result<()> {
+        if let Some(v) = self.listen.as_deref().filter(|_| !given("listen")) {
+            args.listen = v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{file}: [serve] listen = {v:?}: expected ADDR:PORT"))?;
+        }
+        if let Some(v) = self.secure_cookies.filter(|_| !given("secure_cookies")) {
+            args.secure_cookies = v;
+        }
+        if let Some(v) = self.monitor.filter(|_| !given("no_monitor")) {
+            args.no_monitor = !v;
+        }
+        if let Some(v) = self.log_format.as_deref().filter(|_| !given("log_format")) {
+            args.log_format = v
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{file}: [serve] log-format = {e}"))?;
+        }
+        Ok(())
+    }
+}
+
 pub async fn run(db: Option<&str>, args: ServeArgs) -> Result<ExitCode> {
     mailwarden_server::logging::init(args.log_format);
     let store = crate::monitor::open_store(db).await?;

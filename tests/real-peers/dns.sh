@@ -202,7 +202,17 @@ mail_records() {
   fi
   printf '_dmarc.%s TXT "v=DMARC1; p=reject; rua=mailto:dmarc@%s"\n' "$zone" "${zone%.}"
   printf 'default._domainkey.%s TXT "v=DKIM1; k=ed25519; p=%s"\n' "$zone" "$DKIM_KEY"
+  # web-ops (issue 16): a domain-ownership challenge with a fixed token
+  # (crates/cli/tests/real_peers.rs, ownership tests): shown in secure.test,
+  # behind a broken chain in bogus.test.
+  case "$zone" in
+    secure.test. | bogus.test.)
+      printf '_mailwarden-challenge.%s TXT "mailwarden-verify=%s"\n' "$zone" "$OWNERSHIP_TOKEN" ;;
+  esac
 }
+
+# The token of the ownership challenge above.
+OWNERSHIP_TOKEN=0f1e2d3c4b5a69788796a5b4c3d2e1f0
 
 # --- block: dnsv (issue 9) ---------------------------------------------------------
 

@@ -108,6 +108,9 @@ pub enum Command {
     /// Tenants: organisations whose domains and users no other tenant sees.
     #[command(subcommand)]
     Tenant(crate::user::TenantCommand),
+    /// Domain ownership: claim a domain, verify its DNS TXT token, or override (audit-logged).
+    #[command(subcommand)]
+    Domain(crate::domain::DomainCommand),
     /// Scan the batches of the jobs in the store (`mailwarden jobs submit`); run any number of
     /// workers on any number of machines sharing one PostgreSQL (--db postgres://...).
     Worker(crate::worker::WorkerArgs),

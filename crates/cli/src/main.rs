@@ -8,6 +8,7 @@ mod args;
 mod audit;
 mod compliance;
 mod config;
+mod domain;
 mod evidence;
 mod evidence_verify;
 mod generate;
@@ -99,6 +100,7 @@ fn parse() -> anyhow::Result<Cli> {
             | Command::User(_)
             | Command::Token(_)
             | Command::Tenant(_)
+            | Command::Domain(_)
             | Command::Worker(_)
             | Command::Jobs(_)
     ) {
@@ -146,6 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(c) => user::run(db, c).await,
         Command::Token(c) => token::run(db, c).await,
         Command::Tenant(c) => user::run_tenant(db, c).await,
+        Command::Domain(c) => domain::run(db, c).await,
         Command::Worker(args) => worker::run(db, args).await,
         Command::Jobs(command) => jobs::run(db, command).await,
         Command::Man => {

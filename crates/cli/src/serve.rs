@@ -27,13 +27,62 @@ pub struct ServeArgs {
     /// Also done per request when the proxy sends `X-Forwarded-Proto: https`.
     #[arg(long, env = "MAILWARDEN_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Request logs on standard error: `text` lines or `json` objects (method, route, status, latency).
+    #[arg(
+        long,
+        default_value = "text",
+        env = "MAILWARDEN_LOG_FORMAT",
+        value_name = "text|json"
+    )]
+    pub log_format: mailwarden_server::logging::LogFormat,
+    /// Where ownership checks look up `_mailwarden-challenge` TXT records (the scan's DNS flags).
+    #[command(flatten)]
+    pub dns: crate::args::DnsArgs,
+}
+
+/// The `[serve]` table of the settings file (`mailwarden.toml` or
+/// `--config FILE`); a flag or its environment variable wins over it.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServeFile {
+    listen: Option<String>,
+    secure_cookies: Option<bool>,
+    /// `false`: as `--no-monitor`.
+    monitor: Option<bool>,
+    log_format: Option<String>,
+}
+
+impl ServeFile {
+    /// Fill what neither a flag nor the environment set (`given(id)`);
+    /// a bad value names the file and the key.
+    pub fn apply(&self, args: &mut ServeArgs, given: &dyn Fn(&str) -> bool, file: &str) -> Result<()> {
+        if let Some(v) = self.listen.as_deref().filter(|_| !given("listen")) {
+            args.listen = v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{file}: [serve] listen = {v:?}: expected ADDR:PORT"))?;
+        }
+        if let Some(v) = self.secure_cookies.filter(|_| !given("secure_cookies")) {
+            args.secure_cookies = v;
+        }
+        if let Some(v) = self.monitor.filter(|_| !given("no_monitor")) {
+            args.no_monitor = !v;
+        }
+        if let Some(v) = self.log_format.as_deref().filter(|_| !given("log_format")) {
+            args.log_format = v
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{file}: [serve] log-format = {e}"))?;
+        }
+        Ok(())
+    }
 }
 
 pub async fn run(db: Option<&str>, args: ServeArgs) -> Result<ExitCode> {
+    mailwarden_server::logging::init(args.log_format);
     let store = crate::monitor::open_store(db).await?;
     // `None`: the report upload endpoints (`report_routes(state)`, branch
     // fetch) are mounted here once merged.
-    let router = app(AppState::new(store.clone(), args.secure_cookies), None);
+    let state = AppState::new(store.clone(), args.secure_cookies).with_domain_hooks(domain_hooks(&args.dns).await?);
+    let router = app(state, None);
     let monitor = (!args.no_monitor).then(|| {
         let store = store.clone();
         tokio::spawn(async move {
@@ -65,6 +114,22 @@ pub async fn run(db: Option<&str>, args: ServeArgs) -> Result<ExitCode> {
     store.close().await;
     eprintln!("mailwarden: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the web's domain management needs: the DNS source ownership
+/// checks ask (a scan-target lookup: no private targets), and the check of
+/// a monitor's scan flags that `monitor add` makes.
+async fn domain_hooks(dns: &crate::args::DnsArgs) -> Result<mailwarden_server::ownership::DomainHooks> {
+    let source = crate::config::dns_source(dns, false).await?;
+    let check: mailwarden_server::ownership::FlagCheck = std::sync::Arc::new(|domain: &str, flags: &[String]| {
+        crate::monitor::scan_args(domain, flags)
+            .and_then(|args| crate::config::scan_options(&args).map(|_| ()))
+            .map_err(|e| format!("{e:#}"))
+    });
+    Ok(mailwarden_server::ownership::DomainHooks {
+        dns: Some(source),
+        check_flags: Some(check),
+    })
 }
 
 async fn stop_signal() {

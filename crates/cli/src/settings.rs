@@ -13,6 +13,10 @@
 //! | `format`                | `MAILWARDEN_FORMAT`                | `--format`                | scan, judge, message        |
 //! | `waivers`               | `MAILWARDEN_WAIVERS`               | `--waivers`               | scan, judge                 |
 //! | `db`                    | `MAILWARDEN_DB`                    | `--db`                    | monitor, history, diff, baseline, retention, erase |
+//! | `[serve]` `listen`      | `MAILWARDEN_LISTEN`                | `--listen`                | serve                       |
+//! | `[serve]` `secure-cookies` | `MAILWARDEN_SECURE_COOKIES`     | `--secure-cookies`        | serve                       |
+//! | `[serve]` `monitor`     |                                    | `--no-monitor` (= false)  | serve                       |
+//! | `[serve]` `log-format`  | `MAILWARDEN_LOG_FORMAT`            | `--log-format`            | serve                       |
 //!
 //! Lists are TOML arrays in the file and comma-separated in variables.
 //! Paths in the file are relative to the file's directory. A configured
@@ -47,6 +51,8 @@ pub struct Layer {
     format: Option<String>,
     waivers: Option<PathBuf>,
     db: Option<String>,
+    /// web-ops: `mailwarden serve`'s settings (file only; the variables are clap's).
+    serve: Option<crate::serve::ServeFile>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -131,6 +137,22 @@ impl Settings {
                 self.output(&mut args.output, &set)?;
             }
             Command::Spf(SpfCommand::Check(args)) => self.dns(&mut args.dns, &set),
+            Command::Domain(crate::domain::DomainCommand::Verify(args)) => self.dns(&mut args.dns, &set),
+            Command::Serve(args) => {
+                self.dns(&mut args.dns, &set);
+                if let Some(file) = &self.file.serve {
+                    // A flag or its environment variable wins over the file.
+                    let given = |id: &str| {
+                        leaf.try_get_raw(id).is_ok()
+                            && matches!(
+                                leaf.value_source(id),
+                                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+                            )
+                    };
+                    let label = self.origins.file.as_deref().unwrap_or(DEFAULT_FILE);
+                    file.apply(args, &given, label)?;
+                }
+            }
             Command::Generate(args) => {
                 self.dns(&mut args.dns, &set);
                 if !set("allow_private_targets") {
@@ -231,6 +253,7 @@ impl Layer {
             format: get("MAILWARDEN_FORMAT"),
             waivers: get("MAILWARDEN_WAIVERS").map(PathBuf::from),
             db: get("MAILWARDEN_DB"),
+            serve: None,
         })
     }
 
@@ -478,5 +501,52 @@ mod tests {
             "",
         );
         assert!(err.unwrap_err().to_string().contains("expected true or false"));
+    }
+
+    fn serve(cli: Cli) -> crate::serve::ServeArgs {
+        match cli.command {
+            Command::Serve(s) => s,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn the_serve_table_fills_what_flags_leave_and_bad_keys_name_the_file() {
+        let file =
+            "[serve]\nlisten = \"127.0.0.1:9999\"\nmonitor = false\nlog-format = \"json\"\nsecure-cookies = true\n";
+        let s = serve(layered(&["mailwarden", "serve"], &[], file).unwrap());
+        assert_eq!(s.listen.to_string(), "127.0.0.1:9999");
+        assert!(s.no_monitor && s.secure_cookies);
+        assert_eq!(s.log_format, mailwarden_server::logging::LogFormat::Json);
+        // A flag wins over the file.
+        let s = serve(
+            layered(
+                &["mailwarden", "serve", "--listen", "127.0.0.1:1", "--log-format", "text"],
+                &[],
+                file,
+            )
+            .unwrap(),
+        );
+        assert_eq!(s.listen.to_string(), "127.0.0.1:1");
+        assert_eq!(s.log_format, mailwarden_server::logging::LogFormat::Text);
+        // Unknown keys and bad values name the file and the key.
+        let err = layered(&["mailwarden", "serve"], &[], "[serve]\nlisen = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mailwarden.toml:2") && err.contains("lisen"), "{err}");
+        let err = layered(&["mailwarden", "serve"], &[], "[serve]\nlisten = \"nowhere\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("conf/mailwarden.toml: [serve] listen = \"nowhere\""),
+            "{err}"
+        );
+        let err = layered(&["mailwarden", "serve"], &[], "[serve]\nlog-format = \"xml\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("log-format") && err.contains("expected text or json"),
+            "{err}"
+        );
     }
 }

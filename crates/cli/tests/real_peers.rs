@@ -2159,3 +2159,108 @@ fn monitor_sees_a_real_zone_change_after_nsd_reloads_and_alerts_it_as_unapproved
 }
 
 // --- end of block monitor
+
+// --- block: web-ops (issue 16): domain ownership through Unbound and NSD
+
+/// The token `dns.sh` publishes at `_mailwarden-challenge.secure.test`
+/// (and behind bogus.test's broken chain).
+const OWNERSHIP_TOKEN: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+/// `mailwarden --db URL domain ARGS` with the DNS flags of the peers for
+/// `verify`; exit code and stdout+stderr.
+fn domain_cmd(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let p = peers();
+    let db = format!("sqlite:{}", dir.join("owner.db").display());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailwarden"));
+    cmd.current_dir(dir)
+        .env("HOME", dir)
+        .env("MAILWARDEN_AUDIT_KEY", dir.join("audit.key"))
+        .stdin(Stdio::null())
+        .args(["--db", &db, "domain"])
+        .args(args);
+    if args[0] == "verify" {
+        cmd.args([
+            "--resolver",
+            &p.resolver.to_string(),
+            "--trust-anchor",
+            &p.trust_anchor,
+            "--timeout",
+            "2",
+        ]);
+    }
+    let out = cmd.output().expect("run mailwarden");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start"]
+fn ownership_is_shown_only_by_the_claims_token_and_a_bogus_answer_is_indeterminate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, out) = domain_cmd(d, &["claim", "secure.test"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("_mailwarden-challenge.secure.test. TXT \"mailwarden-verify="),
+        "the record alone on the last line: {out}"
+    );
+    // The zone holds another token than this claim's: not shown.
+    let (code, out) = domain_cmd(d, &["verify", "secure.test"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains(&format!("another token ({OWNERSHIP_TOKEN})")), "{out}");
+    // Give the claim the published token (as if the user had published it).
+    let url = format!("sqlite:{}", d.join("owner.db").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("UPDATE domain_ownership SET token = ?1 WHERE domain = 'secure.test'")
+            .bind(OWNERSHIP_TOKEN)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    let (code, out) = domain_cmd(d, &["verify", "secure.test"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("secure.test: verified by dns"), "{out}");
+
+    // No record at all (insecure.test has none): not shown.
+    domain_cmd(d, &["claim", "insecure.test"]);
+    let (code, out) = domain_cmd(d, &["verify", "insecure.test"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("NXDOMAIN"), "{out}");
+    // Behind a broken DNSSEC chain the record cannot be trusted: Unbound
+    // answers SERVFAIL; indeterminate, the claim stays pending.
+    domain_cmd(d, &["claim", "bogus.test"]);
+    let (code, out) = domain_cmd(d, &["verify", "bogus.test"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("bogus.test: pending; latest check: indeterminate"),
+        "{out}"
+    );
+
+    let (code, list) = domain_cmd(d, &["list", "--format", "json"]);
+    assert_eq!(code, Some(0), "{list}");
+    let claims: Value = serde_json::from_str(&list).unwrap();
+    let states: Vec<(&str, &str)> = claims
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["domain"].as_str().unwrap(), c["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("bogus.test", "pending"),
+            ("insecure.test", "pending"),
+            ("secure.test", "verified")
+        ]
+    );
+}

@@ -11,8 +11,14 @@
 pub mod api;
 pub mod auth;
 mod chart;
+// web-ops: domain management and ownership checks.
+pub mod domains_manage;
+mod domains_pages;
+pub mod logging;
 pub mod metrics;
+mod metrics_ops;
 pub mod openapi;
+pub mod ownership;
 mod pages;
 pub mod problem;
 mod views;
@@ -43,6 +49,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     pub limiter: Arc<auth::LoginLimiter>,
     pub metrics: Arc<metrics::Metrics>,
+    /// DNS source and scan-flag check for domain management (web-ops).
+    pub domains: ownership::DomainHooks,
 }
 
 impl AppState {
@@ -52,7 +60,14 @@ impl AppState {
             secure_cookies,
             limiter: Arc::new(auth::LoginLimiter::default()),
             metrics: Arc::new(metrics::Metrics::default()),
+            domains: ownership::DomainHooks::default(),
         }
+    }
+
+    /// With the DNS source and scan-flag check domain management uses.
+    pub fn with_domain_hooks(mut self, hooks: ownership::DomainHooks) -> Self {
+        self.domains = hooks;
+        self
     }
 }
 
@@ -70,12 +85,14 @@ pub fn app(state: AppState, extra: Option<Router>) -> Router {
         .route("/metrics", get(metrics::handler))
         .nest("/api/v1", api::router())
         .merge(pages::router())
+        .merge(domains_pages::router())
         .with_state(state.clone());
     if let Some(extra) = extra {
         router = router.merge(extra);
     }
     router
         .layer(axum::middleware::from_fn_with_state(state, metrics::count))
+        .layer(axum::middleware::from_fn(logging::log_request))
         .layer(axum::middleware::map_response(security_headers))
 }
 

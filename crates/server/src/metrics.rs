@@ -66,6 +66,8 @@ pub async fn handler(State(state): State<AppState>, _caller: ApiCaller) -> Resul
         let value = mailwarden_store::count(&state.store, sql).await?;
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
     }
+    // web-ops: queues, deliveries, imports, ownership.
+    crate::metrics_ops::write(&state.store, &mut out).await?;
     let m = &state.metrics;
     let _ = writeln!(
         out,

@@ -54,6 +54,7 @@ pub(crate) fn nav(c: &PageCaller) -> Nav<'_> {
         csrf: &c.csrf,
         may_audit: c.principal.role.may_audit(),
         may_administer: c.principal.role.may_administer(),
+        may_change: c.principal.role.may_change(),
     }
 }
 

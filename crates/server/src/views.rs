@@ -19,6 +19,8 @@ pub struct Nav<'a> {
     pub csrf: &'a str,
     pub may_audit: bool,
     pub may_administer: bool,
+    /// Analyst or admin: may add domains (web-ops).
+    pub may_change: bool,
 }
 
 pub(crate) fn page(title: &str, nav: Option<&Nav<'_>>, body: Markup) -> Html<String> {
@@ -109,6 +111,7 @@ pub fn domains(nav: &Nav<'_>, list: &[DomainSummary], q: &str, sort: &str) -> Ht
         "Domains",
         Some(nav),
         html! {
+            @if nav.may_change { p { a href="/domains/new" id="add-domain-link" { "Add a domain" } } }
             form.filter method="get" action="/domains" {
                 label for="q" { "Filter" }
                 input id="q" name="q" value=(q);
@@ -159,6 +162,7 @@ pub fn domain(nav: &Nav<'_>, name: &str, detail: Option<&DomainDetail>) -> Html<
             p.exports { "Export the findings: " a href={ "/domains/" (name) "/export/findings?format=csv" } { "CSV" } " "
                 a href={ "/domains/" (name) "/export/findings?format=json" } { "JSON" }
                 @if nav.may_audit { " · " a href={ "/domains/" (name) "/evidence.zip" } id="evidence-link" { "Evidence bundle (zip)" } } }
+            p { a href={ "/domains/" (name) "/manage" } id="manage-link" { "Monitoring and ownership" } }
             @match detail {
                 None => p { "Not scanned yet." },
                 Some(d) => {

@@ -26,10 +26,15 @@ pub enum EventKind {
     // webpages (issue 16): a tenant's alert destinations changed from the web.
     AlertDestinationAdded,
     AlertDestinationRemoved,
+    // web-ops (issue 16): a domain's ownership claimed, shown by its DNS
+    // TXT token, or vouched for by an admin (with the reason).
+    OwnershipClaimed,
+    OwnershipVerified,
+    OwnershipOverridden,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 17] = [
         EventKind::SnapshotStored,
         EventKind::SeenAgain,
         EventKind::ChangeDetected,
@@ -44,6 +49,9 @@ impl EventKind {
         EventKind::EvidenceExported,
         EventKind::AlertDestinationAdded,
         EventKind::AlertDestinationRemoved,
+        EventKind::OwnershipClaimed,
+        EventKind::OwnershipVerified,
+        EventKind::OwnershipOverridden,
     ];
 
     /// The stored name, e.g. `snapshot-stored`.
@@ -63,6 +71,9 @@ impl EventKind {
             EventKind::EvidenceExported => "evidence-exported",
             EventKind::AlertDestinationAdded => "alert-destination-added",
             EventKind::AlertDestinationRemoved => "alert-destination-removed",
+            EventKind::OwnershipClaimed => "ownership-claimed",
+            EventKind::OwnershipVerified => "ownership-verified",
+            EventKind::OwnershipOverridden => "ownership-overridden",
         }
     }
 }

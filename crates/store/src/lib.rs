@@ -45,6 +45,10 @@ pub mod evidence_bundle;
 pub mod tenant_alerts;
 pub mod token;
 pub mod user;
+// web-ops (issue 16): domain ownership shown by a DNS TXT token or an admin override.
+pub mod ops_metrics;
+pub mod ownership;
+pub mod tenant_monitor;
 
 use std::time::Duration;
 

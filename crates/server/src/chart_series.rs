@@ -140,9 +140,10 @@ pub fn lines(id: &str, title: &str, labels: &[String], series: &[Series]) -> Str
     let mut ticks = vec![0, (n - 1) / 2, n - 1];
     ticks.dedup();
     for i in ticks {
+        // One day: its label sits under the single point, in the middle.
         let anchor = match i {
-            0 => "start",
-            i if i == n - 1 => "end",
+            0 if n > 1 => "start",
+            i if i == n - 1 && n > 1 => "end",
             _ => "middle",
         };
         let label = usize::try_from(i)
@@ -243,6 +244,19 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 1, "the legend's marker only");
         assert_eq!(lines("v", "t", &[], &series), "");
         assert_eq!(lines("v", "t", &days(2), &[]), "");
+        let one = lines(
+            "v",
+            "t",
+            &days(1),
+            &series[..1]
+                .iter()
+                .map(|s| Series {
+                    name: s.name.clone(),
+                    values: vec![1],
+                })
+                .collect::<Vec<_>>(),
+        );
+        assert!(one.contains("text-anchor=\"middle\" fill=\"#222\">2026-11-01"), "{one}");
     }
 
     #[test]

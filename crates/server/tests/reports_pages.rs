@@ -189,18 +189,24 @@ async fn another_tenants_senders_and_tls_pages_are_404_for_every_role_and_need_a
                 }
             }
         }
-        for page in ["senders", "tls"] {
-            let res = s
-                .app
-                .clone()
-                .oneshot(
-                    Request::get(format!("/domains/{OURS}/{page}"))
-                        .body(Body::empty())
-                        .unwrap(),
-                )
-                .await
+        // Every page this branch added sends a visitor without a session to the login form.
+        for (method, page) in [
+            ("GET", format!("/domains/{OURS}/senders")),
+            ("GET", format!("/domains/{OURS}/tls")),
+            ("GET", format!("/domains/{OURS}/export/senders")),
+            ("GET", format!("/domains/{OURS}/evidence.zip")),
+            ("GET", "/export/domains".to_owned()),
+            ("GET", "/alerts/destinations".to_owned()),
+            ("POST", "/alerts/destinations".to_owned()),
+            ("POST", "/alerts/destinations/1/remove".to_owned()),
+        ] {
+            let req = Request::builder()
+                .method(method)
+                .uri(&page)
+                .body(Body::empty())
                 .unwrap();
-            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+            let res = s.app.clone().oneshot(req).await.unwrap();
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{method} {page}");
             assert_eq!(res.headers()[header::LOCATION], "/login");
         }
     }

@@ -294,25 +294,30 @@ fn two_monitor_run_once_processes_on_postgresql_scan_each_domain_once() {
 /// domain is scanned once for its due time; then both stop on SIGTERM.
 #[test]
 fn two_monitor_run_processes_on_postgresql_scan_each_due_domain_once() {
-    let Some(db) = postgres_db() else { return };
+    two_processes_share_the_schedule(40, &["monitor", "run", "--concurrency", "2"]);
+}
+
+/// web-ops (issue 16): two `serve` processes (each runs the monitor
+/// schedule) on one PostgreSQL: each due domain is scanned once; SIGTERM
+/// stops both gracefully.
+#[test]
+fn two_serve_processes_on_postgresql_share_the_monitor_work_and_stop_on_sigterm() {
+    let logs = two_processes_share_the_schedule(30, &["serve", "--listen", "127.0.0.1:0", "--no-dnssec"]);
+    assert!(logs.iter().all(|l| l.contains("mailwarden: stopped")), "{logs:?}");
+}
+
+/// `n` due domains, two `process` runs on one PostgreSQL until every
+/// domain is stored, then SIGTERM: each domain scanned once. Their logs.
+fn two_processes_share_the_schedule(n: usize, process: &[&str]) -> Vec<String> {
+    let Some(db) = postgres_db() else { return Vec::new() };
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let n = 40;
     let (zone, _) = zone(dir, n);
     let mut add = vec!["monitor".to_string(), "add".into()];
     add.extend((0..n).map(|i| format!("d{i}.test")));
-    add.extend([
-        "--every".into(),
-        "1h".into(),
-        "--zone-file".into(),
-        zone,
-        "--no-smtp".into(),
-        "--no-https".into(),
-    ]);
+    add.extend(["--every", "1h", "--zone-file", &zone, "--no-smtp", "--no-https"].map(String::from));
     ok(&db, dir, &add.iter().map(String::as_str).collect::<Vec<_>>());
-    let children: Vec<Child> = (0..2)
-        .map(|_| spawn(&db, dir, &["monitor", "run", "--concurrency", "2"]))
-        .collect();
+    let children: Vec<Child> = (0..2).map(|_| spawn(&db, dir, process)).collect();
     wait_for("every domain stored", Duration::from_secs(120), || {
         count(
             &db,
@@ -333,6 +338,8 @@ fn two_monitor_run_processes_on_postgresql_scan_each_due_domain_once() {
         n as i64,
         "a domain was scanned twice for one due time: {logs:?}"
     );
+    assert_eq!(count(&db, "SELECT COUNT(DISTINCT domain) FROM snapshots"), n as i64);
+    logs
 }
 
 /// On SQLite a worker works alone (one machine; the database's write lock

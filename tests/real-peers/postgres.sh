@@ -107,6 +107,9 @@ run_tests() {
   # worker (issue 15): worker, jobs and shared monitor-run processes on this
   # PostgreSQL; required here, so a missing server fails instead of skipping.
   (cd "$REPO" && MAILWARDEN_TEST_PG_REQUIRED=1 cargo test -p mailwarden --test integration --locked -- workers::)
+  # web-ops (issue 16): the web service's API, role/IDOR/CSRF matrices, domain
+  # management and ownership, on this PostgreSQL.
+  (cd "$REPO" && cargo test -p mailwarden-server --locked --test api --test manage --test logs)
 }
 
 case "${1:-}" in

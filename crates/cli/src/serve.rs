@@ -120,14 +120,22 @@ pub async fn run(db: Option<&str>, args: ServeArgs) -> Result<ExitCode> {
 /// checks ask (a scan-target lookup: no private targets), and the check of
 /// a monitor's scan flags that `monitor add` makes.
 async fn domain_hooks(dns: &crate::args::DnsArgs) -> Result<mailwarden_server::ownership::DomainHooks> {
-    let source = crate::config::dns_source(dns, false).await?;
+    // No usable DNS settings (e.g. an empty resolv.conf) must not keep the
+    // service down: ownership checks then answer indeterminate.
+    let source = match crate::config::dns_source(dns, false).await {
+        Ok(source) => Some(source),
+        Err(e) => {
+            eprintln!("mailwarden: ownership checks disabled, no DNS source: {e:#}");
+            None
+        }
+    };
     let check: mailwarden_server::ownership::FlagCheck = std::sync::Arc::new(|domain: &str, flags: &[String]| {
         crate::monitor::scan_args(domain, flags)
             .and_then(|args| crate::config::scan_options(&args).map(|_| ()))
             .map_err(|e| format!("{e:#}"))
     });
     Ok(mailwarden_server::ownership::DomainHooks {
-        dns: Some(source),
+        dns: source,
         check_flags: Some(check),
     })
 }

@@ -351,11 +351,28 @@ fn two_monitor_run_once_processes_on_postgresql_scan_each_domain_once() {
 /// domain is scanned once for its due time; then both stop on SIGTERM.
 #[test]
 fn two_monitor_run_processes_on_postgresql_scan_each_due_domain_once() {
-    let n = 40;
-    let Some(setup) = Setup::postgres(n) else { return };
+    two_processes_share_the_schedule(40, &["monitor", "run", "--concurrency", "2"]);
+}
+
+/// web-ops (issue 16): two `serve` processes (each runs the monitor
+/// schedule) on one PostgreSQL: each due domain is scanned once; SIGTERM
+/// stops both gracefully.
+#[test]
+fn two_serve_processes_on_postgresql_share_the_monitor_work_and_stop_on_sigterm() {
+    let logs = two_processes_share_the_schedule(
+        30,
+        &["serve", "--listen", "127.0.0.1:0", "--no-dnssec"],
+    );
+    assert!(logs.iter().all(|l| l.contains("mailwarden: stopped")), "{logs:?}");
+}
+
+/// `n` due domains, two `process` runs on one PostgreSQL until every
+/// domain is stored, then SIGTERM: each domain scanned once. Their logs.
+fn two_processes_share_the_schedule(n: usize, process: &[&str]) -> Vec<String> {
+    let Some(setup) = Setup::postgres(n) else { return Vec::new() };
     let db = &setup.db;
     setup.monitor_all(n, &["--every", "1h"]);
-    let children = setup.spawn(2, &["monitor", "run", "--concurrency", "2"]);
+    let children = setup.spawn(2, process);
     wait_for("every domain stored", Duration::from_secs(120), || {
         count(
             db,
@@ -376,6 +393,8 @@ fn two_monitor_run_processes_on_postgresql_scan_each_due_domain_once() {
         n as i64,
         "a domain was scanned twice for one due time: {logs:?}"
     );
+    assert_eq!(count(db, "SELECT COUNT(DISTINCT domain) FROM snapshots"), n as i64);
+    logs
 }
 
 /// On SQLite a worker works alone (one machine; the database's write lock

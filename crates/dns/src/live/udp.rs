@@ -28,7 +28,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -67,6 +67,7 @@ struct Shared {
 struct Socket {
     socket: UdpSocket,
     waiting: Mutex<HashMap<u16, Waiter>>,
+    serials: AtomicU64,
     uses: AtomicU32,
     /// Wakes the reader to stop once the socket is retired and idle.
     stop: Notify,
@@ -75,6 +76,9 @@ struct Socket {
 struct Waiter {
     question: Vec<u8>,
     reply: oneshot::Sender<Vec<u8>>,
+    /// Which registration this is: once answered, the same ID may be
+    /// taken by the next query before the first one's lease is dropped.
+    serial: u64,
 }
 
 impl UdpMux {
@@ -125,9 +129,13 @@ impl Shared {
             .ok_or_else(|| NetError::from("the query has no question section"))?
             .to_vec();
         let socket = self.socket().await?;
-        let (id, receiver) = self.register(&socket, question)?;
+        let (id, serial, receiver) = self.register(&socket, &question)?;
         wire[..2].copy_from_slice(&id.to_be_bytes());
-        let lease = Lease { socket: &socket, id };
+        let lease = Lease {
+            socket: &socket,
+            id,
+            serial,
+        };
         socket.socket.send(&wire).await?;
         let reply = match tokio::time::timeout(self.timeout, receiver).await {
             Ok(Ok(reply)) => reply,
@@ -162,14 +170,11 @@ impl Shared {
 
     /// A random ID not in flight on `socket`, and the channel its reply
     /// comes on.
-    fn register(&self, socket: &Socket, question: Vec<u8>) -> io::Result<(u16, oneshot::Receiver<Vec<u8>>)> {
-        let (reply, receiver) = oneshot::channel();
-        let mut waiting = socket.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+    fn register(&self, socket: &Socket, question: &[u8]) -> io::Result<(u16, u64, oneshot::Receiver<Vec<u8>>)> {
         loop {
             let id = self.ids.lock().unwrap_or_else(PoisonError::into_inner).next()?;
-            if let std::collections::hash_map::Entry::Vacant(entry) = waiting.entry(id) {
-                entry.insert(Waiter { question, reply });
-                return Ok((id, receiver));
+            if let Some((serial, receiver)) = socket.wait(id, question) {
+                return Ok((id, serial, receiver));
             }
         }
     }
@@ -180,12 +185,16 @@ impl Shared {
 struct Lease<'a> {
     socket: &'a Arc<Socket>,
     id: u16,
+    serial: u64,
 }
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
         let mut waiting = self.socket.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        waiting.remove(&self.id);
+        // Only its own registration: another query may hold the ID now.
+        if waiting.get(&self.id).is_some_and(|w| w.serial == self.serial) {
+            waiting.remove(&self.id);
+        }
         if waiting.is_empty() && self.socket.uses.load(Ordering::Relaxed) >= USES_PER_SOCKET {
             self.socket.stop.notify_one();
         }
@@ -204,11 +213,28 @@ impl Socket {
         let socket = Arc::new(Self {
             socket,
             waiting: Mutex::default(),
+            serials: AtomicU64::new(0),
             uses: AtomicU32::new(0),
             stop: Notify::new(),
         });
         tokio::spawn(socket.clone().read());
         Ok(socket)
+    }
+
+    /// Wait for the reply to `id`, unless that ID is in flight already.
+    fn wait(&self, id: u16, question: &[u8]) -> Option<(u64, oneshot::Receiver<Vec<u8>>)> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        let std::collections::hash_map::Entry::Vacant(entry) = waiting.entry(id) else {
+            return None;
+        };
+        let (reply, receiver) = oneshot::channel();
+        let serial = self.serials.fetch_add(1, Ordering::Relaxed);
+        entry.insert(Waiter {
+            question: question.to_vec(),
+            reply,
+            serial,
+        });
+        Some((serial, receiver))
     }
 
     /// No new queries go out on it; its reader stops once the ones in
@@ -369,6 +395,32 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("the reader still holds the socket after its mux was dropped");
+    }
+
+    /// Found by comparing the lab's findings before and after the direct
+    /// queries moved onto these sockets: a query answered, then its ID
+    /// drawn again by the next query before the first one's lease was
+    /// dropped, and that drop removed the next query's waiter ("the UDP
+    /// socket's reader stopped").
+    #[tokio::test]
+    async fn a_late_lease_leaves_the_next_query_with_the_same_id_waiting() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let socket = Socket::open(server.local_addr().unwrap()).await.unwrap();
+        let question = b"\x01a\x04test\x00\x00\x01\x00\x01";
+        let (first, _answered) = socket.wait(7, question).unwrap();
+        socket.waiting.lock().unwrap().remove(&7); // answered (as `deliver` does)
+        let (_second, mut next) = socket.wait(7, question).unwrap();
+        drop(Lease {
+            socket: &socket,
+            id: 7,
+            serial: first,
+        });
+        assert!(
+            socket.waiting.lock().unwrap().contains_key(&7),
+            "the next query still waits"
+        );
+        assert!(next.try_recv().is_err_and(|e| e == oneshot::error::TryRecvError::Empty));
+        socket.retire();
     }
 
     #[tokio::test]

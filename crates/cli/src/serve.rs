@@ -31,9 +31,10 @@ pub struct ServeArgs {
 
 pub async fn run(db: Option<&str>, args: ServeArgs) -> Result<ExitCode> {
     let store = crate::monitor::open_store(db).await?;
-    // `None`: the report upload endpoints (`report_routes(state)`, branch
-    // fetch) are mounted here once merged.
-    let router = app(AppState::new(store.clone(), args.secure_cookies), None);
+    // The report routes (POST /reports/upload, /reports/tlsrpt) under the
+    // service's API tokens and tenants.
+    let reports = crate::reports_serve::web_routes(store.clone());
+    let router = app(AppState::new(store.clone(), args.secure_cookies), Some(reports));
     let monitor = (!args.no_monitor).then(|| {
         let store = store.clone();
         tokio::spawn(async move {

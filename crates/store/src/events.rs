@@ -23,10 +23,12 @@ pub enum EventKind {
     RetentionRun,
     Erasure,
     EvidenceExported,
+    /// One run of a report importer (issue 14): counts, reasons, report ids.
+    ReportsImported,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::SnapshotStored,
         EventKind::SeenAgain,
         EventKind::ChangeDetected,
@@ -39,6 +41,7 @@ impl EventKind {
         EventKind::RetentionRun,
         EventKind::Erasure,
         EventKind::EvidenceExported,
+        EventKind::ReportsImported,
     ];
 
     /// The stored name, e.g. `snapshot-stored`.
@@ -56,6 +59,7 @@ impl EventKind {
             EventKind::RetentionRun => "retention-run",
             EventKind::Erasure => "erasure",
             EventKind::EvidenceExported => "evidence-exported",
+            EventKind::ReportsImported => "reports-imported",
         }
     }
 }

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use mailwarden_ingest::{DirSink, Limits, MemorySink, Outcome, ReportSink, Status, import_reader, walk};
+use mailwarden_ingest::{DirSink, Limits, MemorySink, Outcome, ReportSink, RunSummary, Status, import_reader, walk};
 use mailwarden_render::inert;
 use mailwarden_store::reports::StoreSink;
 
@@ -118,6 +118,7 @@ async fn run_import(db: Option<&str>, args: &ImportArgs) -> Result<ExitCode> {
     };
     let mut out = io::stdout().lock();
     let mut tally = Tally::default();
+    let mut run = RunSummary::default();
     for file in walk::files(&args.paths) {
         let outcomes = match file {
             Ok(path) => import_file(&path, &limits, sink.as_mut())?,
@@ -125,6 +126,7 @@ async fn run_import(db: Option<&str>, args: &ImportArgs) -> Result<ExitCode> {
         };
         for o in &outcomes {
             tally.add(o);
+            run.add(o);
             print(&mut out, args.format, o)?;
         }
     }
@@ -132,6 +134,14 @@ async fn run_import(db: Option<&str>, args: &ImportArgs) -> Result<ExitCode> {
         tally.summary(&mut out, place.as_deref())?;
     }
     out.flush()?;
+    // The run into the audit log (database only: the directory store and
+    // --dry-run have no log).
+    if !args.dry_run && args.store_dir.is_none() && !run.is_empty() {
+        let store = open_store(db).await?;
+        mailwarden_store::reports::record_run(&store, "import", &run)
+            .await
+            .context("recording the import in the audit log (the reports are stored)")?;
+    }
     Ok(if tally.rejected > 0 {
         ExitCode::from(1)
     } else {

@@ -9,12 +9,17 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use mailwarden_ingest::Limits;
+use mailwarden_ingest::{MemorySink, ReportSink};
 use mailwarden_reports_http::routes::DEFAULT_TLSRPT_MAX;
-use mailwarden_reports_http::{ReportsState, Token, report_routes, serve};
+use mailwarden_reports_http::{Decision, Refusal, ReportsState, Tenancy, Token, report_routes, serve};
+use mailwarden_store::Store;
+use mailwarden_store::reports::{StoreSink, owner_scope};
+use mailwarden_store::user::Role;
 
 use crate::reports::{open_sink, sink_place};
 
@@ -94,4 +99,76 @@ pub async fn run(db: Option<&str>, args: ServeArgs) -> Result<ExitCode> {
     drop(out);
     serve(listener, tls, report_routes(state)).await;
     Ok(ExitCode::SUCCESS)
+}
+
+// The report routes of `mailwarden serve`: the same routes, mounted beside
+// the web service and under its accounts. An upload needs one of the
+// service's API tokens (`Authorization: Bearer mwt_...`, `mailwarden token
+// create`) of an analyst or admin, and its reports are stored for that
+// token's tenant; a TLS report (RFC 8460 §5.4 HTTPS POST, whose sender
+// cannot authenticate) is stored for the tenant owning its policy domain,
+// and refused (404) when no tenant here owns it.
+
+/// The report routes `mailwarden serve` mounts for `store` (default size limits).
+pub fn web_routes(store: Store) -> mailwarden_reports_http::Router {
+    // The state's own sink and token are unused once a tenancy decides.
+    let state = ReportsState::new(Box::new(MemorySink::default()), Limits::default())
+        .with_tenancy(Arc::new(StoreTenancy { store }));
+    report_routes(state)
+}
+
+struct StoreTenancy {
+    store: Store,
+}
+
+fn sink(store: &Store, scope: mailwarden_store::tenant::TenantScope) -> Result<Box<dyn ReportSink + Send>, Refusal> {
+    StoreSink::for_tenant(store.clone(), scope)
+        .map(|s| Box::new(s) as Box<dyn ReportSink + Send>)
+        .map_err(|e| Refusal::Failed(e.to_string()))
+}
+
+impl Tenancy for StoreTenancy {
+    fn uploader<'a>(&'a self, authorization: Option<&'a str>) -> Decision<'a> {
+        Box::pin(async move {
+            let Some(token) = authorization.and_then(|v| v.strip_prefix("Bearer ")).map(str::trim) else {
+                return Err(Refusal::Unauthorized);
+            };
+            let principal = match mailwarden_store::token::authenticate(&self.store, token).await {
+                Ok(Some(p)) => p,
+                Ok(None) => return Err(Refusal::Unauthorized),
+                Err(e) => return Err(Refusal::Failed(e.to_string())),
+            };
+            // Storing reports changes the tenant's data: analysts and admins only.
+            if !matches!(principal.role, Role::Analyst | Role::Admin) {
+                return Err(Refusal::Forbidden(format!(
+                    "a {} may not upload reports (analyst or admin)",
+                    principal.role.as_str()
+                )));
+            }
+            sink(&self.store, principal.scope)
+        })
+    }
+
+    fn tls_owner<'a>(&'a self, domain: &'a str) -> Decision<'a> {
+        Box::pin(async move {
+            match owner_scope(&self.store, domain).await {
+                Ok(Some(scope)) => sink(&self.store, scope),
+                Ok(None) => Err(Refusal::NotHere(format!("no TLS reports are taken here for {domain}"))),
+                Err(e) => Err(Refusal::Failed(e.to_string())),
+            }
+        })
+    }
+
+    fn record(
+        &self,
+        source: &'static str,
+        run: mailwarden_ingest::RunSummary,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            mailwarden_store::reports::record_run(&self.store, source, &run)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("the reports are stored, but the audit log failed: {e}"))
+        })
+    }
 }

@@ -79,10 +79,12 @@ impl ServeFile {
 pub async fn run(db: Option<&str>, args: ServeArgs) -> Result<ExitCode> {
     mailwarden_server::logging::init(args.log_format);
     let store = crate::monitor::open_store(db).await?;
-    // `None`: the report upload endpoints (`report_routes(state)`, branch
-    // fetch) are mounted here once merged.
-    let state = AppState::new(store.clone(), args.secure_cookies).with_domain_hooks(domain_hooks(&args.dns).await?);
-    let router = app(state, None);
+    // The report routes (POST /reports/upload, /reports/tlsrpt) under the
+    // service's API tokens and tenants.
+    let reports = crate::reports_serve::web_routes(store.clone());
+    let state = AppState::new(store.clone(), args.secure_cookies)
+        .with_domain_hooks(domain_hooks(&args.dns).await?);
+    let router = app(state, Some(reports));
     let monitor = (!args.no_monitor).then(|| {
         let store = store.clone();
         tokio::spawn(async move {

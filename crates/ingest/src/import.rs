@@ -142,3 +142,90 @@ fn messages(warnings: &Warnings) -> Vec<String> {
     }
     out
 }
+
+/// What one run of an importer did (`reports import`, one `reports fetch`
+/// pass, one HTTP body), for the audit log: counts per status, rejections
+/// per reason, and the ids of the reports stored (report ids are digests
+/// of the identity, no domain or address).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunSummary {
+    pub imported: usize,
+    pub records: usize,
+    pub duplicate: usize,
+    pub rejected: usize,
+    /// Rejections per reason (`invalid-xml`, `size-limit`, ...).
+    pub reasons: std::collections::BTreeMap<&'static str, usize>,
+    /// The ids of the reports imported, the first [`RunSummary::MAX_IDS`].
+    pub ids: Vec<String>,
+}
+
+impl RunSummary {
+    /// Ids kept at most: a run of a million reports still makes one small event.
+    pub const MAX_IDS: usize = 1000;
+
+    pub fn add(&mut self, o: &Outcome) {
+        match o.status {
+            Status::Imported => {
+                self.imported += 1;
+                self.records += o.records.unwrap_or_default();
+                if self.ids.len() < Self::MAX_IDS {
+                    self.ids.extend(o.id.clone());
+                }
+            }
+            Status::Duplicate => self.duplicate += 1,
+            Status::Rejected => {
+                self.rejected += 1;
+                let reason = o.reason.map_or("unknown", |r| r.as_str());
+                *self.reasons.entry(reason).or_default() += 1;
+            }
+        }
+    }
+
+    /// Whether the run saw no report at all (then nothing is worth recording).
+    pub fn is_empty(&self) -> bool {
+        self.imported + self.duplicate + self.rejected == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(status: Status, id: Option<&str>, reason: Option<Reason>) -> Outcome {
+        Outcome {
+            file: "f".into(),
+            status,
+            kind: Some(Kind::Aggregate),
+            records: Some(3),
+            id: id.map(str::to_string),
+            reason,
+            detail: None,
+            position: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn run_summary_counts_statuses_reasons_and_imported_ids() {
+        let mut run = RunSummary::default();
+        assert!(run.is_empty());
+        run.add(&outcome(Status::Imported, Some("a1"), None));
+        run.add(&outcome(Status::Duplicate, Some("a1"), None));
+        run.add(&outcome(Status::Rejected, None, Some(Reason::Doctype)));
+        run.add(&outcome(Status::Rejected, None, Some(Reason::Doctype)));
+        assert_eq!((run.imported, run.records, run.duplicate, run.rejected), (1, 3, 1, 2));
+        assert_eq!(run.reasons.get("doctype"), Some(&2));
+        assert_eq!(run.ids, ["a1"]);
+        assert!(!run.is_empty());
+    }
+
+    #[test]
+    fn run_summary_keeps_at_most_max_ids() {
+        let mut run = RunSummary::default();
+        for i in 0..RunSummary::MAX_IDS + 5 {
+            run.add(&outcome(Status::Imported, Some(&i.to_string()), None));
+        }
+        assert_eq!(run.ids.len(), RunSummary::MAX_IDS);
+        assert_eq!(run.imported, RunSummary::MAX_IDS + 5);
+    }
+}

@@ -24,7 +24,7 @@ pub mod xml;
 pub mod xml_stream;
 
 pub use dir_sink::DirSink;
-pub use import::{Outcome, Status, import};
+pub use import::{Outcome, RunSummary, Status, import};
 pub use input::{Item, read};
 pub use limits::Limits;
 pub use rejection::{Position, Reason, Rejection};

@@ -28,11 +28,13 @@ struct LineState {
 
 impl LineState {
     fn advance(&mut self, bytes: &[u8]) {
-        for (i, b) in bytes.iter().enumerate() {
-            if *b == b'\n' {
-                self.line += 1;
-                self.line_start = self.offset + i as u64 + 1;
-            }
+        // Count, then find the last newline: both vectorise, where a loop
+        // keeping the last index did not (a tenth of an import's time).
+        let newlines = bytes.iter().filter(|b| **b == b'\n').count();
+        if newlines > 0 {
+            self.line += newlines as u64;
+            let last = bytes.iter().rposition(|b| *b == b'\n').unwrap_or_default();
+            self.line_start = self.offset + last as u64 + 1;
         }
         self.offset += bytes.len() as u64;
     }
@@ -425,5 +427,30 @@ pub fn io_rejection(io: &io::Error, what: &str) -> Rejection {
         }
         _ if what == "read" => Rejection::new(Reason::Unreadable, io.to_string()),
         _ => Rejection::new(Reason::BadArchive, format!("{what}: {io}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The line state after feeding `text` in pieces of `step` bytes
+    /// equals the one counted byte by byte.
+    #[test]
+    fn line_state_counts_lines_and_line_starts_across_pieces() {
+        let text = b"<a>\n  <b>x</b>\n\n<c/>\r\n</a>\nno newline at the end";
+        for step in 1..=text.len() {
+            let mut state = LineState::default();
+            for piece in text.chunks(step) {
+                state.advance(piece);
+            }
+            let lines = text.iter().filter(|b| **b == b'\n').count() as u64;
+            let start = text.iter().rposition(|b| *b == b'\n').unwrap() as u64 + 1;
+            assert_eq!(
+                (state.offset, state.line, state.line_start),
+                (text.len() as u64, lines, start),
+                "pieces of {step}"
+            );
+        }
     }
 }

@@ -8,6 +8,8 @@ pub mod routes;
 pub mod server;
 pub mod token;
 
-pub use routes::{ReportsState, report_routes};
+/// The routes' type, for mounting them without depending on axum.
+pub use axum::Router;
+pub use routes::{Decision, Refusal, ReportsState, Tenancy, report_routes};
 pub use server::serve;
 pub use token::Token;

@@ -26,12 +26,50 @@ use crate::token::Token;
 /// storing one body, on a blocking thread.
 pub type SharedSink = Arc<Mutex<Box<dyn ReportSink + Send>>>;
 
+/// Why a [`Tenancy`] refused a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No or unknown credentials: 401 with a Bearer challenge.
+    Unauthorized,
+    /// Known caller, not allowed (e.g. a read-only role): 403.
+    Forbidden(String),
+    /// Nobody here takes this report (a TLS report for a domain no tenant
+    /// owns): 404, so a sender learns nothing about other tenants.
+    NotHere(String),
+    /// The store failed: 500 (nothing was stored; the sender may retry).
+    Failed(String),
+}
+
+/// A future a [`Tenancy`] answers with.
+pub type Decision<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Box<dyn ReportSink + Send>, Refusal>> + Send + 'a>>;
+
+/// Accounts and tenants, when the routes are mounted in a service that
+/// has them (`mailwarden serve`): the caller's credentials, or for a TLS
+/// report its policy domain, choose the sink (the owning tenant's), in
+/// place of the single sink and token of `mailwarden reports serve`.
+pub trait Tenancy: Send + Sync {
+    /// The sink of an upload whose `Authorization` header is `authorization`.
+    fn uploader<'a>(&'a self, authorization: Option<&'a str>) -> Decision<'a>;
+    /// The sink of a TLS report about `domain` (RFC 8460 senders cannot
+    /// authenticate: the domain's owner takes it).
+    fn tls_owner<'a>(&'a self, domain: &'a str) -> Decision<'a>;
+    /// Record what one request's import did (the audit log), once its
+    /// reports are stored; `source` is `upload` or `tlsrpt`.
+    fn record<'a>(
+        &'a self,
+        source: &'static str,
+        run: mailwarden_ingest::RunSummary,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
 /// What the routes need.
 #[derive(Clone)]
 pub struct ReportsState {
     sink: SharedSink,
     limits: Limits,
     token: Option<Token>,
+    tenancy: Option<Arc<dyn Tenancy>>,
     /// The largest body of the unauthenticated TLS report route.
     tlsrpt_max: usize,
     /// The largest body of the upload route.
@@ -59,6 +97,7 @@ impl ReportsState {
             sink: Arc::new(Mutex::new(sink)),
             limits,
             token: None,
+            tenancy: None,
             tlsrpt_max: DEFAULT_TLSRPT_MAX,
             upload_max: usize::try_from(limits.max_input).unwrap_or(usize::MAX),
         }
@@ -67,6 +106,13 @@ impl ReportsState {
     /// The bearer token of the upload route (without one it answers 403).
     pub fn with_token(mut self, token: Option<Token>) -> ReportsState {
         self.token = token;
+        self
+    }
+
+    /// Choose sinks per caller and per domain through `tenancy`; the
+    /// token and the sink given to [`ReportsState::new`] are then unused.
+    pub fn with_tenancy(mut self, tenancy: Arc<dyn Tenancy>) -> ReportsState {
+        self.tenancy = Some(tenancy);
         self
     }
 
@@ -98,7 +144,20 @@ fn refuse(status: StatusCode, why: &str) -> Response {
 
 /// RFC 6750 §3: a request without valid credentials gets 401 and a
 /// `WWW-Authenticate: Bearer` challenge, before its body is read.
-async fn authenticate(State(state): State<ReportsState>, request: Request, next: Next) -> Response {
+async fn authenticate(State(state): State<ReportsState>, mut request: Request, next: Next) -> Response {
+    if let Some(tenancy) = &state.tenancy {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        return match tenancy.uploader(given).await {
+            Ok(sink) => {
+                request.extensions_mut().insert(Caller(Arc::new(Mutex::new(sink))));
+                next.run(request).await
+            }
+            Err(refusal) => refused(refusal),
+        };
+    }
     let Some(token) = &state.token else {
         return refuse(
             StatusCode::FORBIDDEN,
@@ -110,14 +169,29 @@ async fn authenticate(State(state): State<ReportsState>, request: Request, next:
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     if !token.admits(given) {
-        let mut response = refuse(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer realm=\"mailwarden reports\""),
-        );
-        return response;
+        return refused(Refusal::Unauthorized);
     }
     next.run(request).await
+}
+
+/// The sink [`Tenancy::uploader`] chose for this request.
+#[derive(Clone)]
+struct Caller(SharedSink);
+
+fn refused(refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Unauthorized => {
+            let mut response = refuse(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"mailwarden reports\""),
+            );
+            response
+        }
+        Refusal::Forbidden(why) => refuse(StatusCode::FORBIDDEN, &why),
+        Refusal::NotHere(why) => refuse(StatusCode::NOT_FOUND, &why),
+        Refusal::Failed(why) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &why),
+    }
 }
 
 async fn tlsrpt(State(state): State<ReportsState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
@@ -141,7 +215,36 @@ async fn tlsrpt(State(state): State<ReportsState>, headers: HeaderMap, body: axu
             "only TLS reports (RFC 8460) are taken here; upload DMARC reports to /reports/upload",
         );
     }
-    store(state, label.to_string(), body).await
+    let sink = match &state.tenancy {
+        None => state.sink.clone(),
+        Some(tenancy) => match tls_sink(tenancy.as_ref(), &items).await {
+            Ok(sink) => sink,
+            Err(refusal) => return refused(refusal),
+        },
+    };
+    store(&state, "tlsrpt", sink, label.to_string(), body).await
+}
+
+/// The sink of the tenant owning the TLS report's policy domain; a body
+/// with no readable report stores nothing, so any sink answers it.
+async fn tls_sink(tenancy: &dyn Tenancy, items: &[mailwarden_ingest::Item]) -> Result<SharedSink, Refusal> {
+    let mut domains: Vec<String> = items
+        .iter()
+        .filter_map(|i| i.outcome.as_ref().ok())
+        .map(|p| p.report.identity().domain)
+        .collect();
+    domains.sort();
+    domains.dedup();
+    let sink: Box<dyn ReportSink + Send> = match domains.as_slice() {
+        [] => Box::new(mailwarden_ingest::MemorySink::default()),
+        [domain] => tenancy.tls_owner(domain).await?,
+        _ => {
+            return Err(Refusal::Forbidden(
+                "one TLS report per POST: this body holds reports for several domains".into(),
+            ));
+        }
+    };
+    Ok(Arc::new(Mutex::new(sink)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,6 +255,7 @@ struct UploadQuery {
 
 async fn upload(
     State(state): State<ReportsState>,
+    caller: Option<axum::Extension<Caller>>,
     Query(query): Query<UploadQuery>,
     body: axum::body::Bytes,
 ) -> Response {
@@ -167,12 +271,18 @@ async fn upload(
     } else {
         format!("upload:{name}")
     };
-    store(state, label, body).await
+    let sink = caller.map_or_else(|| state.sink.clone(), |axum::Extension(Caller(sink))| sink);
+    store(&state, "upload", sink, label, body).await
 }
 
-/// `import()` on a blocking thread; the answer lists its outcomes.
-async fn store(state: ReportsState, label: String, body: axum::body::Bytes) -> Response {
-    let sink = state.sink.clone();
+/// `import()` into `sink` on a blocking thread; the answer lists its outcomes.
+async fn store(
+    state: &ReportsState,
+    source: &'static str,
+    sink: SharedSink,
+    label: String,
+    body: axum::body::Bytes,
+) -> Response {
     let limits = state.limits;
     let stored = tokio::task::spawn_blocking(move || {
         let mut sink = sink.lock().map_err(|_| "the report store failed earlier".to_string())?;
@@ -185,6 +295,16 @@ async fn store(state: ReportsState, label: String, body: axum::body::Bytes) -> R
         Ok(Err(why)) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, &why),
         Err(_) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, "the import stopped"),
     };
+    if let Some(tenancy) = &state.tenancy {
+        let mut run = mailwarden_ingest::RunSummary::default();
+        outcomes.iter().for_each(|o| run.add(o));
+        if !run.is_empty()
+            && let Err(why) = tenancy.record(source, run).await
+        {
+            // The reports are stored; say the log failed rather than hide it.
+            return refuse(StatusCode::INTERNAL_SERVER_ERROR, &why);
+        }
+    }
     (
         answer::status(&outcomes),
         Json(serde_json::json!({ "outcomes": outcomes })),

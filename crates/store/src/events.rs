@@ -31,10 +31,12 @@ pub enum EventKind {
     OwnershipClaimed,
     OwnershipVerified,
     OwnershipOverridden,
+    /// One run of a report importer (issue 14): counts, reasons, report ids.
+    ReportsImported,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 18] = [
         EventKind::SnapshotStored,
         EventKind::SeenAgain,
         EventKind::ChangeDetected,
@@ -52,6 +54,7 @@ impl EventKind {
         EventKind::OwnershipClaimed,
         EventKind::OwnershipVerified,
         EventKind::OwnershipOverridden,
+        EventKind::ReportsImported,
     ];
 
     /// The stored name, e.g. `snapshot-stored`.
@@ -74,6 +77,7 @@ impl EventKind {
             EventKind::OwnershipClaimed => "ownership-claimed",
             EventKind::OwnershipVerified => "ownership-verified",
             EventKind::OwnershipOverridden => "ownership-overridden",
+            EventKind::ReportsImported => "reports-imported",
         }
     }
 }

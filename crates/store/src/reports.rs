@@ -20,18 +20,37 @@ use mailwarden_ingest::tlsrpt::TlsPolicy;
 use mailwarden_ingest::warning::Warnings;
 use serde_json::json;
 
+use crate::tenant::TenantScope;
 use crate::{Store, StoreError, Tx, clock};
+
+/// The tenant owning `domain` (its monitor's or its stored scans'), as a
+/// scope: where a TLS report about `domain` that came without credentials
+/// (RFC 8460 §5.4 HTTPS POST) belongs. `None` when no tenant owns it.
+pub async fn owner_scope(store: &Store, domain: &str) -> Result<Option<TenantScope>, StoreError> {
+    let name = domain.trim_end_matches('.').to_ascii_lowercase();
+    Ok(crate::tenant::owner_of(store, &name)
+        .await?
+        .map(TenantScope::from_stored))
+}
 
 /// Rows per multi-row INSERT: 11 parameters each stays far below SQLite's
 /// 32,766 and PostgreSQL's 65,535 bind parameters.
 const BATCH: usize = 500;
 
-/// Store `parsed` unless it is a duplicate, in one transaction.
+/// Store `parsed` for the default tenant unless it is a duplicate, in one transaction.
 pub async fn put(store: &Store, parsed: &Parsed) -> Result<Stored, StoreError> {
+    put_for(store, DEFAULT_TENANT_ID, parsed).await
+}
+
+/// The id of the default tenant (migration 0300), whose reports the CLI imports.
+const DEFAULT_TENANT_ID: i64 = 1;
+
+/// Store `parsed` for tenant `tenant` unless that tenant already has it.
+async fn put_for(store: &Store, tenant: i64, parsed: &Parsed) -> Result<Stored, StoreError> {
     let identity = parsed.report.identity();
     let meta = meta(&parsed.report, &parsed.warnings);
-    let Some(mut writer) = Writer::begin(store, &identity, &meta).await? else {
-        return duplicate(store, &identity, &parsed.digest).await;
+    let Some(mut writer) = Writer::begin_for(store, tenant, &identity, &meta).await? else {
+        return duplicate_for(store, tenant, &identity, &parsed.digest).await;
     };
     match &parsed.report {
         Report::Aggregate(a) => {
@@ -49,6 +68,7 @@ pub async fn put(store: &Store, parsed: &Parsed) -> Result<Stored, StoreError> {
 pub struct Writer {
     tx: Tx<'static>,
     id: i64,
+    tenant: i64,
     short_id: String,
     flags: Vec<String>,
     selectors: BTreeMap<(String, String), (i64, i64)>,
@@ -63,8 +83,18 @@ impl Writer {
         identity: &Identity,
         meta: &serde_json::Value,
     ) -> Result<Option<Writer>, StoreError> {
+        Writer::begin_for(store, DEFAULT_TENANT_ID, identity, meta).await
+    }
+
+    /// [`Writer::begin`] for tenant `tenant` (the duplicate rule is per tenant).
+    async fn begin_for(
+        store: &Store,
+        tenant: i64,
+        identity: &Identity,
+        meta: &serde_json::Value,
+    ) -> Result<Option<Writer>, StoreError> {
         let mut tx = store.begin().await?;
-        let index = family_index(&mut tx, identity).await?;
+        let index = family_index(&mut tx, tenant, identity).await?;
         // Only the identity decides new or duplicate; the digest only words the note.
         let (short_id, flags) = match index.judge(identity, "") {
             Verdict::Duplicate { .. } => return Ok(None),
@@ -74,8 +104,8 @@ impl Writer {
         // the same report since the check; then it is a duplicate too.
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO reports (short_id, kind, reporter, report_id, domain, begin_at, end_at, digest,
-                                  records, imported_at, flags, meta)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, '', 0, $8, $9, $10)
+                                  records, imported_at, flags, meta, tenant_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, '', 0, $8, $9, $10, $11)
              ON CONFLICT (tenant_id, short_id) DO NOTHING RETURNING id",
         )
         .bind(&short_id)
@@ -88,11 +118,13 @@ impl Writer {
         .bind(clock::now())
         .bind(serde_json::to_string(&flags)?)
         .bind(meta.to_string())
+        .bind(tenant)
         .fetch_optional(&mut *tx)
         .await?;
         Ok(id.map(|id| Writer {
             tx,
             id,
+            tenant,
             short_id,
             flags,
             selectors: BTreeMap::new(),
@@ -111,11 +143,11 @@ impl Writer {
         if records.is_empty() {
             return Ok(());
         }
-        const COLUMNS: &str = "report_id, source_ip, count, disposition, dkim_eval, spf_eval, header_from, \
-                               envelope_from, envelope_to, auth";
+        const COLUMNS: &str = "report_id, tenant_id, source_ip, count, disposition, dkim_eval, spf_eval, \
+                               header_from, envelope_from, envelope_to, auth";
         let sql = format!(
             "INSERT INTO report_records ({COLUMNS}) VALUES {}",
-            placeholders(crate::backend_of(&self.tx), records.len(), 10)
+            placeholders(crate::backend_of(&self.tx), records.len(), 11)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for r in records {
@@ -138,6 +170,7 @@ impl Writer {
             };
             query = query
                 .bind(self.id)
+                .bind(self.tenant)
                 .bind(r.source_ip.to_string())
                 .bind(count(r.count))
                 .bind(r.disposition.clone())
@@ -156,8 +189,8 @@ impl Writer {
     pub async fn tls_policies(&mut self, policies: &[TlsPolicy]) -> Result<(), StoreError> {
         for p in policies {
             sqlx::query(
-                "INSERT INTO report_tls (report_id, policy_type, policy_domain, mx_hosts, successful, failed, detail)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO report_tls (report_id, policy_type, policy_domain, mx_hosts, successful, failed, detail, tenant_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(self.id)
             .bind(&p.policy_type)
@@ -166,6 +199,7 @@ impl Writer {
             .bind(count(p.successful_sessions))
             .bind(count(p.failed_sessions))
             .bind(json!({ "policy_strings": p.policy_strings, "failures": p.failures }).to_string())
+            .bind(self.tenant)
             .execute(&mut *self.tx)
             .await?;
         }
@@ -182,14 +216,15 @@ impl Writer {
     ) -> Result<Stored, StoreError> {
         for ((domain, selector), (messages, passed)) in &self.selectors {
             sqlx::query(
-                "INSERT INTO report_selectors (report_id, domain, selector, messages, passed)
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO report_selectors (report_id, domain, selector, messages, passed, tenant_id)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(self.id)
             .bind(domain)
             .bind(selector)
             .bind(messages)
             .bind(passed)
+            .bind(self.tenant)
             .execute(&mut *self.tx)
             .await?;
         }
@@ -214,10 +249,27 @@ impl Writer {
     }
 }
 
+/// Append one `reports-imported` event for a run of an importer (`source`:
+/// `import`, `fetch`, `upload`, `tlsrpt`) to the audit log. After the
+/// run's reports, in a transaction of its own: the reports are committed
+/// one by one, and a crash before this leaves them stored, unsummarised.
+pub async fn record_run(store: &Store, source: &str, run: &mailwarden_ingest::RunSummary) -> Result<i64, StoreError> {
+    let mut content = serde_json::to_value(run)?;
+    content["source"] = json!(source);
+    let mut tx = store.begin().await?;
+    let seq = crate::append_event(&mut tx, crate::EventKind::ReportsImported, None, &content).await?;
+    tx.commit().await?;
+    Ok(seq)
+}
+
 /// What to say about a report whose identity is already stored.
 pub async fn duplicate(store: &Store, identity: &Identity, digest: &str) -> Result<Stored, StoreError> {
+    duplicate_for(store, DEFAULT_TENANT_ID, identity, digest).await
+}
+
+async fn duplicate_for(store: &Store, tenant: i64, identity: &Identity, digest: &str) -> Result<Stored, StoreError> {
     let mut conn = store.pool().acquire().await?;
-    let index = family_index(&mut conn, identity).await?;
+    let index = family_index(&mut conn, tenant, identity).await?;
     Ok(match index.judge(identity, digest) {
         Verdict::Duplicate { id, note } => Stored::Duplicate { id, note },
         // Erased between the two reads: say so rather than claim a copy.
@@ -230,15 +282,16 @@ pub async fn duplicate(store: &Store, identity: &Identity, digest: &str) -> Resu
 
 /// The reports of `identity`'s family (same kind, reporter, report id and
 /// domain, any range) as an [`Index`], so the ingest crate's rule decides.
-async fn family_index(conn: &mut sqlx::AnyConnection, identity: &Identity) -> Result<Index, StoreError> {
+async fn family_index(conn: &mut sqlx::AnyConnection, tenant: i64, identity: &Identity) -> Result<Index, StoreError> {
     let rows: Vec<(i64, i64, String)> = sqlx::query_as(
         "SELECT begin_at, end_at, digest FROM reports
-         WHERE kind = $1 AND reporter = $2 AND report_id = $3 AND domain = $4",
+         WHERE kind = $1 AND reporter = $2 AND report_id = $3 AND domain = $4 AND tenant_id = $5",
     )
     .bind(identity.kind.as_str())
     .bind(&identity.reporter)
     .bind(&identity.report_id)
     .bind(&identity.domain)
+    .bind(tenant)
     .fetch_all(&mut *conn)
     .await?;
     let mut index = Index::default();
@@ -329,6 +382,8 @@ fn count(n: u64) -> i64 {
 pub struct StoreSink {
     store: Store,
     handle: tokio::runtime::Handle,
+    /// The tenant the reports are stored for.
+    tenant: i64,
 }
 
 impl StoreSink {
@@ -336,7 +391,20 @@ impl StoreSink {
     pub fn new(store: Store) -> Result<StoreSink, StoreError> {
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|e| StoreError::NotFound(format!("the report sink needs a tokio runtime: {e}")))?;
-        Ok(StoreSink { store, handle })
+        Ok(StoreSink {
+            store,
+            handle,
+            tenant: DEFAULT_TENANT_ID,
+        })
+    }
+
+    /// A sink storing for the tenant of `scope` (an authenticated caller's,
+    /// or the owner of a report's domain: [`owner_scope`]).
+    pub fn for_tenant(store: Store, scope: TenantScope) -> Result<StoreSink, StoreError> {
+        Ok(StoreSink {
+            tenant: scope.id(),
+            ..StoreSink::new(store)?
+        })
     }
 
     pub fn store(&self) -> &Store {
@@ -350,7 +418,7 @@ fn sink_error(e: StoreError) -> SinkError {
 
 impl ReportSink for StoreSink {
     fn put(&mut self, parsed: &Parsed) -> Result<Stored, SinkError> {
-        block_on(&self.handle, put(&self.store, parsed)).map_err(sink_error)
+        block_on(&self.handle, put_for(&self.store, self.tenant, parsed)).map_err(sink_error)
     }
 
     /// Aggregate reports stream into one transaction, 500 rows an INSERT.
@@ -362,7 +430,11 @@ impl ReportSink for StoreSink {
         let report = Report::Aggregate(header.clone());
         let identity = report.identity();
         let meta = meta(&report, &Warnings::default());
-        let writer = block_on(&self.handle, Writer::begin(&self.store, &identity, &meta)).map_err(sink_error)?;
+        let writer = block_on(
+            &self.handle,
+            Writer::begin_for(&self.store, self.tenant, &identity, &meta),
+        )
+        .map_err(sink_error)?;
         Ok(Box::new(Streaming {
             sink: self,
             identity,
@@ -400,7 +472,10 @@ impl AggregateWriter for Streaming<'_> {
                 let meta = meta(&Report::Aggregate(header.clone()), warnings);
                 block_on(handle, w.commit(records, digest, &meta))
             }
-            None => block_on(handle, duplicate(&self.sink.store, &self.identity, digest)),
+            None => block_on(
+                handle,
+                duplicate_for(&self.sink.store, self.sink.tenant, &self.identity, digest),
+            ),
         };
         done.map_err(sink_error)
     }

@@ -348,3 +348,77 @@ async fn a_streamed_report_is_stored_whole_or_not_at_all() {
         assert_eq!(count(store, "report_records").await, 1203);
     }
 }
+
+/// Each tenant has its own reports: the same report for two tenants is
+/// imported twice (no duplicate across tenants), each row carries its
+/// tenant, and the owner of a domain is the scope a TLS report goes to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_sink_stores_for_that_tenant_and_duplicates_are_per_tenant() {
+    for db in common::stores().await {
+        let store = db.store.clone();
+        let acme = mailwarden_store::tenant::add(&store, "acme").await.unwrap();
+        let scope = mailwarden_store::tenant::scope_named(&store, &acme.name).await.unwrap();
+        let mut default = StoreSink::new(store.clone()).unwrap();
+        let mut tenant = StoreSink::for_tenant(store.clone(), scope).unwrap();
+        let report = parsed("agg-9990-gmx.xml");
+        assert!(
+            matches!(default.put(&report).unwrap(), Stored::Imported { .. }),
+            "{}",
+            db.label
+        );
+        assert!(
+            matches!(tenant.put(&report).unwrap(), Stored::Imported { .. }),
+            "{}",
+            db.label
+        );
+        assert!(
+            matches!(tenant.put(&report).unwrap(), Stored::Duplicate { .. }),
+            "{}",
+            db.label
+        );
+        for table in ["reports", "report_records", "report_selectors"] {
+            let sql = format!("SELECT COUNT(DISTINCT tenant_id) FROM {table}");
+            let tenants: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(tenants, 2, "{} {table}", db.label);
+        }
+        assert_eq!(reports::owner_scope(&store, "example.com").await.unwrap(), None);
+    }
+}
+
+/// One import run is one `reports-imported` event with its counts, and the
+/// log still verifies.
+#[tokio::test]
+async fn an_import_run_is_one_audit_event_with_its_counts() {
+    use_test_key();
+    for db in common::stores().await {
+        let store = &db.store;
+        let mut run = mailwarden_ingest::RunSummary::default();
+        let mut sink = mailwarden_ingest::MemorySink::default();
+        for file in ["agg-7489-google.xml", "agg-7489-google.xml", "hostile-doctype-xxe.xml"] {
+            let bytes = std::fs::read(format!("{CORPUS}/{file}")).unwrap();
+            for o in mailwarden_ingest::import(file, &bytes, &Limits::default(), &mut sink).unwrap() {
+                run.add(&o);
+            }
+        }
+        reports::record_run(store, "import", &run).await.unwrap();
+        let events = mailwarden_store::events::list_events(store, None).await.unwrap();
+        let event = events
+            .iter()
+            .find(|e| e.kind == "reports-imported")
+            .expect("the run's event");
+        let content: serde_json::Value = serde_json::from_str(event.content.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            (&content["imported"], &content["duplicate"], &content["rejected"]),
+            (&serde_json::json!(1), &serde_json::json!(1), &serde_json::json!(1)),
+            "{}: {content}",
+            db.label
+        );
+        assert_eq!(content["reasons"]["doctype"], 1);
+        assert_eq!(content["source"], "import");
+        let verified = mailwarden_store::audit_log::verify(store, None).await.unwrap();
+        assert!(verified.outcome.is_ok(), "{}: {:?}", db.label, verified.outcome);
+    }
+}

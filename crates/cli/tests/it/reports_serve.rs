@@ -274,3 +274,114 @@ async fn a_tls_report_post_lands_in_the_database_by_default() {
     assert_eq!(listed.lines().count(), 1, "{listed}");
     assert!(listed.contains(&first(&a, "id")), "{listed}");
 }
+
+/// `mailwarden serve` (the web service) with an SQLite store in `dir`,
+/// on a free loopback port, once it answers `/healthz`.
+async fn web_serve(dir: &std::path::Path) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = web_cmd(dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--no-monitor"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while TcpStream::connect(&addr).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "serve did not listen on {addr}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Server {
+        child,
+        addr,
+        store: tempfile::tempdir().unwrap(),
+    }
+}
+
+fn web_cmd(dir: &std::path::Path) -> std::process::Command {
+    let mut c = mailwarden();
+    c.arg("--db")
+        .arg(format!("sqlite:{}", dir.join("web.db").display()))
+        .env("MAILWARDEN_AUDIT_KEY", dir.join("audit.key"));
+    c
+}
+
+fn web_ok(dir: &std::path::Path, args: &[&str]) -> String {
+    let (code, out, err) = crate::support::run(web_cmd(dir).args(args));
+    assert_eq!(code, 0, "{args:?}: {err}");
+    out
+}
+
+/// A user of `role` and their API token (the last line `token create` prints).
+fn web_token(dir: &std::path::Path, email: &str, role: &str) -> String {
+    let pw = dir.join("pw");
+    std::fs::write(&pw, "correct horse battery\n").unwrap();
+    let pw = pw.display().to_string();
+    web_ok(dir, &["user", "add", email, "--role", role, "--password-file", &pw]);
+    let out = web_ok(dir, &["token", "create", "--user", email]);
+    format!("Bearer {}", out.lines().last().unwrap())
+}
+
+#[tokio::test]
+async fn serve_takes_uploads_with_an_analysts_api_token_and_tls_reports_for_owned_domains() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let analyst = web_token(d, "a@example.org", "analyst");
+    let viewer = web_token(d, "v@example.org", "viewer");
+    let s = web_serve(d).await;
+
+    // No TLS report is taken for a domain no tenant here owns.
+    let unowned = tlsrpt(&s, Some("application/tlsrpt+json"), "tlsrpt-google.json").await;
+    assert_eq!(unowned.status, 404, "{}", unowned.json);
+    assert_eq!(upload(&s, None, "a.xml", "agg-7489-google.xml").await.status, 401);
+    // The token of `reports serve` is no account of the web service.
+    assert_eq!(
+        upload(&s, Some(&bearer()), "a.xml", "agg-7489-google.xml").await.status,
+        401
+    );
+    let read_only = upload(&s, Some(&viewer), "a.xml", "agg-7489-google.xml").await;
+    assert_eq!(read_only.status, 403, "{}", read_only.json);
+    let listed = web_ok(d, &["reports", "list", "--format", "json"]);
+    assert!(listed.trim().is_empty(), "nothing refused is stored: {listed}");
+
+    let stored = upload(&s, Some(&analyst), "a.xml", "agg-7489-google.xml").await;
+    assert_eq!(stored.status, 201, "{}", stored.json);
+    let zone = repo().join("examples/example.com.zone").display().to_string();
+    web_ok(
+        d,
+        &[
+            "monitor",
+            "add",
+            "example.com",
+            "--zone-file",
+            &zone,
+            "--no-smtp",
+            "--no-https",
+        ],
+    );
+    let owned = tlsrpt(&s, Some("application/tlsrpt+json"), "tlsrpt-google.json").await;
+    assert_eq!(owned.status, 201, "{}", owned.json);
+
+    let listed = web_ok(d, &["reports", "list", "--format", "json"]);
+    let ids: Vec<String> = listed
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 2, "{listed}");
+    assert!(
+        ids.contains(&first(&stored, "id")) && ids.contains(&first(&owned, "id")),
+        "{listed}"
+    );
+    // Each request's import is one event of the audit log, which verifies.
+    let (code, out, err) = crate::support::run(web_cmd(d).args(["audit", "verify"]));
+    assert_eq!(code, 0, "{out}{err}");
+}

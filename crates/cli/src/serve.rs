@@ -82,8 +82,7 @@ pub async fn run(db: Option<&str>, args: ServeArgs) -> Result<ExitCode> {
     // The report routes (POST /reports/upload, /reports/tlsrpt) under the
     // service's API tokens and tenants.
     let reports = crate::reports_serve::web_routes(store.clone());
-    let state = AppState::new(store.clone(), args.secure_cookies)
-        .with_domain_hooks(domain_hooks(&args.dns).await?);
+    let state = AppState::new(store.clone(), args.secure_cookies).with_domain_hooks(domain_hooks(&args.dns).await?);
     let router = app(state, Some(reports));
     let monitor = (!args.no_monitor).then(|| {
         let store = store.clone();

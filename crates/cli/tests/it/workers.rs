@@ -359,17 +359,16 @@ fn two_monitor_run_processes_on_postgresql_scan_each_due_domain_once() {
 /// stops both gracefully.
 #[test]
 fn two_serve_processes_on_postgresql_share_the_monitor_work_and_stop_on_sigterm() {
-    let logs = two_processes_share_the_schedule(
-        30,
-        &["serve", "--listen", "127.0.0.1:0", "--no-dnssec"],
-    );
+    let logs = two_processes_share_the_schedule(30, &["serve", "--listen", "127.0.0.1:0", "--no-dnssec"]);
     assert!(logs.iter().all(|l| l.contains("mailwarden: stopped")), "{logs:?}");
 }
 
 /// `n` due domains, two `process` runs on one PostgreSQL until every
 /// domain is stored, then SIGTERM: each domain scanned once. Their logs.
 fn two_processes_share_the_schedule(n: usize, process: &[&str]) -> Vec<String> {
-    let Some(setup) = Setup::postgres(n) else { return Vec::new() };
+    let Some(setup) = Setup::postgres(n) else {
+        return Vec::new();
+    };
     let db = &setup.db;
     setup.monitor_all(n, &["--every", "1h"]);
     let children = setup.spawn(2, process);

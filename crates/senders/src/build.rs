@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use mailwarden_ingest::aggregate::PolicyPublished;
-use mailwarden_store::reports_query::{ReportRow, StoredRecord};
+use mailwarden_store::reports_query::{PeriodCount, ReportRow, StoredRecord};
 use mailwarden_store::tenant::OwnedDomain;
 use mailwarden_store::{Store, reports_query, snapshot, tenant_reports};
 use serde::Serialize;
@@ -55,8 +55,11 @@ pub async fn build(store: &Store, reports: Reports<'_>, since: Option<i64>) -> R
     build_observed(store, reports, since, |_, _| {}).await
 }
 
-/// [`build`], showing `observe` every stored row with its report as it is
-/// folded (the web page's volume over time).
+/// [`build`], showing `observe` the messages per period and source as
+/// they are folded (the web page's volume over time). The database sums
+/// the rows ([`reports_query::AggregateSummary`]), so `observe` sees one
+/// row per (period start, source address) with the summed `count`, and a
+/// report row carrying only that period start: not every stored row.
 pub async fn build_observed(
     store: &Store,
     source: Reports<'_>,
@@ -66,37 +69,40 @@ pub async fn build_observed(
     let domain = source.domain();
     let services = Services::builtin();
     let mut inventory = Inventory::new(domain);
-    let mut seen_policies: Vec<(String, i64, i64, PolicyPublished)> = Vec::new();
-    let each = |report: &ReportRow, policy: Option<&PolicyPublished>, rows: Vec<StoredRecord>| {
-        if let Some(p) = policy {
-            seen_policies.push((report.reporter.clone(), report.begin, report.end, p.clone()));
-        }
-        let adkim = policy.and_then(|p| p.adkim.as_deref());
-        let aspf = policy.and_then(|p| p.aspf.as_deref());
-        for r in &rows {
-            // Stored rows were parsed as IP addresses on import.
-            let Ok(ip) = r.source_ip.parse() else { continue };
-            observe(report, r);
-            inventory.add(&Row {
-                ip,
-                count: u64::try_from(r.count).unwrap_or_default(),
-                header_from: &r.header_from,
-                envelope_from: r.envelope_from.as_deref(),
-                dkim: &r.dkim,
-                spf: &r.spf,
-                adkim,
-                aspf,
-                reporter: &report.reporter,
-                begin: report.begin,
-                end: report.end,
-            });
-        }
-    };
-    let reports = match source {
-        Reports::AllOf(d) => reports_query::for_each_aggregate(store, d, since, each).await,
-        Reports::Tenant(d) => tenant_reports::for_each_aggregate(store, d, since, each).await,
+    let summary = match source {
+        Reports::AllOf(d) => reports_query::aggregate_summary_of(store, d, since).await,
+        Reports::Tenant(d) => tenant_reports::aggregate_summary(store, d, since).await,
     }
     .context("reading the stored reports")?;
+    let seen_policies: Vec<(String, i64, i64, PolicyPublished)> = summary
+        .reports
+        .iter()
+        .filter_map(|r| Some((r.reporter.clone(), r.begin, r.end, r.policy.clone()?)))
+        .collect();
+    for g in &summary.groups {
+        // Stored rows were parsed as IP addresses on import.
+        let Ok(ip) = g.record.source_ip.parse() else { continue };
+        let r = &g.record;
+        inventory.add(&Row {
+            ip,
+            count: u64::try_from(r.count).unwrap_or_default(),
+            header_from: &r.header_from,
+            envelope_from: r.envelope_from.as_deref(),
+            dkim: &r.dkim,
+            spf: &r.spf,
+            adkim: g.policy.as_ref().and_then(|p| p.adkim.as_deref()),
+            aspf: g.policy.as_ref().and_then(|p| p.aspf.as_deref()),
+            reporter: &g.reporter,
+            begin: g.begin,
+            end: g.end,
+        });
+    }
+    for p in &summary.per_period {
+        if p.source_ip.parse::<std::net::IpAddr>().is_ok() {
+            observe(&period_row(domain, p.begin), &period_record(p));
+        }
+    }
+    let reports = summary.reports.len();
     inventory.reports = reports;
     let configuration = latest_config(store, domain, &services).await?;
     let senders = inventory.senders(&services, |src| {
@@ -118,6 +124,40 @@ pub async fn build_observed(
         policies_seen,
     })
 }
+/// The report row `observe` sees for a period: only its start is real.
+fn period_row(domain: &str, begin: i64) -> ReportRow {
+    ReportRow {
+        id: String::new(),
+        kind: "aggregate".into(),
+        reporter: String::new(),
+        report_id: String::new(),
+        domain: domain.to_string(),
+        begin,
+        end: begin,
+        records: 0,
+        imported_at: String::new(),
+        flags: Vec::new(),
+        row_id: 0,
+    }
+}
+
+/// The summed row `observe` sees for a period and source.
+fn period_record(p: &PeriodCount) -> StoredRecord {
+    StoredRecord {
+        source_ip: p.source_ip.clone(),
+        count: p.count,
+        disposition: String::new(),
+        dkim_eval: None,
+        spf_eval: None,
+        header_from: String::new(),
+        envelope_from: None,
+        envelope_to: None,
+        dkim: Vec::new(),
+        spf: Vec::new(),
+        reasons: Vec::new(),
+    }
+}
+
 /// Compare each report's `policy_published` with the DMARC record of the
 /// scan in force at the end of its period: the latest snapshot first seen
 /// by then (a new snapshot is stored whenever the scan changes).
@@ -165,4 +205,66 @@ async fn latest_config(store: &Store, domain: &str, services: &Services) -> Resu
     let mut config = Config::from_observation(&snap.observation, domain, services);
     config.scanned_at = Some(latest.last_seen_at);
     Ok(Some(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The inventory from the rows the database sums must be the one from
+    /// folding every stored row (what `build` did before it summed in SQL).
+    #[tokio::test]
+    async fn the_inventory_summed_in_sql_equals_the_row_by_row_fold() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite:{}", dir.path().join("s.db").display()))
+            .await
+            .unwrap();
+        let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/reports/ingest/");
+        for file in ["agg-7489-google.xml", "agg-9990-gmx.xml", "agg-quirks-capitalised.xml"] {
+            let text = std::fs::read(format!("{corpus}{file}")).unwrap();
+            let limits = mailwarden_ingest::Limits::default();
+            for item in mailwarden_ingest::input::read(file, &text, &limits) {
+                mailwarden_store::reports::put(&store, &item.outcome.unwrap())
+                    .await
+                    .unwrap();
+            }
+        }
+        let mut volume = BTreeMap::new();
+        let report = build_observed(&store, Reports::AllOf("example.com"), None, |r, row| {
+            *volume.entry((r.begin, row.source_ip.clone())).or_insert(0) += row.count;
+        })
+        .await
+        .unwrap();
+        let services = Services::builtin();
+        let mut folded = Inventory::new("example.com");
+        let mut folded_volume = BTreeMap::new();
+        let reports = reports_query::for_each_aggregate(&store, "example.com", None, |report, policy, rows| {
+            for r in &rows {
+                *folded_volume.entry((report.begin, r.source_ip.clone())).or_insert(0) += r.count;
+                folded.add(&Row {
+                    ip: r.source_ip.parse().unwrap(),
+                    count: u64::try_from(r.count).unwrap(),
+                    header_from: &r.header_from,
+                    envelope_from: r.envelope_from.as_deref(),
+                    dkim: &r.dkim,
+                    spf: &r.spf,
+                    adkim: policy.and_then(|p| p.adkim.as_deref()),
+                    aspf: policy.and_then(|p| p.aspf.as_deref()),
+                    reporter: &report.reporter,
+                    begin: report.begin,
+                    end: report.end,
+                });
+            }
+        })
+        .await
+        .unwrap();
+        assert!(
+            reports >= 3 && !report.senders.is_empty(),
+            "{reports} {:?}",
+            report.senders
+        );
+        assert_eq!(report.reports, reports);
+        assert_eq!(report.senders, folded.senders(&services, |_| None));
+        assert_eq!(volume, folded_volume);
+    }
 }

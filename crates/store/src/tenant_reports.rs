@@ -58,3 +58,17 @@ pub async fn tls_policies(
     }
     Ok(out)
 }
+
+/// [`reports_query::aggregate_summary_of`] over the tenant's reports only.
+pub async fn aggregate_summary(
+    store: &Store,
+    domain: &OwnedDomain,
+    since: Option<i64>,
+) -> Result<reports_query::AggregateSummary, StoreError> {
+    let scope = reports_query::AggregateScope {
+        tenant: Some(domain.tenant().id()),
+        domain: domain.name(),
+        since,
+    };
+    reports_query::aggregate_summary(store, scope).await
+}

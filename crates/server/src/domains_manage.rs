@@ -2,7 +2,7 @@
 //! monitoring with its period and scan options, remove it, claim it and
 //! check its ownership (DNS TXT token), and, for an admin, vouch for its
 //! ownership with a reason. API handlers here; the pages are in
-//! [`crate::domains_pages`]. Everything goes through the tenant's scope:
+//! `domains_pages`. Everything goes through the tenant's scope:
 //! another tenant's domain is a 404 like a missing one, and adding it is
 //! refused the same way, never naming the other tenant.
 //!

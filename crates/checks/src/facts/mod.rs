@@ -215,7 +215,7 @@ impl<'f, 'a> Facts<'f, 'a> {
         found
     }
 
-    /// How many DANE matches [`Self::dane_match`] made.
+    /// How many DANE matches `Self::dane_match` made.
     pub fn dane_matches(&self) -> usize {
         self.dane_matched.get()
     }

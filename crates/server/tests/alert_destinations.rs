@@ -21,22 +21,7 @@ use tower::ServiceExt;
 
 /// (status, Location, body) of a request with a session cookie.
 async fn send(app: &Router, method: &str, uri: &str, cookie: &str, form: &str) -> (StatusCode, String, String) {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::COOKIE, cookie)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(form.to_owned()))
-        .unwrap();
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let location = res
-        .headers()
-        .get(header::LOCATION)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let bytes = axum::body::to_bytes(res.into_body(), 10 << 20).await.unwrap();
-    (status, location, String::from_utf8_lossy(&bytes).into_owned())
+    common::http::form(app, method, uri, cookie, form).await
 }
 
 /// A signed-in user of `tenant` with `role`: the cookie and the form's CSRF token.

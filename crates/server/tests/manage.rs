@@ -277,22 +277,8 @@ async fn adding_another_tenants_domain_is_a_404_and_bad_settings_say_which_field
 
 /// GET a page with the session cookie; (status, body, Location).
 async fn page(app: &Router, cookie: &str, method: &str, uri: &str, form: &str) -> (StatusCode, String, String) {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::COOKIE, cookie)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(form.to_owned()))
-        .unwrap();
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let location = res
-        .headers()
-        .get(header::LOCATION)
-        .map(|l| l.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
-    (status, String::from_utf8_lossy(&bytes).into_owned(), location)
+    let (status, location, body) = common::http::form(app, method, uri, cookie, form).await;
+    (status, body, location)
 }
 
 fn csrf_of(html: &str) -> String {

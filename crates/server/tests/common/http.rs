@@ -22,3 +22,24 @@ pub async fn download(app: &Router, uri: &str, auth: (&str, &str)) -> (StatusCod
     let bytes = axum::body::to_bytes(res.into_body(), 50 << 20).await.unwrap();
     (status, mime, bytes.to_vec())
 }
+
+/// A form request (`method uri`, urlencoded `form`) with a session
+/// cookie: (status, Location, body).
+pub async fn form(app: &Router, method: &str, uri: &str, cookie: &str, form: &str) -> (StatusCode, String, String) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_owned()))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = axum::body::to_bytes(res.into_body(), 10 << 20).await.unwrap();
+    (status, location, String::from_utf8_lossy(&bytes).into_owned())
+}

@@ -7,19 +7,12 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
 use mailwarden_store::user::Role;
-use tower::ServiceExt;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
 }
 
 /// Give every domain `days` older snapshots, one a day back from now, as
@@ -89,27 +82,5 @@ async fn bench_domain_list_domain_page_and_history() {
             false,
         ),
     ];
-    for (label, uri, api) in cases {
-        let mut times = Vec::new();
-        for _ in 0..rounds {
-            let mut req = Request::get(&uri);
-            req = if api {
-                req.header(header::AUTHORIZATION, format!("Bearer {token}"))
-            } else {
-                req.header(header::COOKIE, session.clone())
-            };
-            let t = Instant::now();
-            let res = s.app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
-            let status = res.status();
-            axum::body::to_bytes(res.into_body(), 100 << 20).await.unwrap();
-            times.push(t.elapsed());
-            assert_eq!(status, StatusCode::OK, "{label}");
-        }
-        times.sort();
-        println!(
-            "{label:<40} p50 {:>8.1?}  p95 {:>8.1?}  ({rounds} requests)",
-            percentile(&times, 50),
-            percentile(&times, 95)
-        );
-    }
+    common::http::time_requests(&s.app, &cases, rounds, &token, &session).await;
 }

@@ -9,21 +9,14 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
 use common::OURS;
 use common::reports::{DAY1, aggregate, import, tls_report};
 use mailwarden_store::user::Role;
-use tower::ServiceExt;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,26 +127,5 @@ async fn bench_senders_and_tls_pages() {
         ),
         ("GET /domains/D/tls (page)", format!("/domains/{OURS}/tls"), false),
     ];
-    for (label, uri, api) in cases {
-        let mut times = Vec::new();
-        for _ in 0..rounds {
-            let req = if api {
-                Request::get(&uri).header(header::AUTHORIZATION, format!("Bearer {token}"))
-            } else {
-                Request::get(&uri).header(header::COOKIE, session.clone())
-            };
-            let t = Instant::now();
-            let res = s.app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
-            let status = res.status();
-            axum::body::to_bytes(res.into_body(), 100 << 20).await.unwrap();
-            times.push(t.elapsed());
-            assert_eq!(status, StatusCode::OK, "{label}");
-        }
-        times.sort();
-        println!(
-            "{label:<36} p50 {:>8.1?}  p95 {:>8.1?}  ({rounds} requests)",
-            percentile(&times, 50),
-            percentile(&times, 95)
-        );
-    }
+    common::http::time_requests(&s.app, &cases, rounds, &token, &session).await;
 }

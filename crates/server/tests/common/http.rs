@@ -43,3 +43,32 @@ pub async fn form(app: &Router, method: &str, uri: &str, cookie: &str, form: &st
     let bytes = axum::body::to_bytes(res.into_body(), 10 << 20).await.unwrap();
     (status, location, String::from_utf8_lossy(&bytes).into_owned())
 }
+
+/// The benchmarks' timing loop: each `(label, uri, api)` case requested
+/// `rounds` times, with the Bearer `token` (API) or the `session` cookie
+/// (pages); prints p50 and p95. Every answer must be 200.
+pub async fn time_requests(app: &Router, cases: &[(&str, String, bool)], rounds: usize, token: &str, session: &str) {
+    for (label, uri, api) in cases {
+        let mut times = Vec::new();
+        for _ in 0..rounds {
+            let req = if *api {
+                Request::get(uri).header(header::AUTHORIZATION, format!("Bearer {token}"))
+            } else {
+                Request::get(uri).header(header::COOKIE, session)
+            };
+            let t = std::time::Instant::now();
+            let res = app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+            let status = res.status();
+            axum::body::to_bytes(res.into_body(), 100 << 20).await.unwrap();
+            times.push(t.elapsed());
+            assert_eq!(status, StatusCode::OK, "{label}");
+        }
+        times.sort();
+        let percentile = |p: usize| times[(times.len() * p / 100).min(times.len() - 1)];
+        println!(
+            "{label:<40} p50 {:>8.1?}  p95 {:>8.1?}  ({rounds} requests)",
+            percentile(50),
+            percentile(95)
+        );
+    }
+}

@@ -18,11 +18,20 @@ pub fn assert_span(span: Span, len: usize, what: &str) {
     );
 }
 
-/// Every diagnostic's span is in `text`, and its caret excerpt renders.
+/// Carets rendered per input, from each end of the diagnostic list. Garbage
+/// inputs of a few kilobytes carry hundreds of diagnostics; rendering every
+/// caret took over half of each execution (a `perf` profile of the dmarc
+/// target) for no new paths: the excerpt code is the same for all of them.
+const CARETS_PER_END: usize = 8;
+
+/// Every diagnostic's span is in `text`, and the caret excerpts of the first
+/// and last few render.
 pub fn assert_diagnostics(text: &str, diagnostics: &[Diagnostic]) {
-    for d in diagnostics {
+    for (i, d) in diagnostics.iter().enumerate() {
         assert_span(d.span, text.len(), d.code);
-        let _ = d.caret(text);
+        if i < CARETS_PER_END || i + CARETS_PER_END >= diagnostics.len() {
+            let _ = d.caret(text);
+        }
     }
 }
 

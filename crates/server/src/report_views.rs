@@ -11,7 +11,8 @@ use std::net::IpAddr;
 use axum::Json;
 use axum::response::{Html, IntoResponse, Response};
 use mailwarden_senders::inventory::Sender;
-use mailwarden_senders::{Report, Reports, build_observed};
+use mailwarden_senders::rdns::Names;
+use mailwarden_senders::{Report, Reports, build_observed_named};
 use mailwarden_store::reports_query::{ReportRow, StoredTlsPolicy};
 use mailwarden_store::tenant::OwnedDomain;
 use mailwarden_store::user::Principal;
@@ -52,7 +53,8 @@ type DayCounts = BTreeMap<(i64, String), u64>;
 /// The inventory of the tenant's domain from its reports since `since`.
 pub async fn senders(store: &Store, domain: &OwnedDomain, since: Option<i64>) -> Result<SendersView, Problem> {
     let mut counts = DayCounts::new();
-    let report = build_observed(store, Reports::Tenant(domain), since, |report, row| {
+    // The reverse DNS `mailwarden senders` looked up and cached; a page asks no DNS.
+    let report = build_observed_named(store, Reports::Tenant(domain), since, Names::Cached, |report, row| {
         let ip = row
             .source_ip
             .parse::<IpAddr>()

@@ -9,5 +9,6 @@ pub mod config;
 pub mod inventory;
 pub mod policy;
 pub mod rdns;
+pub mod tls_joins;
 
 pub use build::{Report, Reports, build, build_named, build_observed, build_observed_named};

@@ -12,6 +12,7 @@ use axum::Json;
 use axum::response::{Html, IntoResponse, Response};
 use mailwarden_senders::inventory::Sender;
 use mailwarden_senders::rdns::Names;
+use mailwarden_senders::tls_joins::{self, TlsJoins};
 use mailwarden_senders::{Report, Reports, build_observed_named};
 use mailwarden_store::reports_query::{ReportRow, StoredTlsPolicy};
 use mailwarden_store::tenant::OwnedDomain;
@@ -155,6 +156,8 @@ pub struct TlsView {
     pub sessions: PerDay,
     pub policies: Vec<PolicyLine>,
     pub mx: Vec<MxLine>,
+    /// Failures beside the scan of their MX then; stale MTA-STS policies.
+    pub joins: TlsJoins,
 }
 
 /// The series name of successful sessions.
@@ -165,7 +168,11 @@ pub const UNDETAILED: &str = "failed (result type not reported)";
 /// The TLS reports of the tenant's domain since `since`.
 pub async fn tls(store: &Store, domain: &OwnedDomain, since: Option<i64>) -> Result<TlsView, Problem> {
     let items = tenant_reports::tls_policies(store, domain, since).await?;
-    Ok(tls_summary(domain.name(), &items))
+    let mut view = tls_summary(domain.name(), &items);
+    view.joins = tls_joins::read(store, Reports::Tenant(domain), since)
+        .await
+        .map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    Ok(view)
 }
 
 /// Fold TLS policies into sessions per day by result type, per policy and per MX.
@@ -232,6 +239,7 @@ pub fn tls_summary(domain: &str, items: &[(ReportRow, StoredTlsPolicy)]) -> TlsV
         },
         policies: policies.into_values().collect(),
         mx: mx.into_values().collect(),
+        joins: TlsJoins::default(),
     }
 }
 

@@ -343,16 +343,12 @@ fn write_joins(out: &mut impl Write, joins: &TlsJoins) -> io::Result<()> {
             inert::line(&f.report_id)
         )?;
         match &f.scan {
-            None => {
-                let near =
-                    |s: &Option<tls_joins::ScanRef>| s.as_ref().map_or("none".into(), |s| s.last_seen_at.clone());
-                writeln!(
-                    out,
-                    "    no scan of the domain in that period (nearest before: {}, after: {})",
-                    near(&f.scan_before),
-                    f.scan_after.as_ref().map_or("none".into(), |s| s.first_seen_at.clone())
-                )?;
-            }
+            None => writeln!(
+                out,
+                "    no scan of the domain in that period (nearest before: {}, after: {})",
+                f.scan_before.as_ref().map_or("none", |s| s.last_seen_at.as_str()),
+                f.scan_after.as_ref().map_or("none", |s| s.first_seen_at.as_str())
+            )?,
             Some(scan) if f.findings.is_empty() => writeln!(
                 out,
                 "    scan {} .. {}: no finding of {} for this MX",

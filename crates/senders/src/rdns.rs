@@ -159,7 +159,7 @@ pub fn classify(ip: IpAddr, ptr: &Lookup, forward: impl Fn(&str) -> Lookup) -> R
             Lookup::Records(addrs) if addrs.iter().any(|a| a.parse::<IpAddr>().ok() == Some(ip)) => {
                 return Rdns::Confirmed { name: name.clone() };
             }
-            Lookup::Failed(why) => failed = failed.or(Some(format!("{name}: {why}"))),
+            Lookup::Failed(why) => failed = failed.or_else(|| Some(format!("{name}: {why}"))),
             _ => {}
         }
     }

@@ -278,11 +278,14 @@ pub fn sts_id(obs: &Observation, domain: &str) -> Option<String> {
 fn sts_policy(obs: &Observation, domain: &str) -> Option<Vec<String>> {
     let url = format!("https://mta-sts.{domain}/.well-known/mta-sts.txt");
     let body = obs.probes.https.get(&url)?.body.as_ref()?;
-    Some(policy_lines(&[body.clone()]))
+    Some(policy_lines(std::slice::from_ref(body)))
 }
 
+/// A stored scan with its MTA-STS `id` and policy lines, when it saw them.
+pub type StsScan = (SnapshotMeta, Option<String>, Option<Vec<String>>);
+
 /// The ids of the scans in order, one entry per change of id.
-pub fn sts_history(scans: &[(SnapshotMeta, Option<String>, Option<Vec<String>>)]) -> Vec<StsVersion> {
+pub fn sts_history(scans: &[StsScan]) -> Vec<StsVersion> {
     let mut out: Vec<StsVersion> = Vec::new();
     for (meta, id, policy) in scans {
         let Some(id) = id else { continue };

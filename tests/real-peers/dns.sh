@@ -102,6 +102,41 @@ MONITOR_CHILDREN=(change)
 UNSIGNED_CHILDREN+=("${MONITOR_CHILDREN[@]}")
 # --- end of block monitor
 
+# --- block: rdns (issue 14): reverse DNS of report sources, confirmed by a
+# forward lookup (crates/senders/src/rdns.rs; crates/cli/tests/real_peers.rs).
+# rdns.test is an unsigned child holding the forward names; the reverse zone
+# 57.0.127.in-addr.arpa. (unsigned, delegated from the root without a DS,
+# served by a and b, reached by a stub) holds the PTRs:
+#   127.0.57.1  PTR mail.rdns.test.   A 127.0.57.1        confirmed
+#   127.0.57.2  PTR liar.rdns.test.   A 127.0.57.99       unconfirmed
+#   127.0.57.3  no PTR (NXDOMAIN)                          none
+#   127.0.57.4  PTR gone.rdns.test.   (no such name)       unconfirmed
+#   127.0.57.5  PTR x.lame.test.      (SERVFAIL)           indeterminate
+RDNS_CHILDREN=(rdns)
+UNSIGNED_CHILDREN+=("${RDNS_CHILDREN[@]}")
+RDNS_REVERSE=57.0.127.in-addr.arpa.
+
+rdns_child_records() { # ZONE
+  printf 'mail.%s A 127.0.57.1\nliar.%s A 127.0.57.99\n' "$1" "$1"
+}
+
+rdns_reverse_zone() {
+  local r=$RDNS_REVERSE
+  soa "$r" 2026010101
+  printf '%s NS a.ns.test.\n%s NS b.ns.test.\n' "$r" "$r"
+  printf '1.%s PTR mail.rdns.test.\n2.%s PTR liar.rdns.test.\n' "$r" "$r"
+  printf '4.%s PTR gone.rdns.test.\n5.%s PTR x.lame.test.\n' "$r" "$r"
+}
+
+# Unbound answers 127.in-addr.arpa. itself by default (RFC 6303): let the
+# delegation (and the stub naming its servers' port) answer instead.
+rdns_unbound_conf() {
+  printf 'server:\n  local-zone: "127.in-addr.arpa." nodefault\n'
+  printf 'stub-zone:\n  name: "%s"\n  stub-addr: %s@%s\n  stub-addr: %s@%s\n' \
+    "$RDNS_REVERSE" "$A_ADDR" "$PORT" "$B_ADDR" "$PORT"
+}
+# --- end of block rdns
+
 # An Ed25519 DKIM public key (RFC 8463 appendix A.2).
 DKIM_KEY="11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 
@@ -306,6 +341,7 @@ child_zone() { # LABEL [VARIANT]
     mail | sts) "$REPO/tests/real-peers/mail.sh" zone "$zone" ;;
     cnamemx | provider) dnsv_child_records "$1" "$zone" ;;
     wildmx) fcrit_child_records "$zone" ;;
+    rdns) rdns_child_records "$zone" ;;
     *) mail_records "$zone" "$variant" ;;
   esac
 }
@@ -358,6 +394,7 @@ generate() {
   done
   cp "$z/split.test.v2.zone" "$z/split.test.v2.zone.signed"
   monitor_write_change_zone # block monitor: change.test with TTL 1
+  rdns_reverse_zone >"$z/$RDNS_REVERSE"zone # block rdns
 
   # test.: delegations, glue for the nameservers, DS records.
   {
@@ -387,6 +424,8 @@ generate() {
     printf '. NS ns.\nns. A %s\n' "$ROOT_ADDR"
     printf 'test. NS ns.test.\nns.test. A %s\n' "$TLD_ADDR"
     ds_of "$tld_key"
+    # block rdns: the reverse zone, delegated without a DS (insecure).
+    printf '%s NS a.ns.test.\n%s NS b.ns.test.\n' "$RDNS_REVERSE" "$RDNS_REVERSE"
   } >"$z/root.zone"
   sign "$z/root.zone" . "$root_key"
 
@@ -492,6 +531,7 @@ EOF
       printf 'stub-zone:\n  name: "%s.test."\n  stub-addr: %s@%s\n  stub-addr: %s@%s\n' \
         "$label" "$A_ADDR" "$PORT" "$B_ADDR" "$PORT"
     done
+    rdns_unbound_conf # block rdns
   } >>"$d/unbound.conf"
   unbound-checkconf "$d/unbound.conf" >/dev/null || die "unbound-checkconf $d/unbound.conf"
 }
@@ -502,6 +542,7 @@ configure() {
   for label in "${SIGNED_CHILDREN[@]}" "${UNSIGNED_CHILDREN[@]}"; do
     children+=("$label.test.:$z/$label.test.zone.signed")
   done
+  children+=("$RDNS_REVERSE:$z/${RDNS_REVERSE}zone") # block rdns
   nsd_conf nsd-root "$ROOT_ADDR" ".:$z/root.zone.signed"
   nsd_conf nsd-tld "$TLD_ADDR" "test.:$z/test.zone.signed"
   nsd_conf nsd-a "$A_ADDR" "${children[@]}"

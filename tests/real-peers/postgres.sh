@@ -110,6 +110,12 @@ run_tests() {
   # web-ops (issue 16): the web service's API, role/IDOR/CSRF matrices, domain
   # management and ownership, on this PostgreSQL.
   (cd "$REPO" && cargo test -p mailwarden-server --locked --test api --test manage --test logs)
+  # joins (issue 14): the senders crate's store-backed joins (reverse DNS
+  # cache, TLS reports against the scans), the report commands and the
+  # senders/TLS pages, on this PostgreSQL.
+  (cd "$REPO" && cargo test -p mailwarden-senders --locked)
+  (cd "$REPO" && cargo test -p mailwarden --test integration --locked -- reports::)
+  (cd "$REPO" && cargo test -p mailwarden-server --locked --test reports_pages)
 }
 
 case "${1:-}" in

@@ -21,11 +21,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use mailwarden_ingest::{Limits, Outcome, Reason, ReportSink, Status, import};
+use mailwarden_ingest::{Limits, Outcome, Reason, ReportSink, RunSummary, Status, import};
 use mailwarden_mailbox::{Backoff, Disposition, Mailbox, MailboxUrl, Options, Pending, Secret, Wake};
 use mailwarden_roots::Roots;
 
 use crate::args::Format;
+use crate::audit::open_store;
 use crate::reports::{Tally, open_sink, print, sink_place};
 
 #[derive(Debug, Args)]
@@ -89,10 +90,16 @@ pub async fn run(db: Option<&str>, args: FetchArgs) -> Result<ExitCode> {
     };
     let mut sink = open_sink(db, args.store_dir.as_deref()).await?;
     let place = sink_place(db, args.store_dir.as_deref());
+    // The audit log is the database's: the directory store has none.
+    let audit = match args.store_dir {
+        None => Some(open_store(db).await?),
+        Some(_) => None,
+    };
     let mut run = Round {
         limits,
         format: args.format,
         tally: Tally::default(),
+        summary: RunSummary::default(),
         label: opts.url.to_string(),
         place,
     };
@@ -101,6 +108,8 @@ pub async fn run(db: Option<&str>, args: FetchArgs) -> Result<ExitCode> {
     let mut backoff = Backoff::default();
     loop {
         let worked = run.drain(&mut mailbox, sink.as_mut()).await;
+        // Whatever stopped the round, what it stored goes into the log.
+        run.record(audit.as_ref()).await?;
         let failure = match worked {
             Ok(()) if !args.watch => {
                 mailbox.logout().await;
@@ -182,6 +191,8 @@ struct Round {
     limits: Limits,
     format: Format,
     tally: Tally,
+    /// This round's outcomes, for its `reports-imported` audit event.
+    summary: RunSummary,
     /// The mailbox URL, the prefix of each message's label.
     label: String,
     /// Where the reports go, for the summary.
@@ -221,9 +232,25 @@ impl Round {
         let mut out = io::stdout().lock();
         for o in outcomes {
             self.tally.add(o);
+            self.summary.add(o);
             print(&mut out, self.format, o)?;
         }
         out.flush()
+    }
+
+    /// One `reports-imported` event (source `fetch`) for a round that read
+    /// any message, as `reports import` writes one per run; with `--watch`
+    /// each round after IDLE is a run of its own.
+    async fn record(&mut self, audit: Option<&mailwarden_store::Store>) -> Result<()> {
+        let summary = std::mem::take(&mut self.summary);
+        if let Some(store) = audit
+            && !summary.is_empty()
+        {
+            mailwarden_store::reports::record_run(store, "fetch", &summary)
+                .await
+                .context("recording the fetch in the audit log (the reports are stored)")?;
+        }
+        Ok(())
     }
 
     fn finish(&self) -> Result<ExitCode> {

@@ -13,6 +13,9 @@ use mailwarden_render::inert;
 use mailwarden_store::reports_query::{self, Filter, ReportRow, StoredTlsPolicy};
 use serde::Serialize;
 
+use mailwarden_senders::Reports;
+use mailwarden_senders::tls_joins::{self, TlsJoins};
+
 use crate::args::Format;
 use crate::audit::open_store;
 
@@ -262,9 +265,10 @@ pub async fn tls(db: Option<&str>, args: TlsArgs) -> Result<ExitCode> {
     let store = open_store(db).await?;
     let items = reports_query::tls_policies(&store, &domain, since).await?;
     let summary = summarise(&domain, &items);
+    let joins = tls_joins::read(&store, Reports::AllOf(&domain), since).await?;
     let mut out = io::stdout().lock();
     if args.format != Format::Text {
-        inert::to_writer_pretty(&mut out, &summary)?;
+        inert::to_writer_pretty(&mut out, &TlsOutput { summary, joins })?;
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -309,7 +313,84 @@ pub async fn tls(db: Option<&str>, args: TlsArgs) -> Result<ExitCode> {
             )?;
         }
     }
+    write_joins(&mut out, &joins)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `reports tls --format json`: the summary, and the joins with the scans.
+#[derive(Debug, Serialize)]
+struct TlsOutput {
+    #[serde(flatten)]
+    summary: TlsSummary,
+    joins: TlsJoins,
+}
+
+/// Each failure beside the scan of its MX then; reporters on a replaced
+/// MTA-STS policy.
+fn write_joins(out: &mut impl Write, joins: &TlsJoins) -> io::Result<()> {
+    if !joins.failures.is_empty() {
+        writeln!(out, "failures beside the scan of that MX at that time:")?;
+    }
+    for f in &joins.failures {
+        writeln!(
+            out,
+            "  {} {} x{} at {} ({} report {}):",
+            date(f.begin),
+            inert::line(&f.result_type),
+            f.failed_sessions,
+            inert::line(f.mx.as_deref().unwrap_or("(MX not reported)")),
+            inert::line(&f.reporter),
+            inert::line(&f.report_id)
+        )?;
+        match &f.scan {
+            None => writeln!(
+                out,
+                "    no scan of the domain in that period (nearest before: {}, after: {})",
+                f.scan_before.as_ref().map_or("none", |s| s.last_seen_at.as_str()),
+                f.scan_after.as_ref().map_or("none", |s| s.first_seen_at.as_str())
+            )?,
+            Some(scan) if f.findings.is_empty() => writeln!(
+                out,
+                "    scan {} .. {}: no finding of {} for this MX",
+                scan.first_seen_at,
+                scan.last_seen_at,
+                if f.related_rules.is_empty() {
+                    "a related rule (unknown result type)".to_string()
+                } else {
+                    f.related_rules.join(", ")
+                }
+            )?,
+            Some(scan) => {
+                for x in &f.findings {
+                    writeln!(
+                        out,
+                        "    scan {} .. {}: {} {} on {}",
+                        scan.first_seen_at,
+                        scan.last_seen_at,
+                        inert::line(&x.rule_id),
+                        inert::line(&x.outcome),
+                        inert::line(&x.subject)
+                    )?;
+                }
+            }
+        }
+    }
+    if !joins.stale_policies.is_empty() {
+        writeln!(out, "reporters still on a replaced MTA-STS policy:")?;
+    }
+    for p in &joins.stale_policies {
+        writeln!(
+            out,
+            "  {} {} (report {}): applied the policy of id {}; id {} published since {}",
+            date(p.begin),
+            inert::line(&p.reporter),
+            inert::line(&p.report_id),
+            inert::line(&p.old_id),
+            inert::line(&p.current_id),
+            p.changed_at
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

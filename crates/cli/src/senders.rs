@@ -2,7 +2,10 @@
 //! aggregate reports, joined with the domain's configuration from its
 //! latest stored scan (`monitor`, `scan --db`), computed by the
 //! `mailwarden-senders` crate (shared with the web page) and printed here.
-//! Reads the store only: no DNS lookups, so the output is deterministic.
+//! The sources' reverse DNS is looked up (PTR, confirmed by a forward
+//! lookup) through the DNS flags and kept in the store for a day;
+//! `--offline` makes no lookups and shows no names, so the output then
+//! depends on the store's reports and scans only.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -10,7 +13,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use mailwarden_render::{csv, inert};
-use mailwarden_senders::{Report, Reports, build};
+use mailwarden_senders::rdns::{Names, Rdns};
+use mailwarden_senders::{Report, Reports, build_named};
 
 use crate::audit::open_store;
 
@@ -32,17 +36,33 @@ pub struct SendersArgs {
     pub since: Option<String>,
     #[arg(long, value_enum, default_value_t = InventoryFormat::Text)]
     pub format: InventoryFormat,
-    /// Make no lookups (the inventory reads the store only; accepted so
-    /// scripts can say so explicitly).
+    /// Make no lookups and show no reverse DNS (not even cached): the
+    /// output depends on the stored reports and scans only.
     #[arg(long)]
     pub offline: bool,
+    /// Reverse DNS lookups in flight at most (each is a PTR and a forward lookup per name).
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub rdns_concurrency: u16,
+    #[command(flatten)]
+    pub dns: crate::args::DnsArgs,
 }
 
 pub async fn run(db: Option<&str>, args: SendersArgs) -> Result<ExitCode> {
     let domain = crate::monitor::domain(&args.domain)?;
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let store = open_store(db).await?;
-    let report = build(&store, Reports::AllOf(&domain), since).await?;
+    let dns = match args.offline {
+        true => None,
+        false => Some(crate::config::dns_source(&args.dns, false).await?),
+    };
+    let names = match &dns {
+        None => Names::Off,
+        Some(dns) => Names::Lookup {
+            dns: dns.as_ref(),
+            concurrency: usize::from(args.rdns_concurrency),
+        },
+    };
+    let report = build_named(&store, Reports::AllOf(&domain), since, names).await?;
     let mut out = io::stdout().lock();
     match args.format {
         InventoryFormat::Json => {
@@ -172,16 +192,28 @@ fn write_text(out: &mut impl Write, r: &Report) -> io::Result<()> {
 }
 
 fn source_label(s: &mailwarden_senders::inventory::Source) -> String {
-    match s.in_spf {
-        Some(false) => format!("{} ({}, not in SPF)", s.ip, s.messages),
-        _ => format!("{} ({})", s.ip, s.messages),
+    let mut notes = vec![s.messages.to_string()];
+    if s.in_spf == Some(false) {
+        notes.push("not in SPF".into());
+    }
+    notes.extend(s.rdns.as_ref().map(|r| inert::line(&r.label()).into_owned()));
+    format!("{} ({})", s.ip, notes.join(", "))
+}
+
+/// The names of a reverse DNS answer, for the CSV: the confirmed one or
+/// the unconfirmed ones.
+fn rdns_names(r: &Rdns) -> String {
+    match r {
+        Rdns::Confirmed { name } => name.clone(),
+        Rdns::Unconfirmed { names } => names.join(" "),
+        Rdns::None | Rdns::Indeterminate { .. } => String::new(),
     }
 }
 
 fn write_csv(out: &mut impl Write, r: &Report) -> io::Result<()> {
     writeln!(
         out,
-        "sender,identified_by,class,ip,messages,spf_pass,dkim_pass,spf_aligned,dkim_aligned,dmarc_pass,in_spf,envelope_domains,dkim_domains,reporters,first_seen,last_seen"
+        "sender,identified_by,class,ip,messages,spf_pass,dkim_pass,spf_aligned,dkim_aligned,dmarc_pass,in_spf,envelope_domains,dkim_domains,reporters,first_seen,last_seen,rdns_state,rdns_names"
     )?;
     let join = |set: &std::collections::BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(" ");
     for s in &r.senders {
@@ -203,6 +235,8 @@ fn write_csv(out: &mut impl Write, r: &Report) -> io::Result<()> {
                 join(&x.reporters),
                 x.first_seen.to_string(),
                 x.last_seen.to_string(),
+                x.rdns.as_ref().map_or_else(String::new, |r| r.state().to_string()),
+                x.rdns.as_ref().map_or_else(String::new, rdns_names),
             ];
             let row: Vec<String> = cells.iter().map(|c| csv::field(c)).collect();
             writeln!(out, "{}", row.join(","))?;

@@ -2264,3 +2264,120 @@ fn ownership_is_shown_only_by_the_claims_token_and_a_bogus_answer_is_indetermina
         ]
     );
 }
+
+// --- block: rdns (issue 14): senders' reverse DNS through Unbound and NSD
+
+/// An aggregate report for example.com with one row from each address of
+/// dns.sh's reverse zone, no DKIM and no envelope domain: only the PTR
+/// can name them.
+fn rdns_report() -> String {
+    let rows: String = (1..=5)
+        .map(|n| {
+            format!(
+                "<record><row><source_ip>127.0.57.{n}</source_ip><count>{n}</count>\
+                 <policy_evaluated><disposition>none</disposition><dkim>fail</dkim><spf>fail</spf></policy_evaluated></row>\
+                 <identifiers><header_from>example.com</header_from></identifiers>\
+                 <auth_results><spf><domain></domain><result>none</result></spf></auth_results></record>"
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\"?><feedback><report_metadata><org_name>rdns.example</org_name>\
+         <email>r@rdns.example</email><report_id>rdns-1</report_id>\
+         <date_range><begin>1796083200</begin><end>1796169599</end></date_range></report_metadata>\
+         <policy_published><domain>example.com</domain><p>none</p></policy_published>{rows}</feedback>"
+    )
+}
+
+/// `mailwarden --db DB senders example.com --format json ARGS`, parsed; the
+/// reverse DNS of each source address.
+fn senders_rdns(dir: &std::path::Path, args: &[&str]) -> BTreeMap<String, Value> {
+    let db = format!("sqlite:{}", dir.join("senders.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_mailwarden"))
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("MAILWARDEN_AUDIT_KEY", dir.join("audit.key"))
+        .stdin(Stdio::null())
+        .args(["--db", &db, "senders", "example.com", "--format", "json"])
+        .args(args)
+        .output()
+        .expect("run mailwarden");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&text).unwrap();
+    report["senders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["sources"].as_array().unwrap().clone())
+        .map(|x| (x["ip"].as_str().unwrap().to_string(), x["rdns"].clone()))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs tests/real-peers/dns.sh start"]
+fn senders_confirm_ptr_names_by_a_forward_lookup_and_keep_them_in_the_store() {
+    let p = peers();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = d.join("rdns.xml");
+    std::fs::write(&file, rdns_report()).unwrap();
+    let db = format!("sqlite:{}", d.join("senders.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_mailwarden"))
+        .current_dir(d)
+        .env("HOME", d)
+        .env("MAILWARDEN_AUDIT_KEY", d.join("audit.key"))
+        .args(["--db", &db, "reports", "import", "--format", "json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+
+    let resolver = p.resolver.to_string();
+    let looked = senders_rdns(
+        d,
+        &[
+            "--resolver",
+            &resolver,
+            "--trust-anchor",
+            &p.trust_anchor,
+            "--timeout",
+            "2",
+        ],
+    );
+    let state = |m: &BTreeMap<String, Value>, ip: &str| {
+        let r = &m[ip];
+        (r["state"].as_str().unwrap_or("-").to_string(), r.clone())
+    };
+    assert_eq!(
+        looked["127.0.57.1"],
+        serde_json::json!({"state": "confirmed", "name": "mail.rdns.test"})
+    );
+    assert_eq!(
+        looked["127.0.57.2"],
+        serde_json::json!({"state": "unconfirmed", "names": ["liar.rdns.test"]})
+    );
+    assert_eq!(looked["127.0.57.3"], serde_json::json!({"state": "none"}));
+    assert_eq!(
+        looked["127.0.57.4"],
+        serde_json::json!({"state": "unconfirmed", "names": ["gone.rdns.test"]})
+    );
+    // The forward lookup fails (a lame delegation: SERVFAIL): not known,
+    // which is not "unconfirmed".
+    assert_eq!(state(&looked, "127.0.57.5").0, "indeterminate", "{looked:?}");
+
+    // Again, with a resolver that is not there: every answer comes from the
+    // store's cache (within its TTL), nothing is asked.
+    let cached = senders_rdns(d, &["--resolver", "127.0.0.1:9", "--no-dnssec", "--timeout", "1"]);
+    assert_eq!(cached, looked);
+    // --offline: no lookups and no names.
+    let offline = senders_rdns(d, &["--offline"]);
+    assert!(offline.values().all(Value::is_null), "{offline:?}");
+}
+
+// --- end of block rdns

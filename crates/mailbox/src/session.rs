@@ -430,7 +430,7 @@ async fn connect(opts: &Options, place: &str) -> Result<Client<Stream>, Error> {
 }
 
 async fn handshake(tcp: TcpStream, opts: &Options, place: &str) -> Result<Stream, Error> {
-    let name = server_name(&opts.url.host).map_err(|why| Error::Tls(place.to_string(), why))?;
+    let name = server_name(&opts.url.host).map_err(|why| Error::Tls(place.to_string(), why.to_string()))?;
     let connector = TlsConnector::from(client_config(&opts.roots));
     within(
         place,
@@ -467,12 +467,23 @@ where
     }
 }
 
+/// A host that can name no certificate: neither an IP address nor a DNS name.
+#[derive(Debug, thiserror::Error)]
+#[error("{host:?} is not a valid host name: {reason}")]
+pub struct InvalidHostName {
+    pub host: String,
+    pub reason: String,
+}
+
 /// The name the certificate must carry: an IP address or a DNS name.
-pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
+pub fn server_name(host: &str) -> Result<ServerName<'static>, InvalidHostName> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(ServerName::IpAddress(ip.into()));
     }
-    ServerName::try_from(host.to_string()).map_err(|e| format!("{host:?} is not a valid host name: {e}"))
+    ServerName::try_from(host.to_string()).map_err(|e| InvalidHostName {
+        host: host.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// rustls with ring (the workspace's provider), verifying against `roots`.
@@ -498,7 +509,12 @@ mod tests {
         assert!(matches!(server_name("127.0.63.1"), Ok(ServerName::IpAddress(_))));
         assert!(matches!(server_name("::1"), Ok(ServerName::IpAddress(_))));
         assert!(matches!(server_name("mail.example.com"), Ok(ServerName::DnsName(_))));
-        assert!(server_name("bad name!").is_err());
+        let err = server_name("bad name!").unwrap_err();
+        assert_eq!(err.host, "bad name!");
+        assert!(
+            err.to_string().starts_with("\"bad name!\" is not a valid host name: "),
+            "{err}"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::config::{Config, Joins, joins};
 use crate::inventory::{Inventory, Row, Sender, Services};
 use crate::policy::{PolicySeen, Sighting, compare};
+use crate::rdns::{self, Names};
 
 /// The whole answer, as `mailwarden senders --format json` prints it.
 #[derive(Debug, Serialize)]
@@ -55,6 +56,12 @@ pub async fn build(store: &Store, reports: Reports<'_>, since: Option<i64>) -> R
     build_observed(store, reports, since, |_, _| {}).await
 }
 
+/// [`build`] with the sources' reverse DNS as `names` allows (looked up,
+/// cached, or none).
+pub async fn build_named(store: &Store, reports: Reports<'_>, since: Option<i64>, names: Names<'_>) -> Result<Report> {
+    build_observed_named(store, reports, since, names, |_, _| {}).await
+}
+
 /// [`build`], showing `observe` the messages per period and source as
 /// they are folded (the web page's volume over time). The database sums
 /// the rows ([`reports_query::AggregateSummary`]), so `observe` sees one
@@ -64,6 +71,17 @@ pub async fn build_observed(
     store: &Store,
     source: Reports<'_>,
     since: Option<i64>,
+    observe: impl FnMut(&ReportRow, &StoredRecord),
+) -> Result<Report> {
+    build_observed_named(store, source, since, Names::Off, observe).await
+}
+
+/// [`build_observed`] with the sources' reverse DNS as `names` allows.
+pub async fn build_observed_named(
+    store: &Store,
+    source: Reports<'_>,
+    since: Option<i64>,
+    names: Names<'_>,
     mut observe: impl FnMut(&ReportRow, &StoredRecord),
 ) -> Result<Report> {
     let domain = source.domain();
@@ -105,9 +123,15 @@ pub async fn build_observed(
     let reports = summary.reports.len();
     inventory.reports = reports;
     let configuration = latest_config(store, domain, &services).await?;
-    let senders = inventory.senders(&services, |src| {
-        configuration.as_ref().and_then(|c| c.authorises(src.ip.parse().ok()?))
-    });
+    let ips: Vec<std::net::IpAddr> = inventory.sources.keys().copied().collect();
+    let names = rdns::resolve(store, &ips, names)
+        .await
+        .context("the reverse DNS of the sources")?;
+    let senders = inventory.senders_named(
+        &services,
+        |src| configuration.as_ref().and_then(|c| c.authorises(src.ip.parse().ok()?)),
+        &names,
+    );
     let joins = configuration
         .as_ref()
         .map(|c| joins(c, &inventory, &senders))

@@ -21,6 +21,8 @@ use mailwarden_checks::dmarc::organisational_domain_psl;
 use mailwarden_ingest::aggregate::{DkimResult, SpfResult};
 use serde::{Deserialize, Serialize};
 
+use crate::rdns::Rdns;
+
 /// A known sending service and how it shows.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Service {
@@ -31,6 +33,10 @@ pub struct Service {
     pub envelope: Vec<String>,
     #[serde(default)]
     pub spf: Vec<String>,
+    /// Host names its outbound servers carry in DNS (PTR), matched only
+    /// against a forward-confirmed name.
+    #[serde(default)]
+    pub ptr: Vec<String>,
 }
 
 /// The services of `senders_services.toml`.
@@ -128,6 +134,9 @@ pub struct Source {
     /// address; `None` when unknown (no scan, or not resolvable offline).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_spf: Option<bool>,
+    /// The address's reverse DNS, when looked up (not with `--offline`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rdns: Option<Rdns>,
 }
 
 /// How a sender stands.
@@ -157,7 +166,8 @@ impl Class {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Sender {
     pub name: String,
-    /// How the name was found: `service`, `own`, `dkim`, `envelope` or `unidentified`.
+    /// How the name was found: `service`, `ptr-service`, `own`, `dkim`,
+    /// `envelope`, `ptr` or `unidentified`.
     pub identified_by: &'static str,
     pub class: Class,
     pub messages: u64,
@@ -256,12 +266,26 @@ impl Inventory {
     /// the current SPF policy authorises a source (`None`: unknown, then
     /// the reported SPF pass decides).
     pub fn senders(&self, services: &Services, authorised: impl Fn(&Source) -> Option<bool>) -> Vec<Sender> {
+        self.senders_named(services, authorised, &BTreeMap::new())
+    }
+
+    /// [`Inventory::senders`] with the reverse DNS of the sources: shown
+    /// on each, and a confirmed name (never another) identifies a service
+    /// by its PTR pattern or groups an otherwise unidentified source
+    /// under the name's organisational domain.
+    pub fn senders_named(
+        &self,
+        services: &Services,
+        authorised: impl Fn(&Source) -> Option<bool>,
+        names: &BTreeMap<IpAddr, Rdns>,
+    ) -> Vec<Sender> {
         // One sender per identity and class: a service's forwarded or
         // spoofed mail is shown apart from its authorised mail.
         let mut groups: BTreeMap<(String, &'static str, Class), Vec<Source>> = BTreeMap::new();
-        for src in self.sources.values() {
+        for (ip, src) in &self.sources {
             let mut src = src.clone();
             src.in_spf = authorised(&src);
+            src.rdns = names.get(ip).cloned();
             let (name, by) = self.identify(&src, services);
             groups.entry((name, by, class_of(&src))).or_default().push(src);
         }
@@ -292,8 +316,9 @@ impl Inventory {
     }
 
     /// Who a source sends as: a known service (by DKIM or envelope
-    /// domain), the domain itself, else the organisational domain that
-    /// signs (DKIM) or bounces (envelope) for it.
+    /// domain, else by its confirmed PTR name), the domain itself, else
+    /// the organisational domain that signs (DKIM) or bounces (envelope)
+    /// for it, else that of its confirmed PTR name.
     fn identify(&self, src: &Source, services: &Services) -> (String, &'static str) {
         let service = src
             .dkim_domains
@@ -307,6 +332,10 @@ impl Inventory {
         if let Some(name) = service {
             return (name.to_string(), "service");
         }
+        let ptr = src.rdns.as_ref().and_then(Rdns::confirmed);
+        if let Some(name) = ptr.and_then(|p| services.find(p, |s| &s.ptr)) {
+            return (name.to_string(), "ptr-service");
+        }
         let own = |d: &String| aligned(d, &self.domain, None);
         if src.envelope_domains.iter().any(own) || src.dkim_domains.iter().any(own) {
             return (format!("{} (own)", organisational_domain_psl(&self.domain)), "own");
@@ -316,6 +345,9 @@ impl Inventory {
         }
         if let Some(d) = src.envelope_domains.iter().next() {
             return (organisational_domain_psl(d), "envelope");
+        }
+        if let Some(name) = ptr {
+            return (organisational_domain_psl(name), "ptr");
         }
         ("unidentified".to_string(), "unidentified")
     }
@@ -362,7 +394,11 @@ mod tests {
     fn services_file_parses_and_every_service_has_a_pattern() {
         let s = Services::builtin();
         assert!(s.list.len() >= 10);
-        assert!(s.list.iter().all(|x| !x.dkim.is_empty() && !x.spf.is_empty()));
+        assert!(
+            s.list
+                .iter()
+                .all(|x| !x.dkim.is_empty() && !x.spf.is_empty() && !x.ptr.is_empty())
+        );
         assert_eq!(s.by_spf_include("_spf.google.com"), Some("Google Workspace"));
         assert_eq!(s.by_spf_include("spf.example.net"), None);
     }
@@ -441,6 +477,70 @@ mod tests {
             inv.senders(&Services::builtin(), |_| None)[0].class,
             Class::NotAuthorised
         );
+    }
+
+    /// Only a forward-confirmed PTR name identifies: an unconfirmed
+    /// `mail-x.google.com` (anyone can publish that PTR for their own
+    /// address) stays unidentified.
+    #[test]
+    fn only_a_confirmed_ptr_name_identifies_a_service_or_groups_a_source() {
+        // No DKIM and no envelope domain: nothing but the PTR to go by.
+        let mut inv = Inventory::new("example.com");
+        for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"] {
+            inv.add(&row(ip, 1, &[], &[]));
+        }
+        let names: BTreeMap<IpAddr, Rdns> = [
+            (
+                "192.0.2.1",
+                Rdns::Confirmed {
+                    name: "mail-a1.google.com".into(),
+                },
+            ),
+            (
+                "192.0.2.2",
+                Rdns::Unconfirmed {
+                    names: vec!["mail-a2.google.com".into()],
+                },
+            ),
+            (
+                "192.0.2.3",
+                Rdns::Confirmed {
+                    name: "relay.forwarder.example.net".into(),
+                },
+            ),
+            (
+                "192.0.2.4",
+                Rdns::Indeterminate {
+                    reason: "timeout".into(),
+                },
+            ),
+        ]
+        .into_iter()
+        .map(|(ip, r)| (ip.parse().unwrap(), r))
+        .collect();
+        let senders = inv.senders_named(&Services::builtin(), |_| Some(false), &names);
+        let got: Vec<(&str, &str, Vec<&str>)> = senders
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.identified_by,
+                    s.sources.iter().map(|x| x.ip.as_str()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("unidentified", "unidentified", vec!["192.0.2.2", "192.0.2.4"]),
+                ("Google Workspace", "ptr-service", vec!["192.0.2.1"]),
+                ("example.net", "ptr", vec!["192.0.2.3"]),
+            ]
+        );
+        // The unconfirmed name is shown on the source, never trusted.
+        assert_eq!(senders[0].sources[0].rdns.as_ref().unwrap().state(), "unconfirmed");
+        // Without names: all four unidentified, as offline.
+        assert_eq!(inv.senders(&Services::builtin(), |_| Some(false)).len(), 1);
     }
 
     #[test]

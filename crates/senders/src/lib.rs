@@ -8,5 +8,7 @@ mod build;
 pub mod config;
 pub mod inventory;
 pub mod policy;
+pub mod rdns;
+pub mod tls_joins;
 
-pub use build::{Report, Reports, build, build_observed};
+pub use build::{Report, Reports, build, build_named, build_observed, build_observed_named};

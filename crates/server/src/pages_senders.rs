@@ -75,7 +75,8 @@ fn sender_row(s: &Sender) -> Markup {
             td { strong { (share(s.dmarc_pass, m)) } }
             td {
                 ul.compact { @for x in s.sources.iter().take(5) {
-                    li { code { (x.ip) } " (" (x.messages) ")" @if x.in_spf == Some(false) { " " strong { "not in SPF" } } }
+                    li { code { (x.ip) } " (" (x.messages) ")" @if x.in_spf == Some(false) { " " strong { "not in SPF" } }
+                        @if let Some(r) = &x.rdns { " " span class={ "rdns rdns-" (r.state()) } { (r.label()) } } }
                 } }
                 @if s.sources.len() > 5 { span.muted { "and " (s.sources.len() - 5) " more" } }
             }

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, Response};
-use maud::{PreEscaped, html};
+use mailwarden_senders::tls_joins::TlsJoins;
+use maud::{Markup, PreEscaped, html};
 
 use crate::auth::{ApiCaller, PageCaller};
 use crate::problem::Problem;
@@ -41,6 +42,39 @@ fn rate(failed: u64, successful: u64) -> String {
         0 => "–".into(),
         total => format!("{:.1}%", failed as f64 * 100.0 / total as f64),
     }
+}
+
+/// Each failure beside the scan of its MX then (never a made-up one),
+/// and the reporters still on a replaced MTA-STS policy.
+fn joins(j: &TlsJoins) -> Markup {
+    html! {
+        @if !j.failures.is_empty() {
+            h2 { "Failures beside the scan of that MX at that time" }
+            table id="failure-scans" {
+                thead { tr { th { "Period" } th { "Receiving MX" } th { "Result type" } th { "Failed" } th { "The scan then" } } }
+                tbody { @for f in &j.failures { tr {
+                    td { (day(f.begin)) } td { code { (f.mx.as_deref().unwrap_or("–")) } }
+                    td { (f.result_type) } td.num { (f.failed_sessions) }
+                    td { @match &f.scan {
+                        None => "No scan of the domain in that period.",
+                        Some(_) if f.findings.is_empty() => { "No finding of " (f.related_rules.join(", ")) " for this MX." },
+                        Some(_) => ul.compact { @for x in &f.findings { li { code { (x.rule_id) } ": " (x.outcome) " on " (x.subject) } } },
+                    } }
+                } } }
+            }
+        }
+        @if !j.stale_policies.is_empty() {
+            h2 { "Reporters still on a replaced MTA-STS policy" }
+            ul id="stale-policies" { @for p in &j.stale_policies { li {
+                (p.reporter) " (report " code { (p.report_id) } ", " (day(p.begin)) "): the policy of id " code { (p.old_id) }
+                "; id " code { (p.current_id) } " published since " (p.changed_at)
+            } } }
+        }
+    }
+}
+
+fn day(epoch: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(epoch).map_or_else(|_| epoch.to_string(), |t| t.date().to_string())
 }
 
 fn render(nav: &Nav<'_>, v: &TlsView, since: &str) -> Html<String> {
@@ -89,6 +123,7 @@ fn render(nav: &Nav<'_>, v: &TlsView, since: &str) -> Html<String> {
                         td { ul.compact { @for (kind, n) in &m.results { li { (kind) ": " (n) } } } }
                     } } }
                 }
+                (joins(&v.joins))
             }
         },
     )

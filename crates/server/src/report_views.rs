@@ -11,7 +11,9 @@ use std::net::IpAddr;
 use axum::Json;
 use axum::response::{Html, IntoResponse, Response};
 use mailwarden_senders::inventory::Sender;
-use mailwarden_senders::{Report, Reports, build_observed};
+use mailwarden_senders::rdns::Names;
+use mailwarden_senders::tls_joins::{self, TlsJoins};
+use mailwarden_senders::{Report, Reports, build_observed_named};
 use mailwarden_store::reports_query::{ReportRow, StoredTlsPolicy};
 use mailwarden_store::tenant::OwnedDomain;
 use mailwarden_store::user::Principal;
@@ -52,7 +54,8 @@ type DayCounts = BTreeMap<(i64, String), u64>;
 /// The inventory of the tenant's domain from its reports since `since`.
 pub async fn senders(store: &Store, domain: &OwnedDomain, since: Option<i64>) -> Result<SendersView, Problem> {
     let mut counts = DayCounts::new();
-    let report = build_observed(store, Reports::Tenant(domain), since, |report, row| {
+    // The reverse DNS `mailwarden senders` looked up and cached; a page asks no DNS.
+    let report = build_observed_named(store, Reports::Tenant(domain), since, Names::Cached, |report, row| {
         let ip = row
             .source_ip
             .parse::<IpAddr>()
@@ -153,6 +156,8 @@ pub struct TlsView {
     pub sessions: PerDay,
     pub policies: Vec<PolicyLine>,
     pub mx: Vec<MxLine>,
+    /// Failures beside the scan of their MX then; stale MTA-STS policies.
+    pub joins: TlsJoins,
 }
 
 /// The series name of successful sessions.
@@ -163,7 +168,11 @@ pub const UNDETAILED: &str = "failed (result type not reported)";
 /// The TLS reports of the tenant's domain since `since`.
 pub async fn tls(store: &Store, domain: &OwnedDomain, since: Option<i64>) -> Result<TlsView, Problem> {
     let items = tenant_reports::tls_policies(store, domain, since).await?;
-    Ok(tls_summary(domain.name(), &items))
+    let mut view = tls_summary(domain.name(), &items);
+    view.joins = tls_joins::read(store, Reports::Tenant(domain), since)
+        .await
+        .map_err(|e| Problem::internal(&format!("{e:#}")))?;
+    Ok(view)
 }
 
 /// Fold TLS policies into sessions per day by result type, per policy and per MX.
@@ -230,6 +239,7 @@ pub fn tls_summary(domain: &str, items: &[(ReportRow, StoredTlsPolicy)]) -> TlsV
         },
         policies: policies.into_values().collect(),
         mx: mx.into_values().collect(),
+        joins: TlsJoins::default(),
     }
 }
 

@@ -130,6 +130,10 @@ async fn the_tls_api_counts_sessions_per_day_by_result_per_policy_and_per_mx() {
         );
         assert_eq!(v["mx"][0]["mx"], format!("mx1.{OURS}"));
         assert_eq!(v["policies"][0]["failed"], 3);
+        // No scan of the domain in the report's period: joined to nothing.
+        let failure = &v["joins"]["failures"][0];
+        assert_eq!(failure["result_type"], "certificate-expired", "{body}");
+        assert_eq!((&failure["scan"], &failure["findings"]), (&Value::Null, &json!([])));
     }
 }
 
@@ -156,6 +160,10 @@ async fn the_senders_and_tls_pages_draw_svg_charts_under_the_strict_csp() {
         assert_eq!(status, StatusCode::OK);
         assert!(tls.contains("id=\"sessions\"") && tls.contains("data-series=\"certificate-expired\""));
         assert!(tls.contains(&format!("mx1.{OURS}")) && !tls.contains("style="));
+        assert!(
+            tls.contains("id=\"failure-scans\"") && tls.contains("No scan of the domain in that period."),
+            "{tls}"
+        );
         let (_, domain) = get(&s.app, &format!("/domains/{OURS}"), Some(("cookie", &cookie))).await;
         assert!(domain.contains("id=\"senders-link\"") && domain.contains("id=\"tls-link\""));
     }

@@ -49,6 +49,9 @@ pub mod user;
 pub mod ops_metrics;
 pub mod ownership;
 pub mod tenant_monitor;
+// joins (issue 14): reverse DNS of report sources, looked up once per TTL;
+// TLS-RPT failures and MTA-STS ids against the stored scans.
+pub mod rdns_cache;
 
 use std::time::Duration;
 

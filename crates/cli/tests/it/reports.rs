@@ -192,6 +192,26 @@ fn reports_import_goes_to_the_database_and_list_show_tls_read_it_back() {
         let mx = &summary["mx"][0];
         assert_eq!(mx["mx"], "mx1.example.com");
         assert_eq!(mx["results"]["certificate-expired"], 2);
+        // The failure beside the scan of mx1 then: there is none, and
+        // nothing is made up.
+        let failure = &summary["joins"]["failures"][0];
+        assert_eq!(
+            (&failure["result_type"], &failure["mx"], &failure["scan"]),
+            (
+                &serde_json::json!("certificate-expired"),
+                &serde_json::json!("mx1.example.com"),
+                &serde_json::Value::Null
+            ),
+            "{db}: {summary}"
+        );
+        assert_eq!(failure["related_rules"][0], "smtp.cert-expired");
+        assert_eq!(failure["findings"], serde_json::json!([]));
+        let text = ok_db(&db, &key, &["reports", "tls", "example.com"]);
+        assert!(
+            text.contains("certificate-expired x2 at mx1.example.com")
+                && text.contains("no scan of the domain in that period (nearest before: none, after: none)"),
+            "{text}"
+        );
         // erase DOMAIN removes the reports with everything else.
         let receipt: serde_json::Value =
             serde_json::from_str(&ok_db(&db, &key, &["erase", "example.com", "--format", "json"])).unwrap();
@@ -208,7 +228,11 @@ fn senders_joins_the_reports_with_the_latest_stored_scan() {
     let tmp = tempfile::tempdir().unwrap();
     let key = tmp.path().join("audit.key");
     for db in databases(tmp.path()) {
-        let before = json_of(&ok_db(&db, &key, &["senders", "example.com", "--format", "json"]));
+        let before = json_of(&ok_db(
+            &db,
+            &key,
+            &["senders", "example.com", "--format", "json", "--offline"],
+        ));
         assert!(before["configuration"].is_null());
         ok_db(
             &db,
@@ -271,10 +295,10 @@ fn senders_joins_the_reports_with_the_latest_stored_scan() {
             })
             .unwrap();
         assert_eq!(failing["class"], "authorised-failing");
-        let csv = ok_db(&db, &key, &["senders", "example.com", "--format", "csv"]);
+        let csv = ok_db(&db, &key, &["senders", "example.com", "--format", "csv", "--offline"]);
         assert!(csv.starts_with("sender,identified_by,class,ip,"), "{csv}");
         assert!(csv.lines().any(|l| l.contains(",198.51.100.7,")), "{csv}");
-        let text = ok_db(&db, &key, &["senders", "example.com"]);
+        let text = ok_db(&db, &key, &["senders", "example.com", "--offline"]);
         assert!(text.contains("in SPF but never seen"), "{text}");
     }
 }

@@ -109,6 +109,25 @@ impl Peer {
     }
 }
 
+/// The `reports-imported` events of source `fetch` in the database `db`:
+/// (imported, duplicate, rejected) each.
+fn fetch_events(db: &str) -> Vec<(u64, u64, u64)> {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = mailwarden_store::Store::open(db).await.unwrap();
+        let events = mailwarden_store::events::list_events(&store, None).await.unwrap();
+        events
+            .iter()
+            .filter(|e| e.kind == "reports-imported")
+            .map(|e| serde_json::from_str::<serde_json::Value>(e.content.as_deref().unwrap()).unwrap())
+            .filter(|c| c["source"] == "fetch")
+            .map(|c| {
+                let n = |k: &str| c[k].as_u64().unwrap();
+                (n("imported"), n("duplicate"), n("rejected"))
+            })
+            .collect()
+    })
+}
+
 /// The messages of a Maildir folder: (file name, Maildir flags after ":2,").
 fn messages(dir: &Path) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = ["new", "cur"]
@@ -244,10 +263,13 @@ fn starttls_with_move_to_into_the_database_moves_each_stored_message_and_creates
     let db = format!("sqlite:{}", db_dir.path().join("mw.db").display());
     let url = format!("imap://{}/{folder}", p.get("IMAP"));
     let mut fetch = p.fetch_to("reports", &url);
-    fetch.args(["--db", &db, "--move-to", &format!("{folder}/Über")]);
+    fetch
+        .args(["--db", &db, "--move-to", &format!("{folder}/Über")])
+        .env("MAILWARDEN_AUDIT_KEY", db_dir.path().join("audit.key"));
     let (code, out, err) = run(&mut fetch);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(statuses(&out), ["imported", "imported"], "{out}");
+    assert_eq!(fetch_events(&db), [(2, 0, 0)], "one reports-imported event for the run");
     assert!(
         out.contains(&format!("\"file\":\"imap://127.0.63.1:10143/{folder};UID=")),
         "{out}"

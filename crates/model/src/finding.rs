@@ -129,7 +129,8 @@ impl RawFinding {
 
     /// Attach one piece of evidence.
     pub fn evidence(mut self, key: &str, value: impl Serialize) -> Self {
-        insert_evidence(&mut self.evidence, key, value);
+        let v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        self.evidence.insert(key.to_string(), v);
         self
     }
 
@@ -149,12 +150,6 @@ impl RawFinding {
     pub fn sort_key(&self) -> (&str, &str, &str) {
         (&self.id, &self.subject, &self.message)
     }
-}
-
-/// `value` as JSON under `key` (`null` if it cannot be written as JSON).
-fn insert_evidence(evidence: &mut BTreeMap<String, serde_json::Value>, key: &str, value: impl Serialize) {
-    let v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
-    evidence.insert(key.to_string(), v);
 }
 
 /// One conclusion about one subject, complete: a [`RawFinding`] with the
@@ -246,18 +241,6 @@ impl Finding {
     /// Whether the finding fails but a live waiver accepted the risk.
     pub fn is_accepted(&self) -> bool {
         self.outcome == Outcome::Fail && self.accepted.is_some()
-    }
-
-    /// Attach one piece of evidence.
-    pub fn evidence(mut self, key: &str, value: impl Serialize) -> Self {
-        insert_evidence(&mut self.evidence, key, value);
-        self
-    }
-
-    /// Give the concrete fix (the record to publish).
-    pub fn remediation(mut self, text: impl Into<String>) -> Self {
-        self.remediation = Some(text.into());
-        self
     }
 
     /// The order findings are reported in: by id, then subject, then message.

@@ -184,7 +184,7 @@ impl Catalogue {
         let rule = self.get(&id);
         let generic = || rule.filter(|_| outcome == Outcome::Fail).map(|r| r.remediation.clone());
         Finding {
-            severity: severity.or(rule.map(|r| r.severity)).unwrap_or(Severity::Info),
+            severity: severity.or_else(|| rule.map(|r| r.severity)).unwrap_or(Severity::Info),
             title: rule.map(|r| r.title.clone()).unwrap_or_default(),
             reference: rule.map(|r| r.references.join("; ")).unwrap_or_default(),
             remediation: remediation.or_else(generic),

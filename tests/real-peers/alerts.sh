@@ -22,18 +22,15 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-DIR="$REPO/target/real-peers"
-WORK="$DIR/alerts"
-ENV_FILE="$DIR/alerts.env"
+# shellcheck source=tests/real-peers/common.sh
+. "$REPO/tests/real-peers/common.sh"
+peer_paths alerts
 ADDR=127.0.62.1
 SMTP_PORT=2587
 SYSLOG_PORT=5514
 # virtual(8) delivers as this user (not root: it refuses uids below 100).
 MAIL_UID=65534
 MAIL_GID=65534
-
-# shellcheck source=tests/real-peers/common.sh
-. "$REPO/tests/real-peers/common.sh"
 
 preseed() {
   printf '%s\n' "postfix postfix/main_mailer_type select No configuration" \
@@ -111,17 +108,11 @@ input(type="imtcp" address="$ADDR" port="$SYSLOG_PORT")
 EOF
 }
 
-smtp_ready() { timeout 2 bash -c "exec 3<>/dev/tcp/$ADDR/$SMTP_PORT && head -c 3 <&3 | grep -q 220" 2>/dev/null; }
-syslog_ready() { timeout 2 bash -c "exec 3<>/dev/tcp/$ADDR/$SYSLOG_PORT" 2>/dev/null; }
+smtp_ready() { greets "$ADDR" "$SMTP_PORT" 220; }
+syslog_ready() { greets "$ADDR" "$SYSLOG_PORT"; }
 
-postfix_pid() {
-  local f="$WORK/postfix/queue/pid/master.pid"
-  [ -s "$f" ] && kill -0 "$(tr -dc 0-9 <"$f")" 2>/dev/null && tr -dc 0-9 <"$f"
-}
-rsyslog_pid() {
-  local f="$WORK/rsyslog/rsyslogd.pid"
-  [ -s "$f" ] && kill -0 "$(tr -dc 0-9 <"$f")" 2>/dev/null && tr -dc 0-9 <"$f"
-}
+postfix_pid() { pid_of "$WORK/postfix/queue/pid/master.pid"; }
+rsyslog_pid() { pid_of "$WORK/rsyslog/rsyslogd.pid"; }
 
 start() {
   install
@@ -145,19 +136,8 @@ start() {
     printf 'SMTP=%s:%s\nMAIL_TO=ops@alerts.test\nMAILDIR=%s\nCA_FILE=%s\nMAIL_LOG=%s\n' \
       "$ADDR" "$SMTP_PORT" "$WORK/postfix/mail/ops" "$WORK/pki/ca.pem" "$WORK/postfix/postfix.log"
     printf 'SYSLOG=%s:%s\nSYSLOG_FILE=%s\n' "$ADDR" "$SYSLOG_PORT" "$WORK/rsyslog/messages.log"
-  } >"$ENV_FILE.tmp"
-  mv "$ENV_FILE.tmp" "$ENV_FILE"
+  } | write_env_file
   log "alert peers run: Postfix $ADDR:$SMTP_PORT (STARTTLS, Maildir $WORK/postfix/mail/ops), rsyslog $ADDR:$SYSLOG_PORT udp+tcp ($WORK/rsyslog/messages.log)"
-}
-
-stop_pid() { # NAME PID
-  local i
-  kill "$2" 2>/dev/null || return 0
-  for i in $(seq 1 50); do
-    kill -0 "$2" 2>/dev/null || { log "stopped $1 (pid $2)"; return 0; }
-    sleep 0.1
-  done
-  kill -9 "$2" 2>/dev/null || true
 }
 
 stop_quietly() {
@@ -178,17 +158,6 @@ status() {
   smtp_ready && syslog_ready
 }
 
-ci() {
-  start
-  trap stop EXIT
-  (cd "$REPO" && cargo test -p mailwarden --test integration --locked alert_peers -- --ignored)
-}
+ci() { peer_ci alert_peers; }
 
-case "${1:-}" in
-  ci) ci ;;
-  install) install ;;
-  start) start ;;
-  stop) stop ;;
-  status) status ;;
-  *) die "usage: $0 install|start|stop|status|ci" ;;
-esac
+peer_main "$@"

@@ -1,6 +1,8 @@
 # shellcheck shell=bash
-# Shared by dns.sh and mail.sh (sourced, not run): logging, and installing
-# Debian packages without letting their own services start.
+# Shared by the real-peer scripts (sourced, not run): logging, installing
+# Debian packages without letting their own services start, waiting for a
+# server, stopping one by pid, the env file tests read, and the commands
+# every script takes.
 
 log() { printf 'real-peers: %s\n' "$*" >&2; }
 die() {
@@ -89,4 +91,50 @@ pid_of() {
 greets() {
   local addr=$1 port=$2 text=${3:-}
   timeout 2 bash -c "exec 3<>/dev/tcp/$addr/$port && { [ -z '$text' ] || head -c ${#text} <&3 | grep -qF '$text'; }" 2>/dev/null
+}
+
+# peer_paths NAME: DIR (target/real-peers), WORK (DIR/NAME, everything the
+# peer writes) and ENV_FILE (DIR/NAME.env, what the tests read). REPO is set.
+peer_paths() {
+  DIR="$REPO/target/real-peers"
+  WORK="$DIR/$1"
+  ENV_FILE="$DIR/$1.env"
+}
+
+# write_env_file: standard input into ENV_FILE, whole or not at all (a test never
+# reads half a file).
+write_env_file() {
+  cat >"$ENV_FILE.tmp"
+  mv "$ENV_FILE.tmp" "$ENV_FILE"
+}
+
+# stop_pid NAME PID: SIGTERM, up to 5 s to exit, then SIGKILL.
+stop_pid() {
+  local i
+  kill "$2" 2>/dev/null || return 0
+  for i in $(seq 1 50); do
+    kill -0 "$2" 2>/dev/null || {
+      log "stopped $1 (pid $2)"
+      return 0
+    }
+    sleep 0.1
+  done
+  kill -9 "$2" 2>/dev/null || true
+  log "killed $1 (pid $2)"
+}
+
+# peer_ci FILTER: start the peers, run the ignored integration tests whose
+# names match FILTER, and stop the peers however the tests end.
+peer_ci() {
+  start
+  trap stop EXIT
+  (cd "$REPO" && cargo test -p mailwarden --test integration --locked "$1" -- --ignored)
+}
+
+# peer_main COMMAND: run the script's install, start, stop, status or ci.
+peer_main() {
+  case "${1:-}" in
+    install | start | stop | status | ci) "$1" ;;
+    *) die "usage: $0 install|start|stop|status|ci" ;;
+  esac
 }

@@ -22,9 +22,9 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-DIR="$REPO/target/real-peers"
-WORK="$DIR/dovecot"
-ENV_FILE="$DIR/dovecot.env"
+# shellcheck source=tests/real-peers/common.sh
+. "$REPO/tests/real-peers/common.sh"
+peer_paths dovecot
 ADDR=127.0.63.1
 IMAPS_PORT=10993
 IMAP_PORT=10143
@@ -35,9 +35,6 @@ MAIL_GID=65534
 # sessions it kicks (doveadm kick) to test the reconnect.
 USERS="reports watcher"
 PEER_LOG="$WORK/dovecot.log"
-
-# shellcheck source=tests/real-peers/common.sh
-. "$REPO/tests/real-peers/common.sh"
 
 install() {
   ensure_packages "dovecot doveconf openssl" dovecot-imapd openssl
@@ -116,8 +113,7 @@ write_env() {
       "$ADDR" "$IMAPS_PORT" "$ADDR" "$IMAP_PORT" "$WORK/password" "$WORK/pki/ca.pem"
     printf 'MAIL_HOME=%s\nMAIL_UID=%s\nMAIL_GID=%s\nCONFIG=%s\nLOG=%s\n' \
       "$WORK/mail" "$MAIL_UID" "$MAIL_GID" "$WORK/dovecot.conf" "$WORK/dovecot.log"
-  } >"$ENV_FILE.tmp"
-  mv "$ENV_FILE.tmp" "$ENV_FILE"
+  } | write_env_file
 }
 
 start() {
@@ -138,16 +134,8 @@ start() {
 }
 
 stop() {
-  local pid i
-  if pid="$(dovecot_pid)"; then
-    kill "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
-    log "stopped dovecot (pid $pid)"
-  fi
+  local pid
+  if pid="$(dovecot_pid)"; then stop_pid dovecot "$pid"; fi
   rm -f "$ENV_FILE"
 }
 
@@ -156,17 +144,6 @@ status() {
   imap_ready && imaps_ready
 }
 
-ci() {
-  start
-  trap stop EXIT
-  (cd "$REPO" && cargo test -p mailwarden --test integration --locked reports_fetch_peers -- --ignored)
-}
+ci() { peer_ci reports_fetch_peers; }
 
-case "${1:-}" in
-  ci) ci ;;
-  install) install ;;
-  start) start ;;
-  stop) stop ;;
-  status) status ;;
-  *) die "usage: $0 install|start|stop|status|ci" ;;
-esac
+peer_main "$@"

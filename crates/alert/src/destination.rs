@@ -49,10 +49,10 @@ pub const DEFAULT_FROM: &str = "mailwarden@localhost";
 
 impl Destination {
     /// A webhook, after checking the URL.
-    pub fn webhook(url: &str, secret: Option<String>) -> Result<Self, String> {
+    pub fn webhook(url: &str, secret: Option<String>) -> Result<Self, DestinationError> {
         crate::webhook::Target::parse(url)?;
         if secret.as_deref() == Some("") {
-            return Err("--secret is empty; leave it out for unsigned webhooks".to_owned());
+            return Err(DestinationError::EmptySecret);
         }
         Ok(Self::Webhook {
             url: url.to_owned(),
@@ -67,12 +67,16 @@ impl Destination {
         starttls: bool,
         from: Option<&str>,
         ca_file: Option<PathBuf>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, DestinationError> {
         let from = from.unwrap_or(DEFAULT_FROM);
         for (what, address) in [("recipient", to), ("sender", from)] {
             address
                 .parse::<lettre::Address>()
-                .map_err(|e| format!("the {what} address {address:?} is not an e-mail address: {e}"))?;
+                .map_err(|e| DestinationError::NotAnAddress {
+                    what,
+                    address: address.to_owned(),
+                    reason: e.to_string(),
+                })?;
         }
         host_port(smtp, "--smtp")?;
         Ok(Self::Email {
@@ -85,7 +89,7 @@ impl Destination {
     }
 
     /// A syslog destination, after checking the address.
-    pub fn syslog(address: &str, tcp: bool) -> Result<Self, String> {
+    pub fn syslog(address: &str, tcp: bool) -> Result<Self, DestinationError> {
         host_port(address, "the syslog address")?;
         Ok(Self::Syslog {
             address: address.to_owned(),
@@ -122,9 +126,59 @@ impl fmt::Display for Destination {
     }
 }
 
+/// What is wrong with a destination: each message names the field and
+/// the value, as `alert add` and the web form show it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DestinationError {
+    /// The webhook URL does not parse.
+    #[error("the webhook URL {url:?} is not a URL: {reason}")]
+    NotAUrl {
+        /// The URL as given.
+        url: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// The webhook URL is neither `http://` nor `https://`.
+    #[error("the webhook URL {url:?} must start with http:// or https://")]
+    Scheme {
+        /// The URL as given.
+        url: String,
+    },
+    /// The webhook URL names no host.
+    #[error("the webhook URL {url:?} has no host")]
+    NoHost {
+        /// The URL as given.
+        url: String,
+    },
+    /// `--secret ""`: an empty key would sign with nothing.
+    #[error("--secret is empty; leave it out for unsigned webhooks")]
+    EmptySecret,
+    /// A recipient or sender that is not an e-mail address.
+    #[error("the {what} address {address:?} is not an e-mail address: {reason}")]
+    NotAnAddress {
+        /// `recipient` or `sender`.
+        what: &'static str,
+        /// The address as given.
+        address: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// A relay or syslog address that is not `HOST:PORT` (port 1-65535).
+    #[error("{what} {text:?} is not HOST:PORT")]
+    NotHostPort {
+        /// Which field: `--smtp`, `the syslog address`.
+        what: String,
+        /// The text as given.
+        text: String,
+    },
+}
+
 /// Splits `HOST:PORT` (`[v6]:PORT` for IPv6 literals).
-pub fn host_port(text: &str, what: &str) -> Result<(String, u16), String> {
-    let bad = || format!("{what} {text:?} is not HOST:PORT");
+pub fn host_port(text: &str, what: &str) -> Result<(String, u16), DestinationError> {
+    let bad = || DestinationError::NotHostPort {
+        what: what.to_owned(),
+        text: text.to_owned(),
+    };
     let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
     let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     let port: u16 = port.parse().map_err(|_| bad())?;
@@ -140,27 +194,18 @@ mod tests {
 
     #[test]
     fn bad_destinations_say_what_is_wrong() {
-        assert!(Destination::webhook("ftp://x", None).unwrap_err().contains("http"));
-        assert!(
-            Destination::webhook("http://x/", Some(String::new()))
-                .unwrap_err()
-                .contains("empty")
+        let shown = |r: Result<Destination, DestinationError>| r.unwrap_err().to_string();
+        assert_eq!(
+            shown(Destination::webhook("ftp://x", None)),
+            "the webhook URL \"ftp://x\" must start with http:// or https://"
         );
-        assert!(
-            Destination::email("nobody", "127.0.0.1:25", false, None, None)
-                .unwrap_err()
-                .contains("recipient")
+        assert!(shown(Destination::webhook("http://x/", Some(String::new()))).contains("empty"));
+        assert!(shown(Destination::email("nobody", "127.0.0.1:25", false, None, None)).contains("recipient"));
+        assert_eq!(
+            shown(Destination::email("a@b.test", "relay", false, None, None)),
+            "--smtp \"relay\" is not HOST:PORT"
         );
-        assert!(
-            Destination::email("a@b.test", "relay", false, None, None)
-                .unwrap_err()
-                .contains("HOST:PORT")
-        );
-        assert!(
-            Destination::syslog("127.0.0.1:0", false)
-                .unwrap_err()
-                .contains("HOST:PORT")
-        );
+        assert!(shown(Destination::syslog("127.0.0.1:0", false)).contains("HOST:PORT"));
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub async fn send(
     ca_file: Option<&Path>,
     limit: Duration,
 ) -> Result<(), DeliveryError> {
-    let (host, port) = host_port(smtp, "--smtp").map_err(DeliveryError::permanent)?;
+    let (host, port) = host_port(smtp, "--smtp").map_err(|e| DeliveryError::permanent(e.to_string()))?;
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
         .port(port)
         .timeout(Some(limit));

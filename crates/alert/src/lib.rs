@@ -26,7 +26,7 @@ pub mod webhook;
 use std::fmt;
 use std::time::Duration;
 
-pub use destination::Destination;
+pub use destination::{Destination, DestinationError};
 pub use schedule::{DEFAULT_SUPPRESSION_WINDOW, RetryPolicy, is_repeat};
 
 /// One alert from the outbox.

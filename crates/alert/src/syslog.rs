@@ -73,7 +73,7 @@ fn one_line(text: &str) -> String {
 
 /// Sends one message to `address` (`HOST:PORT`).
 pub async fn send(address: &str, tcp: bool, message: &str, limit: Duration) -> Result<(), DeliveryError> {
-    let (host, port) = host_port(address, "the syslog address").map_err(DeliveryError::permanent)?;
+    let (host, port) = host_port(address, "the syslog address").map_err(|e| DeliveryError::permanent(e.to_string()))?;
     let io = async {
         if tcp {
             let mut stream = TcpStream::connect((host.as_str(), port)).await?;

@@ -25,6 +25,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+use crate::destination::DestinationError;
 use crate::{Alert, DeliveryError};
 
 /// Header carrying the idempotency key.
@@ -88,19 +89,22 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    pub(crate) fn parse(url: &str) -> Result<Self, String> {
+    pub(crate) fn parse(url: &str) -> Result<Self, DestinationError> {
         let uri: Uri = url
             .parse()
-            .map_err(|e| format!("the webhook URL {url:?} is not a URL: {e}"))?;
+            .map_err(|e: hyper::http::uri::InvalidUri| DestinationError::NotAUrl {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            })?;
         let tls = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
-            _ => return Err(format!("the webhook URL {url:?} must start with http:// or https://")),
+            _ => return Err(DestinationError::Scheme { url: url.to_owned() }),
         };
         let host = uri
             .host()
             .filter(|h| !h.is_empty())
-            .ok_or_else(|| format!("the webhook URL {url:?} has no host"))?;
+            .ok_or_else(|| DestinationError::NoHost { url: url.to_owned() })?;
         let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         Ok(Self { uri, host, port, tls })
@@ -116,7 +120,7 @@ pub async fn post(
     now_unix: i64,
     limit: Duration,
 ) -> Result<u16, DeliveryError> {
-    let target = Target::parse(url).map_err(DeliveryError::permanent)?;
+    let target = Target::parse(url).map_err(|e| DeliveryError::permanent(e.to_string()))?;
     let body = body(alert);
     let mut request = Request::post(target.uri.path_and_query().map_or("/", |p| p.as_str()))
         .header(hyper::header::HOST, authority(&target))

@@ -38,6 +38,55 @@ pub struct CitedEvent {
     pub inclusion_proof: Vec<String>,
 }
 
+/// Why a cited event does not check out; each message starts with the
+/// event's position, as `mailwarden evidence verify` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// A digest, the leaf hash or a proof step is not 32 bytes of hex.
+    #[error("event {seq}: `{field}` is not 32 bytes of hexadecimal")]
+    NotAHash {
+        /// The event's position.
+        seq: u64,
+        /// The field: `domain_digest`, `content_digest`, `leaf_hash`, `inclusion_proof`.
+        field: &'static str,
+    },
+    /// Domain or content is present, but the salt to check it with is not.
+    #[error("event {seq}: its domain or content is present but its salt is missing or not 16 bytes")]
+    Salt {
+        /// The event's position.
+        seq: u64,
+    },
+    /// The domain was edited after the log committed to it.
+    #[error("event {seq}: its domain does not match the digest the log committed to")]
+    Domain {
+        /// The event's position.
+        seq: u64,
+    },
+    /// The content was edited after the log committed to it.
+    #[error("event {seq}: its content does not match the digest the log committed to")]
+    Content {
+        /// The event's position.
+        seq: u64,
+    },
+    /// Seq, time, kind or digests were edited.
+    #[error("event {seq}: its seq, time, kind or digests do not hash to its leaf hash")]
+    Leaf {
+        /// The event's position.
+        seq: u64,
+    },
+    /// Seq 0: logs count from 1.
+    #[error("event 0: positions start at 1")]
+    SeqZero,
+    /// The proof leads elsewhere: the event is not in the checkpoint's tree.
+    #[error("event {seq}: its inclusion proof does not lead to the checkpoint's root (tree of {tree_size} entries)")]
+    Proof {
+        /// The event's position.
+        seq: u64,
+        /// The checkpoint's tree size.
+        tree_size: u64,
+    },
+}
+
 /// What checking one event established.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EventCheck {
@@ -50,10 +99,9 @@ impl CitedEvent {
     /// Checks the event against `checkpoint`: present domain and content
     /// match their salted digests, the fields hash to the leaf, and the
     /// inclusion proof leads to the checkpoint's root. The error says which.
-    pub fn verify(&self, checkpoint: &Checkpoint) -> Result<EventCheck, String> {
-        let hash = |field: &str, text: &str| {
-            hash_from_hex(text).ok_or_else(|| format!("event {}: `{field}` is not 32 bytes of hexadecimal", self.seq))
-        };
+    pub fn verify(&self, checkpoint: &Checkpoint) -> Result<EventCheck, EventError> {
+        let seq = self.seq;
+        let hash = |field: &'static str, text: &str| hash_from_hex(text).ok_or(EventError::NotAHash { seq, field });
         let domain_digest_value = hash("domain_digest", &self.domain_digest)?;
         let content_digest_value = hash("content_digest", &self.content_digest)?;
         let leaf = hash("leaf_hash", &self.leaf_hash)?;
@@ -67,10 +115,7 @@ impl CitedEvent {
         }
         .leaf_hash();
         if recomputed != leaf {
-            return Err(format!(
-                "event {}: its seq, time, kind or digests do not hash to its leaf hash",
-                self.seq
-            ));
+            return Err(EventError::Leaf { seq });
         }
         let path: Vec<Hash> = self
             .inclusion_proof
@@ -78,18 +123,19 @@ impl CitedEvent {
             .map(|h| hash("inclusion_proof", h))
             .collect::<Result<_, _>>()?;
         let head = checkpoint.sth.head;
-        let index = self.seq.checked_sub(1).ok_or("event 0: positions start at 1")?;
+        let index = seq.checked_sub(1).ok_or(EventError::SeqZero)?;
         if !verify_inclusion(index, head.tree_size, &leaf, &path, &head.root_hash) {
-            return Err(format!(
-                "event {}: its inclusion proof does not lead to the checkpoint's root (tree of {} entries)",
-                self.seq, head.tree_size
-            ));
+            return Err(EventError::Proof {
+                seq,
+                tree_size: head.tree_size,
+            });
         }
         Ok(EventCheck { content_checked })
     }
 
     /// Domain and content, where still present, against their digests.
-    fn check_contents(&self, domain_digest_value: &Hash, content_digest_value: &Hash) -> Result<bool, String> {
+    fn check_contents(&self, domain_digest_value: &Hash, content_digest_value: &Hash) -> Result<bool, EventError> {
+        let seq = self.seq;
         if self.domain.is_none() && self.content.is_none() {
             return Ok(false);
         }
@@ -98,28 +144,17 @@ impl CitedEvent {
             .as_deref()
             .and_then(crate::hash::from_hex)
             .and_then(|b| <[u8; SALT_LEN]>::try_from(b).ok())
-            .ok_or_else(|| {
-                format!(
-                    "event {}: its domain or content is present but its salt is missing or not 16 bytes",
-                    self.seq
-                )
-            })?;
+            .ok_or(EventError::Salt { seq })?;
         if let Some(domain) = &self.domain
             && domain_digest(&salt, Some(domain)) != *domain_digest_value
         {
-            return Err(format!(
-                "event {}: its domain does not match the digest the log committed to",
-                self.seq
-            ));
+            return Err(EventError::Domain { seq });
         }
         let Some(content) = &self.content else {
             return Ok(false);
         };
         if content_digest(&salt, content) != *content_digest_value {
-            return Err(format!(
-                "event {}: its content does not match the digest the log committed to",
-                self.seq
-            ));
+            return Err(EventError::Content { seq });
         }
         Ok(true)
     }
@@ -188,11 +223,11 @@ mod tests {
     fn an_edited_content_fails_at_its_digest() {
         let (mut event, checkpoint) = cited();
         event.content = Some(json!({"n": 1, "by": "mallory"}));
-        assert!(
-            event
-                .verify(&checkpoint)
-                .unwrap_err()
-                .contains("content does not match")
+        let err = event.verify(&checkpoint).unwrap_err();
+        assert_eq!(err, EventError::Content { seq: 2 });
+        assert_eq!(
+            err.to_string(),
+            "event 2: its content does not match the digest the log committed to"
         );
     }
 
@@ -200,10 +235,12 @@ mod tests {
     fn an_edited_time_or_a_wrong_proof_fails() {
         let (mut event, checkpoint) = cited();
         event.at = "2026-12-07T06:00:00.000Z".into();
-        assert!(event.verify(&checkpoint).unwrap_err().contains("leaf hash"));
+        assert_eq!(event.verify(&checkpoint), Err(EventError::Leaf { seq: 2 }));
         let (mut event, _) = cited();
         event.inclusion_proof.reverse();
-        assert!(event.verify(&checkpoint).unwrap_err().contains("inclusion proof"));
+        let err = event.verify(&checkpoint).unwrap_err();
+        assert!(matches!(err, EventError::Proof { seq: 2, .. }), "{err}");
+        assert!(err.to_string().contains("inclusion proof"), "{err}");
     }
 
     #[test]

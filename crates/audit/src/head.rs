@@ -79,21 +79,32 @@ impl LogKey {
     }
 
     /// Reads a key file written by [`LogKey::to_file_text`].
-    pub fn from_file_text(text: &str) -> Result<Self, String> {
+    pub fn from_file_text(text: &str) -> Result<Self, KeyFileError> {
         let mut lines = text.lines();
         if lines.next().map(str::trim) != Some(KEY_FILE_HEADER) {
-            return Err(format!("the first line is not `{KEY_FILE_HEADER}`"));
+            return Err(KeyFileError::Header);
         }
         let seed = lines
             .next()
             .and_then(|l| from_hex(l.trim()))
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or("the second line is not a 32-byte key in hexadecimal")?;
+            .ok_or(KeyFileError::Seed)?;
         Ok(Self::from_seed(seed))
     }
 }
 
 const KEY_FILE_HEADER: &str = "mailwarden-audit-ed25519-secret-v1";
+
+/// Why a key file could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyFileError {
+    /// Not a mailwarden audit key file (or another version of it).
+    #[error("the first line is not `{}`", KEY_FILE_HEADER)]
+    Header,
+    /// The key itself is missing or malformed.
+    #[error("the second line is not a 32-byte key in hexadecimal")]
+    Seed,
+}
 
 /// The log's public key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,6 +157,32 @@ struct CheckpointFile {
 
 const CHECKPOINT_FORMAT: &str = "mailwarden-audit-checkpoint-v1";
 
+/// Why a checkpoint file could not be used; the message names the field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointError {
+    /// Not JSON of the checkpoint's shape.
+    #[error("not a checkpoint file: {0}")]
+    NotACheckpoint(String),
+    /// Another format or version.
+    #[error("`format` is {found:?}, expected {:?}", CHECKPOINT_FORMAT)]
+    Format {
+        /// The `format` the file gives.
+        found: String,
+    },
+    /// `root_hash` is malformed.
+    #[error("`root_hash` is not 32 bytes of hexadecimal")]
+    RootHash,
+    /// `signature` is malformed.
+    #[error("`signature` is not 64 bytes of hexadecimal")]
+    Signature,
+    /// `public_key` is malformed or not a valid point.
+    #[error("`public_key` is not an Ed25519 public key in hexadecimal")]
+    PublicKey,
+    /// Well-formed, but the signature is not the key's over this head.
+    #[error("the signature does not verify under the checkpoint's own public key")]
+    Unsigned,
+}
+
 impl Checkpoint {
     /// The checkpoint as a small JSON document.
     pub fn to_json(&self) -> String {
@@ -162,18 +199,19 @@ impl Checkpoint {
 
     /// Reads a checkpoint and checks its own signature; the error says which
     /// field was wrong.
-    pub fn from_json(text: &str) -> Result<Self, String> {
-        let file: CheckpointFile = serde_json::from_str(text).map_err(|e| format!("not a checkpoint file: {e}"))?;
+    pub fn from_json(text: &str) -> Result<Self, CheckpointError> {
+        let file: CheckpointFile =
+            serde_json::from_str(text).map_err(|e| CheckpointError::NotACheckpoint(e.to_string()))?;
         if file.format != CHECKPOINT_FORMAT {
-            return Err(format!("`format` is {:?}, expected {CHECKPOINT_FORMAT:?}", file.format));
+            return Err(CheckpointError::Format { found: file.format });
         }
-        let root_hash = hash_from_hex(&file.root_hash).ok_or("`root_hash` is not 32 bytes of hexadecimal")?;
+        let root_hash = hash_from_hex(&file.root_hash).ok_or(CheckpointError::RootHash)?;
         let signature = from_hex(&file.signature)
             .and_then(|b| <[u8; 64]>::try_from(b).ok())
-            .ok_or("`signature` is not 64 bytes of hexadecimal")?;
+            .ok_or(CheckpointError::Signature)?;
         let public_key = hash_from_hex(&file.public_key)
             .and_then(|b| PublicKey::from_bytes(&b))
-            .ok_or("`public_key` is not an Ed25519 public key in hexadecimal")?;
+            .ok_or(CheckpointError::PublicKey)?;
         let head = TreeHead {
             tree_size: file.tree_size,
             timestamp_ms: file.timestamp_ms,
@@ -184,7 +222,7 @@ impl Checkpoint {
             public_key,
         };
         if !public_key.verifies(&checkpoint.sth) {
-            return Err("the signature does not verify under the checkpoint's own public key".to_owned());
+            return Err(CheckpointError::Unsigned);
         }
         Ok(checkpoint)
     }
@@ -226,9 +264,13 @@ mod tests {
         let key = LogKey::from_seed([3; 32]);
         let back = LogKey::from_file_text(&key.to_file_text()).unwrap();
         assert_eq!(back.public(), key.public());
-        assert!(LogKey::from_file_text("nope\n").unwrap_err().contains("first line"));
+        assert_eq!(LogKey::from_file_text("nope\n").unwrap_err(), KeyFileError::Header);
+        assert_eq!(
+            KeyFileError::Header.to_string(),
+            "the first line is not `mailwarden-audit-ed25519-secret-v1`"
+        );
         let short = format!("{KEY_FILE_HEADER}\nabcd\n");
-        assert!(LogKey::from_file_text(&short).unwrap_err().contains("32-byte"));
+        assert_eq!(LogKey::from_file_text(&short).unwrap_err(), KeyFileError::Seed);
     }
 
     #[test]
@@ -240,7 +282,13 @@ mod tests {
         };
         assert_eq!(Checkpoint::from_json(&cp.to_json()).unwrap(), cp);
         let forged = cp.to_json().replace("\"tree_size\": 7", "\"tree_size\": 6");
-        assert!(Checkpoint::from_json(&forged).unwrap_err().contains("signature"));
-        assert!(Checkpoint::from_json("{}").unwrap_err().contains("not a checkpoint"));
+        assert_eq!(Checkpoint::from_json(&forged).unwrap_err(), CheckpointError::Unsigned);
+        let err = Checkpoint::from_json("{}").unwrap_err();
+        assert!(err.to_string().starts_with("not a checkpoint file: "), "{err}");
+        let other = cp.to_json().replace(CHECKPOINT_FORMAT, "v0");
+        assert_eq!(
+            Checkpoint::from_json(&other).unwrap_err().to_string(),
+            "`format` is \"v0\", expected \"mailwarden-audit-checkpoint-v1\""
+        );
     }
 }

@@ -31,8 +31,8 @@ pub mod verify;
 
 pub use append::{Appended, NewEntry, append};
 pub use entry::{LeafFields, SALT_LEN, Salt, canonical_json, content_digest, domain_digest};
-pub use evidence::{CitedEvent, EventCheck};
+pub use evidence::{CitedEvent, EventCheck, EventError};
 pub use hash::{Hash, empty_root, leaf_hash, node_hash};
-pub use head::{Checkpoint, LogKey, PublicKey, SignedTreeHead, TreeHead};
+pub use head::{Checkpoint, CheckpointError, KeyFileError, LogKey, PublicKey, SignedTreeHead, TreeHead};
 pub use tree::{Frontier, consistency_proof, inclusion_proof, root, verify_consistency, verify_inclusion};
 pub use verify::{StoredEntry, Tamper, Verified, verify};

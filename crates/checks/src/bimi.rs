@@ -14,7 +14,7 @@
 //! hardened HTTPS egress client of the transport-security issue; until then
 //! the findings only judge what DNS says.
 
-use mailwarden_model::{DnsView, Finding, Outcome, RData, RType, Status};
+use mailwarden_model::{DnsView, Outcome, RData, RType, RawFinding, Status};
 use mailwarden_records::bimi::{self, BimiRecord};
 use mailwarden_records::dkim::Level;
 
@@ -52,7 +52,7 @@ pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>) {
 }
 
 /// Judge the BIMI record of `ctx.domain`. Findings carry ids `bimi.*`.
-pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<RawFinding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let name = format!("{DEFAULT_SELECTOR}._bimi.{domain}");
     let answer = view.get(&name, RType::Txt);
@@ -60,7 +60,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     if !answer.status.is_definite() {
         failed.push(format!("{name}/TXT {}", answer.status.describe()));
-        out.push(Finding::new(
+        out.push(RawFinding::new(
             rule::BIMI_RECORD,
             Outcome::Indeterminate,
             &domain,
@@ -81,7 +81,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
     let other: Vec<String> = other.into_iter().map(|(_, t)| t).collect();
     match records.as_slice() {
         [] => {
-            let mut f = Finding::new(
+            let mut f = RawFinding::new(
                 rule::BIMI_RECORD,
                 Outcome::NotApplicable,
                 &domain,
@@ -95,7 +95,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
         [(strings, text)] => {
             let parsed = bimi::parse(text);
             out.push(
-                Finding::new(
+                RawFinding::new(
                     rule::BIMI_RECORD,
                     Outcome::Pass,
                     &domain,
@@ -117,7 +117,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
         many => {
             let list: Vec<&str> = many.iter().map(|(_, t)| t.as_str()).collect();
             out.push(
-                Finding::new(
+                RawFinding::new(
                     rule::BIMI_RECORD,
                     Outcome::Fail,
                     &domain,
@@ -141,7 +141,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
 /// a single URI representing the location of a Brand Indicator file. The
 /// only supported transport is HTTPS."; for `v=`: "It MUST be the first
 /// tag in the list."
-fn syntax(domain: &str, r: &BimiRecord, level: Level) -> Finding {
+fn syntax(domain: &str, r: &BimiRecord, level: Level) -> RawFinding {
     let (id, what) = match level {
         Level::Error => (rule::BIMI_SYNTAX, "syntax error"),
         Level::Warning => (rule::BIMI_SYNTAX_WARNING, "warning"),
@@ -151,14 +151,14 @@ fn syntax(domain: &str, r: &BimiRecord, level: Level) -> Finding {
         &r.text,
     );
     if found.is_empty() {
-        return Finding::new(id, Outcome::Pass, domain, format!("No {what}s in the BIMI record."));
+        return RawFinding::new(id, Outcome::Pass, domain, format!("No {what}s in the BIMI record."));
     }
     let consequence = if level == Level::Error {
         " Receivers discard the record, so no logo is shown."
     } else {
         ""
     };
-    Finding::new(
+    RawFinding::new(
         id,
         Outcome::Fail,
         domain,
@@ -178,9 +178,9 @@ fn syntax(domain: &str, r: &BimiRecord, level: Level) -> Finding {
 /// The draft: "If both the "l=" and "a=" tags are empty, it is an explicit
 /// refusal to participate in BIMI." An empty `l=` next to a non-empty `a=`
 /// is neither a declination nor a usable record.
-fn declined(domain: &str, r: &BimiRecord) -> Finding {
+fn declined(domain: &str, r: &BimiRecord) -> RawFinding {
     if r.is_declination() {
-        return Finding::new(
+        return RawFinding::new(
             rule::BIMI_DECLINED,
             Outcome::Pass,
             domain,
@@ -189,7 +189,7 @@ fn declined(domain: &str, r: &BimiRecord) -> Finding {
         .evidence("record", &r.text);
     }
     if !r.has_logo() {
-        return Finding::new(
+        return RawFinding::new(
             rule::BIMI_DECLINED,
             Outcome::Fail,
             domain,
@@ -201,7 +201,7 @@ fn declined(domain: &str, r: &BimiRecord) -> Finding {
             r.authority.as_deref().unwrap_or("")
         ));
     }
-    Finding::new(
+    RawFinding::new(
         rule::BIMI_DECLINED,
         Outcome::NotApplicable,
         domain,
@@ -213,9 +213,9 @@ fn declined(domain: &str, r: &BimiRecord) -> Finding {
 /// optional, but the large mailbox providers that display BIMI logos
 /// (Gmail, Apple Mail) show them only with a mark certificate. The document
 /// itself is not fetched yet (see the module documentation).
-fn authority(domain: &str, r: &BimiRecord) -> Finding {
+fn authority(domain: &str, r: &BimiRecord) -> RawFinding {
     if !r.has_logo() {
-        return Finding::new(
+        return RawFinding::new(
             rule::BIMI_AUTHORITY_EVIDENCE,
             Outcome::NotApplicable,
             domain,
@@ -223,7 +223,7 @@ fn authority(domain: &str, r: &BimiRecord) -> Finding {
         );
     }
     if r.has_authority() {
-        return Finding::new(
+        return RawFinding::new(
             rule::BIMI_AUTHORITY_EVIDENCE,
             Outcome::Pass,
             domain,
@@ -233,7 +233,7 @@ fn authority(domain: &str, r: &BimiRecord) -> Finding {
             ),
         );
     }
-    Finding::new(
+    RawFinding::new(
         rule::BIMI_AUTHORITY_EVIDENCE,
         Outcome::Fail,
         domain,
@@ -248,10 +248,10 @@ fn authority(domain: &str, r: &BimiRecord) -> Finding {
 /// BIMI requires DMARC enforcement: the draft has receivers show an
 /// indicator only for mail that passes DMARC under a policy of quarantine
 /// or reject applied to all mail (pct=100 where pct is used).
-fn dmarc_enforcement(domain: &str, view: &DnsView<'_>, r: &BimiRecord, failed: &mut Vec<String>) -> Finding {
+fn dmarc_enforcement(domain: &str, view: &DnsView<'_>, r: &BimiRecord, failed: &mut Vec<String>) -> RawFinding {
     const ID: &str = rule::BIMI_REQUIRES_DMARC_ENFORCEMENT;
     if r.is_declination() || !r.has_logo() {
-        return Finding::new(
+        return RawFinding::new(
             ID,
             Outcome::NotApplicable,
             domain,
@@ -262,7 +262,7 @@ fn dmarc_enforcement(domain: &str, view: &DnsView<'_>, r: &BimiRecord, failed: &
     let answer = view.get(&name, RType::Txt);
     if !answer.status.is_definite() {
         failed.push(format!("{name}/TXT {}", answer.status.describe()));
-        return Finding::new(
+        return RawFinding::new(
             ID,
             Outcome::Indeterminate,
             domain,
@@ -286,7 +286,7 @@ fn dmarc_enforcement(domain: &str, view: &DnsView<'_>, r: &BimiRecord, failed: &
             } else {
                 "does not exist"
             };
-            return Finding::new(
+            return RawFinding::new(
                 ID,
                 Outcome::Fail,
                 domain,
@@ -298,7 +298,7 @@ fn dmarc_enforcement(domain: &str, view: &DnsView<'_>, r: &BimiRecord, failed: &
         }
         [one] => one,
         many => {
-            return Finding::new(
+            return RawFinding::new(
                 ID,
                 Outcome::Fail,
                 domain,
@@ -318,7 +318,7 @@ fn dmarc_enforcement(domain: &str, view: &DnsView<'_>, r: &BimiRecord, failed: &
     let enforcing = p == "quarantine" || p == "reject";
     let full = pct.is_none_or(|v| v.trim() == "100");
     if enforcing && full {
-        return Finding::new(
+        return RawFinding::new(
             ID,
             Outcome::Pass,
             domain,
@@ -334,7 +334,7 @@ fn dmarc_enforcement(domain: &str, view: &DnsView<'_>, r: &BimiRecord, failed: &
     } else {
         format!("pct={} applies the policy to only part of the mail", pct.unwrap_or(""))
     };
-    Finding::new(
+    RawFinding::new(
         ID,
         Outcome::Fail,
         domain,
@@ -366,7 +366,7 @@ fn dmarc_tags(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn lookup_failed(domain: &str, failed: &[String]) -> Finding {
+fn lookup_failed(domain: &str, failed: &[String]) -> RawFinding {
     crate::unlooked::lookup_failed(
         (rule::BIMI_LOOKUP_FAILED, domain),
         "Every BIMI lookup was answered.",
@@ -378,7 +378,7 @@ fn lookup_failed(domain: &str, failed: &[String]) -> Finding {
 
 #[cfg(test)]
 mod tests {
-    use mailwarden_model::{Finding, Outcome::*, RType, ScanOptions, SourceInfo, Status};
+    use mailwarden_model::{Outcome::*, RType, RawFinding, ScanOptions, SourceInfo, Status};
 
     use super::*;
     use crate::testutil::{Dns, find, outcome};
@@ -388,7 +388,7 @@ mod tests {
     const DM: &str = "_dmarc.example.com";
     const GOOD: &str = "v=BIMI1; l=https://brand.example.com/logo.svg; a=https://brand.example.com/vmc.pem";
 
-    fn run(dns: &Dns) -> Vec<Finding> {
+    fn run(dns: &Dns) -> Vec<RawFinding> {
         let options = ScanOptions::default();
         let source = SourceInfo::default();
         let ctx = Context {

@@ -23,7 +23,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mailwarden_model::{DnsView, Finding, Outcome};
+use mailwarden_model::{DnsView, Outcome, RawFinding};
 use mailwarden_records::mta_sts::Mode;
 
 use crate::facts::PolicyState;
@@ -36,7 +36,7 @@ const PARITY: &str = rule::FAILOVER_TLS_PARITY;
 const PROVIDER: &str = rule::FAILOVER_SINGLE_PROVIDER;
 
 /// Judge the failover properties of `ctx.domain`'s MX hosts.
-pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<RawFinding> {
     let chains = ChainCache::default();
     judge_with(ctx, view, &Facts::of_view(ctx, view, &chains))
 }
@@ -79,7 +79,7 @@ fn unaddressable(host: &MxHost) -> bool {
 }
 
 /// [`judge`], reading the shared facts of the view.
-pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) -> Vec<Finding> {
+pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) -> Vec<RawFinding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let exchanges = match transport::mx_exchanges(&domain, view) {
         Ok(e) => e,
@@ -87,7 +87,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
             return [PARITY, PROVIDER]
                 .iter()
                 .map(|id| {
-                    Finding::new(
+                    RawFinding::new(
                         id,
                         Outcome::Indeterminate,
                         &domain,
@@ -102,7 +102,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
         return [PARITY, PROVIDER]
             .iter()
             .map(|id| {
-                Finding::new(
+                RawFinding::new(
                     id,
                     Outcome::NotApplicable,
                     &domain,
@@ -130,12 +130,12 @@ fn provider(host: &str) -> String {
 ///
 /// One MX host is not applicable: `mx.redundancy` already reports that
 /// there is no second host, provider or not.
-fn single_provider(domain: &str, exchanges: &[(u16, String)]) -> Finding {
+fn single_provider(domain: &str, exchanges: &[(u16, String)]) -> RawFinding {
     let providers: BTreeMap<&str, String> = exchanges.iter().map(|(_, h)| (h.as_str(), provider(h))).collect();
     let distinct: BTreeSet<&str> = providers.values().map(String::as_str).collect();
     let own = crate::facts::organisational_domain_psl(domain);
     let finding = |outcome, message: String| {
-        Finding::new(PROVIDER, outcome, domain, message)
+        RawFinding::new(PROVIDER, outcome, domain, message)
             .evidence("providers", &providers)
             .evidence("organisational_domain", &own)
     };
@@ -349,10 +349,10 @@ fn coverage(host: &MxHost, sts: &Sts<'_>) -> (Option<bool>, String) {
 /// name, DANE (RFC 7672), coverage by an `enforce` or `testing` MTA-STS
 /// policy (RFC 8461 §4.1, paraphrased: a sender with a policy checks that
 /// the MX host matches one of its `mx` patterns).
-fn parity(facts: &Facts<'_, '_>, domain: &str, view: &DnsView<'_>, exchanges: &[(u16, String)]) -> Vec<Finding> {
+fn parity(facts: &Facts<'_, '_>, domain: &str, view: &DnsView<'_>, exchanges: &[(u16, String)]) -> Vec<RawFinding> {
     let levels: BTreeSet<u16> = exchanges.iter().map(|(p, _)| *p).collect();
     if levels.len() < 2 {
-        return vec![Finding::new(
+        return vec![RawFinding::new(
             PARITY,
             Outcome::NotApplicable,
             domain,
@@ -367,7 +367,7 @@ fn parity(facts: &Facts<'_, '_>, domain: &str, view: &DnsView<'_>, exchanges: &[
         Ok(hosts) => hosts,
         Err(why) => {
             return vec![
-                Finding::new(
+                RawFinding::new(
                     PARITY,
                     Outcome::Indeterminate,
                     domain,
@@ -384,7 +384,7 @@ fn parity(facts: &Facts<'_, '_>, domain: &str, view: &DnsView<'_>, exchanges: &[
         .filter(|h| h.preference == top && !unaddressable(h))
         .collect();
     if primaries.is_empty() {
-        return vec![Finding::new(
+        return vec![RawFinding::new(
             PARITY,
             Outcome::NotApplicable,
             domain,
@@ -419,10 +419,10 @@ fn judge_backup(
     primary: &Strength,
     backup: &MxHost,
     sts: &Sts<'_>,
-) -> Finding {
+) -> RawFinding {
     let subject = backup.name.as_str();
     if unaddressable(backup) {
-        return Finding::new(
+        return RawFinding::new(
             PARITY,
             Outcome::NotApplicable,
             subject,
@@ -454,7 +454,7 @@ fn judge_backup(
         .map(Property::name)
         .collect();
     let finding = |outcome, message: String| {
-        Finding::new(PARITY, outcome, subject, message)
+        RawFinding::new(PARITY, outcome, subject, message)
             .evidence("preference", backup.preference)
             .evidence("primary", primaries)
             .evidence("primary_has", &primary_has)
@@ -535,7 +535,9 @@ fn remediation(host: &str, lacks: &BTreeMap<&str, String>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use mailwarden_model::{Finding, Outcome::*, Proof, RType, ScanOptions, SmtpProbe, SmtpStatus, SourceInfo, Status};
+    use mailwarden_model::{
+        Outcome::*, Proof, RType, RawFinding, ScanOptions, SmtpProbe, SmtpStatus, SourceInfo, Status,
+    };
 
     use super::*;
     use crate::dane;
@@ -563,7 +565,7 @@ mod tests {
     }
 
     impl Setup {
-        fn run(&self, dns: &Dns) -> Vec<Finding> {
+        fn run(&self, dns: &Dns) -> Vec<RawFinding> {
             let options = ScanOptions::default();
             let source = SourceInfo {
                 dnssec_validation: true,

@@ -14,7 +14,7 @@
 //! builds every round also checks that each `ask` asked exactly what its
 //! judge's findings ask, so every test that collects checks the asks.
 
-use mailwarden_model::{DnsView, Finding, Probes, Transcript, Wants};
+use mailwarden_model::{DnsView, Probes, RawFinding, Transcript, Wants};
 
 use crate::facts::ChainCache;
 use crate::facts::Facts;
@@ -27,9 +27,9 @@ pub struct Judging<'c, 'a> {
     /// [`JUDGES`] (the order their findings are merged in).
     pending: Vec<usize>,
     /// Final findings of the judges that are done, by index.
-    done: Vec<(usize, Vec<Finding>)>,
+    done: Vec<(usize, Vec<RawFinding>)>,
     /// Set when the domain turned out not to exist: the only finding.
-    nxdomain: Option<Finding>,
+    nxdomain: Option<RawFinding>,
     /// Certificate-chain analyses, kept across rounds.
     chains: ChainCache,
     /// How many times a judge's findings were built.
@@ -97,13 +97,13 @@ impl<'c, 'a> Judging<'c, 'a> {
     }
 
     /// The findings, sorted, once a round wanted nothing.
-    pub fn into_findings(self) -> Vec<Finding> {
+    pub fn into_findings(self) -> Vec<RawFinding> {
         if let Some(nxdomain) = self.nxdomain {
             return vec![nxdomain];
         }
         let mut done = self.done;
         done.sort_by_key(|(index, _)| *index);
-        let mut findings: Vec<Finding> = done.into_iter().flat_map(|(_, f)| f).collect();
+        let mut findings: Vec<RawFinding> = done.into_iter().flat_map(|(_, f)| f).collect();
         findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         findings
     }
@@ -116,7 +116,7 @@ fn build(
     view: &DnsView<'_>,
     facts: &Facts<'_, '_>,
     built: &mut usize,
-) -> Vec<Finding> {
+) -> Vec<RawFinding> {
     *built += 1;
     (judge.findings)(ctx, view, facts)
 }
@@ -198,7 +198,7 @@ mod tests {
         built: usize,
         /// The findings round by round, and [`crate::judge_domain`]'s on the
         /// final evidence.
-        findings: (Vec<Finding>, Vec<Finding>),
+        findings: (Vec<RawFinding>, Vec<RawFinding>),
         /// What judging the final evidence asked that it lacks.
         wants_after: Wants,
         evidence: Dns,

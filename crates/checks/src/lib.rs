@@ -66,7 +66,7 @@ pub use facts::{ChainCache, Facts};
 pub use judging::Judging;
 pub use unlooked::{Unlooked, Unlookeds};
 
-use mailwarden_model::{DnsView, Finding, Outcome, Proof, RType, ScanOptions, SourceInfo, Status};
+use mailwarden_model::{DnsView, Outcome, Proof, RType, RawFinding, ScanOptions, SourceInfo, Status};
 
 /// What a judge knows besides the DNS.
 #[derive(Debug, Clone, Copy)]
@@ -99,7 +99,7 @@ pub fn roots_for(options: &ScanOptions) -> Result<tls::cert::Roots, tls::cert::R
 /// A domain that does not exist gets one finding, `dns.nxdomain`, and no
 /// other: advice to publish MX, SPF, DMARC and DKIM records for a name
 /// that is most likely a typo would bury the one thing worth saying.
-pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<RawFinding> {
     if let Some(nxdomain) = nonexistent(ctx.domain, view) {
         return vec![nxdomain];
     }
@@ -119,12 +119,12 @@ pub fn judge_domain(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
 /// AND ALL THE NAMES UNDER IT do not exist." The MX lookup (asked by every
 /// scan) tells: an NXDOMAIN for the name itself (not at the end of a CNAME
 /// chain, not from a bogus proof) means there is nothing to audit.
-pub(crate) fn nonexistent(domain: &str, view: &DnsView<'_>) -> Option<Finding> {
+pub(crate) fn nonexistent(domain: &str, view: &DnsView<'_>) -> Option<RawFinding> {
     let domain = mailwarden_model::name::normalise(domain);
     let mx = view.get(&domain, RType::Mx);
     let denied = mx.status == Status::NxDomain && mx.cname_chain.is_empty() && mx.proof != Proof::Bogus;
     denied.then(|| {
-        Finding::new(
+        RawFinding::new(
             rule::DNS_NXDOMAIN,
             Outcome::Fail,
             &domain,
@@ -143,7 +143,7 @@ pub(crate) fn nonexistent(domain: &str, view: &DnsView<'_>) -> Option<Finding> {
 
 /// The findings of one protocol on a view, reading the shared facts of
 /// that view.
-pub type Findings = fn(&Context<'_>, &DnsView<'_>, &Facts<'_, '_>) -> Vec<Finding>;
+pub type Findings = fn(&Context<'_>, &DnsView<'_>, &Facts<'_, '_>) -> Vec<RawFinding>;
 
 /// What one protocol reads on a view, building nothing: every question
 /// its [`Findings`] would ask there, and no other.
@@ -192,7 +192,7 @@ pub const JUDGES: [Judge; 12] = [
 /// as of `now` (normally when the evidence was collected).
 /// Questions the evidence cannot answer are `not-collected`, so rules newer
 /// than the evidence come out indeterminate rather than guessed.
-pub fn judge_observation(observation: &mailwarden_model::Observation, now: i64) -> Vec<Finding> {
+pub fn judge_observation(observation: &mailwarden_model::Observation, now: i64) -> Vec<RawFinding> {
     let view = DnsView::with_probes(&observation.dns, &observation.probes);
     let roots = roots_for(&observation.options).unwrap_or(tls::cert::Roots::Custom(Vec::new()));
     let ctx = Context {
@@ -208,9 +208,12 @@ pub fn judge_observation(observation: &mailwarden_model::Observation, now: i64) 
 
 /// Add findings about the scan itself (budget exhaustion): `judge` and
 /// `mailwarden-engine`'s `audit` both end with this.
-pub fn with_scan_findings(observation: &mailwarden_model::Observation, mut findings: Vec<Finding>) -> Vec<Finding> {
+pub fn with_scan_findings(
+    observation: &mailwarden_model::Observation,
+    mut findings: Vec<RawFinding>,
+) -> Vec<RawFinding> {
     if observation.budget_exhausted {
-        findings.push(Finding::new(
+        findings.push(RawFinding::new(
             rule::DNS_BUDGET_EXHAUSTED,
             Outcome::Indeterminate,
             &observation.domain,
@@ -227,7 +230,7 @@ mod tests {
 
     use super::*;
 
-    fn judge_with(checks: &[&str]) -> Vec<Finding> {
+    fn judge_with(checks: &[&str]) -> Vec<RawFinding> {
         let mut t = Transcript::default();
         t.insert(
             QueryKey::new("example.com", RType::Mx),
@@ -250,7 +253,7 @@ mod tests {
 
     /// Judge `domain` on these answers; also returns how many questions
     /// the judges asked that the answers lack.
-    fn judge_answers(domain: &str, answers: &[(&str, RType, Status)]) -> (Vec<Finding>, usize) {
+    fn judge_answers(domain: &str, answers: &[(&str, RType, Status)]) -> (Vec<RawFinding>, usize) {
         let mut t = Transcript::default();
         for (name, rtype, status) in answers {
             t.insert(

@@ -5,7 +5,7 @@
 //! finding, never once per diagnostic: a 60 KB record with thousands of
 //! errors once made a report of 1.9 GB.
 
-use mailwarden_model::Finding;
+use mailwarden_model::RawFinding;
 use mailwarden_records::mta_sts::PolicyDiagnostic;
 use mailwarden_records::spf::Diagnostic;
 use serde::Serialize;
@@ -149,7 +149,7 @@ pub(crate) trait WithDiagnostics {
     fn diagnostics<D: Serialize>(self, key: &str, found: &Bounded<'_, D>) -> Self;
 }
 
-impl WithDiagnostics for Finding {
+impl WithDiagnostics for RawFinding {
     fn diagnostics<D: Serialize>(self, key: &str, found: &Bounded<'_, D>) -> Self {
         let f = self.evidence(key, &found.shown);
         if found.omitted == 0 {
@@ -179,7 +179,7 @@ mod tests {
             message.ends_with("more not shown (at most 20 per record)."),
             "{message}"
         );
-        let f = Finding::new("spf.syntax", Outcome::Fail, "x", "").diagnostics("diagnostics", &b);
+        let f = RawFinding::new("spf.syntax", Outcome::Fail, "x", "").diagnostics("diagnostics", &b);
         assert!(serde_json::to_string(&f.evidence).unwrap().len() < 40 * 1024);
         assert_eq!(
             f.evidence["omitted_diagnostics"],

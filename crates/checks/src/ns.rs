@@ -26,7 +26,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use mailwarden_model::{Answer, DnsView, Finding, Outcome, RData, RType, Status};
+use mailwarden_model::{Answer, DnsView, Outcome, RData, RType, RawFinding, Status};
 
 use crate::Context;
 use crate::host_addresses::HostAddresses;
@@ -147,11 +147,11 @@ pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>) {
 }
 
 /// Judge the nameservers of the zone `ctx.domain` is in.
-pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<RawFinding> {
     let domain = ctx.domain;
     match read(ctx, view) {
         Reading::Offline => offline(domain),
-        Reading::NoSuchDomain => vec![Finding::new(
+        Reading::NoSuchDomain => vec![RawFinding::new(
             rule::NS_COUNT,
             Outcome::NotApplicable,
             domain,
@@ -164,7 +164,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
 }
 
 impl Servers<'_> {
-    fn findings(&self, domain: &str) -> Vec<Finding> {
+    fn findings(&self, domain: &str) -> Vec<RawFinding> {
         let (apex, hosts, states) = (&self.apex, &self.hosts, &self.states);
         let mut out = vec![judge_count(apex, &self.names)];
         if self.names.is_empty() {
@@ -227,7 +227,7 @@ fn find_apex(domain: &str, view: &DnsView<'_>) -> Result<String, Stop> {
 }
 
 /// `ns.lookup-failed`: only ever said when a lookup failed (`why`).
-fn lookup_failed(domain: &str, why: String) -> Finding {
+fn lookup_failed(domain: &str, why: String) -> RawFinding {
     crate::unlooked::lookup_failed(
         (rule::NS_LOOKUP_FAILED, domain),
         "",
@@ -241,8 +241,8 @@ fn lookup_failed(domain: &str, why: String) -> Finding {
 /// available on at least two servers, and many zones have more redundancy
 /// than that." RFC 2182 §5: "The DNS specification and domain name
 /// registration rules require at least two servers for every zone."
-fn judge_count(apex: &str, names: &[String]) -> Finding {
-    let finding = |outcome, msg: String| Finding::new(rule::NS_COUNT, outcome, apex, msg).evidence("ns", names);
+fn judge_count(apex: &str, names: &[String]) -> RawFinding {
+    let finding = |outcome, msg: String| RawFinding::new(rule::NS_COUNT, outcome, apex, msg).evidence("ns", names);
     match names.len() {
         0 => finding(
             Outcome::Fail,
@@ -263,7 +263,7 @@ fn judge_count(apex: &str, names: &[String]) -> Finding {
 }
 
 /// Zone-file input: every rule is not applicable, and nothing is asked.
-fn offline(domain: &str) -> Vec<Finding> {
+fn offline(domain: &str) -> Vec<RawFinding> {
     let why = "Zone-file input: the nameserver checks ask the zone's servers, and zone files have none.";
     [
         rule::NS_COUNT,
@@ -273,7 +273,7 @@ fn offline(domain: &str) -> Vec<Finding> {
         rule::NS_LAME,
     ]
     .into_iter()
-    .map(|id| Finding::new(id, Outcome::NotApplicable, domain, why))
+    .map(|id| RawFinding::new(id, Outcome::NotApplicable, domain, why))
     .collect()
 }
 
@@ -283,12 +283,12 @@ type Host<'a> = HostAddresses<'a>;
 /// RFC 2182 §3.1: "Secondary servers must be placed at both topologically
 /// and geographically dispersed locations on the Internet". The proxy for
 /// "topologically dispersed" is more than one IPv4 /24 or IPv6 /48.
-fn judge_diversity(apex: &str, hosts: &[Host<'_>]) -> Finding {
+fn judge_diversity(apex: &str, hosts: &[Host<'_>]) -> RawFinding {
     let addresses: BTreeSet<IpAddr> = hosts.iter().flat_map(Host::addresses).collect();
     let complete = hosts.iter().all(Host::complete);
     let (v4, v6) = networks(&addresses);
     let finding = |outcome, msg: String| {
-        Finding::new(rule::NS_NETWORK_DIVERSITY, outcome, apex, msg)
+        RawFinding::new(rule::NS_NETWORK_DIVERSITY, outcome, apex, msg)
             .evidence("addresses", &addresses)
             .evidence("ipv4_networks", &v4)
             .evidence("ipv6_networks", &v6)
@@ -395,7 +395,7 @@ fn classify(apex: &str, soa: &Answer) -> State {
 /// without the AA bit. One that cannot be reached is indeterminate. One
 /// finding per nameserver name, with each of its addresses' state as
 /// evidence.
-fn judge_lame(apex: &str, host: &Host<'_>, states: &BTreeMap<IpAddr, State>) -> Finding {
+fn judge_lame(apex: &str, host: &Host<'_>, states: &BTreeMap<IpAddr, State>) -> RawFinding {
     judge_lame_at(apex, &host.name, &host.addresses(), host.failure(), states)
 }
 
@@ -407,17 +407,17 @@ fn judge_lame_at(
     addresses: &[IpAddr],
     lookup_failure: Option<String>,
     states: &BTreeMap<IpAddr, State>,
-) -> Finding {
+) -> RawFinding {
     if addresses.is_empty() {
         if let Some(why) = lookup_failure {
-            return Finding::new(
+            return RawFinding::new(
                 rule::NS_LAME,
                 Outcome::Indeterminate,
                 name,
                 format!("Could not look up the addresses of {name}: {why}"),
             );
         }
-        return Finding::new(
+        return RawFinding::new(
             rule::NS_LAME,
             Outcome::Fail,
             name,
@@ -449,7 +449,7 @@ fn judge_lame_at(
         evidence.insert(ip.to_string(), text);
     }
     if !lame.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             rule::NS_LAME,
             Outcome::Fail,
             name,
@@ -464,7 +464,7 @@ fn judge_lame_at(
         ));
     }
     if !unknown.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             rule::NS_LAME,
             Outcome::Indeterminate,
             name,
@@ -472,7 +472,7 @@ fn judge_lame_at(
         )
         .evidence("servers", &evidence);
     }
-    Finding::new(
+    RawFinding::new(
         rule::NS_LAME,
         Outcome::Pass,
         name,
@@ -491,7 +491,7 @@ fn judge_serials(
     states: &BTreeMap<IpAddr, State>,
     single: bool,
     label: &dyn Fn(&IpAddr) -> String,
-) -> Finding {
+) -> RawFinding {
     let serials: BTreeMap<IpAddr, u32> = states
         .iter()
         .filter_map(|(ip, s)| match s {
@@ -501,7 +501,7 @@ fn judge_serials(
         .collect();
     let evidence: BTreeMap<String, u32> = serials.iter().map(|(ip, s)| (label(ip), *s)).collect();
     let finding =
-        |outcome, msg: String| Finding::new(rule::NS_SOA_SERIAL, outcome, apex, msg).evidence("serials", &evidence);
+        |outcome, msg: String| RawFinding::new(rule::NS_SOA_SERIAL, outcome, apex, msg).evidence("serials", &evidence);
     if serials.len() < 2 {
         let outcome = if single {
             Outcome::NotApplicable
@@ -577,7 +577,7 @@ fn judge_consistency(
     authoritative: &BTreeMap<IpAddr, &Answer>,
     states: &BTreeMap<IpAddr, State>,
     label: &dyn Fn(&IpAddr) -> String,
-) -> Finding {
+) -> RawFinding {
     let Compare {
         name,
         rtype,
@@ -615,7 +615,7 @@ fn judge_consistency(
         groups.entry(set).or_default().push(*ip);
     }
     let finding = |outcome, msg: String| {
-        let f = Finding::new(rule::NS_CONSISTENCY, outcome, &subject, msg).evidence("answers", &evidence);
+        let f = RawFinding::new(rule::NS_CONSISTENCY, outcome, &subject, msg).evidence("answers", &evidence);
         if not_compared.is_empty() {
             f
         } else {

@@ -2,7 +2,7 @@
 
 use mailwarden_model::probe::{Der, HelloOutcome, LegacyHello, LegacyTls};
 use mailwarden_model::{
-    Answer, DnsView, Finding, HttpsFetch, HttpsStatus, Outcome, Probes, Proof, QueryKey, RData, RType, SmtpProbe,
+    Answer, DnsView, HttpsFetch, HttpsStatus, Outcome, Probes, Proof, QueryKey, RData, RType, RawFinding, SmtpProbe,
     SmtpStatus, SmtpTarget, Status, TlsSession, Transcript,
 };
 
@@ -159,7 +159,7 @@ impl Dns {
 
     /// Run a judge; panics if the judge asked for something not provided,
     /// so tests state every answer they rely on.
-    pub fn judge(&self, judge: impl Fn(&DnsView<'_>) -> Vec<Finding>) -> Vec<Finding> {
+    pub fn judge(&self, judge: impl Fn(&DnsView<'_>) -> Vec<RawFinding>) -> Vec<RawFinding> {
         let view = DnsView::with_probes(&self.0, &self.1);
         let findings = judge(&view);
         let missing = view.into_wants();
@@ -172,8 +172,8 @@ impl Dns {
 }
 
 /// The one finding with this id and subject.
-pub fn find<'a>(findings: &'a [Finding], id: &str, subject: &str) -> &'a Finding {
-    let hits: Vec<&Finding> = findings.iter().filter(|f| f.id == id && f.subject == subject).collect();
+pub fn find<'a>(findings: &'a [RawFinding], id: &str, subject: &str) -> &'a RawFinding {
+    let hits: Vec<&RawFinding> = findings.iter().filter(|f| f.id == id && f.subject == subject).collect();
     assert_eq!(
         hits.len(),
         1,
@@ -182,6 +182,6 @@ pub fn find<'a>(findings: &'a [Finding], id: &str, subject: &str) -> &'a Finding
     hits[0]
 }
 
-pub fn outcome(findings: &[Finding], id: &str, subject: &str) -> Outcome {
+pub fn outcome(findings: &[RawFinding], id: &str, subject: &str) -> Outcome {
     find(findings, id, subject).outcome
 }

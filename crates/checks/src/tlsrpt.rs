@@ -8,7 +8,7 @@
 //! `tlsrpt.syntax`, `tlsrpt.missing` (no usable record while MTA-STS or
 //! DANE is in use), `tlsrpt.legacy-name`.
 
-use mailwarden_model::{DnsView, Finding, Outcome, RType};
+use mailwarden_model::{DnsView, Outcome, RType, RawFinding};
 use mailwarden_records::tlsrpt::{self, Level};
 
 use crate::facts::sts::{Discovery, txt_records};
@@ -43,13 +43,13 @@ fn valid(r: &tlsrpt::Record) -> bool {
 }
 
 /// Judge the TLS-RPT record of `ctx.domain`. Findings carry ids `tlsrpt.*`.
-pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<RawFinding> {
     let chains = ChainCache::default();
     judge_with(ctx, view, &Facts::of_view(ctx, view, &chains))
 }
 
 /// [`judge`], reading the shared facts of the view.
-pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) -> Vec<Finding> {
+pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) -> Vec<RawFinding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let name = format!("_smtp._tls.{domain}");
     let example = format!("`{name}. IN TXT \"v=TLSRPTv1; rua=mailto:tls-reports@{domain}\"`");
@@ -59,7 +59,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
         let why = format!("{name}/TXT {}", answer.status.describe());
         for id in [rule::TLSRPT_RECORD, rule::TLSRPT_SYNTAX, rule::TLSRPT_MISSING] {
             out.push(
-                Finding::new(id, Outcome::Indeterminate, &domain, format!("Could not look up {why}."))
+                RawFinding::new(id, Outcome::Indeterminate, &domain, format!("Could not look up {why}."))
                     .evidence("failed_lookups", [&why]),
             );
         }
@@ -72,7 +72,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
         .map(|(_, t)| t)
         .filter(|t| tlsrpt::looks_like_tlsrpt(t))
         .collect();
-    let na = |id: &str, why: &str| Finding::new(id, Outcome::NotApplicable, &domain, why.to_string());
+    let na = |id: &str, why: &str| RawFinding::new(id, Outcome::NotApplicable, &domain, why.to_string());
     // Whether senders get a usable reporting policy, and why not.
     let usable: Result<(), Unusable> = match records.as_slice() {
         [] => {
@@ -85,7 +85,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
                 Err(Unusable::NoRecord(name.clone()))
             } else {
                 out.push(
-                    Finding::new(
+                    RawFinding::new(
                         rule::TLSRPT_RECORD,
                         Outcome::Fail,
                         &domain,
@@ -105,7 +105,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
         }
         [(strings, text)] => {
             out.push(
-                Finding::new(
+                RawFinding::new(
                     rule::TLSRPT_RECORD,
                     Outcome::Pass,
                     &domain,
@@ -127,7 +127,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
         many => {
             let list: Vec<&str> = many.iter().map(|(_, t)| t.as_str()).collect();
             out.push(
-                Finding::new(
+                RawFinding::new(
                     rule::TLSRPT_RECORD,
                     Outcome::Fail,
                     &domain,
@@ -183,11 +183,11 @@ fn missing(
     facts: &Facts<'_, '_>,
     usable: Result<(), Unusable>,
     example: &str,
-) -> Finding {
+) -> RawFinding {
     const ID: &str = rule::TLSRPT_MISSING;
     let why = match usable {
         Ok(()) => {
-            return Finding::new(
+            return RawFinding::new(
                 ID,
                 Outcome::Pass,
                 domain,
@@ -212,7 +212,7 @@ fn missing(
         }
     }
     if !used.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             ID,
             Outcome::Fail,
             domain,
@@ -225,7 +225,7 @@ fn missing(
         .remediation(format!("Publish a TLS-RPT record: {example}."));
     }
     if !failed.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             ID,
             Outcome::Indeterminate,
             domain,
@@ -236,7 +236,7 @@ fn missing(
         )
         .evidence("failed_lookups", &failed);
     }
-    Finding::new(
+    RawFinding::new(
         ID,
         Outcome::NotApplicable,
         domain,
@@ -246,12 +246,12 @@ fn missing(
 
 /// Drafts of RFC 8460 used `_smtp-tlsrpt.<domain>`; senders look only at
 /// `_smtp._tls.<domain>`.
-fn legacy(domain: &str, view: &DnsView<'_>, example: &str) -> Finding {
+fn legacy(domain: &str, view: &DnsView<'_>, example: &str) -> RawFinding {
     const ID: &str = rule::TLSRPT_LEGACY_NAME;
     let name = format!("_smtp-tlsrpt.{domain}");
     let answer = view.get(&name, RType::Txt);
     if !answer.status.is_definite() {
-        return Finding::new(
+        return RawFinding::new(
             ID,
             Outcome::Indeterminate,
             domain,
@@ -264,14 +264,14 @@ fn legacy(domain: &str, view: &DnsView<'_>, example: &str) -> Finding {
         .filter(|t| t.to_ascii_lowercase().contains("tlsrpt"))
         .collect();
     if found.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             ID,
             Outcome::Pass,
             domain,
             format!("No TLS-RPT record under the pre-standard name {name}."),
         );
     }
-    Finding::new(
+    RawFinding::new(
         ID,
         Outcome::Fail,
         domain,
@@ -285,12 +285,12 @@ fn legacy(domain: &str, view: &DnsView<'_>, example: &str) -> Finding {
     ))
 }
 
-fn syntax(domain: &str, r: &tlsrpt::Record, example: &str) -> Finding {
+fn syntax(domain: &str, r: &tlsrpt::Record, example: &str) -> RawFinding {
     let of_level = |level: Level| Bounded::of(r.diagnostics.iter().filter(move |d| d.level == level), &r.text);
     let (errors, warnings) = (of_level(Level::Error), of_level(Level::Warning));
     let rua: Vec<&str> = r.rua.iter().filter(|u| u.valid).map(|u| u.text.as_str()).collect();
     if errors.is_empty() {
-        let mut f = Finding::new(
+        let mut f = RawFinding::new(
             rule::TLSRPT_SYNTAX,
             Outcome::Pass,
             domain,
@@ -302,7 +302,7 @@ fn syntax(domain: &str, r: &tlsrpt::Record, example: &str) -> Finding {
         }
         return f;
     }
-    Finding::new(
+    RawFinding::new(
         rule::TLSRPT_SYNTAX,
         Outcome::Fail,
         domain,
@@ -321,7 +321,7 @@ fn syntax(domain: &str, r: &tlsrpt::Record, example: &str) -> Finding {
 
 #[cfg(test)]
 mod tests {
-    use mailwarden_model::{Finding, Outcome::*, Proof, RType, ScanOptions, SourceInfo, Status};
+    use mailwarden_model::{Outcome::*, Proof, RType, RawFinding, ScanOptions, SourceInfo, Status};
 
     use super::*;
     use crate::testutil::{Dns, find, outcome};
@@ -332,7 +332,7 @@ mod tests {
     const S: &str = "_mta-sts.example.com";
     const GOOD: &str = "v=TLSRPTv1; rua=mailto:tls@example.com,https://r.example.net/tls";
 
-    fn run(dns: &Dns) -> Vec<Finding> {
+    fn run(dns: &Dns) -> Vec<RawFinding> {
         let options = ScanOptions::default();
         let source = SourceInfo::default();
         let ctx = Context {

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use mailwarden_model::{Answer, Finding, Outcome, RType, Status};
+use mailwarden_model::{Answer, Outcome, RType, RawFinding, Status};
 use serde::{Serialize, Serializer};
 
 /// One lookup that could not be made. Evidence shows it as one string,
@@ -86,11 +86,11 @@ pub(crate) fn lookup_failed<E: Serialize + ?Sized>(
     listed: &[String],
     says: impl FnOnce(&[String]) -> String,
     (key, evidence): (&str, &E),
-) -> Finding {
+) -> RawFinding {
     if listed.is_empty() {
-        return Finding::new(id, Outcome::Pass, subject, answered);
+        return RawFinding::new(id, Outcome::Pass, subject, answered);
     }
-    Finding::new(id, Outcome::Indeterminate, subject, says(listed)).evidence(key, evidence)
+    RawFinding::new(id, Outcome::Indeterminate, subject, says(listed)).evidence(key, evidence)
 }
 
 /// How most judges word it: `{n} {what} failed, so {consequence}:

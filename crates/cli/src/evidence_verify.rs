@@ -97,7 +97,7 @@ pub fn run(args: VerifyEvidenceArgs) -> Result<ExitCode> {
 /// Checks the bundle in `dir`; `key_id` pins the checkpoint's key.
 pub fn verify_bundle(dir: &Path, key_id: Option<&str>) -> BundleCheck {
     let mut check = BundleCheck::default();
-    let checkpoint = match read(dir, CHECKPOINT).and_then(|t| Checkpoint::from_json(&t)) {
+    let checkpoint = match read(dir, CHECKPOINT).and_then(|t| Ok(Checkpoint::from_json(&t)?)) {
         Ok(cp) => cp,
         Err(e) => {
             check.problems.push(format!("{CHECKPOINT}: {e}"));
@@ -115,15 +115,14 @@ pub fn verify_bundle(dir: &Path, key_id: Option<&str>) -> BundleCheck {
         ));
     }
     check.key_id = Some(signer);
-    let events: Vec<CitedEvent> = match read(dir, EVENTS)
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| format!("not the events list: {e}")))
-    {
-        Ok(events) => events,
-        Err(e) => {
-            check.problems.push(format!("{EVENTS}: {e}"));
-            return check;
-        }
-    };
+    let events: Vec<CitedEvent> =
+        match read(dir, EVENTS).and_then(|t| serde_json::from_str(&t).map_err(FileError::Events)) {
+            Ok(events) => events,
+            Err(e) => {
+                check.problems.push(format!("{EVENTS}: {e}"));
+                return check;
+            }
+        };
     check_events(&events, &checkpoint, &mut check);
     check_export(dir, &events, &mut check);
     check
@@ -237,6 +236,17 @@ fn audit_refs(value: &Value, out: &mut Vec<u64>) {
     }
 }
 
-fn read(dir: &Path, name: &str) -> Result<String, String> {
-    std::fs::read_to_string(dir.join(name)).map_err(|e| format!("cannot read it: {e}"))
+/// Why one of the bundle's files could not be used (shown after its name).
+#[derive(Debug, thiserror::Error)]
+enum FileError {
+    #[error("cannot read it: {0}")]
+    Read(#[from] std::io::Error),
+    #[error(transparent)]
+    Checkpoint(#[from] mailwarden_audit::CheckpointError),
+    #[error("not the events list: {0}")]
+    Events(serde_json::Error),
+}
+
+fn read(dir: &Path, name: &str) -> Result<String, FileError> {
+    Ok(std::fs::read_to_string(dir.join(name))?)
 }

@@ -11,7 +11,7 @@ use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use mailwarden_model::DomainName;
+use mailwarden_model::{DomainName, NameError};
 use tokio::sync::mpsc;
 
 /// Longest line kept (a domain name is at most 253 octets; the rest is room
@@ -24,13 +24,48 @@ const SHOWN: usize = 80;
 /// could not be used).
 pub struct InputLine {
     pub origin: String,
-    pub text: Result<String, String>,
+    pub text: Result<String, LineError>,
+}
+
+/// Why a line could not be read as text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    /// The input failed; the list ends here.
+    #[error("cannot read: {0}")]
+    Read(String),
+    /// Longer than [`MAX_LINE`]: skipped without being kept.
+    #[error("line of {length} bytes, longer than {}: not a domain name (skipped)", MAX_LINE)]
+    TooLong { length: usize },
+    #[error("not UTF-8 text (skipped)")]
+    NotUtf8,
+}
+
+/// Why a line names no domain to scan, after where it is (`FILE:LINE`).
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{origin}: {error}")]
+    Line { origin: String, error: LineError },
+    /// `shown`: the text, quoted and cut (see [`shown`]).
+    #[error("{origin}: invalid domain name {shown}: {error}")]
+    Name {
+        origin: String,
+        shown: String,
+        error: NameError,
+    },
 }
 
 impl InputLine {
-    pub fn parse(self) -> Result<DomainName, String> {
-        let text = self.text.map_err(|e| format!("{}: {e}", self.origin))?;
-        DomainName::parse(&text).map_err(|e| format!("{}: invalid domain name {}: {e}", self.origin, shown(&text)))
+    pub fn parse(self) -> Result<DomainName, InputError> {
+        let origin = self.origin;
+        let text = self.text.map_err(|error| InputError::Line {
+            origin: origin.clone(),
+            error,
+        })?;
+        DomainName::parse(&text).map_err(|error| InputError::Name {
+            origin,
+            shown: shown(&text),
+            error,
+        })
     }
 }
 
@@ -86,7 +121,7 @@ pub fn read_lines(input: &mut dyn BufRead, label: &str, mut send: impl FnMut(Inp
             Err(e) => {
                 send(InputLine {
                     origin,
-                    text: Err(format!("cannot read: {e}")),
+                    text: Err(LineError::Read(e.to_string())),
                 });
                 return;
             }
@@ -97,11 +132,9 @@ pub fn read_lines(input: &mut dyn BufRead, label: &str, mut send: impl FnMut(Inp
             &buf
         };
         let text = match std::str::from_utf8(bytes) {
-            _ if length > MAX_LINE => Err(format!(
-                "line of {length} bytes, longer than {MAX_LINE}: not a domain name (skipped)"
-            )),
+            _ if length > MAX_LINE => Err(LineError::TooLong { length }),
             Ok(text) => Ok(text.split('#').next().unwrap_or("").trim().to_string()),
-            Err(_) => Err("not UTF-8 text (skipped)".to_string()),
+            Err(_) => Err(LineError::NotUtf8),
         };
         if text.as_ref().is_ok_and(String::is_empty) {
             continue;
@@ -180,7 +213,7 @@ fn trim_cr(buf: &mut Vec<u8>, length: usize, terminated: bool) -> Line {
 mod tests {
     use super::*;
 
-    fn lines(input: &[u8]) -> Vec<(String, Result<String, String>)> {
+    fn lines(input: &[u8]) -> Vec<(String, Result<String, LineError>)> {
         let mut out = Vec::new();
         read_lines(&mut &input[..], "list", |l| {
             out.push((l.origin, l.text));
@@ -193,7 +226,8 @@ mod tests {
     fn non_utf8_line_is_reported_and_the_rest_still_read() {
         let got = lines(b"a.example\n\xff\xfe.example\nb.example\n");
         assert_eq!(got.len(), 3);
-        assert_eq!(got[1], ("list:2".into(), Err("not UTF-8 text (skipped)".into())));
+        assert_eq!(got[1], ("list:2".into(), Err(LineError::NotUtf8)));
+        assert_eq!(LineError::NotUtf8.to_string(), "not UTF-8 text (skipped)");
         assert_eq!(got[2], ("list:3".into(), Ok("b.example".into())));
     }
 
@@ -211,7 +245,7 @@ mod tests {
         let got = lines(&input);
         let error = got[0].1.as_ref().unwrap_err();
         assert_eq!(
-            error,
+            error.to_string(),
             "line of 10485760 bytes, longer than 1024: not a domain name (skipped)"
         );
         assert_eq!(got[1], ("list:2".into(), Ok("ok.example".into())));
@@ -223,7 +257,8 @@ mod tests {
             origin: "list:1".into(),
             text: Ok("x".repeat(1000)),
         };
-        let error = line.parse().unwrap_err();
+        let error = line.parse().unwrap_err().to_string();
+        assert!(error.starts_with("list:1: invalid domain name \"xxx"), "{error}");
         assert!(error.len() < 300, "{error}");
         assert!(error.contains("… (1000 bytes)"), "{error}");
     }

@@ -110,7 +110,7 @@ async fn read_list(input: &Path) -> Result<Vec<String>> {
         match line.parse() {
             Ok(name) if seen.insert(name.as_str().to_string()) => domains.push(name.as_str().to_string()),
             Ok(_) => {}
-            Err(e) => bad.push(e),
+            Err(e) => bad.push(e.to_string()),
         }
     }
     if !bad.is_empty() {

@@ -117,14 +117,8 @@ fn zone_origin(label: &str) -> Option<String> {
 }
 
 /// Complete raw findings from the catalogue and wrap them in a report.
-pub fn report(
-    mut findings: Vec<mailwarden_model::Finding>,
-    observation: mailwarden_model::Observation,
-) -> DomainReport {
-    let catalogue = Catalogue::builtin();
-    for f in &mut findings {
-        catalogue.enrich(f);
-    }
+pub fn report(findings: Vec<mailwarden_model::RawFinding>, observation: mailwarden_model::Observation) -> DomainReport {
+    let findings = Catalogue::builtin().complete_all(findings);
     let mut report = DomainReport::new(findings, observation);
     crate::compliance::complete(&mut report);
     report

@@ -74,7 +74,7 @@ pub async fn run(db: Option<&str>, args: ScanArgs) -> Result<ExitCode> {
         })
         .map(|(i, line, permit)| {
             let item = line.parse().map_err(|e| {
-                progress.suspend(|| eprintln!("mailwarden: {}", mailwarden_render::inert::block(&e)));
+                progress.suspend(|| eprintln!("mailwarden: {}", mailwarden_render::inert::block(&e.to_string())));
             });
             let source = Arc::clone(&source);
             async move {

@@ -62,14 +62,9 @@ impl RunWaivers {
         if self.waivers.is_empty() {
             return;
         }
-        let before = report.findings.len();
         let applied = waiver::apply(&self.waivers, &mut report.findings, self.today);
         for i in applied.matched {
             self.matched[i].store(true, Ordering::Relaxed);
-        }
-        let catalogue = Catalogue::builtin();
-        for f in &mut report.findings[before..] {
-            catalogue.enrich(f);
         }
         report.recount();
         crate::compliance::complete(report);

@@ -10,7 +10,7 @@
 pub mod collect;
 
 use mailwarden_checks::{Context, Judging, tls};
-use mailwarden_model::{DnsSource, Finding, Prober, Probes, ScanOptions, Transcript, Wants};
+use mailwarden_model::{DnsSource, Prober, Probes, RawFinding, ScanOptions, Transcript, Wants};
 
 pub use collect::{Budget, CollectStats, Evidence};
 
@@ -18,18 +18,20 @@ pub use collect::{Budget, CollectStats, Evidence};
 #[derive(Debug, Clone)]
 pub struct Audit {
     pub observation: mailwarden_model::Observation,
-    pub findings: Vec<Finding>,
+    /// The judges' findings, raw: `mailwarden-policy`'s
+    /// `Catalogue::complete` turns them into report findings.
+    pub findings: Vec<RawFinding>,
     pub stats: CollectStats,
 }
 
 impl collect::Rounds for Judging<'_, '_> {
-    type Output = Vec<Finding>;
+    type Output = Vec<RawFinding>;
 
     fn round(&mut self, dns: &Transcript, probes: &Probes) -> Wants {
         Judging::round(self, dns, probes)
     }
 
-    fn finish(self) -> Vec<Finding> {
+    fn finish(self) -> Vec<RawFinding> {
         self.into_findings()
     }
 }

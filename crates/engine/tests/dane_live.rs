@@ -7,7 +7,7 @@ mod common;
 
 use common::{audit_without_probes, find, outcome};
 use mailwarden_dns::live::{LiveConfig, LiveSource, TrustAnchor};
-use mailwarden_model::{Finding, Outcome, ScanOptions, Severity};
+use mailwarden_model::{Outcome, RawFinding, ScanOptions, Severity};
 use mailwarden_test_support::{TestDns, TestDnsBuilder};
 
 const H1: &str = "8cb0fc6c527506a053f4f14c8464bebbd6dede2738d11468dd953d7d6a3021f1";
@@ -41,7 +41,7 @@ fn world() -> TestDnsBuilder {
         .record("_25._tcp.mx.bogus.test.", &format!("TLSA 3 1 1 {H1}"))
 }
 
-async fn scan(net: &TestDns, domain: &str) -> Vec<Finding> {
+async fn scan(net: &TestDns, domain: &str) -> Vec<RawFinding> {
     let source = LiveSource::new(LiveConfig {
         resolvers: vec![net.addr()],
         timeout: Duration::from_millis(500),
@@ -105,5 +105,5 @@ async fn tlsa_in_a_bogus_zone_is_critical() {
     let f = scan(&net, "bogusmx.test").await;
     let b = find(&f, "dane.bogus", "mx.bogus.test");
     assert_eq!(b.outcome, Outcome::Fail, "{f:#?}");
-    assert_eq!(b.severity, Severity::Critical);
+    assert_eq!(b.severity, Some(Severity::Critical));
 }

@@ -7,7 +7,7 @@ mod common;
 
 use common::{audit_without_probes, find, outcome};
 use mailwarden_dns::live::{LiveConfig, LiveSource, TrustAnchor};
-use mailwarden_model::{Finding, Outcome, ScanOptions};
+use mailwarden_model::{Outcome, RawFinding, ScanOptions};
 use mailwarden_test_support::{TestDns, TestDnsBuilder};
 
 /// One domain per case, each with an MX host in its own zone, under a
@@ -43,7 +43,7 @@ fn rsa_1024() -> Vec<u8> {
     key
 }
 
-async fn scan(net: &TestDns, domain: &str) -> Vec<Finding> {
+async fn scan(net: &TestDns, domain: &str) -> Vec<RawFinding> {
     let source = LiveSource::new(LiveConfig {
         resolvers: vec![net.addr()],
         timeout: Duration::from_millis(500),
@@ -115,7 +115,7 @@ async fn ds_matching_no_key_is_bogus_and_diagnosed() {
     assert_eq!(bogus.outcome, Outcome::Fail);
     let mismatch = find(&f, "dnssec.ds-mismatch", "bogus.test");
     assert_eq!(mismatch.outcome, Outcome::Fail, "{mismatch:#?}");
-    assert!(mismatch.severity_override, "no DS matches: overridden to critical");
+    assert!(mismatch.severity.is_some(), "no DS matches: overridden to critical");
     assert!(bogus.remediation.as_deref().unwrap().contains("matches no DNSKEY"));
 }
 

@@ -10,7 +10,7 @@ mod common;
 
 use common::{audit_without_probes, find};
 use mailwarden_dns::live::{LiveConfig, LiveSource, TrustAnchor};
-use mailwarden_model::{Finding, Outcome, ScanOptions};
+use mailwarden_model::{Outcome, RawFinding, ScanOptions};
 use mailwarden_test_support::{BrokenServer, TestDns};
 
 /// `bogusmx.test`: only the MX RRSIG is corrupt. `bogustlsa.test`: only
@@ -49,7 +49,7 @@ async fn world() -> TestDns {
         .await
 }
 
-async fn scan(resolver: SocketAddr, anchor: String, domain: &str) -> Vec<Finding> {
+async fn scan(resolver: SocketAddr, anchor: String, domain: &str) -> Vec<RawFinding> {
     let source = LiveSource::new(LiveConfig {
         resolvers: vec![resolver],
         timeout: Duration::from_millis(500),

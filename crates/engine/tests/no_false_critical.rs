@@ -245,11 +245,8 @@ fn zone_files() -> ZoneFileSource {
 /// Every finding of a full audit of `domain` from `source`, completed from
 /// the rule catalogue.
 async fn audit_all(source: &dyn DnsSource, domain: &str) -> Vec<Finding> {
-    let mut findings = audit_without_probes(source, domain, ScanOptions::default()).await;
-    for f in &mut findings {
-        Catalogue::builtin().enrich(f);
-    }
-    findings
+    let findings = audit_without_probes(source, domain, ScanOptions::default()).await;
+    Catalogue::builtin().complete_all(findings)
 }
 
 /// The failing findings of high or critical severity.

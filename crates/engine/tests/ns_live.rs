@@ -8,7 +8,7 @@ use mailwarden_checks::{Context, mx, ns};
 use mailwarden_dns::DnsSource;
 use mailwarden_dns::live::{DirectGuard, LiveConfig, LiveSource, TrustAnchor};
 use mailwarden_engine::collect::{Budget, dns_fixpoint};
-use mailwarden_model::{Finding, Outcome, ScanOptions, Transcript};
+use mailwarden_model::{Outcome, RawFinding, ScanOptions, Transcript};
 use mailwarden_test_support::{MultiServer, NsServer};
 
 /// The test servers are on loopback: allow it (the guard is tested on its own).
@@ -34,7 +34,7 @@ fn zone() -> mailwarden_test_support::MultiServerBuilder {
 }
 
 /// Collect and judge MX and nameservers.
-async fn audit(net: &MultiServer) -> Vec<Finding> {
+async fn audit(net: &MultiServer) -> Vec<RawFinding> {
     let source = LiveSource::new(LiveConfig {
         resolvers: vec![net.resolver()],
         timeout: Duration::from_millis(300),
@@ -63,13 +63,13 @@ async fn audit(net: &MultiServer) -> Vec<Finding> {
     findings
 }
 
-fn find<'a>(findings: &'a [Finding], id: &str, subject: &str) -> &'a Finding {
-    let hits: Vec<&Finding> = findings.iter().filter(|f| f.id == id && f.subject == subject).collect();
+fn find<'a>(findings: &'a [RawFinding], id: &str, subject: &str) -> &'a RawFinding {
+    let hits: Vec<&RawFinding> = findings.iter().filter(|f| f.id == id && f.subject == subject).collect();
     assert_eq!(hits.len(), 1, "{id} {subject}: {findings:#?}");
     hits[0]
 }
 
-fn outcome(findings: &[Finding], id: &str, subject: &str) -> Outcome {
+fn outcome(findings: &[RawFinding], id: &str, subject: &str) -> Outcome {
     find(findings, id, subject).outcome
 }
 

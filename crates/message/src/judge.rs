@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use mailwarden_model::{Finding, Outcome, Severity};
+use mailwarden_model::{Outcome, RawFinding, Severity};
 
 use crate::Analysis;
 use crate::auth::AuthReport;
@@ -16,7 +16,7 @@ pub const LOOP_THRESHOLD: usize = 100;
 
 /// Every finding for one message: parsing, path, leaks, and, when `auth`
 /// was verified, authentication.
-pub fn judge(a: &Analysis, auth: Option<&AuthReport>) -> Vec<Finding> {
+pub fn judge(a: &Analysis, auth: Option<&AuthReport>) -> Vec<RawFinding> {
     let mut out = vec![parse(a), hop_count(a), unencrypted_hops(a), tls_versions(a)];
     out.extend(leak_findings(a));
     if let Some(auth) = auth {
@@ -29,21 +29,21 @@ fn subject(a: &Analysis) -> &str {
     &a.label
 }
 
-fn parse(a: &Analysis) -> Finding {
+fn parse(a: &Analysis) -> RawFinding {
     let mut problems = a.headers.problems.clone();
     problems.extend(a.trusted_problem.clone());
     if a.headers.fields.is_empty() {
         problems.push("no header fields: this does not look like a message".into());
     }
     if problems.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             "message.parse",
             Outcome::Pass,
             subject(a),
             "The header section is well-formed.",
         );
     }
-    Finding::new(
+    RawFinding::new(
         "message.parse",
         Outcome::Fail,
         subject(a),
@@ -54,10 +54,10 @@ fn parse(a: &Analysis) -> Finding {
 
 /// Always emitted, so it carries the whole hop table as evidence: JSON
 /// (and SARIF) reports have the path of every message.
-fn hop_count(a: &Analysis) -> Finding {
+fn hop_count(a: &Analysis) -> RawFinding {
     let n = a.path.received_fields;
     if n <= LOOP_THRESHOLD {
-        return Finding::new(
+        return RawFinding::new(
             "message.hop-count",
             Outcome::Pass,
             subject(a),
@@ -65,7 +65,7 @@ fn hop_count(a: &Analysis) -> Finding {
         )
         .evidence("path", crate::table::evidence(&a.path));
     }
-    Finding::new(
+    RawFinding::new(
         "message.hop-count",
         Outcome::Fail,
         subject(a),
@@ -80,11 +80,11 @@ fn hop_count(a: &Analysis) -> Finding {
 }
 
 /// Hops after the first that crossed a network without TLS.
-fn unencrypted_hops(a: &Analysis) -> Finding {
+fn unencrypted_hops(a: &Analysis) -> RawFinding {
     let hops = &a.path.hops;
     let id = "message.hop-unencrypted";
     if hops.len() < 2 {
-        return Finding::new(
+        return RawFinding::new(
             id,
             Outcome::NotApplicable,
             subject(a),
@@ -95,7 +95,7 @@ fn unencrypted_hops(a: &Analysis) -> Finding {
     let plain: Vec<&Hop> = later.iter().filter(|h| h.transport == Transport::Plain).collect();
     let unknown: Vec<&Hop> = later.iter().filter(|h| h.transport == Transport::Unknown).collect();
     if !plain.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             id,
             Outcome::Fail,
             subject(a),
@@ -112,7 +112,7 @@ fn unencrypted_hops(a: &Analysis) -> Finding {
         .evidence("hops", plain.iter().map(|h| hop_evidence(h)).collect::<Vec<_>>());
     }
     if !unknown.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             id,
             Outcome::Indeterminate,
             subject(a),
@@ -123,7 +123,7 @@ fn unencrypted_hops(a: &Analysis) -> Finding {
         )
         .evidence("hops", unknown.iter().map(|h| hop_evidence(h)).collect::<Vec<_>>());
     }
-    Finding::new(
+    RawFinding::new(
         id,
         Outcome::Pass,
         subject(a),
@@ -135,11 +135,11 @@ fn unencrypted_hops(a: &Analysis) -> Finding {
 }
 
 /// TLS below 1.2 on any hop (RFC 8996 deprecates TLS 1.0 and 1.1).
-fn tls_versions(a: &Analysis) -> Finding {
+fn tls_versions(a: &Analysis) -> RawFinding {
     let id = "message.hop-tls-version";
     let recorded: Vec<&Hop> = a.path.hops.iter().filter(|h| h.tls_version.is_some()).collect();
     if recorded.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             id,
             Outcome::NotApplicable,
             subject(a),
@@ -157,14 +157,14 @@ fn tls_versions(a: &Analysis) -> Finding {
         })
         .collect();
     if old.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             id,
             Outcome::Pass,
             subject(a),
             format!("Every recorded TLS version is 1.2 or later ({} hops).", recorded.len()),
         );
     }
-    Finding::new(
+    RawFinding::new(
         id,
         Outcome::Fail,
         subject(a),
@@ -208,13 +208,13 @@ const LEAK_RULES: [&str; 6] = [
     "message.internal-header",
 ];
 
-fn leak_findings(a: &Analysis) -> Vec<Finding> {
+fn leak_findings(a: &Analysis) -> Vec<RawFinding> {
     LEAK_RULES
         .iter()
         .flat_map(|rule| {
             let leaks: Vec<&Leak> = a.leaks.iter().filter(|l| l.rule == *rule).collect();
             if leaks.is_empty() {
-                return vec![Finding::new(
+                return vec![RawFinding::new(
                     rule,
                     Outcome::Pass,
                     subject(a),
@@ -226,12 +226,12 @@ fn leak_findings(a: &Analysis) -> Vec<Finding> {
         .collect()
 }
 
-fn leak_finding(a: &Analysis, l: &Leak) -> Finding {
+fn leak_finding(a: &Analysis, l: &Leak) -> RawFinding {
     let place = match l.hop {
         Some(n) => format!("{} (hop {n})", l.header),
         None => l.header.clone(),
     };
-    let mut f = Finding::new(
+    let mut f = RawFinding::new(
         l.rule,
         Outcome::Fail,
         subject(a),

@@ -10,7 +10,7 @@ use mail_auth::dkim::DkimSigner;
 use mailwarden_dns::zonefile::ZoneFileSource;
 use mailwarden_engine::collect::Budget;
 use mailwarden_message::{Options, analyse, auth, judge};
-use mailwarden_model::{Finding, Outcome};
+use mailwarden_model::{Outcome, RawFinding};
 
 const BODY: &str = "Hello Bob,\r\n\r\nthe report is attached.\r\n";
 
@@ -82,14 +82,14 @@ fn reorder(message: &str) -> String {
     format!("{}\r\n\r\n{body}", fields.join("\r\n"))
 }
 
-async fn verify(raw: &[u8], source: &ZoneFileSource) -> (auth::AuthReport, Vec<Finding>) {
+async fn verify(raw: &[u8], source: &ZoneFileSource) -> (auth::AuthReport, Vec<RawFinding>) {
     let a = analyse("test.eml", raw, &Options::default());
     let (_, report, _) = auth::authenticate(source, Budget::default(), &a, raw, false).await;
     let findings = judge(&a, Some(&report));
     (report, findings)
 }
 
-fn outcome(findings: &[Finding], id: &str) -> Outcome {
+fn outcome(findings: &[RawFinding], id: &str) -> Outcome {
     findings
         .iter()
         .find(|f| f.id == id)
@@ -150,7 +150,7 @@ async fn a_body_changed_after_signing_fails_dkim_and_is_told_apart() {
     let (_, f) = verify(listed.as_bytes(), &source).await;
     let dkim = f.iter().find(|f| f.id == "message.dkim").unwrap();
     assert!(dkim.message.contains("list damage, not forgery"), "{}", dkim.message);
-    assert_eq!(dkim.severity, mailwarden_model::Severity::Low);
+    assert_eq!(dkim.severity, Some(mailwarden_model::Severity::Low));
 }
 
 #[tokio::test]
@@ -172,7 +172,7 @@ async fn a_forged_header_fails_dkim_and_from_an_unauthorised_server_fails_dmarc(
     );
     let dmarc = f.iter().find(|f| f.id == "message.dmarc").unwrap();
     assert_eq!(dmarc.outcome, Outcome::Fail);
-    assert_eq!(dmarc.severity, mailwarden_model::Severity::High, "p=reject");
+    assert_eq!(dmarc.severity, Some(mailwarden_model::Severity::High), "p=reject");
 }
 
 #[tokio::test]
@@ -186,7 +186,7 @@ async fn a_subject_tagged_by_a_mailing_list_is_list_damage_not_forgery() {
     assert_eq!(r.dkim[0].result, "fail", "{:?}", r.dkim);
     let dkim = f.iter().find(|f| f.id == "message.dkim").unwrap();
     assert!(dkim.message.contains("list damage, not forgery"), "{}", dkim.message);
-    assert_eq!(dkim.severity, mailwarden_model::Severity::Low);
+    assert_eq!(dkim.severity, Some(mailwarden_model::Severity::Low));
 }
 
 #[tokio::test]

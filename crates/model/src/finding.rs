@@ -86,12 +86,77 @@ impl fmt::Display for Severity {
     }
 }
 
-/// One conclusion about one subject (the domain, an MX host, an SPF term).
-///
-/// Judges fill `id`, `outcome`, `subject`, `message`, `evidence` and, where
-/// they know the concrete fix, `remediation`. The policy layer fills
-/// `severity`, `title` and `reference` from the rule catalogue, and the
-/// catalogue's generic remediation where the judge gave none.
+/// What a judge concludes about one subject, before the rule catalogue
+/// completes it: the rule, the outcome, the subject, what was found and
+/// the evidence, and only what the judge knows better than the catalogue
+/// (a concrete fix, a severity that depends on context). Title, reference
+/// and the catalogue's severity and generic remediation are not here:
+/// `mailwarden-policy`'s `Catalogue::complete` adds them, in one place,
+/// and turns this into a [`Finding`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawFinding {
+    /// Stable rule id from the catalogue, e.g. `mx.target-cname`.
+    pub id: String,
+    /// Pass, fail, not applicable or indeterminate.
+    pub outcome: Outcome,
+    /// What the finding is about: the domain, an MX host, a record name.
+    pub subject: String,
+    /// What was found, in one or two sentences.
+    pub message: String,
+    /// Raw data behind the finding: records as received, counts, paths.
+    pub evidence: BTreeMap<String, serde_json::Value>,
+    /// The concrete fix (the record to publish); `None`: the catalogue's
+    /// generic remediation applies to a failure.
+    pub remediation: Option<String>,
+    /// The judge's severity for this instance, when context makes it
+    /// differ from the catalogue's; `None`: the catalogue's.
+    pub severity: Option<Severity>,
+}
+
+impl RawFinding {
+    /// A judge's conclusion with no evidence, fix or severity yet.
+    pub fn new(id: &str, outcome: Outcome, subject: &str, message: impl Into<String>) -> Self {
+        Self {
+            id: id.to_string(),
+            outcome,
+            subject: subject.to_string(),
+            message: message.into(),
+            evidence: BTreeMap::new(),
+            remediation: None,
+            severity: None,
+        }
+    }
+
+    /// Attach one piece of evidence.
+    pub fn evidence(mut self, key: &str, value: impl Serialize) -> Self {
+        let v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        self.evidence.insert(key.to_string(), v);
+        self
+    }
+
+    /// Give the concrete fix (the record to publish).
+    pub fn remediation(mut self, text: impl Into<String>) -> Self {
+        self.remediation = Some(text.into());
+        self
+    }
+
+    /// Override the catalogue severity for this instance.
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = Some(severity);
+        self
+    }
+
+    /// The order findings are reported in: by id, then subject, then message.
+    pub fn sort_key(&self) -> (&str, &str, &str) {
+        (&self.id, &self.subject, &self.message)
+    }
+}
+
+/// One conclusion about one subject, complete: a [`RawFinding`] with the
+/// rule catalogue's title, reference, severity (unless the judge set
+/// one) and generic remediation (unless the judge gave a concrete fix),
+/// and, once waivers are applied, the acceptance. This is what reports,
+/// scores, profiles and the store read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable rule id from the catalogue, e.g. `mx.target-cname`.
@@ -116,9 +181,6 @@ pub struct Finding {
     /// The concrete fix; `null` when nothing needs fixing.
     #[serde(default)]
     pub remediation: Option<String>,
-    /// Set when the judge overrides the catalogue severity (context matters).
-    #[serde(skip)]
-    pub severity_override: bool,
     /// Set on a failing finding that a live waiver covers: the risk was
     /// accepted, by whom, why and until when. It is shown and counted
     /// apart, and never fails the run. Absent on every other finding.
@@ -152,7 +214,9 @@ impl Acceptance {
 }
 
 impl Finding {
-    /// A finding with catalogue fields left for the policy layer to fill.
+    /// A finding with empty catalogue fields (title, reference) and
+    /// severity `info`: for fixtures and tests of what reads findings.
+    /// Findings of a scan come from `Catalogue::complete`.
     pub fn new(id: &str, outcome: Outcome, subject: &str, message: impl Into<String>) -> Self {
         Self {
             id: id.to_string(),
@@ -164,7 +228,6 @@ impl Finding {
             evidence: BTreeMap::new(),
             reference: String::new(),
             remediation: None,
-            severity_override: false,
             accepted: None,
         }
     }
@@ -178,26 +241,6 @@ impl Finding {
     /// Whether the finding fails but a live waiver accepted the risk.
     pub fn is_accepted(&self) -> bool {
         self.outcome == Outcome::Fail && self.accepted.is_some()
-    }
-
-    /// Attach one piece of evidence.
-    pub fn evidence(mut self, key: &str, value: impl Serialize) -> Self {
-        let v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
-        self.evidence.insert(key.to_string(), v);
-        self
-    }
-
-    /// Give the concrete fix (the record to publish).
-    pub fn remediation(mut self, text: impl Into<String>) -> Self {
-        self.remediation = Some(text.into());
-        self
-    }
-
-    /// Override the catalogue severity for this instance.
-    pub fn severity(mut self, severity: Severity) -> Self {
-        self.severity = severity;
-        self.severity_override = true;
-        self
     }
 
     /// The order findings are reported in: by id, then subject, then message.

@@ -2,7 +2,8 @@
 //!
 //! The pure data that flows through mailwarden: `collect` fills an
 //! [`Observation`] with every DNS query and answer ([`Answer`]), `judge`
-//! turns it into [`Finding`]s. Nothing here does I/O.
+//! turns it into [`RawFinding`]s, and the rule catalogue completes those
+//! into [`Finding`]s. Nothing here does I/O.
 //!
 //! - [`name`]: domain-name normalisation and validation.
 //! - [`dns`]: query keys, answers as data (records, negative answers,
@@ -10,7 +11,7 @@
 //! - [`rdata`]: typed DS, DNSKEY, TLSA and NSEC3PARAM record data.
 //! - [`presentation`]: the zone-file text codec (escapes, hex, base64).
 //! - [`observation`]: the versioned, serialisable evidence of one scan.
-//! - [`finding`]: outcomes, severities and findings.
+//! - [`finding`]: outcomes, severities, judges' raw findings and complete findings.
 //! - [`net`]: address classes (global unicast or not, and why).
 //! - [`probe`]: SMTP STARTTLS and HTTPS results as evidence, and the
 //!   [`probe::Prober`] that `collect` asks for them.
@@ -31,7 +32,7 @@ pub mod probe;
 pub mod rdata;
 
 pub use dns::{Answer, Proof, QueryKey, RData, RType, Signature, Status};
-pub use finding::{Acceptance, Finding, Outcome, Severity};
+pub use finding::{Acceptance, Finding, Outcome, RawFinding, Severity};
 pub use io::{BoxFuture, DnsSource};
 pub use name::{DomainName, NameError};
 pub use observation::{DnsView, Lookup, Observation, ScanOptions, SourceInfo, Transcript, Wants};

@@ -25,13 +25,23 @@ pub fn non_global_reason(ip: IpAddr) -> Option<String> {
     }
 }
 
+/// Why mailwarden refuses to send to an address a scanned domain named.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{address} is {reason}, not a global address")]
+pub struct NotGlobal {
+    /// The refused address.
+    pub address: IpAddr,
+    /// Its class, from [`non_global_reason`], e.g. `loopback (RFC 1122)`.
+    pub reason: String,
+}
+
 /// `Ok(())` when mailwarden may send to `ip` because a scanned domain named
 /// it: a global unicast address, or any address when `allow_private` is
-/// set. Otherwise the reason, e.g. `"127.0.0.1 is loopback (RFC 1122), not
-/// a global address"`. This never connects.
-pub fn check_target(ip: IpAddr, allow_private: bool) -> Result<(), String> {
+/// set. Otherwise why not, shown as e.g. `"127.0.0.1 is loopback (RFC
+/// 1122), not a global address"`. This never connects.
+pub fn check_target(ip: IpAddr, allow_private: bool) -> Result<(), NotGlobal> {
     match non_global_reason(ip) {
-        Some(reason) if !allow_private => Err(format!("{ip} is {reason}, not a global address")),
+        Some(reason) if !allow_private => Err(NotGlobal { address: ip, reason }),
         _ => Ok(()),
     }
 }
@@ -289,9 +299,11 @@ mod tests {
     fn check_target_refuses_non_global_addresses_unless_allowed() {
         let ip: IpAddr = "64:ff9b::7f00:1".parse().unwrap();
         let err = check_target(ip, false).unwrap_err();
+        assert_eq!(err.address, ip);
+        let shown = err.to_string();
         assert!(
-            err.starts_with("64:ff9b::7f00:1 is NAT64") && err.contains("loopback"),
-            "{err}"
+            shown.starts_with("64:ff9b::7f00:1 is NAT64") && shown.contains("loopback"),
+            "{shown}"
         );
         assert_eq!(check_target(ip, true), Ok(()));
         assert_eq!(check_target("8.8.8.8".parse().unwrap(), false), Ok(()));

@@ -4,7 +4,7 @@
 //! at build time, one `[[rule]]` table per rule with its id, area, title,
 //! severity, rationale, references and generic remediation. `mailwarden
 //! rules` lists it, `mailwarden explain ID` prints one, and every finding a
-//! judge emits is completed from it ([`Catalogue::enrich`]).
+//! judge emits is completed from it ([`Catalogue::complete`]).
 
 pub mod frameworks;
 pub mod profile;
@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::OnceLock;
 
-use mailwarden_model::{Finding, Severity};
+use mailwarden_model::{Finding, Outcome, RawFinding, Severity};
 use serde::{Deserialize, Serialize};
 
 /// The catalogue files, embedded. Add a file here when adding a protocol.
@@ -164,20 +164,38 @@ impl Catalogue {
         self.rules.is_empty()
     }
 
-    /// Fill a finding's title, reference, severity (unless the judge set
-    /// one) and remediation (unless the judge gave a concrete one).
-    /// A finding whose id is not in the catalogue keeps what it has; the
-    /// test suite makes sure that never happens.
-    pub fn enrich(&self, finding: &mut Finding) {
-        let Some(rule) = self.get(&finding.id) else { return };
-        finding.title.clone_from(&rule.title);
-        finding.reference = rule.references.join("; ");
-        if !finding.severity_override {
-            finding.severity = rule.severity;
+    /// Complete a judge's raw finding from the catalogue: the rule's
+    /// title and references, its severity (unless the judge set one for
+    /// this instance) and, on a failure, its generic remediation (unless
+    /// the judge gave a concrete one). The one place a [`RawFinding`]
+    /// becomes a [`Finding`]. An id the catalogue lacks keeps what the
+    /// judge gave (no title, severity `info` unless set); the test suite
+    /// makes sure that never happens.
+    pub fn complete(&self, raw: RawFinding) -> Finding {
+        let RawFinding {
+            id,
+            outcome,
+            subject,
+            message,
+            evidence,
+            remediation,
+            severity,
+        } = raw;
+        let rule = self.get(&id);
+        let generic = || rule.filter(|_| outcome == Outcome::Fail).map(|r| r.remediation.clone());
+        Finding {
+            severity: severity.or_else(|| rule.map(|r| r.severity)).unwrap_or(Severity::Info),
+            title: rule.map(|r| r.title.clone()).unwrap_or_default(),
+            reference: rule.map(|r| r.references.join("; ")).unwrap_or_default(),
+            remediation: remediation.or_else(generic),
+            evidence,
+            ..Finding::new(&id, outcome, &subject, message)
         }
-        if finding.remediation.is_none() && finding.outcome == mailwarden_model::Outcome::Fail {
-            finding.remediation = Some(rule.remediation.clone());
-        }
+    }
+
+    /// [`Catalogue::complete`] for each of a judge's findings, in order.
+    pub fn complete_all(&self, raw: Vec<RawFinding>) -> Vec<Finding> {
+        raw.into_iter().map(|f| self.complete(f)).collect()
     }
 
     /// The area of a rule id, for grouping; unknown ids go under DNS integrity.
@@ -215,8 +233,6 @@ impl fmt::Display for Rule {
 
 #[cfg(test)]
 mod tests {
-    use mailwarden_model::Outcome;
-
     use super::*;
 
     #[test]
@@ -256,15 +272,27 @@ mod tests {
     }
 
     #[test]
-    fn enrich_fills_catalogue_fields_but_keeps_concrete_remediation() {
+    fn complete_fills_catalogue_fields_but_keeps_concrete_remediation_and_severity() {
         let c = Catalogue::builtin();
-        let id = c.iter().next().unwrap().id.clone();
-        let mut f = Finding::new(&id, Outcome::Fail, "example.com", "m");
-        c.enrich(&mut f);
-        assert_eq!(f.severity, c.get(&id).unwrap().severity);
-        assert_eq!(f.remediation.as_deref(), Some(c.get(&id).unwrap().remediation.as_str()));
-        let mut g = Finding::new(&id, Outcome::Fail, "example.com", "m").remediation("publish X");
-        c.enrich(&mut g);
+        let rule = c.iter().next().unwrap();
+        let f = c.complete(RawFinding::new(&rule.id, Outcome::Fail, "example.com", "m").evidence("k", 1));
+        assert_eq!((f.severity, f.title.as_str()), (rule.severity, rule.title.as_str()));
+        assert_eq!(f.reference, rule.references.join("; "));
+        assert_eq!(f.remediation.as_deref(), Some(rule.remediation.as_str()));
+        assert_eq!(f.evidence["k"], 1);
+        let g = c.complete(
+            RawFinding::new(&rule.id, Outcome::Fail, "example.com", "m")
+                .remediation("publish X")
+                .severity(Severity::Critical),
+        );
         assert_eq!(g.remediation.as_deref(), Some("publish X"));
+        assert_eq!(g.severity, Severity::Critical);
+        let pass = c.complete(RawFinding::new(&rule.id, Outcome::Pass, "example.com", "m"));
+        assert_eq!((pass.remediation, pass.severity), (None, rule.severity));
+        let unknown = c.complete(RawFinding::new("mx.no-such-rule", Outcome::Fail, "example.com", "m"));
+        assert_eq!(
+            (unknown.title.as_str(), unknown.severity, unknown.remediation),
+            ("", Severity::Info, None)
+        );
     }
 }

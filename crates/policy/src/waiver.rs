@@ -26,7 +26,7 @@
 //!
 //! Pure: the caller reads the file and says what day it is.
 
-use mailwarden_model::{Acceptance, Finding, Outcome};
+use mailwarden_model::{Acceptance, Finding, Outcome, RawFinding};
 use serde::Deserialize;
 use time::Date;
 use toml::Spanned;
@@ -259,8 +259,8 @@ pub struct Applied {
 
 /// Mark the failing findings a live waiver covers as accepted; for each
 /// expired waiver that covers a failing finding, add a `waiver.expired`
-/// finding (catalogue fields left for [`Catalogue::enrich`]), naming the
-/// subjects that fail again.
+/// finding (completed from the built-in catalogue), naming the subjects
+/// that fail again.
 pub fn apply(waivers: &[Waiver], findings: &mut Vec<Finding>, today: Date) -> Applied {
     let mut applied = Applied::default();
     let mut expired: Vec<(usize, Vec<String>)> = Vec::new();
@@ -285,15 +285,15 @@ pub fn apply(waivers: &[Waiver], findings: &mut Vec<Finding>, today: Date) -> Ap
     }
     applied.matched.sort_unstable();
     for (i, subjects) in expired {
-        findings.push(expired_finding(&waivers[i], &subjects));
+        findings.push(Catalogue::builtin().complete(expired_finding(&waivers[i], &subjects)));
     }
     applied
 }
 
-fn expired_finding(w: &Waiver, subjects: &[String]) -> Finding {
+fn expired_finding(w: &Waiver, subjects: &[String]) -> RawFinding {
     let last = w.expires.map(format_date).unwrap_or_default();
     let owner = w.owner.as_deref().unwrap_or("nobody named");
-    Finding::new(
+    RawFinding::new(
         EXPIRED_RULE,
         Outcome::Fail,
         &w.pattern(),

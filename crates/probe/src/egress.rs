@@ -25,7 +25,7 @@ mod tests {
     use super::*;
 
     fn check(ip: &str, allow: bool) -> Result<(), String> {
-        check_target(ip.parse().unwrap(), allow)
+        check_target(ip.parse().unwrap(), allow).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -323,8 +323,11 @@ pub async fn fetch(url: &str, addresses: &[IpAddr], opts: &FetchOptions) -> Resu
     let target = Target::parse(url, opts.port)?;
     let mut last = FetchFailure::NoAddresses;
     for &ip in addresses {
-        if let Err(reason) = check_target(ip, opts.allow_private) {
-            last = FetchFailure::EgressRefused { address: ip, reason };
+        if let Err(refused) = check_target(ip, opts.allow_private) {
+            last = FetchFailure::EgressRefused {
+                address: ip,
+                reason: refused.to_string(),
+            };
             continue;
         }
         match attempt(&target, SocketAddr::new(ip, target.port), opts).await {

@@ -272,9 +272,9 @@ mod writers {
         };
         let answer = Answer::with_records(vec![txt], Proof::Indeterminate);
         observation.dns.insert(key, answer);
-        let finding = Finding::new("spf.syntax", Outcome::Fail, HOSTILE, format!("bad: {HOSTILE}"))
-            .evidence("record", HOSTILE)
-            .remediation(format!("fix {HOSTILE}"));
+        let mut finding = Finding::new("spf.syntax", Outcome::Fail, HOSTILE, format!("bad: {HOSTILE}"));
+        finding.evidence.insert("record".into(), HOSTILE.into());
+        finding.remediation = Some(format!("fix {HOSTILE}"));
         DomainReport::new(vec![finding], observation)
     }
 
@@ -332,7 +332,8 @@ mod writers {
     fn reports_cap_every_message_and_remediation() {
         let mut r = report();
         let long = "x".repeat(10 * MESSAGE_CAP);
-        let f = Finding::new("spf.syntax", Outcome::Fail, "s", long.clone()).remediation(long);
+        let mut f = Finding::new("spf.syntax", Outcome::Fail, "s", long.clone());
+        f.remediation = Some(long);
         r = DomainReport::new(vec![f], r.observation);
         for text in [&r.findings[0].message, r.findings[0].remediation.as_ref().unwrap()] {
             assert!(text.len() < MESSAGE_CAP + 40, "{}", text.len());

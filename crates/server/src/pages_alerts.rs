@@ -72,8 +72,9 @@ fn destination(f: &AddForm) -> Result<Destination, String> {
         }
         "email" => Destination::email(target, f.smtp.trim(), f.starttls.is_some(), None, None),
         "syslog" => Destination::syslog(target, f.tcp.is_some()),
-        other => Err(format!("type {other:?}: expected webhook, email or syslog")),
+        other => return Err(format!("type {other:?}: expected webhook, email or syslog")),
     }
+    .map_err(|e| e.to_string())
 }
 
 /// The checks of every change, the form's CSRF token, then the role: the

@@ -7,7 +7,7 @@
 pub(super) mod matching;
 
 use mailwarden_model::dns::Tlsa;
-use mailwarden_model::{Answer, Finding, Outcome, Proof, RData, Severity, Status};
+use mailwarden_model::{Answer, Outcome, Proof, RData, RawFinding, Severity, Status};
 
 use super::{Addressed, RULES, Rrset, tlsa_name};
 use crate::Context;
@@ -59,8 +59,8 @@ impl<'a> Host<'a> {
         matches!(self.answer.status, Status::Bogus(_)) || (self.validated && self.answer.proof == Proof::Bogus)
     }
 
-    fn finding(&self, id: &str, outcome: Outcome, message: impl Into<String>) -> Finding {
-        Finding::new(id, outcome, &self.name, message)
+    fn finding(&self, id: &str, outcome: Outcome, message: impl Into<String>) -> RawFinding {
+        RawFinding::new(id, outcome, &self.name, message)
     }
 
     fn texts(&self) -> Vec<&str> {
@@ -131,7 +131,7 @@ impl<'a> Host<'a> {
         }
     }
 
-    pub(super) fn judge(&self, addressed: &Addressed<'_, '_, '_, '_>) -> Vec<Finding> {
+    pub(super) fn judge(&self, addressed: &Addressed<'_, '_, '_, '_>) -> Vec<RawFinding> {
         if self.bogus() {
             let why = self.answer.status.describe();
             let mut out = vec![
@@ -195,7 +195,7 @@ impl<'a> Host<'a> {
 
     /// RFC 7672 §2.2: DANE applies to an MX host that publishes TLSA
     /// records at `_25._tcp.<host>` in a signed zone.
-    fn present(&self) -> Finding {
+    fn present(&self) -> RawFinding {
         const ID: &str = rule::DANE_TLSA_PRESENT;
         if !self.records.is_empty() {
             return self
@@ -239,7 +239,7 @@ impl<'a> Host<'a> {
 
     /// RFC 7672 §2.2: "TLSA records ... MUST be DNSSEC validated", and an
     /// insecure TLSA RRset (or an insecure denial) leaves DANE out of effect.
-    fn insecure(&self) -> Finding {
+    fn insecure(&self) -> RawFinding {
         const ID: &str = rule::DANE_INSECURE;
         if !self.validated {
             return self.finding(
@@ -286,7 +286,7 @@ impl<'a> Host<'a> {
         }
     }
 
-    fn not_bogus(&self) -> Finding {
+    fn not_bogus(&self) -> RawFinding {
         const ID: &str = rule::DANE_BOGUS;
         if !self.validated {
             return self.finding(
@@ -312,7 +312,7 @@ impl<'a> Host<'a> {
     /// Malformed records, and records no client can use (RFC 7671 §4:
     /// unknown parameters make a record unusable; a digest of the wrong
     /// length never matches).
-    fn syntax(&self) -> Finding {
+    fn syntax(&self) -> RawFinding {
         const ID: &str = rule::DANE_SYNTAX;
         if self.records.is_empty() {
             return self.finding(ID, Outcome::NotApplicable, "No TLSA records.");
@@ -353,7 +353,7 @@ impl<'a> Host<'a> {
     /// RFC 7672 §3.1.3: SMTP client treatment of the PKIX-TA(0) and
     /// PKIX-EE(1) usages is undefined (clients may treat them as unusable),
     /// so SMTP servers should not publish them (paraphrased).
-    fn usage(&self) -> Finding {
+    fn usage(&self) -> RawFinding {
         const ID: &str = rule::DANE_USAGE;
         let parsed = self.parsed();
         if parsed.is_empty() {
@@ -399,7 +399,7 @@ impl<'a> Host<'a> {
     /// Matching type Full(0) (RFC 6698 §2.1.3) is discouraged by the DANE
     /// operational guidance (RFC 7671): the records are large (truncation,
     /// TCP fallback), and a renewal without a key change breaks `x 0 0`.
-    fn full_certificate(&self) -> Finding {
+    fn full_certificate(&self) -> RawFinding {
         const ID: &str = rule::DANE_FULL_CERTIFICATE;
         let parsed = self.parsed();
         if parsed.is_empty() {
@@ -435,7 +435,7 @@ impl<'a> Host<'a> {
     /// RFC 7671 §8.1 and RFC 7672 §3.1: publish the next key's record
     /// before switching keys, e.g. two `3 x x` records, or `3 x x` with
     /// `2 x x` for the issuer.
-    fn rollover(&self) -> Finding {
+    fn rollover(&self) -> RawFinding {
         const ID: &str = rule::DANE_ROLLOVER;
         let usable = self.usable();
         if usable.is_empty() {

@@ -23,7 +23,7 @@
 //! `host_dane` gives the same verdict to the failover-parity judge.
 
 use mailwarden_model::dns::Tlsa;
-use mailwarden_model::{DnsView, Finding, Outcome, RType, SmtpTarget, Status};
+use mailwarden_model::{DnsView, Outcome, RType, RawFinding, SmtpTarget, Status};
 
 use crate::rule;
 use crate::transport::{self, AddressTls, MxHost};
@@ -72,7 +72,7 @@ const RULES: [&str; 8] = [
 ];
 
 /// Judge the DANE TLSA records of every MX host of `ctx.domain`.
-pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<RawFinding> {
     let chains = crate::ChainCache::default();
     judge_with(ctx, view, &crate::Facts::of_view(ctx, view, &chains))
 }
@@ -95,13 +95,13 @@ pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>, facts: &crate::Facts<'_, '_>) 
 }
 
 /// [`judge`], reading the shared facts of the view.
-pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &crate::Facts<'_, '_>) -> Vec<Finding> {
+pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &crate::Facts<'_, '_>) -> Vec<RawFinding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let hosts = match mx_hosts(&domain, view) {
         Ok(h) => h,
         Err(why) => {
             return vec![
-                Finding::new(
+                RawFinding::new(
                     rule::DANE_TLSA_PRESENT,
                     Outcome::Indeterminate,
                     &domain,
@@ -112,7 +112,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &crate::Facts<'_
         }
     };
     if hosts.is_empty() {
-        return vec![Finding::new(
+        return vec![RawFinding::new(
             rule::DANE_TLSA_PRESENT,
             Outcome::NotApplicable,
             &domain,

@@ -1,7 +1,7 @@
 //! Hand-built transcripts and probes for every DANE rule, passing and failing.
 
 use mailwarden_model::{
-    Answer, Finding, Outcome::*, Proof, QueryKey, RType, ScanOptions, Severity, SmtpProbe, SmtpStatus, SourceInfo,
+    Answer, Outcome::*, Proof, QueryKey, RType, RawFinding, ScanOptions, Severity, SmtpProbe, SmtpStatus, SourceInfo,
     Status,
 };
 
@@ -34,7 +34,7 @@ fn in_context<T>(validated: bool, f: impl FnOnce(&Context<'_>) -> T) -> T {
     f(&ctx)
 }
 
-fn run_with(dns: &Dns, validated: bool) -> Vec<Finding> {
+fn run_with(dns: &Dns, validated: bool) -> Vec<RawFinding> {
     in_context(validated, |ctx| dns.judge(|v| judge(ctx, v)))
 }
 
@@ -48,7 +48,7 @@ fn unprobed(dns: Dns) -> Dns {
     probed(dns, SmtpProbe::status(SmtpStatus::NotProbed, None))
 }
 
-fn run(dns: &Dns) -> Vec<Finding> {
+fn run(dns: &Dns) -> Vec<RawFinding> {
     run_with(dns, true)
 }
 
@@ -119,7 +119,7 @@ fn insecure_records_are_not_in_effect() {
 fn an_unsigned_mx_zone_cannot_use_dane() {
     let f = run(&negative(Status::NxDomain, Proof::Insecure));
     let p = find(&f, "dane.tlsa-present", MX);
-    assert_eq!((p.outcome, p.severity), (Fail, mailwarden_model::Severity::Info));
+    assert_eq!((p.outcome, p.severity), (Fail, Some(mailwarden_model::Severity::Info)));
     assert!(p.remediation.as_deref().unwrap().contains("Sign the zone"));
     let i = find(&f, "dane.insecure", MX);
     assert_eq!(i.outcome, Fail);
@@ -143,7 +143,10 @@ fn bogus_tlsa_is_critical() {
     ] {
         let f = run(&dns);
         let b = find(&f, "dane.bogus", MX);
-        assert_eq!((b.outcome, b.severity), (Fail, mailwarden_model::Severity::Critical));
+        assert_eq!(
+            (b.outcome, b.severity),
+            (Fail, Some(mailwarden_model::Severity::Critical))
+        );
         assert!(b.message.contains("defer"));
         assert_eq!(outcome(&f, "dane.match", MX), Indeterminate);
         assert_eq!(outcome(&f, "dane.tlsa-present", MX), Indeterminate);
@@ -242,7 +245,7 @@ fn a_chain_no_usable_record_matches_is_critical() {
         .smtp(MX, IP6, tls_probe(&other_chain, "TLSv1.3"));
     let f = run(&dns);
     let m = find(&f, "dane.match", MX);
-    assert_eq!((m.outcome, m.severity), (Fail, Severity::Critical), "{m:#?}");
+    assert_eq!((m.outcome, m.severity), (Fail, Some(Severity::Critical)), "{m:#?}");
     assert!(m.message.contains("1 of 2 address(es)"), "{}", m.message);
     assert!(m.message.contains("defer all mail"), "{}", m.message);
     assert!(
@@ -290,7 +293,7 @@ fn tlsa_without_tls_is_critical() {
         let probe = SmtpProbe::status(status, Some("as the test says".into()));
         let f = run(&probed(tlsa(&[format!("3 1 1 {spki}")], Proof::Secure), probe));
         let m = find(&f, "dane.match", MX);
-        assert_eq!((m.outcome, m.severity), (Fail, Severity::Critical), "{status:?}");
+        assert_eq!((m.outcome, m.severity), (Fail, Some(Severity::Critical)), "{status:?}");
         assert!(m.message.contains("no TLS"), "{}", m.message);
         assert!(
             m.remediation

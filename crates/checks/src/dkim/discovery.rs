@@ -1,4 +1,4 @@
-//! Finding the published keys: the selectors tried, the `_domainkey`
+//! RawFinding the published keys: the selectors tried, the `_domainkey`
 //! probe, CNAME delegations to providers, and what could not be looked up.
 
 use super::*;
@@ -19,7 +19,7 @@ pub(super) struct Discovery<'v, 'a> {
 }
 
 impl Discovery<'_, '_> {
-    pub(super) fn with_evidence(&self, f: Finding) -> Finding {
+    pub(super) fn with_evidence(&self, f: RawFinding) -> RawFinding {
         let f = f
             .evidence("selectors_tried", self.tried)
             .evidence("domainkey_probe", probe_state(self.probe))
@@ -62,7 +62,7 @@ impl Discovery<'_, '_> {
     /// "_domainkey"" — each at
     /// `<selector>._domainkey.<domain>`; without a key, receivers cannot
     /// verify any signature of the domain and DMARC can only align on SPF.
-    pub(super) fn keys_found(&self) -> Finding {
+    pub(super) fn keys_found(&self) -> RawFinding {
         let usable: Vec<&KeySummary<'_>> = self.summaries.iter().filter(|k| k.usable).collect();
         let selectors_of = |keys: &[&KeySummary<'_>]| {
             keys.iter()
@@ -73,7 +73,7 @@ impl Discovery<'_, '_> {
                 .join(", ")
         };
         if !usable.is_empty() {
-            return self.with_evidence(Finding::new(
+            return self.with_evidence(RawFinding::new(
                 rule::DKIM_KEYS_FOUND,
                 Outcome::Pass,
                 self.domain,
@@ -85,7 +85,7 @@ impl Discovery<'_, '_> {
             ));
         }
         if self.parked {
-            return self.with_evidence(Finding::new(
+            return self.with_evidence(RawFinding::new(
                 rule::DKIM_KEYS_FOUND,
                 Outcome::NotApplicable,
                 self.domain,
@@ -95,7 +95,7 @@ impl Discovery<'_, '_> {
         if !self.summaries.is_empty() {
             let all: Vec<&KeySummary<'_>> = self.summaries.iter().collect();
             return self
-                .with_evidence(Finding::new(
+                .with_evidence(RawFinding::new(
                     rule::DKIM_KEYS_FOUND,
                     Outcome::Fail,
                     self.domain,
@@ -113,7 +113,7 @@ impl Discovery<'_, '_> {
             .map(|s| s.selector.as_str())
             .collect();
         if !missing_lookups.is_empty() {
-            return self.with_evidence(Finding::new(
+            return self.with_evidence(RawFinding::new(
                 rule::DKIM_KEYS_FOUND,
                 Outcome::Indeterminate,
                 self.domain,
@@ -125,7 +125,7 @@ impl Discovery<'_, '_> {
         }
         match &self.probe.status {
             Status::NxDomain => self
-                .with_evidence(Finding::new(
+                .with_evidence(RawFinding::new(
                     rule::DKIM_KEYS_FOUND,
                     Outcome::Fail,
                     self.domain,
@@ -136,7 +136,7 @@ impl Discovery<'_, '_> {
                     ),
                 ))
                 .remediation(self.publish_remediation()),
-            status if status.is_definite() => self.with_evidence(Finding::new(
+            status if status.is_definite() => self.with_evidence(RawFinding::new(
                 rule::DKIM_KEYS_FOUND,
                 Outcome::Indeterminate,
                 self.domain,
@@ -147,7 +147,7 @@ impl Discovery<'_, '_> {
                     self.probe_name
                 ),
             )),
-            status => self.with_evidence(Finding::new(
+            status => self.with_evidence(RawFinding::new(
                 rule::DKIM_KEYS_FOUND,
                 Outcome::Indeterminate,
                 self.domain,
@@ -170,7 +170,7 @@ impl Discovery<'_, '_> {
     /// RFC 8020 §2: "when a DNS resolver receives a response with a
     /// response code of NXDOMAIN, it means that the domain name which is
     /// thus denied AND ALL THE NAMES UNDER IT do not exist."
-    pub(super) fn probe_finding(&self) -> Finding {
+    pub(super) fn probe_finding(&self) -> RawFinding {
         let below: Vec<&str> = self
             .looked
             .iter()
@@ -178,7 +178,7 @@ impl Discovery<'_, '_> {
             .map(|s| s.name.as_str())
             .collect();
         let f = match &self.probe.status {
-            Status::NxDomain if !below.is_empty() => Finding::new(
+            Status::NxDomain if !below.is_empty() => RawFinding::new(
                 rule::DKIM_DOMAINKEY_PROBE,
                 Outcome::Fail,
                 self.domain,
@@ -192,7 +192,7 @@ impl Discovery<'_, '_> {
             .remediation(
                 "Fix or replace the authoritative DNS software: an empty non-terminal such as _domainkey must be answered NOERROR with no data (NODATA), not NXDOMAIN.",
             ),
-            Status::NxDomain => Finding::new(
+            Status::NxDomain => RawFinding::new(
                 rule::DKIM_DOMAINKEY_PROBE,
                 Outcome::Pass,
                 self.domain,
@@ -202,7 +202,7 @@ impl Discovery<'_, '_> {
                     self.also_tried()
                 ),
             ),
-            Status::NoData | Status::Records => Finding::new(
+            Status::NoData | Status::Records => RawFinding::new(
                 rule::DKIM_DOMAINKEY_PROBE,
                 Outcome::Pass,
                 self.domain,
@@ -212,7 +212,7 @@ impl Discovery<'_, '_> {
                     self.tried.len()
                 ),
             ),
-            other => Finding::new(
+            other => RawFinding::new(
                 rule::DKIM_DOMAINKEY_PROBE,
                 Outcome::Indeterminate,
                 self.domain,
@@ -223,7 +223,7 @@ impl Discovery<'_, '_> {
             .evidence("domainkey_probe", probe_state(self.probe))
     }
 
-    pub(super) fn lookup_failed(&self) -> Finding {
+    pub(super) fn lookup_failed(&self) -> RawFinding {
         let asked = match self.tried.len() {
             0 => self.probe_name.to_string(),
             n => format!("{n} selectors and {}", self.probe_name),

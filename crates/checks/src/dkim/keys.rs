@@ -20,13 +20,13 @@ pub(super) const SYNTAX_CODES: &[&str] = &[
 ];
 
 /// The findings for one key record.
-pub(super) fn key_findings(domain: &str, s: &Selector<'_>, key: &Published) -> Vec<Finding> {
+pub(super) fn key_findings(domain: &str, s: &Selector<'_>, key: &Published) -> Vec<RawFinding> {
     let r = &key.parsed;
     let name = s.name.as_str();
     // Every finding cites the record; the strings as received (how it is
     // split) only where something is wrong, so a selector's dozen
     // findings do not carry a 60 KB record twice each.
-    let with_record = |f: Finding| {
+    let with_record = |f: RawFinding| {
         let f = f.evidence("record", &r.text);
         match f.outcome {
             Outcome::Pass => f,
@@ -59,7 +59,7 @@ pub(super) fn codes<'r>(r: &'r KeyRecord, wanted: &[&str]) -> Vec<&'r Diagnostic
 /// single tag-list; if a tag name does occur more than once, the entire
 /// tag-list is invalid." and §3.6.1, `p=`: "Public-key data (base64;
 /// REQUIRED)." Warnings: "Unrecognized tags MUST be ignored."
-pub(super) fn syntax(r: &KeyRecord, name: &str, level: Level) -> Finding {
+pub(super) fn syntax(r: &KeyRecord, name: &str, level: Level) -> RawFinding {
     let (id, what) = match level {
         Level::Error => (rule::DKIM_SYNTAX, "syntax error"),
         Level::Warning => (rule::DKIM_SYNTAX_WARNING, "warning"),
@@ -70,14 +70,14 @@ pub(super) fn syntax(r: &KeyRecord, name: &str, level: Level) -> Finding {
         .filter(|d| d.level == level && (level == Level::Warning || SYNTAX_CODES.contains(&d.code)))
         .collect();
     if found.is_empty() {
-        return Finding::new(id, Outcome::Pass, name, format!("No {what}s in the key record."));
+        return RawFinding::new(id, Outcome::Pass, name, format!("No {what}s in the key record."));
     }
     let consequence = if level == Level::Error {
         " Verifiers reject the record, so signatures with this selector fail."
     } else {
         ""
     };
-    Finding::new(
+    RawFinding::new(
         id,
         Outcome::Fail,
         name,
@@ -94,14 +94,14 @@ pub(super) fn syntax(r: &KeyRecord, name: &str, level: Level) -> Finding {
 /// (without the quotes). This tag MUST be the first tag in the record.
 /// Records beginning with a "v=" tag with any other value MUST be
 /// discarded."
-pub(super) fn version(r: &KeyRecord, name: &str) -> Finding {
+pub(super) fn version(r: &KeyRecord, name: &str) -> RawFinding {
     let found = codes(r, &["version", "version-not-first", "version-case"]);
     if found.is_empty() {
         let msg = match &r.version {
             Some(_) => "v=DKIM1 is the first tag.",
             None => "No v= tag (it is optional and defaults to DKIM1).",
         };
-        return Finding::new(rule::DKIM_VERSION, Outcome::Pass, name, msg);
+        return RawFinding::new(rule::DKIM_VERSION, Outcome::Pass, name, msg);
     }
     let rest: Vec<String> = r
         .tags
@@ -109,7 +109,7 @@ pub(super) fn version(r: &KeyRecord, name: &str) -> Finding {
         .filter(|t| t.name != "v")
         .map(|t| format!("{}={}", t.name, t.value))
         .collect();
-    let f = Finding::new(
+    let f = RawFinding::new(
         rule::DKIM_VERSION,
         Outcome::Fail,
         name,
@@ -129,10 +129,10 @@ pub(super) fn version(r: &KeyRecord, name: &str) -> Finding {
 
 /// RFC 6376 §3.6.1, `k=`: "Unrecognized key types MUST be ignored."; RFC
 /// 8463 §4.2 registers `ed25519` next to `rsa`.
-pub(super) fn key_type(r: &KeyRecord, name: &str) -> Finding {
+pub(super) fn key_type(r: &KeyRecord, name: &str) -> RawFinding {
     let found = codes(r, &["key-type", "key-type-case"]);
     if found.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             rule::DKIM_KEY_TYPE,
             Outcome::Pass,
             name,
@@ -140,7 +140,7 @@ pub(super) fn key_type(r: &KeyRecord, name: &str) -> Finding {
         )
         .evidence("key_type", r.key_type.as_str());
     }
-    let f = Finding::new(
+    let f = RawFinding::new(
         rule::DKIM_KEY_TYPE,
         Outcome::Fail,
         name,
@@ -157,9 +157,9 @@ pub(super) fn key_type(r: &KeyRecord, name: &str) -> Finding {
 
 /// RFC 6376 §3.6.1, `p=`: "An empty value means that this public key has
 /// been revoked."
-pub(super) fn revoked(r: &KeyRecord, name: &str, selector: &str, domain: &str) -> Finding {
+pub(super) fn revoked(r: &KeyRecord, name: &str, selector: &str, domain: &str) -> RawFinding {
     match r.key {
-        KeyData::Revoked => Finding::new(
+        KeyData::Revoked => RawFinding::new(
             rule::DKIM_KEY_REVOKED,
             Outcome::Fail,
             name,
@@ -170,13 +170,13 @@ pub(super) fn revoked(r: &KeyRecord, name: &str, selector: &str, domain: &str) -
         .remediation(format!(
             "If {domain} still signs with selector {selector}, publish its current public key there; if the selector is retired, make sure no signer uses it (and eventually delete the record)."
         )),
-        KeyData::Missing => Finding::new(
+        KeyData::Missing => RawFinding::new(
             rule::DKIM_KEY_REVOKED,
             Outcome::NotApplicable,
             name,
             "The record has no p= tag at all (see dkim.syntax).",
         ),
-        _ => Finding::new(rule::DKIM_KEY_REVOKED, Outcome::Pass, name, "The key is not revoked."),
+        _ => RawFinding::new(rule::DKIM_KEY_REVOKED, Outcome::Pass, name, "The key is not revoked."),
     }
 }
 
@@ -184,9 +184,9 @@ pub(super) fn revoked(r: &KeyRecord, name: &str, selector: &str, domain: &str) -
 /// before being encoded in base64 are defined by the "k=" tag."; for RSA
 /// it is "an ASN.1 DER-encoded [ITU-X660-1997] RSAPublicKey" inside a
 /// SubjectPublicKeyInfo.
-pub(super) fn invalid(r: &KeyRecord, name: &str, selector: &str, domain: &str, delegated: &str) -> Finding {
+pub(super) fn invalid(r: &KeyRecord, name: &str, selector: &str, domain: &str, delegated: &str) -> RawFinding {
     match &r.key {
-        KeyData::Invalid { reason } => Finding::new(
+        KeyData::Invalid { reason } => RawFinding::new(
             rule::DKIM_KEY_INVALID,
             Outcome::Fail,
             name,
@@ -196,7 +196,7 @@ pub(super) fn invalid(r: &KeyRecord, name: &str, selector: &str, domain: &str, d
         .remediation(format!(
             "Publish the public key exactly as your signer exports it, e.g. `{selector}._domainkey.{domain}. IN TXT \"v=DKIM1; k=rsa; p=<base64 of the DER SubjectPublicKeyInfo>\"` (split into strings of at most 255 characters, with nothing added between them).{delegated}"
         )),
-        KeyData::Valid { key } => Finding::new(
+        KeyData::Valid { key } => RawFinding::new(
             rule::DKIM_KEY_INVALID,
             Outcome::Pass,
             name,
@@ -206,7 +206,7 @@ pub(super) fn invalid(r: &KeyRecord, name: &str, selector: &str, domain: &str, d
             },
         )
         .evidence("key", key),
-        KeyData::Revoked | KeyData::Missing | KeyData::Unchecked => Finding::new(
+        KeyData::Revoked | KeyData::Missing | KeyData::Unchecked => RawFinding::new(
             rule::DKIM_KEY_INVALID,
             Outcome::NotApplicable,
             name,
@@ -217,9 +217,9 @@ pub(super) fn invalid(r: &KeyRecord, name: &str, selector: &str, domain: &str, d
 
 /// RFC 8301 §3.2: "Signers MUST use RSA keys of at least 1024 bits for all
 /// keys. Signers SHOULD use RSA keys of at least 2048 bits."
-pub(super) fn rsa_weak(r: &KeyRecord, name: &str, selector: &str, domain: &str, delegated: &str) -> Finding {
+pub(super) fn rsa_weak(r: &KeyRecord, name: &str, selector: &str, domain: &str, delegated: &str) -> RawFinding {
     let KeyData::Valid { key } = &r.key else {
-        return Finding::new(
+        return RawFinding::new(
             rule::DKIM_RSA_WEAK,
             Outcome::NotApplicable,
             name,
@@ -227,7 +227,7 @@ pub(super) fn rsa_weak(r: &KeyRecord, name: &str, selector: &str, domain: &str, 
         );
     };
     let PublicKey::Rsa { modulus_bits: bits, .. } = key else {
-        return Finding::new(
+        return RawFinding::new(
             rule::DKIM_RSA_WEAK,
             Outcome::NotApplicable,
             name,
@@ -239,7 +239,7 @@ pub(super) fn rsa_weak(r: &KeyRecord, name: &str, selector: &str, domain: &str, 
         "Generate a 2048-bit key (`openssl genrsa -out {selector}-new.key 2048`; public part: `openssl rsa -in {selector}-new.key -pubout -outform DER | base64 -w0`), publish it under a new selector, e.g. `<new-selector>._domainkey.{domain}. IN TXT \"v=DKIM1; k=rsa; p=<base64>\"`, switch signing to it, then revoke the old one with `{selector}._domainkey.{domain}. IN TXT \"v=DKIM1; p=\"`.{delegated}"
     );
     if bits < RSA_MIN_BITS {
-        Finding::new(
+        RawFinding::new(
             rule::DKIM_RSA_WEAK,
             Outcome::Fail,
             name,
@@ -251,7 +251,7 @@ pub(super) fn rsa_weak(r: &KeyRecord, name: &str, selector: &str, domain: &str, 
         .severity(Severity::High)
         .remediation(remediation)
     } else if bits < RSA_RECOMMENDED_BITS {
-        Finding::new(
+        RawFinding::new(
             rule::DKIM_RSA_WEAK,
             Outcome::Fail,
             name,
@@ -260,7 +260,7 @@ pub(super) fn rsa_weak(r: &KeyRecord, name: &str, selector: &str, domain: &str, 
         .evidence("rsa_bits", bits)
         .remediation(remediation)
     } else {
-        Finding::new(
+        RawFinding::new(
             rule::DKIM_RSA_WEAK,
             Outcome::Pass,
             name,
@@ -273,7 +273,7 @@ pub(super) fn rsa_weak(r: &KeyRecord, name: &str, selector: &str, domain: &str, 
 /// RFC 6376 §3.6.1, `t=y`: "This domain is testing DKIM. Verifiers MUST
 /// NOT treat messages from Signers in testing mode differently from
 /// unsigned email, even should the signature fail to verify."
-pub(super) fn testing(r: &KeyRecord, name: &str) -> Finding {
+pub(super) fn testing(r: &KeyRecord, name: &str) -> RawFinding {
     let strict = if r.strict() {
         " The t=s flag (the i= domain must equal d=) is set."
     } else {
@@ -287,7 +287,7 @@ pub(super) fn testing(r: &KeyRecord, name: &str) -> Finding {
             .map(|t| format!("{}={}", t.name, t.value))
             .chain(r.strict().then(|| "t=s".to_string()))
             .collect();
-        Finding::new(
+        RawFinding::new(
             rule::DKIM_TESTING,
             Outcome::Fail,
             name,
@@ -299,7 +299,7 @@ pub(super) fn testing(r: &KeyRecord, name: &str) -> Finding {
             rest.join("; ")
         ))
     } else {
-        Finding::new(
+        RawFinding::new(
             rule::DKIM_TESTING,
             Outcome::Pass,
             name,
@@ -310,17 +310,17 @@ pub(super) fn testing(r: &KeyRecord, name: &str) -> Finding {
 }
 
 /// RFC 8301 §3.1: "rsa-sha1 MUST NOT be used for signing or verifying."
-pub(super) fn sha1(r: &KeyRecord, name: &str) -> Finding {
+pub(super) fn sha1(r: &KeyRecord, name: &str) -> RawFinding {
     let found = codes(r, &["sha1-only", "sha1-allowed", "hash-none"]);
     if found.is_empty() {
         let msg = match &r.hashes {
             None => "No h= tag: the key is usable with sha256.".to_string(),
             Some(h) => format!("h={}: sha256 is allowed and sha1 is not.", h.join(":")),
         };
-        return Finding::new(rule::DKIM_SHA1, Outcome::Pass, name, msg);
+        return RawFinding::new(rule::DKIM_SHA1, Outcome::Pass, name, msg);
     }
     let only = found.iter().any(|d| d.level == Level::Error);
-    let f = Finding::new(
+    let f = RawFinding::new(
         rule::DKIM_SHA1,
         Outcome::Fail,
         name,
@@ -334,17 +334,17 @@ pub(super) fn sha1(r: &KeyRecord, name: &str) -> Finding {
 
 /// RFC 6376 §3.6.1, `s=`: "Unrecognized service types MUST be ignored."
 /// A record whose services exclude `email` and `*` cannot verify mail.
-pub(super) fn service(r: &KeyRecord, name: &str) -> Finding {
+pub(super) fn service(r: &KeyRecord, name: &str) -> RawFinding {
     let found = codes(r, &["service-type"]);
     if found.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             rule::DKIM_SERVICE_TYPE,
             Outcome::Pass,
             name,
             "The key may be used for email.",
         );
     }
-    Finding::new(
+    RawFinding::new(
         rule::DKIM_SERVICE_TYPE,
         Outcome::Fail,
         name,

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeSet;
 
-use mailwarden_model::{Answer, DnsView, Finding, Outcome, RData, RType, Severity, Status};
+use mailwarden_model::{Answer, DnsView, Outcome, RData, RType, RawFinding, Severity, Status};
 use mailwarden_records::dkim::{self, Diagnostic, KeyData, KeyRecord, KeyType, Level, PublicKey};
 use serde::Serialize;
 
@@ -226,7 +226,7 @@ fn to_try<'a>(ctx: &Context<'_>, view: &DnsView<'a>, domain: &str) -> (Vec<Strin
 }
 
 /// Judge the DKIM keys of `ctx.domain`. Findings carry ids `dkim.*`.
-pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<RawFinding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let (tried, ignored, probe_name, probe) = to_try(ctx, view, &domain);
     let looked: Vec<Selector<'_>> = tried
@@ -269,7 +269,7 @@ pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
         if s.keys.len() > 1 {
             out.push(multiple_records(s));
         } else if s.keys.len() == 1 {
-            out.push(Finding::new(
+            out.push(RawFinding::new(
                 rule::DKIM_MULTIPLE_RECORDS,
                 Outcome::Pass,
                 &s.name,
@@ -354,7 +354,7 @@ fn provider(target: &str) -> Option<&'static str> {
 /// publishes one. RFC 6376 §3.6.2.1 says keys are published as TXT at the
 /// selector name; a CNAME there hands the key (and its rotation) to the
 /// target's owner.
-fn delegated(domain: &str, s: &Selector<'_>) -> Option<Finding> {
+fn delegated(domain: &str, s: &Selector<'_>) -> Option<RawFinding> {
     let target = s.delegated_to()?;
     let chain = &s.answer.cname_chain;
     let who = provider(target);
@@ -363,7 +363,7 @@ fn delegated(domain: &str, s: &Selector<'_>) -> Option<Finding> {
         detail = format!(" ({name})");
     }
     let mut f = match &s.answer.status {
-        Status::Records if !s.keys.is_empty() => Finding::new(
+        Status::Records if !s.keys.is_empty() => RawFinding::new(
             rule::DKIM_DELEGATED,
             Outcome::Pass,
             &s.name,
@@ -371,7 +371,7 @@ fn delegated(domain: &str, s: &Selector<'_>) -> Option<Finding> {
                 "The key is delegated by CNAME to {target}{detail}, which publishes it; that party generates and rotates the key."
             ),
         ),
-        status if status.is_definite() => Finding::new(
+        status if status.is_definite() => RawFinding::new(
             rule::DKIM_DELEGATED,
             Outcome::Fail,
             &s.name,
@@ -385,7 +385,7 @@ fn delegated(domain: &str, s: &Selector<'_>) -> Option<Finding> {
             "Remove the CNAME at {} if the provider no longer sends for {domain}; otherwise enable DKIM signing at the provider so it publishes the key at {target}.",
             s.name
         )),
-        other => Finding::new(
+        other => RawFinding::new(
             rule::DKIM_DELEGATED,
             Outcome::Indeterminate,
             &s.name,
@@ -421,9 +421,9 @@ fn microsoft_tenant(target: &str) -> Option<&str> {
 /// RFC 6376 §3.6.2.2: "TXT RRs MUST be unique for a particular selector
 /// name; that is, if there are multiple records in an RRset, the results
 /// are undefined."
-fn multiple_records(s: &Selector<'_>) -> Finding {
+fn multiple_records(s: &Selector<'_>) -> RawFinding {
     let texts: Vec<&str> = s.keys.iter().map(|k| k.parsed.text.as_str()).collect();
-    Finding::new(
+    RawFinding::new(
         rule::DKIM_MULTIPLE_RECORDS,
         Outcome::Fail,
         &s.name,

@@ -1,7 +1,7 @@
 //! Tests of the DKIM judge: each rule passing, failing and indeterminate.
 
 use mailwarden_model::{
-    Answer, Finding, Outcome::*, Proof, QueryKey, RData, RType, ScanOptions, Severity, SourceInfo, Status,
+    Answer, Outcome::*, Proof, QueryKey, RData, RType, RawFinding, ScanOptions, Severity, SourceInfo, Status,
 };
 
 use super::*;
@@ -39,7 +39,7 @@ fn dns(probe: Status, records: &[(&str, &[&str])]) -> Dns {
     d
 }
 
-fn run_with(dns: &Dns, parked: bool) -> Vec<Finding> {
+fn run_with(dns: &Dns, parked: bool) -> Vec<RawFinding> {
     let options = ScanOptions {
         dkim_selectors: vec!["custom".to_string()],
         parked,
@@ -48,7 +48,7 @@ fn run_with(dns: &Dns, parked: bool) -> Vec<Finding> {
     run_options(dns, &options)
 }
 
-fn run_options(dns: &Dns, options: &ScanOptions) -> Vec<Finding> {
+fn run_options(dns: &Dns, options: &ScanOptions) -> Vec<RawFinding> {
     let source = SourceInfo::default();
     let ctx = Context {
         roots: &crate::tls::cert::Roots::WebPki,
@@ -60,7 +60,7 @@ fn run_options(dns: &Dns, options: &ScanOptions) -> Vec<Finding> {
     dns.judge(|v| judge(&ctx, v))
 }
 
-fn run(dns: &Dns) -> Vec<Finding> {
+fn run(dns: &Dns) -> Vec<RawFinding> {
     run_with(dns, false)
 }
 
@@ -131,11 +131,11 @@ fn short_rsa_keys_fail_with_graded_severity() {
     let k1024 = key(RSA1024);
     let f = run(&dns(Status::NoData, &[("s1", &[&k512]), ("s2", &[&k1024])]));
     let weak = find(&f, "dkim.rsa-weak", &name("s1"));
-    assert_eq!((weak.outcome, weak.severity), (Fail, Severity::High));
+    assert_eq!((weak.outcome, weak.severity), (Fail, Some(Severity::High)));
     assert!(weak.remediation.as_deref().unwrap().contains("openssl genrsa"));
     let medium = find(&f, "dkim.rsa-weak", &name("s2"));
     assert_eq!(medium.outcome, Fail);
-    assert!(!medium.severity_override);
+    assert!(medium.severity.is_none());
     assert!(medium.message.contains("1024 bits"));
 }
 
@@ -330,7 +330,7 @@ fn sha1_next_to_sha256_is_low() {
     let text = format!("v=DKIM1; h=sha1:sha256; p={k}");
     let f = run(&dns(Status::NoData, &[("custom", &[&text])]));
     let s = find(&f, "dkim.sha1", &name("custom"));
-    assert_eq!((s.outcome, s.severity), (Fail, Severity::Low));
+    assert_eq!((s.outcome, s.severity), (Fail, Some(Severity::Low)));
 }
 
 #[test]
@@ -339,7 +339,7 @@ fn multiple_records_at_one_selector_fail() {
     let b = key(RSA1024);
     let f = run(&dns(Status::NoData, &[("custom", &[&a, &b])]));
     assert_eq!(outcome(&f, "dkim.multiple-records", &name("custom")), Fail);
-    let weak: Vec<&Finding> = f.iter().filter(|x| x.id == "dkim.rsa-weak").collect();
+    let weak: Vec<&RawFinding> = f.iter().filter(|x| x.id == "dkim.rsa-weak").collect();
     assert_eq!(weak.len(), 2);
     assert!(weak.iter().all(|w| w.message.starts_with("Record ")));
 }

@@ -17,7 +17,7 @@ mod discovery;
 
 use std::collections::BTreeSet;
 
-use mailwarden_model::{DnsView, Finding, Outcome, RData, RType, Severity, Status};
+use mailwarden_model::{DnsView, Outcome, RData, RType, RawFinding, Severity, Status};
 use mailwarden_records::dmarc::{Alignment, Level, Policy, Record, ReportUri};
 use serde::Serialize;
 
@@ -52,13 +52,13 @@ pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>) {
     }
 }
 
-pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<RawFinding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let d = Discovery::run(view, &domain);
     let mut out = Vec::new();
     let own = &d.own;
     if !own.definite {
-        out.push(Finding::new(
+        out.push(RawFinding::new(
             rule::DMARC_MISSING,
             Outcome::Indeterminate,
             &domain,
@@ -214,11 +214,11 @@ fn suggested_record(domain: &str) -> String {
 /// RFC 7489 §6.3 (and RFC 9989 §4.7) on `v`: "The value of this tag MUST
 /// match precisely; if it does not or it is absent, the entire retrieved
 /// record MUST be ignored. It MUST be the first tag in the list."
-fn version(domain: &str, own: &Step) -> Option<Finding> {
+fn version(domain: &str, own: &Step) -> Option<RawFinding> {
     if !own.lookalikes.is_empty() {
         let fixed = own.lookalikes.first().map(|r| fix_version(&r.text)).unwrap_or_default();
         return Some(
-            Finding::new(
+            RawFinding::new(
                 rule::DMARC_VERSION,
                 Outcome::Fail,
                 domain,
@@ -233,7 +233,7 @@ fn version(domain: &str, own: &Step) -> Option<Finding> {
         );
     }
     (!own.dmarc.is_empty()).then(|| {
-        Finding::new(
+        RawFinding::new(
             rule::DMARC_VERSION,
             Outcome::Pass,
             domain,
@@ -264,16 +264,16 @@ fn fix_version(text: &str) -> String {
 /// identifies the current version of DMARC are discarded." An SPF record at
 /// `_dmarc` does nothing, and usually means the DMARC record was published
 /// at the wrong name or overwritten.
-fn spf_at_dmarc(domain: &str, own: &Step) -> Finding {
+fn spf_at_dmarc(domain: &str, own: &Step) -> RawFinding {
     if own.spf.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_SPF_AT_DMARC,
             Outcome::Pass,
             domain,
             format!("No SPF record is published at _dmarc.{domain}."),
         );
     }
-    Finding::new(
+    RawFinding::new(
         rule::DMARC_SPF_AT_DMARC,
         Outcome::Fail,
         domain,
@@ -293,17 +293,17 @@ fn spf_at_dmarc(domain: &str, own: &Step) -> Finding {
 /// they are all discarded." RFC 7489 §6.6.3 step 5: "If the remaining set contains
 /// multiple records or no records, policy discovery terminates and DMARC
 /// processing is not applied to this message."
-fn multiple_records(domain: &str, own: &Step) -> Option<Finding> {
+fn multiple_records(domain: &str, own: &Step) -> Option<RawFinding> {
     match own.dmarc.len() {
         0 => None,
-        1 => Some(Finding::new(
+        1 => Some(RawFinding::new(
             rule::DMARC_MULTIPLE_RECORDS,
             Outcome::Pass,
             domain,
             "Exactly one DMARC record is published.",
         )),
         n => Some(
-            Finding::new(
+            RawFinding::new(
                 rule::DMARC_MULTIPLE_RECORDS,
                 Outcome::Fail,
                 domain,
@@ -323,10 +323,10 @@ fn multiple_records(domain: &str, own: &Step) -> Option<Finding> {
 /// RFC 9989 §4.5: "Domain Owner and PSO DMARC preferences are stored as
 /// DNS TXT records in subdomains named "_dmarc"." (RFC 7489 §6.1 has the
 /// same sentence.) A DMARC record at the domain itself is never read.
-fn apex_record(domain: &str, view: &DnsView<'_>) -> Finding {
+fn apex_record(domain: &str, view: &DnsView<'_>) -> RawFinding {
     let answer = view.get(domain, RType::Txt);
     if !answer.status.is_definite() {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_APEX_RECORD,
             Outcome::Indeterminate,
             domain,
@@ -346,14 +346,14 @@ fn apex_record(domain: &str, view: &DnsView<'_>) -> Finding {
         })
         .collect();
     if found.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_APEX_RECORD,
             Outcome::Pass,
             domain,
             format!("No DMARC record is misplaced at {domain} itself."),
         );
     }
-    Finding::new(
+    RawFinding::new(
         rule::DMARC_APEX_RECORD,
         Outcome::Fail,
         domain,
@@ -372,7 +372,7 @@ fn apex_record(domain: &str, view: &DnsView<'_>) -> Finding {
 /// DMARC Policy Record (i.e., any indication that there is no such record
 /// as opposed to a transient DNS error), Mail Receivers MUST NOT apply the
 /// DMARC mechanism to the message."
-fn missing(domain: &str, d: &Discovery) -> Finding {
+fn missing(domain: &str, d: &Discovery) -> RawFinding {
     if let Some(applied) = d.applied() {
         let message = if applied.own {
             format!("{domain} publishes a DMARC record at _dmarc.{domain}.")
@@ -383,14 +383,14 @@ fn missing(domain: &str, d: &Discovery) -> Finding {
                 applied.method.describe()
             )
         };
-        return Finding::new(rule::DMARC_MISSING, Outcome::Pass, domain, message)
+        return RawFinding::new(rule::DMARC_MISSING, Outcome::Pass, domain, message)
             .evidence("policy_domain", &applied.source)
             .evidence("method", applied.method.as_str())
             .evidence("record", &applied.strings);
     }
     let unchecked_suffix = unchecked_public_suffix_steps(d);
     if !d.complete() && unchecked_suffix.is_none() {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_MISSING,
             Outcome::Indeterminate,
             domain,
@@ -413,7 +413,7 @@ fn missing(domain: &str, d: &Discovery) -> Finding {
             )
         })
         .unwrap_or_default();
-    Finding::new(
+    RawFinding::new(
         rule::DMARC_MISSING,
         Outcome::Fail,
         domain,
@@ -452,19 +452,19 @@ fn unchecked_public_suffix_steps(d: &Discovery) -> Option<Vec<String>> {
 /// ("psd=n"), this is the Organizational Domain"). Receivers on either RFC
 /// meet during the transition; where they disagree on the organisational
 /// domain or on the record that applies, mail is judged differently.
-fn org_domain(domain: &str, d: &Discovery) -> Finding {
+fn org_domain(domain: &str, d: &Discovery) -> RawFinding {
     let walk_org = d.walk_org();
     let psl_org = d.psl_org.clone();
     let walk_src = d.source_9989().map(|s| s.domain.clone());
     let psl_src = d.source_7489().map(|s| s.domain.clone());
-    let base = Finding::new(rule::DMARC_ORG_DOMAIN, Outcome::Pass, domain, "")
+    let base = RawFinding::new(rule::DMARC_ORG_DOMAIN, Outcome::Pass, domain, "")
         .evidence("walk", &d.walk)
         .evidence("organisational_domain_tree_walk", &walk_org)
         .evidence("organisational_domain_psl", &psl_org)
         .evidence("policy_domain_tree_walk", &walk_src)
         .evidence("policy_domain_psl", &psl_src);
     if !d.complete() {
-        return Finding {
+        return RawFinding {
             outcome: Outcome::Indeterminate,
             message: "A lookup of the DNS tree walk failed, so the organisational domain is not known for certain."
                 .into(),
@@ -473,7 +473,7 @@ fn org_domain(domain: &str, d: &Discovery) -> Finding {
     }
     let policy = |s: &Option<String>| s.clone().unwrap_or_else(|| "none".into());
     if walk_org != psl_org || walk_src != psl_src {
-        return Finding {
+        return RawFinding {
             outcome: Outcome::Fail,
             message: format!(
                 "Receivers disagree about {domain}: by the public suffix list (RFC 7489) the organisational domain is {psl_org} and the policy comes from {}; by the DNS tree walk (RFC 9989) they are {walk_org} and {}.",
@@ -486,7 +486,7 @@ fn org_domain(domain: &str, d: &Discovery) -> Finding {
             ..base
         };
     }
-    Finding {
+    RawFinding {
         message: format!(
             "The organisational domain of {domain} is {walk_org} by both the DNS tree walk (RFC 9989) and the public suffix list (RFC 7489); the policy comes from {}.",
             policy(&walk_src)
@@ -499,13 +499,13 @@ fn org_domain(domain: &str, d: &Discovery) -> Finding {
 /// `p=reject` with subdomains rejected too. RFC 9989 §4.7 on `reject`:
 /// "The Domain Owner considers all such failures to be a clear indication
 /// that the use of the domain name is not valid."
-fn parked(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, applied: Option<&Applied>) -> Finding {
+fn parked(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, applied: Option<&Applied>) -> RawFinding {
     let reason = if ctx.options.parked {
         Some("the scan was told it is parked (--parked)".to_string())
     } else {
         let mx = view.get(domain, RType::Mx);
         if !mx.status.is_definite() {
-            return Finding::new(
+            return RawFinding::new(
                 rule::DMARC_PARKED,
                 Outcome::Indeterminate,
                 domain,
@@ -519,7 +519,7 @@ fn parked(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, applied: Option<&
         null_mx.then(|| "it publishes a null MX (RFC 7505)".to_string())
     };
     let Some(reason) = reason else {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_PARKED,
             Outcome::NotApplicable,
             domain,
@@ -528,7 +528,7 @@ fn parked(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, applied: Option<&
     };
     let wanted = format!("_dmarc.{domain}. IN TXT \"v=DMARC1; p=reject; sp=reject; adkim=s; aspf=s\"");
     let Some(a) = applied else {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_PARKED,
             Outcome::Fail,
             domain,
@@ -539,14 +539,14 @@ fn parked(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, applied: Option<&
     let eff = a.effective();
     let ok = eff.domain == Some(Policy::Reject) && eff.subdomains == Some(Policy::Reject);
     if ok {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_PARKED,
             Outcome::Pass,
             domain,
             format!("{domain} is parked ({reason}) and its DMARC policy rejects mail from it and its subdomains."),
         );
     }
-    Finding::new(
+    RawFinding::new(
         rule::DMARC_PARKED,
         Outcome::Fail,
         domain,
@@ -561,7 +561,7 @@ fn parked(ctx: &Context<'_>, domain: &str, view: &DnsView<'_>, applied: Option<&
 }
 
 /// Every lookup of the DMARC checks that failed, or a pass.
-fn lookup_failed(domain: &str, failed: &[String]) -> Finding {
+fn lookup_failed(domain: &str, failed: &[String]) -> RawFinding {
     crate::unlooked::lookup_failed(
         (rule::DMARC_LOOKUP_FAILED, domain),
         "Every DNS lookup of the DMARC checks was answered.",

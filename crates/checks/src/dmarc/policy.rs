@@ -6,7 +6,7 @@ use super::*;
 use crate::rule;
 
 /// Findings about the record that applies: syntax and policy strength.
-pub(super) fn policy_findings(domain: &str, a: &Applied, parked: bool) -> Vec<Finding> {
+pub(super) fn policy_findings(domain: &str, a: &Applied, parked: bool) -> Vec<RawFinding> {
     let eff = a.effective();
     vec![
         syntax(domain, a, Level::Error),
@@ -27,7 +27,7 @@ pub(super) fn policy_findings(domain: &str, a: &Applied, parked: bool) -> Vec<Fi
 /// and MUST appear first. Unknown tags MUST be ignored. Syntax errors in
 /// the remainder of the record MUST be discarded in favor of default
 /// values (if any) or ignored outright."
-pub(super) fn syntax(domain: &str, a: &Applied, level: Level) -> Finding {
+pub(super) fn syntax(domain: &str, a: &Applied, level: Level) -> RawFinding {
     let (id, what) = match level {
         Level::Error => (rule::DMARC_SYNTAX, "syntax error"),
         Level::Warning => (rule::DMARC_SYNTAX_WARNING, "warning"),
@@ -37,7 +37,7 @@ pub(super) fn syntax(domain: &str, a: &Applied, level: Level) -> Finding {
         &a.record.text,
     );
     if found.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             id,
             Outcome::Pass,
             domain,
@@ -49,7 +49,7 @@ pub(super) fn syntax(domain: &str, a: &Applied, level: Level) -> Finding {
     } else {
         ""
     };
-    let f = Finding::new(
+    let f = RawFinding::new(
         id,
         Outcome::Fail,
         domain,
@@ -115,10 +115,10 @@ pub(super) fn repaired(r: &Record) -> String {
 /// preference." and §5.4: "discovered policies of "p=none" MUST NOT
 /// modify existing mail handling processes." A policy of `none` lets
 /// anyone send as the domain.
-pub(super) fn policy_none(domain: &str, a: &Applied, eff: &Effective) -> Finding {
+pub(super) fn policy_none(domain: &str, a: &Applied, eff: &Effective) -> RawFinding {
     let severity = if a.is_org { Severity::High } else { Severity::Medium };
     let base = |outcome, msg: String| {
-        Finding::new(rule::DMARC_POLICY_NONE, outcome, domain, msg)
+        RawFinding::new(rule::DMARC_POLICY_NONE, outcome, domain, msg)
             .evidence("policy_domain", &a.source)
             .evidence("effective", eff)
     };
@@ -171,14 +171,14 @@ pub(super) fn verb(p: Policy) -> &'static str {
 /// MUST be applied for subdomains." RFC 9989 §4.7: "Note that "sp" will be
 /// ignored for DMARC Policy Records published on subdomains of
 /// Organizational Domains and PSDs".
-pub(super) fn subdomain_policy(domain: &str, a: &Applied, eff: &Effective) -> Finding {
+pub(super) fn subdomain_policy(domain: &str, a: &Applied, eff: &Effective) -> RawFinding {
     if !a.is_org {
         let note = if a.own && a.record.tag("sp").is_some() {
             " Its sp tag has no effect there."
         } else {
             ""
         };
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_SUBDOMAIN_POLICY,
             Outcome::NotApplicable,
             domain,
@@ -188,13 +188,13 @@ pub(super) fn subdomain_policy(domain: &str, a: &Applied, eff: &Effective) -> Fi
         );
     }
     match eff.subdomains {
-        Some(p) if p.enforces() => Finding::new(
+        Some(p) if p.enforces() => RawFinding::new(
             rule::DMARC_SUBDOMAIN_POLICY,
             Outcome::Pass,
             domain,
             format!("Subdomains of {domain} without their own record get sp={p}."),
         ),
-        _ => Finding::new(
+        _ => RawFinding::new(
             rule::DMARC_SUBDOMAIN_POLICY,
             Outcome::Fail,
             domain,
@@ -218,9 +218,9 @@ pub(super) fn describe(p: Option<Policy>) -> String {
 /// by the "sp" tag (if the "sp" tag is present) or the policy specified by
 /// the "p" tag, if the "sp" tag is not present, MUST be applied for
 /// non-existent subdomains."
-pub(super) fn np_policy(domain: &str, a: &Applied, eff: &Effective) -> Finding {
+pub(super) fn np_policy(domain: &str, a: &Applied, eff: &Effective) -> RawFinding {
     if !a.is_org {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_NP_POLICY,
             Outcome::NotApplicable,
             domain,
@@ -235,13 +235,13 @@ pub(super) fn np_policy(domain: &str, a: &Applied, eff: &Effective) -> Finding {
         "p (np and sp absent)"
     };
     match eff.nonexistent {
-        Some(p) if p.enforces() => Finding::new(
+        Some(p) if p.enforces() => RawFinding::new(
             rule::DMARC_NP_POLICY,
             Outcome::Pass,
             domain,
             format!("Mail from non-existent subdomains of {domain} gets {p} (from {source})."),
         ),
-        _ => Finding::new(
+        _ => RawFinding::new(
             rule::DMARC_NP_POLICY,
             Outcome::Fail,
             domain,
@@ -259,9 +259,9 @@ pub(super) fn np_policy(domain: &str, a: &Applied, eff: &Effective) -> Finding {
 
 /// RFC 7489 §6.3 on `pct`: "Percentage of messages from the Domain Owner's
 /// mail stream to which the DMARC policy is to be applied."
-pub(super) fn pct(domain: &str, a: &Applied, eff: &Effective) -> Finding {
+pub(super) fn pct(domain: &str, a: &Applied, eff: &Effective) -> RawFinding {
     match a.record.pct {
-        Some(n) if n < 100 && eff.domain.is_some_and(Policy::enforces) => Finding::new(
+        Some(n) if n < 100 && eff.domain.is_some_and(Policy::enforces) => RawFinding::new(
             rule::DMARC_PCT,
             Outcome::Fail,
             domain,
@@ -271,13 +271,13 @@ pub(super) fn pct(domain: &str, a: &Applied, eff: &Effective) -> Finding {
         )
         .evidence("pct", n)
         .remediation(format!("Remove pct from the record at _dmarc.{} (or set pct=100).", a.source)),
-        Some(n) if n < 100 => Finding::new(
+        Some(n) if n < 100 => RawFinding::new(
             rule::DMARC_PCT,
             Outcome::Pass,
             domain,
             format!("pct={n} has no effect: the policy does not enforce anything."),
         ),
-        _ => Finding::new(
+        _ => RawFinding::new(
             rule::DMARC_PCT,
             Outcome::Pass,
             domain,
@@ -291,9 +291,9 @@ pub(super) fn pct(domain: &str, a: &Applied, eff: &Effective) -> Finding {
 /// handling rules it might have in place" ... "if the policy is "reject"
 /// and the value of the "t" tag is "y", a policy of "quarantine" will be
 /// applied to failing messages".
-pub(super) fn testing(domain: &str, a: &Applied) -> Finding {
+pub(super) fn testing(domain: &str, a: &Applied) -> RawFinding {
     if a.record.t == Some(true) {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_TESTING,
             Outcome::Fail,
             domain,
@@ -307,7 +307,7 @@ pub(super) fn testing(domain: &str, a: &Applied) -> Finding {
             a.source
         ));
     }
-    Finding::new(
+    RawFinding::new(
         rule::DMARC_TESTING,
         Outcome::Pass,
         domain,
@@ -318,7 +318,7 @@ pub(super) fn testing(domain: &str, a: &Applied) -> Finding {
 /// RFC 9989 removed `pct`, `rf` and `ri` (Appendix A.6 replaces `pct=0`
 /// by `t=y`); the IANA registry marks them historic and receivers following
 /// RFC 9989 treat them as unknown tags, which "MUST be ignored" (§4.7).
-pub(super) fn removed_tags(domain: &str, a: &Applied) -> Finding {
+pub(super) fn removed_tags(domain: &str, a: &Applied) -> RawFinding {
     let tags: Vec<String> = a
         .record
         .removed_tags()
@@ -326,14 +326,14 @@ pub(super) fn removed_tags(domain: &str, a: &Applied) -> Finding {
         .map(|t| format!("{}={}", t.name, t.value))
         .collect();
     if tags.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_REMOVED_TAGS,
             Outcome::Pass,
             domain,
             "The record uses none of the tags RFC 9989 removed (pct, rf, ri).",
         );
     }
-    Finding::new(
+    RawFinding::new(
         rule::DMARC_REMOVED_TAGS,
         Outcome::Fail,
         domain,
@@ -354,14 +354,14 @@ pub(super) fn removed_tags(domain: &str, a: &Applied) -> Finding {
 /// Indicates whether strict or relaxed DKIM Identifier Alignment mode is
 /// required by the Domain Owner." Relaxed is the usual and safe choice;
 /// strict makes any mail signed or bounced with a subdomain fail.
-pub(super) fn alignment(domain: &str, a: &Applied, parked: bool) -> Finding {
+pub(super) fn alignment(domain: &str, a: &Applied, parked: bool) -> RawFinding {
     let adkim = a.record.adkim.unwrap_or(Alignment::Relaxed);
     let aspf = a.record.aspf.unwrap_or(Alignment::Relaxed);
     let modes = format!("adkim={}, aspf={}", adkim.as_str(), aspf.as_str());
     let strict = adkim == Alignment::Strict || aspf == Alignment::Strict;
     if strict && parked {
         // A parked domain sends no legitimate mail: strict costs nothing.
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_ALIGNMENT,
             Outcome::Pass,
             domain,
@@ -369,7 +369,7 @@ pub(super) fn alignment(domain: &str, a: &Applied, parked: bool) -> Finding {
         );
     }
     if strict {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_ALIGNMENT,
             Outcome::Fail,
             domain,
@@ -382,7 +382,7 @@ pub(super) fn alignment(domain: &str, a: &Applied, parked: bool) -> Finding {
         .evidence("aspf", aspf.as_str())
         .remediation("Keep strict alignment only if every sender uses exactly the domain; otherwise remove adkim=s / aspf=s (relaxed is the default).");
     }
-    Finding::new(
+    RawFinding::new(
         rule::DMARC_ALIGNMENT,
         Outcome::Pass,
         domain,
@@ -392,13 +392,13 @@ pub(super) fn alignment(domain: &str, a: &Applied, parked: bool) -> Finding {
 
 /// RFC 9989 §4.7 on `fo`: "This tag's content MUST be ignored if a "ruf"
 /// tag (below) is not also specified."
-pub(super) fn fo(domain: &str, a: &Applied) -> Finding {
+pub(super) fn fo(domain: &str, a: &Applied) -> RawFinding {
     let Some(opts) = &a.record.fo else {
-        return Finding::new(rule::DMARC_FO, Outcome::NotApplicable, domain, "No fo tag.");
+        return RawFinding::new(rule::DMARC_FO, Outcome::NotApplicable, domain, "No fo tag.");
     };
     let value: String = opts.iter().map(char::to_string).collect::<Vec<_>>().join(":");
     if a.record.ruf.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_FO,
             Outcome::Fail,
             domain,
@@ -406,7 +406,7 @@ pub(super) fn fo(domain: &str, a: &Applied) -> Finding {
         )
         .remediation(format!("Remove fo from the record at _dmarc.{}.", a.source));
     }
-    Finding::new(
+    RawFinding::new(
         rule::DMARC_FO,
         Outcome::Pass,
         domain,

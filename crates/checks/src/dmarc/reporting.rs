@@ -48,7 +48,7 @@ pub(super) fn report_name(policy_domain: &str, destination: &str) -> String {
     format!("{policy_domain}._report._dmarc.{destination}")
 }
 
-pub(super) fn reporting_findings(domain: &str, view: &DnsView<'_>, a: &Applied) -> Vec<Finding> {
+pub(super) fn reporting_findings(domain: &str, view: &DnsView<'_>, a: &Applied) -> Vec<RawFinding> {
     let mut out = vec![
         rua_missing(domain, a),
         uris_invalid(domain, a),
@@ -58,14 +58,14 @@ pub(super) fn reporting_findings(domain: &str, view: &DnsView<'_>, a: &Applied) 
     let dests = destinations(a);
     let external: Vec<&Destination> = dests.iter().filter(|d| is_external(&a.source, &d.domain)).collect();
     if dests.is_empty() {
-        out.push(Finding::new(
+        out.push(RawFinding::new(
             rule::DMARC_EXTERNAL_UNAUTHORISED,
             Outcome::NotApplicable,
             domain,
             "No valid mailto: reporting destination.",
         ));
     } else if external.is_empty() {
-        out.push(Finding::new(
+        out.push(RawFinding::new(
             rule::DMARC_EXTERNAL_UNAUTHORISED,
             Outcome::Pass,
             domain,
@@ -86,9 +86,9 @@ pub(super) fn reporting_findings(domain: &str, view: &DnsView<'_>, a: &Applied) 
 
 /// RFC 9989 §4.7 on `rua`: "If the tag is not provided, Mail Receivers
 /// MUST NOT generate aggregate feedback reports for the domain."
-pub(super) fn rua_missing(domain: &str, a: &Applied) -> Finding {
+pub(super) fn rua_missing(domain: &str, a: &Applied) -> RawFinding {
     if a.record.rua.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_RUA_MISSING,
             Outcome::Fail,
             domain,
@@ -102,7 +102,7 @@ pub(super) fn rua_missing(domain: &str, a: &Applied) -> Finding {
             a.source, a.source
         ));
     }
-    Finding::new(
+    RawFinding::new(
         rule::DMARC_RUA_MISSING,
         Outcome::Pass,
         domain,
@@ -117,7 +117,7 @@ pub(super) fn rua_missing(domain: &str, a: &Applied) -> Finding {
 /// URI, i.e., the ability to send a DMARC report via electronic mail."
 /// The grammar (§6.4) is `dmarc-uri = URI [ "!" 1*DIGIT [ "k" / "m" / "g"
 /// / "t" ] ]`; RFC 9989 dropped the size suffix.
-pub(super) fn uris_invalid(domain: &str, a: &Applied) -> Finding {
+pub(super) fn uris_invalid(domain: &str, a: &Applied) -> RawFinding {
     let codes = [
         "invalid-uri",
         "invalid-mailto",
@@ -134,7 +134,7 @@ pub(super) fn uris_invalid(domain: &str, a: &Applied) -> Finding {
         .collect();
     let total = a.record.rua.len() + a.record.ruf.len();
     if total == 0 {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_RUA_INVALID,
             Outcome::NotApplicable,
             domain,
@@ -142,7 +142,7 @@ pub(super) fn uris_invalid(domain: &str, a: &Applied) -> Finding {
         );
     }
     if problems.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_RUA_INVALID,
             Outcome::Pass,
             domain,
@@ -155,7 +155,7 @@ pub(super) fn uris_invalid(domain: &str, a: &Applied) -> Finding {
     } else {
         ""
     };
-    Finding::new(
+    RawFinding::new(
         rule::DMARC_RUA_INVALID,
         Outcome::Fail,
         domain,
@@ -171,21 +171,21 @@ pub(super) fn uris_invalid(domain: &str, a: &Applied) -> Finding {
 /// RFC 7489 §6.2: "Mail Receivers MAY impose a limit on the number of URIs
 /// to which they will send reports but MUST support the ability to send to
 /// at least two."
-pub(super) fn too_many(domain: &str, a: &Applied) -> Finding {
+pub(super) fn too_many(domain: &str, a: &Applied) -> RawFinding {
     let over: Vec<String> = [("rua", &a.record.rua), ("ruf", &a.record.ruf)]
         .iter()
         .filter(|(_, l)| l.len() > 2)
         .map(|(t, l)| format!("{t} lists {}", l.len()))
         .collect();
     if over.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_TOO_MANY_DESTINATIONS,
             Outcome::Pass,
             domain,
             "At most two destinations per report type.",
         );
     }
-    Finding::new(
+    RawFinding::new(
         rule::DMARC_TOO_MANY_DESTINATIONS,
         Outcome::Fail,
         domain,
@@ -198,9 +198,9 @@ pub(super) fn too_many(domain: &str, a: &Applied) -> Finding {
 }
 
 /// Failure reports carry message content and personal data.
-pub(super) fn ruf_privacy(domain: &str, a: &Applied) -> Finding {
+pub(super) fn ruf_privacy(domain: &str, a: &Applied) -> RawFinding {
     if a.record.ruf.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             rule::DMARC_RUF_PRIVACY,
             Outcome::Pass,
             domain,
@@ -208,7 +208,7 @@ pub(super) fn ruf_privacy(domain: &str, a: &Applied) -> Finding {
         );
     }
     let uris: Vec<&str> = a.record.ruf.iter().map(|u| u.text.as_str()).collect();
-    Finding::new(
+    RawFinding::new(
         rule::DMARC_RUF_PRIVACY,
         Outcome::Fail,
         domain,
@@ -232,11 +232,11 @@ pub(super) fn ruf_privacy(domain: &str, a: &Applied) -> Finding {
 /// determination of the external reporting relationship cannot be made;
 /// stop." A wildcard `*._report._dmarc.<destination>` answers the query
 /// by itself.
-pub(super) fn external_authorised(a: &Applied, view: &DnsView<'_>, dest: &Destination) -> Finding {
+pub(super) fn external_authorised(a: &Applied, view: &DnsView<'_>, dest: &Destination) -> RawFinding {
     let name = report_name(&a.source, &dest.domain);
     let answer = view.get(&name, RType::Txt);
     let base = |outcome, msg: String| {
-        Finding::new(rule::DMARC_EXTERNAL_UNAUTHORISED, outcome, &dest.domain, msg)
+        RawFinding::new(rule::DMARC_EXTERNAL_UNAUTHORISED, outcome, &dest.domain, msg)
             .evidence("query", &name)
             .evidence("uris", &dest.uris)
     };
@@ -285,11 +285,11 @@ pub(super) fn external_authorised(a: &Applied, view: &DnsView<'_>, dest: &Destin
 /// implicit MX of RFC 5321 §5.1 ("If an empty list of MXs is returned, the
 /// address is treated as if it was associated with an implicit MX RR"),
 /// and no null MX (RFC 7505).
-pub(super) fn destination_mx(view: &DnsView<'_>, dest: &Destination) -> Finding {
+pub(super) fn destination_mx(view: &DnsView<'_>, dest: &Destination) -> RawFinding {
     let d = &dest.domain;
     let mx = view.get(d, RType::Mx);
     let base = |outcome, msg: String| {
-        Finding::new(rule::DMARC_DESTINATION_NO_MX, outcome, d, msg).evidence("uris", &dest.uris)
+        RawFinding::new(rule::DMARC_DESTINATION_NO_MX, outcome, d, msg).evidence("uris", &dest.uris)
     };
     match &mx.status {
         Status::Records => {

@@ -2,7 +2,7 @@
 //! rules that read DNS also have an indeterminate one (a timeout is never
 //! "missing").
 
-use mailwarden_model::{Finding, Outcome, RType, ScanOptions, Severity, SourceInfo, Status};
+use mailwarden_model::{Outcome, RType, RawFinding, ScanOptions, Severity, SourceInfo, Status};
 
 use super::*;
 use crate::testutil::{Dns, find, outcome};
@@ -21,7 +21,7 @@ fn with_record(record: &str) -> Dns {
     base().txt("_dmarc.example.com", &[record])
 }
 
-fn run_as(dns: &Dns, domain: &str, parked: bool) -> Vec<Finding> {
+fn run_as(dns: &Dns, domain: &str, parked: bool) -> Vec<RawFinding> {
     let options = ScanOptions {
         parked,
         ..ScanOptions::default()
@@ -37,7 +37,7 @@ fn run_as(dns: &Dns, domain: &str, parked: bool) -> Vec<Finding> {
     dns.judge(|view| judge(&ctx, view))
 }
 
-fn run(dns: &Dns) -> Vec<Finding> {
+fn run(dns: &Dns) -> Vec<RawFinding> {
     run_as(dns, D, false)
 }
 
@@ -182,7 +182,7 @@ fn a_subdomain_inheriting_sp_none_is_not_enforced_at_medium() {
     let f = run_as(&dns, "mail.example.com", false);
     let p = find(&f, "dmarc.policy-none", "mail.example.com");
     assert_eq!(p.outcome, Outcome::Fail);
-    assert_eq!(p.severity, Severity::Medium);
+    assert_eq!(p.severity, Some(Severity::Medium));
 }
 
 #[test]
@@ -250,7 +250,7 @@ fn p_none_does_not_enforce_and_is_high_at_the_org_domain() {
     let f = run(&with_record("v=DMARC1; p=none; rua=mailto:dmarc@example.com"));
     let p = find(&f, "dmarc.policy-none", D);
     assert_eq!(p.outcome, Outcome::Fail);
-    assert_eq!(p.severity, Severity::High);
+    assert_eq!(p.severity, Some(Severity::High));
     assert!(p.remediation.as_ref().unwrap().contains("p=quarantine"));
     assert_eq!(outcome(&f, "dmarc.subdomain-policy", D), Outcome::Fail);
     assert_eq!(outcome(&f, "dmarc.np-policy", D), Outcome::Fail);

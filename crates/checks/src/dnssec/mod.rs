@@ -31,7 +31,7 @@ mod zone;
 
 use std::collections::BTreeMap;
 
-use mailwarden_model::{Answer, DnsView, Finding, Outcome, RData, RType, Status};
+use mailwarden_model::{Answer, DnsView, Outcome, RData, RType, RawFinding, Status};
 
 use crate::Context;
 use crate::rule;
@@ -54,10 +54,10 @@ pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>) {
 }
 
 /// Judge the DNSSEC deployment of `ctx.domain` and of its MX hosts' zones.
-pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<RawFinding> {
     let (subjects, mx_hosts) = subjects(ctx.domain, view);
     let (zones, failures) = zones(view, subjects);
-    let mut out: Vec<Finding> = (failures.iter())
+    let mut out: Vec<RawFinding> = (failures.iter())
         .flat_map(|(subject, failure)| apex_failure(subject, failure))
         .collect();
     let mut bogus_zones = Vec::new();
@@ -199,7 +199,7 @@ fn find_apex<'a>(view: &DnsView<'a>, name: &str) -> Result<Apex<'a>, ApexFailure
 
 /// The zone of `subject` could not be found: every rule about it is
 /// indeterminate, and a server failure is reported as such.
-fn apex_failure(subject: &str, failure: &ApexFailure<'_>) -> Vec<Finding> {
+fn apex_failure(subject: &str, failure: &ApexFailure<'_>) -> Vec<RawFinding> {
     let why = if failure.answer.status.is_definite() {
         format!("no SOA record was found at {} or above it", failure.name)
     } else {
@@ -212,7 +212,7 @@ fn apex_failure(subject: &str, failure: &ApexFailure<'_>) -> Vec<Finding> {
     let lookup = lookup_failed_finding(subject, &[(format!("{}/SOA", failure.name), failure.answer)]);
     vec![
         lookup,
-        Finding::new(
+        RawFinding::new(
             rule::DNSSEC_CHAIN,
             Outcome::Indeterminate,
             subject,
@@ -227,7 +227,7 @@ fn apex_failure(subject: &str, failure: &ApexFailure<'_>) -> Vec<Finding> {
 /// SERVFAIL, REFUSED or an error (it is unreachable or broken, and not
 /// because of DNSSEC), indeterminate when we could not ask (timeout,
 /// budget, not collected), pass when every lookup was answered.
-fn lookup_failed_finding(subject: &str, answers: &[(String, &Answer)]) -> Finding {
+fn lookup_failed_finding(subject: &str, answers: &[(String, &Answer)]) -> RawFinding {
     const ID: &str = rule::DNSSEC_LOOKUP_FAILED;
     // Every failure to look is indeterminate: a SERVFAIL or REFUSED from the
     // resolver cannot be pinned on the domain (the resolver itself may be

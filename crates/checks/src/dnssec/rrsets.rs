@@ -4,7 +4,7 @@
 //! SERVFAIL for it, so validating senders cannot deliver, or cannot apply
 //! the policy it carries.
 
-use mailwarden_model::{DnsView, Finding, Outcome, RType, Status};
+use mailwarden_model::{DnsView, Outcome, RType, RawFinding, Status};
 
 use crate::Context;
 use crate::rule;
@@ -46,7 +46,7 @@ pub(super) fn reads(domain: &str, view: &DnsView<'_>, mx_hosts: &[String]) {
 ///
 /// `bogus_zones` are the zones whose own chain is bogus: their RRsets are
 /// reported once, by `dnssec.bogus`, not again here.
-pub(super) fn judge(ctx: &Context<'_>, view: &DnsView<'_>, mx_hosts: &[String], bogus_zones: &[String]) -> Finding {
+pub(super) fn judge(ctx: &Context<'_>, view: &DnsView<'_>, mx_hosts: &[String], bogus_zones: &[String]) -> RawFinding {
     const ID: &str = rule::DNSSEC_BOGUS_RRSET;
     let domain = ctx.domain;
     let mut bogus = Vec::new();
@@ -72,7 +72,7 @@ pub(super) fn judge(ctx: &Context<'_>, view: &DnsView<'_>, mx_hosts: &[String], 
     // validation the rule cannot apply, but a lookup that failed is still
     // reported as such.
     if unanswered.is_empty() && !ctx.source.dnssec_validation {
-        return Finding::new(
+        return RawFinding::new(
             ID,
             Outcome::NotApplicable,
             domain,
@@ -80,7 +80,7 @@ pub(super) fn judge(ctx: &Context<'_>, view: &DnsView<'_>, mx_hosts: &[String], 
         );
     }
     if !unanswered.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             ID,
             Outcome::Indeterminate,
             domain,
@@ -92,7 +92,7 @@ pub(super) fn judge(ctx: &Context<'_>, view: &DnsView<'_>, mx_hosts: &[String], 
         .evidence("unanswered", &unanswered);
     }
     if !covered.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             ID,
             Outcome::NotApplicable,
             domain,
@@ -101,7 +101,7 @@ pub(super) fn judge(ctx: &Context<'_>, view: &DnsView<'_>, mx_hosts: &[String], 
         .evidence("bogus_in_bogus_zone", &covered);
     }
     let checked: Vec<String> = rrsets.iter().map(|(n, t)| format!("{n} {t}")).collect();
-    Finding::new(
+    RawFinding::new(
         ID,
         Outcome::Pass,
         domain,
@@ -113,10 +113,10 @@ pub(super) fn judge(ctx: &Context<'_>, view: &DnsView<'_>, mx_hosts: &[String], 
     .evidence("checked", &checked)
 }
 
-fn failure(domain: &str, bogus: &[(String, String)]) -> Finding {
+fn failure(domain: &str, bogus: &[(String, String)]) -> RawFinding {
     let names: Vec<&str> = bogus.iter().map(|(label, _)| label.as_str()).collect();
     let reasons: Vec<String> = bogus.iter().map(|(label, why)| format!("{label}: {why}")).collect();
-    Finding::new(
+    RawFinding::new(
         rule::DNSSEC_BOGUS_RRSET,
         Outcome::Fail,
         domain,

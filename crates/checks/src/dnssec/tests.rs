@@ -1,7 +1,7 @@
 //! Hand-built transcripts for every DNSSEC rule, passing and failing.
 
 use mailwarden_model::{
-    Answer, Finding, Outcome::*, Proof, QueryKey, RData, RType, ScanOptions, Severity, Signature, SourceInfo, Status,
+    Answer, Outcome::*, Proof, QueryKey, RData, RType, RawFinding, ScanOptions, Severity, Signature, SourceInfo, Status,
 };
 
 use super::{Dnskey, EXPIRY_WARNING_SECONDS, judge};
@@ -155,11 +155,11 @@ impl World {
         self.negative(name, RType::Soa, Status::NoData, Proof::Secure)
     }
 
-    fn run(&self) -> Vec<Finding> {
+    fn run(&self) -> Vec<RawFinding> {
         self.run_with(true)
     }
 
-    fn run_with(&self, validated: bool) -> Vec<Finding> {
+    fn run_with(&self, validated: bool) -> Vec<RawFinding> {
         let options = ScanOptions::default();
         let source = SourceInfo {
             backend: if validated { "live" } else { "zone-file" }.into(),
@@ -406,7 +406,7 @@ fn bogus_zone_is_critical() {
     let bogus = find(&f, "dnssec.bogus", D);
     assert_eq!(bogus.outcome, Fail);
     assert!(bogus.message.contains("SERVFAIL"), "{}", bogus.message);
-    assert_eq!(find(&f, "dnssec.chain", D).severity, Severity::Critical);
+    assert_eq!(find(&f, "dnssec.chain", D).severity, Some(Severity::Critical));
     assert_eq!(outcome(&f, "dnssec.island", D), NotApplicable);
     // Without the keys the DS cannot be checked: indeterminate, not a guess.
     assert_eq!(outcome(&f, "dnssec.ds-mismatch", D), Indeterminate);
@@ -451,7 +451,7 @@ fn ds_matching_no_key_fails_critical_and_names_the_ds_to_publish() {
     let f = w.run();
     let m = find(&f, "dnssec.ds-mismatch", D);
     assert_eq!(m.outcome, Fail);
-    assert_eq!(m.severity, Severity::Critical);
+    assert_eq!(m.severity, Some(Severity::Critical));
     let remediation = m.remediation.as_deref().unwrap();
     assert!(remediation.contains(&wrong), "{remediation}");
     assert!(remediation.contains(&ds_for(D, &ksk)), "{remediation}");
@@ -470,7 +470,7 @@ fn a_stale_ds_next_to_a_matching_one_fails_without_critical() {
     let f = w.run();
     let m = find(&f, "dnssec.ds-mismatch", D);
     assert_eq!(m.outcome, Fail);
-    assert!(!m.severity_override);
+    assert!(m.severity.is_none());
     assert!(m.message.contains("stale"), "{}", m.message);
 }
 
@@ -486,7 +486,7 @@ fn ds_with_the_right_tag_but_wrong_digest_does_not_match() {
     assert_eq!(outcome(&w.run(), "dnssec.ds-mismatch", D), Fail);
 }
 
-fn with_signature(inception: i64, expiration: i64) -> Vec<Finding> {
+fn with_signature(inception: i64, expiration: i64) -> Vec<RawFinding> {
     let mut w = World::new().mx(&[]).secure_zone(D);
     let mut soa = w.dns.0.get(&QueryKey::new(D, RType::Soa)).unwrap().clone();
     soa.signatures = vec![sig(RType::Soa, D, inception, expiration)];
@@ -506,7 +506,7 @@ fn signatures_expiring_within_three_days_fail() {
     let f = find(&with_signature(NOW - DAY, NOW + 2 * DAY), "dnssec.signature-expiry", D).clone();
     assert_eq!(f.outcome, Fail);
     assert!(f.message.contains("expire within 3 days"), "{}", f.message);
-    assert!(!f.severity_override);
+    assert!(f.severity.is_none());
     let edge = with_signature(NOW - DAY, NOW + EXPIRY_WARNING_SECONDS);
     assert_eq!(outcome(&edge, "dnssec.signature-expiry", D), Pass);
 }
@@ -515,7 +515,7 @@ fn signatures_expiring_within_three_days_fail() {
 fn expired_signatures_fail_critical() {
     let f = find(&with_signature(NOW - 20 * DAY, NOW - DAY), "dnssec.signature-expiry", D).clone();
     assert_eq!(f.outcome, Fail);
-    assert_eq!(f.severity, Severity::Critical);
+    assert_eq!(f.severity, Some(Severity::Critical));
     assert!(f.message.contains("expired"), "{}", f.message);
     assert!(f.message.contains("20251231000000"), "{}", f.message);
 }
@@ -539,7 +539,7 @@ fn signatures_by_another_signer_are_not_the_zones() {
     assert_eq!(outcome(&f, "dnssec.signature-expiry", D), Fail);
 }
 
-fn with_keys(keys: &[String]) -> Vec<Finding> {
+fn with_keys(keys: &[String]) -> Vec<RawFinding> {
     let ds = ds_for(D, &keys[0]);
     World::new()
         .mx(&[])
@@ -556,7 +556,7 @@ fn rsasha1_is_not_recommended_for_signing() {
     assert_eq!(a.outcome, Fail);
     assert!(a.message.contains("5 (RSASHA1)"), "{}", a.message);
     assert!(a.message.contains("NOT RECOMMENDED"), "{}", a.message);
-    assert!(!a.severity_override);
+    assert!(a.severity.is_none());
     assert!(a.remediation.as_deref().unwrap().contains("algorithm 13"));
     assert_eq!(outcome(&f, "dnssec.rsa-key-size", D), Pass);
 }
@@ -567,7 +567,7 @@ fn rsamd5_and_dsa_must_not_be_used() {
     let f = with_keys(&[rsa_key(257, 1, 2048), dsa]);
     let a = find(&f, "dnssec.algorithm", D);
     assert_eq!(a.outcome, Fail);
-    assert_eq!(a.severity, Severity::High);
+    assert_eq!(a.severity, Some(Severity::High));
     assert!(a.message.contains("MUST NOT"), "{}", a.message);
     assert!(
         a.message.contains("1 (RSAMD5)") && a.message.contains("3 (DSA)"),
@@ -613,7 +613,7 @@ fn sha1_ds_digest_fails_with_a_sha256_replacement() {
     );
 }
 
-fn with_nsec3(param: &str) -> Vec<Finding> {
+fn with_nsec3(param: &str) -> Vec<RawFinding> {
     World::new()
         .mx(&[])
         .secure_zone(D)

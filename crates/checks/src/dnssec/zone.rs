@@ -4,7 +4,7 @@
 
 mod material;
 
-use mailwarden_model::{Answer, DnsView, Finding, Outcome, Proof, RData, RType, Severity, Signature, Status};
+use mailwarden_model::{Answer, DnsView, Outcome, Proof, RData, RType, RawFinding, Severity, Signature, Status};
 
 use super::{Apex, Dnskey, Ds, Match, join_or, lookup_failed_finding, unparsed};
 use crate::Context;
@@ -110,7 +110,7 @@ impl<'a> Zone<'a> {
         }
     }
 
-    pub(super) fn judge(&self) -> Vec<Finding> {
+    pub(super) fn judge(&self) -> Vec<RawFinding> {
         let chain = self.chain();
         vec![
             self.judge_chain(&chain),
@@ -126,8 +126,8 @@ impl<'a> Zone<'a> {
         ]
     }
 
-    fn finding(&self, id: &str, outcome: Outcome, message: impl Into<String>) -> Finding {
-        Finding::new(id, outcome, &self.apex, message).evidence("zone_of", &self.names)
+    fn finding(&self, id: &str, outcome: Outcome, message: impl Into<String>) -> RawFinding {
+        RawFinding::new(id, outcome, &self.apex, message).evidence("zone_of", &self.names)
     }
 
     /// RFC 4035 §4.3: Secure, Insecure, Bogus or Indeterminate, read from
@@ -164,7 +164,7 @@ impl<'a> Zone<'a> {
         }
     }
 
-    fn proof_evidence(&self, f: Finding) -> Finding {
+    fn proof_evidence(&self, f: RawFinding) -> RawFinding {
         let f = f
             .evidence("soa_proof", self.soa.proof)
             .evidence("dnskey_proof", self.dnskey.proof)
@@ -175,7 +175,7 @@ impl<'a> Zone<'a> {
     }
 
     /// The records that did not parse, when there are any.
-    fn unparsed_evidence(&self, mut f: Finding) -> Finding {
+    fn unparsed_evidence(&self, mut f: RawFinding) -> RawFinding {
         if !self.unparsed_keys.is_empty() {
             f = f.evidence("dnskey_unparsed", &self.unparsed_keys);
         }
@@ -201,7 +201,7 @@ impl<'a> Zone<'a> {
             .collect()
     }
 
-    fn not_validated(&self, id: &str) -> Finding {
+    fn not_validated(&self, id: &str) -> RawFinding {
         self.finding(
             id,
             Outcome::NotApplicable,
@@ -212,7 +212,7 @@ impl<'a> Zone<'a> {
     /// RFC 4035 §4.3: "Secure: An RRset for which the resolver is able to
     /// build a chain of signed DNSKEY and DS RRs from a trusted security
     /// anchor to the RRset." The same section names the other outcomes.
-    fn judge_chain(&self, chain: &Chain) -> Finding {
+    fn judge_chain(&self, chain: &Chain) -> RawFinding {
         const ID: &str = rule::DNSSEC_CHAIN;
         if !self.validated {
             return self.not_validated(ID);
@@ -264,7 +264,7 @@ impl<'a> Zone<'a> {
     /// delegated zone that does not have an authentication chain from its
     /// delegating parent. That is, there is no DS RR containing a hash of
     /// a DNSKEY RR for the island in its delegating parent zone".
-    fn judge_island(&self, chain: &Chain) -> Finding {
+    fn judge_island(&self, chain: &Chain) -> RawFinding {
         const ID: &str = rule::DNSSEC_ISLAND;
         if !self.validated {
             return self.not_validated(ID);
@@ -309,7 +309,7 @@ impl<'a> Zone<'a> {
     /// that it ought to be able to establish a chain of trust but for which
     /// it is unable to do so". Validating resolvers answer SERVFAIL for
     /// such data, so mail to the domain or its MX hosts is not delivered.
-    fn judge_bogus(&self, chain: &Chain) -> Finding {
+    fn judge_bogus(&self, chain: &Chain) -> RawFinding {
         const ID: &str = rule::DNSSEC_BOGUS;
         if !self.validated {
             return self.not_validated(ID);
@@ -365,7 +365,7 @@ impl<'a> Zone<'a> {
     /// A verdict over the keys that could be read holds for all keys only
     /// when every DNSKEY record could be read: otherwise indeterminate,
     /// with the records that could not.
-    fn unless_keys_unread(&self, f: Finding) -> Finding {
+    fn unless_keys_unread(&self, f: RawFinding) -> RawFinding {
         if self.unparsed_keys.is_empty() {
             return f;
         }
@@ -376,7 +376,7 @@ impl<'a> Zone<'a> {
             self.apex,
             self.unparsed_keys.join("; ")
         );
-        self.unparsed_evidence(Finding {
+        self.unparsed_evidence(RawFinding {
             outcome: Outcome::Indeterminate,
             message,
             ..f
@@ -384,7 +384,7 @@ impl<'a> Zone<'a> {
     }
 
     /// The DNSKEY answer could not be read; `None` when it could.
-    fn keys_unreadable(&self, id: &str) -> Option<Finding> {
+    fn keys_unreadable(&self, id: &str) -> Option<RawFinding> {
         if self.keys.is_empty() && !self.unparsed_keys.is_empty() {
             let f = self.finding(
                 id,
@@ -422,7 +422,7 @@ impl<'a> Zone<'a> {
     /// The zone's key lookups could not be answered. A server failure that
     /// survives the checking-disabled re-query is not a DNSSEC verdict: it
     /// is reported here rather than as bogus.
-    fn judge_lookup_failed(&self) -> Finding {
+    fn judge_lookup_failed(&self) -> RawFinding {
         let answers = [
             (format!("{}/SOA", self.apex), self.soa),
             (format!("{}/DNSKEY", self.apex), self.dnskey),

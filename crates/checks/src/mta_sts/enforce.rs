@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use mailwarden_model::{DnsView, Finding, Outcome, Severity, SmtpStatus};
+use mailwarden_model::{DnsView, Outcome, RawFinding, Severity, SmtpStatus};
 use mailwarden_records::mta_sts::{Mode, Policy};
 use serde::Serialize;
 
@@ -21,12 +21,12 @@ use crate::transport::{AddressTls, MxHost};
 /// "MUST NOT deliver the message to hosts that fail MX matching". An MX
 /// the policy forgets is refused under enforce (critical) and reported
 /// under testing (high).
-pub(super) fn mx_match(domain: &str, policy: &Policy, hosts: Option<&Result<Vec<MxHost>, Unlooked>>) -> Finding {
+pub(super) fn mx_match(domain: &str, policy: &Policy, hosts: Option<&Result<Vec<MxHost>, Unlooked>>) -> RawFinding {
     const ID: &str = rule::MTA_STS_MX_MATCH;
     let patterns: Vec<&str> = policy.mx.iter().map(|p| p.pattern.as_str()).collect();
     let hosts = match hosts {
         None => {
-            return Finding::new(
+            return RawFinding::new(
                 ID,
                 Outcome::NotApplicable,
                 domain,
@@ -34,11 +34,11 @@ pub(super) fn mx_match(domain: &str, policy: &Policy, hosts: Option<&Result<Vec<
             );
         }
         Some(Err(why)) => {
-            return Finding::new(ID, Outcome::Indeterminate, domain, format!("Could not look up {why}."))
+            return RawFinding::new(ID, Outcome::Indeterminate, domain, format!("Could not look up {why}."))
                 .evidence("failed_lookups", [why]);
         }
         Some(Ok(hosts)) if hosts.is_empty() => {
-            return Finding::new(
+            return RawFinding::new(
                 ID,
                 Outcome::NotApplicable,
                 domain,
@@ -58,7 +58,7 @@ pub(super) fn mx_match(domain: &str, policy: &Policy, hosts: Option<&Result<Vec<
     let enforce = policy.mode == Some(Mode::Enforce);
     if uncovered.is_empty() {
         let matches: BTreeMap<&str, &str> = mx.iter().filter_map(|h| Some((*h, pattern_of(h)?))).collect();
-        return Finding::new(
+        return RawFinding::new(
             ID,
             Outcome::Pass,
             domain,
@@ -72,7 +72,7 @@ pub(super) fn mx_match(domain: &str, policy: &Policy, hosts: Option<&Result<Vec<
     } else {
         "In testing mode senders still deliver to them but report each delivery as a policy failure; switching to enforce would make them refuse these hosts."
     };
-    let mut f = Finding::new(
+    let mut f = RawFinding::new(
         ID,
         Outcome::Fail,
         domain,
@@ -160,16 +160,16 @@ pub(super) fn enforce_tls(
     facts: &Facts<'_, '_>,
     policy: &Policy,
     hosts: Option<&Result<Vec<MxHost>, Unlooked>>,
-) -> Finding {
+) -> RawFinding {
     const ID: &str = rule::MTA_STS_ENFORCE_TLS;
     let hosts = match (policy.mode, hosts) {
         (Some(Mode::Enforce), Some(Ok(hosts))) => hosts,
         (Some(Mode::Enforce), Some(Err(why))) => {
-            return Finding::new(ID, Outcome::Indeterminate, domain, format!("Could not look up {why}."))
+            return RawFinding::new(ID, Outcome::Indeterminate, domain, format!("Could not look up {why}."))
                 .evidence("failed_lookups", [why]);
         }
         (mode, _) => {
-            return Finding::new(
+            return RawFinding::new(
                 ID,
                 Outcome::NotApplicable,
                 domain,
@@ -185,7 +185,7 @@ pub(super) fn enforce_tls(
         .filter(|h| policy.mx.iter().any(|p| mx_matches(&p.pattern, &h.name)))
         .collect();
     if covered.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             ID,
             Outcome::NotApplicable,
             domain,
@@ -218,7 +218,7 @@ pub(super) fn enforce_tls(
             .iter()
             .map(|r| format!("- {} ({}): {}", r.host, r.address, r.reason))
             .collect();
-        let mut f = Finding::new(
+        let mut f = RawFinding::new(
             ID,
             Outcome::Fail,
             domain,
@@ -241,7 +241,7 @@ pub(super) fn enforce_tls(
         return f;
     }
     if !unknown.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             ID,
             Outcome::Indeterminate,
             domain,
@@ -254,14 +254,14 @@ pub(super) fn enforce_tls(
         .evidence("valid", &valid);
     }
     if valid.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             ID,
             Outcome::NotApplicable,
             domain,
             "The MX hosts the policy covers have no addresses, so there is nothing to connect to.",
         );
     }
-    Finding::new(
+    RawFinding::new(
         ID,
         Outcome::Pass,
         domain,

@@ -16,7 +16,7 @@
 //! `mta-sts.max-age` (§3.2), `mta-sts.mx-match` (§4.1) and
 //! `mta-sts.enforce-tls` (§4.2, §5).
 
-use mailwarden_model::{DnsView, Finding, Outcome};
+use mailwarden_model::{DnsView, Outcome, RawFinding};
 use mailwarden_records::mta_sts::{self, Level, Record};
 
 mod enforce;
@@ -58,7 +58,7 @@ const RECOMMENDED_MAX_AGE: u64 = 604_800;
 
 /// Judge the MTA-STS record and policy of `ctx.domain`. Findings carry ids
 /// `mta-sts.*`, all about the domain.
-pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<RawFinding> {
     let chains = ChainCache::default();
     judge_with(ctx, view, &Facts::of_view(ctx, view, &chains))
 }
@@ -72,7 +72,7 @@ pub fn ask(_: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) {
 }
 
 /// [`judge`], reading the shared facts of the view.
-pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) -> Vec<Finding> {
+pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) -> Vec<RawFinding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let name = format!("_mta-sts.{domain}");
     let example = format!("`{name}. IN TXT \"v=STSv1; id=20250101T000000\"`");
@@ -81,13 +81,13 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
         Discovery::Failed(why) => std::iter::once(rule::MTA_STS_RECORD)
             .chain(all_but_record())
             .map(|id| {
-                Finding::new(id, Outcome::Indeterminate, &domain, format!("Could not look up {why}."))
+                RawFinding::new(id, Outcome::Indeterminate, &domain, format!("Could not look up {why}."))
                     .evidence("failed_lookups", [&why])
             })
             .collect(),
         Discovery::None(lookalikes) => {
             let record = if lookalikes.is_empty() {
-                Finding::new(
+                RawFinding::new(
                     rule::MTA_STS_RECORD,
                     Outcome::NotApplicable,
                     &domain,
@@ -96,7 +96,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
                     ),
                 )
             } else {
-                Finding::new(
+                RawFinding::new(
                     rule::MTA_STS_RECORD,
                     Outcome::Fail,
                     &domain,
@@ -117,7 +117,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
                 .collect()
         }
         Discovery::Many(records) => {
-            let record = Finding::new(
+            let record = RawFinding::new(
                 rule::MTA_STS_RECORD,
                 Outcome::Fail,
                 &domain,
@@ -136,7 +136,7 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
         Discovery::One(strings, text) => {
             let parsed = mta_sts::parse(text.as_bytes());
             let mut out = vec![
-                Finding::new(
+                RawFinding::new(
                     rule::MTA_STS_RECORD,
                     Outcome::Pass,
                     &domain,
@@ -154,23 +154,23 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
 }
 
 /// The same outcome and message for each of `ids`.
-fn every<'i>(ids: impl IntoIterator<Item = &'i str>, outcome: Outcome, domain: &str, message: &str) -> Vec<Finding> {
+fn every<'i>(ids: impl IntoIterator<Item = &'i str>, outcome: Outcome, domain: &str, message: &str) -> Vec<RawFinding> {
     ids.into_iter()
-        .map(|id| Finding::new(id, outcome, domain, message))
+        .map(|id| RawFinding::new(id, outcome, domain, message))
         .collect()
 }
 
 /// RFC 8461 §3.1: "If the number of resulting records is not one, or if
 /// the resulting record is syntactically invalid, senders MUST assume the
 /// recipient domain does not have an available MTA-STS Policy".
-fn syntax(domain: &str, r: &Record, example: &str) -> Finding {
+fn syntax(domain: &str, r: &Record, example: &str) -> RawFinding {
     let errors = Bounded::of(
         (r.diagnostics.iter()).filter(|d| d.level == Level::Error && !ID_CODES.contains(&d.code)),
         &r.text,
     );
     let warnings = Bounded::of(r.diagnostics.iter().filter(|d| d.level == Level::Warning), &r.text);
     if errors.is_empty() {
-        let mut f = Finding::new(
+        let mut f = RawFinding::new(
             rule::MTA_STS_SYNTAX,
             Outcome::Pass,
             domain,
@@ -181,7 +181,7 @@ fn syntax(domain: &str, r: &Record, example: &str) -> Finding {
         }
         return f;
     }
-    Finding::new(
+    RawFinding::new(
         rule::MTA_STS_SYNTAX,
         Outcome::Fail,
         domain,
@@ -200,11 +200,11 @@ fn syntax(domain: &str, r: &Record, example: &str) -> Finding {
 
 /// RFC 8461 §3.1: `sts-id = %s"id=" 1*32(ALPHA / DIGIT)`; the id must
 /// change whenever the policy changes.
-fn id(domain: &str, r: &Record, example: &str) -> Finding {
+fn id(domain: &str, r: &Record, example: &str) -> RawFinding {
     if let Some(id) = &r.id
         && !r.diagnostics.iter().any(|d| ID_CODES.contains(&d.code))
     {
-        return Finding::new(
+        return RawFinding::new(
             rule::MTA_STS_ID,
             Outcome::Pass,
             domain,
@@ -213,7 +213,7 @@ fn id(domain: &str, r: &Record, example: &str) -> Finding {
         .evidence("id", id);
     }
     let found = Bounded::of(r.diagnostics.iter().filter(|d| ID_CODES.contains(&d.code)), &r.text);
-    Finding::new(
+    RawFinding::new(
         rule::MTA_STS_ID,
         Outcome::Fail,
         domain,

@@ -1,7 +1,7 @@
 //! The MTA-STS policy file: whether it can be fetched (RFC 8461 §3.2,
 //! §3.3), its syntax, mode (§5) and max_age (§3.2).
 
-use mailwarden_model::{DnsView, Finding, HttpsFetch, HttpsStatus, Outcome, Severity};
+use mailwarden_model::{DnsView, HttpsFetch, HttpsStatus, Outcome, RawFinding, Severity};
 use mailwarden_records::mta_sts::{self, Level, Mode, Policy};
 use serde::Serialize;
 
@@ -44,7 +44,7 @@ pub(super) fn policy_findings(
     domain: &str,
     view: &DnsView<'_>,
     facts: &Facts<'_, '_>,
-) -> Vec<Finding> {
+) -> Vec<RawFinding> {
     let url = policy_url(domain);
     let (fetch, policy) = match facts.policy_state(view) {
         PolicyState::NoPolicy => {
@@ -59,7 +59,7 @@ pub(super) fn policy_findings(
             return POLICY_RULES
                 .into_iter()
                 .map(|id| {
-                    Finding::new(
+                    RawFinding::new(
                         id,
                         Outcome::Indeterminate,
                         domain,
@@ -106,7 +106,7 @@ pub(super) fn policy_findings(
 
 /// A record whose policy could not be fetched or was served as something
 /// other than text/plain: `mta-sts.policy` fails, nothing else applies.
-fn unfetchable(ctx: &Context<'_>, domain: &str, url: &str, why: &str, fetch: Option<&HttpsFetch>) -> Vec<Finding> {
+fn unfetchable(ctx: &Context<'_>, domain: &str, url: &str, why: &str, fetch: Option<&HttpsFetch>) -> Vec<RawFinding> {
     let mut out = vec![unreachable(ctx, domain, url, why, fetch)];
     out.extend(every(
         POLICY_RULES.into_iter().filter(|id| *id != rule::MTA_STS_POLICY),
@@ -120,7 +120,7 @@ fn unfetchable(ctx: &Context<'_>, domain: &str, url: &str, why: &str, fetch: Opt
 /// Attach what the fetch saw: the URL, the addresses tried and the one
 /// that answered, the HTTP status, redirect target, content type, TLS
 /// problem and version, and the client's own words.
-fn with_fetch(mut f: Finding, url: &str, fetch: Option<&HttpsFetch>) -> Finding {
+fn with_fetch(mut f: RawFinding, url: &str, fetch: Option<&HttpsFetch>) -> RawFinding {
     f = f.evidence("url", url);
     let Some(x) = fetch else {
         return f;
@@ -262,10 +262,10 @@ fn unreachable_reason(domain: &str, url: &str, why: &str, fetch: Option<&HttpsFe
 /// (§3.3: "HTTP 3xx redirects MUST NOT be followed"), a status other than
 /// 200, too large, not UTF-8, or a media type other than text/plain (§3.2:
 /// "senders SHOULD validate that the media type is "text/plain"").
-fn unreachable(ctx: &Context<'_>, domain: &str, url: &str, why: &str, fetch: Option<&HttpsFetch>) -> Finding {
+fn unreachable(ctx: &Context<'_>, domain: &str, url: &str, why: &str, fetch: Option<&HttpsFetch>) -> RawFinding {
     let host = format!("mta-sts.{domain}");
     let (reason, remediation) = unreachable_reason(domain, url, why, fetch);
-    let mut f = Finding::new(
+    let mut f = RawFinding::new(
         rule::MTA_STS_POLICY,
         Outcome::Fail,
         domain,
@@ -288,9 +288,9 @@ fn unreachable(ctx: &Context<'_>, domain: &str, url: &str, why: &str, fetch: Opt
 
 /// The policy was fetched (status 200, text/plain, UTF-8): what it says,
 /// for the record; whether it is valid is `mta-sts.policy-syntax`'s.
-fn fetched(domain: &str, url: &str, fetch: &HttpsFetch, policy: &Policy) -> Finding {
+fn fetched(domain: &str, url: &str, fetch: &HttpsFetch, policy: &Policy) -> RawFinding {
     let patterns: Vec<&str> = policy.mx.iter().map(|p| p.pattern.as_str()).collect();
-    let mut f = Finding::new(
+    let mut f = RawFinding::new(
         rule::MTA_STS_POLICY,
         Outcome::Pass,
         domain,
@@ -312,7 +312,7 @@ fn fetched(domain: &str, url: &str, fetch: &HttpsFetch, policy: &Policy) -> Find
 /// comments). A policy with errors cannot be applied, so senders treat the
 /// domain as having none (§3.3, paraphrased: no usable policy, delivery
 /// as though MTA-STS were not implemented).
-fn policy_syntax(domain: &str, url: &str, fetch: &HttpsFetch, policy: &Policy) -> Finding {
+fn policy_syntax(domain: &str, url: &str, fetch: &HttpsFetch, policy: &Policy) -> RawFinding {
     const ID: &str = rule::MTA_STS_POLICY_SYNTAX;
     let body = fetch.body.as_deref().unwrap_or("");
     let located = |level: Level| {
@@ -324,7 +324,7 @@ fn policy_syntax(domain: &str, url: &str, fetch: &HttpsFetch, policy: &Policy) -
     let errors = located(Level::Error);
     let warnings = located(Level::Warning);
     if errors.is_empty() {
-        let mut f = Finding::new(ID, Outcome::Pass, domain, "The MTA-STS policy is syntactically valid.")
+        let mut f = RawFinding::new(ID, Outcome::Pass, domain, "The MTA-STS policy is syntactically valid.")
             .evidence("url", url)
             .evidence("line_endings", policy.line_endings);
         if !warnings.is_empty() {
@@ -332,7 +332,7 @@ fn policy_syntax(domain: &str, url: &str, fetch: &HttpsFetch, policy: &Policy) -
         }
         return f;
     }
-    Finding::new(
+    RawFinding::new(
         ID,
         Outcome::Fail,
         domain,
@@ -358,12 +358,12 @@ fn policy_syntax(domain: &str, url: &str, fetch: &HttpsFetch, policy: &Policy) -
 /// were no MTA-STS validation failure" — so it does not yet protect; and
 /// ""none": In this mode, Sending MTAs should treat the Policy Domain as
 /// though it does not have any active policy."
-fn mode(domain: &str, policy: &Policy) -> Finding {
+fn mode(domain: &str, policy: &Policy) -> RawFinding {
     const ID: &str = rule::MTA_STS_MODE;
     let Some(mode) = policy.mode else {
-        return Finding::new(ID, Outcome::NotApplicable, domain, "The policy states no mode.");
+        return RawFinding::new(ID, Outcome::NotApplicable, domain, "The policy states no mode.");
     };
-    let f = |outcome, message: String| Finding::new(ID, outcome, domain, message).evidence("mode", mode.as_str());
+    let f = |outcome, message: String| RawFinding::new(ID, outcome, domain, message).evidence("mode", mode.as_str());
     match mode {
         Mode::Enforce => f(
             Outcome::Pass,
@@ -404,13 +404,13 @@ fn duration(seconds: u64) -> String {
 /// lapses between daily refreshes, and an attacker who blocks the policy
 /// fetch gets the domain treated as having none. Above 31557600 it is a
 /// syntax error (`mta-sts.policy-syntax`).
-fn max_age(domain: &str, policy: &Policy) -> Finding {
+fn max_age(domain: &str, policy: &Policy) -> RawFinding {
     const ID: &str = rule::MTA_STS_MAX_AGE;
     let Some(age) = policy.max_age else {
-        return Finding::new(ID, Outcome::NotApplicable, domain, "The policy states no max_age.");
+        return RawFinding::new(ID, Outcome::NotApplicable, domain, "The policy states no max_age.");
     };
     if policy.mode == Some(Mode::None) {
-        return Finding::new(
+        return RawFinding::new(
             ID,
             Outcome::NotApplicable,
             domain,
@@ -419,7 +419,7 @@ fn max_age(domain: &str, policy: &Policy) -> Finding {
         .evidence("max_age", age);
     }
     if age < mta_sts::MAX_AGE_TOO_SHORT {
-        return Finding::new(
+        return RawFinding::new(
             ID,
             Outcome::Fail,
             domain,
@@ -440,7 +440,7 @@ fn max_age(domain: &str, policy: &Policy) -> Finding {
     } else {
         String::new()
     };
-    Finding::new(
+    RawFinding::new(
         ID,
         Outcome::Pass,
         domain,

@@ -1,7 +1,7 @@
 //! Tests of the MTA-STS judge: each rule passing, failing and indeterminate.
 
 use mailwarden_model::{
-    Finding, HttpsFetch, HttpsStatus, Outcome::*, RType, ScanOptions, Severity, SmtpProbe, SmtpStatus, SourceInfo,
+    HttpsFetch, HttpsStatus, Outcome::*, RType, RawFinding, ScanOptions, Severity, SmtpProbe, SmtpStatus, SourceInfo,
     Status,
 };
 use mailwarden_records::mta_sts::Mode;
@@ -21,7 +21,7 @@ const MX: &str = "mail.example.com";
 const MX_IP: &str = "192.0.2.25";
 const ENFORCE: &str = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmax_age: 604800\r\n";
 
-fn run_with(dns: &Dns, roots: &Roots) -> Vec<Finding> {
+fn run_with(dns: &Dns, roots: &Roots) -> Vec<RawFinding> {
     let options = ScanOptions::default();
     let source = SourceInfo::default();
     let ctx = Context {
@@ -34,7 +34,7 @@ fn run_with(dns: &Dns, roots: &Roots) -> Vec<Finding> {
     dns.judge(|v| judge(&ctx, v))
 }
 
-fn run(dns: &Dns) -> Vec<Finding> {
+fn run(dns: &Dns) -> Vec<RawFinding> {
     run_with(dns, &Roots::WebPki)
 }
 
@@ -159,7 +159,7 @@ fn syntax_errors_fail_with_carets_and_id_is_separate() {
 
 /// The policy rules of `f` other than `mta-sts.policy` are not
 /// applicable: there is no policy to judge.
-fn rest_not_applicable(f: &[Finding]) {
+fn rest_not_applicable(f: &[RawFinding]) {
     for id in &POLICY_RULES[1..] {
         assert_eq!(outcome(f, id, D), NotApplicable, "{id}: {f:#?}");
     }
@@ -346,7 +346,7 @@ fn testing_mode_is_not_yet_protecting() {
     let f = run(&dns);
     let m = find(&f, "mta-sts.mode", D);
     assert_eq!(m.outcome, Fail);
-    assert!(!m.severity_override, "the catalogue's medium");
+    assert!(m.severity.is_none(), "the catalogue's medium");
     assert!(m.message.contains("not yet protecting"), "{}", m.message);
     let fix = m.remediation.as_deref().unwrap();
     assert!(fix.contains("TLS-RPT") && fix.contains("mode: enforce"), "{fix}");
@@ -363,8 +363,8 @@ fn mode_none_is_a_withdrawal_and_low() {
     let f = run(&serving(fetched(body)));
     let m = find(&f, "mta-sts.mode", D);
     assert_eq!(m.outcome, Fail);
-    assert!(m.severity_override);
-    assert_eq!(m.severity, Severity::Low);
+    assert!(m.severity.is_some());
+    assert_eq!(m.severity, Some(Severity::Low));
     assert!(m.message.contains("withdraws"), "{}", m.message);
     // Nothing else to judge, and MX is not asked.
     for id in ["mta-sts.max-age", "mta-sts.mx-match", "mta-sts.enforce-tls"] {
@@ -408,8 +408,8 @@ fn an_mx_outside_every_pattern_fails_critical_under_enforce() {
     let f = run_with(&dns, &roots);
     let m = find(&f, "mta-sts.mx-match", D);
     assert_eq!(m.outcome, Fail);
-    assert_eq!(m.severity, Severity::Critical);
-    assert!(m.severity_override);
+    assert_eq!(m.severity, Some(Severity::Critical));
+    assert!(m.severity.is_some());
     assert_eq!(m.evidence["uncovered"], serde_json::json!(["backup.example.net"]));
     assert_eq!(m.evidence["mx_patterns"], serde_json::json!([MX]));
     assert!(
@@ -433,7 +433,7 @@ fn an_uncovered_mx_under_testing_is_high_and_a_wildcard_covers_one_label() {
     let f = run(&dns);
     let m = find(&f, "mta-sts.mx-match", D);
     assert_eq!(m.outcome, Fail);
-    assert!(!m.severity_override, "the catalogue's high");
+    assert!(m.severity.is_none(), "the catalogue's high");
     assert_eq!(m.evidence["uncovered"], serde_json::json!(["a.b.example.com"]));
     assert!(m.message.contains("testing mode"), "{}", m.message);
     let dns = serving(fetched(body))

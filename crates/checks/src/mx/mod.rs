@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use mailwarden_model::{Answer, DnsView, Finding, Outcome, Proof, RData, RType, Severity, Status};
+use mailwarden_model::{Answer, DnsView, Outcome, Proof, RData, RType, RawFinding, Severity, Status};
 
 use crate::host_addresses::HostAddresses;
 use crate::net::non_global_reason;
@@ -25,12 +25,12 @@ struct Mx {
 type Target<'a> = HostAddresses<'a>;
 
 /// Judge the mail routing of `domain`.
-pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
+pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<RawFinding> {
     let answer = view.get(domain, RType::Mx);
     match &answer.status {
         Status::Records => judge_mx_set(domain, view, answer),
         Status::NoData | Status::NxDomain => vec![judge_implicit_mx(domain, view, answer)],
-        other => vec![Finding::new(
+        other => vec![RawFinding::new(
             rule::MX_PRESENT,
             Outcome::Indeterminate,
             domain,
@@ -94,9 +94,9 @@ fn parse_mx(answer: &Answer) -> Vec<Mx> {
 /// RFC 5321 §5.1: "If an empty list of MXs is returned, the address is
 /// treated as if it was associated with an implicit MX RR, with a
 /// preference of 0, pointing to that host."
-fn judge_implicit_mx(domain: &str, view: &DnsView<'_>, mx: &Answer) -> Finding {
+fn judge_implicit_mx(domain: &str, view: &DnsView<'_>, mx: &Answer) -> RawFinding {
     if mx.status == Status::NxDomain {
-        return Finding::new(
+        return RawFinding::new(
             rule::MX_PRESENT,
             Outcome::Fail,
             domain,
@@ -111,7 +111,7 @@ fn judge_implicit_mx(domain: &str, view: &DnsView<'_>, mx: &Answer) -> Finding {
     };
     let addresses = apex.addresses();
     if !addresses.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             rule::MX_PRESENT,
             Outcome::Fail,
             domain,
@@ -124,14 +124,14 @@ fn judge_implicit_mx(domain: &str, view: &DnsView<'_>, mx: &Answer) -> Finding {
         ));
     }
     if let Some(why) = apex.failure() {
-        return Finding::new(
+        return RawFinding::new(
             rule::MX_PRESENT,
             Outcome::Indeterminate,
             domain,
             format!("No MX records, and the implicit-MX address lookup failed: {why}"),
         );
     }
-    Finding::new(
+    RawFinding::new(
         rule::MX_PRESENT,
         Outcome::Fail,
         domain,
@@ -143,14 +143,14 @@ fn judge_implicit_mx(domain: &str, view: &DnsView<'_>, mx: &Answer) -> Finding {
     ))
 }
 
-fn judge_mx_set(domain: &str, view: &DnsView<'_>, answer: &Answer) -> Vec<Finding> {
+fn judge_mx_set(domain: &str, view: &DnsView<'_>, answer: &Answer) -> Vec<RawFinding> {
     let set = parse_mx(answer);
     let listing: Vec<String> = set
         .iter()
         .map(|m| format!("{} {}", m.preference, display_exchange(&m.exchange)))
         .collect();
     let mut out = vec![
-        Finding::new(
+        RawFinding::new(
             rule::MX_PRESENT,
             Outcome::Pass,
             domain,
@@ -191,10 +191,10 @@ fn display_exchange(exchange: &str) -> &str {
 
 /// RFC 7505 §3: "A domain that advertises a null MX MUST NOT advertise any
 /// other MX RR." and the null MX has "preference number 0".
-fn judge_null_mx(domain: &str, view: &DnsView<'_>, null: &[&Mx], real: &[&Mx]) -> Vec<Finding> {
+fn judge_null_mx(domain: &str, view: &DnsView<'_>, null: &[&Mx], real: &[&Mx]) -> Vec<RawFinding> {
     let mut out = Vec::new();
     out.push(if real.is_empty() {
-        Finding::new(
+        RawFinding::new(
             rule::MX_NULL_MX_MIXED,
             Outcome::Pass,
             domain,
@@ -202,7 +202,7 @@ fn judge_null_mx(domain: &str, view: &DnsView<'_>, null: &[&Mx], real: &[&Mx]) -
         )
     } else {
         let others: Vec<&str> = real.iter().map(|m| m.exchange.as_str()).collect();
-        Finding::new(
+        RawFinding::new(
             rule::MX_NULL_MX_MIXED,
             Outcome::Fail,
             domain,
@@ -212,14 +212,14 @@ fn judge_null_mx(domain: &str, view: &DnsView<'_>, null: &[&Mx], real: &[&Mx]) -
     });
     let bad: Vec<u16> = null.iter().map(|m| m.preference).filter(|p| *p != 0).collect();
     out.push(if bad.is_empty() {
-        Finding::new(
+        RawFinding::new(
             rule::MX_NULL_MX_PREFERENCE,
             Outcome::Pass,
             domain,
             "The null MX has preference 0.",
         )
     } else {
-        Finding::new(
+        RawFinding::new(
             rule::MX_NULL_MX_PREFERENCE,
             Outcome::Fail,
             domain,
@@ -234,10 +234,10 @@ fn judge_null_mx(domain: &str, view: &DnsView<'_>, null: &[&Mx], real: &[&Mx]) -
 }
 
 /// A null-MX domain should authorise no sender: `v=spf1 -all`.
-fn judge_null_mx_spf(domain: &str, view: &DnsView<'_>) -> Finding {
+fn judge_null_mx_spf(domain: &str, view: &DnsView<'_>) -> RawFinding {
     let txt = view.get(domain, RType::Txt);
     if !txt.status.is_definite() {
-        return Finding::new(
+        return RawFinding::new(
             rule::MX_NULL_MX_SPF,
             Outcome::Indeterminate,
             domain,
@@ -256,7 +256,7 @@ fn judge_null_mx_spf(domain: &str, view: &DnsView<'_>) -> Finding {
         .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase())
         .collect();
     if normalised.len() == 1 && normalised[0] == "v=spf1 -all" {
-        return Finding::new(
+        return RawFinding::new(
             rule::MX_NULL_MX_SPF,
             Outcome::Pass,
             domain,
@@ -268,7 +268,7 @@ fn judge_null_mx_spf(domain: &str, view: &DnsView<'_>) -> Finding {
     } else {
         format!("SPF {:?}", spf)
     };
-    Finding::new(
+    RawFinding::new(
         rule::MX_NULL_MX_SPF,
         Outcome::Fail,
         domain,
@@ -280,7 +280,7 @@ fn judge_null_mx_spf(domain: &str, view: &DnsView<'_>) -> Finding {
     ))
 }
 
-fn judge_duplicates(domain: &str, real: &[&Mx]) -> Finding {
+fn judge_duplicates(domain: &str, real: &[&Mx]) -> RawFinding {
     let mut count: BTreeMap<&str, usize> = BTreeMap::new();
     for m in real {
         *count.entry(m.exchange.as_str()).or_default() += 1;
@@ -291,14 +291,14 @@ fn judge_duplicates(domain: &str, real: &[&Mx]) -> Finding {
         .map(|(name, _)| name)
         .collect();
     if dups.is_empty() {
-        Finding::new(
+        RawFinding::new(
             rule::MX_DUPLICATE,
             Outcome::Pass,
             domain,
             "Every MX host is listed once.",
         )
     } else {
-        Finding::new(
+        RawFinding::new(
             rule::MX_DUPLICATE,
             Outcome::Fail,
             domain,
@@ -310,9 +310,9 @@ fn judge_duplicates(domain: &str, real: &[&Mx]) -> Finding {
 
 /// RFC 1035 §3.3.9: EXCHANGE is "A <domain-name> which specifies a host
 /// willing to act as a mail exchange for the owner name."
-fn judge_ip_literal(name: &str) -> Option<Finding> {
+fn judge_ip_literal(name: &str) -> Option<RawFinding> {
     is_ip_literal(name).then(|| {
-        Finding::new(
+        RawFinding::new(
             rule::MX_TARGET_IP_LITERAL,
             Outcome::Fail,
             name,
@@ -327,21 +327,21 @@ fn is_ip_literal(name: &str) -> bool {
     bare.parse::<IpAddr>().is_ok()
 }
 
-fn judge_target(t: &Target<'_>) -> Vec<Finding> {
+fn judge_target(t: &Target<'_>) -> Vec<RawFinding> {
     vec![judge_cname(t), judge_resolvable(t), judge_global(t), judge_dnssec(t)]
 }
 
 /// RFC 2181 §10.3: "The domain name used as the value of a NS resource
 /// record, or part of the value of a MX resource record must not be an
 /// alias."
-fn judge_cname(t: &Target<'_>) -> Finding {
+fn judge_cname(t: &Target<'_>) -> RawFinding {
     let chain = if t.a.cname_chain.is_empty() {
         &t.aaaa.cname_chain
     } else {
         &t.a.cname_chain
     };
     if !chain.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             rule::MX_TARGET_CNAME,
             Outcome::Fail,
             &t.name,
@@ -355,13 +355,13 @@ fn judge_cname(t: &Target<'_>) -> Finding {
         ));
     }
     match t.failure() {
-        Some(why) if !t.a.status.is_definite() && !t.aaaa.status.is_definite() => Finding::new(
+        Some(why) if !t.a.status.is_definite() && !t.aaaa.status.is_definite() => RawFinding::new(
             rule::MX_TARGET_CNAME,
             Outcome::Indeterminate,
             &t.name,
             format!("Could not look up {}: {why}", t.name),
         ),
-        _ => Finding::new(
+        _ => RawFinding::new(
             rule::MX_TARGET_CNAME,
             Outcome::Pass,
             &t.name,
@@ -373,10 +373,10 @@ fn judge_cname(t: &Target<'_>) -> Finding {
 /// RFC 5321 §5.1: "If MX records are present, but none of them are usable,
 /// or the implicit MX is unusable, this situation MUST be reported as an
 /// error."
-fn judge_resolvable(t: &Target<'_>) -> Finding {
+fn judge_resolvable(t: &Target<'_>) -> RawFinding {
     let addresses = t.addresses();
     if !addresses.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             rule::MX_TARGET_UNRESOLVABLE,
             Outcome::Pass,
             &t.name,
@@ -385,7 +385,7 @@ fn judge_resolvable(t: &Target<'_>) -> Finding {
         .evidence("addresses", &addresses);
     }
     if let Some(why) = t.failure() {
-        return Finding::new(
+        return RawFinding::new(
             rule::MX_TARGET_UNRESOLVABLE,
             Outcome::Indeterminate,
             &t.name,
@@ -397,7 +397,7 @@ fn judge_resolvable(t: &Target<'_>) -> Finding {
     } else {
         "has neither A nor AAAA records"
     };
-    Finding::new(
+    RawFinding::new(
         rule::MX_TARGET_UNRESOLVABLE,
         Outcome::Fail,
         &t.name,
@@ -405,7 +405,7 @@ fn judge_resolvable(t: &Target<'_>) -> Finding {
     )
 }
 
-fn judge_global(t: &Target<'_>) -> Finding {
+fn judge_global(t: &Target<'_>) -> RawFinding {
     let addresses = t.addresses();
     if addresses.is_empty() {
         let outcome = if t.complete() {
@@ -413,7 +413,7 @@ fn judge_global(t: &Target<'_>) -> Finding {
         } else {
             Outcome::Indeterminate
         };
-        return Finding::new(
+        return RawFinding::new(
             rule::MX_TARGET_NON_GLOBAL,
             outcome,
             &t.name,
@@ -425,14 +425,14 @@ fn judge_global(t: &Target<'_>) -> Finding {
         .filter_map(|ip| non_global_reason(*ip).map(|r| format!("{ip}: {r}")))
         .collect();
     if bad.is_empty() {
-        Finding::new(
+        RawFinding::new(
             rule::MX_TARGET_NON_GLOBAL,
             Outcome::Pass,
             &t.name,
             format!("Every address of {} is a global unicast address.", t.name),
         )
     } else {
-        Finding::new(
+        RawFinding::new(
             rule::MX_TARGET_NON_GLOBAL,
             Outcome::Fail,
             &t.name,
@@ -444,7 +444,7 @@ fn judge_global(t: &Target<'_>) -> Finding {
 
 /// RFC 7672 §2.2: DANE for SMTP needs the MX host's address records (and
 /// TLSA) to be DNSSEC-secure.
-fn judge_dnssec(t: &Target<'_>) -> Finding {
+fn judge_dnssec(t: &Target<'_>) -> RawFinding {
     // A bogus answer is the strongest DNSSEC evidence there is, not a
     // failure to look: keep it next to the definite answers.
     let proofs: Vec<Proof> = [t.a, t.aaaa]
@@ -453,14 +453,15 @@ fn judge_dnssec(t: &Target<'_>) -> Finding {
         .map(|a| a.proof)
         .collect();
     let Some(proof) = combine(&proofs) else {
-        return Finding::new(
+        return RawFinding::new(
             rule::MX_DNSSEC,
             Outcome::Indeterminate,
             &t.name,
             format!("Could not look up {}: {}", t.name, t.failure().unwrap_or_default()),
         );
     };
-    let finding = |outcome, msg: String| Finding::new(rule::MX_DNSSEC, outcome, &t.name, msg).evidence("proof", proof);
+    let finding =
+        |outcome, msg: String| RawFinding::new(rule::MX_DNSSEC, outcome, &t.name, msg).evidence("proof", proof);
     match proof {
         Proof::Secure => finding(Outcome::Pass, format!("{} is DNSSEC-secure.", t.name)),
         Proof::Insecure => finding(
@@ -501,7 +502,7 @@ fn combine(proofs: &[Proof]) -> Option<Proof> {
     proofs.iter().copied().min_by_key(rank)
 }
 
-fn judge_targets_together(domain: &str, targets: &[Target<'_>]) -> Vec<Finding> {
+fn judge_targets_together(domain: &str, targets: &[Target<'_>]) -> Vec<RawFinding> {
     let addresses: BTreeSet<IpAddr> = targets.iter().flat_map(Target::addresses).collect();
     let complete = targets.iter().all(Target::complete);
     vec![
@@ -511,10 +512,10 @@ fn judge_targets_together(domain: &str, targets: &[Target<'_>]) -> Vec<Finding> 
     ]
 }
 
-fn judge_redundancy(domain: &str, hosts: usize, addresses: &BTreeSet<IpAddr>, complete: bool) -> Finding {
-    let evidence = |f: Finding| f.evidence("mx_hosts", hosts).evidence("addresses", addresses);
+fn judge_redundancy(domain: &str, hosts: usize, addresses: &BTreeSet<IpAddr>, complete: bool) -> RawFinding {
+    let evidence = |f: RawFinding| f.evidence("mx_hosts", hosts).evidence("addresses", addresses);
     if hosts >= 2 && addresses.len() >= 2 {
-        return evidence(Finding::new(
+        return evidence(RawFinding::new(
             rule::MX_REDUNDANCY,
             Outcome::Pass,
             domain,
@@ -522,7 +523,7 @@ fn judge_redundancy(domain: &str, hosts: usize, addresses: &BTreeSet<IpAddr>, co
         ));
     }
     if !complete && addresses.len() < 2 {
-        return evidence(Finding::new(
+        return evidence(RawFinding::new(
             rule::MX_REDUNDANCY,
             Outcome::Indeterminate,
             domain,
@@ -534,17 +535,17 @@ fn judge_redundancy(domain: &str, hosts: usize, addresses: &BTreeSet<IpAddr>, co
     } else {
         "All MX hosts share a single address: no failover.".to_string()
     };
-    evidence(Finding::new(rule::MX_REDUNDANCY, Outcome::Fail, domain, msg))
+    evidence(RawFinding::new(rule::MX_REDUNDANCY, Outcome::Fail, domain, msg))
 }
 
-fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -> Finding {
+fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -> RawFinding {
     if addresses.len() < 2 {
         let outcome = if complete {
             Outcome::NotApplicable
         } else {
             Outcome::Indeterminate
         };
-        return Finding::new(
+        return RawFinding::new(
             rule::MX_NETWORK_DIVERSITY,
             outcome,
             domain,
@@ -573,7 +574,7 @@ fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -
         .collect();
     if v4.len() <= 1 && v6.len() <= 1 && !complete {
         // An address we could not look up may be in another network.
-        Finding::new(
+        RawFinding::new(
             rule::MX_NETWORK_DIVERSITY,
             Outcome::Indeterminate,
             domain,
@@ -581,7 +582,7 @@ fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -
         )
         .evidence("addresses", addresses)
     } else if v4.len() <= 1 && v6.len() <= 1 {
-        Finding::new(
+        RawFinding::new(
             rule::MX_NETWORK_DIVERSITY,
             Outcome::Fail,
             domain,
@@ -589,7 +590,7 @@ fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -
         )
         .evidence("addresses", addresses)
     } else {
-        Finding::new(
+        RawFinding::new(
             rule::MX_NETWORK_DIVERSITY,
             Outcome::Pass,
             domain,
@@ -602,24 +603,24 @@ fn judge_diversity(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -
     }
 }
 
-fn judge_ipv6(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -> Finding {
+fn judge_ipv6(domain: &str, addresses: &BTreeSet<IpAddr>, complete: bool) -> RawFinding {
     let v6: Vec<&IpAddr> = addresses.iter().filter(|ip| ip.is_ipv6()).collect();
     if !v6.is_empty() {
-        Finding::new(
+        RawFinding::new(
             rule::MX_IPV6,
             Outcome::Pass,
             domain,
             format!("{} MX address(es) over IPv6.", v6.len()),
         )
     } else if !complete {
-        Finding::new(
+        RawFinding::new(
             rule::MX_IPV6,
             Outcome::Indeterminate,
             domain,
             "Some AAAA lookups failed.",
         )
     } else {
-        Finding::new(
+        RawFinding::new(
             rule::MX_IPV6,
             Outcome::Fail,
             domain,

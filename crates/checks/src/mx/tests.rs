@@ -17,7 +17,7 @@ fn healthy() -> Dns {
         .aaaa("mx2.example.net", &[])
 }
 
-fn run(dns: &Dns) -> Vec<mailwarden_model::Finding> {
+fn run(dns: &Dns) -> Vec<mailwarden_model::RawFinding> {
     dns.judge(|v| judge(D, v))
 }
 
@@ -284,7 +284,10 @@ fn dnssec_secure_passes_insecure_fails_bogus_is_critical() {
     assert_eq!(outcome(&run(&with_proof(Proof::Insecure)), "mx.dnssec", h), Fail);
     let bogus = run(&with_proof(Proof::Bogus));
     let b = find(&bogus, "mx.dnssec", h);
-    assert_eq!((b.outcome, b.severity), (Fail, mailwarden_model::Severity::Critical));
+    assert_eq!(
+        (b.outcome, b.severity),
+        (Fail, Some(mailwarden_model::Severity::Critical))
+    );
     assert_eq!(
         outcome(&run(&with_proof(Proof::Indeterminate)), "mx.dnssec", h),
         Indeterminate
@@ -311,7 +314,10 @@ fn bogus_status_answers_make_mx_dnssec_critical_not_indeterminate() {
     );
     let f = run(&dns);
     let d = find(&f, "mx.dnssec", "mx.example.com");
-    assert_eq!((d.outcome, d.severity), (Fail, mailwarden_model::Severity::Critical));
+    assert_eq!(
+        (d.outcome, d.severity),
+        (Fail, Some(mailwarden_model::Severity::Critical))
+    );
     assert_eq!(outcome(&f, "mx.target-unresolvable", "mx.example.com"), Indeterminate);
 }
 

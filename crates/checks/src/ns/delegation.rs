@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use mailwarden_model::{Answer, DnsView, Finding, RData, RType, Status};
+use mailwarden_model::{Answer, DnsView, RData, RType, RawFinding, Status};
 
 use super::{State, Unread, classify, judge_lame_at};
 use crate::host_addresses::addresses_of;
@@ -72,7 +72,7 @@ pub(super) fn read(domain: &str, view: &DnsView<'_>, why: Unread) -> AtParent {
 impl AtParent {
     /// The findings for `domain`: `ns.lookup-failed`, and `ns.lame` for
     /// every server the parent delegates to.
-    pub(super) fn findings(&self, domain: &str) -> Vec<Finding> {
+    pub(super) fn findings(&self, domain: &str) -> Vec<RawFinding> {
         let why = &self.why;
         let (delegation, states) = match &self.delegation {
             Ok(read) => read,

@@ -2,7 +2,9 @@
 
 use std::net::IpAddr;
 
-use mailwarden_model::{Answer, Finding, Outcome::*, Proof, QueryKey, RData, RType, ScanOptions, SourceInfo, Status};
+use mailwarden_model::{
+    Answer, Outcome::*, Proof, QueryKey, RData, RType, RawFinding, ScanOptions, SourceInfo, Status,
+};
 
 use super::{judge, newest_serial};
 use crate::Context;
@@ -91,11 +93,11 @@ fn live() -> SourceInfo {
     }
 }
 
-fn run(dns: &Dns, source: &SourceInfo) -> Vec<Finding> {
+fn run(dns: &Dns, source: &SourceInfo) -> Vec<RawFinding> {
     run_for(D, dns, source)
 }
 
-fn run_for(domain: &str, dns: &Dns, source: &SourceInfo) -> Vec<Finding> {
+fn run_for(domain: &str, dns: &Dns, source: &SourceInfo) -> Vec<RawFinding> {
     let options = ScanOptions::default();
     let ctx = Context {
         roots: &crate::tls::cert::Roots::WebPki,

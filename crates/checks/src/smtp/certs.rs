@@ -13,7 +13,7 @@
 //! §3.1): when one matches and its usage waives the check (see
 //! [`dane_waives`]), the problem is low unless MTA-STS enforces.
 
-use mailwarden_model::{Finding, Outcome, Severity};
+use mailwarden_model::{Outcome, RawFinding, Severity};
 
 use super::{Address, Reached, Senders};
 use crate::dane::DaneAuthenticated;
@@ -33,7 +33,7 @@ const CERT_RULES: [&str; 7] = [
 impl Address<'_> {
     /// The certificate rules: not-applicable or indeterminate without a
     /// TLS session, judged on the chain otherwise.
-    pub(super) fn certificates(&self, senders: &Senders<'_, '_, '_, '_>) -> Vec<Finding> {
+    pub(super) fn certificates(&self, senders: &Senders<'_, '_, '_, '_>) -> Vec<RawFinding> {
         let Some(report) = self.chain.as_ref().filter(|_| self.reached() == Reached::Session) else {
             return CERT_RULES
                 .iter()
@@ -86,7 +86,7 @@ impl Address<'_> {
     }
 
     /// The finding of rule `id` when the leaf could not be read.
-    fn no_leaf(&self, id: &str, report: &ChainReport) -> Finding {
+    fn no_leaf(&self, id: &str, report: &ChainReport) -> RawFinding {
         self.finding(
             id,
             Outcome::Indeterminate,
@@ -99,7 +99,7 @@ impl Address<'_> {
     }
 
     /// `smtp.cert-expired`: RFC 8461 §4.2 "MUST not be expired".
-    fn expired(&self, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> Finding {
+    fn expired(&self, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> RawFinding {
         const ID: &str = rule::SMTP_CERT_EXPIRED;
         let Some(leaf) = &report.leaf else {
             return self.no_leaf(ID, report);
@@ -122,7 +122,7 @@ impl Address<'_> {
 
     /// `smtp.cert-not-yet-valid`: RFC 5280 §4.1.2.5, the certificate is
     /// valid from notBefore on.
-    fn not_yet_valid(&self, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> Finding {
+    fn not_yet_valid(&self, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> RawFinding {
         const ID: &str = rule::SMTP_CERT_NOT_YET_VALID;
         let Some(leaf) = &report.leaf else {
             return self.no_leaf(ID, report);
@@ -142,7 +142,7 @@ impl Address<'_> {
 
     /// `smtp.cert-name`: RFC 8461 §4.2, a SAN DNS-ID matching the MX host
     /// name (RFC 6125 §6.4.4: the subject CN is not consulted).
-    fn name(&self, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> Finding {
+    fn name(&self, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> RawFinding {
         const ID: &str = rule::SMTP_CERT_NAME;
         let Some(leaf) = &report.leaf else {
             return self.no_leaf(ID, report);
@@ -170,7 +170,7 @@ impl Address<'_> {
     /// is trusted by the Sending MTA". When the leaf is merely out of its
     /// dates, the chain is judged as of a day inside them, so that one
     /// problem is not reported twice.
-    fn untrusted(&self, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> Finding {
+    fn untrusted(&self, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> RawFinding {
         const ID: &str = rule::SMTP_CERT_UNTRUSTED;
         let Pkix::Untrusted { reason } = &report.pkix else {
             return with_leaf(
@@ -193,7 +193,13 @@ impl Address<'_> {
     /// this MX; low when DANE senders authenticate the chain anyway and
     /// the matching record's usage waives this check ([`dane_waives`]);
     /// the catalogue's medium otherwise (SMTP TLS is opportunistic).
-    fn refused(&self, id: &str, message: String, report: &ChainReport, senders: &Senders<'_, '_, '_, '_>) -> Finding {
+    fn refused(
+        &self,
+        id: &str,
+        message: String,
+        report: &ChainReport,
+        senders: &Senders<'_, '_, '_, '_>,
+    ) -> RawFinding {
         let dane = self.dane_waiving(id, senders);
         if senders.enforces(&self.host) {
             let dane_note = dane.as_ref().map_or(String::new(), |d| {
@@ -236,7 +242,7 @@ impl Address<'_> {
     }
 
     /// `smtp.cert-expiring`: within [`crate::tls::cert::EXPIRY_WARNING_DAYS`].
-    fn expiring(&self, report: &ChainReport) -> Finding {
+    fn expiring(&self, report: &ChainReport) -> RawFinding {
         const ID: &str = rule::SMTP_CERT_EXPIRING;
         let Some(leaf) = &report.leaf else {
             return self.no_leaf(ID, report);
@@ -270,7 +276,7 @@ impl Address<'_> {
     }
 
     /// `smtp.cert-weak-key`: an RSA key below 2048 bits in the chain.
-    fn weak_key(&self, report: &ChainReport) -> Finding {
+    fn weak_key(&self, report: &ChainReport) -> RawFinding {
         const ID: &str = rule::SMTP_CERT_WEAK_KEY;
         let parsed: Vec<_> = report
             .certificates
@@ -297,7 +303,7 @@ impl Address<'_> {
 
     /// `smtp.cert-sha1`: a SHA-1 signature on a certificate below the root
     /// (a self-signed root's own signature is never checked).
-    fn sha1(&self, report: &ChainReport) -> Finding {
+    fn sha1(&self, report: &ChainReport) -> RawFinding {
         const ID: &str = rule::SMTP_CERT_SHA1;
         if report.certificates.iter().all(Option::is_none) {
             return self.unreadable(ID, report);
@@ -320,7 +326,7 @@ impl Address<'_> {
         with_leaf(self.finding(ID, Outcome::Fail, message), report).evidence("sha1_signed", signed)
     }
 
-    fn unreadable(&self, id: &str, report: &ChainReport) -> Finding {
+    fn unreadable(&self, id: &str, report: &ChainReport) -> RawFinding {
         self.finding(
             id,
             Outcome::Indeterminate,
@@ -377,7 +383,7 @@ fn waiver(usage: u8) -> &'static str {
 }
 
 /// The DANE match as evidence, when there is one.
-fn with_dane(finding: Finding, dane: Option<&DaneAuthenticated>) -> Finding {
+fn with_dane(finding: RawFinding, dane: Option<&DaneAuthenticated>) -> RawFinding {
     match dane {
         Some(d) => finding
             .evidence("dane", &d.summary)
@@ -388,7 +394,7 @@ fn with_dane(finding: Finding, dane: Option<&DaneAuthenticated>) -> Finding {
 
 /// The leaf's identity as evidence: subject, issuer, validity, SAN names
 /// and SHA-256 fingerprint.
-fn with_leaf(finding: Finding, report: &ChainReport) -> Finding {
+fn with_leaf(finding: RawFinding, report: &ChainReport) -> RawFinding {
     let Some(Some(cert)) = report.certificates.first() else {
         return finding;
     };

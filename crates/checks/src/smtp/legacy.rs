@@ -16,7 +16,7 @@
 //! rule is indeterminate (not collected), never a pass.
 
 use mailwarden_model::probe::{HelloOutcome, LegacyHello, LegacyTls};
-use mailwarden_model::{Finding, Outcome};
+use mailwarden_model::{Outcome, RawFinding};
 
 use super::{Address, Reached};
 use crate::rule;
@@ -24,7 +24,7 @@ use crate::rule;
 impl Address<'_> {
     /// The legacy results, or the finding of rule `id` when there are
     /// none to judge.
-    fn legacy(&self, id: &str) -> Result<&LegacyTls, Box<Finding>> {
+    fn legacy(&self, id: &str) -> Result<&LegacyTls, Box<RawFinding>> {
         if let Some(f) = self.short_of(id, Reached::Handshake) {
             return Err(Box::new(f));
         }
@@ -39,7 +39,7 @@ impl Address<'_> {
     }
 
     /// The finding for an answer that says neither accepted nor refused.
-    fn unknown(&self, id: &str, what: &str, hello: &LegacyHello) -> Finding {
+    fn unknown(&self, id: &str, what: &str, hello: &LegacyHello) -> RawFinding {
         let detail = hello.detail.as_deref().unwrap_or("no answer recorded");
         self.finding(
             id,
@@ -50,7 +50,7 @@ impl Address<'_> {
     }
 
     /// `smtp.legacy-protocol`: a ClientHello offering SSL 3.0 to TLS 1.1.
-    pub(super) fn legacy_protocol(&self) -> Finding {
+    pub(super) fn legacy_protocol(&self) -> RawFinding {
         const ID: &str = rule::SMTP_LEGACY_PROTOCOL;
         let legacy = match self.legacy(ID) {
             Ok(l) => l,
@@ -91,7 +91,7 @@ impl Address<'_> {
     /// "will proceed as appropriate for the highest version supported by
     /// the server that is not greater than ClientHello.client_version".
     /// TLS 1.0 or 1.1 accepted leaves it open: the SSL 3.0 hello decides.
-    pub(super) fn ssl3(&self) -> Finding {
+    pub(super) fn ssl3(&self) -> RawFinding {
         const ID: &str = rule::SMTP_SSL3;
         let legacy = match self.legacy(ID) {
             Ok(l) => l,
@@ -145,7 +145,7 @@ impl Address<'_> {
 
     /// `smtp.legacy-cipher`: a ClientHello offering only RC4 and 3DES, and
     /// the suite chosen from the protocols hello (which offers them last).
-    pub(super) fn legacy_cipher(&self) -> Finding {
+    pub(super) fn legacy_cipher(&self) -> RawFinding {
         const ID: &str = rule::SMTP_LEGACY_CIPHER;
         let legacy = match self.legacy(ID) {
             Ok(l) => l,

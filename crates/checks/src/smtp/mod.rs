@@ -42,7 +42,7 @@ mod session;
 
 use std::net::IpAddr;
 
-use mailwarden_model::{DnsView, Finding, Outcome, SmtpProbe, SmtpStatus};
+use mailwarden_model::{DnsView, Outcome, RawFinding, SmtpProbe, SmtpStatus};
 use mailwarden_records::mta_sts::Mode;
 
 use crate::facts::PolicyState;
@@ -74,7 +74,7 @@ const RULES: [&str; 18] = [
 ];
 
 /// Judge STARTTLS and the certificates of every MX address of `ctx.domain`.
-pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<Finding> {
+pub fn judge(ctx: &Context<'_>, view: &DnsView<'_>) -> Vec<RawFinding> {
     let chains = ChainCache::default();
     judge_with(ctx, view, &Facts::of_view(ctx, view, &chains))
 }
@@ -93,7 +93,7 @@ pub fn ask(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) {
 }
 
 /// [`judge`], reading the shared facts of the view.
-pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) -> Vec<Finding> {
+pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) -> Vec<RawFinding> {
     let domain = mailwarden_model::name::normalise(ctx.domain);
     let hosts = match facts.mx_hosts(view) {
         Ok(hosts) => hosts,
@@ -116,7 +116,12 @@ pub fn judge_with(ctx: &Context<'_>, view: &DnsView<'_>, facts: &Facts<'_, '_>) 
     out
 }
 
-fn judge_host(ctx: &Context<'_>, view: &DnsView<'_>, host: &MxHost, senders: &Senders<'_, '_, '_, '_>) -> Vec<Finding> {
+fn judge_host(
+    ctx: &Context<'_>,
+    view: &DnsView<'_>,
+    host: &MxHost,
+    senders: &Senders<'_, '_, '_, '_>,
+) -> Vec<RawFinding> {
     match &host.addresses {
         Err(why) => {
             let message = format!(
@@ -142,10 +147,10 @@ fn judge_host(ctx: &Context<'_>, view: &DnsView<'_>, host: &MxHost, senders: &Se
 }
 
 /// One finding per rule, all alike.
-fn every_rule<'a>(outcome: Outcome, subject: &'a str, message: &'a str) -> impl Iterator<Item = Finding> + 'a {
+fn every_rule<'a>(outcome: Outcome, subject: &'a str, message: &'a str) -> impl Iterator<Item = RawFinding> + 'a {
     RULES
         .into_iter()
-        .map(move |id| Finding::new(id, outcome, subject, message))
+        .map(move |id| RawFinding::new(id, outcome, subject, message))
 }
 
 /// What the senders that authenticate the MX look up: the domain's
@@ -226,7 +231,7 @@ impl<'p> Address<'p> {
         }
     }
 
-    fn judge(&self, senders: &Senders<'_, '_, '_, '_>) -> Vec<Finding> {
+    fn judge(&self, senders: &Senders<'_, '_, '_, '_>) -> Vec<RawFinding> {
         if !self.probe.status.is_definite() {
             return self.not_probed();
         }
@@ -247,8 +252,8 @@ impl<'p> Address<'p> {
         out
     }
 
-    fn finding(&self, id: &str, outcome: Outcome, message: impl Into<String>) -> Finding {
-        Finding::new(id, outcome, &self.subject, message)
+    fn finding(&self, id: &str, outcome: Outcome, message: impl Into<String>) -> RawFinding {
+        RawFinding::new(id, outcome, &self.subject, message)
     }
 
     fn reached(&self) -> Reached {
@@ -265,7 +270,7 @@ impl<'p> Address<'p> {
     /// `needed`: not-applicable when the server stopped it at an earlier
     /// stage (a fact, judged by that stage's rule), indeterminate when it
     /// never got as far as EHLO. `None` when the rule can be judged.
-    fn short_of(&self, id: &str, needed: Reached) -> Option<Finding> {
+    fn short_of(&self, id: &str, needed: Reached) -> Option<RawFinding> {
         let reached = self.reached();
         if reached >= needed {
             return None;

@@ -2,7 +2,7 @@
 //! probed, port 25, STARTTLS, the handshake, what was negotiated, and
 //! bytes injected before the handshake.
 
-use mailwarden_model::{Finding, Outcome, SmtpStatus};
+use mailwarden_model::{Outcome, RawFinding, SmtpStatus};
 
 use super::{Address, RULES, Reached, cipher};
 use crate::rule;
@@ -10,7 +10,7 @@ use crate::rule;
 impl Address<'_> {
     /// `smtp.probed`: the probe was made (it says something about the
     /// server, even if only that nothing answered).
-    pub(super) fn probed(&self) -> Finding {
+    pub(super) fn probed(&self) -> RawFinding {
         self.finding(
             rule::SMTP_PROBED,
             Outcome::Pass,
@@ -26,7 +26,7 @@ impl Address<'_> {
     /// The probe could not be made: `smtp.probed` says why, and every
     /// other rule is indeterminate. A refused target is a finding of its
     /// own, never a crash and never a failure of the server.
-    pub(super) fn not_probed(&self) -> Vec<Finding> {
+    pub(super) fn not_probed(&self) -> Vec<RawFinding> {
         let why = self.why_not_probed();
         let mut probed = self
             .finding(rule::SMTP_PROBED, Outcome::Indeterminate, why.clone())
@@ -70,7 +70,7 @@ impl Address<'_> {
     }
 
     /// `smtp.reachable`: something accepted the TCP connection on port 25.
-    pub(super) fn reachable(&self) -> Finding {
+    pub(super) fn reachable(&self) -> RawFinding {
         const ID: &str = rule::SMTP_REACHABLE;
         if self.probe.status != SmtpStatus::Unreachable {
             return self.finding(
@@ -98,7 +98,7 @@ impl Address<'_> {
     /// `smtp.starttls`. RFC 3207 §3: "The STARTTLS keyword is used to tell
     /// the SMTP client that the SMTP server is currently able to negotiate
     /// the use of TLS." Without it, senders deliver in the clear.
-    pub(super) fn starttls(&self) -> Finding {
+    pub(super) fn starttls(&self) -> RawFinding {
         const ID: &str = rule::SMTP_STARTTLS;
         if let Some(f) = self.short_of(ID, Reached::Ehlo) {
             return f;
@@ -123,7 +123,7 @@ impl Address<'_> {
     /// allowed)" or "454 TLS not available due to temporary reason"; a
     /// server that advertises STARTTLS and then refuses it leaves senders
     /// in plaintext.
-    pub(super) fn starttls_refused(&self) -> Finding {
+    pub(super) fn starttls_refused(&self) -> RawFinding {
         const ID: &str = rule::SMTP_STARTTLS_REFUSED;
         if let Some(f) = self.short_of(ID, Reached::StarttlsCommand) {
             return f;
@@ -145,7 +145,7 @@ impl Address<'_> {
 
     /// `smtp.handshake`: STARTTLS was accepted and the TLS handshake must
     /// then complete, or senders fall back to plaintext (or defer).
-    pub(super) fn handshake(&self) -> Finding {
+    pub(super) fn handshake(&self) -> RawFinding {
         const ID: &str = rule::SMTP_HANDSHAKE;
         if let Some(f) = self.short_of(ID, Reached::Handshake) {
             return f;
@@ -183,7 +183,7 @@ impl Address<'_> {
 
     /// `smtp.tls-version`: TLS 1.3 (RFC 8446) is what a current server
     /// offers; TLS 1.2 still protects, so its absence is low.
-    pub(super) fn tls_version(&self) -> Finding {
+    pub(super) fn tls_version(&self) -> RawFinding {
         const ID: &str = rule::SMTP_TLS_VERSION;
         if let Some(f) = self.short_of(ID, Reached::Session) {
             return f;
@@ -213,7 +213,7 @@ impl Address<'_> {
     }
 
     /// `smtp.cipher`: the negotiated suite, judged by [`cipher::weaknesses`].
-    pub(super) fn cipher(&self) -> Finding {
+    pub(super) fn cipher(&self) -> RawFinding {
         const ID: &str = rule::SMTP_CIPHER;
         if let Some(f) = self.short_of(ID, Reached::Session) {
             return f;
@@ -247,7 +247,7 @@ impl Address<'_> {
     /// bytes between the `220` to `STARTTLS` and the handshake are what
     /// a STARTTLS injection attack (CVE-2011-0411 and its client-side
     /// relatives) plants for clients that keep them.
-    pub(super) fn injection(&self) -> Finding {
+    pub(super) fn injection(&self) -> RawFinding {
         const ID: &str = rule::SMTP_INJECTION;
         if let Some(bytes) = &self.probe.pre_handshake_bytes {
             return self

@@ -1,7 +1,9 @@
 //! The SMTP judge over hand-built evidence: probe results and test
 //! certificates from a test CA that the context trusts.
 
-use mailwarden_model::{Finding, Outcome::*, RType, ScanOptions, Severity, SmtpProbe, SmtpStatus, SourceInfo, Status};
+use mailwarden_model::{
+    Outcome::*, RType, RawFinding, ScanOptions, Severity, SmtpProbe, SmtpStatus, SourceInfo, Status,
+};
 
 use super::*;
 use crate::testutil::{Dns, fetched, find, outcome, tls_probe};
@@ -27,7 +29,7 @@ impl Fixture {
         Self { ca, roots }
     }
 
-    fn run(&self, dns: &Dns) -> Vec<Finding> {
+    fn run(&self, dns: &Dns) -> Vec<RawFinding> {
         let options = ScanOptions::default();
         let source = SourceInfo::default();
         let ctx = Context {
@@ -84,7 +86,7 @@ fn status(status: SmtpStatus, detail: &str) -> SmtpProbe {
     p
 }
 
-fn ids(f: &[Finding]) -> Vec<&str> {
+fn ids(f: &[RawFinding]) -> Vec<&str> {
     f.iter().map(|f| f.id.as_str()).collect()
 }
 
@@ -240,7 +242,7 @@ fn tls_1_2_is_a_low_failure_and_tls_1_3_passes() {
     let v = find(&f, "smtp.tls-version", S);
     assert_eq!(v.outcome, Fail);
     assert!(v.message.contains("TLS 1.3 not offered"), "{}", v.message);
-    assert!(!v.severity_override, "low comes from the catalogue");
+    assert!(v.severity.is_none(), "low comes from the catalogue");
     assert_eq!(outcome(&f, "smtp.cipher", S), Pass, "ECDHE with AES-GCM");
     let p = find(&fx.run(&probed(fx.good())), "smtp.tls-version", S).clone();
     assert_eq!(p.outcome, Pass);
@@ -289,7 +291,7 @@ fn an_expired_certificate_is_medium_and_not_also_untrusted() {
     let f = fx.run(&no_sts(probed(fx.dated((2024, 1, 1), (2025, 6, 1)))));
     let e = find(&f, "smtp.cert-expired", S);
     assert_eq!(e.outcome, Fail);
-    assert!(!e.severity_override, "medium from the catalogue");
+    assert!(e.severity.is_none(), "medium from the catalogue");
     assert!(e.message.contains("opportunistic"), "{}", e.message);
     assert_eq!(e.evidence["not_after"], "2025-06-01T00:00:00Z");
     assert!(e.remediation.as_deref().unwrap().contains("Renew"));
@@ -403,7 +405,7 @@ fn certificate_problems_are_critical_under_an_enforced_mta_sts_policy_for_the_mx
     for (id, probe) in cases {
         let f = fx.run(&sts(probed(probe.clone()), ENFORCE));
         let c = find(&f, id, S);
-        assert_eq!((c.outcome, c.severity), (Fail, Severity::Critical), "{id}");
+        assert_eq!((c.outcome, c.severity), (Fail, Some(Severity::Critical)), "{id}");
         assert!(c.message.contains("refuse to deliver"), "{id}: {}", c.message);
         assert_eq!(c.evidence["mta_sts_mode"], "enforce");
         // Testing mode, or a policy that does not list this MX: medium.
@@ -414,12 +416,12 @@ fn certificate_problems_are_critical_under_an_enforced_mta_sts_policy_for_the_mx
             let f = fx.run(&sts(probed(probe.clone()), &policy));
             let c = find(&f, id, S);
             assert_eq!(c.outcome, Fail, "{id}");
-            assert!(!c.severity_override, "{id} under {policy:?}");
+            assert!(c.severity.is_none(), "{id} under {policy:?}");
         }
     }
     // Low-severity certificate rules are not raised.
     let f = fx.run(&sts(probed(fx.dated((2025, 1, 1), (2026, 1, 6))), ENFORCE));
-    assert!(!find(&f, "smtp.cert-expiring", S).severity_override);
+    assert!(find(&f, "smtp.cert-expiring", S).severity.is_none());
 }
 
 #[test]
@@ -491,7 +493,7 @@ fn with_tlsa(dns: Dns, records: &[String], proof: mailwarden_model::Proof) -> Dn
 }
 
 /// Judge as a validating scan does (TLSA records count only then).
-fn run_validated(fx: &Fixture, dns: &Dns) -> Vec<Finding> {
+fn run_validated(fx: &Fixture, dns: &Dns) -> Vec<RawFinding> {
     let options = ScanOptions::default();
     let source = SourceInfo {
         dnssec_validation: true,
@@ -534,7 +536,12 @@ fn pkix_problems_waived_by_a_matching_secure_dane_ee_record_are_low() {
     for (id, probe, spki) in cases {
         let dns = with_tlsa(no_sts(probed(probe.clone())), &[dane_ee(spki)], Proof::Secure);
         let f = find(&run_validated(&fx, &dns), id, S).clone();
-        assert_eq!((f.outcome, f.severity), (Fail, Severity::Low), "{id}: {}", f.message);
+        assert_eq!(
+            (f.outcome, f.severity),
+            (Fail, Some(Severity::Low)),
+            "{id}: {}",
+            f.message
+        );
         assert!(
             f.message.contains("DANE senders authenticate the server"),
             "{id}: {}",
@@ -548,13 +555,13 @@ fn pkix_problems_waived_by_a_matching_secure_dane_ee_record_are_low() {
         for dns in [&insecure, &stale] {
             let f = find(&run_validated(&fx, dns), id, S).clone();
             assert_eq!(f.outcome, Fail, "{id}");
-            assert!(!f.severity_override, "{id}: {}", f.message);
+            assert!(f.severity.is_none(), "{id}: {}", f.message);
         }
-        assert!(!find(&fx.run(&dns), id, S).severity_override, "{id}: unvalidated scan");
+        assert!(find(&fx.run(&dns), id, S).severity.is_none(), "{id}: unvalidated scan");
         // An MTA-STS enforce policy covering the MX keeps it critical.
         let enforced = with_tlsa(sts(probed(probe), ENFORCE), &[dane_ee(spki)], Proof::Secure);
         let f = find(&run_validated(&fx, &enforced), id, S).clone();
-        assert_eq!(f.severity, Severity::Critical, "{id}");
+        assert_eq!(f.severity, Some(Severity::Critical), "{id}");
         assert!(
             f.message.contains("DANE senders authenticate it"),
             "{id}: {}",
@@ -575,7 +582,7 @@ fn a_matching_dane_ta_record_waives_only_the_untrusted_issuer() {
     let good = tls_probe(&[private.valid_leaf(&[MX]).der, private.der.clone()], "TLSv1.3");
     let dns = with_tlsa(no_sts(probed(good)), std::slice::from_ref(&ta), Proof::Secure);
     let u = find(&run_validated(&fx, &dns), "smtp.cert-untrusted", S).clone();
-    assert_eq!((u.outcome, u.severity), (Fail, Severity::Low), "{}", u.message);
+    assert_eq!((u.outcome, u.severity), (Fail, Some(Severity::Low)), "{}", u.message);
     assert_eq!(u.evidence["dane_usage"], "DANE-TA(2)");
     let expired = private.leaf(&[MX], (2024, 1, 1), (2025, 6, 1)).der;
     let dns = with_tlsa(
@@ -586,7 +593,7 @@ fn a_matching_dane_ta_record_waives_only_the_untrusted_issuer() {
     let f = run_validated(&fx, &dns);
     let e = find(&f, "smtp.cert-expired", S);
     assert_eq!(e.outcome, Fail);
-    assert!(!e.severity_override, "DANE-TA checks dates: {}", e.message);
+    assert!(e.severity.is_none(), "DANE-TA checks dates: {}", e.message);
 }
 
 mod legacy;

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use mailwarden_dns::DnsSource;
 use mailwarden_engine::{Budget, audit};
-use mailwarden_model::{Finding, Outcome, ScanOptions};
+use mailwarden_model::{Outcome, RawFinding, ScanOptions};
 
 /// The judges' "now": the signatures of the test zones are made for it.
 pub fn now() -> i64 {
@@ -15,7 +15,7 @@ pub fn now() -> i64 {
 
 /// Collect from `source` and judge `domain`, probes not made (`NoProber`:
 /// the transport rules are indeterminate).
-pub async fn audit_without_probes(source: &dyn DnsSource, domain: &str, options: ScanOptions) -> Vec<Finding> {
+pub async fn audit_without_probes(source: &dyn DnsSource, domain: &str, options: ScanOptions) -> Vec<RawFinding> {
     let prober = mailwarden_model::probe::NoProber::new("no probes in this test");
     audit(source, &prober, domain, options, Budget::default(), now())
         .await
@@ -23,13 +23,13 @@ pub async fn audit_without_probes(source: &dyn DnsSource, domain: &str, options:
 }
 
 /// The finding `id` for `subject`; panics with every finding when absent.
-pub fn find<'a>(findings: &'a [Finding], id: &str, subject: &str) -> &'a Finding {
+pub fn find<'a>(findings: &'a [RawFinding], id: &str, subject: &str) -> &'a RawFinding {
     findings
         .iter()
         .find(|f| f.id == id && f.subject == subject)
         .unwrap_or_else(|| panic!("no {id} for {subject}: {findings:#?}"))
 }
 
-pub fn outcome(findings: &[Finding], id: &str, subject: &str) -> Outcome {
+pub fn outcome(findings: &[RawFinding], id: &str, subject: &str) -> Outcome {
     find(findings, id, subject).outcome
 }

@@ -1,12 +1,12 @@
 //! Findings from verified authentication: `message.dkim`, `message.arc`,
 //! `message.spf`, `message.dmarc`, `message.auth-results-mismatch`.
 
-use mailwarden_model::{Finding, Outcome, Severity};
+use mailwarden_model::{Outcome, RawFinding, Severity};
 
 use super::{AuthReport, Claim, DkimVerdict};
 use crate::Analysis;
 
-pub fn findings(a: &Analysis, r: &AuthReport) -> Vec<Finding> {
+pub fn findings(a: &Analysis, r: &AuthReport) -> Vec<RawFinding> {
     let mut out = dkim(a, r);
     out.push(arc(a, r));
     out.push(spf(a, r));
@@ -19,10 +19,10 @@ fn subject(a: &Analysis) -> &str {
     &a.label
 }
 
-fn dkim(a: &Analysis, r: &AuthReport) -> Vec<Finding> {
+fn dkim(a: &Analysis, r: &AuthReport) -> Vec<RawFinding> {
     let id = "message.dkim";
     if r.truncated {
-        return vec![Finding::new(
+        return vec![RawFinding::new(
             id,
             Outcome::Indeterminate,
             subject(a),
@@ -30,7 +30,7 @@ fn dkim(a: &Analysis, r: &AuthReport) -> Vec<Finding> {
         )];
     }
     if r.dkim.is_empty() {
-        return vec![Finding::new(
+        return vec![RawFinding::new(
             id,
             Outcome::Fail,
             subject(a),
@@ -40,20 +40,20 @@ fn dkim(a: &Analysis, r: &AuthReport) -> Vec<Finding> {
     r.dkim.iter().map(|s| signature(a, r, s)).collect()
 }
 
-fn signature(a: &Analysis, r: &AuthReport, s: &DkimVerdict) -> Finding {
+fn signature(a: &Analysis, r: &AuthReport, s: &DkimVerdict) -> RawFinding {
     let id = "message.dkim";
     let who = format!("DKIM signature d={} s={} ({})", s.domain, s.selector, s.algorithm);
     let reason = s.reason.clone().unwrap_or_default();
     let f = match s.result.as_str() {
-        "pass" => Finding::new(id, Outcome::Pass, subject(a), format!("{who} verifies.")),
-        "temperror" => Finding::new(
+        "pass" => RawFinding::new(id, Outcome::Pass, subject(a), format!("{who} verifies.")),
+        "temperror" => RawFinding::new(
             id,
             Outcome::Indeterminate,
             subject(a),
             format!("{who} could not be verified: the key lookup failed ({reason})."),
         ),
         _ if s.body_modified => return modified(a, r, s, &who),
-        _ if reason.contains("expired") => Finding::new(
+        _ if reason.contains("expired") => RawFinding::new(
             id,
             Outcome::Indeterminate,
             subject(a),
@@ -61,7 +61,7 @@ fn signature(a: &Analysis, r: &AuthReport, s: &DkimVerdict) -> Finding {
                 "{who} has expired (x=): it may have verified when the message arrived; the receiver's Authentication-Results tell."
             ),
         ),
-        "permerror" if reason.contains("not found") || reason.contains("Record not found") => Finding::new(
+        "permerror" if reason.contains("not found") || reason.contains("Record not found") => RawFinding::new(
             id,
             Outcome::Indeterminate,
             subject(a),
@@ -71,7 +71,7 @@ fn signature(a: &Analysis, r: &AuthReport, s: &DkimVerdict) -> Finding {
             ),
         ),
         _ if list_tagged_subject(a) => {
-            return Finding::new(
+            return RawFinding::new(
                 id,
                 Outcome::Fail,
                 subject(a),
@@ -84,7 +84,7 @@ fn signature(a: &Analysis, r: &AuthReport, s: &DkimVerdict) -> Finding {
             .evidence("signature", s)
             .severity(Severity::Low);
         }
-        _ => Finding::new(
+        _ => RawFinding::new(
             id,
             Outcome::Fail,
             subject(a),
@@ -108,7 +108,7 @@ fn list_tagged_subject(a: &Analysis) -> bool {
 
 /// The body changed after signing: mailing-list or forwarding damage when
 /// the message shows a list or an ARC chain, tampering or damage otherwise.
-fn modified(a: &Analysis, r: &AuthReport, s: &DkimVerdict, who: &str) -> Finding {
+fn modified(a: &Analysis, r: &AuthReport, s: &DkimVerdict, who: &str) -> RawFinding {
     let list = a.headers.first("list-id").map(|f| f.value.clone());
     let by_list = list.is_some() || r.arc.sets > 0;
     let context = match (&list, r.arc.sets) {
@@ -124,7 +124,7 @@ fn modified(a: &Analysis, r: &AuthReport, s: &DkimVerdict, who: &str) -> Finding
                 .into()
         }
     };
-    let f = Finding::new(
+    let f = RawFinding::new(
         "message.dkim",
         Outcome::Fail,
         subject(a),
@@ -135,31 +135,31 @@ fn modified(a: &Analysis, r: &AuthReport, s: &DkimVerdict, who: &str) -> Finding
     if by_list { f.severity(Severity::Low) } else { f }
 }
 
-fn arc(a: &Analysis, r: &AuthReport) -> Finding {
+fn arc(a: &Analysis, r: &AuthReport) -> RawFinding {
     let id = "message.arc";
     let reason = r.arc.reason.clone().unwrap_or_default();
     let f = match r.arc.result.as_str() {
         "none" if r.arc.sets == 0 => {
-            return Finding::new(
+            return RawFinding::new(
                 id,
                 Outcome::NotApplicable,
                 subject(a),
                 "No ARC sets: the message was not sealed.",
             );
         }
-        "pass" => Finding::new(
+        "pass" => RawFinding::new(
             id,
             Outcome::Pass,
             subject(a),
             format!("The ARC chain of {} set(s) validates.", r.arc.sets),
         ),
-        "temperror" => Finding::new(
+        "temperror" => RawFinding::new(
             id,
             Outcome::Indeterminate,
             subject(a),
             format!("The ARC chain could not be validated: {reason}."),
         ),
-        other => Finding::new(
+        other => RawFinding::new(
             id,
             Outcome::Fail,
             subject(a),
@@ -172,10 +172,10 @@ fn arc(a: &Analysis, r: &AuthReport) -> Finding {
     f.evidence("arc", &r.arc)
 }
 
-fn spf(a: &Analysis, r: &AuthReport) -> Finding {
+fn spf(a: &Analysis, r: &AuthReport) -> RawFinding {
     let id = "message.spf";
     let Some(s) = &r.spf else {
-        return Finding::new(
+        return RawFinding::new(
             id,
             Outcome::Indeterminate,
             subject(a),
@@ -189,14 +189,14 @@ fn spf(a: &Analysis, r: &AuthReport) -> Finding {
         .map(|h| format!("; HELO {}: {}", h.domain, h.result))
         .unwrap_or_default();
     let f = match s.result.as_str() {
-        "pass" => Finding::new(id, Outcome::Pass, subject(a), format!("{text}{helo}.")),
-        "temperror" => Finding::new(
+        "pass" => RawFinding::new(id, Outcome::Pass, subject(a), format!("{text}{helo}.")),
+        "temperror" => RawFinding::new(
             id,
             Outcome::Indeterminate,
             subject(a),
             format!("{text}: the DNS lookups failed{helo}."),
         ),
-        _ => Finding::new(
+        _ => RawFinding::new(
             id,
             Outcome::Fail,
             subject(a),
@@ -213,7 +213,7 @@ fn spf(a: &Analysis, r: &AuthReport) -> Finding {
                 .map(|m| format!(" (for the HELO identity mail-auth's check_host() finds {m}.)"))
                 .unwrap_or_default();
             let message = format!("{}{note}", f.message);
-            Finding { message, ..f }.evidence("helo_spf", h)
+            RawFinding { message, ..f }.evidence("helo_spf", h)
         }
         None => f,
     }
@@ -235,7 +235,7 @@ fn spf_failure(result: &str, domain: &str) -> String {
 /// ours did not, or `exists:`; see `spf_cross`): noted, ours stands. Any
 /// other difference leaves two verifiers disagreeing over the same
 /// evidence, so the result is not certain: indeterminate, both named.
-fn cross_checked(f: Finding, what: &str, ours: &str, theirs: Option<&str>) -> Finding {
+fn cross_checked(f: RawFinding, what: &str, ours: &str, theirs: Option<&str>) -> RawFinding {
     let Some(theirs) = theirs.filter(|t| *t != ours) else {
         return f;
     };
@@ -244,13 +244,13 @@ fn cross_checked(f: Finding, what: &str, ours: &str, theirs: Option<&str>) -> Fi
             "{} (mail-auth's {what} could not re-evaluate this from the same DNS answers: temperror.)",
             f.message
         );
-        return Finding { message, ..f };
+        return RawFinding { message, ..f };
     }
     let message = format!(
         "{} But mail-auth's {what} finds {theirs} over the same DNS answers: the two verifiers disagree, so the result ({ours}) is not certain; compare the trace in the evidence.",
         f.message
     );
-    Finding {
+    RawFinding {
         message,
         outcome: Outcome::Indeterminate,
         ..f
@@ -258,7 +258,7 @@ fn cross_checked(f: Finding, what: &str, ours: &str, theirs: Option<&str>) -> Fi
     .evidence("mail_auth", theirs)
 }
 
-fn dmarc(a: &Analysis, r: &AuthReport) -> Finding {
+fn dmarc(a: &Analysis, r: &AuthReport) -> RawFinding {
     let f = dmarc_verdict(a, r);
     // mail-auth evaluated DMARC over the same answers.
     match &r.dmarc {
@@ -267,7 +267,7 @@ fn dmarc(a: &Analysis, r: &AuthReport) -> Finding {
     }
 }
 
-fn dmarc_verdict(a: &Analysis, r: &AuthReport) -> Finding {
+fn dmarc_verdict(a: &Analysis, r: &AuthReport) -> RawFinding {
     let id = "message.dmarc";
     let Some(d) = &r.dmarc else {
         let why = r
@@ -275,7 +275,7 @@ fn dmarc_verdict(a: &Analysis, r: &AuthReport) -> Finding {
             .from_problem
             .clone()
             .unwrap_or_else(|| "no author domain".into());
-        return Finding::new(
+        return RawFinding::new(
             id,
             Outcome::NotApplicable,
             subject(a),
@@ -283,19 +283,19 @@ fn dmarc_verdict(a: &Analysis, r: &AuthReport) -> Finding {
         );
     };
     let f = match d.result.as_str() {
-        "pass" => Finding::new(
+        "pass" => RawFinding::new(
             id,
             Outcome::Pass,
             subject(a),
             format!("DMARC passes for {}: {}.", d.from_domain, d.explanation),
         ),
-        "temperror" => Finding::new(
+        "temperror" => RawFinding::new(
             id,
             Outcome::Indeterminate,
             subject(a),
             format!("DMARC for {} could not be evaluated: {}.", d.from_domain, d.explanation),
         ),
-        "none" => Finding::new(
+        "none" => RawFinding::new(
             id,
             Outcome::Fail,
             subject(a),
@@ -304,7 +304,7 @@ fn dmarc_verdict(a: &Analysis, r: &AuthReport) -> Finding {
         .severity(Severity::Low),
         _ => {
             let policy = d.policy.as_deref().unwrap_or("none");
-            let f = Finding::new(
+            let f = RawFinding::new(
                 id,
                 Outcome::Fail,
                 subject(a),
@@ -328,10 +328,10 @@ fn dmarc_verdict(a: &Analysis, r: &AuthReport) -> Finding {
 }
 
 /// Where a receiver's claim and mailwarden's verdict differ.
-fn mismatch(a: &Analysis, r: &AuthReport) -> Finding {
+fn mismatch(a: &Analysis, r: &AuthReport) -> RawFinding {
     let id = "message.auth-results-mismatch";
     if r.claims.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             id,
             Outcome::NotApplicable,
             subject(a),
@@ -372,7 +372,7 @@ fn mismatch(a: &Analysis, r: &AuthReport) -> Finding {
     }
     let claims = r.claims.clone();
     if !differences.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             id,
             Outcome::Fail,
             subject(a),
@@ -384,7 +384,7 @@ fn mismatch(a: &Analysis, r: &AuthReport) -> Finding {
         .evidence("claims", claims);
     }
     if !unsure.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             id,
             Outcome::Indeterminate,
             subject(a),
@@ -393,7 +393,7 @@ fn mismatch(a: &Analysis, r: &AuthReport) -> Finding {
         .evidence("claims", claims);
     }
     if compared == 0 {
-        return Finding::new(
+        return RawFinding::new(
             id,
             Outcome::NotApplicable,
             subject(a),
@@ -404,7 +404,7 @@ fn mismatch(a: &Analysis, r: &AuthReport) -> Finding {
         )
         .evidence("claims", claims);
     }
-    Finding::new(
+    RawFinding::new(
         id,
         Outcome::Pass,
         subject(a),

@@ -107,7 +107,8 @@ fn rua_includes_check() {
         "[[requirement]]\nid = \"rua\"\ntitle = \"rua\"\nrules = [\"dmarc.rua-invalid\"]\ncheck = { kind = \"dmarc-rua-includes\", value = \"mailto:reports@dmarc.cyber.dhs.gov\" }\n",
     );
     let with = |uris: &[&str]| {
-        let rua = f("dmarc.rua-missing", Outcome::Pass).evidence("rua", uris);
+        let mut rua = f("dmarc.rua-missing", Outcome::Pass);
+        rua.evidence.insert("rua".into(), serde_json::json!(uris));
         p.evaluate(&[rua, f("dmarc.rua-invalid", Outcome::Pass)], Catalogue::builtin())
             .verdict
     };

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use mailwarden_model::dns::Tlsa;
-use mailwarden_model::{Finding, Outcome, Severity, SmtpTarget};
+use mailwarden_model::{Outcome, RawFinding, Severity, SmtpTarget};
 
 use super::Host;
 use crate::Facts;
@@ -124,7 +124,7 @@ impl Host<'_> {
         }
     }
 
-    pub(super) fn matching(&self, addressed: &Addressed<'_, '_, '_, '_>) -> Finding {
+    pub(super) fn matching(&self, addressed: &Addressed<'_, '_, '_, '_>) -> RawFinding {
         const ID: &str = rule::DANE_MATCH;
         if self.usable().is_empty() {
             return self.finding(
@@ -185,7 +185,7 @@ impl Host<'_> {
     }
 
     /// dane.match indeterminate because a lookup failed.
-    fn unmatched(&self, message: String, failed: &str) -> Finding {
+    fn unmatched(&self, message: String, failed: &str) -> RawFinding {
         self.finding(
             rule::DANE_MATCH,
             Outcome::Indeterminate,
@@ -196,7 +196,7 @@ impl Host<'_> {
     }
 
     /// dane.match from the per-address results.
-    fn match_finding(&self, results: &[(IpAddr, AddressDane)]) -> Finding {
+    fn match_finding(&self, results: &[(IpAddr, AddressDane)]) -> RawFinding {
         const ID: &str = rule::DANE_MATCH;
         let by_address: BTreeMap<String, String> =
             results.iter().map(|(ip, r)| (ip.to_string(), r.describe())).collect();

@@ -3,7 +3,7 @@
 //! `dnssec.signature-expiry`, `dnssec.algorithm`, `dnssec.ds-digest`,
 //! `dnssec.rsa-key-size` and `dnssec.nsec3-parameters`.
 
-use mailwarden_model::{Finding, Outcome, RData, Severity, Signature, Status};
+use mailwarden_model::{Outcome, RData, RawFinding, Severity, Signature, Status};
 
 use super::Zone;
 use crate::dnssec::keys::{self, algorithm_name, digest_name};
@@ -17,7 +17,7 @@ impl Zone<'_> {
     /// RFC 4034 §5: "The DS RR refers to a DNSKEY RR by storing the key
     /// tag, algorithm number, and a digest of the DNSKEY RR"; §5.1.4:
     /// "digest = digest_algorithm( DNSKEY owner name | DNSKEY RDATA)".
-    pub(super) fn judge_ds_mismatch(&self) -> Finding {
+    pub(super) fn judge_ds_mismatch(&self) -> RawFinding {
         const ID: &str = rule::DNSSEC_DS_MISMATCH;
         if !self.ds.status.is_definite() && self.ds_records.is_empty() {
             return self.finding(
@@ -83,7 +83,7 @@ impl Zone<'_> {
                 Match::No => unmatched.push(ds.text.clone()),
             }
         }
-        let evidence = |f: Finding| {
+        let evidence = |f: RawFinding| {
             self.proof_evidence(f)
                 .evidence("ds_matched", &matched)
                 .evidence("ds_unmatched", &unmatched)
@@ -174,7 +174,7 @@ impl Zone<'_> {
     /// MUST be greater than or equal to the time listed in the RRSIG RR's
     /// Inception field." Signatures that expire within three days are a
     /// re-signing process about to fail.
-    pub(super) fn judge_signature_expiry(&self) -> Finding {
+    pub(super) fn judge_signature_expiry(&self) -> RawFinding {
         const ID: &str = rule::DNSSEC_SIGNATURE_EXPIRY;
         if self.signatures.is_empty() {
             let outcome = if [self.soa, self.dnskey].iter().all(|a| a.status.is_definite()) {
@@ -232,7 +232,7 @@ impl Zone<'_> {
             .evidence("signatures", &self.signatures)
             .evidence("now", timestamp(self.now as u32));
         if !expired.is_empty() {
-            return Finding {
+            return RawFinding {
                 outcome: Outcome::Fail,
                 message: format!("Signatures of {} have expired: {}.", self.apex, expired.join("; ")),
                 ..f
@@ -245,7 +245,7 @@ impl Zone<'_> {
             ));
         }
         if !early.is_empty() {
-            return Finding {
+            return RawFinding {
                 outcome: Outcome::Fail,
                 message: format!("Signatures of {} are not valid yet: {}.", self.apex, early.join("; ")),
                 ..f
@@ -258,7 +258,7 @@ impl Zone<'_> {
             ));
         }
         if !soon.is_empty() {
-            return Finding {
+            return RawFinding {
                 outcome: Outcome::Fail,
                 message: format!(
                     "Signatures of {} expire within {} days: {}.",
@@ -274,7 +274,7 @@ impl Zone<'_> {
                 self.apex
             ));
         }
-        Finding {
+        RawFinding {
             message: format!(
                 "Every signature of {} in the evidence is valid for at least {} more days.",
                 self.apex,
@@ -289,7 +289,7 @@ impl Zone<'_> {
     /// RSASHA1-NSEC3-SHA1 "NOT RECOMMENDED", RSASHA512 "NOT RECOMMENDED",
     /// ECC-GOST "MUST NOT"; "RSAMD5 is an implementation MUST NOT" and
     /// "zones deploying it are recommended to switch to ECDSAP256SHA256".
-    pub(super) fn judge_algorithm(&self) -> Finding {
+    pub(super) fn judge_algorithm(&self) -> RawFinding {
         const ID: &str = rule::DNSSEC_ALGORITHM;
         if let Some(f) = self.keys_unreadable(ID) {
             return f;
@@ -323,7 +323,7 @@ impl Zone<'_> {
             .finding(ID, Outcome::Pass, String::new())
             .evidence("algorithms", &names);
         if must_not.is_empty() && not_recommended.is_empty() {
-            return self.unless_keys_unread(Finding {
+            return self.unless_keys_unread(RawFinding {
                 message: format!("{} is signed with {}.", self.apex, names.join(", ")),
                 ..f
             });
@@ -341,7 +341,7 @@ impl Zone<'_> {
                 not_recommended.join(", ")
             ));
         }
-        let f = Finding {
+        let f = RawFinding {
             outcome: Outcome::Fail,
             message: format!("{} is signed with deprecated algorithms: {}.", self.apex, parts.join("; ")),
             ..f
@@ -362,7 +362,7 @@ impl Zone<'_> {
     /// the "DNSSEC Delegation" column lists NULL (0) "MUST NOT", SHA-1 (1)
     /// "MUST NOT", SHA-256 (2) "MUST", GOST R 34.11-94 (3) "MUST NOT",
     /// SHA-384 (4) "MAY".
-    pub(super) fn judge_ds_digest(&self) -> Finding {
+    pub(super) fn judge_ds_digest(&self) -> RawFinding {
         const ID: &str = rule::DNSSEC_DS_DIGEST;
         if self.ds_records.is_empty() {
             return if self.ds.status.is_definite() {
@@ -437,7 +437,7 @@ impl Zone<'_> {
     /// Rev. 2 §3 disallows it for signature generation; RFC 3110 §2 gives
     /// the key format ("exponent length (1 or 3 octets), exponent,
     /// modulus").
-    pub(super) fn judge_rsa_key_size(&self) -> Finding {
+    pub(super) fn judge_rsa_key_size(&self) -> RawFinding {
         const ID: &str = rule::DNSSEC_RSA_KEY_SIZE;
         if let Some(f) = self.keys_unreadable(ID) {
             return f;
@@ -469,12 +469,12 @@ impl Zone<'_> {
             .finding(ID, Outcome::Pass, String::new())
             .evidence("rsa_keys", &sizes);
         if weak.is_empty() {
-            return self.unless_keys_unread(Finding {
+            return self.unless_keys_unread(RawFinding {
                 message: format!("Every RSA key of {} has at least 2048 bits.", self.apex),
                 ..f
             });
         }
-        Finding {
+        RawFinding {
             outcome: Outcome::Fail,
             message: format!(
                 "{} has RSA keys shorter than 2048 bits: {}.",
@@ -493,7 +493,7 @@ impl Zone<'_> {
     /// 0 MUST be used to alleviate computational burdens." and "Operators
     /// SHOULD NOT use a salt by indicating a zero-length salt value instead
     /// (represented as a "-" in the presentation format)."
-    pub(super) fn judge_nsec3_parameters(&self) -> Finding {
+    pub(super) fn judge_nsec3_parameters(&self) -> RawFinding {
         const ID: &str = rule::DNSSEC_NSEC3_PARAMETERS;
         let params: Vec<Nsec3Param> = self
             .nsec3param
@@ -549,13 +549,13 @@ impl Zone<'_> {
             .finding(ID, Outcome::Pass, String::new())
             .evidence("nsec3param", &texts);
         if problems.is_empty() {
-            return Finding {
+            return RawFinding {
                 message: format!("{} uses NSEC3 with 0 iterations and no salt.", self.apex),
                 ..f
             };
         }
         let flags = params.first().map_or(0, |p| p.flags);
-        Finding {
+        RawFinding {
             outcome: Outcome::Fail,
             message: format!("{} uses NSEC3 with {}.", self.apex, problems.join(" and ")),
             ..f

@@ -23,7 +23,7 @@ fn unknown(why: &str) -> LegacyHello {
 }
 
 /// A good TLS 1.3 session whose legacy probes saw `legacy`.
-fn with_legacy(fx: &Fixture, legacy: Option<LegacyTls>) -> Vec<Finding> {
+fn with_legacy(fx: &Fixture, legacy: Option<LegacyTls>) -> Vec<RawFinding> {
     let mut probe = fx.good();
     probe.legacy = legacy;
     fx.run(&probed(probe))

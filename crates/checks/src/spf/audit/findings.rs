@@ -14,7 +14,7 @@ pub(super) struct RecordText<'d> {
 }
 
 impl Tree<'_, '_> {
-    pub(super) fn findings(&self, domain: &str) -> Vec<Finding> {
+    pub(super) fn findings(&self, domain: &str) -> Vec<RawFinding> {
         let failed: Vec<FailedLookup> = self
             .failures
             .iter()
@@ -74,14 +74,14 @@ impl Tree<'_, '_> {
     /// RFC 7208 §4.6: "If there are any syntax errors anywhere in the
     /// record, check_host() returns immediately with the result
     /// 'permerror'". Warnings: legal but not what the publisher meant.
-    pub(super) fn syntax(&self, domain: &str, level: Level) -> Finding {
+    pub(super) fn syntax(&self, domain: &str, level: Level) -> RawFinding {
         let (id, what) = match level {
             Level::Error => (rule::SPF_SYNTAX, "syntax error"),
             Level::Warning => (rule::SPF_SYNTAX_WARNING, "warning"),
         };
         let (found, records) = self.located(level);
         if found.is_empty() {
-            return Finding::new(
+            return RawFinding::new(
                 id,
                 Outcome::Pass,
                 domain,
@@ -93,7 +93,7 @@ impl Tree<'_, '_> {
         } else {
             ""
         };
-        let f = Finding::new(
+        let f = RawFinding::new(
             id,
             Outcome::Fail,
             domain,
@@ -102,7 +102,7 @@ impl Tree<'_, '_> {
         f.diagnostics("diagnostics", &found).evidence("records", &records)
     }
 
-    pub(super) fn redirect_with_all(&self, domain: &str) -> Finding {
+    pub(super) fn redirect_with_all(&self, domain: &str) -> RawFinding {
         let hits: Vec<TermRef> = self
             .nodes
             .iter()
@@ -124,14 +124,14 @@ impl Tree<'_, '_> {
             })
             .collect();
         if hits.is_empty() {
-            return Finding::new(
+            return RawFinding::new(
                 rule::SPF_REDIRECT_WITH_ALL,
                 Outcome::Pass,
                 domain,
                 "No record combines \"redirect=\" with \"all\".",
             );
         }
-        Finding::new(
+        RawFinding::new(
             rule::SPF_REDIRECT_WITH_ALL,
             Outcome::Fail,
             domain,
@@ -150,16 +150,16 @@ impl Tree<'_, '_> {
     /// those terms to 10 during SPF evaluation, to avoid unreasonable load
     /// on the DNS. If this limit is exceeded, the implementation MUST
     /// return 'permerror'."
-    pub(super) fn lookup_limit(&self, domain: &str) -> Finding {
+    pub(super) fn lookup_limit(&self, domain: &str) -> RawFinding {
         let count = self.dns_terms.len();
-        let evidence = |f: Finding| {
+        let evidence = |f: RawFinding| {
             f.evidence("dns_lookups", count)
                 .evidence("limit", MAX_DNS_TERMS)
                 .evidence("terms", &self.dns_terms)
                 .evidence("lower_bound", self.lower_bound)
         };
         if count > MAX_DNS_TERMS as usize {
-            return evidence(Finding::new(
+            return evidence(RawFinding::new(
                 rule::SPF_LOOKUP_LIMIT,
                 Outcome::Fail,
                 domain,
@@ -171,7 +171,7 @@ impl Tree<'_, '_> {
             ));
         }
         if self.incomplete() || self.lower_bound {
-            return evidence(Finding::new(
+            return evidence(RawFinding::new(
                 rule::SPF_LOOKUP_LIMIT,
                 Outcome::Indeterminate,
                 domain,
@@ -180,7 +180,7 @@ impl Tree<'_, '_> {
                 ),
             ));
         }
-        evidence(Finding::new(
+        evidence(RawFinding::new(
             rule::SPF_LOOKUP_LIMIT,
             Outcome::Pass,
             domain,
@@ -190,10 +190,10 @@ impl Tree<'_, '_> {
 
     /// RFC 7208 §4.6.4: "SPF implementations SHOULD limit 'void lookups' to
     /// two ... Exceeding the limit produces a 'permerror' result."
-    pub(super) fn void_limit(&self, domain: &str) -> Finding {
+    pub(super) fn void_limit(&self, domain: &str) -> RawFinding {
         let count = self.voids.len();
         let f = if count > MAX_VOID_LOOKUPS as usize {
-            Finding::new(
+            RawFinding::new(
                 rule::SPF_VOID_LOOKUP_LIMIT,
                 Outcome::Fail,
                 domain,
@@ -201,14 +201,14 @@ impl Tree<'_, '_> {
             )
             .remediation("Remove the terms whose names no longer exist (see the evidence).")
         } else if self.incomplete() {
-            Finding::new(
+            RawFinding::new(
                 rule::SPF_VOID_LOOKUP_LIMIT,
                 Outcome::Indeterminate,
                 domain,
                 format!("At least {count} void lookup(s); some lookups failed."),
             )
         } else {
-            Finding::new(
+            RawFinding::new(
                 rule::SPF_VOID_LOOKUP_LIMIT,
                 Outcome::Pass,
                 domain,
@@ -222,9 +222,9 @@ impl Tree<'_, '_> {
     /// RFC 7208 §4.6.4: "the evaluation of each 'MX' record MUST NOT result
     /// in querying more than 10 address records ... If this limit is
     /// exceeded, the 'mx' mechanism MUST produce a 'permerror' result."
-    pub(super) fn mx_limit(&self, domain: &str) -> Finding {
+    pub(super) fn mx_limit(&self, domain: &str) -> RawFinding {
         if !self.mx_over.is_empty() {
-            return Finding::new(
+            return RawFinding::new(
                 rule::SPF_MX_LIMIT,
                 Outcome::Fail,
                 domain,
@@ -236,7 +236,7 @@ impl Tree<'_, '_> {
             .remediation("Replace the \"mx\" term with ip4:/ip6: networks of the hosts that send mail.");
         }
         if self.mx_terms == 0 {
-            return Finding::new(
+            return RawFinding::new(
                 rule::SPF_MX_LIMIT,
                 Outcome::NotApplicable,
                 domain,
@@ -244,14 +244,14 @@ impl Tree<'_, '_> {
             );
         }
         if self.failures.keys().any(|(_, t)| *t == RType::Mx) {
-            return Finding::new(
+            return RawFinding::new(
                 rule::SPF_MX_LIMIT,
                 Outcome::Indeterminate,
                 domain,
                 "An MX lookup of an \"mx\" term failed.",
             );
         }
-        Finding::new(
+        RawFinding::new(
             rule::SPF_MX_LIMIT,
             Outcome::Pass,
             domain,
@@ -263,14 +263,14 @@ impl Tree<'_, '_> {
     /// returns permerror; §6.1: for redirect, "if no SPF record is found, or
     /// if the <target-name> is malformed, the result is a 'permerror' rather
     /// than 'none'."
-    pub(super) fn include_missing(&self, domain: &str) -> Finding {
+    pub(super) fn include_missing(&self, domain: &str) -> RawFinding {
         if !self.missing.is_empty() {
             let list: Vec<String> = self
                 .missing
                 .iter()
                 .map(|m| format!("{} ({})", m.target, m.reason))
                 .collect();
-            return Finding::new(
+            return RawFinding::new(
                 rule::SPF_INCLUDE_MISSING,
                 Outcome::Fail,
                 domain,
@@ -283,7 +283,7 @@ impl Tree<'_, '_> {
             .remediation("Remove the include/redirect, or correct the target name to the one the provider documents.");
         }
         if self.include_like == 0 {
-            return Finding::new(
+            return RawFinding::new(
                 rule::SPF_INCLUDE_MISSING,
                 Outcome::NotApplicable,
                 domain,
@@ -291,14 +291,14 @@ impl Tree<'_, '_> {
             );
         }
         if self.failures.keys().any(|(_, t)| *t == RType::Txt) {
-            return Finding::new(
+            return RawFinding::new(
                 rule::SPF_INCLUDE_MISSING,
                 Outcome::Indeterminate,
                 domain,
                 "The TXT lookup of an include or redirect target failed.",
             );
         }
-        Finding::new(
+        RawFinding::new(
             rule::SPF_INCLUDE_MISSING,
             Outcome::Pass,
             domain,
@@ -306,9 +306,9 @@ impl Tree<'_, '_> {
         )
     }
 
-    pub(super) fn loop_finding(&self, domain: &str) -> Finding {
+    pub(super) fn loop_finding(&self, domain: &str) -> RawFinding {
         if self.loops.is_empty() {
-            return Finding::new(
+            return RawFinding::new(
                 rule::SPF_LOOP,
                 Outcome::Pass,
                 domain,
@@ -316,7 +316,7 @@ impl Tree<'_, '_> {
             );
         }
         let list: Vec<String> = self.loops.iter().map(|l| format!("{} → {}", l.path, l.term)).collect();
-        Finding::new(
+        RawFinding::new(
             rule::SPF_LOOP,
             Outcome::Fail,
             domain,
@@ -330,16 +330,16 @@ impl Tree<'_, '_> {
     }
 
     /// RFC 7208 §5.5: "This mechanism SHOULD NOT be published."
-    pub(super) fn ptr_used(&self, domain: &str) -> Finding {
+    pub(super) fn ptr_used(&self, domain: &str) -> RawFinding {
         if self.ptr_terms.is_empty() {
-            return Finding::new(
+            return RawFinding::new(
                 rule::SPF_PTR_USED,
                 Outcome::Pass,
                 domain,
                 "No \"ptr\" mechanism is used.",
             );
         }
-        Finding::new(
+        RawFinding::new(
             rule::SPF_PTR_USED,
             Outcome::Fail,
             domain,
@@ -371,7 +371,7 @@ impl Tree<'_, '_> {
     /// Best practice (M3AAWG, RFC 7208 §8.1): a policy should end in
     /// `-all` or `~all`; `+all` authorises the whole Internet and `?all`
     /// asserts nothing.
-    pub(super) fn permissive_all(&self, domain: &str, top: &str) -> Finding {
+    pub(super) fn permissive_all(&self, domain: &str, top: &str) -> RawFinding {
         let weak = matches!(self.ending, Ending::All(Qualifier::Pass | Qualifier::Neutral));
         if weak || !self.open.is_empty() {
             let mut why = Vec::new();
@@ -385,7 +385,7 @@ impl Tree<'_, '_> {
                     .iter()
                     .map(|o| format!("{} → {} matches every client", o.path, o.term)),
             );
-            return Finding::new(
+            return RawFinding::new(
                 rule::SPF_PERMISSIVE_ALL,
                 Outcome::Fail,
                 domain,
@@ -395,13 +395,13 @@ impl Tree<'_, '_> {
             .remediation(self.permissive_remediation(domain, top, weak));
         }
         match self.ending {
-            Ending::All(_) => Finding::new(
+            Ending::All(_) => RawFinding::new(
                 rule::SPF_PERMISSIVE_ALL,
                 Outcome::Pass,
                 domain,
                 "The policy does not authorise every host.",
             ),
-            Ending::Default => Finding::new(
+            Ending::Default => RawFinding::new(
                 rule::SPF_PERMISSIVE_ALL,
                 Outcome::NotApplicable,
                 domain,
@@ -411,9 +411,9 @@ impl Tree<'_, '_> {
         }
     }
 
-    pub(super) fn softfail_all(&self, domain: &str, top: &str) -> Finding {
+    pub(super) fn softfail_all(&self, domain: &str, top: &str) -> RawFinding {
         match self.ending {
-            Ending::All(Qualifier::SoftFail) => Finding::new(
+            Ending::All(Qualifier::SoftFail) => RawFinding::new(
                 rule::SPF_SOFTFAIL_ALL,
                 Outcome::Fail,
                 domain,
@@ -423,13 +423,13 @@ impl Tree<'_, '_> {
                 "Once DMARC reports show all legitimate mail passes SPF: {domain}. IN TXT \"{}\"",
                 with_all(top, "-all")
             )),
-            Ending::All(Qualifier::Fail) => Finding::new(
+            Ending::All(Qualifier::Fail) => RawFinding::new(
                 rule::SPF_SOFTFAIL_ALL,
                 Outcome::Pass,
                 domain,
                 "The policy ends in \"-all\": unlisted hosts fail.",
             ),
-            Ending::All(_) | Ending::Default => Finding::new(
+            Ending::All(_) | Ending::Default => RawFinding::new(
                 rule::SPF_SOFTFAIL_ALL,
                 Outcome::NotApplicable,
                 domain,
@@ -442,16 +442,16 @@ impl Tree<'_, '_> {
     /// RFC 7208 §4.7: "If none of the mechanisms match and there is no
     /// 'redirect' modifier, then the check_host() returns a result of
     /// 'neutral', just as if '?all' were specified as the last directive."
-    pub(super) fn no_all(&self, domain: &str, top: &str) -> Finding {
+    pub(super) fn no_all(&self, domain: &str, top: &str) -> RawFinding {
         match self.ending {
-            Ending::Default => Finding::new(
+            Ending::Default => RawFinding::new(
                 rule::SPF_NO_ALL,
                 Outcome::Fail,
                 domain,
                 "The policy has no \"all\" and no \"redirect=\": unlisted hosts get \"neutral\", so anyone may send.",
             )
             .remediation(format!("{domain}. IN TXT \"{}\"", with_all(top, "-all"))),
-            Ending::All(_) => Finding::new(
+            Ending::All(_) => RawFinding::new(
                 rule::SPF_NO_ALL,
                 Outcome::Pass,
                 domain,
@@ -461,16 +461,16 @@ impl Tree<'_, '_> {
         }
     }
 
-    pub(super) fn unknown_ending(&self, id: &str, domain: &str) -> Finding {
+    pub(super) fn unknown_ending(&self, id: &str, domain: &str) -> RawFinding {
         if self.incomplete() || self.lower_bound {
-            Finding::new(
+            RawFinding::new(
                 id,
                 Outcome::Indeterminate,
                 domain,
                 "Could not follow the policy to its end (a lookup failed or a target depends on the message).",
             )
         } else {
-            Finding::new(
+            RawFinding::new(
                 id,
                 Outcome::NotApplicable,
                 domain,
@@ -481,16 +481,16 @@ impl Tree<'_, '_> {
 
     /// RFC 7208 §7.3: macros such as `%{i}` and `%{l}` take their values
     /// from the connection and the message, which an audit does not have.
-    pub(super) fn unevaluable_macro(&self, domain: &str) -> Finding {
+    pub(super) fn unevaluable_macro(&self, domain: &str) -> RawFinding {
         if self.unevaluable.is_empty() {
-            return Finding::new(
+            return RawFinding::new(
                 rule::SPF_UNEVALUABLE_MACRO,
                 Outcome::Pass,
                 domain,
                 "Every term can be evaluated without a message.",
             );
         }
-        Finding::new(
+        RawFinding::new(
             rule::SPF_UNEVALUABLE_MACRO,
             Outcome::Fail,
             domain,
@@ -503,7 +503,7 @@ impl Tree<'_, '_> {
         .evidence("terms", &self.unevaluable)
     }
 
-    pub(super) fn authorised_senders(&self, domain: &str) -> Finding {
+    pub(super) fn authorised_senders(&self, domain: &str) -> RawFinding {
         let v4 = self
             .senders
             .iter()
@@ -529,7 +529,7 @@ impl Tree<'_, '_> {
             message.push_str("; some lookups failed, so the list may be incomplete");
         }
         message.push('.');
-        Finding::new(rule::SPF_AUTHORISED_SENDERS, outcome, domain, message)
+        RawFinding::new(rule::SPF_AUTHORISED_SENDERS, outcome, domain, message)
             .evidence("senders", &self.senders)
             .evidence("dynamic_terms", &self.dynamic)
             .evidence(

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use crate::located::{Bounded, WithDiagnostics};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use mailwarden_model::{Answer, DnsView, Finding, Outcome, RData, RType, Status};
+use mailwarden_model::{Answer, DnsView, Outcome, RData, RType, RawFinding, Status};
 use mailwarden_records::spf::{self, Diagnostic, DualCidr, Level, MacroString, Mechanism, Parsed, Qualifier};
 use serde::Serialize;
 
@@ -51,13 +51,13 @@ pub fn ask(domain: &str, view: &DnsView<'_>) {
 }
 
 /// Audit the SPF policy of `domain`. Findings carry ids `spf.*`.
-pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
+pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<RawFinding> {
     let domain = mailwarden_model::name::normalise(domain);
     let mut findings = vec![type99(&domain, view)];
     let answer = view.get(&domain, RType::Txt);
     if !answer.status.is_definite() {
         let why = answer.status.describe();
-        findings.push(Finding::new(
+        findings.push(RawFinding::new(
             rule::SPF_MISSING,
             Outcome::Indeterminate,
             &domain,
@@ -76,13 +76,13 @@ pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
     match published.spf.as_slice() {
         [] => findings.push(missing(&domain, &published)),
         [record] => {
-            findings.push(Finding::new(
+            findings.push(RawFinding::new(
                 rule::SPF_MISSING,
                 Outcome::Pass,
                 &domain,
                 format!("{domain} publishes an SPF record."),
             ));
-            findings.push(Finding::new(
+            findings.push(RawFinding::new(
                 rule::SPF_MULTIPLE_RECORDS,
                 Outcome::Pass,
                 &domain,
@@ -97,7 +97,7 @@ pub fn judge(domain: &str, view: &DnsView<'_>) -> Vec<Finding> {
     findings
 }
 
-fn lookup_failed(domain: &str, failed: &[FailedLookup]) -> Finding {
+fn lookup_failed(domain: &str, failed: &[FailedLookup]) -> RawFinding {
     let list: Vec<String> = failed
         .iter()
         .map(|f| format!("{}/{} {}", f.name, f.rtype, f.status))

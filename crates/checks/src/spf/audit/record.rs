@@ -45,10 +45,10 @@ impl Published {
 
 /// RFC 7208 §3.1: "SPF records MUST be published as a DNS TXT (type 16)
 /// Resource Record (RR) [RFC1035] only."
-pub(super) fn type99(domain: &str, view: &DnsView<'_>) -> Finding {
+pub(super) fn type99(domain: &str, view: &DnsView<'_>) -> RawFinding {
     let answer = view.get(domain, RType::Spf);
     if !answer.status.is_definite() {
-        return Finding::new(
+        return RawFinding::new(
             rule::SPF_TYPE99,
             Outcome::Indeterminate,
             domain,
@@ -67,14 +67,14 @@ pub(super) fn type99(domain: &str, view: &DnsView<'_>) -> Finding {
         })
         .collect();
     if records.is_empty() {
-        return Finding::new(
+        return RawFinding::new(
             rule::SPF_TYPE99,
             Outcome::Pass,
             domain,
             "No record of the obsolete SPF RR type (99) is published.",
         );
     }
-    Finding::new(
+    RawFinding::new(
         rule::SPF_TYPE99,
         Outcome::Fail,
         domain,
@@ -91,7 +91,7 @@ pub(super) fn type99(domain: &str, view: &DnsView<'_>) -> Finding {
 
 /// RFC 7208 §4.5: "Records that do not begin with a version section of
 /// exactly 'v=spf1' are discarded."
-pub(super) fn version(domain: &str, published: &Published) -> Option<Finding> {
+pub(super) fn version(domain: &str, published: &Published) -> Option<RawFinding> {
     if !published.lookalikes.is_empty() {
         let texts: Vec<&str> = published.lookalikes.iter().map(|r| r.text.as_str()).collect();
         let fixed = published
@@ -99,7 +99,7 @@ pub(super) fn version(domain: &str, published: &Published) -> Option<Finding> {
             .first()
             .map(|r| fix_version(&r.text))
             .unwrap_or_default();
-        let finding = Finding::new(
+        let finding = RawFinding::new(
             rule::SPF_VERSION,
             Outcome::Fail,
             domain,
@@ -114,7 +114,7 @@ pub(super) fn version(domain: &str, published: &Published) -> Option<Finding> {
         return Some(finding);
     }
     (!published.spf.is_empty()).then(|| {
-        Finding::new(
+        RawFinding::new(
             rule::SPF_VERSION,
             Outcome::Pass,
             domain,
@@ -136,8 +136,8 @@ pub(super) fn fix_version(text: &str) -> String {
 
 /// RFC 7208 §4.5: "If the resultant record set includes no records,
 /// check_host() produces the 'none' result."
-pub(super) fn missing(domain: &str, published: &Published) -> Finding {
-    Finding::new(
+pub(super) fn missing(domain: &str, published: &Published) -> RawFinding {
+    RawFinding::new(
         rule::SPF_MISSING,
         Outcome::Fail,
         domain,
@@ -151,8 +151,8 @@ pub(super) fn missing(domain: &str, published: &Published) -> Finding {
 
 /// RFC 7208 §4.5: "If the resultant record set includes more than one
 /// record, check_host() produces the 'permerror' result."
-pub(super) fn multiple(domain: &str, records: &[RawRecord]) -> Finding {
-    Finding::new(
+pub(super) fn multiple(domain: &str, records: &[RawRecord]) -> RawFinding {
+    RawFinding::new(
         rule::SPF_MULTIPLE_RECORDS,
         Outcome::Fail,
         domain,
@@ -211,7 +211,7 @@ pub(super) fn merge_records(records: &[RawRecord]) -> String {
 /// RFC 7208 §3.3: "a single 'TXT' record can be composed of more than one
 /// string"; RFC 1035 caps each at 255 octets. §3.4: keep the record under
 /// 450 octets.
-pub(super) fn raw_string_checks(domain: &str, record: &RawRecord) -> Vec<Finding> {
+pub(super) fn raw_string_checks(domain: &str, record: &RawRecord) -> Vec<RawFinding> {
     let lengths: Vec<usize> = record
         .strings
         .iter()
@@ -220,7 +220,7 @@ pub(super) fn raw_string_checks(domain: &str, record: &RawRecord) -> Vec<Finding
     let mut out = Vec::new();
     let too_long = lengths.iter().any(|&n| n > MAX_STRING_OCTETS);
     let strings_finding = if too_long {
-        Finding::new(
+        RawFinding::new(
             rule::SPF_STRING_TOO_LONG,
             Outcome::Fail,
             domain,
@@ -228,7 +228,7 @@ pub(super) fn raw_string_checks(domain: &str, record: &RawRecord) -> Vec<Finding
         )
         .remediation(format!("{domain}. IN TXT {}", quoted_chunks(&record.text)))
     } else {
-        Finding::new(
+        RawFinding::new(
             rule::SPF_STRING_TOO_LONG,
             Outcome::Pass,
             domain,
@@ -243,14 +243,14 @@ pub(super) fn raw_string_checks(domain: &str, record: &RawRecord) -> Vec<Finding
 
     let splits = splits_inside_terms(&record.strings);
     let split_finding = if splits.is_empty() {
-        Finding::new(
+        RawFinding::new(
             rule::SPF_STRING_SPLIT,
             Outcome::Pass,
             domain,
             "No character-string boundary falls inside a term.",
         )
     } else {
-        Finding::new(
+        RawFinding::new(
             rule::SPF_STRING_SPLIT,
             Outcome::Fail,
             domain,
@@ -266,7 +266,7 @@ pub(super) fn raw_string_checks(domain: &str, record: &RawRecord) -> Vec<Finding
 
     let size = record.bytes.len();
     let size_finding = if size > MAX_RECORD_OCTETS {
-        Finding::new(
+        RawFinding::new(
             rule::SPF_RECORD_TOO_LONG,
             Outcome::Fail,
             domain,
@@ -275,7 +275,7 @@ pub(super) fn raw_string_checks(domain: &str, record: &RawRecord) -> Vec<Finding
             ),
         )
     } else {
-        Finding::new(
+        RawFinding::new(
             rule::SPF_RECORD_TOO_LONG,
             Outcome::Pass,
             domain,

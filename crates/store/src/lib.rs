@@ -49,6 +49,9 @@ pub mod user;
 pub mod ops_metrics;
 pub mod ownership;
 pub mod tenant_monitor;
+// web (issue 16): the latest scan whole for the HTML/SARIF downloads; scan durations for /metrics.
+pub mod scan_timings;
+pub mod tenant_scans;
 
 use std::time::Duration;
 

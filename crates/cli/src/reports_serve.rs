@@ -16,10 +16,12 @@ use clap::Args;
 use mailwarden_ingest::Limits;
 use mailwarden_ingest::{MemorySink, ReportSink};
 use mailwarden_reports_http::routes::DEFAULT_TLSRPT_MAX;
-use mailwarden_reports_http::{Decision, Refusal, ReportsState, Tenancy, Token, report_routes, serve};
-use mailwarden_store::Store;
+use mailwarden_reports_http::{Admission, Decision, Refusal, ReportsState, Tenancy, Token, report_routes, serve};
+use mailwarden_store::ownership;
 use mailwarden_store::reports::{StoreSink, owner_scope};
+use mailwarden_store::user::Principal;
 use mailwarden_store::user::Role;
+use mailwarden_store::{Store, StoreError};
 
 use crate::reports::{open_sink, sink_place};
 
@@ -108,6 +110,14 @@ pub async fn run(db: Option<&str>, args: ServeArgs) -> Result<ExitCode> {
 // token's tenant; a TLS report (RFC 8460 §5.4 HTTPS POST, whose sender
 // cannot authenticate) is stored for the tenant owning its policy domain,
 // and refused (404) when no tenant here owns it.
+//
+// Ownership (issue 16: "A domain can be added for reports and alerts only
+// after its ownership is shown with a DNS TXT token (or by an admin
+// override that is audit-logged)"): an upload whose reports name a domain
+// the uploader's tenant has not shown it owns is refused whole (403,
+// problem+json naming each domain and how to claim it), and a TLS report
+// is taken only when its owner has shown ownership (else the same 404 as
+// for a domain nobody here owns: the anonymous sender learns nothing).
 
 /// The report routes `mailwarden serve` mounts for `store` (default size limits).
 pub fn web_routes(store: Store) -> mailwarden_reports_http::Router {
@@ -127,17 +137,22 @@ fn sink(store: &Store, scope: mailwarden_store::tenant::TenantScope) -> Result<B
         .map_err(|e| Refusal::Failed(e.to_string()))
 }
 
+/// The account of a `Authorization: Bearer mwt_...` header (401 otherwise).
+async fn principal(store: &Store, authorization: Option<&str>) -> Result<Principal, Refusal> {
+    let Some(token) = authorization.and_then(|v| v.strip_prefix("Bearer ")).map(str::trim) else {
+        return Err(Refusal::Unauthorized);
+    };
+    match mailwarden_store::token::authenticate(store, token).await {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(Refusal::Unauthorized),
+        Err(e) => Err(Refusal::Failed(e.to_string())),
+    }
+}
+
 impl Tenancy for StoreTenancy {
     fn uploader<'a>(&'a self, authorization: Option<&'a str>) -> Decision<'a> {
         Box::pin(async move {
-            let Some(token) = authorization.and_then(|v| v.strip_prefix("Bearer ")).map(str::trim) else {
-                return Err(Refusal::Unauthorized);
-            };
-            let principal = match mailwarden_store::token::authenticate(&self.store, token).await {
-                Ok(Some(p)) => p,
-                Ok(None) => return Err(Refusal::Unauthorized),
-                Err(e) => return Err(Refusal::Failed(e.to_string())),
-            };
+            let principal = principal(&self.store, authorization).await?;
             // Storing reports changes the tenant's data: analysts and admins only.
             if !matches!(principal.role, Role::Analyst | Role::Admin) {
                 return Err(Refusal::Forbidden(format!(
@@ -151,11 +166,47 @@ impl Tenancy for StoreTenancy {
 
     fn tls_owner<'a>(&'a self, domain: &'a str) -> Decision<'a> {
         Box::pin(async move {
-            match owner_scope(&self.store, domain).await {
-                Ok(Some(scope)) => sink(&self.store, scope),
-                Ok(None) => Err(Refusal::NotHere(format!("no TLS reports are taken here for {domain}"))),
+            let not_here = || Refusal::NotHere(format!("no TLS reports are taken here for {domain}"));
+            let scope = match owner_scope(&self.store, domain).await {
+                Ok(Some(scope)) => scope,
+                Ok(None) => return Err(not_here()),
+                Err(e) => return Err(Refusal::Failed(e.to_string())),
+            };
+            match ownership::require_shown(&self.store, scope, domain).await {
+                Ok(()) => sink(&self.store, scope),
+                Err(StoreError::NotFound(_)) => Err(not_here()),
                 Err(e) => Err(Refusal::Failed(e.to_string())),
             }
+        })
+    }
+
+    fn admits<'a>(&'a self, authorization: Option<&'a str>, domains: &'a [String]) -> Admission<'a> {
+        Box::pin(async move {
+            let scope = principal(&self.store, authorization).await?.scope;
+            let mut refused = Vec::new();
+            let mut why = Vec::new();
+            for domain in domains {
+                match ownership::require_shown(&self.store, scope, domain).await {
+                    Ok(()) => {}
+                    Err(StoreError::NotFound(message)) => {
+                        refused.push(domain.clone());
+                        why.push(message);
+                    }
+                    Err(e) => return Err(Refusal::Failed(e.to_string())),
+                }
+            }
+            if refused.is_empty() {
+                return Ok(());
+            }
+            Err(Refusal::NotShown {
+                detail: format!(
+                    "nothing stored: reports are taken only for domains whose ownership this tenant has shown. {}. \
+                     Claim a domain with `mailwarden domain claim DOMAIN` or, once it is one of the tenant's domains, \
+                     POST /api/v1/domains/DOMAIN/ownership; publish the TXT record and verify it (or have an admin override)",
+                    why.join("; ")
+                ),
+                domains: refused,
+            })
         })
     }
 

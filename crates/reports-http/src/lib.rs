@@ -10,6 +10,6 @@ pub mod token;
 
 /// The routes' type, for mounting them without depending on axum.
 pub use axum::Router;
-pub use routes::{Decision, Refusal, ReportsState, Tenancy, report_routes};
+pub use routes::{Admission, Decision, Refusal, ReportsState, Tenancy, report_routes};
 pub use server::serve;
 pub use token::Token;

@@ -38,7 +38,15 @@ pub enum Refusal {
     NotHere(String),
     /// The store failed: 500 (nothing was stored; the sender may retry).
     Failed(String),
+    /// The caller's tenant has not shown it owns these domains (issue 16:
+    /// "A domain can be added for reports and alerts only after its
+    /// ownership is shown with a DNS TXT token"): 403 as RFC 9457 problem
+    /// details, the detail saying how to claim each domain.
+    NotShown { domains: Vec<String>, detail: String },
 }
+
+/// A future answering whether a request may go on.
+pub type Admission<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Refusal>> + Send + 'a>>;
 
 /// A future a [`Tenancy`] answers with.
 pub type Decision<'a> =
@@ -54,6 +62,14 @@ pub trait Tenancy: Send + Sync {
     /// The sink of a TLS report about `domain` (RFC 8460 senders cannot
     /// authenticate: the domain's owner takes it).
     fn tls_owner<'a>(&'a self, domain: &'a str) -> Decision<'a>;
+    /// Whether the uploader (`authorization`) may store reports about
+    /// `domains` (the policy domains of the body's reports): the service
+    /// refuses domains whose ownership the caller's tenant has not shown.
+    /// Asked before anything of the body is stored. Default: yes.
+    fn admits<'a>(&'a self, authorization: Option<&'a str>, domains: &'a [String]) -> Admission<'a> {
+        let _ = (authorization, domains);
+        Box::pin(async { Ok(()) })
+    }
     /// Record what one request's import did (the audit log), once its
     /// reports are stored; `source` is `upload` or `tlsrpt`.
     fn record<'a>(
@@ -191,7 +207,34 @@ fn refused(refusal: Refusal) -> Response {
         Refusal::Forbidden(why) => refuse(StatusCode::FORBIDDEN, &why),
         Refusal::NotHere(why) => refuse(StatusCode::NOT_FOUND, &why),
         Refusal::Failed(why) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &why),
+        Refusal::NotShown { domains, detail } => {
+            // RFC 9457 §3.2: extension members ("domains") may be added.
+            let body = serde_json::json!({
+                "type": "about:blank", "title": "Forbidden", "status": 403,
+                "detail": detail, "domains": domains,
+            });
+            let mut response = (StatusCode::FORBIDDEN, Json(body)).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/problem+json"),
+            );
+            response
+        }
     }
+}
+
+/// The policy domains of the reports read from a body, each once, sorted
+/// (a report naming no domain has none to show ownership of).
+fn report_domains(items: &[mailwarden_ingest::Item]) -> Vec<String> {
+    let mut domains: Vec<String> = items
+        .iter()
+        .filter_map(|i| i.outcome.as_ref().ok())
+        .map(|p| p.report.identity().domain.trim_end_matches('.').to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect();
+    domains.sort();
+    domains.dedup();
+    domains
 }
 
 async fn tlsrpt(State(state): State<ReportsState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
@@ -228,13 +271,7 @@ async fn tlsrpt(State(state): State<ReportsState>, headers: HeaderMap, body: axu
 /// The sink of the tenant owning the TLS report's policy domain; a body
 /// with no readable report stores nothing, so any sink answers it.
 async fn tls_sink(tenancy: &dyn Tenancy, items: &[mailwarden_ingest::Item]) -> Result<SharedSink, Refusal> {
-    let mut domains: Vec<String> = items
-        .iter()
-        .filter_map(|i| i.outcome.as_ref().ok())
-        .map(|p| p.report.identity().domain)
-        .collect();
-    domains.sort();
-    domains.dedup();
+    let domains = report_domains(items);
     let sink: Box<dyn ReportSink + Send> = match domains.as_slice() {
         [] => Box::new(mailwarden_ingest::MemorySink::default()),
         [domain] => tenancy.tls_owner(domain).await?,
@@ -257,6 +294,7 @@ async fn upload(
     State(state): State<ReportsState>,
     caller: Option<axum::Extension<Caller>>,
     Query(query): Query<UploadQuery>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let name: String = query
@@ -271,8 +309,30 @@ async fn upload(
     } else {
         format!("upload:{name}")
     };
+    if let Some(tenancy) = &state.tenancy {
+        let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if let Err(refusal) = admitted(tenancy.as_ref(), authorization, &state.limits, &label, &body).await {
+            return refused(refusal);
+        }
+    }
     let sink = caller.map_or_else(|| state.sink.clone(), |axum::Extension(Caller(sink))| sink);
     store(&state, "upload", sink, label, body).await
+}
+
+/// Read the body's reports (on a blocking thread: parsing is CPU work)
+/// and ask the tenancy about their domains, before anything is stored.
+async fn admitted(
+    tenancy: &dyn Tenancy,
+    authorization: Option<&str>,
+    limits: &Limits,
+    label: &str,
+    body: &axum::body::Bytes,
+) -> Result<(), Refusal> {
+    let (limits, label, body) = (*limits, label.to_owned(), body.clone());
+    let domains = tokio::task::spawn_blocking(move || report_domains(&mailwarden_ingest::read(&label, &body, &limits)))
+        .await
+        .map_err(|_| Refusal::Failed("reading the reports stopped".into()))?;
+    tenancy.admits(authorization, &domains).await
 }
 
 /// `import()` into `sink` on a blocking thread; the answer lists its outcomes.

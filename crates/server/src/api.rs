@@ -38,6 +38,27 @@ pub struct ApiRoute {
     pub handler: fn() -> MethodRouter<AppState>,
 }
 
+impl ApiRoute {
+    /// A route without query parameters or a body.
+    pub const fn plain(
+        method: &'static str,
+        path: &'static str,
+        summary: &'static str,
+        roles: &'static str,
+        handler: fn() -> MethodRouter<AppState>,
+    ) -> Self {
+        Self {
+            method,
+            path,
+            summary,
+            query: &[],
+            body: None,
+            roles,
+            handler,
+        }
+    }
+}
+
 const PAGING: &[(&str, &str, &str)] = &[
     ("limit", "integer", "Rows per page (1-500, default 50)."),
     ("offset", "integer", "Rows to skip (default 0)."),
@@ -59,33 +80,27 @@ pub const ROUTES: &[ApiRoute] = &[
         roles: "any",
         handler: || get(list_domains),
     },
-    ApiRoute {
-        method: "get",
-        path: "/domains/{domain}",
-        summary: "A domain's latest scan: score, verdicts, findings.",
-        query: &[],
-        body: None,
-        roles: "any",
-        handler: || get(domain_detail),
-    },
-    ApiRoute {
-        method: "get",
-        path: "/domains/{domain}/findings",
-        summary: "The findings of the domain's latest scan, failing first.",
-        query: &[],
-        body: None,
-        roles: "any",
-        handler: || get(domain_findings),
-    },
-    ApiRoute {
-        method: "get",
-        path: "/domains/{domain}/history",
-        summary: "The domain's timeline: snapshots and what changed at each.",
-        query: &[],
-        body: None,
-        roles: "any",
-        handler: || get(domain_history),
-    },
+    ApiRoute::plain(
+        "get",
+        "/domains/{domain}",
+        "A domain's latest scan: score, verdicts, findings.",
+        "any",
+        || get(domain_detail),
+    ),
+    ApiRoute::plain(
+        "get",
+        "/domains/{domain}/findings",
+        "The findings of the domain's latest scan, failing first.",
+        "any",
+        || get(domain_findings),
+    ),
+    ApiRoute::plain(
+        "get",
+        "/domains/{domain}/history",
+        "The domain's timeline: snapshots and what changed at each.",
+        "any",
+        || get(domain_history),
+    ),
     ApiRoute {
         method: "get",
         path: "/domains/{domain}/diff",
@@ -98,15 +113,13 @@ pub const ROUTES: &[ApiRoute] = &[
         roles: "any",
         handler: || get(domain_diff),
     },
-    ApiRoute {
-        method: "get",
-        path: "/domains/{domain}/baselines",
-        summary: "The domain's approved baselines, oldest first.",
-        query: &[],
-        body: None,
-        roles: "any",
-        handler: || get(domain_baselines),
-    },
+    ApiRoute::plain(
+        "get",
+        "/domains/{domain}/baselines",
+        "The domain's approved baselines, oldest first.",
+        "any",
+        || get(domain_baselines),
+    ),
     ApiRoute {
         method: "post",
         path: "/domains/{domain}/baselines",
@@ -162,6 +175,14 @@ pub const ROUTES: &[ApiRoute] = &[
         "/domains/{domain}/export/tls",
         "The domain's TLS sessions per day and result type, as a download.",
     ),
+    crate::scan_report::route(
+        "/domains/{domain}/report.html",
+        "The HTML report `mailwarden scan --format html` writes, of the domain's latest stored scan (audit-logged).",
+    ),
+    crate::scan_report::route(
+        "/domains/{domain}/report.sarif",
+        "The SARIF 2.1.0 log `mailwarden scan --format sarif` writes, of the domain's latest stored scan (audit-logged).",
+    ),
     crate::exports::tenant_route("/export/domains", "The tenant's domains, as a download.", "any"),
     crate::exports::tenant_route(
         "/export/alerts",
@@ -202,15 +223,36 @@ pub const ROUTES: &[ApiRoute] = &[
         roles: "auditor, admin",
         handler: || get(crate::evidence::api_evidence),
     },
+    ApiRoute::plain(
+        "get",
+        "/alerts/destinations",
+        "The tenant's alert destinations (webhook, email, syslog; never a secret) and their delivery status.",
+        "any",
+        || get(crate::pages_alerts::api_destinations),
+    ),
     ApiRoute {
-        method: "get",
+        method: "post",
         path: "/alerts/destinations",
-        summary: "The tenant's alert destinations (webhook, email, syslog; never a secret) and their delivery status.",
+        summary: "Add an alert destination to the tenant (webhook, e-mail, syslog; audit-logged).",
         query: &[],
-        body: None,
-        roles: "any",
-        handler: || get(crate::pages_alerts::api_destinations),
+        body: Some(crate::api_alerts::schema),
+        roles: "analyst, admin",
+        handler: || post(crate::api_alerts::api_add),
     },
+    ApiRoute::plain(
+        "delete",
+        "/alerts/destinations/{id}",
+        "Remove one of the tenant's alert destinations (audit-logged).",
+        "analyst, admin",
+        || axum::routing::delete(crate::api_alerts::api_remove),
+    ),
+    ApiRoute::plain(
+        "post",
+        "/alerts/destinations/{id}/test",
+        "Send a test alert to one of the tenant's destinations now: whether it was delivered, or the error.",
+        "analyst, admin",
+        || post(crate::api_alerts::api_test),
+    ),
     ApiRoute {
         method: "get",
         path: "/audit",
@@ -220,24 +262,16 @@ pub const ROUTES: &[ApiRoute] = &[
         roles: "auditor, admin",
         handler: || get(audit_log),
     },
-    ApiRoute {
-        method: "get",
-        path: "/users",
-        summary: "The tenant's users and their roles.",
-        query: &[],
-        body: None,
-        roles: "admin",
-        handler: || get(list_users),
-    },
-    ApiRoute {
-        method: "get",
-        path: "/tokens",
-        summary: "The tenant's API tokens (never the tokens themselves): id, user, created, expiry, revocation.",
-        query: &[],
-        body: None,
-        roles: "admin",
-        handler: || get(list_tokens),
-    },
+    ApiRoute::plain("get", "/users", "The tenant's users and their roles.", "admin", || {
+        get(list_users)
+    }),
+    ApiRoute::plain(
+        "get",
+        "/tokens",
+        "The tenant's API tokens (never the tokens themselves): id, user, created, expiry, revocation.",
+        "admin",
+        || get(list_tokens),
+    ),
     // web-ops: domain management and ownership (crate::domains_manage).
     ApiRoute {
         method: "post",
@@ -253,51 +287,41 @@ pub const ROUTES: &[ApiRoute] = &[
         roles: "analyst, admin",
         handler: || post(crate::domains_manage::api_add),
     },
-    ApiRoute {
-        method: "delete",
-        path: "/domains/{domain}",
-        summary: "Stop monitoring the domain (its history stays; audit-logged).",
-        query: &[],
-        body: None,
-        roles: "analyst, admin",
-        handler: || axum::routing::delete(crate::domains_manage::api_remove),
-    },
-    ApiRoute {
-        method: "get",
-        path: "/ownership",
-        summary: "The tenant's ownership claims: state, the TXT record to publish, the latest check.",
-        query: &[],
-        body: None,
-        roles: "any",
-        handler: || get(crate::domains_manage::api_list_ownership),
-    },
-    ApiRoute {
-        method: "get",
-        path: "/domains/{domain}/ownership",
-        summary: "The domain's ownership claim, if any.",
-        query: &[],
-        body: None,
-        roles: "any",
-        handler: || get(crate::domains_manage::api_ownership),
-    },
-    ApiRoute {
-        method: "post",
-        path: "/domains/{domain}/ownership",
-        summary: "Claim the domain: a token to publish at _mailwarden-challenge.DOMAIN TXT (the claim there is, if any).",
-        query: &[],
-        body: None,
-        roles: "analyst, admin",
-        handler: || post(crate::domains_manage::api_claim),
-    },
-    ApiRoute {
-        method: "post",
-        path: "/domains/{domain}/ownership/verify",
-        summary: "Look the TXT record up now: verified, failed (missing, other token) or indeterminate (DNS failure).",
-        query: &[],
-        body: None,
-        roles: "analyst, admin",
-        handler: || post(crate::domains_manage::api_verify),
-    },
+    ApiRoute::plain(
+        "delete",
+        "/domains/{domain}",
+        "Stop monitoring the domain (its history stays; audit-logged).",
+        "analyst, admin",
+        || axum::routing::delete(crate::domains_manage::api_remove),
+    ),
+    ApiRoute::plain(
+        "get",
+        "/ownership",
+        "The tenant's ownership claims: state, the TXT record to publish, the latest check.",
+        "any",
+        || get(crate::domains_manage::api_list_ownership),
+    ),
+    ApiRoute::plain(
+        "get",
+        "/domains/{domain}/ownership",
+        "The domain's ownership claim, if any.",
+        "any",
+        || get(crate::domains_manage::api_ownership),
+    ),
+    ApiRoute::plain(
+        "post",
+        "/domains/{domain}/ownership",
+        "Claim the domain: a token to publish at _mailwarden-challenge.DOMAIN TXT (the claim there is, if any).",
+        "analyst, admin",
+        || post(crate::domains_manage::api_claim),
+    ),
+    ApiRoute::plain(
+        "post",
+        "/domains/{domain}/ownership/verify",
+        "Look the TXT record up now: verified, failed (missing, other token) or indeterminate (DNS failure).",
+        "analyst, admin",
+        || post(crate::domains_manage::api_verify),
+    ),
     ApiRoute {
         method: "post",
         path: "/domains/{domain}/ownership/override",
@@ -310,15 +334,13 @@ pub const ROUTES: &[ApiRoute] = &[
         roles: "admin",
         handler: || post(crate::domains_manage::api_override),
     },
-    ApiRoute {
-        method: "get",
-        path: "/openapi.json",
-        summary: "This API's OpenAPI 3.1 document.",
-        query: &[],
-        body: None,
-        roles: "any",
-        handler: || get(openapi_document),
-    },
+    ApiRoute::plain(
+        "get",
+        "/openapi.json",
+        "This API's OpenAPI 3.1 document.",
+        "any",
+        || get(openapi_document),
+    ),
 ];
 
 /// The API router, built from [`ROUTES`].

@@ -17,6 +17,8 @@ mod domains_pages;
 pub mod logging;
 pub mod metrics;
 mod metrics_ops;
+// web: the scan-duration histogram of /metrics.
+mod metrics_scans;
 pub mod openapi;
 pub mod ownership;
 mod pages;
@@ -30,6 +32,10 @@ mod pages_alerts;
 mod pages_senders;
 mod pages_tls;
 mod report_views;
+// web: HTML/SARIF scan reports as downloads.
+pub mod scan_report;
+// web: alert destinations through the API.
+mod api_alerts;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

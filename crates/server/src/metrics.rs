@@ -1,6 +1,7 @@
 //! `/metrics` in the Prometheus text format (version 0.0.4): counters kept
-//! by this process (requests by status class, failed logins) and gauges
-//! read from the store at scrape time (domains, snapshots, alert queue).
+//! by this process (requests by status class, failed logins), gauges
+//! read from the store at scrape time (domains, snapshots, alert queue),
+//! and the scan-duration histogram ([`crate::metrics_scans`]).
 //! Needs a token like the rest of the API; only `/healthz` is open.
 
 use std::fmt::Write as _;
@@ -20,6 +21,8 @@ pub struct Metrics {
     /// Responses by status class: 2xx, 3xx, 4xx, 5xx (index 0..4).
     responses: [AtomicU64; 4],
     logins_failed: AtomicU64,
+    /// The scan-duration histogram, read on from the store at each scrape.
+    scans: tokio::sync::Mutex<crate::metrics_scans::ScanDurations>,
 }
 
 impl Metrics {
@@ -69,6 +72,11 @@ pub async fn handler(State(state): State<AppState>, _caller: ApiCaller) -> Resul
     // web-ops: queues, deliveries, imports, ownership.
     crate::metrics_ops::write(&state.store, &mut out).await?;
     let m = &state.metrics;
+    {
+        let mut scans = m.scans.lock().await;
+        scans.catch_up(&state.store).await?;
+        scans.write(&mut out);
+    }
     let _ = writeln!(
         out,
         "# HELP mailwarden_http_responses_total HTTP responses by status class.\n# TYPE mailwarden_http_responses_total counter"

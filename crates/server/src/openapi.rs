@@ -54,7 +54,7 @@ fn operation(route: &ApiRoute) -> Value {
         "description": format!("Roles: {}.", route.roles),
         "parameters": parameters,
         "responses": {
-            ok: {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
+            ok: {"description": "Success", "content": {media_type(route.path): {"schema": success_schema(route.path)}}},
             "400": {"description": "Bad request", "content": problem},
             "401": {"description": "No or bad credentials", "content": problem},
             "403": {"description": "The caller's role may not do this", "content": problem},
@@ -65,6 +65,26 @@ fn operation(route: &ApiRoute) -> Value {
         op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": body()}}});
     }
     op
+}
+
+/// The media type of a route's success answer: the scan reports' own
+/// (`report.html`, `report.sarif`), JSON for every other route.
+pub fn media_type(path: &str) -> &'static str {
+    if path.ends_with(".html") {
+        "text/html"
+    } else if path.ends_with(".sarif") {
+        "application/sarif+json"
+    } else {
+        "application/json"
+    }
+}
+
+fn success_schema(path: &str) -> Value {
+    if path.ends_with(".html") {
+        json!({"type": "string"})
+    } else {
+        json!({"type": "object"})
+    }
 }
 
 /// The `{name}` parameters of a path.

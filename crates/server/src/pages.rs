@@ -32,6 +32,8 @@ pub(crate) fn router() -> Router<AppState> {
             get(crate::exports::page_domain_export),
         )
         .route("/export/{table}", get(crate::exports::page_tenant_export))
+        .route("/domains/{domain}/report.html", get(crate::scan_report::page_report))
+        .route("/domains/{domain}/report.sarif", get(crate::scan_report::page_report))
         .route("/domains/{domain}/evidence.zip", get(crate::evidence::page_evidence))
         .route(
             "/alerts/destinations",

@@ -52,18 +52,18 @@ pub(crate) async fn page_destinations(
 #[derive(Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct AddForm {
-    csrf: String,
-    kind: String,
+    pub(crate) csrf: String,
+    pub(crate) kind: String,
     /// Webhook URL, e-mail recipient, or syslog HOST:PORT.
-    target: String,
-    secret: String,
-    smtp: String,
-    starttls: Option<String>,
-    tcp: Option<String>,
+    pub(crate) target: String,
+    pub(crate) secret: String,
+    pub(crate) smtp: String,
+    pub(crate) starttls: Option<String>,
+    pub(crate) tcp: Option<String>,
 }
 
 /// The destination the form describes, or what is wrong with it.
-fn destination(f: &AddForm) -> Result<Destination, String> {
+pub(crate) fn destination(f: &AddForm) -> Result<Destination, String> {
     let target = f.target.trim();
     match f.kind.as_str() {
         "webhook" => {

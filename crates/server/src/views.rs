@@ -161,6 +161,8 @@ pub fn domain(nav: &Nav<'_>, name: &str, detail: Option<&DomainDetail>) -> Html<
                 a href={ "/domains/" (name) "/tls" } id="tls-link" { "TLS reports" } }
             p.exports { "Export the findings: " a href={ "/domains/" (name) "/export/findings?format=csv" } { "CSV" } " "
                 a href={ "/domains/" (name) "/export/findings?format=json" } { "JSON" }
+                " · The scan report: " a href={ "/domains/" (name) "/report.html" } id="report-html-link" { "HTML" } " "
+                a href={ "/domains/" (name) "/report.sarif" } id="report-sarif-link" { "SARIF" }
                 @if nav.may_audit { " · " a href={ "/domains/" (name) "/evidence.zip" } id="evidence-link" { "Evidence bundle (zip)" } } }
             p { a href={ "/domains/" (name) "/manage" } id="manage-link" { "Monitoring and ownership" } }
             @match detail {

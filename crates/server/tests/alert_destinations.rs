@@ -285,3 +285,98 @@ async fn each_tenants_auditor_sees_its_own_destination_changes_and_no_one_elses(
         }
     }
 }
+
+/// A JSON API call with a Bearer token: (status, body as JSON).
+async fn api(s: &Seeded, method: &str, uri: &str, role: Role, body: Option<Value>) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri).header(
+        header::AUTHORIZATION,
+        format!("Bearer {}", s.tokens[&("default", role)]),
+    );
+    if body.is_some() {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+    }
+    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+    let res = s.app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_api_adds_tests_and_removes_destinations_with_a_token_and_no_csrf() {
+    for s in services().await {
+        let hook = WebhookReceiver::start(None, Vec::new()).await;
+        let new = serde_json::json!({"type": "webhook", "target": hook.url, "secret": "s3cret"});
+        let (status, added) = api(&s, "POST", "/api/v1/alerts/destinations", Role::Analyst, Some(new)).await;
+        assert_eq!(status, StatusCode::CREATED, "{}: {added}", s.label);
+        assert!(!added.to_string().contains("s3cret"), "never the secret: {added}");
+        let id = added["id"].as_i64().unwrap();
+        assert_eq!(events(&s, "alert-destination-added").await, 1);
+
+        let (status, tested) = api(
+            &s,
+            "POST",
+            &format!("/api/v1/alerts/destinations/{id}/test"),
+            Role::Admin,
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, &tested["delivered"]),
+            (StatusCode::OK, &Value::Bool(true)),
+            "{tested}"
+        );
+        assert_eq!(hook.requests().len(), 1, "the test alert reached the webhook");
+
+        // A bad destination is a 400 saying what is wrong; nothing is added.
+        for (bad, says) in [
+            (
+                serde_json::json!({"type": "pager", "target": "x"}),
+                "expected webhook, email or syslog",
+            ),
+            (
+                serde_json::json!({"type": "webhook", "target": "ftp://x"}),
+                "must start with http",
+            ),
+            (
+                serde_json::json!({"type": "webhook", "target": "https://x", "colour": "red"}),
+                "colour",
+            ),
+        ] {
+            let (status, p) = api(&s, "POST", "/api/v1/alerts/destinations", Role::Analyst, Some(bad)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{p}");
+            assert!(p["detail"].as_str().unwrap().contains(says), "{p}");
+        }
+        // Viewers and auditors change nothing.
+        for role in [Role::Viewer, Role::Auditor] {
+            let (status, _) = api(&s, "DELETE", &format!("/api/v1/alerts/destinations/{id}"), role, None).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{role:?}");
+        }
+        let (status, removed) = api(
+            &s,
+            "DELETE",
+            &format!("/api/v1/alerts/destinations/{id}"),
+            Role::Analyst,
+            None,
+        )
+        .await;
+        assert_eq!((status, &removed["removed"]), (StatusCode::OK, &Value::Bool(true)));
+        let (status, _) = api(
+            &s,
+            "DELETE",
+            &format!("/api/v1/alerts/destinations/{id}"),
+            Role::Analyst,
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "removed already");
+        assert_eq!(events(&s, "alert-destination-removed").await, 1);
+        assert_eq!(
+            tenant_alerts::destinations(&s.store, scope(&s, "default").await)
+                .await
+                .unwrap()
+                .len(),
+            0
+        );
+    }
+}

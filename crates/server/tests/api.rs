@@ -39,7 +39,11 @@ async fn api(app: &Router, method: &str, uri: &str, token: Option<&str>) -> Repl
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
     }
-    let body = if method == "POST" {
+    let body = if method == "POST" && uri.ends_with("/alerts/destinations") {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+        // Nothing listens on port 9 of loopback: a test alert fails fast.
+        Body::from(json!({"type": "webhook", "target": "http://127.0.0.1:9/hook"}).to_string())
+    } else if method == "POST" {
         req = req.header(header::CONTENT_TYPE, "application/json");
         // `domain`: the body of POST /domains (web-ops), ignored elsewhere.
         Body::from(json!({"reason": "checked by the test", "domain": OURS}).to_string())
@@ -49,9 +53,27 @@ async fn api(app: &Router, method: &str, uri: &str, token: Option<&str>) -> Repl
     send(app, req.body(body).unwrap()).await
 }
 
-/// `/api/v1` + the route's path with `{domain}` filled in.
+/// `/api/v1` + the route's path with `{domain}` filled in (and `{id}`
+/// with a destination id no tenant has).
 fn uri(path: &str, domain: &str) -> String {
-    format!("/api/v1{}", path.replace("{domain}", domain))
+    uri_with(path, domain, 999_999)
+}
+
+/// `/api/v1` + the route's path with `{domain}` and `{id}` filled in.
+fn uri_with(path: &str, domain: &str, id: i64) -> String {
+    format!(
+        "/api/v1{}",
+        path.replace("{domain}", domain).replace("{id}", &id.to_string())
+    )
+}
+
+/// A webhook destination of `tenant` (nothing listens at its URL).
+async fn destination(s: &common::Seeded, tenant: &str) -> i64 {
+    let scope = mailwarden_store::tenant::scope_named(&s.store, tenant).await.unwrap();
+    let hook = mailwarden_alert::Destination::webhook("http://127.0.0.1:9/hook", None).unwrap();
+    mailwarden_store::tenant_alerts::add(&s.store, scope, &hook, "test")
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -120,6 +142,27 @@ async fn idor_matrix_another_tenants_ids_answer_404_on_every_endpoint_for_every_
                     checked += 1;
                 }
             }
+            // Their alert destination on every route that takes an id.
+            let theirs = destination(&s, "acme").await;
+            for route in ROUTES.iter().filter(|r| r.path.contains("{id}")) {
+                let r = api(
+                    &s.app,
+                    &route.method.to_uppercase(),
+                    &uri_with(route.path, OURS, theirs),
+                    Some(token),
+                )
+                .await;
+                assert_eq!(
+                    r.status,
+                    StatusCode::NOT_FOUND,
+                    "{} {role:?} {} {}: {}",
+                    s.label,
+                    route.method,
+                    route.path,
+                    r.body
+                );
+                checked += 1;
+            }
             // Their snapshot ids against our own domain's diff.
             for id in &s.their_snapshots {
                 for q in [format!("from={id}"), format!("to={id}")] {
@@ -141,6 +184,10 @@ async fn idor_matrix_another_tenants_ids_answer_404_on_every_endpoint_for_every_
             "{}: no approval went through on another tenant's domain",
             s.label
         );
+        let destinations: i64 = mailwarden_store::count(&s.store, "SELECT COUNT(*) FROM alert_destinations")
+            .await
+            .unwrap();
+        assert_eq!(destinations, 4, "{}: none of acme's destinations was removed", s.label);
     }
 }
 
@@ -194,10 +241,33 @@ async fn role_matrix_viewer_and_auditor_cannot_approve_only_auditor_and_admin_re
                 assert_eq!(r.status, expected, "{} {role:?} {admin_only}", s.label);
                 assert!(!r.body.contains("acme.example"), "{admin_only}: another tenant's rows");
             }
+            // Alert destinations through the API: analysts and admins change them.
+            let ours = destination(&s, "default").await;
+            let changes = [
+                ("POST", "/api/v1/alerts/destinations".to_owned(), StatusCode::CREATED),
+                (
+                    "POST",
+                    format!("/api/v1/alerts/destinations/{ours}/test"),
+                    StatusCode::OK,
+                ),
+                ("DELETE", format!("/api/v1/alerts/destinations/{ours}"), StatusCode::OK),
+            ];
+            for (method, path, allowed) in changes {
+                let r = api(&s.app, method, &path, Some(token)).await;
+                let expected = if role.may_change() {
+                    allowed
+                } else {
+                    StatusCode::FORBIDDEN
+                };
+                assert_eq!(r.status, expected, "{} {role:?} {method} {path}: {}", s.label, r.body);
+            }
+            // The scan reports are read by every role.
             for read in [
                 "/api/v1/domains",
                 "/api/v1/alerts",
                 &format!("/api/v1/domains/{OURS}/history"),
+                &format!("/api/v1/domains/{OURS}/report.html"),
+                &format!("/api/v1/domains/{OURS}/report.sarif"),
             ] {
                 assert_eq!(
                     api(&s.app, "GET", read, Some(token)).await.status,
@@ -227,7 +297,9 @@ async fn the_openapi_document_is_3_1_and_every_route_in_it_is_served() {
             for (method, op) in item.as_object().unwrap() {
                 operations += 1;
                 assert!(op["operationId"].is_string() && op["responses"]["401"].is_object());
-                let r = api(&s.app, &method.to_uppercase(), &uri(path, OURS), Some(token)).await;
+                // A destination of our own for each route that takes one.
+                let id = destination(&s, "default").await;
+                let r = api(&s.app, &method.to_uppercase(), &uri_with(path, OURS, id), Some(token)).await;
                 assert!(
                     r.status.is_success(),
                     "{} {method} {path} is in the document but answers {}: {}",
@@ -235,7 +307,23 @@ async fn the_openapi_document_is_3_1_and_every_route_in_it_is_served() {
                     r.status,
                     r.body
                 );
-                assert_eq!(r.headers[header::CONTENT_TYPE], "application/json");
+                let success = op["responses"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .find(|(code, _)| code.starts_with('2'));
+                let declared = success.unwrap().1["content"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .next()
+                    .unwrap()
+                    .clone();
+                let served = r.headers[header::CONTENT_TYPE].to_str().unwrap();
+                assert!(
+                    served.starts_with(&declared),
+                    "{method} {path}: {served}, documented {declared}"
+                );
             }
         }
         assert_eq!(operations, ROUTES.len(), "one operation per route");

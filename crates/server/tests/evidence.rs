@@ -135,3 +135,71 @@ async fn viewers_and_analysts_get_no_evidence_and_another_tenants_domain_is_404_
         );
     }
 }
+
+#[tokio::test]
+async fn the_scan_reports_download_as_html_and_sarif_for_every_role_each_audit_logged() {
+    for s in services().await {
+        // From the domain page (session) and from the API (Bearer).
+        let cookie = page_session(&s.app, &email("default", Role::Viewer)).await;
+        let (status, _, page) = get(&s.app, &format!("/domains/{OURS}"), ("cookie", &cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        let page = String::from_utf8_lossy(&page);
+        assert!(
+            page.contains(&format!("href=\"/domains/{OURS}/report.html\"")),
+            "{page}"
+        );
+        let (status, mime, html) = get(&s.app, &format!("/domains/{OURS}/report.html"), ("cookie", &cookie)).await;
+        assert_eq!(
+            (status, mime.as_str()),
+            (StatusCode::OK, "text/html; charset=utf-8"),
+            "{}",
+            s.label
+        );
+        let html = String::from_utf8(html).unwrap();
+        assert!(
+            html.starts_with("<!DOCTYPE html>") && html.contains(OURS),
+            "{html:.400}"
+        );
+        // The latest snapshot's Observation, judged: its MX is mx2.
+        assert!(html.contains("mx2.ours.example") && !html.contains("mx1.ours.example"));
+        let auth = format!("Bearer {}", s.tokens[&("default", Role::Viewer)]);
+        let (status, mime, sarif) = get(
+            &s.app,
+            &format!("/api/v1/domains/{OURS}/report.sarif"),
+            ("authorization", &auth),
+        )
+        .await;
+        assert_eq!((status, mime.as_str()), (StatusCode::OK, "application/sarif+json"));
+        let sarif: Value = serde_json::from_slice(&sarif).unwrap();
+        assert_eq!(sarif["version"], "2.1.0");
+        assert_eq!(exports(&s).await, 2, "{}: each download is an audit event", s.label);
+        let logged: String = sqlx::query_scalar(
+            "SELECT content FROM audit_events WHERE kind = 'evidence-exported' ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_one(s.store.pool())
+        .await
+        .unwrap();
+        let logged: Value = serde_json::from_str(&logged).unwrap();
+        assert_eq!(logged["export"], "scan-report");
+        assert_eq!(logged["by"], email("default", Role::Viewer));
+        assert_eq!(logged["snapshot"], s.our_snapshots[1]);
+        assert!(
+            logged["files_sha256"][format!("mailwarden-{OURS}.sarif")].is_string(),
+            "{logged}"
+        );
+
+        // Another tenant's domain: 404 from both, nothing logged.
+        let (status, _, _) = get(&s.app, &format!("/domains/{THEIRS}/report.html"), ("cookie", &cookie)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _, _) = get(
+            &s.app,
+            &format!("/api/v1/domains/{THEIRS}/report.sarif"),
+            ("authorization", &auth),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(exports(&s).await, 2);
+        let v = mailwarden_store::audit_log::verify(&s.store, None).await.unwrap();
+        assert!(v.outcome.is_ok(), "{}: the log verifies", s.label);
+    }
+}

@@ -427,18 +427,7 @@ async fn metrics_read_the_queue_and_ownership_from_the_store_alike_in_every_proc
         // A second process on the same database.
         let other = app_of(&s);
         let admin = &s.tokens[&("default", Role::Admin)];
-        let scrape = |app: Router| {
-            let token = admin.clone();
-            async move {
-                let req = Request::get("/metrics")
-                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                    .body(Body::empty())
-                    .unwrap();
-                let res = app.oneshot(req).await.unwrap();
-                let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
-                String::from_utf8(bytes.to_vec()).unwrap()
-            }
-        };
+        let scrape = |app: Router| scrape(app, admin.clone());
         let before = scrape(app.clone()).await;
         // Both seeded monitors were added now: due at once.
         assert_eq!(gauge(&before, "mailwarden_monitors_due"), 2, "{}: {before}", s.label);
@@ -451,6 +440,128 @@ async fn metrics_read_the_queue_and_ownership_from_the_store_alike_in_every_proc
         let after = scrape(other).await;
         assert_eq!(gauge(&after, "mailwarden_monitors_due"), 3, "{}: {after}", s.label);
         assert_eq!(gauge(&after, "mailwarden_domains_ownership_shown"), 1);
+    }
+}
+
+/// `GET /metrics` with an admin's token: the exposition.
+async fn scrape(app: Router, token: String) -> String {
+    let req = Request::get("/metrics")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let res = app.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// Check a Prometheus text exposition line by line: comments are `# HELP`
+/// or `# TYPE` (one TYPE per name, before its samples), every sample is
+/// `name[{labels}] value` with a number; each histogram's buckets rise and
+/// end with `+Inf` equal to its `_count`. Returns the samples.
+fn parse_exposition(text: &str) -> std::collections::HashMap<String, f64> {
+    let mut types = std::collections::HashMap::new();
+    let mut samples = std::collections::HashMap::new();
+    for line in text.lines() {
+        if let Some(comment) = line.strip_prefix("# ") {
+            let mut words = comment.splitn(3, ' ');
+            match (words.next(), words.next(), words.next()) {
+                (Some("HELP"), Some(_), Some(_)) => {}
+                (Some("TYPE"), Some(name), Some(t)) => {
+                    assert!(["counter", "gauge", "histogram"].contains(&t), "{line}");
+                    assert!(
+                        types.insert(name.to_owned(), t.to_owned()).is_none(),
+                        "TYPE twice: {line}"
+                    );
+                }
+                _ => panic!("not a HELP or TYPE comment: {line}"),
+            }
+            continue;
+        }
+        let (key, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("no value: {line}"));
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("not a number: {line}"));
+        let name = key.split('{').next().unwrap();
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !name.is_empty(),
+            "metric name: {line}"
+        );
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| {
+                name.strip_suffix(suffix)
+                    .filter(|f| types.get(*f).is_some_and(|t| t == "histogram"))
+            })
+            .unwrap_or(name);
+        assert!(types.contains_key(family), "a sample before its TYPE: {line}");
+        assert!(
+            samples.insert(key.to_owned(), value).is_none(),
+            "a sample twice: {line}"
+        );
+    }
+    for (name, _) in types.iter().filter(|(_, t)| *t == "histogram") {
+        let mut buckets: Vec<(f64, f64)> = samples
+            .iter()
+            .filter_map(|(k, v)| {
+                let le = k.strip_prefix(&format!("{name}_bucket{{le=\""))?.strip_suffix("\"}")?;
+                Some((
+                    if le == "+Inf" {
+                        f64::INFINITY
+                    } else {
+                        le.parse().unwrap()
+                    },
+                    *v,
+                ))
+            })
+            .collect();
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert!(
+            buckets.windows(2).all(|w| w[0].1 <= w[1].1),
+            "{name}: buckets are cumulative"
+        );
+        assert_eq!(
+            buckets.last().map(|b| b.0),
+            Some(f64::INFINITY),
+            "{name}: a +Inf bucket"
+        );
+        assert_eq!(
+            buckets.last().map(|b| b.1),
+            samples.get(&format!("{name}_count")).copied()
+        );
+        assert!(samples.contains_key(&format!("{name}_sum")));
+    }
+    samples
+}
+
+#[tokio::test]
+async fn the_exposition_parses_and_the_scan_duration_histogram_counts_stored_scans() {
+    for s in services().await {
+        let app = app_of(&s);
+        let admin = s.tokens[&("default", Role::Admin)].clone();
+        let scrape = |app: Router| {
+            let token = admin.clone();
+            async move { parse_exposition(&scrape(app, token).await) }
+        };
+        let bucket = |m: &std::collections::HashMap<String, f64>, le: &str| {
+            m[&format!("mailwarden_scan_duration_seconds_bucket{{le=\"{le}\"}}")]
+        };
+        // The seeded scans record no duration: nothing counted.
+        let first = scrape(app.clone()).await;
+        assert_eq!(first["mailwarden_scan_duration_seconds_count"], 0.0, "{}", s.label);
+        common::store_scan(&s.store, OURS, "mx3.ours.example.", 1_500).await;
+        let second = scrape(app.clone()).await;
+        assert_eq!(second["mailwarden_scan_duration_seconds_count"], 1.0);
+        assert_eq!((bucket(&second, "1"), bucket(&second, "2")), (0.0, 1.0));
+        assert_eq!(second["mailwarden_scan_duration_seconds_sum"], 1.5);
+        common::store_scan(&s.store, THEIRS, "mx3.theirs.example.", 45_000).await;
+        let third = scrape(app.clone()).await;
+        assert_eq!(
+            third["mailwarden_scan_duration_seconds_count"], 2.0,
+            "each scan read once"
+        );
+        assert_eq!((bucket(&third, "30"), bucket(&third, "60")), (1.0, 2.0));
+        // Another process's first scrape reads the last day's scans.
+        let other = scrape(app_of(&s)).await;
+        assert_eq!(other["mailwarden_scan_duration_seconds_count"], 2.0);
     }
 }
 

@@ -52,6 +52,9 @@ pub mod tenant_monitor;
 // joins (issue 14): reverse DNS of report sources, looked up once per TTL;
 // TLS-RPT failures and MTA-STS ids against the stored scans.
 pub mod rdns_cache;
+// web (issue 16): the latest scan whole for the HTML/SARIF downloads; scan durations for /metrics.
+pub mod scan_timings;
+pub mod tenant_scans;
 
 use std::time::Duration;
 

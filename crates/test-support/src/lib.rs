@@ -29,6 +29,8 @@ mod broken;
 mod catalog;
 pub mod hostile;
 mod multi;
+/// `mailwarden serve` as a child process (the CLI's tests).
+pub mod serve;
 mod tcp;
 mod zones;
 

@@ -277,27 +277,12 @@ async fn a_tls_report_post_lands_in_the_database_by_default() {
 
 /// `mailwarden serve` (the web service) with an SQLite store in `dir`,
 /// on a free loopback port, once it answers `/healthz`.
-async fn web_serve(dir: &std::path::Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = web_cmd(dir)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--no-monitor"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr = format!("127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while TcpStream::connect(&addr).await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "serve did not listen on {addr}");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+fn web_serve(dir: &std::path::Path) -> Server {
+    let (child, port) =
+        mailwarden_test_support::serve::spawn_serve(web_cmd(dir).stdout(Stdio::null()).stderr(Stdio::null()), &[]);
     Server {
         child,
-        addr,
+        addr: format!("127.0.0.1:{port}"),
         store: tempfile::tempdir().unwrap(),
     }
 }
@@ -327,12 +312,12 @@ fn web_token(dir: &std::path::Path, email: &str, role: &str) -> String {
 }
 
 #[tokio::test]
-async fn serve_takes_uploads_with_an_analysts_api_token_and_tls_reports_for_owned_domains() {
+async fn serve_takes_uploads_and_tls_reports_only_for_domains_whose_ownership_is_shown() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let analyst = web_token(d, "a@example.org", "analyst");
     let viewer = web_token(d, "v@example.org", "viewer");
-    let s = web_serve(d).await;
+    let s = web_serve(d);
 
     // No TLS report is taken for a domain no tenant here owns.
     let unowned = tlsrpt(&s, Some("application/tlsrpt+json"), "tlsrpt-google.json").await;
@@ -348,8 +333,19 @@ async fn serve_takes_uploads_with_an_analysts_api_token_and_tls_reports_for_owne
     let listed = web_ok(d, &["reports", "list", "--format", "json"]);
     assert!(listed.trim().is_empty(), "nothing refused is stored: {listed}");
 
-    let stored = upload(&s, Some(&analyst), "a.xml", "agg-7489-google.xml").await;
-    assert_eq!(stored.status, 201, "{}", stored.json);
+    // Not before the tenant has shown it owns example.com: refused whole,
+    // as problem details naming the domain and how to claim it.
+    let not_shown = upload(&s, Some(&analyst), "a.xml", "agg-7489-google.xml").await;
+    assert_eq!(not_shown.status, 403, "{}", not_shown.json);
+    assert_eq!(not_shown.headers["content-type"], "application/problem+json");
+    assert_eq!(not_shown.json["domains"], serde_json::json!(["example.com"]));
+    let detail = not_shown.json["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("example.com: ownership not shown") && detail.contains("mailwarden domain claim example.com"),
+        "{detail}"
+    );
+    let listed = web_ok(d, &["reports", "list", "--format", "json"]);
+    assert!(listed.trim().is_empty(), "nothing refused is stored: {listed}");
     let zone = repo().join("examples/example.com.zone").display().to_string();
     web_ok(
         d,
@@ -363,6 +359,16 @@ async fn serve_takes_uploads_with_an_analysts_api_token_and_tls_reports_for_owne
             "--no-https",
         ],
     );
+    // Owned (monitored) but not shown: a TLS report is not taken either.
+    let unshown = tlsrpt(&s, Some("application/tlsrpt+json"), "tlsrpt-google.json").await;
+    assert_eq!(unshown.status, 404, "{}", unshown.json);
+    web_ok(
+        d,
+        &["domain", "override", "example.com", "--reason", "the test owns it"],
+    );
+
+    let stored = upload(&s, Some(&analyst), "a.xml", "agg-7489-google.xml").await;
+    assert_eq!(stored.status, 201, "{}", stored.json);
     let owned = tlsrpt(&s, Some("application/tlsrpt+json"), "tlsrpt-google.json").await;
     assert_eq!(owned.status, 201, "{}", owned.json);
 

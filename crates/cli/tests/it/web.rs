@@ -6,7 +6,6 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::support::{mailwarden, repo, run};
 
@@ -156,20 +155,6 @@ fn get(port: u16, path: &str, token: Option<&str>) -> Option<(String, String)> {
 fn serve_answers_healthz_and_the_api_with_a_token_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let pw = d.join("pw");
-    std::fs::write(&pw, "correct horse battery\n").unwrap();
-    ok(
-        d,
-        &[
-            "user",
-            "add",
-            "a@example.org",
-            "--role",
-            "analyst",
-            "--password-file",
-            &pw.display().to_string(),
-        ],
-    );
     let zone = repo().join("examples/example.com.zone").display().to_string();
     ok(
         d,
@@ -183,30 +168,10 @@ fn serve_answers_healthz_and_the_api_with_a_token_and_stops_on_sigterm() {
             "--no-https",
         ],
     );
-    let token = ok(d, &["token", "create", "--user", "a@example.org"])
-        .lines()
-        .last()
-        .unwrap()
-        .to_owned();
+    let token = token_of(d, "a@example.org", "analyst");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let serve = cmd(d)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--no-monitor"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let health = loop {
-        if let Some(r) = get(port, "/healthz", None) {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "serve did not answer on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let (serve, port) = mailwarden_test_support::serve::spawn_serve(cmd(d).stderr(Stdio::piped()), &[]);
+    let health = get(port, "/healthz", None).expect("serve answers");
     assert_eq!(health, ("HTTP/1.1 200 OK".into(), "ok\n".into()));
     let (status, _) = get(port, "/api/v1/domains", None).unwrap();
     assert!(status.contains("401"), "{status}");
@@ -224,4 +189,82 @@ fn serve_answers_healthz_and_the_api_with_a_token_and_stops_on_sigterm() {
     let out = serve.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("mailwarden: stopped"));
+}
+
+/// A new user of `role` and their API token (the last line `token create` prints).
+fn token_of(dir: &Path, email: &str, role: &str) -> String {
+    let pw = dir.join("pw");
+    std::fs::write(&pw, "correct horse battery\n").unwrap();
+    let pw = pw.display().to_string();
+    ok(dir, &["user", "add", email, "--role", role, "--password-file", &pw]);
+    ok(dir, &["token", "create", "--user", email])
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned()
+}
+
+/// The latest stored Observation of the default tenant's `domain`, as JSON.
+fn stored_observation(dir: &Path, domain: &str) -> String {
+    let url = format!("sqlite:{}", dir.join("t.db").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = mailwarden_store::Store::open(&url).await.unwrap();
+        let scope = mailwarden_store::tenant::scope_named(&store, "default").await.unwrap();
+        let owned = scope
+            .domain(&store, domain)
+            .await
+            .unwrap()
+            .expect("the tenant's domain");
+        let latest = mailwarden_store::tenant_scans::latest(&store, &owned).await.unwrap();
+        serde_json::to_string(&latest.expect("a stored scan").observation).unwrap()
+    })
+}
+
+#[test]
+fn the_html_and_sarif_downloads_equal_what_judge_writes_for_the_stored_observation() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A copy of the zone, removed before `judge` runs: the server reads no
+    // file, so neither may judge for the two to be compared.
+    let zone = d.join("example.com.zone");
+    std::fs::copy(repo().join("examples/example.com.zone"), &zone).unwrap();
+    let zone = zone.display().to_string();
+    ok(
+        d,
+        &[
+            "monitor",
+            "add",
+            "example.com",
+            "--zone-file",
+            &zone,
+            "--no-smtp",
+            "--no-https",
+        ],
+    );
+    ok(d, &["monitor", "run", "--once"]);
+    let token = token_of(d, "v@example.org", "viewer");
+    let (mut serve, port) = mailwarden_test_support::serve::spawn_serve(cmd(d).stderr(Stdio::null()), &[]);
+    let html = get(port, "/api/v1/domains/example.com/report.html", Some(&token)).unwrap();
+    let sarif = get(port, "/api/v1/domains/example.com/report.sarif", Some(&token)).unwrap();
+    let missing = get(port, "/api/v1/domains/other.example/report.html", Some(&token)).unwrap();
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    assert!(html.0.contains("200"), "{html:?}");
+    assert!(sarif.0.contains("200"), "{}", sarif.1);
+    assert!(missing.0.contains("404"), "{missing:?}");
+
+    std::fs::remove_file(&zone).unwrap();
+    let evidence = d.join("observation.json");
+    std::fs::write(&evidence, stored_observation(d, "example.com")).unwrap();
+    let evidence = evidence.display().to_string();
+    // judge exits 1 when a finding fails: the output is what counts.
+    let (_, judged_html, err) = mw(d, &["judge", &evidence, "--format", "html"]);
+    assert!(judged_html.starts_with("<!DOCTYPE html>"), "{err}");
+    assert_eq!(html.1, judged_html, "the HTML download is what judge writes");
+    let (_, judged_sarif, err) = mw(d, &["judge", &evidence, "--format", "sarif"]);
+    assert!(judged_sarif.contains("\"version\": \"2.1.0\""), "{err}");
+    assert_eq!(sarif.1, judged_sarif, "the SARIF download is what judge writes");
+    // Each download is in the audit log, which still verifies.
+    let (code, out, err) = mw(d, &["audit", "verify"]);
+    assert_eq!(code, 0, "{out}{err}");
 }

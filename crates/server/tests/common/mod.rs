@@ -90,6 +90,14 @@ pub async fn monitored(store: &Store, scope: TenantScope, domain: &str, mx: &[&s
     ids
 }
 
+/// Store one more scan of `domain` (MX `mx`) that took `duration_ms`; its snapshot id.
+pub async fn store_scan(store: &Store, domain: &str, mx: &str, duration_ms: u64) -> i64 {
+    let mut input = scan(domain, mx, 50);
+    input.observation.duration_ms = Some(duration_ms);
+    let stored = ingest(store, &input, &AlertPolicy::default(), None).await.unwrap();
+    stored.stored.id()
+}
+
 /// One seeded service per backend: SQLite always, PostgreSQL when
 /// MAILWARDEN_TEST_PG_URL names a server (tests/real-peers/postgres.sh).
 pub async fn services() -> Vec<Seeded> {

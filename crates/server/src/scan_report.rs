@@ -71,10 +71,7 @@ impl ReportFormat {
 pub fn domain_report(observation: Observation, stored_profiles: &str) -> DomainReport {
     let catalogue = Catalogue::builtin();
     let now = judged_at(&observation);
-    let mut findings = mailwarden_checks::judge_observation(&observation, now);
-    for f in &mut findings {
-        catalogue.enrich(f);
-    }
+    let findings = catalogue.complete_all(mailwarden_checks::judge_observation(&observation, now));
     let mut report = DomainReport::new(findings, observation);
     report.scores = Some(Scores::compute(&report.findings, catalogue));
     report.profiles = serde_json::from_str(stored_profiles).unwrap_or_default();

@@ -143,4 +143,4 @@ PY
 printf '%-44s %d bytes  (target < 1048576; %s)\n' "database growth, unchanged re-scan" "$((after - before))" \
   "$(grep -v timings "$work/again.warm.1.log" | tail -n1)"
 printf '%-44s %s bytes\n' "database size" "$after"
-history_year "$MAILWARDEN" "$again" d1.lab d0.lab
+MAILWARDEN_DB="sqlite:$again" history_year "$MAILWARDEN" "$again" d1.lab d0.lab

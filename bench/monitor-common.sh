@@ -54,7 +54,8 @@ for day in range(365):
     co = zlib.compressobj(wbits=-15)
     first = "2025-01-01T00:00:00.000Z".replace("01-01", f"{1 + day // 31:02d}-{1 + day % 28:02d}")
     row = {k: v for k, v in snap.items() if k != "id"}
-    row.update(fingerprint=f"bench{day}", first_seen_at=first, last_seen_at=first, seen_count=24,
+    # state and changes: NULL, computed by the first reader as for any new snapshot
+    row.update(fingerprint=f"bench{day}", first_seen_at=first, last_seen_at=first, seen_count=24, state=None, changes=None,
                observation=co.compress(json.dumps(obs).encode()) + co.flush())
     sid = insert("snapshots", row)
     for f in findings:

@@ -13,18 +13,28 @@
 #   LAB_DEAD=K                       also monitor K names the signed lab. TLD denies (gone0.lab ...):
 #                                    lists of real portfolios hold expired domains; their secure
 #                                    NXDOMAIN lets the run's cache answer the names below it (RFC 8020)
+#   ROUNDS=2                         cold rounds and warm rounds (each arm once per round)
 #
-# The store's cost is measured two ways, both printed:
-# - against the same scans with nothing stored: `monitor run --once
-#   --no-store` scans every monitored domain through the same code path
-#   (the same scanner, cache and concurrency) and stores nothing. Each
-#   stored run is compared with a no-store run in the same resolver cache
-#   state: both cold (Unbound restarted before each) or both warm.
-# - inside the stored run: `--timings` adds up the time spent writing to
-#   the store (each scan's transaction, the seen-again marks, the claim
-#   release). Writes are serial on one loop while scans go on in other
-#   tasks, so this is the most the writes can add to the wall time.
-# Then: database growth for an unchanged re-scan of all N (target < 1 MB),
+# The store's cost is measured against the same scans with nothing stored:
+# `monitor run --once --no-store` scans every monitored domain through the
+# same code path (the same scanner, cache and concurrency) and stores
+# nothing. Three arms, interleaved (A B A B ...) so a change in the
+# machine's load falls on all of them alike:
+#   nostore  --no-store
+#   new      stored into a fresh copy of the database (every scan a new
+#            snapshot: Observation, findings, audit events; the most the
+#            store writes)
+#   again    stored into the database of the first cold `new` run: an
+#            unchanged re-scan (seen-again marks only)
+# Cold rounds (Unbound restarted before each run: an empty cache) compare
+# nostore with new; warm rounds (the cache holds what earlier runs asked)
+# compare all three. Each run's CPU time (user+sys of the process, from
+# /usr/bin/time) and wall time are printed, and the store's overhead as
+# CPU% and wall% against the nostore run of the same round. CPU time is
+# what the store costs on a shared machine; wall time moves with the load.
+# `--timings` adds up the writer's transaction time (it runs beside the
+# scans, so that is the most the writes can add to the wall time).
+# Then: database growth for the unchanged re-scan of all N (target < 1 MB),
 # and `history` of one domain with a year of hourly scans (target < 50 ms).
 # All DNS checks, DNSSEC validated from the lab's root key, no SMTP or
 # HTTPS probes (the lab serves DNS only). Numbers are printed, not asserted.
@@ -40,6 +50,7 @@ source "$REPO/bench/monitor-common.sh"
 
 n=${1:-10000}
 concurrency=${CONCURRENCY:-256}
+rounds=${ROUNDS:-2}
 RESOLVER=127.0.60.53
 pids=()
 lab=${LAB_DIR:-$(mktemp -d /tmp/mw-lab.XXXXXX)}
@@ -52,59 +63,84 @@ lab_list "$n" >"$work/list"
 
 export HOME=$work # nothing of the run in the user's ~/.config or ~/.local
 export MAILWARDEN_AUDIT_KEY=$work/audit.key
-db=$work/mw.db
-export MAILWARDEN_DB="sqlite:$db"
+template=$work/template.db
 
 start_nsd
 unbound_conf
 start_unbound
 
-xargs -a "$work/list" -n 2000 sh -c '"$0" monitor add --every 1h "$@" --resolver '"$RESOLVER"' \
+xargs -a "$work/list" -n 2000 sh -c 'MAILWARDEN_DB=sqlite:'"$template"' "$0" monitor add --every 1h "$@" --resolver '"$RESOLVER"' \
   --trust-anchor '"$lab/root.key"' --allow-private-targets --no-smtp --no-https -- --ns-qps 0 >/dev/null' "$MAILWARDEN"
 
-# run LABEL [--no-store]: one `monitor run --once --timings`; its wall time
-# (s) in $work/LABEL.s, its standard error in $work/LABEL.log.
+# fresh DB: a copy of the database holding the monitors and nothing else.
+fresh() {
+  rm -f "$1" "$1-wal" "$1-shm"
+  python3 -c 'import sqlite3, sys; s = sqlite3.connect(sys.argv[1]); d = sqlite3.connect(sys.argv[2]); s.backup(d)' "$template" "$1"
+}
+
+# run LABEL DB [--no-store]: one `monitor run --once --timings` on DB; its
+# wall, user and system seconds in $work/LABEL.time, its standard error in
+# $work/LABEL.log.
 run() {
-  local label=$1 t
-  shift
-  t=$(now)
-  "$MAILWARDEN" monitor run --once --timings --concurrency "$concurrency" "$@" 2>"$work/$label.log"
-  elapsed "$t" >"$work/$label.s"
+  local label=$1 db=$2
+  shift 2
+  MAILWARDEN_DB="sqlite:$db" /usr/bin/time -f '%e %U %S' -o "$work/$label.time" \
+    "$MAILWARDEN" monitor run --once --timings --concurrency "$concurrency" "$@" 2>"$work/$label.log"
   if grep -q 'not stored' "$work/$label.log"; then cut -c1-2000 "$work/$label.log" >&2; exit 1; fi
+  say "$label: $(cat "$work/$label.time") (wall user sys s); $(grep -v timings "$work/$label.log" | tail -n1)"
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-# Cold: Unbound restarted (empty cache) before each run.
-run scans.cold --no-store
-start_unbound
-run stored.cold # every domain new: snapshot, findings, audit events
-# Warm: the resolver holds what the runs before asked.
-run scans.warm --no-store
-before=$(db_bytes "$db")
-run stored.warm # unchanged re-scan: seen-again marks only
-after=$(db_bytes "$db")
-run scans.warm2 --no-store # again, for the spread between two identical runs
+again=$work/again.db
+for r in $(seq "$rounds"); do
+  start_unbound
+  run "nostore.cold.$r" "$template" --no-store
+  start_unbound
+  fresh "$work/new.db"
+  run "new.cold.$r" "$work/new.db"
+  if [ "$r" = 1 ]; then cp "$work/new.db" "$again"; fi
+done
+before=$(db_bytes "$again")
+for r in $(seq "$rounds"); do
+  run "nostore.warm.$r" "$template" --no-store
+  fresh "$work/new.db"
+  run "new.warm.$r" "$work/new.db"
+  run "again.warm.$r" "$again" # unchanged re-scan: seen-again marks only
+  if [ "$r" = 1 ]; then after=$(db_bytes "$again"); fi
+done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-secs() { cat "$work/$1.s"; }
-store_secs() { sed -n 's/.*; store writes \([0-9.]*\) s .*/\1/p' "$work/$1.log"; }
-overhead() { # STORED SCANS
-  python3 -c 'import sys; a, b = map(float, sys.argv[1:]); print("%+.1f%%" % (100 * (a - b) / b))' "$(secs "$1")" "$(secs "$2")"
-}
-share() { # STORED
-  python3 -c 'import sys; s, w = map(float, sys.argv[1:]); print("%.1f%%" % (100 * s / w))' "$(store_secs "$1")" "$(secs "$1")"
-}
-
-printf 'real servers (NSD + validating Unbound), %d domains, all DNS checks, concurrency %d, load average %s -> %s (%d cores)\n' \
-  "$(wc -l <"$work/list")" "$concurrency" "$load_before" "$load_after" "$(nproc)"
-for label in scans.cold stored.cold scans.warm stored.warm scans.warm2; do
-  printf '%-44s %8s s  %s\n' "monitor run --once ($label)" "$(secs "$label")" "$(grep -v timings "$work/$label.log" | tail -n1)"
-  printf '%-44s %s\n' "" "$(grep -o 'timings: .*' "$work/$label.log")"
-done
-printf '%-44s cold %s, warm %s (another no-store run: %s)  (target < +10%%)\n' "store overhead, wall vs no-store run" \
-  "$(overhead stored.cold scans.cold)" "$(overhead stored.warm scans.warm)" "$(overhead scans.warm2 scans.warm)"
-printf '%-44s cold %s s = %s of wall, warm %s s = %s of wall\n' "time writing to the store (--timings)" \
-  "$(store_secs stored.cold)" "$(share stored.cold)" "$(store_secs stored.warm)" "$(share stored.warm)"
-printf '%-44s %d bytes  (target < 1048576)\n' "database growth, unchanged re-scan" "$((after - before))"
+printf 'real servers (NSD + validating Unbound), %d domains, all DNS checks, concurrency %d, %d cold and %d warm rounds interleaved, load average %s -> %s (%d cores)\n' \
+  "$(wc -l <"$work/list")" "$concurrency" "$rounds" "$rounds" "$load_before" "$load_after" "$(nproc)"
+python3 - "$work" "$rounds" <<'PY'
+import re, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+def t(label):
+    wall, user, sys_ = map(float, open(f"{work}/{label}.time").read().split()[-3:])
+    return wall, user + sys_
+def writes(label):
+    m = re.search(r"store writes ([0-9.]+) s \(([0-9.]+)% of wall, (\d+) transaction", open(f"{work}/{label}.log").read())
+    return f"writes {m.group(1)} s in {m.group(3)} transaction(s)" if m else ""
+for phase, arms in (("cold", ("nostore", "new")), ("warm", ("nostore", "new", "again"))):
+    for r in range(1, rounds + 1):
+        base_wall, base_cpu = t(f"nostore.{phase}.{r}")
+        for arm in arms:
+            label = f"{arm}.{phase}.{r}"
+            wall, cpu = t(label)
+            extra = "" if arm == "nostore" else "  store: CPU %+.1f%%, wall %+.1f%%  (%s)" % (
+                100 * (cpu - base_cpu) / base_cpu, 100 * (wall - base_wall) / base_wall, writes(label))
+            print(f"  {label:<16} wall {wall:7.2f} s  CPU {cpu:7.2f} s{extra}")
+    for arm in arms[1:]:
+        cpu = [100 * (t(f"{arm}.{phase}.{r}")[1] - t(f"nostore.{phase}.{r}")[1]) / t(f"nostore.{phase}.{r}")[1] for r in range(1, rounds + 1)]
+        wall = [100 * (t(f"{arm}.{phase}.{r}")[0] - t(f"nostore.{phase}.{r}")[0]) / t(f"nostore.{phase}.{r}")[0] for r in range(1, rounds + 1)]
+        print(f"store overhead, {phase} {arm:<6} CPU {sum(cpu)/len(cpu):+.1f}% (rounds: {', '.join('%+.1f' % c for c in cpu)}), "
+              f"wall {sum(wall)/len(wall):+.1f}% (rounds: {', '.join('%+.1f' % w for w in wall)})  (target < +10%)")
+if rounds > 1:
+    w = [t(f"nostore.warm.{r}")[0] for r in range(1, rounds + 1)]
+    c = [t(f"nostore.warm.{r}")[1] for r in range(1, rounds + 1)]
+    print(f"spread of identical nostore warm runs: wall {100 * (max(w) - min(w)) / min(w):.1f}%, CPU {100 * (max(c) - min(c)) / min(c):.1f}%")
+PY
+printf '%-44s %d bytes  (target < 1048576; %s)\n' "database growth, unchanged re-scan" "$((after - before))" \
+  "$(grep -v timings "$work/again.warm.1.log" | tail -n1)"
 printf '%-44s %s bytes\n' "database size" "$after"
-history_year "$MAILWARDEN" "$db" d1.lab d0.lab
+MAILWARDEN_DB="sqlite:$again" history_year "$MAILWARDEN" "$again" d1.lab d0.lab

@@ -24,7 +24,7 @@ use mailwarden_engine::collect::Budget;
 use mailwarden_model::{DomainName, ScanOptions, Severity};
 use mailwarden_policy::Catalogue;
 use mailwarden_policy::profile::Profile;
-use mailwarden_store::ingest::{AlertPolicy, ingest};
+use mailwarden_store::ingest::{AlertPolicy, Finished, ingest_batch};
 use mailwarden_store::monitor::Monitor;
 use mailwarden_store::snapshot::{ScanInput, Stored};
 use mailwarden_store::{Store, monitor, retention};
@@ -252,11 +252,13 @@ struct Timings {
     scans: usize,
     /// Their durations added up (they overlap: up to --concurrency at once).
     scanning: Duration,
-    /// Time writing to the store: each scan's transaction, the claim
-    /// release, the seen-again marks. Writes happen one at a time on the
-    /// loop that collects finished scans while scans go on in other tasks,
-    /// so this is the most the writes can add to the wall time.
+    /// Time writing to the store: the writer task's transactions (each
+    /// stores a batch of finished scans and ends their claims) and the
+    /// seen-again marks. The writer runs beside the scans, so this is the
+    /// most the writes can add to the wall time.
     writes: Duration,
+    /// The writer's transactions.
+    transactions: usize,
     /// Time reading each domain's remembered DKIM selectors before its
     /// scan, added up over the scan tasks (they overlap, and wait for the
     /// store's connections while it writes).
@@ -268,6 +270,7 @@ impl Timings {
         self.scans += other.scans;
         self.scanning += other.scanning;
         self.writes += other.writes;
+        self.transactions += other.transactions;
         self.reads += other.reads;
     }
 
@@ -280,11 +283,13 @@ impl Timings {
         let writes_s = self.writes.as_secs_f64();
         let per_scan = |d: Duration| 1000.0 * d.as_secs_f64() / self.scans.max(1) as f64;
         eprintln!(
-            "mailwarden: timings: {} scan(s), wall {wall_s:.2} s; store writes {writes_s:.2} s ({:.1}% of wall){}; \
+            "mailwarden: timings: {} scan(s), wall {wall_s:.2} s; store writes {writes_s:.2} s ({:.1}% of wall, \
+             {} transaction(s)){}; \
              selector reads {:.1} ms per scan; scanning {:.1} ms per scan (up to {} at once); \
              {} DNS question(s) answered from NXDOMAIN cuts",
             self.scans,
             100.0 * writes_s / wall_s.max(1e-9),
+            self.transactions,
             if args.measure.no_store {
                 ", nothing stored (--no-store)"
             } else {
@@ -299,6 +304,16 @@ impl Timings {
 }
 
 impl Cycle {
+    /// Add what the writer stored.
+    fn add(&mut self, written: Cycle) {
+        self.new += written.new;
+        self.seen_again.extend(written.seen_again);
+        self.changes += written.changes;
+        self.alerts += written.alerts;
+        self.failed.extend(written.failed);
+        self.timings.add(&written.timings);
+    }
+
     fn summary(&self) -> String {
         let mut s = format!(
             "{} new snapshot(s), {} unchanged, {} change(s), {} alert(s) queued",
@@ -321,8 +336,13 @@ impl Cycle {
     }
 }
 
-/// Scan `monitors` (at most `--concurrency` at once) and store each as it
-/// finishes, in its own transaction.
+/// Finished scans stored in one transaction at most, and queued for the
+/// writer at most: enough to amortise a commit, few enough that a batch
+/// holds the write lock briefly and the queue's Observations stay small.
+const BATCH: usize = 64;
+
+/// Scan `monitors` (at most `--concurrency` at once) and store them as
+/// they finish.
 async fn cycle(
     store: &Store,
     monitors: Vec<Monitor>,
@@ -340,9 +360,13 @@ async fn cycle(
             Err(e) => out.failed.push(format!("{}: {e:#}", m.domain)),
         }
     }
-    // Scans run as tasks, up to --concurrency at once; their results are
-    // stored one at a time here (SQLite has one writer anyway), each in its
-    // own transaction, while the next scans go on.
+    // Scans run as tasks, up to --concurrency at once. Finished ones go to
+    // one writer task (SQLite has one writer anyway), which stores what has
+    // queued up since its last commit in one transaction (group commit):
+    // collecting results never waits on the database, so the next scans
+    // start while earlier ones are written.
+    let (to_writer, queue) = tokio::sync::mpsc::channel::<(Monitor, ScanInput)>(BATCH);
+    let writer = (!no_store).then(|| tokio::spawn(write_scans(store.clone(), queue, args.jitter, policy.clone())));
     let results = futures::stream::iter(work)
         .take_while(|_| std::future::ready(!stop.requested()))
         .map(|(m, scanner)| {
@@ -364,6 +388,9 @@ async fn cycle(
         .buffer_unordered(args.concurrency);
     futures::pin_mut!(results);
     let drain = async {
+        // Owned here: dropped when the scans are done or abandoned, which
+        // tells the writer to finish what is queued.
+        let to_writer = to_writer;
         while let Some(done) = results.next().await {
             let (m, input, read, scanning) = match done {
                 Ok(done) => done,
@@ -375,10 +402,14 @@ async fn cycle(
             out.timings.scans += 1;
             out.timings.scanning += scanning;
             out.timings.reads += read;
-            if no_store {
-                if let Err(e) = input {
+            let scan = match input {
+                Ok(scan) => scan,
+                Err(e) => {
                     out.failed.push(format!("{}: {e:#}", m.domain));
+                    continue;
                 }
+            };
+            if no_store {
                 // PostgreSQL: the claim still ends, so a later run need not wait for the lease.
                 if store.backend() == mailwarden_store::Backend::Postgres
                     && let Err(e) = monitor::release(store, &m.domain).await
@@ -390,19 +421,8 @@ async fn cycle(
                 }
                 continue;
             }
-            let writing = Instant::now();
-            let stored = store_one(store, &m, input, args.jitter, policy).await;
-            out.timings.writes += writing.elapsed();
-            match stored {
-                Ok(i) => {
-                    match i.stored {
-                        Stored::New { .. } => out.new += 1,
-                        Stored::SeenAgain { id, .. } => out.seen_again.push(id),
-                    }
-                    out.changes += i.changes;
-                    out.alerts += i.alerts.len();
-                }
-                Err(e) => out.failed.push(format!("{}: {e:#}", m.domain)),
+            if let Err(lost) = to_writer.send((m, scan)).await {
+                out.failed.push(format!("{}: the writer stopped", lost.0.0.domain));
             }
         }
     };
@@ -414,31 +434,57 @@ async fn cycle(
         () = drain => {}
         () = grace => out.abandoned = true,
     }
+    // Finished scans still queued are stored whole even when the others
+    // were abandoned.
+    if let Some(writer) = writer {
+        let written = writer.await.map_err(|e| anyhow::anyhow!("writer task: {e}"))?;
+        out.add(written);
+    }
     let marking = Instant::now();
     mailwarden_store::ingest::seen_again(store, &out.seen_again).await?;
     out.timings.writes += marking.elapsed();
     Ok(out)
 }
 
-/// Store one finished scan (its own transaction) and end this process's
-/// claim on the domain.
-async fn store_one(
-    store: &Store,
-    m: &Monitor,
-    input: Result<ScanInput>,
+/// The writer: stores finished scans as they queue up, each batch in one
+/// transaction, until the queue is closed and empty.
+async fn write_scans(
+    store: Store,
+    mut queue: tokio::sync::mpsc::Receiver<(Monitor, ScanInput)>,
     jitter: Option<u64>,
-    policy: &AlertPolicy,
-) -> Result<mailwarden_store::ingest::Ingested> {
-    let next = next_due(m, jitter);
-    let ingested = ingest(store, &input?, policy, Some(&next)).await?;
-    // Shared schedule: the claim ends; if this fails, the lease runs out instead.
-    if let Err(e) = monitor::release(store, &m.domain).await {
-        eprintln!(
-            "mailwarden: {}: stored; its claim stays until the lease runs out: {e}",
-            m.domain
-        );
+    policy: AlertPolicy,
+) -> Cycle {
+    let mut out = Cycle::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut batch, BATCH).await > 0 {
+        let (monitors, finished): (Vec<Monitor>, Vec<Finished>) = batch
+            .drain(..)
+            .map(|(m, scan)| {
+                let next_due_at = next_due(&m, jitter);
+                (m, Finished { scan, next_due_at })
+            })
+            .unzip();
+        let writing = Instant::now();
+        let results = ingest_batch(&store, &finished, &policy).await;
+        out.timings.writes += writing.elapsed();
+        out.timings.transactions += 1;
+        for (m, stored) in monitors.iter().zip(results) {
+            match stored {
+                Ok(i) => {
+                    match i.stored {
+                        Stored::New { .. } => out.new += 1,
+                        Stored::SeenAgain { id, .. } => out.seen_again.push(id),
+                    }
+                    out.changes += i.changes;
+                    out.alerts += i.alerts.len();
+                }
+                // Not stored: its monitor stays due, and (PostgreSQL) its
+                // claim stays until the lease runs out.
+                Err(e) => out.failed.push(format!("{}: {e:#}", m.domain)),
+            }
+        }
     }
-    Ok(ingested)
+    out
 }
 
 /// When the domain is next due: its period from now, plus jitter.

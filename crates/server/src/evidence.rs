@@ -41,7 +41,7 @@ async fn bundle(
         query.get("since").map(String::as_str).filter(|s| !s.is_empty()),
         query.get("until").map(String::as_str).filter(|s| !s.is_empty()),
     )
-    .map_err(|e| Problem::bad_request(e.replace("--since", "since").replace("--until", "until")))?;
+    .map_err(|e| Problem::bad_request(e.to_string().replace("--since", "since").replace("--until", "until")))?;
     if let Err(tamper) = mailwarden_store::audit_log::verify(&state.store, None).await?.outcome {
         return Err(Problem::new(
             StatusCode::CONFLICT,

@@ -6,6 +6,14 @@ pub enum StoreError {
     /// The `--db` / `MAILWARDEN_DB` value is not a database URL we serve.
     #[error("--db {url:?}: {reason}")]
     BadUrl { url: String, reason: String },
+    /// The directory of an SQLite file could not be created.
+    #[error("--db {url}: cannot create the directory {}: {source}", dir.display())]
+    NoDirectory {
+        url: String,
+        dir: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The database could not be opened or reached.
     #[error("--db {url}: cannot open the database: {source}")]
     Unreachable {

@@ -23,20 +23,33 @@ pub struct Period {
     pub until: Option<String>,
 }
 
+/// A `--since` / `--until` that is not a period.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeriodBoundError {
+    /// `flag` is `--since` or `--until`.
+    #[error("{flag} {text:?}: expected a date (2026-12-01) or an RFC 3339 time (2026-12-01T08:00:00Z)")]
+    NotATime { flag: &'static str, text: String },
+    #[error("--since {since} is not before --until {until}: the period is empty")]
+    Empty { since: String, until: String },
+}
+
 impl Period {
     /// From `--since` / `--until`: a date (`2026-12-01`; `--until` then
     /// covers that whole day) or an RFC 3339 time (`--until` inclusive).
-    pub fn parse(since: Option<&str>, until: Option<&str>) -> Result<Self, String> {
-        let since = since.map(|s| bound(s, "--since", false)).transpose()?;
-        let until = until.map(|u| bound(u, "--until", true)).transpose()?;
-        if let (Some(s), Some(u)) = (&since, &until)
+    pub fn parse(since: Option<&str>, until: Option<&str>) -> Result<Self, PeriodBoundError> {
+        let from = since.map(|s| bound(s, "--since", false)).transpose()?;
+        let to = until.map(|u| bound(u, "--until", true)).transpose()?;
+        if let (Some(s), Some(u)) = (&from, &to)
             && s >= u
         {
-            return Err(format!("--since {s} is not before --until {u}: the period is empty"));
+            return Err(PeriodBoundError::Empty {
+                since: since.unwrap_or_default().trim().into(),
+                until: until.unwrap_or_default().trim().into(),
+            });
         }
         Ok(Self {
-            since: since.map(clock::stamp),
-            until: until.map(clock::stamp),
+            since: from.map(clock::stamp),
+            until: to.map(clock::stamp),
         })
     }
 
@@ -53,15 +66,16 @@ impl Period {
 
 /// A period bound; an upper bound is made exclusive (the next day after a
 /// date, the next millisecond after a time).
-fn bound(text: &str, flag: &str, upper: bool) -> Result<OffsetDateTime, String> {
+fn bound(text: &str, flag: &'static str, upper: bool) -> Result<OffsetDateTime, PeriodBoundError> {
     let text = text.trim();
     let date_format = time::macros::format_description!("[year]-[month]-[day]");
     if let Ok(date) = time::Date::parse(text, date_format) {
         let start = date.midnight().assume_utc();
         return Ok(if upper { start + time::Duration::days(1) } else { start });
     }
-    let at = clock::parse(text).ok_or_else(|| {
-        format!("{flag} {text:?}: expected a date (2026-12-01) or an RFC 3339 time (2026-12-01T08:00:00Z)")
+    let at = clock::parse(text).ok_or_else(|| PeriodBoundError::NotATime {
+        flag,
+        text: text.into(),
     })?;
     Ok(if upper {
         at + time::Duration::milliseconds(1)
@@ -282,11 +296,13 @@ mod tests {
         assert!(
             Period::parse(Some("yesterday"), None)
                 .unwrap_err()
+                .to_string()
                 .contains("--since \"yesterday\"")
         );
         assert!(
             Period::parse(Some("2026-12-02"), Some("2026-12-01"))
                 .unwrap_err()
+                .to_string()
                 .contains("empty")
         );
         assert!(Period::parse(None, None).unwrap().contains("1970-01-01T00:00:00.000Z"));

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::diff::changes;
 use crate::outbox::{NewAlert, Trigger};
 use crate::snapshot::{ScanInput, Stored, record_scan, verdicts_of};
-use crate::timeline::{Step, timeline};
+use crate::timeline::{Step, timeline_with};
 use crate::{EventKind, Store, StoreError, Tx, append_event, baseline, clock, queue_alert};
 
 /// When the triggers fire.
@@ -46,24 +46,94 @@ pub async fn ingest(
     policy: &AlertPolicy,
     next_due_at: Option<&str>,
 ) -> Result<Ingested, StoreError> {
-    let domain = scan.observation.domain.clone();
     let mut tx = store.begin().await?;
-    let stored = record_scan(&mut tx, scan).await?;
+    let done = ingest_in(&mut tx, scan, policy, next_due_at).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// A finished scan of a monitored domain, as `monitor run` stores it.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub scan: ScanInput,
+    /// When the domain's monitor is next due.
+    pub next_due_at: String,
+}
+
+/// Store several finished scans of monitored domains in ONE transaction
+/// (group commit), each as [`ingest`] would, and end this process's claim
+/// on each domain in it. One commit for many scans: on PostgreSQL each
+/// commit waits for its WAL flush, on SQLite each is a write-lock round and
+/// a WAL append. Crash safety is the same as one transaction per scan: a
+/// scan counts as stored only once its transaction committed, and its
+/// monitor's next due time moves in that same transaction, so a scan lost
+/// to a crash is scanned again on restart, and its alerts are never lost
+/// (they are queued in the transaction that stores it).
+///
+/// If anything in the batch fails, the batch is rolled back and each scan
+/// is stored alone, so one bad scan costs only its own result.
+pub async fn ingest_batch(
+    store: &Store,
+    scans: &[Finished],
+    policy: &AlertPolicy,
+) -> Vec<Result<Ingested, StoreError>> {
+    if scans.len() > 1
+        && let Ok(done) = try_batch(store, scans, policy).await
+    {
+        return done.into_iter().map(Ok).collect();
+    }
+    let mut out = Vec::with_capacity(scans.len());
+    for f in scans {
+        out.push(
+            try_batch(store, std::slice::from_ref(f), policy)
+                .await
+                .map(|mut d| d.remove(0)),
+        );
+    }
+    out
+}
+
+async fn try_batch(store: &Store, scans: &[Finished], policy: &AlertPolicy) -> Result<Vec<Ingested>, StoreError> {
+    let mut tx = store.begin().await?;
+    let mut done = Vec::with_capacity(scans.len());
+    for f in scans {
+        done.push(ingest_in(&mut tx, &f.scan, policy, Some(f.next_due_at.as_str())).await?);
+        crate::monitor::release_in(&mut tx, &f.scan.observation.domain).await?;
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// [`ingest`] inside the caller's transaction.
+async fn ingest_in(
+    tx: &mut Tx<'_>,
+    scan: &ScanInput,
+    policy: &AlertPolicy,
+    next_due_at: Option<&str>,
+) -> Result<Ingested, StoreError> {
+    let domain = scan.observation.domain.clone();
+    let fingerprint = scan.fingerprint();
+    let stored = record_scan(tx, scan, &fingerprint).await?;
     if let Stored::New { id, previous } = stored {
         append_event(
-            &mut tx,
+            tx,
             EventKind::SnapshotStored,
             Some(&domain),
             &json!({
-                "snapshot": id, "previous": previous, "fingerprint": scan.fingerprint(),
+                "snapshot": id, "previous": previous, "fingerprint": fingerprint,
                 "score": scan.score, "scanner_version": scan.scanner_version,
                 "catalogue_version": scan.catalogue_version,
             }),
         )
         .await?;
     }
-    let steps = timeline(&mut tx, &domain).await?;
-    crate::timeline::save_computed(&mut tx, &steps).await?;
+    // The snapshot's state, where it must be computed (a new snapshot, or
+    // the second sighting that may confirm a removal), comes from the scan
+    // in memory: a seen-again scan has the snapshot's fingerprint, which
+    // covers everything the state is made of (records, statuses, probes,
+    // finding outcomes and severities; state.rs).
+    let steps = timeline_with(tx, &domain, Some((stored.id(), scan))).await?;
+    crate::timeline::save_computed(tx, &steps).await?;
     let mut alerts = Vec::new();
     let mut change_count = 0;
     if let Some(last) = steps.last() {
@@ -75,15 +145,15 @@ pub async fn ingest(
         change_count = found.len();
         if !found.is_empty() {
             append_event(
-                &mut tx,
+                tx,
                 EventKind::ChangeDetected,
                 Some(&domain),
                 &json!({ "snapshot": last.snapshot.id, "changes": found }),
             )
             .await?;
         }
-        for alert in triggers(&mut tx, &steps, stored, policy).await? {
-            if let Some(id) = queue_new(&mut tx, &alert).await? {
+        for alert in triggers(tx, &steps, stored, policy).await? {
+            if let Some(id) = queue_new(tx, &alert).await? {
                 alerts.push(id);
             }
         }
@@ -92,10 +162,9 @@ pub async fn ingest(
         sqlx::query("UPDATE monitors SET next_due_at = $1 WHERE domain = $2")
             .bind(at)
             .bind(&domain)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
-    tx.commit().await?;
     Ok(Ingested {
         stored,
         changes: change_count,

@@ -111,10 +111,7 @@ impl Store {
             }),
             Backend::Postgres => options,
         };
-        target.prepare().map_err(|reason| StoreError::BadUrl {
-            url: shown.clone(),
-            reason,
-        })?;
+        target.prepare()?;
         // PostgreSQL: one direct connection first, so a refused or unknown
         // server fails at once, not after the pool's acquire timeout.
         let url = target.connect_url();

@@ -117,12 +117,16 @@ impl Target {
     }
 
     /// Create the directory of an SQLite file on first use.
-    pub fn prepare(&self) -> Result<(), String> {
+    pub fn prepare(&self) -> Result<(), StoreError> {
         if let Target::SqliteFile(path) = self
             && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
             && !dir.is_dir()
         {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the directory {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::NoDirectory {
+                url: self.shown(),
+                dir: dir.to_path_buf(),
+                source,
+            })?;
         }
         Ok(())
     }

@@ -170,11 +170,17 @@ pub async fn claim(
 /// becomes the time it was done, so a `--once` run that started before
 /// then counts the domain as scanned in its round.
 pub async fn release(store: &Store, domain: &str) -> Result<(), StoreError> {
-    let now = db_now(store).await?;
+    let mut conn = store.pool().acquire().await?;
+    release_in(&mut conn, domain).await
+}
+
+/// [`release`] on `conn` (in the transaction that stores the scan).
+pub async fn release_in(conn: &mut sqlx::AnyConnection, domain: &str) -> Result<(), StoreError> {
+    let now = clock::stamp(crate::jobs_claim::db_now(conn).await?);
     sqlx::query("UPDATE monitors SET lease_until = NULL, claimed_at = $1 WHERE domain = $2")
         .bind(now)
         .bind(domain)
-        .execute(store.pool())
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }

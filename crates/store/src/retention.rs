@@ -23,25 +23,40 @@ const DEFAULT_DAYS: i64 = 400;
 const AUDIT_MIN_DAYS: i64 = 365;
 const DAY: i64 = 86_400;
 
+/// A period (`--every`, `retention set`, `--lease`, `--expires`) that is
+/// not one; each says what was given and what is expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeriodError {
+    #[error("{text:?}: expected a number and a unit, e.g. 400d, 12h, 15m")]
+    NotANumber { text: String },
+    #[error("{text:?}: unknown unit {unit:?}: use s, m, h, d or w")]
+    UnknownUnit { text: String, unit: String },
+    #[error("{text:?}: must be more than zero")]
+    NotPositive { text: String },
+}
+
 /// Parse a period: `400d`, `12h`, `90m`, `30s`, `2w`.
-pub fn parse_period(text: &str) -> Result<i64, String> {
+pub fn parse_period(text: &str) -> Result<i64, PeriodError> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (n, unit) = text.split_at(split);
-    let n: i64 = n
-        .parse()
-        .map_err(|_| format!("{text:?}: expected a number and a unit, e.g. 400d, 12h, 15m"))?;
+    let n: i64 = n.parse().map_err(|_| PeriodError::NotANumber { text: text.into() })?;
     let mult = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => DAY,
         "w" => 7 * DAY,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?}: use s, m, h, d or w")),
+        _ => {
+            return Err(PeriodError::UnknownUnit {
+                text: text.into(),
+                unit: unit.into(),
+            });
+        }
     };
     match n.checked_mul(mult) {
         Some(secs) if secs > 0 => Ok(secs),
-        _ => Err(format!("{text:?}: must be more than zero")),
+        _ => Err(PeriodError::NotPositive { text: text.into() }),
     }
 }
 
@@ -273,7 +288,13 @@ mod tests {
         assert_eq!(parse_period("400d"), Ok(400 * DAY));
         assert_eq!(parse_period("12h"), Ok(43_200));
         assert_eq!(parse_period("2w"), Ok(14 * DAY));
-        assert!(parse_period("10y").unwrap_err().contains("unknown unit"));
-        assert!(parse_period("d").is_err() && parse_period("0d").is_err());
+        assert!(
+            parse_period("10y")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown unit \"y\"")
+        );
+        assert_eq!(parse_period("d"), Err(PeriodError::NotANumber { text: "d".into() }));
+        assert_eq!(parse_period("0d"), Err(PeriodError::NotPositive { text: "0d".into() }));
     }
 }

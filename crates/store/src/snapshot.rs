@@ -116,10 +116,10 @@ pub struct Snapshot {
 
 const META_COLUMNS: &str = "id, domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version, catalogue_version, score, profiles, state";
 
-/// Store one scan (inside `conn`'s transaction).
-pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput) -> Result<Stored, StoreError> {
+/// Store one scan whose [`ScanInput::fingerprint`] is `fp` (inside
+/// `conn`'s transaction).
+pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput, fp: &str) -> Result<Stored, StoreError> {
     let domain = scan.observation.domain.as_str();
-    let fp = scan.fingerprint();
     let at = clock::stamp(scan.at);
     let latest: Option<(i64, String)> =
         sqlx::query_as("SELECT id, fingerprint FROM snapshots WHERE domain = $1 ORDER BY id DESC LIMIT 1")
@@ -127,7 +127,7 @@ pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput) -> Result<S
             .fetch_optional(&mut *conn)
             .await?;
     if let Some((id, latest_fp)) = &latest
-        && *latest_fp == fp
+        && latest_fp == fp
     {
         // The second sighting may confirm a removal: the cached state is
         // recomputed then (timeline.rs); later sightings change nothing.
@@ -153,7 +153,7 @@ pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput) -> Result<S
          RETURNING id",
     )
     .bind(domain)
-    .bind(&fp)
+    .bind(fp)
     .bind(&at)
     .bind(&scan.scanner_version)
     .bind(&scan.catalogue_version)

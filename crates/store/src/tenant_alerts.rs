@@ -5,7 +5,7 @@
 //! the same transaction. Delivery sends an alert only to its own
 //! tenant's destinations ([`crate::alert_delivery`]).
 
-use mailwarden_alert::{Alert, Context, Destination};
+use mailwarden_alert::{Alert, Context, DeliveryError, Destination};
 use serde::Serialize;
 use serde_json::json;
 
@@ -136,11 +136,11 @@ pub fn test_alert(now: time::OffsetDateTime) -> Alert {
 
 /// Send a test alert to the tenant's destination `id` now; `None` when
 /// the tenant has no such destination, else the delivery's outcome.
-pub async fn test(store: &Store, scope: TenantScope, id: i64) -> Result<Option<Result<(), String>>, StoreError> {
+pub async fn test(store: &Store, scope: TenantScope, id: i64) -> Result<Option<Result<(), DeliveryError>>, StoreError> {
     let Some(d) = destinations(store, scope).await?.into_iter().find(|d| d.id == id) else {
         return Ok(None);
     };
     let now = time::OffsetDateTime::now_utc();
     let outcome = mailwarden_alert::deliver(&d.destination, &test_alert(now), &Context::at(now)).await;
-    Ok(Some(outcome.map_err(|e| e.to_string())))
+    Ok(Some(outcome))
 }

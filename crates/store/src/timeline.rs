@@ -2,11 +2,12 @@
 //! it ([`State`]) and what changed from the one before. `history` shows
 //! it; `diff` compares two of its states; the alert triggers read it.
 
+use mailwarden_model::{Finding, Observation};
 use serde::Serialize;
 use sqlx::AnyConnection;
 
 use crate::diff::{Change, FindingChange, changes, finding_changes};
-use crate::snapshot::{self, SnapshotMeta};
+use crate::snapshot::{self, ScanInput, SnapshotMeta, StoredFinding};
 use crate::state::{State, seen_in};
 use crate::{Store, StoreError};
 
@@ -33,6 +34,19 @@ pub struct Step {
 
 /// The timeline of `domain`, oldest first.
 pub async fn timeline(conn: &mut AnyConnection, domain: &str) -> Result<Vec<Step>, StoreError> {
+    timeline_with(conn, domain, None).await
+}
+
+/// [`timeline`], where `fresh` is a snapshot just stored (or marked seen
+/// again) from a scan still in memory: where its state must be computed,
+/// it is computed from that scan rather than from the compressed
+/// Observation read back (the same content: a seen-again scan has the
+/// snapshot's fingerprint).
+pub async fn timeline_with(
+    conn: &mut AnyConnection,
+    domain: &str,
+    fresh: Option<(i64, &ScanInput)>,
+) -> Result<Vec<Step>, StoreError> {
     let metas = snapshot::list(conn, domain).await?;
     let mut steps: Vec<Step> = Vec::with_capacity(metas.len());
     let mut state = State::default();
@@ -45,7 +59,12 @@ pub async fn timeline(conn: &mut AnyConnection, domain: &str) -> Result<Vec<Step
         let (first_state, next, failing, computed) = match cached {
             Some(c) => (c.clone(), c, Vec::new(), false),
             None => {
-                let (first, next, failing) = compute(conn, &state, &meta).await?;
+                let (first, next, failing) = match fresh {
+                    Some((id, scan)) if id == meta.id => {
+                        advance(&state, &meta, &scan.observation, &stored_findings(&scan.findings))
+                    }
+                    _ => compute(conn, &state, &meta).await?,
+                };
                 (first, next, failing, true)
             }
         };
@@ -73,33 +92,49 @@ pub async fn timeline(conn: &mut AnyConnection, domain: &str) -> Result<Vec<Step
     Ok(steps)
 }
 
+/// A snapshot's state as after one sighting, as after all of them, and its
+/// failing findings (rule id, subject, severity).
+type Computed = (State, State, Vec<(String, String, String)>);
+
 /// The state after `meta` from its stored Observation and findings (when
-/// not cached): as after one sighting, as after all of them, and the
-/// failing findings.
-#[allow(
-    clippy::type_complexity,
-    reason = "a query row of the timeline: naming the tuple type would not make it clearer"
-)]
-async fn compute(
-    conn: &mut AnyConnection,
-    before: &State,
-    meta: &SnapshotMeta,
-) -> Result<(State, State, Vec<(String, String, String)>), StoreError> {
+/// not cached).
+async fn compute(conn: &mut AnyConnection, before: &State, meta: &SnapshotMeta) -> Result<Computed, StoreError> {
     let snap = snapshot::load(conn, meta.id).await?;
-    let seen = seen_in(&snap.observation);
-    let first_state = before.advance(seen.clone(), &snap.findings, 1);
+    Ok(advance(before, meta, &snap.observation, &snap.findings))
+}
+
+/// The state after `meta` from what it observed.
+fn advance(before: &State, meta: &SnapshotMeta, observation: &Observation, findings: &[StoredFinding]) -> Computed {
+    let seen = seen_in(observation);
+    let first_state = before.advance(seen.clone(), findings, 1);
     let next = if meta.seen_count >= 2 {
-        before.advance(seen, &snap.findings, meta.seen_count)
+        before.advance(seen, findings, meta.seen_count)
     } else {
         first_state.clone()
     };
-    let failing = snap
-        .findings
+    let failing = findings
         .iter()
         .filter(|f| f.outcome == "fail")
         .map(|f| (f.rule_id.clone(), f.subject.clone(), f.severity.clone()))
         .collect();
-    Ok((first_state, next, failing))
+    (first_state, next, failing)
+}
+
+/// Findings as they are stored and read back (ordered as
+/// [`snapshot::load`] reads them).
+fn stored_findings(findings: &[Finding]) -> Vec<StoredFinding> {
+    let mut out: Vec<StoredFinding> = findings
+        .iter()
+        .map(|f| StoredFinding {
+            rule_id: f.id.clone(),
+            subject: f.subject.clone(),
+            outcome: f.outcome.as_str().into(),
+            severity: f.severity.as_str().into(),
+            message: f.message.clone(),
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.rule_id, &a.subject).cmp(&(&b.rule_id, &b.subject)));
+    out
 }
 
 /// Cache the states the timeline had to compute, with the changes at each.

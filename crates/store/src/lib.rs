@@ -29,6 +29,7 @@ pub mod outbox;
 pub mod reports;
 pub mod reports_query;
 pub mod retention;
+pub mod rollup;
 // message (issue 17): DKIM selectors seen in messages.
 pub mod selectors;
 pub mod snapshot;

@@ -27,6 +27,7 @@ pub mod location;
 pub mod monitor;
 pub mod outbox;
 pub mod reports;
+mod reports_pipe;
 pub mod reports_query;
 pub mod retention;
 pub mod rollup;

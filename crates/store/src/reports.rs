@@ -20,6 +20,7 @@ use mailwarden_ingest::tlsrpt::TlsPolicy;
 use mailwarden_ingest::warning::Warnings;
 use serde_json::json;
 
+use crate::reports_pipe::Pipe;
 use crate::tenant::TenantScope;
 use crate::{Store, StoreError, Tx, clock};
 
@@ -450,25 +451,30 @@ impl ReportSink for StoreSink {
         )
         .map_err(sink_error)?;
         Ok(Box::new(Streaming {
+            writer: writer.map(|w| Pipe::start(&self.handle, w)),
             sink: self,
             identity,
-            writer,
         }))
     }
 }
 
-/// A streamed aggregate report on its way into the store; `writer` is
-/// `None` for a duplicate (its rows are read and dropped).
+/// A streamed aggregate report on its way into the store, its rows
+/// written by a [`Pipe`] while the parser reads on; `writer` is `None` for
+/// a duplicate (its rows are read and dropped).
 struct Streaming<'s> {
     sink: &'s StoreSink,
     identity: Identity,
-    writer: Option<Writer>,
+    writer: Option<Pipe>,
 }
 
 impl AggregateWriter for Streaming<'_> {
     fn records(&mut self, batch: &[Record]) -> Result<(), SinkError> {
+        self.records_owned(batch.to_vec())
+    }
+
+    fn records_owned(&mut self, batch: Vec<Record>) -> Result<(), SinkError> {
         match self.writer.as_mut() {
-            Some(w) => block_on(&self.sink.handle, w.records(batch)).map_err(sink_error),
+            Some(pipe) => pipe.send(batch).map_err(sink_error),
             None => Ok(()),
         }
     }
@@ -482,10 +488,10 @@ impl AggregateWriter for Streaming<'_> {
     ) -> Result<Stored, SinkError> {
         let handle = &self.sink.handle;
         let done = match self.writer {
-            Some(w) => {
+            Some(pipe) => pipe.finish().and_then(|w| {
                 let meta = meta(&Report::Aggregate(header.clone()), warnings);
                 block_on(handle, w.commit(records, digest, &meta))
-            }
+            }),
             None => block_on(
                 handle,
                 duplicate_for(&self.sink.store, self.sink.tenant, &self.identity, digest),
@@ -494,10 +500,11 @@ impl AggregateWriter for Streaming<'_> {
         done.map_err(sink_error)
     }
 
+    /// Rolls back (a writer that failed has already: its transaction was dropped).
     fn abort(self: Box<Self>) -> Result<(), SinkError> {
-        match self.writer {
-            Some(w) => block_on(&self.sink.handle, w.abort()).map_err(sink_error),
-            None => Ok(()),
+        match self.writer.map(Pipe::finish) {
+            Some(Ok(w)) => block_on(&self.sink.handle, w.abort()).map_err(sink_error),
+            Some(Err(_)) | None => Ok(()),
         }
     }
 }

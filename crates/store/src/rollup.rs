@@ -1,15 +1,22 @@
-//! The sums the sender inventory reads, kept at import (issues 14 and 16):
-//! `report_rollup` (messages per tenant, policy domain, day, source address
-//! and what the inventory groups by) and `report_rollup_sources` (per day,
-//! source address and reporter: messages, first period start, last period
-//! end). Written in the report's own transaction by [`Sums`], so a
-//! duplicate (never written) adds nothing and a crash before the commit
-//! leaves no sum behind; [`summary`] reads them back as the same
-//! [`AggregateSummary`] the row-by-row query gives.
+//! The sums the sender inventory reads, kept at import (issues 14 and 16),
+//! so the senders page sums a few narrow rows a day instead of every stored
+//! report row and its JSON:
+//! - `report_rollup`: messages, first period start and last period end per
+//!   tenant, policy domain, day of the period's end, day of its start,
+//!   source address and *shape*;
+//! - `report_rollup_shapes`: what a shape is (header_from, envelope_from,
+//!   the published adkim/aspf the reporter saw, the reported results as
+//!   stored in `report_records.auth`), once per tenant and domain, with the
+//!   last day it was used;
+//! - `report_rollup_reporters`: per source address and reporter, the end of
+//!   the last period it reported.
 //!
-//! The day of a row is the UTC day its report's period ends: `since` at a
-//! midnight (a date, as the pages and `--since DATE` give it) then filters
-//! exactly as `end_at >= since` does on the reports. Any other `since`
+//! [`Sums`] writes them in the report's own transaction, so a duplicate
+//! (never written) adds nothing and a crash before the commit leaves no sum
+//! behind; [`summary`] reads them back as the [`AggregateSummary`] the
+//! row-by-row query gives. Days are UTC days of the period's end: `since` at
+//! a midnight (a date, as the pages and `--since DATE` give it) filters
+//! exactly as `end_at >= since` does on the reports; any other `since`
 //! reads the rows ([`covers`]).
 
 use std::collections::{BTreeMap, HashMap};
@@ -18,14 +25,14 @@ use mailwarden_ingest::aggregate::PolicyPublished;
 use mailwarden_ingest::report::Identity;
 use sha2::{Digest, Sha256};
 
-use crate::reports_query::{AggregateScope, AggregateSummary, PeriodCount, RecordGroup, StoredRecord};
+use crate::reports_query::{AggregateScope, AggregateSummary, PeriodCount, RecordGroup, ReportPolicy, StoredRecord};
 use crate::{Backend, Store, StoreError, Tx};
 
 /// Seconds in a day.
 const DAY: i64 = 86_400;
 
-/// Rollup entries kept in memory before they are written: one multi-row
-/// upsert of at most this many (11 parameters each, far below the bind limits).
+/// Rows summed in memory before they are written: one multi-row upsert of
+/// at most this many (9 parameters each, far below the bind limits).
 const BATCH: usize = 500;
 
 /// The UTC day (since the epoch) of an epoch second, floored.
@@ -86,132 +93,190 @@ impl Period {
     }
 }
 
-/// One row as the rollup keys it within a period: source address,
-/// header_from, envelope_from ('' when absent), the stored `auth` JSON.
-type ShapeKey = (String, String, String, String);
+/// What the inventory groups by besides the source and the period's
+/// policy: header_from, envelope_from ('' when absent), the stored `auth`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Shape {
+    header_from: String,
+    envelope_from: String,
+    auth: String,
+}
 
 /// The sums of one report's rows not yet written (at most [`BATCH`]
-/// shapes): the writer adds every row and flushes into its transaction.
+/// rows): the writer adds every row and flushes into its transaction.
 #[derive(Debug)]
 pub(crate) struct Sums {
     period: Period,
-    shapes: HashMap<ShapeKey, i64>,
-    sources: HashMap<String, i64>,
+    /// The shapes of the rows summed, in order; `rows` point into it.
+    shapes: Vec<Shape>,
+    shape_index: HashMap<Shape, u32>,
+    rows: HashMap<(String, u32), i64>,
 }
 
 impl Sums {
     pub(crate) fn new(period: Period) -> Sums {
         Sums {
             period,
-            shapes: HashMap::new(),
-            sources: HashMap::new(),
+            shapes: Vec::new(),
+            shape_index: HashMap::new(),
+            rows: HashMap::new(),
         }
     }
 
     /// Add one stored row (`auth` exactly as written to `report_records`).
     pub(crate) fn add(&mut self, ip: &str, header_from: &str, envelope_from: Option<&str>, auth: &str, count: i64) {
-        let key = (
-            ip.to_string(),
-            header_from.to_string(),
-            envelope_from.unwrap_or_default().to_string(),
-            auth.to_string(),
-        );
-        let n = self.shapes.entry(key).or_default();
-        *n = n.saturating_add(count);
-        let n = self.sources.entry(ip.to_string()).or_default();
+        let shape = Shape {
+            header_from: header_from.to_string(),
+            envelope_from: envelope_from.unwrap_or_default().to_string(),
+            auth: auth.to_string(),
+        };
+        let index = match self.shape_index.get(&shape) {
+            Some(&i) => i,
+            None => {
+                let i = u32::try_from(self.shapes.len()).unwrap_or(u32::MAX);
+                self.shapes.push(shape.clone());
+                self.shape_index.insert(shape, i);
+                i
+            }
+        };
+        let n = self.rows.entry((ip.to_string(), index)).or_default();
         *n = n.saturating_add(count);
     }
 
     /// Whether enough is summed to be written.
     pub(crate) fn full(&self) -> bool {
-        self.shapes.len() >= BATCH
+        self.rows.len() >= BATCH
     }
 
     /// Write the sums into the transaction (adding to what is stored) and forget them.
     pub(crate) async fn flush(&mut self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
         let backend = crate::backend_of(tx);
-        let shapes: Vec<(ShapeKey, i64)> = self.shapes.drain().collect();
-        for chunk in shapes.chunks(BATCH) {
-            self.upsert_shapes(tx, backend, chunk).await?;
-        }
-        let sources: Vec<(String, i64)> = self.sources.drain().collect();
-        for chunk in sources.chunks(BATCH) {
-            self.upsert_sources(tx, backend, chunk).await?;
-        }
-        Ok(())
-    }
-
-    async fn upsert_shapes(
-        &self,
-        tx: &mut Tx<'_>,
-        backend: Backend,
-        rows: &[(ShapeKey, i64)],
-    ) -> Result<(), StoreError> {
         let p = &self.period;
-        let sql = format!(
-            "INSERT INTO report_rollup (tenant_id, domain, day, source_ip, shape, header_from, envelope_from, adkim,
-                                        aspf, auth, messages)
-             VALUES {} ON CONFLICT (tenant_id, domain, day, source_ip, shape)
-             DO UPDATE SET messages = {}",
-            crate::reports::placeholders(backend, rows.len(), 11),
-            saturating_sum("report_rollup.messages", "excluded.messages"),
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for ((ip, header_from, envelope_from, auth), n) in rows {
-            query = query
-                .bind(p.tenant)
-                .bind(p.domain.clone())
-                .bind(day_of(p.end))
-                .bind(ip.clone())
-                .bind(shape(header_from, envelope_from, &p.adkim, &p.aspf, auth))
-                .bind(header_from.clone())
-                .bind(envelope_from.clone())
-                .bind(p.adkim.clone())
-                .bind(p.aspf.clone())
-                .bind(auth.clone())
-                .bind(*n);
+        let digests: Vec<String> = self
+            .shapes
+            .iter()
+            .map(|s| digest(&s.header_from, &s.envelope_from, &p.adkim, &p.aspf, &s.auth))
+            .collect();
+        for (chunk, first) in self.shapes.chunks(BATCH).zip((0..).step_by(BATCH)) {
+            upsert_shapes(tx, backend, p, chunk, &digests[first..first + chunk.len()]).await?;
         }
-        query.execute(&mut **tx).await?;
+        let rows: Vec<(&str, &str, i64)> = self
+            .rows
+            .iter()
+            .map(|((ip, i), n)| (ip.as_str(), digests[*i as usize].as_str(), *n))
+            .collect();
+        for chunk in rows.chunks(BATCH) {
+            upsert_rows(tx, backend, p, chunk).await?;
+        }
+        let mut ips: Vec<&str> = self.rows.keys().map(|(ip, _)| ip.as_str()).collect();
+        ips.sort_unstable();
+        ips.dedup();
+        for chunk in ips.chunks(BATCH) {
+            upsert_reporters(tx, backend, p, chunk).await?;
+        }
+        self.rows.clear();
+        self.shapes.clear();
+        self.shape_index.clear();
         Ok(())
     }
+}
 
-    async fn upsert_sources(
-        &self,
-        tx: &mut Tx<'_>,
-        backend: Backend,
-        rows: &[(String, i64)],
-    ) -> Result<(), StoreError> {
-        let p = &self.period;
-        let (least, greatest) = match backend {
-            Backend::Sqlite => ("MIN", "MAX"),
-            Backend::Postgres => ("LEAST", "GREATEST"),
-        };
-        let sql = format!(
-            "INSERT INTO report_rollup_sources (tenant_id, domain, day, begin_day, source_ip, reporter, messages,
-                                                first_begin, last_end)
-             VALUES {} ON CONFLICT (tenant_id, domain, day, begin_day, source_ip, reporter)
-             DO UPDATE SET messages = {},
-                 first_begin = {least}(report_rollup_sources.first_begin, excluded.first_begin),
-                 last_end = {greatest}(report_rollup_sources.last_end, excluded.last_end)",
-            crate::reports::placeholders(backend, rows.len(), 9),
-            saturating_sum("report_rollup_sources.messages", "excluded.messages"),
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (ip, n) in rows {
-            query = query
-                .bind(p.tenant)
-                .bind(p.domain.clone())
-                .bind(day_of(p.end))
-                .bind(day_of(p.begin))
-                .bind(ip.clone())
-                .bind(p.reporter.clone())
-                .bind(*n)
-                .bind(p.begin)
-                .bind(p.end);
-        }
-        query.execute(&mut **tx).await?;
-        Ok(())
+/// `LEAST` and `GREATEST` of two values, as each backend spells them.
+fn least_greatest(backend: Backend) -> (&'static str, &'static str) {
+    match backend {
+        Backend::Sqlite => ("MIN", "MAX"),
+        Backend::Postgres => ("LEAST", "GREATEST"),
     }
+}
+
+async fn upsert_shapes(
+    tx: &mut Tx<'_>,
+    backend: Backend,
+    p: &Period,
+    shapes: &[Shape],
+    digests: &[String],
+) -> Result<(), StoreError> {
+    let (_, greatest) = least_greatest(backend);
+    let sql = format!(
+        "INSERT INTO report_rollup_shapes (tenant_id, domain, shape, header_from, envelope_from, adkim, aspf, auth,
+                                           last_day)
+         VALUES {} ON CONFLICT (tenant_id, domain, shape)
+         DO UPDATE SET last_day = {greatest}(report_rollup_shapes.last_day, excluded.last_day)",
+        crate::reports::placeholders(backend, shapes.len(), 9),
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (s, digest) in shapes.iter().zip(digests) {
+        query = query
+            .bind(p.tenant)
+            .bind(p.domain.clone())
+            .bind(digest.clone())
+            .bind(s.header_from.clone())
+            .bind(s.envelope_from.clone())
+            .bind(p.adkim.clone())
+            .bind(p.aspf.clone())
+            .bind(s.auth.clone())
+            .bind(day_of(p.end));
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn upsert_rows(
+    tx: &mut Tx<'_>,
+    backend: Backend,
+    p: &Period,
+    rows: &[(&str, &str, i64)],
+) -> Result<(), StoreError> {
+    let (least, greatest) = least_greatest(backend);
+    let sql = format!(
+        "INSERT INTO report_rollup (tenant_id, domain, day, begin_day, source_ip, shape, messages, first_begin,
+                                    last_end)
+         VALUES {} ON CONFLICT (tenant_id, domain, day, begin_day, source_ip, shape)
+         DO UPDATE SET messages = {},
+             first_begin = {least}(report_rollup.first_begin, excluded.first_begin),
+             last_end = {greatest}(report_rollup.last_end, excluded.last_end)",
+        crate::reports::placeholders(backend, rows.len(), 9),
+        saturating_sum("report_rollup.messages", "excluded.messages"),
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (ip, shape, n) in rows {
+        query = query
+            .bind(p.tenant)
+            .bind(p.domain.clone())
+            .bind(day_of(p.end))
+            .bind(day_of(p.begin))
+            .bind(ip.to_string())
+            .bind(shape.to_string())
+            .bind(*n)
+            .bind(p.begin)
+            .bind(p.end);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn upsert_reporters(tx: &mut Tx<'_>, backend: Backend, p: &Period, ips: &[&str]) -> Result<(), StoreError> {
+    let (_, greatest) = least_greatest(backend);
+    let sql = format!(
+        "INSERT INTO report_rollup_reporters (tenant_id, domain, source_ip, reporter, last_end)
+         VALUES {} ON CONFLICT (tenant_id, domain, source_ip, reporter)
+         DO UPDATE SET last_end = {greatest}(report_rollup_reporters.last_end, excluded.last_end)",
+        crate::reports::placeholders(backend, ips.len(), 5),
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for ip in ips {
+        query = query
+            .bind(p.tenant)
+            .bind(p.domain.clone())
+            .bind(ip.to_string())
+            .bind(p.reporter.clone())
+            .bind(p.end);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// `a + b` for counts (never negative), saturated at i64::MAX as the
@@ -221,10 +286,9 @@ fn saturating_sum(a: &str, b: &str) -> String {
     format!("CASE WHEN {a} > 9223372036854775807 - {b} THEN 9223372036854775807 ELSE {a} + {b} END")
 }
 
-/// The upsert key of what the inventory groups by: 128 bits of SHA-256
-/// over the fields, each length-prefixed (no two field lists share a
-/// digest input).
-fn shape(header_from: &str, envelope_from: &str, adkim: &str, aspf: &str, auth: &str) -> String {
+/// A shape's key: 128 bits of SHA-256 over its fields, each
+/// length-prefixed (no two field lists share a digest input).
+fn digest(header_from: &str, envelope_from: &str, adkim: &str, aspf: &str, auth: &str) -> String {
     let mut h = Sha256::new();
     for field in [header_from, envelope_from, adkim, aspf, auth] {
         h.update((field.len() as u64).to_be_bytes());
@@ -233,24 +297,32 @@ fn shape(header_from: &str, envelope_from: &str, adkim: &str, aspf: &str, auth: 
     crate::fingerprint::hex(&h.finalize()[..16])
 }
 
+/// The rollup tables.
+const TABLES: [&str; 3] = ["report_rollup", "report_rollup_shapes", "report_rollup_reporters"];
+
 /// After deleting the reports whose period ended before `cut` (retention):
-/// the rollup of every day up to `cut`'s is summed again from the reports
-/// still stored there (the day of the cut keeps its later reports; a
-/// report retention leaves, e.g. a period ending at or before 1970, is kept).
+/// every sum of a day up to `cut`'s is summed again from the reports still
+/// stored there (the day of the cut keeps its later reports; a report
+/// retention leaves, e.g. a period ending at or before 1970, is kept).
 pub(crate) async fn forget_before(tx: &mut Tx<'_>, cut: i64) -> Result<(), StoreError> {
     let last_day = day_of(cut);
-    for table in ["report_rollup", "report_rollup_sources"] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE day <= $1")))
-            .bind(last_day)
+    let next_midnight = (last_day + 1).saturating_mul(DAY);
+    for (table, condition, value) in [
+        ("report_rollup", "day <= $1", last_day),
+        ("report_rollup_shapes", "last_day <= $1", last_day),
+        ("report_rollup_reporters", "last_end < $1", next_midnight),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE {condition}")))
+            .bind(value)
             .execute(&mut **tx)
             .await?;
     }
-    refill(tx, "r.end_at < $1", (last_day + 1).saturating_mul(DAY)).await
+    refill(tx, "r.end_at < $1", next_midnight).await
 }
 
 /// Erasure: the domain's sums, every tenant's (as the reports are erased).
 pub(crate) async fn erase(tx: &mut Tx<'_>, domain: &str) -> Result<(), StoreError> {
-    for table in ["report_rollup", "report_rollup_sources"] {
+    for table in TABLES {
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE domain = $1")))
             .bind(domain)
             .execute(&mut **tx)
@@ -264,7 +336,7 @@ pub(crate) async fn erase(tx: &mut Tx<'_>, domain: &str) -> Result<(), StoreErro
 /// in SQL). Imports keep the rollup themselves.
 pub async fn rebuild(store: &Store) -> Result<(), StoreError> {
     let mut tx = store.begin().await?;
-    for table in ["report_rollup", "report_rollup_sources"] {
+    for table in TABLES {
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
             .execute(&mut *tx)
             .await?;
@@ -305,8 +377,9 @@ async fn refill(tx: &mut Tx<'_>, condition: &str, param: i64) -> Result<(), Stor
     Ok(())
 }
 
-/// The WHERE of a rollup read: `$1` tenant (-1: any), `$2` domain ('': any), `$3` first day.
-fn scope_where(scope: &AggregateScope<'_>) -> String {
+/// The WHERE of a rollup read: `$1` tenant (-1: any), `$2` domain ('':
+/// any), then `extra` (on `$3`).
+fn scope_where(scope: &AggregateScope<'_>, extra: &str) -> String {
     let tenant = if scope.tenant.is_some() {
         "tenant_id = $1"
     } else {
@@ -317,52 +390,66 @@ fn scope_where(scope: &AggregateScope<'_>) -> String {
     } else {
         "domain = $2"
     };
-    format!("{tenant} AND {domain} AND day >= $3")
+    format!("{tenant} AND {domain} AND {extra}")
 }
+
+/// A shape as read back: header_from, envelope_from, adkim, aspf, auth.
+type ShapeColumns = (String, String, String, String, String);
 
 /// The inventory's sums for `scope` from the rollup ([`covers`] its
 /// `since`), with `reports` (the reports of the scope, read by the caller).
 pub(crate) async fn summary(
     store: &Store,
     scope: AggregateScope<'_>,
-    reports: Vec<crate::reports_query::ReportPolicy>,
+    reports: Vec<ReportPolicy>,
 ) -> Result<AggregateSummary, StoreError> {
-    let filter = scope_where(&scope);
     let tenant = scope.tenant.unwrap_or(-1);
     let domain = scope.domain.to_ascii_lowercase();
     let first_day = scope.since.map_or(i64::MIN, day_of);
-    type ShapeTuple = (String, String, String, String, String, String, i64);
-    let shapes: Vec<ShapeTuple> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT source_ip, header_from, envelope_from, adkim, aspf, auth, CAST(SUM(messages) AS BIGINT)
-         FROM report_rollup WHERE {filter}
-         GROUP BY source_ip, header_from, envelope_from, adkim, aspf, auth"
+    let in_range = scope_where(&scope, "day >= $3");
+    let rows: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT source_ip, shape, CAST(SUM(messages) AS BIGINT), MIN(first_begin), MAX(last_end)
+         FROM report_rollup WHERE {in_range} GROUP BY source_ip, shape"
     )))
     .bind(tenant)
     .bind(&domain)
     .bind(first_day)
     .fetch_all(store.pool())
     .await?;
-    let seen: Vec<(String, String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT source_ip, reporter, MIN(first_begin), MAX(last_end) FROM report_rollup_sources
-         WHERE {filter} GROUP BY source_ip, reporter"
+    let shapes: Vec<(String, String, String, String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT shape, header_from, envelope_from, adkim, aspf, auth FROM report_rollup_shapes WHERE {}",
+        scope_where(&scope, "last_day >= $3")
     )))
     .bind(tenant)
     .bind(&domain)
     .bind(first_day)
+    .fetch_all(store.pool())
+    .await?;
+    let reporters: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT DISTINCT source_ip, reporter FROM report_rollup_reporters WHERE {}",
+        scope_where(&scope, "last_end >= $3")
+    )))
+    .bind(tenant)
+    .bind(&domain)
+    .bind(scope.since.unwrap_or(i64::MIN))
     .fetch_all(store.pool())
     .await?;
     let per_period: Vec<(i64, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT begin_day, source_ip, CAST(SUM(messages) AS BIGINT) FROM report_rollup_sources
-         WHERE {filter} GROUP BY begin_day, source_ip"
+        "SELECT begin_day, source_ip, CAST(SUM(messages) AS BIGINT) FROM report_rollup
+         WHERE {in_range} GROUP BY begin_day, source_ip"
     )))
     .bind(tenant)
     .bind(&domain)
     .bind(first_day)
     .fetch_all(store.pool())
     .await?;
+    let shapes: HashMap<String, ShapeColumns> = shapes
+        .into_iter()
+        .map(|(shape, hf, ef, adkim, aspf, auth)| (shape, (hf, ef, adkim, aspf, auth)))
+        .collect();
     Ok(AggregateSummary {
         reports,
-        groups: groups(shapes, seen)?,
+        groups: groups(rows, &shapes, reporters)?,
         per_period: per_period
             .into_iter()
             .map(|(day, source_ip, count)| PeriodCount {
@@ -374,25 +461,31 @@ pub(crate) async fn summary(
     })
 }
 
-/// The groups of [`AggregateSummary`] from the rollup: each summed shape
-/// (with one of its source's reporters and periods), and for every source
-/// and reporter a group of no messages carrying that reporter and its
-/// first and last period (see [`AggregateSummary::groups`]).
+/// The groups of [`AggregateSummary`] from the rollup: each (source,
+/// shape) summed, with one of its source's reporters; and for every
+/// source and reporter a group of no messages carrying that reporter (see
+/// [`AggregateSummary::groups`]) over the source's first and last period.
 fn groups(
-    shapes: Vec<(String, String, String, String, String, String, i64)>,
-    seen: Vec<(String, String, i64, i64)>,
+    rows: Vec<(String, String, i64, i64, i64)>,
+    shapes: &HashMap<String, ShapeColumns>,
+    reporters: Vec<(String, String)>,
 ) -> Result<Vec<RecordGroup>, StoreError> {
-    let mut first_seen: BTreeMap<&str, (&str, i64, i64)> = BTreeMap::new();
-    for (ip, reporter, begin, end) in &seen {
-        first_seen.entry(ip).or_insert((reporter, *begin, *end));
+    let mut reporter_of: BTreeMap<&str, &str> = BTreeMap::new();
+    for (ip, reporter) in &reporters {
+        reporter_of.entry(ip).or_insert(reporter);
     }
-    let none = |s: String| (!s.is_empty()).then_some(s);
-    let mut out = Vec::with_capacity(shapes.len() + seen.len());
-    for (ip, header_from, envelope_from, adkim, aspf, auth, count) in shapes {
-        let (reporter, begin, end) = first_seen.get(ip.as_str()).copied().ok_or_else(|| {
-            StoreError::NotFound(format!("report_rollup has {ip} but report_rollup_sources does not"))
-        })?;
-        let auth: crate::reports_query::Auth = serde_json::from_str(&auth)?;
+    let missing = |what: &str| StoreError::NotFound(format!("the report rollup lacks {what}"));
+    let none = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let mut seen: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut out = Vec::with_capacity(rows.len() + reporters.len());
+    for (ip, shape, count, begin, end) in rows {
+        let (hf, ef, adkim, aspf, auth) = shapes.get(&shape).ok_or_else(|| missing(&format!("shape {shape}")))?;
+        let reporter = reporter_of
+            .get(ip.as_str())
+            .ok_or_else(|| missing(&format!("the reporters of {ip}")))?;
+        let span = seen.entry(ip.clone()).or_insert((begin, end));
+        *span = (span.0.min(begin), span.1.max(end));
+        let auth: crate::reports_query::Auth = serde_json::from_str(auth)?;
         out.push(RecordGroup {
             reporter: reporter.to_string(),
             adkim: none(adkim),
@@ -401,15 +494,16 @@ fn groups(
             end,
             record: StoredRecord {
                 count,
-                envelope_from: none(envelope_from),
+                envelope_from: none(ef),
                 dkim: auth.dkim,
                 spf: auth.spf,
                 reasons: auth.reasons,
-                ..StoredRecord::bare(ip, header_from)
+                ..StoredRecord::bare(ip, hf.clone())
             },
         });
     }
-    for (ip, reporter, begin, end) in seen {
+    for (ip, reporter) in reporters {
+        let &(begin, end) = seen.get(&ip).ok_or_else(|| missing(&format!("the rows of {ip}")))?;
         out.push(RecordGroup {
             reporter,
             adkim: None,
@@ -438,9 +532,30 @@ mod tests {
     }
 
     #[test]
-    fn shapes_differ_when_any_field_moves_between_fields() {
-        assert_ne!(shape("ab", "", "", "", "{}"), shape("a", "b", "", "", "{}"));
-        assert_ne!(shape("a", "", "r", "", "{}"), shape("a", "", "", "r", "{}"));
-        assert_eq!(shape("a", "b", "s", "r", "{}").len(), 32);
+    fn digests_differ_when_any_field_moves_between_fields() {
+        assert_ne!(digest("ab", "", "", "", "{}"), digest("a", "b", "", "", "{}"));
+        assert_ne!(digest("a", "", "r", "", "{}"), digest("a", "", "", "r", "{}"));
+        assert_eq!(digest("a", "b", "s", "r", "{}").len(), 32);
+    }
+
+    #[test]
+    fn rows_of_one_shape_and_source_are_summed_in_memory_before_they_are_written() {
+        let identity = Identity {
+            kind: mailwarden_ingest::report::Kind::Aggregate,
+            reporter: "r".into(),
+            report_id: "1".into(),
+            domain: "example.com".into(),
+            begin: 0,
+            end: DAY - 1,
+        };
+        let mut sums = Sums::new(Period::of(1, &identity, &serde_json::json!({})));
+        sums.add("192.0.2.1", "example.com", None, "{}", 2);
+        sums.add("192.0.2.1", "example.com", None, "{}", 3);
+        sums.add("192.0.2.1", "example.com", Some("b.example.com"), "{}", 1);
+        sums.add("192.0.2.2", "example.com", None, "{}", i64::MAX);
+        sums.add("192.0.2.2", "example.com", None, "{}", 1);
+        assert_eq!(sums.shapes.len(), 2);
+        assert_eq!(sums.rows[&("192.0.2.1".to_string(), 0)], 5);
+        assert_eq!(sums.rows[&("192.0.2.2".to_string(), 0)], i64::MAX);
     }
 }

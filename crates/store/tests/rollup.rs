@@ -1,5 +1,5 @@
-//! The sums kept for the sender inventory (`report_rollup`, migration
-//! 0250): every stored aggregate row summed exactly once, whatever path
+//! The sums kept for the sender inventory (`report_rollup` and its
+//! shapes and reporters, migration 0250): every stored aggregate row summed exactly once, whatever path
 //! stored it (a whole report, a streamed one, the migration's backfill), a
 //! duplicate adding nothing, and retention and erasure taking the sums with
 //! their reports; on SQLite and, when MAILWARDEN_TEST_PG_URL is set, a real
@@ -56,29 +56,51 @@ fn aggregate_xml(org: &str, id: &str, (begin, end): (i64, i64), rows: usize) -> 
     doc
 }
 
-/// Messages per day of period end: from the stored rows, from each rollup table.
-async fn per_day(store: &Store) -> [Vec<(i64, i64)>; 3] {
+/// Messages per day of period end, from the stored rows and from the
+/// rollup; and the last period end per source and reporter, from the rows
+/// and from `report_rollup_reporters`.
+async fn sums(store: &Store) -> [Vec<(i64, String, i64)>; 4] {
     let day = "(r.end_at - ((r.end_at % 86400) + 86400) % 86400) / 86400";
-    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {day}, CAST(SUM(rr.count) AS BIGINT) FROM reports r JOIN report_records rr ON rr.report_id = r.id
-         GROUP BY {day} ORDER BY 1"
-    )));
-    let sums = |table: &str| {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT day, CAST(SUM(messages) AS BIGINT) FROM {table} GROUP BY day ORDER BY day"
-        )))
+    let query = |sql: String| async move {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
     };
     [
-        rows.fetch_all(store.pool()).await.unwrap(),
-        sums("report_rollup").fetch_all(store.pool()).await.unwrap(),
-        sums("report_rollup_sources").fetch_all(store.pool()).await.unwrap(),
+        query(format!(
+            "SELECT {day}, '', CAST(SUM(rr.count) AS BIGINT) FROM reports r JOIN report_records rr ON rr.report_id = r.id
+             GROUP BY {day} ORDER BY 1"
+        ))
+        .await,
+        query("SELECT day, '', CAST(SUM(messages) AS BIGINT) FROM report_rollup GROUP BY day ORDER BY day".into()).await,
+        query(
+            "SELECT 0, rr.source_ip || ' ' || r.reporter, MAX(r.end_at) FROM reports r
+             JOIN report_records rr ON rr.report_id = r.id GROUP BY rr.source_ip, r.reporter ORDER BY 2"
+                .into(),
+        )
+        .await,
+        query(
+            "SELECT 0, source_ip || ' ' || reporter, last_end FROM report_rollup_reporters ORDER BY 2".into(),
+        )
+        .await,
     ]
 }
 
-async fn assert_summed_once(store: &Store, label: &str) -> Vec<(i64, i64)> {
-    let [rows, rollup, sources] = per_day(store).await;
+/// The rollup holds every stored row once; the messages per day.
+async fn assert_summed_once(store: &Store, label: &str) -> Vec<(i64, String, i64)> {
+    let [rows, rollup, last_seen, reporters] = sums(store).await;
     assert_eq!(rollup, rows, "{label}: report_rollup");
-    assert_eq!(sources, rows, "{label}: report_rollup_sources");
+    assert_eq!(reporters, last_seen, "{label}: report_rollup_reporters");
+    let orphans: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM report_rollup r WHERE NOT EXISTS (
+             SELECT 1 FROM report_rollup_shapes s
+             WHERE s.tenant_id = r.tenant_id AND s.domain = r.domain AND s.shape = r.shape AND s.last_day >= r.day)",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(orphans, 0, "{label}: rows whose shape is unknown or forgotten");
     rows
 }
 
@@ -152,7 +174,7 @@ async fn erasure_takes_the_domains_sums_and_keeps_other_domains() {
             .unwrap();
         retention::erase(store, "example.com").await.unwrap();
         assert_summed_once(store, db.label).await;
-        for table in ["report_rollup", "report_rollup_sources"] {
+        for table in ["report_rollup", "report_rollup_shapes", "report_rollup_reporters"] {
             let domains: Vec<String> =
                 sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT DISTINCT domain FROM {table}")))
                     .fetch_all(store.pool())
@@ -163,29 +185,39 @@ async fn erasure_takes_the_domains_sums_and_keeps_other_domains() {
     }
 }
 
-/// Every rollup row without its upsert key, in order.
-async fn rollup_rows(store: &Store) -> (Vec<RollupRow>, Vec<SourceRow>) {
-    let shapes = sqlx::query_as(
-        "SELECT tenant_id, domain, day, source_ip, header_from, envelope_from, adkim, aspf, auth,
-                CAST(SUM(messages) AS BIGINT)
-         FROM report_rollup GROUP BY tenant_id, domain, day, source_ip, header_from, envelope_from, adkim, aspf, auth
-         ORDER BY tenant_id, domain, day, source_ip, header_from, envelope_from, adkim, aspf, auth",
+/// The rollup by content (a shape's name is the import's digest or the
+/// migration's number): the rows with their shapes, the shapes, the reporters.
+async fn rollup_rows(store: &Store) -> (Vec<RollupRow>, Vec<ShapeRow>, Vec<(i64, String, String, String, i64)>) {
+    let content = "s.tenant_id, s.domain || ' ' || s.header_from || ' ' || s.envelope_from || ' ' || s.adkim || ' ' \
+                   || s.aspf || ' ' || s.auth";
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT r.day, r.begin_day, r.source_ip, {content}, CAST(SUM(r.messages) AS BIGINT), MIN(r.first_begin),
+                MAX(r.last_end)
+         FROM report_rollup r JOIN report_rollup_shapes s
+           ON s.tenant_id = r.tenant_id AND s.domain = r.domain AND s.shape = r.shape
+         GROUP BY r.day, r.begin_day, r.source_ip, 4, 5 ORDER BY r.day, r.begin_day, r.source_ip, 4, 5"
+    )))
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let shapes = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {content}, MAX(s.last_day) FROM report_rollup_shapes s GROUP BY 1, 2 ORDER BY 1, 2"
+    )))
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let reporters = sqlx::query_as(
+        "SELECT tenant_id, domain, source_ip, reporter, last_end FROM report_rollup_reporters
+         ORDER BY tenant_id, domain, source_ip, reporter",
     )
     .fetch_all(store.pool())
     .await
     .unwrap();
-    let sources = sqlx::query_as(
-        "SELECT tenant_id, domain, day, begin_day, source_ip, reporter, messages, first_begin, last_end
-         FROM report_rollup_sources ORDER BY tenant_id, domain, day, begin_day, source_ip, reporter",
-    )
-    .fetch_all(store.pool())
-    .await
-    .unwrap();
-    (shapes, sources)
+    (rows, shapes, reporters)
 }
 
-type RollupRow = (i64, String, i64, String, String, String, String, String, String, i64);
-type SourceRow = (i64, String, i64, i64, String, String, i64, i64, i64);
+type RollupRow = (i64, i64, String, i64, String, i64, i64, i64);
+type ShapeRow = (i64, String, i64);
 
 /// The migration sums the reports stored before it exactly as the import
 /// would have: drop the tables, forget the migration, open again. And
@@ -208,7 +240,7 @@ async fn the_migration_and_a_rebuild_sum_the_stored_rows_as_the_import_does() {
         rollup::rebuild(store).await.unwrap();
         assert_eq!(rollup_rows(store).await, imported, "{}: rebuild", db.label);
         sqlx::raw_sql(
-            "DROP TABLE report_rollup; DROP TABLE report_rollup_sources;
+            "DROP TABLE report_rollup; DROP TABLE report_rollup_shapes; DROP TABLE report_rollup_reporters;
              DELETE FROM _sqlx_migrations WHERE version = 250",
         )
         .execute(store.pool())

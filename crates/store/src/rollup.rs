@@ -234,7 +234,7 @@ async fn upsert_rows(
     let sql = format!(
         "INSERT INTO report_rollup (tenant_id, domain, day, begin_day, source_ip, shape, messages, first_begin,
                                     last_end)
-         VALUES {} ON CONFLICT (tenant_id, domain, day, begin_day, source_ip, shape)
+         VALUES {} ON CONFLICT (tenant_id, domain, source_ip, shape, day, begin_day)
          DO UPDATE SET messages = {},
              first_begin = {least}(report_rollup.first_begin, excluded.first_begin),
              last_end = {greatest}(report_rollup.last_end, excluded.last_end)",

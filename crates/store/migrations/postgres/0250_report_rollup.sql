@@ -24,9 +24,13 @@ CREATE TABLE report_rollup (
     shape       TEXT NOT NULL,
     messages    BIGINT NOT NULL,
     first_begin BIGINT NOT NULL,
-    last_end    BIGINT NOT NULL
+    last_end    BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, domain, source_ip, shape, day, begin_day)
 );
-CREATE UNIQUE INDEX report_rollup_key ON report_rollup (tenant_id, domain, day, begin_day, source_ip, shape);
+-- Both reads of the senders page walk an index in their GROUP BY's order
+-- and need nothing else: (source, shape) the key (SQLite keeps the rows in
+-- it: WITHOUT ROWID), (start day, source) this one.
+CREATE INDEX report_rollup_period ON report_rollup (tenant_id, domain, begin_day, source_ip, day, messages);
 
 CREATE TABLE report_rollup_shapes (
     tenant_id     INTEGER NOT NULL,

@@ -199,9 +199,9 @@ fn flush(state: &mut State<'_>, batch: &mut Vec<Record>) -> Result<(), Fail> {
     if batch.is_empty() {
         return Ok(());
     }
-    if let Some(w) = state.writer.as_mut() {
-        w.records(batch)?;
+    match state.writer.as_mut() {
+        Some(w) => w.records_owned(std::mem::replace(batch, Vec::with_capacity(BATCH)))?,
+        None => batch.clear(),
     }
-    batch.clear();
     Ok(())
 }

@@ -57,6 +57,12 @@ pub trait AggregateWriter {
     /// Add rows (any number; called repeatedly).
     fn records(&mut self, batch: &[Record]) -> Result<(), SinkError>;
 
+    /// [`AggregateWriter::records`] handing the batch over: a writer that
+    /// stores on another thread takes it without a copy.
+    fn records_owned(&mut self, batch: Vec<Record>) -> Result<(), SinkError> {
+        self.records(&batch)
+    }
+
     /// The report was read whole: store it. `header` is the final header
     /// (with the extensions seen after the rows), `records` the row count,
     /// `digest` the SHA-256 of the document.

@@ -108,8 +108,8 @@ pub async fn build_observed_named(
             envelope_from: r.envelope_from.as_deref(),
             dkim: &r.dkim,
             spf: &r.spf,
-            adkim: g.policy.as_ref().and_then(|p| p.adkim.as_deref()),
-            aspf: g.policy.as_ref().and_then(|p| p.aspf.as_deref()),
+            adkim: g.adkim.as_deref(),
+            aspf: g.aspf.as_deref(),
             reporter: &g.reporter,
             begin: g.begin,
             end: g.end,
@@ -235,36 +235,52 @@ async fn latest_config(store: &Store, domain: &str, services: &Services) -> Resu
 mod tests {
     use super::*;
 
-    /// The inventory from the rows the database sums must be the one from
-    /// folding every stored row (what `build` did before it summed in SQL).
-    #[tokio::test]
-    async fn the_inventory_summed_in_sql_equals_the_row_by_row_fold() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&format!("sqlite:{}", dir.path().join("s.db").display()))
-            .await
-            .unwrap();
+    /// A fresh SQLite store, and one on the PostgreSQL at
+    /// MAILWARDEN_TEST_PG_URL when set (tests/real-peers/postgres.sh).
+    async fn stores(dir: &std::path::Path) -> Vec<Store> {
+        let mut out = vec![
+            Store::open(&format!("sqlite:{}", dir.join("s.db").display()))
+                .await
+                .unwrap(),
+        ];
+        if let Some(base) = std::env::var("MAILWARDEN_TEST_PG_URL").ok().filter(|u| !u.is_empty()) {
+            use sqlx::Connection;
+            let name = format!("mw_senders_{}", std::process::id());
+            let mut admin = sqlx::postgres::PgConnection::connect(&base).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            let (server, _) = base.rsplit_once('/').unwrap();
+            out.push(Store::open(&format!("{server}/{name}")).await.unwrap());
+        }
+        out
+    }
+
+    async fn import(store: &Store, files: &[&str]) {
         let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/reports/ingest/");
-        for file in ["agg-7489-google.xml", "agg-9990-gmx.xml", "agg-quirks-capitalised.xml"] {
+        for file in files {
             let text = std::fs::read(format!("{corpus}{file}")).unwrap();
             let limits = mailwarden_ingest::Limits::default();
             for item in mailwarden_ingest::input::read(file, &text, &limits) {
-                mailwarden_store::reports::put(&store, &item.outcome.unwrap())
+                mailwarden_store::reports::put(store, &item.outcome.unwrap())
                     .await
                     .unwrap();
             }
         }
-        let mut volume = BTreeMap::new();
-        let report = build_observed(&store, Reports::AllOf("example.com"), None, |r, row| {
-            *volume.entry((r.begin, row.source_ip.clone())).or_insert(0) += row.count;
-        })
-        .await
-        .unwrap();
-        let services = Services::builtin();
+    }
+
+    /// The senders and the messages per (day, source) from folding every
+    /// stored row of the reports ending at or after `since` (what `build`
+    /// did before it summed in SQL).
+    async fn folded(store: &Store, since: Option<i64>) -> (usize, Vec<Sender>, BTreeMap<(i64, String), i64>) {
         let mut folded = Inventory::new("example.com");
-        let mut folded_volume = BTreeMap::new();
-        let reports = reports_query::for_each_aggregate(&store, "example.com", None, |report, policy, rows| {
+        let mut volume = BTreeMap::new();
+        let reports = reports_query::for_each_aggregate(store, "example.com", since, |report, policy, rows| {
             for r in &rows {
-                *folded_volume.entry((report.begin, r.source_ip.clone())).or_insert(0) += r.count;
+                *volume
+                    .entry((report.begin.div_euclid(86_400), r.source_ip.clone()))
+                    .or_insert(0) += r.count;
                 folded.add(&Row {
                     ip: r.source_ip.parse().unwrap(),
                     count: u64::try_from(r.count).unwrap(),
@@ -282,13 +298,55 @@ mod tests {
         })
         .await
         .unwrap();
-        assert!(
-            reports >= 3 && !report.senders.is_empty(),
-            "{reports} {:?}",
-            report.senders
-        );
-        assert_eq!(report.reports, reports);
-        assert_eq!(report.senders, folded.senders(&services, |_| None));
-        assert_eq!(volume, folded_volume);
+        (reports, folded.senders(&Services::builtin(), |_| None), volume)
+    }
+
+    /// The inventory from the sums the database keeps (the rollup, for no
+    /// `since` or a midnight) or sums (the rows, for another `since`) must
+    /// be the one from folding every stored row, on SQLite and PostgreSQL.
+    #[tokio::test]
+    async fn the_inventory_summed_in_sql_equals_the_row_by_row_fold() {
+        let dir = tempfile::tempdir().unwrap();
+        // The second day: only the report for another range ends on it.
+        let day2 = 1_796_169_600;
+        for store in stores(dir.path()).await {
+            import(
+                &store,
+                &[
+                    "agg-7489-google.xml",
+                    "agg-9990-gmx.xml",
+                    "agg-quirks-capitalised.xml",
+                    "agg-7489-ns-yahoo.zip",
+                    "agg-7489-same-id-other-range.xml",
+                ],
+            )
+            .await;
+            for (since, at_least) in [
+                (None, 5),
+                (Some(day2), 1),
+                (Some(day2 + 3_600), 1),
+                (Some(day2 + 86_400), 0),
+            ] {
+                let mut volume = BTreeMap::new();
+                let report = build_observed(&store, Reports::AllOf("example.com"), since, |r, row| {
+                    *volume
+                        .entry((r.begin.div_euclid(86_400), row.source_ip.clone()))
+                        .or_insert(0) += row.count;
+                })
+                .await
+                .unwrap();
+                let (reports, senders, folded_volume) = folded(&store, since).await;
+                assert_eq!(reports, at_least, "{since:?}");
+                assert_eq!(report.senders.is_empty(), at_least == 0, "{since:?}");
+                assert_eq!(report.reports, reports, "{since:?}");
+                assert_eq!(report.senders, senders, "{since:?}");
+                assert_eq!(volume, folded_volume, "{since:?}");
+            }
+            let rollup: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM report_rollup")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert!(rollup > 0, "the rollup was read, not the rows");
+        }
     }
 }

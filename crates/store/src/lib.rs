@@ -27,8 +27,10 @@ pub mod location;
 pub mod monitor;
 pub mod outbox;
 pub mod reports;
+mod reports_pipe;
 pub mod reports_query;
 pub mod retention;
+pub mod rollup;
 // message (issue 17): DKIM selectors seen in messages.
 pub mod selectors;
 pub mod snapshot;

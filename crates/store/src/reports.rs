@@ -20,6 +20,7 @@ use mailwarden_ingest::tlsrpt::TlsPolicy;
 use mailwarden_ingest::warning::Warnings;
 use serde_json::json;
 
+use crate::reports_pipe::Pipe;
 use crate::tenant::TenantScope;
 use crate::{Store, StoreError, Tx, clock};
 
@@ -72,6 +73,8 @@ pub struct Writer {
     short_id: String,
     flags: Vec<String>,
     selectors: BTreeMap<(String, String), (i64, i64)>,
+    /// The report's rows summed for the inventory (aggregate reports).
+    rollup: Option<crate::rollup::Sums>,
 }
 
 impl Writer {
@@ -128,6 +131,8 @@ impl Writer {
             short_id,
             flags,
             selectors: BTreeMap::new(),
+            rollup: (identity.kind == mailwarden_ingest::report::Kind::Aggregate)
+                .then(|| crate::rollup::Sums::new(crate::rollup::Period::of(tenant, identity, meta))),
         }))
     }
 
@@ -163,15 +168,19 @@ impl Writer {
                     }
                 }
             }
-            let auth = Auth {
+            let auth = serde_json::to_string(&Auth {
                 dkim: &r.dkim_results,
                 reasons: &r.reasons,
                 spf: &r.spf_results,
-            };
+            })?;
+            let ip = r.source_ip.to_string();
+            if let Some(sums) = self.rollup.as_mut() {
+                sums.add(&ip, &r.header_from, r.envelope_from.as_deref(), &auth, count(r.count));
+            }
             query = query
                 .bind(self.id)
                 .bind(self.tenant)
-                .bind(r.source_ip.to_string())
+                .bind(ip)
                 .bind(count(r.count))
                 .bind(r.disposition.clone())
                 .bind(r.dkim.clone())
@@ -179,9 +188,12 @@ impl Writer {
                 .bind(r.header_from.clone())
                 .bind(r.envelope_from.clone())
                 .bind(r.envelope_to.clone())
-                .bind(serde_json::to_string(&auth)?);
+                .bind(auth);
         }
         query.execute(&mut *self.tx).await?;
+        if let Some(sums) = self.rollup.as_mut().filter(|s| s.full()) {
+            sums.flush(&mut self.tx).await?;
+        }
         Ok(())
     }
 
@@ -214,6 +226,9 @@ impl Writer {
         digest: &str,
         meta: &serde_json::Value,
     ) -> Result<Stored, StoreError> {
+        if let Some(sums) = self.rollup.as_mut() {
+            sums.flush(&mut self.tx).await?;
+        }
         for ((domain, selector), (messages, passed)) in &self.selectors {
             sqlx::query(
                 "INSERT INTO report_selectors (report_id, domain, selector, messages, passed, tenant_id)
@@ -347,7 +362,7 @@ struct Auth<'a> {
 /// (`$1`) sqlx binds by looking each name up (`sqlite3_bind_parameter_name`,
 /// a linear scan): quadratic in the parameters of a statement, 77% of an
 /// import's time at 5,000 parameters a batch. Anonymous `?` are bound in order.
-fn placeholders(backend: crate::Backend, rows: usize, columns: usize) -> String {
+pub(crate) fn placeholders(backend: crate::Backend, rows: usize, columns: usize) -> String {
     let mut out = String::with_capacity(rows * columns * 5);
     for r in 0..rows {
         if r > 0 {
@@ -436,25 +451,30 @@ impl ReportSink for StoreSink {
         )
         .map_err(sink_error)?;
         Ok(Box::new(Streaming {
+            writer: writer.map(|w| Pipe::start(&self.handle, w)),
             sink: self,
             identity,
-            writer,
         }))
     }
 }
 
-/// A streamed aggregate report on its way into the store; `writer` is
-/// `None` for a duplicate (its rows are read and dropped).
+/// A streamed aggregate report on its way into the store, its rows
+/// written by a [`Pipe`] while the parser reads on; `writer` is `None` for
+/// a duplicate (its rows are read and dropped).
 struct Streaming<'s> {
     sink: &'s StoreSink,
     identity: Identity,
-    writer: Option<Writer>,
+    writer: Option<Pipe>,
 }
 
 impl AggregateWriter for Streaming<'_> {
     fn records(&mut self, batch: &[Record]) -> Result<(), SinkError> {
+        self.records_owned(batch.to_vec())
+    }
+
+    fn records_owned(&mut self, batch: Vec<Record>) -> Result<(), SinkError> {
         match self.writer.as_mut() {
-            Some(w) => block_on(&self.sink.handle, w.records(batch)).map_err(sink_error),
+            Some(pipe) => pipe.send(batch).map_err(sink_error),
             None => Ok(()),
         }
     }
@@ -468,10 +488,10 @@ impl AggregateWriter for Streaming<'_> {
     ) -> Result<Stored, SinkError> {
         let handle = &self.sink.handle;
         let done = match self.writer {
-            Some(w) => {
+            Some(pipe) => pipe.finish().and_then(|w| {
                 let meta = meta(&Report::Aggregate(header.clone()), warnings);
                 block_on(handle, w.commit(records, digest, &meta))
-            }
+            }),
             None => block_on(
                 handle,
                 duplicate_for(&self.sink.store, self.sink.tenant, &self.identity, digest),
@@ -480,10 +500,11 @@ impl AggregateWriter for Streaming<'_> {
         done.map_err(sink_error)
     }
 
+    /// Rolls back (a writer that failed has already: its transaction was dropped).
     fn abort(self: Box<Self>) -> Result<(), SinkError> {
-        match self.writer {
-            Some(w) => block_on(&self.sink.handle, w.abort()).map_err(sink_error),
-            None => Ok(()),
+        match self.writer.map(Pipe::finish) {
+            Some(Ok(w)) => block_on(&self.sink.handle, w.abort()).map_err(sink_error),
+            Some(Err(_)) | None => Ok(()),
         }
     }
 }

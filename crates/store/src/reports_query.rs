@@ -109,10 +109,30 @@ pub struct StoredRecord {
 }
 
 #[derive(Deserialize)]
-struct Auth {
-    dkim: Vec<DkimResult>,
-    spf: Vec<SpfResult>,
-    reasons: Vec<OverrideReason>,
+pub(crate) struct Auth {
+    pub(crate) dkim: Vec<DkimResult>,
+    pub(crate) spf: Vec<SpfResult>,
+    pub(crate) reasons: Vec<OverrideReason>,
+}
+
+impl StoredRecord {
+    /// A row of `source_ip` and `header_from` with nothing else: no
+    /// messages, no other identifier, no result.
+    pub(crate) fn bare(source_ip: String, header_from: String) -> StoredRecord {
+        StoredRecord {
+            source_ip,
+            count: 0,
+            disposition: String::new(),
+            dkim_eval: None,
+            spf_eval: None,
+            header_from,
+            envelope_from: None,
+            envelope_to: None,
+            dkim: Vec::new(),
+            spf: Vec::new(),
+            reasons: Vec::new(),
+        }
+    }
 }
 
 type RecordTuple = (
@@ -373,20 +393,23 @@ pub struct ReportPolicy {
 }
 
 /// Stored rows that are the same for the inventory (reporter, published
-/// policy, source, identifiers and results), summed: `record.count` is the
-/// sum over the group, `begin`/`end` the earliest and latest period. The
-/// other fields the inventory does not read (`disposition`, the evaluated
-/// results, `envelope_to`) are left empty.
+/// alignment modes, source, identifiers and results), summed: `record.count`
+/// is the sum over the group, `begin`/`end` the earliest and latest period.
+/// The other fields the inventory does not read (`disposition`, the
+/// evaluated results, `envelope_to`) are left empty.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordGroup {
     pub reporter: String,
-    pub policy: Option<PolicyPublished>,
+    /// The published `adkim` / `aspf` the reporter saw (`None`: relaxed).
+    pub adkim: Option<String>,
+    pub aspf: Option<String>,
     pub begin: i64,
     pub end: i64,
     pub record: StoredRecord,
 }
 
-/// Messages from one source address in the reports whose period starts at `begin`.
+/// Messages from one source address in the reports whose period starts
+/// on the UTC day starting at `begin`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeriodCount {
     pub begin: i64,
@@ -395,12 +418,18 @@ pub struct PeriodCount {
 }
 
 /// The aggregate reports of a domain as the sender inventory reads them,
-/// summed by the database: 10^6 stored rows come back as a few thousand
-/// groups, so neither every row nor every row's JSON crosses into Rust.
+/// summed by the database (from the sums kept at import,
+/// [`crate::rollup`], when `since` is a midnight or absent): 10^6 stored
+/// rows come back as a few thousand groups, so neither every row nor every
+/// row's JSON crosses into Rust. Folding the groups gives what folding
+/// every row gives; which rows a group sums is not said.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AggregateSummary {
     /// Every report, oldest period first.
     pub reports: Vec<ReportPolicy>,
+    /// The summed rows. A group of no messages with an empty `header_from`
+    /// and no identifiers or results says only that `reporter` reported
+    /// the source between `begin` and `end`.
     pub groups: Vec<RecordGroup>,
     pub per_period: Vec<PeriodCount>,
 }
@@ -420,9 +449,10 @@ fn policy_sql(store: &Store) -> &'static str {
     }
 }
 
-/// [`for_each_aggregate`]'s reports summed in SQL (GROUP BY): the reports
-/// with their policy, the rows grouped by what the inventory reads, and
-/// the messages per period start and source.
+/// [`for_each_aggregate`]'s reports summed: the reports with their
+/// policy, the rows grouped by what the inventory reads, and the messages
+/// per day and source. From the rollup when it [`crate::rollup::covers`]
+/// `since`, else from the rows (GROUP BY).
 pub(crate) async fn aggregate_summary(
     store: &Store,
     scope: AggregateScope<'_>,
@@ -440,6 +470,31 @@ pub(crate) async fn aggregate_summary(
     .bind(since)
     .fetch_all(store.pool())
     .await?;
+    let reports = reports
+        .into_iter()
+        .map(|(reporter, begin, end, policy)| ReportPolicy {
+            reporter,
+            begin,
+            end,
+            policy: policy_of(policy.as_deref()),
+        })
+        .collect();
+    if crate::rollup::covers(scope.since) {
+        return crate::rollup::summary(store, scope, reports).await;
+    }
+    rows_summary(store, scope, reports).await
+}
+
+/// [`aggregate_summary`] from every stored row, for any `since`.
+pub(crate) async fn rows_summary(
+    store: &Store,
+    scope: AggregateScope<'_>,
+    reports: Vec<ReportPolicy>,
+) -> Result<AggregateSummary, StoreError> {
+    let policy = policy_sql(store);
+    let tenant = scope.tenant.unwrap_or(-1);
+    let domain = scope.domain.to_ascii_lowercase();
+    let since = scope.since.unwrap_or(i64::MIN);
     let groups: Vec<GroupTuple> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         // The policy is extracted once per report (MATERIALIZED), not once per row.
         "WITH rp AS MATERIALIZED (
@@ -455,11 +510,12 @@ pub(crate) async fn aggregate_summary(
     .bind(since)
     .fetch_all(store.pool())
     .await?;
+    // The day a period starts, floored (periods before 1970 too).
     let per_period: Vec<(i64, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT r.begin_at, rr.source_ip, CAST(SUM(rr.count) AS BIGINT)
+        "SELECT r.begin_at - ((r.begin_at % 86400) + 86400) % 86400, rr.source_ip, CAST(SUM(rr.count) AS BIGINT)
          FROM reports r JOIN report_records rr ON rr.report_id = r.id
          WHERE {AGGREGATE_WHERE}
-         GROUP BY r.begin_at, rr.source_ip"
+         GROUP BY r.begin_at - ((r.begin_at % 86400) + 86400) % 86400, rr.source_ip"
     )))
     .bind(tenant)
     .bind(&domain)
@@ -467,15 +523,7 @@ pub(crate) async fn aggregate_summary(
     .fetch_all(store.pool())
     .await?;
     Ok(AggregateSummary {
-        reports: reports
-            .into_iter()
-            .map(|(reporter, begin, end, policy)| ReportPolicy {
-                reporter,
-                begin,
-                end,
-                policy: policy_of(policy.as_deref()),
-            })
-            .collect(),
+        reports,
         groups: groups
             .into_iter()
             .map(RecordGroup::from_tuple)
@@ -507,9 +555,11 @@ impl RecordGroup {
     fn from_tuple(t: GroupTuple) -> Result<RecordGroup, StoreError> {
         let (reporter, policy, source_ip, header_from, envelope_from, auth, count, begin, end) = t;
         let auth: Auth = serde_json::from_str(&auth)?;
+        let policy = policy_of(policy.as_deref());
         Ok(RecordGroup {
             reporter,
-            policy: policy_of(policy.as_deref()),
+            adkim: policy.as_ref().and_then(|p| p.adkim.clone()),
+            aspf: policy.and_then(|p| p.aspf),
             begin,
             end,
             record: StoredRecord {

@@ -179,14 +179,16 @@ async fn expire_reports(
         .find(|(k, _)| k == "reports")
         .map_or(DEFAULT_DAYS * DAY, |(_, s)| *s);
     let cut = now - time::Duration::seconds(secs);
-    Ok(
+    let removed =
         sqlx::query("DELETE FROM reports WHERE (end_at > 0 AND end_at < $1) OR (end_at = 0 AND imported_at < $2)")
             .bind(cut.unix_timestamp())
             .bind(clock::stamp(cut))
             .execute(&mut **tx)
             .await?
-            .rows_affected(),
-    )
+            .rows_affected();
+    // The inventory's sums of those reports go with them.
+    crate::rollup::forget_before(tx, cut.unix_timestamp()).await?;
+    Ok(removed)
 }
 
 /// Run one statement with one text parameter; the rows it touched.
@@ -259,6 +261,7 @@ pub async fn erase(store: &Store, domain: &str) -> Result<Receipt, StoreError> {
             .await?
             .rows_affected();
     }
+    crate::rollup::erase(&mut tx, domain).await?;
     // The domain, content and salt of its events: without the salt the
     // salted digests the leaves keep say nothing about the domain.
     r.audit_contents_cleared = crate::audit_log::erase_domain(&mut tx, domain).await?;

@@ -74,6 +74,11 @@ pub async fn import(s: &Seeded, text: &str, report_id: &str, tenant: &str) {
         .execute(s.store.pool())
         .await
         .unwrap();
+    // `put` imports for the default tenant and keeps the inventory's sums
+    // for it: moved to another tenant, they are summed again.
+    if tenant != "default" {
+        mailwarden_store::rollup::rebuild(&s.store).await.unwrap();
+    }
 }
 
 /// A scan of OURS whose SPF record names one address that sends and one that never does.

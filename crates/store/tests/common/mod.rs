@@ -10,6 +10,8 @@ use sqlx::Connection;
 pub struct TestDb {
     pub store: Store,
     pub label: &'static str,
+    /// The URL it was opened with (to open it again).
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -39,6 +41,7 @@ pub async fn sqlite() -> TestDb {
     TestDb {
         store: Store::open(&url).await.unwrap(),
         label: "sqlite",
+        url,
         _dir: Some(dir),
     }
 }
@@ -69,6 +72,7 @@ pub async fn postgres() -> Option<TestDb> {
     Some(TestDb {
         store: Store::open(&url).await.unwrap(),
         label: "postgres",
+        url,
         _dir: None,
     })
 }

@@ -107,6 +107,9 @@ nsd_conf() { # NAME ZONELIST ADDRESS...
   do-ip6: no
   server-count: 1
   reuseport: no
+  # NSD's default response-rate limit (200 answers/s per /24) would drop
+  # the scan's direct nameserver questions, all from one loopback /24.
+  rrl-ratelimit: 0
   username: ""
   chroot: ""
   database: ""

@@ -22,9 +22,10 @@
 //!   through a CNAME cuts nothing.
 //!
 //! Questions sent directly to one authoritative server are never cut: they
-//! exist to compare what each server says. Reusing a signed zone's NSEC or
-//! NSEC3 chain to deny other names (RFC 8198) is not done: answers do not
-//! carry the NSEC records, only their verdict.
+//! exist to compare what each server says. Reusing a signed zone's NSEC
+//! records to deny other names (RFC 8198) is done below this cache, by the
+//! live source that still holds them (`live::aggressive`): answers here
+//! carry only the denial's verdict.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -25,6 +25,7 @@
 //! status. A DNSSEC failure is reported as bogus only once transport
 //! trouble has been ruled out (see `LiveSource::confirm_bogus`).
 
+mod aggressive;
 mod anchor;
 mod chase;
 mod direct;
@@ -333,6 +334,15 @@ impl LiveSource {
             .unwrap_or_default()
     }
 
+    /// How many questions validated NSEC records already held answered
+    /// (RFC 8198) instead of the resolver.
+    pub fn answered_from_nsec(&self) -> u64 {
+        self.validator
+            .as_ref()
+            .and_then(|validator| validator.resolver.get())
+            .map_or(0, |resolver| resolver.denials.answered())
+    }
+
     async fn answer(&self, key: &QueryKey) -> Answer {
         let Ok(_permit) = self.in_flight.acquire().await else {
             return Answer::empty(Status::Error("the resolver is shut down".into()), Proof::Indeterminate);
@@ -364,12 +374,17 @@ impl LiveSource {
             Ok(resolver) => resolver,
             Err(e) => return Answer::empty(Status::Error(e.to_string()), Proof::Indeterminate),
         };
+        if let Some(denied) = resolver.denials.answer(name, rtype) {
+            return denied;
+        }
         let first = resolver.lookup(name.clone(), rtype).await;
         if map::is_servfail(&first) {
             return self.checking_disabled(resolver, name, rtype).await;
         }
         if !map::is_bogus(&first) {
-            return map::answer(&first, name, rtype, Mode::Validated);
+            let answer = map::answer(&first, name, rtype, Mode::Validated);
+            resolver.denials.learn(&answer, map::denial_authorities(&first));
+            return answer;
         }
         // A DS or DNSKEY fetch that failed in transit comes back as bogus
         // (hickory #3932/#3964); such failures are not cached, so a second

@@ -216,7 +216,9 @@ async fn a_denial_shared_by_two_questions_is_verified_once() {
     let src = source(net.addr(), net.trust_anchor());
     let first = ask(&src, "nope.secure.test", RType::A).await;
     let before = src.signature_stats();
-    let second = ask(&src, "nope.secure.test", RType::Txt).await;
+    // DS: never answered from kept NSEC records (see the test below), so
+    // it is asked and its denial validated again.
+    let second = ask(&src, "nope.secure.test", RType::Ds).await;
     let after = src.signature_stats();
     assert_eq!((first.status, first.proof), (Status::NxDomain, Proof::Secure));
     assert_eq!((second.status, second.proof), (Status::NxDomain, Proof::Secure));
@@ -226,6 +228,31 @@ async fn a_denial_shared_by_two_questions_is_verified_once() {
         "the same denial: nothing new to verify"
     );
     assert!(after.reused > before.reused, "{after:?}");
+}
+
+/// RFC 8198: a validated denial's NSEC records deny the other names and
+/// types they cover without asking; an insecure zone's deny nothing.
+#[tokio::test]
+async fn a_name_covered_by_a_validated_nsec_is_answered_without_asking() {
+    let net = tree().start().await;
+    let src = source(net.addr(), net.trust_anchor());
+    let first = ask(&src, "nope.secure.test", RType::A).await;
+    assert_eq!((first.status, first.proof), (Status::NxDomain, Proof::Secure));
+    assert_eq!(src.answered_from_nsec(), 0);
+    let before = src.signature_stats();
+    let second = ask(&src, "nope.secure.test", RType::Txt).await;
+    assert_eq!((second.status, second.proof), (Status::NxDomain, Proof::Secure));
+    assert_eq!(src.answered_from_nsec(), 1, "answered from the kept NSEC records");
+    assert_eq!(src.signature_stats(), before, "nothing asked, nothing validated");
+    // Records that exist are never denied.
+    let mx = ask(&src, "secure.test", RType::Mx).await;
+    assert_eq!((mx.status, mx.proof), (Status::Records, Proof::Secure));
+
+    let insecure = ask(&src, "nope.insecure.test", RType::A).await;
+    assert_eq!(insecure.proof, Proof::Insecure, "{insecure:?}");
+    let asked = src.answered_from_nsec();
+    ask(&src, "nope.insecure.test", RType::Txt).await;
+    assert_eq!(src.answered_from_nsec(), asked, "an insecure denial is not reused");
 }
 
 /// The SOA's signature is corrupt: every denial in the zone carries it, so

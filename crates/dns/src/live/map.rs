@@ -230,6 +230,15 @@ pub(crate) fn received(chased: &Chased, qname: &Name, rtype: RecordType) -> (Vec
     }
 }
 
+/// The authority section of a negative answer (its SOA, NSEC and RRSIG
+/// records); empty otherwise.
+pub(crate) fn denial_authorities(chased: &Chased) -> &[Record] {
+    match &chased.result {
+        Err(NetError::Dns(DnsError::NoRecordsFound(no))) => no.authorities.as_deref().unwrap_or_default(),
+        _ => &[],
+    }
+}
+
 /// The CNAMEs leading from `qname`, as normalised targets, and their records.
 pub(crate) fn follow_cnames<'a>(
     answers: &'a [Record],

@@ -38,6 +38,7 @@ use hickory_resolver::{NameServerPool, PoolContext, TlsConfig};
 use quick_cache::sync::Cache;
 
 use super::LiveError;
+use super::aggressive::DenialCache;
 use super::chase::{Chased, Chaser};
 use super::polite::Politeness;
 use super::signatures::{SIGNATURES_KEPT, SignatureCache, SignatureStats};
@@ -109,6 +110,8 @@ pub(crate) struct ValidatingResolver {
     raw_checking_disabled: Raw,
     /// Shared by both validating clients.
     signatures: Arc<SignatureCache>,
+    /// Validated NSEC records that answer other names (RFC 8198).
+    pub(crate) denials: DenialCache,
 }
 
 impl ValidatingResolver {
@@ -144,6 +147,7 @@ impl ValidatingResolver {
             raw: raw(false),
             raw_checking_disabled: raw(true),
             signatures,
+            denials: DenialCache::new(),
         })
     }
 

@@ -28,7 +28,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -69,9 +69,19 @@ struct Socket {
     waiting: Mutex<HashMap<u16, Waiter>>,
     serials: AtomicU64,
     uses: AtomicU32,
+    /// No query may register any more; the reader stops once none waits.
+    /// Read and written only under `waiting`'s lock, so a query cannot
+    /// register after the reader was told to stop.
+    retired: AtomicBool,
     /// Wakes the reader to stop once the socket is retired and idle.
     stop: Notify,
 }
+
+/// The socket was retired between being picked and the registration.
+struct Retired;
+
+/// A query's registration on a socket: its serial and where its reply comes.
+type Registration = (u64, oneshot::Receiver<Vec<u8>>);
 
 struct Waiter {
     question: Vec<u8>,
@@ -128,8 +138,14 @@ impl Shared {
         let question = question_section(&wire)
             .ok_or_else(|| NetError::from("the query has no question section"))?
             .to_vec();
-        let socket = self.socket().await?;
-        let (id, serial, receiver) = self.register(&socket, &question)?;
+        // A socket retired between being picked and the registration (a
+        // concurrent query replaced it) takes no more queries: pick again.
+        let (socket, (id, (serial, receiver))) = loop {
+            let socket = self.socket().await?;
+            if let Ok(registered) = self.register(&socket, &question)? {
+                break (socket, registered);
+            }
+        };
         wire[..2].copy_from_slice(&id.to_be_bytes());
         let lease = Lease {
             socket: &socket,
@@ -169,12 +185,14 @@ impl Shared {
     }
 
     /// A random ID not in flight on `socket`, and the channel its reply
-    /// comes on.
-    fn register(&self, socket: &Socket, question: &[u8]) -> io::Result<(u16, u64, oneshot::Receiver<Vec<u8>>)> {
+    /// comes on; `Err(Retired)` when the socket takes no more queries.
+    fn register(&self, socket: &Socket, question: &[u8]) -> io::Result<Result<(u16, Registration), Retired>> {
         loop {
             let id = self.ids.lock().unwrap_or_else(PoisonError::into_inner).next()?;
-            if let Some((serial, receiver)) = socket.wait(id, question) {
-                return Ok((id, serial, receiver));
+            match socket.wait(id, question) {
+                Ok(Some(registration)) => return Ok(Ok((id, registration))),
+                Ok(None) => continue, // the ID is in flight: draw another
+                Err(retired) => return Ok(Err(retired)),
             }
         }
     }
@@ -195,7 +213,9 @@ impl Drop for Lease<'_> {
         if waiting.get(&self.id).is_some_and(|w| w.serial == self.serial) {
             waiting.remove(&self.id);
         }
-        if waiting.is_empty() && self.socket.uses.load(Ordering::Relaxed) >= USES_PER_SOCKET {
+        // Only once retired: a socket whose uses are spent but that is still
+        // in its slot may have a query registering on it right now.
+        if waiting.is_empty() && self.socket.retired.load(Ordering::Relaxed) {
             self.socket.stop.notify_one();
         }
     }
@@ -215,17 +235,22 @@ impl Socket {
             waiting: Mutex::default(),
             serials: AtomicU64::new(0),
             uses: AtomicU32::new(0),
+            retired: AtomicBool::new(false),
             stop: Notify::new(),
         });
         tokio::spawn(socket.clone().read());
         Ok(socket)
     }
 
-    /// Wait for the reply to `id`, unless that ID is in flight already.
-    fn wait(&self, id: u16, question: &[u8]) -> Option<(u64, oneshot::Receiver<Vec<u8>>)> {
+    /// Wait for the reply to `id`, unless that ID is in flight already
+    /// (`Ok(None)`) or the socket is retired.
+    fn wait(&self, id: u16, question: &[u8]) -> Result<Option<Registration>, Retired> {
         let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.retired.load(Ordering::Relaxed) {
+            return Err(Retired);
+        }
         let std::collections::hash_map::Entry::Vacant(entry) = waiting.entry(id) else {
-            return None;
+            return Ok(None);
         };
         let (reply, receiver) = oneshot::channel();
         let serial = self.serials.fetch_add(1, Ordering::Relaxed);
@@ -234,14 +259,16 @@ impl Socket {
             reply,
             serial,
         });
-        Some((serial, receiver))
+        Ok(Some((serial, receiver)))
     }
 
     /// No new queries go out on it; its reader stops once the ones in
     /// flight are done.
     fn retire(&self) {
         self.uses.store(USES_PER_SOCKET, Ordering::Relaxed);
-        if self.waiting.lock().unwrap_or_else(PoisonError::into_inner).is_empty() {
+        let waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        self.retired.store(true, Ordering::Relaxed);
+        if waiting.is_empty() {
             self.stop.notify_one();
         }
     }
@@ -407,9 +434,9 @@ mod tests {
         let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let socket = Socket::open(server.local_addr().unwrap()).await.unwrap();
         let question = b"\x01a\x04test\x00\x00\x01\x00\x01";
-        let (first, _answered) = socket.wait(7, question).unwrap();
+        let (first, _answered) = registered(socket.wait(7, question));
         socket.waiting.lock().unwrap().remove(&7); // answered (as `deliver` does)
-        let (_second, mut next) = socket.wait(7, question).unwrap();
+        let (_second, mut next) = registered(socket.wait(7, question));
         drop(Lease {
             socket: &socket,
             id: 7,
@@ -421,6 +448,45 @@ mod tests {
         );
         assert!(next.try_recv().is_err_and(|e| e == oneshot::error::TryRecvError::Empty));
         socket.retire();
+    }
+
+    fn registered(wait: Result<Option<Registration>, Retired>) -> Registration {
+        match wait {
+            Ok(Some(registered)) => registered,
+            _ => panic!("not registered"),
+        }
+    }
+
+    /// Found reading the code for the lab's findings comparison: the last
+    /// query a socket's uses allowed could pick the socket, then another
+    /// query's lease, seeing the uses spent and nothing waiting, stopped
+    /// the reader; the query registered after that waited for a reply no
+    /// one would hand it, and timed out.
+    #[tokio::test]
+    async fn a_used_up_socket_keeps_its_reader_until_it_is_retired() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let socket = Socket::open(server.local_addr().unwrap()).await.unwrap();
+        let question = b"\x01a\x04test\x00\x00\x01\x00\x01";
+        let (serial, _reply) = registered(socket.wait(7, question));
+        socket.uses.store(USES_PER_SOCKET, Ordering::Relaxed);
+        drop(Lease {
+            socket: &socket,
+            id: 7,
+            serial,
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(Arc::strong_count(&socket), 2, "the reader still runs");
+        let (_, _late) = registered(socket.wait(8, question));
+        socket.waiting.lock().unwrap().clear();
+        socket.retire();
+        assert!(socket.wait(9, question).is_err(), "a retired socket takes no query");
+        for _ in 0..100 {
+            if Arc::strong_count(&socket) == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the retired socket's reader did not stop");
     }
 
     #[tokio::test]

@@ -120,6 +120,6 @@ pub(crate) async fn api_test(
     match tenant_alerts::test(&state.store, who.scope, id).await? {
         None => Err(Problem::not_found()),
         Some(Ok(())) => Ok(Json(json!({"id": id, "delivered": true, "error": null})).into_response()),
-        Some(Err(e)) => Ok(Json(json!({"id": id, "delivered": false, "error": e})).into_response()),
+        Some(Err(e)) => Ok(Json(json!({"id": id, "delivered": false, "error": e.to_string()})).into_response()),
     }
 }

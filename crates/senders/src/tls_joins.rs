@@ -9,7 +9,7 @@
 //! identify a given instance of a policy, such that senders can determine
 //! when the policy has been updated by comparing to the "id" of a
 //! previously seen policy." RFC 8460 §4.4 "policy-string": "Any linefeeds
-//! from the original policy MUST be replaced with [SP]" — reporters send
+//! from the original policy MUST be replaced with \[SP\]" — reporters send
 //! one string per line, as the corpus shows; both forms are read.
 
 use std::collections::{BTreeMap, BTreeSet};

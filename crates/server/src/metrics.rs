@@ -1,7 +1,7 @@
 //! `/metrics` in the Prometheus text format (version 0.0.4): counters kept
 //! by this process (requests by status class, failed logins), gauges
 //! read from the store at scrape time (domains, snapshots, alert queue),
-//! and the scan-duration histogram ([`crate::metrics_scans`]).
+//! and the scan-duration histogram (`metrics_scans`).
 //! Needs a token like the rest of the API; only `/healthz` is open.
 
 use std::fmt::Write as _;

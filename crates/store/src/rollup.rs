@@ -11,13 +11,13 @@
 //! - `report_rollup_reporters`: per source address and reporter, the end of
 //!   the last period it reported.
 //!
-//! [`Sums`] writes them in the report's own transaction, so a duplicate
+//! `Sums` writes them in the report's own transaction, so a duplicate
 //! (never written) adds nothing and a crash before the commit leaves no sum
-//! behind; [`summary`] reads them back as the [`AggregateSummary`] the
+//! behind; `summary` reads them back as the [`AggregateSummary`] the
 //! row-by-row query gives. Days are UTC days of the period's end: `since` at
 //! a midnight (a date, as the pages and `--since DATE` give it) filters
 //! exactly as `end_at >= since` does on the reports; any other `since`
-//! reads the rows ([`covers`]).
+//! reads the rows (`covers`).
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -41,7 +41,7 @@ pub fn run(args: JudgeArgs) -> Result<ExitCode> {
     let mut judged = 0usize;
     let mut sight = RunSight::default();
     let outcome = read_evidence(&args.file, &label, |observation| {
-        let now = evidence_time(&observation);
+        let now = mailwarden_policy::evidence_time(&observation);
         let findings = mailwarden_checks::judge_observation(&observation, now);
         judged += 1;
         let mut report = report(findings, observation);
@@ -204,17 +204,4 @@ fn validate(observation: &Observation) -> Result<(), String> {
     DomainName::parse(&observation.domain)
         .map_err(|e| format!("invalid domain name {}: {e}", shown(&observation.domain)))?;
     Ok(())
-}
-
-/// The judge's "now" for saved evidence: when it was collected, so a
-/// signature that was valid then is judged valid; the current time if the
-/// evidence does not say.
-fn evidence_time(observation: &Observation) -> i64 {
-    let parse = |s: &String| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok();
-    observation
-        .started_at
-        .as_ref()
-        .and_then(parse)
-        .unwrap_or_else(time::OffsetDateTime::now_utc)
-        .unix_timestamp()
 }

@@ -11,6 +11,20 @@ pub mod profile;
 pub mod score;
 pub mod waiver;
 
+/// The judge's "now" for saved evidence: when it was collected (the
+/// Observation's `started_at`), so a signature or certificate valid then is
+/// judged valid; the current time if the evidence does not say. Shared by
+/// `mailwarden judge` and the web's report downloads, which must agree.
+pub fn evidence_time(observation: &mailwarden_model::Observation) -> i64 {
+    let parse = |s: &String| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok();
+    observation
+        .started_at
+        .as_ref()
+        .and_then(parse)
+        .unwrap_or_else(time::OffsetDateTime::now_utc)
+        .unix_timestamp()
+}
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::OnceLock;

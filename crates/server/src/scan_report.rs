@@ -70,24 +70,12 @@ impl ReportFormat {
 /// the catalogue, the scores computed, the profile verdicts as stored.
 pub fn domain_report(observation: Observation, stored_profiles: &str) -> DomainReport {
     let catalogue = Catalogue::builtin();
-    let now = judged_at(&observation);
+    let now = mailwarden_policy::evidence_time(&observation);
     let findings = catalogue.complete_all(mailwarden_checks::judge_observation(&observation, now));
     let mut report = DomainReport::new(findings, observation);
     report.scores = Some(Scores::compute(&report.findings, catalogue));
     report.profiles = serde_json::from_str(stored_profiles).unwrap_or_default();
     report
-}
-
-/// When the scan started (what `judge` judges certificate expiry against),
-/// or now when the Observation does not say.
-fn judged_at(observation: &Observation) -> i64 {
-    let parse = |s: &String| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok();
-    observation
-        .started_at
-        .as_ref()
-        .and_then(parse)
-        .unwrap_or_else(time::OffsetDateTime::now_utc)
-        .unix_timestamp()
 }
 
 /// One report rendered alone, as `scan --format FORMAT` writes a run of one domain.

@@ -14,8 +14,9 @@
 //! finding's rule, subject, outcome and severity.
 
 use mailwarden_model::{Finding, Observation};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::canonical::{self, Rules};
 
 /// Object keys whose value varies between scans of unchanged content.
 const VOLATILE: &[&str] = &[
@@ -32,6 +33,14 @@ const VOLATILE: &[&str] = &[
 /// Arrays whose order is the order the answer happened to come in.
 const UNORDERED: &[&str] = &["records", "signatures", "addresses"];
 
+/// The Observation's encoding: volatile keys out, unordered arrays (and
+/// the address lists of `glue`) sorted.
+const RULES: Rules = Rules {
+    skip: VOLATILE,
+    sort: UNORDERED,
+    sort_values: &["glue"],
+};
+
 /// Hex SHA-256 over the normalised observation, the findings' outcomes and
 /// the profile verdicts and overall score.
 pub fn fingerprint(
@@ -40,8 +49,8 @@ pub fn fingerprint(
     verdicts: &[(String, String)],
     score: Option<i64>,
 ) -> String {
-    let mut obs = serde_json::to_value(observation).unwrap_or(Value::Null);
-    normalise(&mut obs, false);
+    let mut h = Sha256::new();
+    h.update(canonical::encode(observation, RULES));
     let mut outcomes: Vec<String> = findings
         .iter()
         .map(|f| {
@@ -54,51 +63,15 @@ pub fn fingerprint(
             )
         })
         .collect();
-    outcomes.sort();
+    outcomes.sort_unstable();
     let mut verdicts = verdicts.to_vec();
-    verdicts.sort();
-    let whole = serde_json::json!({
-        "observation": obs,
-        "findings": outcomes,
-        "verdicts": verdicts,
-        "score": score,
-    });
-    let mut h = Sha256::new();
-    h.update(serde_json::to_vec(&whole).unwrap_or_default());
+    verdicts.sort_unstable();
+    h.update(canonical::encode(&(outcomes, verdicts, score), RULES));
     hex(&h.finalize())
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Drop volatile keys and sort unordered arrays, recursively. `sort` is
-/// set for the values of a `glue` map (address lists).
-fn normalise(v: &mut Value, sort: bool) {
-    match v {
-        Value::Object(map) => {
-            for key in VOLATILE {
-                map.remove(*key);
-            }
-            for (key, child) in map.iter_mut() {
-                let sort_child = UNORDERED.contains(&key.as_str());
-                if key == "glue"
-                    && let Value::Object(glue) = child
-                {
-                    glue.values_mut().for_each(|a| normalise(a, true));
-                    continue;
-                }
-                normalise(child, sort_child);
-            }
-        }
-        Value::Array(items) => {
-            items.iter_mut().for_each(|i| normalise(i, false));
-            if sort {
-                items.sort_by_cached_key(|i| serde_json::to_string(i).unwrap_or_default());
-            }
-        }
-        _ => {}
-    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod alert_delivery;
 pub mod audit_key;
 pub mod audit_log;
 pub mod baseline;
+mod canonical;
 mod clock;
 pub mod diff;
 mod error;
@@ -179,8 +180,8 @@ impl Store {
 }
 
 /// Which backend a transaction runs on.
-pub fn backend_of(tx: &Tx<'_>) -> Backend {
-    if tx.backend_name() == "PostgreSQL" {
+pub fn backend_of(conn: &sqlx::AnyConnection) -> Backend {
+    if conn.backend_name() == "PostgreSQL" {
         Backend::Postgres
     } else {
         Backend::Sqlite

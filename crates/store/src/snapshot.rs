@@ -121,24 +121,34 @@ const META_COLUMNS: &str = "id, domain, fingerprint, first_seen_at, last_seen_at
 pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput, fp: &str) -> Result<Stored, StoreError> {
     let domain = scan.observation.domain.as_str();
     let at = clock::stamp(scan.at);
-    let latest: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, fingerprint FROM snapshots WHERE domain = $1 ORDER BY id DESC LIMIT 1")
-            .bind(domain)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if let Some((id, latest_fp)) = &latest
+    // `settled`: the latest snapshot's cached state holds no removal seen
+    // once and awaiting its second sighting (an unescaped `"` cannot occur
+    // inside a JSON string, so only the state's own key matches).
+    let latest: Option<(i64, String, i64)> = sqlx::query_as(
+        r#"SELECT id, fingerprint,
+                  CASE WHEN state LIKE '%"pending\_removals":[]%' ESCAPE '\' THEN 1 ELSE 0 END
+           FROM snapshots WHERE domain = $1 ORDER BY id DESC LIMIT 1"#,
+    )
+    .bind(domain)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((id, latest_fp, settled)) = &latest
         && latest_fp == fp
     {
         // The second sighting may confirm a removal: the cached state is
-        // recomputed then (timeline.rs); later sightings change nothing.
+        // recomputed then (timeline.rs), unless it awaits none; later
+        // sightings change nothing. Rewriting a settled state would only
+        // churn pages: the first unchanged re-scan of many domains grew
+        // the database by their states' size.
         let seen_count: i64 = sqlx::query_scalar(
             "UPDATE snapshots SET last_seen_at = $1, seen_count = seen_count + 1,
-                 state = CASE WHEN seen_count = 1 THEN NULL ELSE state END,
-                 changes = CASE WHEN seen_count = 1 THEN NULL ELSE changes END
+                 state = CASE WHEN seen_count = 1 AND $3 = 0 THEN NULL ELSE state END,
+                 changes = CASE WHEN seen_count = 1 AND $3 = 0 THEN NULL ELSE changes END
              WHERE id = $2 RETURNING seen_count",
         )
         .bind(&at)
         .bind(id)
+        .bind(*settled)
         .fetch_one(&mut *conn)
         .await?;
         return Ok(Stored::SeenAgain { id: *id, seen_count });
@@ -166,7 +176,7 @@ pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput, fp: &str) -
     insert_findings(conn, id, &scan.findings).await?;
     Ok(Stored::New {
         id,
-        previous: latest.map(|(id, _)| id),
+        previous: latest.map(|(id, _, _)| id),
     })
 }
 
@@ -175,26 +185,15 @@ pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput, fp: &str) -
 const FINDINGS_PER_INSERT: usize = 100;
 
 /// The findings of snapshot `id`, a hundred rows per statement: one
-/// statement per row was most of the time of storing a scan.
+/// statement per row was most of the time of storing a scan. On SQLite the
+/// placeholders are anonymous (`?`): sqlx looked each `$N` up by name, and
+/// that lookup was 7% of a monitoring run's CPU (perf, bench/monitor-lab.sh).
 async fn insert_findings(conn: &mut AnyConnection, id: i64, findings: &[Finding]) -> Result<(), StoreError> {
+    let backend = crate::backend_of(conn);
     for chunk in findings.chunks(FINDINGS_PER_INSERT) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p = i * 6;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6
-                )
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO findings (snapshot_id, rule_id, subject, outcome, severity, message) VALUES {}",
-            rows.join(", ")
+            crate::reports::placeholders(backend, chunk.len(), 6)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for f in chunk {
@@ -280,7 +279,10 @@ pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Snapshot, StoreEr
 
 fn compress(observation: &Observation) -> Result<Vec<u8>, StoreError> {
     let json = serde_json::to_vec(observation)?;
-    let mut enc = DeflateEncoder::new(Vec::with_capacity(json.len() / 4), Compression::default());
+    // Fast deflate: a stored Observation compressed 13:1 at the default
+    // level; the fastest level keeps most of that at a fraction of the CPU
+    // (the store's cost is measured against the scan's: issue 13).
+    let mut enc = DeflateEncoder::new(Vec::with_capacity(json.len() / 4), Compression::fast());
     enc.write_all(&json)
         .and_then(|()| enc.finish())
         .map_err(|e| StoreError::Corrupt(format!("compressing an observation: {e}")))

@@ -1,0 +1,639 @@
+//! A canonical byte encoding of any `Serialize` value, for the content
+//! fingerprint (fingerprint.rs): fields named in [`Rules::skip`] are left
+//! out, and the sequences under [`Rules::sort`] (or under the map values of
+//! [`Rules::sort_values`]) are written in sorted order, so an answer's
+//! record order or a TTL countdown does not change it.
+//!
+//! Written straight from serde's data model into one buffer. The first
+//! fingerprint built a `serde_json::Value` of the whole Observation,
+//! normalised it and serialised it again: through a real resolver that was
+//! most of the CPU an unchanged re-scan cost the store (bench/monitor-lab.sh,
+//! perf: 10% of the whole run's CPU, the scans included).
+//!
+//! The encoding is unambiguous (every value is tagged, every string and
+//! sequence length-prefixed or bracketed), not JSON: it is only hashed.
+
+use serde::Serialize;
+use serde::ser;
+
+/// Which keys a fingerprint ignores or sorts under.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rules {
+    /// Struct fields and map entries left out wherever they occur.
+    pub skip: &'static [&'static str],
+    /// Sequences under these keys are sorted.
+    pub sort: &'static [&'static str],
+    /// Maps under these keys have sequences as values; each is sorted.
+    pub sort_values: &'static [&'static str],
+}
+
+/// The canonical encoding of `value` under `rules`.
+pub(crate) fn encode<T: Serialize + ?Sized>(value: &T, rules: Rules) -> Vec<u8> {
+    let mut enc = Enc {
+        out: Vec::with_capacity(16 << 10),
+        mode: Mode::Plain,
+        rules,
+    };
+    if let Err(e) = value.serialize(&mut enc) {
+        // A value serde cannot serialise still gets a stable encoding.
+        enc.out.push(b'!');
+        enc.text(&e.0);
+    }
+    enc.out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Plain,
+    /// The next sequence is sorted.
+    SortSeq,
+    /// The next map's values are sequences to sort.
+    SortMapValues,
+}
+
+struct Enc {
+    out: Vec<u8>,
+    /// How the next value is written (set by the key it is under).
+    mode: Mode,
+    rules: Rules,
+}
+
+#[derive(Debug)]
+pub(crate) struct Error(String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl ser::Error for Error {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        Error(msg.to_string())
+    }
+}
+
+impl Enc {
+    fn sub(&self) -> Enc {
+        Enc {
+            out: Vec::new(),
+            mode: Mode::Plain,
+            rules: self.rules,
+        }
+    }
+
+    fn len(&mut self, n: usize) {
+        self.out.extend_from_slice(&(n as u64).to_le_bytes());
+    }
+
+    fn text(&mut self, s: &str) {
+        self.out.push(b's');
+        self.len(s.len());
+        self.out.extend_from_slice(s.as_bytes());
+    }
+
+    /// The mode a value under `key` is written in.
+    fn mode_under(&self, key: &str) -> Mode {
+        if self.rules.sort.contains(&key) {
+            Mode::SortSeq
+        } else if self.rules.sort_values.contains(&key) {
+            Mode::SortMapValues
+        } else {
+            Mode::Plain
+        }
+    }
+
+    fn take_mode(&mut self) -> Mode {
+        std::mem::replace(&mut self.mode, Mode::Plain)
+    }
+
+    fn seq(&mut self, closers: &'static [u8]) -> Seq<'_> {
+        let sorted = (self.take_mode() == Mode::SortSeq).then(Vec::new);
+        self.out.push(b'[');
+        Seq {
+            enc: self,
+            sorted,
+            closers,
+        }
+    }
+
+    fn map(&mut self, closers: &'static [u8]) -> Map<'_> {
+        let sort_values = self.take_mode() == Mode::SortMapValues;
+        self.out.push(b'{');
+        Map {
+            enc: self,
+            sort_values,
+            skip_value: false,
+            value_mode: Mode::Plain,
+            closers,
+        }
+    }
+
+    /// `{ "variant": ` of an externally tagged enum variant.
+    fn variant(&mut self, variant: &str) {
+        self.mode = Mode::Plain;
+        self.out.push(b'{');
+        self.text(variant);
+    }
+}
+
+struct Seq<'a> {
+    enc: &'a mut Enc,
+    /// The elements' encodings, when they are to be sorted.
+    sorted: Option<Vec<Vec<u8>>>,
+    closers: &'static [u8],
+}
+
+impl Seq<'_> {
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        match &mut self.sorted {
+            Some(items) => {
+                let mut sub = self.enc.sub();
+                value.serialize(&mut sub)?;
+                items.push(sub.out);
+            }
+            None => {
+                self.enc.mode = Mode::Plain;
+                value.serialize(&mut *self.enc)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), Error> {
+        if let Some(mut items) = self.sorted {
+            items.sort_unstable();
+            for item in items {
+                self.enc.out.extend_from_slice(&item);
+            }
+        }
+        self.enc.out.push(b']');
+        self.enc.out.extend_from_slice(self.closers);
+        Ok(())
+    }
+}
+
+struct Map<'a> {
+    enc: &'a mut Enc,
+    /// Every value of this map is a sequence to sort.
+    sort_values: bool,
+    /// The key just seen is skipped: so is its value.
+    skip_value: bool,
+    value_mode: Mode,
+    closers: &'static [u8],
+}
+
+impl Map<'_> {
+    /// Write `key` unless skipped; set how its value is written.
+    fn key_named(&mut self, key: &str) {
+        self.skip_value = self.enc.rules.skip.contains(&key);
+        if self.skip_value {
+            return;
+        }
+        self.enc.text(key);
+        self.value_mode = if self.sort_values {
+            Mode::SortSeq
+        } else {
+            self.enc.mode_under(key)
+        };
+    }
+
+    fn value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        if std::mem::take(&mut self.skip_value) {
+            return Ok(());
+        }
+        self.enc.mode = self.value_mode;
+        value.serialize(&mut *self.enc)
+    }
+
+    fn finish(self) -> Result<(), Error> {
+        self.enc.out.push(b'}');
+        self.enc.out.extend_from_slice(self.closers);
+        Ok(())
+    }
+}
+
+impl ser::SerializeSeq for Seq<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTuple for Seq<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleStruct for Seq<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleVariant for Seq<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeMap for Map<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
+        match key.serialize(KeyText) {
+            Ok(name) => self.key_named(&name),
+            Err(_) => {
+                // Not a string: written as it is, never skipped.
+                self.skip_value = false;
+                self.enc.mode = Mode::Plain;
+                key.serialize(&mut *self.enc)?;
+                self.value_mode = if self.sort_values { Mode::SortSeq } else { Mode::Plain };
+            }
+        }
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.value(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStruct for Map<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
+        self.key_named(key);
+        self.value(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStructVariant for Map<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
+        self.key_named(key);
+        self.value(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl<'a> ser::Serializer for &'a mut Enc {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Seq<'a>;
+    type SerializeTuple = Seq<'a>;
+    type SerializeTupleStruct = Seq<'a>;
+    type SerializeTupleVariant = Seq<'a>;
+    type SerializeMap = Map<'a>;
+    type SerializeStruct = Map<'a>;
+    type SerializeStructVariant = Map<'a>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), Error> {
+        self.mode = Mode::Plain;
+        self.out.push(if v { b'T' } else { b'F' });
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), Error> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), Error> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), Error> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), Error> {
+        self.serialize_i128(v.into())
+    }
+    fn serialize_i128(self, v: i128) -> Result<(), Error> {
+        self.mode = Mode::Plain;
+        self.out.push(b'i');
+        self.out.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), Error> {
+        self.serialize_i128(v.into())
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), Error> {
+        self.serialize_i128(v.into())
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), Error> {
+        self.serialize_i128(v.into())
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), Error> {
+        self.serialize_i128(v.into())
+    }
+    fn serialize_u128(self, v: u128) -> Result<(), Error> {
+        self.mode = Mode::Plain;
+        self.out.push(b'u');
+        self.out.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), Error> {
+        self.serialize_f64(v.into())
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), Error> {
+        self.mode = Mode::Plain;
+        self.out.push(b'f');
+        self.out.extend_from_slice(&v.to_bits().to_le_bytes());
+        Ok(())
+    }
+    fn serialize_char(self, v: char) -> Result<(), Error> {
+        self.serialize_str(v.encode_utf8(&mut [0; 4]))
+    }
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        self.mode = Mode::Plain;
+        self.text(v);
+        Ok(())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
+        self.mode = Mode::Plain;
+        self.out.push(b'b');
+        self.len(v.len());
+        self.out.extend_from_slice(v);
+        Ok(())
+    }
+    fn serialize_none(self) -> Result<(), Error> {
+        self.serialize_unit()
+    }
+    /// `Some(x)` as `x` (as JSON has it), under the same key's rules.
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Error> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), Error> {
+        self.mode = Mode::Plain;
+        self.out.push(b'N');
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
+        self.serialize_unit()
+    }
+    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<(), Error> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result<(), Error> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.variant(variant);
+        value.serialize(&mut *self)?;
+        self.out.push(b'}');
+        Ok(())
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Seq<'a>, Error> {
+        Ok(self.seq(b""))
+    }
+    fn serialize_tuple(self, _len: usize) -> Result<Seq<'a>, Error> {
+        Ok(self.seq(b""))
+    }
+    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Seq<'a>, Error> {
+        Ok(self.seq(b""))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Seq<'a>, Error> {
+        self.variant(variant);
+        Ok(self.seq(b"}"))
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Map<'a>, Error> {
+        Ok(self.map(b""))
+    }
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Map<'a>, Error> {
+        Ok(self.map(b""))
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Map<'a>, Error> {
+        self.variant(variant);
+        Ok(self.map(b"}"))
+    }
+}
+
+/// A map key as text, when it is a string (anything else is an error).
+struct KeyText;
+
+impl ser::Serializer for KeyText {
+    type Ok = String;
+    type Error = Error;
+    type SerializeSeq = ser::Impossible<String, Error>;
+    type SerializeTuple = ser::Impossible<String, Error>;
+    type SerializeTupleStruct = ser::Impossible<String, Error>;
+    type SerializeTupleVariant = ser::Impossible<String, Error>;
+    type SerializeMap = ser::Impossible<String, Error>;
+    type SerializeStruct = ser::Impossible<String, Error>;
+    type SerializeStructVariant = ser::Impossible<String, Error>;
+
+    fn serialize_str(self, v: &str) -> Result<String, Error> {
+        Ok(v.to_owned())
+    }
+    fn serialize_char(self, v: char) -> Result<String, Error> {
+        Ok(v.to_string())
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<String, Error> {
+        Ok(variant.to_owned())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Result<String, Error> {
+        value.serialize(self)
+    }
+    fn serialize_bool(self, _: bool) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_i8(self, _: i8) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_i16(self, _: i16) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_i32(self, _: i32) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_i64(self, _: i64) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_u8(self, _: u8) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_u16(self, _: u16) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_u32(self, _: u32) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_u64(self, _: u64) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_f32(self, _: f32) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_f64(self, _: f64) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_none(self) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_unit(self) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<String, Error> {
+        Err(not_text())
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
+        Err(not_text())
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
+        Err(not_text())
+    }
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, Error> {
+        Err(not_text())
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Error> {
+        Err(not_text())
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
+        Err(not_text())
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Error> {
+        Err(not_text())
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Error> {
+        Err(not_text())
+    }
+}
+
+fn not_text() -> Error {
+    Error("not a string key".into())
+}
+
+/// Serialise `entries` as a map (for tests of map handling).
+#[cfg(test)]
+fn map_of(entries: &[(&str, serde_json::Value)], rules: Rules) -> Vec<u8> {
+    use serde::ser::SerializeMap;
+    struct M<'a>(&'a [(&'a str, serde_json::Value)]);
+    impl Serialize for M<'_> {
+        fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut m = s.serialize_map(Some(self.0.len()))?;
+            for (k, v) in self.0 {
+                m.serialize_entry(k, v)?;
+            }
+            m.end()
+        }
+    }
+    encode(&M(entries), rules)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const RULES: Rules = Rules {
+        skip: &["ttl"],
+        sort: &["records"],
+        sort_values: &["glue"],
+    };
+
+    #[test]
+    fn skipped_keys_are_left_out_at_any_depth_and_sorted_sequences_ignore_order() {
+        let a = json!({"name": "a.", "ttl": 300, "records": ["x", "y"], "inner": {"ttl": 1, "k": [1, 2]}});
+        let b = json!({"name": "a.", "ttl": 17, "records": ["y", "x"], "inner": {"ttl": 9, "k": [1, 2]}});
+        assert_eq!(encode(&a, RULES), encode(&b, RULES));
+        // An unsorted sequence keeps its order; other values count.
+        let c = json!({"name": "a.", "ttl": 17, "records": ["y", "x"], "inner": {"ttl": 9, "k": [2, 1]}});
+        assert_ne!(encode(&a, RULES), encode(&c, RULES));
+        let d = json!({"name": "b.", "ttl": 300, "records": ["x", "y"], "inner": {"ttl": 1, "k": [1, 2]}});
+        assert_ne!(encode(&a, RULES), encode(&d, RULES));
+    }
+
+    #[test]
+    fn the_values_of_a_sort_values_map_are_sorted_but_its_keys_still_count() {
+        let a = map_of(&[("glue", json!({"mx.": ["2", "1"]}))], RULES);
+        let b = map_of(&[("glue", json!({"mx.": ["1", "2"]}))], RULES);
+        let c = map_of(&[("glue", json!({"mx2.": ["1", "2"]}))], RULES);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn the_encoding_tells_apart_values_json_text_would_run_together() {
+        // Length prefixes: ["ab", "c"] is not ["a", "bc"].
+        assert_ne!(encode(&json!(["ab", "c"]), RULES), encode(&json!(["a", "bc"]), RULES));
+        assert_ne!(encode(&json!("1"), RULES), encode(&json!(1), RULES));
+        assert_ne!(encode(&json!(null), RULES), encode(&json!(false), RULES));
+        // A sorted sequence of several elements is not one of fewer.
+        let two = map_of(&[("records", json!(["a", "b"]))], RULES);
+        let one = map_of(&[("records", json!(["ab"]))], RULES);
+        assert_ne!(two, one);
+    }
+}

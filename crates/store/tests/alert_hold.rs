@@ -9,7 +9,7 @@ mod common;
 
 use mailwarden_alert::Destination;
 use mailwarden_alert::testing::WebhookReceiver;
-use mailwarden_store::alert_delivery::{add_destination, deliver_pending, list_destinations};
+use mailwarden_store::alert_delivery::{add_destination, deliver_pending, list_destinations, remove_destination};
 use mailwarden_store::alert_hold::needs_ownership;
 use mailwarden_store::outbox::QueuedAlert;
 use mailwarden_store::ownership::{self, CheckOutcome};
@@ -68,6 +68,16 @@ async fn scope(store: &Store, name: &str) -> TenantScope {
     tenant::scope_named(store, name).await.unwrap()
 }
 
+/// `mailwarden_alert_deliveries_held` as `/metrics` shows it.
+async fn held_gauge(store: &Store) -> i64 {
+    let gauges = mailwarden_store::ops_metrics::gauges(store).await.unwrap();
+    gauges
+        .iter()
+        .find(|g| g.0 == "mailwarden_alert_deliveries_held")
+        .unwrap()
+        .2
+}
+
 fn later(secs: i64) -> OffsetDateTime {
     OffsetDateTime::now_utc() + time::Duration::seconds(secs)
 }
@@ -124,6 +134,7 @@ async fn a_web_added_destination_holds_an_alert_for_an_unshown_domain_while_a_cl
         .await
         .unwrap();
         assert_eq!(attempts, 0, "{label}: a hold is no attempt");
+        assert_eq!(held_gauge(store).await, 1, "{label}: /metrics counts it");
 
         // Later passes neither send it again nor count attempts.
         for secs in [600, 3600] {
@@ -170,6 +181,29 @@ async fn a_held_alert_is_delivered_once_ownership_is_verified_and_only_to_the_de
             statuses.iter().all(|s| (s.sent, s.held) == (1, 0)),
             "{label}: {statuses:?}"
         );
+        assert_eq!(held_gauge(store).await, 0, "{label}");
+    }
+}
+
+/// Removing the web destination that held an alert (with the CLI, which
+/// may remove any tenant's) leaves nothing waiting: the alert is sent, as
+/// every destination left took it.
+#[tokio::test]
+async fn removing_the_destination_that_held_an_alert_completes_it() {
+    for db in common::stores().await {
+        let (store, label) = (&db.store, db.label);
+        let cli = cli_hook(store).await;
+        let _web = web_hook(store, scope(store, "default").await).await;
+        let id = queue(store, "gated.example").await;
+        assert_eq!(deliver_pending(store, later(1)).await.unwrap().held, 1, "{label}");
+        let web_id = list_destinations(store).await.unwrap()[1].id;
+        assert!(remove_destination(store, web_id).await.unwrap());
+
+        let report = deliver_pending(store, later(2)).await.unwrap();
+        assert_eq!((report.sent, report.held), (1, 0), "{label}: {report:?}");
+        assert_eq!(cli.requests().len(), 1, "{label}: not sent again");
+        let r = row(store, id).await;
+        assert_eq!((r.state.as_str(), r.attempts), ("sent", 1), "{label}");
     }
 }
 

@@ -465,9 +465,11 @@ async fn an_api_added_destination_holds_alerts_until_ownership_is_shown_and_an_o
         assert_eq!(got.len(), 1, "{}", s.label);
         assert!(String::from_utf8_lossy(&got[0].body).contains(OURS));
         let (_, alerts) = api(&s, "GET", "/api/v1/alerts", Role::Viewer, None).await;
+        let sent = &alerts["items"][0];
         assert_eq!(
-            (&alerts["items"][0]["state"], &alerts["items"][0]["attempts"]),
-            (&Value::from("sent"), &Value::from(1))
+            (&sent["state"], &sent["attempts"], &sent["last_error"]),
+            (&Value::from("sent"), &Value::from(1), &Value::Null),
+            "{sent}"
         );
     }
 }

@@ -392,6 +392,12 @@ async fn record(
             report.held += 1;
         } else {
             set_state(&mut tx, row.id, "sent", attempts, None, None).await?;
+            // A hold's reason is no longer true once sent (an error from a
+            // failed attempt stays, as before: it is what happened).
+            sqlx::query("UPDATE alert_outbox SET last_error = NULL WHERE id = $1 AND last_error LIKE 'held: %'")
+                .bind(row.id)
+                .execute(&mut *tx)
+                .await?;
             append_event(&mut tx, EventKind::AlertSent, Some(&row.domain), &content).await?;
             report.sent += 1;
         }

@@ -176,6 +176,7 @@ async fn a_held_alert_is_delivered_once_ownership_is_verified_and_only_to_the_de
         assert!(bodies(&web)[0].contains("gated.example"), "{label}");
         let r = row(store, id).await;
         assert_eq!((r.state.as_str(), r.attempts), ("sent", 2), "{label}");
+        assert_eq!(r.last_error, None, "{label}: the hold's reason is gone once sent");
         let statuses = tenant_alerts::statuses(store, default).await.unwrap();
         assert!(
             statuses.iter().all(|s| (s.sent, s.held) == (1, 0)),

@@ -22,7 +22,8 @@ pub enum AlertCommand {
     /// Add a destination: webhook, email or syslog.
     #[command(subcommand)]
     Add(AddDestination),
-    /// The destinations, then the alerts with their delivery state (failures with their last error).
+    /// The destinations (who added them), then the alerts with their delivery state (failures with
+    /// their last error; alerts held for a web-added destination with why).
     List {
         /// How many of the latest alerts to show.
         #[arg(long, default_value_t = 20)]
@@ -111,8 +112,8 @@ pub async fn run(db: Option<&str>, command: AlertCommand) -> Result<ExitCode> {
             args.key.apply();
             let report = alert_delivery::deliver_pending(&store, OffsetDateTime::now_utc()).await?;
             println!(
-                "{} sent, {} to retry, {} failed, {} suppressed",
-                report.sent, report.retrying, report.failed, report.suppressed
+                "{} sent, {} to retry, {} failed, {} suppressed, {} held (waiting for ownership)",
+                report.sent, report.retrying, report.failed, report.suppressed, report.held
             );
         }
         AlertCommand::Window { duration: Some(text) } => {
@@ -161,6 +162,7 @@ async fn list(store: &mailwarden_store::Store, last: usize, format: Format) -> R
         let json = serde_json::json!({
             "destinations": destinations.iter().map(|d| serde_json::json!({
                 "id": d.id, "type": d.destination.kind(), "destination": d.destination.to_string(), "added_at": d.added_at,
+                "tenant_id": d.tenant_id, "added_by": d.added_by, "needs_ownership": d.needs_ownership(),
             })).collect::<Vec<_>>(),
             "alerts": alerts.iter().map(|a| serde_json::json!({
                 "id": a.id, "created_at": a.created_at, "domain": a.domain, "trigger": a.trigger,
@@ -180,6 +182,11 @@ async fn list(store: &mailwarden_store::Store, last: usize, format: Format) -> R
             a.id, a.created_at, a.severity, a.domain, a.trigger, a.summary, a.state, a.attempts
         )?;
         if let Some(error) = a.last_error.as_deref().filter(|_| a.state != "sent") {
+            if a.state == "held" {
+                // The reason says "held: ..." and what to do.
+                writeln!(out, "      {error}")?;
+                continue;
+            }
             let when = if a.state == "pending" {
                 format!(", next try {}", a.next_attempt_at)
             } else {
@@ -200,9 +207,27 @@ fn write_destinations(out: &mut impl Write, destinations: &[StoredDestination]) 
     }
     writeln!(out, "destinations:")?;
     for d in destinations {
-        writeln!(out, "  {} {} (added {})", d.id, d.destination, d.added_at)?;
+        writeln!(
+            out,
+            "  {} {} (added {}, {})",
+            d.id,
+            d.destination,
+            d.added_at,
+            origin(d)
+        )?;
     }
     Ok(())
+}
+
+/// Who added a destination and whether ownership gates it, in words.
+fn origin(d: &StoredDestination) -> String {
+    match d.added_by.as_deref() {
+        Some(by) if d.needs_ownership() => format!(
+            "tenant {}, {by}: an alert about a domain waits until the tenant shows ownership of it",
+            d.tenant_id
+        ),
+        _ => "by the CLI: not gated by ownership".to_owned(),
+    }
 }
 
 async fn test(store: &mailwarden_store::Store) -> Result<ExitCode> {

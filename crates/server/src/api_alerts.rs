@@ -10,8 +10,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use mailwarden_store::tenant_alerts;
 use mailwarden_store::user::Principal;
+use mailwarden_store::{alert_hold, tenant_alerts};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -79,7 +79,9 @@ async fn ours_to_change(state: &AppState, who: &Principal, id: &str) -> Result<i
     Ok(id)
 }
 
-/// `POST /api/v1/alerts/destinations`.
+/// `POST /api/v1/alerts/destinations`. The destination gets an alert about
+/// a domain only once the tenant has shown ownership of it (issue 16;
+/// `added_by` in the answer says whose it is).
 pub(crate) async fn api_add(
     State(state): State<AppState>,
     ApiCaller(who): ApiCaller,
@@ -91,7 +93,7 @@ pub(crate) async fn api_add(
     let id = tenant_alerts::add(&state.store, who.scope, &d, &who.email).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": id, "type": d.kind(), "destination": d.to_string()})),
+        Json(json!({"id": id, "type": d.kind(), "destination": d.to_string(), "added_by": alert_hold::web_origin(&who.email)})),
     )
         .into_response())
 }

@@ -4,7 +4,10 @@
 //! analysts and admins add, remove and test them with CSRF-protected
 //! forms. Every change is audit-logged by the store in the same
 //! transaction (`alert-destination-added` / `-removed`). Another tenant's
-//! destination id is "no such destination", a 404.
+//! destination id is "no such destination", a 404. A destination added
+//! here gets an alert about a domain only once the tenant has shown
+//! ownership of it (issue 16); until then the delivery is held, and the
+//! page says so (`mailwarden_store::alert_hold`).
 
 use axum::Json;
 use axum::extract::{Form, Path, Query, State};
@@ -162,6 +165,15 @@ pub(crate) async fn test(
     }
 }
 
+/// Who added a destination, in words.
+fn origin(added_by: Option<&str>) -> String {
+    match added_by.and_then(|a| a.strip_prefix(mailwarden_store::alert_hold::WEB_PREFIX)) {
+        Some("") => "through the web".to_owned(),
+        Some(email) => format!("through the web by {email}"),
+        None => "by the operator (CLI): not gated by ownership".to_owned(),
+    }
+}
+
 fn render(nav: &Nav<'_>, list: &[DestinationStatus], may_change: bool, notice: Option<&str>) -> Html<String> {
     page(
         "Alert destinations",
@@ -170,12 +182,13 @@ fn render(nav: &Nav<'_>, list: &[DestinationStatus], may_change: bool, notice: O
             @if let Some(n) = notice { p.notice role="status" id="notice" { (n) } }
             p { a href="/alerts" { "The alerts and their delivery" } }
             @if list.is_empty() { p { "No destinations: this tenant's alerts wait in the outbox until one is added." } }
+            p id="ownership-gate" { "A destination added here gets an alert about a domain only once this tenant has shown ownership of the domain (claim it, publish its DNS TXT record and verify it, or an admin overrides); until then the alert is held for it, not lost." }
             table id="destinations" {
-                thead { tr { th { "Id" } th { "Destination" } th { "Added" } th { "Delivered" } th { "Failed" } th { "Last error" }
+                thead { tr { th { "Id" } th { "Destination" } th { "Added" } th { "Delivered" } th { "Failed" } th { "Held" } th { "Last error" }
                     @if may_change { th { "Manage" } } } }
                 tbody { @for d in list { tr {
-                    td { (d.id) } td { (d.destination) } td { (d.added_at) }
-                    td.num { (d.sent) } td.num { (d.failed) }
+                    td { (d.id) } td { (d.destination) } td { (d.added_at) br; span.muted { (origin(d.added_by.as_deref())) } }
+                    td.num { (d.sent) } td.num { (d.failed) } td.num { (d.held) }
                     td { @if let Some(e) = &d.last_error { (e) br; span.muted { (d.last_attempt_at.as_deref().unwrap_or("")) } } }
                     @if may_change { td {
                         form method="post" action={ "/alerts/destinations/" (d.id) "/test" } {

@@ -196,18 +196,15 @@ async fn another_tenants_destination_is_404_and_alerts_go_only_to_their_own_tena
         assert_eq!(tenant_alerts::destinations(&s.store, theirs).await.unwrap().len(), 1);
 
         for domain in [OURS, THEIRS] {
-            let mut tx = s.store.begin().await.unwrap();
-            let alert = NewAlert {
-                domain: domain.into(),
-                trigger: Trigger::ScoreDrop,
-                severity: "high".into(),
-                summary: format!("{domain}: the score fell"),
-                snapshot_id: None,
-                details: serde_json::json!({}),
-                condition: format!("routing-test-{domain}"),
-            };
-            mailwarden_store::queue_alert(&mut tx, &alert).await.unwrap();
-            tx.commit().await.unwrap();
+            queue_score_drop(&s, domain, &format!("routing-test-{domain}")).await;
+        }
+        // Destinations added through the web get a domain's alerts only
+        // once its tenant has shown ownership (issue 16's gate): here an
+        // admin of each tenant vouched.
+        for (tenant, domain) in [(ours, OURS), (theirs, THEIRS)] {
+            mailwarden_store::ownership::override_claim(&s.store, tenant, domain, "admin", "routing test")
+                .await
+                .unwrap();
         }
         let later = time::OffsetDateTime::now_utc() + time::Duration::days(1);
         mailwarden_store::alert_delivery::deliver_pending(&s.store, later)
@@ -231,6 +228,22 @@ async fn another_tenants_destination_is_404_and_alerts_go_only_to_their_own_tena
             s.label
         );
     }
+}
+
+/// Queues a score-drop alert about `domain` (`condition` tells it apart).
+async fn queue_score_drop(s: &Seeded, domain: &str, condition: &str) {
+    let alert = NewAlert {
+        domain: domain.into(),
+        trigger: Trigger::ScoreDrop,
+        severity: "high".into(),
+        summary: format!("{domain}: the score fell"),
+        snapshot_id: None,
+        details: serde_json::json!({}),
+        condition: condition.into(),
+    };
+    let mut tx = s.store.begin().await.unwrap();
+    mailwarden_store::queue_alert(&mut tx, &alert).await.unwrap();
+    tx.commit().await.unwrap();
 }
 
 /// A regression the audit page had: destination changes name no domain,
@@ -377,6 +390,86 @@ async fn the_api_adds_tests_and_removes_destinations_with_a_token_and_no_csrf() 
                 .unwrap()
                 .len(),
             0
+        );
+    }
+}
+
+/// Issue 16's ownership gate on alerts, through the HTTP API: a webhook
+/// added with `POST /api/v1/alerts/destinations` gets no alert about a
+/// domain whose ownership the tenant has not shown; the alert is held
+/// (not failed, no attempt), and the alerts and destinations APIs and
+/// pages say so and why; after an admin's override it is delivered.
+#[tokio::test]
+async fn an_api_added_destination_holds_alerts_until_ownership_is_shown_and_an_override_delivers_them() {
+    for s in services().await {
+        let hook = WebhookReceiver::start(None, Vec::new()).await;
+        let new = serde_json::json!({"type": "webhook", "target": hook.url});
+        let (status, added) = api(&s, "POST", "/api/v1/alerts/destinations", Role::Analyst, Some(new)).await;
+        assert_eq!(status, StatusCode::CREATED, "{}: {added}", s.label);
+        assert_eq!(added["added_by"], format!("web:{}", email("default", Role::Analyst)));
+        queue_score_drop(&s, OURS, "gate-test").await;
+        let deliver = |secs: i64| {
+            let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs);
+            mailwarden_store::alert_delivery::deliver_pending(&s.store, at)
+        };
+
+        let report = deliver(1).await.unwrap();
+        assert_eq!(
+            (report.held, report.sent, report.failed),
+            (1, 0, 0),
+            "{}: {report:?}",
+            s.label
+        );
+        assert!(hook.requests().is_empty(), "{}: nothing reached the webhook", s.label);
+        let (_, alerts) = api(&s, "GET", "/api/v1/alerts", Role::Viewer, None).await;
+        let held = &alerts["items"][0];
+        assert_eq!(
+            (&held["state"], &held["attempts"]),
+            (&Value::from("held"), &Value::from(0)),
+            "{alerts}"
+        );
+        let why = held["last_error"].as_str().unwrap();
+        assert!(
+            why.starts_with(&format!("held: ownership of {OURS} not shown")),
+            "{why}"
+        );
+        let (_, destinations) = api(&s, "GET", "/api/v1/alerts/destinations", Role::Viewer, None).await;
+        let d = &destinations["items"][0];
+        assert_eq!(
+            (&d["held"], &d["failed"], &d["sent"]),
+            (&Value::from(1), &Value::from(0), &Value::from(0)),
+            "{d}"
+        );
+        assert!(d["last_error"].as_str().unwrap().starts_with("held: "), "{d}");
+        let cookie = page_session(&s.app, &email("default", Role::Viewer)).await;
+        for page in ["/alerts", "/alerts/destinations"] {
+            let (_, _, html) = send(&s.app, "GET", page, &cookie, "").await;
+            assert!(
+                html.contains("held: ownership of ours.example not shown"),
+                "{} {page}: {html}",
+                s.label
+            );
+        }
+
+        let body = serde_json::json!({"reason": "known customer, DNS change pending"});
+        let uri = format!("/api/v1/domains/{OURS}/ownership/override");
+        let (status, o) = api(&s, "POST", &uri, Role::Admin, Some(body)).await;
+        assert_eq!(
+            (status, &o["state"]),
+            (StatusCode::CREATED, &Value::from("overridden")),
+            "{o}"
+        );
+        let report = deliver(2).await.unwrap();
+        assert_eq!((report.sent, report.held), (1, 0), "{}: {report:?}", s.label);
+        let got = hook.requests();
+        assert_eq!(got.len(), 1, "{}", s.label);
+        assert!(String::from_utf8_lossy(&got[0].body).contains(OURS));
+        let (_, alerts) = api(&s, "GET", "/api/v1/alerts", Role::Viewer, None).await;
+        let sent = &alerts["items"][0];
+        assert_eq!(
+            (&sent["state"], &sent["attempts"], &sent["last_error"]),
+            (&Value::from("sent"), &Value::from(1), &Value::Null),
+            "{sent}"
         );
     }
 }

@@ -9,12 +9,17 @@
 //! database's write lock. A row is claimed (its next attempt pushed past a
 //! lease) before sending, so two `monitor run` processes on one PostgreSQL
 //! database do not both send it.
+//!
+//! A destination added through the web gets an alert about a domain only
+//! once the alert's tenant has shown ownership of it; until then that
+//! delivery is held ([`crate::alert_hold`]).
 
 use std::time::Duration;
 
 use mailwarden_alert::{Alert, Context, DeliveryError, Destination, RetryPolicy, is_repeat};
 use time::OffsetDateTime;
 
+use crate::alert_hold::{self, needs_ownership};
 use crate::{EventKind, Store, StoreError, Tx, append_event, clock};
 
 /// How long a claimed alert is left alone before another worker may retry it.
@@ -35,23 +40,39 @@ pub struct StoredDestination {
     pub added_at: String,
     /// Whose: an alert goes only to its own tenant's destinations.
     pub tenant_id: i64,
+    /// Who added it: `cli` (or `None`, from before migration 0330) for
+    /// `mailwarden alert add`, `web:<email>` through the web or the API.
+    pub added_by: Option<String>,
 }
 
-/// Adds a destination; returns its id.
+impl StoredDestination {
+    /// Whether it gets an alert about a domain only once the tenant has
+    /// shown ownership of the domain (the web-added ones).
+    pub fn needs_ownership(&self) -> bool {
+        needs_ownership(self.added_by.as_deref())
+    }
+}
+
+/// Adds a destination of the operator's (tenant 1's, never gated by
+/// ownership); returns its id. Tenant 1's held alerts are re-opened for it.
 pub async fn add_destination(store: &Store, destination: &Destination) -> Result<i64, StoreError> {
     let mut tx = store.begin().await?;
-    let id: i64 =
-        sqlx::query_scalar("INSERT INTO alert_destinations (kind, config, added_at) VALUES ($1, $2, $3) RETURNING id")
-            .bind(destination.kind())
-            .bind(serde_json::to_string(destination)?)
-            .bind(clock::now())
-            .fetch_one(&mut *tx)
-            .await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO alert_destinations (kind, config, added_at, added_by) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(destination.kind())
+    .bind(serde_json::to_string(destination)?)
+    .bind(clock::now())
+    .bind(alert_hold::CLI_ORIGIN)
+    .fetch_one(&mut *tx)
+    .await?;
+    alert_hold::reopen_tenant(&mut tx, Some(1)).await?;
     tx.commit().await?;
     Ok(id)
 }
 
-/// Removes a destination; `false` if there was none with that id.
+/// Removes a destination; `false` if there was none with that id. Held
+/// alerts are re-opened: the removed one may have been what held them.
 pub async fn remove_destination(store: &Store, id: i64) -> Result<bool, StoreError> {
     let mut tx = store.begin().await?;
     sqlx::query("DELETE FROM alert_deliveries WHERE destination_id = $1")
@@ -62,18 +83,19 @@ pub async fn remove_destination(store: &Store, id: i64) -> Result<bool, StoreErr
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    alert_hold::reopen_tenant(&mut tx, None).await?;
     tx.commit().await?;
     Ok(done.rows_affected() > 0)
 }
 
 /// Every configured destination, oldest first.
 pub async fn list_destinations(store: &Store) -> Result<Vec<StoredDestination>, StoreError> {
-    let rows: Vec<(i64, String, String, i64)> =
-        sqlx::query_as("SELECT id, config, added_at, tenant_id FROM alert_destinations ORDER BY id")
+    let rows: Vec<(i64, String, String, i64, Option<String>)> =
+        sqlx::query_as("SELECT id, config, added_at, tenant_id, added_by FROM alert_destinations ORDER BY id")
             .fetch_all(store.pool())
             .await?;
     rows.into_iter()
-        .map(|(id, config, added_at, tenant_id)| {
+        .map(|(id, config, added_at, tenant_id, added_by)| {
             let destination = serde_json::from_str(&config)
                 .map_err(|e| StoreError::Corrupt(format!("alert destination {id}: {e}")))?;
             Ok(StoredDestination {
@@ -81,6 +103,7 @@ pub async fn list_destinations(store: &Store) -> Result<Vec<StoredDestination>, 
                 destination,
                 added_at,
                 tenant_id,
+                added_by,
             })
         })
         .collect()
@@ -124,6 +147,9 @@ pub struct DeliveryReport {
     pub failed: usize,
     /// Repeats inside the suppression window.
     pub suppressed: usize,
+    /// Alerts now `held`: every destination that has not taken them waits
+    /// for the tenant to show ownership of their domain.
+    pub held: usize,
     /// One line per failed attempt (also written to standard error).
     pub errors: Vec<String>,
 }
@@ -177,6 +203,7 @@ pub async fn deliver_pending_with(
         // Nowhere to send yet: alerts wait, and go out once one is added.
         return Ok(report);
     }
+    alert_hold::reopen_shown(store, now).await?;
     let window = suppression_window(store).await?;
     let due: Vec<Pending> = sqlx::query_as(
         "SELECT id, created_at, domain, \"trigger\", severity, summary, payload, idempotency_key, attempts,
@@ -252,8 +279,36 @@ async fn is_suppressed(
     Ok(is_repeat(since, window))
 }
 
-/// Sends to every destination that has not taken the alert yet, then
-/// records the outcome in one transaction.
+/// What became of an alert at one destination in one pass.
+enum Delivery {
+    Sent,
+    Failed(DeliveryError),
+    /// Not attempted: the destination waits for ownership of the domain
+    /// to be shown; the reason.
+    Held(String),
+}
+
+impl Delivery {
+    fn state(&self) -> &'static str {
+        match self {
+            Delivery::Sent => "sent",
+            Delivery::Failed(_) => "failed",
+            Delivery::Held(_) => "held",
+        }
+    }
+
+    fn error(&self) -> Option<&str> {
+        match self {
+            Delivery::Sent => None,
+            Delivery::Failed(e) => Some(&e.message),
+            Delivery::Held(why) => Some(why),
+        }
+    }
+}
+
+/// Sends to every destination that has not taken the alert yet (holding
+/// it for those that wait for ownership), then records the outcome in one
+/// transaction.
 async fn deliver_one(
     store: &Store,
     row: &Pending,
@@ -268,44 +323,91 @@ async fn deliver_one(
             .bind(row.id)
             .fetch_all(store.pool())
             .await?;
+    let todo: Vec<&StoredDestination> = destinations.iter().filter(|d| !done.contains(&d.id)).collect();
+    // Ownership is looked up only when a destination needs it.
+    let hold =
+        if todo.iter().any(|d| d.needs_ownership()) && !alert_hold::shown(store, row.tenant_id, &row.domain).await? {
+            Some(alert_hold::held_reason(&row.domain))
+        } else {
+            None
+        };
     let alert = row.alert();
     let mut results = Vec::new();
-    for d in destinations.iter().filter(|d| !done.contains(&d.id)) {
-        let outcome = mailwarden_alert::deliver(&d.destination, &alert, cx).await;
-        if let Err(e) = &outcome {
-            let line = format!(
-                "alert {} ({} {}) to {}: {e}",
-                row.id, row.domain, row.trigger, d.destination
-            );
-            eprintln!("mailwarden: {line}");
-            report.errors.push(line);
+    for d in todo {
+        if let Some(why) = hold.as_ref().filter(|_| d.needs_ownership()) {
+            results.push((d.id, Delivery::Held(why.clone())));
+            continue;
         }
+        let outcome = match mailwarden_alert::deliver(&d.destination, &alert, cx).await {
+            Ok(()) => Delivery::Sent,
+            Err(e) => {
+                let line = format!(
+                    "alert {} ({} {}) to {}: {e}",
+                    row.id, row.domain, row.trigger, d.destination
+                );
+                eprintln!("mailwarden: {line}");
+                report.errors.push(line);
+                Delivery::Failed(e)
+            }
+        };
         results.push((d.id, outcome));
     }
     record(store, row, &results, now, policy, report).await
 }
 
+/// Records a pass: `sent` when every destination took the alert; failures
+/// retried with backoff (or given up on); else `held`. An attempt is
+/// counted only when something was sent or tried.
 async fn record(
     store: &Store,
     row: &Pending,
-    results: &[(i64, Result<(), DeliveryError>)],
+    results: &[(i64, Delivery)],
     now: OffsetDateTime,
     policy: &RetryPolicy,
     report: &mut DeliveryReport,
 ) -> Result<(), StoreError> {
     let mut tx = store.begin().await?;
-    for (destination_id, outcome) in results {
-        upsert_delivery(&mut tx, row.id, *destination_id, outcome.as_ref().err(), now).await?;
+    for (destination_id, delivery) in results {
+        upsert_delivery(&mut tx, row.id, *destination_id, delivery, now).await?;
     }
-    let errors: Vec<&DeliveryError> = results.iter().filter_map(|(_, r)| r.as_ref().err()).collect();
-    let attempts = row.attempts + 1;
+    let errors: Vec<&DeliveryError> = results
+        .iter()
+        .filter_map(|(_, d)| match d {
+            Delivery::Failed(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    let held = results.iter().find_map(|(_, d)| match d {
+        Delivery::Held(why) => Some(why.as_str()),
+        _ => None,
+    });
+    let tried = results.iter().any(|(_, d)| !matches!(d, Delivery::Held(_)));
+    let attempts = row.attempts + i64::from(tried);
     let content = serde_json::json!({"alert_id": row.id, "idempotency_key": row.idempotency_key, "attempts": attempts});
     if errors.is_empty() {
-        set_state(&mut tx, row.id, "sent", attempts, None, None).await?;
-        append_event(&mut tx, EventKind::AlertSent, Some(&row.domain), &content).await?;
-        report.sent += 1;
+        if let Some(why) = held {
+            // Waits, unleased, for alert_hold::reopen_*; no audit event per
+            // pass (that would flood the log): the reason is on the row.
+            set_state(&mut tx, row.id, "held", attempts, Some(why), None).await?;
+            report.held += 1;
+        } else {
+            set_state(&mut tx, row.id, "sent", attempts, None, None).await?;
+            // A hold's reason is no longer true once sent (an error from a
+            // failed attempt stays, as before: it is what happened).
+            sqlx::query("UPDATE alert_outbox SET last_error = NULL WHERE id = $1 AND last_error LIKE 'held: %'")
+                .bind(row.id)
+                .execute(&mut *tx)
+                .await?;
+            append_event(&mut tx, EventKind::AlertSent, Some(&row.domain), &content).await?;
+            report.sent += 1;
+        }
     } else {
-        let last_error = errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
+        let last_error = errors
+            .iter()
+            .map(|e| e.message.as_str())
+            .chain(held)
+            .collect::<Vec<_>>()
+            .join("; ");
         let retry = policy
             .next_delay(attempts as u32)
             .filter(|_| errors.iter().all(|e| !e.permanent));
@@ -327,24 +429,27 @@ async fn record(
     Ok(())
 }
 
+/// One alert's delivery to one destination; a held one counts no attempt.
 async fn upsert_delivery(
     tx: &mut Tx<'_>,
     alert_id: i64,
     destination_id: i64,
-    error: Option<&DeliveryError>,
+    delivery: &Delivery,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
+    let attempt = i64::from(!matches!(delivery, Delivery::Held(_)));
     sqlx::query(
         "INSERT INTO alert_deliveries (alert_id, destination_id, state, attempts, last_error, updated_at)
-         VALUES ($1, $2, $3, 1, $4, $5)
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (alert_id, destination_id) DO UPDATE SET state = excluded.state,
-             attempts = alert_deliveries.attempts + 1, last_error = excluded.last_error,
+             attempts = alert_deliveries.attempts + excluded.attempts, last_error = excluded.last_error,
              updated_at = excluded.updated_at",
     )
     .bind(alert_id)
     .bind(destination_id)
-    .bind(if error.is_some() { "failed" } else { "sent" })
-    .bind(error.map(|e| e.message.clone()))
+    .bind(delivery.state())
+    .bind(attempt)
+    .bind(delivery.error())
     .bind(clock::stamp(now))
     .execute(&mut **tx)
     .await?;

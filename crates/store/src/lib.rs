@@ -10,6 +10,7 @@
 //! migrations, and `tests/schema.rs` keeps their logical schema equal.
 
 pub mod alert_delivery;
+pub mod alert_hold;
 pub mod audit_key;
 pub mod audit_log;
 pub mod baseline;

@@ -9,7 +9,7 @@ use crate::{Store, StoreError, clock};
 pub type Gauge = (&'static str, &'static str, i64);
 
 /// (name, help, SQL answering one integer).
-const COUNTS: [(&str, &str, &str); 5] = [
+const COUNTS: [(&str, &str, &str); 6] = [
     (
         "mailwarden_job_batches_waiting",
         "Job batches not yet done (pending or leased; the workers' queue depth).",
@@ -24,6 +24,11 @@ const COUNTS: [(&str, &str, &str); 5] = [
         "mailwarden_alert_deliveries_failed",
         "Alert deliveries whose latest attempt failed.",
         "SELECT COUNT(*) FROM alert_deliveries WHERE state = 'failed'",
+    ),
+    (
+        "mailwarden_alert_deliveries_held",
+        "Alert deliveries to web-added destinations held until the tenant shows ownership of the domain.",
+        "SELECT COUNT(*) FROM alert_deliveries WHERE state = 'held'",
     ),
     (
         "mailwarden_reports_imported",

@@ -3,13 +3,16 @@
 //! removed only within the tenant's scope (another tenant's id is "no
 //! such destination", like a missing one), each change audit-logged in
 //! the same transaction. Delivery sends an alert only to its own
-//! tenant's destinations ([`crate::alert_delivery`]).
+//! tenant's destinations ([`crate::alert_delivery`]), and to one added
+//! here only once the tenant has shown ownership of the alert's domain
+//! ([`crate::alert_hold`]).
 
 use mailwarden_alert::{Alert, Context, DeliveryError, Destination};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::alert_delivery::{StoredDestination, list_destinations};
+use crate::alert_hold;
 use crate::tenant::TenantScope;
 use crate::{EventKind, Store, StoreError, append_event, clock};
 
@@ -23,9 +26,14 @@ pub struct DestinationStatus {
     /// Where, without its secret (`webhook URL (signed)`).
     pub destination: String,
     pub added_at: String,
-    /// Alerts it took, and alerts whose latest attempt to it failed.
+    /// `web:<email>` (gated by ownership), `cli` or `null` (the operator's).
+    pub added_by: Option<String>,
+    /// Alerts it took, alerts whose latest attempt to it failed, and
+    /// alerts held for it until ownership of their domain is shown.
     pub sent: i64,
     pub failed: i64,
+    pub held: i64,
+    /// The latest failure's error or hold's reason (`held: ...`).
     pub last_error: Option<String>,
     pub last_attempt_at: Option<String>,
 }
@@ -41,9 +49,10 @@ pub async fn destinations(store: &Store, scope: TenantScope) -> Result<Vec<Store
 pub async fn statuses(store: &Store, scope: TenantScope) -> Result<Vec<DestinationStatus>, StoreError> {
     let mut out = Vec::new();
     for d in destinations(store, scope).await? {
-        let (sent, failed, last_attempt_at): (i64, i64, Option<String>) = sqlx::query_as(
+        let (sent, failed, held, last_attempt_at): (i64, i64, i64, Option<String>) = sqlx::query_as(
             "SELECT CAST(COALESCE(SUM(CASE WHEN state = 'sent' THEN 1 ELSE 0 END), 0) AS BIGINT),
-                    CAST(COALESCE(SUM(CASE WHEN state = 'sent' THEN 0 ELSE 1 END), 0) AS BIGINT),
+                    CAST(COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT),
+                    CAST(COALESCE(SUM(CASE WHEN state = 'held' THEN 1 ELSE 0 END), 0) AS BIGINT),
                     MAX(updated_at)
              FROM alert_deliveries WHERE destination_id = $1",
         )
@@ -63,8 +72,10 @@ pub async fn statuses(store: &Store, scope: TenantScope) -> Result<Vec<Destinati
             kind: d.destination.kind().to_owned(),
             destination: d.destination.to_string(),
             added_at: d.added_at,
+            added_by: d.added_by,
             sent,
             failed,
+            held,
             last_error,
             last_attempt_at,
         });
@@ -73,18 +84,22 @@ pub async fn statuses(store: &Store, scope: TenantScope) -> Result<Vec<Destinati
 }
 
 /// Add a destination for the tenant (audit-logged: who, what kind, where
-/// without the secret); its id.
+/// without the secret); its id. Added by `by` through the web, it gets an
+/// alert about a domain only once the tenant has shown ownership of it.
 pub async fn add(store: &Store, scope: TenantScope, destination: &Destination, by: &str) -> Result<i64, StoreError> {
     let mut tx = store.begin().await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO alert_destinations (kind, config, added_at, tenant_id) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO alert_destinations (kind, config, added_at, tenant_id, added_by) VALUES ($1, $2, $3, $4, $5)
+         RETURNING id",
     )
     .bind(destination.kind())
     .bind(serde_json::to_string(destination)?)
     .bind(clock::now())
     .bind(scope.id())
+    .bind(alert_hold::web_origin(by))
     .fetch_one(&mut *tx)
     .await?;
+    alert_hold::reopen_tenant(&mut tx, Some(scope.id())).await?;
     let content = json!({"destination_id": id, "tenant_id": scope.id(), "type": destination.kind(),
                          "destination": destination.to_string(), "by": by});
     append_event(&mut tx, EventKind::AlertDestinationAdded, None, &content).await?;
@@ -112,6 +127,7 @@ pub async fn remove(store: &Store, scope: TenantScope, id: i64, by: &str) -> Res
         // Removed meanwhile by another request: nothing to log.
         return Ok(false);
     }
+    alert_hold::reopen_tenant(&mut tx, Some(scope.id())).await?;
     let content = json!({"destination_id": id, "tenant_id": scope.id(), "type": d.destination.kind(),
                          "destination": d.destination.to_string(), "by": by});
     append_event(&mut tx, EventKind::AlertDestinationRemoved, None, &content).await?;

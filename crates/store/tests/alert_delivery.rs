@@ -12,8 +12,8 @@ use mailwarden_store::alert_delivery::{
     add_destination, deliver_pending, deliver_pending_with, set_suppression_window,
 };
 use mailwarden_store::events::list_events;
-use mailwarden_store::outbox::{QueuedAlert, list_alerts};
-use mailwarden_store::{NewAlert, Store, Trigger, audit_log, queue_alert};
+use mailwarden_store::outbox::QueuedAlert;
+use mailwarden_store::{NewAlert, Store, Trigger, audit_log};
 use time::OffsetDateTime;
 
 fn new_alert(condition: &str) -> NewAlert {
@@ -29,19 +29,11 @@ fn new_alert(condition: &str) -> NewAlert {
 }
 
 async fn queue(store: &Store, condition: &str) -> i64 {
-    let mut tx = store.begin().await.unwrap();
-    let id = queue_alert(&mut tx, &new_alert(condition)).await.unwrap();
-    tx.commit().await.unwrap();
-    id
+    common::queue(store, &new_alert(condition)).await
 }
 
 async fn row(store: &Store, id: i64) -> QueuedAlert {
-    list_alerts(store, None)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|a| a.id == id)
-        .unwrap()
+    common::alert_row(store, id).await
 }
 
 async fn webhook(store: &Store, script: Vec<Answer>) -> WebhookReceiver {

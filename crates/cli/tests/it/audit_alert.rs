@@ -311,6 +311,50 @@ async fn alert_list_shows_a_failed_delivery_and_its_error() {
     assert!(err.contains("http:// or https://"), "{err}");
 }
 
+/// Issue 16's ownership gate as `alert list` shows it: the CLI's own
+/// destination gets the alert; one added through the web holds it until
+/// the tenant shows ownership of example.test, and the list says so, why,
+/// and who added which destination (text and JSON).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_list_shows_an_alert_held_for_a_web_added_destination_and_why() {
+    let db = Db::new();
+    let (cli_hook, web_hook) = (
+        WebhookReceiver::start(None, vec![]).await,
+        WebhookReceiver::start(None, vec![]).await,
+    );
+    db.cli(&["alert", "add", "webhook", &cli_hook.url]);
+    let store = db.store().await;
+    let scope = mailwarden_store::tenant::scope_named(&store, "default").await.unwrap();
+    let web = mailwarden_alert::Destination::webhook(&web_hook.url, None).unwrap();
+    mailwarden_store::tenant_alerts::add(&store, scope, &web, "ann@example.test")
+        .await
+        .unwrap();
+    store.close().await;
+    queue_one(&db).await;
+    let (code, out, err) = db.cli(&["alert", "deliver"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("0 sent") && out.contains("1 held"), "{out}");
+    assert_eq!((cli_hook.requests().len(), web_hook.requests().len()), (1, 0));
+
+    let (_, out, _) = db.cli(&["alert", "list"]);
+    assert!(out.contains("[held, 1 attempt(s)]"), "{out}");
+    assert!(out.contains("held: ownership of example.test not shown"), "{out}");
+    assert!(
+        out.contains("by the CLI: not gated") && out.contains("web:ann@example.test"),
+        "{out}"
+    );
+    let (_, out, _) = db.cli(&["alert", "list", "--format", "json"]);
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(listed["alerts"][0]["state"], "held", "{listed}");
+    let origins: Vec<&serde_json::Value> = listed["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["added_by"])
+        .collect();
+    assert_eq!(origins, [&json!("cli"), &json!("web:ann@example.test")], "{listed}");
+}
+
 /// The whole chain through the binary: a monitored domain's zone changes
 /// after its baseline was approved, `monitor run --once` queues the alert,
 /// `alert deliver` brings it to a signed webhook, and the audit log that

@@ -76,3 +76,21 @@ pub async fn postgres() -> Option<TestDb> {
         _dir: None,
     })
 }
+
+/// Queues `alert` in a transaction of its own; its outbox id.
+pub async fn queue(store: &Store, alert: &mailwarden_store::NewAlert) -> i64 {
+    let mut tx = store.begin().await.unwrap();
+    let id = mailwarden_store::queue_alert(&mut tx, alert).await.unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+/// The outbox row `id`, as `alert list` reads it.
+pub async fn alert_row(store: &Store, id: i64) -> mailwarden_store::outbox::QueuedAlert {
+    mailwarden_store::outbox::list_alerts(store, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.id == id)
+        .unwrap()
+}

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::diff::changes;
 use crate::outbox::{NewAlert, Trigger};
 use crate::snapshot::{ScanInput, Stored, record_scan, verdicts_of};
-use crate::timeline::{Step, timeline_with};
+use crate::timeline::{Step, tail_with, timeline_with};
 use crate::{EventKind, Store, StoreError, Tx, append_event, baseline, clock, queue_alert};
 
 /// When the triggers fire.
@@ -132,7 +132,7 @@ async fn ingest_in(
     // in memory: a seen-again scan has the snapshot's fingerprint, which
     // covers everything the state is made of (records, statuses, probes,
     // finding outcomes and severities; state.rs).
-    let steps = timeline_with(tx, &domain, Some((stored.id(), scan))).await?;
+    let steps = steps_for(tx, &domain, stored, scan).await?;
     crate::timeline::save_computed(tx, &steps).await?;
     let mut alerts = Vec::new();
     let mut change_count = 0;
@@ -170,6 +170,28 @@ async fn ingest_in(
         changes: change_count,
         alerts,
     })
+}
+
+/// The timeline a stored scan is judged on: from the snapshot before it
+/// (or the approved one, if older) to its own, or the whole timeline when
+/// that start's state is not cached.
+async fn steps_for(tx: &mut Tx<'_>, domain: &str, stored: Stored, scan: &ScanInput) -> Result<Vec<Step>, StoreError> {
+    let fresh = Some((stored.id(), scan));
+    let previous = match stored {
+        Stored::New { previous, .. } => previous,
+        Stored::SeenAgain { id, .. } => crate::snapshot::previous_id(tx, domain, id).await?,
+    };
+    let approved = baseline::current(tx, domain).await?.map(|b| b.snapshot_id);
+    let since = match (previous, approved) {
+        (Some(p), Some(a)) => Some(p.min(a)),
+        (p, a) => p.or(a),
+    };
+    if let Some(since) = since
+        && let Some(steps) = tail_with(tx, domain, since, fresh).await?
+    {
+        return Ok(steps);
+    }
+    timeline_with(tx, domain, fresh).await
 }
 
 /// The state this scan is compared with: the previous snapshot's for a new

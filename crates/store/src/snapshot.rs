@@ -219,6 +219,27 @@ pub async fn list(conn: &mut AnyConnection, domain: &str) -> Result<Vec<Snapshot
         .await?)
 }
 
+/// The snapshots of `domain` from id `since` on, oldest first.
+pub async fn list_since(conn: &mut AnyConnection, domain: &str, since: i64) -> Result<Vec<SnapshotMeta>, StoreError> {
+    let sql = format!("SELECT {META_COLUMNS} FROM snapshots WHERE domain = $1 AND id >= $2 ORDER BY id");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(domain)
+        .bind(since)
+        .fetch_all(&mut *conn)
+        .await?)
+}
+
+/// The id of the snapshot of `domain` before `id`, if any.
+pub async fn previous_id(conn: &mut AnyConnection, domain: &str, id: i64) -> Result<Option<i64>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM snapshots WHERE domain = $1 AND id < $2 ORDER BY id DESC LIMIT 1")
+            .bind(domain)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
 /// The snapshots of `domain`, oldest first, without their states, each
 /// with its cached changes (`None` where not computed yet): what `history`
 /// reads.

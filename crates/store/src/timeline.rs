@@ -48,15 +48,46 @@ pub async fn timeline_with(
     fresh: Option<(i64, &ScanInput)>,
 ) -> Result<Vec<Step>, StoreError> {
     let metas = snapshot::list(conn, domain).await?;
+    walk(conn, metas, domain, fresh).await
+}
+
+/// The end of the timeline, from snapshot `since` on, when the state after
+/// `since` is cached (`None` otherwise: the caller reads it whole). What a
+/// scan being stored needs (the previous state, the approved one, its own):
+/// reading every snapshot's state made storing a scan of a domain with a
+/// year of history parse a year of states.
+pub async fn tail_with(
+    conn: &mut AnyConnection,
+    domain: &str,
+    since: i64,
+    fresh: Option<(i64, &ScanInput)>,
+) -> Result<Option<Vec<Step>>, StoreError> {
+    let metas = snapshot::list_since(conn, domain, since).await?;
+    if metas.first().and_then(cached_state).is_none() {
+        return Ok(None);
+    }
+    Ok(Some(walk(conn, metas, domain, fresh).await?))
+}
+
+fn cached_state(meta: &SnapshotMeta) -> Option<State> {
+    meta.state
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .and_then(|v| State::from_json(&v))
+}
+
+/// The steps of `metas` (in order, the first either the domain's first
+/// snapshot or one with a cached state).
+async fn walk(
+    conn: &mut AnyConnection,
+    metas: Vec<SnapshotMeta>,
+    domain: &str,
+    fresh: Option<(i64, &ScanInput)>,
+) -> Result<Vec<Step>, StoreError> {
     let mut steps: Vec<Step> = Vec::with_capacity(metas.len());
     let mut state = State::default();
     for meta in metas {
-        let cached = meta
-            .state
-            .as_deref()
-            .and_then(|t| serde_json::from_str(t).ok())
-            .and_then(|v| State::from_json(&v));
-        let (first_state, next, failing, computed) = match cached {
+        let (first_state, next, failing, computed) = match cached_state(&meta) {
             Some(c) => (c.clone(), c, Vec::new(), false),
             None => {
                 let (first, next, failing) = match fresh {

@@ -223,6 +223,41 @@ async fn an_unchanged_rescan_keeps_a_settled_state_and_recomputes_one_awaiting_a
     }
 }
 
+/// Storing a scan reads the timeline from the snapshot before it (or the
+/// approved one) on, not every snapshot the domain ever had: with a year
+/// of history each stored scan parsed a year of states. An old snapshot
+/// made unreadable shows it is not read.
+#[tokio::test]
+async fn storing_a_scan_reads_only_the_end_of_the_timeline() {
+    for db in common::stores().await {
+        let store = &db.store;
+        for mx in ["mx1.watch.example.", "mx2.watch.example.", "mx3.watch.example."] {
+            store_it(store, &scan(Ok(&[mx]), Outcome::Pass, 300)).await;
+        }
+        let first: i64 = sqlx::query_scalar("SELECT MIN(id) FROM snapshots")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE snapshots SET state = NULL, changes = NULL, observation = $1 WHERE id = $2")
+            .bind(vec![0u8; 4])
+            .bind(first)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let next = store_it(store, &scan(Ok(&["mx4.watch.example."]), Outcome::Pass, 300)).await;
+        assert_eq!(next.changes, 1, "{}", db.label);
+        let again = store_it(store, &scan(Ok(&["mx4.watch.example."]), Outcome::Pass, 17)).await;
+        assert!(
+            matches!(again.stored, Stored::SeenAgain { seen_count: 2, .. }),
+            "{}",
+            db.label
+        );
+        // Reading the whole timeline does need it, and says so.
+        let err = timeline::read(store, D).await.unwrap_err().to_string();
+        assert!(err.contains(&format!("snapshot {first}")), "{}: {err}", db.label);
+    }
+}
+
 #[tokio::test]
 async fn a_difference_from_the_approved_baseline_queues_one_unapproved_change_alert() {
     for db in common::stores().await {

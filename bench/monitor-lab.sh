@@ -72,11 +72,15 @@ start_unbound
 xargs -a "$work/list" -n 2000 sh -c 'MAILWARDEN_DB=sqlite:'"$template"' "$0" monitor add --every 1h "$@" --resolver '"$RESOLVER"' \
   --trust-anchor '"$lab/root.key"' --allow-private-targets --no-smtp --no-https -- --ns-qps 0 >/dev/null' "$MAILWARDEN"
 
-# fresh DB: a copy of the database holding the monitors and nothing else.
-fresh() {
-  rm -f "$1" "$1-wal" "$1-shm"
-  python3 -c 'import sqlite3, sys; s = sqlite3.connect(sys.argv[1]); d = sqlite3.connect(sys.argv[2]); s.backup(d)' "$template" "$1"
+# copy_db SRC DST: a consistent copy through SQLite's backup API (WAL
+# included: a `cp` of the file alone missed the scans still in the WAL,
+# which the "unchanged" re-scan then stored as new snapshots).
+copy_db() {
+  rm -f "$2" "$2-wal" "$2-shm"
+  python3 -c 'import sqlite3, sys; s = sqlite3.connect(sys.argv[1]); d = sqlite3.connect(sys.argv[2]); s.backup(d)' "$1" "$2"
 }
+# fresh DB: a copy of the database holding the monitors and nothing else.
+fresh() { copy_db "$template" "$1"; }
 
 # run LABEL DB [--no-store]: one `monitor run --once --timings` on DB; its
 # wall, user and system seconds in $work/LABEL.time, its standard error in
@@ -98,7 +102,7 @@ for r in $(seq "$rounds"); do
   start_unbound
   fresh "$work/new.db"
   run "new.cold.$r" "$work/new.db"
-  if [ "$r" = 1 ]; then cp "$work/new.db" "$again"; fi
+  if [ "$r" = 1 ]; then copy_db "$work/new.db" "$again"; fi
 done
 before=$(db_bytes "$again")
 for r in $(seq "$rounds"); do

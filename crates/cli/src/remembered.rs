@@ -46,6 +46,18 @@ pub async fn for_domain(store: &Store, domain: &str) -> Vec<String> {
         })
 }
 
+/// The selectors remembered for every domain; none (with a warning) when
+/// the store cannot be read.
+pub async fn by_domain(store: &Store) -> mailwarden_store::selectors::ByDomain {
+    mailwarden_store::selectors::by_domain(store).await.unwrap_or_else(|e| {
+        eprintln!(
+            "mailwarden: {}: the remembered DKIM selectors could not be read: {e}",
+            store.url()
+        );
+        Default::default()
+    })
+}
+
 /// `base` with `extra` selectors after the user's (duplicates are dropped
 /// where the DKIM check builds its list).
 pub fn with(base: &ScanOptions, extra: Vec<String>) -> ScanOptions {

@@ -258,6 +258,50 @@ async fn storing_a_scan_reads_only_the_end_of_the_timeline() {
     }
 }
 
+/// A third unchanged sighting, with no approved baseline and no TLS
+/// certificate to count down, changes nothing and alerts nothing: the
+/// timeline is not read, so a state taken away stays away. With a
+/// baseline to compare with, it is read again (and the state cached).
+#[tokio::test]
+async fn a_third_unchanged_sighting_skips_the_timeline_unless_a_baseline_is_approved() {
+    for db in common::stores().await {
+        let store = &db.store;
+        let mx = || scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 300);
+        store_it(store, &mx()).await;
+        store_it(store, &mx()).await;
+        let id: i64 = sqlx::query_scalar("SELECT id FROM snapshots")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let uncached = || async {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM snapshots WHERE state IS NULL")
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+        };
+        sqlx::query("UPDATE snapshots SET state = NULL, changes = NULL")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let third = store_it(store, &mx()).await;
+        assert_eq!(third.stored, Stored::SeenAgain { id, seen_count: 3 }, "{}", db.label);
+        assert_eq!((third.changes, third.alerts.len()), (0, 0), "{}", db.label);
+        assert_eq!(uncached().await, 1, "{}: the timeline was read", db.label);
+        sqlx::query(
+            "INSERT INTO baselines (domain, snapshot_id, approved_at, approved_by, reason)
+             VALUES ($1, $2, '2026-01-01T00:00:00.000Z', 'ops', 'test')",
+        )
+        .bind(D)
+        .bind(id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let fourth = store_it(store, &mx()).await;
+        assert_eq!(fourth.changes, 0, "{}", db.label);
+        assert_eq!(uncached().await, 0, "{}: the timeline was not read", db.label);
+    }
+}
+
 #[tokio::test]
 async fn a_difference_from_the_approved_baseline_queues_one_unapproved_change_alert() {
     for db in common::stores().await {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use mailwarden_store::selectors::{MAX_PER_DOMAIN, for_domain, list, remember};
+use mailwarden_store::selectors::{MAX_PER_DOMAIN, by_domain, for_domain, list, remember};
 
 fn pair(d: &str, s: &str) -> (String, String) {
     (d.to_string(), s.to_string())
@@ -82,6 +82,12 @@ async fn a_scan_asks_at_most_the_most_recent_remembered_selectors() {
         let asked = for_domain(store, "example.org").await.unwrap();
         assert_eq!(asked.len() as i64, MAX_PER_DOMAIN, "{}", db.label);
         assert_eq!(asked[0], "zz-new", "the latest first: {}", db.label);
+        // `monitor run` reads every domain's at once: the same lists.
+        remember(store, &[pair("Other.example", "o1")]).await.unwrap();
+        let all = by_domain(store).await.unwrap();
+        assert_eq!(all.get("EXAMPLE.org."), asked, "{}", db.label);
+        assert_eq!(all.get("other.example"), ["o1"], "{}", db.label);
+        assert!(all.get("example.com").is_empty());
     }
 }
 

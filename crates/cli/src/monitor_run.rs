@@ -143,12 +143,12 @@ async fn run_on(store: &Store, args: RunArgs) -> Result<ExitCode> {
     };
     let stop = Stop::install()?;
     let mut scanners = Scanners::default();
-    let shared = crate::monitor_claim::Shared::new(&store, &args)?;
+    let shared = crate::monitor_claim::Shared::new(store, &args)?;
     let started = Instant::now();
     let mut timings = Timings::default();
     if let Some(shared) = shared.as_ref().filter(|_| args.once) {
         while let Some(claimed) = shared.next_once(&|| stop.requested()).await? {
-            let c = cycle(&store, claimed, &args, &policy, &mut scanners, &stop).await?;
+            let c = cycle(store, claimed, &args, &policy, &mut scanners, &stop).await?;
             eprintln!("mailwarden: {}", c.summary());
             timings.add(&c.timings);
         }
@@ -156,14 +156,14 @@ async fn run_on(store: &Store, args: RunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if args.once {
-        let all = monitor::list(&store).await?;
+        let all = monitor::list(store).await?;
         if all.is_empty() {
             eprintln!("mailwarden: no domain is monitored (mailwarden monitor add DOMAIN)");
         }
-        let cycle = cycle(&store, all, &args, &policy, &mut scanners, &stop).await?;
+        let cycle = cycle(store, all, &args, &policy, &mut scanners, &stop).await?;
         eprintln!("mailwarden: {}", cycle.summary());
         if !args.measure.no_store {
-            deliver_once(&store).await?;
+            deliver_once(store).await?;
         }
         timings.add(&cycle.timings);
         timings.print(&args, started.elapsed());
@@ -174,17 +174,17 @@ async fn run_on(store: &Store, args: RunArgs) -> Result<ExitCode> {
         store.url()
     );
     while !stop.requested() {
-        daily_retention(&store).await?;
-        deliver_alerts(&store).await?;
+        daily_retention(store).await?;
+        deliver_alerts(store).await?;
         let due = match &shared {
             Some(shared) => shared.claim_due().await?,
-            None => monitor::due(&store, &mailwarden_store::now()).await?,
+            None => monitor::due(store, &mailwarden_store::now()).await?,
         };
         if !due.is_empty() {
-            let c = cycle(&store, due, &args, &policy, &mut scanners, &stop).await?;
+            let c = cycle(store, due, &args, &policy, &mut scanners, &stop).await?;
             eprintln!("mailwarden: {}", c.summary());
         }
-        let pause = until_next_due(&store).await?;
+        let pause = until_next_due(store).await?;
         tokio::select! {
             () = tokio::time::sleep(pause) => {}
             () = stop.wait() => {}

@@ -139,6 +139,14 @@ impl Enc {
     }
 }
 
+/// The text of an encoded string (`s`, its length, its bytes).
+fn text_of(encoded: &[u8]) -> Option<&str> {
+    match encoded.split_first() {
+        Some((b's', rest)) if rest.len() >= 8 => std::str::from_utf8(&rest[8..]).ok(),
+        _ => None,
+    }
+}
+
 struct Seq<'a> {
     enc: &'a mut Enc,
     /// The elements' encodings, when they are to be sorted.
@@ -263,13 +271,14 @@ impl ser::SerializeMap for Map<'_> {
     type Ok = ();
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
-        match key.serialize(KeyText) {
-            Ok(name) => self.key_named(&name),
-            Err(_) => {
+        let mut sub = self.enc.sub();
+        key.serialize(&mut sub)?;
+        match text_of(&sub.out) {
+            Some(name) => self.key_named(name),
+            None => {
                 // Not a string: written as it is, never skipped.
                 self.skip_value = false;
-                self.enc.mode = Mode::Plain;
-                key.serialize(&mut *self.enc)?;
+                self.enc.out.extend_from_slice(&sub.out);
                 self.value_mode = if self.sort_values { Mode::SortSeq } else { Mode::Plain };
             }
         }
@@ -451,128 +460,6 @@ impl<'a> ser::Serializer for &'a mut Enc {
         self.variant(variant);
         Ok(self.map(b"}"))
     }
-}
-
-/// A map key as text, when it is a string (anything else is an error).
-struct KeyText;
-
-impl ser::Serializer for KeyText {
-    type Ok = String;
-    type Error = Error;
-    type SerializeSeq = ser::Impossible<String, Error>;
-    type SerializeTuple = ser::Impossible<String, Error>;
-    type SerializeTupleStruct = ser::Impossible<String, Error>;
-    type SerializeTupleVariant = ser::Impossible<String, Error>;
-    type SerializeMap = ser::Impossible<String, Error>;
-    type SerializeStruct = ser::Impossible<String, Error>;
-    type SerializeStructVariant = ser::Impossible<String, Error>;
-
-    fn serialize_str(self, v: &str) -> Result<String, Error> {
-        Ok(v.to_owned())
-    }
-    fn serialize_char(self, v: char) -> Result<String, Error> {
-        Ok(v.to_string())
-    }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<String, Error> {
-        Ok(variant.to_owned())
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Result<String, Error> {
-        value.serialize(self)
-    }
-    fn serialize_bool(self, _: bool) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_i8(self, _: i8) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_i16(self, _: i16) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_i32(self, _: i32) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_i64(self, _: i64) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_u8(self, _: u8) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_u16(self, _: u16) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_u32(self, _: u32) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_u64(self, _: u64) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_f32(self, _: f32) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_f64(self, _: f64) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_bytes(self, _: &[u8]) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_none(self) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_unit(self) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<String, Error> {
-        Err(not_text())
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        Err(not_text())
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
-        Err(not_text())
-    }
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, Error> {
-        Err(not_text())
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, Error> {
-        Err(not_text())
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        Err(not_text())
-    }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Error> {
-        Err(not_text())
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, Error> {
-        Err(not_text())
-    }
-}
-
-fn not_text() -> Error {
-    Error("not a string key".into())
 }
 
 /// Serialise `entries` as a map (for tests of map handling).

@@ -14,9 +14,9 @@
 //! `pending` and being re-checked each pass: a pass reads at most a batch
 //! of due alerts in id order, so a few hundred held alerts would fill
 //! every batch and starve the alerts behind them. A held alert is never
-//! leased, so re-opening it needs no lease check: [`reopen_shown`] (each
+//! leased, so re-opening it needs no lease check: `reopen_shown` (each
 //! delivery pass; one query per held domain) puts the alerts whose
-//! ownership is now shown back to `pending`, due at once; [`reopen_tenant`]
+//! ownership is now shown back to `pending`, due at once; `reopen_tenant`
 //! does so for a tenant whose destinations change (a new CLI destination
 //! takes them now; a removed web destination no longer holds them).
 

@@ -127,7 +127,10 @@ async fn ingest_in(
         )
         .await?;
     }
-    if unchanged_with_nothing_to_compare(tx, &domain, stored, scan).await? {
+    // The approved baseline, read once: what the timeline starts from, the
+    // unapproved-change trigger, and whether there is anything to compare.
+    let approved = baseline::current(tx, &domain).await?;
+    if unchanged_with_nothing_to_compare(stored, scan, approved.is_some()) {
         move_on(tx, &domain, next_due_at).await?;
         return Ok(Ingested {
             stored,
@@ -140,7 +143,7 @@ async fn ingest_in(
     // in memory: a seen-again scan has the snapshot's fingerprint, which
     // covers everything the state is made of (records, statuses, probes,
     // finding outcomes and severities; state.rs).
-    let steps = steps_for(tx, &domain, stored, scan).await?;
+    let steps = steps_for(tx, &domain, stored, scan, approved.as_ref().map(|b| b.snapshot_id)).await?;
     crate::timeline::save_computed(tx, &steps).await?;
     let mut alerts = Vec::new();
     let mut change_count = 0;
@@ -160,7 +163,7 @@ async fn ingest_in(
             )
             .await?;
         }
-        for alert in triggers(tx, &steps, stored, policy).await? {
+        for alert in triggers(approved.as_ref(), &steps, stored, policy) {
             if let Some(id) = queue_new(tx, &alert).await? {
                 alerts.push(id);
             }
@@ -192,29 +195,29 @@ async fn move_on(tx: &mut Tx<'_>, domain: &str, next_due_at: Option<&str>) -> Re
 /// second sighting), no change and no alert can come of it, so the
 /// timeline is not read. Most scans of a monitored domain are these; the
 /// timeline's state parsing was half of what they cost the store.
-async fn unchanged_with_nothing_to_compare(
-    tx: &mut Tx<'_>,
-    domain: &str,
-    stored: Stored,
-    scan: &ScanInput,
-) -> Result<bool, StoreError> {
+fn unchanged_with_nothing_to_compare(stored: Stored, scan: &ScanInput, has_baseline: bool) -> bool {
     let Stored::SeenAgain { seen_count, .. } = stored else {
-        return Ok(false);
+        return false;
     };
     let certificates = scan.observation.probes.smtp.values().any(|p| p.tls.is_some());
-    Ok(seen_count > 2 && !certificates && baseline::current(tx, domain).await?.is_none())
+    seen_count > 2 && !certificates && !has_baseline
 }
 
 /// The timeline a stored scan is judged on: from the snapshot before it
 /// (or the approved one, if older) to its own, or the whole timeline when
 /// that start's state is not cached.
-async fn steps_for(tx: &mut Tx<'_>, domain: &str, stored: Stored, scan: &ScanInput) -> Result<Vec<Step>, StoreError> {
+async fn steps_for(
+    tx: &mut Tx<'_>,
+    domain: &str,
+    stored: Stored,
+    scan: &ScanInput,
+    approved: Option<i64>,
+) -> Result<Vec<Step>, StoreError> {
     let fresh = Some((stored.id(), scan));
     let previous = match stored {
         Stored::New { previous, .. } => previous,
         Stored::SeenAgain { id, .. } => crate::snapshot::previous_id(tx, domain, id).await?,
     };
-    let approved = baseline::current(tx, domain).await?.map(|b| b.snapshot_id);
     let since = match (previous, approved) {
         (Some(p), Some(a)) => Some(p.min(a)),
         (p, a) => p.or(a),
@@ -264,12 +267,12 @@ async fn queue_new(tx: &mut Tx<'_>, alert: &NewAlert) -> Result<Option<i64>, Sto
 }
 
 /// The alerts the latest step sets off.
-async fn triggers(
-    tx: &mut Tx<'_>,
+fn triggers(
+    approved: Option<&baseline::Baseline>,
     steps: &[Step],
     stored: Stored,
     policy: &AlertPolicy,
-) -> Result<Vec<NewAlert>, StoreError> {
+) -> Vec<NewAlert> {
     let last = &steps[steps.len() - 1];
     let domain = last.snapshot.domain.clone();
     let sid = last.snapshot.id;
@@ -284,7 +287,7 @@ async fn triggers(
     };
     let mut out = Vec::new();
     // An unapproved change: any difference from the approved state.
-    if let Some(base) = baseline::current(tx, &domain).await?
+    if let Some(base) = approved
         && let Some(approved) = steps.iter().find(|s| s.snapshot.id == base.snapshot_id)
     {
         let diff = changes(&approved.state, &last.state, &domain);
@@ -309,7 +312,7 @@ async fn triggers(
         // The first snapshot (or a re-scan) has nothing newer to compare;
         // certificates still count down.
         out.extend(expiring(last, policy, &domain, sid));
-        return Ok(out);
+        return out;
     };
     let prev = &steps[steps.len() - 2];
     for (id, subject, severity) in &last.failing {
@@ -355,7 +358,7 @@ async fn triggers(
         ));
     }
     out.extend(expiring(last, policy, &domain, sid));
-    Ok(out)
+    out
 }
 
 /// MX certificates expiring within the policy's days (one alert each).

@@ -84,7 +84,8 @@ impl<R: BufRead> Tracked<R> {
         self.consumed.position(self.consumed.offset)
     }
 
-    /// SHA-256 of every byte consumed, hex.
+    /// SHA-256 of every byte read (at the end of the document: every byte
+    /// consumed), hex.
     pub fn digest(&self) -> String {
         crate::failure::hex(&self.hasher.clone().finalize())
     }
@@ -174,15 +175,17 @@ impl<R: BufRead> BufRead for Tracked<R> {
             if let Some(stop) = self.stop {
                 return Err(io::Error::other(format!("{stop:?}")));
             }
+            // Hashed as it is validated, a buffer at a time rather than an
+            // event at a time: the parser consumes every byte before the
+            // digest is read (it is read at the end of the document).
+            self.hasher.update(&owned[checked..]);
         }
         self.inner.fill_buf()
     }
 
     fn consume(&mut self, amt: usize) {
         if let Ok(buf) = self.inner.fill_buf() {
-            let used = &buf[..amt.min(buf.len())];
-            self.hasher.update(used);
-            self.consumed.advance(used);
+            self.consumed.advance(&buf[..amt.min(buf.len())]);
         }
         self.inner.consume(amt);
     }
@@ -260,10 +263,19 @@ impl<R: BufRead> Subtrees<R> {
 
     /// One event; `None` at the end of input.
     fn step(&mut self) -> Result<Option<Step>> {
-        self.buf.clear();
+        // The event borrows the buffer, not `self`: taken out and put back,
+        // so no event is copied to be handled.
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let step = self.step_in(&mut buf);
+        self.buf = buf;
+        step
+    }
+
+    fn step_in(&mut self, buf: &mut Vec<u8>) -> Result<Option<Step>> {
         let at = self.reader.get_ref().position();
-        let (ns, event) = match self.reader.read_resolved_event_into(&mut self.buf) {
-            Ok((ns, event)) => (namespace(&ns), event.into_owned()),
+        let (ns, event) = match self.reader.read_resolved_event_into(buf) {
+            Ok((ns, event)) => (namespace(&ns), event),
             Err(e) => return Err(self.read_error(&e)),
         };
         match event {
@@ -305,7 +317,7 @@ impl<R: BufRead> Subtrees<R> {
             },
             Event::Text(t) => self.text(&t.xml10_content(), at),
             Event::CData(c) => {
-                let raw = c.into_inner().into_owned();
+                let raw = c.into_inner();
                 self.text(&raw, at)
             }
             Event::GeneralRef(r) => {

@@ -6,8 +6,9 @@
 #
 # Builds the release binary, writes one RFC 7489 aggregate report with
 # RECORDS <record> rows (plain XML, about 560 bytes a row), imports it into
-# a fresh SQLite database and, when MAILWARDEN_TEST_PG_URL is set (see
-# tests/real-peers/postgres.sh), into a fresh PostgreSQL database, and
+# a fresh SQLite database and, when MAILWARDEN_TEST_PG_URL is exported (see
+# tests/real-peers/postgres.sh: `set -a; . target/real-peers/pg.env; set +a`),
+# into a fresh PostgreSQL database, and
 # prints records per second and peak memory (max RSS, from GNU time) for
 # each. `--dir` adds the directory store (`--store-dir`), which parses the
 # report whole in memory, for comparison (skipped above 100,000 rows).

@@ -47,7 +47,11 @@ pub async fn ingest(
     next_due_at: Option<&str>,
 ) -> Result<Ingested, StoreError> {
     let mut tx = store.begin().await?;
-    let done = ingest_in(&mut tx, scan, policy, next_due_at).await?;
+    let move_on = next_due_at.map(|next_due_at| MoveOn {
+        next_due_at,
+        released_at: None,
+    });
+    let done = ingest_in(&mut tx, scan, policy, move_on).await?;
     tx.commit().await?;
     Ok(done)
 }
@@ -95,10 +99,16 @@ pub async fn ingest_batch(
 
 async fn try_batch(store: &Store, scans: &[Finished], policy: &AlertPolicy) -> Result<Vec<Ingested>, StoreError> {
     let mut tx = store.begin().await?;
+    // The claims end at the database's time (other machines compare it),
+    // read once for the batch rather than once per scan.
+    let released_at = clock::stamp(crate::jobs_claim::db_now(&mut tx).await?);
     let mut done = Vec::with_capacity(scans.len());
     for f in scans {
-        done.push(ingest_in(&mut tx, &f.scan, policy, Some(f.next_due_at.as_str())).await?);
-        crate::monitor::release_in(&mut tx, &f.scan.observation.domain).await?;
+        let move_on = MoveOn {
+            next_due_at: &f.next_due_at,
+            released_at: Some(&released_at),
+        };
+        done.push(ingest_in(&mut tx, &f.scan, policy, Some(move_on)).await?);
     }
     tx.commit().await?;
     Ok(done)
@@ -109,7 +119,7 @@ async fn ingest_in(
     tx: &mut Tx<'_>,
     scan: &ScanInput,
     policy: &AlertPolicy,
-    next_due_at: Option<&str>,
+    move_on: Option<MoveOn<'_>>,
 ) -> Result<Ingested, StoreError> {
     let domain = scan.observation.domain.clone();
     let fingerprint = scan.fingerprint();
@@ -131,7 +141,7 @@ async fn ingest_in(
     // unapproved-change trigger, and whether there is anything to compare.
     let approved = baseline::current(tx, &domain).await?;
     if unchanged_with_nothing_to_compare(stored, scan, approved.is_some()) {
-        move_on(tx, &domain, next_due_at).await?;
+        move_monitor_on(tx, &domain, move_on).await?;
         return Ok(Ingested {
             stored,
             changes: 0,
@@ -169,7 +179,7 @@ async fn ingest_in(
             }
         }
     }
-    move_on(tx, &domain, next_due_at).await?;
+    move_monitor_on(tx, &domain, move_on).await?;
     Ok(Ingested {
         stored,
         changes: change_count,
@@ -177,15 +187,31 @@ async fn ingest_in(
     })
 }
 
-/// Move the domain's monitor on to its next due time.
-async fn move_on(tx: &mut Tx<'_>, domain: &str, next_due_at: Option<&str>) -> Result<(), StoreError> {
-    if let Some(at) = next_due_at {
-        sqlx::query("UPDATE monitors SET next_due_at = $1 WHERE domain = $2")
-            .bind(at)
-            .bind(domain)
-            .execute(&mut **tx)
-            .await?;
-    }
+/// Where a stored scan moves its domain's monitor.
+#[derive(Debug, Clone, Copy)]
+struct MoveOn<'a> {
+    /// When the monitor is next due.
+    next_due_at: &'a str,
+    /// When this process's claim on the domain ended (`monitor run`), if
+    /// it ends with this scan.
+    released_at: Option<&'a str>,
+}
+
+/// Move the domain's monitor on to its next due time (and end the claim):
+/// one statement, it is on the path of every stored scan.
+async fn move_monitor_on(tx: &mut Tx<'_>, domain: &str, move_on: Option<MoveOn<'_>>) -> Result<(), StoreError> {
+    let Some(m) = move_on else {
+        return Ok(());
+    };
+    let query = match m.released_at {
+        Some(at) => {
+            sqlx::query("UPDATE monitors SET next_due_at = $1, lease_until = NULL, claimed_at = $2 WHERE domain = $3")
+                .bind(m.next_due_at)
+                .bind(at)
+        }
+        None => sqlx::query("UPDATE monitors SET next_due_at = $1 WHERE domain = $2").bind(m.next_due_at),
+    };
+    query.bind(domain).execute(&mut **tx).await?;
     Ok(())
 }
 

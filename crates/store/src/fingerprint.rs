@@ -59,22 +59,17 @@ pub fn fingerprint(
     hex(&h.finalize())
 }
 
-/// A finding's rule, subject, outcome and severity, NUL-separated. Built
-/// with `push_str`: `format!` for the 157 findings of a scan cost more
+/// A finding's rule, subject, outcome and severity, NUL-separated. Joined,
+/// not `format!`ed: `format!` for the 157 findings of a scan cost more
 /// than encoding the whole Observation (perf, an unchanged re-scan).
 fn outcome_line(f: &Finding) -> String {
-    let (outcome, severity) = (f.outcome.as_str(), f.severity.as_str());
-    let mut line = String::with_capacity(f.id.len() + f.subject.len() + outcome.len() + severity.len() + 3);
-    for (i, part) in [f.id.as_str(), f.subject.as_str(), outcome, severity]
-        .into_iter()
-        .enumerate()
-    {
-        if i > 0 {
-            line.push('\u{0}');
-        }
-        line.push_str(part);
-    }
-    line
+    [
+        f.id.as_str(),
+        f.subject.as_str(),
+        f.outcome.as_str(),
+        f.severity.as_str(),
+    ]
+    .join("\u{0}")
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

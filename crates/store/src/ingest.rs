@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use crate::diff::changes;
+use crate::monitor::MoveOn;
 use crate::outbox::{NewAlert, Trigger};
 use crate::snapshot::{ScanInput, Stored, record_scan, verdicts_of};
 use crate::timeline::{Step, tail_with, timeline_with};
@@ -187,32 +188,12 @@ async fn ingest_in(
     })
 }
 
-/// Where a stored scan moves its domain's monitor.
-#[derive(Debug, Clone, Copy)]
-struct MoveOn<'a> {
-    /// When the monitor is next due.
-    next_due_at: &'a str,
-    /// When this process's claim on the domain ended (`monitor run`), if
-    /// it ends with this scan.
-    released_at: Option<&'a str>,
-}
-
-/// Move the domain's monitor on to its next due time (and end the claim):
-/// one statement, it is on the path of every stored scan.
+/// Move the domain's monitor on, when the caller asked.
 async fn move_monitor_on(tx: &mut Tx<'_>, domain: &str, move_on: Option<MoveOn<'_>>) -> Result<(), StoreError> {
-    let Some(m) = move_on else {
-        return Ok(());
-    };
-    let query = match m.released_at {
-        Some(at) => {
-            sqlx::query("UPDATE monitors SET next_due_at = $1, lease_until = NULL, claimed_at = $2 WHERE domain = $3")
-                .bind(m.next_due_at)
-                .bind(at)
-        }
-        None => sqlx::query("UPDATE monitors SET next_due_at = $1 WHERE domain = $2").bind(m.next_due_at),
-    };
-    query.bind(domain).execute(&mut **tx).await?;
-    Ok(())
+    match move_on {
+        Some(m) => crate::monitor::move_on_in(tx, domain, m).await,
+        None => Ok(()),
+    }
 }
 
 /// Whether this scan is the third (or later) sighting of an unchanged

@@ -174,14 +174,40 @@ pub async fn release(store: &Store, domain: &str) -> Result<(), StoreError> {
     release_in(&mut conn, domain).await
 }
 
-/// [`release`] on `conn` (in the transaction that stores the scan).
-pub async fn release_in(conn: &mut sqlx::AnyConnection, domain: &str) -> Result<(), StoreError> {
+/// [`release`] on `conn`.
+async fn release_in(conn: &mut sqlx::AnyConnection, domain: &str) -> Result<(), StoreError> {
     let now = clock::stamp(crate::jobs_claim::db_now(conn).await?);
     sqlx::query("UPDATE monitors SET lease_until = NULL, claimed_at = $1 WHERE domain = $2")
         .bind(now)
         .bind(domain)
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// Where a stored scan moves its domain's monitor.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MoveOn<'a> {
+    /// When the monitor is next due.
+    pub next_due_at: &'a str,
+    /// When this process's claim on the domain ended (`monitor run`), if
+    /// it ends with this scan: as [`release`] stamps it, the database's time.
+    pub released_at: Option<&'a str>,
+}
+
+/// Move the monitor of `domain` on to its next due time (and end the
+/// claim), in the transaction that stores its scan: one statement, it is
+/// on the path of every stored scan.
+pub(crate) async fn move_on_in(conn: &mut sqlx::AnyConnection, domain: &str, m: MoveOn<'_>) -> Result<(), StoreError> {
+    let query = match m.released_at {
+        Some(at) => {
+            sqlx::query("UPDATE monitors SET next_due_at = $1, lease_until = NULL, claimed_at = $2 WHERE domain = $3")
+                .bind(m.next_due_at)
+                .bind(at)
+        }
+        None => sqlx::query("UPDATE monitors SET next_due_at = $1 WHERE domain = $2").bind(m.next_due_at),
+    };
+    query.bind(domain).execute(&mut *conn).await?;
     Ok(())
 }
 

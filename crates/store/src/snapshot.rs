@@ -119,6 +119,13 @@ const META_COLUMNS: &str = "id, domain, fingerprint, first_seen_at, last_seen_at
 /// Store one scan whose [`ScanInput::fingerprint`] is `fp` (inside
 /// `conn`'s transaction).
 pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput, fp: &str) -> Result<Stored, StoreError> {
+    Ok(record(conn, scan, fp).await?.0)
+}
+
+/// [`record_scan`], and for a seen-again mark whether the snapshot's cached
+/// state awaits no removal (`settled`): then this sighting confirms
+/// nothing and the state stays as it is.
+pub(crate) async fn record(conn: &mut AnyConnection, scan: &ScanInput, fp: &str) -> Result<(Stored, bool), StoreError> {
     let domain = scan.observation.domain.as_str();
     let at = clock::stamp(scan.at);
     // `settled`: the latest snapshot's cached state holds no removal seen
@@ -151,7 +158,7 @@ pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput, fp: &str) -
         .bind(*settled)
         .fetch_one(&mut *conn)
         .await?;
-        return Ok(Stored::SeenAgain { id: *id, seen_count });
+        return Ok((Stored::SeenAgain { id: *id, seen_count }, *settled == 1));
     }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO snapshots (domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version,
@@ -174,10 +181,11 @@ pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput, fp: &str) -
     .fetch_one(&mut *conn)
     .await?;
     insert_findings(conn, id, &scan.findings).await?;
-    Ok(Stored::New {
+    let stored = Stored::New {
         id,
         previous: latest.map(|(id, _, _)| id),
-    })
+    };
+    Ok((stored, false))
 }
 
 /// Findings per INSERT statement (6 parameters each: far below the
@@ -327,7 +335,7 @@ pub async fn save_state(
     changes: &serde_json::Value,
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE snapshots SET state = $1, changes = $2 WHERE id = $3")
-        .bind(state.to_json().to_string())
+        .bind(state.to_text())
         .bind(changes.to_string())
         .bind(id)
         .execute(&mut *conn)

@@ -3,11 +3,19 @@
 //! 2 usage or runtime error, or nothing could be seen for any domain). A
 //! closed standard output is not an error.
 
+/// mimalloc rather than glibc's malloc: with scans allocating on one
+/// thread and the store's writer freeing on another, glibc's arenas and
+/// their locks were 15-20% of a monitoring run's CPU (perf,
+/// bench/monitor-lab.sh).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod alert;
 mod args;
 mod audit;
 mod compliance;
 mod config;
+mod cpu_meter;
 mod domain;
 mod evidence;
 mod evidence_verify;

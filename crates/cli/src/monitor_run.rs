@@ -268,6 +268,15 @@ struct Timings {
     writes: Duration,
     /// The writer's transactions.
     transactions: usize,
+    /// CPU time of the store's work on this process's async threads: the
+    /// writer's polls, the read of remembered selectors and the seen-again
+    /// marks ([`crate::cpu_meter`]). SQLite's own threads are read at the end.
+    store_cpu: Duration,
+    /// CPU time the writer spent freeing the scans' results after storing
+    /// them: `--no-store` frees them too (as they finish), so it is not
+    /// the store's, and is taken out of `store_cpu` (perf: half of what
+    /// the writer's polls cost an unchanged re-scan).
+    freeing_cpu: Duration,
     /// Time reading each domain's remembered DKIM selectors before its
     /// scan, added up over the scan tasks (they overlap, and wait for the
     /// store's connections while it writes).
@@ -281,6 +290,8 @@ impl Timings {
         self.writes += other.writes;
         self.transactions += other.transactions;
         self.reads += other.reads;
+        self.store_cpu += other.store_cpu;
+        self.freeing_cpu += other.freeing_cpu;
     }
 
     /// One line on standard error, when `--timings` asked for it.
@@ -308,6 +319,26 @@ impl Timings {
             per_scan(self.scanning),
             args.concurrency,
             mailwarden_dns::cache::answered_below_cuts_in_process(),
+        );
+        self.print_store_cpu();
+    }
+
+    /// The store's CPU share of the run, counted inside it (cpu_meter.rs):
+    /// what a comparison with `--no-store` measures too, but without the
+    /// noise of two runs on a shared machine.
+    fn print_store_cpu(&self) {
+        let sqlite = crate::cpu_meter::threads_named(crate::cpu_meter::SQLITE_WORKERS);
+        let store = self.store_cpu + sqlite;
+        let process = crate::cpu_meter::process();
+        let rest = process.saturating_sub(store).as_secs_f64();
+        eprintln!(
+            "mailwarden: timings: store CPU {:.2} s (async {:.2} s, SQLite threads {:.2} s) of the process's {:.2} s: \
+             +{:.1}% on the rest",
+            store.as_secs_f64(),
+            self.store_cpu.as_secs_f64(),
+            sqlite.as_secs_f64(),
+            process.as_secs_f64(),
+            100.0 * store.as_secs_f64() / rest.max(1e-9),
         );
     }
 }
@@ -375,14 +406,23 @@ async fn cycle(
     // collecting results never waits on the database, so the next scans
     // start while earlier ones are written.
     let (to_writer, queue) = tokio::sync::mpsc::channel::<(Monitor, ScanInput)>(BATCH);
-    let writer = (!no_store).then(|| tokio::spawn(write_scans(store.clone(), queue, args.jitter, policy.clone())));
+    let writer = (!no_store).then(|| {
+        tokio::spawn(crate::cpu_meter::metered(write_scans(
+            store.clone(),
+            queue,
+            args.jitter,
+            policy.clone(),
+        )))
+    });
     // The DKIM selectors remembered from messages are asked too: read for
     // every domain at once, not per scan.
     let read = Instant::now();
     let remembered = std::sync::Arc::new(if no_store {
         Default::default()
     } else {
-        crate::remembered::by_domain(store).await
+        let (remembered, cpu) = crate::cpu_meter::metered(crate::remembered::by_domain(store)).await;
+        out.timings.store_cpu += cpu;
+        remembered
     });
     out.timings.reads += read.elapsed();
     let results = futures::stream::iter(work)
@@ -448,11 +488,14 @@ async fn cycle(
     // Finished scans still queued are stored whole even when the others
     // were abandoned.
     if let Some(writer) = writer {
-        let written = writer.await.map_err(|e| anyhow::anyhow!("writer task: {e}"))?;
+        let (written, cpu) = writer.await.map_err(|e| anyhow::anyhow!("writer task: {e}"))?;
+        out.timings.store_cpu += cpu.saturating_sub(written.timings.freeing_cpu);
         out.add(written);
     }
     let marking = Instant::now();
-    mailwarden_store::ingest::seen_again(store, &out.seen_again).await?;
+    let (marked, cpu) = crate::cpu_meter::metered(mailwarden_store::ingest::seen_again(store, &out.seen_again)).await;
+    marked?;
+    out.timings.store_cpu += cpu;
     out.timings.writes += marking.elapsed();
     Ok(out)
 }
@@ -480,6 +523,9 @@ async fn write_scans(
         let results = ingest_batch(&store, &finished, &policy).await;
         out.timings.writes += writing.elapsed();
         out.timings.transactions += 1;
+        let freeing = crate::cpu_meter::thread();
+        drop(finished);
+        out.timings.freeing_cpu += crate::cpu_meter::thread().saturating_sub(freeing);
         for (m, stored) in monitors.iter().zip(results) {
             match stored {
                 Ok(i) => {

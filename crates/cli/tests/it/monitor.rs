@@ -425,6 +425,11 @@ fn monitor_run_once_no_store_scans_but_stores_nothing_and_timings_split_store_fr
         err.contains("timings: 1 scan(s), wall ") && !err.contains("--no-store"),
         "{err}"
     );
+    // The store's CPU share, counted inside the run (cpu_meter.rs).
+    assert!(
+        err.contains("timings: store CPU ") && err.contains("SQLite threads ") && err.contains("% on the rest"),
+        "{err}"
+    );
     assert_eq!(snapshots(dir), 1);
     // Without --timings, no timings line.
     let (_, _, err) = mw(dir, &["monitor", "run", "--once"]);

@@ -55,9 +55,9 @@ impl<F: Future> Future for Metered<F> {
     type Output = (F::Output, Duration);
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let before = clock(ClockId::ThreadCPUTime);
+        let before = thread();
         let polled = self.inner.as_mut().poll(cx);
-        let spent = clock(ClockId::ThreadCPUTime).saturating_sub(before);
+        let spent = thread().saturating_sub(before);
         self.spent += spent;
         polled.map(|out| (out, self.spent))
     }
@@ -101,9 +101,9 @@ mod tests {
     use super::*;
 
     fn burn(until: Duration) {
-        let start = clock(ClockId::ThreadCPUTime);
+        let start = thread();
         let mut x = 0u64;
-        while clock(ClockId::ThreadCPUTime).saturating_sub(start) < until {
+        while thread().saturating_sub(start) < until {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
         }
     }

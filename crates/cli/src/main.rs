@@ -3,13 +3,7 @@
 //! 2 usage or runtime error, or nothing could be seen for any domain). A
 //! closed standard output is not an error.
 
-/// mimalloc rather than glibc's malloc: with scans allocating on one
-/// thread and the store's writer freeing on another, glibc's arenas and
-/// their locks were 15-20% of a monitoring run's CPU (perf,
-/// bench/monitor-lab.sh).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
+mod allocator;
 mod alert;
 mod args;
 mod audit;
@@ -55,6 +49,7 @@ use clap::{CommandFactory, FromArgMatches};
 use crate::args::{Cli, Command, SpfCommand};
 
 fn main() -> ExitCode {
+    allocator::tune();
     let cli = match parse() {
         Ok(cli) => cli,
         Err(err) => {

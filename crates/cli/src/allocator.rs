@@ -4,8 +4,10 @@
 //! thread and the store's writer freeing on another, glibc's arenas and
 //! their locks were 15-20% of a monitoring run's CPU (perf,
 //! bench/monitor-lab.sh).
-// The only unsafe code of the binary: one call into mimalloc's C API.
-#![allow(unsafe_code)]
+#![allow(
+    unsafe_code,
+    reason = "the binary's only unsafe code: mimalloc's option table, through its C API"
+)]
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

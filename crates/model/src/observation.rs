@@ -41,24 +41,40 @@ pub struct Transcript {
     entries: BTreeMap<QueryKey, Answer>,
 }
 
-#[derive(Serialize, Deserialize)]
+/// One entry as read back.
+#[derive(Deserialize)]
 struct TranscriptEntry {
     name: String,
     #[serde(rename = "type")]
     rtype: RType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     server: Option<std::net::IpAddr>,
     #[serde(flatten)]
     answer: Answer,
 }
 
+/// One entry as written: [`TranscriptEntry`]'s fields, borrowed. Writing
+/// owned entries cloned every answer with its records for each
+/// serialisation (the store's fingerprint and its stored copy of every
+/// monitored scan: perf, bench/monitor-lab.sh).
+#[derive(Serialize)]
+struct TranscriptEntryRef<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    rtype: RType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<std::net::IpAddr>,
+    #[serde(flatten)]
+    answer: &'a Answer,
+}
+
 impl Serialize for Transcript {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.entries.iter().map(|(k, a)| TranscriptEntry {
-            name: k.name.clone(),
+        s.collect_seq(self.entries.iter().map(|(k, a)| TranscriptEntryRef {
+            name: &k.name,
             rtype: k.rtype,
             server: k.server,
-            answer: a.clone(),
+            answer: a,
         }))
     }
 }
@@ -409,6 +425,34 @@ mod tests {
         let back: Transcript = serde_json::from_str(&json).unwrap();
         assert_eq!(back, t);
         assert_eq!(back.len(), 2);
+    }
+
+    /// The borrowed entries write what the owned ones did: name, type,
+    /// server (only when asked directly), then the answer's own fields.
+    #[test]
+    fn borrowed_transcript_entries_write_the_fields_in_the_stored_order() {
+        let server: std::net::IpAddr = "192.0.2.53".parse().unwrap();
+        let mut t = Transcript::default();
+        t.insert(
+            QueryKey::new("a.test", RType::Mx),
+            Answer::empty(Status::NoData, Proof::NotValidated),
+        );
+        t.insert(
+            QueryKey::at(server, "b.test", RType::Mx),
+            Answer::empty(Status::Timeout, Proof::Indeterminate),
+        );
+        let json = serde_json::to_string(&t).unwrap();
+        // An answer's own fields, without its braces.
+        let fields = |a: Answer| {
+            let text = serde_json::to_string(&a).unwrap();
+            text[1..text.len() - 1].to_string()
+        };
+        let expected = format!(
+            r#"[{{"name":"a.test","type":"MX",{}}},{{"name":"b.test","type":"MX","server":"192.0.2.53",{}}}]"#,
+            fields(Answer::empty(Status::NoData, Proof::NotValidated)),
+            fields(Answer::empty(Status::Timeout, Proof::Indeterminate)),
+        );
+        assert_eq!(json, expected);
     }
 
     #[test]

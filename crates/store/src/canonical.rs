@@ -33,6 +33,7 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T, rules: Rules) -> Vec<u8> 
         out: Vec::with_capacity(16 << 10),
         mode: Mode::Plain,
         rules,
+        key: Vec::new(),
     };
     if let Err(e) = value.serialize(&mut enc) {
         // A value serde cannot serialise still gets a stable encoding.
@@ -56,6 +57,10 @@ struct Enc {
     /// How the next value is written (set by the key it is under).
     mode: Mode,
     rules: Rules,
+    /// A map key's encoding, reused from key to key: a buffer allocated
+    /// per key was a fifth of the fingerprint's time (perf,
+    /// bench/monitor-lab.sh).
+    key: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -77,10 +82,17 @@ impl ser::Error for Error {
 
 impl Enc {
     fn sub(&self) -> Enc {
+        self.sub_into(Vec::new())
+    }
+
+    /// A sub-encoder writing into `out` (cleared).
+    fn sub_into(&self, mut out: Vec<u8>) -> Enc {
+        out.clear();
         Enc {
-            out: Vec::new(),
+            out,
             mode: Mode::Plain,
             rules: self.rules,
+            key: Vec::new(),
         }
     }
 
@@ -250,7 +262,8 @@ impl ser::SerializeMap for Map<'_> {
     type Ok = ();
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
-        let mut sub = self.enc.sub();
+        let buffer = std::mem::take(&mut self.enc.key);
+        let mut sub = self.enc.sub_into(buffer);
         key.serialize(&mut sub)?;
         match text_of(&sub.out) {
             Some(name) => self.key_named(name),
@@ -261,6 +274,7 @@ impl ser::SerializeMap for Map<'_> {
                 self.value_mode = if self.sort_values { Mode::SortSeq } else { Mode::Plain };
             }
         }
+        self.enc.key = sub.out;
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {

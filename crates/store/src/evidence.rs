@@ -243,13 +243,8 @@ pub async fn collect(store: &Store, domain: &str, period: Period) -> Result<Coll
 
 /// The findings of one snapshot, as stored.
 async fn snapshot_findings(store: &Store, snapshot: i64) -> Result<Vec<crate::snapshot::StoredFinding>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT rule_id, subject, outcome, severity, message FROM findings WHERE snapshot_id = $1
-         ORDER BY rule_id, subject",
-    )
-    .bind(snapshot)
-    .fetch_all(store.pool())
-    .await?)
+    let mut conn = store.pool().acquire().await?;
+    crate::snapshot::findings_of(&mut conn, snapshot).await
 }
 
 /// Appends the `evidence-exported` event: the domain, the period, the

@@ -16,6 +16,7 @@ pub mod audit_log;
 pub mod baseline;
 mod canonical;
 mod clock;
+mod deflate;
 pub mod diff;
 mod error;
 pub mod events;

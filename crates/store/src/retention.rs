@@ -129,11 +129,15 @@ pub async fn run(store: &Store, now: OffsetDateTime) -> Result<Removed, StoreErr
     let expired_findings = format!(
         "DELETE FROM findings WHERE snapshot_id IN (SELECT id FROM snapshots WHERE last_seen_at < $1 AND {KEEP})"
     );
+    let expired_packed = format!("last_seen_at < $1 AND {KEEP}");
     let snapshot_cut = cutoff("snapshots");
     let removed = Removed {
-        // Findings go with their snapshot, or earlier on their own period.
+        // Findings go with their snapshot, or earlier on their own period:
+        // rows of snapshots stored before migration 0600, then packed lists.
         findings: exec(&mut tx, &expired_findings, &cutoff("findings")).await?
-            + exec(&mut tx, &expired_findings, &snapshot_cut).await?,
+            + exec(&mut tx, &expired_findings, &snapshot_cut).await?
+            + clear_packed(&mut tx, &expired_packed, &cutoff("findings")).await?
+            + clear_packed(&mut tx, &expired_packed, &snapshot_cut).await?,
         snapshots: exec(
             &mut tx,
             &format!("DELETE FROM snapshots WHERE last_seen_at < $1 AND {KEEP}"),
@@ -192,6 +196,33 @@ async fn expire_reports(
 }
 
 /// Run one statement with one text parameter; the rows it touched.
+/// Clear the packed findings of the snapshots `condition` selects (`$1`
+/// bound to `param`); the number of findings they held.
+async fn clear_packed(tx: &mut crate::Tx<'_>, condition: &str, param: &str) -> Result<u64, StoreError> {
+    let held = packed_count(tx, condition, param).await?;
+    exec(
+        tx,
+        &format!(
+            "UPDATE snapshots SET findings = NULL, findings_count = NULL WHERE findings IS NOT NULL AND {condition}"
+        ),
+        param,
+    )
+    .await?;
+    Ok(held)
+}
+
+/// How many findings the packed lists of the snapshots `condition`
+/// selects hold.
+async fn packed_count(tx: &mut crate::Tx<'_>, condition: &str, param: &str) -> Result<u64, StoreError> {
+    let held: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT CAST(COALESCE(SUM(findings_count), 0) AS BIGINT) FROM snapshots WHERE findings IS NOT NULL AND {condition}"
+    )))
+    .bind(param)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(u64::try_from(held).unwrap_or(0))
+}
+
 async fn exec(tx: &mut crate::Tx<'_>, sql: &str, param: &str) -> Result<u64, StoreError> {
     Ok(sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
         .bind(param)
@@ -245,7 +276,9 @@ pub async fn erase(store: &Store, domain: &str) -> Result<Receipt, StoreError> {
         .bind(domain)
         .execute(&mut *tx)
         .await?
-        .rows_affected();
+        .rows_affected()
+        // The packed lists go with their snapshots, deleted below.
+        + packed_count(&mut tx, "domain = $1", domain).await?;
     for (table, field) in [
         ("baselines", &mut r.baselines),
         ("snapshots", &mut r.snapshots),

@@ -1,24 +1,21 @@
 //! Stored scans. A scan whose fingerprint equals the domain's latest
 //! snapshot only moves that snapshot's `last_seen_at` and `seen_count`
 //! (the "seen again" mark); any other scan is a new snapshot holding the
-//! Observation (deflate-compressed JSON), the findings, the profile
-//! verdicts and scores, and the scanner and rule-catalogue versions.
+//! Observation (deflate-compressed JSON), the findings (one deflated list
+//! in the snapshot's row), the profile verdicts and scores, and the
+//! scanner and rule-catalogue versions. Snapshots stored before migration
+//! 0600 keep their findings as rows of the `findings` table; both are read.
 
-use std::io::{Read, Write};
-
-use flate2::Compression;
-use flate2::read::DeflateDecoder;
-use flate2::write::DeflateEncoder;
 use mailwarden_model::{Finding, Observation};
 use serde::Serialize;
 use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
 use crate::fingerprint::fingerprint;
-use crate::{StoreError, clock};
+use crate::{StoreError, clock, deflate};
 
-/// Largest decompressed Observation read back (a guard against a corrupt
-/// or hostile row; real ones are far below).
+/// Largest decompressed Observation or findings list read back (a guard
+/// against a corrupt or hostile row; real ones are far below).
 const OBSERVATION_LIMIT: u64 = 64 << 20;
 
 /// One finished scan, as the scanner hands it over.
@@ -162,8 +159,9 @@ pub(crate) async fn record(conn: &mut AnyConnection, scan: &ScanInput, fp: &str)
     }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO snapshots (domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version,
-                                catalogue_version, observation, score, scores, profiles, tenant_id)
-         VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8, $9,
+                                catalogue_version, observation, score, scores, profiles, findings, findings_count,
+                                tenant_id)
+         VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11,
              -- the domain's tenant (issue 16; one domain, one tenant)
              COALESCE((SELECT tenant_id FROM monitors WHERE domain = $1),
                       (SELECT MAX(tenant_id) FROM snapshots WHERE domain = $1), 1))
@@ -178,9 +176,10 @@ pub(crate) async fn record(conn: &mut AnyConnection, scan: &ScanInput, fp: &str)
     .bind(scan.score)
     .bind(scan.scores.as_ref().map(serde_json::to_string).transpose()?)
     .bind(serde_json::to_string(&scan.profiles)?)
+    .bind(pack_findings(&scan.findings)?)
+    .bind(i64::try_from(scan.findings.len()).unwrap_or(i64::MAX))
     .fetch_one(&mut *conn)
     .await?;
-    insert_findings(conn, id, &scan.findings).await?;
     let stored = Stored::New {
         id,
         previous: latest.map(|(id, _, _)| id),
@@ -188,34 +187,65 @@ pub(crate) async fn record(conn: &mut AnyConnection, scan: &ScanInput, fp: &str)
     Ok((stored, false))
 }
 
-/// Findings per INSERT statement (6 parameters each: far below the
-/// parameter limits of SQLite and PostgreSQL).
-const FINDINGS_PER_INSERT: usize = 100;
+/// A snapshot's findings as stored in its row: one deflated JSON list of
+/// `[rule id, subject, outcome, severity, message]`, ordered by rule id and
+/// subject as they are read back. One value instead of a row per finding:
+/// the 157 rows of a full audit, their index entries and their 942 bound
+/// parameters were most of what a new snapshot cost SQLite, and 60% of the
+/// database's size (perf, bench/monitor-lab.sh).
+fn pack_findings(findings: &[Finding]) -> Result<Vec<u8>, StoreError> {
+    let mut rows: Vec<[&str; 5]> = findings
+        .iter()
+        .map(|f| [&f.id, &f.subject, f.outcome.as_str(), f.severity.as_str(), &f.message])
+        .collect();
+    rows.sort_by(|a, b| (a[0], a[1]).cmp(&(b[0], b[1])));
+    deflate::compress(&serde_json::to_vec(&rows)?)
+        .map_err(|e| StoreError::Corrupt(format!("compressing findings: {e}")))
+}
 
-/// The findings of snapshot `id`, a hundred rows per statement: one
-/// statement per row was most of the time of storing a scan. On SQLite the
-/// placeholders are anonymous (`?`): sqlx looked each `$N` up by name, and
-/// that lookup was 7% of a monitoring run's CPU (perf, bench/monitor-lab.sh).
-async fn insert_findings(conn: &mut AnyConnection, id: i64, findings: &[Finding]) -> Result<(), StoreError> {
-    let backend = crate::backend_of(conn);
-    for chunk in findings.chunks(FINDINGS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO findings (snapshot_id, rule_id, subject, outcome, severity, message) VALUES {}",
-            crate::reports::placeholders(backend, chunk.len(), 6)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for f in chunk {
-            query = query
-                .bind(id)
-                .bind(&f.id)
-                .bind(&f.subject)
-                .bind(f.outcome.as_str())
-                .bind(f.severity.as_str())
-                .bind(&f.message);
-        }
-        query.execute(&mut *conn).await?;
+pub(crate) fn unpack_findings(blob: &[u8]) -> Result<Vec<StoredFinding>, String> {
+    let json = deflate::decompress(blob, OBSERVATION_LIMIT)?;
+    let rows: Vec<[String; 5]> = serde_json::from_slice(&json).map_err(|e| format!("not a findings list: {e}"))?;
+    Ok(rows
+        .into_iter()
+        .map(|[rule_id, subject, outcome, severity, message]| StoredFinding {
+            rule_id,
+            subject,
+            outcome,
+            severity,
+            message,
+        })
+        .collect())
+}
+
+/// The findings of snapshot `id`, ordered by rule id and subject: from its
+/// row, or from the `findings` table for a snapshot stored before they
+/// moved into the row (or whose findings expired: then none).
+pub async fn findings_of(conn: &mut AnyConnection, id: i64) -> Result<Vec<StoredFinding>, StoreError> {
+    let packed: Option<Option<Vec<u8>>> = sqlx::query_scalar("SELECT findings FROM snapshots WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    findings_from(conn, id, packed.flatten()).await
+}
+
+/// The findings of snapshot `id` from its packed list, or from the rows of
+/// the `findings` table where there is none.
+async fn findings_from(
+    conn: &mut AnyConnection,
+    id: i64,
+    packed: Option<Vec<u8>>,
+) -> Result<Vec<StoredFinding>, StoreError> {
+    if let Some(blob) = packed {
+        return unpack_findings(&blob).map_err(|e| StoreError::Corrupt(format!("snapshot {id}: {e}")));
     }
-    Ok(())
+    Ok(sqlx::query_as(
+        "SELECT rule_id, subject, outcome, severity, message FROM findings WHERE snapshot_id = $1
+         ORDER BY rule_id, subject",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?)
 }
 
 /// The snapshots of `domain`, oldest first.
@@ -288,17 +318,12 @@ pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Snapshot, StoreEr
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("no snapshot {id}")))?;
-    let blob: Vec<u8> = sqlx::query_scalar("SELECT observation FROM snapshots WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let findings = sqlx::query_as(
-        "SELECT rule_id, subject, outcome, severity, message FROM findings WHERE snapshot_id = $1
-         ORDER BY rule_id, subject",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let (blob, packed): (Vec<u8>, Option<Vec<u8>>) =
+        sqlx::query_as("SELECT observation, findings FROM snapshots WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let findings = findings_from(conn, id, packed).await?;
     Ok(Snapshot {
         observation: decompress(&blob).map_err(|e| StoreError::Corrupt(format!("snapshot {id}: {e}")))?,
         meta,
@@ -307,22 +332,15 @@ pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Snapshot, StoreEr
 }
 
 fn compress(observation: &Observation) -> Result<Vec<u8>, StoreError> {
-    let json = serde_json::to_vec(observation)?;
     // Fast deflate: a stored Observation compressed 13:1 at the default
     // level; the fastest level keeps most of that at a fraction of the CPU
     // (the store's cost is measured against the scan's: issue 13).
-    let mut enc = DeflateEncoder::new(Vec::with_capacity(json.len() / 4), Compression::fast());
-    enc.write_all(&json)
-        .and_then(|()| enc.finish())
+    deflate::compress(&serde_json::to_vec(observation)?)
         .map_err(|e| StoreError::Corrupt(format!("compressing an observation: {e}")))
 }
 
 fn decompress(blob: &[u8]) -> Result<Observation, String> {
-    let mut json = Vec::new();
-    DeflateDecoder::new(blob)
-        .take(OBSERVATION_LIMIT)
-        .read_to_end(&mut json)
-        .map_err(|e| format!("not deflate data: {e}"))?;
+    let json = deflate::decompress(blob, OBSERVATION_LIMIT)?;
     serde_json::from_slice(&json).map_err(|e| format!("not an Observation: {e}"))
 }
 

@@ -70,6 +70,9 @@ struct Latest {
     last_seen_at: String,
     score: Option<i64>,
     profiles: String,
+    /// The packed findings (NULL for snapshots stored before migration
+    /// 0600, whose findings are rows of the `findings` table).
+    findings: Option<Vec<u8>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -85,6 +88,26 @@ struct FailingRow {
 /// Severities, worst first, as SQL (for ordering findings).
 const SEVERITY_RANK: &str = "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 \
                              WHEN 'low' THEN 3 ELSE 4 END";
+
+/// [`SEVERITY_RANK`] for findings read from a packed list.
+fn severity_rank(severity: &str) -> u8 {
+    match severity {
+        "critical" => 0,
+        "high" => 1,
+        "medium" => 2,
+        "low" => 3,
+        _ => 4,
+    }
+}
+
+/// Failing first, then indeterminate, then the rest.
+fn outcome_rank(outcome: &str) -> u8 {
+    match outcome {
+        "fail" => 0,
+        "indeterminate" => 1,
+        _ => 2,
+    }
+}
 
 /// The latest snapshot id of each of tenant `$1`'s domains: one pass over
 /// the (tenant_id, domain) index instead of a subquery per row.
@@ -110,13 +133,14 @@ pub async fn domains(store: &Store, scope: TenantScope) -> Result<Vec<DomainSumm
         .fetch_all(store.pool())
         .await?;
     let latest: Vec<Latest> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{LATEST} SELECT s.id, s.domain, s.last_seen_at, s.score, s.profiles
+        "{LATEST} SELECT s.id, s.domain, s.last_seen_at, s.score, s.profiles, s.findings
          FROM latest JOIN snapshots s ON s.id = latest.id"
     )))
     .bind(t)
     .fetch_all(store.pool())
     .await?;
-    let failing: Vec<FailingRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    // Rows of snapshots stored before migration 0600; the packed lists below.
+    let mut failing: Vec<FailingRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{LATEST} SELECT s.domain, f.rule_id, f.subject, f.outcome, f.severity, f.message
          FROM latest JOIN snapshots s ON s.id = latest.id JOIN findings f ON f.snapshot_id = latest.id
          WHERE f.outcome = 'fail'
@@ -125,6 +149,15 @@ pub async fn domains(store: &Store, scope: TenantScope) -> Result<Vec<DomainSumm
     .bind(t)
     .fetch_all(store.pool())
     .await?;
+    failing.extend(packed_failing(&latest)?);
+    failing.sort_by(|a, b| {
+        (&a.domain, severity_rank(&a.severity), &a.rule_id, &a.subject).cmp(&(
+            &b.domain,
+            severity_rank(&b.severity),
+            &b.rule_id,
+            &b.subject,
+        ))
+    });
     let alerts: Vec<(String, i64)> = sqlx::query_as(
         "SELECT domain, COUNT(*) FROM alert_outbox WHERE tenant_id = $1 AND state <> 'sent' GROUP BY domain",
     )
@@ -132,6 +165,30 @@ pub async fn domains(store: &Store, scope: TenantScope) -> Result<Vec<DomainSumm
     .fetch_all(store.pool())
     .await?;
     Ok(assemble(monitored, latest, failing, alerts))
+}
+
+/// The failing findings in the latest snapshots' packed lists.
+fn packed_failing(latest: &[Latest]) -> Result<Vec<FailingRow>, StoreError> {
+    let mut out = Vec::new();
+    for l in latest {
+        let Some(blob) = &l.findings else { continue };
+        let findings =
+            snapshot::unpack_findings(blob).map_err(|e| StoreError::Corrupt(format!("snapshot {}: {e}", l.id)))?;
+        out.extend(
+            findings
+                .into_iter()
+                .filter(|f| f.outcome == "fail")
+                .map(|f| FailingRow {
+                    domain: l.domain.clone(),
+                    rule_id: f.rule_id,
+                    subject: f.subject,
+                    outcome: f.outcome,
+                    severity: f.severity,
+                    message: f.message,
+                }),
+        );
+    }
+    Ok(out)
 }
 
 fn assemble(
@@ -198,13 +255,21 @@ pub async fn detail(store: &Store, domain: &OwnedDomain) -> Result<Option<Domain
     let Some(meta) = snapshot::list(&mut conn, domain.name()).await?.pop() else {
         return Ok(None);
     };
-    let findings = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT rule_id, subject, outcome, severity, message FROM findings WHERE snapshot_id = $1
-         ORDER BY CASE outcome WHEN 'fail' THEN 0 WHEN 'indeterminate' THEN 1 ELSE 2 END, {SEVERITY_RANK}, rule_id, subject"
-    )))
-    .bind(meta.id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let mut findings = snapshot::findings_of(&mut conn, meta.id).await?;
+    findings.sort_by(|a, b| {
+        (
+            outcome_rank(&a.outcome),
+            severity_rank(&a.severity),
+            &a.rule_id,
+            &a.subject,
+        )
+            .cmp(&(
+                outcome_rank(&b.outcome),
+                severity_rank(&b.severity),
+                &b.rule_id,
+                &b.subject,
+            ))
+    });
     Ok(Some(DomainDetail {
         domain: domain.name().to_owned(),
         snapshot_id: meta.id,

@@ -83,7 +83,14 @@ async fn a_scan_is_stored_whole_and_an_unchanged_rescan_only_marks_it_seen_again
         let again = store_it(store, &scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 17)).await;
         assert_eq!(again.stored, Stored::SeenAgain { id, seen_count: 2 }, "{}", db.label);
         assert_eq!(count(store, "snapshots").await, 1);
-        assert_eq!(count(store, "findings").await, 1);
+        // The findings are packed into the snapshot's row, not rows of their own.
+        assert_eq!(count(store, "findings").await, 0);
+        let held: Option<i64> = sqlx::query_scalar("SELECT findings_count FROM snapshots WHERE id = $1")
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(held, Some(1), "{}", db.label);
         let mut conn = store.pool().acquire().await.unwrap();
         let snap = mailwarden_store::snapshot::load(&mut conn, id).await.unwrap();
         assert_eq!(snap.observation.domain, D);
@@ -406,6 +413,7 @@ async fn erase_removes_every_row_about_a_domain_and_keeps_the_audit_sequence() {
             (receipt.snapshots, receipt.monitors, receipt.baselines, receipt.alerts),
             (2, 1, 1, 1)
         );
+        assert_eq!(receipt.findings, 2, "{}: one packed finding in each snapshot", db.label);
         for table in ["snapshots", "findings", "baselines", "monitors", "alert_outbox"] {
             assert_eq!(count(store, table).await, 0, "{} {table}", db.label);
         }
@@ -448,5 +456,86 @@ async fn retention_deletes_expired_snapshots_but_keeps_the_latest_and_the_approv
             .collect();
         assert_eq!(ids, [steps[0].snapshot.id, steps[2].snapshot.id]);
         assert!(retention::last_run(store).await.unwrap().is_some());
+    }
+}
+
+/// Move snapshot `id`'s packed findings into rows of the `findings` table,
+/// as snapshots stored before migration 0600 hold them.
+async fn unpack_into_rows(store: &Store, id: i64) {
+    let mut conn = store.pool().acquire().await.unwrap();
+    let findings = mailwarden_store::snapshot::findings_of(&mut conn, id).await.unwrap();
+    for f in findings {
+        sqlx::query(
+            "INSERT INTO findings (snapshot_id, rule_id, subject, outcome, severity, message) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(&f.rule_id)
+        .bind(&f.subject)
+        .bind(&f.outcome)
+        .bind(&f.severity)
+        .bind(&f.message)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    }
+    sqlx::query("UPDATE snapshots SET findings = NULL, findings_count = NULL WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn findings_stored_as_rows_before_they_moved_into_the_snapshot_still_read() {
+    for db in common::stores().await {
+        let store = &db.store;
+        let old = store_it(store, &scan(Ok(&["mx1.watch.example."]), Outcome::Fail, 300)).await;
+        unpack_into_rows(store, old.stored.id()).await;
+        let new = store_it(store, &scan(Ok(&["mx2.watch.example."]), Outcome::Pass, 300)).await;
+        let mut conn = store.pool().acquire().await.unwrap();
+        let rows = mailwarden_store::snapshot::load(&mut conn, old.stored.id())
+            .await
+            .unwrap();
+        let packed = mailwarden_store::snapshot::load(&mut conn, new.stored.id())
+            .await
+            .unwrap();
+        drop(conn);
+        assert_eq!(
+            (rows.findings[0].outcome.as_str(), packed.findings[0].outcome.as_str()),
+            ("fail", "pass"),
+            "{}",
+            db.label
+        );
+        // The fail -> pass transition is seen across the two layouts.
+        let steps = timeline::read(store, D).await.unwrap();
+        assert_eq!(steps[1].findings.len(), 1, "{}", db.label);
+        let receipt = retention::erase(store, D).await.unwrap();
+        assert_eq!(receipt.findings, 2, "{}: one row and one packed finding", db.label);
+        assert_eq!(count(store, "findings").await, 0);
+    }
+}
+
+#[tokio::test]
+async fn retention_clears_expired_findings_in_either_layout_and_counts_them() {
+    for db in common::stores().await {
+        let store = &db.store;
+        let old = time::OffsetDateTime::now_utc() - time::Duration::days(500);
+        let mut ids = Vec::new();
+        for (i, mx) in ["a.", "b.", "c."].iter().enumerate() {
+            let mut s = scan(Ok(&[mx]), Outcome::Pass, 300);
+            s.at = old + time::Duration::days(i as i64);
+            ids.push(store_it(store, &s).await.stored.id());
+        }
+        unpack_into_rows(store, ids[0]).await;
+        retention::set(store, "snapshots", 1000 * 86_400).await.unwrap();
+        retention::set(store, "findings", 100 * 86_400).await.unwrap();
+        let removed = retention::run(store, time::OffsetDateTime::now_utc()).await.unwrap();
+        // The latest snapshot keeps its findings; the two before lose theirs.
+        assert_eq!((removed.findings, removed.snapshots), (2, 0), "{}", db.label);
+        let mut conn = store.pool().acquire().await.unwrap();
+        for (id, kept) in [(ids[0], 0), (ids[1], 0), (ids[2], 1)] {
+            let findings = mailwarden_store::snapshot::findings_of(&mut conn, id).await.unwrap();
+            assert_eq!(findings.len(), kept, "{} snapshot {id}", db.label);
+        }
     }
 }

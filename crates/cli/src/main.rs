@@ -3,8 +3,8 @@
 //! 2 usage or runtime error, or nothing could be seen for any domain). A
 //! closed standard output is not an error.
 
-mod allocator;
 mod alert;
+mod allocator;
 mod args;
 mod audit;
 mod compliance;

@@ -29,6 +29,8 @@ pub mod location;
 pub mod monitor;
 pub mod outbox;
 pub mod reports;
+// The PostgreSQL import path of aggregate rows: COPY and set-wise rollup upserts.
+mod reports_copy;
 mod reports_pipe;
 pub mod reports_query;
 pub mod retention;
@@ -87,6 +89,10 @@ pub struct Store {
     pool: Pool<Any>,
     backend: Backend,
     url: String,
+    /// PostgreSQL only: a native pool on the same URL, for what `Any`
+    /// cannot reach (COPY, array parameters: the aggregate import). Lazy:
+    /// it connects when an import first asks.
+    pg: Option<sqlx::PgPool>,
 }
 
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -142,10 +148,24 @@ impl Store {
             url: shown.clone(),
             source,
         })?;
+        let pg = match target.backend() {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(target.pool_size())
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_lazy(&url)
+                    .map_err(|source| StoreError::Unreachable {
+                        url: shown.clone(),
+                        source,
+                    })?,
+            ),
+        };
         Ok(Self {
             pool,
             backend: target.backend(),
             url: shown,
+            pg,
         })
     }
 
@@ -174,9 +194,17 @@ impl Store {
         })
     }
 
-    /// Close the pool (waits for connections in use to be returned).
+    /// The native PostgreSQL pool (`None` on SQLite).
+    pub(crate) fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        self.pg.as_ref()
+    }
+
+    /// Close the pools (waits for connections in use to be returned).
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(pg) = &self.pg {
+            pg.close().await;
+        }
     }
 }
 

@@ -92,9 +92,42 @@ pub struct Writer {
     tenant: i64,
     short_id: String,
     flags: Vec<String>,
+    tally: Tally,
+}
+
+/// What a report's rows add up to besides themselves: the DKIM selectors
+/// they show and (aggregate reports) their sums for the inventory.
+pub(crate) struct Tally {
     selectors: BTreeMap<(String, String), (i64, i64)>,
-    /// The report's rows summed for the inventory (aggregate reports).
-    rollup: Option<crate::rollup::Sums>,
+    pub(crate) rollup: Option<crate::rollup::Sums>,
+}
+
+impl Tally {
+    /// Note one aggregate row; its source address and `auth` column as stored.
+    pub(crate) fn note(&mut self, r: &Record) -> Result<(String, String), StoreError> {
+        for d in &r.dkim_results {
+            if let Some(selector) = &d.selector {
+                let entry = self
+                    .selectors
+                    .entry((d.domain.clone(), selector.to_ascii_lowercase()))
+                    .or_default();
+                entry.0 = entry.0.saturating_add(count(r.count));
+                if d.result == "pass" {
+                    entry.1 = entry.1.saturating_add(count(r.count));
+                }
+            }
+        }
+        let auth = serde_json::to_string(&Auth {
+            dkim: &r.dkim_results,
+            reasons: &r.reasons,
+            spf: &r.spf_results,
+        })?;
+        let ip = r.source_ip.to_string();
+        if let Some(sums) = self.rollup.as_mut() {
+            sums.add(&ip, &r.header_from, r.envelope_from.as_deref(), &auth, count(r.count));
+        }
+        Ok((ip, auth))
+    }
 }
 
 impl Writer {
@@ -157,8 +190,10 @@ impl Writer {
             tenant,
             short_id,
             flags,
-            selectors: BTreeMap::new(),
-            rollup: aggregate.then(|| crate::rollup::Sums::new(crate::rollup::Period::of(tenant, identity, meta))),
+            tally: Tally {
+                selectors: BTreeMap::new(),
+                rollup: aggregate.then(|| crate::rollup::Sums::new(crate::rollup::Period::of(tenant, identity, meta))),
+            },
         }))
     }
 
@@ -176,7 +211,7 @@ impl Writer {
         }
         let mut noted = Vec::with_capacity(records.len());
         for r in records {
-            noted.push(self.note(r)?);
+            noted.push(self.tally.note(r)?);
         }
         match &mut self.conn {
             Conn::Any(tx) => {
@@ -202,7 +237,7 @@ impl Writer {
                         .bind(auth);
                 }
                 query.execute(&mut **tx).await?;
-                if let Some(sums) = self.rollup.as_mut().filter(|s| s.full()) {
+                if let Some(sums) = self.tally.rollup.as_mut().filter(|s| s.full()) {
                     sums.flush(tx).await?;
                 }
             }
@@ -213,7 +248,12 @@ impl Writer {
                     .map(|(record, (ip, auth))| Row { record, ip, auth })
                     .collect();
                 crate::reports_copy::copy_records(tx, self.id, self.tenant, &rows).await?;
-                if let Some(sums) = self.rollup.as_mut().filter(|s| s.len() >= crate::reports_copy::SUMS) {
+                if let Some(sums) = self
+                    .tally
+                    .rollup
+                    .as_mut()
+                    .filter(|s| s.len() >= crate::reports_copy::SUMS)
+                {
                     crate::reports_copy::flush(tx, sums).await?;
                 }
             }
@@ -221,31 +261,20 @@ impl Writer {
         Ok(())
     }
 
-    /// Note one aggregate row in the report's selectors and sums; its
-    /// source address and `auth` column as stored.
-    fn note(&mut self, r: &Record) -> Result<(String, String), StoreError> {
-        for d in &r.dkim_results {
-            if let Some(selector) = &d.selector {
-                let entry = self
-                    .selectors
-                    .entry((d.domain.clone(), selector.to_ascii_lowercase()))
-                    .or_default();
-                entry.0 = entry.0.saturating_add(count(r.count));
-                if d.result == "pass" {
-                    entry.1 = entry.1.saturating_add(count(r.count));
-                }
-            }
+    /// Store the batches of `batches` until it closes: on PostgreSQL
+    /// through one COPY held open across batches
+    /// ([`crate::reports_copy::stream`]), else batch by batch.
+    pub(crate) async fn stream(
+        &mut self,
+        batches: &mut tokio::sync::mpsc::Receiver<Vec<Record>>,
+    ) -> Result<(), StoreError> {
+        if let Conn::Pg(tx) = &mut self.conn {
+            return crate::reports_copy::stream(tx, (self.id, self.tenant), batches, &mut self.tally).await;
         }
-        let auth = serde_json::to_string(&Auth {
-            dkim: &r.dkim_results,
-            reasons: &r.reasons,
-            spf: &r.spf_results,
-        })?;
-        let ip = r.source_ip.to_string();
-        if let Some(sums) = self.rollup.as_mut() {
-            sums.add(&ip, &r.header_from, r.envelope_from.as_deref(), &auth, count(r.count));
+        while let Some(batch) = batches.recv().await {
+            self.records(&batch).await?;
         }
-        Ok((ip, auth))
+        Ok(())
     }
 
     /// Add a TLS report's policies.
@@ -281,13 +310,13 @@ impl Writer {
         digest: &str,
         meta: &serde_json::Value,
     ) -> Result<Stored, StoreError> {
-        if let Some(sums) = self.rollup.as_mut() {
+        if let Some(sums) = self.tally.rollup.as_mut() {
             match &mut self.conn {
                 Conn::Any(tx) => sums.flush(tx).await?,
                 Conn::Pg(tx) => crate::reports_copy::flush(tx, sums).await?,
             }
         }
-        for ((domain, selector), (messages, passed)) in &self.selectors {
+        for ((domain, selector), (messages, passed)) in &self.tally.selectors {
             on_conn!(&mut self.conn, tx => {
                 sqlx::query(
                     "INSERT INTO report_selectors (report_id, domain, selector, messages, passed, tenant_id)

@@ -14,9 +14,11 @@
 //! conflict rules (`saturating_sum`, LEAST/GREATEST).
 
 use mailwarden_ingest::aggregate::Record;
-use sqlx::postgres::PgConnection;
+use sqlx::postgres::{PgConnection, PgCopyIn};
+use tokio::sync::mpsc;
 
 use crate::StoreError;
+use crate::reports::Tally;
 use crate::rollup::{Sums, day_of, saturating_sum};
 
 /// A report's transaction on the native PostgreSQL pool.
@@ -34,6 +36,9 @@ const COPY: &str = "COPY report_records (report_id, tenant_id, source_ip, count,
 /// A binary COPY stream's header: signature, flags, header extension length.
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 
+/// A binary COPY stream's trailer: a tuple of -1 fields.
+const TRAILER: [u8; 2] = (-1i16).to_be_bytes();
+
 /// One stored row besides the parsed [`Record`]: its source address as
 /// text and its `auth` column, as the writer made them for the rollup.
 pub(crate) struct Row<'a> {
@@ -43,7 +48,7 @@ pub(crate) struct Row<'a> {
 }
 
 /// Copy `rows` of report `report` (tenant `tenant`) into `report_records`
-/// in the transaction on `conn`.
+/// in the transaction on `conn`: one COPY (a whole report's batches).
 pub(crate) async fn copy_records(
     conn: &mut PgConnection,
     report: i64,
@@ -53,39 +58,107 @@ pub(crate) async fn copy_records(
     if rows.is_empty() {
         return Ok(());
     }
-    let data = encode_rows(report, tenant, rows)?;
+    let mut data = HEADER.to_vec();
+    encode_rows(&mut data, report, tenant, rows)?;
+    data.extend_from_slice(&TRAILER);
     let mut copy = conn.copy_in_raw(COPY).await?;
-    if let Err(e) = copy.send(data).await {
-        // The transaction is lost anyway; leave the connection usable.
-        copy.abort("the import failed").await.ok();
-        return Err(e.into());
+    match copy.send(data).await {
+        Ok(_) => {
+            copy.finish().await?;
+            Ok(())
+        }
+        Err(e) => Err(abandon(copy, e.into()).await),
     }
-    copy.finish().await?;
+}
+
+/// A streamed report's batches, from `batches` until it closes, into
+/// `report_records` in the transaction on `conn`, noted in `tally`. One
+/// COPY stays open across batches, so the server stores one batch while
+/// this task notes and encodes the next (a COPY per batch would wait for
+/// each); it ends when [`SUMS`] sums are held, which are then written.
+pub(crate) async fn stream(
+    conn: &mut PgConnection,
+    (report, tenant): (i64, i64),
+    batches: &mut mpsc::Receiver<Vec<Record>>,
+    tally: &mut Tally,
+) -> Result<(), StoreError> {
+    while let Some(first) = batches.recv().await {
+        let mut copy = conn.copy_in_raw(COPY).await?;
+        let mut data = HEADER.to_vec();
+        let sent = copy_until_full(&mut copy, &mut data, (report, tenant), first, batches, tally).await;
+        match sent {
+            Ok(()) => {
+                copy.send(TRAILER.as_slice()).await?;
+                copy.finish().await?;
+            }
+            Err(e) => return Err(abandon(copy, e).await),
+        }
+        if let Some(sums) = tally.rollup.as_mut() {
+            flush(conn, sums).await?;
+        }
+    }
     Ok(())
 }
 
-/// The binary COPY stream of `rows`: header, one tuple each, trailer.
-/// Every value is typed as its column (`tenant_id` is INTEGER).
-fn encode_rows(report: i64, tenant: i64, rows: &[Row<'_>]) -> Result<Vec<u8>, StoreError> {
+/// Send `first` and the batches after it into the open `copy` until the
+/// sums are full or `batches` closes; `data` starts with what must
+/// precede the first tuple (the header).
+async fn copy_until_full(
+    copy: &mut PgCopyIn<&mut PgConnection>,
+    data: &mut Vec<u8>,
+    (report, tenant): (i64, i64),
+    first: Vec<Record>,
+    batches: &mut mpsc::Receiver<Vec<Record>>,
+    tally: &mut Tally,
+) -> Result<(), StoreError> {
+    let mut batch = first;
+    loop {
+        let noted = batch.iter().map(|r| tally.note(r)).collect::<Result<Vec<_>, _>>()?;
+        let rows: Vec<Row<'_>> = batch
+            .iter()
+            .zip(&noted)
+            .map(|(record, (ip, auth))| Row { record, ip, auth })
+            .collect();
+        encode_rows(data, report, tenant, &rows)?;
+        copy.send(data.as_slice()).await?;
+        data.clear();
+        if tally.rollup.as_ref().is_some_and(|s| s.len() >= SUMS) {
+            return Ok(());
+        }
+        match batches.recv().await {
+            Some(next) => batch = next,
+            None => return Ok(()),
+        }
+    }
+}
+
+/// End a COPY that failed on this side (the transaction is lost anyway),
+/// so the connection goes back to its pool usable; `error` is the cause.
+async fn abandon(copy: PgCopyIn<&mut PgConnection>, error: StoreError) -> StoreError {
+    copy.abort("the import failed").await.ok();
+    error
+}
+
+/// `rows` as binary COPY tuples appended to `out`. Every value is typed
+/// as its column (`tenant_id` is INTEGER).
+fn encode_rows(out: &mut Vec<u8>, report: i64, tenant: i64, rows: &[Row<'_>]) -> Result<(), StoreError> {
     let tenant = i32::try_from(tenant).map_err(|_| StoreError::NotFound(format!("tenant id {tenant} out of range")))?;
-    let mut out = Vec::with_capacity(HEADER.len() + 2 + rows.len() * (160 + rows[0].auth.len()));
-    out.extend_from_slice(HEADER);
+    out.reserve(rows.len() * (160 + rows.first().map_or(0, |r| r.auth.len())));
     for Row { record: r, ip, auth } in rows {
         out.extend_from_slice(&11i16.to_be_bytes());
-        field(&mut out, Some(&report.to_be_bytes()))?;
-        field(&mut out, Some(&tenant.to_be_bytes()))?;
-        field(&mut out, Some(ip.as_bytes()))?;
-        field(&mut out, Some(&crate::reports::count(r.count).to_be_bytes()))?;
-        field(&mut out, Some(r.disposition.as_bytes()))?;
-        field(&mut out, r.dkim.as_deref().map(str::as_bytes))?;
-        field(&mut out, r.spf.as_deref().map(str::as_bytes))?;
-        field(&mut out, Some(r.header_from.as_bytes()))?;
-        field(&mut out, r.envelope_from.as_deref().map(str::as_bytes))?;
-        field(&mut out, r.envelope_to.as_deref().map(str::as_bytes))?;
-        field(&mut out, Some(auth.as_bytes()))?;
+        field(out, Some(&report.to_be_bytes()))?;
+        field(out, Some(&tenant.to_be_bytes()))?;
+        field(out, Some(ip.as_bytes()))?;
+        field(out, Some(&crate::reports::count(r.count).to_be_bytes()))?;
+        field(out, Some(r.disposition.as_bytes()))?;
+        field(out, r.dkim.as_deref().map(str::as_bytes))?;
+        field(out, r.spf.as_deref().map(str::as_bytes))?;
+        field(out, Some(r.header_from.as_bytes()))?;
+        field(out, r.envelope_from.as_deref().map(str::as_bytes))?;
+        field(out, r.envelope_to.as_deref().map(str::as_bytes))?;
+        field(out, Some(auth.as_bytes()))?;
     }
-    out.extend_from_slice(&(-1i16).to_be_bytes());
-    Ok(out)
+    Ok(())
 }
 
 /// One field: its length (-1: NULL) and bytes.
@@ -191,7 +264,9 @@ mod tests {
     #[test]
     fn rows_encode_as_binary_copy_tuples() {
         let r = record(Some("b.example"));
-        let out = encode_rows(
+        let mut out = HEADER.to_vec();
+        encode_rows(
+            &mut out,
             7,
             1,
             &[Row {
@@ -201,6 +276,7 @@ mod tests {
             }],
         )
         .unwrap();
+        out.extend_from_slice(&TRAILER);
         let mut want = HEADER.to_vec();
         want.extend_from_slice(&11i16.to_be_bytes());
         for (len, bytes) in [
@@ -234,7 +310,9 @@ mod tests {
             ip: "192.0.2.1",
             auth: "{}",
         }];
-        assert!(encode_rows(7, i64::from(i32::MAX) + 1, &rows).is_err());
-        assert!(encode_rows(7, i64::from(i32::MAX), &rows).is_ok());
+        let mut out = Vec::new();
+        assert!(encode_rows(&mut out, 7, i64::from(i32::MAX) + 1, &rows).is_err());
+        assert!(out.is_empty());
+        assert!(encode_rows(&mut out, 7, i64::from(i32::MAX), &rows).is_ok());
     }
 }

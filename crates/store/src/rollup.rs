@@ -186,9 +186,17 @@ impl Sums {
             c.envelope_from.push(s.envelope_from);
             c.auth.push(s.auth);
         }
-        for ((ip, i), n) in self.rows.drain() {
+        // In key order: the upsert then walks the rollup's B-tree in order,
+        // and concurrent importers lock shared keys in one order.
+        let mut rows: Vec<(String, &str, i64)> = self
+            .rows
+            .drain()
+            .map(|((ip, i), n)| (ip, digests[i as usize].as_str(), n))
+            .collect();
+        rows.sort_unstable();
+        for (ip, shape, n) in rows {
             c.row_ips.push(ip);
-            c.row_shapes.push(digests[i as usize].clone());
+            c.row_shapes.push(shape.to_string());
             c.row_messages.push(n);
         }
         c.ips = c.row_ips.clone();

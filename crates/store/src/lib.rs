@@ -5,9 +5,12 @@
 //! One [`Store`] is chosen from the URL. Every query is shared text with
 //! `$N` placeholders, which both drivers accept, run through sqlx's `Any`
 //! driver; where the SQL must differ the repository module matches on
-//! [`Backend`], never its callers. The DDL differs (AUTOINCREMENT vs
-//! IDENTITY, BLOB vs BYTEA), so each backend has its own embedded
-//! migrations, and `tests/schema.rs` keeps their logical schema equal.
+//! [`Backend`], never its callers. One exception: an aggregate report's
+//! import on PostgreSQL runs on a native pool over the same URL
+//! (`reports_copy`: COPY and array parameters, which `Any` lacks). The
+//! DDL differs (AUTOINCREMENT vs IDENTITY, BLOB vs BYTEA), so each backend
+//! has its own embedded migrations, and `tests/schema.rs` keeps their
+//! logical schema equal.
 
 pub mod alert_delivery;
 pub mod alert_hold;

@@ -363,6 +363,8 @@ fn a_killed_postgres_import_leaves_the_report_whole_or_absent() {
     let key = tmp.path().join("audit.key");
     let file = tmp.path().join("big.xml");
     std::fs::write(&file, big_xml(ROWS)).unwrap();
+    // The schema first: a run killed while migrating would prove nothing.
+    ok_db(&db, &key, &["reports", "list"]);
     let messages: i64 = (0..ROWS as i64).map(|i| i % 5 + 1).sum();
     let (mut killed, mut whole) = (0, false);
     for attempt in 1..=40u64 {

@@ -5,9 +5,12 @@
 //! One [`Store`] is chosen from the URL. Every query is shared text with
 //! `$N` placeholders, which both drivers accept, run through sqlx's `Any`
 //! driver; where the SQL must differ the repository module matches on
-//! [`Backend`], never its callers. The DDL differs (AUTOINCREMENT vs
-//! IDENTITY, BLOB vs BYTEA), so each backend has its own embedded
-//! migrations, and `tests/schema.rs` keeps their logical schema equal.
+//! [`Backend`], never its callers. One exception: an aggregate report's
+//! import on PostgreSQL runs on a native pool over the same URL
+//! (`reports_copy`: COPY and array parameters, which `Any` lacks). The
+//! DDL differs (AUTOINCREMENT vs IDENTITY, BLOB vs BYTEA), so each backend
+//! has its own embedded migrations, and `tests/schema.rs` keeps their
+//! logical schema equal.
 
 pub mod alert_delivery;
 pub mod alert_hold;
@@ -30,6 +33,8 @@ pub mod location;
 pub mod monitor;
 pub mod outbox;
 pub mod reports;
+// The PostgreSQL import path of aggregate rows: COPY and set-wise rollup upserts.
+mod reports_copy;
 mod reports_pipe;
 pub mod reports_query;
 pub mod retention;
@@ -88,6 +93,10 @@ pub struct Store {
     pool: Pool<Any>,
     backend: Backend,
     url: String,
+    /// PostgreSQL only: a native pool on the same URL, for what `Any`
+    /// cannot reach (COPY, array parameters: the aggregate import). Lazy:
+    /// it connects when an import first asks.
+    pg: Option<sqlx::PgPool>,
 }
 
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -143,10 +152,24 @@ impl Store {
             url: shown.clone(),
             source,
         })?;
+        let pg = match target.backend() {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(target.pool_size())
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_lazy(&url)
+                    .map_err(|source| StoreError::Unreachable {
+                        url: shown.clone(),
+                        source,
+                    })?,
+            ),
+        };
         Ok(Self {
             pool,
             backend: target.backend(),
             url: shown,
+            pg,
         })
     }
 
@@ -175,9 +198,17 @@ impl Store {
         })
     }
 
-    /// Close the pool (waits for connections in use to be returned).
+    /// The native PostgreSQL pool (`None` on SQLite).
+    pub(crate) fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        self.pg.as_ref()
+    }
+
+    /// Close the pools (waits for connections in use to be returned).
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(pg) = &self.pg {
+            pg.close().await;
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use mailwarden_ingest::tlsrpt::TlsPolicy;
 use mailwarden_ingest::warning::Warnings;
 use serde_json::json;
 
+use crate::reports_copy::{PgTx, Row};
 use crate::reports_pipe::Pipe;
 use crate::tenant::TenantScope;
 use crate::{Store, StoreError, Tx, clock};
@@ -65,16 +66,68 @@ async fn put_for(store: &Store, tenant: i64, parsed: &Parsed) -> Result<Stored, 
     writer.commit(parsed.report.records(), &parsed.digest, &meta).await
 }
 
+/// A report's transaction: through `Any`, or for an aggregate report on
+/// PostgreSQL on a native connection, whose rows go by COPY
+/// ([`crate::reports_copy`]).
+enum Conn {
+    Any(Tx<'static>),
+    Pg(PgTx),
+}
+
+/// Run `$body` with `$tx` the transaction of `$conn`, whichever driver:
+/// the SQL is the same text, its types are the arm's.
+macro_rules! on_conn {
+    ($conn:expr, $tx:ident => $body:expr) => {
+        match $conn {
+            Conn::Any($tx) => $body,
+            Conn::Pg($tx) => $body,
+        }
+    };
+}
+
 /// One report being written: the open transaction and its row id.
 pub struct Writer {
-    tx: Tx<'static>,
+    conn: Conn,
     id: i64,
     tenant: i64,
     short_id: String,
     flags: Vec<String>,
+    tally: Tally,
+}
+
+/// What a report's rows add up to besides themselves: the DKIM selectors
+/// they show and (aggregate reports) their sums for the inventory.
+pub(crate) struct Tally {
     selectors: BTreeMap<(String, String), (i64, i64)>,
-    /// The report's rows summed for the inventory (aggregate reports).
-    rollup: Option<crate::rollup::Sums>,
+    pub(crate) rollup: Option<crate::rollup::Sums>,
+}
+
+impl Tally {
+    /// Note one aggregate row; its source address and `auth` column as stored.
+    pub(crate) fn note(&mut self, r: &Record) -> Result<(String, String), StoreError> {
+        for d in &r.dkim_results {
+            if let Some(selector) = &d.selector {
+                let entry = self
+                    .selectors
+                    .entry((d.domain.clone(), selector.to_ascii_lowercase()))
+                    .or_default();
+                entry.0 = entry.0.saturating_add(count(r.count));
+                if d.result == "pass" {
+                    entry.1 = entry.1.saturating_add(count(r.count));
+                }
+            }
+        }
+        let auth = serde_json::to_string(&Auth {
+            dkim: &r.dkim_results,
+            reasons: &r.reasons,
+            spf: &r.spf_results,
+        })?;
+        let ip = r.source_ip.to_string();
+        if let Some(sums) = self.rollup.as_mut() {
+            sums.add(&ip, &r.header_from, r.envelope_from.as_deref(), &auth, count(r.count));
+        }
+        Ok((ip, auth))
+    }
 }
 
 impl Writer {
@@ -96,8 +149,13 @@ impl Writer {
         identity: &Identity,
         meta: &serde_json::Value,
     ) -> Result<Option<Writer>, StoreError> {
-        let mut tx = store.begin().await?;
-        let index = family_index(&mut tx, tenant, identity).await?;
+        let aggregate = identity.kind == mailwarden_ingest::report::Kind::Aggregate;
+        let mut conn = match store.pg_pool() {
+            Some(pg) if aggregate => Conn::Pg(pg.begin().await?),
+            _ => Conn::Any(store.begin().await?),
+        };
+        let family = on_conn!(&mut conn, tx => family_rows(identity, tenant).fetch_all(&mut **tx).await?);
+        let index = family_index(identity, family);
         // Only the identity decides new or duplicate; the digest only words the note.
         let (short_id, flags) = match index.judge(identity, "") {
             Verdict::Duplicate { .. } => return Ok(None),
@@ -105,7 +163,9 @@ impl Writer {
         };
         // ON CONFLICT: a concurrent importer (PostgreSQL) may have stored
         // the same report since the check; then it is a duplicate too.
-        let id: Option<i64> = sqlx::query_scalar(
+        let flags_json = serde_json::to_string(&flags)?;
+        let meta_json = meta.to_string();
+        let id: Option<i64> = on_conn!(&mut conn, tx => sqlx::query_scalar(
             "INSERT INTO reports (short_id, kind, reporter, report_id, domain, begin_at, end_at, digest,
                                   records, imported_at, flags, meta, tenant_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, '', 0, $8, $9, $10, $11)
@@ -119,20 +179,21 @@ impl Writer {
         .bind(identity.begin)
         .bind(identity.end)
         .bind(clock::now())
-        .bind(serde_json::to_string(&flags)?)
-        .bind(meta.to_string())
+        .bind(&flags_json)
+        .bind(&meta_json)
         .bind(tenant)
-        .fetch_optional(&mut *tx)
-        .await?;
+        .fetch_optional(&mut **tx)
+        .await?);
         Ok(id.map(|id| Writer {
-            tx,
+            conn,
             id,
             tenant,
             short_id,
             flags,
-            selectors: BTreeMap::new(),
-            rollup: (identity.kind == mailwarden_ingest::report::Kind::Aggregate)
-                .then(|| crate::rollup::Sums::new(crate::rollup::Period::of(tenant, identity, meta))),
+            tally: Tally {
+                selectors: BTreeMap::new(),
+                rollup: aggregate.then(|| crate::rollup::Sums::new(crate::rollup::Period::of(tenant, identity, meta))),
+            },
         }))
     }
 
@@ -148,51 +209,70 @@ impl Writer {
         if records.is_empty() {
             return Ok(());
         }
-        const COLUMNS: &str = "report_id, tenant_id, source_ip, count, disposition, dkim_eval, spf_eval, \
-                               header_from, envelope_from, envelope_to, auth";
-        let sql = format!(
-            "INSERT INTO report_records ({COLUMNS}) VALUES {}",
-            placeholders(crate::backend_of(&self.tx), records.len(), 11)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut noted = Vec::with_capacity(records.len());
         for r in records {
-            for d in &r.dkim_results {
-                if let Some(selector) = &d.selector {
-                    let entry = self
-                        .selectors
-                        .entry((d.domain.clone(), selector.to_ascii_lowercase()))
-                        .or_default();
-                    entry.0 = entry.0.saturating_add(count(r.count));
-                    if d.result == "pass" {
-                        entry.1 = entry.1.saturating_add(count(r.count));
-                    }
+            noted.push(self.tally.note(r)?);
+        }
+        match &mut self.conn {
+            Conn::Any(tx) => {
+                const COLUMNS: &str = "report_id, tenant_id, source_ip, count, disposition, dkim_eval, spf_eval, \
+                                       header_from, envelope_from, envelope_to, auth";
+                let sql = format!(
+                    "INSERT INTO report_records ({COLUMNS}) VALUES {}",
+                    placeholders(crate::backend_of(tx), records.len(), 11)
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (r, (ip, auth)) in records.iter().zip(noted) {
+                    query = query
+                        .bind(self.id)
+                        .bind(self.tenant)
+                        .bind(ip)
+                        .bind(count(r.count))
+                        .bind(r.disposition.clone())
+                        .bind(r.dkim.clone())
+                        .bind(r.spf.clone())
+                        .bind(r.header_from.clone())
+                        .bind(r.envelope_from.clone())
+                        .bind(r.envelope_to.clone())
+                        .bind(auth);
+                }
+                query.execute(&mut **tx).await?;
+                if let Some(sums) = self.tally.rollup.as_mut().filter(|s| s.full()) {
+                    sums.flush(tx).await?;
                 }
             }
-            let auth = serde_json::to_string(&Auth {
-                dkim: &r.dkim_results,
-                reasons: &r.reasons,
-                spf: &r.spf_results,
-            })?;
-            let ip = r.source_ip.to_string();
-            if let Some(sums) = self.rollup.as_mut() {
-                sums.add(&ip, &r.header_from, r.envelope_from.as_deref(), &auth, count(r.count));
+            Conn::Pg(tx) => {
+                let rows: Vec<Row<'_>> = records
+                    .iter()
+                    .zip(&noted)
+                    .map(|(record, (ip, auth))| Row { record, ip, auth })
+                    .collect();
+                crate::reports_copy::copy_records(tx, self.id, self.tenant, &rows).await?;
+                if let Some(sums) = self
+                    .tally
+                    .rollup
+                    .as_mut()
+                    .filter(|s| s.len() >= crate::reports_copy::SUMS)
+                {
+                    crate::reports_copy::flush(tx, sums).await?;
+                }
             }
-            query = query
-                .bind(self.id)
-                .bind(self.tenant)
-                .bind(ip)
-                .bind(count(r.count))
-                .bind(r.disposition.clone())
-                .bind(r.dkim.clone())
-                .bind(r.spf.clone())
-                .bind(r.header_from.clone())
-                .bind(r.envelope_from.clone())
-                .bind(r.envelope_to.clone())
-                .bind(auth);
         }
-        query.execute(&mut *self.tx).await?;
-        if let Some(sums) = self.rollup.as_mut().filter(|s| s.full()) {
-            sums.flush(&mut self.tx).await?;
+        Ok(())
+    }
+
+    /// Store the batches of `batches` until it closes: on PostgreSQL
+    /// through one COPY held open across batches
+    /// ([`crate::reports_copy::stream`]), else batch by batch.
+    pub(crate) async fn stream(
+        &mut self,
+        batches: &mut tokio::sync::mpsc::Receiver<Vec<Record>>,
+    ) -> Result<(), StoreError> {
+        if let Conn::Pg(tx) = &mut self.conn {
+            return crate::reports_copy::stream(tx, (self.id, self.tenant), batches, &mut self.tally).await;
+        }
+        while let Some(batch) = batches.recv().await {
+            self.records(&batch).await?;
         }
         Ok(())
     }
@@ -200,20 +280,24 @@ impl Writer {
     /// Add a TLS report's policies.
     pub async fn tls_policies(&mut self, policies: &[TlsPolicy]) -> Result<(), StoreError> {
         for p in policies {
-            sqlx::query(
-                "INSERT INTO report_tls (report_id, policy_type, policy_domain, mx_hosts, successful, failed, detail, tenant_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(self.id)
-            .bind(&p.policy_type)
-            .bind(&p.policy_domain)
-            .bind(serde_json::to_string(&p.mx_hosts)?)
-            .bind(count(p.successful_sessions))
-            .bind(count(p.failed_sessions))
-            .bind(json!({ "policy_strings": p.policy_strings, "failures": p.failures }).to_string())
-            .bind(self.tenant)
-            .execute(&mut *self.tx)
-            .await?;
+            let mx_hosts = serde_json::to_string(&p.mx_hosts)?;
+            let detail = json!({ "policy_strings": p.policy_strings, "failures": p.failures }).to_string();
+            on_conn!(&mut self.conn, tx => {
+                sqlx::query(
+                    "INSERT INTO report_tls (report_id, policy_type, policy_domain, mx_hosts, successful, failed, detail, tenant_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(self.id)
+                .bind(&p.policy_type)
+                .bind(&p.policy_domain)
+                .bind(&mx_hosts)
+                .bind(count(p.successful_sessions))
+                .bind(count(p.failed_sessions))
+                .bind(&detail)
+                .bind(self.tenant)
+                .execute(&mut **tx)
+                .await?;
+            });
         }
         Ok(())
     }
@@ -226,31 +310,39 @@ impl Writer {
         digest: &str,
         meta: &serde_json::Value,
     ) -> Result<Stored, StoreError> {
-        if let Some(sums) = self.rollup.as_mut() {
-            sums.flush(&mut self.tx).await?;
+        if let Some(sums) = self.tally.rollup.as_mut() {
+            match &mut self.conn {
+                Conn::Any(tx) => sums.flush(tx).await?,
+                Conn::Pg(tx) => crate::reports_copy::flush(tx, sums).await?,
+            }
         }
-        for ((domain, selector), (messages, passed)) in &self.selectors {
-            sqlx::query(
-                "INSERT INTO report_selectors (report_id, domain, selector, messages, passed, tenant_id)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(self.id)
-            .bind(domain)
-            .bind(selector)
-            .bind(messages)
-            .bind(passed)
-            .bind(self.tenant)
-            .execute(&mut *self.tx)
-            .await?;
+        for ((domain, selector), (messages, passed)) in &self.tally.selectors {
+            on_conn!(&mut self.conn, tx => {
+                sqlx::query(
+                    "INSERT INTO report_selectors (report_id, domain, selector, messages, passed, tenant_id)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(self.id)
+                .bind(domain)
+                .bind(selector)
+                .bind(messages)
+                .bind(passed)
+                .bind(self.tenant)
+                .execute(&mut **tx)
+                .await?;
+            });
         }
-        sqlx::query("UPDATE reports SET records = $1, digest = $2, meta = $3 WHERE id = $4")
+        let meta = meta.to_string();
+        on_conn!(&mut self.conn, tx => {
+            sqlx::query("UPDATE reports SET records = $1, digest = $2, meta = $3 WHERE id = $4")
             .bind(i64::try_from(records).unwrap_or(i64::MAX))
             .bind(digest)
-            .bind(meta.to_string())
+            .bind(&meta)
             .bind(self.id)
-            .execute(&mut *self.tx)
+            .execute(&mut **tx)
             .await?;
-        self.tx.commit().await?;
+        });
+        on_conn!(self.conn, tx => tx.commit().await?);
         Ok(Stored::Imported {
             id: self.short_id,
             flags: self.flags,
@@ -259,7 +351,7 @@ impl Writer {
 
     /// Give up: nothing of this report is stored.
     pub async fn abort(self) -> Result<(), StoreError> {
-        self.tx.rollback().await?;
+        on_conn!(self.conn, tx => tx.rollback().await?);
         Ok(())
     }
 }
@@ -283,9 +375,8 @@ pub async fn duplicate(store: &Store, identity: &Identity, digest: &str) -> Resu
 }
 
 async fn duplicate_for(store: &Store, tenant: i64, identity: &Identity, digest: &str) -> Result<Stored, StoreError> {
-    let mut conn = store.pool().acquire().await?;
-    let index = family_index(&mut conn, tenant, identity).await?;
-    Ok(match index.judge(identity, digest) {
+    let family = family_rows(identity, tenant).fetch_all(store.pool()).await?;
+    Ok(match family_index(identity, family).judge(identity, digest) {
         Verdict::Duplicate { id, note } => Stored::Duplicate { id, note },
         // Erased between the two reads: say so rather than claim a copy.
         Verdict::New { id, .. } => Stored::Duplicate {
@@ -295,20 +386,30 @@ async fn duplicate_for(store: &Store, tenant: i64, identity: &Identity, digest: 
     })
 }
 
-/// The reports of `identity`'s family (same kind, reporter, report id and
-/// domain, any range) as an [`Index`], so the ingest crate's rule decides.
-async fn family_index(conn: &mut sqlx::AnyConnection, tenant: i64, identity: &Identity) -> Result<Index, StoreError> {
-    let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+/// The query of `identity`'s family (same kind, reporter, report id and
+/// domain, any range): begin, end and digest of each, on either driver.
+fn family_rows<'q, DB: sqlx::Database>(
+    identity: &'q Identity,
+    tenant: i64,
+) -> sqlx::query::QueryAs<'q, DB, (i64, i64, String), <DB as sqlx::Database>::Arguments>
+where
+    (i64, i64, String): for<'r> sqlx::FromRow<'r, DB::Row>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query_as(
         "SELECT begin_at, end_at, digest FROM reports
          WHERE kind = $1 AND reporter = $2 AND report_id = $3 AND domain = $4 AND tenant_id = $5",
     )
     .bind(identity.kind.as_str())
-    .bind(&identity.reporter)
-    .bind(&identity.report_id)
-    .bind(&identity.domain)
+    .bind(identity.reporter.as_str())
+    .bind(identity.report_id.as_str())
+    .bind(identity.domain.as_str())
     .bind(tenant)
-    .fetch_all(&mut *conn)
-    .await?;
+}
+
+/// The family's rows as an [`Index`], so the ingest crate's rule decides.
+fn family_index(identity: &Identity, rows: Vec<(i64, i64, String)>) -> Index {
     let mut index = Index::default();
     for (begin, end, digest) in rows {
         let stored = Identity {
@@ -318,7 +419,7 @@ async fn family_index(conn: &mut sqlx::AnyConnection, tenant: i64, identity: &Id
         };
         index.insert(&stored, &digest);
     }
-    Ok(index)
+    index
 }
 
 /// The report without its rows, as stored in `reports.meta`: everything a
@@ -387,7 +488,7 @@ pub(crate) fn placeholders(backend: crate::Backend, rows: usize, columns: usize)
 }
 
 /// A count as stored (BIGINT): saturated, never wrapped.
-fn count(n: u64) -> i64 {
+pub(crate) fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 

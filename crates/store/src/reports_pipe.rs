@@ -26,9 +26,7 @@ impl Pipe {
     pub(crate) fn start(handle: &tokio::runtime::Handle, mut writer: Writer) -> Pipe {
         let (batches, mut rx) = mpsc::channel::<Vec<Record>>(DEPTH);
         let task = handle.spawn(async move {
-            while let Some(batch) = rx.recv().await {
-                writer.records(&batch).await?;
-            }
+            writer.stream(&mut rx).await?;
             Ok(writer)
         });
         Pipe {

@@ -36,7 +36,7 @@ const DAY: i64 = 86_400;
 const BATCH: usize = 500;
 
 /// The UTC day (since the epoch) of an epoch second, floored.
-fn day_of(t: i64) -> i64 {
+pub(crate) fn day_of(t: i64) -> i64 {
     t.div_euclid(DAY)
 }
 
@@ -48,14 +48,14 @@ pub(crate) fn covers(since: Option<i64>) -> bool {
 /// What a report shares with all its rows in the rollup.
 #[derive(Debug, Clone)]
 pub(crate) struct Period {
-    tenant: i64,
-    domain: String,
-    reporter: String,
-    begin: i64,
-    end: i64,
+    pub(crate) tenant: i64,
+    pub(crate) domain: String,
+    pub(crate) reporter: String,
+    pub(crate) begin: i64,
+    pub(crate) end: i64,
     /// The published `adkim`/`aspf` the reporter saw; '' when absent.
-    adkim: String,
-    aspf: String,
+    pub(crate) adkim: String,
+    pub(crate) aspf: String,
 }
 
 impl Period {
@@ -148,6 +148,63 @@ impl Sums {
         self.rows.len() >= BATCH
     }
 
+    /// Distinct (source, shape) sums held.
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The shapes' keys, in the order of `shapes`.
+    fn digests(&self) -> Vec<String> {
+        let p = &self.period;
+        self.shapes
+            .iter()
+            .map(|s| digest(&s.header_from, &s.envelope_from, &p.adkim, &p.aspf, &s.auth))
+            .collect()
+    }
+
+    /// The sums as columns for a set-wise write (PostgreSQL's arrays, in
+    /// `reports_copy`), forgotten here; `None` when nothing is summed.
+    pub(crate) fn take_columns(&mut self) -> Option<Columns> {
+        if self.rows.is_empty() {
+            return None;
+        }
+        let digests = self.digests();
+        let mut c = Columns {
+            period: self.period.clone(),
+            shapes: digests.clone(),
+            header_from: Vec::with_capacity(self.shapes.len()),
+            envelope_from: Vec::with_capacity(self.shapes.len()),
+            auth: Vec::with_capacity(self.shapes.len()),
+            row_ips: Vec::with_capacity(self.rows.len()),
+            row_shapes: Vec::with_capacity(self.rows.len()),
+            row_messages: Vec::with_capacity(self.rows.len()),
+            ips: Vec::new(),
+        };
+        self.shape_index.clear();
+        for s in self.shapes.drain(..) {
+            c.header_from.push(s.header_from);
+            c.envelope_from.push(s.envelope_from);
+            c.auth.push(s.auth);
+        }
+        // In key order: the upsert then walks the rollup's B-tree in order,
+        // and concurrent importers lock shared keys in one order.
+        let mut rows: Vec<(String, &str, i64)> = self
+            .rows
+            .drain()
+            .map(|((ip, i), n)| (ip, digests[i as usize].as_str(), n))
+            .collect();
+        rows.sort_unstable();
+        for (ip, shape, n) in rows {
+            c.row_ips.push(ip);
+            c.row_shapes.push(shape.to_string());
+            c.row_messages.push(n);
+        }
+        c.ips = c.row_ips.clone();
+        c.ips.sort_unstable();
+        c.ips.dedup();
+        Some(c)
+    }
+
     /// Write the sums into the transaction (adding to what is stored) and forget them.
     pub(crate) async fn flush(&mut self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
         if self.rows.is_empty() {
@@ -155,11 +212,7 @@ impl Sums {
         }
         let backend = crate::backend_of(tx);
         let p = &self.period;
-        let digests: Vec<String> = self
-            .shapes
-            .iter()
-            .map(|s| digest(&s.header_from, &s.envelope_from, &p.adkim, &p.aspf, &s.auth))
-            .collect();
+        let digests = self.digests();
         for (chunk, first) in self.shapes.chunks(BATCH).zip((0..).step_by(BATCH)) {
             upsert_shapes(tx, backend, p, chunk, &digests[first..first + chunk.len()]).await?;
         }
@@ -182,6 +235,20 @@ impl Sums {
         self.shape_index.clear();
         Ok(())
     }
+}
+
+/// [`Sums`] taken out as columns: each shape's key and fields (one
+/// entry per distinct shape), each (source, shape) sum, each source once.
+pub(crate) struct Columns {
+    pub(crate) period: Period,
+    pub(crate) shapes: Vec<String>,
+    pub(crate) header_from: Vec<String>,
+    pub(crate) envelope_from: Vec<String>,
+    pub(crate) auth: Vec<String>,
+    pub(crate) row_ips: Vec<String>,
+    pub(crate) row_shapes: Vec<String>,
+    pub(crate) row_messages: Vec<i64>,
+    pub(crate) ips: Vec<String>,
 }
 
 /// `LEAST` and `GREATEST` of two values, as each backend spells them.
@@ -282,7 +349,7 @@ async fn upsert_reporters(tx: &mut Tx<'_>, backend: Backend, p: &Period, ips: &[
 /// `a + b` for counts (never negative), saturated at i64::MAX as the
 /// import saturates a count: SQLite would turn an overflow into a float,
 /// PostgreSQL would fail the import.
-fn saturating_sum(a: &str, b: &str) -> String {
+pub(crate) fn saturating_sum(a: &str, b: &str) -> String {
     format!("CASE WHEN {a} > 9223372036854775807 - {b} THEN 9223372036854775807 ELSE {a} + {b} END")
 }
 

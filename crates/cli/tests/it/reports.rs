@@ -306,3 +306,92 @@ fn senders_joins_the_reports_with_the_latest_stored_scan() {
 fn json_of(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
+
+/// The stored state of a PostgreSQL database after imports of the report
+/// `big_xml` writes: reports, rows, summed messages of the rows and of
+/// the rollup.
+fn pg_state(url: &str) -> (i64, i64, i64, i64) {
+    use sqlx::Connection;
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let mut conn = sqlx::postgres::PgConnection::connect(url).await.unwrap();
+        sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM reports), (SELECT COUNT(*) FROM report_records),
+                    (SELECT COALESCE(SUM(count), 0)::BIGINT FROM report_records),
+                    (SELECT COALESCE(SUM(messages), 0)::BIGINT FROM report_rollup)",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+    })
+}
+
+/// An aggregate report of `rows` rows, each from its own address.
+fn big_xml(rows: usize) -> String {
+    let mut doc = String::from(
+        "<feedback><report_metadata><org_name>kill.example</org_name><email>a@kill.example</email>\
+         <report_id>kill-1</report_id><date_range><begin>1796083200</begin><end>1796169599</end></date_range>\
+         </report_metadata><policy_published><domain>example.com</domain><p>none</p></policy_published>\n",
+    );
+    for i in 0..rows {
+        doc.push_str(&format!(
+            "<record><row><source_ip>10.{}.{}.{}</source_ip><count>{}</count><policy_evaluated>\
+             <disposition>none</disposition></policy_evaluated></row><identifiers><header_from>example.com\
+             </header_from></identifiers><auth_results><spf><domain>example.com</domain><result>pass</result>\
+             </spf></auth_results></record>\n",
+            i >> 16,
+            (i >> 8) & 255,
+            i & 255,
+            i % 5 + 1
+        ));
+    }
+    doc.push_str("</feedback>\n");
+    doc
+}
+
+/// PostgreSQL's import (rows by COPY, sums from arrays, one transaction
+/// per report): an importer killed (SIGKILL) at any moment leaves the
+/// report whole or absent, never some of its rows or sums. Needs
+/// MAILWARDEN_TEST_PG_URL (skipped without).
+#[test]
+fn a_killed_postgres_import_leaves_the_report_whole_or_absent() {
+    const ROWS: usize = 40_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(db) = databases(tmp.path()).into_iter().find(|d| d.starts_with("postgres")) else {
+        eprintln!("skipped: MAILWARDEN_TEST_PG_URL is not set");
+        return;
+    };
+    let key = tmp.path().join("audit.key");
+    let file = tmp.path().join("big.xml");
+    std::fs::write(&file, big_xml(ROWS)).unwrap();
+    // The schema first: a run killed while migrating would prove nothing.
+    ok_db(&db, &key, &["reports", "list"]);
+    let messages: i64 = (0..ROWS as i64).map(|i| i % 5 + 1).sum();
+    let (mut killed, mut whole) = (0, false);
+    for attempt in 1..=40u64 {
+        let mut child = mailwarden()
+            .env("MAILWARDEN_AUDIT_KEY", &key)
+            .args(["--db", &db, "reports", "import", "--format", "json"])
+            .arg(&file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            killed += 1;
+        }
+        child.wait().unwrap();
+        let state = pg_state(&db);
+        assert!(
+            state == (0, 0, 0, 0) || state == (1, ROWS as i64, messages, messages),
+            "attempt {attempt}: half a report stored: {state:?}"
+        );
+        if state.0 == 1 {
+            whole = true;
+            break;
+        }
+    }
+    assert!(killed > 0, "no run was killed: the test proved nothing");
+    assert!(whole, "no run stored the report");
+}

@@ -341,14 +341,18 @@ pub struct SelectorSeen {
 /// `domain` (`d=`), most used first: the keys actually in use, for the DKIM
 /// checks of later scans (key size, revocation, missing key).
 pub async fn selectors_seen(store: &Store, domain: &str) -> Result<Vec<SelectorSeen>, StoreError> {
-    let rows: Vec<(String, String, i64, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT s.domain, s.selector, CAST(SUM(s.messages) AS BIGINT), CAST(SUM(s.passed) AS BIGINT),
+    let (messages, passed) = (
+        crate::rollup::capped_sum_sql(store.backend(), "s.messages"),
+        crate::rollup::capped_sum_sql(store.backend(), "s.passed"),
+    );
+    let rows: Vec<(String, String, i64, i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT s.domain, s.selector, {messages}, {passed},
                 MIN(r.begin_at), MAX(r.end_at), COUNT(*)
          FROM report_selectors s JOIN reports r ON r.id = s.report_id
          WHERE s.domain = $1
          GROUP BY s.domain, s.selector
-         ORDER BY SUM(s.messages) DESC, s.selector",
-    )
+         ORDER BY 3 DESC, s.selector"
+    )))
     .bind(domain.trim_end_matches('.').to_ascii_lowercase())
     .fetch_all(store.pool())
     .await?;
@@ -492,6 +496,7 @@ pub(crate) async fn rows_summary(
     reports: Vec<ReportPolicy>,
 ) -> Result<AggregateSummary, StoreError> {
     let policy = policy_sql(store);
+    let sum = crate::rollup::capped_sum_sql(store.backend(), "rr.count");
     let tenant = scope.tenant.unwrap_or(-1);
     let domain = scope.domain.to_ascii_lowercase();
     let since = scope.since.unwrap_or(i64::MIN);
@@ -501,7 +506,7 @@ pub(crate) async fn rows_summary(
              SELECT r.id, r.reporter, {policy} AS policy, r.begin_at, r.end_at FROM reports r
              WHERE {AGGREGATE_WHERE})
          SELECT rp.reporter, rp.policy, rr.source_ip, rr.header_from, rr.envelope_from, rr.auth,
-                CAST(SUM(rr.count) AS BIGINT), MIN(rp.begin_at), MAX(rp.end_at)
+                {sum}, MIN(rp.begin_at), MAX(rp.end_at)
          FROM rp JOIN report_records rr ON rr.report_id = rp.id
          GROUP BY rp.reporter, rp.policy, rr.source_ip, rr.header_from, rr.envelope_from, rr.auth"
     )))
@@ -512,7 +517,7 @@ pub(crate) async fn rows_summary(
     .await?;
     // The day a period starts, floored (periods before 1970 too).
     let per_period: Vec<(i64, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT r.begin_at - ((r.begin_at % 86400) + 86400) % 86400, rr.source_ip, CAST(SUM(rr.count) AS BIGINT)
+        "SELECT r.begin_at - ((r.begin_at % 86400) + 86400) % 86400, rr.source_ip, {sum}
          FROM reports r JOIN report_records rr ON rr.report_id = r.id
          WHERE {AGGREGATE_WHERE}
          GROUP BY r.begin_at - ((r.begin_at % 86400) + 86400) % 86400, rr.source_ip"

@@ -252,6 +252,18 @@ pub(crate) struct Columns {
 }
 
 /// `LEAST` and `GREATEST` of two values, as each backend spells them.
+/// `SUM(expr)` as a BIGINT that stops at the largest one instead of
+/// failing: a report's counts are saturated at 2^63-1 when stored, and
+/// summing such sums failed the senders' page on both backends ("integer
+/// overflow" on SQLite, "bigint out of range" on PostgreSQL). SQLite's
+/// TOTAL is a float: exact up to 2^53 messages, which no real sum reaches.
+pub(crate) fn capped_sum_sql(backend: Backend, expr: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("CAST(MIN(TOTAL({expr}), 9223372036854775807.0) AS INTEGER)"),
+        Backend::Postgres => format!("CAST(LEAST(SUM({expr}), 9223372036854775807) AS BIGINT)"),
+    }
+}
+
 fn least_greatest(backend: Backend) -> (&'static str, &'static str) {
     match backend {
         Backend::Sqlite => ("MIN", "MAX"),
@@ -474,8 +486,9 @@ pub(crate) async fn summary(
     let domain = scope.domain.to_ascii_lowercase();
     let first_day = scope.since.map_or(i64::MIN, day_of);
     let in_range = scope_where(&scope, "day >= $3");
+    let sum = capped_sum_sql(store.backend(), "messages");
     let rows: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT source_ip, shape, CAST(SUM(messages) AS BIGINT), MIN(first_begin), MAX(last_end)
+        "SELECT source_ip, shape, {sum}, MIN(first_begin), MAX(last_end)
          FROM report_rollup WHERE {in_range} GROUP BY source_ip, shape"
     )))
     .bind(tenant)
@@ -502,7 +515,7 @@ pub(crate) async fn summary(
     .fetch_all(store.pool())
     .await?;
     let per_period: Vec<(i64, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT begin_day, source_ip, CAST(SUM(messages) AS BIGINT) FROM report_rollup
+        "SELECT begin_day, source_ip, {sum} FROM report_rollup
          WHERE {in_range} GROUP BY begin_day, source_ip"
     )))
     .bind(tenant)

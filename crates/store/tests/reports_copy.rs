@@ -236,8 +236,7 @@ async fn the_copy_path_stores_exactly_what_the_row_by_row_path_stores() {
     let sqlite = common::sqlite().await;
     import(&sqlite.store, "sqlite").await;
     import(&pg.store, "postgres").await;
-    // The senders' page, before any sum saturates: its reads add sums up
-    // without saturating (a saturated sum fails them on both backends).
+    // The senders' page, before any sum saturates (exact sums compared).
     let from_rollup = summary(&pg.store, None).await;
     assert_eq!(
         from_rollup,
@@ -269,6 +268,14 @@ async fn the_copy_path_stores_exactly_what_the_row_by_row_path_stores() {
     let max = i64::MAX.to_string();
     let saturated = got[0].iter().filter(|r| r[6] == max).count();
     assert!(saturated >= 2, "saturated sums: {saturated}");
+    // Regression: summing saturated sums failed the senders' page on both
+    // backends (integer overflow, bigint out of range); it saturates too.
+    for since in [None, Some(1)] {
+        let (on_pg, on_sqlite) = (summary(&pg.store, since).await, summary(&sqlite.store, since).await);
+        let top = |s: &reports_query::AggregateSummary| s.per_period.iter().map(|p| p.count).max();
+        assert_eq!(top(&on_pg), Some(i64::MAX), "since {since:?}");
+        assert_eq!(top(&on_sqlite), Some(i64::MAX), "since {since:?}");
+    }
 
     let (got, want) = (stored(&pg.store).await, stored(&sqlite.store).await);
     for (what, (got, want)) in ["rows", "selectors", "reports"].iter().zip(got.iter().zip(&want)) {

@@ -409,8 +409,9 @@ mod tests {
         assert_eq!(back, t);
     }
 
-    #[test]
-    fn server_directed_answers_keep_their_server_through_json() {
+    /// An MX answer for a.test from the resolver, and one for `name` from
+    /// 192.0.2.53 asked directly.
+    fn resolver_and_direct(name: &str) -> Transcript {
         let server: std::net::IpAddr = "192.0.2.53".parse().unwrap();
         let mut t = Transcript::default();
         t.insert(
@@ -418,9 +419,15 @@ mod tests {
             Answer::empty(Status::NoData, Proof::NotValidated),
         );
         t.insert(
-            QueryKey::at(server, "a.test", RType::Mx),
+            QueryKey::at(server, name, RType::Mx),
             Answer::empty(Status::Timeout, Proof::Indeterminate),
         );
+        t
+    }
+
+    #[test]
+    fn server_directed_answers_keep_their_server_through_json() {
+        let t = resolver_and_direct("a.test");
         let json = serde_json::to_string(&t).unwrap();
         let back: Transcript = serde_json::from_str(&json).unwrap();
         assert_eq!(back, t);
@@ -431,16 +438,7 @@ mod tests {
     /// server (only when asked directly), then the answer's own fields.
     #[test]
     fn borrowed_transcript_entries_write_the_fields_in_the_stored_order() {
-        let server: std::net::IpAddr = "192.0.2.53".parse().unwrap();
-        let mut t = Transcript::default();
-        t.insert(
-            QueryKey::new("a.test", RType::Mx),
-            Answer::empty(Status::NoData, Proof::NotValidated),
-        );
-        t.insert(
-            QueryKey::at(server, "b.test", RType::Mx),
-            Answer::empty(Status::Timeout, Proof::Indeterminate),
-        );
+        let t = resolver_and_direct("b.test");
         let json = serde_json::to_string(&t).unwrap();
         // An answer's own fields, without its braces.
         let fields = |a: Answer| {

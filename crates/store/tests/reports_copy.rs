@@ -8,11 +8,11 @@
 
 mod common;
 
-use mailwarden_ingest::{Limits, Parsed, Status};
+use common::corpus;
+
+use mailwarden_ingest::{Limits, Status};
 use mailwarden_store::reports::{self, StoreSink};
 use mailwarden_store::{Store, reports_query, rollup};
-
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/reports/ingest");
 
 /// The first day (2026-12-01) of the generated reports.
 const DAY: i64 = 1_796_083_200;
@@ -21,16 +21,6 @@ const DAY: i64 = 1_796_083_200;
 /// COPY path holds before it writes them (10,000), so its second flush
 /// meets sums of the first in the table.
 const ROWS: usize = 10_600;
-
-fn parsed_bytes(name: &str, bytes: &[u8]) -> Parsed {
-    let mut items = mailwarden_ingest::read(name, bytes, &Limits::default());
-    assert_eq!(items.len(), 1, "{name}");
-    items.remove(0).outcome.unwrap()
-}
-
-fn corpus(file: &str) -> Parsed {
-    parsed_bytes(file, &std::fs::read(format!("{CORPUS}/{file}")).unwrap())
-}
 
 /// A report of [`ROWS`] rows whose keys repeat: source `k(i)` is
 /// `i % 10_200` (rows 10,200 on meet the first flush's sums again), and

@@ -8,24 +8,14 @@
 
 mod common;
 
+use common::{corpus, parsed_bytes};
+
 use mailwarden_ingest::{Limits, Parsed, Status};
 use mailwarden_store::reports::{self, StoreSink};
 use mailwarden_store::{Store, retention, rollup};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/reports/ingest");
-
 /// The first day (2026-12-01) of the generated reports.
 const DAY: i64 = 1_796_083_200;
-
-fn parsed_bytes(name: &str, bytes: &[u8]) -> Parsed {
-    let mut items = mailwarden_ingest::read(name, bytes, &Limits::default());
-    assert_eq!(items.len(), 1, "{name}");
-    items.remove(0).outcome.unwrap()
-}
-
-fn corpus(file: &str) -> Parsed {
-    parsed_bytes(file, &std::fs::read(format!("{CORPUS}/{file}")).unwrap())
-}
 
 /// An aggregate report about example.com from `org` for [begin, end] with
 /// `rows` rows over 40 addresses, two kinds of result and `adkim=s`.

@@ -94,3 +94,18 @@ pub async fn alert_row(store: &Store, id: i64) -> mailwarden_store::outbox::Queu
         .find(|a| a.id == id)
         .unwrap()
 }
+
+/// The report files of the ingest corpus.
+pub const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/reports/ingest");
+
+/// The one report in `bytes` (a file named `name`), parsed.
+pub fn parsed_bytes(name: &str, bytes: &[u8]) -> mailwarden_ingest::Parsed {
+    let mut items = mailwarden_ingest::read(name, bytes, &mailwarden_ingest::Limits::default());
+    assert_eq!(items.len(), 1, "{name}");
+    items.remove(0).outcome.unwrap()
+}
+
+/// The corpus file `file`, parsed.
+pub fn corpus(file: &str) -> mailwarden_ingest::Parsed {
+    parsed_bytes(file, &std::fs::read(format!("{CORPUS}/{file}")).unwrap())
+}

@@ -367,7 +367,11 @@ fn a_killed_postgres_import_leaves_the_report_whole_or_absent() {
     ok_db(&db, &key, &["reports", "list"]);
     let messages: i64 = (0..ROWS as i64).map(|i| i % 5 + 1).sum();
     let (mut killed, mut whole) = (0, false);
-    for attempt in 1..=40u64 {
+    // Kills at growing moments; how far an import gets by then depends on
+    // the build (a debug build never finished within the attempts, and
+    // the test failed for want of a whole run): one more run then goes to
+    // the end, after the killed ones, which must have left it room.
+    for attempt in 1..=20u64 {
         let mut child = mailwarden()
             .env("MAILWARDEN_AUDIT_KEY", &key)
             .args(["--db", &db, "reports", "import", "--format", "json"])
@@ -393,5 +397,17 @@ fn a_killed_postgres_import_leaves_the_report_whole_or_absent() {
         }
     }
     assert!(killed > 0, "no run was killed: the test proved nothing");
-    assert!(whole, "no run stored the report");
+    if !whole {
+        ok_db(
+            &db,
+            &key,
+            &["reports", "import", "--format", "json", file.to_str().unwrap()],
+        );
+        let state = pg_state(&db);
+        assert_eq!(
+            state,
+            (1, ROWS as i64, messages, messages),
+            "the run to the end after the killed ones"
+        );
+    }
 }

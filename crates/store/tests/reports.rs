@@ -228,6 +228,36 @@ async fn retention_deletes_reports_whose_period_ended_before_the_cut_with_their_
     }
 }
 
+/// PostgreSQL's foreign key from `report_records` to `reports` checked
+/// every copied row (most of COPY's time); migration 0700 replaced it with
+/// a statement trigger on `reports`. Deleting reports (any statement, not
+/// only retention's) still takes their rows, and only theirs.
+#[tokio::test]
+async fn deleting_a_report_takes_its_rows_and_only_its_rows() {
+    for db in common::stores().await {
+        let store = &db.store;
+        reports::put(store, &parsed("agg-7489-google.xml")).await.unwrap();
+        reports::put(store, &parsed("agg-9990-gmx.xml")).await.unwrap();
+        let rows_of = |which: &'static str| {
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM report_records WHERE report_id = (SELECT {which}(id) FROM reports)"
+            )))
+            .fetch_one(store.pool())
+        };
+        let (first, last) = (rows_of("MIN").await.unwrap(), rows_of("MAX").await.unwrap());
+        assert!(first > 0 && last > 0, "{}", db.label);
+        sqlx::query("DELETE FROM reports WHERE id = (SELECT MIN(id) FROM reports)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(count(store, "reports").await, 1, "{}", db.label);
+        assert_eq!(count(store, "report_records").await, last, "{}", db.label);
+        assert_eq!(rows_of("MAX").await.unwrap(), last, "{}", db.label);
+        sqlx::query("DELETE FROM reports").execute(store.pool()).await.unwrap();
+        assert_eq!(count(store, "report_records").await, 0, "{}", db.label);
+    }
+}
+
 #[tokio::test]
 async fn erase_removes_the_domains_reports_and_keeps_others() {
     use_test_key();

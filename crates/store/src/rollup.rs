@@ -472,13 +472,6 @@ fn scope_where(scope: &AggregateScope<'_>, extra: &str) -> String {
     format!("{tenant} AND {domain} AND {extra}")
 }
 
-/// A rollup row as the inventory reads it: source, shape, start day,
-/// messages, first begin, last end.
-type DayRow = (String, String, i64, i64, i64, i64);
-
-/// A (source, shape) sum: source, shape, messages, first begin, last end.
-type SourceSum = (String, String, i64, i64, i64);
-
 /// A shape as read back: header_from, envelope_from, adkim, aspf, auth.
 type ShapeColumns = (String, String, String, String, String);
 
@@ -494,12 +487,9 @@ pub(crate) async fn summary(
     let first_day = scope.since.map_or(i64::MIN, day_of);
     let in_range = scope_where(&scope, "day >= $3");
     let sum = capped_sum_sql(store.backend(), "messages");
-    // One scan gives both the sums per (source, shape) and the volume per
-    // (start day, source): a second index for the second ordering cost the
-    // PostgreSQL import a third of its rollup time (migration 0700).
-    let rows: Vec<DayRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT source_ip, shape, begin_day, {sum}, MIN(first_begin), MAX(last_end)
-         FROM report_rollup WHERE {in_range} GROUP BY source_ip, shape, begin_day"
+    let rows: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT source_ip, shape, {sum}, MIN(first_begin), MAX(last_end)
+         FROM report_rollup WHERE {in_range} GROUP BY source_ip, shape"
     )))
     .bind(tenant)
     .bind(&domain)
@@ -524,7 +514,15 @@ pub(crate) async fn summary(
     .bind(scope.since.unwrap_or(i64::MIN))
     .fetch_all(store.pool())
     .await?;
-    let (rows, per_period) = split_days(rows);
+    let per_period: Vec<(i64, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT begin_day, source_ip, {sum} FROM report_rollup
+         WHERE {in_range} GROUP BY begin_day, source_ip"
+    )))
+    .bind(tenant)
+    .bind(&domain)
+    .bind(first_day)
+    .fetch_all(store.pool())
+    .await?;
     let shapes: HashMap<String, ShapeColumns> = shapes
         .into_iter()
         .map(|(shape, hf, ef, adkim, aspf, auth)| (shape, (hf, ef, adkim, aspf, auth)))
@@ -532,35 +530,15 @@ pub(crate) async fn summary(
     Ok(AggregateSummary {
         reports,
         groups: groups(rows, &shapes, reporters)?,
-        per_period,
+        per_period: per_period
+            .into_iter()
+            .map(|(day, source_ip, count)| PeriodCount {
+                begin: day.saturating_mul(DAY),
+                source_ip,
+                count,
+            })
+            .collect(),
     })
-}
-
-/// Rows of (source, shape, start day, messages, first begin, last end)
-/// as the sums per (source, shape) (messages saturated, the widest span)
-/// and the volume per (start day, source), both in key order.
-fn split_days(rows: Vec<DayRow>) -> (Vec<SourceSum>, Vec<PeriodCount>) {
-    let mut sums: BTreeMap<(String, String), (i64, i64, i64)> = BTreeMap::new();
-    let mut days: BTreeMap<(i64, String), i64> = BTreeMap::new();
-    for (ip, shape, day, messages, begin, end) in rows {
-        let volume = days.entry((day, ip.clone())).or_insert(0);
-        *volume = volume.saturating_add(messages);
-        let sum = sums.entry((ip, shape)).or_insert((0, begin, end));
-        *sum = (sum.0.saturating_add(messages), sum.1.min(begin), sum.2.max(end));
-    }
-    let sums = sums
-        .into_iter()
-        .map(|((ip, shape), (messages, begin, end))| (ip, shape, messages, begin, end))
-        .collect();
-    let days = days
-        .into_iter()
-        .map(|((day, source_ip), count)| PeriodCount {
-            begin: day.saturating_mul(DAY),
-            source_ip,
-            count,
-        })
-        .collect();
-    (sums, days)
 }
 
 /// The groups of [`AggregateSummary`] from the rollup: each (source,
@@ -568,7 +546,7 @@ fn split_days(rows: Vec<DayRow>) -> (Vec<SourceSum>, Vec<PeriodCount>) {
 /// source and reporter a group of no messages carrying that reporter (see
 /// [`AggregateSummary::groups`]) over the source's first and last period.
 fn groups(
-    rows: Vec<SourceSum>,
+    rows: Vec<(String, String, i64, i64, i64)>,
     shapes: &HashMap<String, ShapeColumns>,
     reporters: Vec<(String, String)>,
 ) -> Result<Vec<RecordGroup>, StoreError> {
@@ -631,41 +609,6 @@ mod tests {
         assert!(covers(Some(20_000 * DAY)));
         assert!(covers(Some(-DAY)));
         assert!(!covers(Some(20_000 * DAY + 3_600)));
-    }
-
-    /// The one scan of the rollup gives both readings: a source's sums
-    /// over its start days, and a day's volume over a source's shapes;
-    /// each saturates rather than wraps.
-    #[test]
-    fn one_scan_sums_per_source_and_shape_and_per_day_and_source() {
-        let row = |ip: &str, shape: &str, day: i64, n: i64| {
-            (ip.to_string(), shape.to_string(), day, n, day * DAY, day * DAY + 9)
-        };
-        let (sums, days) = split_days(vec![
-            row("192.0.2.1", "a", 2, 5),
-            row("192.0.2.1", "a", 1, 7),
-            row("192.0.2.1", "b", 1, 1),
-            row("192.0.2.2", "a", 1, i64::MAX),
-            row("192.0.2.2", "a", 2, 1),
-        ]);
-        assert_eq!(
-            sums,
-            vec![
-                ("192.0.2.1".into(), "a".into(), 12, DAY, 2 * DAY + 9),
-                ("192.0.2.1".into(), "b".into(), 1, DAY, DAY + 9),
-                ("192.0.2.2".into(), "a".into(), i64::MAX, DAY, 2 * DAY + 9),
-            ]
-        );
-        let days: Vec<(i64, &str, i64)> = days.iter().map(|p| (p.begin, p.source_ip.as_str(), p.count)).collect();
-        assert_eq!(
-            days,
-            vec![
-                (DAY, "192.0.2.1", 8),
-                (DAY, "192.0.2.2", i64::MAX),
-                (2 * DAY, "192.0.2.1", 5),
-                (2 * DAY, "192.0.2.2", 1)
-            ]
-        );
     }
 
     #[test]

@@ -75,6 +75,21 @@ fn migrations(dir: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Statements of one backend's migration only, and why.
+const ONE_BACKEND_ONLY: &[(&str, &str, &str)] = &[
+    (
+        "0700_report_import_cost.sql",
+        "statement DROP INDEX report_rollup_period",
+        "PostgreSQL: the index cost the import a third of its rollup time, and PostgreSQL hashes the \
+         per-day GROUP BY; SQLite sorts without it",
+    ),
+    (
+        "0700_report_import_cost.sql",
+        "statement SELECT 1",
+        "SQLite's 0700 changes nothing",
+    ),
+];
+
 #[test]
 fn sqlite_and_postgres_migrations_have_the_same_files_tables_columns_and_indexes() {
     let sqlite = migrations("sqlite");
@@ -86,11 +101,19 @@ fn sqlite_and_postgres_migrations_have_the_same_files_tables_columns_and_indexes
         "the two migration directories must list the same files"
     );
     for ((name, lite), (_, pg)) in sqlite.iter().zip(&postgres) {
-        let (lite, pg) = (logical_schema(lite), logical_schema(pg));
+        let (mut lite, mut pg) = (logical_schema(lite), logical_schema(pg));
         assert!(
             !lite.is_empty() || name.contains("noop"),
             "{name}: no statement understood"
         );
+        for (file, statement, _why) in ONE_BACKEND_ONLY {
+            if file == name {
+                assert!(
+                    lite.remove(*statement).is_some() || pg.remove(*statement).is_some(),
+                    "{name}: {statement} is in neither file"
+                );
+            }
+        }
         assert_eq!(lite, pg, "{name}: the logical schemas differ");
     }
 }

@@ -12,8 +12,8 @@
 --   addresses, digests and domain names, compared by byte now; the
 --   inventory never orders by them in SQL. 2.5 s → 1.8 s.
 -- * report_rollup_period, the second index of the rollup (1 s of the
---   1.8 s): the inventory reads its per-day volume from the same scan as
---   its sums now (rollup.rs, summary).
+--   1.8 s): PostgreSQL sums the senders' volume per day by hashing the
+--   rows the key's range gives (SQLite, which sorts instead, keeps it).
 ALTER TABLE report_records DROP CONSTRAINT report_records_report_id_fkey;
 
 CREATE FUNCTION report_records_follow_reports() RETURNS trigger LANGUAGE plpgsql AS $$

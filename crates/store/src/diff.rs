@@ -105,8 +105,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::snapshot::StoredFinding;
-    use crate::state::Seen;
+    use crate::state::{FindingView, Seen};
 
     fn key(t: &str, n: &str) -> Key {
         (t.into(), n.into())
@@ -168,12 +167,11 @@ mod tests {
 
     #[test]
     fn indeterminate_findings_keep_the_previous_outcome() {
-        let f = |o: &str| StoredFinding {
-            rule_id: "spf.present".into(),
-            subject: "x".into(),
-            outcome: o.into(),
-            severity: "high".into(),
-            message: String::new(),
+        let f = |o: &'static str| FindingView {
+            rule_id: "spf.present",
+            subject: "x",
+            outcome: o,
+            severity: "high",
         };
         let a = State::default().advance(BTreeMap::new(), &[f("pass")], 1);
         let b = a.advance(BTreeMap::new(), &[f("indeterminate")], 1);

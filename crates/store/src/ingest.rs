@@ -247,7 +247,7 @@ async fn steps_for(
 fn before_state(steps: &[Step], stored: Stored) -> crate::state::State {
     let last = &steps[steps.len() - 1];
     match stored {
-        Stored::SeenAgain { seen_count: 2, .. } => last.first_state.clone(),
+        Stored::SeenAgain { seen_count: 2, .. } => last.first_state.clone().unwrap_or_else(|| last.state.clone()),
         Stored::SeenAgain { .. } => last.state.clone(),
         Stored::New { .. } => steps
             .len()

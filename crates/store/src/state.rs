@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use mailwarden_model::probe::{HttpsStatus, SmtpProbe, SmtpStatus};
-use mailwarden_model::{Observation, RData, Status};
+use mailwarden_model::{Finding, Observation, RData, Status};
 use serde_json::{Value, json};
 
 use crate::snapshot::StoredFinding;
@@ -31,6 +31,40 @@ pub enum Seen {
     Unknown,
 }
 
+/// A finding as a state reads it, borrowed from a scan's findings or from
+/// stored ones: cloning the scan's 157 findings (messages included) into
+/// stored form only to read four fields was 0.5% of a monitoring round
+/// where every scan stored a new snapshot (perf, bench/monitor-lab.sh).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FindingView<'a> {
+    pub rule_id: &'a str,
+    pub subject: &'a str,
+    pub outcome: &'a str,
+    pub severity: &'a str,
+}
+
+impl<'a> From<&'a StoredFinding> for FindingView<'a> {
+    fn from(f: &'a StoredFinding) -> Self {
+        FindingView {
+            rule_id: &f.rule_id,
+            subject: &f.subject,
+            outcome: &f.outcome,
+            severity: &f.severity,
+        }
+    }
+}
+
+impl<'a> From<&'a Finding> for FindingView<'a> {
+    fn from(f: &'a Finding) -> Self {
+        FindingView {
+            rule_id: &f.id,
+            subject: &f.subject,
+            outcome: f.outcome.as_str(),
+            severity: f.severity.as_str(),
+        }
+    }
+}
+
 /// The state of a domain after a snapshot, with could-not-look carried over.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct State {
@@ -46,7 +80,7 @@ pub struct State {
 impl State {
     /// The state after a snapshot that saw `seen` and `findings`, was seen
     /// `seen_count` times in a row, following `self`.
-    pub fn advance(&self, seen: BTreeMap<Key, Seen>, findings: &[StoredFinding], seen_count: i64) -> State {
+    pub fn advance(&self, seen: BTreeMap<Key, Seen>, findings: &[FindingView<'_>], seen_count: i64) -> State {
         let mut next = State {
             items: self.items.clone(),
             findings: self.findings.clone(),
@@ -73,7 +107,7 @@ impl State {
         for f in findings {
             if f.outcome != "indeterminate" {
                 next.findings
-                    .insert((f.rule_id.clone(), f.subject.clone()), f.outcome.clone());
+                    .insert((f.rule_id.to_string(), f.subject.to_string()), f.outcome.to_string());
             }
         }
         next

@@ -2,13 +2,13 @@
 //! it ([`State`]) and what changed from the one before. `history` shows
 //! it; `diff` compares two of its states; the alert triggers read it.
 
-use mailwarden_model::{Finding, Observation};
+use mailwarden_model::Observation;
 use serde::Serialize;
 use sqlx::AnyConnection;
 
 use crate::diff::{Change, FindingChange, changes, finding_changes};
-use crate::snapshot::{self, ScanInput, SnapshotMeta, StoredFinding};
-use crate::state::{State, seen_in};
+use crate::snapshot::{self, ScanInput, SnapshotMeta};
+use crate::state::{FindingView, State, seen_in};
 use crate::{Store, StoreError};
 
 /// One snapshot on the timeline.
@@ -18,9 +18,9 @@ pub struct Step {
     #[serde(skip)]
     pub state: State,
     /// The state before this snapshot's seen-again count confirmed a
-    /// removal (equal to `state` unless it did); for alerts on a re-scan.
+    /// removal (`None`: the same as `state`); for alerts on a re-scan.
     #[serde(skip)]
-    pub first_state: State,
+    pub first_state: Option<State>,
     pub changes: Vec<Change>,
     pub findings: Vec<FindingChange>,
     /// Failing findings (rule id, subject, severity) of this snapshot
@@ -85,86 +85,79 @@ async fn walk(
     fresh: Option<(i64, &ScanInput)>,
 ) -> Result<Vec<Step>, StoreError> {
     let mut steps: Vec<Step> = Vec::with_capacity(metas.len());
-    let mut state = State::default();
+    let start = State::default();
     for meta in metas {
+        // The state before this snapshot: the last step's (not a copy).
+        let before = steps.last().map_or(&start, |s| &s.state);
         let (first_state, next, failing, computed) = match cached_state(&meta) {
-            Some(c) => (c.clone(), c, Vec::new(), false),
+            Some(c) => (None, c, Vec::new(), false),
             None => {
                 let (first, next, failing) = match fresh {
                     Some((id, scan)) if id == meta.id => {
-                        advance(&state, &meta, &scan.observation, &stored_findings(&scan.findings))
+                        advance(before, &meta, &scan.observation, &views(&scan.findings))
                     }
-                    _ => compute(conn, &state, &meta).await?,
+                    _ => compute(conn, before, &meta).await?,
                 };
                 (first, next, failing, true)
             }
         };
         // The first snapshot is where the record starts, not a change.
-        let first = steps.is_empty();
+        let (changes, findings) = if steps.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            (changes(before, &next, domain), finding_changes(before, &next))
+        };
         steps.push(Step {
-            changes: if first {
-                Vec::new()
-            } else {
-                changes(&state, &next, domain)
-            },
-            findings: if first {
-                Vec::new()
-            } else {
-                finding_changes(&state, &next)
-            },
+            changes,
+            findings,
             snapshot: meta,
-            state: next.clone(),
+            state: next,
             first_state,
             failing,
             computed,
         });
-        state = next;
     }
     Ok(steps)
 }
 
-/// A snapshot's state as after one sighting, as after all of them, and its
-/// failing findings (rule id, subject, severity).
-type Computed = (State, State, Vec<(String, String, String)>);
+/// A snapshot's state as after one sighting (`None`: the same as after
+/// all of them), as after all of them, and its failing findings (rule id,
+/// subject, severity).
+type Computed = (Option<State>, State, Vec<(String, String, String)>);
 
 /// The state after `meta` from its stored Observation and findings (when
 /// not cached).
 async fn compute(conn: &mut AnyConnection, before: &State, meta: &SnapshotMeta) -> Result<Computed, StoreError> {
     let snap = snapshot::load(conn, meta.id).await?;
-    Ok(advance(before, meta, &snap.observation, &snap.findings))
+    Ok(advance(before, meta, &snap.observation, &views(&snap.findings)))
 }
 
 /// The state after `meta` from what it observed.
-fn advance(before: &State, meta: &SnapshotMeta, observation: &Observation, findings: &[StoredFinding]) -> Computed {
+fn advance(before: &State, meta: &SnapshotMeta, observation: &Observation, findings: &[FindingView<'_>]) -> Computed {
     let seen = seen_in(observation);
-    let first_state = before.advance(seen.clone(), findings, 1);
-    let next = if meta.seen_count >= 2 {
-        before.advance(seen, findings, meta.seen_count)
+    let (first_state, next) = if meta.seen_count >= 2 {
+        let first = before.advance(seen.clone(), findings, 1);
+        (Some(first), before.advance(seen, findings, meta.seen_count))
     } else {
-        first_state.clone()
+        (None, before.advance(seen, findings, 1))
     };
     let failing = findings
         .iter()
         .filter(|f| f.outcome == "fail")
-        .map(|f| (f.rule_id.clone(), f.subject.clone(), f.severity.clone()))
+        .map(|f| (f.rule_id.to_string(), f.subject.to_string(), f.severity.to_string()))
         .collect();
     (first_state, next, failing)
 }
 
-/// Findings as they are stored and read back (ordered as
-/// [`snapshot::load`] reads them).
-fn stored_findings(findings: &[Finding]) -> Vec<StoredFinding> {
-    let mut out: Vec<StoredFinding> = findings
-        .iter()
-        .map(|f| StoredFinding {
-            rule_id: f.id.clone(),
-            subject: f.subject.clone(),
-            outcome: f.outcome.as_str().into(),
-            severity: f.severity.as_str().into(),
-            message: f.message.clone(),
-        })
-        .collect();
-    out.sort_by(|a, b| (&a.rule_id, &a.subject).cmp(&(&b.rule_id, &b.subject)));
+/// Findings as the state reads them, ordered by rule id and subject as
+/// [`snapshot::load`] reads them back (so the failing list's order does
+/// not depend on where they came from).
+fn views<'a, F>(findings: &'a [F]) -> Vec<FindingView<'a>>
+where
+    &'a F: Into<FindingView<'a>>,
+{
+    let mut out: Vec<FindingView<'a>> = findings.iter().map(Into::into).collect();
+    out.sort_by(|a, b| (a.rule_id, a.subject).cmp(&(b.rule_id, b.subject)));
     out
 }
 
@@ -196,7 +189,7 @@ pub async fn read_history(store: &Store, domain: &str) -> Result<Vec<Step>, Stor
         steps.push(Step {
             snapshot: meta,
             state: State::default(),
-            first_state: State::default(),
+            first_state: None,
             changes: cached.changes,
             findings: cached.findings,
             failing: Vec::new(),

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::diff::changes;
 use crate::monitor::MoveOn;
 use crate::outbox::{NewAlert, Trigger};
-use crate::snapshot::{ScanInput, Stored, record, verdicts_of};
+use crate::snapshot::{self, ScanInput, Stored, verdicts_of};
 use crate::timeline::{Step, tail_with, timeline_with};
 use crate::{EventKind, Store, StoreError, Tx, append_event, baseline, clock, queue_alert};
 
@@ -124,23 +124,30 @@ async fn ingest_in(
 ) -> Result<Ingested, StoreError> {
     let domain = scan.observation.domain.clone();
     let fingerprint = scan.fingerprint();
-    let (stored, settled) = record(tx, scan, &fingerprint).await?;
-    if let Stored::New { id, previous } = stored {
-        append_event(
-            tx,
-            EventKind::SnapshotStored,
-            Some(&domain),
-            &json!({
-                "snapshot": id, "previous": previous, "fingerprint": fingerprint,
-                "score": scan.score, "scanner_version": scan.scanner_version,
-                "catalogue_version": scan.catalogue_version,
-            }),
-        )
-        .await?;
-    }
+    let latest = snapshot::latest(tx, &domain).await?;
     // The approved baseline, read once: what the timeline starts from, the
     // unapproved-change trigger, and whether there is anything to compare.
     let approved = baseline::current(tx, &domain).await?;
+    let approved_id = approved.as_ref().map(|b| b.snapshot_id);
+    let (stored, settled, steps) = match latest {
+        Some(l) if l.fingerprint == fingerprint => (snapshot::seen_again(tx, &l, scan).await?, l.settled, None),
+        latest => {
+            let previous = latest.map(|l| l.id);
+            let (id, steps) = store_new(tx, scan, &fingerprint, previous, approved_id).await?;
+            append_event(
+                tx,
+                EventKind::SnapshotStored,
+                Some(&domain),
+                &json!({
+                    "snapshot": id, "previous": previous, "fingerprint": fingerprint,
+                    "score": scan.score, "scanner_version": scan.scanner_version,
+                    "catalogue_version": scan.catalogue_version,
+                }),
+            )
+            .await?;
+            (Stored::New { id, previous }, false, Some(steps))
+        }
+    };
     if unchanged_with_nothing_to_compare(stored, settled, scan, approved.is_some()) {
         move_monitor_on(tx, &domain, move_on).await?;
         return Ok(Ingested {
@@ -149,13 +156,19 @@ async fn ingest_in(
             alerts: Vec::new(),
         });
     }
-    // The snapshot's state, where it must be computed (a new snapshot, or
-    // the second sighting that may confirm a removal), comes from the scan
-    // in memory: a seen-again scan has the snapshot's fingerprint, which
-    // covers everything the state is made of (records, statuses, probes,
-    // finding outcomes and severities; state.rs).
-    let steps = steps_for(tx, &domain, stored, scan, approved.as_ref().map(|b| b.snapshot_id)).await?;
-    crate::timeline::save_computed(tx, &steps).await?;
+    // A seen-again scan's state, where it must be computed (the second
+    // sighting may confirm a removal), comes from the scan in memory: it
+    // has the snapshot's fingerprint, which covers everything the state is
+    // made of (records, statuses, probes, finding outcomes and severities;
+    // state.rs).
+    let steps = match steps {
+        Some(steps) => steps,
+        None => {
+            let steps = steps_for(tx, &domain, stored, scan, approved_id).await?;
+            crate::timeline::save_computed(tx, &steps).await?;
+            steps
+        }
+    };
     let mut alerts = Vec::new();
     let mut change_count = 0;
     if let Some(last) = steps.last() {
@@ -214,6 +227,37 @@ fn unchanged_with_nothing_to_compare(stored: Stored, settled: bool, scan: &ScanI
     (seen_count > 2 || (seen_count == 2 && settled)) && !certificates && !has_baseline
 }
 
+/// Store `scan` (fingerprint `fp`) as a new snapshot after `previous`,
+/// with its state and changes in its INSERT (computed first, from the scan
+/// in memory); its id and the steps it is judged on (see [`steps_for`]).
+async fn store_new(
+    tx: &mut Tx<'_>,
+    scan: &ScanInput,
+    fp: &str,
+    previous: Option<i64>,
+    approved: Option<i64>,
+) -> Result<(i64, Vec<Step>), StoreError> {
+    let meta = snapshot::provisional_meta(scan, fp)?;
+    let mut steps = crate::timeline::ahead_of_insert(tx, since(previous, approved), meta, scan).await?;
+    let Some((last, earlier)) = steps.split_last_mut() else {
+        return Err(StoreError::Corrupt("the timeline lost the new snapshot".into()));
+    };
+    // Earlier states the timeline had to compute (not cached yet).
+    crate::timeline::save_computed(tx, earlier).await?;
+    let id = snapshot::insert(tx, scan, fp, Some(crate::timeline::cached_text(last))).await?;
+    last.snapshot.id = id;
+    Ok((id, steps))
+}
+
+/// Where the timeline a scan is judged on starts: the older of the
+/// previous snapshot and the approved one.
+fn since(previous: Option<i64>, approved: Option<i64>) -> Option<i64> {
+    match (previous, approved) {
+        (Some(p), Some(a)) => Some(p.min(a)),
+        (p, a) => p.or(a),
+    }
+}
+
 /// The timeline a stored scan is judged on: from the snapshot before it
 /// (or the approved one, if older) to its own, or the whole timeline when
 /// that start's state is not cached.
@@ -229,11 +273,7 @@ async fn steps_for(
         Stored::New { previous, .. } => previous,
         Stored::SeenAgain { id, .. } => crate::snapshot::previous_id(tx, domain, id).await?,
     };
-    let since = match (previous, approved) {
-        (Some(p), Some(a)) => Some(p.min(a)),
-        (p, a) => p.or(a),
-    };
-    if let Some(since) = since
+    if let Some(since) = since(previous, approved)
         && let Some(steps) = tail_with(tx, domain, since, fresh).await?
     {
         return Ok(steps);

@@ -123,12 +123,37 @@ pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput, fp: &str) -
 /// state awaits no removal (`settled`): then this sighting confirms
 /// nothing and the state stays as it is.
 pub(crate) async fn record(conn: &mut AnyConnection, scan: &ScanInput, fp: &str) -> Result<(Stored, bool), StoreError> {
-    let domain = scan.observation.domain.as_str();
-    let at = clock::stamp(scan.at);
-    // `settled`: the latest snapshot's cached state holds no removal seen
-    // once and awaiting its second sighting (an unescaped `"` cannot occur
-    // inside a JSON string, so only the state's own key matches).
-    let latest: Option<(i64, String, i64)> = sqlx::query_as(
+    let latest = latest(conn, &scan.observation.domain).await?;
+    match latest {
+        Some(l) if l.fingerprint == fp => Ok((seen_again(conn, &l, scan).await?, l.settled)),
+        _ => {
+            let id = insert(conn, scan, fp, None).await?;
+            Ok((
+                Stored::New {
+                    id,
+                    previous: latest.map(|l| l.id),
+                },
+                false,
+            ))
+        }
+    }
+}
+
+/// A domain's latest snapshot, as storing a scan compares with it.
+#[derive(Debug, Clone)]
+pub(crate) struct Latest {
+    pub id: i64,
+    pub fingerprint: String,
+    /// Its cached state holds no removal seen once and awaiting its
+    /// second sighting.
+    pub settled: bool,
+}
+
+/// The latest snapshot of `domain`, if any.
+pub(crate) async fn latest(conn: &mut AnyConnection, domain: &str) -> Result<Option<Latest>, StoreError> {
+    // `settled`: an unescaped `"` cannot occur inside a JSON string, so
+    // only the state's own key matches.
+    let row: Option<(i64, String, i64)> = sqlx::query_as(
         r#"SELECT id, fingerprint,
                   CASE WHEN state LIKE '%"pending\_removals":[]%' ESCAPE '\' THEN 1 ELSE 0 END
            FROM snapshots WHERE domain = $1 ORDER BY id DESC LIMIT 1"#,
@@ -136,32 +161,81 @@ pub(crate) async fn record(conn: &mut AnyConnection, scan: &ScanInput, fp: &str)
     .bind(domain)
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some((id, latest_fp, settled)) = &latest
-        && latest_fp == fp
-    {
-        // The second sighting may confirm a removal: the cached state is
-        // recomputed then (timeline.rs), unless it awaits none; later
-        // sightings change nothing. Rewriting a settled state would only
-        // churn pages: the first unchanged re-scan of many domains grew
-        // the database by their states' size.
-        let seen_count: i64 = sqlx::query_scalar(
-            "UPDATE snapshots SET last_seen_at = $1, seen_count = seen_count + 1,
-                 state = CASE WHEN seen_count = 1 AND $3 = 0 THEN NULL ELSE state END,
-                 changes = CASE WHEN seen_count = 1 AND $3 = 0 THEN NULL ELSE changes END
-             WHERE id = $2 RETURNING seen_count",
-        )
-        .bind(&at)
-        .bind(id)
-        .bind(*settled)
-        .fetch_one(&mut *conn)
-        .await?;
-        return Ok((Stored::SeenAgain { id: *id, seen_count }, *settled == 1));
-    }
-    let id: i64 = sqlx::query_scalar(
+    Ok(row.map(|(id, fingerprint, settled)| Latest {
+        id,
+        fingerprint,
+        settled: settled == 1,
+    }))
+}
+
+/// Mark `latest` (whose fingerprint `scan` has) seen again.
+pub(crate) async fn seen_again(
+    conn: &mut AnyConnection,
+    latest: &Latest,
+    scan: &ScanInput,
+) -> Result<Stored, StoreError> {
+    // The second sighting may confirm a removal: the cached state is
+    // recomputed then (timeline.rs), unless it awaits none; later
+    // sightings change nothing. Rewriting a settled state would only
+    // churn pages: the first unchanged re-scan of many domains grew
+    // the database by their states' size.
+    let seen_count: i64 = sqlx::query_scalar(
+        "UPDATE snapshots SET last_seen_at = $1, seen_count = seen_count + 1,
+             state = CASE WHEN seen_count = 1 AND $3 = 0 THEN NULL ELSE state END,
+             changes = CASE WHEN seen_count = 1 AND $3 = 0 THEN NULL ELSE changes END
+         WHERE id = $2 RETURNING seen_count",
+    )
+    .bind(clock::stamp(scan.at))
+    .bind(latest.id)
+    .bind(i64::from(latest.settled))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Stored::SeenAgain {
+        id: latest.id,
+        seen_count,
+    })
+}
+
+/// The id a new snapshot's [`SnapshotMeta`] has before it is inserted
+/// ([`provisional_meta`]).
+pub(crate) const PROVISIONAL_ID: i64 = i64::MAX;
+
+/// The row a new snapshot of `scan` (fingerprint `fp`) will have, as
+/// [`list`] would read it back, before it is inserted: its state can then
+/// be computed first and written by the INSERT, where an UPDATE after it
+/// made SQLite write the whole row (Observation, findings, state) twice.
+pub(crate) fn provisional_meta(scan: &ScanInput, fp: &str) -> Result<SnapshotMeta, StoreError> {
+    let at = clock::stamp(scan.at);
+    Ok(SnapshotMeta {
+        id: PROVISIONAL_ID,
+        domain: scan.observation.domain.clone(),
+        fingerprint: fp.to_string(),
+        first_seen_at: at.clone(),
+        last_seen_at: at,
+        seen_count: 1,
+        scanner_version: scan.scanner_version.clone(),
+        catalogue_version: scan.catalogue_version.clone(),
+        score: scan.score,
+        profiles: serde_json::to_string(&scan.profiles)?,
+        state: None,
+    })
+}
+
+/// Insert a new snapshot of `scan` (fingerprint `fp`), with its state and
+/// changes when already computed (`cached`: state text, changes JSON).
+pub(crate) async fn insert(
+    conn: &mut AnyConnection,
+    scan: &ScanInput,
+    fp: &str,
+    cached: Option<(String, String)>,
+) -> Result<i64, StoreError> {
+    let domain = scan.observation.domain.as_str();
+    let (state, changes) = cached.unzip();
+    Ok(sqlx::query_scalar(
         "INSERT INTO snapshots (domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version,
                                 catalogue_version, observation, score, scores, profiles, findings, findings_count,
-                                tenant_id)
-         VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11,
+                                state, changes, tenant_id)
+         VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
              -- the domain's tenant (issue 16; one domain, one tenant)
              COALESCE((SELECT tenant_id FROM monitors WHERE domain = $1),
                       (SELECT MAX(tenant_id) FROM snapshots WHERE domain = $1), 1))
@@ -169,7 +243,7 @@ pub(crate) async fn record(conn: &mut AnyConnection, scan: &ScanInput, fp: &str)
     )
     .bind(domain)
     .bind(fp)
-    .bind(&at)
+    .bind(clock::stamp(scan.at))
     .bind(&scan.scanner_version)
     .bind(&scan.catalogue_version)
     .bind(compress(&scan.observation)?)
@@ -178,13 +252,10 @@ pub(crate) async fn record(conn: &mut AnyConnection, scan: &ScanInput, fp: &str)
     .bind(serde_json::to_string(&scan.profiles)?)
     .bind(pack_findings(&scan.findings)?)
     .bind(i64::try_from(scan.findings.len()).unwrap_or(i64::MAX))
+    .bind(state)
+    .bind(changes)
     .fetch_one(&mut *conn)
-    .await?;
-    let stored = Stored::New {
-        id,
-        previous: latest.map(|(id, _, _)| id),
-    };
-    Ok((stored, false))
+    .await?)
 }
 
 /// A snapshot's findings as stored in its row: one deflated JSON list of

@@ -69,6 +69,38 @@ pub async fn tail_with(
     Ok(Some(walk(conn, metas, domain, fresh).await?))
 }
 
+/// The steps a scan about to be stored as a new snapshot is judged on
+/// (`meta`: its [`snapshot::provisional_meta`]): what [`tail_with`] from
+/// `since` (or, without a cached state there, [`timeline_with`]) gives
+/// once it is stored, computed before the INSERT so that the INSERT can
+/// write its state.
+pub(crate) async fn ahead_of_insert(
+    conn: &mut AnyConnection,
+    since: Option<i64>,
+    meta: SnapshotMeta,
+    scan: &ScanInput,
+) -> Result<Vec<Step>, StoreError> {
+    let domain = scan.observation.domain.as_str();
+    let fresh = Some((meta.id, scan));
+    if let Some(since) = since {
+        let mut metas = snapshot::list_since(conn, domain, since).await?;
+        if metas.first().and_then(cached_state).is_some() {
+            metas.push(meta);
+            return walk(conn, metas, domain, fresh).await;
+        }
+    }
+    let mut metas = snapshot::list(conn, domain).await?;
+    metas.push(meta);
+    walk(conn, metas, domain, fresh).await
+}
+
+/// What a step's row caches: the state's text and its changes (JSON:
+/// `{"changes": [...], "findings": [...]}`).
+pub(crate) fn cached_text(step: &Step) -> (String, String) {
+    let changes = serde_json::json!({ "changes": step.changes, "findings": step.findings });
+    (step.state.to_text(), changes.to_string())
+}
+
 fn cached_state(meta: &SnapshotMeta) -> Option<State> {
     meta.state
         .as_deref()

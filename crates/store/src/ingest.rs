@@ -8,7 +8,7 @@ use crate::diff::changes;
 use crate::monitor::MoveOn;
 use crate::outbox::{NewAlert, Trigger};
 use crate::snapshot::{self, ScanInput, Stored, verdicts_of};
-use crate::timeline::{Step, tail_with, timeline_with};
+use crate::timeline::{Step, judged_on};
 use crate::{EventKind, Store, StoreError, Tx, append_event, baseline, clock, queue_alert};
 
 /// When the triggers fire.
@@ -238,13 +238,15 @@ async fn store_new(
     approved: Option<i64>,
 ) -> Result<(i64, Vec<Step>), StoreError> {
     let meta = snapshot::provisional_meta(scan, fp)?;
-    let mut steps = crate::timeline::ahead_of_insert(tx, since(previous, approved), meta, scan).await?;
+    let fresh = (snapshot::PROVISIONAL_ID, scan);
+    let domain = scan.observation.domain.as_str();
+    let mut steps = judged_on(tx, domain, since(previous, approved), Some(meta), fresh).await?;
     let Some((last, earlier)) = steps.split_last_mut() else {
         return Err(StoreError::Corrupt("the timeline lost the new snapshot".into()));
     };
     // Earlier states the timeline had to compute (not cached yet).
     crate::timeline::save_computed(tx, earlier).await?;
-    let id = snapshot::insert(tx, scan, fp, Some(crate::timeline::cached_text(last))).await?;
+    let id = snapshot::insert(tx, scan, &last.snapshot, Some(crate::timeline::cached_text(last))).await?;
     last.snapshot.id = id;
     Ok((id, steps))
 }
@@ -268,17 +270,11 @@ async fn steps_for(
     scan: &ScanInput,
     approved: Option<i64>,
 ) -> Result<Vec<Step>, StoreError> {
-    let fresh = Some((stored.id(), scan));
     let previous = match stored {
         Stored::New { previous, .. } => previous,
         Stored::SeenAgain { id, .. } => crate::snapshot::previous_id(tx, domain, id).await?,
     };
-    if let Some(since) = since(previous, approved)
-        && let Some(steps) = tail_with(tx, domain, since, fresh).await?
-    {
-        return Ok(steps);
-    }
-    timeline_with(tx, domain, fresh).await
+    judged_on(tx, domain, since(previous, approved), None, (stored.id(), scan)).await
 }
 
 /// The state this scan is compared with: the previous snapshot's for a new

@@ -114,28 +114,16 @@ pub struct Snapshot {
 const META_COLUMNS: &str = "id, domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version, catalogue_version, score, profiles, state";
 
 /// Store one scan whose [`ScanInput::fingerprint`] is `fp` (inside
-/// `conn`'s transaction).
+/// `conn`'s transaction), without its state (computed when first read;
+/// `monitor run` stores through ingest.rs, which writes it).
 pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput, fp: &str) -> Result<Stored, StoreError> {
-    Ok(record(conn, scan, fp).await?.0)
-}
-
-/// [`record_scan`], and for a seen-again mark whether the snapshot's cached
-/// state awaits no removal (`settled`): then this sighting confirms
-/// nothing and the state stays as it is.
-pub(crate) async fn record(conn: &mut AnyConnection, scan: &ScanInput, fp: &str) -> Result<(Stored, bool), StoreError> {
     let latest = latest(conn, &scan.observation.domain).await?;
     match latest {
-        Some(l) if l.fingerprint == fp => Ok((seen_again(conn, &l, scan).await?, l.settled)),
-        _ => {
-            let id = insert(conn, scan, fp, None).await?;
-            Ok((
-                Stored::New {
-                    id,
-                    previous: latest.map(|l| l.id),
-                },
-                false,
-            ))
-        }
+        Some(l) if l.fingerprint == fp => seen_again(conn, &l, scan).await,
+        _ => Ok(Stored::New {
+            id: insert(conn, scan, &provisional_meta(scan, fp)?, None).await?,
+            previous: latest.map(|l| l.id),
+        }),
     }
 }
 
@@ -221,15 +209,15 @@ pub(crate) fn provisional_meta(scan: &ScanInput, fp: &str) -> Result<SnapshotMet
     })
 }
 
-/// Insert a new snapshot of `scan` (fingerprint `fp`), with its state and
-/// changes when already computed (`cached`: state text, changes JSON).
+/// Insert a new snapshot of `scan` as `meta` ([`provisional_meta`]) has
+/// it, with its state and changes when already computed (`cached`: state
+/// text, changes JSON).
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     scan: &ScanInput,
-    fp: &str,
+    meta: &SnapshotMeta,
     cached: Option<(String, String)>,
 ) -> Result<i64, StoreError> {
-    let domain = scan.observation.domain.as_str();
     let (state, changes) = cached.unzip();
     Ok(sqlx::query_scalar(
         "INSERT INTO snapshots (domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version,
@@ -241,15 +229,15 @@ pub(crate) async fn insert(
                       (SELECT MAX(tenant_id) FROM snapshots WHERE domain = $1), 1))
          RETURNING id",
     )
-    .bind(domain)
-    .bind(fp)
-    .bind(clock::stamp(scan.at))
-    .bind(&scan.scanner_version)
-    .bind(&scan.catalogue_version)
+    .bind(&meta.domain)
+    .bind(&meta.fingerprint)
+    .bind(&meta.first_seen_at)
+    .bind(&meta.scanner_version)
+    .bind(&meta.catalogue_version)
     .bind(compress(&scan.observation)?)
-    .bind(scan.score)
+    .bind(meta.score)
     .bind(scan.scores.as_ref().map(serde_json::to_string).transpose()?)
-    .bind(serde_json::to_string(&scan.profiles)?)
+    .bind(&meta.profiles)
     .bind(pack_findings(&scan.findings)?)
     .bind(i64::try_from(scan.findings.len()).unwrap_or(i64::MAX))
     .bind(state)

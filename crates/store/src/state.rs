@@ -331,7 +331,7 @@ mod tests {
         }
     }
 
-    /// record_scan tells a settled state by this exact text (snapshot.rs).
+    /// snapshot::latest tells a settled state by this exact text (snapshot.rs).
     #[test]
     fn a_state_awaiting_no_removal_says_so_in_the_text_record_scan_matches() {
         assert!(State::default().to_text().contains(r#""pending_removals":[]"#));

@@ -34,64 +34,36 @@ pub struct Step {
 
 /// The timeline of `domain`, oldest first.
 pub async fn timeline(conn: &mut AnyConnection, domain: &str) -> Result<Vec<Step>, StoreError> {
-    timeline_with(conn, domain, None).await
-}
-
-/// [`timeline`], where `fresh` is a snapshot just stored (or marked seen
-/// again) from a scan still in memory: where its state must be computed,
-/// it is computed from that scan rather than from the compressed
-/// Observation read back (the same content: a seen-again scan has the
-/// snapshot's fingerprint).
-pub async fn timeline_with(
-    conn: &mut AnyConnection,
-    domain: &str,
-    fresh: Option<(i64, &ScanInput)>,
-) -> Result<Vec<Step>, StoreError> {
     let metas = snapshot::list(conn, domain).await?;
-    walk(conn, metas, domain, fresh).await
+    walk(conn, metas, domain, None).await
 }
 
-/// The end of the timeline, from snapshot `since` on, when the state after
-/// `since` is cached (`None` otherwise: the caller reads it whole). What a
-/// scan being stored needs (the previous state, the approved one, its own):
-/// reading every snapshot's state made storing a scan of a domain with a
-/// year of history parse a year of states.
-pub async fn tail_with(
+/// The steps a stored scan is judged on: from snapshot `since` (the
+/// previous or the approved one) on when the state after it is cached,
+/// otherwise the whole timeline; reading every snapshot's state made
+/// storing a scan of a domain with a year of history parse a year of
+/// states. `pending` is a new snapshot not inserted yet (its
+/// [`snapshot::provisional_meta`]), appended so that its INSERT can write
+/// its state. `fresh` is the snapshot (stored or pending) whose scan is
+/// still in memory: where its state must be computed, it is computed from
+/// that scan rather than from the compressed Observation read back (the
+/// same content: a seen-again scan has the snapshot's fingerprint).
+pub(crate) async fn judged_on(
     conn: &mut AnyConnection,
     domain: &str,
-    since: i64,
-    fresh: Option<(i64, &ScanInput)>,
-) -> Result<Option<Vec<Step>>, StoreError> {
-    let metas = snapshot::list_since(conn, domain, since).await?;
-    if metas.first().and_then(cached_state).is_none() {
-        return Ok(None);
-    }
-    Ok(Some(walk(conn, metas, domain, fresh).await?))
-}
-
-/// The steps a scan about to be stored as a new snapshot is judged on
-/// (`meta`: its [`snapshot::provisional_meta`]): what [`tail_with`] from
-/// `since` (or, without a cached state there, [`timeline_with`]) gives
-/// once it is stored, computed before the INSERT so that the INSERT can
-/// write its state.
-pub(crate) async fn ahead_of_insert(
-    conn: &mut AnyConnection,
     since: Option<i64>,
-    meta: SnapshotMeta,
-    scan: &ScanInput,
+    pending: Option<SnapshotMeta>,
+    fresh: (i64, &ScanInput),
 ) -> Result<Vec<Step>, StoreError> {
-    let domain = scan.observation.domain.as_str();
-    let fresh = Some((meta.id, scan));
-    if let Some(since) = since {
-        let mut metas = snapshot::list_since(conn, domain, since).await?;
-        if metas.first().and_then(cached_state).is_some() {
-            metas.push(meta);
-            return walk(conn, metas, domain, fresh).await;
-        }
+    let mut metas = match since {
+        Some(since) => snapshot::list_since(conn, domain, since).await?,
+        None => Vec::new(),
+    };
+    if metas.first().and_then(cached_state).is_none() {
+        metas = snapshot::list(conn, domain).await?;
     }
-    let mut metas = snapshot::list(conn, domain).await?;
-    metas.push(meta);
-    walk(conn, metas, domain, fresh).await
+    metas.extend(pending);
+    walk(conn, metas, domain, Some(fresh)).await
 }
 
 /// What a step's row caches: the state's text and its changes (JSON:

@@ -25,9 +25,6 @@ $$;
 CREATE TRIGGER report_records_follow_reports AFTER DELETE ON reports
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION report_records_follow_reports();
 
--- Rows a crash or an older version may have left without their report.
-DELETE FROM report_records rr WHERE NOT EXISTS (SELECT 1 FROM reports r WHERE r.id = rr.report_id);
-
 DROP INDEX report_rollup_period;
 ALTER TABLE report_rollup
     ALTER COLUMN domain TYPE TEXT COLLATE "C",

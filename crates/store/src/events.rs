@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Backend, StoreError, Tx};
+use crate::{StoreError, Tx};
 
 /// What an event records (serialised kebab-case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -95,12 +95,8 @@ pub async fn append_event(
     domain: Option<&str>,
     content: &serde_json::Value,
 ) -> Result<i64, StoreError> {
-    if crate::backend_of(tx) == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(7260041913)")
-            .execute(&mut **tx)
-            .await?;
-    }
-    // auditalert: the RFC 9162 append (salted digests, leaf, signed head).
+    // auditalert: the RFC 9162 append (salted digests, leaf, signed head;
+    // on PostgreSQL after the advisory lock that serialises appends).
     crate::audit_log::append(tx, kind.as_str(), domain, content).await
 }
 

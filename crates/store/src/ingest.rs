@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use crate::audit_log::Appender;
 use crate::diff::changes;
 use crate::monitor::MoveOn;
 use crate::outbox::{NewAlert, Trigger};
@@ -52,7 +53,9 @@ pub async fn ingest(
         next_due_at,
         released_at: None,
     });
-    let done = ingest_in(&mut tx, scan, policy, move_on).await?;
+    let mut log = Appender::open(&mut tx).await?;
+    let done = ingest_in(&mut tx, &mut log, scan, policy, move_on).await?;
+    log.finish(&mut tx).await?;
     tx.commit().await?;
     Ok(done)
 }
@@ -103,40 +106,48 @@ async fn try_batch(store: &Store, scans: &[Finished], policy: &AlertPolicy) -> R
     // The claims end at the database's time (other machines compare it),
     // read once for the batch rather than once per scan.
     let released_at = clock::stamp(crate::jobs_claim::db_now(&mut tx).await?);
+    // The audit log's append state, read once for the batch.
+    let mut log = Appender::open(&mut tx).await?;
     let mut done = Vec::with_capacity(scans.len());
     for f in scans {
         let move_on = MoveOn {
             next_due_at: &f.next_due_at,
             released_at: Some(&released_at),
         };
-        done.push(ingest_in(&mut tx, &f.scan, policy, Some(move_on)).await?);
+        done.push(ingest_in(&mut tx, &mut log, &f.scan, policy, Some(move_on)).await?);
     }
+    log.finish(&mut tx).await?;
     tx.commit().await?;
     Ok(done)
 }
 
-/// [`ingest`] inside the caller's transaction.
+/// [`ingest`] inside the caller's transaction, its events appended through
+/// `log`.
 async fn ingest_in(
     tx: &mut Tx<'_>,
+    log: &mut Appender,
     scan: &ScanInput,
     policy: &AlertPolicy,
     move_on: Option<MoveOn<'_>>,
 ) -> Result<Ingested, StoreError> {
     let domain = scan.observation.domain.clone();
-    let fingerprint = scan.fingerprint();
+    let encoded = scan.encoded()?;
+    let fingerprint = &encoded.fingerprint;
     let latest = snapshot::latest(tx, &domain).await?;
     // The approved baseline, read once: what the timeline starts from, the
     // unapproved-change trigger, and whether there is anything to compare.
     let approved = baseline::current(tx, &domain).await?;
     let approved_id = approved.as_ref().map(|b| b.snapshot_id);
     let (stored, settled, steps) = match latest {
-        Some(l) if l.fingerprint == fingerprint => (snapshot::seen_again(tx, &l, scan).await?, l.settled, None),
+        Some(l) if scan.has_content_of(&l, fingerprint) => {
+            (snapshot::seen_again(tx, &l, scan, fingerprint).await?, l.settled, None)
+        }
         latest => {
             let previous = latest.map(|l| l.id);
-            let (id, steps) = store_new(tx, scan, &fingerprint, previous, approved_id).await?;
-            append_event(
+            let (id, steps) = store_new(tx, scan, &encoded, previous, approved_id).await?;
+            log.append(
                 tx,
-                EventKind::SnapshotStored,
+                EventKind::SnapshotStored.as_str(),
                 Some(&domain),
                 &json!({
                     "snapshot": id, "previous": previous, "fingerprint": fingerprint,
@@ -179,16 +190,16 @@ async fn ingest_in(
         };
         change_count = found.len();
         if !found.is_empty() {
-            append_event(
+            log.append(
                 tx,
-                EventKind::ChangeDetected,
+                EventKind::ChangeDetected.as_str(),
                 Some(&domain),
                 &json!({ "snapshot": last.snapshot.id, "changes": found }),
             )
             .await?;
         }
         for alert in triggers(approved.as_ref(), &steps, stored, policy) {
-            if let Some(id) = queue_new(tx, &alert).await? {
+            if let Some(id) = queue_new(tx, log, &alert).await? {
                 alerts.push(id);
             }
         }
@@ -227,17 +238,18 @@ fn unchanged_with_nothing_to_compare(stored: Stored, settled: bool, scan: &ScanI
     (seen_count > 2 || (seen_count == 2 && settled)) && !certificates && !has_baseline
 }
 
-/// Store `scan` (fingerprint `fp`) as a new snapshot after `previous`,
-/// with its state and changes in its INSERT (computed first, from the scan
-/// in memory); its id and the steps it is judged on (see [`steps_for`]).
+/// Store `scan` (its Observation's JSON and fingerprint `encoded`) as a
+/// new snapshot after `previous`, with its state and changes in its INSERT
+/// (computed first, from the scan in memory); its id and the steps it is
+/// judged on (see [`steps_for`]).
 async fn store_new(
     tx: &mut Tx<'_>,
     scan: &ScanInput,
-    fp: &str,
+    encoded: &crate::fingerprint::Encoded,
     previous: Option<i64>,
     approved: Option<i64>,
 ) -> Result<(i64, Vec<Step>), StoreError> {
-    let meta = snapshot::provisional_meta(scan, fp)?;
+    let meta = snapshot::provisional_meta(scan, &encoded.fingerprint)?;
     let fresh = (snapshot::PROVISIONAL_ID, scan);
     let domain = scan.observation.domain.as_str();
     let mut steps = judged_on(tx, domain, since(previous, approved), Some(meta), fresh).await?;
@@ -246,7 +258,14 @@ async fn store_new(
     };
     // Earlier states the timeline had to compute (not cached yet).
     crate::timeline::save_computed(tx, earlier).await?;
-    let id = snapshot::insert(tx, scan, &last.snapshot, Some(crate::timeline::cached_text(last))).await?;
+    let id = snapshot::insert(
+        tx,
+        scan,
+        &last.snapshot,
+        Some(crate::timeline::cached_text(last)),
+        &encoded.json,
+    )
+    .await?;
     last.snapshot.id = id;
     Ok((id, steps))
 }
@@ -294,7 +313,7 @@ fn before_state(steps: &[Step], stored: Stored) -> crate::state::State {
 }
 
 /// Queue an alert unless its condition is already queued; the new id.
-async fn queue_new(tx: &mut Tx<'_>, alert: &NewAlert) -> Result<Option<i64>, StoreError> {
+async fn queue_new(tx: &mut Tx<'_>, log: &mut Appender, alert: &NewAlert) -> Result<Option<i64>, StoreError> {
     let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM alert_outbox WHERE idempotency_key = $1")
         .bind(alert.idempotency_key())
         .fetch_optional(&mut **tx)
@@ -303,9 +322,9 @@ async fn queue_new(tx: &mut Tx<'_>, alert: &NewAlert) -> Result<Option<i64>, Sto
         return Ok(None);
     }
     let id = queue_alert(tx, alert).await?;
-    append_event(
+    log.append(
         tx,
-        EventKind::AlertQueued,
+        EventKind::AlertQueued.as_str(),
         Some(&alert.domain),
         &json!({ "alert": id, "trigger": alert.trigger.as_str(), "severity": alert.severity, "summary": alert.summary }),
     )

@@ -18,12 +18,14 @@ pub mod audit_key;
 pub mod audit_log;
 pub mod baseline;
 mod canonical;
+mod canonical_json;
 mod clock;
 mod deflate;
 pub mod diff;
 mod error;
 pub mod events;
 pub mod evidence;
+mod findings_pack;
 pub mod fingerprint;
 pub mod ingest;
 // worker (issue 15): large scans as jobs, batches claimed under a lease.

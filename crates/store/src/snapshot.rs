@@ -2,7 +2,7 @@
 //! snapshot only moves that snapshot's `last_seen_at` and `seen_count`
 //! (the "seen again" mark); any other scan is a new snapshot holding the
 //! Observation (deflate-compressed JSON), the findings (one deflated list
-//! in the snapshot's row), the profile verdicts and scores, and the
+//! in the snapshot's row: findings_pack.rs), the profile verdicts and scores, and the
 //! scanner and rule-catalogue versions. Snapshots stored before migration
 //! 0600 keep their findings as rows of the `findings` table; both are read.
 
@@ -11,10 +11,10 @@ use serde::Serialize;
 use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
-use crate::fingerprint::fingerprint;
+use crate::fingerprint::{self, Encoded};
 use crate::{StoreError, clock, deflate};
 
-/// Largest decompressed Observation or findings list read back (a guard
+/// Largest decompressed Observation read back (a guard
 /// against a corrupt or hostile row; real ones are far below).
 const OBSERVATION_LIMIT: u64 = 64 << 20;
 
@@ -41,8 +41,29 @@ impl ScanInput {
         verdicts_of(&self.profiles)
     }
 
-    pub fn fingerprint(&self) -> String {
-        fingerprint(&self.observation, &self.findings, &self.verdicts(), self.score)
+    /// The Observation's JSON and the scan's fingerprint (fingerprint.rs).
+    pub fn encoded(&self) -> Result<Encoded, StoreError> {
+        Ok(fingerprint::encode(
+            &self.observation,
+            &self.findings,
+            &self.verdicts(),
+            self.score,
+        )?)
+    }
+
+    /// The scan's content fingerprint.
+    pub fn fingerprint(&self) -> Result<String, StoreError> {
+        Ok(self.encoded()?.fingerprint)
+    }
+
+    /// Whether the domain's snapshot `latest` has this scan's content
+    /// (fingerprint `fp`): the same fingerprint, or for a snapshot stored
+    /// with a version-1 fingerprint, the same version-1 fingerprint.
+    pub(crate) fn has_content_of(&self, latest: &Latest, fp: &str) -> bool {
+        latest.fingerprint == fp
+            || (fingerprint::is_v1(&latest.fingerprint)
+                && latest.fingerprint
+                    == fingerprint::v1(&self.observation, &self.findings, &self.verdicts(), self.score))
     }
 }
 
@@ -113,15 +134,25 @@ pub struct Snapshot {
 
 const META_COLUMNS: &str = "id, domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version, catalogue_version, score, profiles, state";
 
-/// Store one scan whose [`ScanInput::fingerprint`] is `fp` (inside
-/// `conn`'s transaction), without its state (computed when first read;
-/// `monitor run` stores through ingest.rs, which writes it).
-pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput, fp: &str) -> Result<Stored, StoreError> {
+/// Store one scan (inside `conn`'s transaction), without its state
+/// (computed when first read; `monitor run` stores through ingest.rs,
+/// which writes it).
+pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput) -> Result<Stored, StoreError> {
+    let encoded = scan.encoded()?;
     let latest = latest(conn, &scan.observation.domain).await?;
     match latest {
-        Some(l) if l.fingerprint == fp => seen_again(conn, &l, scan).await,
+        Some(l) if scan.has_content_of(&l, &encoded.fingerprint) => {
+            seen_again(conn, &l, scan, &encoded.fingerprint).await
+        }
         _ => Ok(Stored::New {
-            id: insert(conn, scan, &provisional_meta(scan, fp)?, None).await?,
+            id: insert(
+                conn,
+                scan,
+                &provisional_meta(scan, &encoded.fingerprint)?,
+                None,
+                &encoded.json,
+            )
+            .await?,
             previous: latest.map(|l| l.id),
         }),
     }
@@ -156,11 +187,13 @@ pub(crate) async fn latest(conn: &mut AnyConnection, domain: &str) -> Result<Opt
     }))
 }
 
-/// Mark `latest` (whose fingerprint `scan` has) seen again.
+/// Mark `latest` (whose content `scan` has, fingerprint `fp`) seen again;
+/// a version-1 fingerprint is upgraded to `fp` on the way.
 pub(crate) async fn seen_again(
     conn: &mut AnyConnection,
     latest: &Latest,
     scan: &ScanInput,
+    fp: &str,
 ) -> Result<Stored, StoreError> {
     // The second sighting may confirm a removal: the cached state is
     // recomputed then (timeline.rs), unless it awaits none; later
@@ -170,12 +203,14 @@ pub(crate) async fn seen_again(
     let seen_count: i64 = sqlx::query_scalar(
         "UPDATE snapshots SET last_seen_at = $1, seen_count = seen_count + 1,
              state = CASE WHEN seen_count = 1 AND $3 = 0 THEN NULL ELSE state END,
-             changes = CASE WHEN seen_count = 1 AND $3 = 0 THEN NULL ELSE changes END
+             changes = CASE WHEN seen_count = 1 AND $3 = 0 THEN NULL ELSE changes END,
+             fingerprint = COALESCE($4, fingerprint)
          WHERE id = $2 RETURNING seen_count",
     )
     .bind(clock::stamp(scan.at))
     .bind(latest.id)
     .bind(i64::from(latest.settled))
+    .bind(fingerprint::is_v1(&latest.fingerprint).then_some(fp))
     .fetch_one(&mut *conn)
     .await?;
     Ok(Stored::SeenAgain {
@@ -209,14 +244,15 @@ pub(crate) fn provisional_meta(scan: &ScanInput, fp: &str) -> Result<SnapshotMet
     })
 }
 
-/// Insert a new snapshot of `scan` as `meta` ([`provisional_meta`]) has
-/// it, with its state and changes when already computed (`cached`: state
-/// text, changes JSON).
+/// Insert a new snapshot of `scan` (its Observation's JSON `json`) as
+/// `meta` ([`provisional_meta`]) has it, with its state and changes when
+/// already computed (`cached`: state text, changes JSON).
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     scan: &ScanInput,
     meta: &SnapshotMeta,
     cached: Option<(String, String)>,
+    json: &[u8],
 ) -> Result<i64, StoreError> {
     let (state, changes) = cached.unzip();
     Ok(sqlx::query_scalar(
@@ -234,11 +270,14 @@ pub(crate) async fn insert(
     .bind(&meta.first_seen_at)
     .bind(&meta.scanner_version)
     .bind(&meta.catalogue_version)
-    .bind(compress(&scan.observation)?)
+    .bind(compress(json)?)
     .bind(meta.score)
     .bind(scan.scores.as_ref().map(serde_json::to_string).transpose()?)
     .bind(&meta.profiles)
-    .bind(pack_findings(&scan.findings)?)
+    .bind(
+        crate::findings_pack::pack(&scan.findings)
+            .map_err(|e| StoreError::Corrupt(format!("packing findings: {e}")))?,
+    )
     .bind(i64::try_from(scan.findings.len()).unwrap_or(i64::MAX))
     .bind(state)
     .bind(changes)
@@ -246,35 +285,8 @@ pub(crate) async fn insert(
     .await?)
 }
 
-/// A snapshot's findings as stored in its row: one deflated JSON list of
-/// `[rule id, subject, outcome, severity, message]`, ordered by rule id and
-/// subject as they are read back. One value instead of a row per finding:
-/// the 157 rows of a full audit, their index entries and their 942 bound
-/// parameters were most of what a new snapshot cost SQLite, and 60% of the
-/// database's size (perf, bench/monitor-lab.sh).
-fn pack_findings(findings: &[Finding]) -> Result<Vec<u8>, StoreError> {
-    let mut rows: Vec<[&str; 5]> = findings
-        .iter()
-        .map(|f| [&f.id, &f.subject, f.outcome.as_str(), f.severity.as_str(), &f.message])
-        .collect();
-    rows.sort_by(|a, b| (a[0], a[1]).cmp(&(b[0], b[1])));
-    deflate::compress(&serde_json::to_vec(&rows)?)
-        .map_err(|e| StoreError::Corrupt(format!("compressing findings: {e}")))
-}
-
 pub(crate) fn unpack_findings(blob: &[u8]) -> Result<Vec<StoredFinding>, String> {
-    let json = deflate::decompress(blob, OBSERVATION_LIMIT)?;
-    let rows: Vec<[String; 5]> = serde_json::from_slice(&json).map_err(|e| format!("not a findings list: {e}"))?;
-    Ok(rows
-        .into_iter()
-        .map(|[rule_id, subject, outcome, severity, message]| StoredFinding {
-            rule_id,
-            subject,
-            outcome,
-            severity,
-            message,
-        })
-        .collect())
+    crate::findings_pack::unpack(blob)
 }
 
 /// The findings of snapshot `id`, ordered by rule id and subject: from its
@@ -390,12 +402,12 @@ pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Snapshot, StoreEr
     })
 }
 
-fn compress(observation: &Observation) -> Result<Vec<u8>, StoreError> {
+/// An Observation's JSON, deflated.
+fn compress(json: &[u8]) -> Result<Vec<u8>, StoreError> {
     // Fast deflate: a stored Observation compressed 13:1 at the default
     // level; the fastest level keeps most of that at a fraction of the CPU
     // (the store's cost is measured against the scan's: issue 13).
-    deflate::compress(&serde_json::to_vec(observation)?)
-        .map_err(|e| StoreError::Corrupt(format!("compressing an observation: {e}")))
+    deflate::compress(json).map_err(|e| StoreError::Corrupt(format!("compressing an observation: {e}")))
 }
 
 fn decompress(blob: &[u8]) -> Result<Observation, String> {

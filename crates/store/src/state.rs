@@ -200,7 +200,8 @@ pub fn seen_in(obs: &Observation) -> BTreeMap<Key, Seen> {
             Status::Records => {
                 let mut records: Vec<String> = answer.records.iter().map(presentation).collect();
                 records.sort();
-                Seen::Value(json!(records))
+                // Moved into the value: `json!` would serialise a copy.
+                Seen::Value(Value::Array(records.into_iter().map(Value::String).collect()))
             }
             Status::NxDomain => Seen::Absent(json!("NXDOMAIN")),
             Status::NoData => Seen::Absent(json!("NODATA")),

@@ -214,3 +214,56 @@ async fn a_new_snapshots_state_from_the_scan_in_memory_equals_the_state_read_bac
         }
     }
 }
+
+/// Version 2 of the fingerprint hashes other bytes than version 1: without
+/// the version-1 comparison, the first scan after the upgrade would store
+/// a new snapshot of every unchanged domain.
+#[tokio::test]
+async fn a_snapshot_fingerprinted_by_version_1_is_seen_again_and_upgraded() {
+    use mailwarden_store::fingerprint;
+    for db in common::stores().await {
+        let store = &db.store;
+        monitored(store, &["a.example"]).await;
+        let first = scan("a.example", &["mx1.a.example."]);
+        let done = stored(store, std::slice::from_ref(&first)).await.remove(0).unwrap();
+        let s = &first.scan;
+        let old = fingerprint::v1(&s.observation, &s.findings, &s.verdicts(), s.score);
+        sqlx::query("UPDATE snapshots SET fingerprint = $1")
+            .bind(&old)
+            .execute(store.pool())
+            .await
+            .unwrap();
+
+        let again = stored(store, &[scan("a.example", &["mx1.a.example."])])
+            .await
+            .remove(0)
+            .unwrap();
+        assert_eq!(
+            again.stored,
+            Stored::SeenAgain {
+                id: done.stored.id(),
+                seen_count: 2
+            },
+            "{}",
+            db.label
+        );
+        let now: String = sqlx::query_scalar("SELECT fingerprint FROM snapshots")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(now, s.fingerprint().unwrap(), "{}: upgraded to version 2", db.label);
+        assert!(now.starts_with(fingerprint::V2));
+
+        // A changed scan is still a new snapshot, compared either way.
+        let changed = stored(store, &[scan("a.example", &["mx2.a.example."])])
+            .await
+            .remove(0)
+            .unwrap();
+        assert!(
+            matches!(changed.stored, Stored::New { .. }),
+            "{}: {changed:?}",
+            db.label
+        );
+        log_verifies(store).await;
+    }
+}

@@ -83,18 +83,15 @@ impl LiveProber {
         }
     }
 
-    /// The one-at-a-time lock of `ip`.
-    fn address_lock(&self, ip: IpAddr) -> Arc<Semaphore> {
+    /// The one-at-a-time lock of `ip`, held until the returned claim is
+    /// dropped.
+    fn address_lock(&self, ip: IpAddr) -> AddressLock<'_> {
         let mut map = self.per_address.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(ip).or_insert_with(|| Arc::new(Semaphore::new(1))).clone()
-    }
-
-    /// Forget `ip`'s lock when nobody else holds or waits for it, so the
-    /// map does not grow with the run.
-    fn release_address(&self, ip: IpAddr, lock: Arc<Semaphore>) {
-        let mut map = self.per_address.lock().unwrap_or_else(|e| e.into_inner());
-        if Arc::strong_count(&lock) == 2 {
-            map.remove(&ip);
+        let lock = map.entry(ip).or_insert_with(|| Arc::new(Semaphore::new(1))).clone();
+        AddressLock {
+            map: &self.per_address,
+            ip,
+            lock: Some(lock),
         }
     }
 
@@ -110,9 +107,9 @@ impl LiveProber {
                 )),
             );
         }
-        let lock = self.address_lock(target.address);
+        let address = self.address_lock(target.address);
         let mut probe = {
-            let _one = lock.acquire().await;
+            let _one = address.acquire().await;
             let _slot = self.connections.acquire().await;
             let addr = SocketAddr::new(target.address, self.config.smtp_port);
             let result =
@@ -124,7 +121,7 @@ impl LiveProber {
             }
             probe
         };
-        self.release_address(target.address, lock);
+        drop(address);
         probe.port = Some(self.config.smtp_port);
         probe
     }
@@ -183,6 +180,37 @@ pub fn legacy_evidence(result: Result<legacy::Answer, ProbeError>) -> LegacyHell
         ),
         Ok(Answer::Unparseable(why)) => LegacyHello::new(HelloOutcome::Unknown, why),
         Err(e) => LegacyHello::new(HelloOutcome::Unknown, e.to_string()),
+    }
+}
+
+/// A probe's claim on an address's one-at-a-time lock. Dropped, answered
+/// or cancelled (a domain's time budget running out drops its probes), it
+/// forgets the lock when no other claim holds it, so the map does not grow
+/// with the run: forgetting it only after a probe finished kept the
+/// addresses of cancelled probes for the rest of the run.
+struct AddressLock<'a> {
+    map: &'a Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
+    ip: IpAddr,
+    /// `None` only inside `drop`.
+    lock: Option<Arc<Semaphore>>,
+}
+
+impl AddressLock<'_> {
+    async fn acquire(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.lock.as_ref()?.acquire().await.ok()
+    }
+}
+
+impl Drop for AddressLock<'_> {
+    fn drop(&mut self) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        // Let go of this claim under the map's lock, so two claims dropped
+        // at once cannot each see the other and both keep the entry.
+        if let Some(lock) = self.lock.take()
+            && Arc::strong_count(&lock) == 2
+        {
+            map.remove(&self.ip);
+        }
     }
 }
 
@@ -407,6 +435,21 @@ mod tests {
             smtp_timeout: Duration::from_secs(5),
             ..ProbeConfig::default()
         }
+    }
+
+    #[tokio::test]
+    async fn the_per_address_map_forgets_an_address_whose_probe_was_cancelled() {
+        let server = FakeSmtp::start(Behaviour::Silent, "mx.example.test").await;
+        let prober = LiveProber::new(config(server.addr.port()));
+        let target = SmtpTarget::new("mx.example.test", server.addr.ip());
+        let addresses = || prober.per_address.lock().unwrap().len();
+        let mut probe = Box::pin(prober.probe_smtp(&target));
+        let pending = std::future::poll_fn(|cx| std::task::Poll::Ready(probe.as_mut().poll(cx).is_pending())).await;
+        assert!(pending, "the silent server answers nothing");
+        assert_eq!(addresses(), 1, "the probe holds its address's lock");
+        // Dropped unanswered, as when a domain's time budget runs out.
+        drop(probe);
+        assert_eq!(addresses(), 0, "a cancelled probe's address stayed in the map");
     }
 
     #[tokio::test]

@@ -67,10 +67,37 @@ pub(crate) struct Chaser<H> {
     flags: NegativeFlags,
     cache: Arc<Cache<Key, (Chased, Instant)>>,
     /// Lookups under way, so concurrent askers of one question share one.
-    in_flight: Arc<Mutex<HashMap<Key, Shared<BoxFuture<'static, Chased>>>>>,
+    in_flight: Arc<Mutex<HashMap<Key, Asked>>>,
 }
 
 type Key = (LowerName, RecordType);
+
+/// A lookup under way and how many askers still wait for it.
+struct Asked {
+    lookup: Shared<BoxFuture<'static, Chased>>,
+    askers: usize,
+}
+
+/// One asker's claim on an `in_flight` entry. The last claim to go, answered
+/// or cancelled (a domain's time budget running out drops its lookups),
+/// removes the entry: removing it only after an answer left the lookups of
+/// cancelled askers in the map for the rest of the run.
+struct Asking {
+    in_flight: Arc<Mutex<HashMap<Key, Asked>>>,
+    key: Key,
+}
+
+impl Drop for Asking {
+    fn drop(&mut self) {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(asked) = in_flight.get_mut(&self.key) {
+            asked.askers -= 1;
+            if asked.askers == 0 {
+                in_flight.remove(&self.key);
+            }
+        }
+    }
+}
 
 /// What one hop's answer section says about the chain.
 enum Step {
@@ -106,25 +133,33 @@ where
         {
             return chased;
         }
-        let shared = {
+        let (shared, asking) = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
-            in_flight
-                .entry(key.clone())
-                .or_insert_with(|| {
-                    let this = self.clone();
-                    async move { this.chase(qname, rtype).await }.boxed().shared()
-                })
-                .clone()
+            let asked = in_flight.entry(key.clone()).or_insert_with(|| {
+                let this = self.clone();
+                Asked {
+                    lookup: async move { this.chase(qname, rtype).await }.boxed().shared(),
+                    askers: 0,
+                }
+            });
+            asked.askers += 1;
+            let asking = Asking {
+                in_flight: Arc::clone(&self.in_flight),
+                key: key.clone(),
+            };
+            (asked.lookup.clone(), asking)
         };
         let chased = shared.await;
         if let Some(ttl) = cacheable_ttl(&chased) {
-            self.cache.insert(key.clone(), (chased.clone(), Instant::now() + ttl));
+            self.cache.insert(key, (chased.clone(), Instant::now() + ttl));
         }
-        self.in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&key);
+        drop(asking);
         chased
+    }
+
+    #[cfg(test)]
+    fn in_flight(&self) -> usize {
+        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// The CNAME at `name` (its answer section, RRSIGs included) and its
@@ -416,6 +451,34 @@ mod tests {
             follow(&hop, &mut vec![name("n0.test.")], RecordType::A),
             Step::Found
         ));
+    }
+
+    /// A server that never answers.
+    #[derive(Clone)]
+    struct Silent;
+
+    impl DnsHandle for Silent {
+        type Response = futures::stream::Pending<Result<DnsResponse, NetError>>;
+        type Runtime = hickory_resolver::net::runtime::TokioRuntimeProvider;
+
+        fn send(&self, _: hickory_resolver::proto::op::DnsRequest) -> Self::Response {
+            futures::stream::pending()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_in_flight_map_forgets_a_question_once_its_last_asker_gives_up() {
+        let chaser = Chaser::new(Silent, DnsRequestOptions::default(), false, NegativeFlags::new());
+        let ask = || Box::pin(chaser.lookup(name("a.test."), RecordType::A));
+        let (mut first, mut second) = (ask(), ask());
+        assert!(futures::poll!(&mut first).is_pending());
+        assert!(futures::poll!(&mut second).is_pending());
+        assert_eq!(chaser.in_flight(), 1, "two askers of one question share one lookup");
+        // Dropped unanswered, as when a domain's time budget runs out.
+        drop(first);
+        assert_eq!(chaser.in_flight(), 1, "the second asker still waits");
+        drop(second);
+        assert_eq!(chaser.in_flight(), 0, "a lookup nobody waits for stayed in the map");
     }
 
     #[test]

@@ -24,36 +24,42 @@ pub(crate) async fn append(
     domain: Option<&str>,
     content: &serde_json::Value,
 ) -> Result<i64, StoreError> {
-    let mut log = Appender::open(tx).await?;
+    let mut log = Appender::default();
     let seq = log.append(tx, kind, domain, content).await?;
     log.finish(tx).await?;
     Ok(seq)
 }
 
 /// Appends several events inside one transaction: the append state (the
-/// frontier) is read and checked once and written once, at [`finish`],
-/// where an append each read it, counted the log and wrote it back: three
-/// statements of the nine a new snapshot cost SQLite when `monitor run`
-/// stored a batch of scans (bench/monitor-lab.sh). Every event is still
-/// its own entry with its own signed tree head.
+/// frontier) is read and checked once, at the first append (a batch of
+/// unchanged re-scans appends nothing and reads nothing), and written
+/// once, at [`finish`]. Each append used to read it, count the log and
+/// write it back: three statements of the nine a new snapshot cost SQLite
+/// when `monitor run` stored a batch of scans (bench/monitor-lab.sh).
+/// Every event is still its own entry with its own signed tree head.
 ///
 /// While one is open, the transaction must append through it alone (an
 /// [`append`] beside it would read the frontier it has not written yet,
 /// and fail the count check).
 ///
 /// [`finish`]: Appender::finish
+#[derive(Default)]
 pub(crate) struct Appender {
-    key: std::sync::Arc<mailwarden_audit::LogKey>,
-    frontier: Frontier,
-    appended: bool,
+    /// The append state, once read.
+    open: Option<AppendState>,
 }
 
-impl Appender {
+struct AppendState {
+    key: std::sync::Arc<mailwarden_audit::LogKey>,
+    frontier: Frontier,
+}
+
+impl AppendState {
     /// The log's append state as `tx` sees it, checked against the entries
     /// stored. Appends are serialised by the caller's write transaction
     /// (SQLite: begun IMMEDIATE by [`crate::Store::begin`]) and, on
     /// PostgreSQL, by the transaction-scoped advisory lock taken here.
-    pub(crate) async fn open(tx: &mut Tx<'_>) -> Result<Self, StoreError> {
+    async fn read(tx: &mut Tx<'_>) -> Result<Self, StoreError> {
         if crate::backend_of(tx) == crate::Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(7260041913)")
                 .execute(&mut **tx)
@@ -70,13 +76,11 @@ impl Appender {
                 frontier.size()
             )));
         }
-        Ok(Appender {
-            key,
-            frontier,
-            appended: false,
-        })
+        Ok(AppendState { key, frontier })
     }
+}
 
+impl Appender {
     /// Appends one event; returns its `seq`.
     pub(crate) async fn append(
         &mut self,
@@ -85,6 +89,10 @@ impl Appender {
         domain: Option<&str>,
         content: &serde_json::Value,
     ) -> Result<i64, StoreError> {
+        let state = match &mut self.open {
+            Some(state) => state,
+            None => self.open.insert(AppendState::read(tx).await?),
+        };
         let mut salt = [0u8; SALT_LEN];
         getrandom::fill(&mut salt).map_err(|e| StoreError::Corrupt(format!("no randomness for an audit salt: {e}")))?;
         let at = clock::now();
@@ -95,7 +103,7 @@ impl Appender {
             content,
             salt,
         };
-        let a = mailwarden_audit::append(&mut self.frontier, &self.key, &entry, now_ms());
+        let a = mailwarden_audit::append(&mut state.frontier, &state.key, &entry, now_ms());
         // A JSON null is stored as SQL NULL, like an erased content; the leaf
         // still commits to it.
         let content_text = (!content.is_null()).then_some(a.content_text);
@@ -117,14 +125,13 @@ impl Appender {
         .bind(a.sth.signature.to_vec())
         .execute(&mut **tx)
         .await?;
-        self.appended = true;
         Ok(a.seq as i64)
     }
 
     /// Writes the append state, if anything was appended.
     pub(crate) async fn finish(self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
-        if self.appended {
-            write_frontier(tx, &self.frontier, &self.key.public()).await?;
+        if let Some(state) = self.open {
+            write_frontier(tx, &state.frontier, &state.key.public()).await?;
         }
         Ok(())
     }

@@ -13,15 +13,6 @@
 //! record, status, proof, certificate, TLS version, policy body, and each
 //! finding's rule, subject, outcome and severity.
 
-//!
-//! Version 2 (`v2:` and the hex digest) hashes the canonical text written
-//! beside the stored JSON in one pass (canonical_json.rs); version 1 (the
-//! bare hex digest, up to session 12) hashed canonical.rs's own encoding.
-//! Both leave out and sort the same things. A snapshot stored with a
-//! version-1 fingerprint is compared by version 1 ([`v1`]) once, and its
-//! fingerprint then upgraded (snapshot.rs), so an upgrade stores no new
-//! snapshot of an unchanged domain.
-
 use mailwarden_model::{Finding, Observation};
 use sha2::{Digest, Sha256};
 
@@ -50,44 +41,9 @@ const RULES: Rules = Rules {
     sort_values: &["glue"],
 };
 
-/// The prefix of a version-2 fingerprint.
-pub const V2: &str = "v2:";
-
-/// What storing a scan needs of its Observation, from one pass over it:
-/// the JSON a new snapshot stores and the scan's fingerprint.
-#[derive(Debug, Clone)]
-pub struct Encoded {
-    pub json: Vec<u8>,
-    pub fingerprint: String,
-}
-
-/// The Observation's JSON and the version-2 fingerprint: SHA-256 over the
-/// normalised observation, the findings' outcomes and the profile verdicts
-/// and overall score.
-pub fn encode(
-    observation: &Observation,
-    findings: &[Finding],
-    verdicts: &[(String, String)],
-    score: Option<i64>,
-) -> Result<Encoded, serde_json::Error> {
-    let (json, text) = crate::canonical_json::encode(observation, RULES)?;
-    let mut h = Sha256::new();
-    h.update(&text);
-    h.update(outcomes(findings, verdicts, score));
-    Ok(Encoded {
-        json,
-        fingerprint: format!("{V2}{}", hex(&h.finalize())),
-    })
-}
-
-/// Whether `fingerprint` is of version 1 (stored by an earlier version).
-pub fn is_v1(fingerprint: &str) -> bool {
-    !fingerprint.starts_with(V2)
-}
-
-/// The version-1 fingerprint (hex SHA-256 over canonical.rs's encoding of
-/// the same content), for snapshots stored before version 2.
-pub fn v1(
+/// Hex SHA-256 over the normalised observation, the findings' outcomes and
+/// the profile verdicts and overall score.
+pub fn fingerprint(
     observation: &Observation,
     findings: &[Finding],
     verdicts: &[(String, String)],
@@ -95,18 +51,12 @@ pub fn v1(
 ) -> String {
     let mut h = Sha256::new();
     h.update(canonical::encode(observation, RULES));
-    h.update(outcomes(findings, verdicts, score));
-    hex(&h.finalize())
-}
-
-/// The findings' outcomes, the verdicts and the score, encoded as both
-/// versions hash them.
-fn outcomes(findings: &[Finding], verdicts: &[(String, String)], score: Option<i64>) -> Vec<u8> {
     let mut outcomes: Vec<String> = findings.iter().map(outcome_line).collect();
     outcomes.sort_unstable();
     let mut verdicts = verdicts.to_vec();
     verdicts.sort_unstable();
-    canonical::encode(&(outcomes, verdicts, score), RULES)
+    h.update(canonical::encode(&(outcomes, verdicts, score), RULES));
+    hex(&h.finalize())
 }
 
 /// A finding's rule, subject, outcome and severity, NUL-separated. Joined,
@@ -171,26 +121,6 @@ mod tests {
         }
     }
 
-    /// Both versions of the fingerprint: they must agree on what is a change.
-    fn fingerprint(o: &Observation, f: &[Finding], v: &[(String, String)], s: Option<i64>) -> (String, String) {
-        (v1(o, f, v, s), encode(o, f, v, s).unwrap().fingerprint)
-    }
-
-    fn assert_changed(a: &(String, String), b: &(String, String)) {
-        assert_ne!(a.0, b.0, "version 1");
-        assert_ne!(a.1, b.1, "version 2");
-    }
-
-    #[test]
-    fn version_2_is_marked_and_its_json_is_what_serde_json_writes() {
-        let a = observation(vec![mx(10, "a."), mx(20, "b.")], 300, "2026-01-01T00:00:00Z");
-        let e = encode(&a, &[], &[], None).unwrap();
-        assert_eq!(e.json, serde_json::to_vec(&a).unwrap());
-        assert!(e.fingerprint.starts_with(V2) && !is_v1(&e.fingerprint));
-        assert_eq!(e.fingerprint.len(), V2.len() + 64);
-        assert!(is_v1(&v1(&a, &[], &[], None)));
-    }
-
     fn finding(outcome: Outcome) -> Finding {
         let mut f = Finding::new("mx.present", outcome, "example.com", "expires in 3 days");
         f.severity = Severity::High;
@@ -246,7 +176,7 @@ mod tests {
         let base = fingerprint(&a, &[], &[], None);
         assert_eq!(base, with(true, Proof::Insecure));
         // The proof of mailwarden's own validation still counts.
-        assert_changed(&base, &with(true, Proof::Secure));
+        assert_ne!(base, with(true, Proof::Secure));
     }
 
     #[test]
@@ -254,10 +184,10 @@ mod tests {
         let a = observation(vec![mx(10, "a.")], 300, "t");
         let base = fingerprint(&a, &[finding(Outcome::Pass)], &[], Some(90));
         let b = observation(vec![mx(10, "c.")], 300, "t");
-        assert_changed(&base, &fingerprint(&b, &[finding(Outcome::Pass)], &[], Some(90)));
-        assert_changed(&base, &fingerprint(&a, &[finding(Outcome::Fail)], &[], Some(90)));
-        assert_changed(&base, &fingerprint(&a, &[finding(Outcome::Pass)], &[], Some(80)));
+        assert_ne!(base, fingerprint(&b, &[finding(Outcome::Pass)], &[], Some(90)));
+        assert_ne!(base, fingerprint(&a, &[finding(Outcome::Fail)], &[], Some(90)));
+        assert_ne!(base, fingerprint(&a, &[finding(Outcome::Pass)], &[], Some(80)));
         let verdict = [("baseline".to_string(), "met".to_string())];
-        assert_changed(&base, &fingerprint(&a, &[finding(Outcome::Pass)], &verdict, Some(90)));
+        assert_ne!(base, fingerprint(&a, &[finding(Outcome::Pass)], &verdict, Some(90)));
     }
 }

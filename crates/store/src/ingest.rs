@@ -53,7 +53,7 @@ pub async fn ingest(
         next_due_at,
         released_at: None,
     });
-    let mut log = Appender::open(&mut tx).await?;
+    let mut log = Appender::default();
     let done = ingest_in(&mut tx, &mut log, scan, policy, move_on).await?;
     log.finish(&mut tx).await?;
     tx.commit().await?;
@@ -107,7 +107,7 @@ async fn try_batch(store: &Store, scans: &[Finished], policy: &AlertPolicy) -> R
     // read once for the batch rather than once per scan.
     let released_at = clock::stamp(crate::jobs_claim::db_now(&mut tx).await?);
     // The audit log's append state, read once for the batch.
-    let mut log = Appender::open(&mut tx).await?;
+    let mut log = Appender::default();
     let mut done = Vec::with_capacity(scans.len());
     for f in scans {
         let move_on = MoveOn {
@@ -131,20 +131,17 @@ async fn ingest_in(
     move_on: Option<MoveOn<'_>>,
 ) -> Result<Ingested, StoreError> {
     let domain = scan.observation.domain.clone();
-    let encoded = scan.encoded()?;
-    let fingerprint = &encoded.fingerprint;
+    let fingerprint = scan.fingerprint();
     let latest = snapshot::latest(tx, &domain).await?;
     // The approved baseline, read once: what the timeline starts from, the
     // unapproved-change trigger, and whether there is anything to compare.
     let approved = baseline::current(tx, &domain).await?;
     let approved_id = approved.as_ref().map(|b| b.snapshot_id);
     let (stored, settled, steps) = match latest {
-        Some(l) if scan.has_content_of(&l, fingerprint) => {
-            (snapshot::seen_again(tx, &l, scan, fingerprint).await?, l.settled, None)
-        }
+        Some(l) if l.fingerprint == fingerprint => (snapshot::seen_again(tx, &l, scan).await?, l.settled, None),
         latest => {
             let previous = latest.map(|l| l.id);
-            let (id, steps) = store_new(tx, scan, &encoded, previous, approved_id).await?;
+            let (id, steps) = store_new(tx, scan, &fingerprint, previous, approved_id).await?;
             log.append(
                 tx,
                 EventKind::SnapshotStored.as_str(),
@@ -238,18 +235,17 @@ fn unchanged_with_nothing_to_compare(stored: Stored, settled: bool, scan: &ScanI
     (seen_count > 2 || (seen_count == 2 && settled)) && !certificates && !has_baseline
 }
 
-/// Store `scan` (its Observation's JSON and fingerprint `encoded`) as a
-/// new snapshot after `previous`, with its state and changes in its INSERT
-/// (computed first, from the scan in memory); its id and the steps it is
-/// judged on (see [`steps_for`]).
+/// Store `scan` (fingerprint `fp`) as a new snapshot after `previous`,
+/// with its state and changes in its INSERT (computed first, from the scan
+/// in memory); its id and the steps it is judged on (see [`steps_for`]).
 async fn store_new(
     tx: &mut Tx<'_>,
     scan: &ScanInput,
-    encoded: &crate::fingerprint::Encoded,
+    fp: &str,
     previous: Option<i64>,
     approved: Option<i64>,
 ) -> Result<(i64, Vec<Step>), StoreError> {
-    let meta = snapshot::provisional_meta(scan, &encoded.fingerprint)?;
+    let meta = snapshot::provisional_meta(scan, fp)?;
     let fresh = (snapshot::PROVISIONAL_ID, scan);
     let domain = scan.observation.domain.as_str();
     let mut steps = judged_on(tx, domain, since(previous, approved), Some(meta), fresh).await?;
@@ -258,14 +254,7 @@ async fn store_new(
     };
     // Earlier states the timeline had to compute (not cached yet).
     crate::timeline::save_computed(tx, earlier).await?;
-    let id = snapshot::insert(
-        tx,
-        scan,
-        &last.snapshot,
-        Some(crate::timeline::cached_text(last)),
-        &encoded.json,
-    )
-    .await?;
+    let id = snapshot::insert(tx, scan, &last.snapshot, Some(crate::timeline::cached_text(last))).await?;
     last.snapshot.id = id;
     Ok((id, steps))
 }

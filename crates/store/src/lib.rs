@@ -18,7 +18,6 @@ pub mod audit_key;
 pub mod audit_log;
 pub mod baseline;
 mod canonical;
-mod canonical_json;
 mod clock;
 mod deflate;
 pub mod diff;

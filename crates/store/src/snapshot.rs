@@ -11,7 +11,7 @@ use serde::Serialize;
 use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
-use crate::fingerprint::{self, Encoded};
+use crate::fingerprint::fingerprint;
 use crate::{StoreError, clock, deflate};
 
 /// Largest decompressed Observation read back (a guard
@@ -41,29 +41,8 @@ impl ScanInput {
         verdicts_of(&self.profiles)
     }
 
-    /// The Observation's JSON and the scan's fingerprint (fingerprint.rs).
-    pub fn encoded(&self) -> Result<Encoded, StoreError> {
-        Ok(fingerprint::encode(
-            &self.observation,
-            &self.findings,
-            &self.verdicts(),
-            self.score,
-        )?)
-    }
-
-    /// The scan's content fingerprint.
-    pub fn fingerprint(&self) -> Result<String, StoreError> {
-        Ok(self.encoded()?.fingerprint)
-    }
-
-    /// Whether the domain's snapshot `latest` has this scan's content
-    /// (fingerprint `fp`): the same fingerprint, or for a snapshot stored
-    /// with a version-1 fingerprint, the same version-1 fingerprint.
-    pub(crate) fn has_content_of(&self, latest: &Latest, fp: &str) -> bool {
-        latest.fingerprint == fp
-            || (fingerprint::is_v1(&latest.fingerprint)
-                && latest.fingerprint
-                    == fingerprint::v1(&self.observation, &self.findings, &self.verdicts(), self.score))
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.observation, &self.findings, &self.verdicts(), self.score)
     }
 }
 
@@ -134,25 +113,15 @@ pub struct Snapshot {
 
 const META_COLUMNS: &str = "id, domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version, catalogue_version, score, profiles, state";
 
-/// Store one scan (inside `conn`'s transaction), without its state
-/// (computed when first read; `monitor run` stores through ingest.rs,
-/// which writes it).
-pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput) -> Result<Stored, StoreError> {
-    let encoded = scan.encoded()?;
+/// Store one scan whose [`ScanInput::fingerprint`] is `fp` (inside
+/// `conn`'s transaction), without its state (computed when first read;
+/// `monitor run` stores through ingest.rs, which writes it).
+pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput, fp: &str) -> Result<Stored, StoreError> {
     let latest = latest(conn, &scan.observation.domain).await?;
     match latest {
-        Some(l) if scan.has_content_of(&l, &encoded.fingerprint) => {
-            seen_again(conn, &l, scan, &encoded.fingerprint).await
-        }
+        Some(l) if l.fingerprint == fp => seen_again(conn, &l, scan).await,
         _ => Ok(Stored::New {
-            id: insert(
-                conn,
-                scan,
-                &provisional_meta(scan, &encoded.fingerprint)?,
-                None,
-                &encoded.json,
-            )
-            .await?,
+            id: insert(conn, scan, &provisional_meta(scan, fp)?, None).await?,
             previous: latest.map(|l| l.id),
         }),
     }
@@ -187,13 +156,11 @@ pub(crate) async fn latest(conn: &mut AnyConnection, domain: &str) -> Result<Opt
     }))
 }
 
-/// Mark `latest` (whose content `scan` has, fingerprint `fp`) seen again;
-/// a version-1 fingerprint is upgraded to `fp` on the way.
+/// Mark `latest` (whose fingerprint `scan` has) seen again.
 pub(crate) async fn seen_again(
     conn: &mut AnyConnection,
     latest: &Latest,
     scan: &ScanInput,
-    fp: &str,
 ) -> Result<Stored, StoreError> {
     // The second sighting may confirm a removal: the cached state is
     // recomputed then (timeline.rs), unless it awaits none; later
@@ -203,14 +170,12 @@ pub(crate) async fn seen_again(
     let seen_count: i64 = sqlx::query_scalar(
         "UPDATE snapshots SET last_seen_at = $1, seen_count = seen_count + 1,
              state = CASE WHEN seen_count = 1 AND $3 = 0 THEN NULL ELSE state END,
-             changes = CASE WHEN seen_count = 1 AND $3 = 0 THEN NULL ELSE changes END,
-             fingerprint = COALESCE($4, fingerprint)
+             changes = CASE WHEN seen_count = 1 AND $3 = 0 THEN NULL ELSE changes END
          WHERE id = $2 RETURNING seen_count",
     )
     .bind(clock::stamp(scan.at))
     .bind(latest.id)
     .bind(i64::from(latest.settled))
-    .bind(fingerprint::is_v1(&latest.fingerprint).then_some(fp))
     .fetch_one(&mut *conn)
     .await?;
     Ok(Stored::SeenAgain {
@@ -244,15 +209,14 @@ pub(crate) fn provisional_meta(scan: &ScanInput, fp: &str) -> Result<SnapshotMet
     })
 }
 
-/// Insert a new snapshot of `scan` (its Observation's JSON `json`) as
-/// `meta` ([`provisional_meta`]) has it, with its state and changes when
-/// already computed (`cached`: state text, changes JSON).
+/// Insert a new snapshot of `scan` as `meta` ([`provisional_meta`]) has
+/// it, with its state and changes when already computed (`cached`: state
+/// text, changes JSON).
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     scan: &ScanInput,
     meta: &SnapshotMeta,
     cached: Option<(String, String)>,
-    json: &[u8],
 ) -> Result<i64, StoreError> {
     let (state, changes) = cached.unzip();
     Ok(sqlx::query_scalar(
@@ -270,7 +234,7 @@ pub(crate) async fn insert(
     .bind(&meta.first_seen_at)
     .bind(&meta.scanner_version)
     .bind(&meta.catalogue_version)
-    .bind(compress(json)?)
+    .bind(compress(&scan.observation)?)
     .bind(meta.score)
     .bind(scan.scores.as_ref().map(serde_json::to_string).transpose()?)
     .bind(&meta.profiles)
@@ -402,12 +366,12 @@ pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Snapshot, StoreEr
     })
 }
 
-/// An Observation's JSON, deflated.
-fn compress(json: &[u8]) -> Result<Vec<u8>, StoreError> {
+fn compress(observation: &Observation) -> Result<Vec<u8>, StoreError> {
     // Fast deflate: a stored Observation compressed 13:1 at the default
     // level; the fastest level keeps most of that at a fraction of the CPU
     // (the store's cost is measured against the scan's: issue 13).
-    deflate::compress(json).map_err(|e| StoreError::Corrupt(format!("compressing an observation: {e}")))
+    deflate::compress(&serde_json::to_vec(observation)?)
+        .map_err(|e| StoreError::Corrupt(format!("compressing an observation: {e}")))
 }
 
 fn decompress(blob: &[u8]) -> Result<Observation, String> {

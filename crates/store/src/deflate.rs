@@ -10,6 +10,11 @@ use std::io::Read;
 use flate2::read::DeflateDecoder;
 use flate2::{Compress, Compression, FlushCompress, Status};
 
+/// Largest decompressed Observation or findings list read back from a
+/// snapshot (a guard against a corrupt or hostile row; real ones are far
+/// below).
+pub(crate) const READ_LIMIT: u64 = 64 << 20;
+
 thread_local! {
     static COMPRESSOR: RefCell<Compress> = RefCell::new(Compress::new(Compression::fast(), false));
 }

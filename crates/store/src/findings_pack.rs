@@ -19,10 +19,6 @@ use crate::snapshot::StoredFinding;
 /// The first byte of the binary encoding (never the first byte of JSON).
 const BINARY: u8 = 1;
 
-/// Largest decompressed findings list read back (a guard against a corrupt
-/// or hostile row; real ones are far below).
-const LIMIT: u64 = 64 << 20;
-
 /// `findings`, sorted by rule id and subject, encoded and deflated.
 pub(crate) fn pack(findings: &[Finding]) -> Result<Vec<u8>, String> {
     let mut rows: Vec<[&str; 5]> = findings
@@ -43,7 +39,7 @@ pub(crate) fn pack(findings: &[Finding]) -> Result<Vec<u8>, String> {
 
 /// A stored findings list back, in either encoding.
 pub(crate) fn unpack(blob: &[u8]) -> Result<Vec<StoredFinding>, String> {
-    let data = deflate::decompress(blob, LIMIT)?;
+    let data = deflate::decompress(blob, deflate::READ_LIMIT)?;
     match data.first() {
         Some(b'[') => {
             let rows: Vec<[String; 5]> =

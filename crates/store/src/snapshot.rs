@@ -14,10 +14,6 @@ use time::OffsetDateTime;
 use crate::fingerprint::fingerprint;
 use crate::{StoreError, clock, deflate};
 
-/// Largest decompressed Observation read back (a guard
-/// against a corrupt or hostile row; real ones are far below).
-const OBSERVATION_LIMIT: u64 = 64 << 20;
-
 /// One finished scan, as the scanner hands it over.
 #[derive(Debug, Clone)]
 pub struct ScanInput {
@@ -249,10 +245,6 @@ pub(crate) async fn insert(
     .await?)
 }
 
-pub(crate) fn unpack_findings(blob: &[u8]) -> Result<Vec<StoredFinding>, String> {
-    crate::findings_pack::unpack(blob)
-}
-
 /// The findings of snapshot `id`, ordered by rule id and subject: from its
 /// row, or from the `findings` table for a snapshot stored before they
 /// moved into the row (or whose findings expired: then none).
@@ -272,7 +264,7 @@ async fn findings_from(
     packed: Option<Vec<u8>>,
 ) -> Result<Vec<StoredFinding>, StoreError> {
     if let Some(blob) = packed {
-        return unpack_findings(&blob).map_err(|e| StoreError::Corrupt(format!("snapshot {id}: {e}")));
+        return crate::findings_pack::unpack(&blob).map_err(|e| StoreError::Corrupt(format!("snapshot {id}: {e}")));
     }
     Ok(sqlx::query_as(
         "SELECT rule_id, subject, outcome, severity, message FROM findings WHERE snapshot_id = $1
@@ -375,7 +367,7 @@ fn compress(observation: &Observation) -> Result<Vec<u8>, StoreError> {
 }
 
 fn decompress(blob: &[u8]) -> Result<Observation, String> {
-    let json = deflate::decompress(blob, OBSERVATION_LIMIT)?;
+    let json = deflate::decompress(blob, deflate::READ_LIMIT)?;
     serde_json::from_slice(&json).map_err(|e| format!("not an Observation: {e}"))
 }
 

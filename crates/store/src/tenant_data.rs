@@ -173,7 +173,7 @@ fn packed_failing(latest: &[Latest]) -> Result<Vec<FailingRow>, StoreError> {
     for l in latest {
         let Some(blob) = &l.findings else { continue };
         let findings =
-            snapshot::unpack_findings(blob).map_err(|e| StoreError::Corrupt(format!("snapshot {}: {e}", l.id)))?;
+            crate::findings_pack::unpack(blob).map_err(|e| StoreError::Corrupt(format!("snapshot {}: {e}", l.id)))?;
         out.extend(
             findings
                 .into_iter()

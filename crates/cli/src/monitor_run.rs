@@ -548,9 +548,12 @@ async fn write_scans(
 /// How long the writer waits for more finished scans before committing
 /// fewer than [`BATCH`]. Without it the writer kept up scan by scan: 1,681
 /// transactions for 3,000 unchanged re-scans, each a write-lock round and
-/// a WAL append (bench/monitor.sh). A crash loses at most this much more of
-/// the queue, and those scans are still due: they are scanned again.
-const LINGER: Duration = Duration::from_millis(20);
+/// a WAL append (bench/monitor.sh). At 20 ms a round of 2,000 lab domains
+/// still took about 250 transactions of 8 scans, each with its own reads
+/// of the clock, the audit log's append state and the domains' latest
+/// snapshots (bench/monitor-lab.sh). A crash loses at most this much more
+/// of the queue, and those scans are still due: they are scanned again.
+const LINGER: Duration = Duration::from_millis(250);
 
 /// Add to `batch` what queues within [`LINGER`], up to [`BATCH`].
 async fn top_up(queue: &mut tokio::sync::mpsc::Receiver<(Monitor, ScanInput)>, batch: &mut Vec<(Monitor, ScanInput)>) {

@@ -65,7 +65,7 @@ async fn scan(store: &Store, at: &str, id: &str, mode: &str, cert: Outcome) {
         at: mailwarden_store::parse_time(at).unwrap(),
     };
     let mut conn = store.pool().acquire().await.unwrap();
-    record_scan(&mut conn, &input, &input.fingerprint()).await.unwrap();
+    record_scan(&mut conn, &input).await.unwrap();
 }
 
 /// A TLS report of `day` with one certificate-expired failure on mx1,

@@ -36,7 +36,10 @@ pub(crate) async fn append(
 /// once, at [`finish`]. Each append used to read it, count the log and
 /// write it back: three statements of the nine a new snapshot cost SQLite
 /// when `monitor run` stored a batch of scans (bench/monitor-lab.sh).
-/// Every event is still its own entry with its own signed tree head.
+/// Every event is still its own entry with its own signed tree head; the
+/// entries are inserted together at [`finish`] too, one statement for the
+/// batch (a statement per event was one of the three a new snapshot cost
+/// SQLite's worker thread; bench/monitor-lab.sh).
 ///
 /// While one is open, the transaction must append through it alone (an
 /// [`append`] beside it would read the frontier it has not written yet,
@@ -47,6 +50,23 @@ pub(crate) async fn append(
 pub(crate) struct Appender {
     /// The append state, once read.
     open: Option<AppendState>,
+    /// Entries appended, not inserted yet.
+    rows: Vec<NewRow>,
+}
+
+/// An `audit_events` row, as [`Appender::finish`] inserts it.
+struct NewRow {
+    seq: i64,
+    at: String,
+    kind: String,
+    domain: Option<String>,
+    content: Option<String>,
+    salt: Vec<u8>,
+    domain_digest: Vec<u8>,
+    content_digest: Vec<u8>,
+    leaf_hash: Vec<u8>,
+    head_timestamp: i64,
+    head_signature: Vec<u8>,
 }
 
 struct AppendState {
@@ -104,37 +124,71 @@ impl Appender {
             salt,
         };
         let a = mailwarden_audit::append(&mut state.frontier, &state.key, &entry, now_ms());
-        // A JSON null is stored as SQL NULL, like an erased content; the leaf
-        // still commits to it.
-        let content_text = (!content.is_null()).then_some(a.content_text);
-        sqlx::query(
-            "INSERT INTO audit_events (seq, at, kind, domain, content, salt, domain_digest, content_digest,
-                                       leaf_hash, head_timestamp, head_signature)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(a.seq as i64)
-        .bind(&at)
-        .bind(kind)
-        .bind(domain)
-        .bind(content_text)
-        .bind(salt.to_vec())
-        .bind(a.domain_digest.to_vec())
-        .bind(a.content_digest.to_vec())
-        .bind(a.leaf_hash.to_vec())
-        .bind(a.sth.head.timestamp_ms as i64)
-        .bind(a.sth.signature.to_vec())
-        .execute(&mut **tx)
-        .await?;
+        self.rows.push(NewRow {
+            seq: a.seq as i64,
+            at,
+            kind: kind.to_string(),
+            domain: domain.map(str::to_string),
+            // A JSON null is stored as SQL NULL, like an erased content; the
+            // leaf still commits to it.
+            content: (!content.is_null()).then_some(a.content_text),
+            salt: salt.to_vec(),
+            domain_digest: a.domain_digest.to_vec(),
+            content_digest: a.content_digest.to_vec(),
+            leaf_hash: a.leaf_hash.to_vec(),
+            head_timestamp: a.sth.head.timestamp_ms as i64,
+            head_signature: a.sth.signature.to_vec(),
+        });
         Ok(a.seq as i64)
     }
 
-    /// Writes the append state, if anything was appended.
+    /// Inserts the entries appended and writes the append state, if
+    /// anything was appended.
     pub(crate) async fn finish(self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
-        if let Some(state) = self.open {
-            write_frontier(tx, &state.frontier, &state.key.public()).await?;
+        let Some(state) = self.open else {
+            return Ok(());
+        };
+        for rows in self.rows.chunks(ROWS_PER_INSERT) {
+            insert_rows(tx, rows).await?;
         }
-        Ok(())
+        write_frontier(tx, &state.frontier, &state.key.public()).await
     }
+}
+
+/// Rows per INSERT: 11 parameters each, well under SQLite's 32,766 and
+/// PostgreSQL's 65,535.
+const ROWS_PER_INSERT: usize = 256;
+
+async fn insert_rows(tx: &mut Tx<'_>, rows: &[NewRow]) -> Result<(), StoreError> {
+    let values: Vec<String> = (0..rows.len())
+        .map(|i| {
+            let p: Vec<String> = (1..=11).map(|j| format!("${}", 11 * i + j)).collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO audit_events (seq, at, kind, domain, content, salt, domain_digest, content_digest,
+                                   leaf_hash, head_timestamp, head_signature)
+         VALUES {}",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for r in rows {
+        query = query
+            .bind(r.seq)
+            .bind(&r.at)
+            .bind(&r.kind)
+            .bind(r.domain.as_deref())
+            .bind(r.content.as_deref())
+            .bind(&r.salt)
+            .bind(&r.domain_digest)
+            .bind(&r.content_digest)
+            .bind(&r.leaf_hash)
+            .bind(r.head_timestamp)
+            .bind(&r.head_signature);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
 }
 
 fn now_ms() -> u64 {

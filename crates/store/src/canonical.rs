@@ -15,6 +15,7 @@
 
 use serde::Serialize;
 use serde::ser;
+use sha2::{Digest, Sha256};
 
 /// Which keys a fingerprint ignores or sorts under.
 #[derive(Debug, Clone, Copy)]
@@ -28,20 +29,50 @@ pub(crate) struct Rules {
 }
 
 /// The canonical encoding of `value` under `rules`.
+#[cfg(test)]
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T, rules: Rules) -> Vec<u8> {
-    let mut enc = Enc {
-        out: Vec::with_capacity(16 << 10),
-        mode: Mode::Plain,
-        rules,
-        key: Vec::new(),
-    };
-    if let Err(e) = value.serialize(&mut enc) {
-        // A value serde cannot serialise still gets a stable encoding.
-        enc.out.push(b'!');
-        enc.text(&e.0);
-    }
+    let mut enc = Enc::top(rules, None);
+    enc.write(value);
     enc.out
 }
+
+/// Feed the canonical encoding of `value` under `rules` to `hashers`, the
+/// same bytes [`encode`] returns, in pieces as they are written: the whole
+/// encoding of an Observation (tens of KB, integers 16 bytes wide) held in
+/// one growing buffer spent a quarter of the fingerprint's time copying it
+/// on each growth (perf, bench/monitor-lab.sh, every scan a new snapshot).
+pub(crate) fn hash<T: Serialize + ?Sized>(value: &T, rules: Rules, hashers: Hashers) -> Hashers {
+    let mut enc = Enc::top(rules, Some(hashers));
+    enc.write(value);
+    let mut hashers = enc.sink.take().expect("a top-level encoder has its sink");
+    hashers.update(&enc.out);
+    hashers
+}
+
+/// The hashes an encoding is fed to: the fingerprint's (BLAKE3), or with
+/// it the one fingerprints were made with before (SHA-256), from one pass.
+pub(crate) enum Hashers {
+    Blake3(Box<blake3::Hasher>),
+    Both(Sha256, Box<blake3::Hasher>),
+}
+
+impl Hashers {
+    fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Hashers::Blake3(b3) => {
+                b3.update(bytes);
+            }
+            Hashers::Both(sha, b3) => {
+                sha.update(bytes);
+                b3.update(bytes);
+            }
+        }
+    }
+}
+
+/// How much a hashing encoder buffers before handing it to the hashers
+/// (BLAKE3 hashes whole 1 KiB chunks of it side by side).
+const SPILL_AT: usize = 16 << 10;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Mode {
@@ -54,6 +85,9 @@ enum Mode {
 
 struct Enc {
     out: Vec<u8>,
+    /// Bit n set when some key named in the rules is n bytes long (63:
+    /// longer): most keys are told apart from all of them by length alone.
+    lengths: u64,
     /// How the next value is written (set by the key it is under).
     mode: Mode,
     rules: Rules,
@@ -61,6 +95,9 @@ struct Enc {
     /// per key was a fifth of the fingerprint's time (perf,
     /// bench/monitor-lab.sh).
     key: Vec<u8>,
+    /// Where a top-level encoder hands its full buffer (see [`hash`]);
+    /// sub-encoders (sorted elements, keys) keep all they write.
+    sink: Option<Hashers>,
 }
 
 #[derive(Debug)]
@@ -81,18 +118,56 @@ impl ser::Error for Error {
 }
 
 impl Enc {
-    fn sub(&self) -> Enc {
-        self.sub_into(Vec::new())
+    fn top(rules: Rules, sink: Option<Hashers>) -> Enc {
+        let lengths = [rules.skip, rules.sort, rules.sort_values]
+            .iter()
+            .flat_map(|keys| keys.iter())
+            .fold(0, |mask, key| mask | length_bit(key.as_bytes()));
+        Enc {
+            out: Vec::with_capacity(SPILL_AT + (4 << 10)),
+            lengths,
+            mode: Mode::Plain,
+            rules,
+            key: Vec::new(),
+            sink,
+        }
+    }
+
+    fn write<T: Serialize + ?Sized>(&mut self, value: &T) {
+        if let Err(e) = value.serialize(&mut *self) {
+            // A value serde cannot serialise still gets a stable encoding.
+            self.out.push(b'!');
+            self.text(&e.0);
+        }
+    }
+
+    /// Hand what is written so far to the sink, once there is enough of
+    /// it (only between values: a sorted sequence's elements are whole
+    /// sub-encodings, written at its end).
+    fn spill(&mut self) {
+        if let Some(sink) = &mut self.sink
+            && self.out.len() >= SPILL_AT
+        {
+            sink.update(&self.out);
+            self.out.clear();
+        }
     }
 
     /// A sub-encoder writing into `out` (cleared).
     fn sub_into(&self, mut out: Vec<u8>) -> Enc {
         out.clear();
+        self.sub_appending(out)
+    }
+
+    /// A sub-encoder writing after what `out` holds.
+    fn sub_appending(&self, out: Vec<u8>) -> Enc {
         Enc {
             out,
+            lengths: self.lengths,
             mode: Mode::Plain,
             rules: self.rules,
             key: Vec::new(),
+            sink: None,
         }
     }
 
@@ -101,16 +176,28 @@ impl Enc {
     }
 
     fn text(&mut self, s: &str) {
+        self.text_bytes(s.as_bytes());
+    }
+
+    /// [`Enc::text`] of a string's bytes.
+    fn text_bytes(&mut self, s: &[u8]) {
         self.out.push(b's');
         self.len(s.len());
-        self.out.extend_from_slice(s.as_bytes());
+        self.out.extend_from_slice(s);
+    }
+
+    /// Whether `key` may be named in the rules (a cheap first test).
+    fn may_be_ruled(&self, key: &[u8]) -> bool {
+        self.lengths & length_bit(key) != 0
     }
 
     /// The mode a value under `key` is written in.
-    fn mode_under(&self, key: &str) -> Mode {
-        if self.rules.sort.contains(&key) {
+    fn mode_under(&self, key: &[u8]) -> Mode {
+        if !self.may_be_ruled(key) {
+            Mode::Plain
+        } else if named(self.rules.sort, key) {
             Mode::SortSeq
-        } else if self.rules.sort_values.contains(&key) {
+        } else if named(self.rules.sort_values, key) {
             Mode::SortMapValues
         } else {
             Mode::Plain
@@ -122,7 +209,7 @@ impl Enc {
     }
 
     fn seq(&mut self, closers: &'static [u8]) -> Seq<'_> {
-        let sorted = (self.take_mode() == Mode::SortSeq).then(Vec::new);
+        let sorted = (self.take_mode() == Mode::SortSeq).then(Sorted::default);
         self.out.push(b'[');
         Seq {
             enc: self,
@@ -152,41 +239,65 @@ impl Enc {
 }
 
 /// The text of an encoded string (`s`, its length, its bytes).
-fn text_of(encoded: &[u8]) -> Option<&str> {
+/// The bytes of a string a sub-encoder wrote, if it wrote one (only
+/// [`Enc::text_bytes`] writes a leading `s`).
+fn text_of(encoded: &[u8]) -> Option<&[u8]> {
     match encoded.split_first() {
-        Some((b's', rest)) if rest.len() >= 8 => std::str::from_utf8(&rest[8..]).ok(),
+        Some((b's', rest)) if rest.len() >= 8 => Some(&rest[8..]),
         _ => None,
     }
+}
+
+fn length_bit(key: &[u8]) -> u64 {
+    1 << key.len().min(63)
+}
+
+fn named(keys: &[&str], key: &[u8]) -> bool {
+    keys.iter().any(|k| k.as_bytes() == key)
 }
 
 struct Seq<'a> {
     enc: &'a mut Enc,
     /// The elements' encodings, when they are to be sorted.
-    sorted: Option<Vec<Vec<u8>>>,
+    sorted: Option<Sorted>,
     closers: &'static [u8],
+}
+
+/// A sorted sequence's elements, encoded one after another into one
+/// buffer (a buffer per element was most of a fingerprint's allocations:
+/// one per record of every answer), and where each one is.
+#[derive(Default)]
+struct Sorted {
+    buf: Vec<u8>,
+    ranges: Vec<std::ops::Range<usize>>,
 }
 
 impl Seq<'_> {
     fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         match &mut self.sorted {
-            Some(items) => {
-                let mut sub = self.enc.sub();
-                value.serialize(&mut sub)?;
-                items.push(sub.out);
+            Some(sorted) => {
+                let start = sorted.buf.len();
+                let mut sub = self.enc.sub_appending(std::mem::take(&mut sorted.buf));
+                let written = value.serialize(&mut sub);
+                sorted.buf = sub.out;
+                written?;
+                sorted.ranges.push(start..sorted.buf.len());
             }
             None => {
                 self.enc.mode = Mode::Plain;
                 value.serialize(&mut *self.enc)?;
+                self.enc.spill();
             }
         }
         Ok(())
     }
 
     fn finish(self) -> Result<(), Error> {
-        if let Some(mut items) = self.sorted {
-            items.sort_unstable();
-            for item in items {
-                self.enc.out.extend_from_slice(&item);
+        if let Some(Sorted { buf, mut ranges }) = self.sorted {
+            // Byte order of the encodings, as sorting them as `Vec<u8>`s did.
+            ranges.sort_unstable_by(|a, b| buf[a.clone()].cmp(&buf[b.clone()]));
+            for range in ranges {
+                self.enc.out.extend_from_slice(&buf[range]);
             }
         }
         self.enc.out.push(b']');
@@ -207,12 +318,12 @@ struct Map<'a> {
 
 impl Map<'_> {
     /// Write `key` unless skipped; set how its value is written.
-    fn key_named(&mut self, key: &str) {
-        self.skip_value = self.enc.rules.skip.contains(&key);
+    fn key_named(&mut self, key: &[u8]) {
+        self.skip_value = self.enc.may_be_ruled(key) && named(self.enc.rules.skip, key);
         if self.skip_value {
             return;
         }
-        self.enc.text(key);
+        self.enc.text_bytes(key);
         self.value_mode = if self.sort_values {
             Mode::SortSeq
         } else {
@@ -225,7 +336,9 @@ impl Map<'_> {
             return Ok(());
         }
         self.enc.mode = self.value_mode;
-        value.serialize(&mut *self.enc)
+        value.serialize(&mut *self.enc)?;
+        self.enc.spill();
+        Ok(())
     }
 
     fn finish(self) -> Result<(), Error> {
@@ -292,7 +405,7 @@ macro_rules! struct_traits {
             type Ok = ();
             type Error = Error;
             fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
-                self.key_named(key);
+                self.key_named(key.as_bytes());
                 self.value(value)
             }
             fn end(self) -> Result<(), Error> {
@@ -485,6 +598,32 @@ mod tests {
         let c = map_of(&[("glue", json!({"mx2.": ["1", "2"]}))], RULES);
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    /// The fingerprints stored so far hashed the whole encoding at once;
+    /// hashing it in pieces must give the same digest, or an upgrade would
+    /// store a new snapshot for every monitored domain.
+    #[test]
+    fn hashing_in_pieces_gives_the_digest_of_the_whole_encoding() {
+        let records: Vec<String> = (0..2000).rev().map(|i| format!("record {i:05}")).collect();
+        let names: Vec<serde_json::Value> = (0..800)
+            .map(|i| json!({"name": format!("n{i}."), "ttl": i, "records": ["b", "a"], "k": [i, 2]}))
+            .collect();
+        let value = json!({"records": records, "names": names, "glue": {"mx.": ["2", "1"]}});
+        let whole = encode(&value, RULES);
+        assert!(whole.len() > 4 * SPILL_AT, "the value must spill several times");
+        let Hashers::Both(sha, b3) = hash(&value, RULES, Hashers::Both(Sha256::new(), Box::default())) else {
+            unreachable!()
+        };
+        assert_eq!(sha.finalize(), Sha256::digest(&whole));
+        assert_eq!(b3.finalize(), blake3::hash(&whole));
+        // And a small value, never spilled.
+        let small = json!({"name": "a.", "records": ["y", "x"]});
+        let Hashers::Both(sha, b3) = hash(&small, RULES, Hashers::Both(Sha256::new(), Box::default())) else {
+            unreachable!()
+        };
+        assert_eq!(sha.finalize(), Sha256::digest(encode(&small, RULES)));
+        assert_eq!(b3.finalize(), blake3::hash(&encode(&small, RULES)));
     }
 
     #[test]

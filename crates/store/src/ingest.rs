@@ -54,7 +54,10 @@ pub async fn ingest(
         released_at: None,
     });
     let mut log = Appender::default();
-    let done = ingest_in(&mut tx, &mut log, scan, policy, move_on).await?;
+    let done = ingest_in(&mut tx, &mut log, scan, policy, None).await?;
+    if let Some(m) = move_on {
+        crate::monitor::move_on_in(&mut tx, &scan.observation.domain, m).await?;
+    }
     log.finish(&mut tx).await?;
     tx.commit().await?;
     Ok(done)
@@ -109,39 +112,56 @@ async fn try_batch(store: &Store, scans: &[Finished], policy: &AlertPolicy) -> R
     // The audit log's append state, read once for the batch.
     let mut log = Appender::default();
     let mut done = Vec::with_capacity(scans.len());
+    // Each domain's latest snapshot and baseline, read for the batch. A
+    // domain's entry serves its first scan only: a later scan of it in the
+    // batch compares with what the first one stored.
+    let domains: Vec<&str> = scans.iter().map(|f| f.scan.observation.domain.as_str()).collect();
+    let mut known = snapshot::latest_and_baselines(&mut tx, &domains).await?;
     for f in scans {
-        let move_on = MoveOn {
-            next_due_at: &f.next_due_at,
-            released_at: Some(&released_at),
-        };
-        done.push(ingest_in(&mut tx, &mut log, &f.scan, policy, Some(move_on)).await?);
+        let read = known.remove(&f.scan.observation.domain);
+        done.push(ingest_in(&mut tx, &mut log, &f.scan, policy, read).await?);
     }
+    // Every monitor of the batch moves on in one statement.
+    let moves: Vec<(&str, &str)> = scans
+        .iter()
+        .map(|f| (f.scan.observation.domain.as_str(), f.next_due_at.as_str()))
+        .collect();
+    crate::monitor::move_on_many(&mut tx, &moves, &released_at).await?;
     log.finish(&mut tx).await?;
     tx.commit().await?;
     Ok(done)
 }
 
+/// The domain's latest snapshot and current approved baseline.
+type LatestAndBaseline = (Option<snapshot::Latest>, Option<baseline::Baseline>);
+
 /// [`ingest`] inside the caller's transaction, its events appended through
-/// `log`.
+/// `log`; the caller moves the domain's monitor on. `read`: the domain's
+/// latest snapshot and baseline, if the caller read them in this
+/// transaction (and stored nothing for the domain since).
 async fn ingest_in(
     tx: &mut Tx<'_>,
     log: &mut Appender,
     scan: &ScanInput,
     policy: &AlertPolicy,
-    move_on: Option<MoveOn<'_>>,
+    read: Option<LatestAndBaseline>,
 ) -> Result<Ingested, StoreError> {
     let domain = scan.observation.domain.clone();
-    let fingerprint = scan.fingerprint();
-    let latest = snapshot::latest(tx, &domain).await?;
-    // The approved baseline, read once: what the timeline starts from, the
-    // unapproved-change trigger, and whether there is anything to compare.
-    let approved = baseline::current(tx, &domain).await?;
+    // With it the approved baseline, read once: what the timeline starts
+    // from, the unapproved-change trigger, and whether there is anything
+    // to compare.
+    let (latest, approved) = match read {
+        Some(read) => read,
+        None => snapshot::latest_and_baseline(tx, &domain).await?,
+    };
+    let fingerprints = scan.fingerprints_against(latest.as_ref().map(|l| l.fingerprint.as_str()));
+    let fingerprint = fingerprints.current.as_str();
     let approved_id = approved.as_ref().map(|b| b.snapshot_id);
     let (stored, settled, steps) = match latest {
-        Some(l) if l.fingerprint == fingerprint => (snapshot::seen_again(tx, &l, scan).await?, l.settled, None),
+        Some(l) if fingerprints.matches(&l.fingerprint) => (snapshot::seen_again(tx, &l, scan).await?, l.settled, None),
         latest => {
             let previous = latest.map(|l| l.id);
-            let (id, steps) = store_new(tx, scan, &fingerprint, previous, approved_id).await?;
+            let (id, steps) = store_new(tx, scan, fingerprint, previous, approved_id).await?;
             log.append(
                 tx,
                 EventKind::SnapshotStored.as_str(),
@@ -157,7 +177,6 @@ async fn ingest_in(
         }
     };
     if unchanged_with_nothing_to_compare(stored, settled, scan, approved.is_some()) {
-        move_monitor_on(tx, &domain, move_on).await?;
         return Ok(Ingested {
             stored,
             changes: 0,
@@ -201,20 +220,11 @@ async fn ingest_in(
             }
         }
     }
-    move_monitor_on(tx, &domain, move_on).await?;
     Ok(Ingested {
         stored,
         changes: change_count,
         alerts,
     })
-}
-
-/// Move the domain's monitor on, when the caller asked.
-async fn move_monitor_on(tx: &mut Tx<'_>, domain: &str, move_on: Option<MoveOn<'_>>) -> Result<(), StoreError> {
-    match move_on {
-        Some(m) => crate::monitor::move_on_in(tx, domain, m).await,
-        None => Ok(()),
-    }
 }
 
 /// Whether this scan is an unchanged sighting that can confirm nothing,
@@ -248,7 +258,11 @@ async fn store_new(
     let meta = snapshot::provisional_meta(scan, fp)?;
     let fresh = (snapshot::PROVISIONAL_ID, scan);
     let domain = scan.observation.domain.as_str();
-    let mut steps = judged_on(tx, domain, since(previous, approved), Some(meta), fresh).await?;
+    let mut steps = match since(previous, approved) {
+        // The domain's first snapshot: there is no timeline to read.
+        None => crate::timeline::first_step(tx, domain, meta, fresh).await?,
+        since => judged_on(tx, domain, since, Some(meta), fresh).await?,
+    };
     let Some((last, earlier)) = steps.split_last_mut() else {
         return Err(StoreError::Corrupt("the timeline lost the new snapshot".into()));
     };

@@ -211,6 +211,40 @@ pub(crate) async fn move_on_in(conn: &mut sqlx::AnyConnection, domain: &str, m: 
     Ok(())
 }
 
+/// Move the monitors of a batch of stored scans on, each `(domain, next
+/// due time)`, and end this process's claims on them at `released_at`: one
+/// statement for the batch (a statement per scan was one of the four a
+/// stored scan cost SQLite's worker thread; bench/monitor-lab.sh). A
+/// domain given twice ends at its last due time, as one statement per scan
+/// in order left it.
+pub(crate) async fn move_on_many(
+    conn: &mut sqlx::AnyConnection,
+    moves: &[(&str, &str)],
+    released_at: &str,
+) -> Result<(), StoreError> {
+    if moves.is_empty() {
+        return Ok(());
+    }
+    // CASE takes the first match: the last move of a domain goes first.
+    let whens: Vec<String> = (0..moves.len())
+        .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
+        .collect();
+    let domains: Vec<String> = (0..moves.len()).map(|i| format!("${}", 2 * i + 1)).collect();
+    let sql = format!(
+        "UPDATE monitors SET next_due_at = CASE domain {} END, lease_until = NULL, claimed_at = ${}
+         WHERE domain IN ({})",
+        whens.join(" "),
+        2 * moves.len() + 1,
+        domains.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (domain, next_due_at) in moves.iter().rev() {
+        query = query.bind(*domain).bind(*next_due_at);
+    }
+    query.bind(released_at).execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Monitors a `--once` run that started at `since` still waits for: held
 /// under another process's lease taken before it started (that process may
 /// finish them, or die and let the lease run out).

@@ -8,10 +8,12 @@
 
 use mailwarden_model::{Finding, Observation};
 use serde::Serialize;
+use std::collections::HashMap;
+
 use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
-use crate::fingerprint::fingerprint;
+use crate::fingerprint::{Fingerprints, fingerprint, is_sha256};
 use crate::{StoreError, clock, deflate};
 
 /// One finished scan, as the scanner hands it over.
@@ -39,6 +41,20 @@ impl ScanInput {
 
     pub fn fingerprint(&self) -> String {
         fingerprint(&self.observation, &self.findings, &self.verdicts(), self.score)
+    }
+
+    /// The scan's fingerprints as compared with `stored`, the fingerprint of
+    /// the domain's latest snapshot: with the SHA-256 one too when an
+    /// earlier version made `stored` (fingerprint.rs).
+    pub fn fingerprints_against(&self, stored: Option<&str>) -> Fingerprints {
+        if stored.is_some_and(is_sha256) {
+            Fingerprints::with_sha256(&self.observation, &self.findings, &self.verdicts(), self.score)
+        } else {
+            Fingerprints {
+                current: self.fingerprint(),
+                sha256: None,
+            }
+        }
     }
 }
 
@@ -109,23 +125,24 @@ pub struct Snapshot {
 
 const META_COLUMNS: &str = "id, domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version, catalogue_version, score, profiles, state";
 
-/// Store one scan whose [`ScanInput::fingerprint`] is `fp` (inside
-/// `conn`'s transaction), without its state (computed when first read;
-/// `monitor run` stores through ingest.rs, which writes it).
-pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput, fp: &str) -> Result<Stored, StoreError> {
+/// Store one scan (inside `conn`'s transaction), without its state
+/// (computed when first read; `monitor run` stores through ingest.rs,
+/// which writes it).
+pub async fn record_scan(conn: &mut AnyConnection, scan: &ScanInput) -> Result<Stored, StoreError> {
     let latest = latest(conn, &scan.observation.domain).await?;
+    let fingerprints = scan.fingerprints_against(latest.as_ref().map(|l| l.fingerprint.as_str()));
     match latest {
-        Some(l) if l.fingerprint == fp => seen_again(conn, &l, scan).await,
+        Some(l) if fingerprints.matches(&l.fingerprint) => seen_again(conn, &l, scan).await,
         _ => Ok(Stored::New {
-            id: insert(conn, scan, &provisional_meta(scan, fp)?, None).await?,
+            id: insert(conn, scan, &provisional_meta(scan, &fingerprints.current)?, None).await?,
             previous: latest.map(|l| l.id),
         }),
     }
 }
 
 /// A domain's latest snapshot, as storing a scan compares with it.
-#[derive(Debug, Clone)]
-pub(crate) struct Latest {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Latest {
     pub id: i64,
     pub fingerprint: String,
     /// Its cached state holds no removal seen once and awaiting its
@@ -134,7 +151,7 @@ pub(crate) struct Latest {
 }
 
 /// The latest snapshot of `domain`, if any.
-pub(crate) async fn latest(conn: &mut AnyConnection, domain: &str) -> Result<Option<Latest>, StoreError> {
+pub async fn latest(conn: &mut AnyConnection, domain: &str) -> Result<Option<Latest>, StoreError> {
     // `settled`: an unescaped `"` cannot occur inside a JSON string, so
     // only the state's own key matches.
     let row: Option<(i64, String, i64)> = sqlx::query_as(
@@ -151,6 +168,118 @@ pub(crate) async fn latest(conn: &mut AnyConnection, domain: &str) -> Result<Opt
         settled: settled == 1,
     }))
 }
+
+/// The latest snapshot of `domain` and its current approved baseline, in
+/// one statement: storing a scan needs both, and each statement sent to
+/// SQLite's worker thread cost about as much CPU as writing a new
+/// snapshot's 21 KB row (bench/monitor-lab.sh: SQLite's thread spent the
+/// same on an unchanged re-scan, which writes almost nothing, as on a
+/// round of new snapshots).
+pub async fn latest_and_baseline(
+    conn: &mut AnyConnection,
+    domain: &str,
+) -> Result<(Option<Latest>, Option<crate::baseline::Baseline>), StoreError> {
+    type Row = (
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    // `settled` as in [`latest`].
+    let row: Row = sqlx::query_as(
+        r#"SELECT s.id, s.fingerprint,
+                  CASE WHEN s.state LIKE '%"pending\_removals":[]%' ESCAPE '\' THEN 1 ELSE 0 END,
+                  b.id, b.snapshot_id, b.approved_at, b.approved_by, b.reason
+           FROM (SELECT 1 AS one) AS o
+           LEFT JOIN (SELECT id, fingerprint, state FROM snapshots
+                      WHERE domain = $1 ORDER BY id DESC LIMIT 1) AS s ON 1 = 1
+           LEFT JOIN (SELECT id, snapshot_id, approved_at, approved_by, reason FROM baselines
+                      WHERE domain = $1 ORDER BY id DESC LIMIT 1) AS b ON 1 = 1"#,
+    )
+    .bind(domain)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (id, fingerprint, settled, b_id, b_snapshot, approved_at, approved_by, reason) = row;
+    let latest = match (id, fingerprint) {
+        (Some(id), Some(fingerprint)) => Some(Latest {
+            id,
+            fingerprint,
+            settled: settled == Some(1),
+        }),
+        _ => None,
+    };
+    let baseline = match (b_id, b_snapshot, approved_at, approved_by, reason) {
+        (Some(id), Some(snapshot_id), Some(approved_at), Some(approved_by), Some(reason)) => {
+            Some(crate::baseline::Baseline {
+                id,
+                domain: domain.to_string(),
+                snapshot_id,
+                approved_at,
+                approved_by,
+                reason,
+            })
+        }
+        _ => None,
+    };
+    Ok((latest, baseline))
+}
+
+/// What [`latest_and_baseline`] reads, for each of `domains` at once: two
+/// statements for a batch of scans instead of one per scan. Every domain
+/// asked for has an entry (`(None, None)` when it has neither).
+pub async fn latest_and_baselines(
+    conn: &mut AnyConnection,
+    domains: &[&str],
+) -> Result<HashMap<String, (Option<Latest>, Option<crate::baseline::Baseline>)>, StoreError> {
+    let mut out: HashMap<String, (Option<Latest>, Option<crate::baseline::Baseline>)> =
+        domains.iter().map(|d| (d.to_string(), (None, None))).collect();
+    for chunk in domains.chunks(DOMAINS_PER_READ) {
+        let list = (1..=chunk.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // `settled` as in [`latest`].
+        let sql = format!(
+            r#"SELECT id, domain, fingerprint,
+                      CASE WHEN state LIKE '%"pending\_removals":[]%' ESCAPE '\' THEN 1 ELSE 0 END
+               FROM snapshots WHERE id IN (SELECT MAX(id) FROM snapshots WHERE domain IN ({list}) GROUP BY domain)"#
+        );
+        let mut query = sqlx::query_as::<_, (i64, String, String, i64)>(sqlx::AssertSqlSafe(sql));
+        for d in chunk {
+            query = query.bind(*d);
+        }
+        for (id, domain, fingerprint, settled) in query.fetch_all(&mut *conn).await? {
+            if let Some(entry) = out.get_mut(&domain) {
+                entry.0 = Some(Latest {
+                    id,
+                    fingerprint,
+                    settled: settled == 1,
+                });
+            }
+        }
+        let sql = format!(
+            "SELECT id, domain, snapshot_id, approved_at, approved_by, reason FROM baselines
+             WHERE id IN (SELECT MAX(id) FROM baselines WHERE domain IN ({list}) GROUP BY domain)"
+        );
+        let mut query = sqlx::query_as::<_, crate::baseline::Baseline>(sqlx::AssertSqlSafe(sql));
+        for d in chunk {
+            query = query.bind(*d);
+        }
+        for b in query.fetch_all(&mut *conn).await? {
+            if let Some(entry) = out.get_mut(&b.domain) {
+                entry.1 = Some(b);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Domains per statement of [`latest_and_baselines`].
+const DOMAINS_PER_READ: usize = 500;
 
 /// Mark `latest` (whose fingerprint `scan` has) seen again.
 pub(crate) async fn seen_again(

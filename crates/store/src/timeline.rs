@@ -66,6 +66,18 @@ pub(crate) async fn judged_on(
     walk(conn, metas, domain, Some(fresh)).await
 }
 
+/// The one step of a domain's first snapshot, `pending` (not inserted yet,
+/// as [`judged_on`] takes it), whose scan `fresh` is in memory: no
+/// snapshot is read (the domain has none yet).
+pub(crate) async fn first_step(
+    conn: &mut AnyConnection,
+    domain: &str,
+    pending: SnapshotMeta,
+    fresh: (i64, &ScanInput),
+) -> Result<Vec<Step>, StoreError> {
+    walk(conn, vec![pending], domain, Some(fresh)).await
+}
+
 /// What a step's row caches: the state's text and its changes (JSON:
 /// `{"changes": [...], "findings": [...]}`).
 pub(crate) fn cached_text(step: &Step) -> (String, String) {

@@ -108,6 +108,90 @@ async fn a_scan_is_stored_whole_and_an_unchanged_rescan_only_marks_it_seen_again
     }
 }
 
+/// Storing a scan reads the latest snapshot and the approved baseline in
+/// one statement (a batch of scans: two statements for all its domains);
+/// it must read what the two separate queries read, on both backends,
+/// before and after each exists.
+#[tokio::test]
+async fn the_latest_snapshot_and_baseline_read_together_equal_the_two_read_apart() {
+    for db in common::stores().await {
+        let store = &db.store;
+        let together_and_apart = || async {
+            let mut conn = store.pool().acquire().await.unwrap();
+            let together = mailwarden_store::snapshot::latest_and_baseline(&mut conn, D)
+                .await
+                .unwrap();
+            let latest = mailwarden_store::snapshot::latest(&mut conn, D).await.unwrap();
+            let approved = baseline::current(&mut conn, D).await.unwrap();
+            // And as a batch reads them, beside a domain with nothing stored.
+            let mut batch = mailwarden_store::snapshot::latest_and_baselines(&mut conn, &[D, "none.example"])
+                .await
+                .unwrap();
+            assert_eq!(batch.remove("none.example"), Some((None, None)));
+            assert_eq!(batch.remove(D).as_ref(), Some(&together));
+            (together, (latest, approved))
+        };
+        let (together, apart) = together_and_apart().await;
+        assert_eq!(together, (None, None), "{}", db.label);
+        assert_eq!(together, apart);
+        store_it(store, &scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 300)).await;
+        let (together, apart) = together_and_apart().await;
+        assert!(
+            together.0.as_ref().is_some_and(|l| l.settled),
+            "{}: {together:?}",
+            db.label
+        );
+        assert_eq!(together, apart, "{}", db.label);
+        baseline::approve(store, D, "alice", "initial state").await.unwrap();
+        store_it(store, &scan(Ok(&["mx2.watch.example."]), Outcome::Pass, 300)).await;
+        let (together, apart) = together_and_apart().await;
+        assert!(together.1.is_some(), "{}", db.label);
+        assert_eq!(together, apart, "{}", db.label);
+    }
+}
+
+/// Fingerprints are BLAKE3 since session 14; a snapshot stored before has
+/// a SHA-256 one. An unchanged re-scan after the upgrade is still seen
+/// again (hashed both ways), the snapshot keeps the fingerprint its audit
+/// event cites, and a changed scan stores a BLAKE3 fingerprint.
+#[tokio::test]
+async fn a_snapshot_fingerprinted_with_sha256_by_an_earlier_version_is_still_seen_again() {
+    for db in common::stores().await {
+        let store = &db.store;
+        let first = scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 300);
+        let Stored::New { id, .. } = store_it(store, &first).await.stored else {
+            panic!()
+        };
+        let earlier = first
+            .fingerprints_against(Some("0000000000000000000000000000000000000000000000000000000000000000"))
+            .sha256
+            .unwrap();
+        assert_eq!(earlier.len(), 64);
+        sqlx::query("UPDATE snapshots SET fingerprint = $1 WHERE id = $2")
+            .bind(&earlier)
+            .bind(id)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let fingerprint_of = |id: i64| async move {
+            sqlx::query_scalar::<_, String>("SELECT fingerprint FROM snapshots WHERE id = $1")
+                .bind(id)
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+        };
+        let again = store_it(store, &scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 17)).await;
+        assert_eq!(again.stored, Stored::SeenAgain { id, seen_count: 2 }, "{}", db.label);
+        assert_eq!(fingerprint_of(id).await, earlier, "{}", db.label);
+        let changed = store_it(store, &scan(Ok(&["mx2.watch.example."]), Outcome::Pass, 17)).await;
+        let Stored::New { id: new_id, previous } = changed.stored else {
+            panic!("{changed:?}")
+        };
+        assert_eq!(previous, Some(id));
+        assert!(fingerprint_of(new_id).await.starts_with("b3:"), "{}", db.label);
+    }
+}
+
 #[tokio::test]
 async fn diff_shows_a_changed_record_but_not_a_timeout_and_a_removal_only_after_two_scans() {
     for db in common::stores().await {

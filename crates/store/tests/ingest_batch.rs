@@ -132,6 +132,44 @@ async fn a_batch_stores_each_scan_as_ingest_alone_would_and_moves_each_monitor_o
     }
 }
 
+/// A batch moves all its monitors on in one statement; a domain scanned
+/// twice in one batch is next due when its last scan says, as a statement
+/// per scan in order left it, and every other monitor keeps its own time.
+#[tokio::test]
+async fn a_domain_twice_in_a_batch_is_next_due_when_its_last_scan_says() {
+    for db in common::stores().await {
+        let store = &db.store;
+        monitored(store, &["a.example", "b.example", "c.example"]).await;
+        let due = |mut f: Finished, at: &str| {
+            f.next_due_at = at.into();
+            f
+        };
+        let batch = [
+            due(scan("a.example", &["mx1.a.example."]), "2030-01-01T00:00:00.000Z"),
+            due(scan("b.example", &["mx1.b.example."]), "2030-02-02T00:00:00.000Z"),
+            due(scan("a.example", &["mx2.a.example."]), "2030-03-03T00:00:00.000Z"),
+        ];
+        assert!(stored(store, &batch).await.iter().all(Result::is_ok), "{}", db.label);
+        let next: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT domain, next_due_at, lease_until FROM monitors ORDER BY domain")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        let untouched = next[2].1.clone();
+        assert!(!untouched.starts_with("2030"), "{}: {next:?}", db.label);
+        assert_eq!(
+            next,
+            [
+                ("a.example".into(), "2030-03-03T00:00:00.000Z".into(), None),
+                ("b.example".into(), "2030-02-02T00:00:00.000Z".into(), None),
+                ("c.example".into(), untouched, None),
+            ],
+            "{}",
+            db.label
+        );
+    }
+}
+
 #[tokio::test]
 async fn one_scan_the_database_refuses_in_a_batch_costs_only_its_own_result() {
     for db in common::stores().await {

@@ -18,7 +18,7 @@
 //! digits bare: SHA-256 was a quarter of the fingerprint's time, BLAKE3 a
 //! fraction of that (SIMD over 1 KiB chunks). A scan compared with a
 //! snapshot fingerprinted so is hashed both ways in one pass
-//! ([`Fingerprints::with_sha256`]), so upgrading stores no new snapshot
+//! ([`Fingerprints::of`]), so upgrading stores no new snapshot
 //! of an unchanged domain, and the snapshot keeps the fingerprint its
 //! audit event cites.
 
@@ -65,7 +65,7 @@ pub fn fingerprint(
 }
 
 /// Whether `stored` was made by an earlier version, with SHA-256 (its
-/// scans are compared by [`Fingerprints::with_sha256`]).
+/// scans are compared by [`Fingerprints::of`] with it).
 pub fn is_sha256(stored: &str) -> bool {
     !stored.starts_with(BLAKE3_PREFIX)
 }
@@ -81,23 +81,15 @@ pub struct Fingerprints {
 }
 
 impl Fingerprints {
-    /// Both fingerprints of a scan, from one pass of the encoder.
-    pub fn with_sha256(
-        observation: &Observation,
-        findings: &[Finding],
-        verdicts: &[(String, String)],
-        score: Option<i64>,
-    ) -> Self {
-        Self::of(observation, findings, verdicts, score, true)
-    }
-
     /// Whether the scan has the fingerprint `stored`, made by this version
     /// or an earlier one.
     pub fn matches(&self, stored: &str) -> bool {
         self.current == stored || self.sha256.as_deref() == Some(stored)
     }
 
-    fn of(
+    /// The scan's fingerprint, with the SHA-256 one when `with_sha256`,
+    /// from one pass of the encoder.
+    pub fn of(
         observation: &Observation,
         findings: &[Finding],
         verdicts: &[(String, String)],
@@ -275,7 +267,7 @@ mod tests {
     #[test]
     fn the_fingerprints_of_a_fixed_scan_are_what_was_stored_before() {
         let (o, findings, verdicts) = fixed_scan();
-        let both = Fingerprints::with_sha256(&o, &findings, &verdicts, Some(77));
+        let both = Fingerprints::of(&o, &findings, &verdicts, Some(77), true);
         assert_eq!(both.sha256.as_deref(), Some(PINNED_SHA256));
         assert_eq!(both.current, PINNED_BLAKE3);
         assert_eq!(fingerprint(&o, &findings, &verdicts, Some(77)), PINNED_BLAKE3);
@@ -289,9 +281,9 @@ mod tests {
         let current = Fingerprints::of(&o, &findings, &verdicts, Some(77), false);
         assert!(current.matches(PINNED_BLAKE3));
         assert!(!current.matches(PINNED_SHA256));
-        assert!(Fingerprints::with_sha256(&o, &findings, &verdicts, Some(77)).matches(PINNED_SHA256));
+        assert!(Fingerprints::of(&o, &findings, &verdicts, Some(77), true).matches(PINNED_SHA256));
         // A changed scan matches neither.
-        let changed = Fingerprints::with_sha256(&o, &findings, &verdicts, Some(78));
+        let changed = Fingerprints::of(&o, &findings, &verdicts, Some(78), true);
         assert!(!changed.matches(PINNED_SHA256) && !changed.matches(PINNED_BLAKE3));
     }
 

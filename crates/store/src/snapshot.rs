@@ -47,14 +47,14 @@ impl ScanInput {
     /// the domain's latest snapshot: with the SHA-256 one too when an
     /// earlier version made `stored` (fingerprint.rs).
     pub fn fingerprints_against(&self, stored: Option<&str>) -> Fingerprints {
-        if stored.is_some_and(is_sha256) {
-            Fingerprints::with_sha256(&self.observation, &self.findings, &self.verdicts(), self.score)
-        } else {
-            Fingerprints {
-                current: self.fingerprint(),
-                sha256: None,
-            }
-        }
+        let with_sha256 = stored.is_some_and(is_sha256);
+        Fingerprints::of(
+            &self.observation,
+            &self.findings,
+            &self.verdicts(),
+            self.score,
+            with_sha256,
+        )
     }
 }
 
@@ -150,18 +150,18 @@ pub struct Latest {
     pub settled: bool,
 }
 
+/// A snapshot row's `settled` (1 or 0): its cached state awaits no removal.
+/// An unescaped `"` cannot occur inside a JSON string, so only the state's
+/// own key matches.
+const SETTLED: &str = r#"CASE WHEN state LIKE '%"pending\_removals":[]%' ESCAPE '\' THEN 1 ELSE 0 END"#;
+
 /// The latest snapshot of `domain`, if any.
 pub async fn latest(conn: &mut AnyConnection, domain: &str) -> Result<Option<Latest>, StoreError> {
-    // `settled`: an unescaped `"` cannot occur inside a JSON string, so
-    // only the state's own key matches.
-    let row: Option<(i64, String, i64)> = sqlx::query_as(
-        r#"SELECT id, fingerprint,
-                  CASE WHEN state LIKE '%"pending\_removals":[]%' ESCAPE '\' THEN 1 ELSE 0 END
-           FROM snapshots WHERE domain = $1 ORDER BY id DESC LIMIT 1"#,
-    )
-    .bind(domain)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let sql = format!("SELECT id, fingerprint, {SETTLED} FROM snapshots WHERE domain = $1 ORDER BY id DESC LIMIT 1");
+    let row: Option<(i64, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(domain)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(row.map(|(id, fingerprint, settled)| Latest {
         id,
         fingerprint,
@@ -169,68 +169,25 @@ pub async fn latest(conn: &mut AnyConnection, domain: &str) -> Result<Option<Lat
     }))
 }
 
-/// The latest snapshot of `domain` and its current approved baseline, in
-/// one statement: storing a scan needs both, and each statement sent to
-/// SQLite's worker thread cost about as much CPU as writing a new
-/// snapshot's 21 KB row (bench/monitor-lab.sh: SQLite's thread spent the
-/// same on an unchanged re-scan, which writes almost nothing, as on a
-/// round of new snapshots).
+/// The latest snapshot of `domain` and its current approved baseline:
+/// [`latest_and_baselines`] of the one domain.
 pub async fn latest_and_baseline(
     conn: &mut AnyConnection,
     domain: &str,
 ) -> Result<(Option<Latest>, Option<crate::baseline::Baseline>), StoreError> {
-    type Row = (
-        Option<i64>,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
-    // `settled` as in [`latest`].
-    let row: Row = sqlx::query_as(
-        r#"SELECT s.id, s.fingerprint,
-                  CASE WHEN s.state LIKE '%"pending\_removals":[]%' ESCAPE '\' THEN 1 ELSE 0 END,
-                  b.id, b.snapshot_id, b.approved_at, b.approved_by, b.reason
-           FROM (SELECT 1 AS one) AS o
-           LEFT JOIN (SELECT id, fingerprint, state FROM snapshots
-                      WHERE domain = $1 ORDER BY id DESC LIMIT 1) AS s ON 1 = 1
-           LEFT JOIN (SELECT id, snapshot_id, approved_at, approved_by, reason FROM baselines
-                      WHERE domain = $1 ORDER BY id DESC LIMIT 1) AS b ON 1 = 1"#,
-    )
-    .bind(domain)
-    .fetch_one(&mut *conn)
-    .await?;
-    let (id, fingerprint, settled, b_id, b_snapshot, approved_at, approved_by, reason) = row;
-    let latest = match (id, fingerprint) {
-        (Some(id), Some(fingerprint)) => Some(Latest {
-            id,
-            fingerprint,
-            settled: settled == Some(1),
-        }),
-        _ => None,
-    };
-    let baseline = match (b_id, b_snapshot, approved_at, approved_by, reason) {
-        (Some(id), Some(snapshot_id), Some(approved_at), Some(approved_by), Some(reason)) => {
-            Some(crate::baseline::Baseline {
-                id,
-                domain: domain.to_string(),
-                snapshot_id,
-                approved_at,
-                approved_by,
-                reason,
-            })
-        }
-        _ => None,
-    };
-    Ok((latest, baseline))
+    Ok(latest_and_baselines(conn, &[domain])
+        .await?
+        .remove(domain)
+        .unwrap_or_default())
 }
 
-/// What [`latest_and_baseline`] reads, for each of `domains` at once: two
-/// statements for a batch of scans instead of one per scan. Every domain
-/// asked for has an entry (`(None, None)` when it has neither).
+/// The latest snapshot and the current approved baseline of each of
+/// `domains`, in two statements for a batch of scans: storing a scan needs
+/// both, and each statement sent to SQLite's worker thread cost about as
+/// much CPU as writing a new snapshot's 21 KB row (bench/monitor-lab.sh:
+/// SQLite's thread spent the same on an unchanged re-scan, which writes
+/// almost nothing, as on a round of new snapshots). Every domain asked for
+/// has an entry (`(None, None)` when it has neither).
 pub async fn latest_and_baselines(
     conn: &mut AnyConnection,
     domains: &[&str],
@@ -242,11 +199,9 @@ pub async fn latest_and_baselines(
             .map(|i| format!("${i}"))
             .collect::<Vec<_>>()
             .join(", ");
-        // `settled` as in [`latest`].
         let sql = format!(
-            r#"SELECT id, domain, fingerprint,
-                      CASE WHEN state LIKE '%"pending\_removals":[]%' ESCAPE '\' THEN 1 ELSE 0 END
-               FROM snapshots WHERE id IN (SELECT MAX(id) FROM snapshots WHERE domain IN ({list}) GROUP BY domain)"#
+            "SELECT id, domain, fingerprint, {SETTLED}
+             FROM snapshots WHERE id IN (SELECT MAX(id) FROM snapshots WHERE domain IN ({list}) GROUP BY domain)"
         );
         let mut query = sqlx::query_as::<_, (i64, String, String, i64)>(sqlx::AssertSqlSafe(sql));
         for d in chunk {

@@ -40,7 +40,31 @@ import json, sqlite3, sys, zlib
 c = sqlite3.connect(sys.argv[1])
 c.row_factory = sqlite3.Row
 snap = dict(c.execute("SELECT * FROM snapshots WHERE domain = ?", (sys.argv[2],)).fetchone())
-obs = json.loads(zlib.decompress(snap["observation"], -15))
+def lz4_block(src, size):
+    # The LZ4 block format (store/src/codec.rs writes 0xFF, the length, the block).
+    out, i = bytearray(), 0
+    def length(n):
+        nonlocal i
+        if n == 15:
+            while True:
+                b = src[i]; i += 1; n += b
+                if b != 255: break
+        return n
+    while i < len(src):
+        token = src[i]; i += 1
+        n = length(token >> 4)
+        out += src[i:i + n]; i += n
+        if i >= len(src): break
+        offset = src[i] | src[i + 1] << 8; i += 2
+        n = length(token & 15) + 4
+        for _ in range(n): out.append(out[-offset])
+    assert len(out) == size, "LZ4 blob of the wrong length"
+    return bytes(out)
+def unpack(blob):
+    if blob[0] == 0xFF:
+        return lz4_block(blob[5:], int.from_bytes(blob[1:5], "little"))
+    return zlib.decompress(blob, -15)  # stored before session 15
+obs = json.loads(unpack(snap["observation"]))
 findings = [dict(f) for f in c.execute("SELECT * FROM findings WHERE snapshot_id = ?", (snap["id"],))]
 c.execute("DELETE FROM findings WHERE snapshot_id = ?", (snap["id"],))
 c.execute("DELETE FROM snapshots WHERE id = ?", (snap["id"],))
@@ -51,6 +75,7 @@ for day in range(365):
     for e in obs["dns"]:
         if e["type"] == "MX" and e.get("records"):
             e["records"][0]["preference"] = 10 + day % 2
+    # written as raw deflate, as before session 15 (still read)
     co = zlib.compressobj(wbits=-15)
     first = "2025-01-01T00:00:00.000Z".replace("01-01", f"{1 + day // 31:02d}-{1 + day % 28:02d}")
     row = {k: v for k, v in snap.items() if k != "id"}

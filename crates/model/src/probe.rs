@@ -425,7 +425,7 @@ impl Probes {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct SmtpEntry {
     host: String,
     address: IpAddr,
@@ -433,36 +433,61 @@ struct SmtpEntry {
     probe: SmtpProbe,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct HttpsEntry {
     url: String,
     #[serde(flatten)]
     fetch: HttpsFetch,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct ProbesDoc {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     smtp: Vec<SmtpEntry>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     https: Vec<HttpsEntry>,
+}
+
+/// The entries as written: [`SmtpEntry`] and [`HttpsEntry`], borrowed.
+/// Writing owned entries cloned every probe (certificate chains, policy
+/// bodies) each time an Observation was serialised: for the store's
+/// fingerprint and for its stored copy of every monitored scan (perf,
+/// bench/monitor-lab.sh).
+#[derive(Serialize)]
+struct SmtpEntryRef<'a> {
+    host: &'a str,
+    address: IpAddr,
+    #[serde(flatten)]
+    probe: &'a SmtpProbe,
+}
+
+#[derive(Serialize)]
+struct HttpsEntryRef<'a> {
+    url: &'a str,
+    #[serde(flatten)]
+    fetch: &'a HttpsFetch,
+}
+
+#[derive(Serialize)]
+struct ProbesDocRef<'a> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    smtp: Vec<SmtpEntryRef<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    https: Vec<HttpsEntryRef<'a>>,
 }
 
 impl Serialize for Probes {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        ProbesDoc {
+        ProbesDocRef {
             smtp: (self.smtp.iter())
-                .map(|(t, p)| SmtpEntry {
-                    host: t.host.clone(),
+                .map(|(t, probe)| SmtpEntryRef {
+                    host: &t.host,
                     address: t.address,
-                    probe: p.clone(),
+                    probe,
                 })
                 .collect(),
             https: (self.https.iter())
-                .map(|(url, f)| HttpsEntry {
-                    url: url.clone(),
-                    fetch: f.clone(),
-                })
+                .map(|(url, fetch)| HttpsEntryRef { url, fetch })
                 .collect(),
         }
         .serialize(s)
@@ -538,6 +563,13 @@ mod tests {
             HttpsFetch::status(HttpsStatus::Redirect, Some("301".into())),
         );
         let json = serde_json::to_string(&p).unwrap();
+        // The text owned entries wrote before they were borrowed (the
+        // store fingerprints it and keeps it): unchanged.
+        assert_eq!(
+            json,
+            r#"{"smtp":[{"host":"mx.example.com","address":"192.0.2.25","status":"tls","tls":{"version":"TLSv1.3","cipher_suite":"TLS13_AES_128_GCM_SHA256","key_exchange_group":"X25519","chain":["MIL/"]}}],"https":[{"url":"https://mta-sts.example.com/.well-known/mta-sts.txt","status":"redirect","detail":"301"}]}"#
+        );
+        assert_eq!(serde_json::to_string(&Probes::default()).unwrap(), "{}");
         assert!(json.contains("\"MIL/\""), "DER as base64: {json}");
         assert!(json.contains("\"host\":\"mx.example.com\""), "{json}");
         let back: Probes = serde_json::from_str(&json).unwrap();

@@ -98,6 +98,13 @@ struct Enc {
     /// Where a top-level encoder hands its full buffer (see [`hash`]);
     /// sub-encoders (sorted elements, keys) keep all they write.
     sink: Option<Hashers>,
+    /// Buffers of sorted sequences finished, kept for the next ones. With
+    /// the key buffer, handed to each sub-encoder and taken back: a sorted
+    /// sequence (each answer's records and signatures) grown from empty
+    /// in a buffer of its own, and a key buffer per sorted element, were
+    /// a third of the fingerprint's time, in reallocation and copying
+    /// (perf, bench/monitor-lab.sh).
+    spare: Vec<Sorted>,
 }
 
 #[derive(Debug)]
@@ -130,6 +137,7 @@ impl Enc {
             rules,
             key: Vec::new(),
             sink,
+            spare: Vec::new(),
         }
     }
 
@@ -153,22 +161,31 @@ impl Enc {
         }
     }
 
-    /// A sub-encoder writing into `out` (cleared).
-    fn sub_into(&self, mut out: Vec<u8>) -> Enc {
+    /// A sub-encoder writing into `out` (cleared); [`Enc::reclaim`] it.
+    fn sub_into(&mut self, mut out: Vec<u8>) -> Enc {
         out.clear();
         self.sub_appending(out)
     }
 
-    /// A sub-encoder writing after what `out` holds.
-    fn sub_appending(&self, out: Vec<u8>) -> Enc {
+    /// A sub-encoder writing after what `out` holds, lent this encoder's
+    /// spare buffers; [`Enc::reclaim`] it.
+    fn sub_appending(&mut self, out: Vec<u8>) -> Enc {
         Enc {
             out,
             lengths: self.lengths,
             mode: Mode::Plain,
             rules: self.rules,
-            key: Vec::new(),
+            key: std::mem::take(&mut self.key),
             sink: None,
+            spare: std::mem::take(&mut self.spare),
         }
+    }
+
+    /// What `sub` wrote, its spare buffers taken back.
+    fn reclaim(&mut self, sub: Enc) -> Vec<u8> {
+        self.key = sub.key;
+        self.spare = sub.spare;
+        sub.out
     }
 
     fn len(&mut self, n: usize) {
@@ -209,7 +226,7 @@ impl Enc {
     }
 
     fn seq(&mut self, closers: &'static [u8]) -> Seq<'_> {
-        let sorted = (self.take_mode() == Mode::SortSeq).then(Sorted::default);
+        let sorted = (self.take_mode() == Mode::SortSeq).then(|| self.spare.pop().unwrap_or_default());
         self.out.push(b'[');
         Seq {
             enc: self,
@@ -279,7 +296,7 @@ impl Seq<'_> {
                 let start = sorted.buf.len();
                 let mut sub = self.enc.sub_appending(std::mem::take(&mut sorted.buf));
                 let written = value.serialize(&mut sub);
-                sorted.buf = sub.out;
+                sorted.buf = self.enc.reclaim(sub);
                 written?;
                 sorted.ranges.push(start..sorted.buf.len());
             }
@@ -293,12 +310,15 @@ impl Seq<'_> {
     }
 
     fn finish(self) -> Result<(), Error> {
-        if let Some(Sorted { buf, mut ranges }) = self.sorted {
+        if let Some(Sorted { mut buf, mut ranges }) = self.sorted {
             // Byte order of the encodings, as sorting them as `Vec<u8>`s did.
             ranges.sort_unstable_by(|a, b| buf[a.clone()].cmp(&buf[b.clone()]));
-            for range in ranges {
-                self.enc.out.extend_from_slice(&buf[range]);
+            for range in &ranges {
+                self.enc.out.extend_from_slice(&buf[range.clone()]);
             }
+            buf.clear();
+            ranges.clear();
+            self.enc.spare.push(Sorted { buf, ranges });
         }
         self.enc.out.push(b']');
         self.enc.out.extend_from_slice(self.closers);
@@ -377,7 +397,9 @@ impl ser::SerializeMap for Map<'_> {
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
         let buffer = std::mem::take(&mut self.enc.key);
         let mut sub = self.enc.sub_into(buffer);
-        key.serialize(&mut sub)?;
+        let written = key.serialize(&mut sub);
+        self.enc.spare = std::mem::take(&mut sub.spare);
+        written?;
         match text_of(&sub.out) {
             Some(name) => self.key_named(name),
             None => {

@@ -1,4 +1,4 @@
-//! A snapshot's findings as stored in its row: one deflated list of
+//! A snapshot's findings as stored in its row: one compressed list of
 //! `[rule id, subject, outcome, severity, message]`, ordered by rule id and
 //! subject as they are read back. One value instead of a row per finding:
 //! the 157 rows of a full audit, their index entries and their 942 bound
@@ -13,13 +13,14 @@
 
 use mailwarden_model::Finding;
 
-use crate::deflate;
+use crate::codec;
 use crate::snapshot::StoredFinding;
 
 /// The first byte of the binary encoding (never the first byte of JSON).
 const BINARY: u8 = 1;
 
-/// `findings`, sorted by rule id and subject, encoded and deflated.
+/// `findings`, sorted by rule id and subject, encoded and compressed
+/// ([`codec`]).
 pub(crate) fn pack(findings: &[Finding]) -> Result<Vec<u8>, String> {
     let mut rows: Vec<[&str; 5]> = findings
         .iter()
@@ -34,12 +35,12 @@ pub(crate) fn pack(findings: &[Finding]) -> Result<Vec<u8>, String> {
         out.extend_from_slice(&len.to_le_bytes());
         out.extend_from_slice(field.as_bytes());
     }
-    deflate::compress(&out)
+    codec::compress(&out)
 }
 
 /// A stored findings list back, in either encoding.
 pub(crate) fn unpack(blob: &[u8]) -> Result<Vec<StoredFinding>, String> {
-    let data = deflate::decompress(blob, deflate::READ_LIMIT)?;
+    let data = codec::decompress(blob, codec::READ_LIMIT)?;
     match data.first() {
         Some(b'[') => {
             let rows: Vec<[String; 5]> =
@@ -137,10 +138,10 @@ mod tests {
     #[test]
     fn findings_packed_as_json_by_earlier_versions_still_read() {
         let json = br#"[["spf.syntax","example.com","pass","high","ok \"quoted\""]]"#;
-        let back = unpack(&deflate::compress(json).unwrap()).unwrap();
+        let back = unpack(&codec::deflate_as_before(json)).unwrap();
         assert_eq!(back.len(), 1);
         assert_eq!(back[0].message, "ok \"quoted\"");
-        assert_eq!(unpack(&deflate::compress(b"[]").unwrap()).unwrap(), Vec::new());
+        assert_eq!(unpack(&codec::deflate_as_before(b"[]")).unwrap(), Vec::new());
     }
 
     #[test]
@@ -149,11 +150,12 @@ mod tests {
         data.extend_from_slice(&3u32.to_le_bytes());
         data.extend_from_slice(b"spf");
         data.extend_from_slice(&99u32.to_le_bytes());
-        let err = unpack(&deflate::compress(&data).unwrap()).unwrap_err();
+        let err = unpack(&codec::compress(&data).unwrap()).unwrap_err();
         assert!(err.contains("field 1 of finding 1"), "{err}");
-        let err = unpack(&deflate::compress(&[7, 0]).unwrap()).unwrap_err();
+        let err = unpack(&codec::compress(&[7, 0]).unwrap()).unwrap_err();
         assert!(err.contains("unknown encoding"), "{err}");
-        assert!(unpack(&deflate::compress(b"").unwrap()).is_err());
-        assert!(unpack(b"\xff not deflate").is_err());
+        assert!(unpack(&codec::compress(b"").unwrap()).is_err());
+        assert!(unpack(b"\xff not lz4").is_err());
+        assert!(unpack(b"\x07 not deflate").is_err());
     }
 }

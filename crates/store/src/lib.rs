@@ -19,7 +19,7 @@ pub mod audit_log;
 pub mod baseline;
 mod canonical;
 mod clock;
-mod deflate;
+mod codec;
 pub mod diff;
 mod error;
 pub mod events;

@@ -4,12 +4,9 @@
 //! snapshot once. Only scans stored as a new snapshot (a changed state)
 //! are here: a scan that saw the same state again stores no Observation.
 
-use std::io::Read;
-
-use flate2::read::DeflateDecoder;
 use serde::Deserialize;
 
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, codec};
 
 /// The one field read of an Observation (serde skips the rest).
 #[derive(Deserialize)]
@@ -41,9 +38,8 @@ pub async fn durations_after(store: &Store, after: i64, limit: i64) -> Result<Ve
     Ok(rows.into_iter().map(|(id, blob)| (id, duration(&blob))).collect())
 }
 
-/// An Observation blob's (deflate-compressed JSON) `duration_ms`.
+/// An Observation blob's (compressed JSON, [`codec`]) `duration_ms`.
 fn duration(blob: &[u8]) -> Option<u64> {
-    let mut json = Vec::new();
-    DeflateDecoder::new(blob).read_to_end(&mut json).ok()?;
+    let json = codec::decompress(blob, codec::READ_LIMIT).ok()?;
     serde_json::from_slice::<Timing>(&json).ok()?.duration_ms
 }

@@ -98,12 +98,12 @@ struct Enc {
     /// Where a top-level encoder hands its full buffer (see [`hash`]);
     /// sub-encoders (sorted elements, keys) keep all they write.
     sink: Option<Hashers>,
-    /// Buffers of sorted sequences finished, kept for the next ones. With
-    /// the key buffer, handed to each sub-encoder and taken back: a sorted
-    /// sequence (each answer's records and signatures) grown from empty
-    /// in a buffer of its own, and a key buffer per sorted element, were
-    /// a third of the fingerprint's time, in reallocation and copying
-    /// (perf, bench/monitor-lab.sh).
+    /// Buffers of sorted sequences finished, kept for the next ones; with
+    /// the key buffer, lent to each sub-encoder and taken back. Copying
+    /// was a third of the fingerprint's samples (perf,
+    /// bench/monitor-lab.sh), and every sorted sequence (each answer's
+    /// records and signatures) grew a buffer of its own from empty, every
+    /// sorted element a key buffer.
     spare: Vec<Sorted>,
 }
 

@@ -1,12 +1,12 @@
 //! How a snapshot's Observation and findings are compressed in its row:
 //! LZ4 (block format, behind a marker byte and the decompressed length).
 //! Raw deflate at its fastest level, which rows written up to session 14
-//! hold and which still read, cost three times the CPU for 10% smaller
-//! blobs: packing a full audit's findings (18 KB) took 57 µs against
-//! LZ4's 21 µs, an Observation (21 KB) 29 µs against 10 µs, and together
-//! they were a fifth of what storing a new snapshot cost (issue 13's
-//! "under 10% of the scan", callgrind of `ingest_batch` over 2,000 lab
-//! scans).
+//! hold and which still read, cost more than twice the CPU for 10% smaller
+//! blobs: compressing a full audit's findings (18 KB) took 57 µs against
+//! LZ4's 25 µs, an Observation (21 KB) 29 µs against 12 µs (2,000 lab
+//! scans' blobs), and deflate was a quarter of the instructions storing a
+//! new snapshot took (issue 13's "under 10% of the scan"; callgrind of
+//! `ingest_batch` over the same scans).
 
 use std::io::Read;
 

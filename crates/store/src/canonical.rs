@@ -255,9 +255,8 @@ impl Enc {
     }
 }
 
-/// The text of an encoded string (`s`, its length, its bytes).
-/// The bytes of a string a sub-encoder wrote, if it wrote one (only
-/// [`Enc::text_bytes`] writes a leading `s`).
+/// The bytes of a string a sub-encoder wrote (`s`, its length, its
+/// bytes), if it wrote one (only [`Enc::text_bytes`] writes a leading `s`).
 fn text_of(encoded: &[u8]) -> Option<&[u8]> {
     match encoded.split_first() {
         Some((b's', rest)) if rest.len() >= 8 => Some(&rest[8..]),
@@ -395,21 +394,22 @@ impl ser::SerializeMap for Map<'_> {
     type Ok = ();
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
+        // The key buffer is the sub-encoder's output, and comes back as it.
         let buffer = std::mem::take(&mut self.enc.key);
         let mut sub = self.enc.sub_into(buffer);
         let written = key.serialize(&mut sub);
-        self.enc.spare = std::mem::take(&mut sub.spare);
+        let encoded = self.enc.reclaim(sub);
         written?;
-        match text_of(&sub.out) {
+        match text_of(&encoded) {
             Some(name) => self.key_named(name),
             None => {
                 // Not a string: written as it is, never skipped.
                 self.skip_value = false;
-                self.enc.out.extend_from_slice(&sub.out);
+                self.enc.out.extend_from_slice(&encoded);
                 self.value_mode = if self.sort_values { Mode::SortSeq } else { Mode::Plain };
             }
         }
-        self.enc.key = sub.out;
+        self.enc.key = encoded;
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {

@@ -6,10 +6,10 @@
 //! scanner and rule-catalogue versions. Snapshots stored before migration
 //! 0600 keep their findings as rows of the `findings` table; both are read.
 
-use mailwarden_model::{Finding, Observation};
-use serde::Serialize;
 use std::collections::HashMap;
 
+use mailwarden_model::{Finding, Observation};
+use serde::Serialize;
 use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
@@ -443,10 +443,9 @@ pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Snapshot, StoreEr
 }
 
 fn compress(observation: &Observation) -> Result<Vec<u8>, StoreError> {
-    // LZ4 (codec): 8.5:1 on a full audit's Observation, at a third of the
+    // LZ4 (codec): 8.5:1 on a full audit's Observation, at under half the
     // CPU of the fastest deflate (the store's cost is measured against the
-    // scan's: issue 13).
-    // Room for a full audit's JSON (about 21 KB) from the start: grown
+    // scan's: issue 13). Room for a full audit's JSON (about 21 KB) from the start: grown
     // from serde_json's 128 bytes it was copied eight times on the way.
     let mut json = Vec::with_capacity(32 << 10);
     serde_json::to_writer(&mut json, observation)?;

@@ -97,25 +97,24 @@ impl State {
                 items.push((k.clone(), v.clone()));
             }
             let old = before.next_if(|(k, _)| **k == key).map(|(_, v)| v);
-            let keep_old = |items: &mut Vec<(Key, Value)>, key: Key| {
-                if let Some(old) = old {
-                    items.push((key, old.clone()));
-                }
-            };
-            match s {
-                Seen::Unknown => keep_old(&mut items, key),
-                Seen::Value(v) => items.push((key, v)),
+            // Could-not-look and an unconfirmed removal keep the old value.
+            let next = match s {
+                Seen::Unknown => old.cloned(),
+                Seen::Value(v) => Some(v),
                 Seen::Absent(v) => {
                     absent_here.push(key.clone());
                     let had_value = matches!(old, Some(old) if !is_absent(old));
                     let confirmed = !had_value || seen_count >= 2 || self.absent_here.contains(&key);
                     if confirmed {
-                        items.push((key, v));
+                        Some(v)
                     } else {
                         pending_removals.push(key.clone());
-                        keep_old(&mut items, key);
+                        old.cloned()
                     }
                 }
+            };
+            if let Some(v) = next {
+                items.push((key, v));
             }
         }
         items.extend(before.map(|(k, v)| (k.clone(), v.clone())));

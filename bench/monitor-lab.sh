@@ -18,7 +18,7 @@
 # The store's cost is measured against the same scans with nothing stored:
 # `monitor run --once --no-store` scans every monitored domain through the
 # same code path (the same scanner, cache and concurrency) and stores
-# nothing. Three arms, interleaved (A B A B ...) so a change in the
+# nothing. Three arms, interleaved (A B, B A, A B ...) so a change in the
 # machine's load falls on all of them alike:
 #   nostore  --no-store
 #   new      stored into a fresh copy of the database (every scan a new
@@ -101,20 +101,37 @@ run() {
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 again=$work/again.db
-for r in $(seq "$rounds"); do
+cold_nostore() {
   start_unbound
-  run "nostore.cold.$r" "$template" --no-store
+  run "nostore.cold.$1" "$template" --no-store
+}
+cold_new() {
   start_unbound
   fresh "$work/new.db"
-  run "new.cold.$r" "$work/new.db"
-  if [ "$r" = 1 ]; then copy_db "$work/new.db" "$again"; fi
+  run "new.cold.$1" "$work/new.db"
+  if [ "$1" = 1 ]; then copy_db "$work/new.db" "$again"; fi
+}
+warm_new() {
+  fresh "$work/new.db"
+  run "new.warm.$1" "$work/new.db"
+}
+# Even rounds run the arms in the reverse order (A B, B A, ...), so
+# whatever drifts from one run to the next (the resolver's cache, the
+# machine's load) falls on each arm first as often as last.
+for r in $(seq "$rounds"); do
+  if [ $((r % 2)) = 1 ]; then cold_nostore "$r"; cold_new "$r"; else cold_new "$r"; cold_nostore "$r"; fi
 done
 before=$(db_bytes "$again")
 for r in $(seq "$rounds"); do
-  run "nostore.warm.$r" "$template" --no-store
-  fresh "$work/new.db"
-  run "new.warm.$r" "$work/new.db"
-  run "again.warm.$r" "$again" # unchanged re-scan: seen-again marks only
+  if [ $((r % 2)) = 1 ]; then
+    run "nostore.warm.$r" "$template" --no-store
+    warm_new "$r"
+    run "again.warm.$r" "$again" # unchanged re-scan: seen-again marks only
+  else
+    run "again.warm.$r" "$again"
+    warm_new "$r"
+    run "nostore.warm.$r" "$template" --no-store
+  fi
   if [ "$r" = 1 ]; then after=$(db_bytes "$again"); fi
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -135,6 +152,13 @@ def inside(label):
     m = re.search(r"store CPU ([0-9.]+) s \(async ([0-9.]+) s, SQLite threads ([0-9.]+) s\) of the process's ([0-9.]+) s: \+([0-9.]+)% on the rest",
                   open(f"{work}/{label}.log").read())
     return float(m.group(5)) if m else None
+def mean_sem(xs):
+    """The mean, and with more than one round its standard error."""
+    m = sum(xs) / len(xs)
+    if len(xs) < 2:
+        return f"{m:+.1f}%"
+    sd = (sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5
+    return f"{m:+.1f}% ± {sd / len(xs) ** 0.5:.1f}"
 for phase, arms in (("cold", ("nostore", "new")), ("warm", ("nostore", "new", "again"))):
     for r in range(1, rounds + 1):
         base_wall, base_cpu = t(f"nostore.{phase}.{r}")
@@ -147,8 +171,8 @@ for phase, arms in (("cold", ("nostore", "new")), ("warm", ("nostore", "new", "a
     for arm in arms[1:]:
         cpu = [100 * (t(f"{arm}.{phase}.{r}")[1] - t(f"nostore.{phase}.{r}")[1]) / t(f"nostore.{phase}.{r}")[1] for r in range(1, rounds + 1)]
         wall = [100 * (t(f"{arm}.{phase}.{r}")[0] - t(f"nostore.{phase}.{r}")[0]) / t(f"nostore.{phase}.{r}")[0] for r in range(1, rounds + 1)]
-        print(f"store overhead, {phase} {arm:<6} CPU {sum(cpu)/len(cpu):+.1f}% (rounds: {', '.join('%+.1f' % c for c in cpu)}), "
-              f"wall {sum(wall)/len(wall):+.1f}% (rounds: {', '.join('%+.1f' % w for w in wall)})  (target < +10%)")
+        print(f"store overhead, {phase} {arm:<6} CPU {mean_sem(cpu)} (rounds: {', '.join('%+.1f' % c for c in cpu)}), "
+              f"wall {mean_sem(wall)} (rounds: {', '.join('%+.1f' % w for w in wall)})  (target < +10%)")
         ins = [inside(f"{arm}.{phase}.{r}") or 0.0 for r in range(1, rounds + 1)]
         print(f"store CPU counted inside the run, {phase} {arm:<6} {sum(ins)/len(ins):+.1f}% on the rest of the process "
               f"(rounds: {', '.join('%+.1f' % i for i in ins)})  (target < +10%)")

@@ -432,7 +432,11 @@ async fn cycle(
             let task = tokio::spawn(async move {
                 let selectors = remembered.get(&m.domain);
                 let scanning = Instant::now();
-                let input = scanner.scan(&m.domain, selectors).await;
+                // Cut to what the store keeps here, on the scan's thread.
+                let input = scanner
+                    .scan(&m.domain, selectors)
+                    .await
+                    .map(ScanInput::without_unstored);
                 (m, input, scanning.elapsed())
             });
             async move { task.await.map_err(|e| anyhow::anyhow!("scan task: {e}")) }

@@ -369,6 +369,7 @@ mod tests {
             score: None,
             profiles: String::new(),
             state: None,
+            state_packed: None,
         }
     }
 

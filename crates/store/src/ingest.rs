@@ -268,7 +268,7 @@ async fn store_new(
     };
     // Earlier states the timeline had to compute (not cached yet).
     crate::timeline::save_computed(tx, earlier).await?;
-    let id = snapshot::insert(tx, scan, &last.snapshot, Some(crate::timeline::cached_text(last))).await?;
+    let id = snapshot::insert(tx, scan, &last.snapshot, Some(crate::timeline::cached(last)?)).await?;
     last.snapshot.id = id;
     Ok((id, steps))
 }

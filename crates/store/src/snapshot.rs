@@ -34,6 +34,28 @@ pub struct ScanInput {
 }
 
 impl ScanInput {
+    /// The scan with its findings cut to what the store keeps of them
+    /// (rule id, subject, outcome, severity, message: findings_pack.rs):
+    /// their evidence, titles, references and remedies are freed by the
+    /// caller, while still in its cache. Freed later by the store's writer,
+    /// with a batch of other scans, they cost the scans that went on
+    /// allocating from that memory more than the writer's own work
+    /// (issue 13: storing every scan of a lab round as a new snapshot cost
+    /// 15.5% more CPU than `--no-store` while the store's own threads
+    /// counted 9.8%; perf put a third more of the run's samples in the
+    /// allocator's fast path. Cut in the scan's task: 9.5%, and an unchanged
+    /// re-scan 8.7% → 3.4%; bench/monitor-lab.sh, four rounds).
+    pub fn without_unstored(mut self) -> Self {
+        for f in &mut self.findings {
+            f.evidence = Default::default();
+            f.title = String::new();
+            f.reference = String::new();
+            f.remediation = None;
+            f.accepted = None;
+        }
+        self
+    }
+
     /// (profile, verdict) pairs from the profile results.
     pub fn verdicts(&self) -> Vec<(String, String)> {
         verdicts_of(&self.profiles)
@@ -100,9 +122,15 @@ pub struct SnapshotMeta {
     pub catalogue_version: String,
     pub score: Option<i64>,
     pub profiles: String,
-    /// The cached state after this snapshot (JSON), if computed.
+    /// The cached state after this snapshot as JSON text, if computed
+    /// and cached before states were compressed (migration 0800).
     #[serde(skip)]
     pub state: Option<String>,
+    /// The cached state after this snapshot, compressed ([`pack_state`]),
+    /// if computed: what is written now.
+    #[serde(skip)]
+    #[sqlx(default)]
+    pub state_packed: Option<Vec<u8>>,
 }
 
 /// A finding as stored.
@@ -123,7 +151,7 @@ pub struct Snapshot {
     pub findings: Vec<StoredFinding>,
 }
 
-const META_COLUMNS: &str = "id, domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version, catalogue_version, score, profiles, state";
+const META_COLUMNS: &str = "id, domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version, catalogue_version, score, profiles, state, state_packed";
 
 /// Store one scan (inside `conn`'s transaction), without its state
 /// (computed when first read; `monitor run` stores through ingest.rs,
@@ -151,9 +179,11 @@ pub struct Latest {
 }
 
 /// A snapshot row's `settled` (1 or 0): its cached state awaits no removal.
-/// An unescaped `"` cannot occur inside a JSON string, so only the state's
-/// own key matches.
-const SETTLED: &str = r#"CASE WHEN state LIKE '%"pending\_removals":[]%' ESCAPE '\' THEN 1 ELSE 0 END"#;
+/// Rows cached before migration 0800 have it NULL and their state as text:
+/// an unescaped `"` cannot occur inside a JSON string, so only the state's
+/// own key matches. A row with no cached state is not settled.
+const SETTLED: &str = r#"CASE WHEN settled = 1 THEN 1
+    WHEN settled IS NULL AND state LIKE '%"pending\_removals":[]%' ESCAPE '\' THEN 1 ELSE 0 END"#;
 
 /// The latest snapshot of `domain`, if any.
 pub async fn latest(conn: &mut AnyConnection, domain: &str) -> Result<Option<Latest>, StoreError> {
@@ -250,6 +280,8 @@ pub(crate) async fn seen_again(
     let seen_count: i64 = sqlx::query_scalar(
         "UPDATE snapshots SET last_seen_at = $1, seen_count = seen_count + 1,
              state = CASE WHEN seen_count = 1 AND $3 = 0 THEN NULL ELSE state END,
+             state_packed = CASE WHEN seen_count = 1 AND $3 = 0 THEN NULL ELSE state_packed END,
+             settled = CASE WHEN seen_count = 1 AND $3 = 0 THEN NULL ELSE settled END,
              changes = CASE WHEN seen_count = 1 AND $3 = 0 THEN NULL ELSE changes END
          WHERE id = $2 RETURNING seen_count",
     )
@@ -286,24 +318,68 @@ pub(crate) fn provisional_meta(scan: &ScanInput, fp: &str) -> Result<SnapshotMet
         score: scan.score,
         profiles: serde_json::to_string(&scan.profiles)?,
         state: None,
+        state_packed: None,
     })
 }
 
+/// What a snapshot's row caches once its state is computed.
+pub(crate) struct Cached {
+    /// The state after it ([`pack_state`]).
+    pub state: Vec<u8>,
+    /// Whether that state awaits no removal (the row's `settled`).
+    pub settled: bool,
+    /// What changed at it (JSON: `{"changes": [...], "findings": [...]}`).
+    pub changes: String,
+}
+
+impl Cached {
+    pub(crate) fn of(state: &crate::state::State, changes: &serde_json::Value) -> Result<Self, StoreError> {
+        Ok(Self {
+            state: pack_state(state)?,
+            settled: state.pending_removals.is_empty(),
+            changes: changes.to_string(),
+        })
+    }
+}
+
+/// A state as its row caches it: its JSON text, compressed. A full
+/// audit's state is about 12 KB of text, half of a new snapshot's row
+/// before it was compressed (migration 0800).
+pub(crate) fn pack_state(state: &crate::state::State) -> Result<Vec<u8>, StoreError> {
+    codec::compress(state.to_text().as_bytes()).map_err(|e| StoreError::Corrupt(format!("compressing a state: {e}")))
+}
+
+/// The cached state of a row: its compressed form, or the text rows
+/// cached before held; `None` when neither is there or it does not read
+/// (then it is computed again).
+pub(crate) fn cached_state_text(meta: &SnapshotMeta) -> Option<std::borrow::Cow<'_, str>> {
+    match (&meta.state_packed, &meta.state) {
+        (Some(packed), _) => {
+            let text = codec::decompress(packed, codec::READ_LIMIT).ok()?;
+            String::from_utf8(text).ok().map(std::borrow::Cow::Owned)
+        }
+        (None, Some(text)) => Some(std::borrow::Cow::Borrowed(text)),
+        (None, None) => None,
+    }
+}
+
 /// Insert a new snapshot of `scan` as `meta` ([`provisional_meta`]) has
-/// it, with its state and changes when already computed (`cached`: state
-/// text, changes JSON).
+/// it, with its state and changes when already computed.
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     scan: &ScanInput,
     meta: &SnapshotMeta,
-    cached: Option<(String, String)>,
+    cached: Option<Cached>,
 ) -> Result<i64, StoreError> {
-    let (state, changes) = cached.unzip();
+    let (state, settled, changes) = match cached {
+        Some(c) => (Some(c.state), Some(i64::from(c.settled)), Some(c.changes)),
+        None => (None, None, None),
+    };
     Ok(sqlx::query_scalar(
         "INSERT INTO snapshots (domain, fingerprint, first_seen_at, last_seen_at, seen_count, scanner_version,
                                 catalogue_version, observation, score, scores, profiles, findings, findings_count,
-                                state, changes, tenant_id)
-         VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                                state_packed, settled, changes, tenant_id)
+         VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
              -- the domain's tenant (issue 16; one domain, one tenant)
              COALESCE((SELECT tenant_id FROM monitors WHERE domain = $1),
                       (SELECT MAX(tenant_id) FROM snapshots WHERE domain = $1), 1))
@@ -324,6 +400,7 @@ pub(crate) async fn insert(
     )
     .bind(i64::try_from(scan.findings.len()).unwrap_or(i64::MAX))
     .bind(state)
+    .bind(settled)
     .bind(changes)
     .fetch_one(&mut *conn)
     .await?)
@@ -465,9 +542,11 @@ pub async fn save_state(
     state: &crate::state::State,
     changes: &serde_json::Value,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE snapshots SET state = $1, changes = $2 WHERE id = $3")
-        .bind(state.to_text())
-        .bind(changes.to_string())
+    let cached = Cached::of(state, changes)?;
+    sqlx::query("UPDATE snapshots SET state = NULL, state_packed = $1, settled = $2, changes = $3 WHERE id = $4")
+        .bind(cached.state)
+        .bind(i64::from(cached.settled))
+        .bind(cached.changes)
         .bind(id)
         .execute(&mut *conn)
         .await?;

@@ -78,17 +78,15 @@ pub(crate) async fn first_step(
     walk(conn, vec![pending], domain, Some(fresh)).await
 }
 
-/// What a step's row caches: the state's text and its changes (JSON:
-/// `{"changes": [...], "findings": [...]}`).
-pub(crate) fn cached_text(step: &Step) -> (String, String) {
+/// What a step's row caches: its state and its changes.
+pub(crate) fn cached(step: &Step) -> Result<snapshot::Cached, StoreError> {
     let changes = serde_json::json!({ "changes": step.changes, "findings": step.findings });
-    (step.state.to_text(), changes.to_string())
+    snapshot::Cached::of(&step.state, &changes)
 }
 
 fn cached_state(meta: &SnapshotMeta) -> Option<State> {
-    meta.state
-        .as_deref()
-        .and_then(|t| serde_json::from_str(t).ok())
+    snapshot::cached_state_text(meta)
+        .and_then(|t| serde_json::from_str(&t).ok())
         .and_then(|v| State::from_json(&v))
 }
 
@@ -223,11 +221,13 @@ async fn read_and_cache_changes(store: &Store, domain: &str) -> Result<Vec<Step>
     let mut tx = store.begin().await?;
     for s in &steps {
         let changes = serde_json::json!({ "changes": s.changes, "findings": s.findings });
-        sqlx::query("UPDATE snapshots SET changes = $1 WHERE id = $2 AND state IS NOT NULL")
-            .bind(changes.to_string())
-            .bind(s.snapshot.id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE snapshots SET changes = $1 WHERE id = $2 AND (state IS NOT NULL OR state_packed IS NOT NULL)",
+        )
+        .bind(changes.to_string())
+        .bind(s.snapshot.id)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(steps)

@@ -228,7 +228,7 @@ async fn diff_shows_a_changed_record_but_not_a_timeout_and_a_removal_only_after_
         // The cached states (snapshots.state) give the timeline that
         // recomputing every state from the Observations gives.
         assert!(steps.iter().all(|s| !s.computed), "{}: states not cached", db.label);
-        sqlx::query("UPDATE snapshots SET state = NULL")
+        sqlx::query("UPDATE snapshots SET state = NULL, state_packed = NULL, settled = NULL")
             .execute(store.pool())
             .await
             .unwrap();
@@ -285,15 +285,16 @@ async fn history_from_the_cached_changes_equals_the_computed_timeline_after_a_co
 /// The state cached with a snapshot is recomputed on its second sighting
 /// only when it awaits the confirmation of a removal: rewriting every
 /// settled state made the first unchanged re-scan of 10,000 domains grow
-/// the database by megabytes. The marker (a trailing space, still valid
-/// JSON) shows whether a state was rewritten.
+/// the database by megabytes. The marker (a trailing space after the
+/// cached changes, still valid JSON; they are rewritten with the state)
+/// shows whether a state was rewritten.
 #[tokio::test]
 async fn an_unchanged_rescan_keeps_a_settled_state_and_recomputes_one_awaiting_a_removal() {
     for db in common::stores().await {
         let store = &db.store;
-        let mark = "UPDATE snapshots SET state = state || ' '";
+        let mark = "UPDATE snapshots SET changes = changes || ' '";
         let marked = || async {
-            let states: Vec<String> = sqlx::query_scalar("SELECT state FROM snapshots ORDER BY id")
+            let states: Vec<String> = sqlx::query_scalar("SELECT changes FROM snapshots ORDER BY id")
                 .fetch_all(store.pool())
                 .await
                 .unwrap();
@@ -314,6 +315,55 @@ async fn an_unchanged_rescan_keeps_a_settled_state_and_recomputes_one_awaiting_a
     }
 }
 
+/// A snapshot's cached state is stored compressed, with whether it awaits
+/// a removal beside it (migration 0800: the text was half of a new
+/// snapshot's row). States cached as text by earlier versions (`settled`
+/// NULL) still read, and still say whether they await a removal.
+#[tokio::test]
+async fn states_are_cached_compressed_and_those_cached_as_text_before_still_read() {
+    for db in common::stores().await {
+        let store = &db.store;
+        store_it(store, &scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 300)).await;
+        store_it(store, &scan(Err(Status::NxDomain), Outcome::Pass, 300)).await;
+        /// A row's cached state as text, compressed, and its `settled`.
+        type Cache = (Option<String>, Option<Vec<u8>>, Option<i64>);
+        let rows: Vec<Cache> = sqlx::query_as("SELECT state, state_packed, settled FROM snapshots ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert!(rows.iter().all(|r| r.0.is_none() && r.1.is_some()), "{}", db.label);
+        // The second awaits the confirmation of the removal it saw.
+        assert_eq!(
+            rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            [Some(1), Some(0)],
+            "{}",
+            db.label
+        );
+        let steps = timeline::read(store, D).await.unwrap();
+        assert!(steps.iter().all(|s| !s.computed), "{}", db.label);
+        for s in &steps {
+            sqlx::query("UPDATE snapshots SET state = $1, state_packed = NULL, settled = NULL WHERE id = $2")
+                .bind(s.state.to_text())
+                .bind(s.snapshot.id)
+                .execute(store.pool())
+                .await
+                .unwrap();
+        }
+        let as_text = timeline::read(store, D).await.unwrap();
+        assert!(
+            as_text.iter().all(|s| !s.computed),
+            "{}: a text state was not read",
+            db.label
+        );
+        let states = |steps: &[timeline::Step]| steps.iter().map(|s| s.state.clone()).collect::<Vec<_>>();
+        assert_eq!(states(&as_text), states(&steps), "{}", db.label);
+        // Read from the text, the last state still awaits the removal's
+        // second sighting, which confirms it.
+        let confirmed = store_it(store, &scan(Err(Status::NxDomain), Outcome::Pass, 200)).await;
+        assert_eq!(confirmed.changes, 1, "{}", db.label);
+    }
+}
+
 /// Storing a scan reads the timeline from the snapshot before it (or the
 /// approved one) on, not every snapshot the domain ever had: with a year
 /// of history each stored scan parsed a year of states. An old snapshot
@@ -329,12 +379,15 @@ async fn storing_a_scan_reads_only_the_end_of_the_timeline() {
             .fetch_one(store.pool())
             .await
             .unwrap();
-        sqlx::query("UPDATE snapshots SET state = NULL, changes = NULL, observation = $1 WHERE id = $2")
-            .bind(vec![0u8; 4])
-            .bind(first)
-            .execute(store.pool())
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE snapshots SET state = NULL, state_packed = NULL, settled = NULL, changes = NULL, observation = $1
+             WHERE id = $2",
+        )
+        .bind(vec![0u8; 4])
+        .bind(first)
+        .execute(store.pool())
+        .await
+        .unwrap();
         let next = store_it(store, &scan(Ok(&["mx4.watch.example."]), Outcome::Pass, 300)).await;
         assert_eq!(next.changes, 1, "{}", db.label);
         let again = store_it(store, &scan(Ok(&["mx4.watch.example."]), Outcome::Pass, 17)).await;
@@ -362,9 +415,10 @@ async fn a_settled_second_sighting_skips_the_timeline() {
         let store = &db.store;
         let mx = || scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 300);
         store_it(store, &mx()).await;
-        // Still settled (the marker is in it), but not a state the timeline
-        // can parse: reading the timeline would compute it again and save it.
-        sqlx::query("UPDATE snapshots SET state = state || 'unparsed'")
+        // Still settled, but not a state the timeline can read: reading the
+        // timeline would compute it again and save it.
+        sqlx::query("UPDATE snapshots SET state_packed = $1")
+            .bind(b"unparsed".to_vec())
             .execute(store.pool())
             .await
             .unwrap();
@@ -375,11 +429,11 @@ async fn a_settled_second_sighting_skips_the_timeline() {
             db.label
         );
         assert_eq!((second.changes, second.alerts.len()), (0, 0), "{}", db.label);
-        let state: String = sqlx::query_scalar("SELECT state FROM snapshots")
+        let state: Vec<u8> = sqlx::query_scalar("SELECT state_packed FROM snapshots")
             .fetch_one(store.pool())
             .await
             .unwrap();
-        assert!(state.ends_with("unparsed"), "{}: the timeline was read", db.label);
+        assert_eq!(state, b"unparsed", "{}: the timeline was read", db.label);
     }
 }
 
@@ -399,12 +453,12 @@ async fn a_third_unchanged_sighting_skips_the_timeline_unless_a_baseline_is_appr
             .await
             .unwrap();
         let uncached = || async {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM snapshots WHERE state IS NULL")
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM snapshots WHERE state_packed IS NULL AND state IS NULL")
                 .fetch_one(store.pool())
                 .await
                 .unwrap()
         };
-        sqlx::query("UPDATE snapshots SET state = NULL, changes = NULL")
+        sqlx::query("UPDATE snapshots SET state = NULL, state_packed = NULL, settled = NULL, changes = NULL")
             .execute(store.pool())
             .await
             .unwrap();

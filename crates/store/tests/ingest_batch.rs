@@ -236,7 +236,7 @@ async fn a_new_snapshots_state_from_the_scan_in_memory_equals_the_state_read_bac
         }
         let from_memory = timeline::read(store, "a.example").await.unwrap();
         assert!(from_memory.iter().all(|s| !s.computed), "the writer cached every state");
-        sqlx::query("UPDATE snapshots SET state = NULL, changes = NULL")
+        sqlx::query("UPDATE snapshots SET state = NULL, state_packed = NULL, settled = NULL, changes = NULL")
             .execute(store.pool())
             .await
             .unwrap();

@@ -79,8 +79,10 @@ for day in range(365):
     co = zlib.compressobj(wbits=-15)
     first = "2025-01-01T00:00:00.000Z".replace("01-01", f"{1 + day // 31:02d}-{1 + day % 28:02d}")
     row = {k: v for k, v in snap.items() if k != "id"}
-    # state and changes: NULL, computed by the first reader as for any new snapshot
-    row.update(fingerprint=f"bench{day}", first_seen_at=first, last_seen_at=first, seen_count=24, state=None, changes=None,
+    # state (text or compressed) and changes: NULL, computed by the first
+    # reader as for any new snapshot (a copied cached state hid every change)
+    row.update({k: None for k in ("state", "state_packed", "settled", "changes") if k in row})
+    row.update(fingerprint=f"bench{day}", first_seen_at=first, last_seen_at=first, seen_count=24,
                observation=co.compress(json.dumps(obs).encode()) + co.flush())
     sid = insert("snapshots", row)
     for f in findings:

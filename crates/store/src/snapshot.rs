@@ -126,7 +126,7 @@ pub struct SnapshotMeta {
     /// and cached before states were compressed (migration 0800).
     #[serde(skip)]
     pub state: Option<String>,
-    /// The cached state after this snapshot, compressed ([`pack_state`]),
+    /// The cached state after this snapshot, compressed (LZ4 of its JSON text),
     /// if computed: what is written now.
     #[serde(skip)]
     #[sqlx(default)]

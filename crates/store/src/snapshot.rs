@@ -324,7 +324,7 @@ pub(crate) fn provisional_meta(scan: &ScanInput, fp: &str) -> Result<SnapshotMet
 
 /// What a snapshot's row caches once its state is computed.
 pub(crate) struct Cached {
-    /// The state after it ([`pack_state`]).
+    /// The state after it, compressed.
     pub state: Vec<u8>,
     /// Whether that state awaits no removal (the row's `settled`).
     pub settled: bool,
@@ -335,30 +335,25 @@ pub(crate) struct Cached {
 impl Cached {
     pub(crate) fn of(state: &crate::state::State, changes: &serde_json::Value) -> Result<Self, StoreError> {
         Ok(Self {
-            state: pack_state(state)?,
+            // Its JSON text, compressed: a full audit's state is about 12 KB
+            // of text, half of a new snapshot's row before (migration 0800).
+            state: codec::compress(state.to_text().as_bytes())
+                .map_err(|e| StoreError::Corrupt(format!("compressing a state: {e}")))?,
             settled: state.pending_removals.is_empty(),
             changes: changes.to_string(),
         })
     }
 }
 
-/// A state as its row caches it: its JSON text, compressed. A full
-/// audit's state is about 12 KB of text, half of a new snapshot's row
-/// before it was compressed (migration 0800).
-pub(crate) fn pack_state(state: &crate::state::State) -> Result<Vec<u8>, StoreError> {
-    codec::compress(state.to_text().as_bytes()).map_err(|e| StoreError::Corrupt(format!("compressing a state: {e}")))
-}
-
-/// The cached state of a row: its compressed form, or the text rows
-/// cached before held; `None` when neither is there or it does not read
+/// The JSON of a row's cached state: decompressed, or the text rows cached
+/// before held; `None` when neither is there or it does not decompress
 /// (then it is computed again).
-pub(crate) fn cached_state_text(meta: &SnapshotMeta) -> Option<std::borrow::Cow<'_, str>> {
+pub(crate) fn cached_state_json(meta: &SnapshotMeta) -> Option<std::borrow::Cow<'_, [u8]>> {
     match (&meta.state_packed, &meta.state) {
-        (Some(packed), _) => {
-            let text = codec::decompress(packed, codec::READ_LIMIT).ok()?;
-            String::from_utf8(text).ok().map(std::borrow::Cow::Owned)
-        }
-        (None, Some(text)) => Some(std::borrow::Cow::Borrowed(text)),
+        (Some(packed), _) => codec::decompress(packed, codec::READ_LIMIT)
+            .ok()
+            .map(std::borrow::Cow::Owned),
+        (None, Some(text)) => Some(std::borrow::Cow::Borrowed(text.as_bytes())),
         (None, None) => None,
     }
 }

@@ -85,8 +85,8 @@ pub(crate) fn cached(step: &Step) -> Result<snapshot::Cached, StoreError> {
 }
 
 fn cached_state(meta: &SnapshotMeta) -> Option<State> {
-    snapshot::cached_state_text(meta)
-        .and_then(|t| serde_json::from_str(&t).ok())
+    snapshot::cached_state_json(meta)
+        .and_then(|json| serde_json::from_slice(&json).ok())
         .and_then(|v| State::from_json(&v))
 }
 

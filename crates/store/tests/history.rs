@@ -315,6 +315,41 @@ async fn an_unchanged_rescan_keeps_a_settled_state_and_recomputes_one_awaiting_a
     }
 }
 
+/// `monitor run` cuts each finding to what the store keeps, in the scan's
+/// task (`ScanInput::without_unstored`): the cut scan has the fingerprint
+/// of the whole one (an unchanged domain stays one snapshot) and stores the
+/// same findings (rule, subject, outcome, severity, message).
+#[tokio::test]
+async fn a_scan_cut_to_what_is_stored_fingerprints_and_stores_as_the_whole_one() {
+    for db in common::stores().await {
+        let store = &db.store;
+        let mut whole = scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 300);
+        let f = &mut whole.findings[0];
+        f.title = "SPF record present".into();
+        f.reference = "RFC 7208 §4".into();
+        f.remediation = Some("publish one".into());
+        f.evidence.insert("records".into(), json!(["v=spf1 -all"]));
+        let cut = whole.clone().without_unstored();
+        assert!(cut.findings[0].evidence.is_empty() && cut.findings[0].title.is_empty());
+        assert_eq!(cut.findings[0].message, whole.findings[0].message);
+        assert_eq!(cut.fingerprint(), whole.fingerprint(), "{}", db.label);
+        let Stored::New { id, .. } = store_it(store, &whole).await.stored else {
+            panic!("{}: not a new snapshot", db.label)
+        };
+        let again = store_it(store, &cut).await;
+        assert_eq!(again.stored, Stored::SeenAgain { id, seen_count: 2 }, "{}", db.label);
+        let mut conn = store.pool().acquire().await.unwrap();
+        let stored = mailwarden_store::snapshot::findings_of(&mut conn, id).await.unwrap();
+        assert_eq!(stored.len(), 1, "{}", db.label);
+        assert_eq!(
+            (stored[0].rule_id.as_str(), stored[0].message.as_str()),
+            ("spf.present", whole.findings[0].message.as_str()),
+            "{}",
+            db.label
+        );
+    }
+}
+
 /// A snapshot's cached state is stored compressed, with whether it awaits
 /// a removal beside it (migration 0800: the text was half of a new
 /// snapshot's row). States cached as text by earlier versions (`settled`

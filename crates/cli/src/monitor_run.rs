@@ -381,6 +381,10 @@ impl Cycle {
 /// holds the write lock briefly and the queue's Observations stay small.
 const BATCH: usize = 64;
 
+/// A finished scan on its way to the writer: its monitor, the scan, and
+/// its fingerprint (computed where the scan finished).
+type Queued = (Monitor, ScanInput, Option<String>);
+
 /// Scan `monitors` (at most `--concurrency` at once) and store them as
 /// they finish.
 async fn cycle(
@@ -405,7 +409,7 @@ async fn cycle(
     // queued up since its last commit in one transaction (group commit):
     // collecting results never waits on the database, so the next scans
     // start while earlier ones are written.
-    let (to_writer, queue) = tokio::sync::mpsc::channel::<(Monitor, ScanInput)>(BATCH);
+    let (to_writer, queue) = tokio::sync::mpsc::channel::<Queued>(BATCH);
     let writer = (!no_store).then(|| {
         tokio::spawn(crate::cpu_meter::metered(write_scans(
             store.clone(),
@@ -437,7 +441,15 @@ async fn cycle(
                     .scan(&m.domain, selectors)
                     .await
                     .map(ScanInput::without_unstored);
-                (m, input, scanning.elapsed())
+                let scanned = scanning.elapsed();
+                // Fingerprinted here too, while the Observation is still in
+                // this CPU's caches: the store's work, metered as its own.
+                let input = input.map(|scan| {
+                    let before = crate::cpu_meter::thread();
+                    let fingerprint = (!no_store).then(|| scan.fingerprint());
+                    (scan, fingerprint, crate::cpu_meter::thread().saturating_sub(before))
+                });
+                (m, input, scanned)
             });
             async move { task.await.map_err(|e| anyhow::anyhow!("scan task: {e}")) }
         })
@@ -457,8 +469,11 @@ async fn cycle(
             };
             out.timings.scans += 1;
             out.timings.scanning += scanning;
-            let scan = match input {
-                Ok(scan) => scan,
+            let (scan, fingerprint) = match input {
+                Ok((scan, fingerprint, cpu)) => {
+                    out.timings.store_cpu += cpu;
+                    (scan, fingerprint)
+                }
                 Err(e) => {
                     out.failed.push(format!("{}: {e:#}", m.domain));
                     continue;
@@ -476,7 +491,7 @@ async fn cycle(
                 }
                 continue;
             }
-            if let Err(lost) = to_writer.send((m, scan)).await {
+            if let Err(lost) = to_writer.send((m, scan, fingerprint)).await {
                 out.failed.push(format!("{}: the writer stopped", lost.0.0.domain));
             }
         }
@@ -508,7 +523,7 @@ async fn cycle(
 /// transaction, until the queue is closed and empty.
 async fn write_scans(
     store: Store,
-    mut queue: tokio::sync::mpsc::Receiver<(Monitor, ScanInput)>,
+    mut queue: tokio::sync::mpsc::Receiver<Queued>,
     jitter: Option<u64>,
     policy: AlertPolicy,
 ) -> Cycle {
@@ -518,9 +533,16 @@ async fn write_scans(
         top_up(&mut queue, &mut batch).await;
         let (monitors, finished): (Vec<Monitor>, Vec<Finished>) = batch
             .drain(..)
-            .map(|(m, scan)| {
+            .map(|(m, scan, fingerprint)| {
                 let next_due_at = next_due(&m, jitter);
-                (m, Finished { scan, next_due_at })
+                (
+                    m,
+                    Finished {
+                        scan,
+                        next_due_at,
+                        fingerprint,
+                    },
+                )
             })
             .unzip();
         let writing = Instant::now();
@@ -560,7 +582,7 @@ async fn write_scans(
 const LINGER: Duration = Duration::from_millis(250);
 
 /// Add to `batch` what queues within [`LINGER`], up to [`BATCH`].
-async fn top_up(queue: &mut tokio::sync::mpsc::Receiver<(Monitor, ScanInput)>, batch: &mut Vec<(Monitor, ScanInput)>) {
+async fn top_up(queue: &mut tokio::sync::mpsc::Receiver<Queued>, batch: &mut Vec<Queued>) {
     let deadline = tokio::time::Instant::now() + LINGER;
     while batch.len() < BATCH {
         match tokio::time::timeout_at(deadline, queue.recv_many(batch, BATCH - batch.len())).await {

@@ -7,6 +7,11 @@
 //! scans' blobs), and deflate was a quarter of the instructions storing a
 //! new snapshot took (issue 13's "under 10% of the scan"; callgrind of
 //! `ingest_batch` over the same scans).
+//!
+//! lz4_flex's encoder is its unsafe one (no `safe-encode`: about a quarter
+//! faster by its own benchmark; it only ever reads what this process
+//! serialised), its decoder the safe one (`safe-decode`): a row read back
+//! may be corrupt or hostile.
 
 use std::io::Read;
 

@@ -101,12 +101,12 @@ impl Fingerprints {
         } else {
             Hashers::Blake3(Box::default())
         };
-        let h = canonical::hash(observation, RULES, hashers);
+        let h = canonical::hash(observation, &RULES, hashers);
         let outcomes = OutcomeLines::of(findings);
         let mut verdicts = verdicts.to_vec();
         verdicts.sort_unstable();
         let blake3_hex = |b3: &blake3::Hasher| format!("{BLAKE3_PREFIX}{}", b3.finalize().to_hex());
-        match canonical::hash(&(outcomes, verdicts, score), RULES, h) {
+        match canonical::hash(&(outcomes, verdicts, score), &RULES, h) {
             Hashers::Blake3(b3) => Self {
                 current: blake3_hex(&b3),
                 sha256: None,

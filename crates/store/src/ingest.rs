@@ -54,7 +54,7 @@ pub async fn ingest(
         released_at: None,
     });
     let mut log = Appender::default();
-    let done = ingest_in(&mut tx, &mut log, scan, policy, None).await?;
+    let done = ingest_in(&mut tx, &mut log, scan, None, policy, None).await?;
     if let Some(m) = move_on {
         crate::monitor::move_on_in(&mut tx, &scan.observation.domain, m).await?;
     }
@@ -69,6 +69,11 @@ pub struct Finished {
     pub scan: ScanInput,
     /// When the domain's monitor is next due.
     pub next_due_at: String,
+    /// `scan`'s fingerprint ([`ScanInput::fingerprint`]), if the caller
+    /// computed it where the scan finished: there its Observation is
+    /// still in the CPU's caches, and the writer, reading it a batch later,
+    /// took three times as long (issue 13, perf, bench/monitor-lab.sh).
+    pub fingerprint: Option<String>,
 }
 
 /// Store several finished scans of monitored domains in ONE transaction
@@ -119,7 +124,7 @@ async fn try_batch(store: &Store, scans: &[Finished], policy: &AlertPolicy) -> R
     let mut known = snapshot::latest_and_baselines(&mut tx, &domains).await?;
     for f in scans {
         let read = known.remove(&f.scan.observation.domain);
-        done.push(ingest_in(&mut tx, &mut log, &f.scan, policy, read).await?);
+        done.push(ingest_in(&mut tx, &mut log, &f.scan, f.fingerprint.as_deref(), policy, read).await?);
     }
     // Every monitor of the batch moves on in one statement.
     let moves: Vec<(&str, &str)> = scans
@@ -138,11 +143,13 @@ type LatestAndBaseline = (Option<snapshot::Latest>, Option<baseline::Baseline>);
 /// [`ingest`] inside the caller's transaction, its events appended through
 /// `log`; the caller moves the domain's monitor on. `read`: the domain's
 /// latest snapshot and baseline, if the caller read them in this
-/// transaction (and stored nothing for the domain since).
+/// transaction (and stored nothing for the domain since); `fingerprint`:
+/// the scan's, if the caller computed it.
 async fn ingest_in(
     tx: &mut Tx<'_>,
     log: &mut Appender,
     scan: &ScanInput,
+    fingerprint: Option<&str>,
     policy: &AlertPolicy,
     read: Option<LatestAndBaseline>,
 ) -> Result<Ingested, StoreError> {
@@ -154,7 +161,7 @@ async fn ingest_in(
         Some(read) => read,
         None => snapshot::latest_and_baseline(tx, &domain).await?,
     };
-    let fingerprints = scan.fingerprints_against(latest.as_ref().map(|l| l.fingerprint.as_str()));
+    let fingerprints = scan.fingerprints_given(latest.as_ref().map(|l| l.fingerprint.as_str()), fingerprint);
     let fingerprint = fingerprints.current.as_str();
     let approved_id = approved.as_ref().map(|b| b.snapshot_id);
     let (stored, settled, steps) = match latest {

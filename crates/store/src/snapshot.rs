@@ -78,6 +78,19 @@ impl ScanInput {
             with_sha256,
         )
     }
+
+    /// [`ScanInput::fingerprints_against`], given the scan's fingerprint
+    /// when the caller computed it ([`ScanInput::fingerprint`]): it is
+    /// the whole answer unless `stored` was made with SHA-256.
+    pub fn fingerprints_given(&self, stored: Option<&str>, fingerprint: Option<&str>) -> Fingerprints {
+        match fingerprint {
+            Some(current) if !stored.is_some_and(is_sha256) => Fingerprints {
+                current: current.to_string(),
+                sha256: None,
+            },
+            _ => self.fingerprints_against(stored),
+        }
+    }
 }
 
 /// (profile, verdict) pairs of a stored or new profile list.

@@ -173,22 +173,19 @@ async fn a_snapshot_fingerprinted_with_sha256_by_an_earlier_version_is_still_see
             .execute(store.pool())
             .await
             .unwrap();
-        let fingerprint_of = |id: i64| async move {
-            sqlx::query_scalar::<_, String>("SELECT fingerprint FROM snapshots WHERE id = $1")
-                .bind(id)
-                .fetch_one(store.pool())
-                .await
-                .unwrap()
-        };
         let again = store_it(store, &scan(Ok(&["mx1.watch.example."]), Outcome::Pass, 17)).await;
         assert_eq!(again.stored, Stored::SeenAgain { id, seen_count: 2 }, "{}", db.label);
-        assert_eq!(fingerprint_of(id).await, earlier, "{}", db.label);
+        assert_eq!(common::fingerprint_of(store, id).await, earlier, "{}", db.label);
         let changed = store_it(store, &scan(Ok(&["mx2.watch.example."]), Outcome::Pass, 17)).await;
         let Stored::New { id: new_id, previous } = changed.stored else {
             panic!("{changed:?}")
         };
         assert_eq!(previous, Some(id));
-        assert!(fingerprint_of(new_id).await.starts_with("b3:"), "{}", db.label);
+        assert!(
+            common::fingerprint_of(store, new_id).await.starts_with("b3:"),
+            "{}",
+            db.label
+        );
     }
 }
 

@@ -44,7 +44,16 @@ fn scan(domain: &str, mx: &[&str]) -> Finished {
             at: time::OffsetDateTime::now_utc(),
         },
         next_due_at: NEXT_DUE.into(),
+        fingerprint: None,
     }
+}
+
+/// `scan`, its fingerprint computed by the caller (as `monitor run` does
+/// where the scan finished).
+fn fingerprinted(domain: &str, mx: &[&str]) -> Finished {
+    let mut f = scan(domain, mx);
+    f.fingerprint = Some(f.scan.fingerprint());
+    f
 }
 
 async fn monitored(store: &Store, domains: &[&str]) {
@@ -250,5 +259,63 @@ async fn a_new_snapshots_state_from_the_scan_in_memory_equals_the_state_read_bac
                 serde_json::to_value(&r.changes).unwrap()
             );
         }
+    }
+}
+
+/// A fingerprint the caller computed is stored and compared as the one the
+/// writer computes; against a snapshot an earlier version fingerprinted
+/// with SHA-256 the scan is still hashed both ways, and seen again.
+#[tokio::test]
+async fn a_fingerprint_computed_where_the_scan_finished_dedupes_as_the_writers_own_and_meets_sha256() {
+    for db in common::stores().await {
+        let store = &db.store;
+        monitored(store, &["a.example"]).await;
+        let first = stored(store, &[scan("a.example", &["mx1.a.example."])]).await;
+        let id = first[0].as_ref().unwrap().stored.id();
+        let given = fingerprinted("a.example", &["mx1.a.example."]);
+        assert_eq!(
+            given.fingerprint.as_deref(),
+            Some(common::fingerprint_of(store, id).await.as_str())
+        );
+        let again = stored(store, std::slice::from_ref(&given)).await;
+        assert_eq!(
+            again[0].as_ref().unwrap().stored,
+            Stored::SeenAgain { id, seen_count: 2 },
+            "{}",
+            db.label
+        );
+
+        let sha256 = given
+            .scan
+            .fingerprints_against(Some("0".repeat(64).as_str()))
+            .sha256
+            .unwrap();
+        sqlx::query("UPDATE snapshots SET fingerprint = $1 WHERE id = $2")
+            .bind(&sha256)
+            .bind(id)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let third = stored(store, std::slice::from_ref(&given)).await;
+        assert_eq!(
+            third[0].as_ref().unwrap().stored,
+            Stored::SeenAgain { id, seen_count: 3 },
+            "{}: a given BLAKE3 fingerprint must not hide a SHA-256 match",
+            db.label
+        );
+
+        let changed = fingerprinted("a.example", &["mx2.a.example."]);
+        let done = stored(store, std::slice::from_ref(&changed)).await;
+        let Stored::New { id: new_id, previous } = done[0].as_ref().unwrap().stored else {
+            panic!("{}: {done:?}", db.label)
+        };
+        assert_eq!(previous, Some(id));
+        assert_eq!(
+            changed.fingerprint,
+            Some(common::fingerprint_of(store, new_id).await),
+            "{}",
+            db.label
+        );
+        log_verifies(store).await;
     }
 }

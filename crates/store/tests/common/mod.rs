@@ -85,6 +85,15 @@ pub async fn queue(store: &Store, alert: &mailwarden_store::NewAlert) -> i64 {
     id
 }
 
+/// The fingerprint stored in snapshot `id`.
+pub async fn fingerprint_of(store: &Store, id: i64) -> String {
+    sqlx::query_scalar::<_, String>("SELECT fingerprint FROM snapshots WHERE id = $1")
+        .bind(id)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
 /// The outbox row `id`, as `alert list` reads it.
 pub async fn alert_row(store: &Store, id: i64) -> mailwarden_store::outbox::QueuedAlert {
     mailwarden_store::outbox::list_alerts(store, None)

@@ -70,9 +70,8 @@ pub struct Finished {
     /// When the domain's monitor is next due.
     pub next_due_at: String,
     /// `scan`'s fingerprint ([`ScanInput::fingerprint`]), if the caller
-    /// computed it where the scan finished: there its Observation is
-    /// still in the CPU's caches, and the writer, reading it a batch later,
-    /// took three times as long (issue 13, perf, bench/monitor-lab.sh).
+    /// computed it where the scan finished (`monitor run` does, beside
+    /// the scan, so its writer only compares).
     pub fingerprint: Option<String>,
 }
 

@@ -415,17 +415,13 @@ impl ser::SerializeMap for Map<'_> {
         // struct comes as one): taken as they are, without a sub-encoder.
         let mut text = std::mem::take(&mut self.enc.key);
         text.clear();
-        let taken = key.serialize(KeyText(&mut text)).is_ok();
-        if taken {
+        if key.serialize(KeyText(&mut text)).is_ok() {
             self.key_named(&text);
-        }
-        self.enc.key = text;
-        if taken {
+            self.enc.key = text;
             return Ok(());
         }
         // The key buffer is the sub-encoder's output, and comes back as it.
-        let buffer = std::mem::take(&mut self.enc.key);
-        let mut sub = self.enc.sub_into(buffer);
+        let mut sub = self.enc.sub_into(text);
         let written = key.serialize(&mut sub);
         let encoded = self.enc.reclaim(sub);
         written?;
